@@ -1,0 +1,129 @@
+"""Result objects shared by every analysis.
+
+A result holds numbers as a tidy :class:`pandas.DataFrame` (numeric, unrounded)
+plus what produced them (``method``, parameters) and caveats (``notes``).
+Formatting happens only when printing: ``str(result)`` gives a plain-text
+table, ``result._repr_html_()`` a notebook table, ``result.to_frame()`` a copy
+of the numbers (after statsmodels' and lifelines' result objects).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TableResult", "format_table", "format_p"]
+
+
+def format_p(p: float) -> str:
+    """Format a p-value the way journals print it.
+
+    Examples
+    --------
+    >>> format_p(0.0004), format_p(0.0312), format_p(0.5)
+    ('< .001', '.031', '.500')
+    """
+    if p is None or (isinstance(p, float) and np.isnan(p)):
+        return ""
+    if p < 0.001:
+        return "< .001"
+    return f"{p:.3f}".lstrip("0")
+
+
+def _fmt_value(col: str, v: Any, digits: int) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return ""
+    if col in ("pvalue", "p_value") or col.endswith("_pvalue"):
+        return format_p(float(v))
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        if float(v).is_integer() and abs(v) >= 1000:
+            return f"{int(v):,}"
+        return f"{float(v):.{digits}f}"
+    return str(v)
+
+
+def format_table(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """Return a string copy of ``df`` for display: p-values as ``< .001``,
+    floats to ``digits`` places, integers with thousands separators."""
+    out = pd.DataFrame(index=df.index)
+    for c in df.columns:
+        out[c] = [_fmt_value(str(c), v, digits) for v in df[c].tolist()]
+    return out
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """A table of results with its provenance and caveats.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The numbers, one row per estimate (or group), numeric and unrounded.
+    title : str
+        What the table shows.
+    method : str
+        The method or definition that produced the numbers (always shown).
+    params : dict
+        Parameters used (reliability, SD, thresholds, windows, ...).
+    notes : tuple of str
+        Caveats printed under the table.
+    """
+
+    table: pd.DataFrame
+    title: str = ""
+    method: str = ""
+    params: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    digits: int = 2
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return a copy of the numeric table (tidy, one row per estimate)."""
+        return self.table.copy()
+
+    def _footer(self) -> list[str]:
+        lines = []
+        if self.method:
+            lines.append(f"Method: {self.method}")
+        if self.params:
+            shown = ", ".join(f"{k}={_fmt_param(v)}" for k, v in self.params.items())
+            lines.append(f"Parameters: {shown}")
+        lines.extend(self.notes)
+        return lines
+
+    def summary(self) -> str:
+        """Plain-text rendering: title, table, method, parameters, notes."""
+        body = format_table(self.table, self.digits).to_string(index=not _trivial_index(self.table))
+        parts = [self.title, body, *self._footer()] if self.title else [body, *self._footer()]
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        table = format_table(self.table, self.digits).to_html(
+            index=not _trivial_index(self.table), border=0, classes="iop-table"
+        )
+        head = f"<p><strong>{html.escape(self.title)}</strong></p>" if self.title else ""
+        foot = "".join(f"<br><small>{html.escape(s)}</small>" for s in self._footer())
+        return f"<div>{head}{table}{foot}</div>"
+
+
+def _trivial_index(df: pd.DataFrame) -> bool:
+    return isinstance(df.index, pd.RangeIndex) and df.index.name is None
+
+
+def _fmt_param(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)

@@ -1,0 +1,64 @@
+"""Small, shared statistical building blocks (vectorized).
+
+Each function states its formula and source; analyses import these rather than
+re-deriving them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["wilson_ci", "mean_ci", "z_crit"]
+
+
+def z_crit(ci_level: float = 0.95) -> float:
+    """Two-sided standard-normal critical value, e.g. 1.959964 for 95 %."""
+    return float(stats.norm.ppf(0.5 + ci_level / 2))
+
+
+def wilson_ci(k, n, ci_level: float = 0.95):
+    """Wilson score interval for a binomial proportion (vectorized).
+
+    .. math::
+        \\frac{\\hat p + z^2/2n \\pm z\\sqrt{\\hat p(1-\\hat p)/n + z^2/4n^2}}{1 + z^2/n}
+
+    Source: Wilson (1927), JASA 22:209; as ``statsmodels`` ``proportion_confint(method="wilson")``
+    and R ``prop.test(correct=FALSE)``. Returns NaN where ``n == 0``.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_ci(274, 555)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (0.4523, 0.5352)
+    """
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = z_crit(ci_level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+        lo = np.where(n > 0, centre - half, np.nan)
+        hi = np.where(n > 0, centre + half, np.nan)
+    return lo, hi
+
+
+def mean_ci(mean, sd, n, ci_level: float = 0.95):
+    """t-based confidence interval for a mean: mean ± t(n−1)·sd/√n (vectorized).
+
+    Examples
+    --------
+    >>> lo, hi = mean_ci(10.0, 2.0, 16)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (8.9343, 11.0657)
+    """
+    mean = np.asarray(mean, dtype=float)
+    sd = np.asarray(sd, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = np.where(n > 1, n - 1, np.nan)
+        t = stats.t.ppf(0.5 + ci_level / 2, df)
+        half = t * sd / np.sqrt(n)
+    return mean - half, mean + half

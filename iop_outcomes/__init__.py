@@ -1,11 +1,18 @@
 """iop_outcomes: outcome analytics for intensive outpatient mental-health programs.
 
+The public API lives here. Analysis modules load lazily on first use (PEP 562),
+so ``import iop_outcomes`` stays fast and a command that only validates data
+never imports statsmodels.
+
 >>> import iop_outcomes as iop
 >>> iop.instruments.get("GAD-7").caseness_cutoff
 8
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from . import instruments
 from .exceptions import (
@@ -20,9 +27,48 @@ from .exceptions import (
 
 __version__ = "0.1.0"
 
+# public name -> submodule that defines it
+_LAZY: dict[str, str] = {
+    # loading, validation, ledger
+    "load": "io.load",
+    "LoadResult": "io.load",
+    # episodes and time points
+    "episodes": "episodes",
+    "EpisodeRules": "episodes",
+    # change and clinical significance
+    "change_scores": "change",
+    "change_summary": "change",
+    "severity_shift": "change",
+    "quality_measures": "change",
+    "clinical_significance": "clinsig",
+    "benchmarks": "clinsig",
+    # effect sizes
+    "rm_d": "effectsize",
+    "bootstrap_ci": "effectsize",
+    # cohort comparisons
+    "compare": "compare",
+    "equivalence": "compare",
+    "subgroups": "compare",
+    "pool_sites": "compare",
+    "dose_response": "compare",
+    # trajectories
+    "trajectories": "trajectories",
+    # retention and missing data
+    "retention": "retention",
+    "dropout_survival": "retention",
+    "attrition": "retention",
+    "durability": "retention",
+    "missing_data_sensitivity": "sensitivity",
+    # reports
+    "report": "report",
+}
+_SUBMODULES = ("synth", "plots", "io")
+
 __all__ = [
     "__version__",
     "instruments",
+    "synth",
+    "plots",
     "IOPError",
     "LoadError",
     "ConfigError",
@@ -30,4 +76,20 @@ __all__ = [
     "DataError",
     "IOPWarning",
     "ConvergenceWarning",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY:
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'iop_outcomes' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

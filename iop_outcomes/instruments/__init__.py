@@ -141,7 +141,9 @@ def _from_dict(d: dict[str, Any]) -> Instrument:
 
 def _check(inst: Instrument) -> None:
     if inst.n_items < 1 or inst.item_max <= inst.item_min:
-        raise InstrumentError(f"Instrument {inst.name!r}: need n_items >= 1 and item_max > item_min.")
+        raise InstrumentError(
+            f"Instrument {inst.name!r}: need n_items >= 1 and item_max > item_min."
+        )
     if inst.better_is not in ("lower", "higher"):
         raise InstrumentError(f"Instrument {inst.name!r}: better_is must be 'lower' or 'higher'.")
     expected = inst.total_min

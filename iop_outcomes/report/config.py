@@ -1,0 +1,262 @@
+"""Study configuration for reports: defaults, TOML reading and validation.
+
+A study file (``study.toml``) names what the report analyses. Every key is optional::
+
+    title = "Adult IOP outcomes, 2025"
+    subtitle = "Quarterly report to the board"
+    instruments = ["PHQ-9", "GAD-7"]      # analysed when present in the data
+    primary_instrument = "PHQ-9"          # headline numbers and effect sizes
+    groupings = ["format", "site"]        # tables broken down by these columns
+    seed = 20240601                       # bootstrap and any other randomness
+    ci_level = 0.95
+
+    [comparison]                           # the format comparison
+    group = "format"
+    reference = "in_person"
+    margin = { "PHQ-9" = 2.5, "GAD-7" = 2.0 }   # equivalence margins, in points
+
+    [episodes]                             # passed to iop.EpisodeRules (windows, rules)
+
+    [suppression]
+    threshold = 11                         # counts 1-10 shown as "<11"
+    enabled = true                         # false: explicit, and the report says so
+
+    [data]
+    mapping = "mapping.toml"               # column mapping for iop.load (relative to this file)
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ConfigError
+
+__all__ = ["StudyConfig", "load_config"]
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """What a report analyses and how it is made safe to share (see module docstring).
+
+    Examples
+    --------
+    >>> cfg = StudyConfig.from_dict({"title": "Pilot", "suppression": {"threshold": 5}})
+    >>> cfg.title, cfg.suppression_threshold, cfg.primary_instrument
+    ('Pilot', 5, 'PHQ-9')
+    >>> StudyConfig.from_dict({"suppression": {"enabled": False}}).suppression_threshold is None
+    True
+    """
+
+    title: str = "Program outcomes report"
+    subtitle: str = ""
+    instruments: tuple[str, ...] = ("PHQ-9", "GAD-7")
+    primary_instrument: str = "PHQ-9"
+    groupings: tuple[str, ...] = ("format", "site")
+    seed: int = 20240601
+    ci_level: float = 0.95
+    comparison_group: str = "format"
+    comparison_reference: str = "in_person"
+    margins: dict[str, float] = field(default_factory=dict)
+    episode_rules: dict[str, Any] = field(default_factory=dict)
+    suppression_enabled: bool = True
+    threshold: int = 11
+    mapping: str | None = None
+    source: str | None = None
+
+    @property
+    def suppression_threshold(self) -> int | None:
+        """Threshold passed to :func:`suppress` (``None`` when turned off)."""
+        return self.threshold if self.suppression_enabled else None
+
+    # ------------------------------------------------------------------ reading
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str | None = None) -> StudyConfig:
+        """Build a configuration from the TOML structure, validating every key."""
+        where = f" in {source}" if source else ""
+        if not isinstance(d, dict):
+            raise ConfigError(f"The study configuration{where} must be a table of keys.")
+        top = {
+            "title": str,
+            "subtitle": str,
+            "instruments": list,
+            "primary_instrument": str,
+            "groupings": list,
+            "seed": int,
+            "ci_level": float,
+            "comparison": dict,
+            "episodes": dict,
+            "suppression": dict,
+            "data": dict,
+        }
+        _check_keys(d, top, "the top level", where)
+        kw: dict[str, Any] = {"source": source}
+        for k in ("title", "subtitle", "primary_instrument"):
+            if k in d:
+                kw[k] = d[k]
+        if "seed" in d:
+            kw["seed"] = d["seed"]
+        if "ci_level" in d:
+            lvl = float(d["ci_level"])
+            if not 0.5 < lvl < 1:
+                raise ConfigError(
+                    f"The 'ci_level' key{where} must be between 0.5 and 1 (e.g. 0.95). "
+                    f"Got {d['ci_level']!r} instead."
+                )
+            kw["ci_level"] = lvl
+        for k in ("instruments", "groupings"):
+            if k in d:
+                if not all(isinstance(v, str) for v in d[k]):
+                    raise ConfigError(
+                        f"The '{k}' key{where} must be a list of names, e.g. "
+                        f'{k} = ["PHQ-9", "GAD-7"]. Got {d[k]!r} instead.'
+                    )
+                kw[k] = tuple(d[k])
+        if "instruments" in d:
+            from .. import instruments as _inst
+
+            kw["instruments"] = tuple(_inst.canonical_name(v) for v in d["instruments"])
+        if "primary_instrument" in d:
+            from .. import instruments as _inst
+
+            kw["primary_instrument"] = _inst.canonical_name(d["primary_instrument"])
+        comp = d.get("comparison", {})
+        _check_keys(
+            comp,
+            {"group": str, "reference": str, "margin": (int, float, dict)},
+            "[comparison]",
+            where,
+        )
+        if "group" in comp:
+            kw["comparison_group"] = comp["group"]
+        if "reference" in comp:
+            kw["comparison_reference"] = comp["reference"]
+        if "margin" in comp:
+            m = comp["margin"]
+            if isinstance(m, dict):
+                margins = {}
+                for name, v in m.items():
+                    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                        raise ConfigError(
+                            f"The margin for {name!r} in [comparison]{where} must be a positive "
+                            f"number of scale points. Got {v!r} instead."
+                        )
+                    from .. import instruments as _inst
+
+                    margins[_inst.canonical_name(name)] = float(v)
+            else:
+                if isinstance(m, bool) or m <= 0:
+                    raise ConfigError(
+                        f"The 'margin' key in [comparison]{where} must be a positive number of "
+                        f"scale points. Got {m!r} instead."
+                    )
+                margins = {"*": float(m)}
+            kw["margins"] = margins
+        if "episodes" in d:
+            kw["episode_rules"] = dict(d["episodes"])
+        sup = d.get("suppression", {})
+        _check_keys(sup, {"threshold": int, "enabled": bool}, "[suppression]", where)
+        if "threshold" in sup:
+            if sup["threshold"] < 1:
+                raise ConfigError(
+                    f"The 'threshold' key in [suppression]{where} must be a positive integer "
+                    f"(counts below it are hidden; default 11). Got {sup['threshold']!r} "
+                    "instead. To turn suppression off, write enabled = false."
+                )
+            kw["threshold"] = sup["threshold"]
+        if "enabled" in sup:
+            kw["suppression_enabled"] = sup["enabled"]
+        data = d.get("data", {})
+        _check_keys(data, {"mapping": str}, "[data]", where)
+        if "mapping" in data:
+            mp = Path(data["mapping"])
+            if source and not mp.is_absolute():
+                mp = Path(source).parent / mp
+            kw["mapping"] = str(mp)
+        return cls(**kw)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> StudyConfig:
+        """Read a study configuration file."""
+        p = Path(path)
+        try:
+            with open(p, "rb") as fh:
+                d = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"The study configuration file {str(p)!r} does not exist. Check the path given "
+                "to --config."
+            ) from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(
+                f"The study configuration file {str(p)!r} is not valid TOML: {e}. "
+                "See docs/report.md for an example."
+            ) from None
+        return cls.from_dict(d, source=str(p))
+
+    # ----------------------------------------------------------------- writing
+    def margin_for(self, instrument: str) -> float | None:
+        """Equivalence margin for an instrument (``None`` when not configured)."""
+        return self.margins.get(instrument, self.margins.get("*"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dictionary (for the provenance block), without the file path."""
+        d = asdict(self)
+        d.pop("source", None)
+        if d.get("mapping"):
+            d["mapping"] = Path(d["mapping"]).name
+        d["instruments"] = list(d["instruments"])
+        d["groupings"] = list(d["groupings"])
+        return d
+
+    def to_json(self) -> str:
+        """Deterministic JSON (sorted keys)."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2, default=str)
+
+
+def load_config(config: str | Path | dict | StudyConfig | None = None) -> StudyConfig:
+    """Return a :class:`StudyConfig` from a path, a dict, an existing config or ``None``
+    (defaults).
+
+    Examples
+    --------
+    >>> load_config().threshold
+    11
+    """
+    if config is None:
+        return StudyConfig()
+    if isinstance(config, StudyConfig):
+        return config
+    if isinstance(config, dict):
+        return StudyConfig.from_dict(config)
+    if isinstance(config, (str, Path)):
+        return StudyConfig.from_toml(config)
+    raise ConfigError(
+        "The 'config' parameter must be a path to a TOML file, a dict, a StudyConfig or None. "
+        f"Got {type(config).__name__} instead."
+    )
+
+
+def _check_keys(d: dict, spec: dict[str, Any], section: str, where: str) -> None:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{section}{where} must be a table of keys. Got {d!r} instead.")
+    unknown = sorted(set(d) - set(spec))
+    if unknown:
+        raise ConfigError(
+            f"Unknown key(s) {unknown} in {section}{where}. Known keys: {sorted(spec)}."
+        )
+    for k, typ in spec.items():
+        if k not in d:
+            continue
+        v = d[k]
+        ok = isinstance(v, typ) and not (isinstance(v, bool) and typ in (int, float))
+        if typ is float and isinstance(v, int) and not isinstance(v, bool):
+            ok = True
+        if not ok:
+            names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
+            raise ConfigError(
+                f"The '{k}' key in {section}{where} must be of type {names}. Got {v!r} instead."
+            )

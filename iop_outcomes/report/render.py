@@ -1,0 +1,372 @@
+"""Rendering: a self-contained HTML document, CSV and XLSX tables, deterministic figures.
+
+- HTML: one file, inline CSS (with print rules for a clean PDF from the browser's Print
+  dialog), figures as base64 SVG ``<img>`` data URIs, no scripts, and a Content-Security-Policy
+  that forbids loading anything from the network, so the file opens offline.
+- Determinism: figures are written with a fixed ``svg.hashsalt`` and no date/creator metadata;
+  tables with a fixed float format; the XLSX archive with fixed member timestamps and document
+  properties. The same data, configuration and seed therefore give byte-identical files apart
+  from the generation timestamp (which honours ``SOURCE_DATE_EPOCH``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import math
+import os
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._results import format_table
+from .safety import neutralise_formulas, neutralise_text, scrub_identifiers
+
+__all__ = [
+    "ReportTable",
+    "ReportFigure",
+    "Section",
+    "figure_to_svg",
+    "svg_data_uri",
+    "write_csv",
+    "write_xlsx",
+    "render_html",
+    "timestamp",
+]
+
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def timestamp() -> str:
+    """UTC generation time (ISO 8601, seconds); ``SOURCE_DATE_EPOCH`` overrides the clock."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        t = _dt.datetime.fromtimestamp(int(epoch), tz=_dt.UTC)
+    else:
+        t = _dt.datetime.now(tz=_dt.UTC)
+    return t.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- content blocks
+@dataclass
+class ReportTable:
+    """A shareable table: already suppressed and scrubbed (``frame``), with its caption."""
+
+    key: str
+    title: str
+    frame: pd.DataFrame
+    notes: tuple[str, ...] = ()
+    method: str = ""
+    digits: int = 2
+    index: bool = False
+
+
+@dataclass
+class ReportFigure:
+    """A figure as deterministic SVG text."""
+
+    key: str
+    title: str
+    svg: str
+    alt: str = ""
+    caption: str = ""
+
+
+@dataclass
+class Section:
+    """A report section: id, heading and blocks (HTML strings, tables, figures)."""
+
+    id: str
+    title: str
+    blocks: list[Any] = field(default_factory=list)
+
+    def p(self, text: str) -> None:
+        """Add a paragraph of plain text (escaped)."""
+        self.blocks.append(f"<p>{html.escape(text)}</p>")
+
+    def html(self, markup: str) -> None:
+        """Add trusted markup built by this package (callers escape their values)."""
+        self.blocks.append(markup)
+
+    def bullets(self, items: Sequence[str]) -> None:
+        """Add a bulleted list of plain-text items."""
+        lis = "".join(f"<li>{html.escape(t)}</li>" for t in items)
+        self.blocks.append(f"<ul>{lis}</ul>")
+
+
+# --------------------------------------------------------------------------- figures
+def figure_to_svg(fig) -> str:
+    """Serialise a matplotlib figure to deterministic SVG text and close it."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "iop-outcomes", "svg.fonttype": "path"}):
+        fig.savefig(
+            buf,
+            format="svg",
+            bbox_inches="tight",
+            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+        )
+    plt.close(fig)
+    text = buf.getvalue().decode("utf-8")
+    # drop the comment carrying the matplotlib version so outputs match across versions
+    return re.sub(r"<!-- Created with matplotlib.*?-->\n?", "", text)
+
+
+def svg_data_uri(svg: str) -> str:
+    """``data:image/svg+xml;base64,...`` URI of SVG text."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+# --------------------------------------------------------------------------- tables
+def _cell_for_file(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        if math.isnan(float(v)):
+            return None
+        return float(f"{float(v):.10g}")
+    if isinstance(v, (pd.Timestamp, _dt.date)):
+        return str(v)
+    return str(v)
+
+
+def _shareable(frame: pd.DataFrame, index: bool) -> pd.DataFrame:
+    df = frame.reset_index() if index else frame.reset_index(drop=True)
+    df = scrub_identifiers(df)
+    df = neutralise_formulas(df)
+    df.columns = [str(c) for c in df.columns]
+    return df
+
+
+def write_csv(table: ReportTable, path: Path) -> Path:
+    """Write a table as UTF-8 CSV (floats to 10 significant digits; formulas neutralised)."""
+    df = _shareable(table.frame, table.index)
+    out = pd.DataFrame({c: [_cell_for_file(v) for v in df[c].tolist()] for c in df.columns})
+    out = out.reindex(columns=df.columns)
+    text = out.to_csv(index=False, lineterminator="\n")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _sheet_name(key: str, used: set[str]) -> str:
+    base = re.sub(r"[\[\]\*\?/\\:]", "_", key)[:31] or "table"
+    name, i = base, 2
+    while name.lower() in used:
+        suffix = f"_{i}"
+        name = base[: 31 - len(suffix)] + suffix
+        i += 1
+    used.add(name.lower())
+    return name
+
+
+def write_xlsx(
+    tables: Sequence[ReportTable],
+    path: Path,
+    *,
+    title: str,
+    about: Sequence[tuple[str, str]] = (),
+) -> Path:
+    """Write every table to one workbook (a sheet each, plus an ``about`` sheet), then
+    normalise the archive so that identical content gives identical bytes."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "about"
+    ws.append([neutralise_text(title)])
+    ws["A1"].font = Font(bold=True)
+    for k, v in about:
+        ws.append([neutralise_text(str(k)), neutralise_text(str(v))])
+    ws.append([])
+    ws.append(["sheet", "table"])
+    used = {"about"}
+    names = []
+    for t in tables:
+        names.append(_sheet_name(t.key, used))
+        ws.append([names[-1], neutralise_text(t.title)])
+    for t, name in zip(tables, names, strict=True):
+        sh = wb.create_sheet(name)
+        df = _shareable(t.frame, t.index)
+        sh.append([neutralise_text(c) for c in df.columns])
+        for cell in sh[1]:
+            cell.font = Font(bold=True)
+        for row in df.itertuples(index=False):
+            sh.append([_cell_for_file(v) for v in row])
+        # openpyxl treats any string starting with "=" as a formula: force text type
+        for row in sh.iter_rows(min_row=1):
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
+        r = sh.max_row + 2
+        for note in t.notes:
+            sh.cell(row=r, column=1, value=neutralise_text(note)).data_type = "s"
+            r += 1
+    fixed = _dt.datetime(2000, 1, 1)
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    wb.properties.creator = "iop_outcomes"
+    wb.properties.lastModifiedBy = "iop_outcomes"
+    buf = io.BytesIO()
+    wb.save(buf)
+    _normalise_zip(buf.getvalue(), path)
+    return path
+
+
+def _normalise_zip(data: bytes, path: Path) -> None:
+    src = zipfile.ZipFile(io.BytesIO(data))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            payload = src.read(info.filename)
+            zi = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o600 << 16
+            dst.writestr(zi, payload)
+
+
+# --------------------------------------------------------------------------- HTML
+CSS = """
+:root { --ink:#1b1f24; --muted:#5b6470; --rule:#d6dbe1; --accent:#1f5f8b; --warn:#8a1c1c; }
+* { box-sizing: border-box; }
+body { font: 15px/1.5 -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif;
+  color: var(--ink); margin: 0 auto; max-width: 60rem; padding: 1.5rem 1.25rem 4rem; }
+header h1 { font-size: 1.7rem; margin: 0 0 .2rem; }
+header .subtitle { color: var(--muted); margin: 0 0 .6rem; font-size: 1.05rem; }
+.meta { color: var(--muted); font-size: .85rem; }
+nav.toc { border: 1px solid var(--rule); border-radius: 6px; padding: .6rem 1rem; margin: 1rem 0;
+  font-size: .9rem; }
+nav.toc ol { margin: .2rem 0 0 1.2rem; padding: 0; columns: 2; }
+h2 { font-size: 1.3rem; border-bottom: 2px solid var(--accent); padding-bottom: .15rem;
+  margin-top: 2.2rem; }
+h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
+table.iop-table { border-collapse: collapse; margin: .4rem 0 .3rem; font-size: .85rem;
+  font-variant-numeric: tabular-nums; }
+table.iop-table th, table.iop-table td { border-bottom: 1px solid var(--rule);
+  padding: .22rem .55rem; text-align: right; vertical-align: top; }
+table.iop-table th { border-bottom: 1.5px solid var(--ink); background: #f4f6f8; }
+table.iop-table td:first-child, table.iop-table th:first-child { text-align: left; }
+.table-block, figure { margin: 0 0 1.2rem; overflow-x: auto; }
+.caption { font-weight: 600; margin: .8rem 0 .2rem; }
+.notes { color: var(--muted); font-size: .8rem; margin: .1rem 0 0; padding-left: 1.1rem; }
+.method { color: var(--muted); font-size: .8rem; margin: .1rem 0; }
+figure img { max-width: 100%; height: auto; display: block; }
+figcaption { color: var(--muted); font-size: .85rem; }
+.summary { background: #f3f7fa; border-left: 4px solid var(--accent); padding: .6rem 1rem; }
+.banner { border: 2px solid var(--warn); color: var(--warn); padding: .5rem .8rem;
+  font-weight: 600; margin: .8rem 0; }
+.unavailable { color: var(--muted); font-style: italic; }
+dl.prov { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem;
+  font-size: .85rem; }
+dl.prov dt { font-weight: 600; }
+dl.prov dd { margin: 0; word-break: break-all; }
+pre { font-size: .75rem; background: #f4f6f8; padding: .5rem; overflow-x: auto; }
+@media print {
+  @page { size: A4; margin: 14mm 12mm; }
+  body { max-width: none; padding: 0; font-size: 10pt; }
+  nav.toc { display: none; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  .table-block, figure, .summary, dl.prov { break-inside: avoid; page-break-inside: avoid; }
+  table.iop-table th { background: none; }
+  a { color: inherit; text-decoration: none; }
+}
+""".strip()
+
+
+def _table_html(t: ReportTable) -> str:
+    df = t.frame.reset_index() if t.index else t.frame
+    disp = format_table(df, t.digits)
+    disp.columns = [str(c) for c in df.columns]
+    body = disp.to_html(index=False, border=0, classes="iop-table", escape=True)
+    body = body.replace(' style="text-align: right;"', "")
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in t.notes)
+    parts = [
+        f'<div class="table-block" id="table-{html.escape(t.key)}">',
+        f'<p class="caption">{html.escape(t.title)}</p>',
+        body,
+    ]
+    if t.method:
+        parts.append(f'<p class="method">Method: {html.escape(t.method)}</p>')
+    if notes:
+        parts.append(f'<ul class="notes">{notes}</ul>')
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _figure_html(f: ReportFigure) -> str:
+    cap = html.escape(f.caption or f.title)
+    return (
+        f'<figure id="figure-{html.escape(f.key)}">'
+        f'<img class="report-figure" alt="{html.escape(f.alt or f.title)}" '
+        f'src="{svg_data_uri(f.svg)}">'
+        f"<figcaption>{cap}</figcaption></figure>"
+    )
+
+
+def render_html(
+    *,
+    title: str,
+    subtitle: str,
+    generated: str,
+    sections: Sequence[Section],
+    banner: str = "",
+) -> str:
+    """Assemble the self-contained HTML document."""
+    toc = "".join(
+        f'<li><a href="#{html.escape(s.id)}">{html.escape(s.title)}</a></li>' for s in sections
+    )
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "img-src data:; style-src 'unsafe-inline'\">",
+        '<meta name="generator" content="iop_outcomes">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>\n{CSS}\n</style>",
+        "</head>",
+        "<body>",
+        "<header>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    if subtitle:
+        out.append(f'<p class="subtitle">{html.escape(subtitle)}</p>')
+    out.append(
+        f'<p class="meta">Generated <time class="generated">{html.escape(generated)}</time> '
+        "by iop_outcomes. Aggregate figures only; no individual-level data.</p>"
+    )
+    if banner:
+        out.append(f'<div class="banner" role="alert">{html.escape(banner)}</div>')
+    out += [
+        "</header>",
+        f'<nav class="toc"><strong>Contents</strong><ol>{toc}</ol></nav>',
+        "<main>",
+    ]
+    for s in sections:
+        out.append(f'<section id="{html.escape(s.id)}">')
+        out.append(f"<h2>{html.escape(s.title)}</h2>")
+        for b in s.blocks:
+            if isinstance(b, ReportTable):
+                out.append(_table_html(b))
+            elif isinstance(b, ReportFigure):
+                out.append(_figure_html(b))
+            else:
+                out.append(str(b))
+        out.append("</section>")
+    out += ["</main>", "</body>", "</html>", ""]
+    return "\n".join(out)

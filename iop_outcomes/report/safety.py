@@ -1,0 +1,167 @@
+"""Safe-to-share guards: identifier scrubbing and spreadsheet formula-injection neutralisation.
+
+Report tables are aggregates, so they should never contain identifiers in the first place;
+these functions are the last check before anything is written.
+
+- :func:`scrub_identifiers` drops columns that identify a person or an episode (``patient_id``,
+  ``episode_id``, names, record numbers, contact details, dates of birth) and every column of
+  exact dates (``*_date``, ``dob``), which could identify an individual when combined.
+- :func:`neutralise_formulas` prefixes text cells that a spreadsheet would read as a formula
+  (first character ``=``, ``+``, ``-``, ``@``, tab or carriage return) with an apostrophe, as
+  OWASP's "CSV injection" guidance recommends. Numbers are never touched, so a negative change
+  stored as a number stays a negative number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+
+__all__ = [
+    "IDENTIFIER_COLUMNS",
+    "is_identifier_column",
+    "scrub_identifiers",
+    "neutralise_formulas",
+    "neutralise_text",
+    "find_identifiers",
+]
+
+#: Column names (case-insensitive, spaces/hyphens as underscores) never written to shared output.
+IDENTIFIER_COLUMNS = frozenset(
+    {
+        "patient_id",
+        "episode_id",
+        "person_id",
+        "client_id",
+        "member_id",
+        "subject_id",
+        "mrn",
+        "medical_record_number",
+        "nhs_number",
+        "ssn",
+        "social_security_number",
+        "name",
+        "first_name",
+        "last_name",
+        "full_name",
+        "patient_name",
+        "email",
+        "phone",
+        "telephone",
+        "address",
+        "street",
+        "postcode",
+        "zip",
+        "zip_code",
+        "dob",
+        "date_of_birth",
+        "birth_date",
+        "birthdate",
+        "source_row",
+        "row",
+    }
+)
+
+_DATE_COL = re.compile(r"(^|_)(date|datetime|dob|timestamp)($|_)")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _norm(name: object) -> str:
+    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+
+
+def is_identifier_column(name: object) -> bool:
+    """Whether a column name denotes an identifier or an individual's exact date.
+
+    Examples
+    --------
+    >>> [is_identifier_column(c) for c in ["Patient ID", "admit_date", "format", "n"]]
+    [True, True, False, False]
+    """
+    n = _norm(name)
+    return n in IDENTIFIER_COLUMNS or bool(_DATE_COL.search(n))
+
+
+def scrub_identifiers(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` without identifier and exact-date columns (index reset if it holds any).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"patient_id": ["p1"], "discharge_date": ["2025-01-02"], "n": [3]})
+    >>> list(scrub_identifiers(t).columns)
+    ['n']
+    """
+    keep = [c for c in df.columns if not is_identifier_column(c)]
+    out = df.loc[:, keep]
+    names = [n for n in (out.index.names or []) if n is not None]
+    if any(is_identifier_column(n) for n in names):
+        out = out.reset_index(drop=True)
+    return out
+
+
+def neutralise_text(value: str) -> str:
+    """Prefix a text value with ``'`` if a spreadsheet would read it as a formula.
+
+    Examples
+    --------
+    >>> neutralise_text("=HYPERLINK(1)"), neutralise_text("-2 points"), neutralise_text("<11")
+    ("'=HYPERLINK(1)", "'-2 points", '<11')
+    """
+    if value and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Neutralise formula-like text in cells, column names and index labels.
+
+    Only text (``str``) values change; numeric cells, including negative numbers, are kept as
+    numbers.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"label": ["=1+1", "@SUM(A1)", "in_person"], "change": [-3.5, 1.0, 0]})
+    >>> out = neutralise_formulas(t)
+    >>> out["label"].tolist(), out["change"].tolist()
+    (["'=1+1", "'@SUM(A1)", 'in_person'], [-3.5, 1.0, 0.0])
+    """
+    out = df.copy()
+    for c in out.columns:
+        s = out[c]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            continue
+        vals = s.astype("object").to_numpy(copy=True)
+        for i, v in enumerate(vals):
+            if isinstance(v, str):
+                vals[i] = neutralise_text(v)
+        out[c] = vals
+    out.columns = [neutralise_text(c) if isinstance(c, str) else c for c in out.columns]
+    if out.index.dtype == object:
+        out.index = [neutralise_text(v) if isinstance(v, str) else v for v in out.index]
+    return out
+
+
+def find_identifiers(text: str, identifiers: Iterable[object]) -> list[str]:
+    """Identifiers that occur in ``text`` (as whole tokens); empty when none do.
+
+    Used by tests and as the report's final check before writing.
+
+    Examples
+    --------
+    >>> find_identifiers("site A: n = 12", ["P0001", "A"]), find_identifiers("id P0001", ["P0001"])
+    (['A'], ['P0001'])
+    """
+    ids = sorted({str(i) for i in identifiers if i is not None and str(i) != ""})
+    tokens = set(re.findall(r"[A-Za-z0-9_\-]+", text))
+    found = []
+    for i in ids:
+        if re.fullmatch(r"[A-Za-z0-9_\-]+", i):
+            if i in tokens:
+                found.append(i)
+        elif i in text:
+            found.append(i)
+    return found

@@ -1,0 +1,330 @@
+"""Small-cell suppression for shareable tables.
+
+Rules (after the CMS cell-size suppression policy and the NCHS/HHS practice of
+"complementary suppression"):
+
+1. **Primary suppression.** A count ``1 <= n < threshold`` (default 11, so counts 1–10) is
+   replaced by ``"<11"``. Zero is shown: a zero identifies nobody.
+2. **Complementary suppression.** Every published total is a linear constraint
+   ``sum(cells) = total``. If exactly one quantity in a constraint is hidden, it can be recovered
+   by subtraction, so a second cell is hidden too: the smallest positive visible cell of the
+   same constraint (then the total itself, then a zero cell). This repeats until no constraint
+   has exactly one hidden quantity. Column totals are treated as known even when the table does
+   not print them (they are usually published elsewhere in the report), which is the
+   conservative choice.
+3. **Derived values.** Percentages, rates, confidence limits and other statistics computed from
+   a hidden count are hidden as well (``derived=``), whether the count was hidden for being
+   small or as a complement, because ``pct × total`` would give the count back.
+
+Suppression is on by default. Turning it off is explicit (``threshold=None``) and the result
+says so (:attr:`SuppressedTable.enabled`), so a report can print a warning banner.
+
+Limits: suppression is applied table by table. Counts that appear in several tables are kept
+consistent by building every table from the same episode set, but no cross-table audit is
+attempted (the report states this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import ConfigError
+
+__all__ = ["suppress", "SuppressedTable", "DEFAULT_THRESHOLD", "COMPLEMENT_LABEL"]
+
+#: Default minimum cell size: counts 1–10 are shown as "<11".
+DEFAULT_THRESHOLD = 11
+#: Label of a cell hidden as a complement of a small cell, or derived from a hidden count.
+COMPLEMENT_LABEL = "*"
+
+
+@dataclass(frozen=True)
+class SuppressedTable:
+    """A table after small-cell suppression.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Display table (object dtype where cells were hidden): primary cells read ``"<11"``,
+        complementary and derived cells read ``"*"``; every other value is unchanged and numeric.
+    primary, complementary, derived : DataFrame of bool
+        Which cells were hidden for being small, as complements, or as derived values.
+    threshold : int or None
+        Minimum cell size; ``None`` when suppression was turned off.
+    notes : tuple of str
+        What was done, for printing under the table.
+    """
+
+    table: pd.DataFrame
+    primary: pd.DataFrame
+    complementary: pd.DataFrame
+    derived: pd.DataFrame
+    threshold: int | None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def enabled(self) -> bool:
+        """Whether suppression was applied (``False`` only when explicitly turned off)."""
+        return self.threshold is not None
+
+    @property
+    def hidden(self) -> pd.DataFrame:
+        """Boolean mask of every hidden cell."""
+        return self.primary | self.complementary | self.derived
+
+    @property
+    def n_hidden(self) -> int:
+        """Number of hidden cells."""
+        return int(self.hidden.to_numpy().sum())
+
+    def __str__(self) -> str:
+        return "\n".join([self.table.to_string(), *self.notes])
+
+
+def _default_counts(df: pd.DataFrame) -> list[str]:
+    out = []
+    for c in df.columns:
+        name = str(c).lower()
+        if name in ("n", "count", "total_n") or name.startswith("n_") or name.endswith("_n"):
+            if pd.api.types.is_numeric_dtype(df[c]):
+                out.append(c)
+    return out
+
+
+def _total_row_mask(df: pd.DataFrame, total_row: Any, counts: Sequence[str]) -> np.ndarray:
+    n = len(df)
+    if total_row is None:
+        return np.zeros(n, dtype=bool)
+    if isinstance(total_row, (np.ndarray, pd.Series, list)) and len(total_row) == n:
+        return np.asarray(total_row, dtype=bool)
+    mask = np.asarray(df.index == total_row, dtype=bool)
+    for c in df.columns:
+        if c in counts or pd.api.types.is_numeric_dtype(df[c]):
+            continue
+        mask |= (df[c].astype("object") == total_row).to_numpy(dtype=bool, na_value=False)
+    return mask
+
+
+def suppress(
+    table: pd.DataFrame,
+    threshold: int | None = DEFAULT_THRESHOLD,
+    *,
+    counts: Sequence[str] | None = None,
+    derived: Mapping[str, str | Sequence[str]] | None = None,
+    by: str | Sequence[str] | None = None,
+    total_row: Any = None,
+    total_col: str | bool | None = None,
+    complement_label: str = COMPLEMENT_LABEL,
+) -> SuppressedTable:
+    """Hide small counts, their complements and the values derived from them.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Any table with count columns (one row per group or category).
+    threshold : int or None, default 11
+        Counts ``1 <= n < threshold`` are hidden and shown as ``"<threshold"``. ``None`` turns
+        suppression off (explicitly; the result records it).
+    counts : list of str, optional
+        Count columns. Default: numeric columns named ``n``, ``count``, ``n_*`` or ``*_n``.
+    derived : dict, optional
+        ``{column: count_column}`` (or a list of count columns): a cell of ``column`` is hidden
+        when the count it was computed from, in the same row, is hidden. Use it for
+        percentages, rates, means, SDs and confidence limits.
+    by : str or list of str, optional
+        Label columns whose groups each sum to a (published) total; the rows of one group form
+        one constraint per count column. Default: the whole table is one group.
+    total_row : label or boolean mask, optional
+        Rows holding totals (rows whose index, or any label column, equals this value). A total
+        row is the total of its group's constraint.
+    total_col : str or True, optional
+        A column holding each row's total over the other count columns, or ``True`` when row
+        totals are published elsewhere; adds one constraint per row.
+    complement_label : str, default ``"*"``
+        Text of complementary and derived hidden cells.
+
+    Returns
+    -------
+    SuppressedTable
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"category": ["recovered", "improved", "unchanged", "deteriorated"],
+    ...                   "n": [120, 64, 30, 4], "pct": [55.0, 29.4, 13.8, 1.8]})
+    >>> s = suppress(t, derived={"pct": "n"})
+    >>> s.table["n"].tolist(), s.table["pct"].tolist()
+    ([120, 64, '*', '<11'], [55.0, 29.4, '*', '*'])
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise ConfigError(
+            f"The 'table' parameter of suppress must be a pandas DataFrame. "
+            f"Got {type(table).__name__} instead."
+        )
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1
+    ):
+        raise ConfigError(
+            "The 'threshold' parameter of suppress must be a positive integer (counts below it "
+            f"are hidden) or None to turn suppression off explicitly. Got {threshold!r} instead."
+        )
+    df = table.reset_index(drop=True) if not table.index.is_unique else table
+    counts = list(counts) if counts is not None else _default_counts(df)
+    derived = dict(derived or {})
+    by_cols = [by] if isinstance(by, str) else list(by or [])
+    missing = [c for c in [*counts, *derived, *by_cols] if c not in df.columns]
+    missing += [
+        c for v in derived.values() for c in ([v] if isinstance(v, str) else v) if c not in counts
+    ]
+    if isinstance(total_col, str) and total_col not in counts:
+        missing.append(total_col)
+    if missing:
+        raise ConfigError(
+            f"suppress: column(s) {sorted(set(map(str, missing)))} not found among the count "
+            f"columns or table columns. Table columns: {[str(c) for c in df.columns]}; "
+            f"count columns: {counts}."
+        )
+
+    shape_false = pd.DataFrame(False, index=table.index, columns=table.columns)
+    if threshold is None:
+        return SuppressedTable(
+            table=table.copy(),
+            primary=shape_false,
+            complementary=shape_false.copy(),
+            derived=shape_false.copy(),
+            threshold=None,
+            notes=("Small-cell suppression was turned OFF for this table.",),
+        )
+
+    n_rows = len(df)
+    col_pos = {c: i for i, c in enumerate(counts)}
+    values = (
+        np.column_stack(
+            [pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in counts]
+        )
+        if counts
+        else np.zeros((n_rows, 0))
+    )
+    finite = np.isfinite(values)
+    primary = finite & (values >= 1) & (values < threshold)
+    hidden = primary.copy()
+
+    # constraints: (member cells, total cell or None); a cell is (row, count-column index)
+    is_total = _total_row_mask(df, total_row, counts)
+    groups = (
+        df.groupby(by_cols, sort=False, dropna=False).indices.values()
+        if by_cols
+        else [np.arange(n_rows)]
+    )
+    row_cols = [c for c in counts if c != total_col] if total_col is not None else counts
+    constraints: list[tuple[list[tuple[int, int]], tuple[int, int] | None]] = []
+    for rows in groups:
+        rows = np.sort(np.asarray(rows))
+        members = [r for r in rows if not is_total[r]]
+        totals = [r for r in rows if is_total[r]]
+        for c in counts:
+            j = col_pos[c]
+            cells = [(r, j) for r in members if finite[r, j]]
+            total = (totals[0], j) if totals and finite[totals[0], j] else None
+            constraints.append((cells, total))
+    if total_col is not None:
+        for r in range(n_rows):
+            cells = [(r, col_pos[c]) for c in row_cols if finite[r, col_pos[c]]]
+            total = (
+                (r, col_pos[total_col])
+                if isinstance(total_col, str) and finite[r, col_pos[total_col]]
+                else None
+            )
+            constraints.append((cells, total))
+
+    # cell -> constraints it belongs to (to prefer complements that protect several at once)
+    member_of: dict[tuple[int, int], list[int]] = {}
+    for ci, (cells, total) in enumerate(constraints):
+        for q in cells + ([total] if total is not None else []):
+            member_of.setdefault(q, []).append(ci)
+
+    def n_hidden_in(ci: int) -> int:
+        cells, total = constraints[ci]
+        return sum(hidden[q] for q in cells) + (int(hidden[total]) if total is not None else 0)
+
+    def cost(q: tuple[int, int], this: int) -> tuple[int, float, tuple[int, int]]:
+        # new exposed constraints it creates minus exposed ones it repairs; then its size
+        k = [n_hidden_in(ci) for ci in member_of.get(q, []) if ci != this]
+        return (sum(x == 0 for x in k) - sum(x == 1 for x in k), float(values[q]), q)
+
+    changed = True
+    while changed:
+        changed = False
+        for ci, (cells, total) in enumerate(constraints):
+            if n_hidden_in(ci) != 1:
+                continue
+            visible = [q for q in cells if not hidden[q]]
+            positive = [q for q in visible if values[q] > 0]
+            zeros = [q for q in visible if values[q] == 0]
+            if positive:
+                pick = min(positive, key=lambda q: cost(q, ci))
+            elif total is not None and not hidden[total]:
+                pick = total
+            elif zeros:
+                pick = min(zeros, key=lambda q: cost(q, ci))
+            else:
+                continue
+            hidden[pick] = True
+            changed = True
+    unprotected = sum(n_hidden_in(ci) == 1 for ci in range(len(constraints)))
+
+    complementary = hidden & ~primary
+    out = df.copy()
+    prim_df = pd.DataFrame(False, index=df.index, columns=df.columns)
+    comp_df = prim_df.copy()
+    der_df = prim_df.copy()
+    for c, j in col_pos.items():
+        prim_df[c] = primary[:, j]
+        comp_df[c] = complementary[:, j]
+    for d, bases in derived.items():
+        bases = [bases] if isinstance(bases, str) else list(bases)
+        mask = np.zeros(n_rows, dtype=bool)
+        for b in bases:
+            mask |= hidden[:, col_pos[b]]
+        der_df[d] = mask & ~(prim_df[d].to_numpy() | comp_df[d].to_numpy())
+    label_primary = f"<{threshold}"
+    for c in df.columns:
+        p, q, d = prim_df[c].to_numpy(), comp_df[c].to_numpy(), der_df[c].to_numpy()
+        if p.any() or q.any() or d.any():
+            col = out[c].astype("object").to_numpy(copy=True)
+            col[p] = label_primary
+            col[q | d] = complement_label
+            out[c] = col
+
+    notes = []
+    n_p, n_c, n_d = int(primary.sum()), int(complementary.sum()), int(der_df.to_numpy().sum())
+    if n_p:
+        notes.append(
+            f"Counts from 1 to {threshold - 1} are shown as '{label_primary}' "
+            f"({n_p} cell{'s' if n_p != 1 else ''})."
+        )
+    if n_c or n_d:
+        notes.append(
+            f"'{complement_label}': hidden so that a small count cannot be recovered from totals "
+            f"or percentages (complementary suppression; {n_c + n_d} cell"
+            f"{'s' if n_c + n_d != 1 else ''})."
+        )
+    if unprotected:
+        notes.append(f"Warning: {unprotected} total(s) could not be protected within this table.")
+    # restore the caller's index
+    out.index = table.index
+    for m in (prim_df, comp_df, der_df):
+        m.index = table.index
+    return SuppressedTable(
+        table=out,
+        primary=prim_df,
+        complementary=comp_df,
+        derived=der_df,
+        threshold=int(threshold),
+        notes=tuple(notes),
+    )

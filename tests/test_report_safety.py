@@ -1,0 +1,139 @@
+"""Identifier scrubbing, formula-injection neutralisation, study configuration, rendering."""
+
+import io
+import zipfile
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from iop_outcomes.exceptions import ConfigError
+from iop_outcomes.report import (
+    StudyConfig,
+    find_identifiers,
+    load_config,
+    neutralise_formulas,
+    scrub_identifiers,
+)
+from iop_outcomes.report.render import ReportTable, write_csv, write_xlsx
+
+
+def test_scrub_drops_identifiers_and_exact_dates():
+    t = pd.DataFrame(
+        {
+            "Patient ID": ["p1"],
+            "episode_id": ["e1"],
+            "DOB": ["1980-01-01"],
+            "assessment_date": ["2025-01-01"],
+            "format": ["virtual"],
+            "n": [12],
+        }
+    )
+    assert list(scrub_identifiers(t).columns) == ["format", "n"]
+
+
+def test_neutralise_formulas_keeps_numbers_numeric():
+    t = pd.DataFrame(
+        {
+            "label": ["=cmd|' /C calc'!A0", "+1", "-x", "@SUM(1)", "\tz", "ok", "<11", None],
+            "change": [-3.5, -1.0, 0.0, 2.0, 1.0, -7.25, 3.0, 1.0],
+        }
+    )
+    out = neutralise_formulas(t)
+    assert out["label"].tolist()[:7] == [
+        "'=cmd|' /C calc'!A0",
+        "'+1",
+        "'-x",
+        "'@SUM(1)",
+        "'\tz",
+        "ok",
+        "<11",
+    ]
+    assert out["change"].tolist() == t["change"].tolist()
+    assert pd.api.types.is_float_dtype(out["change"])
+
+
+def test_files_are_neutralised_and_numbers_stay_numbers(tmp_path):
+    t = ReportTable(
+        key="t1",
+        title='=HYPERLINK("http://x")',
+        frame=pd.DataFrame({"=bad": ["=2+3", "a"], "change": [-4.5, 2.0], "n": ["<11", 40]}),
+        notes=("-note",),
+    )
+    write_csv(t, tmp_path / "t1.csv")
+    text = (tmp_path / "t1.csv").read_text()
+    assert text.splitlines() == ["'=bad,change,n", "'=2+3,-4.5,<11", "a,2.0,40"]
+    write_xlsx([t], tmp_path / "t.xlsx", title="=title", about=[("seed", "1")])
+    wb = load_workbook(tmp_path / "t.xlsx")
+    ws = wb["t1"]
+    assert ws["A1"].value == "'=bad" and ws["A2"].value == "'=2+3"
+    assert ws["B2"].value == -4.5 and ws["B2"].data_type == "n"
+    assert ws["C2"].value == "<11" and ws["C3"].value == 40
+    assert wb["about"]["A1"].value == "'=title"
+    # no formula cells anywhere
+    for sheet in wb.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f"
+
+
+def test_xlsx_is_byte_identical(tmp_path):
+    t = ReportTable(key="a", title="A", frame=pd.DataFrame({"x": [1.5, 2.0]}))
+    write_xlsx([t], tmp_path / "1.xlsx", title="T")
+    write_xlsx([t], tmp_path / "2.xlsx", title="T")
+    assert (tmp_path / "1.xlsx").read_bytes() == (tmp_path / "2.xlsx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO((tmp_path / "1.xlsx").read_bytes())) as z:
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_find_identifiers_whole_tokens():
+    assert find_identifiers("P0001 and P00011", ["P0001", "P0002"]) == ["P0001"]
+    assert find_identifiers("nothing here", ["P0001"]) == []
+
+
+def test_config_defaults_and_toml(tmp_path):
+    cfg = load_config()
+    assert cfg.suppression_threshold == 11 and cfg.instruments == ("PHQ-9", "GAD-7")
+    p = tmp_path / "study.toml"
+    p.write_text(
+        'title = "Pilot"\ninstruments = ["phq9"]\nseed = 7\n'
+        '[comparison]\nmargin = { "PHQ 9" = 2.5 }\n'
+        "[suppression]\nthreshold = 5\n"
+        '[data]\nmapping = "m.toml"\n'
+    )
+    cfg = load_config(p)
+    assert cfg.title == "Pilot" and cfg.instruments == ("PHQ-9",) and cfg.seed == 7
+    assert cfg.margin_for("PHQ-9") == 2.5 and cfg.margin_for("GAD-7") is None
+    assert cfg.suppression_threshold == 5
+    assert cfg.mapping == str(tmp_path / "m.toml")
+    assert '"threshold": 5' in cfg.to_json()
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("titel = 'x'", r"Unknown key\(s\) \['titel'\] in the top level"),
+        ("[suppression]\nthreshold = 0", "positive integer"),
+        ("[suppression]\nthreshold = 'eleven'", "must be of type int"),
+        ("[suppression]\nenabled = 'no'", "must be of type bool"),
+        ("ci_level = 95", "between 0.5 and 1"),
+        ("[comparison]\nmargin = -1", "positive number"),
+        ("instruments = 'PHQ-9'", "must be of type list"),
+        ("title = ", "not valid TOML"),
+    ],
+)
+def test_config_validation_messages(tmp_path, text, match):
+    p = tmp_path / "study.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(p)
+
+
+def test_config_missing_file():
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("/nonexistent/study.toml")
+
+
+def test_turning_suppression_off_is_explicit():
+    cfg = StudyConfig.from_dict({"suppression": {"enabled": False}})
+    assert cfg.suppression_threshold is None

@@ -1,0 +1,1242 @@
+"""Clinical significance: reliable change, cut-offs, NHS Talking Therapies outcomes, benchmarks.
+
+Two public functions:
+
+* :func:`clinical_significance` classifies each episode and counts the categories (with Wilson
+  confidence intervals) overall or per group. Methods: ``"jacobson-truax"`` (Jacobson & Truax
+  1991), ``"gulliksen-lord-novick"`` (Hsu 1989), ``"edwards-nunnally"`` (Speer 1992) and
+  ``"nhs-talking-therapies"`` (NHS England's published outcome definitions, single-measure or
+  the joint PHQ-9 + GAD-7 rules).
+* :func:`benchmarks` sets a program's NHS Talking Therapies rates beside the national figures
+  shipped in ``iop_outcomes/data/nhs_talking_therapies_national.csv``.
+
+Every result states the method, where the reliable-change threshold came from (``"sample"``,
+``"reference"`` or ``"fixed"``), the reliability and SD used and the resulting threshold in
+points.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import instruments as _instruments
+from ._results import TableResult
+from ._stats import wilson_ci, z_crit
+from .exceptions import ConfigError, DataError
+
+__all__ = ["clinical_significance", "benchmarks", "ClinicalSignificanceResult"]
+
+_METHODS = {
+    "jacobsontruax": "jacobson-truax",
+    "jt": "jacobson-truax",
+    "gulliksenlordnovick": "gulliksen-lord-novick",
+    "gln": "gulliksen-lord-novick",
+    "edwardsnunnally": "edwards-nunnally",
+    "en": "edwards-nunnally",
+    "nhstalkingtherapies": "nhs-talking-therapies",
+    "nhstt": "nhs-talking-therapies",
+    "nhs": "nhs-talking-therapies",
+    "iapt": "nhs-talking-therapies",
+}
+_METHOD_LABEL = {
+    "jacobson-truax": "Jacobson-Truax (1991) reliable change index",
+    "gulliksen-lord-novick": "Gulliksen-Lord-Novick reliable change index (Hsu 1989)",
+    "edwards-nunnally": "Edwards-Nunnally reliable change (Speer 1992 formulation)",
+    "nhs-talking-therapies": "NHS Talking Therapies outcome definitions (NHS England)",
+}
+_JT_CATEGORIES = ["recovered", "improved", "unchanged", "deteriorated"]
+_NHS_OUTCOMES = [
+    "at caseness",
+    "not at caseness",
+    "reliable improvement",
+    "no reliable change",
+    "reliable deterioration",
+    "recovery",
+    "reliable recovery",
+]
+_ID_COLUMNS = ("episode_id", "patient_id", "instrument")
+_POPULATION_CAVEAT = (
+    "Populations differ: NHS Talking Therapies is England's primary-care psychological therapy "
+    "service for common mental-health problems (stepped care; mean first PHQ-9 14.2 in CBT "
+    "courses, 2024-25), not intensive outpatient or partial hospitalization care. National "
+    "rates are context, not a like-for-like comparison."
+)
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class ClinicalSignificanceResult(TableResult):
+    """Result of :func:`clinical_significance`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Counts and rates per outcome (and group): ``outcome``, ``count``, ``n`` (the
+        denominator), ``estimate`` (= count / n), ``ci_low``, ``ci_high`` (Wilson), ``ci_level``,
+        ``n_excluded``.
+    episodes : DataFrame
+        Per-episode classification. Single-measure methods: one row per analysed input row, with
+        the input's index. NHS joint rules (PHQ-9 + GAD-7 rows paired by ``episode_id``): one row
+        per episode, indexed by ``episode_id``.
+    method, params, notes
+        What produced the numbers: method, threshold source, reliability, SD, thresholds in
+        points, cut-off; caveats.
+    """
+
+    episodes: pd.DataFrame | None = None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _key(s: Any) -> str:
+    return re.sub(r"[\s_\-]+", "", str(s)).lower()
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", name.lower())
+
+
+def _check_columns(df: pd.DataFrame, cols: list[str], func: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"The data passed to {func} lack column(s) {missing}. "
+            f"Columns present: {list(df.columns)}. Pass pre=/post= to name your own columns."
+        )
+
+
+def _numeric(df: pd.DataFrame, col: str) -> pd.Series:
+    s = df[col]
+    try:
+        return pd.to_numeric(s, errors="raise").astype(float)
+    except (ValueError, TypeError):
+        bad = s[pd.to_numeric(s, errors="coerce").isna() & s.notna()]
+        raise DataError(
+            f"Column {col!r} must hold numeric scores; found non-numeric value(s) "
+            f"{bad.astype(str).unique()[:5].tolist()} (e.g. at row {bad.index[0]!r})."
+        ) from None
+
+
+def _by_list(by: Any, df: pd.DataFrame) -> list[str]:
+    if by is None:
+        return []
+    cols = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"The 'by' column(s) {missing} are not in the data. Columns present: {list(df.columns)}."
+        )
+    return cols
+
+
+def _check_ci_level(ci_level: float) -> None:
+    if not (isinstance(ci_level, (int, float)) and 0 < ci_level < 1):
+        raise ConfigError(
+            f"The 'ci_level' parameter of clinical_significance must be a number in (0, 1). "
+            f"Got {ci_level!r} instead."
+        )
+
+
+def _rates_table(
+    flags: pd.DataFrame,
+    denom: pd.DataFrame,
+    outcomes: list[str],
+    by: list[str],
+    keys: pd.DataFrame,
+    excluded: pd.Series,
+    ci_level: float,
+) -> pd.DataFrame:
+    """Sum boolean outcome flags within groups; one tidy row per (group, outcome).
+
+    ``flags`` holds one boolean column per outcome (False where not counted); ``denom`` one
+    boolean column per outcome marking rows in that outcome's denominator; ``keys`` the group
+    columns aligned with them; ``excluded`` marks rows counted in no denominator.
+    """
+    f = flags[outcomes].astype(bool).astype(np.int64)
+    d = denom[outcomes].astype(bool).astype(np.int64)
+    d.columns = [f"__n__{c}" for c in outcomes]
+    work = pd.concat([f, d], axis=1)
+    work["__excluded"] = excluded.astype(np.int64).to_numpy()
+    if by:
+        for c in by:
+            work[c] = keys[c].to_numpy()
+        summed = work.groupby(by, dropna=False, sort=True).sum()
+    else:
+        summed = work.sum().to_frame().T
+    rows = []
+    for o in outcomes:
+        part = pd.DataFrame(
+            {
+                "outcome": o,
+                "count": summed[o].to_numpy(),
+                "n": summed[f"__n__{o}"].to_numpy(),
+                "n_excluded": summed["__excluded"].to_numpy(),
+            },
+            index=summed.index if by else None,
+        )
+        rows.append(part)
+    table = pd.concat(rows)
+    if by:
+        table = table.reset_index()
+    table["count"] = table["count"].astype(np.int64)
+    table["n"] = table["n"].astype(np.int64)
+    table["n_excluded"] = table["n_excluded"].astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["estimate"] = np.where(table["n"] > 0, table["count"] / table["n"], np.nan)
+    lo, hi = wilson_ci(table["count"].to_numpy(), table["n"].to_numpy(), ci_level)
+    table["ci_low"] = lo
+    table["ci_high"] = hi
+    table["ci_level"] = float(ci_level)
+    order = {o: i for i, o in enumerate(outcomes)}
+    table["__o"] = table["outcome"].map(order)
+    table = table.sort_values([*by, "__o"], kind="stable").drop(columns="__o")
+    cols = [*by, "outcome", "count", "n", "estimate", "ci_low", "ci_high", "ci_level", "n_excluded"]
+    return table[cols].reset_index(drop=True)
+
+
+def _resolve_single_instrument(df: pd.DataFrame, instrument: Any, func: str):
+    """Return (rows to analyse, Instrument or None, notes)."""
+    notes: list[str] = []
+    has_col = "instrument" in df.columns
+    if instrument is not None:
+        inst = _instruments.get(instrument)
+        if has_col:
+            canon = df["instrument"].map(
+                lambda v: _instruments.canonical_name(v) if pd.notna(v) else None
+            )
+            keep = canon == inst.name
+            if not keep.any():
+                raise DataError(
+                    f"{func}: no rows with instrument {inst.name!r}. Instruments in the data: "
+                    f"{sorted(df['instrument'].dropna().astype(str).unique().tolist())}."
+                )
+            if not keep.all():
+                notes.append(
+                    f"Analysed the {int(keep.sum()):,} {inst.name} rows; "
+                    f"{int((~keep).sum()):,} rows of other instruments were left out."
+                )
+            df = df.loc[keep]
+        return df, inst, notes
+    if has_col:
+        names = sorted(
+            {n for n in (_instruments.canonical_name(v) for v in df["instrument"].dropna()) if n}
+        )
+        unknown = sorted(
+            {
+                str(v)
+                for v in df["instrument"].dropna().unique()
+                if _instruments.canonical_name(v) is None
+            }
+        )
+        if len(names) == 1 and not unknown:
+            return df, _instruments.get(names[0]), notes
+        if len(names) + len(unknown) > 1:
+            raise ConfigError(
+                f"{func}: the data hold several instruments {names + unknown}; single-measure "
+                "rules apply to one instrument. Pass instrument='PHQ-9' (for example) to choose one."
+            )
+    return df, None, notes
+
+
+# --------------------------------------------------------------------------- distribution-based
+
+
+def _distribution_based(
+    df,
+    *,
+    method,
+    instrument,
+    reliability,
+    sd,
+    threshold,
+    cutoff,
+    by,
+    ci_level,
+    pre,
+    post,
+    better_is,
+    clinical_mean,
+    clinical_sd,
+    functional_mean,
+    functional_sd,
+):
+    func = "clinical_significance"
+    _check_columns(df, [pre, post], func)
+    df, inst, notes = _resolve_single_instrument(df, instrument, func)
+    by_cols = _by_list(by, df)
+    x = _numeric(df, pre)
+    y = _numeric(df, post)
+    used = x.notna() & y.notna()
+    n_used = int(used.sum())
+    if n_used == 0:
+        raise DataError(f"{func}: no row has both {pre!r} and {post!r} scores.")
+
+    # direction
+    if better_is is None:
+        if inst is None:
+            raise ConfigError(
+                f"{func}: cannot tell which direction is improvement. Pass instrument='PHQ-9' "
+                "(for example) or better_is='lower' / 'higher'."
+            )
+        better_is = inst.better_is
+    if better_is not in ("lower", "higher"):
+        raise ConfigError(
+            f"The 'better_is' parameter of {func} must be 'lower' or 'higher'. Got {better_is!r} instead."
+        )
+    d = -1.0 if better_is == "lower" else 1.0  # sign of a beneficial change (post - pre)
+
+    # threshold source
+    fixed_points = None
+    if threshold is None:
+        threshold = "sample"
+    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+        if not threshold > 0:
+            raise ConfigError(
+                f"The 'threshold' parameter of {func} must be 'sample', 'reference', 'fixed' or a "
+                f"positive number of points. Got {threshold!r} instead."
+            )
+        fixed_points, source = float(threshold), "fixed"
+        points_source = "user-supplied fixed threshold"
+    elif threshold in ("sample", "reference", "fixed"):
+        source = threshold
+    else:
+        raise ConfigError(
+            f"The 'threshold' parameter of {func} must be 'sample', 'reference', 'fixed' or a "
+            f"positive number of points. Got {threshold!r} instead."
+        )
+
+    xu = x[used]
+    crit = z_crit(0.95)
+    params: dict[str, Any] = {"method": method, "threshold_source": source}
+    if inst is not None:
+        params["instrument"] = inst.name
+    params["better_is"] = better_is
+
+    if source == "fixed":
+        if method != "jacobson-truax":
+            raise ConfigError(
+                f"{func}: threshold='fixed' applies to method='jacobson-truax' only; "
+                f"{method} needs a reliability and SD (threshold='sample' or 'reference')."
+            )
+        if reliability is not None or sd is not None:
+            raise ConfigError(
+                f"{func}: reliability= and sd= are not used with a fixed threshold; drop them or "
+                "use threshold='reference'."
+            )
+        if fixed_points is None:
+            if inst is None or inst.reliable_change is None:
+                raise ConfigError(
+                    f"{func}: threshold='fixed' needs a published reliable-change threshold; "
+                    f"{'no instrument was given' if inst is None else inst.name + ' has none'}. "
+                    "Pass threshold=<points> or instrument='PHQ-9'."
+                )
+            fixed_points = float(inst.reliable_change)
+            points_source = inst.reliable_change_source
+        r_used = sd_used = s_diff = None
+        params.update(
+            reliability=None,
+            sd=None,
+            threshold_points=fixed_points,
+            threshold_rule=f"|change| >= {fixed_points:g} points",
+        )
+        notes.append(f"Fixed reliable-change threshold {fixed_points:g} points ({points_source}).")
+    else:
+        # reliability
+        r_src = "user-supplied"
+        if reliability is None:
+            if inst is None or inst.reliability is None:
+                raise ConfigError(
+                    f"{func}: no reliability. Pass reliability=<0..1> or an instrument with a "
+                    "published reliability (instrument='PHQ-9')."
+                )
+            reliability, r_src = inst.reliability, inst.reliability_source
+        if not (isinstance(reliability, (int, float)) and 0 <= reliability < 1):
+            raise ConfigError(
+                f"The 'reliability' parameter of {func} must be a number in [0, 1). "
+                f"Got {reliability!r} instead."
+            )
+        r_used = float(reliability)
+        if source == "sample":
+            if sd is not None:
+                raise ConfigError(
+                    f"{func}: sd= is a reference SD; it is used with threshold='reference' only "
+                    "(threshold='sample' takes the SD of the sample's own baselines)."
+                )
+            if n_used < 2:
+                raise DataError(f"{func}: threshold='sample' needs >= 2 paired episodes.")
+            sd_used = float(xu.std(ddof=1))
+            sd_src = f"SD of the {n_used:,} paired baselines (ddof=1)"
+            m_pre = float(xu.mean())
+        else:  # reference
+            if sd is None:
+                if inst is None or inst.clinical_sd is None:
+                    raise ConfigError(
+                        f"{func}: threshold='reference' needs a reference SD. Pass sd=<points> or "
+                        "an instrument with a published clinical SD (instrument='PHQ-9')."
+                    )
+                sd, sd_src = inst.clinical_sd, f"clinical SD ({inst.clinical_source})"
+            else:
+                sd_src = "user-supplied"
+            m_pre = None
+            if method != "jacobson-truax":
+                m_pre = (
+                    clinical_mean
+                    if clinical_mean is not None
+                    else (inst.clinical_mean if inst is not None else None)
+                )
+                if m_pre is None:
+                    raise ConfigError(
+                        f"{func}: {method} with threshold='reference' needs a reference mean; "
+                        "pass clinical_mean=."
+                    )
+                m_pre = float(m_pre)
+            sd_used = float(sd)
+        if not sd_used > 0:
+            raise DataError(f"{func}: the SD used for the threshold is {sd_used!r}; need > 0.")
+        params.update(reliability=r_used, sd=sd_used)
+        notes.append(f"Reliability {r_used:g} ({r_src}); SD {sd_used:.4g} ({sd_src}).")
+
+    change = y - x
+    if method == "jacobson-truax":
+        if source == "fixed":
+            rci = pd.Series(np.nan, index=x.index)
+            ben = d * change
+            improved = used & (ben >= fixed_points)
+            deteriorated = used & (ben <= -fixed_points)
+        else:
+            s_diff = sd_used * np.sqrt(2.0 * (1.0 - r_used))
+            rci = change / s_diff
+            improved = used & (d * rci > crit)
+            deteriorated = used & (d * rci < -crit)
+            params.update(
+                s_diff=s_diff,
+                rci_critical=crit,
+                threshold_points=crit * s_diff,
+                threshold_rule=f"|RCI| > {crit:.6g} (strict), i.e. |change| > {crit * s_diff:.4g} points",
+            )
+    elif method == "gulliksen-lord-novick":
+        if source == "sample":
+            m_pre = float(xu.mean())
+        se_pred = sd_used * np.sqrt(1.0 - r_used**2)
+        adj = (y - m_pre) - r_used * (x - m_pre)
+        rci = adj / se_pred
+        improved = used & (d * rci > crit)
+        deteriorated = used & (d * rci < -crit)
+        params.update(
+            mean_pre=m_pre,
+            se_prediction=se_pred,
+            rci_critical=crit,
+            threshold_points=crit * se_pred,
+            threshold_rule=(
+                f"|RCI| > {crit:.6g}; RCI = ((post - M) - r(pre - M)) / (SD sqrt(1 - r^2)), "
+                f"i.e. regression-adjusted change beyond {crit * se_pred:.4g} points"
+            ),
+        )
+    else:  # edwards-nunnally
+        if source == "sample":
+            m_pre = float(xu.mean())
+        se_meas = sd_used * np.sqrt(1.0 - r_used)
+        pre_true = r_used * (x - m_pre) + m_pre
+        rci = (y - pre_true) / se_meas
+        improved = used & (d * rci > crit)
+        deteriorated = used & (d * rci < -crit)
+        params.update(
+            mean_pre=m_pre,
+            se_measurement=se_meas,
+            rci_critical=crit,
+            threshold_points=crit * se_meas,
+            threshold_rule=(
+                f"post outside the estimated true pre score +/- {crit:.6g} SEm "
+                f"(+/- {crit * se_meas:.4g} points)"
+            ),
+        )
+
+    # cut-off
+    cut_value, cut_label, cut_params, cut_notes = _cutoff(
+        cutoff,
+        inst,
+        better_is,
+        xu,
+        clinical_mean,
+        clinical_sd,
+        functional_mean,
+        functional_sd,
+    )
+    params.update(cut_params)
+    notes.extend(cut_notes)
+
+    ep = pd.DataFrame(index=df.index)
+    for c in _ID_COLUMNS:
+        if c in df.columns:
+            ep[c] = df[c]
+    for c in by_cols:
+        if c not in ep.columns:
+            ep[c] = df[c]
+    ep["pre"] = x
+    ep["post"] = y
+    ep["change"] = change
+    ep["rci"] = rci.where(used)
+    ep["reliable_improvement"] = improved.astype("boolean").where(used, pd.NA)
+    ep["reliable_deterioration"] = deteriorated.astype("boolean").where(used, pd.NA)
+    if cut_value is not None:
+        if better_is == "lower":
+            clinical_pre, functional_post = x > cut_value, y < cut_value
+            functional_pre, clinical_post = x < cut_value, y > cut_value
+        else:
+            clinical_pre, functional_post = x < cut_value, y > cut_value
+            functional_pre, clinical_post = x > cut_value, y < cut_value
+        recovered = improved & clinical_pre & functional_post
+        harmed = deteriorated & functional_pre & clinical_post
+        ep["clinical_pre"] = clinical_pre.astype("boolean").where(x.notna(), pd.NA)
+        ep["functional_post"] = functional_post.astype("boolean").where(y.notna(), pd.NA)
+    else:
+        recovered = pd.Series(False, index=x.index)
+        harmed = pd.Series(False, index=x.index)
+    cat = np.select(
+        [~used, recovered, improved, deteriorated],
+        [None, "recovered", "improved", "deteriorated"],
+        default="unchanged",
+    )
+    ep["category"] = pd.Categorical(cat, categories=_JT_CATEGORIES)
+    if cut_value is not None:
+        ep["harmed"] = harmed.astype("boolean").where(used, pd.NA)
+
+    outcomes = list(_JT_CATEGORIES)
+    flags = pd.DataFrame({o: (ep["category"] == o).to_numpy() for o in outcomes}, index=ep.index)
+    if cut_value is None:
+        outcomes.remove("recovered")
+        notes.append(
+            "No cut-off (no clinical/functional norms given or registered): 'recovered' is not "
+            "assessed; 'improved' counts every reliable improvement."
+        )
+    else:
+        outcomes.append("harmed")
+        flags["harmed"] = harmed.to_numpy()
+        notes.append(
+            "'harmed' (reliable deterioration and moved from the functional to the clinical side "
+            "of the cut-off) is a subset of 'deteriorated', not an extra category."
+        )
+    denom = pd.DataFrame({o: used.to_numpy() for o in outcomes}, index=ep.index)
+    table = _rates_table(flags, denom, outcomes, by_cols, ep, ~used, ci_level)
+    n_excl = int((~used).sum())
+    if n_excl:
+        notes.append(f"{n_excl:,} row(s) without both {pre!r} and {post!r} were excluded.")
+    notes.append(
+        f"Rates: count / n paired episodes; {ci_level:.0%} Wilson score intervals."
+        + (" One threshold for all groups (from the whole sample)." if by_cols else "")
+    )
+    title = f"Clinical significance: {_METHOD_LABEL[method]}"
+    if inst is not None:
+        title += f", {inst.name}"
+    return ClinicalSignificanceResult(
+        table=table,
+        title=title,
+        method=_METHOD_LABEL[method] + f"; threshold source: {source}",
+        params=params,
+        notes=tuple(notes),
+        episodes=ep,
+    )
+
+
+def _cutoff(cutoff, inst, better_is, xu, cm, csd, fm, fsd):
+    """Resolve the clinical cut-off. Returns (value or None, label, params, notes)."""
+    notes: list[str] = []
+    if isinstance(cutoff, str) and cutoff.lower() == "none":
+        return None, None, {"cutoff": None}, notes
+    if isinstance(cutoff, (int, float)) and not isinstance(cutoff, bool):
+        return (
+            float(cutoff),
+            "user",
+            {"cutoff": "user-supplied", "cutoff_value": float(cutoff)},
+            [f"Cut-off {float(cutoff):g} points (user-supplied)."],
+        )
+    if cutoff not in (None, "a", "b", "c"):
+        raise ConfigError(
+            "The 'cutoff' parameter of clinical_significance must be 'a', 'b', 'c', 'none', a "
+            f"number of points, or None (best available). Got {cutoff!r} instead."
+        )
+    c_src = f_src = "user-supplied"
+    if cm is None and inst is not None and inst.clinical_mean is not None:
+        cm, c_src = inst.clinical_mean, inst.clinical_source
+    if csd is None and inst is not None and inst.clinical_sd is not None:
+        csd = inst.clinical_sd
+    if fm is None and inst is not None and inst.norm_mean is not None:
+        fm, f_src = inst.norm_mean, inst.norm_source
+    if fsd is None and inst is not None and inst.norm_sd is not None:
+        fsd = inst.norm_sd
+    have_c = cm is not None and csd is not None
+    have_f = fm is not None and fsd is not None
+    if cutoff is None:
+        if have_c and have_f:
+            cutoff = "c"
+        elif have_c:
+            cutoff = "a"
+        else:
+            return None, None, {"cutoff": None}, notes
+    if cutoff in ("a", "c") and not have_c:
+        cm, csd = float(xu.mean()), float(xu.std(ddof=1))
+        c_src = "the sample's baselines (no clinical norms given)"
+    if cutoff in ("b", "c") and not have_f:
+        raise ConfigError(
+            f"clinical_significance: cut-off {cutoff!r} needs functional (general-population) "
+            "norms: pass functional_mean= and functional_sd=, or use an instrument that has them."
+        )
+    sign = -1.0 if better_is == "lower" else 1.0  # towards the functional side
+    if cutoff == "a":
+        value = cm + sign * 2 * csd
+        formula = "a = M_clin - 2 SD_clin" if sign < 0 else "a = M_clin + 2 SD_clin"
+    elif cutoff == "b":
+        value = fm - sign * 2 * fsd
+        formula = "b = M_func + 2 SD_func" if sign < 0 else "b = M_func - 2 SD_func"
+    else:
+        value = (csd * fm + fsd * cm) / (csd + fsd)
+        formula = "c = (SD_clin M_func + SD_func M_clin) / (SD_clin + SD_func)"
+    params = {"cutoff": cutoff, "cutoff_value": float(value)}
+    if cutoff in ("a", "c"):
+        params.update(clinical_mean=float(cm), clinical_sd=float(csd))
+        notes.append(f"Clinical norms M = {cm:g}, SD = {csd:g} ({c_src}).")
+    if cutoff in ("b", "c"):
+        params.update(functional_mean=float(fm), functional_sd=float(fsd))
+        notes.append(f"Functional norms M = {fm:g}, SD = {fsd:g} ({f_src}).")
+    notes.append(
+        f"Cut-off {cutoff}: {formula} = {value:.4g} points; a score exactly at the cut-off is on "
+        "neither side (strict, as the R package clinicalsignificance)."
+    )
+    return float(value), cutoff, params, notes
+
+
+# --------------------------------------------------------------------------- NHS Talking Therapies
+
+
+def _nhs(df, *, instrument, by, ci_level, pre, post):
+    func = "clinical_significance(method='nhs-talking-therapies')"
+    _check_columns(df, [pre, post], func)
+    notes: list[str] = []
+    joint = False
+    if "instrument" in df.columns and instrument is None:
+        canon = df["instrument"].map(
+            lambda v: _instruments.canonical_name(v) if pd.notna(v) else None
+        )
+        present = set(canon.dropna().unique())
+        if {"PHQ-9", "GAD-7"} <= present:
+            joint = True
+            if "episode_id" not in df.columns:
+                raise DataError(
+                    f"{func}: the table holds PHQ-9 and GAD-7 rows but no 'episode_id' column to "
+                    "pair them by. Add episode_id, or pass instrument= to use one measure."
+                )
+            other = ~canon.isin(["PHQ-9", "GAD-7"])
+            if other.any():
+                notes.append(
+                    f"{int(other.sum()):,} row(s) of other instruments "
+                    f"({sorted(map(str, df.loc[other, 'instrument'].dropna().unique()))}) were "
+                    "left out (the joint rules use PHQ-9 and GAD-7)."
+                )
+            df = df.loc[~other].assign(__inst=canon[~other])
+    by_cols = _by_list(by, df)
+
+    if joint:
+        measures = [_instruments.get("PHQ-9"), _instruments.get("GAD-7")]
+        dup = df.duplicated(["episode_id", "__inst"], keep=False)
+        if dup.any():
+            ex = df.loc[dup, ["episode_id", "__inst"]].drop_duplicates().head(3)
+            raise DataError(
+                f"{func}: {int(dup.sum()):,} rows repeat an (episode_id, instrument) pair, e.g. "
+                f"{ex.to_records(index=False).tolist()}. Give one row per episode and instrument."
+            )
+        scores = pd.DataFrame(
+            {"episode_id": df["episode_id"], "m": df["__inst"]}, index=df.index
+        ).assign(first=_numeric(df, pre), last=_numeric(df, post))
+        wide = scores.set_index(["episode_id", "m"])[["first", "last"]].unstack("m")
+        g = df.groupby("episode_id", sort=False, dropna=False)
+        ep = pd.DataFrame(index=wide.index)
+        if "patient_id" in df.columns:
+            ep["patient_id"] = g["patient_id"].first()
+        for c in by_cols:
+            ep[c] = g[c].first()
+        first = {
+            m.name: wide[("first", m.name)] if ("first", m.name) in wide else np.nan
+            for m in measures
+        }
+        last = {
+            m.name: wide[("last", m.name)] if ("last", m.name) in wide else np.nan for m in measures
+        }
+        sessions = g["sessions_attended"].max() if "sessions_attended" in df.columns else None
+        n_treat = g["n_in_treatment"].max() if "n_in_treatment" in df.columns else None
+        status = g["discharge_status"].first() if "discharge_status" in df.columns else None
+    else:
+        df, inst, inst_notes = _resolve_single_instrument(df, instrument, func)
+        notes.extend(inst_notes)
+        if inst is None:
+            raise ConfigError(
+                f"{func}: name the measure: pass instrument='PHQ-9' (or 'GAD-7'), or give a table "
+                "with an 'instrument' column holding PHQ-9 and GAD-7 rows for the joint rules."
+            )
+        measures = [inst]
+        ep = pd.DataFrame(index=df.index)
+        for c in _ID_COLUMNS:
+            if c in df.columns:
+                ep[c] = df[c]
+        for c in by_cols:
+            if c not in ep.columns:
+                ep[c] = df[c]
+        first = {inst.name: _numeric(df, pre)}
+        last = {inst.name: _numeric(df, post)}
+        sessions = df["sessions_attended"] if "sessions_attended" in df.columns else None
+        n_treat = df["n_in_treatment"] if "n_in_treatment" in df.columns else None
+        status = df["discharge_status"] if "discharge_status" in df.columns else None
+
+    for m in measures:
+        if m.better_is != "lower" or m.caseness_cutoff is None or m.reliable_change is None:
+            raise ConfigError(
+                f"{func}: {m.name} lacks what the NHS definitions need (lower-is-better scoring, "
+                "a caseness cut-off and a reliable-change threshold)."
+            )
+        if not joint and m.name not in ("PHQ-9", "GAD-7"):
+            notes.append(
+                f"{m.name} is not an NHS Talking Therapies measure; its own caseness cut-off "
+                f"({m.caseness_cutoff:g}) and reliable-change threshold ({m.reliable_change:g}) "
+                "were used in the NHS rules."
+            )
+
+    idx = ep.index
+    any_paired = pd.Series(False, index=idx)
+    caseness = pd.Series(False, index=idx)
+    improve = pd.Series(False, index=idx)
+    deter = pd.Series(False, index=idx)
+    below_all = pd.Series(True, index=idx)
+    paired_by = {}
+    for m in measures:
+        f = pd.Series(first[m.name], index=idx, dtype=float)
+        la = pd.Series(last[m.name], index=idx, dtype=float)
+        s = _slug(m.name)
+        ep[f"{s}_first"] = f
+        ep[f"{s}_last"] = la
+        ok = f.notna() & la.notna()
+        paired_by[m.name] = ok
+        any_paired |= ok
+        caseness |= ok & (f >= m.caseness_cutoff)
+        improve |= ok & ((f - la) >= m.reliable_change)
+        deter |= ok & ((la - f) >= m.reliable_change)
+        below_all &= ~ok | (la < m.caseness_cutoff)
+    if len(measures) == 2:
+        p, a = paired_by["PHQ-9"], paired_by["GAD-7"]
+        used_lab = np.select(
+            [p & a, p, a], ["PHQ-9+GAD-7", "PHQ-9 only", "GAD-7 only"], default=None
+        )
+    else:
+        used_lab = np.where(any_paired, f"{measures[0].name} only", None)
+    ep["measures_used"] = pd.array(used_lab, dtype="string")
+
+    # finished course
+    rule = pd.Series("paired scores (attendance not recorded)", index=idx, dtype=object)
+    finished = pd.Series(True, index=idx)
+    known = pd.Series(False, index=idx)
+    if sessions is not None:
+        sa = pd.to_numeric(pd.Series(sessions, index=idx), errors="coerce")
+        k = sa.notna()
+        finished = finished.where(~k, sa >= 2)
+        rule = rule.where(~k, "sessions_attended >= 2")
+        known |= k
+    if n_treat is not None:
+        nt = pd.to_numeric(pd.Series(n_treat, index=idx), errors="coerce")
+        k = nt.notna() & ~known
+        finished = finished.where(~k, nt >= 2)
+        rule = rule.where(~k, "n_in_treatment >= 2 (attendance not recorded)")
+    if status is not None:
+        ongoing = (
+            pd.Series(status, index=idx).astype("string").str.lower().eq("ongoing").fillna(False)
+        )
+        finished &= ~ongoing
+        rule = rule.where(~ongoing, "ongoing (not ended)")
+    ep["finished_course"] = finished.astype(bool)
+    ep["finished_rule"] = rule.astype("string")
+    counted = finished & any_paired
+
+    rd = counted & deter
+    ri = counted & improve & ~deter
+    nc = counted & ~ri & ~rd
+    case = counted & caseness
+    not_case = counted & ~caseness
+    rec = case & below_all
+    rrec = rec & ri
+    ep["caseness"] = caseness.astype("boolean").where(any_paired, pd.NA)
+    ep["reliable_improvement"] = ri.astype("boolean").where(counted, pd.NA)
+    ep["reliable_deterioration"] = rd.astype("boolean").where(counted, pd.NA)
+    ep["reliable_change"] = pd.array(
+        np.select(
+            [~counted, ri, rd],
+            [None, "reliable improvement", "reliable deterioration"],
+            default="no reliable change",
+        ),
+        dtype="string",
+    )
+    ep["recovery"] = rec.astype("boolean").where(case, pd.NA)
+    ep["reliable_recovery"] = rrec.astype("boolean").where(case, pd.NA)
+    ep["counted"] = counted.astype(bool)
+
+    flags = pd.DataFrame(
+        {
+            "at caseness": case,
+            "not at caseness": not_case,
+            "reliable improvement": ri,
+            "no reliable change": nc,
+            "reliable deterioration": rd,
+            "recovery": rec,
+            "reliable recovery": rrec,
+        }
+    )
+    rec_denom = counted & ~not_case  # finished courses minus those not at caseness
+    denom = pd.DataFrame(
+        {
+            **{o: counted for o in _NHS_OUTCOMES[:5]},
+            "recovery": rec_denom,
+            "reliable recovery": rec_denom,
+        }
+    )
+    table = _rates_table(flags, denom, _NHS_OUTCOMES, by_cols, ep, ~counted, ci_level)
+
+    names = " + ".join(m.name for m in measures)
+    params: dict[str, Any] = {
+        "method": "nhs-talking-therapies",
+        "rules": "joint PHQ-9 + GAD-7" if joint else f"single measure ({measures[0].name})",
+        "threshold_source": "fixed",
+    }
+    for m in measures:
+        s = _slug(m.name)
+        params[f"{s}_caseness"] = f">= {m.caseness_cutoff:g}"
+        params[f"{s}_reliable_change"] = f">= {m.reliable_change:g} points"
+    params.update(reliability=None, sd=None, first_score=pre, last_score=post)
+
+    n_in = len(idx)
+    n_unfinished = int((~finished).sum())
+    n_unpaired = int((finished & ~any_paired).sum())
+    notes.append(
+        "Definitions (NHS England Talking Therapies annual-report metadata): caseness = first "
+        + " or ".join(f"{m.name} >= {m.caseness_cutoff:g}" for m in measures)
+        + "; reliable improvement = a decrease of at least "
+        + " or ".join(f"{m.reliable_change:g} ({m.name})" for m in measures)
+        + (
+            ", with no reliable deterioration on either measure; reliable deterioration = an "
+            "increase of at least the same on either measure (so improving on one measure and "
+            "deteriorating on the other counts as deterioration)"
+            if joint
+            else "; reliable deterioration = an increase of at least the same"
+        )
+        + "; recovery = at "
+        "caseness at the first score and last "
+        + " and ".join(f"{m.name} < {m.caseness_cutoff:g}" for m in measures)
+        + "; reliable recovery = recovery and reliable improvement. Denominators: finished courses "
+        "(recovery, reliable recovery: finished courses minus those not at caseness)."
+    )
+    rule_counts = ep["finished_rule"].value_counts()
+    notes.append(
+        "Finished course: "
+        + "; ".join(f"{r} for {c:,} episode(s)" for r, c in rule_counts.items())
+        + ". NHS counts >= 2 attended treatment appointments; n_in_treatment counts scores, a "
+        "proxy for attended contacts (first and last scores from different contacts)."
+    )
+    notes.append(
+        f"First/last scores taken from {pre!r}/{post!r}. {n_in:,} episode(s): "
+        f"{int(counted.sum()):,} counted, {n_unfinished:,} not a finished course, "
+        f"{n_unpaired:,} finished but without paired scores."
+    )
+    if joint:
+        vc = ep.loc[counted, "measures_used"].value_counts()
+        partial = {k: int(v) for k, v in vc.items() if k != "PHQ-9+GAD-7"}
+        if partial:
+            notes.append(
+                "Episodes with only one paired measure were classified on that measure alone: "
+                + ", ".join(f"{k}: {v:,}" for k, v in partial.items())
+                + "."
+            )
+    else:
+        notes.append(
+            f"Only {measures[0].name} was available: the NHS definitions were applied to it "
+            "alone (single-measure rules). National figures use PHQ-9 and an anxiety measure "
+            "together, so these rates are not strictly comparable with them."
+        )
+    notes.append(f"{ci_level:.0%} Wilson score intervals.")
+    return ClinicalSignificanceResult(
+        table=table,
+        title=f"NHS Talking Therapies outcomes ({names})",
+        method=_METHOD_LABEL["nhs-talking-therapies"]
+        + (", joint PHQ-9 + GAD-7 rules" if joint else f", single-measure rules ({names})"),
+        params=params,
+        notes=tuple(notes),
+        episodes=ep,
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def clinical_significance(
+    episodes: pd.DataFrame,
+    *,
+    method: str = "jacobson-truax",
+    instrument: str | None = None,
+    reliability: float | None = None,
+    sd: float | None = None,
+    threshold: str | float | None = None,
+    cutoff: str | float | None = None,
+    by: str | list[str] | None = None,
+    ci_level: float = 0.95,
+    pre: str = "baseline",
+    post: str = "endpoint",
+    better_is: str | None = None,
+    clinical_mean: float | None = None,
+    clinical_sd: float | None = None,
+    functional_mean: float | None = None,
+    functional_sd: float | None = None,
+) -> ClinicalSignificanceResult:
+    r"""Classify each episode's change and count the categories, overall or per group.
+
+    Works on an episode table from :func:`iop_outcomes.episodes` or on any DataFrame with
+    ``baseline`` and ``endpoint`` columns (rename with ``pre=``/``post=``).
+
+    Parameters
+    ----------
+    episodes : DataFrame
+        One row per episode (and instrument). For the joint NHS rules, PHQ-9 and GAD-7 rows with
+        an ``instrument`` column, paired by ``episode_id``.
+    method : {"jacobson-truax", "nhs-talking-therapies", "gulliksen-lord-novick", "edwards-nunnally"}
+        Definition to apply (named in every output).
+    instrument : str, optional
+        Instrument whose cited parameters (reliability, norms, thresholds, direction) to use; also
+        selects that instrument's rows when the table holds several. Needed, or explicit
+        ``reliability``/``better_is``/norms, when the data carry no ``instrument`` column.
+    reliability : float, optional
+        Reliability :math:`r_{xx}` for the RCI (default: the instrument's, cited).
+    sd : float, optional
+        Reference SD for ``threshold="reference"`` (default: the instrument's clinical SD).
+    threshold : {"sample", "reference", "fixed"} or float, default "sample"
+        Where the reliable-change threshold comes from. ``"sample"``: SD of the sample's own
+        paired baselines (as the R packages do); ``"reference"``: the reference SD and
+        reliability (``sd=``/``reliability=`` or the instrument's clinical SD and reliability);
+        ``"fixed"``: the instrument's published fixed threshold (PHQ-9 6, GAD-7 4 points), or a
+        number of points. The output states the source, reliability, SD and points.
+    cutoff : {"a", "b", "c", "none"} or float, optional
+        Clinical cut-off (Jacobson & Truax 1991). Default: ``"c"`` when clinical and functional
+        norms are known, ``"a"`` when only clinical norms are, otherwise none.
+    by : str or list of str, optional
+        Columns to group the counts by.
+    ci_level : float, default 0.95
+        Level of the Wilson score intervals.
+    pre, post : str
+        Columns holding the first (baseline) and last (endpoint) scores.
+    better_is : {"lower", "higher"}, optional
+        Direction of improvement (default: the instrument's).
+    clinical_mean, clinical_sd, functional_mean, functional_sd : float, optional
+        Norms for the cut-offs (default: the instrument's clinical and general-population norms).
+
+    Returns
+    -------
+    ClinicalSignificanceResult
+        ``.table`` (counts, rates, Wilson CIs per outcome and group), ``.episodes`` (per-episode
+        classification), ``.params``, ``.notes``; ``to_frame()`` returns the table.
+
+    Notes
+    -----
+    **Jacobson-Truax** (1991):
+
+    .. math::
+        RCI = \frac{x_{post} - x_{pre}}{S_{diff}}, \qquad
+        S_{diff} = SD_{pre}\sqrt{2(1 - r_{xx})}
+
+    A change is reliable when :math:`|RCI| > z_{0.975} = 1.959964` (strict, as the R package
+    clinicalsignificance; the paper rounds to 1.96). With a fixed threshold a change is reliable
+    when :math:`|x_{post} - x_{pre}| \ge` the threshold (inclusive, as the published "change of
+    6 or more"). Cut-offs for lower-is-better scales (signs flip when higher is better):
+    :math:`a = M_{clin} - 2SD_{clin}`, :math:`b = M_{func} + 2SD_{func}`,
+    :math:`c = (SD_{clin}M_{func} + SD_{func}M_{clin})/(SD_{clin} + SD_{func})` (``b`` with the
+    functional SD, as the paper; some versions of clinicalsignificance used the clinical SD).
+    Categories: *recovered* = reliable improvement, baseline on the clinical side and endpoint
+    on the functional side of the cut-off; *improved* = other reliable improvement;
+    *deteriorated* = reliable deterioration; *unchanged* = the rest. *harmed* (a flag, subset
+    of deteriorated) = reliable deterioration from the functional to the clinical side.
+
+    **Gulliksen-Lord-Novick** (Hsu 1989): :math:`RCI = ((x_{post} - M) - r(x_{pre} - M)) /
+    (SD\sqrt{1 - r^2})`. **Edwards-Nunnally** (Speer 1992): :math:`RCI = (x_{post} - [r(x_{pre}
+    - M) + M]) / (SD\sqrt{1 - r})`. ``M`` and ``SD`` are the sample's baseline mean and SD
+    (``threshold="sample"``) or the reference values.
+
+    **NHS Talking Therapies** (NHS England, Talking Therapies annual-report metadata, as packaged
+    in bennettoxford/nhstt): "referrals that finished a course of treatment (end date in the
+    year and a minimum of two attended treatment appointments during the referral) ... that
+    showed reliable improvement"; "... where the service user has moved to recovery"; "...
+    showed reliable recovery (has moved to recovery and showed reliable improvement)". The
+    construction implemented (first vs last scores):
+
+    * caseness: PHQ-9 :math:`\ge` 10 or GAD-7 :math:`\ge` 8 at the first score;
+    * reliable improvement: PHQ-9 decrease :math:`\ge` 6 or GAD-7 decrease :math:`\ge` 4, *and
+      no reliable deterioration on either measure*;
+    * reliable deterioration: PHQ-9 increase :math:`\ge` 6 or GAD-7 increase :math:`\ge` 4 on
+      either measure, so a course that improves on one measure and deteriorates on the other
+      counts as reliable deterioration (improvement, no change and deterioration are then
+      mutually exclusive, as in the published counts);
+    * recovery: at caseness at the start and last PHQ-9 < 10 and last GAD-7 < 8; reliable
+      recovery: recovery and reliable improvement. Denominator for both: finished courses minus
+      those not at caseness; for the rest: finished courses.
+    * finished course: ``sessions_attended`` :math:`\ge` 2 where recorded, else
+      ``n_in_treatment`` :math:`\ge` 2 (first and last scores from different contacts), else
+      every episode with paired scores; ``discharge_status == "ongoing"`` is never finished.
+    * Single measure (only PHQ-9, say): the same rules on that measure alone (stated in the
+      notes; not strictly comparable with national figures). In a joint table, an episode with
+      only one paired measure is classified on that measure (counted in the notes).
+
+    References
+    ----------
+    Jacobson, N. S., & Truax, P. (1991). J Consult Clin Psychol 59:12-19.
+    Hsu, L. M. (1989). Behav Assess 11:459-467. Speer, D. C. (1992). J Consult Clin Psychol
+    60:402-408. Claus, B. B. et al. (2024). clinicalsignificance, J Stat Softw 111(1).
+    NHS England, NHS Talking Therapies for anxiety and depression annual reports, metadata.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import iop_outcomes as iop
+    >>> ep = pd.DataFrame({"baseline": [18, 15, 12, 20, 9], "endpoint": [6, 13, 19, 14, 2]})
+    >>> res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed")
+    >>> res.episodes["category"].tolist()
+    ['recovered', 'unchanged', 'deteriorated', 'improved', 'recovered']
+    >>> res.params["threshold_points"]
+    6.0
+    >>> nhs = iop.clinical_significance(ep, method="nhs-talking-therapies", instrument="PHQ-9")
+    >>> nhs.table.set_index("outcome").loc["recovery", ["count", "n"]].tolist()
+    [1, 4]
+    """
+    if not isinstance(episodes, pd.DataFrame):
+        raise DataError(
+            "The 'episodes' parameter of clinical_significance must be a pandas DataFrame. "
+            f"Got {type(episodes).__name__} instead."
+        )
+    m = _METHODS.get(_key(method))
+    if m is None:
+        raise ConfigError(
+            "The 'method' parameter of clinical_significance must be one of "
+            f"{sorted(set(_METHODS.values()))}. Got {method!r} instead."
+        )
+    _check_ci_level(ci_level)
+    if m == "nhs-talking-therapies":
+        unused = {
+            "reliability": reliability,
+            "sd": sd,
+            "cutoff": cutoff,
+            "better_is": better_is,
+            "clinical_mean": clinical_mean,
+            "clinical_sd": clinical_sd,
+            "functional_mean": functional_mean,
+            "functional_sd": functional_sd,
+        }
+        given = [k for k, v in unused.items() if v is not None]
+        if threshold not in (None, "fixed"):
+            given.append("threshold")
+        if given:
+            raise ConfigError(
+                f"clinical_significance(method='nhs-talking-therapies') uses the published fixed "
+                f"definitions; {given} do not apply. Use method='jacobson-truax' for other thresholds."
+            )
+        return _nhs(episodes, instrument=instrument, by=by, ci_level=ci_level, pre=pre, post=post)
+    return _distribution_based(
+        episodes,
+        method=m,
+        instrument=instrument,
+        reliability=reliability,
+        sd=sd,
+        threshold=threshold,
+        cutoff=cutoff,
+        by=by,
+        ci_level=ci_level,
+        pre=pre,
+        post=post,
+        better_is=better_is,
+        clinical_mean=clinical_mean,
+        clinical_sd=clinical_sd,
+        functional_mean=functional_mean,
+        functional_sd=functional_sd,
+    )
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+_BENCH_OUTCOMES = [
+    "recovery",
+    "reliable improvement",
+    "reliable recovery",
+    "reliable deterioration",
+]
+
+
+def national_series() -> pd.DataFrame:
+    """The NHS Talking Therapies national annual series shipped with the package (long format).
+
+    Columns: ``year``, ``outcome``, ``published_pct`` (as published, one decimal),
+    ``numerator``, ``denominator`` (where published), ``finished_courses``, ``source``.
+
+    Examples
+    --------
+    >>> s = national_series()
+    >>> s.query("year == '2024-25' and outcome == 'recovery'")["published_pct"].item()
+    50.5
+    """
+    path = resources.files(__package__).joinpath("data/nhs_talking_therapies_national.csv")
+    with path.open("r", encoding="utf-8") as fh:
+        df = pd.read_csv(fh, comment="#", dtype={"year": str})
+    return df
+
+
+def benchmarks(result_or_rates, *, year: str | None = "2024-25", ci_level: float | None = None):
+    """Set a program's NHS Talking Therapies rates (with Wilson CIs) beside the national rates.
+
+    Parameters
+    ----------
+    result_or_rates : ClinicalSignificanceResult, DataFrame or dict
+        A result of ``clinical_significance(method="nhs-talking-therapies")`` (per group when it
+        was grouped), a DataFrame with ``outcome``, ``count``, ``n`` (and optional group
+        columns), or a dict ``{outcome: (count, n)}``. Outcomes compared: recovery, reliable
+        improvement, reliable recovery, reliable deterioration.
+    year : str or None, default "2024-25"
+        Financial year of the national figures (``"2017-18"`` ... ``"2024-25"``); ``None`` for
+        every year in the series.
+    ci_level : float, optional
+        Level of the program's Wilson intervals (default: the result's, else 0.95).
+
+    Returns
+    -------
+    TableResult
+        One row per (group,) outcome and year: the program's ``count``, ``n``, ``estimate``,
+        ``ci_low``, ``ci_high``, the ``national_estimate`` (published percentage / 100) and
+        ``national_finished_courses``; ``national_within_ci`` says whether the national rate
+        lies inside the program's interval. The caveat that populations differ is printed.
+
+    Examples
+    --------
+    >>> b = benchmarks({"recovery": (30, 50)}, year="2024-25")
+    >>> row = b.table.iloc[0]
+    >>> row["outcome"], round(float(row["estimate"]), 2), float(row["national_estimate"])
+    ('recovery', 0.6, 0.505)
+    """
+    nat = national_series()
+    if year is not None:
+        years = nat["year"].unique().tolist()
+        if year not in years:
+            raise ConfigError(
+                f"The 'year' parameter of benchmarks must be one of {years} or None. "
+                f"Got {year!r} instead."
+            )
+        nat = nat[nat["year"] == year]
+    notes: list[str] = []
+    group_cols: list[str] = []
+    level = 0.95
+    if isinstance(result_or_rates, ClinicalSignificanceResult):
+        if result_or_rates.params.get("method") != "nhs-talking-therapies":
+            raise ConfigError(
+                "benchmarks compares NHS Talking Therapies outcomes; pass a result of "
+                "clinical_significance(..., method='nhs-talking-therapies'). "
+                f"Got a {result_or_rates.params.get('method')!r} result instead."
+            )
+        prog = result_or_rates.table
+        level = float(prog["ci_level"].iloc[0]) if len(prog) else 0.95
+        fixed = {"outcome", "count", "n", "estimate", "ci_low", "ci_high", "ci_level", "n_excluded"}
+        group_cols = [c for c in prog.columns if c not in fixed]
+        if "single measure" in str(result_or_rates.params.get("rules", "")):
+            notes.append(
+                "The program's rates use one measure only; national rates use PHQ-9 and an "
+                "anxiety measure together (single-measure recovery is easier to reach)."
+            )
+        prog = prog[[*group_cols, "outcome", "count", "n"]]
+    elif isinstance(result_or_rates, dict):
+        try:
+            prog = pd.DataFrame(
+                [(k, int(v[0]), int(v[1])) for k, v in result_or_rates.items()],
+                columns=["outcome", "count", "n"],
+            )
+        except (TypeError, ValueError, IndexError):
+            raise DataError(
+                "benchmarks: a dict must map outcome -> (count, n), e.g. {'recovery': (30, 50)}."
+            ) from None
+    elif isinstance(result_or_rates, pd.DataFrame):
+        _check_columns(result_or_rates, ["outcome", "count", "n"], "benchmarks")
+        prog = result_or_rates.copy()
+        fixed = {"outcome", "count", "n", "estimate", "ci_low", "ci_high", "ci_level", "n_excluded"}
+        group_cols = [c for c in prog.columns if c not in fixed]
+        prog = prog[[*group_cols, "outcome", "count", "n"]]
+    else:
+        raise DataError(
+            "The 'result_or_rates' parameter of benchmarks must be a ClinicalSignificanceResult, "
+            f"a DataFrame or a dict. Got {type(result_or_rates).__name__} instead."
+        )
+    if ci_level is not None:
+        _check_ci_level(ci_level)
+        level = float(ci_level)
+    prog = prog.assign(outcome=prog["outcome"].astype(str).str.lower().str.strip())
+    unknown = sorted(set(prog["outcome"]) - set(_BENCH_OUTCOMES) - set(_NHS_OUTCOMES))
+    if unknown:
+        raise DataError(
+            f"benchmarks: unknown outcome(s) {unknown}; national figures exist for {_BENCH_OUTCOMES}."
+        )
+    prog = prog[prog["outcome"].isin(_BENCH_OUTCOMES)]
+    if (prog["count"] > prog["n"]).any() or (prog["count"] < 0).any():
+        raise DataError("benchmarks: every count must lie between 0 and n.")
+    prog = prog.assign(
+        count=prog["count"].astype(np.int64),
+        n=prog["n"].astype(np.int64),
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prog["estimate"] = np.where(prog["n"] > 0, prog["count"] / prog["n"], np.nan)
+    lo, hi = wilson_ci(prog["count"].to_numpy(), prog["n"].to_numpy(), level)
+    prog["ci_low"], prog["ci_high"], prog["ci_level"] = lo, hi, level
+    nat_small = nat[["year", "outcome", "published_pct", "finished_courses"]].rename(
+        columns={"finished_courses": "national_finished_courses"}
+    )
+    out = prog.merge(nat_small, on="outcome", how="left")
+    out["national_estimate"] = out["published_pct"] / 100.0
+    out["national_within_ci"] = (out["national_estimate"] >= out["ci_low"]) & (
+        out["national_estimate"] <= out["ci_high"]
+    )
+    out = out.drop(columns="published_pct")
+    order = {o: i for i, o in enumerate(_BENCH_OUTCOMES)}
+    out = (
+        out.assign(__o=out["outcome"].map(order))
+        .sort_values([*group_cols, "__o", "year"], kind="stable")
+        .drop(columns="__o")
+        .reset_index(drop=True)
+    )
+    cols = [
+        *group_cols,
+        "outcome",
+        "count",
+        "n",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "ci_level",
+        "year",
+        "national_estimate",
+        "national_finished_courses",
+        "national_within_ci",
+    ]
+    src = nat["source"].iloc[0] if len(nat) else ""
+    notes = [
+        _POPULATION_CAVEAT,
+        *notes,
+        "National rates: England, NHS Talking Therapies annual reports, finished courses "
+        f"(published percentages, rounded to 0.1 %). Source: {src}",
+        f"Program rates: count / n with {level:.0%} Wilson score intervals; national rates are "
+        "population figures (no interval shown).",
+    ]
+    return TableResult(
+        table=out[cols],
+        title="NHS Talking Therapies outcomes: program vs England",
+        method="NHS Talking Therapies outcome definitions; national benchmark",
+        params={"year": year if year is not None else "all"},
+        notes=tuple(notes),
+        digits=3,
+    )

@@ -1,0 +1,252 @@
+"""Clinical-significance plots: the Jacobson-Truax scatter and the distribution of change.
+
+Both take a result of :func:`iop_outcomes.clinical_significance` (or an episode table plus the
+keyword arguments to compute one), draw on ``ax`` (a new figure when ``None``) and return the
+Axes; neither calls ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import ConfigError
+
+__all__ = ["plot_jacobson_truax", "plot_change_distribution"]
+
+_COLORS = {
+    "recovered": "#1b7837",
+    "improved": "#7fbf7b",
+    "unchanged": "#9e9e9e",
+    "deteriorated": "#c51b7d",
+}
+
+
+def _result(data, kwargs):
+    from ..clinsig import ClinicalSignificanceResult, clinical_significance
+
+    if isinstance(data, ClinicalSignificanceResult):
+        if kwargs:
+            raise ConfigError(
+                f"Options {sorted(kwargs)} only apply when a DataFrame is passed; the result "
+                "was already computed."
+            )
+        return data
+    if isinstance(data, pd.DataFrame):
+        return clinical_significance(data, **kwargs)
+    raise ConfigError(
+        "Pass a result of iop.clinical_significance(...) or an episode DataFrame. "
+        f"Got {type(data).__name__} instead."
+    )
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6, 6))
+    return ax
+
+
+def plot_jacobson_truax(data, ax=None, *, point_size: float = 18, alpha: float = 0.7, **kwargs):
+    """The classic Jacobson-Truax plot: each episode's baseline (x) against its endpoint (y).
+
+    Draws the line of no change, the band of change that is not reliable (for Jacobson-Truax,
+    :math:`|y - x|` within the threshold in points; for Gulliksen-Lord-Novick and
+    Edwards-Nunnally, around the regression-adjusted line), the clinical cut-off on both axes
+    when one was used, and the points coloured by category (legend with counts).
+
+    Parameters
+    ----------
+    data : ClinicalSignificanceResult or DataFrame
+        A distribution-based result (``method`` other than ``"nhs-talking-therapies"``), or an
+        episode table with ``kwargs`` passed to :func:`iop_outcomes.clinical_significance`.
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure when ``None``.
+    point_size, alpha : float
+        Marker size and transparency.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> import iop_outcomes as iop
+    >>> ep = pd.DataFrame({"baseline": [18, 15, 12, 20], "endpoint": [6, 13, 19, 14]})
+    >>> ax = iop.plots.plot_jacobson_truax(ep, instrument="PHQ-9", threshold="fixed")
+    >>> ax.get_xlabel()
+    'Baseline score (pre)'
+    """
+    res = _result(data, kwargs)
+    p = res.params
+    method = p.get("method")
+    if method == "nhs-talking-therapies":
+        raise ConfigError(
+            "plot_jacobson_truax draws distribution-based results (e.g. method='jacobson-truax'); "
+            "use plot_change_distribution for NHS Talking Therapies results."
+        )
+    ep = res.episodes
+    used = ep["category"].notna()
+    x = ep.loc[used, "pre"].to_numpy(float)
+    y = ep.loc[used, "post"].to_numpy(float)
+    ax = _axes(ax)
+
+    lo = float(np.nanmin(np.r_[x, y])) if len(x) else 0.0
+    hi = float(np.nanmax(np.r_[x, y])) if len(x) else 1.0
+    if "instrument" in p:
+        from .. import instruments
+
+        inst = instruments.get(p["instrument"])
+        lo, hi = min(lo, inst.total_min), max(hi, inst.total_max)
+    pad = 0.04 * (hi - lo if hi > lo else 1.0)
+    lo, hi = lo - pad, hi + pad
+    grid = np.array([lo, hi])
+
+    # centre line of "no reliable change" and its half-width in points
+    half = float(p.get("threshold_points", np.nan))
+    if method == "jacobson-truax":
+        centre = grid
+    else:
+        r, m = float(p["reliability"]), float(p["mean_pre"])
+        centre = m + r * (grid - m)
+    ax.plot(grid, grid, color="black", lw=1, label="no change")
+    if np.isfinite(half):
+        ax.fill_between(
+            grid,
+            centre - half,
+            centre + half,
+            color="#d9d9d9",
+            alpha=0.6,
+            lw=0,
+            label=f"no reliable change (±{half:.3g} points)",
+        )
+        for sgn in (-1, 1):
+            ax.plot(grid, centre + sgn * half, color="#737373", lw=0.8, ls="--")
+    cut = p.get("cutoff_value")
+    if cut is not None:
+        ax.axvline(cut, color="#2166ac", lw=1, ls=":")
+        ax.axhline(
+            cut, color="#2166ac", lw=1, ls=":", label=f"cut-off {p.get('cutoff')} = {cut:.3g}"
+        )
+    cats = ep.loc[used, "category"].astype(str).to_numpy()
+    for c, col in _COLORS.items():
+        sel = cats == c
+        if sel.any():
+            ax.scatter(
+                x[sel],
+                y[sel],
+                s=point_size,
+                color=col,
+                alpha=alpha,
+                edgecolor="none",
+                label=f"{c} (n = {int(sel.sum()):,})",
+                zorder=3,
+            )
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("Baseline score (pre)")
+    ax.set_ylabel("Endpoint score (post)")
+    better = p.get("better_is", "lower")
+    src = p.get("threshold_source")
+    extra = "" if p.get("reliability") is None else f", r = {p['reliability']:.3g}"
+    ax.set_title(f"{method}; threshold: {src}{extra}; {better} is better", fontsize=9)
+    ax.legend(fontsize=7, loc="best", frameon=False)
+    return ax
+
+
+def plot_change_distribution(data, ax=None, *, instrument: str | None = None, bins=None, **kwargs):
+    """Histogram of change (endpoint − baseline) with the reliable-change thresholds marked.
+
+    Parameters
+    ----------
+    data : ClinicalSignificanceResult or DataFrame
+        A ``"jacobson-truax"`` result (threshold from the sample, a reference or fixed) or an
+        ``"nhs-talking-therapies"`` result; or an episode table with ``kwargs`` passed to
+        :func:`iop_outcomes.clinical_significance`.
+    ax : matplotlib Axes, optional
+    instrument : str, optional
+        For NHS joint results: which measure to show (default PHQ-9).
+    bins : int or sequence, optional
+        Histogram bins (default: one per integer point when the changes are whole numbers).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> import iop_outcomes as iop
+    >>> ep = pd.DataFrame({"baseline": [18, 15, 12, 20], "endpoint": [6, 13, 19, 14]})
+    >>> ax = iop.plots.plot_change_distribution(ep, instrument="PHQ-9", threshold="fixed")
+    >>> sorted(round(line.get_xdata()[0], 1) for line in ax.lines)
+    [-6.0, 6.0]
+    """
+    if instrument is not None and isinstance(data, pd.DataFrame):
+        kwargs["instrument"] = instrument
+    res = _result(data, kwargs)
+    p = res.params
+    method = p.get("method")
+    ep = res.episodes
+    if method == "jacobson-truax":
+        used = ep["category"].notna()
+        change = ep.loc[used, "change"].to_numpy(float)
+        half = float(p["threshold_points"])
+        inclusive = p.get("threshold_source") == "fixed"
+        name = p.get("instrument", "score")
+    elif method == "nhs-talking-therapies":
+        from .. import instruments
+
+        cols = [c for c in ep.columns if c.endswith("_first")]
+        if instrument is None:
+            col = "phq9_first" if "phq9_first" in cols else cols[0]
+        else:
+            inst = instruments.get(instrument)
+            col = f"{''.join(ch for ch in inst.name.lower() if ch.isalnum())}_first"
+            if col not in cols:
+                raise ConfigError(
+                    f"{inst.name} is not in this result; measures: {[c[:-6] for c in cols]}."
+                )
+        s = col[:-6]
+        name = {"phq9": "PHQ-9", "gad7": "GAD-7"}.get(s, s)
+        counted = ep["counted"].to_numpy(bool)
+        change = (ep[f"{s}_last"] - ep[f"{s}_first"]).to_numpy(float)[counted]
+        change = change[np.isfinite(change)]
+        half = float(instruments.get(name).reliable_change)
+        inclusive = True
+    else:
+        raise ConfigError(
+            "plot_change_distribution marks thresholds in points of raw change, which exist for "
+            f"'jacobson-truax' and 'nhs-talking-therapies' results; got {method!r} (whose "
+            "threshold applies to a regression-adjusted change)."
+        )
+    ax = _axes(ax)
+    if bins is None:
+        if len(change) and np.allclose(change, np.round(change)):
+            bins = np.arange(np.floor(change.min()) - 0.5, np.ceil(change.max()) + 1.5)
+        else:
+            bins = "auto"
+    ax.hist(change, bins=bins, color="#bdbdbd", edgecolor="white")
+    rel = "≥" if inclusive else ">"
+    for sgn in (-1, 1):
+        ax.axvline(sgn * half, color="#c51b7d" if sgn > 0 else "#1b7837", lw=1.2, ls="--")
+    better = p.get("better_is", "lower")
+    imp, det = ("decrease", "increase") if better == "lower" else ("increase", "decrease")
+    ax.set_xlabel(f"Change in {name} (endpoint − baseline)")
+    ax.set_ylabel("Episodes")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(
+        f"Reliable change: {imp} or {det} {rel} {half:.3g} points "
+        f"({p.get('threshold_source')} threshold, {method})",
+        fontsize=9,
+    )
+    return ax

@@ -1,0 +1,1089 @@
+"""Load, validate and score assessments, accounting for every input row.
+
+:func:`load` is the front door: it reads a file or DataFrame, maps columns
+onto the data contract (``docs/data-format.md``), checks every row once
+(lazily, pandera-style: all problems are collected, none stops the check),
+scores the questionnaires and returns a :class:`LoadResult` whose ``ledger``
+gives each input row exactly one disposition:
+
+* ``accepted`` — loaded as given (formatting differences such as ``phq9`` for
+  ``PHQ-9`` or ``In Person`` for ``in_person`` are not repairs);
+* ``repaired`` — loaded with a recorded change (a prorated total, a mapped
+  synonym such as ``telehealth`` → ``virtual``, an exact duplicate's first copy
+  kept, an impossible age set to missing);
+* ``quarantined`` — not loaded, with the reason and what to do.
+
+``accepted + repaired + quarantined == rows read`` is checked on every load.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import instruments as _inst
+from .._results import TableResult
+from ..exceptions import ConfigError, IOPWarning, LoadError
+from .mapping import (
+    CONTRACT_COLUMNS,
+    FORMAT_SYNONYMS,
+    STATUS_SYNONYMS,
+    _k,
+    normalize_timepoint,
+    read_mapping,
+    wide_to_long,
+)
+from .readers import read_source, unique_map
+
+__all__ = ["load", "LoadResult"]
+
+DISPOSITIONS = ["accepted", "repaired", "quarantined"]
+MAX_LISTED = 50
+#: assessments more than this far before admission / after discharge are impossible
+DAYS_BEFORE_ADMIT = 180
+DAYS_AFTER_DISCHARGE = 500
+
+
+@dataclass
+class _Issue:
+    mask: np.ndarray  # positions in the frame
+    column: str
+    reason: str  # per-row text may use {value}
+    fix: str
+    severity: str  # "quarantine" | "repair" | "warning"
+    values: pd.Series | None = None
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Result of :func:`load`.
+
+    Attributes
+    ----------
+    data : DataFrame
+        Accepted and repaired rows, typed, in the contract's columns, with
+        ``total``, ``n_answered``, ``scoring_rule``, ``severity``,
+        ``safety_flag`` and ``source_row``.
+    ledger : DataFrame
+        One row per input row: ``source``, ``row`` (1-based data row; the
+        header is row 0), ``disposition``, ``reason`` (with the row's values),
+        ``check`` (the first reason without its values, for counting), ``column``, ``value``.
+    problems : DataFrame
+        One row per problem found (a row may have several), with ``fix``.
+    source, sha256 : str
+        Input name and SHA-256 (file bytes, or a hash of a DataFrame).
+    settings : dict
+        Scoring settings used (missing-item policy per instrument).
+    """
+
+    data: pd.DataFrame
+    ledger: pd.DataFrame
+    problems: pd.DataFrame
+    source: str
+    sha256: str
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def n_read(self) -> int:
+        return len(self.ledger)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per disposition (always all three keys)."""
+        vc = self.ledger["disposition"].value_counts()
+        return {d: int(vc.get(d, 0)) for d in DISPOSITIONS}
+
+    def summary(self) -> TableResult:
+        """Ledger summary: rows by disposition and reason."""
+        led = self.ledger
+        tab = (
+            led.assign(check=led["check"].astype("str").fillna(""))
+            .groupby(["disposition", "check"], observed=True, sort=False)
+            .size()
+            .rename("rows")
+            .reset_index()
+        )
+        order = {d: i for i, d in enumerate(DISPOSITIONS)}
+        tab = tab.sort_values(
+            ["disposition", "rows", "check"],
+            key=lambda s: s.map(order) if s.name == "disposition" else s,
+            ascending=[True, False, True],
+            kind="mergesort",
+        ).reset_index(drop=True)
+        tab["share"] = tab["rows"] / max(len(led), 1)
+        c = self.counts()
+        notes = [
+            f"Rows read {self.n_read:,} = accepted {c['accepted']:,} + repaired {c['repaired']:,} "
+            f"+ quarantined {c['quarantined']:,}."
+        ]
+        n_safety = (
+            int(self.data["safety_flag"].fillna(False).sum()) if "safety_flag" in self.data else 0
+        )
+        if n_safety:
+            notes.append(
+                f"PHQ-9 item 9 (thoughts of death or self-harm) > 0 on {n_safety:,} accepted "
+                "administrations: follow the program's risk-assessment protocol (Simon et al. 2013)."
+            )
+        return TableResult(
+            tab,
+            title=f"Data quality: {self.source}",
+            method="iop.load validation and scoring",
+            params={k: v for k, v in self.settings.items() if k != "instruments"},
+            notes=tuple(notes),
+        )
+
+    def __repr__(self) -> str:
+        c = self.counts()
+        return (
+            f"LoadResult(source={self.source!r}, rows_read={self.n_read}, accepted={c['accepted']}, "
+            f"repaired={c['repaired']}, quarantined={c['quarantined']})"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+def load(
+    source,
+    *,
+    mapping=None,
+    strict: bool = False,
+    episodes=None,
+    wide: bool = False,
+    missing_items: str | int | dict = "prorate",
+    sheet: str | int | None = 0,
+    name: str | None = None,
+) -> LoadResult:
+    """Load repeated-measures questionnaire data, validate every row and score it.
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        CSV (delimiter and UTF-8/BOM/Windows-1252 encoding detected), Excel
+        ``.xlsx``, Parquet, SPSS ``.sav``, Stata ``.dta`` (value labels applied)
+        or a DataFrame, in the long format of ``docs/data-format.md``.
+    mapping : dict, str or Path, optional
+        Renames your columns onto the contract, adds value synonyms and
+        options (``date_format``); see :mod:`iop_outcomes.io.mapping`.
+    strict : bool
+        If True, raise :class:`~iop_outcomes.LoadError` listing every problem
+        (file, row, column, value, what to do) when any row would be
+        quarantined or a file-level warning applies. If False (default), load
+        the valid rows, record the rest in the ledger and warn.
+    episodes : DataFrame or path, optional
+        Episode-level table joined on ``episode_id`` (or ``patient_id``).
+    wide : bool
+        The input has one row per episode with columns such as ``phq9_intake``.
+    missing_items : {"prorate", "complete"}, int or dict
+        Missing-item rule: ``"prorate"`` (default) prorates a total from the
+        answered items (mean × number of items, rounded half up) when no more
+        than the instrument's ``max_missing`` items are missing (PHQ-9: 2,
+        Arrieta et al. 2017); ``"complete"`` requires every item; an int sets
+        the allowed missing items for all instruments; a dict sets it per
+        instrument. Item 9 of the PHQ-9 is never imputed: its safety flag stays
+        missing when the item is missing.
+    sheet : str or int
+        Excel sheet.
+    name : str, optional
+        Source name used in the ledger and messages.
+
+    Returns
+    -------
+    LoadResult
+
+    Examples
+    --------
+    >>> import pandas as pd, iop_outcomes as iop
+    >>> df = pd.DataFrame({
+    ...     "patient_id": ["a", "a", "b"], "instrument": ["PHQ-9", "phq9", "GAD-7"],
+    ...     "assessment_date": ["2025-01-06", "2025-02-03", "2025-01-07"],
+    ...     "total": [17, 9, 30]})
+    >>> res = iop.load(df)  # doctest: +SKIP
+    >>> with __import__("warnings").catch_warnings():
+    ...     __import__("warnings").simplefilter("ignore")
+    ...     res = iop.load(df)
+    >>> res.counts()
+    {'accepted': 2, 'repaired': 0, 'quarantined': 1}
+    >>> res.data[["patient_id", "instrument", "total", "severity"]]
+      patient_id instrument  total   severity
+    0          a      PHQ-9   17.0  moderately severe
+    1          a      PHQ-9    9.0               mild
+    >>> res.ledger.loc[2, "reason"]
+    'total 30 is outside the GAD-7 range 0-21'
+    """
+    raw = read_source(source, sheet=sheet, name=name)
+    mp = read_mapping(mapping)
+    df = mp.apply(raw.frame, raw.name)
+    origin = None
+    if wide:
+        df, origin = wide_to_long(df, raw.name)
+    if episodes is not None:
+        df = _join_episodes(df, episodes, mp)
+    df = df.reset_index(drop=True)
+    n = len(df)
+    _check_required(df, raw.name)
+
+    v = _Validator(df, raw.name, mp, missing_items)
+    clean = v.run()
+
+    # ---- dispositions -----------------------------------------------------
+    quarantine = np.zeros(n, dtype=bool)
+    repair = np.zeros(n, dtype=bool)
+    for iss in v.issues:
+        if iss.severity == "quarantine":
+            quarantine |= iss.mask
+        elif iss.severity == "repair":
+            repair |= iss.mask
+    repair &= ~quarantine
+    disposition = np.where(quarantine, 2, np.where(repair, 1, 0))
+
+    rows = origin["source_row"].to_numpy() if origin is not None else np.arange(1, n + 1)
+    problems = _problems_frame(v.issues, raw.name, rows, origin)
+    ledger = _ledger(problems, raw.name, rows, disposition, quarantine)
+    counts = np.bincount(disposition, minlength=3)
+    if counts.sum() != n or len(ledger) != n:  # the ledger invariant
+        raise AssertionError(f"internal error: ledger accounts for {counts.sum()} of {n} rows")
+
+    data = clean.loc[~quarantine].copy()
+    data["source_row"] = rows[~quarantine]
+    data = data.reset_index(drop=True)
+
+    file_level = [i for i in v.issues if i.severity == "warning"]
+    if strict and (quarantine.any() or file_level):
+        raise LoadError(_strict_message(problems, raw.name, n, int(quarantine.sum())), problems)
+    if quarantine.any() or file_level:
+        msg = f"{raw.name}: {int(quarantine.sum()):,} of {n:,} rows quarantined"
+        if file_level:
+            msg += "; " + "; ".join(i.reason for i in file_level)
+        warnings.warn(msg + ". See result.ledger / result.summary().", IOPWarning, stacklevel=2)
+    return LoadResult(data, ledger, problems, raw.name, raw.sha256, v.settings)
+
+
+# ---------------------------------------------------------------------------
+
+
+def _check_required(df: pd.DataFrame, source: str) -> None:
+    cols = set(df.columns)
+    missing = [c for c in ("patient_id", "instrument") if c not in cols]
+    if not cols & {"assessment_date", "week", "timepoint"}:
+        missing.append("assessment_date (or week or timepoint)")
+    if "total" not in cols and not any(c.startswith("item_") for c in cols):
+        missing.append("total (or item_1 ... item_k)")
+    if missing:
+        raise LoadError(
+            f"{source}: required column(s) missing: {', '.join(missing)}. Columns found: "
+            f"{list(df.columns)}. Rename your columns with mapping={{'your column': 'patient_id', ...}} "
+            "(see docs/data-format.md)."
+        )
+
+
+def _join_episodes(df: pd.DataFrame, episodes, mp) -> pd.DataFrame:
+    ep = read_source(episodes, name="episodes table").frame
+    ep = mp.apply(ep, "episodes table")
+    key = (
+        "episode_id" if "episode_id" in ep.columns and "episode_id" in df.columns else "patient_id"
+    )
+    if key not in ep.columns or key not in df.columns:
+        raise LoadError(
+            "The episodes table needs an 'episode_id' (or 'patient_id') column shared with the "
+            f"assessments. Episode columns found: {list(ep.columns)}."
+        )
+    if ep[key].duplicated().any():
+        d = ep.loc[ep[key].duplicated(), key].iloc[0]
+        raise LoadError(
+            f"The episodes table has more than one row for {key} {d!r}; give one row per episode."
+        )
+    overlap = [c for c in ep.columns if c in df.columns and c != key]
+    ep = ep.astype({key: str})
+    return (
+        df.drop(columns=overlap).merge(ep, on=key, how="left", validate="many_to_one")
+        if overlap
+        else (
+            df.assign(**{key: df[key].astype(str)}).merge(
+                ep, on=key, how="left", validate="many_to_one"
+            )
+        )
+    )
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Identifiers as text; integral floats (Excel's 12.0) become '12'."""
+    if pd.api.types.is_float_dtype(s):
+        out = s.map(
+            lambda x: None if pd.isna(x) else (str(int(x)) if float(x).is_integer() else repr(x))
+        )
+        return out.astype("str")
+    if pd.api.types.is_integer_dtype(s):
+        return s.astype("Int64").astype("str").where(s.notna(), None)
+    out = s.astype("str")
+    return out.str.strip().where(s.notna(), None)
+
+
+class _Validator:
+    def __init__(self, df: pd.DataFrame, source: str, mp, missing_items) -> None:
+        self.df = df
+        self.n = len(df)
+        self.source = source
+        self.mp = mp
+        self.missing_items = missing_items
+        self.issues: list[_Issue] = []
+        self.settings: dict = {}
+
+    def add(self, mask, column, reason, fix, severity="quarantine", values=None) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self.issues.append(_Issue(mask, column, reason, fix, severity, values))
+
+    # -- helpers -------------------------------------------------------------
+    def _labels(
+        self, col: str, synonyms: dict[str, str], allowed: list[str], fix: str
+    ) -> pd.Series:
+        s = self.df[col]
+        user = self.mp.values.get(col, {})
+        canon_keys = {_k(a): a for a in allowed}
+
+        def f(v):
+            key = _k(v)
+            if key in user:
+                return ("repair", user[key])
+            if key in canon_keys:
+                return ("ok", canon_keys[key])
+            if key in synonyms:
+                return ("repair", synonyms[key])
+            return ("bad", None)
+
+        res = unique_map(s, f)
+        present = s.notna().to_numpy()
+        kind = np.array([r[0] if r is not None else "na" for r in res], dtype=object)
+        val = pd.Series([r[1] if r is not None else None for r in res], index=s.index, dtype="str")
+        bad = present & (kind == "bad")
+        self.add(
+            bad,
+            col,
+            f"unknown {col} {{value!r}}",
+            fix,
+            values=s,
+        )
+        rep = present & (kind == "repair")
+        self.add(rep, col, f"{col} {{value!r}} read as {{mapped!r}}", "", "repair", values=s)
+        if rep.any():
+            self.issues[-1].values = pd.Series(
+                [f"{a!r} read as {b!r}" for a, b in zip(s[rep], val[rep], strict=True)],
+                index=s.index[rep],
+            )
+            self.issues[-1].reason = f"{col} {{value}}"
+        return val.astype("category")
+
+    def _dates(self, col: str) -> pd.Series:
+        s = self.df[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            return (
+                s.astype("datetime64[ns]").dt.tz_localize(None)
+                if s.dt.tz is not None
+                else s.astype("datetime64[ns]")
+            )
+        fmt = self.mp.options.get("date_format")
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        parsed = pd.Series(pd.NaT, index=range(len(uniques)), dtype="datetime64[ns]")
+        todo = np.ones(len(uniques), dtype=bool)
+        texts = pd.Series(uniques, dtype=object).map(
+            lambda v: v.strip() if isinstance(v, str) else v
+        )
+        for f in ([fmt] if fmt else []) + ["ISO8601", "%m/%d/%Y", "%m/%d/%y", "%d.%m.%Y"]:
+            if not todo.any():
+                break
+            got = pd.to_datetime(texts[todo], format=f, errors="coerce")
+            got = got.dt.tz_localize(None) if getattr(got.dt, "tz", None) is not None else got
+            parsed[todo] = got.astype("datetime64[ns]").to_numpy()
+            todo = parsed.isna().to_numpy()
+        vals = parsed.to_numpy()
+        out = pd.Series(
+            np.where(codes >= 0, vals[np.maximum(codes, 0)], np.datetime64("NaT")), index=s.index
+        )
+        out = out.astype("datetime64[ns]")
+        bad = s.notna().to_numpy() & out.isna().to_numpy()
+        hint = f" (expected format {fmt})" if fmt else " (expected YYYY-MM-DD or MM/DD/YYYY)"
+        self.add(
+            bad,
+            col,
+            f"{col} {{value!r}} is not a valid date{hint}",
+            "Correct the date, or set options.date_format in the mapping (e.g. '%d/%m/%Y').",
+            values=s,
+        )
+        return out
+
+    # -- the checks ------------------------------------------------------------
+    def run(self) -> pd.DataFrame:
+        df = self.df
+        out = pd.DataFrame(index=df.index)
+
+        # identifiers
+        pid = _as_text(df["patient_id"])
+        self.add(
+            pid.isna().to_numpy(),
+            "patient_id",
+            "patient_id is missing",
+            "Fill in the patient identifier.",
+        )
+        out["patient_id"] = pid
+        if "episode_id" in df.columns:
+            eid = _as_text(df["episode_id"])
+            self.add(
+                eid.isna().to_numpy() & pid.notna().to_numpy(),
+                "episode_id",
+                "episode_id is missing",
+                "Fill in the episode, or drop the episode_id column to use one episode per patient.",
+            )
+            out["episode_id"] = eid
+        else:
+            out["episode_id"] = pid
+        ids = pd.Series(pd.unique(pid.dropna()))
+        numeric_ids = ids.str.fullmatch(r"\d+")
+        if numeric_ids.any() and not numeric_ids.all() and len(ids) > 1:
+            ex_num, ex_txt = ids[numeric_ids].iloc[0], ids[~numeric_ids].iloc[0]
+            self.add(
+                np.zeros(self.n, dtype=bool) | True,
+                "patient_id",
+                f"patient_id mixes numeric and text identifiers (e.g. {ex_num!r} and {ex_txt!r})",
+                "Check that one id scheme is used; a person recorded under two schemes counts twice.",
+                "warning",
+            )
+            self.issues[-1].mask = np.zeros(self.n, dtype=bool)
+
+        # instrument
+        inst_raw = df["instrument"]
+
+        def canon(v):
+            c = _inst.canonical_name(str(v))
+            if c is None:
+                return ("bad", None)
+            return ("ok" if _k(v) == _k(c) else "repair", c)
+
+        res = unique_map(inst_raw, canon)
+        kind = np.array([r[0] if r is not None else "na" for r in res], dtype=object)
+        inst = pd.Series(
+            [r[1] if r is not None else None for r in res], index=df.index, dtype="str"
+        )
+        self.add(
+            kind == "na", "instrument", "instrument is missing", "Fill in the instrument name."
+        )
+        self.add(
+            kind == "bad",
+            "instrument",
+            "unknown instrument {value!r}",
+            f"Use one of {_inst.names()} (or a common spelling such as 'phq9'), or register it with "
+            "iop.instruments.register().",
+            values=inst_raw,
+        )
+        rep = kind == "repair"
+        if rep.any():
+            vals = pd.Series(
+                [f"{a!r} read as {b!r}" for a, b in zip(inst_raw[rep], inst[rep], strict=True)],
+                index=df.index[rep],
+            )
+            self.add(rep, "instrument", "instrument {value}", "", "repair", values=vals)
+        out["instrument"] = inst
+
+        # dates and time
+        for col in ("assessment_date", "admit_date", "discharge_date"):
+            if col in df.columns:
+                out[col] = self._dates(col)
+        if "week" in df.columns:
+            wk = pd.to_numeric(df["week"], errors="coerce")
+            bad = df["week"].notna().to_numpy() & (wk.isna() | (wk < 0)).to_numpy()
+            self.add(
+                bad,
+                "week",
+                "week {value!r} is not a number >= 0",
+                "Give weeks since admission.",
+                values=df["week"],
+            )
+            out["week"] = wk.astype("float64")
+        if "timepoint" in df.columns:
+            tp_raw = df["timepoint"]
+            tp = unique_map(tp_raw, normalize_timepoint)
+            bad = tp_raw.notna().to_numpy() & tp.isna().to_numpy()
+            self.add(
+                bad,
+                "timepoint",
+                "unknown timepoint {value!r}",
+                "Use intake, week_N, discharge, followup_1m / 3m / 6m / 12m.",
+                values=tp_raw,
+            )
+            out["timepoint"] = tp.astype("str")
+            if "week" not in out:
+                w = out["timepoint"].str.extract(r"^week_(\d+)$", expand=False).astype("float64")
+                out["week"] = w.where(out["timepoint"] != "intake", 0.0)
+        time_cols = [c for c in ("assessment_date", "week", "timepoint") if c in out]
+        no_time = np.logical_and.reduce([out[c].isna().to_numpy() for c in time_cols])
+        self.add(
+            no_time & ~np.logical_or.reduce([df[c].notna().to_numpy() for c in time_cols]),
+            time_cols[0],
+            f"no {' / '.join(time_cols)} given",
+            "Give the assessment date (or week / timepoint).",
+        )
+        self._episode_dates(out)
+
+        # labels
+        if "format" in df.columns:
+            out["format"] = self._labels(
+                "format",
+                FORMAT_SYNONYMS,
+                ["in_person", "virtual", "hybrid"],
+                "Use in_person, virtual or hybrid, or add the label under [values.format] in the mapping.",
+            )
+        if "discharge_status" in df.columns:
+            out["discharge_status"] = self._labels(
+                "discharge_status",
+                STATUS_SYNONYMS,
+                ["completed", "dropped_out", "transferred", "administrative", "ongoing"],
+                "Use completed, dropped_out, transferred, administrative or ongoing, or add the label "
+                "under [values.discharge_status] in the mapping.",
+            )
+        if "age" in df.columns:
+            age = pd.to_numeric(df["age"], errors="coerce")
+            bad = df["age"].notna().to_numpy() & ~age.between(0, 120).to_numpy()
+            self.add(
+                bad,
+                "age",
+                "age {value!r} is not a number from 0 to 120; set to missing",
+                "",
+                "repair",
+                values=df["age"],
+            )
+            out["age"] = age.where(~bad)
+        for col in ("attendance_hours", "sessions_attended", "sessions_scheduled"):
+            if col in df.columns:
+                x = pd.to_numeric(df[col], errors="coerce")
+                bad = df[col].notna().to_numpy() & ~(x >= 0).to_numpy()
+                self.add(
+                    bad,
+                    col,
+                    f"{col} {{value!r}} is not a number >= 0",
+                    f"Correct {col}.",
+                    values=df[col],
+                )
+                out[col] = x.astype("float64")
+
+        self._score(out)
+        self._duplicates(out)
+
+        # carry the rest through untouched
+        for c in df.columns:
+            if c not in out.columns:
+                out[c] = df[c]
+        for c in ("site", "program", "cohort", "gender_identity", "race_ethnicity", "payer"):
+            if c in out.columns:
+                out[c] = _as_text(out[c]).astype("category")
+        out["instrument"] = out["instrument"].astype("category")
+        items = sorted((c for c in out.columns if c.startswith("item_")), key=lambda c: int(c[5:]))
+        lead = [c for c in CONTRACT_COLUMNS if c in out.columns]
+        scored = ["n_answered", "scoring_rule", "severity", "safety_flag"]
+        rest = [c for c in out.columns if c not in lead + items + scored]
+        return out[lead + items + scored + rest]
+
+    def _episode_dates(self, out: pd.DataFrame) -> None:
+        if "admit_date" in out and "discharge_date" in out:
+            bad = (out["discharge_date"] < out["admit_date"]).to_numpy()
+            self.add(
+                bad,
+                "discharge_date",
+                "discharge_date {value} is before admit_date",
+                "Check the episode's dates (admission and discharge may be swapped).",
+                values=out["discharge_date"].dt.strftime("%Y-%m-%d"),
+            )
+        if "assessment_date" in out:
+            a = out["assessment_date"]
+            too_old = (a < pd.Timestamp("1990-01-01")) | (
+                a > pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
+            )
+            self.add(
+                too_old.to_numpy(),
+                "assessment_date",
+                "assessment_date {value} is impossible (before 1990 or in the future)",
+                "Correct the date.",
+                values=a.dt.strftime("%Y-%m-%d"),
+            )
+            if "admit_date" in out:
+                end = (
+                    out["discharge_date"].fillna(out["admit_date"])
+                    if "discharge_date" in out
+                    else out["admit_date"]
+                )
+                early = (a < out["admit_date"] - pd.Timedelta(days=DAYS_BEFORE_ADMIT)).to_numpy()
+                late = (a > end + pd.Timedelta(days=DAYS_AFTER_DISCHARGE)).to_numpy()
+                self.add(
+                    (early | late) & ~too_old.to_numpy(),
+                    "assessment_date",
+                    f"assessment_date {{value}} is far from its episode (allowed: {DAYS_BEFORE_ADMIT} days "
+                    f"before admission to {DAYS_AFTER_DISCHARGE} days after discharge)",
+                    "Check the date and the episode it belongs to.",
+                    values=a.dt.strftime("%Y-%m-%d"),
+                )
+
+    def _score(self, out: pd.DataFrame) -> None:
+        df = self.df
+        inst = out["instrument"]
+        item_cols = sorted(
+            (c for c in df.columns if c.startswith("item_")), key=lambda c: int(c[5:])
+        )
+        k_max = max((int(c[5:]) for c in item_cols), default=0)
+        items = np.full((self.n, k_max), np.nan)
+        total = np.full(self.n, np.nan)
+        n_ans = np.full(self.n, np.nan)
+        rule = np.full(self.n, None, dtype=object)
+        safety = pd.array([pd.NA] * self.n, dtype="boolean")
+        has_total = "total" in df.columns
+        given = (
+            pd.to_numeric(df["total"], errors="coerce").to_numpy(dtype=float)
+            if has_total
+            else total
+        )
+        if has_total:
+            bad = df["total"].notna().to_numpy() & np.isnan(given)
+            self.add(
+                bad,
+                "total",
+                "total {value!r} is not a number",
+                "Correct the total or give items.",
+                values=df["total"],
+            )
+        policy = {}
+        for name in pd.unique(inst.dropna()):
+            ins = _inst.get(name)
+            rows = (inst == name).to_numpy()
+            max_miss = self._max_missing(ins)
+            policy[name] = max_miss
+            # items
+            vals = np.full((int(rows.sum()), ins.n_items), np.nan)
+            for c in item_cols:
+                j = int(c[5:]) - 1
+                raw = df.loc[rows, c]
+                if j >= ins.n_items:
+                    extra = raw.notna().to_numpy()
+                    m = np.zeros(self.n, dtype=bool)
+                    m[np.nonzero(rows)[0][extra]] = True
+                    self.add(
+                        m,
+                        c,
+                        f"{c} given, but {ins.name} has {ins.n_items} items",
+                        "Check the instrument.",
+                        values=df[c],
+                    )
+                    continue
+                num = self._item_values(raw, ins)
+                bad_nan = raw.notna().to_numpy() & np.isnan(num)
+                bad_rng = ~np.isnan(num) & (
+                    (num < ins.item_min) | (num > ins.item_max) | (num != np.round(num))
+                )
+                for bad, why in (
+                    (bad_nan, f"{c} {{value!r}} is not a number or an answer text of {ins.name}"),
+                    (
+                        bad_rng,
+                        f"{c} {{value!r}} is outside the {ins.name} item range {ins.item_min}-{ins.item_max}",
+                    ),
+                ):
+                    m = np.zeros(self.n, dtype=bool)
+                    m[np.nonzero(rows)[0][bad]] = True
+                    self.add(
+                        m, c, why, "Correct the response or leave it empty (missing).", values=df[c]
+                    )
+                vals[:, j] = np.where(bad_rng, np.nan, num)
+                items[rows, j] = vals[:, j]
+            answered = (~np.isnan(vals)).sum(axis=1)
+            raw_sum = np.nansum(vals, axis=1)
+            g = given[rows]
+            t = np.full(len(g), np.nan)
+            r = np.full(len(g), None, dtype=object)
+            complete = answered == ins.n_items
+            none = answered == 0
+            partial = ~complete & ~none
+            t[complete] = raw_sum[complete]
+            r[complete] = "items_complete"
+            prorate_ok = partial & (ins.n_items - answered <= max_miss) & np.isnan(g)
+            pro = np.floor(raw_sum / np.maximum(answered, 1) * ins.n_items + 0.5)
+            t[prorate_ok] = pro[prorate_ok]
+            r[prorate_ok] = "prorated"
+            # a total given beside incomplete items: accept when it is consistent with them
+            gp = partial & ~np.isnan(g)
+            lo = raw_sum
+            hi = raw_sum + (ins.n_items - answered) * ins.item_max
+            consistent = gp & (g >= lo) & (g <= hi)
+            t[consistent] = g[consistent]
+            r[consistent] = "total_given"
+            t[none] = g[none]
+            r[none & ~np.isnan(g)] = "total_given"
+            pos = np.nonzero(rows)[0]
+
+            def flag(mask, column, reason, fix, severity="quarantine", fmt=None, arrays=()):
+                if not mask.any():
+                    return
+                m = np.zeros(self.n, dtype=bool)
+                m[pos[mask]] = True
+                values = None
+                if fmt is not None:  # value texts built for the flagged rows only
+                    texts = [
+                        fmt.format(*a)
+                        for a in zip(*(np.asarray(x)[mask] for x in arrays), strict=True)
+                    ]
+                    values = pd.Series(texts, index=df.index[pos[mask]])
+                self.add(m, column, reason, fix, severity, values)
+
+            mism = complete & ~np.isnan(g) & (g != raw_sum)
+            flag(
+                mism,
+                "total",
+                "total {value} does not match the sum of items",
+                "Correct the total or the items (or drop the total column to score from items).",
+                fmt="{:g} (items sum to {:g})",
+                arrays=(g, raw_sum),
+            )
+            flag(
+                gp & ~consistent,
+                "total",
+                "total {value} cannot come from the answered items",
+                "Correct the total or the items.",
+                fmt="{:g} (answered items sum to {:g})",
+                arrays=(g, raw_sum),
+            )
+            too_many = partial & ~prorate_ok & np.isnan(g)
+            flag(
+                too_many,
+                "item_*",
+                f"too many missing {ins.name} items ({{value}}; the rule allows {max_miss} missing)",
+                "Complete the items, give a total, or change missing_items= (e.g. 'prorate' or an int).",
+                fmt="{} of %d answered" % ins.n_items,
+                arrays=(answered,),
+            )
+            flag(
+                none
+                & np.isnan(g)
+                & (df.loc[rows, "total"].isna().to_numpy() if has_total else True),
+                "total",
+                "no items and no total",
+                "Give the item responses or the total.",
+            )
+            out_rng = ~np.isnan(t) & ((t < ins.total_min) | (t > ins.total_max))
+            flag(
+                out_rng,
+                "total",
+                f"total {{value}} is outside the {ins.name} range {ins.total_min}-{ins.total_max}",
+                "Correct the total.",
+                fmt="{:g}",
+                arrays=(t,),
+            )
+            frac = ~np.isnan(t) & (t != np.round(t))
+            flag(
+                frac,
+                "total",
+                "total {value} is not a whole number",
+                "Give whole-number totals or the item responses.",
+                fmt="{:g}",
+                arrays=(t,),
+            )
+            n_missing = ins.n_items - answered
+            flag(
+                prorate_ok,
+                "total",
+                f"total prorated from {{value}} (mean of answered items x {ins.n_items}, rounded half up)",
+                "",
+                "repair",
+                fmt="{} of %d items" % ins.n_items,
+                arrays=(answered,),
+            )
+            flag(
+                consistent,
+                "total",
+                "given total used; items incomplete ({value})",
+                "",
+                "repair",
+                fmt="{} missing",
+                arrays=(n_missing,),
+            )
+            total[rows] = t
+            n_ans[rows] = np.where(none, np.nan, answered)
+            rule[rows] = r
+            if ins.safety_item and ins.safety_item <= ins.n_items:
+                s9 = vals[:, ins.safety_item - 1]
+                sf = pd.array(np.where(np.isnan(s9), False, s9 > 0), dtype="boolean")
+                sf[np.isnan(s9)] = pd.NA
+                safety[rows] = sf
+        for j in range(k_max):
+            out[f"item_{j + 1}"] = pd.array(
+                np.where(np.isnan(items[:, j]), 0, items[:, j]).astype(np.int8), dtype="Int8"
+            )
+            out.loc[np.isnan(items[:, j]), f"item_{j + 1}"] = pd.NA
+        out["total"] = total
+        out["n_answered"] = pd.array(
+            np.where(np.isnan(n_ans), 0, n_ans).astype(np.int16), dtype="Int16"
+        )
+        out.loc[np.isnan(n_ans), "n_answered"] = pd.NA
+        out["scoring_rule"] = pd.Categorical(
+            rule, categories=["items_complete", "prorated", "total_given"]
+        )
+        out["severity"] = _severity(out["instrument"], out["total"])
+        out["safety_flag"] = safety
+        self.settings = {
+            "missing_items": self.missing_items
+            if not isinstance(self.missing_items, dict)
+            else dict(self.missing_items),
+            "max_missing": policy,
+        }
+
+    def _max_missing(self, ins) -> int:
+        mi = self.missing_items
+        if isinstance(mi, dict):
+            mi = mi.get(ins.name, "prorate")
+        if mi == "prorate":
+            return ins.max_missing
+        if mi == "complete":
+            return 0
+        if isinstance(mi, (int, np.integer)) and not isinstance(mi, bool) and 0 <= mi < ins.n_items:
+            return int(mi)
+        raise ConfigError(
+            "The 'missing_items' parameter of iop.load must be 'prorate', 'complete', an int in "
+            f"0..{ins.n_items - 1} or a dict of those per instrument. Got {mi!r} instead."
+        )
+
+    @staticmethod
+    def _item_values(raw: pd.Series, ins) -> np.ndarray:
+        if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+            return pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        labels = ins.answer_labels
+
+        def f(v):
+            if isinstance(v, (int, float, np.integer, np.floating)):
+                return float(v)
+            s = str(v).strip()
+            key = " ".join(s.lower().split())
+            if key in labels:
+                return float(labels[key])
+            try:
+                return float(s)
+            except ValueError:
+                return np.nan
+
+        return unique_map(raw, f).to_numpy(dtype=float, na_value=np.nan)
+
+    def _duplicates(self, out: pd.DataFrame) -> None:
+        when = (
+            "assessment_date"
+            if "assessment_date" in out
+            else ("week" if "week" in out else "timepoint")
+        )
+        key = ["patient_id", "episode_id", "instrument", when]
+        q = np.zeros(self.n, dtype=bool)
+        for iss in self.issues:
+            if iss.severity == "quarantine":
+                q |= iss.mask
+        live = ~q & out[when].notna().to_numpy()
+        sub = out.loc[live, key]
+        dup_any = sub.duplicated(keep=False).to_numpy()
+        if not dup_any.any():
+            return
+        cand = out.loc[live].loc[dup_any]
+        items = [c for c in cand.columns if c.startswith("item_")]
+        sig = pd.util.hash_pandas_object(
+            cand[["total", *items]].astype("float64").fillna(-1), index=False
+        ).to_numpy()
+        gid = cand.groupby(key, observed=True, sort=False, dropna=False).ngroup().to_numpy()
+        frame = pd.DataFrame({"gid": gid, "sig": sig})
+        conflicting = (frame.groupby("gid")["sig"].transform("nunique") > 1).to_numpy()
+        first_row = frame.groupby("gid").cumcount().to_numpy() == 0
+        pos = np.nonzero(live)[0][dup_any]
+        first_pos = gid
+        firsts = pd.Series(pos[first_row], index=first_pos[first_row])
+        ref = firsts.reindex(first_pos).to_numpy() + 1
+        listed = pd.Series(pos + 1).groupby(gid).agg(lambda s: ", ".join(map(str, s)))
+        others = listed.reindex(gid)
+        m = np.zeros(self.n, dtype=bool)
+        m[pos[conflicting]] = True
+        others = (
+            cand.assign(_pos=pos + 1)
+            .groupby(key, observed=True, sort=False, dropna=False)["_pos"]
+            .transform(lambda s: ", ".join(map(str, s)))
+        )
+        self.add(
+            m,
+            "total",
+            "conflicting duplicate administrations: same patient, episode, instrument and "
+            f"{when} with different scores (rows {{value}})",
+            "Keep the correct administration and delete the other(s).",
+            values=pd.Series(others.to_numpy()[conflicting], index=out.index[pos[conflicting]]),
+        )
+        m2 = np.zeros(self.n, dtype=bool)
+        exact_copy = ~conflicting & ~first_row
+        m2[pos[exact_copy]] = True
+        self.add(
+            m2,
+            "*",
+            "exact duplicate of row {value}",
+            "Delete the repeated row.",
+            values=pd.Series(ref[exact_copy], index=out.index[pos[exact_copy]]),
+        )
+        m3 = np.zeros(self.n, dtype=bool)
+        m3[pos[~conflicting & first_row]] = True
+        self.add(m3, "*", "kept the first of exact duplicate rows", "", "repair")
+
+
+def _severity(inst: pd.Series, total: pd.Series) -> pd.Series:
+    labels: list[str] = []
+    for name in _inst.names():
+        for lab in _inst.get(name).band_labels:
+            if lab not in labels:
+                labels.append(lab)
+    out = pd.Series(pd.Categorical([None] * len(total), categories=labels), index=total.index)
+    for name in pd.unique(inst.dropna()):
+        ins = _inst.get(name)
+        rows = (inst == name).to_numpy() & total.notna().to_numpy()
+        if rows.any():
+            cut = pd.cut(total[rows], bins=ins.band_edges(), labels=ins.band_labels, ordered=False)
+            out[rows] = cut.astype("str").to_numpy()
+    return out
+
+
+def _problems_frame(issues: list[_Issue], source: str, rows: np.ndarray, origin) -> pd.DataFrame:
+    parts = []
+    for order, iss in enumerate(issues):
+        pos = np.nonzero(iss.mask)[0]
+        if iss.values is not None:
+            vals = (
+                iss.values.reindex(pd.RangeIndex(len(iss.mask))).to_numpy()[pos]
+                if len(iss.values) != len(iss.mask)
+                else iss.values.to_numpy()[pos]
+            )
+            vtxt = np.array(["" if _isna(v) else str(v) for v in vals], dtype=object)
+        else:
+            vtxt = np.full(len(pos), "", dtype=object)
+        if "{value" in iss.reason:
+            reason = np.array([_fill(iss.reason, v) for v in vtxt], dtype=object)
+        else:
+            reason = np.full(len(pos), iss.reason, dtype=object)
+        column = np.full(len(pos), iss.column, dtype=object)
+        if origin is not None and iss.column in ("total", "*"):
+            column = origin["source_column"].to_numpy()[pos].astype(object)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "_pos": pos,
+                    "_order": order,
+                    "source": source,
+                    "row": rows[pos],
+                    "column": column,
+                    "value": vtxt,
+                    "severity": iss.severity,
+                    "reason": reason,
+                    "check": _fill(iss.reason, "<value>"),
+                    "fix": iss.fix,
+                }
+            )
+        )
+    for iss in issues:  # file-level warnings have no rows
+        if iss.severity == "warning" and not iss.mask.any():
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "_pos": [-1],
+                        "_order": [-1],
+                        "source": [source],
+                        "row": [0],
+                        "column": [iss.column],
+                        "value": [""],
+                        "severity": ["warning"],
+                        "reason": [iss.reason],
+                        "check": [iss.reason],
+                        "fix": [iss.fix],
+                    }
+                )
+            )
+    if not parts:
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype=t)
+                for c, t in [
+                    ("_pos", "int64"),
+                    ("_order", "int64"),
+                    ("source", "str"),
+                    ("row", "int64"),
+                    ("column", "str"),
+                    ("value", "str"),
+                    ("severity", "str"),
+                    ("reason", "str"),
+                    ("check", "str"),
+                    ("fix", "str"),
+                ]
+            }
+        )
+    return (
+        pd.concat(parts, ignore_index=True)
+        .sort_values(["_pos", "_order"], kind="mergesort")
+        .reset_index(drop=True)
+    )
+
+
+def _isna(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _fill(template: str, value: str) -> str:
+    return template.replace("{value!r}", repr(value)).replace("{value}", value)
+
+
+def _ledger(problems: pd.DataFrame, source: str, rows, disposition, quarantine) -> pd.DataFrame:
+    n = len(disposition)
+    reason = np.full(n, None, dtype=object)
+    check = np.full(n, None, dtype=object)
+    column = np.full(n, None, dtype=object)
+    value = np.full(n, None, dtype=object)
+    p = problems[problems["_pos"] >= 0]
+    if len(p):
+        # quarantined rows: their quarantine reasons; repaired rows: their repairs
+        pos = p["_pos"].to_numpy()
+        sev = p["severity"].to_numpy()
+        relevant = np.where(quarantine[pos], sev == "quarantine", sev == "repair")
+        p = p.loc[relevant]
+        grouped = p.groupby("_pos", sort=True)
+        joined = grouped["reason"].agg("; ".join)
+        first = p.drop_duplicates("_pos")
+        reason[joined.index.to_numpy()] = joined.to_numpy()
+        check[first["_pos"].to_numpy()] = first["check"].to_numpy()
+        column[first["_pos"].to_numpy()] = first["column"].to_numpy()
+        value[first["_pos"].to_numpy()] = first["value"].to_numpy()
+    return pd.DataFrame(
+        {
+            "source": pd.Categorical([source] * n),
+            "row": rows,
+            "disposition": pd.Categorical.from_codes(disposition, categories=DISPOSITIONS),
+            "reason": pd.Series(reason, dtype="str"),
+            "check": pd.Series(check, dtype="category"),
+            "column": pd.Series(column, dtype="str"),
+            "value": pd.Series(value, dtype="str"),
+        }
+    )
+
+
+def _strict_message(problems: pd.DataFrame, source: str, n: int, n_quarantined: int) -> str:
+    p = problems[problems["severity"] != "repair"]
+    lines = [
+        f"{source}: {len(p):,} problem(s) in {n:,} rows ({n_quarantined:,} rows would be quarantined). "
+        "Fix them, or load with strict=False to keep the valid rows and see the rest in result.ledger:"
+    ]
+    for r in p.head(MAX_LISTED).itertuples(index=False):
+        where = f"row {r.row}" if r.row else "file"
+        fix = f" -> {r.fix}" if r.fix else ""
+        lines.append(f"  {source}, {where}, column {r.column}: {r.reason}{fix}")
+    if len(p) > MAX_LISTED:
+        lines.append(
+            f"  ... and {len(p) - MAX_LISTED:,} more (see the error's .problems DataFrame)."
+        )
+    return "\n".join(lines)
+
+
+def _path_name(source) -> str:
+    return Path(source).name if isinstance(source, (str, Path)) else "<DataFrame>"

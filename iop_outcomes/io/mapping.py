@@ -1,0 +1,301 @@
+"""Column mapping, value synonyms and wide-to-long reshaping.
+
+A mapping renames a user's columns onto the data contract and may add value
+synonyms and options. As a dict::
+
+    {"columns": {"Client ID": "patient_id", "Date": "assessment_date"},
+     "values": {"format": {"zoom": "virtual"}},
+     "options": {"date_format": "%d/%m/%Y"}}
+
+or flat (``{"Client ID": "patient_id"}``), or the same as a TOML file::
+
+    [columns]
+    "Client ID" = "patient_id"
+    [values.format]
+    zoom = "virtual"
+    [options]
+    date_format = "%d/%m/%Y"
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..exceptions import ConfigError, LoadError
+
+__all__ = [
+    "Mapping",
+    "read_mapping",
+    "normalize_name",
+    "CONTRACT_COLUMNS",
+    "FORMAT_SYNONYMS",
+    "STATUS_SYNONYMS",
+    "normalize_timepoint",
+    "wide_to_long",
+]
+
+#: Contract columns in output order (item columns and extras follow).
+CONTRACT_COLUMNS = [
+    "patient_id",
+    "episode_id",
+    "instrument",
+    "assessment_date",
+    "timepoint",
+    "week",
+    "total",
+    "admit_date",
+    "discharge_date",
+    "discharge_status",
+    "format",
+    "site",
+    "program",
+    "cohort",
+    "age",
+    "gender_identity",
+    "race_ethnicity",
+    "payer",
+    "attendance_hours",
+    "sessions_attended",
+    "sessions_scheduled",
+]
+
+
+def _k(s: str) -> str:
+    return re.sub(r"[\s_\-./]+", "", str(s)).lower()
+
+
+#: Delivery-format synonyms (keys compared without case, spaces, '-', '_').
+FORMAT_SYNONYMS = {
+    **dict.fromkeys(
+        ["inperson", "facetoface", "f2f", "onsite", "office", "clinic", "inoffice", "onpremises"],
+        "in_person",
+    ),
+    **dict.fromkeys(
+        [
+            "virtual",
+            "telehealth",
+            "telemedicine",
+            "telehealthvideo",
+            "remote",
+            "online",
+            "video",
+            "vIOP",
+        ],
+        "virtual",
+    ),
+    **dict.fromkeys(["hybrid", "blended", "mixed"], "hybrid"),
+}
+FORMAT_SYNONYMS = {_k(k): v for k, v in FORMAT_SYNONYMS.items()}
+
+#: Discharge-status synonyms.
+STATUS_SYNONYMS = {
+    _k(k): v
+    for k, v in {
+        "completed": "completed",
+        "complete": "completed",
+        "graduated": "completed",
+        "successful": "completed",
+        "successfully completed": "completed",
+        "dropped_out": "dropped_out",
+        "dropout": "dropped_out",
+        "drop out": "dropped_out",
+        "dropped": "dropped_out",
+        "ama": "dropped_out",
+        "left against medical advice": "dropped_out",
+        "lost to contact": "dropped_out",
+        "disengaged": "dropped_out",
+        "transferred": "transferred",
+        "transfer": "transferred",
+        "step up": "transferred",
+        "step down": "transferred",
+        "referred": "transferred",
+        "administrative": "administrative",
+        "admin": "administrative",
+        "administrative discharge": "administrative",
+        "ongoing": "ongoing",
+        "active": "ongoing",
+        "in treatment": "ongoing",
+        "current": "ongoing",
+    }.items()
+}
+
+
+def normalize_name(col: str) -> str:
+    """Contract form of a column name: lower case, separators as ``_``.
+
+    Examples
+    --------
+    >>> normalize_name(" Patient ID "), normalize_name("Item-3"), normalize_name("item3")
+    ('patient_id', 'item_3', 'item_3')
+    """
+    s = re.sub(r"[\s\-./]+", "_", str(col).strip().lstrip("\ufeff")).lower().strip("_")
+    m = re.fullmatch(r"item_?(\d+)", s)
+    return f"item_{int(m.group(1))}" if m else s
+
+
+_TP_PATTERNS = [
+    (re.compile(r"^(?:intake|baseline|admission|admit|pre|pretreatment|week_?0|w0|t0)$"), "intake"),
+    (re.compile(r"^(?:discharge|dc|post|posttreatment|end|endoftreatment|final)$"), "discharge"),
+    (re.compile(r"^(?:week|wk|w)_?(\d+)$"), "week_{}"),
+    (
+        re.compile(r"^(?:followup|follow_up|fu|f_u)?_?(\d+)_?(?:m|mo|mos|month|months)$"),
+        "followup_{}m",
+    ),
+    (re.compile(r"^(?:followup|follow_up|fu)_?(\d+)$"), "followup_{}m"),
+]
+
+
+def normalize_timepoint(value) -> str | None:
+    """Canonical timepoint label, or ``None`` when not recognised.
+
+    Examples
+    --------
+    >>> [normalize_timepoint(v) for v in ["Baseline", "Week 3", "FU 3m", "follow-up 6 months", "xx"]]
+    ['intake', 'week_3', 'followup_3m', 'followup_6m', None]
+    """
+    s = re.sub(r"[\s\-]+", "_", str(value).strip().lower())
+    s2 = s.replace("_", "")
+    for pat, out in _TP_PATTERNS:
+        for cand in (s, s2):
+            m = pat.match(cand)
+            if m:
+                return out.format(int(m.group(1))) if m.groups() else out
+    return None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Column renames, value synonyms and options for one input."""
+
+    columns: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    options: dict[str, object] = field(default_factory=dict)
+
+    def apply(self, df: pd.DataFrame, source: str) -> pd.DataFrame:
+        """Rename columns onto the contract (case-insensitive) and normalise names."""
+        lookup = {normalize_name(k): normalize_name(v) for k, v in self.columns.items()}
+        new = []
+        for c in df.columns:
+            n = normalize_name(c)
+            new.append(lookup.get(n, n))
+        dups = sorted({c for c in new if new.count(c) > 1})
+        if dups:
+            orig = {
+                d: [str(c) for c, n in zip(df.columns, new, strict=True) if n == d] for d in dups
+            }
+            raise LoadError(
+                f"{source}: several columns map to the same name: {orig}. "
+                "Rename or drop the extra column(s), or fix the mapping."
+            )
+        out = df.copy()
+        out.columns = new
+        return out
+
+
+def read_mapping(mapping) -> Mapping:
+    """Build a :class:`Mapping` from ``None``, a dict, a Mapping or a TOML file path.
+
+    Examples
+    --------
+    >>> read_mapping({"Client": "patient_id"}).columns
+    {'Client': 'patient_id'}
+    """
+    if mapping is None:
+        return Mapping()
+    if isinstance(mapping, Mapping):
+        return mapping
+    if isinstance(mapping, (str, Path)):
+        try:
+            with open(mapping, "rb") as fh:
+                mapping = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"Mapping file not found: {str(mapping)!r}.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"Mapping file {str(mapping)!r} is not valid TOML: {exc}.") from None
+    if not isinstance(mapping, dict):
+        raise ConfigError(
+            "The 'mapping' parameter of iop.load must be a dict, a TOML file path or None. "
+            f"Got {type(mapping).__name__} instead."
+        )
+    if set(mapping) <= {"columns", "values", "options"} and mapping:
+        cols = dict(mapping.get("columns", {}))
+        values = {
+            normalize_name(k): {_k(a): b for a, b in v.items()}
+            for k, v in mapping.get("values", {}).items()
+        }
+        return Mapping(cols, values, dict(mapping.get("options", {})))
+    bad = [k for k, v in mapping.items() if not isinstance(v, str)]
+    if bad:
+        raise ConfigError(
+            f"Mapping entries must map a column name to a contract column name; {bad} do not. "
+            "Use {'columns': {...}, 'values': {...}, 'options': {...}} for value synonyms and options."
+        )
+    return Mapping(dict(mapping))
+
+
+_WIDE = re.compile(r"^(?P<inst>[a-z]+\d+)_(?P<tp>.+?)(?P<date>_date)?$")
+
+
+def wide_to_long(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reshape a wide file (one row per episode) to long.
+
+    Score columns are ``<instrument>_<timepoint>`` (``phq9_intake``,
+    ``gad7_fu3m``, ``phq9_week_4``) with optional ``<instrument>_<timepoint>_date``
+    companions; other columns are episode-level and repeated. Each non-empty
+    score cell becomes one assessment row. Returns the long frame and the
+    origin of each long row (``source_row``: the wide row, ``source_column``).
+    """
+    from ..instruments import canonical_name
+
+    score_cols = []
+    for c in df.columns:
+        m = _WIDE.match(c)
+        if (
+            m
+            and not m.group("date")
+            and canonical_name(m.group("inst"))
+            and normalize_timepoint(m.group("tp"))
+        ):
+            score_cols.append(
+                (
+                    c,
+                    canonical_name(m.group("inst")),
+                    normalize_timepoint(m.group("tp")),
+                    m.group("tp"),
+                )
+            )
+    if not score_cols:
+        raise LoadError(
+            f"{source}: wide=True, but no score columns named like 'phq9_intake' or 'gad7_fu3m' were "
+            f"found. Columns found: {list(df.columns)}. Rename score columns to <instrument>_<timepoint> "
+            "(timepoints: intake, week_N, discharge, fu1m/fu3m/fu6m/fu12m) with the mapping."
+        )
+    used = {c for c, *_ in score_cols}
+    date_cols = {f"{c}_date" for c in used}
+    base = [c for c in df.columns if c not in used and c not in date_cols]
+    parts = []
+    for col, inst, tp, _raw in score_cols:
+        vals = df[col]
+        keep = vals.notna().to_numpy()
+        part = df.loc[keep, base].copy()
+        part["instrument"] = inst
+        part["timepoint"] = tp
+        part["total"] = vals[keep].to_numpy()
+        dcol = f"{col}_date"
+        part["assessment_date"] = df.loc[keep, dcol].to_numpy() if dcol in df.columns else pd.NaT
+        part["source_row"] = df.index.to_numpy()[keep] + 1
+        part["source_column"] = col
+        parts.append(part)
+    long = pd.concat(parts, ignore_index=True)
+    long = long.sort_values(["source_row", "source_column"], kind="mergesort").reset_index(
+        drop=True
+    )
+    if long["assessment_date"].isna().all():
+        long = long.drop(columns="assessment_date")
+    origin = long[["source_row", "source_column"]].copy()
+    return long.drop(columns=["source_row", "source_column"]), origin

@@ -718,7 +718,7 @@ class _Validator:
             r[none & ~np.isnan(g)] = "total_given"
             pos = np.nonzero(rows)[0]
 
-            def flag(mask, column, reason, fix, severity="quarantine", fmt=None, arrays=()):
+            def flag(mask, column, reason, fix, severity="quarantine", fmt=None, arrays=(), pos=pos):
                 if not mask.any():
                     return
                 m = np.zeros(self.n, dtype=bool)
@@ -755,7 +755,7 @@ class _Validator:
                 "item_*",
                 f"too many missing {ins.name} items ({{value}}; the rule allows {max_miss} missing)",
                 "Complete the items, give a total, or change missing_items= (e.g. 'prorate' or an int).",
-                fmt="{} of %d answered" % ins.n_items,
+                fmt=f"{{}} of {ins.n_items} answered",
                 arrays=(answered,),
             )
             flag(
@@ -791,7 +791,7 @@ class _Validator:
                 f"total prorated from {{value}} (mean of answered items x {ins.n_items}, rounded half up)",
                 "",
                 "repair",
-                fmt="{} of %d items" % ins.n_items,
+                fmt=f"{{}} of {ins.n_items} items",
                 arrays=(answered,),
             )
             flag(

@@ -568,9 +568,9 @@ def rm_d(
     ...                    "endpoint": [12, 10, 11, 15, 9, 14, 10, 13, 12, 20]})
     >>> res = iop.rm_d(ep, method="b")
     >>> row = res.to_frame().iloc[0]
-    >>> row["method"], round(row["estimate"], 4), round(row["se"] ** 2, 5)
+    >>> row["method"], round(float(row["estimate"]), 4), round(float(row["se"]) ** 2, 5)
     ('g_b', 1.7809, 0.20281)
-    >>> round(iop.rm_d(ep, method="z", adjust=False).to_frame()["estimate"][0], 4)
+    >>> round(float(iop.rm_d(ep, method="z", adjust=False).to_frame()["estimate"][0]), 4)
     2.8379
     """
     func = "rm_d"
@@ -795,13 +795,13 @@ def rm_d_from_summary(
 
     >>> from iop_outcomes.effectsize import rm_d_from_summary
     >>> res = rm_d_from_summary(n=218, mean_change=-8.30, sd_change=5.03, method="z")
-    >>> round(res.to_frame()["estimate"][0], 2)
+    >>> round(float(res.to_frame()["estimate"][0]), 2)
     1.64
 
     Rogers PHP, QIDS-SR 16.3 (4.6) → 9.1 (5.1), n = 604 (r not reported):
 
     >>> res = rm_d_from_summary(16.3, 4.6, 9.1, 5.1, 604, method="av", adjust=False)
-    >>> round(res.to_frame()["estimate"][0], 2)
+    >>> round(float(res.to_frame()["estimate"][0]), 2)
     1.48
     """
     func = "rm_d_from_summary"
@@ -1057,7 +1057,7 @@ def bootstrap_ci(
     >>> ep = pd.DataFrame({"change": np.arange(-10.0, 10.0)})
     >>> res = iop.bootstrap_ci(ep, lambda d: d["change"].mean(), n_boot=1000, seed=1)
     >>> row = res.to_frame().iloc[0]
-    >>> row["method"], row["estimate"], bool(row["ci_low"] < -0.5 < row["ci_high"])
+    >>> row["method"], float(row["estimate"]), bool(row["ci_low"] < -0.5 < row["ci_high"])
     ('bca', -0.5, True)
     """
     func = "bootstrap_ci"

@@ -1,10 +1,24 @@
-"""Shareable reports: small-cell suppression, identifier scrubbing, rendering."""
+"""Shareable reports: build, suppress small cells, scrub identifiers, render.
 
+>>> import iop_outcomes as iop
+>>> rep = iop.report(iop.synth.demo())            # doctest: +SKIP
+>>> rep.write("reports/demo")                     # doctest: +SKIP
+
+``iop_outcomes.report`` is both this package and callable: ``iop.report(data, ...)`` builds a
+report (see :func:`iop_outcomes.report.build.report`).
+"""
+
+import sys as _sys
+import types as _types
+
+from .build import Report, report
 from .config import StudyConfig, load_config
 from .safety import find_identifiers, neutralise_formulas, scrub_identifiers
 from .suppress import SuppressedTable, suppress
 
 __all__ = [
+    "report",
+    "Report",
     "suppress",
     "SuppressedTable",
     "StudyConfig",
@@ -13,3 +27,14 @@ __all__ = [
     "neutralise_formulas",
     "find_identifiers",
 ]
+
+
+class _CallableModule(_types.ModuleType):
+    """Make ``iop_outcomes.report`` callable, so ``iop.report(...)`` works whether the name
+    resolves to this package (after ``import iop_outcomes.report``) or to the function."""
+
+    def __call__(self, *args, **kwargs):
+        return report(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule

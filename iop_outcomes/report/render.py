@@ -253,12 +253,12 @@ nav.toc ol { margin: .2rem 0 0 1.2rem; padding: 0; columns: 2; }
 h2 { font-size: 1.3rem; border-bottom: 2px solid var(--accent); padding-bottom: .15rem;
   margin-top: 2.2rem; }
 h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
-table.iop-table { border-collapse: collapse; margin: .4rem 0 .3rem; font-size: .85rem;
+table.iop-table { border-collapse: collapse; margin: .4rem 0 .3rem; font-size: .8rem;
   font-variant-numeric: tabular-nums; }
 table.iop-table th, table.iop-table td { border-bottom: 1px solid var(--rule);
-  padding: .22rem .55rem; text-align: right; vertical-align: top; }
+  padding: .2rem .45rem; text-align: left; vertical-align: top; }
+table.iop-table td.num { text-align: right; }
 table.iop-table th { border-bottom: 1.5px solid var(--ink); background: #f4f6f8; }
-table.iop-table td:first-child, table.iop-table th:first-child { text-align: left; }
 .table-block, figure { margin: 0 0 1.2rem; overflow-x: auto; }
 .caption { font-weight: 600; margin: .8rem 0 .2rem; }
 .notes { color: var(--muted); font-size: .8rem; margin: .1rem 0 0; padding-left: 1.1rem; }
@@ -281,17 +281,63 @@ pre { font-size: .75rem; background: #f4f6f8; padding: .5rem; overflow-x: auto; 
   h2 { break-after: avoid; page-break-after: avoid; }
   .table-block, figure, .summary, dl.prov { break-inside: avoid; page-break-inside: avoid; }
   table.iop-table th { background: none; }
+  table.iop-table { font-size: 8pt; }
+  .table-block, figure { overflow: visible; }
   a { color: inherit; text-decoration: none; }
 }
 """.strip()
 
 
+#: Column headers shown in the HTML (CSV/XLSX keep the machine-readable names).
+HEADERS = {
+    "n_episodes": "episodes",
+    "n_paired": "paired",
+    "n_unpaired": "unpaired",
+    "baseline_mean": "baseline M",
+    "baseline_sd": "SD",
+    "endpoint_mean": "endpoint M",
+    "endpoint_sd": "SD ",
+    "mean_change": "change",
+    "change_ci_low": "CI low",
+    "change_ci_high": "CI high",
+    "ci_low": "CI low",
+    "ci_high": "CI high",
+    "pvalue": "p",
+    "r_pre_post": "r",
+    "n_used": "n",
+    "n_group": "n (group)",
+    "n_reference": "n (ref.)",
+    "n_eligible": "eligible",
+    "n_responded": "responded",
+    "n_excluded": "excluded",
+    "estimate": "estimate",
+    "ci_method": "CI method",
+}
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
 def _table_html(t: ReportTable) -> str:
     df = t.frame.reset_index() if t.index else t.frame
     disp = format_table(df, t.digits)
-    disp.columns = [str(c) for c in df.columns]
-    body = disp.to_html(index=False, border=0, classes="iop-table", escape=True)
-    body = body.replace(' style="text-align: right;"', "")
+    head = "".join(f"<th>{html.escape(HEADERS.get(str(c), str(c)))}</th>" for c in df.columns)
+    rows = []
+    raw = df.to_numpy(dtype=object)
+    shown = disp.to_numpy(dtype=object)
+    for i in range(len(df)):
+        cells = []
+        for j in range(df.shape[1]):
+            v = raw[i, j]
+            num = _is_num(v) or (isinstance(v, str) and (v.startswith("<") or v == "*"))
+            cls = ' class="num"' if num else ""
+            cells.append(f"<td{cls}>{html.escape(str(shown[i, j]))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    body = (
+        f'<table class="iop-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in t.notes)
     parts = [
         f'<div class="table-block" id="table-{html.escape(t.key)}">',

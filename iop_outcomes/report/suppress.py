@@ -119,6 +119,7 @@ def suppress(
     by: str | Sequence[str] | None = None,
     total_row: Any = None,
     total_col: str | bool | None = None,
+    complements: Mapping[str, str] | None = None,
     complement_label: str = COMPLEMENT_LABEL,
 ) -> SuppressedTable:
     """Hide small counts, their complements and the values derived from them.
@@ -145,6 +146,9 @@ def suppress(
     total_col : str or True, optional
         A column holding each row's total over the other count columns, or ``True`` when row
         totals are published elsewhere; adds one constraint per row.
+    complements : dict, optional
+        ``{k_column: n_column}`` for "k of n" counts: the unshown remainder ``n - k`` is a cell
+        too (e.g. non-responders), so ``k`` is hidden when ``1 <= n - k < threshold``.
     complement_label : str, default ``"*"``
         Text of complementary and derived hidden cells.
 
@@ -177,7 +181,9 @@ def suppress(
     counts = list(counts) if counts is not None else _default_counts(df)
     derived = dict(derived or {})
     by_cols = [by] if isinstance(by, str) else list(by or [])
+    complements = dict(complements or {})
     missing = [c for c in [*counts, *derived, *by_cols] if c not in df.columns]
+    missing += [c for kv in complements.items() for c in kv if c not in counts]
     missing += [
         c for v in derived.values() for c in ([v] if isinstance(v, str) else v) if c not in counts
     ]
@@ -213,6 +219,10 @@ def suppress(
     finite = np.isfinite(values)
     primary = finite & (values >= 1) & (values < threshold)
     hidden = primary.copy()
+    for k_col, n_col in complements.items():
+        rest = values[:, col_pos[n_col]] - values[:, col_pos[k_col]]
+        with np.errstate(invalid="ignore"):
+            hidden[:, col_pos[k_col]] |= (rest >= 1) & (rest < threshold)
 
     # constraints: (member cells, total cell or None); a cell is (row, count-column index)
     is_total = _total_row_mask(df, total_row, counts)

@@ -1,0 +1,1431 @@
+"""Build the shareable outcome report from a data file (or loaded data) and a study config.
+
+:func:`report` loads the data (through :func:`iop_outcomes.load`, so every row has a ledger
+disposition), builds the episode table per instrument (:func:`iop_outcomes.episodes`), runs the
+library's analyses, passes every table through small-cell suppression and identifier scrubbing,
+draws the figures **from the suppressed tables** (so a figure can never show what a table
+hides), writes the methods section from the result objects' own ``method``/``params``/``notes``
+and the instrument registry's citations, and adds a provenance block.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import ConfigError, DataError, IOPError
+from .config import StudyConfig, load_config
+from .render import (
+    ReportFigure,
+    ReportTable,
+    Section,
+    figure_to_svg,
+    render_html,
+    timestamp,
+    write_csv,
+    write_xlsx,
+)
+from .safety import find_identifiers, scrub_identifiers
+from .suppress import suppress
+
+__all__ = ["Report", "report"]
+
+_PACKAGES = ("iop_outcomes", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "openpyxl")
+_GROUP_LABEL_ALL = "All"
+
+
+# ============================================================================ the Report object
+@dataclass
+class Report:
+    """A built report: sections, shareable tables and figures, provenance.
+
+    Use :meth:`write` to produce ``report.html``, ``tables/*.csv``, ``tables.xlsx`` and
+    ``provenance.json`` in a directory; :meth:`html` gives the HTML text; :meth:`table` one
+    table as a DataFrame (after suppression).
+    """
+
+    title: str
+    subtitle: str
+    sections: list[Section]
+    tables: list[ReportTable]
+    figures: list[ReportFigure]
+    provenance: dict[str, Any]
+    config: StudyConfig
+    generated: str
+    banner: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def html(self) -> str:
+        """The self-contained HTML document."""
+        return render_html(
+            title=self.title,
+            subtitle=self.subtitle,
+            generated=self.generated,
+            sections=self.sections,
+            banner=self.banner,
+        )
+
+    def table(self, key: str) -> pd.DataFrame:
+        """One shareable table by key (see :attr:`keys`)."""
+        for t in self.tables:
+            if t.key == key:
+                return t.frame.copy()
+        raise ConfigError(f"No table {key!r} in this report. Tables: {self.keys}.")
+
+    @property
+    def keys(self) -> list[str]:
+        """Keys of the tables, in report order (also the CSV file names)."""
+        return [t.key for t in self.tables]
+
+    def write(self, out: str | Path) -> dict[str, Path]:
+        """Write ``report.html``, ``tables/<key>.csv``, ``tables.xlsx`` and ``provenance.json``.
+
+        Returns the paths written. Files are byte-identical for the same data, configuration
+        and seed apart from the generation timestamp.
+        """
+        out = Path(out)
+        try:
+            (out / "tables").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"Cannot create the output directory {str(out)!r}: {e}.") from None
+        paths: dict[str, Path] = {}
+        for old in (out / "tables").glob("*.csv"):
+            old.unlink()
+        for t in self.tables:
+            paths[f"tables/{t.key}.csv"] = write_csv(t, out / "tables" / f"{t.key}.csv")
+        about = [
+            ("generated", self.generated),
+            ("input sha256", self.provenance.get("input", {}).get("sha256", "")),
+            ("small-cell suppression", self.provenance.get("suppression", "")),
+        ]
+        paths["tables.xlsx"] = write_xlsx(
+            self.tables, out / "tables.xlsx", title=self.title, about=about
+        )
+        text = self.html()
+        (out / "report.html").write_text(text, encoding="utf-8")
+        paths["report.html"] = out / "report.html"
+        (out / "provenance.json").write_text(
+            json.dumps(self.provenance, sort_keys=True, indent=2, default=str) + "\n",
+            encoding="utf-8",
+        )
+        paths["provenance.json"] = out / "provenance.json"
+        return paths
+
+    def __str__(self) -> str:
+        lines = [
+            self.title,
+            f"{len(self.sections)} sections, {len(self.tables)} tables, "
+            f"{len(self.figures)} figures; generated {self.generated}",
+        ]
+        lines += [f"  {t.key}: {t.title}" for t in self.tables]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        items = "".join(f"<li>{html.escape(t.title)}</li>" for t in self.tables)
+        return (
+            f"<div><strong>{html.escape(self.title)}</strong> — {len(self.tables)} tables, "
+            f"{len(self.figures)} figures. Use <code>.write(dir)</code> to save."
+            f"<ul>{items}</ul></div>"
+        )
+
+
+# ============================================================================ build context
+class _Ctx:
+    def __init__(self, cfg: StudyConfig, strict: bool):
+        self.cfg = cfg
+        self.threshold = cfg.suppression_threshold
+        self.strict = strict
+        self.tables: list[ReportTable] = []
+        self.figures: list[ReportFigure] = []
+        self.methods: list[tuple[str, str, dict, tuple[str, ...]]] = []
+        self.facts: dict[str, Any] = {}
+        self.warnings: list[str] = []
+        self.counter = 0
+
+    def add_table(
+        self,
+        section: Section,
+        key: str,
+        title: str,
+        df: pd.DataFrame,
+        *,
+        counts: Sequence[str] = (),
+        derived: dict | None = None,
+        by=None,
+        total_row=None,
+        total_col=None,
+        complements: dict | None = None,
+        result: Any = None,
+        method: str = "",
+        notes: Sequence[str] = (),
+        digits: int = 2,
+    ) -> ReportTable:
+        df = scrub_identifiers(df.reset_index(drop=True))
+        st = suppress(
+            df,
+            self.threshold,
+            counts=list(counts),
+            derived=derived,
+            by=by,
+            total_row=total_row,
+            total_col=total_col,
+            complements=complements,
+        )
+        self.counter += 1
+        method = method or (getattr(result, "method", "") or "")
+        all_notes = [*notes, *st.notes]
+        t = ReportTable(
+            key=f"{self.counter:02d}_{key}",
+            title=f"Table {self.counter}. {title}",
+            frame=st.table,
+            notes=tuple(all_notes),
+            method=method,
+            digits=digits,
+        )
+        self.tables.append(t)
+        section.blocks.append(t)
+        if result is not None or method:
+            self.methods.append(
+                (
+                    t.title,
+                    method,
+                    dict(getattr(result, "params", {}) or {}),
+                    tuple(getattr(result, "notes", ()) or ()),
+                )
+            )
+        return t
+
+    def add_figure(self, section: Section, key: str, title: str, fig, caption: str = "") -> None:
+        n = len(self.figures) + 1
+        f = ReportFigure(
+            key=f"{n:02d}_{key}",
+            title=f"Figure {n}. {title}",
+            svg=figure_to_svg(fig),
+            caption=f"Figure {n}. {caption or title}",
+        )
+        self.figures.append(f)
+        section.blocks.append(f)
+
+    def run(self, section: Section, what: str, fn: Callable[[], Any]) -> Any:
+        """Run one analysis; on failure put a visible note in the section."""
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = fn()
+            for w in caught:
+                msg = f"{what}: {w.message}"
+                if msg not in self.warnings:
+                    self.warnings.append(msg)
+            return out
+        except (ModuleNotFoundError, ImportError, AttributeError) as e:
+            if self.strict and not isinstance(e, ModuleNotFoundError | ImportError):
+                raise
+            section.html(
+                f'<p class="unavailable">{html.escape(what)}: not available in this '
+                f"installation ({html.escape(type(e).__name__)}: {html.escape(str(e))}).</p>"
+            )
+            self.warnings.append(f"{what}: not available ({e})")
+        except Exception as e:
+            if self.strict:
+                raise
+            section.html(
+                f'<p class="unavailable">{html.escape(what)} could not be computed: '
+                f"{html.escape(str(e))}</p>"
+            )
+            self.warnings.append(f"{what} could not be computed: {e}")
+        return None
+
+    def shown(self, v: Any) -> bool:
+        """Whether a (suppressed) table value is a number that may be quoted."""
+        return isinstance(v, (int, float, np.integer, np.floating)) and not (
+            isinstance(v, float) and np.isnan(v)
+        )
+
+
+def _fmt_n(v: Any, threshold: int | None) -> str:
+    if isinstance(v, str):
+        return "fewer than " + v[1:] if v.startswith("<") else "a suppressed number of"
+    return f"{int(v):,}"
+
+
+def _pct(v: Any) -> str:
+    return f"{100 * float(v):.0f}%"
+
+
+# ============================================================================ input handling
+def _load(data: Any, cfg: StudyConfig, progress) -> Any:
+    import iop_outcomes as iop
+
+    if hasattr(data, "ledger") and hasattr(data, "data"):
+        return data
+    if hasattr(data, "truth") and hasattr(data, "data"):  # SynthData
+        data = data.data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return iop.load(data, mapping=cfg.mapping)
+
+
+def _episode_rules(cfg: StudyConfig):
+    if not cfg.episode_rules:
+        return None
+    import iop_outcomes as iop
+
+    try:
+        return iop.EpisodeRules(**cfg.episode_rules)
+    except TypeError as e:
+        raise ConfigError(
+            f"Invalid key in the [episodes] table of the study configuration: {e}."
+        ) from None
+
+
+def _sha256_of(data: Any) -> str:
+    for attr in ("sha256", "source_sha256"):
+        v = getattr(data, attr, None)
+        if isinstance(v, str) and v:
+            return v
+    return ""
+
+
+# ============================================================================ sections
+def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
+    ledger = loaded.ledger
+    counts = ledger["disposition"].value_counts()
+    n_read = int(len(ledger))
+    disp = pd.DataFrame(
+        {
+            "disposition": ["accepted", "repaired", "quarantined", "rows read"],
+            "rows": [int(counts.get(k, 0)) for k in ("accepted", "repaired", "quarantined")]
+            + [n_read],
+        }
+    )
+    disp["share"] = disp["rows"] / max(n_read, 1)
+    sec.p(
+        "Every row of the input file ends with exactly one disposition: accepted as it was, "
+        "accepted with a recorded repair (for example a total prorated from answered items or "
+        "a synonym mapped to the standard label), or quarantined with a reason. Quarantined "
+        "rows are excluded from every analysis below. Counts here are questionnaire "
+        "administrations (rows), not people."
+    )
+    t = ctx.add_table(
+        sec,
+        "ledger_dispositions",
+        "Input rows by disposition",
+        disp,
+        counts=["rows"],
+        derived={"share": "rows"},
+        total_row="rows read",
+        method="iop.load validation and scoring (row ledger)",
+    )
+    ctx.facts["ledger"] = t.frame
+    reasons = ledger[ledger["disposition"] != "accepted"]
+    if len(reasons):
+        reasons = reasons.assign(reason=reasons["reason"].astype("object").fillna("(none)"))
+        tab = (
+            reasons.groupby(["disposition", "reason"], sort=True, observed=True)
+            .size()
+            .rename("rows")
+            .reset_index()
+            .sort_values(["disposition", "rows", "reason"], ascending=[True, False, True])
+        )
+        ctx.add_table(
+            sec,
+            "ledger_reasons",
+            "Repairs and quarantine reasons",
+            tab,
+            counts=["rows"],
+            by="disposition",
+            method="iop.load validation and scoring (row ledger)",
+        )
+    data = loaded.data
+    if "safety_flag" in data.columns and "instrument" in data.columns:
+        phq = data[data["instrument"].astype("object") == "PHQ-9"]
+        if len(phq):
+            flag = phq["safety_flag"].astype("boolean")
+            known = flag.notna()
+            key = "episode_id" if "episode_id" in phq.columns else "patient_id"
+            by_ep = flag[known].groupby(phq.loc[known, key].astype("object")).any()
+            n_ep = int(len(by_ep))
+            k_ep = int(by_ep.sum())
+            st = pd.DataFrame(
+                {
+                    "episodes": ["item 9 > 0 at least once", "item 9 always 0", "total"],
+                    "n": [k_ep, n_ep - k_ep, n_ep],
+                }
+            )
+            st["pct"] = st["n"] / max(n_ep, 1)
+            sec.p(
+                "PHQ-9 item 9 asks about thoughts of death or self-harm. Any answer above 0 is "
+                "a positive screen that calls for the program's risk-assessment protocol; it is "
+                "counted here and never imputed or dropped."
+            )
+            ctx.add_table(
+                sec,
+                "safety_item",
+                "Episodes with a positive PHQ-9 item 9 response",
+                st,
+                counts=["n"],
+                derived={"pct": "n"},
+                total_row="total",
+                method="safety_flag from iop.load: PHQ-9 item 9 > 0 (Simon et al. 2013)",
+                digits=3,
+            )
+
+
+def _flow_wide(flow: pd.DataFrame) -> pd.DataFrame:
+    f = flow.copy()
+    f["group"] = f["group"].astype("object").astype(str)
+    wide = f.pivot_table(
+        index=["stage", "box_order", "box"],
+        columns="group",
+        values="n",
+        aggfunc="sum",
+        sort=False,
+        observed=True,
+    )
+    groups = [g for g in wide.columns if g not in ("(all)",)]
+    wide = wide[groups]
+    wide[_GROUP_LABEL_ALL] = wide.sum(axis=1)
+    stage_order = {s: i for i, s in enumerate(dict.fromkeys(f["stage"]))}
+    wide = wide.reset_index()
+    wide["_o"] = wide["stage"].map(stage_order)
+    wide = wide.sort_values(["_o", "box_order"]).drop(columns=["_o", "box_order"])
+    wide = wide.rename(columns={"box": "status"})
+    for g in [*groups, _GROUP_LABEL_ALL]:
+        wide[g] = wide[g].fillna(0).astype(int)
+    return wide.reset_index(drop=True), groups
+
+
+def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
+    import iop_outcomes as iop
+
+    group = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
+    windows = tuple(
+        w
+        for w in ("1m", "3m", "6m", "12m")
+        if f"followup_{w}" in ep.columns and ep[f"followup_{w}"].notna().any()
+    )
+    res = ctx.run(
+        sec,
+        "Participant flow",
+        lambda: iop.retention(ep, by=group, tests=False, windows=windows or ("1m",)),
+    )
+    if res is None:
+        return None
+    wide, groups = _flow_wide(res.flow)
+    sec.p(
+        f"Flow of {inst} episodes from admission to follow-up. Within each stage every episode "
+        "is counted in exactly one row, so each stage's rows add up to the episodes admitted."
+    )
+    t = ctx.add_table(
+        sec,
+        "participant_flow",
+        f"Participant flow ({inst})",
+        wide,
+        counts=[*groups, _GROUP_LABEL_ALL],
+        by="stage",
+        total_col=_GROUP_LABEL_ALL,
+        result=res,
+    )
+    ctx.facts["flow"] = t.frame
+    return res
+
+
+def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
+    import iop_outcomes as iop
+
+    for inst, ep in eps.items():
+        groupings = [g for g in ctx.cfg.groupings if g in ep.columns]
+        by = groupings[0] if groupings else None
+        for g in groupings or [None]:
+            res = ctx.run(
+                sec,
+                f"Change summary ({inst})",
+                lambda g=g, ep=ep: iop.change_summary(ep, by=g, ci_level=ctx.cfg.ci_level),
+            )
+            if res is None:
+                continue
+            tb = res.table.copy()
+            gcol = g or "group"
+            if g is None:
+                tb[gcol] = "Overall"
+            tb = tb.rename(columns={g: "group"} if g else {gcol: "group"})
+            tb["group"] = tb["group"].astype("object").astype(str)
+            tb["n_unpaired"] = tb["n_episodes"] - tb["n_paired"]
+            cols = [
+                "group",
+                "n_episodes",
+                "n_paired",
+                "n_unpaired",
+                "baseline_mean",
+                "baseline_sd",
+                "endpoint_mean",
+                "endpoint_sd",
+                "mean_change",
+                "change_ci_low",
+                "change_ci_high",
+                "pvalue",
+                "r_pre_post",
+            ]
+            stats_cols = cols[4:]
+            title = f"{inst} symptom change" + (f" by {g}" if g else "")
+            t = ctx.add_table(
+                sec,
+                f"change_{_slug(inst)}_{g or 'overall'}",
+                title,
+                tb[cols],
+                counts=["n_episodes", "n_paired", "n_unpaired"],
+                derived={c: "n_paired" for c in stats_cols},
+                total_row="Overall",
+                total_col="n_episodes",
+                complements={"n_paired": "n_episodes"},
+                result=res,
+                notes=("Change = endpoint − baseline; negative values are improvement.",),
+            )
+            if g == by:
+                ctx.facts.setdefault("change", {})[inst] = t.frame
+                if inst == ctx.cfg.primary_instrument:
+                    _fig_change(ctx, sec, t.frame, inst, g)
+            # rates
+            rows = []
+            for flag, label in (
+                ("response", "response (≥50% reduction)"),
+                ("remission", "remission"),
+                ("mcid", "MCID improvement"),
+            ):
+                if f"{flag}_k" not in res.table.columns:
+                    continue
+                d = pd.DataFrame(
+                    {
+                        "group": tb["group"],
+                        "measure": label,
+                        "k": res.table[f"{flag}_k"].to_numpy(),
+                        "n": res.table[f"{flag}_n"].to_numpy(),
+                        "rate": res.table[f"{flag}_rate"].to_numpy(),
+                        "ci_low": res.table[f"{flag}_ci_low"].to_numpy(),
+                        "ci_high": res.table[f"{flag}_ci_high"].to_numpy(),
+                    }
+                )
+                rows.append(d)
+            if rows:
+                rt = pd.concat(rows, ignore_index=True)
+                rt = rt[["measure", "group", "k", "n", "rate", "ci_low", "ci_high"]]
+                t2 = ctx.add_table(
+                    sec,
+                    f"rates_{_slug(inst)}_{g or 'overall'}",
+                    f"{inst} response, remission and MCID improvement" + (f" by {g}" if g else ""),
+                    rt,
+                    counts=["k", "n"],
+                    by="measure",
+                    total_row="Overall",
+                    complements={"k": "n"},
+                    derived={"rate": "k", "ci_low": "k", "ci_high": "k"},
+                    digits=3,
+                    method="proportions with Wilson score intervals "
+                    f"({100 * ctx.cfg.ci_level:g}%); definitions in the methods section",
+                )
+                if g == by:
+                    ctx.facts.setdefault("rates", {})[inst] = t2.frame
+        # severity shift (overall)
+        res = ctx.run(sec, f"Severity shift ({inst})", lambda ep=ep: iop.severity_shift(ep))
+        if res is not None:
+            tb = res.table.copy()
+            wide = tb.pivot_table(
+                index="baseline_band",
+                columns="endpoint_band",
+                values="n",
+                aggfunc="sum",
+                sort=False,
+                observed=True,
+            )
+            order = list(dict.fromkeys(tb["endpoint_band"].astype("object")))
+            wide = (
+                wide.reindex(
+                    index=list(dict.fromkeys(tb["baseline_band"].astype("object"))), columns=order
+                )
+                .fillna(0)
+                .astype(int)
+            )
+            wide["total"] = wide.sum(axis=1)
+            wide = wide.reset_index().rename(columns={"baseline_band": "baseline band"})
+            wide.columns = [str(c) for c in wide.columns]
+            cols = [*order, "total"]
+            ctx.add_table(
+                sec,
+                f"severity_shift_{_slug(inst)}",
+                f"{inst} severity band at baseline (rows) and endpoint (columns)",
+                wide,
+                counts=[str(c) for c in cols],
+                total_col="total",
+                result=res,
+            )
+
+
+def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
+    import iop_outcomes as iop
+
+    for inst, ep in eps.items():
+        g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
+        for by in [None, g] if g else [None]:
+            res = ctx.run(
+                sec,
+                f"Clinical significance ({inst})",
+                lambda by=by, ep=ep, inst=inst: iop.clinical_significance(
+                    ep, instrument=inst, by=by, ci_level=ctx.cfg.ci_level
+                ),
+            )
+            if res is None:
+                continue
+            tb = res.to_frame().copy()
+            if by is None:
+                tb.insert(0, "group", "Overall")
+            else:
+                tb = tb.rename(columns={by: "group"})
+            tb["group"] = tb["group"].astype("object").astype(str)
+            keep = [
+                c
+                for c in [
+                    "group",
+                    "outcome",
+                    "count",
+                    "n",
+                    "estimate",
+                    "ci_low",
+                    "ci_high",
+                    "n_excluded",
+                ]
+                if c in tb.columns
+            ]
+            tb = tb[keep]
+            t = ctx.add_table(
+                sec,
+                f"clinsig_{_slug(inst)}_{by or 'overall'}",
+                f"{inst} reliable and clinically significant change"
+                + (f" by {by}" if by else "")
+                + " (Jacobson–Truax)",
+                tb,
+                counts=[c for c in ("count", "n_excluded") if c in tb.columns],
+                by="group",
+                derived={c: "count" for c in ("estimate", "ci_low", "ci_high") if c in tb},
+                result=res,
+                digits=3,
+            )
+            if by is None:
+                ctx.facts.setdefault("clinsig", {})[inst] = t.frame
+            elif inst == ctx.cfg.primary_instrument:
+                _fig_clinsig(ctx, sec, t.frame, inst, by)
+
+
+def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
+    import iop_outcomes as iop
+
+    sec.p(
+        "Standardised pre–post effect sizes. Several variants exist and give different numbers "
+        "for the same data; each row names its variant. d_av divides the mean change by the "
+        "average of the baseline and endpoint SDs; d_z by the SD of the change scores; "
+        "g applies Hedges' small-sample correction."
+    )
+    for inst, ep in eps.items():
+        g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
+        parts = []
+        last = None
+        for method in ("g_av", "d_z", "d_rm"):
+            for by in [None, g] if g else [None]:
+                res = ctx.run(
+                    sec,
+                    f"Effect size {method} ({inst})",
+                    lambda by=by, method=method, ep=ep: iop.rm_d(
+                        ep, method=method, by=by, ci_level=ctx.cfg.ci_level
+                    ),
+                )
+                if res is None:
+                    continue
+                last = res
+                tb = res.to_frame().copy()
+                if by is None:
+                    tb.insert(0, "group", "Overall")
+                else:
+                    tb = tb.rename(columns={by: "group"})
+                parts.append(tb)
+                ctx.methods.append(
+                    (f"{inst} effect size {method}", res.method, dict(res.params), tuple(res.notes))
+                )
+        if not parts:
+            continue
+        tb = pd.concat(parts, ignore_index=True)
+        tb["group"] = tb["group"].astype("object").astype(str)
+        keep = [
+            c
+            for c in [
+                "method",
+                "group",
+                "n_used",
+                "estimate",
+                "ci_low",
+                "ci_high",
+                "ci_method",
+                "r",
+            ]
+            if c in tb.columns
+        ]
+        t = ctx.add_table(
+            sec,
+            f"effect_sizes_{_slug(inst)}",
+            f"{inst} pre–post effect sizes",
+            tb[keep],
+            counts=["n_used"],
+            by="method",
+            total_row="Overall",
+            derived={c: "n_used" for c in ("estimate", "ci_low", "ci_high", "r") if c in keep},
+            method="iop.rm_d; variant per row (see methods)",
+            digits=2,
+        )
+        ctx.facts.setdefault("effects", {})[inst] = t.frame
+        del last
+
+
+def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
+    import iop_outcomes as iop
+
+    g, ref = ctx.cfg.comparison_group, ctx.cfg.comparison_reference
+    for inst, ep in eps.items():
+        if g not in ep.columns:
+            sec.p(f"{inst}: the data have no '{g}' column, so no comparison is possible.")
+            continue
+        res = ctx.run(
+            sec,
+            f"Adjusted comparison ({inst})",
+            lambda ep=ep: iop.compare(ep, group=g, reference=ref, ci_level=ctx.cfg.ci_level),
+        )
+        if res is not None:
+            tb = res.to_frame()
+            keep = [
+                c
+                for c in [
+                    "contrast",
+                    "n_group",
+                    "n_reference",
+                    "estimate",
+                    "ci_low",
+                    "ci_high",
+                    "pvalue",
+                ]
+                if c in tb.columns
+            ]
+            t = ctx.add_table(
+                sec,
+                f"compare_{_slug(inst)}",
+                f"{inst}: adjusted difference in change, each {g} vs {ref}",
+                tb[keep],
+                counts=[c for c in ("n_group", "n_reference") if c in keep],
+                derived={
+                    c: ["n_group"] for c in ("estimate", "ci_low", "ci_high", "pvalue") if c in keep
+                },
+                result=res,
+                notes=(
+                    "Positive difference = less improvement than the "
+                    "reference on lower-is-better scales.",
+                ),
+            )
+            ctx.facts.setdefault("compare", {})[inst] = t.frame
+        margin = ctx.cfg.margin_for(inst)
+        res = ctx.run(
+            sec,
+            f"Non-inferiority test ({inst})",
+            lambda ep=ep, margin=margin: iop.equivalence(
+                ep, group=g, reference=ref, margin=margin, kind="non-inferiority"
+            ),
+        )
+        if res is not None:
+            tb = res.to_frame()
+            keep = [
+                c
+                for c in [
+                    "contrast",
+                    "estimate",
+                    "ci_low",
+                    "ci_high",
+                    "ci_level",
+                    "margin",
+                    "pvalue",
+                    "conclusion",
+                ]
+                if c in tb.columns
+            ]
+            tb = tb[keep].copy()
+            if "conclusion" in tb:
+                tb["conclusion"] = np.where(
+                    tb["conclusion"].astype(bool), "non-inferior", "not shown"
+                )
+            t = ctx.add_table(
+                sec,
+                f"noninferiority_{_slug(inst)}",
+                f"{inst}: non-inferiority of each {g} vs {ref}",
+                tb,
+                result=res,
+                notes=(
+                    f"Margin {res.params.get('margin', margin)} points"
+                    + (
+                        " (configured)."
+                        if margin
+                        else " (library default; set [comparison] margin in the study file)."
+                    ),
+                ),
+            )
+            ctx.facts.setdefault("equivalence", {})[inst] = t.frame
+
+
+def _section_retention(
+    ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, ret: Any, loaded: Any
+) -> None:
+    import iop_outcomes as iop
+
+    if ret is not None and len(getattr(ret, "followup", [])):
+        fu = ret.followup.copy()
+        fu["group"] = fu["group"].astype("object").astype(str).replace({"(all)": "Overall"})
+        keep = ["window", "group", "n_eligible", "n_responded", "estimate", "ci_low", "ci_high"]
+        fu = fu[[c for c in keep if c in fu.columns]]
+        t = ctx.add_table(
+            sec,
+            "followup_response",
+            f"Follow-up response ({inst})",
+            fu,
+            counts=["n_eligible", "n_responded"],
+            by="window",
+            total_row="Overall",
+            complements={"n_responded": "n_eligible"},
+            derived={c: "n_responded" for c in ("estimate", "ci_low", "ci_high")},
+            result=ret,
+            digits=3,
+            notes=tuple(str(d) for d in ret.followup.get("denominator", pd.Series()).unique()[:1]),
+        )
+        ctx.facts["followup"] = t.frame
+        _fig_followup(ctx, sec, t.frame, inst)
+    g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
+    res = ctx.run(sec, "Dropout (Kaplan–Meier)", lambda: iop.dropout_survival(ep, by=g))
+    if res is not None:
+        tb = res.to_frame()
+        tb["group"] = tb["group"].astype("object").astype(str)
+        keep = [
+            c
+            for c in [
+                "group",
+                "n",
+                "dropouts",
+                "transfers",
+                "censored",
+                "median_los",
+                "los_ci_low",
+                "los_ci_high",
+            ]
+            if c in tb.columns
+        ]
+        ctx.add_table(
+            sec,
+            "dropout_survival",
+            f"Dropout during treatment ({inst} episodes)",
+            tb[keep],
+            counts=[c for c in ("dropouts", "transfers", "censored", "n") if c in keep],
+            total_col="n" if "n" in keep else None,
+            derived={c: "n" for c in ("median_los", "los_ci_low", "los_ci_high") if c in keep},
+            result=res,
+        )
+    res = ctx.run(sec, "Durability of gains", lambda: iop.durability(ep, instrument=inst))
+    if res is not None:
+        tb = res.to_frame()
+        keep = [
+            c
+            for c in ["window", "measure", "n", "count", "estimate", "ci_low", "ci_high"]
+            if c in tb.columns
+        ]
+        ctx.add_table(
+            sec,
+            "durability",
+            f"Durability after discharge ({inst})",
+            tb[keep],
+            counts=["n", "count"],
+            by="measure",
+            complements={"count": "n"},
+            derived={
+                "estimate": ["n", "count"],
+                "ci_low": ["n", "count"],
+                "ci_high": ["n", "count"],
+            },
+            result=res,
+            digits=3,
+        )
+    res = ctx.run(
+        sec,
+        "Missing-data sensitivity",
+        lambda: iop.missing_data_sensitivity(
+            loaded,
+            instrument=inst,
+            group=g,
+            reference=ctx.cfg.comparison_reference,
+            seed=ctx.cfg.seed,
+            ci_level=ctx.cfg.ci_level,
+            progress=False,
+        ),
+    )
+    if res is not None:
+        tb = res.to_frame()
+        keep = [c for c in tb.columns if c not in ("patient_id", "episode_id")]
+        cnt = [c for c in ("n", "n_used", "n_imputed", "n_excluded") if c in keep]
+        ctx.add_table(
+            sec,
+            "missing_data_sensitivity",
+            f"Missing-data sensitivity ({inst})",
+            tb[keep],
+            counts=cnt,
+            result=res,
+        )
+
+
+# ============================================================================ figures
+def _mpl():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _numeric_rows(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    ok = np.ones(len(df), dtype=bool)
+    for c in cols:
+        ok &= np.array([isinstance(v, (int, float, np.integer, np.floating)) for v in df[c]])
+    return df[ok]
+
+
+def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | None) -> None:
+    d = _numeric_rows(t, ["baseline_mean", "endpoint_mean"])
+    if d.empty:
+        return
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+    x = np.arange(len(d))
+    ax.bar(x - 0.2, d["baseline_mean"].astype(float), 0.4, label="baseline", color="#9bb7d4")
+    ax.bar(x + 0.2, d["endpoint_mean"].astype(float), 0.4, label="endpoint", color="#1f5f8b")
+    ax.set_xticks(x, d["group"].tolist())
+    ax.set_ylabel(f"mean {inst} total")
+    ax.legend(frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    ctx.add_figure(
+        sec,
+        f"change_{_slug(inst)}",
+        f"Mean {inst} at baseline and endpoint" + (f" by {g}" if g else ""),
+        fig,
+        caption=f"Mean {inst} at baseline and endpoint (paired episodes; groups with "
+        "suppressed counts are not drawn).",
+    )
+
+
+def _fig_clinsig(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -> None:
+    d = _numeric_rows(t, ["estimate"])
+    if d.empty:
+        return
+    plt = _mpl()
+    groups = list(dict.fromkeys(d["group"]))
+    outcomes = list(dict.fromkeys(t["outcome"]))
+    colors = ["#1f5f8b", "#6fa3c7", "#c9d3dc", "#e3a35f", "#a23b2a", "#777777"]
+    fig, ax = plt.subplots(figsize=(6.4, 0.6 + 0.55 * len(groups)), dpi=100)
+    left = np.zeros(len(groups))
+    for i, o in enumerate(outcomes):
+        vals = np.array(
+            [
+                float(d[(d["group"] == gname) & (d["outcome"] == o)]["estimate"].sum())
+                for gname in groups
+            ]
+        )
+        ax.barh(groups, 100 * vals, left=left, color=colors[i % len(colors)], label=o)
+        left += 100 * vals
+    ax.set_xlabel("% of paired episodes")
+    ax.set_xlim(0, 100)
+    ax.legend(
+        ncols=min(len(outcomes), 5),
+        frameon=False,
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.35 if len(groups) < 4 else -0.2),
+    )
+    ax.spines[["top", "right"]].set_visible(False)
+    ctx.add_figure(
+        sec,
+        f"clinsig_{_slug(inst)}",
+        f"{inst} reliable change categories by {by}",
+        fig,
+        caption=f"{inst} Jacobson–Truax categories by {by}. Suppressed categories are left "
+        "out, so a bar may not reach 100%.",
+    )
+
+
+def _fig_followup(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
+    d = _numeric_rows(t, ["estimate", "ci_low", "ci_high"])
+    if d.empty:
+        return
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=100)
+    windows = list(dict.fromkeys(t["window"]))
+    pos = {w: i for i, w in enumerate(windows)}
+    for gname, sub in d.groupby("group", sort=False):
+        x = sub["window"].map(pos).to_numpy(dtype=float)
+        y = 100 * sub["estimate"].astype(float).to_numpy()
+        lo = 100 * sub["ci_low"].astype(float).to_numpy()
+        hi = 100 * sub["ci_high"].astype(float).to_numpy()
+        err = [np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)]
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=str(gname))
+    ax.set_xticks(range(len(windows)), [str(w) for w in windows])
+    ax.set_xlabel("follow-up window after discharge")
+    ax.set_ylabel("% responded")
+    ax.set_ylim(0, 100)
+    ax.legend(frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    ctx.add_figure(
+        sec,
+        "followup_response",
+        "Follow-up response by window",
+        fig,
+        caption="Share of discharged episodes with a follow-up score in each window "
+        f"({inst}), with Wilson 95% intervals.",
+    )
+
+
+# ============================================================================ text sections
+def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int) -> None:
+    cfg, th = ctx.cfg, ctx.threshold
+    items: list[str] = []
+    inst = cfg.primary_instrument
+    ch = ctx.facts.get("change", {}).get(inst)
+    if ch is not None and len(ch):
+        row = ch[ch["group"] == "Overall"]
+        row = row.iloc[0] if len(row) else ch.iloc[0]
+        if ctx.shown(row["baseline_mean"]) and ctx.shown(row["mean_change"]):
+            items.append(
+                f"{_fmt_n(row['n_paired'], th)} of {_fmt_n(row['n_episodes'], th)} "
+                f"episodes had a {inst} score at both the start and the end of treatment. "
+                f"Their average {inst} score fell from {row['baseline_mean']:.1f} to "
+                f"{row['endpoint_mean']:.1f}, a change of {row['mean_change']:.1f} points "
+                f"({100 * cfg.ci_level:g}% CI {row['change_ci_low']:.1f} to "
+                f"{row['change_ci_high']:.1f}; negative means fewer symptoms)."
+            )
+    eff = ctx.facts.get("effects", {}).get(inst)
+    if eff is not None and len(eff):
+        r = eff[(eff["group"] == "Overall")]
+        r = r[r["method"].astype(str).str.contains("av")] if len(r) else r
+        if len(r) and ctx.shown(r.iloc[0]["estimate"]):
+            r = r.iloc[0]
+            items.append(
+                f"The standardised size of this change ({r['method']}) is {r['estimate']:.2f} "
+                f"({r['ci_low']:.2f} to {r['ci_high']:.2f}); by Cohen's conventions 0.8 or more "
+                "is a large effect, but pre–post designs without a control group overstate "
+                "what treatment itself caused."
+            )
+    cs = ctx.facts.get("clinsig", {}).get(inst)
+    if cs is not None and len(cs):
+        parts = []
+        for o in ("recovered", "improved", "deteriorated"):
+            r = cs[cs["outcome"] == o]
+            if len(r) and ctx.shown(r.iloc[0]["estimate"]):
+                parts.append(f"{_pct(r.iloc[0]['estimate'])} {o}")
+        if parts:
+            items.append(
+                "Judged by the Jacobson–Truax reliable change criteria: "
+                + ", ".join(parts)
+                + " (see the methods section for the reliability and cut-off used)."
+            )
+    cmpr = ctx.facts.get("equivalence", {}).get(inst)
+    if cmpr is not None and len(cmpr) and "conclusion" in cmpr:
+        conc = "; ".join(f"{r['contrast']}: {r['conclusion']}" for _, r in cmpr.iterrows())
+        items.append(
+            f"Comparing formats after adjusting for baseline severity ({inst}), "
+            f"non-inferiority results: {conc}."
+        )
+    fu = ctx.facts.get("followup")
+    if fu is not None and len(fu):
+        parts = []
+        for _, r in fu[fu["group"] == "Overall"].iterrows():
+            if ctx.shown(r["estimate"]) and ctx.shown(r["n_responded"]) and r["n_responded"]:
+                parts.append(f"{_pct(r['estimate'])} at {r['window']}")
+        if parts:
+            items.append(
+                "Follow-up questionnaires were returned for "
+                + ", ".join(parts)
+                + " after discharge; people who answer follow-up may be doing better than "
+                "those who do not, so follow-up scores describe responders only."
+            )
+    if not items:
+        items.append("Key results are not available for these data; see the sections below.")
+    items.append(
+        f"The report was built from {n_read:,} questionnaire rows; see Data quality for what "
+        "was repaired or excluded. "
+        + (
+            f"Counts from 1 to {th - 1} are hidden (shown as '<{th}') to protect privacy."
+            if th
+            else "Small-cell suppression was turned OFF for this report."
+        )
+    )
+    sec.html(
+        '<div class="summary">' + "".join(f"<p>{html.escape(t)}</p>" for t in items) + "</div>"
+    )
+
+
+def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) -> None:
+    from .. import instruments as _inst
+
+    cfg = ctx.cfg
+    sec.p(
+        "This section is written automatically from the analysis results themselves: each "
+        "table's method text and parameters below are the ones the library recorded when it "
+        "computed the numbers."
+    )
+    sec.html("<h3>Episodes, baseline and endpoint</h3>")
+    rule_txt = repr(rules) if rules is not None else "library defaults (iop.EpisodeRules())"
+    ep_meta = []
+    for inst, ep in eps.items():
+        meta = {
+            k: v
+            for k, v in getattr(ep, "attrs", {}).items()
+            if isinstance(v, str | int | float | dict)
+        }
+        ep_meta.append(
+            f"{inst}: {len(ep):,} episodes."
+            + (
+                f" Episode rules recorded: {json.dumps(meta, sort_keys=True, default=str)}"
+                if meta
+                else ""
+            )
+        )
+    sec.bullets([f"Episode rules: {rule_txt}.", *ep_meta])
+    sec.html("<h3>Instruments</h3>")
+    items = []
+    for name in eps:
+        try:
+            ins = _inst.get(name)
+        except Exception:
+            continue
+        items.append(
+            f"{ins.name}: severity bands {', '.join(f'{lo}-{hi} {lab}' for lo, hi, lab in ins.bands)} ({ins.bands_source})"
+        )
+        for attr in ("reliability", "reliable_change", "mid", "caseness_cutoff", "remission_below"):
+            v = getattr(ins, attr)
+            src = getattr(ins, f"{attr}_source", "") or getattr(
+                ins,
+                {"caseness_cutoff": "caseness_source", "remission_below": "remission_source"}.get(
+                    attr, ""
+                ),
+                "",
+            )
+            if v is not None:
+                items.append(f"{ins.name} {attr.replace('_', ' ')} = {v}: {src}")
+        if ins.missing_source:
+            items.append(f"{ins.name} missing items: {ins.missing_source}")
+    sec.bullets(items)
+    sec.html("<h3>How each table was computed</h3>")
+    seen = set()
+    blocks = []
+    for title, method, params, _notes in ctx.methods:
+        key = (title, method)
+        if key in seen:
+            continue
+        seen.add(key)
+        p = ", ".join(f"{k} = {_fmt_param(v)}" for k, v in params.items())
+        s = f"<li><strong>{html.escape(title)}</strong>: {html.escape(method or 'see table')}"
+        if p:
+            s += f"<br><small>Parameters: {html.escape(p)}</small>"
+        s += "</li>"
+        blocks.append(s)
+    sec.html("<ul>" + "".join(blocks) + "</ul>")
+    sec.html("<h3>Confidentiality</h3>")
+    th = cfg.suppression_threshold
+    sec.p(
+        (
+            f"Small-cell suppression: counts from 1 to {th - 1} are shown as '<{th}'. "
+            "Where a hidden count could be recovered from a total, a percentage or the rest of "
+            "its row or column, further cells are hidden ('*'), as are percentages, rates and "
+            "statistics computed from hidden counts (complementary suppression, applied table "
+            "by table). Figures are drawn from the suppressed tables. No identifiers, dates of "
+            "birth or individual dates appear in this report or its tables."
+        )
+        if th
+        else "Small-cell suppression was turned OFF (suppression.enabled = false). This "
+        "report may allow individuals to be identified and must not be shared outside the "
+        "organisation."
+    )
+    sec.html("<h3>References</h3>")
+    sec.bullets(
+        [
+            "Jacobson NS, Truax P (1991). Clinical significance: a statistical approach to "
+            "defining meaningful change in psychotherapy research. J Consult Clin Psychol 59:12-19.",
+            "Lakens D (2013). Calculating and reporting effect sizes to facilitate cumulative "
+            "science. Front Psychol 4:863.",
+            "Wilson EB (1927). Probable inference, the law of succession, and statistical "
+            "inference. J Am Stat Assoc 22:209-212.",
+            "Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations. "
+            "J Am Stat Assoc 53:457-481.",
+            "Centers for Medicare & Medicaid Services. Cell size suppression policy (minimum "
+            "cell size 11).",
+            "Further sources are cited in each instrument entry and method text above.",
+        ]
+    )
+
+
+def _fmt_param(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return f"{float(v):.4g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_fmt_param(x) for x in v) + "]"
+    return str(v)
+
+
+def _provenance(ctx: _Ctx, sec: Section, loaded: Any, generated: str, input_name: str) -> dict:
+    ledger = loaded.ledger
+    led = ctx.facts.get("ledger")
+
+    def _c(name: str) -> Any:
+        if led is None:
+            return ""
+        r = led[led["disposition"] == name]
+        return r.iloc[0]["rows"] if len(r) else 0
+
+    versions = {}
+    for p in _PACKAGES:
+        try:
+            versions[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            versions[p] = "not installed"
+    versions["python"] = platform.python_version()
+    th = ctx.cfg.suppression_threshold
+    prov = {
+        "generated": generated,
+        "input": {
+            "name": input_name,
+            "sha256": _sha256_of(loaded),
+            "rows_read": int(len(ledger)),
+            "accepted": _c("accepted"),
+            "repaired": _c("repaired"),
+            "quarantined": _c("quarantined"),
+        },
+        "configuration": ctx.cfg.to_dict(),
+        "seed": ctx.cfg.seed,
+        "suppression": f"threshold {th} (counts 1-{th - 1} hidden)" if th else "OFF",
+        "versions": versions,
+    }
+    rows = [
+        ("Input", input_name),
+        ("Input SHA-256", prov["input"]["sha256"] or "(in-memory data: not hashed)"),
+        ("Rows read", f"{prov['input']['rows_read']:,}"),
+        (
+            "Accepted / repaired / quarantined",
+            " / ".join(str(_c(k)) for k in ("accepted", "repaired", "quarantined")),
+        ),
+        ("Small-cell suppression", prov["suppression"]),
+        ("Seed", str(ctx.cfg.seed)),
+        ("Generated (UTC)", generated),
+        ("Software", ", ".join(f"{k} {v}" for k, v in versions.items())),
+    ]
+    dl = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in rows)
+    sec.html(f'<dl class="prov">{dl}</dl>')
+    sec.html("<h3>Configuration</h3>")
+    sec.html(f"<pre>{html.escape(ctx.cfg.to_json())}</pre>")
+    return prov
+
+
+def _slug(s: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in str(s).lower()).strip("_")
+
+
+# ============================================================================ public entry
+def report(
+    data: Any,
+    *,
+    config: str | Path | dict | StudyConfig | None = None,
+    out: str | Path | None = None,
+    name: str | None = None,
+    progress: bool = False,
+    strict: bool = False,
+) -> Report:
+    """Build the shareable outcome report.
+
+    Parameters
+    ----------
+    data : path, DataFrame, LoadResult or SynthData
+        Assessment rows in the data contract (``docs/data-format.md``). Paths and frames are
+        loaded with :func:`iop_outcomes.load` (lenient mode; the ledger is reported).
+    config : path to a TOML file, dict or StudyConfig, optional
+        Study configuration (see :mod:`iop_outcomes.report.config`); defaults otherwise.
+    out : path, optional
+        Directory to write the report into (``report.html``, ``tables/``, ``tables.xlsx``,
+        ``provenance.json``).
+    name : str, optional
+        Input name shown in the provenance block (default: the file name).
+    progress : bool
+        Show a progress bar on standard error.
+    strict : bool
+        Re-raise analysis errors instead of noting them in the report (for tests).
+
+    Returns
+    -------
+    Report
+    """
+    cfg = load_config(config)
+    steps = [
+        "load",
+        "episodes",
+        "quality",
+        "flow",
+        "change",
+        "clinsig",
+        "effects",
+        "compare",
+        "retention",
+        "write",
+    ]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(steps), file=sys.stderr, desc="report", unit="step", leave=False)
+
+    def step(label: str) -> None:
+        if bar is not None:
+            bar.set_postfix_str(label)
+            bar.update(1)
+
+    ctx = _Ctx(cfg, strict)
+    input_name = name or (Path(data).name if isinstance(data, (str, Path)) else "<in-memory data>")
+    loaded = _load(data, cfg, progress)
+    step("load")
+    import iop_outcomes as iop
+
+    rules = _episode_rules(cfg)
+    eps: dict[str, pd.DataFrame] = {}
+    present = (
+        set(loaded.data["instrument"].astype("object").unique()) if len(loaded.data) else set()
+    )
+    for inst in cfg.instruments:
+        if inst not in present:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ep = iop.episodes(loaded.data, instrument=inst, rules=rules)
+        if len(ep):
+            eps[inst] = ep
+    if not eps:
+        raise DataError(
+            f"None of the configured instruments {list(cfg.instruments)} has accepted rows in "
+            f"the data (instruments found: {sorted(map(str, present))}). Check the "
+            "'instruments' key of the study configuration or the data's instrument column."
+        )
+    if cfg.primary_instrument not in eps:
+        cfg = StudyConfig(**{**cfg.__dict__, "primary_instrument": next(iter(eps))})
+        ctx.cfg = cfg
+    step("episodes")
+    primary = cfg.primary_instrument
+
+    s_summary = Section("summary", "Summary")
+    s_quality = Section("data-quality", "Data quality")
+    s_flow = Section("participant-flow", "Participant flow")
+    s_change = Section("change", "Symptom change")
+    s_clin = Section("clinical-significance", "Reliable and clinically significant change")
+    s_eff = Section("effect-sizes", "Effect sizes")
+    s_cmp = Section("format-comparison", f"Comparison by {cfg.comparison_group}")
+    s_ret = Section("retention", "Retention and follow-up")
+    s_meth = Section("methods", "Methods")
+    s_prov = Section("provenance", "Provenance")
+
+    _section_quality(ctx, s_quality, loaded)
+    step("quality")
+    ret = _section_flow(ctx, s_flow, eps[primary], primary)
+    step("flow")
+    _section_change(ctx, s_change, eps)
+    step("change")
+    _section_clinsig(ctx, s_clin, eps)
+    step("clinsig")
+    _section_effects(ctx, s_eff, eps)
+    step("effects")
+    _section_compare(ctx, s_cmp, eps)
+    step("compare")
+    _section_retention(ctx, s_ret, eps[primary], primary, ret, loaded)
+    step("retention")
+    _summary(ctx, s_summary, eps, int(len(loaded.ledger)))
+    _methods(ctx, s_meth, eps, rules)
+    generated = timestamp()
+    prov = _provenance(ctx, s_prov, loaded, generated, input_name)
+
+    banner = (
+        ""
+        if cfg.suppression_threshold
+        else (
+            "Small-cell suppression is OFF in this report: it may identify individuals. "
+            "Do not share it outside the organisation."
+        )
+    )
+    rep = Report(
+        title=cfg.title,
+        subtitle=cfg.subtitle,
+        sections=[
+            s_summary,
+            s_quality,
+            s_flow,
+            s_change,
+            s_clin,
+            s_eff,
+            s_cmp,
+            s_ret,
+            s_meth,
+            s_prov,
+        ],
+        tables=ctx.tables,
+        figures=ctx.figures,
+        provenance=prov,
+        config=cfg,
+        generated=generated,
+        banner=banner,
+        warnings=ctx.warnings,
+    )
+    _final_identifier_check(rep, loaded)
+    if out is not None:
+        rep.write(out)
+    step("write")
+    if bar is not None:
+        bar.close()
+    return rep
+
+
+def _final_identifier_check(rep: Report, loaded: Any) -> None:
+    """Refuse to produce a report in which an input identifier appears (defence in depth)."""
+    data = loaded.data
+    ids: set[str] = set()
+    for col in ("patient_id", "episode_id"):
+        if col in data.columns:
+            ids |= set(data[col].astype("object").dropna().astype(str).unique())
+    if not ids:
+        return
+    text = rep.html() + "\n".join(t.frame.to_csv() for t in rep.tables)
+    # labels that happen to equal an identifier (e.g. a site called "1") are ignored when the
+    # identifier is also a group label used by the analyses
+    labels = set()
+    for t in rep.tables:
+        for c in t.frame.columns:
+            if t.frame[c].dtype == object:
+                labels |= set(map(str, t.frame[c].dropna().unique()))
+    found = [i for i in find_identifiers(text, ids) if i not in labels or len(i) > 4]
+    if found:
+        raise IOPError(
+            f"The report would contain {len(found)} patient or episode identifier(s) "
+            f"(e.g. {found[0]!r}); nothing was written. Please report this as a bug."
+        )

@@ -654,6 +654,7 @@ def _nhs(df, *, instrument, by, ci_level, pre, post):
             {"episode_id": df["episode_id"], "m": df["__inst"]}, index=df.index
         ).assign(first=_numeric(df, pre), last=_numeric(df, post))
         wide = scores.set_index(["episode_id", "m"])[["first", "last"]].unstack("m")
+        wide = wide.reindex(pd.Index(df["episode_id"].unique(), name="episode_id"))
         g = df.groupby("episode_id", sort=False, dropna=False)
         ep = pd.DataFrame(index=wide.index)
         if "patient_id" in df.columns:

@@ -1,0 +1,726 @@
+"""Tests for iop_outcomes.clinsig (clinical significance, NHS Talking Therapies, benchmarks).
+
+Reference values: hand calculations written out below; the published clinicalsignificance
+vignette result on ``antidepressants`` (Improved 274, Unchanged 237, Deteriorated 44 of 555);
+an independent base-R implementation (tests/reference/clinsig/peer_base_r.R -> .json) on the
+peer datasets, read from ../shared at test time (skipped when absent, never copied here); NHS
+England 2024-25 national counts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+import iop_outcomes as iop
+from iop_outcomes import ConfigError, DataError
+from iop_outcomes.clinsig import ClinicalSignificanceResult, national_series
+
+matplotlib.use("Agg")
+
+PEER = Path(__file__).resolve().parents[2] / "shared" / "peer-data" / "clinicalsignificance"
+FIXTURE = Path(__file__).parent / "reference" / "clinsig" / "peer_base_r.json"
+Z = 1.959963984540054  # qnorm(0.975)
+
+
+def counts(res, by=None):
+    t = res.table
+    if by is None:
+        return dict(zip(t["outcome"], t["count"], strict=True))
+    return {k: dict(zip(g["outcome"], g["count"], strict=True)) for k, g in t.groupby(by)}
+
+
+def row(res, outcome):
+    return res.table.set_index("outcome").loc[outcome]
+
+
+# --------------------------------------------------------------------------- peer datasets
+
+
+def _peer(name):
+    path = PEER / name
+    if not path.exists():
+        pytest.skip(f"peer data {path} not available")
+    return pd.read_csv(path)
+
+
+def _wide(df, id_, time, value, t_pre, t_post):
+    a = df[df[time] == t_pre].set_index(id_)[value].rename("baseline")
+    b = df[df[time] == t_post].set_index(id_)[value].rename("endpoint")
+    return pd.concat([a, b], axis=1)
+
+
+@pytest.fixture(scope="module")
+def fixture_r():
+    return json.loads(FIXTURE.read_text())
+
+
+def test_antidepressants_reproduces_published_vignette():
+    # clinicalsignificance vignette: JT, reliability 0.80, sample baseline SD (higher mom_di = worse)
+    w = _wide(_peer("antidepressants.csv"), "patient", "measurement", "mom_di", "Before", "After")
+    res = iop.clinical_significance(w, reliability=0.80, better_is="lower")
+    c = counts(res)
+    assert (c["improved"], c["unchanged"], c["deteriorated"]) == (274, 237, 44)
+    assert "recovered" not in c  # no norms, no cut-off
+    assert row(res, "improved")["n"] == 555
+    assert row(res, "improved")["estimate"] == pytest.approx(0.4937, abs=5e-5)
+    assert row(res, "unchanged")["estimate"] == pytest.approx(0.4270, abs=5e-5)
+    assert row(res, "deteriorated")["estimate"] == pytest.approx(0.0793, abs=5e-5)
+    assert res.params["threshold_source"] == "sample"
+    assert res.params["reliability"] == 0.80
+
+
+@pytest.mark.parametrize(
+    "key, kwargs",
+    [
+        ("antidepressants_jt", {"method": "jacobson-truax"}),
+        ("antidepressants_jt_cut_a", {"method": "jacobson-truax", "cutoff": "a"}),
+        ("antidepressants_gln", {"method": "gulliksen-lord-novick"}),
+        ("antidepressants_en", {"method": "edwards-nunnally"}),
+    ],
+)
+def test_antidepressants_matches_base_r(fixture_r, key, kwargs):
+    w = _wide(_peer("antidepressants.csv"), "patient", "measurement", "mom_di", "Before", "After")
+    ref = fixture_r[key]
+    res = iop.clinical_significance(w, reliability=0.80, better_is="lower", **kwargs)
+    c = counts(res)
+    for cat in ("improved", "unchanged", "deteriorated"):
+        assert c[cat] == ref[cat], cat
+    if "cutoff" in kwargs:
+        assert c["recovered"] == ref["recovered"]
+        assert c["harmed"] == ref["harmed"]
+        assert res.params["cutoff_value"] == pytest.approx(ref["cutoff_value"], rel=1e-12)
+    assert res.params["sd"] == pytest.approx(ref["sd_pre"], rel=1e-12)
+    assert res.params["threshold_points"] == pytest.approx(ref["threshold_points"], rel=1e-12)
+    assert res.episodes["rci"].sum() == pytest.approx(ref["sum_rci"], rel=1e-10)
+
+
+@pytest.mark.parametrize("cut", ["c", "b"])
+def test_jacobson_1989_higher_is_better_matches_base_r(fixture_r, cut):
+    # DAS: higher = better adjustment; norms are illustrative inputs shared with the R script
+    w = _wide(_peer("jacobson_1989.csv"), "subject", "time", "das", "pre", "post")
+    ref = fixture_r[f"jacobson_1989_jt_cut_{cut}"]
+    res = iop.clinical_significance(
+        w,
+        reliability=0.93,
+        better_is="higher",
+        cutoff=cut,
+        clinical_mean=70.7,
+        clinical_sd=23.8,
+        functional_mean=114.8,
+        functional_sd=17.8,
+    )
+    c = counts(res)
+    for cat in ("recovered", "improved", "unchanged", "deteriorated", "harmed"):
+        assert c[cat] == ref[cat], cat
+    assert res.params["cutoff_value"] == pytest.approx(ref["cutoff_value"], rel=1e-12)
+    # direction: raising DAS is improvement, so improvements outnumber deteriorations here
+    assert c["recovered"] + c["improved"] > c["deteriorated"]
+
+
+def test_direction_flip_swaps_improved_and_deteriorated():
+    w = _wide(_peer("jacobson_1989.csv"), "subject", "time", "das", "pre", "post")
+    hi = counts(iop.clinical_significance(w, reliability=0.93, better_is="higher"))
+    lo = counts(iop.clinical_significance(w, reliability=0.93, better_is="lower"))
+    assert hi["improved"] == lo["deteriorated"] and hi["deteriorated"] == lo["improved"]
+    assert hi["unchanged"] == lo["unchanged"]
+
+
+@pytest.mark.parametrize("method", ["jt", "gln", "en"])
+def test_claus_2020_bdi_matches_base_r(fixture_r, method):
+    d = _peer("claus_2020.csv")
+    w = _wide(d, "id", "time", "bdi", 1, 4)
+    key = {"jt": "jacobson-truax", "gln": "gulliksen-lord-novick", "en": "edwards-nunnally"}
+    ref = fixture_r[f"claus_2020_bdi_{method}"]
+    res = iop.clinical_significance(w, method=key[method], reliability=0.80, better_is="lower")
+    c = counts(res)
+    for cat in ("improved", "unchanged", "deteriorated"):
+        assert c[cat] == ref[cat], cat
+    assert row(res, "improved")["n"] == ref["n"] == 40  # 40 of 43 have both scores
+    assert row(res, "improved")["n_excluded"] == 3
+    assert res.params["sd"] == pytest.approx(ref["sd_pre"], rel=1e-12)
+
+
+# --------------------------------------------------------------------------- Jacobson-Truax by hand
+
+
+def test_jt_sample_threshold_hand_worked():
+    # pre 10, 20, 30, 40: SD = sqrt(500/3) = 12.909944; r = 0.75 -> S_diff = SD*sqrt(0.5)
+    # = 9.128709; threshold = 1.959964 * 9.128709 = 17.891942 points.
+    ep = pd.DataFrame({"baseline": [10, 20, 30, 40], "endpoint": [-8.0, 2.2, 47.9, 40]})
+    res = iop.clinical_significance(ep, reliability=0.75, better_is="lower")
+    s_diff = np.sqrt(500 / 3) * np.sqrt(2 * 0.25)
+    assert res.params["sd"] == pytest.approx(np.sqrt(500 / 3), rel=1e-12)
+    assert res.params["s_diff"] == pytest.approx(s_diff, rel=1e-12)
+    assert res.params["threshold_points"] == pytest.approx(17.891942, abs=1e-6)
+    # changes -18 (> 17.89: improved), -17.8 (unchanged), +17.9 (deteriorated), 0
+    assert res.episodes["rci"].tolist() == pytest.approx(
+        [-18 / s_diff, -17.8 / s_diff, 17.9 / s_diff, 0.0]
+    )
+    assert res.episodes["category"].astype(str).tolist() == [
+        "improved", "unchanged", "deteriorated", "unchanged",
+    ]  # fmt: skip
+
+
+def test_jt_reference_threshold_boundary():
+    # sd = 5, r = 0.8: S_diff = 5*sqrt(0.4) = 3.1622777; threshold = 6.1979 points (strict >)
+    ep = pd.DataFrame(
+        {"baseline": [20.0, 20.0, 20.0, 20.0], "endpoint": [13.80, 13.81, 26.19, 26.20]}
+    )
+    res = iop.clinical_significance(
+        ep, reliability=0.8, sd=5, threshold="reference", better_is="lower", cutoff="none"
+    )
+    assert res.params["threshold_points"] == pytest.approx(Z * 5 * np.sqrt(0.4), rel=1e-12)
+    assert res.params["threshold_points"] == pytest.approx(6.19795, abs=1e-5)
+    assert res.episodes["category"].astype(str).tolist() == [
+        "improved", "unchanged", "unchanged", "deteriorated",
+    ]  # fmt: skip
+
+
+def test_jt_reference_defaults_to_instrument_clinical_sd_and_reliability():
+    # PHQ-9 reference: clinical SD 6.1 (NHS TT 2024-25 CBT first scores), alpha 0.89
+    # S_diff = 6.1*sqrt(2*0.11) = 2.861189; threshold = 5.607829 points
+    ep = pd.DataFrame({"baseline": [15, 15, 15], "endpoint": [9, 10, 21]})
+    res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="reference")
+    assert res.params["sd"] == 6.1 and res.params["reliability"] == 0.89
+    assert res.params["threshold_points"] == pytest.approx(Z * 6.1 * np.sqrt(0.22), rel=1e-12)
+    assert res.params["threshold_points"] == pytest.approx(5.6078, abs=1e-4)
+    cats = res.episodes["category"].astype(str).tolist()
+    # -6 reliable (> 5.61) and ends below c = 7.04? no (9) -> improved; -5 unchanged; +6 deteriorated
+    assert cats == ["improved", "unchanged", "deteriorated"]
+
+
+@pytest.mark.parametrize(
+    "instrument, pre, post, expected",
+    [
+        ("PHQ-9", 20, 14, "improved"),  # -6: reliable (>= 6)
+        ("PHQ-9", 20, 15, "unchanged"),  # -5
+        ("PHQ-9", 14, 20, "deteriorated"),  # +6
+        ("PHQ-9", 15, 20, "unchanged"),  # +5
+        ("GAD-7", 15, 11, "improved"),  # -4: reliable (>= 4)
+        ("GAD-7", 15, 12, "unchanged"),  # -3
+        ("GAD-7", 11, 15, "deteriorated"),  # +4
+        ("GAD-7", 12, 15, "unchanged"),  # +3
+    ],
+)
+def test_fixed_threshold_boundaries(instrument, pre, post, expected):
+    ep = pd.DataFrame({"baseline": [pre], "endpoint": [post]})
+    res = iop.clinical_significance(ep, instrument=instrument, threshold="fixed")
+    assert res.episodes["category"].astype(str).item() == expected
+    assert res.params["threshold_points"] == {"PHQ-9": 6.0, "GAD-7": 4.0}[instrument]
+    assert res.params["reliability"] is None and res.params["sd"] is None
+
+
+def test_user_fixed_threshold_number():
+    ep = pd.DataFrame({"baseline": [20, 20], "endpoint": [15, 16]})
+    res = iop.clinical_significance(ep, instrument="PHQ-9", threshold=5, cutoff="none")
+    assert res.episodes["category"].astype(str).tolist() == ["improved", "unchanged"]
+    assert res.params["threshold_source"] == "fixed"
+
+
+def test_cutoffs_a_b_c_for_phq9_by_hand():
+    # PHQ-9 clinical 14.2 (6.1), functional 2.91 (3.52):
+    # a = 14.2 - 2*6.1 = 2.0; b = 2.91 + 2*3.52 = 9.95; c = (6.1*2.91 + 3.52*14.2)/9.62 = 7.041060
+    ep = pd.DataFrame({"baseline": [20], "endpoint": [10]})
+    vals = {
+        k: iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed", cutoff=k).params[
+            "cutoff_value"
+        ]
+        for k in "abc"
+    }
+    assert vals["a"] == pytest.approx(2.0)
+    assert vals["b"] == pytest.approx(9.95)
+    assert vals["c"] == pytest.approx((6.1 * 2.91 + 3.52 * 14.2) / 9.62)
+    assert vals["c"] == pytest.approx(7.041060, abs=1e-6)
+    # default cut-off is c when both norms are registered
+    assert iop.clinical_significance(ep, instrument="PHQ-9", threshold=6).params["cutoff"] == "c"
+
+
+def test_cutoff_strictness_and_recovered():
+    # cut-off 10 (user), fixed threshold 6; lower is better.
+    ep = pd.DataFrame(
+        {
+            "baseline": [11, 10, 17, 17, 5, 9],
+            "endpoint": [3, 3, 9, 10, 12, 10],
+        }
+    )
+    res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed", cutoff=10)
+    cats = res.episodes["category"].astype(str).tolist()
+    # 11->3 recovered; 10->3 pre exactly at cut-off is not clinical -> improved;
+    # 17->9 recovered; 17->10 post exactly at cut-off is not functional -> improved;
+    # 5->12 deteriorated and crossed functional->clinical -> harmed; 9->10 unchanged
+    assert cats == ["recovered", "improved", "recovered", "improved", "deteriorated", "unchanged"]
+    assert res.episodes["harmed"].tolist() == [False, False, False, False, True, False]
+    c = counts(res)
+    assert c == {"recovered": 2, "improved": 2, "unchanged": 1, "deteriorated": 1, "harmed": 1}
+
+
+def test_cutoff_a_falls_back_to_sample_when_no_norms():
+    ep = pd.DataFrame({"baseline": [10.0, 20, 30, 40], "endpoint": [1.0, 2, 3, 4]})
+    res = iop.clinical_significance(ep, reliability=0.8, better_is="lower", cutoff="a")
+    assert res.params["cutoff_value"] == pytest.approx(25 - 2 * np.sqrt(500 / 3))
+    assert any("sample's baselines" in n for n in res.notes)
+    with pytest.raises(ConfigError, match="functional"):
+        iop.clinical_significance(ep, reliability=0.8, better_is="lower", cutoff="c")
+
+
+def test_gln_and_en_hand_worked():
+    # pre 10, 20, 30, 40 (M = 25, SD = 12.909944), r = 0.8
+    # GLN: se = SD*sqrt(1 - 0.64) = 7.745967; RCI = ((post - 25) - 0.8(pre - 25)) / se
+    # EN : se = SD*sqrt(0.2) = 5.773503; RCI = (post - (0.8(pre - 25) + 25)) / se
+    pre = np.array([10.0, 20, 30, 40])
+    post = np.array([0.0, 30, 10, 45])
+    ep = pd.DataFrame({"baseline": pre, "endpoint": post})
+    sd = np.sqrt(500 / 3)
+    gln = iop.clinical_significance(ep, method="gln", reliability=0.8, better_is="lower")
+    se_g = sd * 0.6
+    assert gln.params["se_prediction"] == pytest.approx(se_g)
+    exp_g = ((post - 25) - 0.8 * (pre - 25)) / se_g
+    assert gln.episodes["rci"].to_numpy() == pytest.approx(exp_g)
+    # exp_g = [-1.6136, 1.0328, -2.8401, 0.6455]
+    assert gln.episodes["category"].astype(str).tolist() == [
+        "unchanged", "unchanged", "improved", "unchanged",
+    ]  # fmt: skip
+    en = iop.clinical_significance(
+        ep, method="edwards-nunnally", reliability=0.8, better_is="lower"
+    )
+    se_e = sd * np.sqrt(0.2)
+    exp_e = (post - (0.8 * (pre - 25) + 25)) / se_e
+    assert en.episodes["rci"].to_numpy() == pytest.approx(exp_e)
+    # exp_e = [-2.1651, 1.3856, -3.8105, 0.8660]
+    assert en.episodes["category"].astype(str).tolist() == [
+        "improved", "unchanged", "improved", "unchanged",
+    ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- NHS Talking Therapies
+
+
+def nhs_joint_table():
+    """Hand-worked episodes (PHQ-9 first->last, GAD-7 first->last) and what each must give."""
+    spec = [
+        # id, phq (first, last), gad (first, last), sessions
+        ("E1", (15, 9), (6, 6), 5),  # PHQ -6: RI; caseness (15); recovery (9<10, 6<8); RR
+        ("E2", (15, 10), (6, 6), 5),  # PHQ -5: no change; last PHQ 10 not < 10: no recovery
+        ("E3", (8, 8), (12, 8), 5),  # GAD -4: RI; caseness (GAD 12); last GAD 8 not < 8
+        ("E4", (8, 8), (12, 9), 5),  # GAD -3: no change; caseness; no recovery
+        ("E5", (9, 3), (7, 2), 5),  # PHQ 9 / GAD 7 at first: NOT at caseness; RI (-6)
+        ("E6", (10, 4), (7, 7), 5),  # PHQ exactly 10: caseness; RI; recovery; RR
+        ("E7", (16, 9), (3, 7), 5),  # PHQ -7 but GAD +4: deterioration; recovery, not RR
+        ("E8", (5, 11), (3, 3), 5),  # PHQ +6: deterioration; not at caseness
+        ("E9", (5, 10), (3, 6), 5),  # PHQ +5, GAD +3: no change; not at caseness
+        ("E10", (5, 5), (4, 8), 5),  # GAD +4: deterioration; not at caseness
+        ("E11", (20, 5), (15, 3), 1),  # one attended session: not a finished course
+        ("E12", (12, 5), None, 5),  # PHQ-9 only: caseness; RI; recovery; RR
+        ("E13", (12, 11), (10, None), 5),  # GAD not paired -> PHQ-9 only; no change
+    ]
+    rows = []
+    for eid, phq, gad, sess in spec:
+        rows.append((eid, "PHQ-9", *phq, sess, "in_person" if eid < "E5" else "virtual"))
+        if gad is not None:
+            rows.append((eid, "GAD7", *gad, sess, "in_person" if eid < "E5" else "virtual"))
+    return pd.DataFrame(
+        rows,
+        columns=["episode_id", "instrument", "baseline", "endpoint", "sessions_attended", "format"],
+    )
+
+
+def test_nhs_joint_rules_hand_worked():
+    res = iop.clinical_significance(nhs_joint_table(), method="nhs-talking-therapies")
+    e = res.episodes
+    assert res.params["rules"] == "joint PHQ-9 + GAD-7"
+    assert list(e.index) == [f"E{i}" for i in range(1, 14)]
+    assert e.loc["E11", "finished_course"] == False  # noqa: E712
+    assert e["counted"].sum() == 12
+    assert pd.isna(e.loc["E11", "reliable_change"])
+    rc = e.loc[e["counted"], "reliable_change"].to_dict()
+    assert rc == {
+        "E1": "reliable improvement",
+        "E2": "no reliable change",
+        "E3": "reliable improvement",
+        "E4": "no reliable change",
+        "E5": "reliable improvement",
+        "E6": "reliable improvement",
+        "E7": "reliable deterioration",  # improved on PHQ-9, deteriorated on GAD-7
+        "E8": "reliable deterioration",
+        "E9": "no reliable change",
+        "E10": "reliable deterioration",
+        "E12": "reliable improvement",
+        "E13": "no reliable change",
+    }
+    c = counts(res)
+    assert c == {
+        "at caseness": 8,  # E1 E2 E3 E4 E6 E7 E12 E13
+        "not at caseness": 4,  # E5 E8 E9 E10
+        "reliable improvement": 5,
+        "no reliable change": 4,
+        "reliable deterioration": 3,
+        "recovery": 4,  # E1 E6 E7 E12
+        "reliable recovery": 3,  # E1 E6 E12 (E7 is not reliably improved)
+    }
+    n = res.table.set_index("outcome")["n"].to_dict()
+    assert n["reliable improvement"] == 12  # finished courses
+    assert n["recovery"] == n["reliable recovery"] == 12 - 4  # finished minus not at caseness
+    assert row(res, "recovery")["estimate"] == pytest.approx(4 / 8)
+    assert row(res, "reliable improvement")["n_excluded"] == 1
+    assert e.loc["E12", "measures_used"] == "PHQ-9 only"
+    assert e.loc["E13", "measures_used"] == "PHQ-9 only"
+    assert e.loc["E1", "measures_used"] == "PHQ-9+GAD-7"
+    assert pd.isna(e.loc["E5", "recovery"])  # not at caseness: outside the recovery denominator
+    assert any("PHQ-9 only: 2" in s for s in res.notes)
+    assert "improving on one measure and deteriorating on the other" in str(res)
+
+
+def test_nhs_joint_by_group_sums_to_total():
+    tab = nhs_joint_table()
+    total = counts(iop.clinical_significance(tab, method="nhs"))
+    grouped = counts(iop.clinical_significance(tab, method="nhs", by="format"), by="format")
+    for k, v in total.items():
+        assert grouped["in_person"][k] + grouped["virtual"][k] == v
+
+
+def test_nhs_invariant_to_row_order():
+    tab = nhs_joint_table()
+    a = iop.clinical_significance(tab, method="nhs").table
+    b = iop.clinical_significance(tab.sample(frac=1, random_state=3), method="nhs").table
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "phq, gad, caseness",
+    [((9, 9), (7, 7), False), ((10, 10), (7, 7), True), ((9, 9), (8, 8), True)],
+)
+def test_nhs_caseness_boundaries(phq, gad, caseness):
+    tab = pd.DataFrame(
+        {
+            "episode_id": [1, 1],
+            "instrument": ["PHQ-9", "GAD-7"],
+            "baseline": [phq[0], gad[0]],
+            "endpoint": [phq[1], gad[1]],
+        }
+    )
+    res = iop.clinical_significance(tab, method="nhs")
+    assert bool(res.episodes["caseness"].iloc[0]) is caseness
+    assert row(res, "at caseness")["count"] == int(caseness)
+
+
+@pytest.mark.parametrize(
+    "phq_last, gad_last, recovered",
+    [(9, 7, True), (10, 7, False), (9, 8, False)],
+)
+def test_nhs_recovery_boundaries(phq_last, gad_last, recovered):
+    tab = pd.DataFrame(
+        {
+            "episode_id": [1, 1],
+            "instrument": ["PHQ-9", "GAD-7"],
+            "baseline": [15, 12],
+            "endpoint": [phq_last, gad_last],
+        }
+    )
+    res = iop.clinical_significance(tab, method="nhs")
+    assert row(res, "recovery")["count"] == int(recovered)
+    assert row(res, "recovery")["n"] == 1
+
+
+@pytest.mark.parametrize(
+    "phq, gad, outcome",
+    [
+        ((16, 11), (5, 5), "no reliable change"),  # PHQ -5
+        ((16, 10), (5, 5), "reliable improvement"),  # PHQ -6
+        ((10, 15), (5, 5), "no reliable change"),  # PHQ +5
+        ((10, 16), (5, 5), "reliable deterioration"),  # PHQ +6
+        ((5, 5), (12, 9), "no reliable change"),  # GAD -3
+        ((5, 5), (12, 8), "reliable improvement"),  # GAD -4
+        ((5, 5), (8, 11), "no reliable change"),  # GAD +3
+        ((5, 5), (8, 12), "reliable deterioration"),  # GAD +4
+        ((20, 10), (4, 8), "reliable deterioration"),  # improve PHQ, deteriorate GAD
+        ((10, 16), (14, 4), "reliable deterioration"),  # deteriorate PHQ, improve GAD
+        ((16, 10), (12, 8), "reliable improvement"),  # improve both
+    ],
+)
+def test_nhs_reliable_change_boundaries(phq, gad, outcome):
+    tab = pd.DataFrame(
+        {
+            "episode_id": ["a", "a"],
+            "instrument": ["phq9", "GAD 7"],  # spellings are canonicalised
+            "baseline": [phq[0], gad[0]],
+            "endpoint": [phq[1], gad[1]],
+        }
+    )
+    res = iop.clinical_significance(tab, method="nhs-talking-therapies")
+    assert res.episodes["reliable_change"].iloc[0] == outcome
+    assert row(res, outcome)["count"] == 1
+
+
+def test_nhs_single_measure_fallback_phq9_only():
+    # only PHQ-9 in the data: the same rules on PHQ-9 alone, said in the notes
+    tab = pd.DataFrame(
+        {
+            "episode_id": [1, 2, 3, 4, 5],
+            "instrument": "PHQ-9",
+            "baseline": [10, 9, 16, 20, 12],
+            "endpoint": [9, 3, 10, 26, 7],
+        }
+    )
+    res = iop.clinical_significance(tab, method="nhs")
+    assert res.params["rules"] == "single measure (PHQ-9)"
+    # caseness: 10, 16, 20, 12 (not 9); RI: -6 (9->3), -6 (16->10); RD: +6; recovery among
+    # caseness: 10->9 yes, 16->10 no, 20->26 no, 12->7 yes
+    c = counts(res)
+    assert c["at caseness"] == 4 and c["not at caseness"] == 1
+    assert c["reliable improvement"] == 2 and c["reliable deterioration"] == 1
+    assert c["no reliable change"] == 2
+    assert c["recovery"] == 2 and row(res, "recovery")["n"] == 4
+    assert c["reliable recovery"] == 0
+    assert any("Only PHQ-9 was available" in s for s in res.notes)
+    # same result with instrument= and no instrument column
+    res2 = iop.clinical_significance(
+        tab.drop(columns="instrument"), method="nhs", instrument="PHQ-9"
+    )
+    pd.testing.assert_frame_equal(res.table, res2.table)
+
+
+def test_nhs_instrument_selects_one_measure_of_joint_table():
+    res = iop.clinical_significance(nhs_joint_table(), method="nhs", instrument="GAD-7")
+    assert res.params["rules"] == "single measure (GAD-7)"
+    assert any("rows of other instruments were left out" in s for s in res.notes)
+
+
+def test_nhs_finished_course_rules():
+    tab = pd.DataFrame(
+        {
+            "baseline": [15, 15, 15, 15, 15],
+            "endpoint": [5, 5, 5, 5, 5],
+            "sessions_attended": [2, 1, np.nan, np.nan, 4],
+            "n_in_treatment": [1, 5, 2, 1, 4],
+            "discharge_status": ["completed", "completed", "dropped_out", "completed", "ongoing"],
+        }
+    )
+    res = iop.clinical_significance(tab, method="nhs", instrument="PHQ-9")
+    e = res.episodes
+    # sessions_attended wins where recorded; else n_in_treatment >= 2; ongoing never finished
+    assert e["finished_course"].tolist() == [True, False, True, False, False]
+    assert e["finished_rule"].tolist() == [
+        "sessions_attended >= 2",
+        "sessions_attended >= 2",
+        "n_in_treatment >= 2 (attendance not recorded)",
+        "n_in_treatment >= 2 (attendance not recorded)",
+        "ongoing (not ended)",
+    ]
+    assert row(res, "reliable improvement")["n"] == 2
+    assert row(res, "reliable improvement")["n_excluded"] == 3
+
+
+def test_nhs_without_attendance_uses_paired_scores_and_says_so():
+    tab = pd.DataFrame({"baseline": [15, 12, np.nan], "endpoint": [5, np.nan, 4]})
+    res = iop.clinical_significance(tab, method="nhs", instrument="PHQ-9")
+    assert row(res, "reliable improvement")["n"] == 1
+    assert "paired scores (attendance not recorded)" in str(res)
+    assert "finished but without paired scores" in str(res)
+
+
+# --------------------------------------------------------------------------- national series
+
+
+def test_national_denominator_arithmetic_2024_25():
+    s = national_series().set_index(["year", "outcome"])
+    rec = s.loc[("2024-25", "recovery")]
+    assert rec["denominator"] == 670_419 - 35_234
+    assert 321_061 / (670_419 - 35_234) == pytest.approx(0.505461, abs=5e-7)
+    assert round(100 * rec["numerator"] / rec["denominator"], 1) == rec["published_pct"] == 50.5
+    ri = s.loc[("2024-25", "reliable improvement")]
+    assert round(100 * ri["numerator"] / ri["denominator"], 1) == ri["published_pct"] == 67.5
+    assert ri["denominator"] == ri["finished_courses"] == 670_419
+
+
+def test_national_series_complete():
+    s = national_series()
+    years = [f"{y}-{(y + 1) % 100:02d}" for y in range(2017, 2025)]
+    assert sorted(s["year"].unique()) == years
+    assert (s.groupby("year")["outcome"].nunique() == 4).all()
+    assert s["source"].str.contains("NHS England").all()
+    # reliable recovery cannot exceed recovery; deterioration is small
+    w = s.pivot(index="year", columns="outcome", values="published_pct")
+    assert (w["reliable recovery"] <= w["recovery"]).all()
+    assert w.loc["2020-21", "reliable improvement"] == 68.3
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+def test_benchmarks_from_result_with_wilson_ci():
+    from statsmodels.stats.proportion import proportion_confint
+
+    res = iop.clinical_significance(nhs_joint_table(), method="nhs")
+    b = iop.benchmarks(res)
+    t = b.table.set_index("outcome")
+    assert list(t.index) == [
+        "recovery", "reliable improvement", "reliable recovery", "reliable deterioration",
+    ]  # fmt: skip
+    assert t.loc["recovery", "count"] == 4 and t.loc["recovery", "n"] == 8
+    lo, hi = proportion_confint(4, 8, method="wilson")
+    assert t.loc["recovery", "ci_low"] == pytest.approx(lo, rel=1e-10)
+    assert t.loc["recovery", "ci_high"] == pytest.approx(hi, rel=1e-10)
+    assert t.loc["recovery", "national_estimate"] == pytest.approx(0.505)
+    assert t.loc["reliable deterioration", "national_estimate"] == pytest.approx(0.058)
+    assert bool(t.loc["recovery", "national_within_ci"]) is True
+    text = str(b)
+    assert "Populations differ" in text and "not intensive outpatient" in text
+
+
+def test_benchmarks_dict_dataframe_groups_and_years():
+    b = iop.benchmarks({"recovery": (30, 50), "Reliable Improvement": (40, 50)}, year=None)
+    assert len(b.table) == 2 * 8
+    tab = iop.clinical_significance(nhs_joint_table(), method="nhs", by="format").table
+    g = iop.benchmarks(tab)
+    assert set(g.table["format"]) == {"in_person", "virtual"}
+    assert len(g.table) == 2 * 4
+
+
+def test_benchmarks_rejects_wrong_inputs():
+    ep = pd.DataFrame({"baseline": [20, 10], "endpoint": [10, 9]})
+    jt = iop.clinical_significance(ep, instrument="PHQ-9")
+    with pytest.raises(ConfigError, match="nhs-talking-therapies"):
+        iop.benchmarks(jt)
+    with pytest.raises(ConfigError, match="year"):
+        iop.benchmarks({"recovery": (1, 2)}, year="2030-31")
+    with pytest.raises(DataError, match="unknown outcome"):
+        iop.benchmarks({"cured": (1, 2)})
+    with pytest.raises(DataError, match="between 0 and n"):
+        iop.benchmarks({"recovery": (3, 2)})
+
+
+# --------------------------------------------------------------------------- result object, errors
+
+
+def test_result_states_threshold_source_reliability_sd_points():
+    ep = pd.DataFrame({"baseline": [20, 15, 18], "endpoint": [10, 14, 9]})
+    for thr in ("sample", "reference", "fixed"):
+        res = iop.clinical_significance(ep, instrument="PHQ-9", threshold=thr)
+        assert isinstance(res, ClinicalSignificanceResult)
+        for key in ("method", "threshold_source", "reliability", "sd", "threshold_points"):
+            assert key in res.params
+        text = str(res)
+        assert f"threshold source: {thr}" in text
+        assert "threshold_points=" in text
+        assert "<table" in res._repr_html_()
+        pd.testing.assert_frame_equal(res.to_frame(), res.table)
+    assert res.episodes.index.equals(ep.index)
+
+
+def test_by_groups_and_wilson():
+    from statsmodels.stats.proportion import proportion_confint
+
+    ep = pd.DataFrame(
+        {
+            "baseline": [20, 20, 20, 20, 20, 20],
+            "endpoint": [5, 19, 27, 12, 20, 13],
+            "site": ["x", "x", "x", "y", "y", "y"],
+        }
+    )
+    res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed", by="site")
+    t = res.table.set_index(["site", "outcome"])
+    assert t.loc[("x", "recovered"), "count"] == 1
+    assert t.loc[("y", "improved"), "count"] == 2  # -8, -7: improved (above c = 7.04)
+    lo, hi = proportion_confint(2, 3, method="wilson")
+    assert t.loc[("y", "improved"), "ci_low"] == pytest.approx(lo, rel=1e-10)
+    assert t.loc[("y", "improved"), "ci_high"] == pytest.approx(hi, rel=1e-10)
+
+
+def test_instrument_column_filtering_and_missing_scores():
+    ep = pd.DataFrame(
+        {
+            "instrument": ["PHQ-9", "PHQ-9", "GAD-7", "PHQ-9"],
+            "baseline": [20, 18, 15, np.nan],
+            "endpoint": [10, 17, 5, 10],
+        }
+    )
+    with pytest.raises(ConfigError, match="several instruments"):
+        iop.clinical_significance(ep)
+    res = iop.clinical_significance(ep, instrument="phq9", threshold="fixed")
+    assert len(res.episodes) == 3
+    assert row(res, "improved")["n"] == 2 and row(res, "improved")["n_excluded"] == 1
+    assert pd.isna(res.episodes["category"].iloc[-1])
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        ({"method": "bogus"}, ConfigError, "method"),
+        ({}, ConfigError, "direction"),
+        ({"better_is": "lower"}, ConfigError, "reliability"),
+        ({"better_is": "lower", "reliability": 0.8, "sd": 5}, ConfigError, "sd="),
+        ({"better_is": "lower", "reliability": 1.2}, ConfigError, "reliability"),
+        ({"better_is": "sideways", "reliability": 0.8}, ConfigError, "better_is"),
+        ({"better_is": "lower", "threshold": "fixed"}, ConfigError, "fixed"),
+        ({"better_is": "lower", "threshold": "medium"}, ConfigError, "threshold"),
+        ({"better_is": "lower", "reliability": 0.8, "cutoff": "z"}, ConfigError, "cutoff"),
+        ({"better_is": "lower", "reliability": 0.8, "ci_level": 95}, ConfigError, "ci_level"),
+        ({"method": "nhs"}, ConfigError, "instrument"),
+        ({"method": "nhs", "instrument": "PHQ-9", "reliability": 0.8}, ConfigError, "do not apply"),
+        ({"better_is": "lower", "reliability": 0.8, "by": "site"}, DataError, "site"),
+    ],
+)
+def test_config_errors(kwargs, err, match):
+    ep = pd.DataFrame({"baseline": [20, 10], "endpoint": [10, 9]})
+    with pytest.raises(err, match=match):
+        iop.clinical_significance(ep, **kwargs)
+
+
+def test_data_errors():
+    with pytest.raises(DataError, match=r"lack column\(s\) \['endpoint'\]"):
+        iop.clinical_significance(pd.DataFrame({"baseline": [1]}), instrument="PHQ-9")
+    with pytest.raises(DataError, match="DataFrame"):
+        iop.clinical_significance([1, 2], instrument="PHQ-9")
+    with pytest.raises(DataError, match="non-numeric"):
+        iop.clinical_significance(
+            pd.DataFrame({"baseline": ["a", 2], "endpoint": [1, 2]}), instrument="PHQ-9"
+        )
+    joint = nhs_joint_table()
+    with pytest.raises(DataError, match="episode_id"):
+        iop.clinical_significance(joint.drop(columns="episode_id"), method="nhs")
+    with pytest.raises(DataError, match="repeat"):
+        iop.clinical_significance(pd.concat([joint, joint.iloc[:1]]), method="nhs")
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def test_plots_structure(tmp_path):
+    import matplotlib.pyplot as plt
+
+    ep = pd.DataFrame({"baseline": [18, 15, 12, 20, 9], "endpoint": [6, 13, 19, 14, 2]})
+    res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="reference")
+    fig, ax = plt.subplots()
+    out = iop.plots.plot_jacobson_truax(res, ax=ax)
+    assert out is ax
+    assert ax.get_xlabel() == "Baseline score (pre)"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(s.startswith("recovered (n = 2)") for s in labels)
+    assert any("cut-off c = 7.04" in s for s in labels)
+    assert any("±5.61 points" in s for s in labels)
+    fig.savefig(tmp_path / "jt.png")
+    plt.close(fig)
+
+    ax = iop.plots.plot_change_distribution(res)
+    xs = sorted(round(line.get_xdata()[0], 3) for line in ax.lines)
+    assert xs == pytest.approx([-5.608, 5.608], abs=1e-3)
+    plt.close(ax.figure)
+
+    nhs = iop.clinical_significance(nhs_joint_table(), method="nhs")
+    ax = iop.plots.plot_change_distribution(nhs, instrument="GAD-7")
+    assert sorted(line.get_xdata()[0] for line in ax.lines) == [-4.0, 4.0]
+    assert "GAD-7" in ax.get_xlabel()
+    plt.close(ax.figure)
+    with pytest.raises(ConfigError):
+        iop.plots.plot_jacobson_truax(nhs)
+    gln = iop.clinical_significance(ep, method="gln", instrument="PHQ-9")
+    ax = iop.plots.plot_jacobson_truax(gln)
+    plt.close(ax.figure)
+    with pytest.raises(ConfigError):
+        iop.plots.plot_change_distribution(gln)

@@ -72,9 +72,10 @@ __all__ = [
 #: Discharge statuses of the data contract, in flow order.
 STATUSES = ("completed", "dropped_out", "transferred", "administrative", "ongoing")
 _CLOSED = ("completed", "dropped_out", "transferred", "administrative")
-#: Days after discharge at which a follow-up window counts as reached (nominal month lengths:
-#: 1 m = 30 d, 3 m = 91 d, 6 m = 183 d, 12 m = 365 d); used only when ``as_of`` is given.
-WINDOW_DAYS = {"1m": 30, "3m": 91, "6m": 183, "12m": 365}
+#: Days after discharge at which each follow-up window closes (the upper ends of the default
+#: ``EpisodeRules.followup_windows``: 1 m 14–60 d, 3 m 61–135 d, 6 m 136–270 d, 12 m 271–500 d).
+#: With ``as_of``, an episode counts toward a window's response rate only once it has closed.
+WINDOW_DAYS = {"1m": 60, "3m": 135, "6m": 270, "12m": 500}
 _ALL = "(all)"
 _MISSING = "(missing)"
 
@@ -97,7 +98,7 @@ def _as_episodes(data: Any, fname: str, instrument: str | None = None) -> pd.Dat
     """Return an episode table; build it from assessment rows when needed."""
     df = _frame(data, fname)
     cols = set(df.columns)
-    if "baseline" not in cols and "total" in cols:  # assessment rows
+    if "baseline" not in cols and cols & {"total", "assessment_date", "timepoint", "item_1"}:
         from .episodes import episodes as _episodes  # lazy: written alongside this module
 
         kw = {} if instrument is None else {"instrument": instrument}
@@ -262,6 +263,12 @@ def _logit_or(y: np.ndarray, X: np.ndarray, names: list[str], ci_level: float):
     z = z_crit(ci_level)
     b = np.asarray(res.params)
     se = np.asarray(res.bse)
+    if (
+        not res.mle_retvals.get("converged", True)
+        or not np.isfinite(se).all()
+        or (np.abs(b).max() > 20)
+    ):
+        raise _SeparationError("no convergence or (quasi-)complete separation")
     tab = pd.DataFrame(
         {
             "term": names,
@@ -275,6 +282,10 @@ def _logit_or(y: np.ndarray, X: np.ndarray, names: list[str], ci_level: float):
         }
     )
     return tab, res
+
+
+class _SeparationError(RuntimeError):
+    pass
 
 
 def _perfect_fit(y: np.ndarray, X: np.ndarray) -> bool:
@@ -292,7 +303,13 @@ FLOW_BOXES = {
     "discharge": (*STATUSES, "status unknown"),
     "endpoint": ("discharged, endpoint scored", "discharged, no endpoint score", "not discharged"),
 }
-FOLLOWUP_BOXES = ("responded", "eligible, no response", "not yet eligible", "not discharged")
+_AFTER_RULE = {
+    "n_in_treatment": "baseline present and n_in_treatment >= 2 (the baseline counts as the "
+    "first in-treatment score).",
+    "dates": "baseline present and an endpoint dated after the baseline.",
+    "endpoint": "baseline and endpoint both present (no n_in_treatment or dates in the table).",
+}
+FOLLOWUP_BOXES = ("responded", "eligible, no response", "window still open", "not discharged")
 
 
 @dataclass(frozen=True, repr=False)
@@ -326,18 +343,15 @@ class RetentionResult(TableResult):
             )
         return tables[which].copy()
 
-    def flow_wide(self) -> pd.DataFrame:
-        """Flow as a stage/box × group table of counts (CONSORT layout, side by side)."""
-        wide = self.flow.pivot_table(
-            index=["stage", "box"], columns="group", values="n", aggfunc="sum", sort=False
-        )
-        return wide.reindex(columns=list(self.groups))
+    def flow_wide(self, value: str = "n") -> pd.DataFrame:
+        """Flow as a (stage, box) × group table of ``value`` ("n" or "pct"), CONSORT layout."""
+        order = pd.MultiIndex.from_frame(self.flow[["stage", "box"]].drop_duplicates())
+        wide = self.flow.set_index(["stage", "box", "group"])[value].unstack("group")
+        return wide.reindex(index=order, columns=list(self.groups))
 
     def summary(self) -> str:
-        wide = self.flow_wide()
-        pct = self.flow.pivot_table(
-            index=["stage", "box"], columns="group", values="pct", aggfunc="sum", sort=False
-        ).reindex(columns=list(self.groups))
+        wide = self.flow_wide("n")
+        pct = self.flow_wide("pct")
         shown = wide.copy().astype(object)
         for g in wide.columns:
             shown[g] = [f"{int(n):,} ({p:.1f}%)" for n, p in zip(wide[g], pct[g], strict=True)]
@@ -392,10 +406,12 @@ def _flow_codes(ep: pd.DataFrame, status: pd.Series, windows, as_of) -> dict[str
         # baseline is itself a score in treatment: a later one means n_in_treatment >= 2
         nit = np.nan_to_num(_numeric(ep, "n_in_treatment"), nan=0.0)
         after = base & (nit >= 2)
-    else:  # fall back on dates: an endpoint later than the baseline
+    elif {"baseline_date", "endpoint_date"} <= set(ep.columns):  # an endpoint after baseline
         bd = _dates(ep, "baseline_date").to_numpy()
         ed = _dates(ep, "endpoint_date").to_numpy()
         after = base & end & (ed > bd)
+    else:  # no counts or dates: an endpoint score besides the baseline
+        after = base & end
     st = status.to_numpy(dtype=object)
     st_code = np.full(n, len(STATUSES), dtype=np.int64)  # status unknown
     for i, s in enumerate(STATUSES):
@@ -412,14 +428,15 @@ def _flow_codes(ep: pd.DataFrame, status: pd.Series, windows, as_of) -> dict[str
     }
     for w in windows:
         resp = ~np.isnan(_numeric(ep, f"followup_{w}"))
+        out = discharged | resp  # a follow-up score shows the episode was discharged
         if as_of is None:
-            reached = np.ones(n, dtype=bool)
+            still_open = np.zeros(n, dtype=bool)
         else:
-            due = (ddate + pd.Timedelta(days=WINDOW_DAYS[w])).to_numpy()
-            # unknown discharge date with a closed status: counted as eligible (stated)
-            reached = np.where(ddate.isna().to_numpy(), True, due <= np.datetime64(as_of))
+            closes = (ddate + pd.Timedelta(days=WINDOW_DAYS[w])).to_numpy()
+            # unknown discharge date with a closed status: counted as closed (stated)
+            still_open = ddate.notna().to_numpy() & (closes > np.datetime64(as_of))
         codes[f"followup_{w}"] = np.select(
-            [resp, discharged & reached, discharged], [0, 1, 2], default=3
+            [out & ~still_open & resp, out & ~still_open, out], [0, 1, 2], default=3
         ).astype(np.int64)
     return codes
 
@@ -449,13 +466,14 @@ def retention(
        status unknown;
     5. ``endpoint``: discharged with an endpoint score, discharged without one, not
        discharged (ongoing, or unknown status without a discharge date);
-    6. ``followup_<w>`` per window: responded (a score in the window) / eligible, no response /
-       not yet eligible (only with ``as_of``) / not discharged.
+    6. ``followup_<w>`` per window: responded / eligible, no response / window still open (only
+       with ``as_of``: discharged less than the window's closing day ``WINDOW_DAYS[w]`` before
+       it, early responders included) / not discharged (a follow-up score counts as discharged).
 
-    Follow-up response rate per window and group = responded / eligible, where eligible =
-    responded + (discharged and, when ``as_of`` is given, ``discharge_date + WINDOW_DAYS[w] <=
-    as_of``; without ``as_of`` every discharged episode is eligible). Its interval is the Wilson
-    score interval:
+    Follow-up response rate per window and group = responded / (responded + eligible, no
+    response): without ``as_of`` every discharged episode is in the denominator; with it only
+    those whose window has closed, so neither early responders nor open windows bias the rate.
+    Its interval is the Wilson score interval:
 
     .. math::
         \frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}}{1 + z^2/n}
@@ -475,8 +493,8 @@ def retention(
         Follow-up windows among ``"1m", "3m", "6m", "12m"`` (columns ``followup_<w>``;
         a window whose column is absent counts as no response).
     as_of : date-like, optional
-        Data-end date; episodes discharged less than the window's nominal length before it are
-        not yet eligible.
+        Data-end date; episodes whose window (``WINDOW_DAYS``, the default episode rules'
+        window ends) had not closed by then are set aside.
     covariates : tuple of str
         Adjustment covariates of the logistic model (absent columns are skipped, with a note).
     tests : bool
@@ -565,9 +583,9 @@ def retention(
     # follow-up response (per group and overall)
     fu_rows = []
     denom = (
-        "responded + discharged at least the window's nominal length before as_of"
+        "discharged episodes whose window had closed by as_of"
         if as_of is not None
-        else "responded + all discharged episodes"
+        else "all discharged episodes"
     )
     for w in windows:
         c = codes[f"followup_{w}"]
@@ -602,14 +620,21 @@ def retention(
 
     notes = [
         "Every episode is in exactly one box of each flow stage (checked).",
-        "Measured after baseline: baseline present and n_in_treatment >= 2 (the baseline counts "
-        "as the first in-treatment score).",
+        "Measured after baseline: "
+        + _AFTER_RULE[
+            "n_in_treatment"
+            if "n_in_treatment" in ep.columns
+            else "dates"
+            if {"baseline_date", "endpoint_date"} <= set(ep.columns)
+            else "endpoint"
+        ],
         f"Follow-up response denominator: {denom}.",
     ]
     if as_of is not None:
         notes.append(
-            f"as_of = {as_of.date()}; window reached {WINDOW_DAYS} days after discharge; "
-            "discharged episodes without a discharge date count as eligible."
+            f"as_of = {as_of.date()}; windows close {WINDOW_DAYS} days after discharge; open "
+            "windows (early responders included) are set aside; discharged episodes without a "
+            "discharge date count as closed."
         )
     test_tab = pd.DataFrame()
     if tests and k > 1:
@@ -686,7 +711,7 @@ def _response_tests(ep, g, labels, codes, windows, covariates, ci_level, by):
         try:
             otab, _res = _logit_or(yy, X, names, ci_level)
         except Exception as e:  # separation, singular Hessian
-            notes.append(f"Logistic model for {w} failed ({type(e).__name__}); not reported.")
+            notes.append(f"Logistic model for {w} not reported: {e}.")
             continue
         adj = f" adjusted for {', '.join(covs)}" if covs else " (unadjusted)"
         for _, r in otab.iloc[1:].iterrows():
@@ -1456,7 +1481,7 @@ def attrition(
                 mtab["method"] = "logistic regression of being lost; Wald CI"
                 mtab["ci_level"] = ci_level
             except Exception as e:
-                notes.append(f"Logistic model of non-response failed ({type(e).__name__}).")
+                notes.append(f"Logistic model of non-response not reported: {e}.")
         else:
             notes.append(
                 "Logistic model of non-response not fitted (too few complete cases or "

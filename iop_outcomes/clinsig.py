@@ -265,6 +265,7 @@ def _distribution_based(
     clinical_sd,
     functional_mean,
     functional_sd,
+    harmed_category,
 ):
     func = "clinical_significance"
     _check_columns(df, [pre, post], func)
@@ -487,27 +488,32 @@ def _distribution_based(
     if cut_value is not None:
         if better_is == "lower":
             clinical_pre, functional_post = x > cut_value, y < cut_value
-            functional_pre, clinical_post = x < cut_value, y > cut_value
         else:
             clinical_pre, functional_post = x < cut_value, y > cut_value
-            functional_pre, clinical_post = x > cut_value, y < cut_value
         recovered = improved & clinical_pre & functional_post
-        harmed = deteriorated & functional_pre & clinical_post
+        # clinicalsignificance (create_summary_table.cs_combined): !clinical_pre & !functional_post
+        harmed = deteriorated & ~clinical_pre & ~functional_post
         ep["clinical_pre"] = clinical_pre.astype("boolean").where(x.notna(), pd.NA)
         ep["functional_post"] = functional_post.astype("boolean").where(y.notna(), pd.NA)
     else:
+        if harmed_category:
+            raise ConfigError(
+                f"{func}: harmed=True needs a cut-off (clinical/functional norms or cutoff=)."
+            )
         recovered = pd.Series(False, index=x.index)
         harmed = pd.Series(False, index=x.index)
-    cat = np.select(
-        [~used, recovered, improved, deteriorated],
-        [None, "recovered", "improved", "deteriorated"],
-        default="unchanged",
-    )
-    ep["category"] = pd.Categorical(cat, categories=_JT_CATEGORIES)
+    categories = [*_JT_CATEGORIES, "harmed"] if harmed_category else list(_JT_CATEGORIES)
+    conds = [~used, recovered, improved]
+    labels = [None, "recovered", "improved"]
+    if harmed_category:
+        conds.append(harmed)
+        labels.append("harmed")
+    cat = np.select([*conds, deteriorated], [*labels, "deteriorated"], default="unchanged")
+    ep["category"] = pd.Categorical(cat, categories=categories)
     if cut_value is not None:
         ep["harmed"] = harmed.astype("boolean").where(used, pd.NA)
 
-    outcomes = list(_JT_CATEGORIES)
+    outcomes = list(categories)
     flags = pd.DataFrame({o: (ep["category"] == o).to_numpy() for o in outcomes}, index=ep.index)
     if cut_value is None:
         outcomes.remove("recovered")
@@ -515,12 +521,17 @@ def _distribution_based(
             "No cut-off (no clinical/functional norms given or registered): 'recovered' is not "
             "assessed; 'improved' counts every reliable improvement."
         )
-    else:
-        outcomes.append("harmed")
-        flags["harmed"] = harmed.to_numpy()
+    elif harmed_category:
         notes.append(
-            "'harmed' (reliable deterioration and moved from the functional to the clinical side "
-            "of the cut-off) is a subset of 'deteriorated', not an extra category."
+            "Five categories as the R package clinicalsignificance's combined approach: 'harmed' "
+            "(reliable deterioration, baseline not on the clinical side and endpoint not on the "
+            "functional side of the cut-off) is taken out of 'deteriorated'."
+        )
+    else:
+        notes.append(
+            f"Of the deteriorated, {int(harmed.sum()):,} moved from the functional to the clinical "
+            "side of the cut-off ('harmed' column of .episodes; harmed=True reports it as a "
+            "category)."
         )
     denom = pd.DataFrame({o: used.to_numpy() for o in outcomes}, index=ep.index)
     table = _rates_table(flags, denom, outcomes, by_cols, ep, ~used, ci_level)
@@ -896,6 +907,7 @@ def clinical_significance(
     clinical_sd: float | None = None,
     functional_mean: float | None = None,
     functional_sd: float | None = None,
+    harmed: bool = False,
 ) -> ClinicalSignificanceResult:
     r"""Classify each episode's change and count the categories, overall or per group.
 
@@ -936,6 +948,9 @@ def clinical_significance(
         Direction of improvement (default: the instrument's).
     clinical_mean, clinical_sd, functional_mean, functional_sd : float, optional
         Norms for the cut-offs (default: the instrument's clinical and general-population norms).
+    harmed : bool, default False
+        Report *harmed* as a fifth category, taken out of *deteriorated*, as the R package
+        clinicalsignificance's combined approach does. Needs a cut-off.
 
     Returns
     -------
@@ -957,11 +972,13 @@ def clinical_significance(
     6 or more"). Cut-offs for lower-is-better scales (signs flip when higher is better):
     :math:`a = M_{clin} - 2SD_{clin}`, :math:`b = M_{func} + 2SD_{func}`,
     :math:`c = (SD_{clin}M_{func} + SD_{func}M_{clin})/(SD_{clin} + SD_{func})` (``b`` with the
-    functional SD, as the paper; some versions of clinicalsignificance used the clinical SD).
+    functional SD, as the paper and the clinicalsignificance source read for this module).
     Categories: *recovered* = reliable improvement, baseline on the clinical side and endpoint
     on the functional side of the cut-off; *improved* = other reliable improvement;
-    *deteriorated* = reliable deterioration; *unchanged* = the rest. *harmed* (a flag, subset
-    of deteriorated) = reliable deterioration from the functional to the clinical side.
+    *deteriorated* = reliable deterioration; *unchanged* = the rest. *harmed* (the R package
+    clinicalsignificance's fifth category) = reliable deterioration with the baseline not on the
+    clinical side and the endpoint not on the functional side; always a column of
+    ``.episodes``, a category (taken out of *deteriorated*) only with ``harmed=True``.
 
     **Gulliksen-Lord-Novick** (Hsu 1989): :math:`RCI = ((x_{post} - M) - r(x_{pre} - M)) /
     (SD\sqrt{1 - r^2})`. **Edwards-Nunnally** (Speer 1992): :math:`RCI = (x_{post} - [r(x_{pre}
@@ -1035,6 +1052,7 @@ def clinical_significance(
             "clinical_sd": clinical_sd,
             "functional_mean": functional_mean,
             "functional_sd": functional_sd,
+            "harmed": harmed or None,
         }
         given = [k for k, v in unused.items() if v is not None]
         if threshold not in (None, "fixed"):
@@ -1062,6 +1080,7 @@ def clinical_significance(
         clinical_sd=clinical_sd,
         functional_mean=functional_mean,
         functional_sd=functional_sd,
+        harmed_category=bool(harmed),
     )
 
 

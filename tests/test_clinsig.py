@@ -93,8 +93,15 @@ def test_antidepressants_matches_base_r(fixture_r, key, kwargs):
         assert c[cat] == ref[cat], cat
     if "cutoff" in kwargs:
         assert c["recovered"] == ref["recovered"]
-        assert c["harmed"] == ref["harmed"]
+        assert res.episodes["harmed"].sum() == ref["harmed"]
         assert res.params["cutoff_value"] == pytest.approx(ref["cutoff_value"], rel=1e-12)
+        # five categories as clinicalsignificance's combined approach
+        c5 = counts(
+            iop.clinical_significance(w, reliability=0.80, better_is="lower", harmed=True, **kwargs)
+        )
+        assert c5["harmed"] == ref["harmed"] == 8
+        assert c5["deteriorated"] == ref["deteriorated"] - ref["harmed"]
+        assert sum(c5.values()) == 555
     assert res.params["sd"] == pytest.approx(ref["sd_pre"], rel=1e-12)
     assert res.params["threshold_points"] == pytest.approx(ref["threshold_points"], rel=1e-12)
     assert res.episodes["rci"].sum() == pytest.approx(ref["sum_rci"], rel=1e-10)
@@ -116,8 +123,9 @@ def test_jacobson_1989_higher_is_better_matches_base_r(fixture_r, cut):
         functional_sd=17.8,
     )
     c = counts(res)
-    for cat in ("recovered", "improved", "unchanged", "deteriorated", "harmed"):
+    for cat in ("recovered", "improved", "unchanged", "deteriorated"):
         assert c[cat] == ref[cat], cat
+    assert res.episodes["harmed"].sum() == ref["harmed"]
     assert res.params["cutoff_value"] == pytest.approx(ref["cutoff_value"], rel=1e-12)
     # direction: raising DAS is improvement, so improvements outnumber deteriorations here
     assert c["recovered"] + c["improved"] > c["deteriorated"]
@@ -241,23 +249,35 @@ def test_cutoffs_a_b_c_for_phq9_by_hand():
     assert iop.clinical_significance(ep, instrument="PHQ-9", threshold=6).params["cutoff"] == "c"
 
 
-def test_cutoff_strictness_and_recovered():
+def test_cutoff_strictness_recovered_and_harmed():
     # cut-off 10 (user), fixed threshold 6; lower is better.
     ep = pd.DataFrame(
         {
-            "baseline": [11, 10, 17, 17, 5, 9],
-            "endpoint": [3, 3, 9, 10, 12, 10],
+            "baseline": [11, 10, 17, 17, 5, 9, 10],
+            "endpoint": [3, 3, 9, 10, 12, 10, 16],
         }
     )
     res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed", cutoff=10)
     cats = res.episodes["category"].astype(str).tolist()
     # 11->3 recovered; 10->3 pre exactly at cut-off is not clinical -> improved;
     # 17->9 recovered; 17->10 post exactly at cut-off is not functional -> improved;
-    # 5->12 deteriorated and crossed functional->clinical -> harmed; 9->10 unchanged
-    assert cats == ["recovered", "improved", "recovered", "improved", "deteriorated", "unchanged"]
-    assert res.episodes["harmed"].tolist() == [False, False, False, False, True, False]
-    c = counts(res)
-    assert c == {"recovered": 2, "improved": 2, "unchanged": 1, "deteriorated": 1, "harmed": 1}
+    # 5->12 deteriorated (functional -> clinical: harmed); 9->10 unchanged;
+    # 10->16 deteriorated, harmed as clinicalsignificance defines it (pre not clinical, post not
+    # functional), the pre score sitting exactly at the cut-off.
+    assert cats == [
+        "recovered", "improved", "recovered", "improved", "deteriorated", "unchanged",
+        "deteriorated",
+    ]  # fmt: skip
+    assert res.episodes["harmed"].tolist() == [False, False, False, False, True, False, True]
+    assert counts(res) == {"recovered": 2, "improved": 2, "unchanged": 1, "deteriorated": 2}
+    res5 = iop.clinical_significance(
+        ep, instrument="PHQ-9", threshold="fixed", cutoff=10, harmed=True
+    )
+    assert counts(res5) == {
+        "recovered": 2, "improved": 2, "unchanged": 1, "deteriorated": 0, "harmed": 2,
+    }  # fmt: skip
+    with pytest.raises(ConfigError, match="harmed"):
+        iop.clinical_significance(ep, instrument="PHQ-9", threshold=6, cutoff="none", harmed=True)
 
 
 def test_cutoff_a_falls_back_to_sample_when_no_norms():

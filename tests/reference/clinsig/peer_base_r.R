@@ -8,7 +8,8 @@
 # Run from the project root:  Rscript tests/reference/clinsig/peer_base_r.R
 #
 # Conventions (the same as clinicalsignificance): SD_pre and M_pre from the paired cases (ddof 1),
-# critical value qnorm(0.975), strict |RCI| > crit, strict cut-off sides.
+# critical value qnorm(0.975), strict |RCI| > crit, strict cut-off sides. 'deteriorated' counts every
+# reliable deterioration (harmed included); 'harmed' as clinicalsignificance's combined approach.
 
 peer <- file.path("..", "shared", "peer-data", "clinicalsignificance")
 crit <- qnorm(0.975)
@@ -30,10 +31,9 @@ classify <- function(pre, post, rel, better, method = "JT", cutoff = NA) {
   if (!is.na(cutoff)) {
     clin_pre <- d * pre < d * cutoff
     func_post <- d * post > d * cutoff
-    func_pre <- d * pre > d * cutoff
-    clin_post <- d * post < d * cutoff
     rec <- imp & clin_pre & func_post
-    harmed <- det & func_pre & clin_post
+    # clinicalsignificance's combined approach: harmed = !clinical_pre & !functional_post & det
+    harmed <- det & !clin_pre & !func_post
   } else {
     rec <- rep(FALSE, length(pre)); harmed <- rep(FALSE, length(pre))
   }

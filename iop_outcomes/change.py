@@ -186,16 +186,22 @@ def _merged_band_order(insts: list) -> tuple[list[str], bool]:
 
 
 def _bands(values: np.ndarray, codes: np.ndarray, insts: list, index) -> pd.Series:
+    """Severity band per row as an (ordered) categorical, built from integer codes."""
     order, ordered = _merged_band_order(insts)
-    out = np.full(len(values), None, dtype=object)
+    pos = {lab: i for i, lab in enumerate(order)}
+    out = np.full(len(values), -1, dtype=np.int64)
     for k, inst in enumerate(insts):
         m = codes == k
         if not m.any():
             continue
-        cut = pd.cut(values[m], bins=inst.band_edges(), labels=inst.band_labels, right=True)
-        out[m] = np.asarray(cut.astype(object))
-    out = np.where(pd.isna(out), None, out)
-    return pd.Series(pd.Categorical(out, categories=order, ordered=ordered), index=index)
+        edges = np.asarray(inst.band_edges(), dtype=float)  # right-closed: (e_j, e_j+1]
+        lut = np.array([pos[lab] for lab in inst.band_labels], dtype=np.int64)
+        v = values[m]
+        j = np.clip(np.searchsorted(edges, v, side="left") - 1, 0, len(lut) - 1)
+        ok = (v > edges[0]) & (v <= edges[-1])  # False for NaN
+        out[m] = np.where(ok, lut[j], -1)
+    cat = pd.Categorical.from_codes(out, categories=order, ordered=ordered)
+    return pd.Series(cat, index=index)
 
 
 # --------------------------------------------------------------------------- change scores

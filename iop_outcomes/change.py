@@ -543,18 +543,17 @@ class ChangeSummaryResult(TableResult):
                 for a, b in zip(t[m], t[s], strict=True)
             ]
 
-        def est_ci(e, lo, hi, scale=1.0, suffix=""):
-            out = []
-            for a, b, c in zip(t[e], t[lo], t[hi], strict=True):
-                if np.isnan(a):
-                    out.append("")
-                elif np.isnan(b):
-                    out.append(f"{scale * a:.1f}{suffix}" if suffix else f"{a:.2f}")
-                elif suffix:
-                    out.append(f"{scale * a:.1f}{suffix} [{scale * b:.1f}, {scale * c:.1f}]")
-                else:
-                    out.append(f"{a:.2f} [{b:.2f}, {c:.2f}]")
-            return out
+        def est_ci(e, lo, hi, scale=1.0, digits=2):
+            return [
+                ""
+                if np.isnan(a)
+                else (
+                    f"{scale * a:.{digits}f}"
+                    if np.isnan(b)
+                    else f"{scale * a:.{digits}f} [{scale * b:.{digits}f}, {scale * c:.{digits}f}]"
+                )
+                for a, b, c in zip(t[e], t[lo], t[hi], strict=True)
+            ]
 
         d = pd.DataFrame(index=t.index)
         for k in ["instrument", *self.group_cols]:
@@ -568,12 +567,9 @@ class ChangeSummaryResult(TableResult):
         d["p"] = [format_p(x) for x in t["pvalue"]]
         d["r"] = ["" if np.isnan(x) else f"{x:.2f}" for x in t["r_pre_post"]]
         for flag, lab in (("response", "response"), ("remission", "remission"), ("mcid", "MCID")):
-            d[f"{lab} %"] = [
-                "" if np.isnan(a) else f"{100 * a:.1f} [{100 * b:.1f}, {100 * c:.1f}]"
-                for a, b, c in zip(
-                    t[f"{flag}_rate"], t[f"{flag}_ci_low"], t[f"{flag}_ci_high"], strict=True
-                )
-            ]
+            d[f"{lab} % [{ci}]"] = est_ci(
+                f"{flag}_rate", f"{flag}_ci_low", f"{flag}_ci_high", scale=100.0, digits=1
+            )
         return d
 
     def summary(self) -> str:
@@ -1092,12 +1088,16 @@ def quality_measures(
     References
     ----------
     NCQA. Depression Remission or Response for Adolescents and Adults
-    (DRR-E). HEDIS measure description, ncqa.org (State of Health Care
-    Quality measures list), accessed 2026.
-    CMS / MN Community Measurement. CMS159v14: Depression Remission at Twelve
-    Months (eCQI Resource Center, 2026 performance period); CQL library
-    CMS159FHIRDepressionRemissionatTwelveMonths 0.3.000 (cqframework
-    ecqm-content-qicore-2025).
+    (DRR-E). State of Health Care Quality measures list,
+    https://www.ncqa.org/report-cards/health-plans/state-of-health-care-quality-report/measures-list/depression-remission-or-response-for-adolescents-and-adults-drr-e
+    (120–240 days; the three rates).
+    Horizon Blue Cross Blue Shield of New Jersey. HEDIS MY 2023 provider tips:
+    DRR-E (numerator wording: "most recent PHQ-9 score", "at least 50 percent
+    lower than the PHQ-9 score associated with the IESD").
+    CMS / MN Community Measurement. CMS159v12 (2024), CMS159v14 (2026
+    performance period): Depression Remission at Twelve Months, eCQI Resource
+    Center; CQL library CMS159FHIRDepressionRemissionatTwelveMonths 0.3.000
+    (github.com/cqframework/ecqm-content-qicore-2025, input/cql).
 
     Examples
     --------

@@ -425,14 +425,16 @@ def _unit_features(xc, yc, valid_cluster=None):
     Episodes: distinct (pre, post) pairs with their counts. Clusters: the cluster's moment
     totals, multiplicity 1. Units are sorted, so results do not depend on row order.
     """
-    f = _features(xc, yc)
     if valid_cluster is None:
-        pairs = np.column_stack([xc, yc])
-        uniq, inv, counts = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
-        return _features(uniq[:, 0], uniq[:, 1]), counts.astype(np.int64)
+        fx, ux = pd.factorize(xc, sort=True)
+        fy, uy = pd.factorize(yc, sort=True)
+        key = fx.astype(np.int64) * len(uy) + fy
+        ukey, counts = np.unique(key, return_counts=True)
+        return _features(ux[ukey // len(uy)], uy[ukey % len(uy)]), counts.astype(np.int64)
     ucl, inv = np.unique(valid_cluster, return_inverse=True)
-    sums = np.zeros((ucl.size, _P))
-    np.add.at(sums, inv.ravel(), f)
+    inv = inv.ravel()
+    f = (np.ones_like(xc), xc, yc, xc * xc, yc * yc, xc * yc)
+    sums = np.column_stack([np.bincount(inv, weights=c, minlength=ucl.size) for c in f])
     return sums, np.ones(ucl.size, dtype=np.int64)
 
 
@@ -622,9 +624,12 @@ def rm_d(
     cy = np.nan_to_num(cy)
     xc = xv - cx[vc]
     yc = yv - cy[vc]
-    feats = _features(xc, yc)
     moments = np.column_stack(
-        [np.bincount(vc, weights=feats[:, i], minlength=n_groups) for i in range(_P)]
+        [n_used.astype(float)]
+        + [
+            np.bincount(vc, weights=c, minlength=n_groups)
+            for c in (xc, yc, xc * xc, yc * yc, xc * yc)
+        ]
     )
     n, mx, my, vx, vy, cxy = _from_moments(moments)
     mean_pre, mean_post = mx + cx, my + cy
@@ -634,29 +639,26 @@ def rm_d(
     label = _label(key, adjust)
     info = _VARIANTS[key]
 
-    table = keys.copy() if by_cols else pd.DataFrame(index=range(1))
-    table = table.reset_index(drop=True)
-    table["method"] = label
-    table["estimate"] = est
-
+    cols: dict[str, Any] = {"method": label, "estimate": est}
     if not boot:
         var = _variance(key, est, n, r, vx, vy, vd)
         se = np.sqrt(var)
         z = z_crit(level)
-        table["se"] = se
-        table["ci_low"] = est - z * se
-        table["ci_high"] = est + z * se
+        cols.update(se=se, ci_low=est - z * se, ci_high=est + z * se)
         ci_desc = f"normal approximation, {info['variance']} ({info['source']})"
     else:
         rng = _rng(seed)
         res_rows = []
         units = []
+        order = np.argsort(vc, kind="stable")
+        bounds = np.r_[0, np.cumsum(n_used)]
+        ccv = ccodes[valid] if ccodes is not None else None
         for g in range(n_groups):
-            sel = vc == g
             if n_used[g] < 3:
                 units.append(None)
                 continue
-            cl = ccodes[valid][sel] if ccodes is not None else None
+            sel = order[bounds[g] : bounds[g + 1]]
+            cl = ccv[sel] if ccv is not None else None
             units.append(_unit_features(xc[sel], yc[sel], cl))
         work = sum(
             n_boot * (u[1].size if 4 * u[1].size <= u[1].sum() else int(u[1].sum()))
@@ -674,9 +676,11 @@ def rm_d(
                 th, bt, jk, jw = _moment_bootstrap(f_u, m_u, stat, n_boot, rng, bar)
                 res_rows.append(_interval(th, bt, jk, jw, level, ci_method))
         rr = pd.DataFrame(res_rows)
-        table["se"] = rr["se"].to_numpy()
-        table["ci_low"] = rr["ci_low"].to_numpy()
-        table["ci_high"] = rr["ci_high"].to_numpy()
+        cols.update(
+            se=rr["se"].to_numpy(),
+            ci_low=rr["ci_low"].to_numpy(),
+            ci_high=rr["ci_high"].to_numpy(),
+        )
         what = "clusters" if cluster is not None else "episodes"
         ci_desc = (
             f"{ci_method} bootstrap, {n_boot} replicates resampling {what}"
@@ -684,22 +688,24 @@ def rm_d(
             + (", within each group" if by_cols else "")
             + f", seed={seed!r}; se = SD of replicates"
         )
-    table["ci_level"] = level
-    table["ci_method"] = ci_method
-    table["n_used"] = n_used
-    table["n_excluded"] = n_excl
+    cols.update(ci_level=level, ci_method=ci_method, n_used=n_used, n_excluded=n_excl)
     if boot:
-        table["n_boot"] = rr["n_boot"].to_numpy()
+        cols["n_boot"] = rr["n_boot"].to_numpy()
         if cluster is not None:
-            table["n_clusters"] = [0 if u is None else u[1].size for u in units]
+            cols["n_clusters"] = np.array([0 if u is None else u[1].size for u in units])
     with np.errstate(invalid="ignore"):
-        table["mean_pre"] = np.where(n > 0, mean_pre, np.nan)
-        table["sd_pre"] = np.sqrt(np.maximum(vx, 0))
-        table["mean_post"] = np.where(n > 0, mean_post, np.nan)
-        table["sd_post"] = np.sqrt(np.maximum(vy, 0))
-        table["r"] = r
-        table["mean_change"] = np.where(n > 0, mean_post - mean_pre, np.nan)
-        table["sd_change"] = np.sqrt(vd)
+        cols.update(
+            mean_pre=np.where(n > 0, mean_pre, np.nan),
+            sd_pre=np.sqrt(np.maximum(vx, 0)),
+            mean_post=np.where(n > 0, mean_post, np.nan),
+            sd_post=np.sqrt(np.maximum(vy, 0)),
+            r=r,
+            mean_change=np.where(n > 0, mean_post - mean_pre, np.nan),
+            sd_change=np.sqrt(vd),
+        )
+    table = pd.DataFrame(cols, index=pd.RangeIndex(n_groups))
+    if by_cols:
+        table = pd.concat([keys.reset_index(drop=True), table], axis=1)
 
     direction = "pre − post" if better_is == "lower" else "post − pre"
     notes.append(

@@ -177,3 +177,31 @@ def test_random_tables_never_leave_a_single_hidden_quantity():
         assert not _recoverable(None, hidden, multi)
         small = (vals >= 1) & (vals < 11)
         assert (hidden | ~small).all()
+
+
+def test_k_of_n_hides_k_when_remainder_is_small():
+    # 95 of 100 responded: the 5 non-responders are a small cell, so 95 (and the rate) go
+    t = pd.DataFrame({"g": ["a", "b", "c"], "k": [95, 40, 50], "n": [100, 90, 120]})
+    t["rate"] = t["k"] / t["n"]
+    s = suppress(t, counts=["k", "n"], complements={"k": "n"}, derived={"rate": "k"})
+    assert s.table["k"].tolist()[0] == "*" and s.table["rate"].tolist()[0] == "*"
+    # column constraint on k: a second k is hidden as its complement
+    assert sum(v == "*" for v in s.table["k"].tolist()) == 2
+    assert s.table["n"].tolist() == [100, 90, 120]
+
+
+def test_two_way_long_table_with_within_and_total_rows():
+    # outcome x format in long form, with the Overall rows as totals of each outcome
+    fmt = ["Overall"] * 3 + ["virtual"] * 3 + ["in_person"] * 3
+    out = ["rec", "imp", "det"] * 3
+    n = [150, 120, 30, 70, 52, 3, 80, 68, 27]
+    t = pd.DataFrame({"group": fmt, "outcome": out, "count": n})
+    s = suppress(t, counts=["count"], by="outcome", total_row="Overall", within="group")
+    hidden = s.hidden["count"].to_numpy()
+    assert hidden[5]  # the 3
+    # every constraint: within each format (implicit n) and across formats (Overall row)
+    constraints = [([(i, 0) for i in range(k, k + 3)], None) for k in (0, 3, 6)]
+    for o in range(3):
+        constraints.append(([(3 + o, 0), (6 + o, 0)], (o, 0)))
+    h = {(i, 0): hidden[i] for i in range(9)}
+    assert not _recoverable(None, h, constraints)

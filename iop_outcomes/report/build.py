@@ -169,6 +169,7 @@ class _Ctx:
         total_row=None,
         total_col=None,
         complements: dict | None = None,
+        within=None,
         result: Any = None,
         method: str = "",
         notes: Sequence[str] = (),
@@ -184,6 +185,7 @@ class _Ctx:
             total_row=total_row,
             total_col=total_col,
             complements=complements,
+            within=within,
         )
         self.counter += 1
         method = method or (getattr(result, "method", "") or "")
@@ -331,25 +333,23 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
         method="iop.load validation and scoring (row ledger)",
     )
     ctx.facts["ledger"] = t.frame
-    reasons = ledger[ledger["disposition"] != "accepted"]
-    if len(reasons):
-        reasons = reasons.assign(reason=reasons["reason"].astype("object").fillna("(none)"))
-        tab = (
-            reasons.groupby(["disposition", "reason"], sort=True, observed=True)
-            .size()
-            .rename("rows")
-            .reset_index()
-            .sort_values(["disposition", "rows", "reason"], ascending=[True, False, True])
-        )
-        ctx.add_table(
-            sec,
-            "ledger_reasons",
-            "Repairs and quarantine reasons",
-            tab,
-            counts=["rows"],
-            by="disposition",
-            method="iop.load validation and scoring (row ledger)",
-        )
+    summ = loaded.summary().to_frame() if hasattr(loaded, "summary") else pd.DataFrame()
+    label = next((c for c in ("check", "reason") if c in summ.columns), None)
+    if label is not None and "rows" in summ.columns:
+        tab = summ[summ["disposition"].astype("object") != "accepted"][
+            ["disposition", label, "rows"]
+        ].copy()
+        tab[label] = tab[label].astype("object").fillna("(none)").astype(str)
+        if len(tab):
+            ctx.add_table(
+                sec,
+                "ledger_reasons",
+                "Repairs and quarantine reasons",
+                tab.rename(columns={label: "reason"}),
+                counts=["rows"],
+                by="disposition",
+                method="iop.load validation and scoring (row ledger)",
+            )
     data = loaded.data
     if "safety_flag" in data.columns and "instrument" in data.columns:
         phq = data[data["instrument"].astype("object") == "PHQ-9"]
@@ -577,8 +577,17 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
 def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
     import iop_outcomes as iop
 
+    sec.p(
+        "Reliable change asks whether an episode's change is larger than measurement error "
+        "alone would produce (the reliable change index); clinically significant change asks "
+        "whether the endpoint score also crossed into the range of a non-clinical population. "
+        "Recovered = reliable improvement and crossed the cut-off; improved = reliable "
+        "improvement only; deteriorated = reliable worsening. The reliability, SD and cut-off "
+        "used are listed in the methods section."
+    )
     for inst, ep in eps.items():
         g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
+        parts, res0 = [], None
         for by in [None, g] if g else [None]:
             res = ctx.run(
                 sec,
@@ -589,44 +598,40 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             )
             if res is None:
                 continue
+            res0 = res0 or res
             tb = res.to_frame().copy()
             if by is None:
                 tb.insert(0, "group", "Overall")
             else:
                 tb = tb.rename(columns={by: "group"})
-            tb["group"] = tb["group"].astype("object").astype(str)
-            keep = [
-                c
-                for c in [
-                    "group",
-                    "outcome",
-                    "count",
-                    "n",
-                    "estimate",
-                    "ci_low",
-                    "ci_high",
-                    "n_excluded",
-                ]
-                if c in tb.columns
-            ]
-            tb = tb[keep]
-            t = ctx.add_table(
-                sec,
-                f"clinsig_{_slug(inst)}_{by or 'overall'}",
-                f"{inst} reliable and clinically significant change"
-                + (f" by {by}" if by else "")
-                + " (Jacobson–Truax)",
-                tb,
-                counts=[c for c in ("count", "n_excluded") if c in tb.columns],
-                by="group",
-                derived={c: "count" for c in ("estimate", "ci_low", "ci_high") if c in tb},
-                result=res,
-                digits=3,
-            )
-            if by is None:
-                ctx.facts.setdefault("clinsig", {})[inst] = t.frame
-            elif inst == ctx.cfg.primary_instrument:
-                _fig_clinsig(ctx, sec, t.frame, inst, by)
+            parts.append(tb)
+        if not parts:
+            continue
+        tb = pd.concat(parts, ignore_index=True)
+        tb["group"] = tb["group"].astype("object").astype(str)
+        keep = [
+            c
+            for c in ["group", "outcome", "count", "n", "estimate", "ci_low", "ci_high"]
+            if c in tb.columns
+        ]
+        t = ctx.add_table(
+            sec,
+            f"clinsig_{_slug(inst)}",
+            f"{inst} reliable and clinically significant change"
+            + (f", overall and by {g}" if g else "")
+            + " (Jacobson–Truax)",
+            tb[keep],
+            counts=[c for c in ("count", "n") if c in keep],
+            by="outcome",
+            within="group",
+            total_row="Overall",
+            derived={c: ["count", "n"] for c in ("estimate", "ci_low", "ci_high") if c in keep},
+            result=res0,
+            digits=3,
+        )
+        ctx.facts.setdefault("clinsig", {})[inst] = t.frame[t.frame["group"] == "Overall"]
+        if g and inst == ctx.cfg.primary_instrument:
+            _fig_clinsig(ctx, sec, t.frame, inst, g)
 
 
 def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
@@ -867,6 +872,14 @@ def _section_retention(
             result=res,
             digits=3,
         )
+    if not ctx.cfg.sensitivity_enabled:
+        sec.p("Missing-data sensitivity analysis was turned off in the study configuration.")
+        return
+    sec.p(
+        "Episodes without an end-of-treatment score are handled differently by different "
+        "methods, and each rests on an assumption about why scores are missing. If the rows "
+        "below agree, the headline result does not depend on that choice."
+    )
     res = ctx.run(
         sec,
         "Missing-data sensitivity",
@@ -875,6 +888,8 @@ def _section_retention(
             instrument=inst,
             group=g,
             reference=ctx.cfg.comparison_reference,
+            methods=ctx.cfg.sensitivity_methods,
+            n_imputations=ctx.cfg.n_imputations,
             seed=ctx.cfg.seed,
             ci_level=ctx.cfg.ci_level,
             progress=False,
@@ -882,16 +897,32 @@ def _section_retention(
     )
     if res is not None:
         tb = res.to_frame()
-        keep = [c for c in tb.columns if c not in ("patient_id", "episode_id")]
-        cnt = [c for c in ("n", "n_used", "n_imputed", "n_excluded") if c in keep]
+        keep = [
+            c
+            for c in [
+                "estimand",
+                "contrast",
+                "method",
+                "n_used",
+                "n_missing",
+                "estimate",
+                "ci_low",
+                "ci_high",
+                "assumption",
+            ]
+            if c in tb.columns
+        ]
         ctx.add_table(
             sec,
             "missing_data_sensitivity",
             f"Missing-data sensitivity ({inst})",
             tb[keep],
-            counts=cnt,
+            counts=[c for c in ("n_used", "n_missing") if c in keep],
+            by="method",
+            derived={c: "n_used" for c in ("estimate", "ci_low", "ci_high") if c in keep},
             result=res,
         )
+        ctx.facts["sensitivity"] = res
 
 
 # ============================================================================ figures
@@ -1094,22 +1125,11 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
     )
     sec.html("<h3>Episodes, baseline and endpoint</h3>")
     rule_txt = repr(rules) if rules is not None else "library defaults (iop.EpisodeRules())"
-    ep_meta = []
-    for inst, ep in eps.items():
-        meta = {
-            k: v
-            for k, v in getattr(ep, "attrs", {}).items()
-            if isinstance(v, str | int | float | dict)
-        }
-        ep_meta.append(
-            f"{inst}: {len(ep):,} episodes."
-            + (
-                f" Episode rules recorded: {json.dumps(meta, sort_keys=True, default=str)}"
-                if meta
-                else ""
-            )
-        )
-    sec.bullets([f"Episode rules: {rule_txt}.", *ep_meta])
+    texts = {str(ep.attrs.get("rules_text")) for ep in eps.values() if ep.attrs.get("rules_text")}
+    if texts:
+        rule_txt = " ".join(sorted(texts))
+    ep_meta = [f"{inst}: {len(ep):,} episodes in the episode table." for inst, ep in eps.items()]
+    sec.bullets([f"Episode rules: {rule_txt}", *ep_meta])
     sec.html("<h3>Instruments</h3>")
     items = []
     for name in eps:

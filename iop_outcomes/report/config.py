@@ -21,6 +21,11 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     threshold = 11                         # counts 1-10 shown as "<11"
     enabled = true                         # false: explicit, and the report says so
 
+    [sensitivity]                          # missing-data sensitivity analysis
+    enabled = true
+    methods = ["completers", "locf", "bocf", "mi", "mixed"]
+    n_imputations = 20
+
     [data]
     mapping = "mapping.toml"               # column mapping for iop.load (relative to this file)
 """
@@ -64,6 +69,9 @@ class StudyConfig:
     episode_rules: dict[str, Any] = field(default_factory=dict)
     suppression_enabled: bool = True
     threshold: int = 11
+    sensitivity_enabled: bool = True
+    sensitivity_methods: tuple[str, ...] = ("completers", "locf", "bocf", "mi", "mixed")
+    n_imputations: int = 20
     mapping: str | None = None
     source: str | None = None
 
@@ -90,6 +98,7 @@ class StudyConfig:
             "comparison": dict,
             "episodes": dict,
             "suppression": dict,
+            "sensitivity": dict,
             "data": dict,
         }
         _check_keys(d, top, "the top level", where)
@@ -169,6 +178,21 @@ class StudyConfig:
             kw["threshold"] = sup["threshold"]
         if "enabled" in sup:
             kw["suppression_enabled"] = sup["enabled"]
+        sens = d.get("sensitivity", {})
+        _check_keys(
+            sens, {"enabled": bool, "methods": list, "n_imputations": int}, "[sensitivity]", where
+        )
+        if "enabled" in sens:
+            kw["sensitivity_enabled"] = sens["enabled"]
+        if "methods" in sens:
+            kw["sensitivity_methods"] = tuple(str(m) for m in sens["methods"])
+        if "n_imputations" in sens:
+            if sens["n_imputations"] < 2:
+                raise ConfigError(
+                    f"The 'n_imputations' key in [sensitivity]{where} must be at least 2. "
+                    f"Got {sens['n_imputations']!r} instead."
+                )
+            kw["n_imputations"] = sens["n_imputations"]
         data = d.get("data", {})
         _check_keys(data, {"mapping": str}, "[data]", where)
         if "mapping" in data:
@@ -210,6 +234,7 @@ class StudyConfig:
             d["mapping"] = Path(d["mapping"]).name
         d["instruments"] = list(d["instruments"])
         d["groupings"] = list(d["groupings"])
+        d["sensitivity_methods"] = list(d["sensitivity_methods"])
         return d
 
     def to_json(self) -> str:

@@ -120,6 +120,7 @@ def suppress(
     total_row: Any = None,
     total_col: str | bool | None = None,
     complements: Mapping[str, str] | None = None,
+    within: str | Sequence[str] | None = None,
     complement_label: str = COMPLEMENT_LABEL,
 ) -> SuppressedTable:
     """Hide small counts, their complements and the values derived from them.
@@ -146,6 +147,11 @@ def suppress(
     total_col : str or True, optional
         A column holding each row's total over the other count columns, or ``True`` when row
         totals are published elsewhere; adds one constraint per row.
+    within : str or list of str, optional
+        Label columns whose groups are partitions with a published total (e.g. the outcome
+        categories of one format add up to that format's n): all rows of a group, total rows
+        included, form one more constraint per count column, with an implicit total. Use it
+        with ``by`` for two-way tables in long form (``by="outcome", within="group"``).
     complements : dict, optional
         ``{k_column: n_column}`` for "k of n" counts: the unshown remainder ``n - k`` is a cell
         too (e.g. non-responders), so ``k`` is hidden when ``1 <= n - k < threshold``.
@@ -181,8 +187,9 @@ def suppress(
     counts = list(counts) if counts is not None else _default_counts(df)
     derived = dict(derived or {})
     by_cols = [by] if isinstance(by, str) else list(by or [])
+    within_cols = [within] if isinstance(within, str) else list(within or [])
     complements = dict(complements or {})
-    missing = [c for c in [*counts, *derived, *by_cols] if c not in df.columns]
+    missing = [c for c in [*counts, *derived, *by_cols, *within_cols] if c not in df.columns]
     missing += [c for kv in complements.items() for c in kv if c not in counts]
     missing += [
         c for v in derived.values() for c in ([v] if isinstance(v, str) else v) if c not in counts
@@ -242,6 +249,12 @@ def suppress(
             cells = [(r, j) for r in members if finite[r, j]]
             total = (totals[0], j) if totals and finite[totals[0], j] else None
             constraints.append((cells, total))
+    if within_cols:
+        for rows in df.groupby(within_cols, sort=False, dropna=False).indices.values():
+            rows = np.sort(np.asarray(rows))
+            for c in counts:
+                j = col_pos[c]
+                constraints.append(([(r, j) for r in rows if finite[r, j]], None))
     if total_col is not None:
         for r in range(n_rows):
             cells = [(r, col_pos[c]) for c in row_cols if finite[r, col_pos[c]]]

@@ -1,0 +1,387 @@
+"""The ``iop-outcomes`` command line: parse arguments, call the public API, write files.
+
+Exit codes
+----------
+0  success
+1  ``validate --strict`` found problems in the data
+2  command-line usage error (unknown option, missing argument)
+3  the input or configuration could not be used (a clear message says why)
+4  unexpected internal error (please report it; ``--debug`` shows the traceback)
+130 interrupted (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import traceback
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_INTERNAL = 4
+
+EPILOG = """\
+examples:
+  iop-outcomes demo                         build the full report from the bundled demo data
+                                            into reports/demo/ (open reports/demo/report.html)
+  iop-outcomes validate visits.csv          check a file; print the row ledger summary
+  iop-outcomes validate visits.csv --strict --ledger-out ledger.csv
+                                            exit 1 if any row has a problem; save the ledger
+  iop-outcomes summary visits.csv           key tables in the terminal
+  iop-outcomes summary visits.csv --json    the same as JSON, for pipelines
+  iop-outcomes report visits.csv --config study.toml --out reports/2025q1/
+  iop-outcomes synth --n-episodes 500 --seed 1 --out synthetic.csv [--messy]
+
+exit codes: 0 success; 1 validate --strict found problems; 2 usage error;
+3 input or configuration could not be used; 4 internal error (use --debug).
+Documentation: docs/cli.md, docs/report.md, docs/data-format.md.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors: exit 2 with a one-line hint
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    from . import __version__
+
+    p = _Parser(
+        prog="iop-outcomes",
+        description="Outcome analytics for intensive outpatient (IOP/PHP) programs: validate "
+        "assessment data, summarise symptom change, and build a report that is safe to share.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"iop-outcomes {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    d = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="build the full report from the bundled demo data",
+        description="Generate the synthetic demo data (1,200 episodes, 3 sites, in-person/"
+        "virtual/hybrid, PHQ-9 and GAD-7) in memory and build the full report.",
+        epilog="example:\n  iop-outcomes demo --out reports/demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    d.add_argument("--out", default="reports/demo", help="output directory (default: %(default)s)")
+    d.add_argument("--config", help="study configuration TOML (default: built-in defaults)")
+
+    v = sub.add_parser(
+        "validate",
+        parents=[common],
+        help="check a data file and print the row ledger summary",
+        description="Load DATA, check every row, and print how many rows were accepted, "
+        "repaired and quarantined, and why.",
+        epilog="example:\n  iop-outcomes validate visits.csv --strict --ledger-out ledger.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    v.add_argument("data", help="assessment file (CSV, XLSX, Parquet, SAV, DTA)")
+    v.add_argument("--strict", action="store_true", help="exit with status 1 on any problem")
+    v.add_argument("--mapping", help="column mapping TOML ([columns] table)")
+    v.add_argument("--ledger-out", help="write the full row ledger to this CSV file")
+
+    s = sub.add_parser(
+        "summary",
+        parents=[common],
+        help="print key tables (or JSON) for a data file",
+        description="Load DATA and print the data-quality summary and the symptom-change "
+        "table per instrument. Counts are small-cell suppressed as in reports.",
+        epilog="example:\n  iop-outcomes summary visits.csv --by site --json > summary.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("data", help="assessment file")
+    s.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+    s.add_argument("--mapping", help="column mapping TOML")
+    s.add_argument("--by", default="format", help="grouping column (default: %(default)s)")
+    s.add_argument("--config", help="study configuration TOML (instruments, threshold)")
+
+    r = sub.add_parser(
+        "report",
+        parents=[common],
+        help="build the shareable report for a data file",
+        description="Build a self-contained HTML report with its tables as CSV and XLSX.",
+        epilog="example:\n  iop-outcomes report visits.csv --config study.toml --out reports/q1/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("data", help="assessment file")
+    r.add_argument("--config", help="study configuration TOML (see docs/report.md)")
+    r.add_argument("--out", required=True, help="output directory")
+    r.add_argument("--mapping", help="column mapping TOML (overrides [data] mapping)")
+
+    y = sub.add_parser(
+        "synth",
+        parents=[common],
+        help="write a synthetic dataset with known truth",
+        description="Simulate assessments in the data contract's format and write them.",
+        epilog="example:\n  iop-outcomes synth --n-episodes 2000 --seed 7 --out synth.csv --messy",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    y.add_argument("--n-episodes", type=int, default=1500, help="episodes (default %(default)s)")
+    y.add_argument("--seed", type=int, default=2026, help="random seed (default %(default)s)")
+    y.add_argument("--out", required=True, help="output file (.csv, .parquet or .xlsx)")
+    y.add_argument("--messy", action="store_true", help="inject realistic data-entry faults")
+    return p
+
+
+# ------------------------------------------------------------------------------ commands
+def _progress(args) -> bool:
+    return not getattr(args, "quiet", False)
+
+
+def _config(args, mapping: str | None = None):
+    from .report.config import StudyConfig, load_config
+
+    cfg = load_config(getattr(args, "config", None))
+    if mapping:
+        cfg = StudyConfig(**{**cfg.__dict__, "mapping": mapping})
+    return cfg
+
+
+def _load(path: str, mapping: str | None, strict: bool = False):
+    import iop_outcomes as iop
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"The data file {path!r} does not exist. Check the path.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return iop.load(path, mapping=mapping, strict=strict)
+
+
+def cmd_demo(args) -> int:
+    import iop_outcomes as iop
+
+    _say(args, "Generating the demo data (iop.synth.demo()) ...")
+    sim = iop.synth.demo()
+    rep = iop.report(
+        sim, config=_config(args), out=args.out, name="iop.synth.demo()", progress=_progress(args)
+    )
+    _finish_report(args, rep, Path(args.out))
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    import iop_outcomes as iop
+
+    cfg = _config(args, args.mapping)
+    if not Path(args.data).exists():
+        raise FileNotFoundError(f"The data file {args.data!r} does not exist. Check the path.")
+    rep = iop.report(args.data, config=cfg, out=args.out, progress=_progress(args))
+    _finish_report(args, rep, Path(args.out))
+    return EXIT_OK
+
+
+def _finish_report(args, rep, out: Path) -> None:
+    for w in rep.warnings:
+        print(f"note: {w}", file=sys.stderr)
+    print(f"Report written to {out / 'report.html'}")
+    print(f"Tables: {out / 'tables'}/ ({len(rep.tables)} CSV files) and {out / 'tables.xlsx'}")
+    if rep.banner:
+        print(f"WARNING: {rep.banner}", file=sys.stderr)
+
+
+def cmd_validate(args) -> int:
+    res = _load(args.data, args.mapping, strict=False)
+    print(res.summary())
+    if args.ledger_out:
+        from .report.safety import neutralise_formulas
+
+        res.ledger.pipe(neutralise_formulas).to_csv(args.ledger_out, index=False)
+        print(f"Ledger written to {args.ledger_out} ({len(res.ledger):,} rows).")
+    counts = res.ledger["disposition"].value_counts()
+    n_bad = int(counts.get("quarantined", 0))
+    if args.strict and n_bad:
+        print(
+            f"Strict mode: {n_bad:,} row(s) were quarantined; see the reasons above"
+            + (
+                f" and the ledger in {args.ledger_out}."
+                if args.ledger_out
+                else " (save them with --ledger-out ledger.csv)."
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def cmd_summary(args) -> int:
+    import iop_outcomes as iop
+
+    from .report.suppress import suppress
+
+    cfg = _config(args, args.mapping)
+    res = _load(args.data, cfg.mapping)
+    th = cfg.suppression_threshold
+    counts = res.ledger["disposition"].value_counts()
+    ledger = {k: int(counts.get(k, 0)) for k in ("accepted", "repaired", "quarantined")}
+    ledger["rows_read"] = int(len(res.ledger))
+    out: dict[str, Any] = {"input": Path(args.data).name, "ledger": ledger, "change": {}}
+    present = set(res.data["instrument"].astype("object").unique()) if len(res.data) else set()
+    tables = []
+    for inst in cfg.instruments:
+        if inst not in present:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ep = iop.episodes(res.data, instrument=inst)
+            by = args.by if args.by in ep.columns else None
+            cs = iop.change_summary(ep, by=by)
+        tb = cs.table.copy()
+        tb["n_unpaired"] = tb["n_episodes"] - tb["n_paired"]
+        keep = [
+            "instrument",
+            *([by] if by else []),
+            "n_episodes",
+            "n_paired",
+            "n_unpaired",
+            "baseline_mean",
+            "endpoint_mean",
+            "mean_change",
+            "change_ci_low",
+            "change_ci_high",
+        ]
+        tb = tb[[c for c in keep if c in tb.columns]]
+        st = suppress(
+            tb,
+            th,
+            counts=["n_episodes", "n_paired", "n_unpaired"],
+            total_col="n_episodes",
+            total_row="Overall",
+            complements={"n_paired": "n_episodes"},
+            derived={
+                c: "n_paired"
+                for c in (
+                    "baseline_mean",
+                    "endpoint_mean",
+                    "mean_change",
+                    "change_ci_low",
+                    "change_ci_high",
+                )
+                if c in tb.columns
+            },
+        )
+        out["change"][inst] = json.loads(st.table.to_json(orient="records"))
+        tables.append((inst, st))
+    out["suppression_threshold"] = th
+    if args.json:
+        print(json.dumps(out, indent=2, sort_keys=True, default=str))
+        return EXIT_OK
+    print(
+        f"{out['input']}: {ledger['rows_read']:,} rows read = {ledger['accepted']:,} accepted "
+        f"+ {ledger['repaired']:,} repaired + {ledger['quarantined']:,} quarantined"
+    )
+    from ._results import format_table
+
+    for inst, st in tables:
+        print(f"\n{inst} symptom change (change = endpoint - baseline; negative = improvement)")
+        print(format_table(st.table).to_string(index=False))
+        for n in st.notes:
+            print(f"  {n}")
+    return EXIT_OK
+
+
+def cmd_synth(args) -> int:
+    import iop_outcomes as iop
+
+    if args.n_episodes < 1:
+        from .exceptions import ConfigError
+
+        raise ConfigError(f"--n-episodes must be a positive integer. Got {args.n_episodes}.")
+    sim = iop.synth.generate(n_episodes=args.n_episodes, seed=args.seed, messy=args.messy)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    if suffix == ".parquet":
+        sim.data.to_parquet(out, index=False)
+    elif suffix == ".xlsx":
+        sim.data.to_excel(out, index=False)
+    else:
+        sim.data.to_csv(out, index=False, date_format="%Y-%m-%d")
+    print(
+        f"Wrote {len(sim.data):,} assessment rows ({args.n_episodes:,} episodes, seed "
+        f"{args.seed}{', messy' if args.messy else ''}) to {out}"
+    )
+    return EXIT_OK
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "validate": cmd_validate,
+    "summary": cmd_summary,
+    "report": cmd_report,
+    "synth": cmd_synth,
+}
+
+
+def _say(args, text: str) -> None:
+    if _progress(args):
+        print(text, file=sys.stderr)
+
+
+def _paragraph(kind: str, err: BaseException) -> str:
+    msg = str(err).strip() or type(err).__name__
+    if isinstance(err, OSError) and getattr(err, "filename", None) and err.strerror:
+        msg = f"{err.strerror}: {err.filename}"
+    lines = msg.splitlines()
+    first = textwrap.fill(f"iop-outcomes: {kind}: {lines[0]}", width=100, subsequent_indent="  ")
+    return "\n".join([first, *lines[1:]])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``iop-outcomes`` console script; returns the exit code."""
+    from .exceptions import IOPError, LoadError
+
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    debug = getattr(args, "debug", False)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("iop-outcomes: interrupted", file=sys.stderr)
+        return 130
+    except LoadError as e:
+        if debug:
+            traceback.print_exc()
+        print(_paragraph("the data could not be loaded", e), file=sys.stderr)
+        return EXIT_PROBLEMS if args.command == "validate" else EXIT_INPUT
+    except (IOPError, OSError) as e:
+        if debug:
+            traceback.print_exc()
+        print(_paragraph("error", e), file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as e:
+        if debug:
+            traceback.print_exc()
+        print(
+            _paragraph(
+                "internal error",
+                RuntimeError(
+                    f"{type(e).__name__}: {e}. This is a bug in iop_outcomes; please "
+                    "report it with the output of --debug."
+                ),
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,451 @@
+"""Tests for iop_outcomes.trajectories and iop_outcomes.plots.trajectories.
+
+Reference values: tests/reference/trajectories/ (fit_reference.R: lme4 1.1.31 lmer REML,
+emmeans 1.8.4.1 with lmer.df = "asymptotic", geepack 1.3.9 geeglm; data from make_data.py).
+Tolerances: fixed effects within 1e-4 SE of lme4, SEs / variance components / emmeans to
+1e-4 relative (iterative fits; observed agreement is ~1e-7).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+import iop_outcomes as iop
+from iop_outcomes.exceptions import ConfigError, ConvergenceWarning, DataError
+from iop_outcomes.plots.trajectories import (
+    plot_early_change,
+    plot_individual_trajectories,
+    plot_trajectories,
+)
+from iop_outcomes.trajectories import (
+    TrajectoryResult,
+    _example_data,
+    early_change,
+    trajectories,
+)
+
+REF = Path(__file__).parent / "reference" / "trajectories"
+RTOL = 1e-4
+
+SPECS = {
+    "linear": {},
+    "quadratic": {"time": "quadratic"},
+    "piecewise": {"time": "piecewise", "knot": 2},
+    "categorical": {"time": "categorical"},
+    "uncorrelated": {"random": "uncorrelated"},
+    "intercept": {"random": "intercept"},
+    "site": {"site": "site", "random": "uncorrelated"},
+}
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return pd.read_csv(REF / "sim_weekly.csv")
+
+
+def _site_subset(sim):
+    eps = sorted(sim["episode_id"].unique())[:60]
+    return sim[sim["episode_id"].isin(eps)]
+
+
+@pytest.fixture(scope="module")
+def fits(sim):
+    out = {}
+    for name, kw in SPECS.items():
+        data = _site_subset(sim) if name == "site" else sim
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            out[name] = trajectories(data, **kw)
+    return out
+
+
+# ------------------------------------------------------------------ mixed model vs lme4
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_fixed_effects_match_lme4(fits, name):
+    ref = pd.read_csv(REF / "lme4_fixed.csv").query("model == @name").set_index("term")
+    got = fits[name].fixed.set_index("term")
+    assert sorted(got.index) == sorted(ref.index)
+    got = got.loc[ref.index]
+    assert np.all(np.abs(got["estimate"] - ref["estimate"]) <= RTOL * ref["se"])
+    np.testing.assert_allclose(got["se"], ref["se"], rtol=RTOL)
+    z = 1.959963984540054
+    np.testing.assert_allclose(got["ci_low"], got["estimate"] - z * got["se"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_variance_components_match_lme4(fits, name):
+    ref = pd.read_csv(REF / "lme4_varcorr.csv").query("model == @name")
+    var = fits[name].variance
+    for row in ref.itertuples():
+        if row.grp == "Residual":
+            level, term = "residual", ""
+        elif row.grp == "site":
+            level, term = "site", "Intercept"
+        else:
+            level = "episode"
+            t1 = "Intercept" if row.var1 == "(Intercept)" else row.var1
+            term = t1 if pd.isna(row.var2) else f"{t1}:{row.var2}"
+        got = var[(var["level"] == level) & (var["term"] == term)]
+        assert len(got) == 1, (level, term)
+        np.testing.assert_allclose(got["variance"].iloc[0], row.vcov, rtol=RTOL)
+        if pd.isna(row.var2):
+            np.testing.assert_allclose(got["sd"].iloc[0], row.sdcor, rtol=RTOL)
+        else:
+            np.testing.assert_allclose(got["corr"].iloc[0], row.sdcor, rtol=RTOL)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_means_match_emmeans(fits, name):
+    ref = pd.read_csv(REF / "emmeans.csv").query("model == @name")
+    got = fits[name].means.merge(
+        ref, left_on=["week", "group"], right_on=["week", "format"], validate="1:1"
+    )
+    assert len(got) == len(ref) == 18
+    np.testing.assert_allclose(got["estimate"], got["emmean"], rtol=RTOL)
+    np.testing.assert_allclose(got["se"], got["SE"], rtol=RTOL)
+    np.testing.assert_allclose(got["ci_low"], got["lower"], rtol=RTOL)
+    np.testing.assert_allclose(got["ci_high"], got["upper"], rtol=RTOL)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_change_matches_emmeans_contrasts(fits, name):
+    ref = pd.read_csv(REF / "emmeans_change.csv").query("model == @name")
+    got = fits[name].change(week=6).to_frame()
+    assert got["group"].tolist() == ref["contrast"].tolist()
+    assert np.all(np.abs(got["estimate"].to_numpy() - ref["estimate"]) <= RTOL * ref["SE"])
+    np.testing.assert_allclose(got["se"], ref["SE"], rtol=RTOL)
+    np.testing.assert_allclose(got["ci_low"], ref["lower"], rtol=RTOL, atol=RTOL * ref["SE"].max())
+    np.testing.assert_allclose(got["pvalue"], ref["p.value"], rtol=1e-3, atol=1e-8)
+
+
+def test_loglik_matches_lme4(fits):
+    ref = pd.read_csv(REF / "lme4_loglik.csv").set_index("model")["reml_loglik"]
+    for name in SPECS:
+        assert fits[name].model_info["loglik"] == pytest.approx(ref[name], abs=1e-4)
+
+
+def test_change_is_difference_of_means(fits):
+    # identity: change(k) per group = mean(k) - mean(0) from the means table
+    res = fits["quadratic"]
+    m = res.means.set_index(["group", "week"])["estimate"]
+    ch = res.change(week=5).to_frame().set_index("group")
+    for g in ("in_person", "virtual"):
+        assert ch.loc[g, "estimate"] == pytest.approx(m[(g, 5.0)] - m[(g, 0.0)], abs=1e-10)
+    diff = ch.loc["virtual - in_person", "estimate"]
+    assert diff == pytest.approx(ch.loc["virtual", "estimate"] - ch.loc["in_person", "estimate"])
+
+
+def test_linear_change_equals_slope_times_weeks(fits):
+    res = fits["linear"]
+    f = res.fixed.set_index("term")
+    ch = res.change(week=4).to_frame().set_index("group")
+    assert ch.loc["in_person", "estimate"] == pytest.approx(4 * f.loc["week", "estimate"])
+    assert ch.loc["in_person", "se"] == pytest.approx(4 * f.loc["week", "se"])
+    inter = f.loc["week:format[virtual]"]
+    assert ch.loc["virtual - in_person", "se"] == pytest.approx(4 * inter["se"])
+
+
+def test_categorical_change_rejects_unobserved_week(fits):
+    with pytest.raises(ConfigError, match="one of the observed weeks"):
+        fits["categorical"].change(week=2.5)
+
+
+# ------------------------------------------------------------------ GEE
+
+
+def _gls_sandwich(sim, alpha, kind):
+    """Hand calculation: GEE solution and sandwich SE for a fixed working correlation."""
+    d = sim.sort_values(["episode_id", "week"])
+    v = (d["format"] == "virtual").to_numpy(float)
+    w = d["week"].to_numpy(float)
+    X = np.column_stack([np.ones(len(d)), v, w, w * v])
+    y = d["total"].to_numpy(float)
+    blocks = [np.flatnonzero(d["episode_id"].to_numpy() == e) for e in d["episode_id"].unique()]
+
+    def rinv(idx):
+        if kind == "exchangeable":
+            r = np.full((len(idx), len(idx)), alpha)
+            np.fill_diagonal(r, 1.0)
+        else:  # AR(1) over the order of observed scores (statsmodels' Autoregressive)
+            j = np.arange(len(idx))
+            r = alpha ** np.abs(j[:, None] - j[None, :])
+        return np.linalg.inv(r)
+
+    a = sum(X[i].T @ rinv(i) @ X[i] for i in blocks)
+    b = np.linalg.solve(a, sum(X[i].T @ rinv(i) @ y[i] for i in blocks))
+    res = y - X @ b
+    meat = sum(X[i].T @ rinv(i) @ np.outer(res[i], res[i]) @ rinv(i) @ X[i] for i in blocks)
+    ainv = np.linalg.inv(a)
+    return b, np.sqrt(np.diag(ainv @ meat @ ainv))
+
+
+def test_gee_independence_matches_geepack_exactly(sim):
+    ref = pd.read_csv(REF / "geepack.csv").query("model == 'independence'").set_index("term")
+    got = trajectories(sim, method="gee", corr="independence").fixed.set_index("term")
+    got = got.loc[ref.index]
+    np.testing.assert_allclose(got["estimate"], ref["estimate"], rtol=1e-8)
+    np.testing.assert_allclose(got["se"], ref["se"], rtol=1e-8)
+
+
+def test_gee_exchangeable_vs_geepack_and_hand(sim):
+    ref = pd.read_csv(REF / "geepack.csv").query("model == 'exchangeable'").set_index("term")
+    res = trajectories(sim, method="gee", corr="exchangeable")
+    got = res.fixed.set_index("term").loc[ref.index]
+    # the two moment estimators of alpha differ in their degrees-of-freedom corrections
+    # (statsmodels 0.6125 vs geepack 0.6141): estimates agree within 0.002 SE
+    alpha = res.variance["variance"].iloc[0]
+    assert alpha == pytest.approx(ref["alpha"].iloc[0], rel=5e-3)
+    assert np.all(np.abs(got["estimate"] - ref["estimate"]) <= 2e-3 * ref["se"])
+    np.testing.assert_allclose(got["se"], ref["se"], rtol=1e-3)
+    # exact: GLS solution and sandwich at the reported alpha, computed by hand
+    b, se = _gls_sandwich(sim, alpha, "exchangeable")
+    order = ["Intercept", "format[virtual]", "week", "week:format[virtual]"]
+    f = res.fixed.set_index("term").loc[order]
+    np.testing.assert_allclose(f["estimate"], b, rtol=1e-6)
+    np.testing.assert_allclose(f["se"], se, rtol=1e-6)
+
+
+def test_gee_ar1_hand_check(sim):
+    res = trajectories(sim, method="gee", corr="ar1")
+    alpha = res.variance["variance"].iloc[0]
+    assert 0 < alpha < 1
+    b, se = _gls_sandwich(sim, alpha, "ar1")
+    order = ["Intercept", "format[virtual]", "week", "week:format[virtual]"]
+    f = res.fixed.set_index("term").loc[order]
+    np.testing.assert_allclose(f["estimate"], b, rtol=1e-6)
+    np.testing.assert_allclose(f["se"], se, rtol=1e-6)
+    assert "ar1" in res.method
+
+
+def test_gee_rejects_site(sim):
+    with pytest.raises(ConfigError, match="method='mixed' only"):
+        trajectories(sim, method="gee", site="site")
+
+
+# ------------------------------------------------------------------ input handling
+
+
+@pytest.fixture(scope="module")
+def small():
+    return _example_data()
+
+
+def test_week_from_dates_equals_week_column(small):
+    a = trajectories(small)
+    d = small.drop(columns="week").assign(
+        admit_date="2025-02-03",
+        assessment_date=pd.Timestamp("2025-02-03") + pd.to_timedelta(small["week"] * 7, "D"),
+    )
+    b = trajectories(d)
+    np.testing.assert_allclose(a.fixed["estimate"], b.fixed["estimate"], rtol=1e-9)
+
+
+def test_followups_and_other_instruments_excluded(small):
+    base = small.assign(
+        admit_date="2025-02-03",
+        discharge_date="2025-03-17",  # day 42 = week 6: all in-treatment scores kept
+        assessment_date=pd.Timestamp("2025-02-03") + pd.to_timedelta(small["week"] * 7, "D"),
+    )
+    fu = (
+        base.groupby("episode_id")
+        .head(1)
+        .assign(week=np.nan, assessment_date=pd.Timestamp("2025-06-20"), total=27)
+    )
+    gad = base.head(5).assign(instrument="GAD-7")
+    tp = base.head(3).assign(timepoint="followup_3m", week=20)
+    d = pd.concat([base, fu, gad, tp], ignore_index=True)
+    res = trajectories(d, instrument="phq9")
+    ref = trajectories(small)
+    np.testing.assert_allclose(res.fixed["estimate"], ref.fixed["estimate"], rtol=1e-9)
+    ex = res.model_info["excluded"]
+    assert ex["after_discharge"] == small["episode_id"].nunique()
+    assert ex["follow_up"] == 3 and ex["other_instrument"] == 5
+    assert res.model_info["n_obs"] == len(small)
+    assert any("follow-up" in n for n in res.notes)
+
+
+def test_row_order_and_column_case_invariance(small):
+    a = trajectories(small)
+    shuffled = small.sample(frac=1, random_state=3).rename(
+        columns={"episode_id": "Episode ID", "total": "TOTAL"}
+    )
+    b = trajectories(shuffled)
+    np.testing.assert_allclose(a.fixed["estimate"], b.fixed["estimate"], rtol=1e-8)
+    np.testing.assert_allclose(a.fixed["se"], b.fixed["se"], rtol=1e-6)
+
+
+def test_missing_columns_listed_together(small):
+    with pytest.raises(DataError) as err:
+        trajectories(small.drop(columns=["total", "week"]), group="site")
+    msg = str(err.value)
+    assert "'total'" in msg and "'week'" in msg and "'site'" in msg and "Columns found" in msg
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"time": "cubic"}, "The 'time' parameter of trajectories must be one of"),
+        ({"method": "ols"}, "The 'method' parameter"),
+        ({"ci_level": 95}, "strictly between 0 and 1"),
+        ({"time": "piecewise", "knot": 40}, "inside the observed weeks"),
+        ({"reference": "hybrid"}, "The 'reference' parameter"),
+    ],
+)
+def test_bad_options(small, kw, match):
+    with pytest.raises(ConfigError, match=match):
+        trajectories(small, **kw)
+
+
+def test_unknown_instrument_rows(small):
+    with pytest.raises(DataError, match="No rows of instrument 'GAD-7'"):
+        trajectories(small, instrument="GAD-7")
+
+
+def test_single_group_and_reference(small):
+    one = trajectories(small, group=None)
+    assert one.means["group"].unique().tolist() == ["all"]
+    assert one.fixed["term"].tolist() == ["Intercept", "week"]
+    rev = trajectories(small, reference="virtual")
+    assert "format[in_person]" in rev.fixed["term"].tolist()
+    assert rev.model_info["reference"] == "virtual"
+
+
+def test_result_object(fits):
+    res = fits["linear"]
+    assert isinstance(res, TrajectoryResult)
+    assert res.converged and res.model_info["fallback"] == "none"
+    assert res.model_info["r_formula"] == "total ~ week * format + (1 + week | episode_id)"
+    assert res.model_info["n_episodes"] == 160 and res.model_info["n_obs"] == 1077
+    s = str(res)
+    assert "Fixed effects:" in s and "Method: Linear mixed model (REML" in s
+    assert "<table" in res._repr_html_()
+    assert list(res.to_frame("means").columns[:3]) == ["week", "group", "estimate"]
+    with pytest.raises(ConfigError):
+        res.to_frame("nope")
+    assert res.to_frame().equals(res.fixed)
+
+
+def test_public_name():
+    assert iop.trajectories is trajectories
+
+
+# ------------------------------------------------------------------ convergence fallback
+
+
+def test_fallback_when_fits_fail(small, monkeypatch):
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    orig = MixedLM.fit
+
+    def failing_fit(self, *args, **kwargs):
+        res = orig(self, *args, **kwargs)
+        if self.k_re == 2:  # pretend every correlated/uncorrelated slope fit fails
+            res.converged = False
+        return res
+
+    monkeypatch.setattr(MixedLM, "fit", failing_fit)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        res = trajectories(small)
+    assert res.model_info["random"] == "intercept"
+    assert res.model_info["fallback"] == "random='intercept', optimizer='bfgs'"
+    assert len(res.model_info["attempts"]) == 7  # 3 optimizers x 2 structures, then success
+    assert any("Used random='intercept'" in n for n in res.notes)
+    ref = trajectories(small, random="intercept")
+    np.testing.assert_allclose(res.fixed["estimate"], ref.fixed["estimate"], rtol=1e-10)
+
+
+# ------------------------------------------------------------------ early change
+
+
+def test_early_change_hand_calculation():
+    # episode: baseline, week-2, last score; improvement = baseline - score (PHQ-9 lower=better)
+    # a: 20,12,10 -> share 8/10 = .8 (early); b: 18,16,8 -> 2/10 = .2;
+    # c: 15,10,12 -> 5/3 = 1.67 (early); d: 10,12,14 -> got worse: not in n_used;
+    # e: no week-2 score -> not complete
+    d = pd.DataFrame(
+        {
+            "episode_id": list("aaabbbcccdddee"),
+            "instrument": "PHQ-9",
+            "week": [0, 2, 6, 0, 2, 5, 0, 2, 4, 0, 2, 7, 0, 6],
+            "total": [20, 12, 10, 18, 16, 8, 15, 10, 12, 10, 12, 14, 20, 5],
+            "format": ["x"] * 6 + ["y"] * 8,
+        }
+    )
+    t = early_change(d).to_frame().set_index("group")
+    assert t.loc["x", ["n", "n_complete", "n_used", "n_early"]].tolist() == [2, 2, 2, 1]
+    assert t.loc["y", ["n", "n_complete", "n_used", "n_early"]].tolist() == [3, 2, 1, 1]
+    assert t.loc["x", "estimate"] == 0.5
+    assert t.loc["x", "share_of_change"] == pytest.approx((8 + 2) / 2 / ((10 + 10) / 2))
+    # y: complete c and d: early (5 + -2)/2 = 1.5; total (3 + -4)/2 = -0.5
+    assert t.loc["y", "share_of_change"] == pytest.approx(1.5 / -0.5)
+    assert t.loc["x", "median_share"] == pytest.approx(0.5)
+    from iop_outcomes._stats import wilson_ci
+
+    lo, hi = wilson_ci(1, 2)
+    assert t.loc["x", "ci_low"] == pytest.approx(float(lo))
+
+
+def test_early_change_direction_higher_is_better():
+    d = pd.DataFrame(
+        {"episode_id": ["a"] * 3, "week": [0, 2, 6], "total": [10, 20, 30], "instrument": "X"}
+    )
+    t = early_change(d, instrument=None, group=None, better_is="higher").to_frame()
+    assert t.loc[0, "n_used"] == 1 and t.loc[0, "estimate"] == 1.0
+    assert t.loc[0, "share_of_change"] == pytest.approx(0.5)
+
+
+def test_early_change_bad_week():
+    with pytest.raises(ConfigError, match="positive integer"):
+        early_change(_example_data(), week=0)
+
+
+# ------------------------------------------------------------------ plots
+
+
+def test_plot_trajectories_model_and_observed(fits):
+    fig, ax = plt.subplots()
+    out = fits["linear"].plot(ax=ax)
+    assert out is ax
+    assert len(ax.get_lines()) == 2  # one model line per group
+    assert len(ax.collections) == 4  # 2 CI bands + 2 observed scatters
+    x, y = ax.get_lines()[0].get_data()
+    m = fits["linear"].means.query("group == 'in_person'")
+    np.testing.assert_allclose(y, m["estimate"])
+    plt.close(fig)
+
+
+def test_plot_trajectories_from_data(small):
+    ax = plot_trajectories(small)
+    assert len(ax.get_lines()) == 2 and len(ax.collections) == 2
+    plt.close(ax.figure)
+
+
+def test_plot_individual_is_seeded(small):
+    a = plot_individual_trajectories(small, n=8, seed=4, mean=False)
+    b = plot_individual_trajectories(small, n=8, seed=4, mean=False)
+    ya = [tuple(line.get_ydata()) for line in a.get_lines()]
+    yb = [tuple(line.get_ydata()) for line in b.get_lines()]
+    assert len(ya) == 8 and ya == yb
+    with_mean = plot_individual_trajectories(small, n=8, seed=4)
+    assert len(with_mean.get_lines()) == 10
+    plt.close("all")
+
+
+def test_plot_early_change(small):
+    res = early_change(small)
+    ax = plot_early_change(res)
+    heights = [p.get_height() for p in ax.patches]
+    np.testing.assert_allclose(heights, res.table["estimate"])
+    plt.close(ax.figure)

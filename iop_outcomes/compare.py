@@ -240,9 +240,9 @@ def _covariate_design(d: pd.DataFrame, covariates: Sequence[str]):
             if len(levels) < 2:
                 notes.append(f"Covariate {c!r} is constant in the data used and was dropped.")
                 continue
-            vals = s.to_numpy()
-            for lv in levels[1:]:
-                cols.append((vals == lv).astype(float))
+            D = _dummies(s, levels)
+            for j, lv in enumerate(levels[1:]):
+                cols.append(D[:, j])
                 names.append(f"{c}[{lv}]")
                 grid.append(1.0 / len(levels))
         else:
@@ -255,6 +255,38 @@ def _covariate_design(d: pd.DataFrame, covariates: Sequence[str]):
             grid.append(float(x.mean()))
     X = np.column_stack(cols) if cols else np.empty((len(d), 0))
     return X, names, np.asarray(grid, dtype=float), notes
+
+
+def _dummies(s: pd.Series, levels: Sequence) -> np.ndarray:
+    """Treatment-coded 0/1 columns for ``levels[1:]`` (factorized once; fast on text)."""
+    codes, uniques = pd.factorize(s)
+    pos = {u: i for i, u in enumerate(uniques)}
+    out = np.zeros((len(s), max(len(levels) - 1, 0)))
+    for j, lv in enumerate(levels[1:]):
+        k = pos.get(lv)
+        if k is not None:
+            out[:, j] = codes == k
+    return out
+
+
+def _full_rank(X: np.ndarray) -> bool:
+    """Full column rank by the QR diagonal relative to column norms (tolerance 1e-9)."""
+    if X.shape[1] == 0:
+        return True
+    r = np.linalg.qr(X, mode="r")
+    norms = np.linalg.norm(X, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.abs(np.diag(r)) / norms
+    return bool(np.all(norms > 0) and np.all(rel > 1e-9))
+
+
+def _drop_small_groups(sub: pd.DataFrame, group: str, reference, min_n: int = 2):
+    """Drop non-reference groups with fewer than ``min_n`` episodes (for per-stratum fits)."""
+    counts = sub[group].value_counts()
+    small = [lv for lv, c in counts.items() if c < min_n and lv != reference]
+    if small:
+        sub = sub[~sub[group].isin(small).to_numpy()]
+    return sub, small
 
 
 def _label(level) -> str:
@@ -396,9 +428,13 @@ class DoseResponseResult(TableResult):
 # --------------------------------------------------------------------------------------
 
 
-def _group_moments(d: pd.DataFrame, group: str) -> pd.DataFrame:
-    """Per-group n, means, variances (ddof=1) and baseline–endpoint covariance."""
-    g = d.groupby(group, observed=True, sort=False)
+def _group_moments(d: pd.DataFrame, group) -> pd.DataFrame:
+    """Per-group n, means, variances (ddof=1) and baseline–endpoint covariance.
+
+    ``group`` is a column name or a list of them."""
+    keys = [group] if isinstance(group, str) else list(group)
+    by = [d[k] for k in keys] if len(keys) > 1 else d[keys[0]]
+    g = d.groupby(by, observed=True, sort=False)
     out = g[["baseline", "endpoint", "change"]].mean()
     out.columns = ["mean_baseline", "mean_endpoint", "mean_change"]
     out["n"] = g.size()
@@ -408,7 +444,7 @@ def _group_moments(d: pd.DataFrame, group: str) -> pd.DataFrame:
     out["var_change"] = var["change"]
     cb = d["baseline"] - g["baseline"].transform("mean")
     ce = d["endpoint"] - g["endpoint"].transform("mean")
-    out["cov_be"] = (cb * ce).groupby(d[group], observed=True).sum() / (out["n"] - 1)
+    out["cov_be"] = (cb * ce).groupby(by, observed=True).sum() / (out["n"] - 1)
     return out
 
 
@@ -515,15 +551,16 @@ def _welch(p: _Prepared, ci_level: float):
 def _ols(y: np.ndarray, X: np.ndarray, func: str, names: Sequence[str]):
     """OLS via QR with the classical covariance; raises on rank deficiency."""
     n, k = X.shape
-    rank = np.linalg.matrix_rank(X)
-    if rank < k:
-        raise DataError(
-            f"{func}: the model matrix is rank deficient (rank {rank} < {k} columns: "
-            f"{list(names)}); a covariate is collinear with the group or another covariate."
-        )
     if n - k < 1:
         raise DataError(f"{func}: {n} episodes are too few for a model with {k} parameters.")
     q, rr = np.linalg.qr(X)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.abs(np.diag(rr)) / np.linalg.norm(X, axis=0)
+    if not np.all(rel > 1e-9):
+        raise DataError(
+            f"{func}: the model matrix is rank deficient (columns: {list(names)}); a "
+            "covariate is constant or collinear with the group or another covariate."
+        )
     beta = np.linalg.solve(rr, q.T @ y)
     resid = y - X @ beta
     df_resid = n - k
@@ -536,8 +573,7 @@ def _ols(y: np.ndarray, X: np.ndarray, func: str, names: Sequence[str]):
 def _ancova(p: _Prepared, ci_level: float, func: str = "compare"):
     d, group, ref = p.data, p.group, p.reference
     y = d["endpoint"].to_numpy(float)
-    gvals = d[group].to_numpy()
-    dummies = np.column_stack([(gvals == g).astype(float) for g in p.others])
+    dummies = _dummies(d[group], [ref, *p.others])
     Z, znames, zgrid, notes = _covariate_design(d, p.covariates)
     base = d["baseline"].to_numpy(float)
     X = np.column_stack([np.ones(len(d)), base, dummies, Z])
@@ -727,7 +763,7 @@ def _weighted(p: _Prepared, ci_level: float, kind: str, include_baseline: bool, 
                 "covariates=[...] or include_baseline=True."
             )
         Z = np.column_stack([np.ones(len(sub)), Zc])
-        if np.linalg.matrix_rank(Z) < Z.shape[1]:
+        if not _full_rank(Z):
             raise DataError(
                 f"{func}: the propensity model for {_contrast_label(g, ref)} is rank deficient "
                 f"(columns {['(Intercept)', *znames]})."
@@ -1259,12 +1295,6 @@ def _rss_rank(y, X):
     return float(resid @ resid), int(rank)
 
 
-def _factor_dummies(values: np.ndarray, levels: list) -> np.ndarray:
-    if len(levels) < 2:
-        return np.empty((len(values), 0))
-    return np.column_stack([(values == lv).astype(float) for lv in levels[1:]])
-
-
 def subgroups(
     episodes: pd.DataFrame,
     *,
@@ -1332,6 +1362,9 @@ def subgroups(
         warnings.simplefilter("always", IOPWarning)
         for lv in levels:
             sub = d[(d[by] == lv).to_numpy()]
+            sub, small = _drop_small_groups(sub, group, reference)
+            if small:
+                notes.append(f"Subgroup {by}={lv!r}: group(s) {small} have < 2 episodes.")
             try:
                 res = compare(
                     sub,
@@ -1359,9 +1392,8 @@ def subgroups(
     inter = []
     # F test of the group x by interaction in the pooled OLS model
     if method in ("welch", "ancova"):
-        gvals, bvals = d[group].to_numpy(), d[by].to_numpy()
-        G = _factor_dummies(gvals, [reference, *p.others])
-        B = _factor_dummies(bvals, levels)
+        G = _dummies(d[group], [reference, *p.others])
+        B = _dummies(d[by], levels)
         base = [np.ones(len(d)), G, B]
         if method == "ancova":
             y = d["endpoint"].to_numpy(float)
@@ -1599,10 +1631,50 @@ def pool_sites(
         if small:
             notes.append(f"Sites with < 2 episodes excluded: {small}.")
         effect = "mean pre-post change (endpoint - baseline), v = s^2/n"
+    elif method == "welch":
+        m = _group_moments(d, [site, group])
+        ref_m = m.xs(reference, level=1) if reference in m.index.get_level_values(1) else None
+        parts = []
+        for g in p.others:
+            if ref_m is None or g not in m.index.get_level_values(1):
+                continue
+            j = m.xs(g, level=1).merge(
+                ref_m, left_index=True, right_index=True, how="outer", suffixes=("_g", "_r")
+            )
+            ok = (j["n_g"] >= 2) & (j["n_r"] >= 2)
+            bad = sorted(map(str, j.index[~ok]))
+            if bad:
+                notes.append(
+                    f"{_contrast_label(g, reference)}: sites without >= 2 episodes in both "
+                    f"groups excluded: {bad}."
+                )
+            j = j[ok].sort_index()
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "site": j.index,
+                        "contrast": _contrast_label(g, reference),
+                        "estimate": (j["mean_change_g"] - j["mean_change_r"]).to_numpy(),
+                        "se": np.sqrt(
+                            j["var_change_g"] / j["n_g"] + j["var_change_r"] / j["n_r"]
+                        ).to_numpy(),
+                        "n_group": j["n_g"].astype(int).to_numpy(),
+                        "n_reference": j["n_r"].astype(int).to_numpy(),
+                        "n": (j["n_g"] + j["n_r"]).astype(int).to_numpy(),
+                    }
+                )
+            )
+        if not parts or sum(len(x) for x in parts) == 0:
+            raise DataError(f"{func}: no site has enough episodes in both groups.")
+        sites = pd.concat(parts, ignore_index=True)
+        effect = "welch contrast of change (group - reference) within site, v = s1^2/n1 + s0^2/n0"
     else:
         parts = []
         for lv in _levels(d[site]):
             sub = d[(d[site] == lv).to_numpy()]
+            sub, small = _drop_small_groups(sub, group, reference)
+            if small:
+                notes.append(f"Site {lv!r}: group(s) {small} have < 2 episodes.")
             try:
                 res = compare(
                     sub,

@@ -396,6 +396,8 @@ def _group_columns(df: pd.DataFrame, by, fn: str, age_bands) -> tuple[pd.DataFra
             f"The 'by' parameter of {fn} must be a column name or a list of names. "
             f"Got {by!r} instead."
         )
+    # results are always split by instrument already; repeated names count once
+    cols = [c for c in dict.fromkeys(cols) if c != "instrument"]
     out = {}
     for c in cols:
         if c in df.columns:

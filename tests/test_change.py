@@ -540,3 +540,10 @@ def test_plots_structure(tmp_path):
     plt.close("all")
     with pytest.raises(ConfigError):
         iop.plots.plot_severity_shift(ep, kind="pie")
+
+
+def test_by_instrument_is_implicit():
+    ep = pd.read_csv(REF / "change_input.csv")
+    a = iop.change_summary(ep, by=["instrument", "format", "format"]).to_frame()
+    b = iop.change_summary(ep, by="format").to_frame()
+    pd.testing.assert_frame_equal(a, b)

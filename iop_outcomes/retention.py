@@ -491,7 +491,7 @@ def retention(
         Grouping column (cohort, format, site); None for one group.
     windows : tuple of str
         Follow-up windows among ``"1m", "3m", "6m", "12m"`` (columns ``followup_<w>``;
-        a window whose column is absent counts as no response).
+        a window whose column is absent is left out, with a note).
     as_of : date-like, optional
         Data-end date; episodes whose window (``WINDOW_DAYS``, the default episode rules'
         window ends) had not closed by then are set aside.
@@ -558,6 +558,8 @@ def retention(
             "one row per episode is needed (choose an instrument)."
         )
     _require(ep, ["baseline"], fname)
+    absent = [w for w in windows if f"followup_{w}" not in ep.columns]
+    windows = tuple(w for w in windows if w not in absent)
     status = _status(ep, fname)
     g, labels = _groups(ep, by, fname)
     k = len(labels)
@@ -630,6 +632,8 @@ def retention(
         ],
         f"Follow-up response denominator: {denom}.",
     ]
+    if absent:
+        notes.append(f"Window(s) {list(absent)} left out: no followup_<window> column.")
     if as_of is not None:
         notes.append(
             f"as_of = {as_of.date()}; windows close {WINDOW_DAYS} days after discharge; open "

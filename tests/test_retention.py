@@ -382,7 +382,7 @@ def _episode_frames(draw):
     ).astype({"baseline": float, "endpoint": float, "followup_1m": float, "followup_6m": float})
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(df=_episode_frames(), as_of=st.sampled_from([None, "2025-06-30"]))
 def test_flow_invariant_every_episode_in_one_box(df, as_of):
     res = R.retention(df, windows=("1m", "6m"), as_of=as_of, tests=False)
@@ -556,3 +556,51 @@ def test_accepts_assessment_rows():
         f[("in_treatment", "measured after baseline")]
         >= (ep["endpoint"].notna() & ep["baseline"].notna()).sum()
     )
+
+
+# ----------------------------------------------------------------------------------------
+# plots (structure; Agg backend)
+# ----------------------------------------------------------------------------------------
+def test_plot_flow_structure():
+    import matplotlib.pyplot as plt
+
+    from iop_outcomes.plots.retention import plot_flow
+
+    res = R.retention(_hand_frame(), windows=("1m", "3m"), as_of="2025-06-15", tests=False)
+    ax = res.plot_flow()
+    texts = [t.get_text() for t in ax.texts]
+    assert "A" in texts and "B" in texts
+    assert texts.count("Admitted\nn = 5") == 2
+    assert any(t.startswith("Completed: 1 (20%)\nDropped out: 2 (40%)") for t in texts)
+    assert any("Follow-up 1m: responded\nn = 1 = 33% of 3 eligible" == t for t in texts)
+    assert any("window still open: 2" in t for t in texts)
+    _, ax2 = plt.subplots()
+    assert plot_flow(_hand_frame(), ax=ax2) is ax2
+    plt.close("all")
+
+
+def test_plot_km_and_followup_structure(km_data):
+    import matplotlib.pyplot as plt
+
+    from iop_outcomes.plots.retention import plot_followup_response, plot_km
+
+    res = R.dropout_survival(km_data, times=[0, 14, 28])
+    ax = res.plot()
+    labels = [ln.get_label() for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+    assert labels == ["hybrid", "in_person", "virtual"]
+    texts = [t.get_text() for t in ax.texts]
+    assert "At risk" in texts and "60" in texts and "12" in texts  # numbers at risk at day 0
+    assert list(ax.get_xticks()) == [0, 14, 28]
+    ax = plot_km(R.dropout_survival(km_data, transfers="competing"), curve="dropout")
+    assert "Aalen" in ax.get_title()
+    ax = plot_km(res, curve="los")
+    assert "Length of stay" in ax.get_title()
+    with pytest.raises(ConfigError, match="'curve' parameter"):
+        plot_km(res, curve="x")
+    fu = R.retention(_hand_frame(), windows=("1m", "3m"), tests=False)
+    ax = plot_followup_response(fu)
+    assert len(ax.patches) == 4  # 2 windows × 2 groups
+    # without as_of: A 1m 1/4, A 3m 2/4, B 1m 2/4, B 3m 0/4 (hand counts above)
+    heights = sorted(p.get_height() for p in ax.patches)
+    assert heights == pytest.approx([0.0, 25.0, 50.0, 50.0])
+    plt.close("all")

@@ -399,10 +399,8 @@ class _Validator:
             got = got.dt.tz_localize(None) if getattr(got.dt, "tz", None) is not None else got
             parsed[todo] = got.astype("datetime64[ns]").to_numpy()
             todo = parsed.isna().to_numpy()
-        vals = parsed.to_numpy()
-        out = pd.Series(
-            np.where(codes >= 0, vals[np.maximum(codes, 0)], np.datetime64("NaT")), index=s.index
-        )
+        vals = np.append(parsed.to_numpy(), np.datetime64("NaT", "ns"))  # code -1 -> NaT
+        out = pd.Series(vals[np.where(codes >= 0, codes, len(vals) - 1)], index=s.index)
         out = out.astype("datetime64[ns]")
         bad = s.notna().to_numpy() & out.isna().to_numpy()
         hint = f" (expected format {fmt})" if fmt else " (expected YYYY-MM-DD or MM/DD/YYYY)"
@@ -520,7 +518,8 @@ class _Validator:
         time_cols = [c for c in ("assessment_date", "week", "timepoint") if c in out]
         no_time = np.logical_and.reduce([out[c].isna().to_numpy() for c in time_cols])
         self.add(
-            no_time & ~np.logical_or.reduce([df[c].notna().to_numpy() for c in time_cols]),
+            no_time
+            & ~np.logical_or.reduce([df[c].notna().to_numpy() for c in time_cols if c in df]),
             time_cols[0],
             f"no {' / '.join(time_cols)} given",
             "Give the assessment date (or week / timepoint).",
@@ -718,7 +717,9 @@ class _Validator:
             r[none & ~np.isnan(g)] = "total_given"
             pos = np.nonzero(rows)[0]
 
-            def flag(mask, column, reason, fix, severity="quarantine", fmt=None, arrays=(), pos=pos):
+            def flag(
+                mask, column, reason, fix, severity="quarantine", fmt=None, arrays=(), pos=pos
+            ):
                 if not mask.any():
                     return
                 m = np.zeros(self.n, dtype=bool)
@@ -896,7 +897,7 @@ class _Validator:
         pos = np.nonzero(live)[0][dup_any]
         first_pos = gid
         firsts = pd.Series(pos[first_row], index=first_pos[first_row])
-        ref = firsts.reindex(first_pos).to_numpy() + 1
+        ref = firsts.reindex(first_pos).to_numpy().astype(np.int64) + 1
         listed = pd.Series(pos + 1).groupby(gid).agg(lambda s: ", ".join(map(str, s)))
         others = listed.reindex(gid)
         m = np.zeros(self.n, dtype=bool)
@@ -922,7 +923,7 @@ class _Validator:
             "*",
             "exact duplicate of row {value}",
             "Delete the repeated row.",
-            values=pd.Series(ref[exact_copy], index=out.index[pos[exact_copy]]),
+            values=pd.Series(ref[exact_copy].astype(str), index=out.index[pos[exact_copy]]),
         )
         m3 = np.zeros(self.n, dtype=bool)
         m3[pos[~conflicting & first_row]] = True

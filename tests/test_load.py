@@ -1,0 +1,496 @@
+"""iop.load: readers, mapping, every bad-input class, scoring, and the ledger invariant."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import iop_outcomes as iop
+from iop_outcomes.exceptions import IOPWarning, LoadError
+
+PHQ_TEXT = ["Not at all", "Several days", "More than half the days", "Nearly every day"]
+
+
+def frame(**over):
+    """A small valid long frame: two patients, PHQ-9 totals."""
+    d = {
+        "patient_id": ["p1", "p1", "p2", "p2"],
+        "instrument": ["PHQ-9"] * 4,
+        "assessment_date": ["2025-01-06", "2025-02-17", "2025-01-08", "2025-02-19"],
+        "total": [18, 9, 14, 12],
+    }
+    d.update(over)
+    return pd.DataFrame(d)
+
+
+def quiet_load(*args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IOPWarning)
+        return iop.load(*args, **kw)
+
+
+def reasons(res):
+    return res.ledger.loc[res.ledger["disposition"] != "accepted", "reason"].tolist()
+
+
+# ---------------------------------------------------------------- readers
+
+
+def test_dataframe_round_trip():
+    res = iop.load(frame())
+    assert res.counts() == {"accepted": 4, "repaired": 0, "quarantined": 0}
+    assert res.data["total"].tolist() == [18, 9, 14, 12]
+    assert res.data["severity"].astype(str).tolist() == [
+        "moderately severe",
+        "mild",
+        "moderate",
+        "moderate",
+    ]
+    assert res.data["scoring_rule"].astype(str).tolist() == ["total_given"] * 4
+    assert res.ledger["row"].tolist() == [1, 2, 3, 4]
+    assert list(res.ledger.columns[:4]) == ["source", "row", "disposition", "reason"]
+
+
+@pytest.mark.parametrize(
+    ("sep", "encoding"),
+    [(",", "utf-8"), (";", "utf-8-sig"), ("\t", "utf-8"), (",", "cp1252"), ("|", "utf-8")],
+)
+def test_csv_dialects_and_encodings(tmp_path, sep, encoding):
+    df = frame(site=["Café Nord", "Café Nord", "Süd", "Süd"])
+    path = tmp_path / "scores.csv"
+    df.to_csv(path, sep=sep, index=False, encoding=encoding)
+    res = iop.load(path)
+    assert res.counts()["accepted"] == 4
+    assert res.data["site"].astype(str).tolist() == ["Café Nord", "Café Nord", "Süd", "Süd"]
+    assert res.source == "scores.csv" and len(res.sha256) == 64
+
+
+def test_excel_parquet(tmp_path):
+    df = frame()
+    df.to_excel(tmp_path / "s.xlsx", index=False)
+    df.to_parquet(tmp_path / "s.parquet")
+    for f in ("s.xlsx", "s.parquet"):
+        res = iop.load(tmp_path / f)
+        assert res.data["total"].tolist() == [18, 9, 14, 12], f
+
+
+def test_spss_and_stata_value_labels(tmp_path):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    df = pd.DataFrame(
+        {
+            "patient_id": ["p1", "p2"],
+            "instrument": ["PHQ-9", "PHQ-9"],
+            "assessment_date": ["2025-01-06", "2025-01-08"],
+            "total": [10.0, 4.0],
+            "format": [1.0, 2.0],
+        }
+    )
+    labels = {"format": {1.0: "Face-to-face", 2.0: "Telehealth"}}
+    pyreadstat.write_sav(df, tmp_path / "s.sav", variable_value_labels=labels)
+    pyreadstat.write_dta(df, tmp_path / "s.dta", variable_value_labels=labels)
+    for f in ("s.sav", "s.dta"):
+        res = iop.load(tmp_path / f)
+        assert res.data["format"].astype(str).tolist() == ["in_person", "virtual"], f
+        assert res.counts()["repaired"] == 2  # synonyms mapped and recorded
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(LoadError, match="File not found"):
+        iop.load(tmp_path / "nope.csv")
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(LoadError, match="unsupported file type '.json'"):
+        iop.load(tmp_path / "x.json")
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(LoadError, match="Cannot read 'bad.parquet' as Parquet"):
+        iop.load(tmp_path / "bad.parquet")
+    with pytest.raises(LoadError, match="must be a file path or a pandas DataFrame"):
+        iop.load(42)
+
+
+# ---------------------------------------------------------------- mapping, shapes
+
+
+def test_missing_required_columns_names_them_and_lists_found():
+    df = frame().drop(columns=["instrument"]).rename(columns={"patient_id": "client"})
+    with pytest.raises(LoadError) as exc:
+        iop.load(df)
+    msg = str(exc.value)
+    assert "required column(s) missing: patient_id, instrument" in msg
+    assert "'client'" in msg and "mapping=" in msg
+
+
+def test_mapping_dict_and_toml(tmp_path):
+    df = frame().rename(columns={"patient_id": "Client ID", "assessment_date": "Date Given"})
+    df["Mode"] = ["zoom", "zoom", "Clinic", "Clinic"]
+    with pytest.warns(IOPWarning, match="2 of 4 rows quarantined"):  # 'zoom' unknown without a synonym
+        res = iop.load(
+            df, mapping={"Client ID": "patient_id", "date given": "assessment_date", "Mode": "format"}
+        )
+    assert res.data["format"].astype(str).tolist() == ["in_person", "in_person"]
+    assert reasons(res)[0] == "unknown format 'zoom'"
+    toml = tmp_path / "m.toml"
+    toml.write_text(
+        '[columns]\n"Client ID" = "patient_id"\n"Date Given" = "assessment_date"\nMode = "format"\n'
+        '[values.format]\nzoom = "virtual"\n'
+    )
+    res = iop.load(df, mapping=toml)
+    assert res.data["format"].astype(str).tolist() == [
+        "virtual",
+        "virtual",
+        "in_person",
+        "in_person",
+    ]
+    assert "format 'zoom' read as 'virtual'" in reasons(res)
+
+
+def test_case_insensitive_columns_and_cosmetic_spellings_are_not_repairs():
+    df = frame(instrument=["phq9", "PHQ 9", "Phq-9", "PHQ-9"]).rename(columns=str.upper)
+    res = iop.load(df)
+    assert res.counts()["accepted"] == 4
+    assert set(res.data["instrument"].astype(str)) == {"PHQ-9"}
+
+
+def test_instrument_synonym_is_a_recorded_repair():
+    res = iop.load(frame(instrument=["44261-6"] * 4))
+    assert res.counts()["repaired"] == 4
+    assert reasons(res)[0] == "instrument '44261-6' read as 'PHQ-9'"
+
+
+def test_wide_file_reshaped_to_long():
+    wide = pd.DataFrame(
+        {
+            "patient_id": ["a", "b"],
+            "format": ["virtual", "in_person"],
+            "phq9_intake": [17, 12],
+            "phq9_discharge": [8, np.nan],
+            "gad7_fu3m": [6, 9],
+        }
+    )
+    res = iop.load(wide, wide=True)
+    d = res.data.sort_values(["patient_id", "instrument", "timepoint"]).reset_index(drop=True)
+    assert len(d) == 5 and res.n_read == 5  # one ledger row per non-empty score cell
+    assert d[["patient_id", "instrument", "timepoint", "total"]].values.tolist() == [
+        ["a", "GAD-7", "followup_3m", 6],
+        ["a", "PHQ-9", "discharge", 8],
+        ["a", "PHQ-9", "intake", 17],
+        ["b", "GAD-7", "followup_3m", 9],
+        ["b", "PHQ-9", "intake", 12],
+    ]
+
+
+# ---------------------------------------------------------------- items and scoring
+
+
+def test_items_as_numbers_and_as_answer_text_score_the_same():
+    items = [1, 2, 3, 0, 1, 2, 3, 0, 1]  # PHQ manual: sum of item scores = 13
+    num = pd.DataFrame(
+        [
+            {
+                "patient_id": "p",
+                "instrument": "PHQ-9",
+                "assessment_date": "2025-01-02",
+                **{f"item_{i + 1}": v for i, v in enumerate(items)},
+            }
+        ]
+    )
+    txt = num.copy()
+    for i, v in enumerate(items):
+        txt[f"item_{i + 1}"] = PHQ_TEXT[v].upper() if i == 0 else PHQ_TEXT[v]
+    for df in (num, txt):
+        res = iop.load(df)
+        row = res.data.iloc[0]
+        assert row["total"] == 13 and row["severity"] == "moderate"
+        assert row["scoring_rule"] == "items_complete" and row["n_answered"] == 9
+        assert bool(row["safety_flag"]) is True  # item 9 = 1 ("Several days")
+
+
+def _phq(items, **extra):
+    d = {"patient_id": "p", "instrument": "PHQ-9", "assessment_date": "2025-01-02"}
+    d.update({f"item_{i + 1}": v for i, v in enumerate(items)})
+    d.update(extra)
+    return pd.DataFrame([d])
+
+
+def test_prorating_follows_arrieta_and_is_recorded():
+    # 8 answered items sum to 12: 12 / 8 * 9 = 13.5 -> 14 (rounded half up)
+    res = iop.load(_phq([1, 2, 1, 2, 1, 2, 1, np.nan, 2]))
+    row = res.data.iloc[0]
+    assert row["total"] == 14 and row["scoring_rule"] == "prorated" and row["n_answered"] == 8
+    assert res.ledger.loc[0, "disposition"] == "repaired"
+    assert "total prorated from 8 of 9 items" in res.ledger.loc[0, "reason"]
+    # 7 answered sum to 7: 7 / 7 * 9 = 9
+    assert iop.load(_phq([1, 1, 1, 1, 1, 1, 1, np.nan, np.nan])).data["total"].iloc[0] == 9
+
+
+def test_missing_item_rule_is_a_setting():
+    df = _phq([1, 2, 1, 2, 1, 2, 1, np.nan, 2])
+    res = quiet_load(df, missing_items="complete")
+    assert res.counts()["quarantined"] == 1
+    assert (
+        "too many missing PHQ-9 items (8 of 9 answered; the rule allows 0 missing)"
+        in reasons(res)[0]
+    )
+    three_missing = _phq([1, 2, 1, np.nan, np.nan, np.nan, 1, 1, 0])
+    assert quiet_load(three_missing).counts()["quarantined"] == 1
+    assert quiet_load(three_missing, missing_items=3).data["total"].iloc[0] == 9  # 6 / 6 * 9
+    with pytest.raises(iop.ConfigError, match="missing_items"):
+        iop.load(df, missing_items="guess")
+
+
+def test_safety_item_never_imputed():
+    res = iop.load(_phq([1, 2, 1, 2, 1, 2, 1, 2, np.nan]))
+    row = res.data.iloc[0]
+    assert (
+        row["scoring_rule"] == "prorated" and pd.isna(row["safety_flag"]) and pd.isna(row["item_9"])
+    )
+    assert bool(iop.load(_phq([0] * 8 + [0])).data["safety_flag"].iloc[0]) is False
+    assert "item 9" in iop.load(_phq([0] * 8 + [2])).summary().summary()
+
+
+@pytest.mark.parametrize(
+    ("items", "extra", "message"),
+    [
+        ([1, 2, 5, 0, 0, 0, 0, 0, 0], {}, "item_3 '5' is outside the PHQ-9 item range 0-3"),
+        (
+            [1, 2, "often", 0, 0, 0, 0, 0, 0],
+            {},
+            "item_3 'often' is not a number or an answer text of PHQ-9",
+        ),
+        ([1, 2, 1.5, 0, 0, 0, 0, 0, 0], {}, "item_3 '1.5' is outside the PHQ-9 item range 0-3"),
+        (
+            [1, 1, 1, 1, 1, 1, 1, 1, 1],
+            {"total": 12},
+            "total 12 (items sum to 9) does not match the sum of items",
+        ),
+        ([np.nan] * 9, {"total": 30}, "total 30 is outside the PHQ-9 range 0-27"),
+        ([np.nan] * 9, {"total": 12.5}, "total 12.5 is not a whole number"),
+        ([np.nan] * 9, {"total": "high"}, "total 'high' is not a number"),
+        (
+            [1, 1, 1, 1, 1, 1, 1, np.nan, np.nan],
+            {"total": 30},
+            "total 30 (answered items sum to 7) cannot come from the answered items",
+        ),
+    ],
+)
+def test_bad_items_and_totals_are_quarantined_with_a_clear_reason(items, extra, message):
+    res = quiet_load(_phq(items, **extra))
+    assert res.counts()["quarantined"] == 1
+    assert message in reasons(res)[0]
+
+
+def test_total_beside_incomplete_items_is_used_when_consistent():
+    res = iop.load(_phq([1, 1, 1, 1, 1, 1, 1, np.nan, np.nan], total=10))
+    assert res.data["total"].iloc[0] == 10 and res.data["scoring_rule"].iloc[0] == "total_given"
+
+
+def test_gad7_row_with_phq_only_items():
+    df = pd.DataFrame(
+        [
+            {
+                "patient_id": "p",
+                "instrument": "GAD-7",
+                "assessment_date": "2025-01-02",
+                **{f"item_{i}": 1 for i in range(1, 10)},
+            }
+        ]
+    )
+    res = quiet_load(df)
+    assert "item_8 given, but GAD-7 has 7 items" in reasons(res)[0]
+
+
+# ---------------------------------------------------------------- row-level checks
+
+
+def test_unknown_instrument_and_format_and_status():
+    df = frame(
+        instrument=["PHQ-9", "BDI", "PHQ-9", "PHQ-9"],
+        format=["virtual", "virtual", "zoom", "telehealth"],
+        discharge_status=["completed", "graduated", "completed", "eloped"],
+    )
+    res = quiet_load(df)
+    r = res.ledger["reason"].tolist()
+    assert r[0] is None or pd.isna(r[0])
+    assert "unknown instrument 'BDI'" in r[1]
+    assert "unknown format 'zoom'" in r[2]
+    assert (
+        r[3] == "unknown discharge_status 'eloped'"
+    )  # a quarantined row's reason: why it was quarantined
+    p3 = res.problems.loc[res.problems["row"] == 4, "reason"].tolist()
+    assert "format 'telehealth' read as 'virtual'" in p3  # the repair is still in the problem list
+    assert res.ledger["disposition"].astype(str).tolist() == [
+        "accepted",
+        "quarantined",
+        "quarantined",
+        "quarantined",
+    ]
+    fix = res.problems.loc[res.problems["reason"].str.startswith("unknown format"), "fix"].iloc[0]
+    assert "[values.format]" in fix
+
+
+def test_dates_unparseable_impossible_and_far_from_episode():
+    df = frame(
+        assessment_date=["2025-13-45", "2025-02-17", "1975-01-01", "2024-06-01"],
+        admit_date=["2025-01-05", "2025-01-05", "2025-01-05", "2025-01-05"],
+        discharge_date=["2025-02-20", "2024-12-01", "2025-02-20", "2025-02-20"],
+    )
+    res = quiet_load(df)
+    r = res.ledger["reason"].tolist()
+    assert "assessment_date '2025-13-45' is not a valid date" in r[0]
+    assert "discharge_date 2024-12-01 is before admit_date" in r[1]
+    assert "assessment_date 1975-01-01 is impossible" in r[2]
+    assert "is far from its episode" in r[3]
+
+
+def test_us_dates_and_custom_date_format():
+    res = iop.load(frame(assessment_date=["01/06/2025", "02/17/2025", "01/08/2025", "02/19/2025"]))
+    assert res.data["assessment_date"].iloc[1] == pd.Timestamp("2025-02-17")
+    res = iop.load(
+        frame(assessment_date=["06/01/2025", "17/02/2025", "08/01/2025", "19/02/2025"]),
+        mapping={"options": {"date_format": "%d/%m/%Y"}},
+    )
+    assert res.data["assessment_date"].iloc[1] == pd.Timestamp("2025-02-17")
+
+
+def test_duplicates_exact_and_conflicting():
+    df = pd.concat(
+        [frame(), frame().iloc[[0]], frame(total=[18, 9, 14, 20]).iloc[[3]]], ignore_index=True
+    )
+    res = quiet_load(df)
+    disp = res.ledger["disposition"].astype(str).tolist()
+    assert disp == ["repaired", "accepted", "accepted", "quarantined", "quarantined", "quarantined"]
+    assert res.ledger.loc[4, "reason"] == "exact duplicate of row 1"
+    assert "conflicting duplicate administrations" in res.ledger.loc[3, "reason"]
+    assert "rows 4, 6" in res.ledger.loc[5, "reason"]
+    assert len(res.data) == 3
+
+
+def test_mixed_id_types_warn_and_fail_strict():
+    df = frame(patient_id=["1001", "1001", "A-17", "A-17"])
+    with pytest.warns(IOPWarning, match="mixes numeric and text identifiers"):
+        iop.load(df)
+    with pytest.raises(LoadError, match="mixes numeric and text identifiers"):
+        iop.load(df, strict=True)
+
+
+def test_excel_float_ids_become_text():
+    res = iop.load(frame(patient_id=[12.0, 12.0, 13.0, 13.0]))
+    assert res.data["patient_id"].tolist() == ["12", "12", "13", "13"]
+
+
+def test_age_out_of_range_repaired_to_missing():
+    res = iop.load(frame(age=[34, 34, 430, 430]))
+    assert res.data["age"].isna().tolist() == [False, False, True, True]
+    assert "age '430' is not a number from 0 to 120; set to missing" in reasons(res)
+
+
+# ---------------------------------------------------------------- strict vs lenient
+
+
+def test_strict_lists_every_problem_with_row_column_value_and_fix():
+    df = frame(total=[18, 99, 14, 40], instrument=["PHQ-9", "PHQ-9", "XYZ", "PHQ-9"])
+    with pytest.raises(LoadError) as exc:
+        iop.load(df, strict=True, name="intake.csv")
+    msg = str(exc.value)
+    assert msg.startswith("intake.csv: 3 problem(s) in 4 rows (3 rows would be quarantined)")
+    assert (
+        "intake.csv, row 2, column total: total 99 is outside the PHQ-9 range 0-27 -> Correct the total."
+        in msg
+    )
+    assert "row 3, column instrument: unknown instrument 'XYZ'" in msg
+    assert len(exc.value.problems) == 3
+
+
+def test_strict_message_is_capped():
+    df = pd.concat([frame(total=[99] * 4)] * 30, ignore_index=True)
+    df["assessment_date"] = pd.date_range("2025-01-01", periods=len(df)).strftime("%Y-%m-%d")
+    with pytest.raises(LoadError, match=r"\.\.\. and 70 more"):
+        iop.load(df, strict=True)
+
+
+def test_lenient_warns_and_keeps_valid_rows():
+    with pytest.warns(IOPWarning, match="1 of 4 rows quarantined"):
+        res = iop.load(frame(total=[18, 9, 14, 99]))
+    assert len(res.data) == 3 and res.data["source_row"].tolist() == [1, 2, 3]
+
+
+def test_summary_and_ledger_export(tmp_path):
+    res = quiet_load(frame(total=[18, 9, 14, 99]))
+    text = str(res.summary())
+    assert "Rows read 4 = accepted 3 + repaired 0 + quarantined 1." in text
+    assert "<table" in res._repr_html_()
+    res.ledger.to_csv(tmp_path / "ledger.csv", index=False)
+    back = pd.read_csv(tmp_path / "ledger.csv")
+    assert back["disposition"].tolist() == ["accepted"] * 3 + ["quarantined"]
+
+
+# ---------------------------------------------------------------- the invariant
+
+
+def test_synthetic_messy_faults_all_accounted_for():
+    sim = iop.synth.generate(n_episodes=150, seed=11, messy=True)
+    res = quiet_load(sim.data)
+    c = res.counts()
+    assert sum(c.values()) == len(sim.data) == res.n_read
+    led = res.ledger
+    injected = sim.truth.messy
+    kinds = led.iloc[injected["row"].to_numpy()].assign(kind=injected["kind"].to_numpy())
+    must_quarantine = {
+        "instrument_unknown",
+        "format_typo",
+        "item_out_of_range",
+        "item_not_numeric",
+        "date_unparseable",
+        "dates_swapped",
+        "duplicate_exact_copy",
+        "duplicate_conflicting_copy",
+    }
+    q = kinds[kinds["kind"].isin(must_quarantine)]
+    assert (q["disposition"] == "quarantined").all()
+    syn = kinds[kinds["kind"] == "format_synonym"]
+    assert (syn["disposition"] != "accepted").all()
+
+
+cell = st.one_of(
+    st.none(),
+    st.integers(-2, 5),
+    st.sampled_from(["", "Several days", "nearly every day", "x", "2", "1.5", "NaN"]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 25),
+    data=st.data(),
+)
+def test_ledger_invariant_on_random_messy_frames(n, data):
+    draw = data.draw
+    rows = []
+    for _ in range(n):
+        row = {
+            "patient_id": draw(st.sampled_from(["a", "b", "7", None, 3])),
+            "instrument": draw(st.sampled_from(["PHQ-9", "gad7", "PHQ 8", "bdi", None, "44261-6"])),
+            "assessment_date": draw(
+                st.sampled_from(["2025-01-01", "2025-01-08", "01/15/2025", "bad", None])
+            ),
+            "format": draw(st.sampled_from(["virtual", "Telehealth", "onsite", "zoom", None])),
+        }
+        for i in range(1, draw(st.integers(0, 9)) + 1):
+            row[f"item_{i}"] = draw(cell)
+        if draw(st.booleans()):
+            row["total"] = draw(st.one_of(st.none(), st.integers(-1, 30), st.just("many")))
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if "total" not in df and not any(c.startswith("item_") for c in df):
+        df["total"] = 5
+    df = df.astype(object)
+    res = quiet_load(df)
+    c = res.counts()
+    assert c["accepted"] + c["repaired"] + c["quarantined"] == len(df) == len(res.ledger)
+    assert len(res.data) == c["accepted"] + c["repaired"]
+    assert res.ledger["row"].tolist() == list(range(1, len(df) + 1))
+    q = res.ledger["disposition"] == "quarantined"
+    assert res.ledger.loc[q, "reason"].notna().all()
+    assert res.data["total"].notna().all()

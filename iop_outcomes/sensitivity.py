@@ -358,6 +358,7 @@ def _mixed(
     long = long[long["_t"] <= endpoint_week + 0.5]
     if k >= 2:
         long = long[d.group[long["_row"].to_numpy()] >= 0]
+    long = long.sort_values(["_row", "_t"], kind="stable")
     idx = long["_row"].to_numpy()
     t = long["_t"].to_numpy(dtype=float)
     y = long["_y"].to_numpy(dtype=float)
@@ -384,7 +385,7 @@ def _mixed(
     model = sm.MixedLM(y, X, groups=idx, exog_re=Z)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = model.fit(reml=True, method=["lbfgs", "powell"])
+        fit = model.fit(reml=True, method=["bfgs", "lbfgs", "powell"], gtol=1e-8)
     conv = [str(w.message) for w in caught if issubclass(w.category, Warning)]
     conv = [m for m in conv if "onverg" in m or "Hessian" in m or "boundary" in m]
     if conv or not getattr(fit, "converged", True):
@@ -395,7 +396,12 @@ def _mixed(
             stacklevel=3,
         )
     beta = np.asarray(fit.fe_params)
-    vcov = np.asarray(fit.cov_params())[: beta.size, : beta.size]
+    # fixed-effects covariance (X'V^-1X)^-1 at the REML estimates, as lme4's vcov()
+    # (statsmodels' cov_params() comes from the Hessian and differs slightly)
+    from .trajectories import _gls_cov
+
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    vcov = _gls_cov(X, Z, starts, np.asarray(fit.cov_re), float(fit.scale))
     pos = {nm: i for i, nm in enumerate(names)}
 
     used = np.zeros(d.baseline.size, bool)
@@ -469,8 +475,11 @@ class SensitivityResult(TableResult):
         parts.extend(self._footer())
         return "\n".join(parts)
 
-    def _footer(self) -> list[str]:
-        return super()._footer()
+    def plot(self, *, estimand: str | None = None, ax=None):
+        """Forest plot (:func:`iop_outcomes.plots.sensitivity.plot_sensitivity`)."""
+        from .plots.sensitivity import plot_sensitivity
+
+        return plot_sensitivity(self, estimand=estimand, ax=ax)
 
     def _repr_html_(self) -> str:
         import html
@@ -501,72 +510,42 @@ def _as_frame(data, name: str) -> pd.DataFrame:
     )
 
 
-def _build_episodes(assessments: pd.DataFrame, instrument: str) -> pd.DataFrame:
-    """Episode table under the discharge-only endpoint rule (the lead's ``episodes``)."""
-    try:
-        from . import episodes as _ep
-    except ImportError as e:  # pragma: no cover - depends on the episodes module landing
-        raise DataError(
-            "missing_data_sensitivity needs an episode table: pass episodes=iop.episodes(data, "
-            "...) built with the 'discharge_only' endpoint rule."
-        ) from e
-    rules = _ep.EpisodeRules(endpoint="discharge_only")
-    return _ep.episodes(assessments, instrument=instrument, rules=rules)
-
-
 def _canonical(instrument: str) -> str:
     from .instruments import canonical_name
 
     return canonical_name(instrument) or instrument
 
 
-def _weekly(
-    assessments: pd.DataFrame, ep: pd.DataFrame, instrument: str
-) -> tuple[pd.DataFrame, list[str]]:
-    """In-treatment scores: ``episode_id``, ``_t`` (weeks since admission), ``_y``."""
-    a = assessments
-    missing = [c for c in ("episode_id", "total") if c not in a.columns]
-    if missing:
-        raise DataError(
-            "Weekly scores for missing_data_sensitivity need the columns 'episode_id' and "
-            f"'total'; missing {missing}. Columns present: {list(a.columns)}."
-        )
-    notes = []
-    if "instrument" in a.columns:
-        canon = _canonical(instrument)
-        inst = a["instrument"].astype("string")
-        a = a[(inst == canon) | (inst == instrument)]
-    if "timepoint" in a.columns:
-        tp = a["timepoint"].astype("string").str.lower()
-        a = a[~tp.str.startswith("followup", na=False)]
-    if "week" in a.columns and a["week"].notna().any():
-        t = pd.to_numeric(a["week"], errors="coerce")
-        notes.append("time = the 'week' column")
-    elif "assessment_date" in a.columns:
-        admit = a["admit_date"] if "admit_date" in a.columns else None
-        if admit is None or admit.isna().all():
-            admit = a["episode_id"].map(ep.set_index("episode_id")["admit_date"])
-        days = pd.to_datetime(a["assessment_date"]) - pd.to_datetime(admit)
-        t = days.dt.days / 7.0
-        notes.append("time = (assessment_date − admit_date) / 7 days")
-        if "discharge_date" in ep.columns:
-            dd = a["episode_id"].map(ep.set_index("episode_id")["discharge_date"])
-            after = pd.to_datetime(a["assessment_date"]) > pd.to_datetime(dd)
-            a, t = a[~after.fillna(False)], t[~after.fillna(False)]
-    else:
-        raise DataError(
-            "Weekly scores for missing_data_sensitivity need 'week' or 'assessment_date' "
-            f"(+ 'admit_date'). Columns present: {list(a.columns)}."
-        )
+def _discharge_rules(rules):
+    """The caller's episode rules with the endpoint rule set to ``discharge_only``."""
+    from .episodes import EpisodeRules, _coerce_rules
+
+    r = _coerce_rules(rules)
+    if r.endpoint != "discharge_only":
+        r = EpisodeRules(**{**r.to_dict(), "endpoint": "discharge_only"})
+    return r
+
+
+def _weekly(assessments: pd.DataFrame, instrument: str, rules) -> pd.DataFrame:
+    """In-treatment scores with their role (``iop.episodes.assessment_roles``).
+
+    Columns ``episode_id``, ``_t`` (weeks since admission), ``_y`` (total) and ``_role``
+    (``baseline``, ``treatment`` or ``endpoint``), sorted by episode and time.
+    """
+    from .episodes import assessment_roles
+
+    roles = assessment_roles(assessments, instrument=_canonical(instrument), rules=rules)
+    roles = roles[roles["role"].isin(["baseline", "treatment", "endpoint"])]
     out = pd.DataFrame(
         {
-            "episode_id": a["episode_id"].to_numpy(),
-            "_t": t.to_numpy(dtype=float),
-            "_y": pd.to_numeric(a["total"], errors="coerce").to_numpy(dtype=float),
+            "episode_id": roles["episode_id"].to_numpy(),
+            "_t": pd.to_numeric(roles["week"], errors="coerce").to_numpy(dtype=float),
+            "_y": pd.to_numeric(roles["total"], errors="coerce").to_numpy(dtype=float),
+            "_role": roles["role"].astype(str).to_numpy(),
         }
     )
-    out = out.dropna()
-    return out.sort_values(["episode_id", "_t"], kind="stable"), notes
+    out = out.dropna(subset=["_t", "_y"])
+    return out.sort_values(["episode_id", "_t"], kind="stable").reset_index(drop=True)
 
 
 def _check_options(methods, group, reference, n_imputations, ci_level, time, adjust):
@@ -614,6 +593,8 @@ def missing_data_sensitivity(
     methods: Sequence[str] = METHODS,
     covariates: Sequence[str] = (),
     adjust: bool = False,
+    rules=None,
+    completed: Sequence[str] | None = ("completed",),
     endpoint_week: float | None = None,
     time: str = "categorical",
     n_imputations: int = 20,
@@ -640,6 +621,17 @@ def missing_data_sensitivity(
         already LOCF.
     instrument : str
         Instrument analysed (rows of other instruments are ignored).
+    rules : EpisodeRules or dict, optional
+        Episode window rules (``iop.episodes``); the endpoint rule is always
+        ``"discharge_only"``. Default: the rules recorded on ``episodes`` (``attrs``), else
+        the library defaults.
+    completed : sequence of str or None, default ("completed",)
+        ``discharge_status`` values that count as finishing treatment. The discharge-only
+        rule takes any score near the discharge date, which for a dropout is usually the
+        last score before leaving, not an end-of-treatment score; for episodes with another
+        status the endpoint is therefore treated as missing (and that score as their last
+        in-treatment score). Episodes with an unknown status keep their endpoint. ``None``:
+        take the episode table's endpoint as is.
     group, reference : str
         Column compared and its reference level; the difference is ``level − reference`` for
         every other level. ``group=None`` gives the headline change only.
@@ -680,7 +672,9 @@ def missing_data_sensitivity(
     -----
     The analysis set is every finished episode (``discharge_status`` not ``ongoing``) with a
     baseline score and, when used, a group and covariates. Let :math:`Y_0` be the baseline
-    and :math:`Y_E` the discharge score (missing for some).
+    and :math:`Y_E` the end-of-treatment score: the episode's ``endpoint`` under the
+    ``discharge_only`` rule, kept only when ``discharge_status`` is in ``completed`` (or
+    unknown). "Completers" are the episodes with an observed :math:`Y_E`.
 
     - completers: episodes with observed :math:`Y_E`; mean of :math:`Y_E - Y_0`, t interval
       with n − 1 df; the difference is the OLS group coefficient (classical SE, n − p df).
@@ -697,7 +691,8 @@ def missing_data_sensitivity(
       to week W + 0.5, with random intercept and slope in weeks and fixed effects time ×
       group (+ centred covariates × time), time being a mean per rounded week by default;
       model-based mean change from week 0 to W = ``endpoint_week``; Wald (normal)
-      intervals. Its estimand is the change to week W, the others' the change to discharge
+      intervals from the fixed-effects covariance :math:`(X'V^{-1}X)^{-1}` at the REML
+      estimates (as ``lme4::vcov``). Its estimand is the change to week W, the others' the change to discharge
       (the same when treatment has a fixed length).
 
     References
@@ -724,13 +719,36 @@ def missing_data_sensitivity(
     """
     methods = _check_options(methods, group, reference, n_imputations, ci_level, time, adjust)
     frame = _as_frame(data, "data")
+    notes: list[str] = []
+    is_episode_table = "baseline" in frame.columns and "endpoint" in frame.columns
     if episodes is not None:
         ep = _as_frame(episodes, "episodes")
         assessments = frame
-    elif "baseline" in frame.columns and "endpoint" in frame.columns and "total" not in frame:
+    elif is_episode_table and "total" not in frame.columns:
         ep, assessments = frame, None
     else:
-        ep, assessments = _build_episodes(frame, instrument), frame
+        from .episodes import episodes as _episodes
+
+        rules = _discharge_rules(rules)
+        ep, assessments = _episodes(frame, instrument=_canonical(instrument), rules=rules), frame
+    ep_rule = (ep.attrs.get("rules") or {}).get("endpoint")
+    if ep_rule == "last_in_treatment":
+        raise DataError(
+            "The episode table was built with the 'last_in_treatment' endpoint rule, whose "
+            "endpoint is already carried forward for dropouts; missing_data_sensitivity needs "
+            "the discharge score: build it with rules=EpisodeRules(endpoint='discharge_only') "
+            "or pass the assessment rows only."
+        )
+    if ep_rule is None:
+        notes.append(
+            "Completers = episodes whose 'endpoint' is present in the episode table given "
+            "(assumed to be a discharge score)."
+        )
+    else:
+        notes.append(
+            "Completers = episodes with a discharge score under the 'discharge_only' endpoint "
+            "rule of iop.episodes (a score within the discharge window of the discharge date)."
+        )
     if assessments is not None and "total" not in assessments.columns:
         assessments = None
     need = [m for m in methods if m in _WEEKLY_METHODS]
@@ -740,6 +758,8 @@ def missing_data_sensitivity(
             "given. Pass the assessment rows as data (and the episode table as episodes=), or "
             "choose methods=('completers', 'bocf', 'mi')."
         )
+    if assessments is not None:
+        rules = _discharge_rules(rules if rules is not None else ep.attrs.get("rules"))
     covariates = list(covariates)
     required = ["episode_id", "baseline", "endpoint", *([group] if group else []), *covariates]
     missing = [c for c in required if c not in ep.columns]
@@ -763,7 +783,6 @@ def missing_data_sensitivity(
             "The episode table has more than one row per episode_id for this instrument; pass "
             "one row per episode."
         )
-    notes: list[str] = []
     n_total = len(ep)
 
     # ---- analysis set
@@ -777,7 +796,10 @@ def missing_data_sensitivity(
         cov_ok = ep[covariates].notna().all(axis=1)
         reasons["missing covariate"] = int((keep & ~cov_ok).sum())
         keep &= cov_ok
-    ep = ep[keep.to_numpy()].reset_index(drop=True)
+    ep = ep[keep.to_numpy()]
+    # a fixed episode order makes MI draws independent of the input's row order
+    ep = ep.iloc[np.argsort(ep["episode_id"].astype(str).to_numpy(), kind="stable")]
+    ep = ep.reset_index(drop=True)
     n_excluded = n_total - len(ep)
     if len(ep) < 3:
         raise DataError(
@@ -790,6 +812,18 @@ def missing_data_sensitivity(
 
     baseline = pd.to_numeric(ep["baseline"], errors="coerce").to_numpy(dtype=float)
     endpoint = pd.to_numeric(ep["endpoint"], errors="coerce").to_numpy(dtype=float)
+    voided = np.zeros(len(ep), bool)
+    if completed is not None and "discharge_status" in ep.columns:
+        status = ep["discharge_status"].astype("string").str.lower()
+        ok_status = status.isin([str(c).lower() for c in completed]) | status.isna()
+        voided = ~np.isnan(endpoint) & ~ok_status.to_numpy(dtype=bool)
+        if voided.any():
+            endpoint = np.where(voided, np.nan, endpoint)
+            notes.append(
+                f"{int(voided.sum())} episodes not discharged as {list(completed)} had a score "
+                "near discharge; it is treated as their last in-treatment score, not as an "
+                "end-of-treatment score (set completed=None to keep it)."
+            )
     if group:
         gv = ep[group].astype("string")
         observed = sorted(gv.dropna().unique().tolist())
@@ -825,18 +859,19 @@ def missing_data_sensitivity(
     weekly = None
     W = endpoint_week
     if assessments is not None:
-        wk, wnotes = _weekly(assessments, ep, instrument)
+        wk = _weekly(assessments, instrument, rules)
         row_of = pd.Series(np.arange(len(ep)), index=ep["episode_id"].to_numpy())
         wk["_row"] = wk["episode_id"].map(row_of)
         wk = wk.dropna(subset=["_row"])
         wk["_row"] = wk["_row"].astype(np.int64)
+        wk.loc[(wk["_role"] == "endpoint") & voided[wk["_row"].to_numpy()], "_role"] = "treatment"
         long = wk
-        lastrow = wk.groupby("_row", sort=False).tail(1)
+        before_end = wk[wk["_role"] != "endpoint"]
+        lastrow = before_end.groupby("_row", sort=False).tail(1)
         last = np.full(len(ep), np.nan)
         last[lastrow["_row"].to_numpy()] = lastrow["_y"].to_numpy()
-        has_end = ~np.isnan(endpoint)
         if W is None:
-            end_weeks = lastrow.loc[has_end[lastrow["_row"].to_numpy()], "_t"]
+            end_weeks = wk.loc[wk["_role"] == "endpoint", "_t"]
             if end_weeks.empty:
                 raise DataError(
                     "No episode has an observed discharge score; the endpoint week cannot be "
@@ -848,10 +883,8 @@ def missing_data_sensitivity(
                 "The 'endpoint_week' parameter of missing_data_sensitivity must be >= 1. "
                 f"Got {W!r} instead."
             )
-        # intermediate grid: rounded weeks 1 .. W-1, excluding completers' discharge row
-        is_last = np.zeros(len(wk), bool)
-        is_last[wk.index.get_indexer(lastrow.index)] = True
-        grid = wk[~(is_last & has_end[wk["_row"].to_numpy()])].copy()
+        # intermediate grid for MI: 'treatment' rows (neither baseline nor discharge score)
+        grid = wk[wk["_role"] == "treatment"].copy()
         grid["_w"] = np.round(grid["_t"]).astype(np.int64)
         grid = grid[(grid["_w"] >= 1) & (grid["_w"] <= int(W) - 1)]
         n_w = max(int(W) - 1, 0)
@@ -869,8 +902,8 @@ def missing_data_sensitivity(
             )
         weekly = weekly[:, okw]
         notes.append(
-            f"Weekly scores: {' '.join(wnotes)}; endpoint week W = {W:g} (mixed model change "
-            "0 → W; MI grid weeks 1 … W−1)."
+            f"Weekly scores: roles from iop.episodes.assessment_roles; endpoint week W = {W:g} "
+            "(mixed model change 0 → W; MI grid weeks 1 … W−1)."
         )
 
     d = _Design(

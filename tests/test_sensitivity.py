@@ -1,0 +1,405 @@
+"""Tests for iop_outcomes.sensitivity (missing-data sensitivity) and its forest plot.
+
+Reference values: hand calculations written out below; R ``mice::pool`` / ``pool.scalar``
+(mice 3.15.0) for Rubin's rules and R ``lme4`` (1.1-31) for the mixed model, fixtures in
+tests/reference/sensitivity/ with the scripts that made them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import iop_outcomes as iop
+from iop_outcomes.exceptions import ConfigError, DataError
+from iop_outcomes.sensitivity import ASSUMPTIONS, rubin_pool
+
+REF = Path(__file__).parent / "reference" / "sensitivity"
+
+
+def _row(res, method, estimand="mean change", contrast=None):
+    t = res.table
+    sel = (t["method"] == method) & (t["estimand"] == estimand)
+    if contrast is not None:
+        sel &= t["contrast"] == contrast
+    assert sel.sum() == 1
+    return t[sel].iloc[0]
+
+
+# ----------------------------------------------------------------------------------------
+# Rubin's rules
+# ----------------------------------------------------------------------------------------
+def test_rubin_hand_calculation():
+    # Q = 1, 2, 3; U = 1, 1, 1 (m = 3)
+    # Qbar = 2; Ubar = 1; B = ((1-2)^2 + 0 + (3-2)^2) / 2 = 1; T = 1 + (1 + 1/3) * 1 = 7/3
+    # r = (4/3) / 1 = 4/3; lambda = (4/3) / (7/3) = 4/7; nu_old = 2 / (4/7)^2 = 6.125
+    # dfcom = 10: nu_obs = 11/13 * 10 * (1 - 4/7) = 330/91 = 3.626374
+    #             nu = 6.125 * 3.626374 / (6.125 + 3.626374) = 22.211538 / 9.751374 = 2.277786
+    r = rubin_pool([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+    assert r.estimate[0] == pytest.approx(2.0)
+    assert r.t[0] == pytest.approx(7 / 3)
+    assert r.se[0] == pytest.approx(np.sqrt(7 / 3))
+    assert r.riv[0] == pytest.approx(4 / 3)
+    assert r["lambda"][0] == pytest.approx(4 / 7)
+    assert r.df[0] == pytest.approx(6.125)
+    r10 = rubin_pool([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], dfcom=10)
+    assert r10.df[0] == pytest.approx(6.125 * (330 / 91) / (6.125 + 330 / 91))
+    assert r10.df[0] == pytest.approx(2.277786, abs=1e-6)
+
+
+@pytest.mark.parametrize("case", ["A", "B", "C"])
+def test_rubin_matches_mice_pool_scalar(case):
+    inp = pd.read_csv(REF / "rubin_scalar_inputs.csv")
+    ref = pd.read_csv(REF / "rubin_scalar.csv").set_index("case").loc[case]
+    x = inp[inp["case"] == case]
+    r = rubin_pool(x["Q"], x["U"], dfcom=float(ref["dfcom"])).iloc[0]
+    for ours, theirs in [
+        ("estimate", "qbar"),
+        ("ubar", "ubar"),
+        ("b", "b"),
+        ("t", "t"),
+        ("df", "df"),
+        ("riv", "riv"),
+        ("lambda", "lambda"),
+        ("fmi", "fmi"),
+    ]:
+        assert r[ours] == pytest.approx(ref[theirs], rel=1e-9), ours
+
+
+def test_rubin_matches_mice_pool_lm():
+    fits = pd.read_csv(REF / "rubin_lm_fits.csv")
+    ref = pd.read_csv(REF / "rubin_lm_pool.csv").set_index("term")
+    q = fits.pivot(index="imputation", columns="term", values="estimate")[ref.index]
+    u = fits.pivot(index="imputation", columns="term", values="variance")[ref.index]
+    r = rubin_pool(q.to_numpy(), u.to_numpy(), dfcom=ref["dfcom"].to_numpy())
+    r.index = ref.index
+    for col in ["estimate", "ubar", "b", "t", "df", "riv", "lambda", "fmi", "se"]:
+        np.testing.assert_allclose(r[col], ref[col], rtol=1e-9, err_msg=col)
+    np.testing.assert_allclose(r["ci_low"], ref["ci_low"], rtol=1e-9)
+    np.testing.assert_allclose(r["ci_high"], ref["ci_high"], rtol=1e-9)
+    np.testing.assert_allclose(r["pvalue"], ref["pvalue"], rtol=1e-7)
+
+
+def test_rubin_input_errors():
+    with pytest.raises(ConfigError, match="at least 2 imputations"):
+        rubin_pool([1.0], [1.0])
+    with pytest.raises(ConfigError, match="shape"):
+        rubin_pool([1.0, 2.0], [1.0, 1.0, 1.0])
+
+
+# ----------------------------------------------------------------------------------------
+# Single-imputation methods on an episode table (hand calculations)
+# ----------------------------------------------------------------------------------------
+@pytest.fixture
+def tiny():
+    return pd.DataFrame(
+        {
+            "episode_id": range(8),
+            "baseline": [18, 16, 20, 15, 17, 19, 14, 21],
+            "endpoint": [10, np.nan, 12, 9, np.nan, 11, 8, 15],
+            "format": ["in_person", "virtual"] * 4,
+        }
+    )
+
+
+def test_completers_and_bocf_by_hand(tiny):
+    res = iop.missing_data_sensitivity(tiny, methods=("completers", "bocf"))
+    # completers: changes -8, -8, -6, -8, -6, -6 -> mean -7; SS = 6, var = 1.2,
+    # se = sqrt(1.2 / 6) = 0.447214; t(5, .975) = 2.570582 -> -7 -/+ 1.149600
+    c = _row(res, "completers")
+    assert c.estimate == pytest.approx(-7.0)
+    assert c.se == pytest.approx(np.sqrt(0.2))
+    assert c.ci_low == pytest.approx(-7 - 2.570582 * np.sqrt(0.2), abs=1e-6)
+    assert c.ci_high == pytest.approx(-7 + 2.570582 * np.sqrt(0.2), abs=1e-6)
+    assert (c.n_used, c.df, c.n_missing) == (6, 5, 2)
+    # difference virtual - in_person among completers: in_person -8, -8, -6 (mean -22/3),
+    # virtual -6, -8, -6 (mean -20/3) -> 2/3; SS 8/3 + 8/3, s2 = (16/3) / 4 = 4/3,
+    # se = sqrt(4/3 * (1/3 + 1/3)) = 0.942809, df 4
+    d = _row(res, "completers", "difference in mean change")
+    assert d.contrast == "virtual − in_person"
+    assert d.estimate == pytest.approx(2 / 3)
+    assert d.se == pytest.approx(np.sqrt(8 / 9))
+    assert d.df == 4
+    # BOCF: changes -8, 0, -8, -6, 0, -8, -6, -6 -> mean -5.25, SS 79.5, var 79.5/7,
+    # se = sqrt(79.5 / 7 / 8) = 1.191486; difference: in_person -5.5, virtual -5 -> 0.5
+    b = _row(res, "bocf")
+    assert b.estimate == pytest.approx(-5.25)
+    assert b.se == pytest.approx(np.sqrt(79.5 / 56))
+    assert b.n_used == 8
+    assert _row(res, "bocf", "difference in mean change").estimate == pytest.approx(0.5)
+
+
+def test_assumptions_printed(tiny):
+    res = iop.missing_data_sensitivity(
+        tiny, methods=("completers", "bocf", "mi"), seed=1, n_imputations=3
+    )
+    text = str(res)
+    assert "Assumptions:" in text
+    for m in ("completers", "bocf", "mi"):
+        assert ASSUMPTIONS[m] in text
+        assert (res.table.loc[res.table.method == m, "assumption"] == ASSUMPTIONS[m]).all()
+    assert "Completers only" in text and "Multiple imputation" in text
+    assert "Assumptions" in res._repr_html_()
+    frame = res.to_frame()
+    for col in ["estimate", "se", "ci_low", "ci_high", "n_used", "method", "assumption"]:
+        assert col in frame.columns
+    assert frame["estimate"].dtype.kind == "f"
+
+
+def test_row_order_invariance(tiny):
+    kw = dict(methods=("completers", "bocf", "mi"), seed=5, n_imputations=4)
+    a = iop.missing_data_sensitivity(tiny, **kw).table
+    b = iop.missing_data_sensitivity(tiny.sample(frac=1, random_state=3), **kw).table
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_headline_only_without_group(tiny):
+    res = iop.missing_data_sensitivity(tiny, group=None, methods=("completers", "bocf"))
+    assert list(res.table["estimand"]) == ["mean change", "mean change"]
+
+
+# ----------------------------------------------------------------------------------------
+# Assessment rows: LOCF, completed-status rule, episodes built with discharge_only
+# ----------------------------------------------------------------------------------------
+@pytest.fixture
+def small_assessments():
+    # E1 completes: 20, 15, 12, discharge 9; E2 drops out after week 2: 18, 17, 14;
+    # E3 drops out after intake: 16; E4 completes: 22, 18, 15, discharge 12;
+    # E5 drops out after week 1 (virtual): 15, 11; E6 completes (virtual): 19, 16, 13, 10.
+    rows = [
+        ("E1", "intake", 0, 20),
+        ("E1", "week_1", 1, 15),
+        ("E1", "week_2", 2, 12),
+        ("E1", "discharge", 3, 9),
+        ("E2", "intake", 0, 18),
+        ("E2", "week_1", 1, 17),
+        ("E2", "week_2", 2, 14),
+        ("E3", "intake", 0, 16),
+        ("E4", "intake", 0, 22),
+        ("E4", "week_1", 1, 18),
+        ("E4", "week_2", 2, 15),
+        ("E4", "discharge", 3, 12),
+        ("E5", "intake", 0, 15),
+        ("E5", "week_1", 1, 11),
+        ("E6", "intake", 0, 19),
+        ("E6", "week_1", 1, 16),
+        ("E6", "week_2", 2, 13),
+        ("E6", "discharge", 3, 10),
+    ]
+    d = pd.DataFrame(rows, columns=["episode_id", "timepoint", "week", "total"])
+    d["instrument"] = "PHQ-9"
+    d["week"] = d["week"].astype(float)
+    d["total"] = d["total"].astype(float)
+    status = {
+        "E1": "completed",
+        "E2": "dropped_out",
+        "E3": "dropped_out",
+        "E4": "completed",
+        "E5": "dropped_out",
+        "E6": "completed",
+    }
+    d["discharge_status"] = d["episode_id"].map(status)
+    d["format"] = np.where(d["episode_id"].isin(["E5", "E6"]), "virtual", "in_person")
+    return d
+
+
+def test_locf_by_hand(small_assessments):
+    res = iop.missing_data_sensitivity(small_assessments, methods=("completers", "locf", "bocf"))
+    # completers E1, E4, E6: -11, -10, -9 -> -10
+    assert _row(res, "completers").estimate == pytest.approx(-10.0)
+    assert _row(res, "completers").n_used == 3
+    # LOCF: E2 14 - 18 = -4, E3 (intake only -> baseline) 0, E5 11 - 15 = -4
+    # -> (-11 - 4 + 0 - 10 - 4 - 9) / 6 = -38 / 6
+    assert _row(res, "locf").estimate == pytest.approx(-38 / 6)
+    # BOCF: (-11 - 10 - 9) / 6 = -5
+    assert _row(res, "bocf").estimate == pytest.approx(-5.0)
+    # LOCF difference virtual - in_person: virtual (-4, -9) -> -6.5;
+    # in_person (-11, -4, 0, -10) -> -6.25; difference -0.25
+    d = _row(res, "locf", "difference in mean change")
+    assert d.estimate == pytest.approx(-0.25)
+    assert d.n_used == 6
+
+
+def test_dropout_score_near_discharge_is_not_an_endpoint(small_assessments):
+    d = small_assessments.copy()
+    # E2's last score is labelled 'discharge' although the episode was a dropout
+    d.loc[(d.episode_id == "E2") & (d.week == 2), "timepoint"] = "discharge"
+    res = iop.missing_data_sensitivity(d, methods=("completers", "locf"))
+    assert _row(res, "completers").n_used == 3
+    assert _row(res, "locf").estimate == pytest.approx(-38 / 6)
+    assert any("not discharged as ['completed']" in n for n in res.notes)
+    kept = iop.missing_data_sensitivity(d, methods=("completers",), completed=None)
+    # completed=None keeps E2's endpoint: (-11 - 4 - 10 - 9) / 4 = -8.5
+    assert _row(kept, "completers").estimate == pytest.approx(-8.5)
+
+
+def test_last_in_treatment_table_rejected(small_assessments):
+    ep = iop.episodes(small_assessments, instrument="PHQ-9")
+    assert ep.attrs["rules"]["endpoint"] == "last_in_treatment"
+    with pytest.raises(DataError, match="last_in_treatment"):
+        iop.missing_data_sensitivity(small_assessments, episodes=ep)
+
+
+def test_input_errors(tiny, small_assessments):
+    with pytest.raises(ConfigError, match="'methods' parameter"):
+        iop.missing_data_sensitivity(tiny, methods=("completers", "worst_case"))
+    with pytest.raises(ConfigError, match="'reference' parameter"):
+        iop.missing_data_sensitivity(tiny, methods=("completers",), reference="hybrid")
+    with pytest.raises(DataError, match=r"\['locf'\] need the weekly"):
+        iop.missing_data_sensitivity(tiny, methods=("completers", "locf"))
+    with pytest.raises(DataError, match="lacks column"):
+        iop.missing_data_sensitivity(tiny, methods=("completers",), covariates=("age",))
+    with pytest.raises(ConfigError, match="n_imputations"):
+        iop.missing_data_sensitivity(tiny, methods=("mi",), n_imputations=1)
+    with pytest.raises(DataError, match="DataFrame"):
+        iop.missing_data_sensitivity([1, 2, 3])
+
+
+# ----------------------------------------------------------------------------------------
+# Multiple imputation
+# ----------------------------------------------------------------------------------------
+def _bivariate(n=400, seed=11):
+    """Baseline complete, endpoint missing at random given baseline (monotone)."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(16, 5, n)
+    end = 4 + 0.5 * base + rng.normal(0, 3, n)
+    p = 1 / (1 + np.exp(-(-1.0 + 0.25 * (base - 16))))
+    end[rng.random(n) < p] = np.nan
+    fmt = np.where(rng.random(n) < 0.5, "in_person", "virtual")
+    return pd.DataFrame({"episode_id": range(n), "baseline": base, "endpoint": end, "format": fmt})
+
+
+def test_mi_deterministic_and_seeded(tiny):
+    kw = dict(methods=("mi",), n_imputations=4)
+    a = iop.missing_data_sensitivity(tiny, seed=7, **kw)
+    b = iop.missing_data_sensitivity(tiny, seed=7, **kw)
+    c = iop.missing_data_sensitivity(tiny, seed=8, **kw)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    assert not np.allclose(a.table.estimate, c.table.estimate)
+    assert len(a.imputations) == 4 * 2
+    # the pooled row is Rubin's rules over the stored completed-data estimates
+    imp = a.imputations[a.imputations.parameter == "mean change"]
+    pooled = rubin_pool(imp.estimate, imp.variance, dfcom=7)
+    assert _row(a, "mi").estimate == pytest.approx(pooled.estimate[0])
+    assert _row(a, "mi").se == pytest.approx(pooled.se[0])
+    assert _row(a, "mi").df == pytest.approx(pooled.df[0])
+
+
+def test_mi_without_missing_equals_completers(tiny):
+    full = tiny.assign(endpoint=tiny["endpoint"].fillna(tiny["baseline"] - 7))
+    res = iop.missing_data_sensitivity(full, methods=("completers", "mi"), seed=1, n_imputations=3)
+    for est in ("mean change", "difference in mean change"):
+        assert _row(res, "mi", est).estimate == pytest.approx(_row(res, "completers", est).estimate)
+        assert _row(res, "mi", est).se == pytest.approx(_row(res, "completers", est).se)
+    assert _row(res, "mi").fmi == pytest.approx(2 / (_row(res, "mi").df + 3))
+
+
+def test_mi_matches_factored_likelihood_estimate():
+    # Monotone bivariate normal, MAR given baseline: the ML estimate of the endpoint mean is
+    # mu_E = ybar_E,cc + beta_hat * (ybar_0,all - ybar_0,cc) (Little & Rubin 2019, §7.2),
+    # and MI with a proper Bayesian regression draw converges to it as m grows.
+    df = _bivariate()
+    obs = df["endpoint"].notna()
+    beta = np.polyfit(df.loc[obs, "baseline"], df.loc[obs, "endpoint"], 1)[0]
+    mu_e = df.loc[obs, "endpoint"].mean() + beta * (
+        df["baseline"].mean() - df.loc[obs, "baseline"].mean()
+    )
+    ml_change = mu_e - df["baseline"].mean()
+    res = iop.missing_data_sensitivity(df, methods=("completers", "mi"), n_imputations=40, seed=3)
+    mi = _row(res, "mi")
+    imp = res.imputations[res.imputations.parameter == "mean change"]
+    mc_se = imp.estimate.std(ddof=1) / np.sqrt(len(imp))
+    assert abs(mi.estimate - ml_change) < 4 * mc_se
+    # completers are biased: change = 4 - 0.5 * baseline + e, so the high-baseline episodes
+    # that are missing more often have the larger improvements; completers improve less
+    assert _row(res, "completers").estimate > ml_change + 0.5
+    assert 0 < mi.fmi < 1
+
+
+# ----------------------------------------------------------------------------------------
+# Mixed model against R lme4 (fixture) and the full pipeline on weekly data
+# ----------------------------------------------------------------------------------------
+def _lme4():
+    return pd.read_csv(REF / "mixed_lme4.csv", comment="#").set_index(["model", "quantity"])
+
+
+@pytest.fixture(scope="module")
+def weekly_data():
+    return pd.read_csv(REF / "sens_assessments.csv")
+
+
+@pytest.mark.parametrize(
+    "time,covariates,model",
+    [
+        ("categorical", (), "categorical"),
+        ("quadratic", (), "quadratic"),
+        ("categorical", ("age",), "categorical+age"),
+    ],
+)
+def test_mixed_matches_lme4(weekly_data, time, covariates, model):
+    ref = _lme4().loc[model]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = iop.missing_data_sensitivity(
+            weekly_data, methods=("mixed",), time=time, covariates=covariates
+        )
+    overall = _row(res, "mixed")
+    diff = _row(res, "mixed", "difference in mean change")
+    assert overall.estimate == pytest.approx(ref.loc["overall", "estimate"], abs=2e-3)
+    assert overall.se == pytest.approx(ref.loc["overall", "se"], rel=5e-3)
+    assert diff.estimate == pytest.approx(ref.loc["diff", "estimate"], abs=2e-3)
+    assert diff.se == pytest.approx(ref.loc["diff", "se"], rel=5e-3)
+    assert overall.n_used == 120
+
+
+def test_full_pipeline_on_weekly_data(weekly_data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = iop.missing_data_sensitivity(
+            weekly_data,
+            methods=("completers", "locf", "bocf", "mi", "mixed"),
+            n_imputations=5,
+            seed=2,
+        )
+    t = res.table
+    assert list(t["method"][:5]) == ["completers", "locf", "bocf", "mi", "mixed"]
+    assert len(t) == 10
+    n_complete = weekly_data.loc[weekly_data.timepoint == "discharge", "episode_id"].nunique()
+    assert _row(res, "completers").n_used == n_complete
+    assert (t["n_missing"] == 120 - n_complete).all()
+    # MAR dropout of high scorers: completers look better than MI; BOCF is the most
+    # conservative
+    assert _row(res, "bocf").estimate > _row(res, "locf").estimate > _row(res, "mi").estimate
+    assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()
+    assert any("endpoint week W = 6" in n for n in res.notes)
+
+
+# ----------------------------------------------------------------------------------------
+# Plot
+# ----------------------------------------------------------------------------------------
+def test_plot_structure(tiny):
+    import matplotlib.pyplot as plt
+
+    from iop_outcomes.plots.sensitivity import plot_sensitivity
+
+    res = iop.missing_data_sensitivity(
+        tiny, methods=("completers", "bocf", "mi"), seed=1, n_imputations=3
+    )
+    ax = plot_sensitivity(res)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["Completers only", "BOCF", "Multiple imputation"] * 2
+    assert len(ax.lines) == 2 * 6 + 1  # CI segment + point per row, zero line
+    fig, ax2 = plt.subplots()
+    assert res.plot(estimand="mean change", ax=ax2) is ax2
+    assert len(ax2.get_yticklabels()) == 3
+    with pytest.raises(ConfigError, match="estimand"):
+        plot_sensitivity(res, estimand="median")
+    plt.close("all")

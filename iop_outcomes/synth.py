@@ -83,7 +83,7 @@ class SynthParams:
         default_factory=lambda: {"in_person": -7.0, "virtual": -7.0, "hybrid": -6.5}
     )
     site_sd: float = 1.0
-    change_sd: float = 4.0
+    change_sd: float = 5.0
     phq_mean: float = 16.0
     phq_sd: float = 5.5
     gad_mean: float = 13.0

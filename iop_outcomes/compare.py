@@ -981,12 +981,12 @@ def compare(
     Examples
     --------
     >>> import pandas as pd
-    >>> from iop_outcomes.compare import compare
+    >>> import iop_outcomes as iop
     >>> ep = pd.DataFrame({
     ...     "format": ["in_person"] * 4 + ["virtual"] * 4,
     ...     "baseline": [18, 15, 20, 16, 17, 19, 14, 21],
     ...     "endpoint": [10, 9, 13, 10, 9, 12, 9, 12]})
-    >>> res = compare(ep, method="welch")
+    >>> res = iop.compare(ep, method="welch")
     >>> float(res.table["estimate"].iloc[0])
     -0.5
     """
@@ -1114,12 +1114,12 @@ def equivalence(
     Examples
     --------
     >>> import pandas as pd
-    >>> from iop_outcomes.compare import equivalence
+    >>> import iop_outcomes as iop
     >>> ep = pd.DataFrame({
     ...     "format": ["in_person"] * 4 + ["virtual"] * 4,
     ...     "baseline": [18, 15, 20, 16, 17, 19, 14, 21],
     ...     "endpoint": [10, 9, 13, 10, 9, 12, 9, 12]})
-    >>> res = equivalence(ep, method="welch", instrument="PHQ-9")
+    >>> res = iop.equivalence(ep, method="welch", instrument="PHQ-9")
     >>> float(res.table["margin"].iloc[0])
     2.5
     >>> print(res.verdicts[0])
@@ -1332,13 +1332,13 @@ def subgroups(
     Examples
     --------
     >>> import pandas as pd
-    >>> from iop_outcomes.compare import subgroups
+    >>> import iop_outcomes as iop
     >>> ep = pd.DataFrame({
     ...     "format": ["in_person", "virtual"] * 6,
     ...     "age_band": ["18-25"] * 6 + ["26-64"] * 6,
     ...     "baseline": [18, 15, 20, 16, 17, 19, 14, 21, 16, 18, 15, 17],
     ...     "endpoint": [10, 9, 13, 10, 9, 12, 9, 12, 11, 9, 10, 11]})
-    >>> res = subgroups(ep, by="age_band", method="welch")
+    >>> res = iop.subgroups(ep, by="age_band", method="welch")
     >>> res.table[["subgroup", "estimate"]].round(3).values.tolist()
     [['18-25', 1.333], ['26-64', -3.0]]
     """
@@ -1585,12 +1585,12 @@ def pool_sites(
     Examples
     --------
     >>> import pandas as pd
-    >>> from iop_outcomes.compare import pool_sites
+    >>> import iop_outcomes as iop
     >>> ep = pd.DataFrame({
     ...     "site": list("AAAABBBBCCCC"),
     ...     "baseline": [18, 15, 20, 16, 17, 19, 14, 21, 16, 18, 15, 17],
     ...     "endpoint": [10, 9, 13, 10, 9, 12, 9, 12, 11, 9, 10, 8]})
-    >>> res = pool_sites(ep, tau2_methods=["DL"])
+    >>> res = iop.pool_sites(ep, tau2_methods=["DL"])
     >>> round(float(res.table["estimate"].iloc[0]), 4), float(res.table["tau2"].iloc[0])
     (-6.8847, 0.0)
     """
@@ -1771,12 +1771,12 @@ def dose_response(
     Examples
     --------
     >>> import pandas as pd
-    >>> from iop_outcomes.compare import dose_response
+    >>> import iop_outcomes as iop
     >>> ep = pd.DataFrame({
     ...     "attendance_hours": [20, 40, 60, 80, 30, 50, 70, 90],
     ...     "baseline": [18, 15, 20, 16, 17, 19, 14, 21],
     ...     "endpoint": [14, 9, 11, 6, 13, 12, 6, 9]})
-    >>> res = dose_response(ep, per=10, bins=2)
+    >>> res = iop.dose_response(ep, per=10, bins=2)
     >>> round(float(res.table["estimate"].iloc[0]), 4)
     -1.0816
     """

@@ -88,6 +88,18 @@ def test_d_ppc2_hand_calculation():
     np.testing.assert_allclose(es.loc["d_ppc2", "estimate"], J * (-0.5) / sp_pre, rtol=1e-12)
 
 
+def test_morris_variance_reduces_to_large_sample_form():
+    """Morris (2008) eq. 25 tends to the large-sample form used on the metafor project's
+    morris2008 page, 2(1 - rho)(1/nT + 1/nC) + d^2 / (2(nT + nC))."""
+    from iop_outcomes._stats import hedges_j
+    from iop_outcomes.compare import _morris_var
+
+    n1, n2, rho, d = 4000, 6000, 0.45, 0.6
+    exact = _morris_var(d, float(hedges_j(n1 + n2 - 2)), rho, n1, n2)
+    approx = 2 * (1 - rho) * (1 / n1 + 1 / n2) + d**2 / (2 * (n1 + n2))
+    np.testing.assert_allclose(exact, approx, rtol=1e-3)
+
+
 # ----------------------------------------------------------------------------- ancova
 @pytest.mark.parametrize(("key", "cov"), [("ancova_plain", ()), ("ancova_cov", COV)])
 def test_ancova_matches_emmeans(key, cov):

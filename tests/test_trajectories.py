@@ -204,7 +204,7 @@ def test_gee_exchangeable_vs_geepack_and_hand(sim):
     res = trajectories(sim, method="gee", corr="exchangeable")
     got = res.fixed.set_index("term").loc[ref.index]
     # the two moment estimators of alpha differ in their degrees-of-freedom corrections
-    # (statsmodels 0.6125 vs geepack 0.6141): estimates agree within 0.002 SE
+    # (statsmodels vs geepack): estimates agree within a small fraction of an SE
     alpha = res.variance["variance"].iloc[0]
     assert alpha == pytest.approx(ref["alpha"].iloc[0], rel=5e-3)
     assert np.all(np.abs(got["estimate"] - ref["estimate"]) <= 2e-3 * ref["se"])
@@ -327,7 +327,7 @@ def test_result_object(fits):
     assert isinstance(res, TrajectoryResult)
     assert res.converged and res.model_info["fallback"] == "none"
     assert res.model_info["r_formula"] == "total ~ week * format + (1 + week | episode_id)"
-    assert res.model_info["n_episodes"] == 160 and res.model_info["n_obs"] == 1077
+    assert res.model_info["n_episodes"] == 100 and res.model_info["n_obs"] == 689
     s = str(res)
     assert "Fixed effects:" in s and "Method: Linear mixed model (REML" in s
     assert "<table" in res._repr_html_()
@@ -344,8 +344,10 @@ def test_public_name():
 # ------------------------------------------------------------------ convergence fallback
 
 
-def test_fallback_when_fits_fail(small, monkeypatch):
+def test_fallback_when_fits_fail(monkeypatch):
     from statsmodels.regression.mixed_linear_model import MixedLM
+
+    small = _example_data(n_episodes=12)
 
     orig = MixedLM.fit
 

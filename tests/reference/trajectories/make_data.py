@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 
-def simulate(n_episodes: int = 160, seed: int = 20261123) -> pd.DataFrame:
+def simulate(n_episodes: int = 100, seed: int = 20261123) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     weeks = np.arange(9)
     ep = np.arange(n_episodes)

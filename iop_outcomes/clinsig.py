@@ -102,6 +102,28 @@ def _slug(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", name.lower())
 
 
+def _canon(s: pd.Series) -> pd.Series:
+    """Canonical instrument names for a column (looked up once per distinct value)."""
+    codes, uniques = pd.factorize(s)
+    names = np.array([_instruments.canonical_name(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(names[codes], index=s.index, dtype=object)
+
+
+def _labels(conds, labels, default=None) -> pd.Categorical:
+    """First matching label per row (like ``np.select``), as a Categorical built from codes.
+
+    ``None`` in ``labels`` (or as ``default``) gives a missing value.
+    """
+    cats = list(dict.fromkeys(x for x in [*labels, default] if x is not None))
+    code = {c: i for i, c in enumerate(cats)}
+    codes = np.select(
+        [np.asarray(c, dtype=bool) for c in conds],
+        [-1 if lab is None else code[lab] for lab in labels],
+        default=-1 if default is None else code[default],
+    ).astype(np.int16)
+    return pd.Categorical.from_codes(codes, categories=cats)
+
+
 def _check_columns(df: pd.DataFrame, cols: list[str], func: str) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
@@ -207,9 +229,7 @@ def _resolve_single_instrument(df: pd.DataFrame, instrument: Any, func: str):
     if instrument is not None:
         inst = _instruments.get(instrument)
         if has_col:
-            canon = df["instrument"].map(
-                lambda v: _instruments.canonical_name(v) if pd.notna(v) else None
-            )
+            canon = _canon(df["instrument"])
             keep = canon == inst.name
             if not keep.any():
                 raise DataError(
@@ -224,16 +244,10 @@ def _resolve_single_instrument(df: pd.DataFrame, instrument: Any, func: str):
             df = df.loc[keep]
         return df, inst, notes
     if has_col:
-        names = sorted(
-            {n for n in (_instruments.canonical_name(v) for v in df["instrument"].dropna()) if n}
-        )
-        unknown = sorted(
-            {
-                str(v)
-                for v in df["instrument"].dropna().unique()
-                if _instruments.canonical_name(v) is None
-            }
-        )
+        uniq = pd.unique(df["instrument"].dropna())
+        canon_u = {u: _instruments.canonical_name(u) for u in uniq}
+        names = sorted({v for v in canon_u.values() if v})
+        unknown = sorted(str(u) for u, v in canon_u.items() if v is None)
         if len(names) == 1 and not unknown:
             return df, _instruments.get(names[0]), notes
         if len(names) + len(unknown) > 1:
@@ -503,18 +517,23 @@ def _distribution_based(
         recovered = pd.Series(False, index=x.index)
         harmed = pd.Series(False, index=x.index)
     categories = [*_JT_CATEGORIES, "harmed"] if harmed_category else list(_JT_CATEGORIES)
+    code = {c: i for i, c in enumerate(categories)}
     conds = [~used, recovered, improved]
-    labels = [None, "recovered", "improved"]
+    codes = [-1, code["recovered"], code["improved"]]
     if harmed_category:
         conds.append(harmed)
-        labels.append("harmed")
-    cat = np.select([*conds, deteriorated], [*labels, "deteriorated"], default="unchanged")
-    ep["category"] = pd.Categorical(cat, categories=categories)
+        codes.append(code["harmed"])
+    conds.append(deteriorated)
+    codes.append(code["deteriorated"])
+    cat_codes = np.select(
+        [np.asarray(c, dtype=bool) for c in conds], codes, default=code["unchanged"]
+    ).astype(np.int8)
+    ep["category"] = pd.Categorical.from_codes(cat_codes, categories=categories)
     if cut_value is not None:
         ep["harmed"] = harmed.astype("boolean").where(used, pd.NA)
 
     outcomes = list(categories)
-    flags = pd.DataFrame({o: (ep["category"] == o).to_numpy() for o in outcomes}, index=ep.index)
+    flags = pd.DataFrame({o: cat_codes == code[o] for o in outcomes}, index=ep.index)
     if cut_value is None:
         outcomes.remove("recovered")
         notes.append(
@@ -631,9 +650,7 @@ def _nhs(df, *, instrument, by, ci_level, pre, post):
     notes: list[str] = []
     joint = False
     if "instrument" in df.columns and instrument is None:
-        canon = df["instrument"].map(
-            lambda v: _instruments.canonical_name(v) if pd.notna(v) else None
-        )
+        canon = _canon(df["instrument"])
         present = set(canon.dropna().unique())
         if {"PHQ-9", "GAD-7"} <= present:
             joint = True
@@ -654,34 +671,56 @@ def _nhs(df, *, instrument, by, ci_level, pre, post):
 
     if joint:
         measures = [_instruments.get("PHQ-9"), _instruments.get("GAD-7")]
-        dup = df.duplicated(["episode_id", "__inst"], keep=False)
+        # pair rows by episode with integer codes (first-appearance order), no reshaping
+        codes, uniq = pd.factorize(df["episode_id"])
+        if (codes < 0).any():
+            raise DataError(f"{func}: {int((codes < 0).sum()):,} row(s) have no episode_id.")
+        n_ep = len(uniq)
+        mcode = (df["__inst"].to_numpy() == "GAD-7").astype(np.int64)
+        key = codes.astype(np.int64) * 2 + mcode
+        dup = np.bincount(key, minlength=2 * n_ep)[key] > 1
         if dup.any():
             ex = df.loc[dup, ["episode_id", "__inst"]].drop_duplicates().head(3)
             raise DataError(
                 f"{func}: {int(dup.sum()):,} rows repeat an (episode_id, instrument) pair, e.g. "
                 f"{ex.to_records(index=False).tolist()}. Give one row per episode and instrument."
             )
-        scores = pd.DataFrame(
-            {"episode_id": df["episode_id"], "m": df["__inst"]}, index=df.index
-        ).assign(first=_numeric(df, pre), last=_numeric(df, post))
-        wide = scores.set_index(["episode_id", "m"])[["first", "last"]].unstack("m")
-        wide = wide.reindex(pd.Index(df["episode_id"].unique(), name="episode_id"))
-        g = df.groupby("episode_id", sort=False, dropna=False)
-        ep = pd.DataFrame(index=wide.index)
+        pos = np.full((n_ep, 2), -1, dtype=np.int64)
+        pos[codes, mcode] = np.arange(len(df))
+        ep_index = pd.Index(uniq, name="episode_id")
+
+        def per_episode(col: str, how: str = "first") -> pd.Series:
+            """The PHQ-9 row's value, else the GAD-7 row's ('max': the larger of the two)."""
+            vals = []
+            for j in (0, 1):
+                pj = pos[:, j]
+                v = df[col].iloc[np.where(pj >= 0, pj, 0)].reset_index(drop=True)
+                vals.append(v.where(pd.Series(pj >= 0)))
+            if how == "max":
+                a = pd.to_numeric(vals[0], errors="coerce").to_numpy(float)
+                b = pd.to_numeric(vals[1], errors="coerce").to_numpy(float)
+                return pd.Series(np.fmax(a, b), index=ep_index)
+            out = vals[0].combine_first(vals[1])
+            out.index = ep_index
+            return out
+
+        ep = pd.DataFrame(index=ep_index)
         if "patient_id" in df.columns:
-            ep["patient_id"] = g["patient_id"].first()
+            ep["patient_id"] = per_episode("patient_id")
         for c in by_cols:
-            ep[c] = g[c].first()
-        first = {
-            m.name: wide[("first", m.name)] if ("first", m.name) in wide else np.nan
-            for m in measures
-        }
-        last = {
-            m.name: wide[("last", m.name)] if ("last", m.name) in wide else np.nan for m in measures
-        }
-        sessions = g["sessions_attended"].max() if "sessions_attended" in df.columns else None
-        n_treat = g["n_in_treatment"].max() if "n_in_treatment" in df.columns else None
-        status = g["discharge_status"].first() if "discharge_status" in df.columns else None
+            ep[c] = per_episode(c)
+        x_all, y_all = _numeric(df, pre).to_numpy(), _numeric(df, post).to_numpy()
+        first, last = {}, {}
+        for j, m in enumerate(measures):
+            pj = pos[:, j]
+            ok = pj >= 0
+            first[m.name] = pd.Series(np.where(ok, x_all[np.where(ok, pj, 0)], np.nan), ep_index)
+            last[m.name] = pd.Series(np.where(ok, y_all[np.where(ok, pj, 0)], np.nan), ep_index)
+        sessions = (
+            per_episode("sessions_attended", "max") if "sessions_attended" in df.columns else None
+        )
+        n_treat = per_episode("n_in_treatment", "max") if "n_in_treatment" in df.columns else None
+        status = per_episode("discharge_status") if "discharge_status" in df.columns else None
     else:
         df, inst, inst_notes = _resolve_single_instrument(df, instrument, func)
         notes.extend(inst_notes)
@@ -739,36 +778,37 @@ def _nhs(df, *, instrument, by, ci_level, pre, post):
         below_all &= ~ok | (la < m.caseness_cutoff)
     if len(measures) == 2:
         p, a = paired_by["PHQ-9"], paired_by["GAD-7"]
-        used_lab = np.select(
-            [p & a, p, a], ["PHQ-9+GAD-7", "PHQ-9 only", "GAD-7 only"], default=None
-        )
+        used_lab = _labels([p & a, p, a], ["PHQ-9+GAD-7", "PHQ-9 only", "GAD-7 only"])
     else:
-        used_lab = np.where(any_paired, f"{measures[0].name} only", None)
-    ep["measures_used"] = pd.array(used_lab, dtype="string")
+        used_lab = _labels([any_paired], [f"{measures[0].name} only"])
+    ep["measures_used"] = used_lab
 
     # finished course
-    rule = pd.Series("paired scores (attendance not recorded)", index=idx, dtype=object)
     finished = pd.Series(True, index=idx)
-    known = pd.Series(False, index=idx)
+    by_sessions = by_count = ongoing = pd.Series(False, index=idx)
     if sessions is not None:
         sa = pd.to_numeric(pd.Series(sessions, index=idx), errors="coerce")
-        k = sa.notna()
-        finished = finished.where(~k, sa >= 2)
-        rule = rule.where(~k, "sessions_attended >= 2")
-        known |= k
+        by_sessions = sa.notna()
+        finished = finished.where(~by_sessions, sa >= 2)
     if n_treat is not None:
         nt = pd.to_numeric(pd.Series(n_treat, index=idx), errors="coerce")
-        k = nt.notna() & ~known
-        finished = finished.where(~k, nt >= 2)
-        rule = rule.where(~k, "n_in_treatment >= 2 (attendance not recorded)")
+        by_count = nt.notna() & ~by_sessions
+        finished = finished.where(~by_count, nt >= 2)
     if status is not None:
-        ongoing = (
-            pd.Series(status, index=idx).astype("string").str.lower().eq("ongoing").fillna(False)
-        )
+        st = pd.Series(status, index=idx)
+        low = {u: str(u).strip().lower() == "ongoing" for u in pd.unique(st.dropna())}
+        ongoing = st.map(low).fillna(False).astype(bool)
         finished &= ~ongoing
-        rule = rule.where(~ongoing, "ongoing (not ended)")
     ep["finished_course"] = finished.astype(bool)
-    ep["finished_rule"] = rule.astype("string")
+    ep["finished_rule"] = _labels(
+        [ongoing, by_sessions, by_count],
+        [
+            "ongoing (not ended)",
+            "sessions_attended >= 2",
+            "n_in_treatment >= 2 (attendance not recorded)",
+        ],
+        default="paired scores (attendance not recorded)",
+    )
     counted = finished & any_paired
 
     rd = counted & deter
@@ -781,13 +821,10 @@ def _nhs(df, *, instrument, by, ci_level, pre, post):
     ep["caseness"] = caseness.astype("boolean").where(any_paired, pd.NA)
     ep["reliable_improvement"] = ri.astype("boolean").where(counted, pd.NA)
     ep["reliable_deterioration"] = rd.astype("boolean").where(counted, pd.NA)
-    ep["reliable_change"] = pd.array(
-        np.select(
-            [~counted, ri, rd],
-            [None, "reliable improvement", "reliable deterioration"],
-            default="no reliable change",
-        ),
-        dtype="string",
+    ep["reliable_change"] = _labels(
+        [~counted, ri, rd],
+        [None, "reliable improvement", "reliable deterioration"],
+        default="no reliable change",
     )
     ep["recovery"] = rec.astype("boolean").where(case, pd.NA)
     ep["reliable_recovery"] = rrec.astype("boolean").where(case, pd.NA)
@@ -848,6 +885,7 @@ def _nhs(df, *, instrument, by, ci_level, pre, post):
         "(recovery, reliable recovery: finished courses minus those not at caseness)."
     )
     rule_counts = ep["finished_rule"].value_counts()
+    rule_counts = rule_counts[rule_counts > 0]
     notes.append(
         "Finished course: "
         + "; ".join(f"{r} for {c:,} episode(s)" for r, c in rule_counts.items())
@@ -861,7 +899,7 @@ def _nhs(df, *, instrument, by, ci_level, pre, post):
     )
     if joint:
         vc = ep.loc[counted, "measures_used"].value_counts()
-        partial = {k: int(v) for k, v in vc.items() if k != "PHQ-9+GAD-7"}
+        partial = {k: int(v) for k, v in vc.items() if k != "PHQ-9+GAD-7" and v > 0}
         if partial:
             notes.append(
                 "Episodes with only one paired measure were classified on that measure alone: "

@@ -744,3 +744,25 @@ def test_plots_structure(tmp_path):
     plt.close(ax.figure)
     with pytest.raises(ConfigError):
         iop.plots.plot_change_distribution(gln)
+
+
+def test_nhs_joint_episode_columns_combine_rows():
+    # by-values and attendance may sit on either row of an episode; sessions take the larger
+    tab = pd.DataFrame(
+        {
+            "episode_id": ["a", "a", "b", "b"],
+            "instrument": ["GAD-7", "PHQ-9", "PHQ-9", "GAD-7"],
+            "baseline": [12, 15, 15, 12],
+            "endpoint": [5, 5, 5, 5],
+            "site": [None, "north", "south", None],
+            "sessions_attended": [np.nan, 3, 1, np.nan],
+        }
+    )
+    res = iop.clinical_significance(tab, method="nhs", by="site")
+    e = res.episodes
+    assert list(e.index) == ["a", "b"]
+    assert e["site"].tolist() == ["north", "south"]
+    assert e["finished_course"].tolist() == [True, False]
+    assert e["phq9_first"].tolist() == [15, 15] and e["gad7_first"].tolist() == [12, 12]
+    with pytest.raises(DataError, match="no episode_id"):
+        iop.clinical_significance(tab.assign(episode_id=[None, "a", "b", "b"]), method="nhs")

@@ -375,9 +375,11 @@ class SubgroupResult(TableResult):
     ``interaction`` (tests of effect modification)."""
 
     interaction: pd.DataFrame | None = None
+    effect_sizes: pd.DataFrame | None = None
 
     def summary(self) -> str:
         parts = [super().summary()]
+        parts += _section("Standardized effect sizes by subgroup", self.effect_sizes, self.digits)
         parts += _section("Effect modification", self.interaction, 3)
         return "\n".join(parts)
 
@@ -640,6 +642,8 @@ def _ancova(p: _Prepared, ci_level: float, func: str = "compare"):
                 ci_low=est - tc * se,
                 ci_high=est + tc * se,
                 adjusted_mean_change=est - mean_base,
+                change_ci_low=est - tc * se - mean_base,
+                change_ci_high=est + tc * se - mean_base,
                 df=float(df_resid),
             )
         )
@@ -873,7 +877,7 @@ def _weighted(p: _Prepared, ci_level: float, kind: str, include_baseline: bool, 
         "overlap": "overlap weights (ATO; Li, Morgan & Zaslavsky 2018): 1-e for the group, "
         "e for the reference",
         "doubly_robust": "augmented IPW (AIPW, ATE) with per-arm OLS outcome models on the "
-        "same covariates",
+        "same covariates (balance shown for the IPT weights)",
     }[kind]
     se_txt = (
         "influence-function SE (nuisance-model estimation ignored)"
@@ -971,6 +975,12 @@ def compare(
     Clearinghouse Procedures Handbook v5.0, 2022). Propensity weights: IPTW
     :math:`w = T/e + (1-T)/(1-e)`; overlap :math:`w = T(1-e) + (1-T)e`, which balances the
     propensity-model covariate means exactly (Li et al. 2018).
+
+    With a format effect that differs between patients the methods answer different
+    questions: IPTW and AIPW estimate the average effect over the patients of the two
+    groups compared (ATE), overlap weights the effect where both formats are plausible
+    (ATO), ANCOVA a variance-weighted average; with a common effect they agree
+    (bench/VALIDATION.md).
 
     References
     ----------
@@ -1357,7 +1367,7 @@ def subgroups(
     )
     d = p.data
     levels = _levels(d[by])
-    rows, notes = [], []
+    rows, es_rows, notes = [], [], []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", IOPWarning)
         for lv in levels:
@@ -1383,6 +1393,10 @@ def subgroups(
             for g in missing:
                 notes.append(f"Subgroup {by}={lv!r} has no {g!r} episodes for that contrast.")
             rows.append(t)
+            if res.effect_sizes is not None and len(res.effect_sizes):
+                e = res.effect_sizes.copy()
+                e.insert(0, "subgroup", lv)
+                es_rows.append(e)
     for w in caught:
         notes.append(f"Subgroup warning: {w.message}")
         warnings.warn(str(w.message), w.category, stacklevel=2)
@@ -1461,6 +1475,7 @@ def subgroups(
         params=params,
         notes=tuple(dict.fromkeys(notes)),
         interaction=pd.DataFrame(inter),
+        effect_sizes=pd.concat(es_rows, ignore_index=True) if es_rows else None,
     )
 
 

@@ -542,7 +542,12 @@ def test_results_print_and_frame():
         ]
     ) <= set(res.to_frame().columns)
     assert "Per-site effects" in str(pool_sites(EP))
-    assert "Effect modification" in str(subgroups(EP, by="age_band", method="welch"))
+    sg = subgroups(EP, by="age_band", method="welch")
+    assert "Effect modification" in str(sg)
+    assert set(sg.effect_sizes["measure"]) == {"hedges_g_change", "d_ppc2"}
+    assert len(sg.effect_sizes) == 2 * len(sg.table)
+    m = compare(EP).means
+    np.testing.assert_allclose(m["change_ci_low"], m["ci_low"] - EP["baseline"].mean(), rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------- plots

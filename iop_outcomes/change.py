@@ -1017,7 +1017,9 @@ def quality_measures(
     r"""US depression quality measures from PHQ-9 scores: NCQA HEDIS DRR-E and CMS159.
 
     **DRR-E** (NCQA HEDIS, Depression Remission or Response for Adolescents and
-    Adults; wording of the HEDIS MY 2023–2025 public summaries): the
+    Adults; wording of NCQA's public measure page and of a HEDIS MY 2023
+    health-plan summary, see References; the licensed NCQA technical
+    specification was not consulted): the
     percentage of members with an elevated PHQ-9 score (total > 9) "who had
     evidence of response or remission within 120–240 days (4–8 months) of the
     elevated score". Three rates share one denominator (members with an index

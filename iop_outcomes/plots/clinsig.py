@@ -19,6 +19,7 @@ _COLORS = {
     "improved": "#7fbf7b",
     "unchanged": "#9e9e9e",
     "deteriorated": "#c51b7d",
+    "harmed": "#67001f",
 }
 
 
@@ -245,7 +246,7 @@ def plot_change_distribution(data, ax=None, *, instrument: str | None = None, bi
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(
-        f"Reliable change: {imp} or {det} {rel} {half:.3g} points "
+        f"Reliable change: {imp} or {det} {rel} {half:.3g} points\n"
         f"({p.get('threshold_source')} threshold, {method})",
         fontsize=9,
     )

@@ -234,11 +234,9 @@ def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
     in_bw = valid & (days >= lo) & (days <= hi) & ~fu_label
     base_pos = _pick_nearest(d, in_bw, days, keys)
     role[base_pos] = "baseline"
-    base_date = pd.Series(pd.NaT, index=range(len(d)), dtype="datetime64[ns]")
-    base_date.iloc[base_pos] = t.to_numpy()[base_pos]
     gkey = d["episode_id"].astype("str") + "\x1f" + d["instrument"].astype("str")
-    bd = pd.Series(t.to_numpy()[base_pos], index=gkey.to_numpy()[base_pos])
-    b_for_row = pd.Series(gkey.to_numpy()).map(bd).to_numpy()
+    bd = pd.Series(t.to_numpy()[base_pos], index=gkey.to_numpy()[base_pos], dtype="datetime64[ns]")
+    b_for_row = bd.reindex(gkey.to_numpy()).to_numpy()
     has_base = ~pd.isna(b_for_row)
 
     with np.errstate(invalid="ignore"):
@@ -275,9 +273,11 @@ def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
         with np.errstate(invalid="ignore"):
             in_w = post & (since_dc >= a) & (since_dc <= b)
         if np.all(np.isnan(after_dc)):
-            in_w = post & (d["timepoint"].astype("str") == f"followup_{name}").fillna(
-                False
-            ).to_numpy(dtype=bool)
+            # no discharge dates: follow-ups only by their labels
+            label = (
+                d["timepoint"].astype("str") if "timepoint" in d else pd.Series("", index=d.index)
+            )
+            in_w = post & (label == f"followup_{name}").fillna(False).to_numpy(dtype=bool)
             dist = np.zeros(len(d))
         else:
             dist = since_dc - target

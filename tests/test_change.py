@@ -547,3 +547,83 @@ def test_by_instrument_is_implicit():
     a = iop.change_summary(ep, by=["instrument", "format", "format"]).to_frame()
     b = iop.change_summary(ep, by="format").to_frame()
     pd.testing.assert_frame_equal(a, b)
+
+
+def _reference_measure(a: pd.DataFrame, measure: str, as_of: pd.Timestamp) -> dict:
+    """Plain per-patient loop (independent of the vectorized merge logic), same documented rules:
+    index = earliest PHQ-9 > 9 (highest score that day); follow-up = latest date in the window
+    (highest score that day); windows via datetime + relativedelta (calendar months)."""
+    import datetime as dt
+
+    from dateutil.relativedelta import relativedelta
+
+    out = {}
+    for pid, g in a.groupby("patient_id"):
+        recs = sorted(zip(g["assessment_date"].dt.date, g["total"], strict=True))
+        elev = [(d, s) for d, s in recs if s > 9]
+        if not elev:
+            continue
+        d0 = min(d for d, _ in elev)
+        s0 = max(s for d, s in elev if d == d0)
+        if measure == "DRR-E":
+            lo, hi = d0 + dt.timedelta(days=120), d0 + dt.timedelta(days=240)
+        else:
+            year = d0 + relativedelta(months=12)
+            lo, hi = year - dt.timedelta(days=60), year + dt.timedelta(days=60)
+        inside = [(d, s) for d, s in recs if lo <= d <= hi]
+        fu = None
+        if inside:
+            last = max(d for d, _ in inside)
+            fu = max(s for d, s in inside if d == last)
+        out[pid] = {
+            "pending": hi > as_of.date(),
+            "measured": fu is not None,
+            "remission": fu is not None and fu < 5,
+            "response": fu is not None and 2 * fu <= s0,
+        }
+    return out
+
+
+@pytest.mark.parametrize("measure", ["DRR-E", "CMS159"])
+def test_quality_measures_match_a_plain_loop(measure):
+    rng = np.random.default_rng(11)
+    n = 600
+    a = pd.DataFrame(
+        {
+            "patient_id": rng.integers(0, 120, n).astype(str),
+            "instrument": "PHQ-9",
+            # 2024-01-01 .. ~2025-10: crosses 2024-02-29 and both windows' edges
+            "assessment_date": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 660, n), unit="D"),
+            "total": rng.integers(0, 28, n),
+        }
+    )
+    as_of = pd.Timestamp("2025-06-30")
+    ref = _reference_measure(a, measure, as_of)
+    res = iop.quality_measures(a, measure=measure, as_of=as_of)
+    det = res.detail.set_index("patient_id")
+    assert set(det.index) == set(ref)
+    scored = {k: v for k, v in ref.items() if not v["pending"]}
+    assert len(scored) > 20 and len(scored) < len(ref)  # both kinds present
+    for pid, r in ref.items():
+        row = det.loc[pid]
+        assert (row["status"] == "pending") == r["pending"]
+        assert bool(row["followup_measured"]) == r["measured"]
+        assert bool(row["remission"] if pd.notna(row["remission"]) else False) == r["remission"]
+    t = res.to_frame().set_index("rate")
+    assert t.loc["remission", "denominator"] == len(scored)
+    assert t.loc["remission", "numerator"] == sum(v["remission"] for v in scored.values())
+    assert t.loc["followup_phq9", "numerator"] == sum(v["measured"] for v in scored.values())
+    if measure == "DRR-E":
+        assert t.loc["response", "numerator"] == sum(v["response"] for v in scored.values())
+
+
+def test_cms159_leap_day_index_uses_calendar_months():
+    # CQL: date + 12 months from 2024-02-29 is 2025-02-28; -60 days = 2024-12-30
+    # (Feb 28 -> Jan 31 = 28 d, -> Dec 31 = 31 d, -> Dec 30 = 1 d); +60 days = 2025-04-29
+    # (Feb 28 -> Mar 28 = 28 d, -> Apr 28 = 31 d, -> Apr 29 = 1 d).
+    a = _phq([("x", "2024-02-29", 14), ("x", "2025-04-29", 4)])
+    det = iop.quality_measures(a, measure="CMS159").detail.iloc[0]
+    assert det["window_start"] == pd.Timestamp("2024-12-30")
+    assert det["window_end"] == pd.Timestamp("2025-04-29")
+    assert det["status"] == "scored" and bool(det["remission"]) is True

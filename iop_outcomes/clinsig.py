@@ -109,6 +109,19 @@ def _canon(s: pd.Series) -> pd.Series:
     return pd.Series(names[codes], index=s.index, dtype=object)
 
 
+def _wilson(k, n, level):
+    """Wilson interval with the exact end points at k = 0 (low 0) and k = n (high 1).
+
+    ``wilson_ci`` gives e.g. 5.6e-17 instead of 0 at k = 0 through floating-point rounding.
+    """
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    lo, hi = wilson_ci(k, n, level)
+    lo = np.where((k == 0) & (n > 0), 0.0, lo)
+    hi = np.where((k == n) & (n > 0), 1.0, hi)
+    return lo, hi
+
+
 def _labels(conds, labels, default=None) -> pd.Categorical:
     """First matching label per row (like ``np.select``), as a Categorical built from codes.
 
@@ -211,7 +224,7 @@ def _rates_table(
     table["n_excluded"] = table["n_excluded"].astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         table["estimate"] = np.where(table["n"] > 0, table["count"] / table["n"], np.nan)
-    lo, hi = wilson_ci(table["count"].to_numpy(), table["n"].to_numpy(), ci_level)
+    lo, hi = _wilson(table["count"].to_numpy(), table["n"].to_numpy(), ci_level)
     table["ci_low"] = lo
     table["ci_high"] = hi
     table["ci_level"] = float(ci_level)
@@ -1034,9 +1047,10 @@ def clinical_significance(
     * reliable improvement: PHQ-9 decrease :math:`\ge` 6 or GAD-7 decrease :math:`\ge` 4, *and
       no reliable deterioration on either measure*;
     * reliable deterioration: PHQ-9 increase :math:`\ge` 6 or GAD-7 increase :math:`\ge` 4 on
-      either measure, so a course that improves on one measure and deteriorates on the other
-      counts as reliable deterioration (improvement, no change and deterioration are then
-      mutually exclusive, as in the published counts);
+      either measure. A course that improves on one measure and deteriorates on the other is
+      therefore counted as reliable deterioration: the metadata text found does not spell this
+      case out, but it follows from the two definitions and keeps improvement, no reliable
+      change and deterioration mutually exclusive, as the published counts are;
     * recovery: at caseness at the start and last PHQ-9 < 10 and last GAD-7 < 8; reliable
       recovery: recovery and reliable improvement. Denominator for both: finished courses minus
       those not at caseness; for the rest: finished courses.
@@ -1249,7 +1263,7 @@ def benchmarks(result_or_rates, *, year: str | None = "2024-25", ci_level: float
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         prog["estimate"] = np.where(prog["n"] > 0, prog["count"] / prog["n"], np.nan)
-    lo, hi = wilson_ci(prog["count"].to_numpy(), prog["n"].to_numpy(), level)
+    lo, hi = _wilson(prog["count"].to_numpy(), prog["n"].to_numpy(), level)
     prog["ci_low"], prog["ci_high"], prog["ci_level"] = lo, hi, level
     nat_small = nat[["year", "outcome", "published_pct", "finished_courses"]].rename(
         columns={"finished_courses": "national_finished_courses"}

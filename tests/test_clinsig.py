@@ -766,3 +766,11 @@ def test_nhs_joint_episode_columns_combine_rows():
     assert e["phq9_first"].tolist() == [15, 15] and e["gad7_first"].tolist() == [12, 12]
     with pytest.raises(DataError, match="no episode_id"):
         iop.clinical_significance(tab.assign(episode_id=[None, "a", "b", "b"]), method="nhs")
+
+
+def test_wilson_end_points_exact():
+    ep = pd.DataFrame({"baseline": [20, 20, 20], "endpoint": [10, 11, 12]})
+    t = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed").table
+    t = t.set_index("outcome")
+    assert t.loc["deteriorated", "ci_low"] == 0.0  # k = 0
+    assert t.loc["improved", "ci_high"] == 1.0  # k = n = 3

@@ -494,3 +494,12 @@ def test_ledger_invariant_on_random_messy_frames(n, data):
     q = res.ledger["disposition"] == "quarantined"
     assert res.ledger.loc[q, "reason"].notna().all()
     assert res.data["total"].notna().all()
+
+
+def test_documented_example_file_loads_with_text_answers():
+    from pathlib import Path
+
+    res = iop.load(Path(__file__).resolve().parents[1] / "docs" / "example.csv")
+    assert res.counts() == {"accepted": 8, "repaired": 0, "quarantined": 0}
+    # GAD-7 intake given as answer text: 3 + 2 + 1 + 1 + 0 + 2 + 1 = 10
+    assert res.data["total"].tolist() == [16, 10, 9, 6, 4, 7, 18, 15]

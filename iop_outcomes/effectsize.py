@@ -67,6 +67,11 @@ _VARIANTS: dict[str, dict[str, str]] = {
         "source": "Becker 1988; metafor SMCR (vtype LS)",
     },
 }
+# d_b with unequal pre/post SDs (heteroscedastic=True)
+_B_HETERO = {
+    "variance": "Var = S_d^2/(S_pre^2 (n-1)) + est^2/(2(n-1))",
+    "source": "Bonett 2008 eq. 13; metafor SMCRH (vtype LS)",
+}
 
 _METHOD_ALIASES = {
     "z": "z",
@@ -213,7 +218,7 @@ def _effect(method: str, n, md, vx, vy, cxy, adjust: bool):
     return d * j, d, j, r, vd
 
 
-def _variance(method: str, est, n, r, vx, vy, vd):
+def _variance(method: str, est, n, r, vx, vy, vd, heteroscedastic: bool = False):
     """Large-sample sampling variance of the reported estimate (see ``_VARIANTS``)."""
     est = np.asarray(est, dtype=float)
     n = np.asarray(n, dtype=float)
@@ -227,9 +232,31 @@ def _variance(method: str, est, n, r, vx, vy, vd):
             v = vd / ((n - 1.0) * s2) + est**2 * (vx**2 + vy**2 + 2.0 * r**2 * vx * vy) / (
                 8.0 * (n - 1.0) * s2**2
             )
-        else:  # "b"
+        elif heteroscedastic:  # "b", Bonett 2008 eq. 13
+            v = vd / (vx * (n - 1.0)) + est**2 / (2.0 * (n - 1.0))
+        else:  # "b", Becker 1988
             v = 2.0 * (1.0 - r) / n + est**2 / (2.0 * n)
     return v
+
+
+def _variance_info(method: str, heteroscedastic: bool) -> dict[str, str]:
+    return _B_HETERO if (method == "b" and heteroscedastic) else _VARIANTS[method]
+
+
+def _sd_ratio_note(method: str, heteroscedastic: bool, sd_pre, sd_post) -> str | None:
+    """Becker's d_b variance assumes equal pre/post SDs; say so when they differ."""
+    if method != "b" or heteroscedastic:
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.asarray(sd_post, dtype=float) / np.asarray(sd_pre, dtype=float)
+    off = np.isfinite(ratio) & ((ratio > 1.2) | (ratio < 1 / 1.2))
+    if not off.any():
+        return None
+    return (
+        f"SD_post/SD_pre is outside 0.83-1.2 in {int(off.sum())} row(s): Becker's variance "
+        "assumes equal SDs and its CI then undercovers (about 90 % at a ratio of 1.4, see "
+        "bench/VALIDATION.md); use heteroscedastic=True (Bonett 2008) or a bootstrap CI."
+    )
 
 
 # Moment vector of a sample of centred pairs: [n, Σx, Σy, Σx², Σy², Σxy].
@@ -453,6 +480,7 @@ def rm_d(
     seed=None,
     cluster: str | None = None,
     progress: bool | None = None,
+    heteroscedastic: bool = False,
 ) -> TableResult:
     r"""Pre–post standardized mean change (repeated-measures Cohen's d / Hedges' g).
 
@@ -489,7 +517,15 @@ def rm_d(
         V(d_{av}) &= \frac{S_d^2}{(n-1)S_{av}^2}
             + \frac{d^2 (S_1^4 + S_2^4 + 2r^2S_1^2S_2^2)}{8(n-1)S_{av}^4}
             \quad\text{(Bonett 2008)}\\
-        V(d_b) &= \tfrac{2(1-r)}{n} + \tfrac{d^2}{2n} \quad\text{(Becker 1988)}
+        V(d_b) &= \tfrac{2(1-r)}{n} + \tfrac{d^2}{2n} \quad\text{(Becker 1988)}\\
+        V_H(d_b) &= \frac{S_d^2}{S_1^2(n-1)} + \frac{d^2}{2(n-1)}
+            \quad\text{(Bonett 2008, eq. 13; with ``heteroscedastic=True``)}
+
+    Becker's variance (metafor ``SMCR``, the default so that numbers match it) assumes equal
+    pre and post SDs; when they differ its CI undercovers and a note says so — pass
+    ``heteroscedastic=True`` (metafor ``SMCRH``). The d_rm variance treats r as known: its
+    CI undercovers (about 91 % at r = 0.7) and overcovers at low r; prefer a bootstrap CI
+    for d_rm. Coverage of every variant is recorded in ``bench/VALIDATION.md``.
 
     ``ci_method="bca"`` or ``"percentile"`` resamples episodes (or whole clusters, with
     ``cluster="site"``) instead; see :func:`bootstrap_ci`. Its ``se`` is then the SD of the
@@ -533,6 +569,10 @@ def rm_d(
     n_boot, seed, cluster, progress :
         Bootstrap options (used only when ``ci_method`` is ``"bca"`` or ``"percentile"``);
         ``cluster`` names a column (e.g. ``"site"``) whose clusters are resampled whole.
+    heteroscedastic : bool
+        For ``method="b"``: Bonett's (2008) variance, valid with unequal pre/post SDs,
+        instead of Becker's. No effect on other variants (d_av's and d_z's variances already
+        allow unequal SDs).
 
     Returns
     -------
@@ -641,11 +681,15 @@ def rm_d(
 
     cols: dict[str, Any] = {"method": label, "estimate": est}
     if not boot:
-        var = _variance(key, est, n, r, vx, vy, vd)
+        var = _variance(key, est, n, r, vx, vy, vd, heteroscedastic)
         se = np.sqrt(var)
         z = z_crit(level)
         cols.update(se=se, ci_low=est - z * se, ci_high=est + z * se)
-        ci_desc = f"normal approximation, {info['variance']} ({info['source']})"
+        vinfo = _variance_info(key, heteroscedastic)
+        ci_desc = f"normal approximation, {vinfo['variance']} ({vinfo['source']})"
+        sd_note = _sd_ratio_note(key, heteroscedastic, np.sqrt(vx), np.sqrt(vy))
+        if sd_note:
+            notes.append(sd_note)
     else:
         rng = _rng(seed)
         res_rows = []
@@ -750,6 +794,7 @@ def rm_d_from_summary(
     adjust: bool = True,
     ci_level: float = 0.95,
     assumed_r=None,
+    heteroscedastic: bool = False,
 ) -> TableResult:
     r"""Recompute a pre–post standardized mean change from published summaries.
 
@@ -783,7 +828,7 @@ def rm_d_from_summary(
         in PHQ-9 is negative). Used instead of ``mean_post − mean_pre`` when given.
     sd_change : float or array-like, optional
         SD of the change scores.
-    method, better_is, adjust, ci_level :
+    method, better_is, adjust, ci_level, heteroscedastic :
         As in :func:`rm_d`.
     assumed_r : float, optional
         Correlation to assume when none is reported (labelled in the output).
@@ -867,7 +912,7 @@ def rm_d_from_summary(
         d = np.where(s > 0, md / s, np.nan)
         j = np.where(nn >= 3, hedges_j(nn - 1.0), np.nan) if adjust else np.ones_like(d)
     est = d * j
-    var = _variance(key, est, nn, r_use, vx, vy, vd)
+    var = _variance(key, est, nn, r_use, vx, vy, vd, heteroscedastic)
     se = np.sqrt(var)
     z = z_crit(level)
     label = _label(key, adjust)
@@ -907,10 +952,14 @@ def rm_d_from_summary(
                 f"for {what}; pass r=, sd_change= or an explicit assumed_r=."
             )
     info = _VARIANTS[key]
+    vinfo = _variance_info(key, heteroscedastic)
+    sd_note = _sd_ratio_note(key, heteroscedastic, s1, s2)
+    if sd_note:
+        notes.append(sd_note)
     method_text = (
         f"{label} = {'J·' if adjust else ''}{info['formula']} from published summaries; "
-        f"{'Hedges J with df = n − 1; ' if adjust else ''}CI: normal, {info['variance']} "
-        f"({info['source']})"
+        f"{'Hedges J with df = n − 1; ' if adjust else ''}CI: normal, {vinfo['variance']} "
+        f"({vinfo['source']})"
     )
     return TableResult(
         table=table,

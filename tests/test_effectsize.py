@@ -122,6 +122,12 @@ def test_against_r_fixtures(dataset):
     gb = get("b", True)
     assert gb["estimate"] == pytest.approx(ref["g_b"], abs=tol)  # metafor SMCR
     assert gb["se"] ** 2 == pytest.approx(ref["vi_g_b"], abs=tol)
+    # Bonett (2008) variance for d_b with unequal SDs (metafor 3.8-1 SMCRH carries an extra J^2)
+    gh = _row(rm_d(data, method="b", pre="pre", post="post", heteroscedastic=True))
+    assert gh["estimate"] == pytest.approx(ref["g_b_smcrh"], abs=tol)
+    assert gh["se"] ** 2 == pytest.approx(ref["vi_g_b_smcrh"] / ref["J"] ** 2, abs=tol)
+    dh = _row(rm_d(data, method="b", pre="pre", post="post", heteroscedastic=True, adjust=False))
+    assert dh["se"] ** 2 == pytest.approx(ref["vi_d_b_bonett"], abs=tol)
     for key in ("b", "rm", "av"):
         d = get(key, False)
         g = get(key, True)
@@ -477,6 +483,17 @@ def test_errors(example):
         bootstrap_ci(example, "mean")
     with pytest.raises(ConfigError, match="'method' parameter of bootstrap_ci"):
         bootstrap_ci(example, np.mean, method="bc")
+
+
+def test_becker_variance_note_when_sds_differ():
+    data = pd.read_csv(REF / "data_unequal_sd_n37.csv")
+    ratio = data["post"].std() / data["pre"].std()
+    assert ratio > 1.2
+    res = rm_d(data, method="b", pre="pre", post="post")
+    assert "heteroscedastic=True" in str(res)
+    hres = rm_d(data, method="b", pre="pre", post="post", heteroscedastic=True)
+    assert "heteroscedastic=True" not in str(hres) and "Bonett 2008 eq. 13" in hres.method
+    assert "heteroscedastic" not in str(rm_d(data, method="av", pre="pre", post="post"))
 
 
 def test_method_aliases(example):

@@ -66,12 +66,20 @@ for (nm in names(datasets)) {
   add(nm, "g_b", cr$yi, "metafor::escalc(SMCR)")
   add(nm, "vi_g_b", cr$vi, "metafor::escalc(SMCR)")
 
+  # metafor 3.8-1 SMCRH (Bonett 2008 eq. 13, unequal SDs): vi = J^2 * (S_d^2/(S_1^2 (n-1)) +
+  # g^2/(2(n-1))). Later metafor versions dropped the J^2 factor (plug-in g only), which is
+  # what iop_outcomes reports, so the test compares with vi / J^2.
+  ch <- escalc(measure = "SMCRH", m1i = m1, m2i = m2, sd1i = s1, sd2i = s2, ni = n, ri = r)
+  add(nm, "g_b_smcrh", ch$yi, "metafor::escalc(SMCRH)")
+  add(nm, "vi_g_b_smcrh", ch$vi, "metafor::escalc(SMCRH)")
+
   # hand formulas (base R)
   dz <- md / sdd
   add(nm, "vi_d_z", 1 / n + dz^2 / (2 * n), "Hedges & Olkin 1985 (hand)")
   db <- md / s1
   add(nm, "d_b", db, "Becker 1988 (hand)")
   add(nm, "vi_d_b", 2 * (1 - r) / n + db^2 / (2 * n), "Becker 1988 (hand)")
+  add(nm, "vi_d_b_bonett", sdd^2 / (s1^2 * (n - 1)) + db^2 / (2 * (n - 1)), "Bonett 2008 eq 13 (hand)")
   drm <- md / (sdd / sqrt(2 * (1 - r)))
   add(nm, "d_rm", drm, "Morris & DeShon 2002 (hand)")
   add(nm, "vi_d_rm", (1 / n + drm^2 / (2 * n)) * 2 * (1 - r), "Borenstein 2009 eq 4.28 (hand)")

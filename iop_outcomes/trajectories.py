@@ -623,6 +623,7 @@ def _fit_mixed(df, y, X, random, site, notes):
             site_mats["names"].append([str(c) for c in codes])
     history = []
     for r in chain_random:
+        tried: list = []
         for opt in ("bfgs", "lbfgs", "powell"):
             free = None
             if site is None:
@@ -661,8 +662,16 @@ def _fit_mixed(df, y, X, random, site, notes):
                 }
             )
             history.append((r, opt, ok, err or "; ".join(msgs)))
+            if res is not None and np.isfinite(res.llf) and np.all(np.isfinite(res.fe_params)):
+                tried.append((float(res.llf), opt, res))
             if ok:
-                return res, r, opt, history
+                # the strict-tolerance BFGS run often stops with "precision loss" at the
+                # optimum: once any optimizer converges, report the attempt (same random
+                # structure) with the highest REML log-likelihood
+                best_llf, best_opt, best = max(tried, key=lambda t: t[0])
+                if best_llf < float(res.llf) - 1e-8:  # pragma: no cover - defensive
+                    best_opt, best = opt, res
+                return best, r, best_opt, history
     raise DataError(
         "The mixed model did not converge with any random-effects structure or optimizer: "
         + " | ".join(f"{r}/{o}: {m}" for r, o, _, m in history)
@@ -788,10 +797,12 @@ def trajectories(
     Notes
     -----
     Convergence: each fit is checked (statsmodels' ``converged`` flag and convergence
-    warnings). On failure the optimizer is switched (BFGS with gradient tolerance 1e-8 → L-BFGS → Powell), then the random
-    part is simplified (correlated → independent intercept and slope → intercept only). What
-    was used is in ``model_info["fallback"]`` and a :class:`~iop_outcomes.ConvergenceWarning`
-    says so. A converged fit on the boundary (slope variance 0 or correlation ±1, lme4's
+    warnings). If BFGS (gradient tolerance 1e-8, tight enough to match lme4 to ~1e-7) does not
+    report convergence, L-BFGS then Powell are tried; once one converges, the attempt with the
+    highest REML log-likelihood is reported (``model_info["optimizer"]``, ``["attempts"]``
+    and a note). If no optimizer converges, the random part is simplified (correlated →
+    independent intercept and slope → intercept only): ``model_info["fallback"]`` says what was
+    used and a :class:`~iop_outcomes.ConvergenceWarning` is issued. A converged fit on the boundary (slope variance 0 or correlation ±1, lme4's
     "singular fit") is kept and flagged (``model_info["singular"]``), as lme4 does.
     p-values and CIs are Wald z (asymptotic); lmerTest's Satterthwaite df give practically the
     same values with hundreds of episodes.
@@ -919,7 +930,14 @@ def trajectories(
             or (prep.site is not None and tau2 < 1e-6 * scale)
         )
         fallback = "none"
-        if (used_random, opt) != (history[0][0], history[0][1]):
+        if used_random == history[0][0] and not history[0][2]:
+            conv = next(o for rr, o, ok, _ in history if ok and rr == used_random)
+            notes.append(
+                f"BFGS did not report convergence ({history[0][3] or 'not converged'}); "
+                f"{conv} converged. Estimates are from the attempt with the highest REML "
+                f"log-likelihood ({opt})."
+            )
+        if used_random != history[0][0]:
             fallback = f"random={used_random!r}, optimizer={opt!r}"
             failed = "; ".join(
                 f"{r}/{o}: {m or 'not converged'}" for r, o, ok, m in history if not ok
@@ -967,7 +985,9 @@ def trajectories(
             }
         )
         fallback = "none"
-        if len(history) > 1:
+        if used_corr == corr and len(history) > 1:
+            notes.append(f"GEE needed {history[-1][1]} iterations ({history[0][3]}).")
+        if used_corr != corr:
             fallback = f"corr={used_corr!r}, {history[-1][1]}"
             msg = (
                 "GEE did not converge as requested ("

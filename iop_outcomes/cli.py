@@ -285,11 +285,11 @@ def cmd_summary(args) -> int:
         f"{out['input']}: {ledger['rows_read']:,} rows read = {ledger['accepted']:,} accepted "
         f"+ {ledger['repaired']:,} repaired + {ledger['quarantined']:,} quarantined"
     )
-    from ._results import format_table
+    from .report.render import display_frame
 
     for inst, st in tables:
         print(f"\n{inst} symptom change (change = endpoint - baseline; negative = improvement)")
-        print(format_table(st.table).to_string(index=False))
+        print(display_frame(st.table).to_string(index=False))
         for n in st.notes:
             print(f"  {n}")
     return EXIT_OK

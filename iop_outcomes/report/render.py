@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._results import format_table
+from .._results import _fmt_value
 from .safety import neutralise_formulas, neutralise_text, scrub_identifiers
 
 __all__ = [
@@ -232,6 +232,12 @@ def _normalise_zip(data: bytes, path: Path) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             payload = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here
+                payload = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>2000-01-01T00:00:00Z\g<2>",
+                    payload,
+                )
             zi = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o600 << 16
@@ -319,9 +325,20 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
+def display_frame(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """Strings for display: suppressed cells as they are, numbers formatted as in results."""
+    return pd.DataFrame(
+        {
+            c: [v if isinstance(v, str) else _fmt_value(str(c), v, digits) for v in df[c]]
+            for c in df.columns
+        },
+        index=df.index,
+    )
+
+
 def _table_html(t: ReportTable) -> str:
     df = t.frame.reset_index() if t.index else t.frame
-    disp = format_table(df, t.digits)
+    disp = display_frame(df, t.digits)
     head = "".join(f"<th>{html.escape(HEADERS.get(str(c), str(c)))}</th>" for c in df.columns)
     rows = []
     raw = df.to_numpy(dtype=object)

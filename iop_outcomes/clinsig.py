@@ -1147,16 +1147,20 @@ _BENCH_OUTCOMES = [
 
 
 def national_series() -> pd.DataFrame:
-    """The NHS Talking Therapies national annual series shipped with the package (long format).
+    """The NHS Talking Therapies national figures shipped with the package (long format).
 
-    Columns: ``year``, ``outcome``, ``published_pct`` (as published, one decimal),
-    ``numerator``, ``denominator`` (where published), ``finished_courses``, ``source``.
+    Columns: ``year``, ``outcome``, ``value`` (as published), ``unit`` (``"percent"`` for the
+    outcome rates, ``"points"`` for the pre-post score means and SDs of finished CBT courses),
+    ``numerator``, ``denominator`` (where published), ``finished_courses``, ``scope``,
+    ``source``.
 
     Examples
     --------
     >>> s = national_series()
-    >>> s.query("year == '2024-25' and outcome == 'recovery'")["published_pct"].item()
+    >>> s.query("year == '2024-25' and outcome == 'recovery'")["value"].item()
     50.5
+    >>> s.query("outcome == 'PHQ-9 first score mean'")["value"].item()
+    14.2
     """
     path = resources.files(__package__).joinpath("data/nhs_talking_therapies_national.csv")
     with path.open("r", encoding="utf-8") as fh:
@@ -1195,7 +1199,8 @@ def benchmarks(result_or_rates, *, year: str | None = "2024-25", ci_level: float
     >>> row["outcome"], round(float(row["estimate"]), 2), float(row["national_estimate"])
     ('recovery', 0.6, 0.505)
     """
-    nat = national_series()
+    allnat = national_series()
+    nat = allnat[allnat["unit"] == "percent"]
     if year is not None:
         years = nat["year"].unique().tolist()
         if year not in years:
@@ -1265,15 +1270,15 @@ def benchmarks(result_or_rates, *, year: str | None = "2024-25", ci_level: float
         prog["estimate"] = np.where(prog["n"] > 0, prog["count"] / prog["n"], np.nan)
     lo, hi = _wilson(prog["count"].to_numpy(), prog["n"].to_numpy(), level)
     prog["ci_low"], prog["ci_high"], prog["ci_level"] = lo, hi, level
-    nat_small = nat[["year", "outcome", "published_pct", "finished_courses"]].rename(
+    nat_small = nat[["year", "outcome", "value", "finished_courses"]].rename(
         columns={"finished_courses": "national_finished_courses"}
     )
     out = prog.merge(nat_small, on="outcome", how="left")
-    out["national_estimate"] = out["published_pct"] / 100.0
+    out["national_estimate"] = out["value"] / 100.0
     out["national_within_ci"] = (out["national_estimate"] >= out["ci_low"]) & (
         out["national_estimate"] <= out["ci_high"]
     )
-    out = out.drop(columns="published_pct")
+    out = out.drop(columns="value")
     order = {o: i for i, o in enumerate(_BENCH_OUTCOMES)}
     out = (
         out.assign(__o=out["outcome"].map(order))
@@ -1304,6 +1309,16 @@ def benchmarks(result_or_rates, *, year: str | None = "2024-25", ci_level: float
         f"Program rates: count / n with {level:.0%} Wilson score intervals; national rates are "
         "population figures (no interval shown).",
     ]
+    pp = allnat[(allnat["unit"] == "points") & ((allnat["year"] == year) | (year is None))]
+    for (yr, scope), part in pp.groupby(["year", "scope"], sort=True):
+        v = dict(zip(part["outcome"], part["value"], strict=True))
+        bits = [
+            f"{m} {v[f'{m} first score mean']:g} ({v[f'{m} first score SD']:g}) -> "
+            f"{v[f'{m} last score mean']:g} ({v[f'{m} last score SD']:g})"
+            for m in ("PHQ-9", "GAD-7")
+            if f"{m} first score mean" in v
+        ]
+        notes.append(f"National pre-post mean (SD), {scope}, {yr}: " + "; ".join(bits) + ".")
     return TableResult(
         table=out[cols],
         title="NHS Talking Therapies outcomes: program vs England",

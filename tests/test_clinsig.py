@@ -552,22 +552,36 @@ def test_national_denominator_arithmetic_2024_25():
     rec = s.loc[("2024-25", "recovery")]
     assert rec["denominator"] == 670_419 - 35_234
     assert 321_061 / (670_419 - 35_234) == pytest.approx(0.505461, abs=5e-7)
-    assert round(100 * rec["numerator"] / rec["denominator"], 1) == rec["published_pct"] == 50.5
+    assert round(100 * rec["numerator"] / rec["denominator"], 1) == rec["value"] == 50.5
     ri = s.loc[("2024-25", "reliable improvement")]
-    assert round(100 * ri["numerator"] / ri["denominator"], 1) == ri["published_pct"] == 67.5
+    assert round(100 * ri["numerator"] / ri["denominator"], 1) == ri["value"] == 67.5
     assert ri["denominator"] == ri["finished_courses"] == 670_419
 
 
 def test_national_series_complete():
     s = national_series()
+    assert set(s["unit"]) == {"percent", "points"}
+    s = s[s["unit"] == "percent"]
     years = [f"{y}-{(y + 1) % 100:02d}" for y in range(2017, 2025)]
     assert sorted(s["year"].unique()) == years
     assert (s.groupby("year")["outcome"].nunique() == 4).all()
     assert s["source"].str.contains("NHS England").all()
     # reliable recovery cannot exceed recovery; deterioration is small
-    w = s.pivot(index="year", columns="outcome", values="published_pct")
+    w = s.pivot(index="year", columns="outcome", values="value")
     assert (w["reliable recovery"] <= w["recovery"]).all()
     assert w.loc["2020-21", "reliable improvement"] == 68.3
+
+
+def test_national_prepost_rows_and_effect_size_arithmetic():
+    s = national_series()
+    pp = s[s["unit"] == "points"].set_index("outcome")["value"]
+    assert pp["PHQ-9 first score mean"] == 14.2 and pp["PHQ-9 first score SD"] == 6.1
+    assert pp["GAD-7 last score mean"] == 8.6 and pp["GAD-7 last score SD"] == 5.7
+    # (first - last) / SD(first), CBT courses: PHQ-9 4.7 / 6.1 = 0.770; GAD-7 4.7 / 5.1 = 0.922
+    es = (pp["PHQ-9 first score mean"] - pp["PHQ-9 last score mean"]) / pp["PHQ-9 first score SD"]
+    assert es == pytest.approx(0.7705, abs=1e-4)
+    b = iop.benchmarks({"recovery": (1, 2)})
+    assert "PHQ-9 14.2 (6.1) -> 9.5 (6.6); GAD-7 13.3 (5.1) -> 8.6 (5.7)" in str(b)
 
 
 # --------------------------------------------------------------------------- benchmarks

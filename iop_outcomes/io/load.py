@@ -100,7 +100,7 @@ class LoadResult:
         """Ledger summary: rows by disposition and reason."""
         led = self.ledger
         tab = (
-            led.assign(check=led["check"].astype("str").fillna(""))
+            led.assign(check=led["check"].cat.add_categories([""]).fillna(""))
             .groupby(["disposition", "check"], observed=True, sort=False)
             .size()
             .rename("rows")
@@ -1036,35 +1036,44 @@ def _fill(template: str, value: str) -> str:
     return template.replace("{value!r}", repr(value)).replace("{value}", value)
 
 
+def _codes_column(n: int, pos: np.ndarray, values: np.ndarray) -> pd.Categorical:
+    """A categorical of length ``n``: ``values`` at ``pos``, missing elsewhere (no n-length object array)."""
+    codes = np.full(n, -1, dtype=np.int32)
+    if len(pos):
+        c, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+        codes[pos] = c
+        return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="str"))
+    return pd.Categorical.from_codes(codes, categories=pd.Index([], dtype="str"))
+
+
 def _ledger(problems: pd.DataFrame, source: str, rows, disposition, quarantine) -> pd.DataFrame:
     n = len(disposition)
-    reason = np.full(n, None, dtype=object)
-    check = np.full(n, None, dtype=object)
-    column = np.full(n, None, dtype=object)
-    value = np.full(n, None, dtype=object)
     p = problems[problems["_pos"] >= 0]
+    pos_r = pos_f = np.array([], dtype=np.int64)
+    reason = check = column = value = np.array([], dtype=object)
     if len(p):
         # quarantined rows: their quarantine reasons; repaired rows: their repairs
         pos = p["_pos"].to_numpy()
         sev = p["severity"].to_numpy()
         relevant = np.where(quarantine[pos], sev == "quarantine", sev == "repair")
         p = p.loc[relevant]
-        grouped = p.groupby("_pos", sort=True)
-        joined = grouped["reason"].agg("; ".join)
         first = p.drop_duplicates("_pos")
-        reason[joined.index.to_numpy()] = joined.to_numpy()
-        check[first["_pos"].to_numpy()] = first["check"].to_numpy()
-        column[first["_pos"].to_numpy()] = first["column"].to_numpy()
-        value[first["_pos"].to_numpy()] = first["value"].to_numpy()
+        pos_f = first["_pos"].to_numpy()
+        check, column, value = (first[c].to_numpy(dtype=object) for c in ("check", "column", "value"))
+        many = p["_pos"].duplicated(keep=False).to_numpy()
+        joined = p.loc[many].groupby("_pos", sort=True)["reason"].agg("; ".join)
+        single = p.loc[~many, ["_pos", "reason"]]
+        pos_r = np.concatenate([single["_pos"].to_numpy(), joined.index.to_numpy()])
+        reason = np.concatenate([single["reason"].to_numpy(dtype=object), joined.to_numpy(dtype=object)])
     return pd.DataFrame(
         {
-            "source": pd.Categorical([source] * n),
+            "source": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[source]),
             "row": rows,
             "disposition": pd.Categorical.from_codes(disposition, categories=DISPOSITIONS),
-            "reason": pd.Series(reason, dtype="str"),
-            "check": pd.Series(check, dtype="category"),
-            "column": pd.Series(column, dtype="str"),
-            "value": pd.Series(value, dtype="str"),
+            "reason": _codes_column(n, pos_r, reason),
+            "check": _codes_column(n, pos_f, check),
+            "column": _codes_column(n, pos_f, column),
+            "value": _codes_column(n, pos_f, value),
         }
     )
 

@@ -193,6 +193,9 @@ def _prepare(
     miss = (np.isnan(y) | np.isnan(week)) & keep
     excluded["missing_score_or_week"] = int(miss.sum())
     keep &= ~miss
+    idmiss = d[id_col].isna().to_numpy(bool) & keep
+    excluded["missing_episode_id"] = int(idmiss.sum())
+    keep &= ~idmiss
 
     out = pd.DataFrame(
         {
@@ -245,6 +248,13 @@ def _prepare(
                 f"The group column {group!r} changes within episode(s) "
                 f"{list(ep_groups.index[ep_groups > 1][:5])}; it must be constant per episode."
             )
+    if scol is not None:
+        ep_sites = out.groupby("ep", sort=False)["site"].nunique()
+        if (ep_sites > 1).any():
+            raise DataError(
+                f"The site column {site!r} changes within episode(s) "
+                f"{list(ep_sites.index[ep_sites > 1][:5])}; episodes must be nested in sites."
+            )
     text = []
     if excluded.get("follow_up") or excluded.get("after_discharge"):
         text.append(
@@ -255,7 +265,7 @@ def _prepare(
         text.append(f"{excluded['before_admission']} score(s) dated before admission excluded")
     if excluded.get("missing_score_or_week"):
         text.append(f"{excluded['missing_score_or_week']} row(s) without a score or week excluded")
-    for k in ("missing_group", "missing_site"):
+    for k in ("missing_episode_id", "missing_group", "missing_site"):
         if excluded.get(k):
             text.append(f"{excluded[k]} row(s) with {k.replace('_', ' ')} excluded")
     if excluded.get("after_max_week"):
@@ -297,19 +307,19 @@ def _formula(time: str, has_group: bool, reference: Any, week_ref: int) -> str:
         "linear": "week",
         "quadratic": "week + week_sq",
         "piecewise": "wk_a + wk_b",
-        "categorical": f"C(week_c, Treatment(reference={week_ref}))",
+        "categorical": "C(week_c)",
     }[time]
     if not has_group:
         return f"y ~ {tterm}"
-    gterm = f"C(grp, Treatment(reference={reference!r}))"
+    gterm = "C(grp)"  # grp is a Categorical whose first category is the reference
     if time == "linear":
         return f"y ~ week * {gterm}"
     return f"y ~ ({tterm}) * {gterm}"
 
 
 def _pretty_term(term: str, group: str | None, knot: float) -> str:
-    term = re.sub(r"C\(grp, Treatment\(reference=.*?\)\)\[T\.(.*?)\]", rf"{group}[\1]", term)
-    term = re.sub(r"C\(week_c, Treatment\(reference=.*?\)\)\[T\.(.*?)\]", r"week[\1]", term)
+    term = re.sub(r"C\(grp\)\[T\.(.*?)\]", rf"{group}[\1]", term)
+    term = re.sub(r"C\(week_c\)\[T\.(.*?)\]", r"week[\1]", term)
     term = term.replace("week_sq", "week^2")
     term = term.replace("wk_a", f"week_to_{knot:g}").replace("wk_b", f"week_after_{knot:g}")
     return term
@@ -876,6 +886,10 @@ def trajectories(
     gname = prep.group or "group"
     import patsy
 
+    if has_group:
+        df["grp"] = pd.Categorical(df["grp"], categories=prep.levels)
+    if time == "categorical":
+        df["week_c"] = pd.Categorical(df["week_c"], categories=week_levels)
     yd, Xd = patsy.dmatrices(formula, df, NA_action="raise")
     design_info = Xd.design_info
     names = list(design_info.column_names)

@@ -451,3 +451,20 @@ def test_plot_early_change(small):
     heights = [p.get_height() for p in ax.patches]
     np.testing.assert_allclose(heights, res.table["estimate"])
     plt.close(ax.figure)
+
+
+def test_missing_episode_id_excluded_and_site_nesting(small):
+    d = small.copy()
+    d.loc[d.index[:3], "episode_id"] = None
+    res = trajectories(d, group=None)
+    assert res.model_info["excluded"]["missing_episode_id"] == 3
+    bad = small.assign(site=np.where(small["week"] < 3, "A", "B"))
+    with pytest.raises(DataError, match="nested in sites"):
+        trajectories(bad, site="site")
+
+
+def test_categorical_reference_week_is_first_observed(small):
+    # no week-0 scores: the reference (intercept) is the first observed week
+    res = trajectories(small[small["week"] >= 1], time="categorical", group=None)
+    assert res.fixed["term"].tolist()[:2] == ["Intercept", "week[2]"]
+    assert res.means["week"].min() == 1

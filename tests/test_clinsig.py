@@ -788,3 +788,17 @@ def test_wilson_end_points_exact():
     t = t.set_index("outcome")
     assert t.loc["deteriorated", "ci_low"] == 0.0  # k = 0
     assert t.loc["improved", "ci_high"] == 1.0  # k = n = 3
+
+
+def test_nhs_joint_matches_base_r_on_synthetic_episodes():
+    # tests/reference/clinsig/nhs_base_r.R: independent base-R implementation of the rules
+    ref_dir = Path(__file__).parent / "reference" / "clinsig"
+    tab = pd.read_csv(ref_dir / "nhs_synthetic_episodes.csv")
+    ref = pd.read_csv(ref_dir / "nhs_base_r.csv")
+    overall = iop.clinical_significance(tab, method="nhs").table.assign(format="Overall")
+    grouped = iop.clinical_significance(tab, method="nhs", by="format").table
+    got = pd.concat([overall, grouped])[["format", "outcome", "count", "n"]]
+    merged = ref.merge(got, on=["format", "outcome"], suffixes=("_r", "_py"), validate="1:1")
+    assert len(merged) == len(ref) == 21
+    assert (merged["count_r"] == merged["count_py"]).all(), merged
+    assert (merged["n_r"] == merged["n_py"]).all(), merged

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import sys as _sys
 import types as _types
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,20 +157,22 @@ def _require(ep: pd.DataFrame, needed: list[str], fname: str) -> None:
         )
 
 
-def _status(ep: pd.DataFrame, fname: str) -> pd.Series:
-    """Discharge status as canonical strings with NA for unknown; invalid values raise."""
+def _status_codes(ep: pd.DataFrame, fname: str) -> np.ndarray:
+    """Discharge status as integer codes: index into :data:`STATUSES`, ``len(STATUSES)`` for
+    unknown (missing). Spelling is normalised (case, spaces); other values raise."""
+    unknown = len(STATUSES)
     if "discharge_status" not in ep.columns:
-        return pd.Series(pd.NA, index=ep.index, dtype="object")
-    s = ep["discharge_status"]
-    s = s.astype("object").where(s.notna(), None)
-    norm = s.map(lambda v: None if v is None else str(v).strip().lower().replace(" ", "_"))
-    bad = sorted(set(norm.dropna().unique()) - set(STATUSES))
+        return np.full(len(ep), unknown, dtype=np.int64)
+    codes, uniq = pd.factorize(ep["discharge_status"])  # missing -> -1; vectorized over rows
+    norm = [str(v).strip().lower().replace(" ", "_").replace("-", "_") for v in uniq]
+    bad = sorted(set(norm) - set(STATUSES))
     if bad:
         raise DataError(
             f"The 'discharge_status' column passed to {fname} has value(s) {bad}; "
             f"allowed: {list(STATUSES)} (or missing)."
         )
-    return norm
+    lut = np.array([STATUSES.index(v) for v in norm] + [unknown], dtype=np.int64)
+    return lut[codes]  # code -1 picks the trailing 'unknown'
 
 
 def _groups(ep: pd.DataFrame, by: str | None, fname: str) -> tuple[np.ndarray, list[str]]:
@@ -192,7 +193,7 @@ def _groups(ep: pd.DataFrame, by: str | None, fname: str) -> tuple[np.ndarray, l
         codes = col.cat.codes.to_numpy().astype(np.int64)
         labels = [str(c) for c in col.cat.categories]
     else:
-        codes, uniq = pd.factorize(col.astype("object").where(col.notna(), None), sort=True)
+        codes, uniq = pd.factorize(col, sort=True)
         codes = codes.astype(np.int64)
         labels = [str(u) for u in uniq]
     if (codes < 0).any():
@@ -225,11 +226,16 @@ def _check_level(ci_level: float, fname: str) -> float:
 # --------------------------------------------------------------------------------------
 # logistic model (numpy design matrix; statsmodels Logit)
 # --------------------------------------------------------------------------------------
-def _design(df: pd.DataFrame, covariates: list[str], ref: dict[str, Any] | None = None):
-    """Design matrix with an intercept, numeric covariates as is and categorical ones as
-    treatment dummies (reference: the first level in ``ref`` or the most frequent level)."""
-    cols = [np.ones(len(df))]
-    names = ["(intercept)"]
+def _design(
+    df: pd.DataFrame,
+    covariates: list[str],
+    ref: dict[str, Any] | None = None,
+    intercept: bool = True,
+):
+    """Design matrix: an intercept, numeric covariates as is, categorical ones as treatment
+    dummies against the level in ``ref`` or else the most frequent level (vectorized)."""
+    cols = [np.ones(len(df))] if intercept else []
+    names = ["(intercept)"] if intercept else []
     refs: dict[str, Any] = {}
     for c in covariates:
         s = df[c]
@@ -237,14 +243,16 @@ def _design(df: pd.DataFrame, covariates: list[str], ref: dict[str, Any] | None 
             cols.append(pd.to_numeric(s).to_numpy(dtype=float))
             names.append(c)
         else:
-            s = s.astype(str)
-            levels = list(s.value_counts(sort=True).index)
-            r = (ref or {}).get(c, levels[0])
+            codes, uniq = pd.factorize(s)
+            levels = [str(u) for u in uniq]
+            counts = np.bincount(codes[codes >= 0], minlength=len(levels))
+            r = (ref or {}).get(c, levels[int(np.argmax(counts))] if len(levels) else None)
             refs[c] = r
             for lev in sorted(set(levels) - {r}):
-                cols.append((s == lev).to_numpy(dtype=float))
+                cols.append((codes == levels.index(lev)).astype(float))
                 names.append(f"{c}[{lev}]")
-    return np.column_stack(cols), names, refs
+    X = np.column_stack(cols) if cols else np.empty((len(df), 0))
+    return X, names, refs
 
 
 def _is_continuous(s: pd.Series) -> bool:
@@ -253,23 +261,61 @@ def _is_continuous(s: pd.Series) -> bool:
     return s.dropna().nunique() > 2
 
 
-def _logit_or(y: np.ndarray, X: np.ndarray, names: list[str], ci_level: float):
-    """Fit a logistic regression; return a table of odds ratios (Wald CIs) and the fit."""
-    import statsmodels.api as sm
+def _binomial_patterns(y: np.ndarray, X: np.ndarray):
+    """Collapse rows with identical covariates to binomial counts (events, trials). The
+    likelihood — hence estimates and standard errors — is unchanged; with discrete covariates a
+    million rows become a few thousand patterns."""
+    codes = pd.DataFrame(X).groupby(list(range(X.shape[1])), sort=False).ngroup().to_numpy()
+    npat = int(codes.max()) + 1 if len(codes) else 0
+    if npat > len(y) // 2:
+        return y, np.ones(len(y)), X
+    first = np.empty(npat, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    trials = np.bincount(codes, minlength=npat).astype(float)
+    events = np.bincount(codes, weights=y, minlength=npat)
+    return events, trials, X[first]
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = sm.Logit(y, X).fit(disp=0, maxiter=100, method="newton")
-    z = z_crit(ci_level)
-    b = np.asarray(res.params)
-    se = np.asarray(res.bse)
-    if (
-        not res.mle_retvals.get("converged", True)
-        or not np.isfinite(se).all()
-        or (np.abs(b).max() > 20)
-    ):
+
+def _logit_fit(y: np.ndarray, X: np.ndarray, maxiter: int = 50, tol: float = 1e-10):
+    """Maximum-likelihood logistic regression by Newton–Raphson (= Fisher scoring / IRLS for the
+    canonical logit link, as R ``glm(family = binomial)``); returns coefficients and their
+    standard errors from the inverse information at the estimate. Vectorized numpy; rows with
+    identical covariates are collapsed to binomial counts first when that saves work."""
+    from scipy.special import expit
+
+    if len(y) > 5000:
+        y, m, X = _binomial_patterns(y, X)
+    else:
+        m = np.ones(len(y))
+    b = np.zeros(X.shape[1])
+    converged = False
+    for _ in range(maxiter):
+        mu = expit(X @ b)
+        info = (X * (m * mu * (1 - mu))[:, None]).T @ X
+        try:
+            step = np.linalg.solve(info, X.T @ (y - m * mu))
+        except np.linalg.LinAlgError as e:
+            raise _SeparationError("singular information matrix") from e
+        b = b + step
+        if np.abs(b).max() > 30:
+            break
+        if np.abs(step).max() < tol * (1 + np.abs(b).max()):
+            converged = True
+            break
+    mu = expit(X @ b)
+    info = (X * (m * mu * (1 - mu))[:, None]).T @ X
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.diag(np.linalg.pinv(info)))
+    if not converged or not np.isfinite(se).all() or np.abs(b).max() > 20:
         raise _SeparationError("no convergence or (quasi-)complete separation")
-    tab = pd.DataFrame(
+    return b, se
+
+
+def _logit_or(y: np.ndarray, X: np.ndarray, names: list[str], ci_level: float) -> pd.DataFrame:
+    """Logistic regression as a table of odds ratios with Wald CIs and z-test p-values."""
+    b, se = _logit_fit(y, X)
+    z = z_crit(ci_level)
+    return pd.DataFrame(
         {
             "term": names,
             "estimate": np.exp(b),
@@ -281,7 +327,6 @@ def _logit_or(y: np.ndarray, X: np.ndarray, names: list[str], ci_level: float):
             "pvalue": 2 * stats.norm.sf(np.abs(b / se)),
         }
     )
-    return tab, res
 
 
 class _SeparationError(RuntimeError):
@@ -289,7 +334,8 @@ class _SeparationError(RuntimeError):
 
 
 def _perfect_fit(y: np.ndarray, X: np.ndarray) -> bool:
-    return y.min() == y.max() or np.linalg.matrix_rank(X) < X.shape[1]
+    """No variation in the outcome, or a rank-deficient design (checked on X'X: cheap)."""
+    return y.min() == y.max() or np.linalg.matrix_rank(X.T @ X) < X.shape[1]
 
 
 # --------------------------------------------------------------------------------------
@@ -397,7 +443,7 @@ class RetentionResult(TableResult):
         return plot_followup_response(self, ax=ax, **kwargs)
 
 
-def _flow_codes(ep: pd.DataFrame, status: pd.Series, windows, as_of) -> dict[str, np.ndarray]:
+def _flow_codes(ep: pd.DataFrame, st_code: np.ndarray, windows, as_of) -> dict[str, np.ndarray]:
     """For each stage, the box index of every episode (a partition by construction)."""
     n = len(ep)
     base = ~np.isnan(_numeric(ep, "baseline"))
@@ -412,10 +458,6 @@ def _flow_codes(ep: pd.DataFrame, status: pd.Series, windows, as_of) -> dict[str
         after = base & end & (ed > bd)
     else:  # no counts or dates: an endpoint score besides the baseline
         after = base & end
-    st = status.to_numpy(dtype=object)
-    st_code = np.full(n, len(STATUSES), dtype=np.int64)  # status unknown
-    for i, s in enumerate(STATUSES):
-        st_code[st == s] = i
     ddate = _dates(ep, "discharge_date")
     closed = st_code < 4
     discharged = closed | ((st_code == len(STATUSES)) & ddate.notna().to_numpy())
@@ -560,7 +602,7 @@ def retention(
     _require(ep, ["baseline"], fname)
     absent = [w for w in windows if f"followup_{w}" not in ep.columns]
     windows = tuple(w for w in windows if w not in absent)
-    status = _status(ep, fname)
+    status = _status_codes(ep, fname)
     g, labels = _groups(ep, by, fname)
     k = len(labels)
     codes = _flow_codes(ep, status, windows, as_of)
@@ -668,7 +710,6 @@ def _response_tests(ep, g, labels, codes, windows, covariates, ci_level, by):
     skipped = [c for c in covariates if c not in ep.columns]
     if skipped:
         notes.append(f"Logistic model: covariate(s) {skipped} not in the data, left out.")
-    grp = pd.Series(np.asarray(labels, dtype=object)[g], index=ep.index, name="_group")
     for w in windows:
         c = codes[f"followup_{w}"]
         elig = c <= 1
@@ -699,22 +740,27 @@ def _response_tests(ep, g, labels, codes, windows, covariates, ci_level, by):
                     method="Pearson chi-square, no continuity correction",
                 )
             )
-        # logistic: response ~ group + covariates
-        sub = pd.concat([grp[elig], ep.loc[elig, covs]], axis=1)
-        ok = sub.notna().all(axis=1).to_numpy()
-        sub = sub.loc[ok]
-        yy = y[ok]
-        if len(sub) == 0 or sub["_group"].nunique() < 2:
+        # logistic: response ~ group + covariates (complete cases)
+        rows_e = np.flatnonzero(elig)
+        cov = ep[covs].iloc[rows_e] if covs else pd.DataFrame(index=ep.index[rows_e])
+        ok = cov.notna().all(axis=1).to_numpy() if covs else np.ones(len(rows_e), dtype=bool)
+        gk, yy = gg[ok], y[ok]
+        present_ok = np.unique(gk)
+        if len(present_ok) < 2:
             continue
-        ref_level = next(lab for lab in labels if lab in set(sub["_group"]))
-        X, names, _ = _design(sub, ["_group", *covs], ref={"_group": ref_level})
-        names = [n.replace("_group[", f"{by}[") for n in names]
+        ref_level = labels[present_ok[0]]
+        Xc, cnames, _ = _design(cov.loc[ok], covs, intercept=False)
+        X = np.column_stack(
+            [np.ones(len(yy)), *[(gk == j).astype(float) for j in present_ok[1:]], Xc]
+        )
+        names = ["(intercept)", *[f"{by}[{labels[j]}]" for j in present_ok[1:]], *cnames]
+        n_used = len(yy)
         if _perfect_fit(yy, X):
             notes.append(f"Logistic model for {w}: no variation or collinear design; not fitted.")
             continue
         try:
-            otab, _res = _logit_or(yy, X, names, ci_level)
-        except Exception as e:  # separation, singular Hessian
+            otab = _logit_or(yy, X, names, ci_level)
+        except _SeparationError as e:
             notes.append(f"Logistic model for {w} not reported: {e}.")
             continue
         adj = f" adjusted for {', '.join(covs)}" if covs else " (unadjusted)"
@@ -731,7 +777,7 @@ def _response_tests(ep, g, labels, codes, windows, covariates, ci_level, by):
                     ci_high=r["ci_high"],
                     statistic=r["statistic"],
                     pvalue=r["pvalue"],
-                    n_used=int(len(sub)),
+                    n_used=int(n_used),
                     method=f"logistic regression of response{adj}; Wald CI",
                 )
             )
@@ -1080,31 +1126,27 @@ def dropout_survival(
         ep = _select_instrument(ep, instrument, fname)
     ep = _one_row_per_episode(ep).reset_index(drop=True)
     _require(ep, ["discharge_status"], fname)
-    status = _status(ep, fname).to_numpy(dtype=object)
+    status = _status_codes(ep, fname)
     time = _numeric(ep, "los_days")
     fill = np.isnan(time)
     if fill.any():
         adm = _dates(ep, "admit_date")
         dis = _dates(ep, "discharge_date")
         if as_of is not None:
-            dis = dis.fillna(pd.Timestamp(as_of)).where(
-                pd.Series(status == "ongoing") | dis.notna(), dis
-            )
+            dis = dis.fillna(pd.Timestamp(as_of)).where(pd.Series(status == 4) | dis.notna(), dis)
         alt = ((dis - adm).dt.days).to_numpy(dtype=float, na_value=np.nan)
         time = np.where(fill, alt, time)
     g, labels = _groups(ep, by, fname)
-    ok = ~np.isnan(time) & pd.notna(status)
+    ok = ~np.isnan(time) & (status < len(STATUSES))
     if (time[ok] < 0).any():
         raise DataError(
             f"{fname}: negative length of stay in {int((time[ok] < 0).sum())} episode(s)."
         )
     n_excl = int((~ok).sum())
     time, st, g = time[ok], status[ok], g[ok]
-    drop = st == "dropped_out"
-    disc = st != "ongoing"
-    cause = (
-        np.where(drop, 1, np.where(st == "transferred", 2, 0)) if transfers == "competing" else None
-    )
+    drop = st == 1  # STATUSES: completed, dropped_out, transferred, administrative, ongoing
+    disc = st != 4
+    cause = np.where(drop, 1, np.where(st == 2, 2, 0)) if transfers == "competing" else None
     k = len(labels)
 
     curves, los_curves, rows = [], [], []
@@ -1129,7 +1171,7 @@ def dropout_survival(
                 group=lab,
                 n=int(sel.sum()),
                 dropouts=int(drop[sel].sum()),
-                transfers=int((st[sel] == "transferred").sum()),
+                transfers=int((st[sel] == 2).sum()),
                 censored=int(sel.sum() - drop[sel].sum()),
                 median_dropout=med[0],
                 median_dropout_ci_low=med[1],
@@ -1371,8 +1413,8 @@ def attrition(
     ep = ep.reset_index(drop=True)
     _require(ep, [retained], fname)
     if retained.startswith("followup_") and "discharge_status" in ep.columns:
-        st = _status(ep, fname)
-        ep = ep.loc[(st != "ongoing").to_numpy()].reset_index(drop=True)
+        st = _status_codes(ep, fname)
+        ep = ep.loc[st != STATUSES.index("ongoing")].reset_index(drop=True)
     if covariates is None:
         covariates = tuple(c for c in _DEFAULT_ATTRITION if c in ep.columns)
     else:
@@ -1480,11 +1522,11 @@ def attrition(
         X, names, refs = _design(sub.loc[ok], list(covariates))
         if ok.sum() > X.shape[1] and not _perfect_fit(y, X):
             try:
-                mtab, _ = _logit_or(y, X, names, ci_level)
+                mtab = _logit_or(y, X, names, ci_level)
                 mtab["n_used"] = int(ok.sum())
                 mtab["method"] = "logistic regression of being lost; Wald CI"
                 mtab["ci_level"] = ci_level
-            except Exception as e:
+            except _SeparationError as e:
                 notes.append(f"Logistic model of non-response not reported: {e}.")
         else:
             notes.append(

@@ -394,7 +394,7 @@ def test_flow_invariant_every_episode_in_one_box(df, as_of):
     # per-episode check: each episode's box code is exactly one valid box per stage
     codes = R._flow_codes(
         df.reset_index(drop=True),
-        R._status(df.reset_index(drop=True), "t"),
+        R._status_codes(df.reset_index(drop=True), "t"),
         ("1m", "6m"),
         None if as_of is None else pd.Timestamp(as_of),
     )

@@ -333,6 +333,38 @@ def _time_basis(t: np.ndarray, W: float, time: str):
     return F, np.array([float(W) ** k for k in powers]), [f"t^{k}" for k in powers]
 
 
+def _fit_reml(model):
+    """REML fit: L-BFGS, then BFGS started from its solution; the higher REML likelihood wins.
+
+    statsmodels' L-BFGS can report convergence short of the optimum and BFGS from the default
+    start can fail where L-BFGS succeeds, so both are run (the second from a good start is
+    cheap). Powell is the last resort. Returns the fit and a problem description (or "").
+    """
+    fits, msgs = [], []
+    start = None
+    for method in ("lbfgs", "bfgs"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                kw = {"start_params": start} if start is not None else {}
+                f = model.fit(reml=True, method=[method], **kw)
+            except (np.linalg.LinAlgError, ValueError) as e:
+                msgs.append(f"{method}: {e}")
+                continue
+        bad = [str(w.message) for w in caught if "onverg" in str(w.message)]
+        if f.converged and not bad and np.isfinite(f.llf):
+            fits.append(f)
+        else:
+            msgs.extend(bad or [f"{method}: not converged"])
+        start = f.params_object
+    if fits:
+        return max(fits, key=lambda f: f.llf), ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = model.fit(reml=True, method=["powell"])
+    return f, "the REML fit did not converge (" + "; ".join(msgs)[:200] + ")"
+
+
 def _mixed(
     long: pd.DataFrame,
     d: _Design,
@@ -383,15 +415,10 @@ def _mixed(
     X = np.column_stack(cols)
     Z = np.column_stack([np.ones_like(t), t])
     model = sm.MixedLM(y, X, groups=idx, exog_re=Z)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = model.fit(reml=True, method=["bfgs", "lbfgs", "powell"], gtol=1e-8)
-    conv = [str(w.message) for w in caught if issubclass(w.category, Warning)]
-    conv = [m for m in conv if "onverg" in m or "Hessian" in m or "boundary" in m]
-    if conv or not getattr(fit, "converged", True):
+    fit, problem = _fit_reml(model)
+    if problem:
         warnings.warn(
-            "Mixed model (missing-data sensitivity): the fit reported a problem "
-            f"({conv[0] if conv else 'not converged'}); its rows may be unreliable.",
+            f"Mixed model (missing-data sensitivity): {problem}; its rows may be unreliable.",
             ConvergenceWarning,
             stacklevel=3,
         )

@@ -1143,6 +1143,11 @@ def dropout_survival(
             f"{fname}: negative length of stay in {int((time[ok] < 0).sum())} episode(s)."
         )
     n_excl = int((~ok).sum())
+    if not ok.any():
+        raise DataError(
+            f"{fname}: no episode has both a discharge status and a length of stay "
+            "(los_days, or admit_date and discharge_date)."
+        )
     time, st, g = time[ok], status[ok], g[ok]
     drop = st == 1  # STATUSES: completed, dropped_out, transferred, administrative, ongoing
     disc = st != 4
@@ -1509,6 +1514,12 @@ def attrition(
                 )
     table = pd.DataFrame(rows)
     notes = [
+        "Population: "
+        + (
+            "discharged episodes (status not ongoing)."
+            if retained.startswith("followup_") and "discharge_status" in ep.columns
+            else "all episodes in the table."
+        ),
         "SMD = retained minus lost over sqrt((s_r^2 + s_l^2)/2) (Austin 2009); categorical: "
         "per level, proportions. |SMD| > 0.1 is a common flag of imbalance.",
         "Categorical rows: n = count, mean = proportion, sd = sqrt(p(1-p)); chi-square on the "

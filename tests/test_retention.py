@@ -189,6 +189,23 @@ def test_attendance():
     assert att.loc["b", "attendance_rate"] == pytest.approx((1.0 + 0.5) / 2)
 
 
+def test_no_dropouts_and_all_censored():
+    ep = pd.DataFrame(
+        {
+            "los_days": [5, 9, 12, 20],
+            "discharge_status": ["completed"] * 3 + ["ongoing"],
+            "format": ["a", "a", "b", "b"],
+        }
+    )
+    res = R.dropout_survival(ep)
+    assert (res.curve["estimate"] == 1).all()
+    assert res.table["median_dropout"].isna().all()
+    assert np.isnan(res.logrank["statistic"].iloc[0])
+    # length of stay: the ongoing episode is censored at 20 days
+    los = res.los_curve.loc[res.los_curve["group"] == "b"]
+    assert los["estimate"].tolist() == [0.5, 0.5]
+
+
 def test_survival_errors(km_data):
     with pytest.raises(ConfigError, match="'transfers' parameter"):
         R.dropout_survival(km_data, transfers="drop")
@@ -197,6 +214,8 @@ def test_survival_errors(km_data):
     bad = km_data.assign(discharge_status="finished")
     with pytest.raises(DataError, match="finished"):
         R.dropout_survival(bad)
+    with pytest.raises(DataError, match="length of stay"):
+        R.dropout_survival(km_data.assign(los_days=np.nan))
 
 
 # ----------------------------------------------------------------------------------------
@@ -430,6 +449,8 @@ def test_response_tests_match_r(models_data):
         "baseline",
         "age",
     ]
+    # odds ratios agree to ~1e-12; R's glm stops at a deviance tolerance of 1e-8, so its
+    # standard errors (hence CIs and p-values) agree to ~1e-7 relative
     for c in ("estimate", "ci_low", "ci_high", "pvalue"):
         _close(ors[c], glm[c], 1e-6)
     assert (ors["n_used"] == glm["n_used"].to_numpy()).all()

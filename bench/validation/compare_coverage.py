@@ -92,14 +92,14 @@ def run_scenario(name, frames, truth, contrast="virtual - in_person", covariates
     return pd.DataFrame(rows)
 
 
-def synth_frames(seeds: int, n_episodes: int):
+def synth_frames(seeds: int, n_episodes: int, seed0: int = 1000):
     frames, truths = [], []
     for s in range(seeds):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sim = iop.synth.generate(
                 n_episodes=n_episodes,
-                seed=1000 + s,
+                seed=seed0 + s,
                 dropout_hazard=1e-9,
                 true_change={"in_person": -7.0, "virtual": -6.0, "hybrid": -6.5},
             )
@@ -116,13 +116,16 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=500)
     ap.add_argument("--synth-seeds", type=int, default=100)
     ap.add_argument("--synth-n", type=int, default=1500)
+    ap.add_argument("--synth-seed0", type=int, default=1000)
     a = ap.parse_args()
     out = []
     for name, conf in (("A randomised", False), ("B confounded", True)):
+        if not a.seeds:
+            break
         frames = [simulate(s, conf) for s in range(a.seeds)]
         out.append(run_scenario(name, frames, DELTA))
     if a.synth_seeds:
-        frames, truth = synth_frames(a.synth_seeds, a.synth_n)
+        frames, truth = synth_frames(a.synth_seeds, a.synth_n, a.synth_seed0)
         out.append(run_scenario("C synth pipeline", frames, truth))
     res = pd.concat(out, ignore_index=True)
     with pd.option_context("display.width", 200, "display.max_columns", 20):

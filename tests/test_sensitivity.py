@@ -166,6 +166,47 @@ def test_headline_only_without_group(tiny):
     assert list(res.table["estimand"]) == ["mean change", "mean change"]
 
 
+def test_baseline_adjusted_difference_matches_statsmodels_ols(tiny):
+    # ANCOVA: change ~ C(format) + baseline, fitted independently by statsmodels' OLS
+    import statsmodels.formula.api as smf
+
+    res = iop.missing_data_sensitivity(tiny, methods=("completers", "bocf"), adjust=True)
+    cc = tiny.dropna().assign(change=lambda x: x.endpoint - x.baseline)
+    ols = smf.ols("change ~ C(format) + baseline", cc).fit()
+    term = "C(format)[T.virtual]"
+    d = _row(res, "completers", "difference in mean change")
+    assert d.estimate == pytest.approx(ols.params[term])
+    assert d.se == pytest.approx(ols.bse[term])
+    assert d.df == ols.df_resid
+    lo, hi = ols.conf_int().loc[term]
+    assert (d.ci_low, d.ci_high) == (pytest.approx(lo), pytest.approx(hi))
+    bocf = tiny.assign(change=(tiny.endpoint - tiny.baseline).fillna(0))
+    ols_b = smf.ols("change ~ C(format) + baseline", bocf).fit()
+    assert _row(res, "bocf", "difference in mean change").estimate == pytest.approx(
+        ols_b.params[term]
+    )
+    # the headline change is not adjusted
+    assert _row(res, "completers").estimate == pytest.approx(-7.0)
+    assert "baseline-adjusted" in res.title
+
+
+def test_mi_uses_covariates_and_shows_progress(capsys):
+    df = _bivariate(n=120, seed=4)
+    df["age"] = np.arange(120) % 50 + 18
+    df["site"] = np.where(np.arange(120) % 3 == 0, "North", "South")
+    res = iop.missing_data_sensitivity(
+        df, methods=("mi",), covariates=("age", "site"), n_imputations=3, seed=1, progress=True
+    )
+    assert any("covariates (age, site_South)" in n for n in res.notes)
+    assert "Multiple imputation" in capsys.readouterr().err
+    missing_cov = df.assign(age=df["age"].where(df.index != 0))
+    res2 = iop.missing_data_sensitivity(
+        missing_cov, methods=("completers",), covariates=("age",), progress=False
+    )
+    assert _row(res2, "completers").n_excluded == 1
+    assert any("1 missing covariate" in n for n in res2.notes)
+
+
 # ----------------------------------------------------------------------------------------
 # Assessment rows: LOCF, completed-status rule, episodes built with discharge_only
 # ----------------------------------------------------------------------------------------
@@ -353,11 +394,21 @@ def test_mixed_matches_lme4(weekly_data, time, covariates, model):
         )
     overall = _row(res, "mixed")
     diff = _row(res, "mixed", "difference in mean change")
-    assert overall.estimate == pytest.approx(ref.loc["overall", "estimate"], abs=2e-3)
-    assert overall.se == pytest.approx(ref.loc["overall", "se"], rel=5e-3)
-    assert diff.estimate == pytest.approx(ref.loc["diff", "estimate"], abs=2e-3)
-    assert diff.se == pytest.approx(ref.loc["diff", "se"], rel=5e-3)
+    assert overall.estimate == pytest.approx(ref.loc["overall", "estimate"], abs=1e-4)
+    assert overall.se == pytest.approx(ref.loc["overall", "se"], rel=1e-4)
+    assert diff.estimate == pytest.approx(ref.loc["diff", "estimate"], abs=1e-4)
+    assert diff.se == pytest.approx(ref.loc["diff", "se"], rel=1e-4)
     assert overall.n_used == 120
+    if model == "categorical":
+        # same model as iop.trajectories(time="categorical"): its change() must agree
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tr = iop.trajectories(
+                weekly_data, group="format", time="categorical", reference="in_person"
+            )
+        ch = tr.change(week=6).to_frame().set_index("group")
+        assert diff.estimate == pytest.approx(ch.loc["virtual - in_person", "estimate"], abs=1e-4)
+        assert diff.se == pytest.approx(ch.loc["virtual - in_person", "se"], rel=1e-3)
 
 
 def test_full_pipeline_on_weekly_data(weekly_data):

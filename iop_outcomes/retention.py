@@ -1616,9 +1616,9 @@ def durability(
     >>> d = iop.durability(ep, instrument="PHQ-9").to_frame()
     >>> d[["measure", "n", "count", "estimate"]].round(3)
                          measure  n  count  estimate
-    0       change_from_endpoint  4    NaN     1.250
-    1  kept_reliable_improvement  2    2.0     1.000
-    2                    relapse  2    1.0     0.500
+    0       change_from_endpoint  4   <NA>      1.25
+    1  kept_reliable_improvement  2      2      1.00
+    2                    relapse  2      1      0.50
     """
     fname = "durability"
     ci_level = _check_level(ci_level, fname)
@@ -1643,6 +1643,10 @@ def durability(
     fcols = [c for c in (f"followup_{w}" for w in WINDOW_DAYS) if c in ep.columns]
     if not fcols:
         raise DataError(f"{fname} needs at least one followup_<window> column; none present.")
+    empty = [c for c in fcols if ep[c].isna().all()]
+    fcols = [c for c in fcols if c not in empty]
+    if not fcols:
+        raise DataError(f"{fname}: the follow-up columns {empty} hold no scores.")
     sign = 1.0 if inst.better_is == "lower" else -1.0
     g, labels = _groups(ep, by, fname)
     base = _numeric(ep, "baseline")
@@ -1701,16 +1705,18 @@ def durability(
                     )
                 )
     table = pd.DataFrame(rows)
+    table["count"] = table["count"].astype("Int64")
     table.insert(table.columns.get_loc("method"), "ci_level", ci_level)
     if by is None:
         table = table.drop(columns="group")
     direction = "lower" if sign > 0 else "higher"
     notes = (
+        *([f"Left out (no follow-up scores): {', '.join(empty)}."] if empty else []),
         f"Reliable improvement: baseline-to-score change >= {rc:g} points toward better "
         f"({direction} is better), the fixed threshold of {inst.name} "
-        f"({inst.reliable_change_source}).",
+        f"({inst.reliable_change_source.rstrip('.')}).",
         f"Relapse: endpoint better than the caseness cut-off {cut:g} and follow-up at or past it "
-        f"({inst.caseness_source}).",
+        f"({inst.caseness_source.rstrip('.')}).",
         "Denominators: change — endpoint and follow-up observed; kept — reliably improved at "
         "endpoint with follow-up observed; relapse — not a case at endpoint with follow-up "
         "observed. Positive change = scores rose after discharge.",

@@ -571,6 +571,15 @@ def test_accepts_assessment_rows():
         pd.testing.assert_frame_equal(from_rows.to_frame(), direct.to_frame())
     res = R.retention(rows, instrument="PHQ-9", tests=False)
     assert res.flow.loc[res.flow["stage"] == "admitted", "n"].sum() == ep["episode_id"].nunique()
+    a = R.attrition(rows, instrument="PHQ-9", covariates=("baseline", "format"))
+    assert (
+        a.params["n_retained"] + a.params["n_lost"] == (ep["discharge_status"] != "ongoing").sum()
+    )
+    d = R.durability(rows, instrument="PHQ-9").to_frame()
+    both = (ep["endpoint"].notna() & ep["followup_1m"].notna()).sum()
+    assert (
+        d.loc[(d["window"] == "1m") & (d["measure"] == "change_from_endpoint"), "n"].item() == both
+    )
     # the episode table's endpoint is the last score after baseline: scored → measured after
     f = res.flow.groupby(["stage", "box"])["n"].sum()
     assert (

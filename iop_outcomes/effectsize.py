@@ -88,7 +88,7 @@ _METHOD_ALIASES = {
 }
 
 _DEFAULT_METHOD = "av"
-_CI_METHODS = ("analytic", "bca", "percentile")
+_CI_METHODS = ("analytic", "ncp", "bca", "percentile")
 # Up to this many resampling units the BCa acceleration uses the exact
 # delete-one jackknife for a generic (callable) statistic; above it a grouped
 # (delete-a-group) jackknife with this many groups (Efron & Narasimhan 2020).
@@ -322,8 +322,9 @@ def _resample_counts(mult: np.ndarray, b: int, rng: np.random.Generator, unit_of
     n = int(mult.sum())
     if unit_of is None:
         return rng.multinomial(n, mult / n, size=b)
-    idx = rng.integers(0, n, size=(b, n))
-    codes = unit_of[idx]
+    codes = rng.integers(0, n, size=(b, n))
+    if k != n:  # map drawn sampling units to their unit type (identity when no ties)
+        codes = unit_of[codes]
     codes += (np.arange(b, dtype=codes.dtype) * k)[:, None]
     return np.bincount(codes.ravel(), minlength=b * k).reshape(b, k)
 
@@ -418,6 +419,31 @@ def _interval(theta_hat, boot, jack, jack_w, ci_level: float, method: str) -> di
     q = np.quantile(good, [lo, hi])
     out["ci_low"], out["ci_high"] = float(q[0]), float(q[1])
     return out
+
+
+def _ncp_ci(t, df, ci_level: float):
+    """Noncentrality limits (lo, hi) with P(T <= t | lo) = 1 − α/2 and P(T <= t | hi) = α/2
+    for T ~ noncentral t(df, ncp); vectorized bisection (the cdf decreases in ncp)."""
+    from scipy.stats import nct
+
+    t = np.asarray(t, dtype=float)
+    df = np.asarray(df, dtype=float)
+    t, df = np.broadcast_arrays(t, df)
+    alpha = 1.0 - ci_level
+    ok = np.isfinite(t) & np.isfinite(df) & (df > 0)
+    tt = np.where(ok, t, 0.0)
+    dd = np.where(ok, df, 1.0)
+    out = []
+    for target in (1.0 - alpha / 2.0, alpha / 2.0):
+        width = 10.0 + 2.0 * np.abs(tt)
+        a, b = tt - width, tt + width
+        for _ in range(90):
+            mid = 0.5 * (a + b)
+            above = nct.cdf(tt, dd, mid) > target  # ncp too small
+            a = np.where(above, mid, a)
+            b = np.where(above, b, mid)
+        out.append(np.where(ok, 0.5 * (a + b), np.nan))
+    return out[0], out[1]
 
 
 # --------------------------------------------------------------------------------------
@@ -564,8 +590,10 @@ def rm_d(
         Apply Hedges' correction with df = n − 1 (label ``g_*``) or not (``d_*``).
     ci_level : float
         Confidence level.
-    ci_method : {"analytic", "bca", "percentile"}
-        Analytic (normal, published variance) or bootstrap interval.
+    ci_method : {"analytic", "ncp", "bca", "percentile"}
+        Analytic (normal, published variance), exact noncentral-t (``"ncp"``, d_z only —
+        the interval of effectsize's ``cohens_d(paired=TRUE)``; Cumming & Finch 2001), or
+        bootstrap interval.
     n_boot, seed, cluster, progress :
         Bootstrap options (used only when ``ci_method`` is ``"bca"`` or ``"percentile"``);
         ``cluster`` names a column (e.g. ``"site"``) whose clusters are resampled whole.
@@ -599,6 +627,9 @@ def rm_d(
     .. [7] Hedges LV, Olkin I (1985). Statistical Methods for Meta-Analysis. Academic Press.
     .. [8] Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
        J Stat Softw 36(3). (``escalc`` measures SMCC, SMCR.)
+    .. [9] Cumming G, Finch S (2001). A primer on the understanding, use, and calculation
+       of confidence intervals that are based on central and noncentral distributions.
+       Educ Psychol Meas 61:532–574.
 
     Examples
     --------
@@ -626,7 +657,12 @@ def rm_d(
     _check_choice("ci_method", ci_method, _CI_METHODS, func)
     level = _check_ci_level(ci_level, func)
     by_cols = _as_list(by)
-    boot = ci_method != "analytic"
+    boot = ci_method in ("bca", "percentile")
+    if ci_method == "ncp" and key != "z":
+        raise ConfigError(
+            f"ci_method='ncp' (noncentral t) of {func} is exact only for d_z (method='z'); "
+            f"got method={method!r}. Use 'analytic' or a bootstrap for this variant."
+        )
     if boot:
         n_boot = _check_n_boot(n_boot, func)
     if cluster is not None and not boot:
@@ -680,7 +716,16 @@ def rm_d(
     info = _VARIANTS[key]
 
     cols: dict[str, Any] = {"method": label, "estimate": est}
-    if not boot:
+    if ci_method == "ncp":
+        var = _variance(key, est, n, r, vx, vy, vd)
+        lo, hi = _ncp_ci(d * np.sqrt(n), n - 1.0, level)
+        cols.update(se=np.sqrt(var), ci_low=lo / np.sqrt(n) * j, ci_high=hi / np.sqrt(n) * j)
+        ci_desc = (
+            "exact noncentral-t interval for d_z (t = d_z·√n inverted over the noncentrality; "
+            "Cumming & Finch 2001), limits multiplied by J when adjusted, as effectsize's "
+            "cohens_d/hedges_g(paired=TRUE); se from Var = 1/n + est^2/(2n)"
+        )
+    elif not boot:
         var = _variance(key, est, n, r, vx, vy, vd, heteroscedastic)
         se = np.sqrt(var)
         z = z_crit(level)

@@ -138,6 +138,48 @@ def test_against_r_fixtures(dataset):
             assert g["se"] ** 2 == pytest.approx(ref[f"vi_g_{key}"], abs=tol), key
 
 
+def _nct_cdf_by_quadrature(t, df, ncp):
+    """P(T <= t), T = (Z + ncp)/sqrt(V/df), V ~ chi2(df), by numerical integration."""
+    from scipy import integrate
+
+    def f(v):
+        return stats.norm.cdf(t * np.sqrt(v / df) - ncp) * stats.chi2.pdf(v, df)
+
+    lo, hi = stats.chi2.ppf([1e-14, 1 - 1e-14], df)
+    return integrate.quad(f, lo, hi, epsabs=1e-14, epsrel=1e-13, limit=500)[0]
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_ncp_ci_matches_r(dataset):
+    """ci_method='ncp' reproduces the noncentral-t limits found in R by uniroot on pt() and
+    effectsize 0.8.3 cohens_d / hedges_g(paired=TRUE). Documented divergence for the n = 5000
+    data set (t = 64.8): R's pt() is inaccurate for ncp > 37.62 (see ?pt) and effectsize's
+    optim() does not converge; there the limits are checked by quadrature instead."""
+    ref = _reference()[dataset]
+    data = pd.read_csv(REF / f"data_{dataset}.csv")
+    d = _row(rm_d(data, method="z", adjust=False, ci_method="ncp", pre="pre", post="post"))
+    g = _row(rm_d(data, method="z", ci_method="ncp", pre="pre", post="post"))
+    assert g["ci_method"] == "ncp"
+    if dataset == "continuous_n5000":
+        n = len(data)
+        t = d["estimate"] * np.sqrt(n)
+        assert _nct_cdf_by_quadrature(t, n - 1, d["ci_low"] * np.sqrt(n)) == pytest.approx(
+            0.975, abs=1e-9
+        )
+        assert _nct_cdf_by_quadrature(t, n - 1, d["ci_high"] * np.sqrt(n)) == pytest.approx(
+            0.025, abs=1e-9
+        )
+        assert d["ci_low"] == pytest.approx(ref["d_z_ncp_ci_low_uniroot"], abs=5e-5)
+        assert abs(d["ci_low"] - ref["d_z_ncp_ci_low"]) > 0.05  # effectsize 0.8.3: wrong
+        return
+    assert d["ci_low"] == pytest.approx(ref["d_z_ncp_ci_low_uniroot"], abs=1e-6)
+    assert d["ci_high"] == pytest.approx(ref["d_z_ncp_ci_high_uniroot"], abs=1e-6)
+    assert d["ci_low"] == pytest.approx(ref["d_z_ncp_ci_low"], abs=1e-6)
+    assert d["ci_high"] == pytest.approx(ref["d_z_ncp_ci_high"], abs=1e-6)
+    assert g["ci_low"] == pytest.approx(ref["g_z_ncp_ci_low"], abs=1e-6)
+    assert g["ci_high"] == pytest.approx(ref["g_z_ncp_ci_high"], abs=1e-6)
+
+
 def test_effectsize_ncp_ci_is_a_documented_divergence():
     """effectsize 0.8.3 gives d_z a noncentral-t CI; ours is the normal CI with the
     Hedges-Olkin variance. They agree closely for moderate n, not exactly."""
@@ -471,6 +513,8 @@ def test_errors(example):
         rm_d(example, better_is="down")
     with pytest.raises(ConfigError, match="cluster"):
         rm_d(example.assign(site=1), cluster="site")
+    with pytest.raises(ConfigError, match="ncp"):
+        rm_d(example, method="av", ci_method="ncp")
     with pytest.raises(ConfigError, match="ci_level"):
         rm_d(example, ci_level=95)
     with pytest.raises(ConfigError, match="n_boot"):

@@ -4,7 +4,7 @@
 #
 # effectsize 0.8.3 predates repeated_measures_d()/rm_d() (added in 0.8.4), so:
 #   * d_z / g_z come from effectsize::cohens_d / hedges_g(paired = TRUE) (estimate and its
-#     noncentral-t CI, which iop_outcomes does NOT use: we use the normal CI, see README.md);
+#     noncentral-t CI, = rm_d(method="z", ci_method="ncp"); the default analytic CI is normal);
 #   * g_z and g_b with their sampling variances come from metafor::escalc("SMCC"/"SMCR");
 #   * d_rm and d_av (and their variances) are written out below in base R from the published
 #     formulas (Borenstein et al. 2009 eq. 4.28; Bonett 2008), independently of the Python code.
@@ -57,6 +57,16 @@ for (nm in names(datasets)) {
   add(nm, "d_z_ncp_ci_high", ez$CI_high, "effectsize::cohens_d(paired=TRUE)")
   eg <- hedges_g(x, y, paired = TRUE, ci = 0.95)
   add(nm, "g_z", eg$Hedges_g, "effectsize::hedges_g(paired=TRUE)")
+  add(nm, "g_z_ncp_ci_low", eg$CI_low, "effectsize::hedges_g(paired=TRUE)")
+  add(nm, "g_z_ncp_ci_high", eg$CI_high, "effectsize::hedges_g(paired=TRUE)")
+  # the same noncentral-t limits by root finding on pt() (effectsize 0.8.3 uses optim(), which
+  # does not converge for large t: see README.md)
+  tobs <- mean(x - y) / sd(x - y) * sqrt(n)
+  root <- function(p) uniroot(function(ncp) pt(tobs, n - 1, ncp) - p,
+                              c(tobs - 10 - 2 * abs(tobs), tobs + 10 + 2 * abs(tobs)),
+                              tol = 1e-12)$root
+  add(nm, "d_z_ncp_ci_low_uniroot", root(0.975) / sqrt(n), "stats::pt + uniroot")
+  add(nm, "d_z_ncp_ci_high_uniroot", root(0.025) / sqrt(n), "stats::pt + uniroot")
 
   # metafor: SMCC (g_z) and SMCR (g_b), vtype = "LS"
   cc <- escalc(measure = "SMCC", m1i = m1, m2i = m2, sd1i = s1, sd2i = s2, ni = n, ri = r)

@@ -401,6 +401,11 @@ def _distribution_based(
             sd_used = float(xu.std(ddof=1))
             sd_src = f"SD of the {n_used:,} paired baselines (ddof=1)"
             m_pre = float(xu.mean())
+            if n_used < 30:
+                notes.append(
+                    f"The threshold rests on the SD of only {n_used} baselines and will move with "
+                    "the sample; threshold='reference' or 'fixed' gives a stable threshold."
+                )
         else:  # reference
             if sd is None:
                 if inst is None or inst.clinical_sd is None:

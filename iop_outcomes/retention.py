@@ -193,7 +193,10 @@ def _groups(ep: pd.DataFrame, by: str | None, fname: str) -> tuple[np.ndarray, l
         codes = col.cat.codes.to_numpy().astype(np.int64)
         labels = [str(c) for c in col.cat.categories]
     else:
-        codes, uniq = pd.factorize(col, sort=True)
+        try:
+            codes, uniq = pd.factorize(col, sort=True)
+        except TypeError:  # mixed label types cannot be sorted: keep order of appearance
+            codes, uniq = pd.factorize(col, sort=False)
         codes = codes.astype(np.int64)
         labels = [str(u) for u in uniq]
     if (codes < 0).any():
@@ -727,7 +730,11 @@ def _response_tests(ep, g, labels, codes, windows, covariates, ci_level, by):
         tab = tab[:, tab.sum(axis=0) > 0]
         base = dict(window=w, ci_level=ci_level)
         if tab.shape[1] >= 2 and (tab.sum(axis=1) > 0).all():
-            chi, p, dof, _ = stats.chi2_contingency(tab, correction=False)
+            chi, p, dof, expected = stats.chi2_contingency(tab, correction=False)
+            if (expected < 5).any():
+                notes.append(
+                    f"Chi-square for {w}: some expected counts < 5; the approximation may be poor."
+                )
             rows.append(
                 dict(
                     base,
@@ -1000,7 +1007,7 @@ class SurvivalResult(TableResult):
 
     def summary(self) -> str:
         parts = [self.title, format_table(self.table, 2).to_string(index=False)]
-        if len(self.logrank):
+        if len(self.logrank) and np.isfinite(self.logrank["statistic"].iloc[0]):
             r = self.logrank.iloc[0]
             parts.append(
                 f"Log-rank test: chi-square = {r['statistic']:.3f}, df = {int(r['df'])}, "
@@ -1193,6 +1200,17 @@ def dropout_survival(
     if transfers == "competing":
         table["censored"] = table["censored"] - table["transfers"]
 
+    if times is not None:
+        tt = np.atleast_1d(np.asarray(times, dtype=object))
+        try:
+            tt = tt.astype(float)
+        except (TypeError, ValueError):
+            tt = np.array([np.nan])
+        if np.isnan(tt).any() or (tt < 0).any():
+            raise ConfigError(
+                f"The 'times' parameter of {fname} must be non-negative numbers (days). "
+                f"Got {times!r} instead."
+            )
     # numbers at risk
     tgrid = (
         _auto_times(float(time.max()) if len(time) else np.nan)

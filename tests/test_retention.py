@@ -214,6 +214,8 @@ def test_survival_errors(km_data):
     bad = km_data.assign(discharge_status="finished")
     with pytest.raises(DataError, match="finished"):
         R.dropout_survival(bad)
+    with pytest.raises(ConfigError, match="'times' parameter"):
+        R.dropout_survival(km_data, times=[-1, 7])
     with pytest.raises(DataError, match="length of stay"):
         R.dropout_survival(km_data.assign(los_days=np.nan))
 

@@ -187,8 +187,18 @@ def cmd_report(args) -> int:
 
 
 def _finish_report(args, rep, out: Path) -> None:
+    from .report.render import display_frame
+
     for w in rep.warnings:
         print(f"note: {w}", file=sys.stderr)
+    shown = [t for t in rep.tables if t.key.endswith("ledger_dispositions")]
+    shown += [t for t in rep.tables if "_change_" in t.key][:1]
+    for t in shown:
+        print(f"\n{t.title}")
+        print(display_frame(t.frame, t.digits).to_string(index=False))
+        for n in t.notes:
+            print(f"  {n}")
+    print()
     print(f"Report written to {out / 'report.html'}")
     print(f"Tables: {out / 'tables'}/ ({len(rep.tables)} CSV files) and {out / 'tables.xlsx'}")
     if rep.banner:

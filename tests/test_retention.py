@@ -74,6 +74,17 @@ def test_curve_matches_r(km_data, transfers, fixture, cols):
         _close(got[c], ref[c], 1e-10)
 
 
+def test_other_ci_level_matches_r(km_data):
+    res = R.dropout_survival(km_data, by="format", ci_level=0.90)
+    ref = pd.read_csv(REF / "km_curve90.csv")
+    for c in ("ci_low", "ci_high"):
+        _close(res.curve[c], ref[c], 1e-10)
+    med = ref.groupby("group", sort=True)[["median_low", "median_high"]].first()
+    tab = res.table.set_index("group").loc[med.index]
+    _close(tab["median_dropout_ci_low"], med["median_low"])
+    _close(tab["median_dropout_ci_high"], med["median_high"])
+
+
 def test_medians_match_r(km_data):
     res = R.dropout_survival(km_data, by="format")
     ref = pd.read_csv(REF / "km_median.csv")

@@ -2,7 +2,7 @@
 # Produced with: R version 4.2.2 Patched (2022-11-10 r83330), survival 3.5.3
 # Run: cd tests/reference/retention && Rscript km_fixtures.R
 # Writes: km_data.csv (input), km_curve.csv, km_median.csv, km_logrank.csv, km_atrisk.csv,
-#         los_curve.csv, los_median.csv, aj_curve.csv, km_tie.csv
+#         los_curve.csv, los_median.csv, aj_curve.csv, km_tie.csv, km_curve90.csv
 suppressPackageStartupMessages(library(survival))
 set.seed(20261123)
 mk <- function(n, fmt, p) {
@@ -75,3 +75,11 @@ f4 <- survfit(Surv(time, status) ~ 1, data = t4, conf.type = "log-log")
 q <- quantile(f4, 0.5)
 write.csv(data.frame(median = q$quantile, ci_low = q$lower, ci_high = q$upper), "km_tie.csv",
           row.names = FALSE)
+
+# 5. another confidence level: 90 % log-log band and median limits
+f5 <- survfit(Surv(los_days, drop) ~ format, data = d, conf.type = "log-log", conf.int = 0.90)
+c5 <- curve(f5)
+q5 <- quantile(f5, 0.5)
+c5$median_low <- q5$lower[match(paste0("format=", c5$group), rownames(q5$lower))]
+c5$median_high <- q5$upper[match(paste0("format=", c5$group), rownames(q5$upper))]
+write.csv(c5, "km_curve90.csv", row.names = FALSE)

@@ -44,6 +44,8 @@ _TIME_FORMS = ("linear", "quadratic", "piecewise", "categorical")
 _METHODS = ("mixed", "gee")
 _RANDOM = ("slope", "uncorrelated", "intercept")
 _CORR = ("exchangeable", "ar1", "independence")
+_ENGINES = ("auto", "statsmodels", "vectorized")
+_AUTO_VECTORIZED = 3000  # episodes above which engine="auto" uses the vectorized REML
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,6 +405,126 @@ def _gls_cov(
 
 
 # --------------------------------------------------------------------------------------------
+# vectorized profiled REML (lme4's formulation) for large data
+# --------------------------------------------------------------------------------------------
+
+
+def _lambda(theta: np.ndarray, structure: str) -> np.ndarray:
+    if structure == "slope":
+        return np.array([[theta[0], 0.0], [theta[1], theta[2]]])
+    if structure == "uncorrelated":
+        return np.array([[theta[0], 0.0], [0.0, theta[1]]])
+    return np.array([[theta[0]]])
+
+
+def _reml_suff(y, X, Z, starts) -> dict:
+    """Per-episode sufficient statistics Z'Z, Z'[X y] and the global [X y]'[X y]."""
+    n, p = X.shape
+    q = Z.shape[1]
+    Xy = np.column_stack([X, y])
+    ztz = _block_sums((Z[:, :, None] * Z[:, None, :]).reshape(n, q * q), starts)
+    ztxy = _block_sums((Z[:, :, None] * Xy[:, None, :]).reshape(n, q * (p + 1)), starts)
+    return {
+        "ZtZ": ztz.reshape(-1, q, q),
+        "ZtXy": ztxy.reshape(-1, q, p + 1),
+        "G": Xy.T @ Xy,
+        "n": n,
+        "p": p,
+        "q": q,
+    }
+
+
+def _reml_profile(theta, S, structure, full=False):
+    r"""REML deviance profiled over beta and sigma (Bates et al. 2015, eqs. 34 and 41).
+
+    With relative covariance factor Λ(θ) (D = σ²ΛΛ') and per-episode
+    M_e = I + Λ'Z_e'Z_eΛ, the Woodbury identity gives [X y]'H⁻¹[X y] =
+    G − Σ_e U_e'M_e⁻¹U_e with U_e = Λ'Z_e'[X y]; then
+    d(θ) = Σ log|M_e| + log|X'H⁻¹X| + (n − p)(1 + log(2π r²/(n − p))).
+    """
+    L = _lambda(theta, structure)
+    p, q, n = S["p"], S["q"], S["n"]
+    m = np.einsum("ji,ejk,kl->eil", L, S["ZtZ"], L) + np.eye(q)[None]
+    u = np.einsum("ji,ejp->eip", L, S["ZtXy"])
+    if q == 1:
+        det = m[:, 0, 0]
+        miu = u / m
+    else:
+        a, b, c, dd = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
+        det = a * dd - b * c
+        miu = (
+            np.stack(
+                [
+                    dd[:, None] * u[:, 0] - b[:, None] * u[:, 1],
+                    -c[:, None] * u[:, 0] + a[:, None] * u[:, 1],
+                ],
+                axis=1,
+            )
+            / det[:, None, None]
+        )
+    h = S["G"] - np.einsum("eip,eiq->pq", u, miu)
+    xhx, xhy, yhy = h[:p, :p], h[:p, p], h[p, p]
+    try:
+        cf = np.linalg.cholesky(xhx)
+    except np.linalg.LinAlgError:
+        return np.inf if not full else None
+    beta = np.linalg.solve(xhx, xhy)
+    r2 = yhy - beta @ xhy
+    if not np.all(det > 0) or r2 <= 0:
+        return np.inf if not full else None
+    dev = (
+        np.sum(np.log(det))
+        + 2 * np.sum(np.log(np.diag(cf)))
+        + (n - p) * (1 + np.log(2 * np.pi * r2 / (n - p)))
+    )
+    if not full:
+        return float(dev)
+    s2 = r2 / (n - p)
+    return {"beta": beta, "scale": float(s2), "D": s2 * L @ L.T, "llf": float(-dev / 2)}
+
+
+def _fit_vectorized(df, y, X, random, starts):
+    """Profiled REML by Nelder-Mead over the relative covariance factor (as lme4), with a
+    restart from the solution as a convergence check; fallback chain as for MixedLM."""
+    from scipy import optimize
+
+    week = df["week"].to_numpy(float)
+    history = []
+    for r in _RANDOM[_RANDOM.index(random) :]:
+        Z = np.ones((len(df), 1)) if r == "intercept" else np.column_stack([np.ones(len(df)), week])
+        S = _reml_suff(y, X, Z, starts)
+        x0 = {"slope": [1.0, 0.0, 1.0], "uncorrelated": [1.0, 1.0], "intercept": [1.0]}[r]
+        bounds = {
+            "slope": [(0, None), (None, None), (0, None)],
+            "uncorrelated": [(0, None)] * 2,
+            "intercept": [(0, None)],
+        }[r]
+        opts = {"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20000, "maxfev": 20000}
+        res = optimize.minimize(
+            _reml_profile, x0, args=(S, r), method="Nelder-Mead", bounds=bounds, options=opts
+        )
+        ok = bool(res.success) and np.isfinite(res.fun)
+        msg = "" if ok else str(res.message)
+        if ok:  # restart from the solution: a converged fit must not move
+            res2 = optimize.minimize(
+                _reml_profile, res.x, args=(S, r), method="Nelder-Mead", bounds=bounds, options=opts
+            )
+            if res2.fun < res.fun - 1e-6:
+                ok, msg = False, f"restart lowered the deviance by {res.fun - res2.fun:.2g}"
+            if res2.fun < res.fun:
+                res = res2
+        history.append((r, "nelder-mead (vectorized REML)", ok, msg))
+        if ok:
+            out = _reml_profile(res.x, S, r, full=True)
+            out["Z"] = Z
+            return out, r, "nelder-mead (vectorized REML)", history
+    raise DataError(
+        "The mixed model did not converge with any random-effects structure: "
+        + " | ".join(f"{r}: {m}" for r, _, _, m in history)
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # result
 # --------------------------------------------------------------------------------------------
 
@@ -737,6 +859,7 @@ def trajectories(
     reference: Any = None,
     ci_level: float = 0.95,
     max_week: float | None = None,
+    engine: str = "auto",
 ) -> TrajectoryResult:
     r"""Growth model of weekly scores by group: mixed-effects (REML) or GEE.
 
@@ -797,6 +920,14 @@ def trajectories(
         Confidence level of all intervals.
     max_week : float, optional
         Drop scores after this week (e.g. sparse late weeks).
+    engine : {"auto", "statsmodels", "vectorized"}
+        Mixed-model fitter. ``"statsmodels"``: ``MixedLM`` (loops over episodes; about
+        1-4 s per 1,000 episodes). ``"vectorized"``: the same REML criterion profiled over
+        β and σ as in lme4 (Bates et al. 2015), computed from per-episode sufficient
+        statistics with numpy and minimised by Nelder-Mead over the relative covariance
+        factor, then restarted from the solution as a convergence check (no site level).
+        ``"auto"`` (default) uses statsmodels up to 3,000 episodes or with a site level, else
+        the vectorized fitter. Both match lme4 to ~1e-6 on the reference data.
 
     Returns
     -------
@@ -842,6 +973,12 @@ def trajectories(
     _check_choice(func, "method", method, _METHODS)
     _check_choice(func, "random", random, _RANDOM)
     _check_choice(func, "corr", corr, _CORR)
+    _check_choice(func, "engine", engine, _ENGINES)
+    if engine == "vectorized" and site is not None:
+        raise ConfigError(
+            "The 'engine' parameter of trajectories must be 'statsmodels' or 'auto' with a "
+            "site level. Got 'vectorized' instead."
+        )
     _check_ci_level(func, ci_level)
     if not isinstance(knot, (int, float)) or knot <= 0:
         raise ConfigError(
@@ -898,15 +1035,25 @@ def trajectories(
 
     info: dict[str, Any] = {"method": method, "time": time}
     if method == "mixed":
-        res, used_random, opt, history = _fit_mixed(df, y, X, random, prep.site, notes)
-        fe = np.asarray(res.fe_params, float)
-        scale = float(res.scale)
+        if engine == "auto":
+            engine = (
+                "vectorized" if prep.site is None and n_ep > _AUTO_VECTORIZED else "statsmodels"
+            )
+        if engine == "vectorized":
+            res, used_random, opt, history = _fit_vectorized(df, y, X, random, ep_starts)
+            fe, scale, D, llf = res["beta"], res["scale"], res["D"], res["llf"]
+        else:
+            res, used_random, opt, history = _fit_mixed(df, y, X, random, prep.site, notes)
+            fe = np.asarray(res.fe_params, float)
+            scale = float(res.scale)
+            llf = float(res.llf)
         if used_random == "intercept":
             Z = np.ones((len(df), 1))
         else:
             Z = np.column_stack([np.ones(len(df)), df["week"].to_numpy(float)])
         if prep.site is None:
-            D = np.atleast_2d(np.asarray(res.cov_re, float))
+            if engine != "vectorized":
+                D = np.atleast_2d(np.asarray(res.cov_re, float))
             tau2 = 0.0
             site_of_ep = None
         else:
@@ -974,11 +1121,17 @@ def trajectories(
             random=used_random,
             singular=singular,
             reml=True,
-            loglik=float(res.llf),
+            loglik=llf,
+            engine=engine,
         )
+        re_label = {
+            "slope": "intercept + slope (correlated)",
+            "uncorrelated": "intercept + slope (independent)",
+            "intercept": "intercept",
+        }[used_random]
+        fitter = "statsmodels MixedLM" if engine == "statsmodels" else "vectorized profiled REML"
         method_label = (
-            f"Linear mixed model (REML, statsmodels MixedLM), random "
-            f"{ {'slope': 'intercept + slope (correlated)', 'uncorrelated': 'intercept + slope (independent)', 'intercept': 'intercept'}[used_random] } per episode"
+            f"Linear mixed model (REML, {fitter}), random {re_label} per episode"
             + (f" + random intercept per {prep.site}" if prep.site else "")
             + f"; time={time}; Wald z CIs"
         )

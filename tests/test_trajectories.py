@@ -58,24 +58,35 @@ def _site_subset(sim):
     return sim[sim["episode_id"].isin(eps)]
 
 
+CASES = [(name, "statsmodels") for name in SPECS] + [
+    (name, "vectorized") for name in SPECS if name != "site"
+]
+CASE_IDS = [f"{n}-{e}" for n, e in CASES]
+
+
 @pytest.fixture(scope="module")
-def fits(sim):
+def all_fits(sim):
     out = {}
-    for name, kw in SPECS.items():
+    for name, engine in CASES:
         data = _site_subset(sim) if name == "site" else sim
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConvergenceWarning)
-            out[name] = trajectories(data, **kw)
+            out[(name, engine)] = trajectories(data, engine=engine, **SPECS[name])
     return out
+
+
+@pytest.fixture(scope="module")
+def fits(all_fits):
+    return {name: res for (name, engine), res in all_fits.items() if engine == "statsmodels"}
 
 
 # ------------------------------------------------------------------ mixed model vs lme4
 
 
-@pytest.mark.parametrize("name", list(SPECS))
-def test_fixed_effects_match_lme4(fits, name):
+@pytest.mark.parametrize(("name", "engine"), CASES, ids=CASE_IDS)
+def test_fixed_effects_match_lme4(all_fits, name, engine):
     ref = pd.read_csv(REF / "lme4_fixed.csv").query("model == @name").set_index("term")
-    got = fits[name].fixed.set_index("term")
+    got = all_fits[(name, engine)].fixed.set_index("term")
     assert sorted(got.index) == sorted(ref.index)
     got = got.loc[ref.index]
     assert np.all(np.abs(got["estimate"] - ref["estimate"]) <= RTOL * ref["se"])
@@ -84,10 +95,10 @@ def test_fixed_effects_match_lme4(fits, name):
     np.testing.assert_allclose(got["ci_low"], got["estimate"] - z * got["se"], rtol=1e-12)
 
 
-@pytest.mark.parametrize("name", list(SPECS))
-def test_variance_components_match_lme4(fits, name):
+@pytest.mark.parametrize(("name", "engine"), CASES, ids=CASE_IDS)
+def test_variance_components_match_lme4(all_fits, name, engine):
     ref = pd.read_csv(REF / "lme4_varcorr.csv").query("model == @name")
-    var = fits[name].variance
+    var = all_fits[(name, engine)].variance
     for row in ref.itertuples():
         if row.grp == "Residual":
             level, term = "residual", ""
@@ -106,10 +117,10 @@ def test_variance_components_match_lme4(fits, name):
             np.testing.assert_allclose(got["corr"].iloc[0], row.sdcor, rtol=RTOL)
 
 
-@pytest.mark.parametrize("name", list(SPECS))
-def test_means_match_emmeans(fits, name):
+@pytest.mark.parametrize(("name", "engine"), CASES, ids=CASE_IDS)
+def test_means_match_emmeans(all_fits, name, engine):
     ref = pd.read_csv(REF / "emmeans.csv").query("model == @name")
-    got = fits[name].means.merge(
+    got = all_fits[(name, engine)].means.merge(
         ref, left_on=["week", "group"], right_on=["week", "format"], validate="1:1"
     )
     assert len(got) == len(ref) == 18
@@ -119,10 +130,10 @@ def test_means_match_emmeans(fits, name):
     np.testing.assert_allclose(got["ci_high"], got["upper"], rtol=RTOL)
 
 
-@pytest.mark.parametrize("name", list(SPECS))
-def test_change_matches_emmeans_contrasts(fits, name):
+@pytest.mark.parametrize(("name", "engine"), CASES, ids=CASE_IDS)
+def test_change_matches_emmeans_contrasts(all_fits, name, engine):
     ref = pd.read_csv(REF / "emmeans_change.csv").query("model == @name")
-    got = fits[name].change(week=6).to_frame()
+    got = all_fits[(name, engine)].change(week=6).to_frame()
     assert got["group"].tolist() == ref["contrast"].tolist()
     assert np.all(np.abs(got["estimate"].to_numpy() - ref["estimate"]) <= RTOL * ref["SE"])
     np.testing.assert_allclose(got["se"], ref["SE"], rtol=RTOL)
@@ -130,10 +141,11 @@ def test_change_matches_emmeans_contrasts(fits, name):
     np.testing.assert_allclose(got["pvalue"], ref["p.value"], rtol=1e-3, atol=1e-8)
 
 
-def test_loglik_matches_lme4(fits):
+def test_loglik_matches_lme4(all_fits):
     ref = pd.read_csv(REF / "lme4_loglik.csv").set_index("model")["reml_loglik"]
-    for name in SPECS:
-        assert fits[name].model_info["loglik"] == pytest.approx(ref[name], abs=1e-4)
+    for (name, engine), res in all_fits.items():
+        assert res.model_info["loglik"] == pytest.approx(ref[name], abs=1e-6), (name, engine)
+        assert res.model_info["engine"] == engine
 
 
 def test_change_is_difference_of_means(fits):
@@ -468,3 +480,27 @@ def test_categorical_reference_week_is_first_observed(small):
     res = trajectories(small[small["week"] >= 1], time="categorical", group=None)
     assert res.fixed["term"].tolist()[:2] == ["Intercept", "week[2]"]
     assert res.means["week"].min() == 1
+
+
+def test_vectorized_engine_rejects_site(sim):
+    with pytest.raises(ConfigError, match="'engine' parameter"):
+        trajectories(sim, site="site", engine="vectorized")
+
+
+def test_vectorized_fallback_when_fit_fails(small, monkeypatch):
+    import sys
+
+    mod = sys.modules["iop_outcomes.trajectories"]  # the package binds the function name
+    orig = mod._reml_profile
+
+    def broken(theta, S, structure, full=False):
+        if structure == "slope" and not full:
+            return np.nan
+        return orig(theta, S, structure, full)
+
+    monkeypatch.setattr(mod, "_reml_profile", broken)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        res = trajectories(small, engine="vectorized")
+    assert res.model_info["random"] == "uncorrelated"
+    ref = trajectories(small, engine="vectorized", random="uncorrelated")
+    np.testing.assert_allclose(res.fixed["estimate"], ref.fixed["estimate"], rtol=1e-10)

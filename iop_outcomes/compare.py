@@ -1202,13 +1202,13 @@ def equivalence(
                 v = (
                     f"{gl} is non-inferior to {rl} within {_fmt(margin)} {unit} ({side} bound "
                     f"of the one-sided {conf} CI {_fmt(shown)} {rel} {_fmt(mshown)}; "
-                    f"p = {_p(pval)})."
+                    f"{_p(pval)})."
                 )
             else:
                 v = (
                     f"Non-inferiority of {gl} to {rl} within {_fmt(margin)} {unit} is not "
                     f"shown ({side} bound of the one-sided {conf} CI {_fmt(shown)} {rel} "
-                    f"{_fmt(mshown)}; p = {_p(pval)})."
+                    f"{_fmt(mshown)}; {_p(pval)})."
                 )
             rows.append(
                 dict(
@@ -1240,12 +1240,12 @@ def equivalence(
             if ok:
                 v = (
                     f"{gl} is equivalent to {rl} within ±{_fmt(margin)} {unit} ({ci}, inside "
-                    f"±{_fmt(margin)}; TOST p = {_p(pval)})."
+                    f"±{_fmt(margin)}; TOST {_p(pval)})."
                 )
             else:
                 v = (
                     f"Equivalence of {gl} and {rl} within ±{_fmt(margin)} {unit} is not shown "
-                    f"({ci}, not inside ±{_fmt(margin)}; TOST p = {_p(pval)})."
+                    f"({ci}, not inside ±{_fmt(margin)}; TOST {_p(pval)})."
                 )
             rows.append(
                 dict(
@@ -1259,10 +1259,10 @@ def equivalence(
                     ci_high=r.ci_high,
                     ci_level=1 - 2 * alpha,
                     margin=margin,
-                    statistic_lower=t_lo,
-                    pvalue_lower=p_lo,
-                    statistic_upper=t_hi,
-                    pvalue_upper=p_hi,
+                    lower_statistic=t_lo,
+                    lower_pvalue=p_lo,
+                    upper_statistic=t_hi,
+                    upper_pvalue=p_hi,
                     pvalue=pval,
                     conclusion=ok,
                     kind=kind,
@@ -1289,9 +1289,11 @@ def equivalence(
 
 
 def _p(p: float) -> str:
+    """'p = .015' or 'p < .001'."""
     from ._results import format_p
 
-    return format_p(p)
+    f = format_p(p)
+    return f"p {f}" if f.startswith("<") else f"p = {f}"
 
 
 # --------------------------------------------------------------------------------------

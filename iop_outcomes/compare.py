@@ -129,10 +129,9 @@ def _select_instrument(df: pd.DataFrame, instrument, func: str) -> tuple[pd.Data
             )
         return df, (present[0] if len(present) else None)
     canon = _instruments.canonical_name(str(instrument)) or str(instrument)
-    canon_col = df["instrument"].map(
-        lambda s: _instruments.canonical_name(str(s)) or str(s), na_action="ignore"
-    )
-    out = df[(canon_col == canon).to_numpy()]
+    lookup = {v: (_instruments.canonical_name(str(v)) or str(v)) for v in present}
+    keep = [v for v, c in lookup.items() if c == canon]
+    out = df[df["instrument"].isin(keep).to_numpy()]
     if len(out) == 0:
         raise DataError(
             f"{func}: no rows for instrument {instrument!r}. "

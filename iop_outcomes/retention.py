@@ -433,6 +433,21 @@ class RetentionResult(TableResult):
         parts += [*self._footer()]
         return "\n".join(parts)
 
+    def _repr_html_(self) -> str:
+        import html as _html
+
+        wide = self.flow_wide("n")
+        parts = [
+            f"<p><strong>{_html.escape(self.title)}</strong></p>",
+            wide.to_html(border=0, classes="iop-table"),
+        ]
+        if len(self.followup):
+            parts.append(format_table(self.followup, 3).to_html(index=False, border=0))
+        if len(self.tests):
+            parts.append(format_table(self.tests, 3).to_html(index=False, border=0))
+        parts += [f"<br><small>{_html.escape(t)}</small>" for t in self._footer()]
+        return "<div>" + "".join(parts) + "</div>"
+
     def plot_flow(self, ax=None, **kwargs):
         """Draw the flow diagram (see :func:`iop_outcomes.plots.retention.plot_flow`)."""
         from .plots.retention import plot_flow
@@ -1004,6 +1019,17 @@ class SurvivalResult(TableResult):
     attendance: pd.DataFrame = field(default_factory=pd.DataFrame)
     transfers: str = "censor"
     groups: tuple[str, ...] = ()
+
+    def to_frame(self, which: str = "table") -> pd.DataFrame:
+        """Copy of one table: ``"table"`` (per group, default), ``"curve"``, ``"los_curve"``,
+        ``"logrank"``, ``"at_risk"`` or ``"attendance"``."""
+        names = ("table", "curve", "los_curve", "logrank", "at_risk", "attendance")
+        if which not in names:
+            raise ConfigError(
+                f"The 'which' parameter of to_frame must be one of {list(names)}. "
+                f"Got {which!r} instead."
+            )
+        return getattr(self, which).copy()
 
     def summary(self) -> str:
         parts = [self.title, format_table(self.table, 2).to_string(index=False)]

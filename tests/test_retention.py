@@ -184,6 +184,15 @@ def test_los_from_dates_and_exclusions():
     assert any("1 episode(s)" in n for n in res.notes)
 
 
+def test_survival_to_frame(km_data):
+    res = R.dropout_survival(km_data)
+    assert res.to_frame().equals(res.table)
+    assert res.to_frame("curve").equals(res.curve)
+    assert "<table" in res._repr_html_()
+    with pytest.raises(ConfigError, match="'which' parameter"):
+        res.to_frame("x")
+
+
 def test_attendance():
     ep = pd.DataFrame(
         {
@@ -343,7 +352,7 @@ def test_result_printing_and_tables():
     res = R.retention(_hand_frame(), windows=("1m", "3m"), as_of="2025-06-15")
     text = str(res)
     assert "Participant flow" in text and "Wilson" in text and "as_of = 2025-06-15" in text
-    assert res._repr_html_().startswith("<div>")
+    assert res._repr_html_().startswith("<div>") and "Wilson" in res._repr_html_()
     assert res.to_frame("followup").equals(res.followup)
     wide = res.flow_wide()
     assert list(wide.columns) == ["A", "B"]

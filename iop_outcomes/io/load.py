@@ -335,6 +335,8 @@ class _Validator:
     def add(self, mask, column, reason, fix, severity="quarantine", values=None) -> None:
         mask = np.asarray(mask, dtype=bool)
         if mask.any():
+            if values is not None and len(values) == len(mask):
+                values = values[mask]  # keep only what the problem list needs
             self.issues.append(_Issue(mask, column, reason, fix, severity, values))
 
     # -- helpers -------------------------------------------------------------
@@ -355,27 +357,14 @@ class _Validator:
                 return ("repair", synonyms[key])
             return ("bad", None)
 
-        res = unique_map(s, f)
+        kind, val, repaired_text = _classify(s, f)
         present = s.notna().to_numpy()
-        kind = np.array([r[0] if r is not None else "na" for r in res], dtype=object)
-        val = pd.Series([r[1] if r is not None else None for r in res], index=s.index, dtype="str")
-        bad = present & (kind == "bad")
-        self.add(
-            bad,
-            col,
-            f"unknown {col} {{value!r}}",
-            fix,
-            values=s,
-        )
+        self.add(present & (kind == "bad"), col, f"unknown {col} {{value!r}}", fix, values=s)
         rep = present & (kind == "repair")
-        self.add(rep, col, f"{col} {{value!r}} read as {{mapped!r}}", "", "repair", values=s)
         if rep.any():
-            self.issues[-1].values = pd.Series(
-                [f"{a!r} read as {b!r}" for a, b in zip(s[rep], val[rep], strict=True)],
-                index=s.index[rep],
-            )
-            self.issues[-1].reason = f"{col} {{value}}"
-        return val.astype("category")
+            texts = pd.Series(repaired_text[rep], index=s.index[rep])
+            self.add(rep, col, f"{col} {{value}}", "", "repair", values=texts)
+        return pd.Series(val, index=s.index)
 
     def _dates(self, col: str) -> pd.Series:
         s = self.df[col]
@@ -460,11 +449,8 @@ class _Validator:
                 return ("bad", None)
             return ("ok" if _k(v) == _k(c) else "repair", c)
 
-        res = unique_map(inst_raw, canon)
-        kind = np.array([r[0] if r is not None else "na" for r in res], dtype=object)
-        inst = pd.Series(
-            [r[1] if r is not None else None for r in res], index=df.index, dtype="str"
-        )
+        kind, inst_cat, repaired_text = _classify(inst_raw, canon)
+        inst = pd.Series(inst_cat, index=df.index)
         self.add(
             kind == "na", "instrument", "instrument is missing", "Fill in the instrument name."
         )
@@ -478,10 +464,7 @@ class _Validator:
         )
         rep = kind == "repair"
         if rep.any():
-            vals = pd.Series(
-                [f"{a!r} read as {b!r}" for a, b in zip(inst_raw[rep], inst[rep], strict=True)],
-                index=df.index[rep],
-            )
+            vals = pd.Series(repaired_text[rep], index=df.index[rep])
             self.add(rep, "instrument", "instrument {value}", "", "repair", values=vals)
         out["instrument"] = inst
 
@@ -592,7 +575,7 @@ class _Validator:
                 "discharge_date",
                 "discharge_date {value} is before admit_date",
                 "Check the episode's dates (admission and discharge may be swapped).",
-                values=out["discharge_date"].dt.strftime("%Y-%m-%d"),
+                values=_day_text(out["discharge_date"], bad),
             )
         if "assessment_date" in out:
             a = out["assessment_date"]
@@ -604,7 +587,7 @@ class _Validator:
                 "assessment_date",
                 "assessment_date {value} is impossible (before 1990 or in the future)",
                 "Correct the date.",
-                values=a.dt.strftime("%Y-%m-%d"),
+                values=_day_text(a, too_old.to_numpy()),
             )
             if "admit_date" in out:
                 end = (
@@ -620,7 +603,7 @@ class _Validator:
                     f"assessment_date {{value}} is far from its episode (allowed: {DAYS_BEFORE_ADMIT} days "
                     f"before admission to {DAYS_AFTER_DISCHARGE} days after discharge)",
                     "Check the date and the episode it belongs to.",
-                    values=a.dt.strftime("%Y-%m-%d"),
+                    values=_day_text(a, (early | late) & ~too_old.to_numpy()),
                 )
 
     def _score(self, out: pd.DataFrame) -> None:
@@ -936,14 +919,45 @@ def _severity(inst: pd.Series, total: pd.Series) -> pd.Series:
         for lab in _inst.get(name).band_labels:
             if lab not in labels:
                 labels.append(lab)
-    out = pd.Series(pd.Categorical([None] * len(total), categories=labels), index=total.index)
+    codes = np.full(len(total), -1, dtype=np.int16)
+    t = total.to_numpy(dtype=float, na_value=np.nan)
+    names = inst.astype("str").to_numpy(dtype=object, na_value=None)
     for name in pd.unique(inst.dropna()):
         ins = _inst.get(name)
-        rows = (inst == name).to_numpy() & total.notna().to_numpy()
+        rows = (names == name) & ~np.isnan(t)
         if rows.any():
-            cut = pd.cut(total[rows], bins=ins.band_edges(), labels=ins.band_labels, ordered=False)
-            out[rows] = cut.astype("str").to_numpy()
-    return out
+            his = np.array([hi for _, hi, _ in ins.bands], dtype=float)
+            band = np.searchsorted(
+                his, t[rows], side="left"
+            )  # first band whose upper bound >= total
+            gl = np.array([labels.index(b) for b in ins.band_labels] + [-1], dtype=np.int16)
+            codes[np.nonzero(rows)[0]] = gl[np.minimum(band, len(his))]
+    return pd.Series(pd.Categorical.from_codes(codes, categories=labels), index=total.index)
+
+
+def _classify(s: pd.Series, func):
+    """Classify each distinct value once: ``func(v) -> (kind, canonical)``.
+
+    Returns per-row ``kind`` ("na" for missing), the canonical values as a
+    categorical, and per-row "'raw' read as 'canonical'" texts, all taken from
+    the distinct values, so 10^7 rows cost no more than their few labels.
+    """
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    res = [func(u) for u in uniques]
+    kinds_u = np.array([r[0] for r in res] + ["na"], dtype=object)
+    vals_u = [r[1] for r in res]
+    cats = pd.Index(list(dict.fromkeys(v for v in vals_u if v is not None)), dtype="str")
+    pos = {v: i for i, v in enumerate(cats)}
+    vcode_u = np.array([pos.get(v, -1) for v in vals_u] + [-1], dtype=np.int32)
+    text_u = np.array(
+        [f"{u!r} read as {v!r}" for u, v in zip(uniques, vals_u, strict=True)] + [""], dtype=object
+    )
+    c = np.where(codes >= 0, codes, len(res))
+    return kinds_u[c], pd.Categorical.from_codes(vcode_u[c], categories=cats), text_u[c]
+
+
+def _day_text(dates: pd.Series, mask) -> pd.Series:
+    return dates[np.asarray(mask, dtype=bool)].dt.strftime("%Y-%m-%d")
 
 
 def _problems_frame(issues: list[_Issue], source: str, rows: np.ndarray, origin) -> pd.DataFrame:
@@ -951,10 +965,11 @@ def _problems_frame(issues: list[_Issue], source: str, rows: np.ndarray, origin)
     for order, iss in enumerate(issues):
         pos = np.nonzero(iss.mask)[0]
         if iss.values is not None:
+            v = iss.values  # one value per flagged row (add() subsets full-length columns)
             vals = (
-                iss.values.reindex(pd.RangeIndex(len(iss.mask))).to_numpy()[pos]
-                if len(iss.values) != len(iss.mask)
-                else iss.values.to_numpy()[pos]
+                v.to_numpy(dtype=object)
+                if len(v) == len(pos)
+                else v.reindex(pos).to_numpy(dtype=object)
             )
             vtxt = np.array(["" if _isna(v) else str(v) for v in vals], dtype=object)
         else:
@@ -1059,12 +1074,16 @@ def _ledger(problems: pd.DataFrame, source: str, rows, disposition, quarantine) 
         p = p.loc[relevant]
         first = p.drop_duplicates("_pos")
         pos_f = first["_pos"].to_numpy()
-        check, column, value = (first[c].to_numpy(dtype=object) for c in ("check", "column", "value"))
+        check, column, value = (
+            first[c].to_numpy(dtype=object) for c in ("check", "column", "value")
+        )
         many = p["_pos"].duplicated(keep=False).to_numpy()
         joined = p.loc[many].groupby("_pos", sort=True)["reason"].agg("; ".join)
         single = p.loc[~many, ["_pos", "reason"]]
         pos_r = np.concatenate([single["_pos"].to_numpy(), joined.index.to_numpy()])
-        reason = np.concatenate([single["reason"].to_numpy(dtype=object), joined.to_numpy(dtype=object)])
+        reason = np.concatenate(
+            [single["reason"].to_numpy(dtype=object), joined.to_numpy(dtype=object)]
+        )
     return pd.DataFrame(
         {
             "source": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[source]),

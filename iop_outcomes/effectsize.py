@@ -550,8 +550,10 @@ def rm_d(
     Becker's variance (metafor ``SMCR``, the default so that numbers match it) assumes equal
     pre and post SDs; when they differ its CI undercovers and a note says so — pass
     ``heteroscedastic=True`` (metafor ``SMCRH``). The d_rm variance treats r as known: its
-    CI undercovers (about 91 % at r = 0.7) and overcovers at low r; prefer a bootstrap CI
-    for d_rm. Coverage of every variant is recorded in ``bench/VALIDATION.md``.
+    CI undercovers (90–94 % at r = 0.7) and overcovers at low r; prefer a bootstrap CI
+    for d_rm. With the paired df n − 1 (the project convention), J slightly over-corrects
+    g_av and g_rm, whose standardizers carry more df (about −2 % at n = 20, < 0.5 % at
+    n = 200). Coverage and bias of every variant are recorded in ``bench/VALIDATION.md``.
 
     ``ci_method="bca"`` or ``"percentile"`` resamples episodes (or whole clusters, with
     ``cluster="site"``) instead; see :func:`bootstrap_ci`. Its ``se`` is then the SD of the

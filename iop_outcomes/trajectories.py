@@ -356,8 +356,16 @@ def _r_formula(time: str, group: str | None, site: str | None, random: str, knot
 # --------------------------------------------------------------------------------------------
 
 
-def _block_sums(arr: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    return np.add.reduceat(arr, starts, axis=0)
+def _cross_blocks(A: np.ndarray, B: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per-episode cross products A_e'B_e, shape (E, a, b), for rows sorted by episode.
+
+    One column pair at a time (memory O(rows), not O(rows·a·b)).
+    """
+    out = np.empty((len(starts), A.shape[1], B.shape[1]))
+    for i in range(A.shape[1]):
+        for j in range(B.shape[1]):
+            out[:, i, j] = np.add.reduceat(A[:, i] * B[:, j], starts)
+    return out
 
 
 def _gls_cov(
@@ -380,22 +388,22 @@ def _gls_cov(
     q = Z.shape[1]
     Xa = np.column_stack([X, np.ones(n)]) if site_of_ep is not None else X
     pa = Xa.shape[1]
-    ztz = _block_sums((Z[:, :, None] * Z[:, None, :]).reshape(n, q * q), ep_starts)
-    ztz = ztz.reshape(-1, q, q)
-    xtz = _block_sums((Xa[:, :, None] * Z[:, None, :]).reshape(n, pa * q), ep_starts)
-    xtz = xtz.reshape(-1, pa, q)
-    xtx = _block_sums((Xa[:, :, None] * Xa[:, None, :]).reshape(n, pa * pa), ep_starts)
-    xtx = xtx.reshape(-1, pa, pa)
+    ztz = _cross_blocks(Z, Z, ep_starts)
+    xtz = _cross_blocks(Xa, Z, ep_starts)
     m = scale * np.eye(q)[None] + np.einsum("ij,ejk->eik", D, ztz)
     rhs = np.einsum("ij,epj->eip", D, xtz)  # D Z'X, (E, q, pa)
-    k = np.linalg.solve(m, rhs)
-    g = (xtx - np.einsum("epq,eqr->epr", xtz, k)) / scale  # X' W_e^-1 X per episode
+    k = np.linalg.solve(m, rhs)  # stacked (E, q, q) solves
+    corr = np.einsum("epq,eqr->epr", xtz, k)  # X'Z (sI + DZ'Z)^-1 D Z'X per episode
     if site_of_ep is None:
-        a = g.sum(axis=0)
+        a = (Xa.T @ Xa - corr.sum(axis=0)) / scale
     else:
         codes, inv = np.unique(site_of_ep, return_inverse=True)
+        row_site = np.repeat(inv, np.diff(np.append(ep_starts, n)))
         gs = np.zeros((len(codes), pa, pa))
-        np.add.at(gs, inv, g)
+        np.add.at(gs, inv, corr)
+        for s in range(len(codes)):  # loop over sites only (few)
+            rows = Xa[row_site == s]
+            gs[s] = (rows.T @ rows - gs[s]) / scale
         a = np.zeros((p, p))
         for s in range(len(codes)):  # loop over sites only (few)
             gv = gs[s, :p, p]
@@ -422,11 +430,9 @@ def _reml_suff(y, X, Z, starts) -> dict:
     n, p = X.shape
     q = Z.shape[1]
     Xy = np.column_stack([X, y])
-    ztz = _block_sums((Z[:, :, None] * Z[:, None, :]).reshape(n, q * q), starts)
-    ztxy = _block_sums((Z[:, :, None] * Xy[:, None, :]).reshape(n, q * (p + 1)), starts)
     return {
-        "ZtZ": ztz.reshape(-1, q, q),
-        "ZtXy": ztxy.reshape(-1, q, p + 1),
+        "ZtZ": _cross_blocks(Z, Z, starts),
+        "ZtXy": _cross_blocks(Z, Xy, starts),
         "G": Xy.T @ Xy,
         "n": n,
         "p": p,

@@ -972,7 +972,7 @@ def rm_d_from_summary(
             "ci_high": est + z * se,
             "ci_level": level,
             "ci_method": "analytic",
-            "n": nn,
+            "n": nn.astype(np.int64) if np.all(np.isfinite(nn) & (nn == np.round(nn))) else nn,
             "r": r_use,
             "r_source": r_source,
             "mean_change": change,
@@ -982,6 +982,8 @@ def rm_d_from_summary(
     notes = [
         f"Orientation: improvement positive; mean_change is post − pre (better_is={better_is!r})."
     ]
+    if adjust and np.any(nn < 3):
+        notes.append("n < 3: Hedges' correction J(n − 1) is undefined; no estimate.")
     if (r_source == "assumed").any():
         notes.append(
             "r was not reported: an ASSUMED correlation was used (r_source='assumed'); "
@@ -1297,6 +1299,9 @@ def _generic_bootstrap(sub, statistic, weighted, n_units, cinv, unit_rows, n_boo
         names = ["statistic"] if theta.size == 1 else [f"statistic_{i}" for i in range(theta.size)]
     else:
         names, theta = _names_values(statistic(sub), func)
+    fname = getattr(statistic, "__name__", "")
+    if names == ["statistic"] and fname.isidentifier() and fname != "<lambda>":
+        names = [fname]
     k = theta.size
     boot = np.empty((n_boot, k))
 

@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     # episodes and time points
     "episodes": "episodes",
     "EpisodeRules": "episodes",
+    "assessment_roles": "episodes",
     # change and clinical significance
     "change_scores": "change",
     "change_summary": "change",
@@ -44,8 +45,10 @@ _LAZY: dict[str, str] = {
     "quality_measures": "change",
     "clinical_significance": "clinsig",
     "benchmarks": "clinsig",
+    "national_series": "clinsig",
     # effect sizes
     "rm_d": "effectsize",
+    "rm_d_from_summary": "effectsize",
     "bootstrap_ci": "effectsize",
     # cohort comparisons
     "compare": "compare",
@@ -55,6 +58,7 @@ _LAZY: dict[str, str] = {
     "dose_response": "compare",
     # trajectories
     "trajectories": "trajectories",
+    "early_change": "trajectories",
     # retention and missing data
     "retention": "retention",
     "dropout_survival": "retention",

@@ -31,6 +31,8 @@ def wilson_ci(k, n, ci_level: float = 0.95):
     >>> lo, hi = wilson_ci(274, 555)
     >>> round(float(lo), 4), round(float(hi), 4)
     (0.4523, 0.5352)
+    >>> [round(float(x), 6) for x in wilson_ci(0, 20)]   # exact 0 at k = 0
+    [0.0, 0.161125]
     """
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
@@ -40,8 +42,9 @@ def wilson_ci(k, n, ci_level: float = 0.95):
         denom = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-        lo = np.where(n > 0, centre - half, np.nan)
-        hi = np.where(n > 0, centre + half, np.nan)
+        # exact bounds at the edges (k = 0 gives 0, k = n gives 1, not 1e-17 off)
+        lo = np.where(n > 0, np.where(k <= 0, 0.0, np.clip(centre - half, 0.0, 1.0)), np.nan)
+        hi = np.where(n > 0, np.where(k >= n, 1.0, np.clip(centre + half, 0.0, 1.0)), np.nan)
     return lo, hi
 
 

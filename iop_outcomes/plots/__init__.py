@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_AREAS = ("change", "clinsig", "compare", "effectsize", "trajectories", "retention")
+_AREAS = ("change", "clinsig", "compare", "effectsize", "trajectories", "retention", "sensitivity")
 
 
 def __getattr__(name: str) -> Any:

@@ -558,3 +558,33 @@ def test_printing(example):
 def test_public_api_names():
     assert iop.rm_d is rm_d
     assert iop.bootstrap_ci is bootstrap_ci
+
+
+def test_plot_effect_sizes_structure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from iop_outcomes.plots.effectsize import plot_effect_sizes
+
+    data = pd.read_csv(REF / "data_phq_like_n200.csv").rename(
+        columns={"pre": "baseline", "post": "endpoint"}
+    )
+    data["format"] = np.where(np.arange(len(data)) % 2 == 0, "virtual", "in_person")
+    res = rm_d(data, method="b", by="format")
+    fig, ax = plt.subplots()
+    out = plot_effect_sizes(res, ax=ax)
+    assert out is ax
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "in_person (n = 100)",
+        "virtual (n = 100)",
+    ]
+    assert "g_b (95% CI)" in ax.get_xlabel()
+    segs = ax.collections[0].get_segments()
+    t = res.to_frame()
+    assert segs[0][0][0] == pytest.approx(t["ci_low"][0])
+    assert segs[0][1][0] == pytest.approx(t["ci_high"][0])
+    plt.close(fig)
+    with pytest.raises(DataError):
+        plot_effect_sizes(pd.DataFrame({"x": [1]}))

@@ -205,3 +205,26 @@ def test_two_way_long_table_with_within_and_total_rows():
         constraints.append(([(3 + o, 0), (6 + o, 0)], (o, 0)))
     h = {(i, 0): hidden[i] for i in range(9)}
     assert not _recoverable(None, h, constraints)
+
+
+def test_small_n_statistics_hidden_only_for_small_counts():
+    # site c has 3 unpaired episodes (primary); its n_paired becomes a complement, but the
+    # mean change of 40 people does not reveal any count and stays; site d (n 6) loses it
+    t = pd.DataFrame(
+        {
+            "site": ["a", "b", "c", "d"],
+            "n_episodes": [120, 90, 43, 6],
+            "n_paired": [100, 80, 40, 6],
+            "n_unpaired": [20, 10, 3, 0],
+            "mean_change": [-5.0, -6.0, -4.0, -3.0],
+        }
+    )
+    s = suppress(
+        t,
+        counts=["n_episodes", "n_paired", "n_unpaired"],
+        total_col="n_episodes",
+        small_n={"mean_change": "n_paired"},
+    )
+    assert s.table["mean_change"].tolist() == [-5.0, -6.0, -4.0, "*"]
+    assert s.table.loc[2, "n_unpaired"] == "<11"
+    assert s.table.loc[3, "n_paired"] == "<11"

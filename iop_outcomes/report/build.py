@@ -165,6 +165,7 @@ class _Ctx:
         *,
         counts: Sequence[str] = (),
         derived: dict | None = None,
+        small_n: dict | None = None,
         by=None,
         total_row=None,
         total_col=None,
@@ -181,6 +182,7 @@ class _Ctx:
             self.threshold,
             counts=list(counts),
             derived=derived,
+            small_n=small_n,
             by=by,
             total_row=total_row,
             total_col=total_col,
@@ -488,7 +490,7 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
                 title,
                 tb[cols],
                 counts=["n_episodes", "n_paired", "n_unpaired"],
-                derived={c: "n_paired" for c in stats_cols},
+                small_n={c: "n_paired" for c in stats_cols},
                 total_row="Overall",
                 total_col="n_episodes",
                 complements={"n_paired": "n_episodes"},
@@ -694,7 +696,7 @@ def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             counts=["n_used"],
             by="method",
             total_row="Overall",
-            derived={c: "n_used" for c in ("estimate", "ci_low", "ci_high", "r") if c in keep},
+            small_n={c: "n_used" for c in ("estimate", "ci_low", "ci_high", "r") if c in keep},
             method="iop.rm_d; variant per row (see methods)",
             digits=2,
         )
@@ -736,8 +738,10 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                 f"{inst}: adjusted difference in change, each {g} vs {ref}",
                 tb[keep],
                 counts=[c for c in ("n_group", "n_reference") if c in keep],
-                derived={
-                    c: ["n_group"] for c in ("estimate", "ci_low", "ci_high", "pvalue") if c in keep
+                small_n={
+                    c: ["n_group", "n_reference"]
+                    for c in ("estimate", "ci_low", "ci_high", "pvalue")
+                    if c in keep
                 },
                 result=res,
                 notes=(
@@ -845,7 +849,7 @@ def _section_retention(
             tb[keep],
             counts=[c for c in ("dropouts", "transfers", "censored", "n") if c in keep],
             total_col="n" if "n" in keep else None,
-            derived={c: "n" for c in ("median_los", "los_ci_low", "los_ci_high") if c in keep},
+            small_n={c: "n" for c in ("median_los", "los_ci_low", "los_ci_high") if c in keep},
             result=res,
         )
     res = ctx.run(sec, "Durability of gains", lambda: iop.durability(ep, instrument=inst))
@@ -919,7 +923,7 @@ def _section_retention(
             tb[keep],
             counts=[c for c in ("n_used", "n_missing") if c in keep],
             by="method",
-            derived={c: "n_used" for c in ("estimate", "ci_low", "ci_high") if c in keep},
+            small_n={c: "n_used" for c in ("estimate", "ci_low", "ci_high") if c in keep},
             result=res,
         )
         ctx.facts["sensitivity"] = res

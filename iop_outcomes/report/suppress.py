@@ -116,6 +116,7 @@ def suppress(
     *,
     counts: Sequence[str] | None = None,
     derived: Mapping[str, str | Sequence[str]] | None = None,
+    small_n: Mapping[str, str | Sequence[str]] | None = None,
     by: str | Sequence[str] | None = None,
     total_row: Any = None,
     total_col: str | bool | None = None,
@@ -138,6 +139,10 @@ def suppress(
         ``{column: count_column}`` (or a list of count columns): a cell of ``column`` is hidden
         when the count it was computed from, in the same row, is hidden. Use it for
         percentages, rates, means, SDs and confidence limits.
+    small_n : dict, optional
+        ``{column: count_column}`` for statistics that do not reveal their count (means, SDs,
+        effect sizes and their intervals): hidden only when the count is itself small, not
+        when it was hidden as a complement.
     by : str or list of str, optional
         Label columns whose groups each sum to a (published) total; the rows of one group form
         one constraint per count column. Default: the whole table is one group.
@@ -186,13 +191,19 @@ def suppress(
     df = table.reset_index(drop=True) if not table.index.is_unique else table
     counts = list(counts) if counts is not None else _default_counts(df)
     derived = dict(derived or {})
+    small_n = dict(small_n or {})
     by_cols = [by] if isinstance(by, str) else list(by or [])
     within_cols = [within] if isinstance(within, str) else list(within or [])
     complements = dict(complements or {})
-    missing = [c for c in [*counts, *derived, *by_cols, *within_cols] if c not in df.columns]
+    missing = [
+        c for c in [*counts, *derived, *small_n, *by_cols, *within_cols] if c not in df.columns
+    ]
     missing += [c for kv in complements.items() for c in kv if c not in counts]
     missing += [
-        c for v in derived.values() for c in ([v] if isinstance(v, str) else v) if c not in counts
+        c
+        for v in [*derived.values(), *small_n.values()]
+        for c in ([v] if isinstance(v, str) else v)
+        if c not in counts
     ]
     if isinstance(total_col, str) and total_col not in counts:
         missing.append(total_col)
@@ -315,6 +326,12 @@ def suppress(
         for b in bases:
             mask |= hidden[:, col_pos[b]]
         der_df[d] = mask & ~(prim_df[d].to_numpy() | comp_df[d].to_numpy())
+    for d, bases in small_n.items():
+        bases = [bases] if isinstance(bases, str) else list(bases)
+        mask = np.zeros(n_rows, dtype=bool)
+        for b in bases:
+            mask |= primary[:, col_pos[b]]
+        der_df[d] = der_df[d].to_numpy() | (mask & ~(prim_df[d].to_numpy() | comp_df[d].to_numpy()))
     label_primary = f"<{threshold}"
     for c in df.columns:
         p, q, d = prim_df[c].to_numpy(), comp_df[c].to_numpy(), der_df[c].to_numpy()

@@ -1163,6 +1163,18 @@ def bootstrap_ci(
     >>> row = res.to_frame().iloc[0]
     >>> row["method"], float(row["estimate"]), bool(row["ci_low"] < -0.5 < row["ci_high"])
     ('bca', -0.5, True)
+
+    The vectorized form: the same statistic as weighted sums over a ``(b, n)`` array of
+    bootstrap counts, cluster-resampled by site (use the table passed in, ``d``, not the
+    outer one: with ``by`` it is the group's rows):
+
+    >>> ep["site"] = ["A", "B", "C", "D"] * 5
+    >>> def mean_change(d, weights):
+    ...     return weights @ d["change"].to_numpy() / weights.sum(axis=1)
+    >>> res = iop.bootstrap_ci(ep, mean_change, cluster="site", n_boot=1000, seed=1)
+    >>> row = res.to_frame().iloc[0]
+    >>> row["statistic"], int(row["n_clusters"])
+    ('mean_change', 4)
     """
     func = "bootstrap_ci"
     if not callable(statistic):
@@ -1303,6 +1315,8 @@ def _generic_bootstrap(sub, statistic, weighted, n_units, cinv, unit_rows, n_boo
     if names == ["statistic"] and fname.isidentifier() and fname != "<lambda>":
         names = [fname]
     k = theta.size
+    if n_units < 2:  # nothing to resample
+        return names, theta, np.full((n_boot, k), np.nan), np.full((1, k), np.nan), np.ones(1)
     boot = np.empty((n_boot, k))
 
     def unit_weights(counts):  # (b, n_units) -> (b, n) row weights

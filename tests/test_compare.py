@@ -575,3 +575,24 @@ def test_plots_structure():
     ax = dose_response(EP).plot()
     assert ax.get_xlabel().startswith("Mean attendance_hours")
     plt.close("all")
+
+
+def test_pool_sites_ancova_uses_per_site_ancova():
+    res = pool_sites(EP, group="format", method="ancova")
+    s3 = EP[EP["site"] == "S3"]
+    one = compare(s3, method="ancova").table.set_index("contrast")
+    got = res.sites[res.sites["site"] == "S3"].set_index("contrast")
+    np.testing.assert_allclose(got["estimate"], one.loc[got.index, "estimate"], rtol=1e-12)
+    np.testing.assert_allclose(got["se"], one.loc[got.index, "se"], rtol=1e-12)
+
+
+def test_small_group_in_one_site_drops_only_that_contrast():
+    ep = EP.copy()
+    drop = ep.index[(ep["site"] == "S2") & (ep["format"] == "hybrid")][1:]
+    ep = ep.drop(drop)  # one hybrid episode left in S2
+    res = pool_sites(ep, group="format", method="ancova")
+    s2 = res.sites[res.sites["site"] == "S2"]
+    assert list(s2["contrast"]) == ["virtual - in_person"]
+    assert any("S2" in n for n in res.notes)
+    res_w = pool_sites(ep, group="format")
+    assert list(res_w.sites.loc[res_w.sites["site"] == "S2", "contrast"]) == ["virtual - in_person"]

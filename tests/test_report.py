@@ -175,10 +175,16 @@ def test_methods_from_results_and_provenance(small):
     assert prov["configuration"]["sensitivity_methods"] == ["completers", "locf", "bocf"]
 
 
-def test_suppression_off_is_explicit_and_sha256_of_file(tmp_path):
-    sim = iop.synth.generate(n_episodes=120, seed=6)
+def test_minimal_file_suppression_off_and_sha256(tmp_path):
+    """Only the required columns (totals, no items, no episode facts), suppression off."""
+    d = iop.synth.generate(n_episodes=120, seed=6).data
+    d = d[d["instrument"] == "PHQ-9"]
+    items = [c for c in d.columns if c.startswith("item_")]
+    d = d.assign(total=d[items].sum(axis=1))[
+        ["patient_id", "instrument", "assessment_date", "total"]
+    ]
     path = tmp_path / "in.csv"
-    sim.data.to_csv(path, index=False, date_format="%Y-%m-%d")
+    d.to_csv(path, index=False, date_format="%Y-%m-%d")
     cfg = {"suppression": {"enabled": False}, "sensitivity": {"enabled": False}}
     rep = iop.report(path, config=cfg, out=tmp_path / "r")
     html = (tmp_path / "r" / "report.html").read_text()
@@ -186,6 +192,11 @@ def test_suppression_off_is_explicit_and_sha256_of_file(tmp_path):
     assert ">&lt;11<" not in html
     assert rep.provenance["input"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert rep.provenance["suppression"] == "OFF"
+    # sections that need absent columns say so instead of failing
+    assert "no &#x27;format&#x27; column" in html
+    assert "could not be computed" in html and any("Kaplan" in w for w in rep.warnings)
+    assert "could not be counted: the data give totals without item responses" in html
+    assert re.findall(r"<h2>(.*?)</h2>", html) == SECTIONS
 
 
 def test_demo_tables_match_committed_report(demo_dir):

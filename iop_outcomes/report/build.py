@@ -355,9 +355,14 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
     data = loaded.data
     if "safety_flag" in data.columns and "instrument" in data.columns:
         phq = data[data["instrument"].astype("object") == "PHQ-9"]
-        if len(phq):
-            flag = phq["safety_flag"].astype("boolean")
-            known = flag.notna()
+        flag = phq["safety_flag"].astype("boolean")
+        known = flag.notna()
+        if len(phq) and not known.any():
+            sec.p(
+                "PHQ-9 item 9 (thoughts of death or self-harm) could not be counted: the data "
+                "give totals without item responses."
+            )
+        elif len(phq):
             key = "episode_id" if "episode_id" in phq.columns else "patient_id"
             by_ep = flag[known].groupby(phq.loc[known, key].astype("object")).any()
             n_ep = int(len(by_ep))

@@ -95,6 +95,8 @@ _CI_METHODS = ("analytic", "ncp", "bca", "percentile")
 _JACK_MAX = 2000
 # Elements per chunk of a resampling matrix (memory bound: ~130 MB of int64).
 _CHUNK_ELEMS = 1 << 24
+# Fewer clusters than this in a group: the cluster bootstrap is flagged as unreliable.
+_MIN_CLUSTERS = 10
 # Show a progress bar when the resampling work (replicates x units) exceeds this.
 _PROGRESS_WORK = 50_000_000
 
@@ -784,6 +786,9 @@ def rm_d(
         cols["n_boot"] = rr["n_boot"].to_numpy()
         if cluster is not None:
             cols["n_clusters"] = np.array([0 if u is None else u[1].size for u in units])
+            few = cols["n_clusters"][n_used >= 3]
+            if few.size and few.min() < _MIN_CLUSTERS:
+                notes.append(_few_clusters_note(int(few.min())))
     with np.errstate(invalid="ignore"):
         cols.update(
             mean_pre=np.where(n > 0, mean_pre, np.nan),
@@ -1268,6 +1273,8 @@ def bootstrap_ci(
                 )
                 if ccodes is not None:
                     row["n_clusters"] = int(n_units)
+                    if n_units < _MIN_CLUSTERS:
+                        notes.append(_few_clusters_note(int(n_units)))
                 if method == "bca":
                     row["z0"] = iv["z0"]
                     row["acceleration"] = iv["acceleration"]
@@ -1366,6 +1373,13 @@ def _generic_bootstrap(sub, statistic, weighted, n_units, cinv, unit_rows, n_boo
         for i in range(n_del):
             jack[i] = _as_values(statistic(_take(sub, np.flatnonzero(row_grp != i))))
     return names, theta, boot, jack, np.ones(n_del)
+
+
+def _few_clusters_note(k: int) -> str:
+    return (
+        f"Only {k} cluster(s) in a group: a cluster bootstrap needs many more (>= {_MIN_CLUSTERS}, "
+        "preferably 20+) to be trusted; these intervals are likely too narrow."
+    )
 
 
 def _indices_from_counts(counts: np.ndarray) -> list[np.ndarray]:

@@ -466,6 +466,7 @@ def test_rm_d_cluster_bootstrap_and_by():
     assert list(t["n_clusters"]) == [6, 6]
     assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()
     assert "clusters (site)" in res.method
+    assert "Only 6 cluster(s)" in str(res)
 
 
 def test_bootstrap_ci_by_and_multiple_statistics():

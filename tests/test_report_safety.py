@@ -137,3 +137,22 @@ def test_config_missing_file():
 def test_turning_suppression_off_is_explicit():
     cfg = StudyConfig.from_dict({"suppression": {"enabled": False}})
     assert cfg.suppression_threshold is None
+
+
+def test_iop_report_is_callable_both_ways():
+    import sys
+
+    import iop_outcomes as iop
+    from iop_outcomes.report.build import report
+
+    rp = sys.modules["iop_outcomes.report"]  # the package, whatever iop.report resolved to
+    assert callable(rp) and rp.report is report
+    assert callable(iop.report)
+
+
+def test_counts_in_running_text_are_suppressed():
+    from iop_outcomes.report.build import _is_count_key, _safe_count
+
+    assert _safe_count(3, 11) == "<11" and _safe_count(0, 11) == "0"
+    assert _safe_count(1127, 11) == "1,127" and _safe_count(3, None) == "3"
+    assert _is_count_key("n_excluded") and _is_count_key("n") and not _is_count_key("seed")

@@ -1137,7 +1137,10 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
     texts = {str(ep.attrs.get("rules_text")) for ep in eps.values() if ep.attrs.get("rules_text")}
     if texts:
         rule_txt = " ".join(sorted(texts))
-    ep_meta = [f"{inst}: {len(ep):,} episodes in the episode table." for inst, ep in eps.items()]
+    ep_meta = [
+        f"{inst}: {_safe_count(len(ep), ctx.threshold)} episodes in the episode table."
+        for inst, ep in eps.items()
+    ]
     sec.bullets([f"Episode rules: {rule_txt}", *ep_meta])
     sec.html("<h3>Instruments</h3>")
     items = []
@@ -1171,7 +1174,10 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
         if key in seen:
             continue
         seen.add(key)
-        p = ", ".join(f"{k} = {_fmt_param(v)}" for k, v in params.items())
+        p = ", ".join(
+            f"{k} = {_safe_count(v, ctx.threshold) if _is_count_key(k) else _fmt_param(v)}"
+            for k, v in params.items()
+        )
         s = f"<li><strong>{html.escape(title)}</strong>: {html.escape(method or 'see table')}"
         if p:
             s += f"<br><small>Parameters: {html.escape(p)}</small>"
@@ -1210,6 +1216,20 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
             "Further sources are cited in each instrument entry and method text above.",
         ]
     )
+
+
+def _is_count_key(k: str) -> bool:
+    k = str(k).lower()
+    return k in ("n", "count", "k") or k.startswith("n_") or k.endswith("_n")
+
+
+def _safe_count(v: Any, threshold: int | None) -> str:
+    """A count for running text, small-cell suppressed like the tables."""
+    if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool):
+        return _fmt_param(v)
+    if threshold is not None and 1 <= float(v) < threshold:
+        return f"<{threshold}"
+    return f"{int(v):,}" if float(v).is_integer() else _fmt_param(v)
 
 
 def _fmt_param(v: Any) -> str:

@@ -58,7 +58,7 @@ _VARIANTS: dict[str, dict[str, str]] = {
             "Var = S_d^2/((n-1) S_av^2) + est^2 (S_pre^4 + S_post^4 + 2 r^2 S_pre^2 S_post^2)"
             "/(8 (n-1) S_av^4)"
         ),
-        "source": "Algina & Keselman 2003 (index); Bonett 2008 (variance)",
+        "source": "Algina & Keselman 2003 (index); Bonett 2008 eq. 10 (variance; metafor SMCRPH)",
     },
     "b": {
         "standardizer": "SD at baseline (pre)",
@@ -533,7 +533,7 @@ def rm_d(
     with :math:`S_d` the SD of the change scores, :math:`S_1, S_2` the pre and post SDs and
     :math:`r` the pre–post correlation. Hedges' correction (``adjust=True``, reported as
     ``g_*``) multiplies by :math:`J(n-1)=\Gamma(\tfrac{n-1}{2})/(\sqrt{\tfrac{n-1}{2}}\,
-    \Gamma(\tfrac{n-2}{2}))`, the paired degrees of freedom.
+    \Gamma(\tfrac{n-2}{2}))` — Hedges (1981) with the paired degrees of freedom n − 1.
 
     Analytic CIs are ``estimate ± z·se`` with the published large-sample variance of each
     variant, evaluated at the reported estimate (metafor's ``vtype="LS"`` convention):
@@ -544,10 +544,10 @@ def rm_d(
             \quad\text{(Borenstein et al. 2009, eq. 4.28; Morris \& DeShon 2002)}\\
         V(d_{av}) &= \frac{S_d^2}{(n-1)S_{av}^2}
             + \frac{d^2 (S_1^4 + S_2^4 + 2r^2S_1^2S_2^2)}{8(n-1)S_{av}^4}
-            \quad\text{(Bonett 2008)}\\
+            \quad\text{(Bonett 2008, eq. 10)}\\
         V(d_b) &= \tfrac{2(1-r)}{n} + \tfrac{d^2}{2n} \quad\text{(Becker 1988)}\\
         V_H(d_b) &= \frac{S_d^2}{S_1^2(n-1)} + \frac{d^2}{2(n-1)}
-            \quad\text{(Bonett 2008, eq. 13; with ``heteroscedastic=True``)}
+            \quad\text{(Bonett 2008, eq. 13; heteroscedastic=True)}
 
     Becker's variance (metafor ``SMCR``, the default so that numbers match it) assumes equal
     pre and post SDs; when they differ its CI undercovers and a note says so — pass
@@ -634,6 +634,11 @@ def rm_d(
     .. [9] Cumming G, Finch S (2001). A primer on the understanding, use, and calculation
        of confidence intervals that are based on central and noncentral distributions.
        Educ Psychol Meas 61:532–574.
+    .. [10] Cumming G (2012). Understanding the New Statistics. Routledge.
+    .. [11] Morris SB (2008). Estimating effect sizes from pretest-posttest-control group
+       designs. Organ Res Methods 11:364–386.
+    .. [12] Hedges LV (1981). Distribution theory for Glass's estimator of effect size and
+       related estimators. J Educ Stat 6:107–128.
 
     Examples
     --------

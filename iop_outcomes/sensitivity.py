@@ -790,7 +790,9 @@ def missing_data_sensitivity(
     else:
         notes.append(
             "Completers = episodes with a discharge score under the 'discharge_only' endpoint "
-            "rule of iop.episodes (a score within the discharge window of the discharge date)."
+            "rule of iop.episodes (dated rows: the score nearest the discharge date within the "
+            "discharge window; undated rows: the score labelled 'discharge')"
+            + (f" and discharge_status in {list(completed)} (or unknown)." if completed else ".")
         )
     if assessments is not None and "total" not in assessments.columns:
         assessments = None

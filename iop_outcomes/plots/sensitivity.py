@@ -95,6 +95,13 @@ def plot_sensitivity(result, *, estimand: str | None = None, ax=None):
             y -= 1
         y -= 0.4
     ax.axvline(0, color="0.5", lw=0.8, ls="--")
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color="C0", marker="o", ls="", label="valid under MAR (MI, mixed model)"),
+        Line2D([], [], color="C1", marker="o", ls="", label="completers / carried forward"),
+    ]
+    ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=False)
     ax.set_yticks(ticks)
     ax.set_yticklabels(labels)
     ax.set_ylim(y + 0.4, 0.6)

@@ -93,14 +93,20 @@ def _frame(data: Any, fname: str) -> pd.DataFrame:
     return data
 
 
-def _as_episodes(data: Any, fname: str, instrument: str | None = None) -> pd.DataFrame:
-    """Return an episode table; build it from assessment rows when needed."""
+def _as_episodes(
+    data: Any, fname: str, instrument: str | None = None, any_instrument: bool = False
+) -> pd.DataFrame:
+    """Return an episode table; build it from assessment rows when needed (with
+    ``any_instrument``, every instrument, for analyses of episode facts only)."""
     df = _frame(data, fname)
     cols = set(df.columns)
     if "baseline" not in cols and cols & {"total", "assessment_date", "timepoint", "item_1"}:
         from .episodes import episodes as _episodes  # lazy: written alongside this module
 
-        kw = {} if instrument is None else {"instrument": instrument}
+        if instrument is not None or any_instrument:
+            kw = {"instrument": instrument}
+        else:
+            kw = {}  # the episodes module's default instrument
         built = _episodes(df, **kw)
         df = built.to_frame() if hasattr(built, "to_frame") else built
         if not isinstance(df, pd.DataFrame) and hasattr(built, "table"):
@@ -139,6 +145,13 @@ def _canon_or_self(name: str) -> str:
         return _inst.canonical_name(name)
     except Exception:  # unknown instrument names stay as given
         return name
+
+
+def _instrument_of(ep: pd.DataFrame) -> str | None:
+    if "instrument" not in ep.columns:
+        return None
+    vals = pd.unique(ep["instrument"].dropna())
+    return str(vals[0]) if len(vals) == 1 else None
 
 
 def _one_row_per_episode(ep: pd.DataFrame) -> pd.DataFrame:
@@ -710,6 +723,7 @@ def retention(
         method="CONSORT-style flow counts; follow-up response with Wilson score intervals",
         params={
             "by": by,
+            "instrument": _instrument_of(ep),
             "windows": windows,
             "as_of": None if as_of is None else str(as_of.date()),
             "ci_level": ci_level,
@@ -1154,7 +1168,7 @@ def dropout_survival(
             f"The 'transfers' parameter of {fname} must be 'censor' or 'competing'. "
             f"Got {transfers!r} instead."
         )
-    ep = _as_episodes(data, fname, instrument)
+    ep = _as_episodes(data, fname, instrument, any_instrument=True)
     if instrument is not None:
         ep = _select_instrument(ep, instrument, fname)
     ep = _one_row_per_episode(ep).reset_index(drop=True)

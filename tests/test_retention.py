@@ -591,7 +591,12 @@ def test_accepts_assessment_rows():
         from_rows = fn(rows, instrument="PHQ-9")
         direct = fn(ep, instrument="PHQ-9")
         pd.testing.assert_frame_equal(from_rows.to_frame(), direct.to_frame())
+    # episode facts do not depend on the instrument: all instruments, one row per episode
+    pd.testing.assert_frame_equal(
+        R.dropout_survival(rows).to_frame("curve"), R.dropout_survival(ep).to_frame("curve")
+    )
     res = R.retention(rows, instrument="PHQ-9", tests=False)
+    assert res.params["instrument"] == "PHQ-9"
     assert res.flow.loc[res.flow["stage"] == "admitted", "n"].sum() == ep["episode_id"].nunique()
     a = R.attrition(rows, instrument="PHQ-9", covariates=("baseline", "format"))
     assert (

@@ -263,7 +263,7 @@ table.iop-table { border-collapse: collapse; margin: .4rem 0 .3rem; font-size: .
   font-variant-numeric: tabular-nums; }
 table.iop-table th, table.iop-table td { border-bottom: 1px solid var(--rule);
   padding: .2rem .45rem; text-align: left; vertical-align: top; }
-table.iop-table td.num { text-align: right; }
+table.iop-table td.num { text-align: right; white-space: nowrap; }
 table.iop-table th { border-bottom: 1.5px solid var(--ink); background: #f4f6f8; }
 .table-block, figure { margin: 0 0 1.2rem; overflow-x: auto; }
 .caption { font-weight: 600; margin: .8rem 0 .2rem; }

@@ -273,7 +273,7 @@ def cmd_summary(args) -> int:
             total_col="n_episodes",
             total_row="Overall",
             complements={"n_paired": "n_episodes"},
-            derived={
+            small_n={
                 c: "n_paired"
                 for c in (
                     "baseline_mean",

@@ -1280,7 +1280,7 @@ def equivalence(
         table=pd.DataFrame(rows),
         title=f"{kind.capitalize()} of change by {group} (margin {_fmt(margin)} {unit})",
         method=f"{test} at alpha = {alpha:g} on the {method} difference; {comp.method}",
-        params=dict(comp.params, margin=margin, alpha=alpha, kind=kind),
+        params=dict(comp.params, margin=margin, alpha=alpha, kind=kind, better_is=better),
         notes=tuple(dict.fromkeys(notes)),
         verdicts=tuple(verdicts),
         comparison=comp,

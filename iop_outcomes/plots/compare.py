@@ -157,12 +157,24 @@ def plot_equivalence(result, ax=None):
         raise ConfigError("plot_equivalence needs an equivalence() result.")
     ax = _axes(ax, height=max(2.0, 0.45 * len(t) + 1.2))
     kind = result.params.get("kind", "equivalence")
+    lower_better = result.params.get("better_is", "lower") == "lower"
     m = float(t["margin"].iloc[0])
     y = np.arange(len(t))[::-1]
-    ax.axvspan(-m, m, color="tab:green", alpha=0.12)
-    ax.axvline(m, color="tab:green", lw=1, ls="--")
+    lo = min(float(t["ci_low"].min()), -m)
+    hi = max(float(t["ci_high"].max()), m)
+    pad = 0.15 * (hi - lo)
     if kind == "equivalence":
+        ax.axvspan(-m, m, color="tab:green", alpha=0.12)
         ax.axvline(-m, color="tab:green", lw=1, ls="--")
+        ax.axvline(m, color="tab:green", lw=1, ls="--")
+    elif lower_better:  # non-inferior region: difference below +margin
+        ax.axvspan(lo - pad, m, color="tab:green", alpha=0.12)
+        ax.axvline(m, color="tab:green", lw=1, ls="--")
+    else:
+        ax.axvspan(-m, hi + pad, color="tab:green", alpha=0.12)
+        ax.axvline(-m, color="tab:green", lw=1, ls="--")
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(-0.7, len(t) - 0.3)
     ax.axvline(0, color="0.5", lw=0.8)
     colors = np.where(t["conclusion"].to_numpy(bool), "tab:green", "tab:red")
     ax.hlines(y, t["ci_low"], t["ci_high"], colors=colors, lw=2)
@@ -170,7 +182,8 @@ def plot_equivalence(result, ax=None):
     ax.set_yticks(y)
     ax.set_yticklabels(t["contrast"].astype(str))
     level = float(t["ci_level"].iloc[0])
-    ax.set_xlabel(f"Difference in change with {level:.0%} CI (margin ±{m:g})")
+    sign = "±" if kind == "equivalence" else ("+" if lower_better else "-")
+    ax.set_xlabel(f"Difference in change (group - reference), {level:.0%} CI; margin {sign}{m:g}")
     ax.set_title(kind.capitalize())
     return ax
 

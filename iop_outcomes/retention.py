@@ -43,8 +43,6 @@ Examples
 
 from __future__ import annotations
 
-import sys as _sys
-import types as _types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1792,15 +1790,3 @@ def durability(
         notes=notes,
         digits=3,
     )
-
-
-# ``iop_outcomes.retention`` is both this submodule and the public function ``iop.retention``.
-# Once the submodule has been imported directly (``import iop_outcomes.retention``), Python binds
-# the package attribute ``retention`` to the module, shadowing the lazy function; making the
-# module callable keeps ``iop.retention(...)`` working whatever the import order.
-class _CallableModule(_types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> RetentionResult:
-        return retention(*args, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule

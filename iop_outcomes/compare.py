@@ -1515,14 +1515,22 @@ def _tau2_reml(y, v, tol=1e-12, max_iter=1000):
     return max(tau2, 0.0), False, max_iter
 
 
-def _meta(y, v, tau2_method, ci_level, pi_method):
+def _meta(y, v, tau2_method, ci_level, pi_method, test="z"):
     y, v = np.asarray(y, float), np.asarray(v, float)
     k = len(y)
     tau2, conv, iters = (_tau2_dl if tau2_method == "DL" else _tau2_reml)(y, v)
     w = 1 / (v + tau2)
     mu = float((w * y).sum() / w.sum())
-    se = float(1 / np.sqrt(w.sum()))
-    z = z_crit(ci_level)
+    if test == "knha":  # Hartung-Knapp(-Sidik-Jonkman): scaled SE, t(k-1)
+        df = float(k - 1)
+        se = float(np.sqrt((w * (y - mu) ** 2).sum() / ((k - 1) * w.sum())))
+        z = float(stats.t.ppf(0.5 + ci_level / 2, df))
+        pval = float(2 * stats.t.sf(abs(mu / se), df))
+    else:
+        df = np.inf
+        se = float(1 / np.sqrt(w.sum()))
+        z = z_crit(ci_level)
+        pval = float(2 * stats.norm.sf(abs(mu / se)))
     wf = 1 / v
     mu_fe = (wf * y).sum() / wf.sum()
     Q = float((wf * (y - mu_fe) ** 2).sum())
@@ -1531,7 +1539,7 @@ def _meta(y, v, tau2_method, ci_level, pi_method):
     H2 = (tau2 + vt) / vt
     if pi_method == "higgins2009":
         crit = stats.t.ppf(0.5 + ci_level / 2, k - 2) if k >= 3 else np.nan
-    else:
+    else:  # as metafor's predict(): the CI's critical value
         crit = z
     half = crit * np.sqrt(tau2 + se**2)
     return dict(
@@ -1543,7 +1551,9 @@ def _meta(y, v, tau2_method, ci_level, pi_method):
         ci_high=mu + z * se,
         ci_level=ci_level,
         statistic=mu / se,
-        pvalue=float(2 * stats.norm.sf(abs(mu / se))),
+        df=df,
+        pvalue=pval,
+        test=test,
         tau2=tau2,
         tau=float(np.sqrt(tau2)),
         I2=I2,
@@ -1567,6 +1577,7 @@ def pool_sites(
     method: str = "welch",
     covariates: Sequence[str] | str = (),
     tau2_methods: Sequence[str] = ("REML", "DL"),
+    test: str = "z",
     pi_method: str = "higgins2009",
     ci_level: float = 0.95,
     instrument: str | None = None,
@@ -1582,20 +1593,25 @@ def pool_sites(
       difference in mean change, :math:`v_i = s_1^2/n_1 + s_0^2/n_0`; or "ancova").
 
     Pooling: :math:`\hat\mu = \sum w_i y_i / \sum w_i`, :math:`w_i = 1/(v_i + \hat\tau^2)`,
-    :math:`SE = (\sum w_i)^{-1/2}`, Wald z interval. :math:`\hat\tau^2` by DerSimonian–Laird
+    :math:`SE = (\sum w_i)^{-1/2}`, Wald z interval (``test="z"``, metafor's default) or,
+    with ``test="knha"``, the Hartung–Knapp–Sidik–Jonkman SE
+    :math:`\sqrt{\sum w_i (y_i - \hat\mu)^2 / ((k-1)\sum w_i)}` with :math:`t_{k-1}`
+    (recommended with few sites; metafor ``test="knha"``). :math:`\hat\tau^2` by
+    DerSimonian–Laird
     :math:`\max(0, (Q-(k-1))/(\sum w - \sum w^2/\sum w))` and/or REML (Fisher scoring, as
     metafor ``rma(method="REML")``). :math:`I^2 = \hat\tau^2/(\hat\tau^2 + \tilde v)` with
     :math:`\tilde v = (k-1)\sum w/((\sum w)^2 - \sum w^2)` (Higgins & Thompson 2002;
     metafor's definition). Prediction interval (``pi_method="higgins2009"``):
     :math:`\hat\mu \pm t_{k-2}\sqrt{\hat\tau^2 + SE^2}` (Higgins, Thompson & Spiegelhalter
-    2009); ``"z"`` uses the normal quantile as metafor's ``predict()``.
+    2009); ``"metafor"`` uses the CI's critical value (z, or :math:`t_{k-1}` with knha) as
+    metafor's ``predict()``.
 
     Sites with fewer than 2 episodes (in any arm) are excluded and listed in ``notes``.
 
     References
     ----------
     DerSimonian & Laird (1986), Control Clin Trials 7:177. Viechtbauer (2005), J Educ
-    Behav Stat 30:261. Higgins & Thompson (2002), Stat Med 21:1539. Higgins, Thompson &
+    Behav Stat 30:261. Hartung & Knapp (2001), Stat Med 20:3875. Higgins & Thompson (2002), Stat Med 21:1539. Higgins, Thompson &
     Spiegelhalter (2009), J R Stat Soc A 172:137.
 
     Examples
@@ -1612,7 +1628,8 @@ def pool_sites(
     """
     func = "pool_sites"
     ci_level = _check_ci_level(ci_level, func)
-    _check_choice(pi_method, ("higgins2009", "z"), "pi_method", func)
+    _check_choice(pi_method, ("higgins2009", "metafor"), "pi_method", func)
+    _check_choice(test, ("z", "knha"), "test", func)
     tau2_methods = _as_tuple(tau2_methods)
     for m in tau2_methods:
         _check_choice(m, ("REML", "DL"), "tau2_methods", func)
@@ -1721,7 +1738,9 @@ def pool_sites(
             notes.append(f"{contrast}: fewer than 2 sites; nothing to pool.")
             continue
         for m in tau2_methods:
-            row = _meta(t["estimate"].to_numpy(), t["se"].to_numpy() ** 2, m, ci_level, pi_method)
+            row = _meta(
+                t["estimate"].to_numpy(), t["se"].to_numpy() ** 2, m, ci_level, pi_method, test
+            )
             if not row["converged"]:
                 notes.append(f"{contrast}: REML did not converge; tau2 is the last iterate.")
             pooled.append({"contrast": contrast, **row})
@@ -1747,8 +1766,10 @@ def pool_sites(
         title=f"Random-effects pooling over {site}",
         method=(
             f"Per-site effect: {effect}; inverse-variance random-effects pooling, tau^2 by "
-            f"{' and '.join(tau2_methods)}; Wald z CI; prediction interval "
-            + ("t(k-2) (Higgins 2009)" if pi_method == "higgins2009" else "z (metafor)")
+            f"{' and '.join(tau2_methods)}; "
+            + ("Wald z CI" if test == "z" else "Hartung-Knapp SE with t(k-1) CI")
+            + "; prediction interval "
+            + ("t(k-2) (Higgins 2009)" if pi_method == "higgins2009" else "as metafor predict()")
         ),
         params=params,
         notes=tuple(dict.fromkeys(notes)),

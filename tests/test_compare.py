@@ -412,27 +412,34 @@ def test_subgroup_skips_empty_cells():
 
 # ----------------------------------------------------------------------------- pooling
 @pytest.mark.parametrize("key", ["pool_mean_change", "pool_virtual", "pool_toy"])
-@pytest.mark.parametrize("tau2_method", ["DL", "REML"])
-def test_pooling_matches_metafor(key, tau2_method):
+@pytest.mark.parametrize("variant", ["DL", "REML", "DL_knha", "REML_knha"])
+def test_pooling_matches_metafor(key, variant):
     ref = REF[key]
+    tau2_method = variant.split("_")[0]
+    test = "knha" if variant.endswith("knha") else "z"
     if key == "pool_toy":
         from iop_outcomes.compare import _meta
 
-        out = _meta(ref["yi"], ref["vi"], tau2_method, 0.95, "higgins2009")
-        out_z = _meta(ref["yi"], ref["vi"], tau2_method, 0.95, "z")
+        out = _meta(ref["yi"], ref["vi"], tau2_method, 0.95, "higgins2009", test)
+        out_m = _meta(ref["yi"], ref["vi"], tau2_method, 0.95, "metafor", test)
     else:
         kw = {"group": "format", "reference": "in_person"} if key == "pool_virtual" else {}
-        res = pool_sites(EP, site="site", **kw)
+
+        def pick(res):
+            t = res.table
+            return t[(t["tau2_method"] == tau2_method) & (t["contrast"] != "hybrid - in_person")]
+
+        res = pool_sites(EP, site="site", test=test, **kw)
         sites = res.sites[res.sites["contrast"] != "hybrid - in_person"]
         np.testing.assert_allclose(sites["estimate"], ref["yi"], **TOL)
         np.testing.assert_allclose(sites["se"] ** 2, ref["vi"], **TOL)
-        t = res.table
-        t = t[(t["tau2_method"] == tau2_method) & (t["contrast"] != "hybrid - in_person")]
-        out = t.iloc[0]
-        res_z = pool_sites(EP, site="site", pi_method="z", **kw).table
-        out_z = res_z[(res_z["tau2_method"] == tau2_method)].iloc[-1]
-    r = ref[tau2_method]
-    tol = TOL if tau2_method == "DL" else dict(rtol=1e-6, atol=1e-8)  # REML: both to 1e-12
+        (out,) = [r for _, r in pick(res).iterrows()]
+        (out_m,) = [
+            r for _, r in pick(pool_sites(EP, test=test, pi_method="metafor", **kw)).iterrows()
+        ]
+    r = ref[variant]
+    # REML: metafor run with threshold 1e-12, ours to 1e-12 -> compared to 1e-6
+    tol = TOL if tau2_method == "DL" else dict(rtol=1e-6, atol=1e-8)
     for k in ("estimate", "se", "ci_low", "ci_high", "pvalue", "tau2", "I2", "H2", "Q"):
         np.testing.assert_allclose(out[k], r[k], **tol, err_msg=k)
     np.testing.assert_allclose(out["Q_pvalue"], r["Q_pvalue"], **TOL)
@@ -440,7 +447,7 @@ def test_pooling_matches_metafor(key, tau2_method):
         [out["pi_low"], out["pi_high"]], [r["pi_low_t"], r["pi_high_t"]], **tol
     )
     np.testing.assert_allclose(
-        [out_z["pi_low"], out_z["pi_high"]], [r["pi_low_z"], r["pi_high_z"]], **tol
+        [out_m["pi_low"], out_m["pi_high"]], [r["pi_low_z"], r["pi_high_z"]], **tol
     )
 
 

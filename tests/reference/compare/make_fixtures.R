@@ -122,8 +122,10 @@ out$subgroup_welch_virtual <- list(estimate = unname(est), se = unname(sg[2, ]),
 ## 5. Random-effects pooling over sites (metafor rma) ----------------------------------
 meta <- function(yi, vi) {
   r <- list()
-  for (m in c("DL", "REML")) {
-    fit <- rma(yi, vi, method = m, control = list(threshold = 1e-12, maxiter = 10000))
+  for (m in c("DL", "REML", "DL_knha", "REML_knha")) {
+    tm <- sub("_knha", "", m)
+    fit <- rma(yi, vi, method = tm, test = if (grepl("knha", m)) "knha" else "z",
+               control = list(threshold = 1e-12, maxiter = 10000))
     pr <- predict(fit)
     k <- fit$k
     r[[m]] <- list(estimate = fit$b[1], se = fit$se, ci_low = fit$ci.lb, ci_high = fit$ci.ub,

@@ -228,3 +228,17 @@ def test_small_n_statistics_hidden_only_for_small_counts():
     assert s.table["mean_change"].tolist() == [-5.0, -6.0, -4.0, "*"]
     assert s.table.loc[2, "n_unpaired"] == "<11"
     assert s.table.loc[3, "n_paired"] == "<11"
+
+
+def test_overlapping_rows_without_column_totals():
+    # recovery is a subset of reliable improvement: rows are not a partition
+    t = pd.DataFrame(
+        {
+            "outcome": ["recovery", "reliable improvement", "deterioration"],
+            "count": [390, 573, 4],
+            "n": [950, 1127, 1127],
+        }
+    )
+    s = suppress(t, counts=["count", "n"], complements={"count": "n"}, column_totals=False)
+    assert s.table["count"].tolist() == [390, 573, "<11"]
+    assert not any("could not be protected" in n for n in s.notes)

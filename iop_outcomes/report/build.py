@@ -171,6 +171,7 @@ class _Ctx:
         total_col=None,
         complements: dict | None = None,
         within=None,
+        column_totals: bool = True,
         result: Any = None,
         method: str = "",
         notes: Sequence[str] = (),
@@ -188,6 +189,7 @@ class _Ctx:
             total_col=total_col,
             complements=complements,
             within=within,
+            column_totals=column_totals,
         )
         self.counter += 1
         method = method or (getattr(result, "method", "") or "")
@@ -581,6 +583,65 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
             )
 
 
+def _section_trajectories(ctx: _Ctx, sec: Section, loaded: Any, inst: str) -> None:
+    import iop_outcomes as iop
+
+    if not ctx.cfg.trajectories_enabled:
+        return
+    g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in loaded.data.columns else None
+    sec.html(f"<h3>Weekly trajectories ({html.escape(inst)})</h3>")
+    sec.p(
+        "All in-treatment scores, not only the first and last, modelled with a linear mixed "
+        "model (random intercept and slope per episode). The lines are model-based mean scores "
+        "by week; the table gives the fixed effects (the weekly slope and how it differs by "
+        "group)."
+    )
+    res = ctx.run(
+        sec,
+        "Trajectories",
+        lambda: iop.trajectories(loaded.data, instrument=inst, group=g, ci_level=ctx.cfg.ci_level),
+    )
+    if res is None:
+        return
+    tb = res.to_frame()
+    keep = [c for c in ["term", "estimate", "ci_low", "ci_high", "pvalue"] if c in tb.columns]
+    ctx.add_table(
+        sec,
+        f"trajectory_{_slug(inst)}",
+        f"{inst} weekly trajectory model: fixed effects",
+        tb[keep],
+        result=res,
+    )
+    means = getattr(res, "means", None)
+    if isinstance(means, pd.DataFrame) and len(means) and {"week", "estimate"} <= set(means):
+        plt = _mpl()
+        fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+        groups = means["group"] if "group" in means else pd.Series("All", index=means.index)
+        for gname, sub in means.groupby(groups.astype("object"), sort=True):
+            sub = sub.sort_values("week")
+            x = sub["week"].to_numpy(dtype=float)
+            ax.plot(x, sub["estimate"].to_numpy(dtype=float), marker="o", ms=3, label=str(gname))
+            if {"ci_low", "ci_high"} <= set(sub):
+                ax.fill_between(
+                    x,
+                    sub["ci_low"].to_numpy(dtype=float),
+                    sub["ci_high"].to_numpy(dtype=float),
+                    alpha=0.15,
+                )
+        ax.set_xlabel("week since admission")
+        ax.set_ylabel(f"model-based mean {inst}")
+        ax.legend(frameon=False, fontsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+        ctx.add_figure(
+            sec,
+            f"trajectory_{_slug(inst)}",
+            f"{inst} weekly trajectories",
+            fig,
+            caption=f"Model-based mean {inst} by week with {100 * ctx.cfg.ci_level:g}% "
+            "confidence bands (linear mixed model).",
+        )
+
+
 def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
     import iop_outcomes as iop
 
@@ -639,6 +700,93 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
         ctx.facts.setdefault("clinsig", {})[inst] = t.frame[t.frame["group"] == "Overall"]
         if g and inst == ctx.cfg.primary_instrument:
             _fig_clinsig(ctx, sec, t.frame, inst, g)
+    _nhs_benchmarks(ctx, sec, eps)
+
+
+def _nhs_benchmarks(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
+    import iop_outcomes as iop
+
+    if {"PHQ-9", "GAD-7"} <= set(eps):
+        data, inst, label = pd.concat([eps["PHQ-9"], eps["GAD-7"]]), None, "PHQ-9 + GAD-7"
+    elif "PHQ-9" in eps:
+        data, inst, label = eps["PHQ-9"], "PHQ-9", "PHQ-9"
+    else:
+        return
+    sec.html("<h3>NHS Talking Therapies definitions and England's national rates</h3>")
+    sec.p(
+        "The same episodes scored with the outcome definitions of NHS Talking Therapies "
+        "(England), beside the latest national rates. Populations, settings and treatments "
+        "differ, so the national figure is context, not a target."
+    )
+    res = ctx.run(
+        sec,
+        "NHS Talking Therapies benchmark",
+        lambda: iop.benchmarks(
+            iop.clinical_significance(
+                data, method="nhs-talking-therapies", instrument=inst, ci_level=ctx.cfg.ci_level
+            )
+        ),
+    )
+    if res is None:
+        return
+    tb = res.to_frame()
+    keep = [
+        c
+        for c in [
+            "outcome",
+            "count",
+            "n",
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "year",
+            "national_estimate",
+        ]
+        if c in tb.columns
+    ]
+    ctx.add_table(
+        sec,
+        "nhs_benchmark",
+        f"NHS Talking Therapies outcomes ({label}) and national rates",
+        tb[keep],
+        counts=["count", "n"],
+        complements={"count": "n"},
+        column_totals=False,
+        derived={c: ["count", "n"] for c in ("estimate", "ci_low", "ci_high") if c in keep},
+        result=res,
+        digits=3,
+    )
+
+
+def _quality_measures(ctx: _Ctx, sec: Section, loaded: Any) -> None:
+    import iop_outcomes as iop
+
+    if "PHQ-9" not in set(loaded.data["instrument"].astype("object").unique()):
+        return
+    sec.html("<h3>US quality measures (PHQ-9)</h3>")
+    res = ctx.run(sec, "Quality measures", lambda: iop.quality_measures(loaded.data))
+    if res is None:
+        return
+    tb = res.to_frame()
+    keep = [
+        c
+        for c in ["measure", "rate", "numerator", "denominator", "estimate", "ci_low", "ci_high"]
+        if c in tb.columns
+    ]
+    ctx.add_table(
+        sec,
+        "quality_measures",
+        "US depression quality measures computable from these data (HEDIS DRR-E, CMS159; PHQ-9)",
+        tb[keep],
+        counts=["numerator", "denominator"],
+        complements={"numerator": "denominator"},
+        column_totals=False,
+        derived={
+            c: ["numerator", "denominator"] for c in ("estimate", "ci_low", "ci_high") if c in keep
+        },
+        result=res,
+        digits=3,
+    )
 
 
 def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
@@ -800,6 +948,44 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                 ),
             )
             ctx.facts.setdefault("equivalence", {})[inst] = t.frame
+        if "site" in ep.columns and ep["site"].nunique() > 1:
+            res = ctx.run(
+                sec,
+                f"Site-level pooling ({inst})",
+                lambda ep=ep: iop.pool_sites(
+                    ep, site="site", group=g, reference=ref, ci_level=ctx.cfg.ci_level
+                ),
+            )
+            if res is not None:
+                tb = res.to_frame()
+                keep = [
+                    c
+                    for c in [
+                        "contrast",
+                        "tau2_method",
+                        "k",
+                        "estimate",
+                        "ci_low",
+                        "ci_high",
+                        "I2",
+                        "tau2",
+                        "pi_low",
+                        "pi_high",
+                    ]
+                    if c in tb.columns
+                ]
+                ctx.add_table(
+                    sec,
+                    f"pool_sites_{_slug(inst)}",
+                    f"{inst}: the {g} difference estimated within each site and pooled "
+                    "(random effects)",
+                    tb[keep],
+                    result=res,
+                    notes=(
+                        "k = number of sites; I2 and tau2 describe how much the difference "
+                        "varies between sites; pi = prediction interval for a new site.",
+                    ),
+                )
 
 
 def _section_retention(
@@ -857,6 +1043,51 @@ def _section_retention(
             small_n={c: "n" for c in ("median_los", "los_ci_low", "los_ci_high") if c in keep},
             result=res,
         )
+    fu_cols = [w for w in ("followup_3m", "followup_1m") if w in ep.columns and ep[w].notna().any()]
+    if fu_cols:
+        res = ctx.run(
+            sec, "Attrition", lambda: iop.attrition(ep, retained=fu_cols[0], instrument=inst)
+        )
+        if res is not None:
+            tb = res.to_frame()
+            if "kind" in tb.columns:
+                tb = tb[tb["kind"].astype("object") == "continuous"]
+            keep = [
+                c
+                for c in [
+                    "variable",
+                    "n_retained",
+                    "mean_retained",
+                    "sd_retained",
+                    "n_lost",
+                    "mean_lost",
+                    "sd_lost",
+                    "smd",
+                    "pvalue",
+                ]
+                if c in tb.columns
+            ]
+            if len(tb):
+                ctx.add_table(
+                    sec,
+                    "attrition",
+                    f"Who answered the {fu_cols[0].removeprefix('followup_')} follow-up "
+                    f"({inst}): responders vs non-responders",
+                    tb[keep],
+                    counts=[c for c in ("n_retained", "n_lost") if c in keep],
+                    total_col=True,
+                    column_totals=False,
+                    small_n={
+                        c: ("n_retained" if c.endswith("retained") else "n_lost")
+                        for c in ("mean_retained", "sd_retained", "mean_lost", "sd_lost")
+                        if c in keep
+                    },
+                    result=res,
+                    notes=(
+                        "smd = standardised mean difference (retained − lost); |smd| > 0.1 "
+                        "suggests follow-up responders differ from non-responders.",
+                    ),
+                )
     res = ctx.run(sec, "Durability of gains", lambda: iop.durability(ep, instrument=inst))
     if res is not None:
         tb = res.to_frame()
@@ -1401,6 +1632,8 @@ def report(
     ret = _section_flow(ctx, s_flow, eps[primary], primary)
     step("flow")
     _section_change(ctx, s_change, eps)
+    _section_trajectories(ctx, s_change, loaded, primary)
+    _quality_measures(ctx, s_change, loaded)
     step("change")
     _section_clinsig(ctx, s_clin, eps)
     step("clinsig")

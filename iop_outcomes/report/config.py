@@ -26,6 +26,9 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     methods = ["completers", "locf", "bocf", "mi", "mixed"]
     n_imputations = 20
 
+    [trajectories]                         # weekly mixed-model trajectories (primary instrument)
+    enabled = true
+
     [data]
     mapping = "mapping.toml"               # column mapping for iop.load (relative to this file)
 """
@@ -69,6 +72,7 @@ class StudyConfig:
     episode_rules: dict[str, Any] = field(default_factory=dict)
     suppression_enabled: bool = True
     threshold: int = 11
+    trajectories_enabled: bool = True
     sensitivity_enabled: bool = True
     sensitivity_methods: tuple[str, ...] = ("completers", "locf", "bocf", "mi", "mixed")
     n_imputations: int = 20
@@ -99,6 +103,7 @@ class StudyConfig:
             "episodes": dict,
             "suppression": dict,
             "sensitivity": dict,
+            "trajectories": dict,
             "data": dict,
         }
         _check_keys(d, top, "the top level", where)
@@ -193,6 +198,10 @@ class StudyConfig:
                     f"Got {sens['n_imputations']!r} instead."
                 )
             kw["n_imputations"] = sens["n_imputations"]
+        traj = d.get("trajectories", {})
+        _check_keys(traj, {"enabled": bool}, "[trajectories]", where)
+        if "enabled" in traj:
+            kw["trajectories_enabled"] = traj["enabled"]
         data = d.get("data", {})
         _check_keys(data, {"mapping": str}, "[data]", where)
         if "mapping" in data:

@@ -122,6 +122,7 @@ def suppress(
     total_col: str | bool | None = None,
     complements: Mapping[str, str] | None = None,
     within: str | Sequence[str] | None = None,
+    column_totals: bool = True,
     complement_label: str = COMPLEMENT_LABEL,
 ) -> SuppressedTable:
     """Hide small counts, their complements and the values derived from them.
@@ -157,6 +158,10 @@ def suppress(
         categories of one format add up to that format's n): all rows of a group, total rows
         included, form one more constraint per count column, with an implicit total. Use it
         with ``by`` for two-way tables in long form (``by="outcome", within="group"``).
+    column_totals : bool, default True
+        Whether each count column (within ``by`` groups) adds up to a total. Set it to
+        ``False`` when rows overlap (e.g. recovery and reliable improvement, which are not a
+        partition); row-wise rules (``complements``, ``total_col``, ``within``) still apply.
     complements : dict, optional
         ``{k_column: n_column}`` for "k of n" counts: the unshown remainder ``n - k`` is a cell
         too (e.g. non-responders), so ``k`` is hidden when ``1 <= n - k < threshold``.
@@ -255,6 +260,8 @@ def suppress(
         rows = np.sort(np.asarray(rows))
         members = [r for r in rows if not is_total[r]]
         totals = [r for r in rows if is_total[r]]
+        if not column_totals:
+            continue
         for c in counts:
             j = col_pos[c]
             cells = [(r, j) for r in members if finite[r, j]]

@@ -450,8 +450,8 @@ def _reml_profile(theta, S, structure, full=False):
     """
     L = _lambda(theta, structure)
     p, q, n = S["p"], S["q"], S["n"]
-    m = np.einsum("ji,ejk,kl->eil", L, S["ZtZ"], L) + np.eye(q)[None]
-    u = np.einsum("ji,ejp->eip", L, S["ZtXy"])
+    m = L.T @ S["ZtZ"] @ L + np.eye(q)
+    u = L.T @ S["ZtXy"]  # (E, q, p + 1)
     if q == 1:
         det = m[:, 0, 0]
         miu = u / m
@@ -468,6 +468,8 @@ def _reml_profile(theta, S, structure, full=False):
             )
             / det[:, None, None]
         )
+    # einsum's C loop rather than BLAS: multithreaded BLAS on small blocks can be far slower
+    # on a busy machine
     h = S["G"] - np.einsum("eip,eiq->pq", u, miu)
     xhx, xhy, yhy = h[:p, :p], h[:p, p], h[p, p]
     try:
@@ -505,7 +507,11 @@ def _fit_vectorized(df, y, X, random, starts):
             "uncorrelated": [(0, None)] * 2,
             "intercept": [(0, None)],
         }[r]
-        opts = {"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20000, "maxfev": 20000}
+        # simplex size 1e-8 in theta; function tolerance relative to the deviance's size
+        # (the deviance is a sum over all rows, so its rounding noise grows with n)
+        f0 = _reml_profile(np.asarray(x0), S, r)
+        fatol = 1e-10 * max(1.0, abs(f0)) if np.isfinite(f0) else 1e-6
+        opts = {"xatol": 1e-8, "fatol": fatol, "maxiter": 5000, "maxfev": 5000}
         res = optimize.minimize(
             _reml_profile, x0, args=(S, r), method="Nelder-Mead", bounds=bounds, options=opts
         )

@@ -276,6 +276,7 @@ def test_msandwich_against_numerical_jacobian(kind):
     np.testing.assert_allclose(analytic, c @ V @ c, rtol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:.*(effective sample size|imbalance remains)")
 def test_poor_overlap_warns():
     rng = np.random.default_rng(1)
     n = 400

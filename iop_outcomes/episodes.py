@@ -15,11 +15,13 @@ Rules (defaults)
   after it (ties: the earlier).
 * **Endpoint**: ``"last_in_treatment"`` (default) — the last score after the
   baseline and no later than 7 days after discharge; or ``"discharge_only"`` —
-  the score nearest discharge within 7 days of it (an episode without one has
-  no endpoint, so dropouts without a discharge score stay missing).
+  the score labelled ``discharge`` where the episode has timepoint labels,
+  otherwise the score nearest discharge from 3 days before to 7 days after it
+  (an episode without one has no endpoint, so dropouts without a discharge
+  score stay missing).
 * **Follow-ups**: the score nearest 30 / 91 / 182 / 365 days after discharge
   within non-overlapping windows 14–60, 61–135, 136–270 and 271–500 days.
-* Without dates, ``timepoint`` labels are used: baseline ``intake`` (or week
+* Episodes without any dated score use their ``timepoint`` labels: baseline ``intake`` (or week
   0), endpoint the latest of ``intake`` / ``week_N`` / ``discharge``
   (``discharge`` only under ``"discharge_only"``), follow-ups ``followup_Nm``.
 
@@ -67,7 +69,7 @@ class EpisodeRules:
     baseline_window: tuple[int, int] = (-14, 7)
     endpoint: str = "last_in_treatment"
     discharge_grace: int = 7
-    discharge_window: int = 7
+    discharge_window: tuple[int, int] = (-3, 7)
     followup_targets: dict[str, int] = field(
         default_factory=lambda: {"1m": 30, "3m": 91, "6m": 182, "12m": 365}
     )
@@ -102,7 +104,11 @@ class EpisodeRules:
         ep = (
             f"the last score after baseline and no later than {self.discharge_grace} days after discharge"
             if self.endpoint == "last_in_treatment"
-            else f"the score nearest discharge within {self.discharge_window} days of it"
+            else (
+                "the score labelled 'discharge' when the episode has timepoint labels, otherwise the "
+                f"score nearest discharge from {-self.discharge_window[0]} days before to "
+                f"{self.discharge_window[1]} days after it"
+            )
         )
         fu = "; ".join(
             f"{k}: nearest to day {self.followup_targets[k]} within days {a}-{b} after discharge"
@@ -149,7 +155,8 @@ def assessment_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> pd.D
     given), ``in_treatment`` (bool) and ``role``: ``baseline``, ``endpoint``,
     ``treatment`` (in treatment, neither baseline nor endpoint),
     ``followup_1m`` … ``followup_12m``, ``before_baseline_window`` (too early
-    for the baseline window), ``outside_windows`` (after discharge but in no
+    for the baseline window), ``undated`` (no date in an episode whose other
+    scores are dated), ``outside_windows`` (after discharge but in no
     follow-up window, or a second score in a window) or ``no_baseline``
     (in-treatment scores of an episode without a baseline).
 
@@ -170,11 +177,25 @@ def assessment_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> pd.D
     if "patient_id" not in d:
         d["patient_id"] = d["episode_id"]
     has_dates = "assessment_date" in d and d["assessment_date"].notna().any()
-    if has_dates:
-        _by_dates(d, data, r)
-    else:
+    if not has_dates:
         _by_labels(d, r)
-    return d
+        return d
+    # episodes with no dated score at all fall back to their timepoint labels
+    dated = d["assessment_date"].notna().groupby([d["episode_id"], d["instrument"]], observed=True)
+    dated_ep = dated.transform("any").to_numpy(dtype=bool)
+    if dated_ep.all():
+        _by_dates(d, data, r)
+        return d
+    a, b = d.loc[dated_ep].copy(), d.loc[~dated_ep].copy()
+    _by_dates(a, data, r)
+    if "timepoint" in b or "week" in b:
+        _by_labels(b, r)
+    else:
+        b["days"] = b["week"] = np.nan
+        b["in_treatment"] = False
+        b["role"] = "undated"
+    a.loc[a["assessment_date"].isna().to_numpy(), "role"] = "undated"
+    return pd.concat([a, b]).loc[d.index]
 
 
 def _require(data: pd.DataFrame, cols) -> None:
@@ -258,12 +279,18 @@ def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
         cand = cand.sort_values(["_k", "_t"], kind="mergesort")
         end_pos = cand.drop_duplicates("_k", keep="last")["_pos"].to_numpy()
     else:
-        near = (
-            later
-            & ~np.isnan(after_dc)
-            & (np.abs(np.nan_to_num(after_dc, nan=1e9)) <= r.discharge_window)
+        # the discharge assessment: by its label where the episode has labels, else by date
+        lo_dc, hi_dc = r.discharge_window
+        tp = (
+            d["timepoint"].astype("str")
+            if "timepoint" in d
+            else pd.Series(None, index=d.index, dtype="str")
         )
-        end_pos = _pick_nearest(d, near, np.nan_to_num(after_dc, nan=1e9), keys)
+        labelled = tp.notna().groupby(gkey.to_numpy()).transform("any").to_numpy(dtype=bool)
+        by_label = later & (tp == "discharge").fillna(False).to_numpy(dtype=bool)
+        a_dc = np.nan_to_num(after_dc, nan=1e9)
+        by_date = later & ~labelled & (a_dc >= lo_dc) & (a_dc <= hi_dc)
+        end_pos = _pick_nearest(d, by_label | by_date, np.where(by_label, 0.0, a_dc), keys)
     role[end_pos] = "endpoint"
 
     post = valid & ~in_tx if not np.all(np.isnan(after_dc)) else valid & fu_label

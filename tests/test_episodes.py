@@ -83,11 +83,12 @@ def test_endpoint_rules_last_in_treatment_vs_discharge_only():
     assert iop.episodes(rows("E1", [0, 49], [20, 8]))["endpoint"].iloc[0] == 8
     late = iop.episodes(rows("E1", [0, 20, 50], [20, 12, 8]))
     assert late["endpoint"].iloc[0] == 12
-    near = iop.episodes(
-        rows("E1", [0, 10, 23], [20, 16, 14], discharge=ADMIT + pd.Timedelta(days=30)),
-        rules={"endpoint": "discharge_only"},
-    )
-    assert near["endpoint"].iloc[0] == 14  # exactly 7 days before discharge
+    # discharge window: 3 days before to 7 days after the recorded discharge
+    only = {"endpoint": "discharge_only"}
+    dc30 = ADMIT + pd.Timedelta(days=30)
+    for day, inside in [(27, True), (26, False), (37, True)]:
+        got = iop.episodes(rows("E1", [0, 10, day], [20, 16, 14], discharge=dc30), rules=only)
+        assert bool(got["endpoint"].iloc[0] == 14) is inside, day
     with pytest.raises(ConfigError, match="'endpoint' rule"):
         EpisodeRules(endpoint="best")
 
@@ -187,3 +188,34 @@ def test_errors_are_clear():
         iop.episodes(pd.DataFrame({"episode_id": ["e"], "instrument": ["PHQ-9"]}))
     with pytest.raises(DataError, match=r"No \['GAD-7'\] scores"):
         iop.episodes(rows("E1", [0, 30], [20, 10]), instrument="GAD-7")
+
+
+def test_discharge_only_prefers_the_discharge_label():
+    # a dropout's last weekly score 2 days before discharge is not a discharge assessment when
+    # the data carry timepoint labels; a labelled discharge score is, whatever its distance
+    d = rows("E1", [0, 7, 14], [20, 16, 14], discharge=ADMIT + pd.Timedelta(days=16))
+    d["timepoint"] = ["intake", "week_1", "week_2"]
+    only = {"endpoint": "discharge_only"}
+    assert np.isnan(iop.episodes(d, rules=only)["endpoint"].iloc[0])
+    d.loc[2, "timepoint"] = "discharge"
+    assert iop.episodes(d, rules=only)["endpoint"].iloc[0] == 14
+    # without a discharge_date the label alone decides
+    assert iop.episodes(d.drop(columns="discharge_date"), rules=only)["endpoint"].iloc[0] == 14
+
+
+def test_episodes_without_dates_use_labels_beside_dated_ones():
+    df = pd.DataFrame(
+        {
+            "patient_id": ["A", "A", "B", "B"],
+            "episode_id": ["A", "A", "B", "B"],
+            "instrument": "PHQ-9",
+            "timepoint": ["intake", "discharge"] * 2,
+            "assessment_date": pd.to_datetime(["2025-01-02", "2025-02-06", None, None]),
+            "total": [20.0, 9, 18, 8],
+        }
+    )
+    ep = iop.episodes(df).set_index("episode_id")
+    assert ep.loc["A", "change"] == -11 and ep.loc["B", "change"] == -10
+    d2 = df.copy()
+    d2.loc[1, "assessment_date"] = pd.NaT  # an undated score inside a dated episode is reported
+    assert assessment_roles(d2)["role"].tolist()[:2] == ["baseline", "undated"]

@@ -125,9 +125,12 @@ def test_missing_required_columns_names_them_and_lists_found():
 def test_mapping_dict_and_toml(tmp_path):
     df = frame().rename(columns={"patient_id": "Client ID", "assessment_date": "Date Given"})
     df["Mode"] = ["zoom", "zoom", "Clinic", "Clinic"]
-    with pytest.warns(IOPWarning, match="2 of 4 rows quarantined"):  # 'zoom' unknown without a synonym
+    with pytest.warns(
+        IOPWarning, match="2 of 4 rows quarantined"
+    ):  # 'zoom' unknown without a synonym
         res = iop.load(
-            df, mapping={"Client ID": "patient_id", "date given": "assessment_date", "Mode": "format"}
+            df,
+            mapping={"Client ID": "patient_id", "date given": "assessment_date", "Mode": "format"},
         )
     assert res.data["format"].astype(str).tolist() == ["in_person", "in_person"]
     assert reasons(res)[0] == "unknown format 'zoom'"
@@ -503,3 +506,101 @@ def test_documented_example_file_loads_with_text_answers():
     assert res.counts() == {"accepted": 8, "repaired": 0, "quarantined": 0}
     # GAD-7 intake given as answer text: 3 + 2 + 1 + 1 + 0 + 2 + 1 = 10
     assert res.data["total"].tolist() == [16, 10, 9, 6, 4, 7, 18, 15]
+
+
+# ---------------------------------------------------------------- episodes and dates (review fixes)
+
+
+def test_episode_ids_numbered_within_patient_are_made_unique():
+    df = frame(episode_id=[1, 1, 1, 1])  # REDCap style: episode 1 of p1 and episode 1 of p2
+    res = iop.load(df)
+    assert res.data["episode_id"].tolist() == ["p1|1", "p1|1", "p2|1", "p2|1"]
+    assert res.counts()["repaired"] == 4
+    assert reasons(res)[0] == (
+        "episode_id numbered within patient (1 episode_id value(s) are used by more than one "
+        "patient, e.g. '1'); read as 'patient_id|episode_id'"
+    )
+    # ids unique across patients are kept as given, with no repair
+    res = iop.load(frame(episode_id=["e1", "e1", "e2", "e2"]))
+    assert res.data["episode_id"].tolist() == ["e1", "e1", "e2", "e2"]
+    assert res.counts()["accepted"] == 4
+
+
+def test_episodes_derived_from_admit_dates_without_episode_id():
+    df = frame(
+        patient_id=["p1"] * 4,
+        assessment_date=["2025-01-02", "2025-02-01", "2025-06-02", "2025-07-01"],
+        admit_date=["2025-01-01", "2025-01-01", "2025-06-01", "2025-06-01"],
+    )
+    res = iop.load(df)
+    assert res.data["episode_id"].tolist() == ["p1|2025-01-01"] * 2 + ["p1|2025-06-01"] * 2
+    assert reasons(res)[0] == (
+        "no episode_id column and 1 patient(s) have several admit_date values: "
+        "episode_id derived as 'patient_id|admit_date'"
+    )
+    # one admission per patient: one episode per patient, as before
+    res = iop.load(frame(admit_date=["2025-01-01"] * 2 + ["2025-01-05"] * 2))
+    assert res.data["episode_id"].tolist() == ["p1", "p1", "p2", "p2"]
+    assert res.counts()["accepted"] == 4
+
+
+def test_date_order_is_decided_per_column():
+    # 13/02 is only day-first, so the whole column is day/month/year (01/02 is 1 February)
+    res = iop.load(frame(assessment_date=["01/02/2025", "13/02/2025", "2025-03-01", "20/03/2025"]))
+    assert res.data["assessment_date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2025-02-01",
+        "2025-02-13",
+        "2025-03-01",
+        "2025-03-20",
+    ]
+    # no order reads every value: the best one is used and the rest quarantined, saying so
+    res = quiet_load(frame(assessment_date=["01/02/2025", "13/02/2025", "12/25/2025", "1/30/2025"]))
+    assert res.ledger["disposition"].astype(str).tolist()[1] == "quarantined"
+    assert reasons(res) == [
+        "assessment_date '13/02/2025' does not fit the date order used for this column: "
+        "month/day/year (%m/%d/%Y), which reads 3 of 4 distinct non-ISO values"
+    ]
+    # a two-digit year is not read as year 25 AD
+    res = iop.load(frame(assessment_date=["1/2/25", "1/20/25", "2/3/25", "2/14/25"]))
+    assert res.data["assessment_date"].iloc[1] == pd.Timestamp("2025-01-20")
+
+
+def test_ambiguous_date_order_is_a_file_level_warning():
+    df = frame(assessment_date=["01/02/2025", "03/04/2025", "05/06/2025", "07/08/2025"])
+    with pytest.warns(IOPWarning, match="day/month order cannot be told"):
+        res = iop.load(df)
+    assert res.data["assessment_date"].iloc[0] == pd.Timestamp("2025-01-02")
+    p = res.problems
+    assert p["severity"].tolist() == ["warning"] and p["row"].tolist() == [0]
+    assert "read as month/day/year (%m/%d/%Y)" in p["reason"].iloc[0]
+    assert "options.date_format = '%d/%m/%Y'" in p["fix"].iloc[0]
+    with pytest.raises(LoadError, match="day/month order"):
+        iop.load(df, strict=True)
+    # the user's order: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IOPWarning)
+        res = iop.load(df, mapping={"options": {"date_format": "%d/%m/%Y"}})
+    assert res.data["assessment_date"].iloc[0] == pd.Timestamp("2025-02-01")
+
+
+def test_times_and_time_zones_keep_the_local_day():
+    df = frame(
+        assessment_date=[
+            "2025-01-06T23:30:00-05:00",
+            "2025-02-17 14:30",
+            "01/28/2025 9:15",
+            "2025-02-19T01:00:00Z",
+        ]
+    )
+    res = iop.load(df)
+    assert res.data["assessment_date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2025-01-06",
+        "2025-02-17",
+        "2025-01-28",
+        "2025-02-19",
+    ]
+    days = ["2025-01-06 23:30", "2025-02-17 23:30", "2025-01-08 23:30", "2025-02-19 23:30"]
+    aware = pd.Series(pd.to_datetime(days)).dt.tz_localize("US/Eastern")
+    res = iop.load(frame(assessment_date=aware))
+    assert res.data["assessment_date"].iloc[0] == pd.Timestamp("2025-01-06")
+    assert res.data["assessment_date"].dt.tz is None

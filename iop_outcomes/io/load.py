@@ -309,17 +309,29 @@ def _join_episodes(df: pd.DataFrame, episodes, mp) -> pd.DataFrame:
     )
 
 
+def _text_id(x) -> str | None:
+    if isinstance(x, (bool, np.bool_)):
+        return str(bool(x))
+    if isinstance(x, (float, np.floating)):
+        return str(int(x)) if float(x).is_integer() else repr(float(x))
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    t = str(x).strip()
+    return t or None
+
+
 def _as_text(s: pd.Series) -> pd.Series:
-    """Identifiers as text; integral floats (Excel's 12.0) become '12'."""
-    if pd.api.types.is_float_dtype(s):
-        out = s.map(
-            lambda x: None if pd.isna(x) else (str(int(x)) if float(x).is_integer() else repr(x))
-        )
-        return out.astype("str")
-    if pd.api.types.is_integer_dtype(s):
+    """Identifiers as text, converted once per distinct value.
+
+    Integral floats (Excel's ``12.0``) become ``'12'``; text is stripped; empty
+    text is missing. The same conversion is used for every key that is joined.
+    """
+    if pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s):
         return s.astype("Int64").astype("str").where(s.notna(), None)
-    out = s.astype("str")
-    return out.str.strip().where(s.notna(), None)
+    if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
+        out = s.str.strip()
+        return out.where(out.notna() & (out != ""), None)
+    return unique_map(s, _text_id).astype("str")
 
 
 class _Validator:
@@ -366,33 +378,89 @@ class _Validator:
             self.add(rep, col, f"{col} {{value}}", "", "repair", values=texts)
         return pd.Series(val, index=s.index)
 
+    def warn_file(self, column: str, reason: str, fix: str, severity: str = "warning") -> None:
+        """A file-level problem (no rows flagged): a warning, or a ``note`` that never fails strict."""
+        self.issues.append(_Issue(np.zeros(self.n, dtype=bool), column, reason, fix, severity))
+
     def _dates(self, col: str) -> pd.Series:
+        """Parse a date column to days (times dropped; tz-aware values keep their local date).
+
+        ISO values (``2025-03-14``, with or without a time or UTC offset) are read
+        as such. The other values are read with ONE day/month order for the whole
+        column: the first of ``options.date_format`` (alone, when given) or
+        :data:`DATE_FORMATS` that reads every distinct value; failing that, the
+        one that reads most, and the rest are quarantined.
+        """
         s = self.df[col]
         if pd.api.types.is_datetime64_any_dtype(s):
-            return (
-                s.astype("datetime64[ns]").dt.tz_localize(None)
-                if s.dt.tz is not None
-                else s.astype("datetime64[ns]")
-            )
-        fmt = self.mp.options.get("date_format")
+            if getattr(s.dt, "tz", None) is not None:
+                s = s.dt.tz_localize(None)  # local wall-clock time
+            return s.dt.normalize().astype("datetime64[ns]")
+        user_fmt = self.mp.options.get("date_format")
         codes, uniques = pd.factorize(s, use_na_sentinel=True)
-        parsed = pd.Series(pd.NaT, index=range(len(uniques)), dtype="datetime64[ns]")
-        todo = np.ones(len(uniques), dtype=bool)
-        texts = pd.Series(uniques, dtype=object).map(
-            lambda v: v.strip() if isinstance(v, str) else v
-        )
-        for f in ([fmt] if fmt else []) + ["ISO8601", "%m/%d/%Y", "%m/%d/%y", "%d.%m.%Y"]:
-            if not todo.any():
-                break
-            got = pd.to_datetime(texts[todo], format=f, errors="coerce")
-            got = got.dt.tz_localize(None) if getattr(got.dt, "tz", None) is not None else got
-            parsed[todo] = got.astype("datetime64[ns]").to_numpy()
-            todo = parsed.isna().to_numpy()
-        vals = np.append(parsed.to_numpy(), np.datetime64("NaT", "ns"))  # code -1 -> NaT
+        u = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+        parsed = np.full(len(u), np.datetime64("NaT"), dtype="datetime64[ns]")
+        is_str = np.fromiter((isinstance(v, str) for v in u), dtype=bool, count=len(u))
+        for i in np.nonzero(~is_str)[0]:  # datetime objects in a mixed column (Excel)
+            parsed[i] = _day_of(u.iloc[i])
+        misfit = np.zeros(len(u), dtype=bool)
+        chosen = None
+        if is_str.any():
+            txt = u[is_str].astype("str").str.strip()
+            pos = np.nonzero(is_str)[0]
+            iso = txt.str.extract(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ].*)?$")
+            basic = txt.str.extract(r"^(\d{4})(\d{2})(\d{2})$")
+            iso = iso.where(iso[0].notna(), basic)
+            is_iso = iso[0].notna().to_numpy()
+            if is_iso.any():
+                ymd = (iso[0] + "-" + iso[1] + "-" + iso[2])[is_iso]
+                parsed[pos[is_iso]] = _to_days(
+                    pd.to_datetime(ymd, format="%Y-%m-%d", errors="coerce")
+                )
+            rest = txt[~is_iso]
+            rpos = pos[~is_iso]
+            if len(rest):
+                timed = user_fmt and any(d in user_fmt for d in ("%H", "%I", "%M", "%S"))
+                tok = rest if timed else rest.str.split(n=1).str[0]
+                cands = [user_fmt] if user_fmt else DATE_FORMATS
+                results = [_parse_with(tok, f, guard=not user_fmt) for f in cands]
+                n_ok = [int(r.notna().sum()) for r in results]
+                full = [i for i, k in enumerate(n_ok) if k == len(rest)]
+                best = full[0] if full else int(np.argmax(n_ok))
+                chosen = cands[best]
+                got = results[best]
+                parsed[rpos] = _to_days(got)
+                if not user_fmt:
+                    other = np.logical_or.reduce([r.notna().to_numpy() for r in results])
+                    misfit[rpos] = got.isna().to_numpy() & other
+                    alt = _SWAPPED.get(chosen)
+                    if n_ok[best] and alt is not None:
+                        alt_got = _parse_with(tok, alt, guard=True)
+                        differs = (alt_got != got).to_numpy() & got.notna().to_numpy()
+                        if alt_got[got.notna()].notna().all() and differs.any():
+                            ex = tok[differs].iloc[0]
+                            self.warn_file(
+                                col,
+                                f"{col}: the day/month order cannot be told from the values (every "
+                                f"day number is 12 or less, e.g. {ex!r}); read as "
+                                f"{_FMT_WORDS[chosen]} ({chosen})",
+                                f"If the dates are {_FMT_WORDS[alt]}, set options.date_format = "
+                                f"'{alt}' in the mapping (TOML: [options] date_format = '{alt}').",
+                            )
+        vals = np.append(parsed, np.datetime64("NaT", "ns"))  # code -1 -> NaT
         out = pd.Series(vals[np.where(codes >= 0, codes, len(vals) - 1)], index=s.index)
         out = out.astype("datetime64[ns]")
-        bad = s.notna().to_numpy() & out.isna().to_numpy()
-        hint = f" (expected format {fmt})" if fmt else " (expected YYYY-MM-DD or MM/DD/YYYY)"
+        bad_u = np.append(np.isnat(parsed), False)
+        misfit_u = np.append(misfit, False)
+        c = np.where(codes >= 0, codes, len(vals) - 1)
+        bad = bad_u[c] & ~misfit_u[c]
+        mis = misfit_u[c]
+        if user_fmt:
+            hint = f" (expected format {user_fmt})"
+        elif chosen:
+            hint = f" (expected YYYY-MM-DD or {_FMT_EXAMPLE[chosen]})"
+        else:
+            hint = " (expected YYYY-MM-DD or MM/DD/YYYY)"
         self.add(
             bad,
             col,
@@ -400,6 +468,17 @@ class _Validator:
             "Correct the date, or set options.date_format in the mapping (e.g. '%d/%m/%Y').",
             values=s,
         )
+        if mis.any():
+            n_other, n_read = int(len(rest)), int(n_ok[best])
+            self.add(
+                mis,
+                col,
+                f"{col} {{value!r}} does not fit the date order used for this column: "
+                f"{_FMT_WORDS[chosen]} ({chosen}), which reads {n_read} of "
+                f"{n_other} distinct non-ISO values",
+                "Correct the date (one order per column), or set options.date_format in the mapping.",
+                values=s,
+            )
         return out
 
     # -- the checks ------------------------------------------------------------
@@ -416,17 +495,6 @@ class _Validator:
             "Fill in the patient identifier.",
         )
         out["patient_id"] = pid
-        if "episode_id" in df.columns:
-            eid = _as_text(df["episode_id"])
-            self.add(
-                eid.isna().to_numpy() & pid.notna().to_numpy(),
-                "episode_id",
-                "episode_id is missing",
-                "Fill in the episode, or drop the episode_id column to use one episode per patient.",
-            )
-            out["episode_id"] = eid
-        else:
-            out["episode_id"] = pid
         ids = pd.Series(pd.unique(pid.dropna()))
         numeric_ids = ids.str.fullmatch(r"\d+")
         if numeric_ids.any() and not numeric_ids.all() and len(ids) > 1:
@@ -507,6 +575,7 @@ class _Validator:
             f"no {' / '.join(time_cols)} given",
             "Give the assessment date (or week / timepoint).",
         )
+        self._episode_ids(out)
         self._episode_dates(out)
 
         # labels
@@ -566,6 +635,76 @@ class _Validator:
         scored = ["n_answered", "scoring_rule", "severity", "safety_flag"]
         rest = [c for c in out.columns if c not in lead + items + scored]
         return out[lead + items + scored + rest]
+
+    def _episode_ids(self, out: pd.DataFrame) -> None:
+        """``episode_id``: as given, made unique per patient when numbered within patient.
+
+        Without an ``episode_id`` column, episodes are one per patient, or one per
+        (patient, ``admit_date``) when a patient has several admission dates.
+        """
+        df = self.df
+        pid = out["patient_id"]
+        pc, pu = pd.factorize(pid, use_na_sentinel=True)
+        pu = np.asarray(pu, dtype=object)
+        if "episode_id" in df.columns:
+            eid = _as_text(df["episode_id"])
+            self.add(
+                eid.isna().to_numpy() & (pc >= 0),
+                "episode_id",
+                "episode_id is missing",
+                "Fill in the episode, or drop the episode_id column to use one episode per patient.",
+            )
+            ec, eu = pd.factorize(eid, use_na_sentinel=True)
+            both = (pc >= 0) & (ec >= 0)
+            first = np.full(len(eu) + 1, -1, dtype=np.int64)
+            idx = np.nonzero(both)[0][::-1]
+            first[ec[idx]] = pc[idx]  # the last write wins: each episode's first patient
+            shared = both & (first[ec] != pc)
+            if shared.any():
+                n_shared = len(np.unique(ec[shared]))
+                ex = str(eu[ec[np.nonzero(shared)[0][0]]])
+                out["episode_id"] = _pair_text(pc, pu, ec, np.asarray(eu, dtype=object), both)
+                self.add(
+                    both,
+                    "episode_id",
+                    f"episode_id numbered within patient ({n_shared:,} episode_id value(s) are used "
+                    f"by more than one patient, e.g. {ex!r}); read as 'patient_id|episode_id'",
+                    "",
+                    "repair",
+                )
+            else:
+                out["episode_id"] = eid
+            return
+        out["episode_id"] = pid
+        if "admit_date" not in out:
+            return
+        ad = out["admit_date"].to_numpy()
+        ok = (pc >= 0) & ~np.isnat(ad)
+        if not ok.any():
+            return
+        adi = ad.view("int64")
+        first = np.zeros(len(pu) + 1, dtype=np.int64)
+        idx = np.nonzero(ok)[0][::-1]
+        first[pc[idx]] = adi[idx]
+        several = np.zeros(len(pu) + 1, dtype=bool)
+        several[pc[ok & (first[pc] != adi)]] = True
+        if not several.any():
+            return
+        dc, du = pd.factorize(adi[ok])
+        days = pd.DatetimeIndex(du.astype("datetime64[ns]")).strftime("%Y-%m-%d")
+        dcode = np.full(self.n, -1, dtype=np.int64)
+        dcode[ok] = dc
+        new = _pair_text(pc, pu, dcode, np.asarray(days, dtype=object), ok)
+        out["episode_id"] = new.where(ok, pid)
+        n_p = int(several.sum())
+        self.add(
+            ok & several[pc],
+            "episode_id",
+            f"no episode_id column and {n_p:,} patient(s) have several admit_date values: "
+            "episode_id derived as 'patient_id|admit_date'",
+            "Give an episode_id column to define episodes yourself.",
+            "repair",
+        )
 
     def _episode_dates(self, out: pd.DataFrame) -> None:
         if "admit_date" in out and "discharge_date" in out:
@@ -954,6 +1093,70 @@ def _classify(s: pd.Series, func):
     )
     c = np.where(codes >= 0, codes, len(res))
     return kinds_u[c], pd.Categorical.from_codes(vcode_u[c], categories=cats), text_u[c]
+
+
+#: Day/month orders tried for non-ISO dates, in this order (one per column).
+DATE_FORMATS = ["%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%Y"]
+_SWAPPED = {
+    "%m/%d/%Y": "%d/%m/%Y",
+    "%d/%m/%Y": "%m/%d/%Y",
+    "%m/%d/%y": "%d/%m/%y",
+    "%d/%m/%y": "%m/%d/%y",
+}
+_FMT_WORDS = {
+    "%m/%d/%Y": "month/day/year",
+    "%d/%m/%Y": "day/month/year",
+    "%m/%d/%y": "month/day/two-digit year",
+    "%d/%m/%y": "day/month/two-digit year",
+    "%d.%m.%Y": "day.month.year",
+}
+_FMT_EXAMPLE = {
+    "%m/%d/%Y": "MM/DD/YYYY",
+    "%d/%m/%Y": "DD/MM/YYYY",
+    "%m/%d/%y": "MM/DD/YY",
+    "%d/%m/%y": "DD/MM/YY",
+    "%d.%m.%Y": "DD.MM.YYYY",
+}
+
+
+def _parse_with(tok: pd.Series, fmt: str, guard: bool) -> pd.Series:
+    """Parse text with one format (NaT where it does not fit); ``guard`` checks the year width."""
+    got = pd.to_datetime(tok, format=fmt, errors="coerce")
+    if getattr(got.dt, "tz", None) is not None:
+        got = got.dt.tz_localize(None)
+    if guard:
+        width = tok.str.extract(r"[/.\-](\d+)$", expand=False).str.len()
+        want = 4 if "%Y" in fmt else 2
+        got = got.where((width == want).to_numpy())
+    return got
+
+
+def _to_days(x: pd.Series) -> np.ndarray:
+    return x.dt.normalize().astype("datetime64[ns]").to_numpy()
+
+
+def _day_of(v) -> np.datetime64:
+    """A date/datetime/Timestamp object as its (local) day; anything else NaT."""
+    import datetime as _dt
+
+    if isinstance(v, (_dt.date, np.datetime64, pd.Timestamp)) and not _isna(v):
+        t = pd.Timestamp(v)
+        if t.tzinfo is not None:
+            t = t.tz_localize(None)
+        return np.datetime64(t.normalize().as_unit("ns"))
+    return np.datetime64("NaT", "ns")
+
+
+def _pair_text(ac, au, bc, bu, ok) -> pd.Series:
+    """``f"{a}|{b}"`` for factorized codes, built once per distinct pair (NA where not ``ok``)."""
+    nb = max(len(bu), 1)
+    pair = ac.astype(np.int64) * nb + bc.astype(np.int64)
+    codes, uniq = pd.factorize(pair[ok])
+    texts = np.array([f"{au[v // nb]}|{bu[v % nb]}" for v in uniq], dtype=object)
+    full = np.full(len(ac), -1, dtype=np.int64)
+    full[ok] = codes
+    vals = np.append(texts, None)[np.where(full >= 0, full, len(texts))]
+    return pd.Series(vals, dtype="str")
 
 
 def _day_text(dates: pd.Series, mask) -> pd.Series:

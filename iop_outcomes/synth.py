@@ -476,8 +476,9 @@ def _rows(ep, week, dates, tp, instrument, items) -> pd.DataFrame:
 def _make_messy(df: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Inject realistic faults; return the faulty frame and a log of what was injected.
 
-    Faults (each on a few rows): instrument spellings that load with a repair
-    (``phq9``) and that do not (``PHQ-99``); format synonyms (``telehealth``)
+    Faults (each on a few rows): PHQ-9 rows relabelled with a spelling that loads
+    as is (``phq9``), a synonym that loads with a repair (the LOINC code
+    ``44261-6``) and an unknown name (``PHQ-99``); format synonyms (``telehealth``)
     and typos (``virtaul``); exact and conflicting duplicates; out-of-range and
     non-numeric items; answer text instead of numbers; unparseable dates;
     admission and discharge dates swapped.
@@ -498,7 +499,14 @@ def _make_messy(df: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFram
         log.extend((int(i), kind) for i in sel)
         return sel
 
-    df.loc[take("instrument_synonym"), "instrument"] = "phq9"
+    phq_rows = np.nonzero((df["instrument"] == "PHQ-9").to_numpy())[0]
+    for kind, label in (("instrument_spelling", "phq9"), ("instrument_synonym", "44261-6")):
+        sel = rng.choice(np.setdiff1d(phq_rows, [i for i, _ in log]), size=k, replace=False)
+        picks = np.setdiff1d(picks, sel, assume_unique=True)
+        log.extend((int(i), kind) for i in sel)
+        df.loc[sel, "instrument"] = (
+            label  # only on PHQ-9 rows: a spelling, not a different instrument
+        )
     df.loc[take("instrument_unknown"), "instrument"] = "PHQ-99"
     df.loc[take("format_synonym"), "format"] = "telehealth"
     df.loc[take("format_typo"), "format"] = "virtaul"

@@ -150,3 +150,30 @@ def test_demo_is_the_bundled_dataset():
     demo = iop.synth.demo()
     assert demo.data["episode_id"].nunique() == 1200
     assert set(demo.data["site"]) == {"North", "Central", "South"}
+
+
+def test_messy_faults_are_what_the_log_says():
+    sim = iop.synth.generate(n_episodes=200, seed=5, messy=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IOPWarning)
+        led = iop.load(sim.data).ledger
+    log = sim.truth.messy
+    disp = led["disposition"].astype(str).to_numpy()[log["row"].to_numpy()]
+    by_kind = pd.Series(disp).groupby(log["kind"].to_numpy()).agg(set)
+    assert by_kind["instrument_spelling"] <= {
+        "accepted",
+        "repaired",
+    }  # 'phq9' is a spelling, loads as is
+    assert by_kind["instrument_synonym"] <= {"repaired"} | (
+        {"quarantined"} & by_kind["instrument_synonym"]
+    )
+    for kind in (
+        "instrument_unknown",
+        "format_typo",
+        "item_out_of_range",
+        "item_not_numeric",
+        "date_unparseable",
+        "dates_swapped",
+        "duplicate_exact_copy",
+    ):
+        assert by_kind[kind] == {"quarantined"}, kind

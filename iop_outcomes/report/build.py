@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import platform
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -974,6 +975,8 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                     ]
                     if c in tb.columns
                 ]
+                tb = tb.rename(columns={"k": "sites"})
+                keep = ["sites" if c == "k" else c for c in keep]
                 ctx.add_table(
                     sec,
                     f"pool_sites_{_slug(inst)}",
@@ -1406,7 +1409,7 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
             continue
         seen.add(key)
         p = ", ".join(
-            f"{k} = {_safe_count(v, ctx.threshold) if _is_count_key(k) else _fmt_param(v)}"
+            f"{k} = {_safe_count(v, ctx.threshold) if _is_count_key(k) else _month(v)}"
             for k, v in params.items()
         )
         s = f"<li><strong>{html.escape(title)}</strong>: {html.escape(method or 'see table')}"
@@ -1447,6 +1450,17 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
             "Further sources are cited in each instrument entry and method text above.",
         ]
     )
+
+
+_DATE_RE = re.compile(r"\b(\d{4}-\d{2})-\d{2}(?:[ T][0-9:.]+)?\b")
+
+
+def _month(v: Any) -> str:
+    """Parameter text with exact dates cut to the month (an exact date such as the last
+    assessment in the data can belong to one person)."""
+    if isinstance(v, (pd.Timestamp, np.datetime64)):
+        v = str(pd.Timestamp(v).date())
+    return _DATE_RE.sub(r"\1", _fmt_param(v))
 
 
 def _is_count_key(k: str) -> bool:

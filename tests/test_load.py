@@ -604,3 +604,96 @@ def test_times_and_time_zones_keep_the_local_day():
     res = iop.load(frame(assessment_date=aware))
     assert res.data["assessment_date"].iloc[0] == pd.Timestamp("2025-01-06")
     assert res.data["assessment_date"].dt.tz is None
+
+
+# ---------------------------------------------------------------- CSV encodings and id text
+
+
+def test_csv_windows1252_byte_after_the_sniffed_block(tmp_path):
+    rows = ["patient_id,instrument,assessment_date,total,site"]
+    rows += [f"p{i},PHQ-9,2025-01-{i % 28 + 1:02d},{i % 27},North clinic" for i in range(3000)]
+    rows.append("p9999,PHQ-9,2025-01-05,12,Clínica Sur")
+    path = tmp_path / "late.csv"
+    path.write_bytes(("\r\n".join(rows) + "\r\n").encode("cp1252"))
+    assert path.stat().st_size > 1 << 16
+    res = iop.load(path)
+    assert res.counts()["accepted"] == 3001
+    assert res.data["site"].iloc[-1] == "Clínica Sur"
+
+
+def test_csv_utf16_and_empty_files(tmp_path):
+    path = tmp_path / "u16.csv"
+    text = "Patient ID\tInstrument\tAssessment Date\tTotal\nA\tPHQ-9\t2025-01-02\t20\n"
+    path.write_bytes(text.encode("utf-16"))  # with BOM, as Excel's "Unicode text"
+    res = iop.load(path)
+    assert res.data[["patient_id", "total"]].values.tolist() == [["A", 20]]
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(LoadError, match="'empty.csv' is empty"):
+        iop.load(tmp_path / "empty.csv")
+    (tmp_path / "blank.csv").write_text("\n\n")
+    with pytest.raises(LoadError, match="'blank.csv' is empty"):
+        iop.load(tmp_path / "blank.csv")
+
+
+def test_csv_ids_keep_leading_zeros_also_when_renamed(tmp_path):
+    path = tmp_path / "z.csv"
+    path.write_text(
+        "MRN,Episode,instrument,assessment_date,total\n"
+        "0012,01,PHQ-9,2025-01-02,20\n0012,01,PHQ-9,2025-02-02,10\n0340,02,PHQ-9,2025-01-03,9\n"
+    )
+    res = iop.load(path, mapping={"MRN": "patient_id", "Episode": "episode_id"})
+    assert res.data["patient_id"].tolist() == ["0012", "0012", "0340"]
+    assert res.data["episode_id"].tolist() == ["01", "01", "02"]
+
+
+# ---------------------------------------------------------------- episodes table join
+
+
+def _assess():
+    return pd.DataFrame(
+        {
+            "patient_id": [1, 1, 2, 3],
+            "episode_id": [10, 10, 20, 30],
+            "instrument": "PHQ-9",
+            "assessment_date": ["2025-01-02", "2025-02-01", "2025-01-03", "2025-01-04"],
+            "total": [20, 10, 15, 12],
+            "site": ["x", "x", "y", "z"],
+        }
+    )
+
+
+@pytest.mark.parametrize("key_type", [str, int, float])
+@pytest.mark.parametrize("with_site", [True, False])
+def test_episode_table_join_normalises_keys_and_warns_with_counts(key_type, with_site):
+    ep = pd.DataFrame(
+        {
+            "episode_id": pd.Series([10, 20, 40]).astype(key_type),
+            "admit_date": ["2025-01-01", "2025-01-02", "2025-01-05"],
+            "site": ["North", "South", "East"],
+        }
+    )
+    if not with_site:
+        ep = ep.drop(columns="site")
+    with pytest.warns(IOPWarning) as rec:
+        res = iop.load(_assess(), episodes=ep)
+    msg = " ".join(str(w.message) for w in rec)
+    assert (
+        "episodes table joined on episode_id: 1 assessment row(s) have no matching episode_id "
+        "in the episodes table (their episode columns stay empty); 1 episodes-table row(s) have "
+        "no assessments" in msg
+    )
+    d = res.data
+    assert d["admit_date"].notna().tolist() == [True, True, True, False]
+    assert d["site"].astype(str).tolist() == (
+        ["North", "North", "South", "z"] if with_site else ["x", "x", "y", "z"]
+    )
+
+
+def test_episode_table_by_patient_with_several_episodes_asks_for_episode_id():
+    a = _assess().drop(columns="episode_id")
+    ep = pd.DataFrame({"patient_id": ["1", "1"], "admit_date": ["2025-01-01", "2025-06-01"]})
+    with pytest.raises(LoadError) as exc:
+        iop.load(a, episodes=ep)
+    msg = str(exc.value)
+    assert "several rows for patient_id '1' (several episodes per patient)" in msg
+    assert "Give episode_id in both tables" in msg

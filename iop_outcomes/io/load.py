@@ -214,8 +214,15 @@ def load(
     >>> res.ledger.loc[2, "reason"]
     'total 30 is outside the GAD-7 range 0-21'
     """
-    raw = read_source(source, sheet=sheet, name=name)
     mp = read_mapping(mapping)
+    raw = read_source(
+        source,
+        sheet=sheet,
+        name=name,
+        text_columns=lambda header: [
+            c for c in header if mp.target(c) in ("patient_id", "episode_id")
+        ],
+    )
     df = mp.apply(raw.frame, raw.name)
     origin = None
     if wide:
@@ -281,7 +288,14 @@ def _check_required(df: pd.DataFrame, source: str) -> None:
 
 
 def _join_episodes(df: pd.DataFrame, episodes, mp) -> pd.DataFrame:
-    ep = read_source(episodes, name="episodes table").frame
+    """Join an episode-level table on ``episode_id`` (else ``patient_id``), keys compared as text."""
+    ep = read_source(
+        episodes,
+        name="episodes table",
+        text_columns=lambda header: [
+            c for c in header if mp.target(c) in ("patient_id", "episode_id")
+        ],
+    ).frame
     ep = mp.apply(ep, "episodes table")
     key = (
         "episode_id" if "episode_id" in ep.columns and "episode_id" in df.columns else "patient_id"
@@ -289,24 +303,60 @@ def _join_episodes(df: pd.DataFrame, episodes, mp) -> pd.DataFrame:
     if key not in ep.columns or key not in df.columns:
         raise LoadError(
             "The episodes table needs an 'episode_id' (or 'patient_id') column shared with the "
-            f"assessments. Episode columns found: {list(ep.columns)}."
+            f"assessments. Episode columns found: {list(ep.columns)}; assessment columns: "
+            f"{list(df.columns)}."
         )
-    if ep[key].duplicated().any():
-        d = ep.loc[ep[key].duplicated(), key].iloc[0]
+    ep = ep.assign(**{key: _as_text(ep[key])})
+    no_key = ep[key].isna()
+    if no_key.any():
+        warnings.warn(
+            f"episodes table: {int(no_key.sum()):,} row(s) have no {key} and were not joined.",
+            IOPWarning,
+            stacklevel=3,
+        )
+        ep = ep.loc[~no_key]
+    dup = ep[key].duplicated()
+    if dup.any():
+        d = ep.loc[dup, key].iloc[0]
+        if key == "patient_id":
+            raise LoadError(
+                f"The episodes table has several rows for patient_id {d!r} (several episodes per "
+                "patient), so assessments cannot be matched to an episode by patient_id alone. "
+                "Give episode_id in both tables (the assessments and the episodes table)."
+            )
         raise LoadError(
-            f"The episodes table has more than one row for {key} {d!r}; give one row per episode."
+            f"The episodes table has more than one row for episode_id {d!r}; give one row per "
+            "episode."
         )
     overlap = [c for c in ep.columns if c in df.columns and c != key]
-    ep = ep.astype({key: str})
-    return (
-        df.drop(columns=overlap).merge(ep, on=key, how="left", validate="many_to_one")
-        if overlap
-        else (
-            df.assign(**{key: df[key].astype(str)}).merge(
-                ep, on=key, how="left", validate="many_to_one"
+    left = df.copy()
+    left[key] = _as_text(left[key])
+    ep_keys = pd.Index(ep[key])
+    in_ep = ep_keys.get_indexer(left[key]) >= 0
+    n_orphan = int((~in_ep & left[key].notna().to_numpy()).sum())
+    used = pd.Index(pd.unique(left[key].dropna()))
+    n_unused = int((~ep_keys.isin(used)).sum())
+    if n_orphan or n_unused:
+        parts = []
+        if n_orphan:
+            parts.append(
+                f"{n_orphan:,} assessment row(s) have no matching {key} in the episodes table "
+                "(their episode columns stay empty)"
             )
+        if n_unused:
+            parts.append(f"{n_unused:,} episodes-table row(s) have no assessments")
+        warnings.warn(
+            f"episodes table joined on {key}: "
+            + "; ".join(parts)
+            + ". Check the ids in both tables.",
+            IOPWarning,
+            stacklevel=3,
         )
-    )
+    out = left.merge(ep, on=key, how="left", validate="many_to_one", suffixes=("", "__ep"))
+    for c in overlap:  # the episodes table wins; the assessments' own value where it has none
+        e = out.pop(f"{c}__ep")
+        out[c] = e.astype(object).where(e.notna(), out[c].astype(object))
+    return out
 
 
 def _text_id(x) -> str | None:

@@ -176,13 +176,26 @@ class Mapping:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     options: dict[str, object] = field(default_factory=dict)
 
+    def target(self, column) -> str:
+        """The contract name a source column gets (mapping first, else its normalised name)."""
+        lookup = {normalize_name(k): normalize_name(v) for k, v in self.columns.items()}
+        n = normalize_name(column)
+        return lookup.get(n, n)
+
+    def renamed(self, columns) -> dict[str, str]:
+        """``{contract name: your column}`` for the columns the mapping renamed.
+
+        Examples
+        --------
+        >>> Mapping({"phq9_2": "item_2"}).renamed(["phq9_2", "Total"])
+        {'item_2': 'phq9_2'}
+        """
+        lookup = {normalize_name(k): normalize_name(v) for k, v in self.columns.items()}
+        return {lookup[normalize_name(c)]: str(c) for c in columns if normalize_name(c) in lookup}
+
     def apply(self, df: pd.DataFrame, source: str) -> pd.DataFrame:
         """Rename columns onto the contract (case-insensitive) and normalise names."""
-        lookup = {normalize_name(k): normalize_name(v) for k, v in self.columns.items()}
-        new = []
-        for c in df.columns:
-            n = normalize_name(c)
-            new.append(lookup.get(n, n))
+        new = [self.target(c) for c in df.columns]
         dups = sorted({c for c in new if new.count(c) > 1})
         if dups:
             orig = {

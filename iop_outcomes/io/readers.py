@@ -62,7 +62,9 @@ def _sha256_frame(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def read_source(source, *, sheet: str | int | None = 0, name: str | None = None) -> RawSource:
+def read_source(
+    source, *, sheet: str | int | None = 0, name: str | None = None, text_columns=None
+) -> RawSource:
     """Read a file path or DataFrame into a raw frame (no validation yet).
 
     Parameters
@@ -74,6 +76,9 @@ def read_source(source, *, sheet: str | int | None = 0, name: str | None = None)
         Excel sheet to read (default: the first).
     name : str, optional
         Name shown in the ledger and messages (default: the file name).
+    text_columns : callable, optional
+        CSV only: given the header, returns the columns to read as text
+        (identifiers, so that ``0012`` keeps its leading zeros).
 
     Examples
     --------
@@ -105,9 +110,11 @@ def read_source(source, *, sheet: str | int | None = 0, name: str | None = None)
         )
     kind = SUPPORTED[suffix]
     display = name or path.name
+    if path.stat().st_size == 0:
+        raise LoadError(f"{display!r} is empty (0 bytes). Check that the export finished.")
     try:
         if kind == "CSV":
-            frame = _read_csv(path)
+            frame = _read_csv(path, display, text_columns)
         elif kind == "Excel":
             frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
         elif kind == "Parquet":
@@ -132,7 +139,9 @@ def _sniff(path: Path) -> tuple[str, str]:
     """Return (encoding, delimiter) from the first 64 KiB."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
-    if head.startswith(b"\xef\xbb\xbf"):
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif head.startswith(b"\xef\xbb\xbf"):
         encoding = "utf-8-sig"
     else:
         try:
@@ -141,7 +150,10 @@ def _sniff(path: Path) -> tuple[str, str]:
         except UnicodeDecodeError as exc:
             # a multi-byte character cut at the 64 KiB boundary is still UTF-8
             encoding = "utf-8" if exc.start >= len(head) - 3 else "cp1252"
-    text = head.decode("utf-8-sig" if encoding != "cp1252" else "cp1252", errors="replace")
+    if encoding == "utf-16":
+        text = head[: len(head) // 2 * 2].decode("utf-16", errors="replace")
+    else:
+        text = head.decode("utf-8-sig" if encoding != "cp1252" else "cp1252", errors="replace")
     lines = text.splitlines()
     sample = "\n".join(lines[:50]) if len(lines) > 1 else text
     try:
@@ -152,37 +164,65 @@ def _sniff(path: Path) -> tuple[str, str]:
     return encoding, delimiter
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        line = fh.readline()
+    try:
+        names = next(csv.reader(io.StringIO(line), delimiter=delimiter))
+    except StopIteration:
+        return []
+    return [n.lstrip("\ufeff") for n in names]
+
+
+def _read_csv(path: Path, display: str, text_columns=None) -> pd.DataFrame:
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
     encoding, delimiter = _sniff(path)
-    read_opts = pacsv.ReadOptions(encoding="utf8" if encoding.startswith("utf-8") else encoding)
+    header = _header(path, encoding, delimiter)
+    if not any(h.strip() for h in header):
+        raise LoadError(f"{display!r} is empty (no header row). Check that the export finished.")
+    as_text = set(text_columns(header)) if text_columns else set()
     parse_opts = pacsv.ParseOptions(delimiter=delimiter)
-    conv = pacsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True)
-    try:
-        table = pacsv.read_csv(
-            path, read_options=read_opts, parse_options=parse_opts, convert_options=conv
-        )
-    except pa.ArrowInvalid as exc:
-        if "CSV parse error" in str(exc):
-            raise LoadError(
-                f"Cannot parse {path.name!r} as a {delimiter!r}-delimited file: {exc}. "
-                "Check for unbalanced quotes or rows with extra separators."
-            ) from exc
-        # type inference met a late surprise (e.g. text in a numeric column): read every column as text
-        with open(path, encoding=encoding, errors="replace") as fh:
-            header = next(csv.reader(io.StringIO(fh.readline()), delimiter=delimiter))
+
+    def read(enc: str, all_text: bool = False):
+        read_opts = pacsv.ReadOptions(encoding="utf8" if enc.startswith("utf-8") else enc)
+        types = {c: pa.string() for c in (header if all_text else as_text)}
         conv = pacsv.ConvertOptions(
-            null_values=NULL_VALUES,
-            strings_can_be_null=True,
-            column_types={c: pa.string() for c in header},
+            null_values=NULL_VALUES, strings_can_be_null=True, column_types=types
         )
-        table = pacsv.read_csv(
+        return pacsv.read_csv(
             path, read_options=read_opts, parse_options=parse_opts, convert_options=conv
         )
-    # pyarrow strips a UTF-8 BOM; make sure no stray BOM survives in the first name
+
+    def read_any(enc: str):
+        try:
+            return read(enc)
+        except pa.ArrowInvalid as exc:
+            if "CSV parse error" in str(exc):
+                raise LoadError(
+                    f"Cannot parse {display!r} as a {delimiter!r}-delimited file: {exc}. "
+                    "Check for unbalanced quotes or rows with extra separators."
+                ) from exc
+            if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
+                raise
+            # type inference met a late surprise (e.g. text in a numeric column): all text
+            return read(enc, all_text=True)
+
+    try:
+        table = read_any(encoding)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        if encoding != "utf-8":
+            raise
+        table = None
+    binary = table is not None and any(
+        pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types
+    )
+    if table is None or binary:
+        # a Windows-1252 byte after the sniffed 64 KiB: read the whole file as Windows-1252
+        table = read_any("cp1252")
     frame = table.to_pandas()
+    # pyarrow strips a UTF-8 BOM; make sure no stray BOM survives in the first name
     frame.columns = [str(c).lstrip("\ufeff") for c in frame.columns]
     return frame
 

@@ -1323,10 +1323,15 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
             )
     cmpr = ctx.facts.get("equivalence", {}).get(inst)
     if cmpr is not None and len(cmpr) and "conclusion" in cmpr:
-        conc = "; ".join(f"{r['contrast']}: {r['conclusion']}" for _, r in cmpr.iterrows())
+        conc = "; ".join(
+            f"{str(r['contrast']).replace(' - ', ' vs ')}: {r['conclusion']}"
+            + (f" (margin {float(r['margin']):g} points)" if ctx.shown(r.get("margin")) else "")
+            for _, r in cmpr.iterrows()
+        )
         items.append(
-            f"Comparing formats after adjusting for baseline severity ({inst}), "
-            f"non-inferiority results: {conc}."
+            f"Comparing {ctx.cfg.comparison_group} groups after adjusting for baseline severity "
+            f"({inst}): {conc}. 'Not shown' means the data cannot rule out a difference as "
+            "large as the margin; it is not evidence that one format is worse."
         )
     fu = ctx.facts.get("followup")
     if fu is not None and len(fu):
@@ -1574,6 +1579,13 @@ def report(
     Returns
     -------
     Report
+
+    Examples
+    --------
+    >>> import iop_outcomes as iop
+    >>> rep = iop.report(iop.synth.demo(), out="reports/demo")  # doctest: +SKIP
+    >>> rep.keys[:2]  # doctest: +SKIP
+    ['01_ledger_dispositions', '02_ledger_reasons']
     """
     cfg = load_config(config)
     steps = [

@@ -74,4 +74,4 @@ def test_notebook_executes_without_identifiers(path, demo_ids):
     text = "\n".join(texts)
     assert find_identifiers(text, demo_ids) == []
     assert not re.search(r"\b[PE]\d{6}\b", text)
-    assert elapsed < 60, f"{path.name} took {elapsed:.0f} s"
+    assert elapsed < 180, f"{path.name} took {elapsed:.0f} s"  # guard against runaway cells

@@ -697,3 +697,97 @@ def test_episode_table_by_patient_with_several_episodes_asks_for_episode_id():
     msg = str(exc.value)
     assert "several rows for patient_id '1' (several episodes per patient)" in msg
     assert "Give episode_id in both tables" in msg
+
+
+# ---------------------------------------------------------------- timepoints and auxiliary columns
+
+
+@pytest.mark.parametrize(
+    ("label", "canonical"),
+    [
+        ("3 month follow up", "followup_3m"),
+        ("1-month follow-up", "followup_1m"),
+        ("3mo FU", "followup_3m"),
+        ("Month 3", "followup_3m"),
+        ("6 months", "followup_6m"),
+        ("fu12m", "followup_12m"),
+        ("baseline_arm_1", "intake"),
+        ("week_2_arm_1", "week_2"),
+        ("3_month_followup_arm_1", "followup_3m"),
+        ("FU1", None),  # a visit number, not a month: ambiguous
+        ("FU2", None),
+        ("2 months", None),  # not a contract follow-up
+        ("24 month follow-up", None),
+    ],
+)
+def test_timepoint_spellings(label, canonical):
+    from iop_outcomes.io.mapping import normalize_timepoint
+
+    assert normalize_timepoint(label) == canonical
+
+
+def test_timepoint_and_instrument_value_synonyms_from_the_mapping():
+    df = frame(
+        timepoint=["screen", "exit_arm_1", "screen", "discharge_arm_2"], instrument=["PHQ9 v2"] * 4
+    ).drop(columns="assessment_date")
+    m = {
+        "values": {
+            "timepoint": {"screen": "intake", "exit": "discharge"},
+            "instrument": {"PHQ9 v2": "PHQ-9"},
+        }
+    }
+    res = iop.load(df, mapping=m)
+    assert res.data["timepoint"].tolist() == ["intake", "discharge", "intake", "discharge"]
+    assert set(res.data["instrument"].astype(str)) == {"PHQ-9"}
+    assert res.ledger["reason"].iloc[0] == (
+        "instrument 'PHQ9 v2' read as 'PHQ-9'; timepoint 'screen' read as 'intake'"
+    )
+    # a REDCap arm suffix alone is formatting, not a repair
+    assert res.ledger["reason"].iloc[3] == "instrument 'PHQ9 v2' read as 'PHQ-9'"
+    assert res.ledger["reason"].iloc[1].endswith("timepoint 'exit_arm_1' read as 'discharge'")
+
+
+def test_unrecognised_timepoint_is_set_missing_with_a_date_and_quarantined_without():
+    df = frame(timepoint=["intake", "FU1", "intake", "FU1"])
+    df.loc[3, "assessment_date"] = None
+    res = quiet_load(df)
+    assert res.ledger["disposition"].astype(str).tolist() == [
+        "accepted",
+        "repaired",
+        "accepted",
+        "quarantined",
+    ]
+    assert res.ledger["reason"].iloc[1] == (
+        "timepoint 'FU1' is not a recognised label; set to missing (the assessment_date is used). "
+        "To keep it, map it under [values.timepoint] in the mapping"
+    )
+    assert pd.isna(res.data["timepoint"].iloc[1])
+    assert res.ledger["reason"].iloc[3] == "unknown timepoint 'FU1'"
+    fix = res.problems.loc[res.problems["row"] == 4, "fix"].iloc[0]
+    assert "[values.timepoint]" in fix
+
+
+def test_bad_auxiliary_columns_are_set_missing_not_quarantined():
+    df = frame(attendance_hours=["12,5", 30, 30, 30], week=[0, "x", 0, 5])
+    res = iop.load(df)
+    assert res.counts() == {"accepted": 2, "repaired": 2, "quarantined": 0}
+    assert (
+        res.ledger["reason"].iloc[0]
+        == "attendance_hours '12,5' is not a number >= 0; set to missing"
+    )
+    assert res.ledger["reason"].iloc[1] == (
+        "week 'x' is not a number >= 0; set to missing (the assessment_date is used)"
+    )
+    assert res.data["attendance_hours"].isna().tolist() == [True, False, False, False]
+    # without a date, the week is the time axis: the row is quarantined
+    res = quiet_load(frame(week=[0, "x", 0, 5]).drop(columns="assessment_date"))
+    assert res.ledger["reason"].iloc[1] == "week 'x' is not a number >= 0"
+    assert res.ledger["disposition"].iloc[1] == "quarantined"
+
+
+def test_unknown_format_and_status_stay_quarantined_and_point_to_the_mapping():
+    res = quiet_load(frame(format=["zoomish"] * 4, discharge_status=["eloped"] * 4))
+    assert res.counts()["quarantined"] == 4
+    fixes = res.problems.drop_duplicates("check")["fix"].tolist()
+    assert any("[values.format] in the mapping" in f for f in fixes)
+    assert any("[values.discharge_status] in the mapping" in f for f in fixes)

@@ -29,6 +29,7 @@ from .. import instruments as _inst
 from .._results import TableResult
 from ..exceptions import ConfigError, IOPWarning, LoadError
 from .mapping import (
+    _ARM,
     CONTRACT_COLUMNS,
     FORMAT_SYNONYMS,
     STATUS_SYNONYMS,
@@ -561,7 +562,12 @@ class _Validator:
         # instrument
         inst_raw = df["instrument"]
 
+        user_inst = self.mp.values.get("instrument", {})
+
         def canon(v):
+            if _k(v) in user_inst:
+                c = _inst.canonical_name(str(user_inst[_k(v)]))
+                return ("repair", c) if c else ("bad", None)
             c = _inst.canonical_name(str(v))
             if c is None:
                 return ("bad", None)
@@ -590,29 +596,32 @@ class _Validator:
         for col in ("assessment_date", "admit_date", "discharge_date"):
             if col in df.columns:
                 out[col] = self._dates(col)
+        dated = (
+            out["assessment_date"].notna().to_numpy()
+            if "assessment_date" in out
+            else np.zeros(self.n, dtype=bool)
+        )
         if "week" in df.columns:
             wk = pd.to_numeric(df["week"], errors="coerce")
             bad = df["week"].notna().to_numpy() & (wk.isna() | (wk < 0)).to_numpy()
             self.add(
-                bad,
+                bad & ~dated,
                 "week",
                 "week {value!r} is not a number >= 0",
                 "Give weeks since admission.",
                 values=df["week"],
             )
-            out["week"] = wk.astype("float64")
-        if "timepoint" in df.columns:
-            tp_raw = df["timepoint"]
-            tp = unique_map(tp_raw, normalize_timepoint)
-            bad = tp_raw.notna().to_numpy() & tp.isna().to_numpy()
             self.add(
-                bad,
-                "timepoint",
-                "unknown timepoint {value!r}",
-                "Use intake, week_N, discharge, followup_1m / 3m / 6m / 12m.",
-                values=tp_raw,
+                bad & dated,
+                "week",
+                "week {value!r} is not a number >= 0; set to missing (the assessment_date is used)",
+                "",
+                "repair",
+                values=df["week"],
             )
-            out["timepoint"] = tp.astype("str")
+            out["week"] = wk.where(~bad).astype("float64")
+        if "timepoint" in df.columns:
+            out["timepoint"] = self._timepoints(dated)
             if "week" not in out:
                 w = out["timepoint"].str.extract(r"^week_(\d+)$", expand=False).astype("float64")
                 out["week"] = w.where(out["timepoint"] != "intake", 0.0)
@@ -663,11 +672,12 @@ class _Validator:
                 self.add(
                     bad,
                     col,
-                    f"{col} {{value!r}} is not a number >= 0",
-                    f"Correct {col}.",
+                    f"{col} {{value!r}} is not a number >= 0; set to missing",
+                    "",
+                    "repair",
                     values=df[col],
                 )
-                out[col] = x.astype("float64")
+                out[col] = x.where(~bad).astype("float64")
 
         self._score(out)
         self._duplicates(out)
@@ -685,6 +695,50 @@ class _Validator:
         scored = ["n_answered", "scoring_rule", "severity", "safety_flag"]
         rest = [c for c in out.columns if c not in lead + items + scored]
         return out[lead + items + scored + rest]
+
+    def _timepoints(self, dated: np.ndarray) -> pd.Series:
+        """Canonical timepoint labels; ``[values.timepoint]`` in the mapping first.
+
+        An unrecognised label is set to missing (a repair) when the row has a
+        valid assessment date, and quarantined otherwise.
+        """
+        raw = self.df["timepoint"]
+        user = self.mp.values.get("timepoint", {})
+
+        def f(v):
+            key = _k(v)
+            key = key if key in user else _k(_ARM.sub("", str(v).strip().lower()))
+            if key in user:
+                c = normalize_timepoint(user[key])
+                return ("repair", c) if c else ("bad", None)
+            c = normalize_timepoint(v)
+            return ("ok", c) if c else ("bad", None)
+
+        kind, cat, repaired_text = _classify(raw, f)
+        bad = kind == "bad"
+        labels = "intake, week_N, discharge, followup_1m / 3m / 6m / 12m"
+        self.add(
+            bad & ~dated,
+            "timepoint",
+            "unknown timepoint {value!r}",
+            f"Use {labels}, or map your label under [values.timepoint] in the mapping "
+            '(e.g. "fu_visit_1" = "followup_1m").',
+            values=raw,
+        )
+        self.add(
+            bad & dated,
+            "timepoint",
+            "timepoint {value!r} is not a recognised label; set to missing (the assessment_date "
+            "is used). To keep it, map it under [values.timepoint] in the mapping",
+            "",
+            "repair",
+            values=raw,
+        )
+        rep = kind == "repair"
+        if rep.any():
+            texts = pd.Series(repaired_text[rep], index=raw.index[rep])
+            self.add(rep, "timepoint", "timepoint {value}", "", "repair", values=texts)
+        return pd.Series(cat, index=raw.index).astype("str")
 
     def _episode_ids(self, out: pd.DataFrame) -> None:
         """``episode_id``: as given, made unique per patient when numbered within patient.

@@ -138,33 +138,50 @@ def normalize_name(col: str) -> str:
     return f"item_{int(m.group(1))}" if m else s
 
 
+#: Follow-up months of the contract (other follow-up labels are not guessed at).
+FOLLOWUP_MONTHS = (1, 3, 6, 12)
+_FU = r"(?:followup|fu|fup|f/u)"
+_MO = r"(?:m|mo|mos|mon|month|months)"
 _TP_PATTERNS = [
-    (re.compile(r"^(?:intake|baseline|admission|admit|pre|pretreatment|week_?0|w0|t0)$"), "intake"),
-    (re.compile(r"^(?:discharge|dc|post|posttreatment|end|endoftreatment|final)$"), "discharge"),
-    (re.compile(r"^(?:week|wk|w)_?(\d+)$"), "week_{}"),
     (
-        re.compile(r"^(?:followup|follow_up|fu|f_u)?_?(\d+)_?(?:m|mo|mos|month|months)$"),
-        "followup_{}m",
+        re.compile(r"^(?:intake|baseline|admission|admit|pre|pretreatment|week0|wk0|w0|t0)$"),
+        "intake",
     ),
-    (re.compile(r"^(?:followup|follow_up|fu)_?(\d+)$"), "followup_{}m"),
+    (re.compile(r"^(?:discharge|dc|post|posttreatment|end|endoftreatment|final)$"), "discharge"),
+    (re.compile(r"^(?:week|wk|w)(\d+)$"), "week_{}"),
+    # 3m, fu3m, 3mfu, 3 month follow up, 1-month follow-up, 3mo FU, followup 6 months, 6 months
+    (re.compile(rf"^{_FU}?(\d+){_MO}{_FU}?$"), "followup_{}m"),
+    # Month 3, follow-up month 6
+    (re.compile(rf"^{_FU}?(?:mo|month)(\d+){_FU}?$"), "followup_{}m"),
 ]
+_ARM = re.compile(r"[_\s]*arm[_\s]*\d+$")
 
 
 def normalize_timepoint(value) -> str | None:
     """Canonical timepoint label, or ``None`` when not recognised.
 
+    Case, spaces, ``-`` and ``_`` do not matter; a REDCap ``_arm_N`` suffix is
+    dropped. Follow-ups must name 1, 3, 6 or 12 months; bare ``FU1`` / ``FU2``
+    (a visit number, not a month) are not recognised.
+
     Examples
     --------
     >>> [normalize_timepoint(v) for v in ["Baseline", "Week 3", "FU 3m", "follow-up 6 months", "xx"]]
     ['intake', 'week_3', 'followup_3m', 'followup_6m', None]
+    >>> [normalize_timepoint(v) for v in ["3_month_followup_arm_1", "Month 3", "3mo FU", "FU1", "2 months"]]
+    ['followup_3m', 'followup_3m', 'followup_3m', None, None]
     """
-    s = re.sub(r"[\s\-]+", "_", str(value).strip().lower())
-    s2 = s.replace("_", "")
+    s = _ARM.sub("", str(value).strip().lower())
+    s = re.sub(r"[\s\-_.]+", "", s)
     for pat, out in _TP_PATTERNS:
-        for cand in (s, s2):
-            m = pat.match(cand)
-            if m:
-                return out.format(int(m.group(1))) if m.groups() else out
+        m = pat.match(s)
+        if m:
+            if not m.groups():
+                return out
+            k = int(m.group(1))
+            if out.startswith("followup") and k not in FOLLOWUP_MONTHS:
+                return None
+            return out.format(k)
     return None
 
 

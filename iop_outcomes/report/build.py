@@ -1611,106 +1611,110 @@ def report(
             bar.set_postfix_str(label)
             bar.update(1)
 
-    ctx = _Ctx(cfg, strict)
-    input_name = name or (Path(data).name if isinstance(data, (str, Path)) else "<in-memory data>")
-    loaded = _load(data, cfg, progress)
-    step("load")
-    import iop_outcomes as iop
-
-    rules = _episode_rules(cfg)
-    eps: dict[str, pd.DataFrame] = {}
-    present = (
-        set(loaded.data["instrument"].astype("object").unique()) if len(loaded.data) else set()
-    )
-    for inst in cfg.instruments:
-        if inst not in present:
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ep = iop.episodes(loaded.data, instrument=inst, rules=rules)
-        if len(ep):
-            eps[inst] = ep
-    if not eps:
-        raise DataError(
-            f"None of the configured instruments {list(cfg.instruments)} has accepted rows in "
-            f"the data (instruments found: {sorted(map(str, present))}). Check the "
-            "'instruments' key of the study configuration or the data's instrument column."
+    try:
+        ctx = _Ctx(cfg, strict)
+        input_name = name or (
+            Path(data).name if isinstance(data, (str, Path)) else "<in-memory data>"
         )
-    if cfg.primary_instrument not in eps:
-        cfg = StudyConfig(**{**cfg.__dict__, "primary_instrument": next(iter(eps))})
-        ctx.cfg = cfg
-    step("episodes")
-    primary = cfg.primary_instrument
+        loaded = _load(data, cfg, progress)
+        step("load")
+        import iop_outcomes as iop
 
-    s_summary = Section("summary", "Summary")
-    s_quality = Section("data-quality", "Data quality")
-    s_flow = Section("participant-flow", "Participant flow")
-    s_change = Section("change", "Symptom change")
-    s_clin = Section("clinical-significance", "Reliable and clinically significant change")
-    s_eff = Section("effect-sizes", "Effect sizes")
-    s_cmp = Section("format-comparison", f"Comparison by {cfg.comparison_group}")
-    s_ret = Section("retention", "Retention and follow-up")
-    s_meth = Section("methods", "Methods")
-    s_prov = Section("provenance", "Provenance")
-
-    _section_quality(ctx, s_quality, loaded)
-    step("quality")
-    ret = _section_flow(ctx, s_flow, eps[primary], primary)
-    step("flow")
-    _section_change(ctx, s_change, eps)
-    _section_trajectories(ctx, s_change, loaded, primary)
-    _quality_measures(ctx, s_change, loaded)
-    step("change")
-    _section_clinsig(ctx, s_clin, eps)
-    step("clinsig")
-    _section_effects(ctx, s_eff, eps)
-    step("effects")
-    _section_compare(ctx, s_cmp, eps)
-    step("compare")
-    _section_retention(ctx, s_ret, eps[primary], primary, ret, loaded)
-    step("retention")
-    _summary(ctx, s_summary, eps, int(len(loaded.ledger)))
-    _methods(ctx, s_meth, eps, rules)
-    generated = timestamp()
-    prov = _provenance(ctx, s_prov, loaded, generated, input_name)
-
-    banner = (
-        ""
-        if cfg.suppression_threshold
-        else (
-            "Small-cell suppression is OFF in this report: it may identify individuals. "
-            "Do not share it outside the organisation."
+        rules = _episode_rules(cfg)
+        eps: dict[str, pd.DataFrame] = {}
+        present = (
+            set(loaded.data["instrument"].astype("object").unique()) if len(loaded.data) else set()
         )
-    )
-    rep = Report(
-        title=cfg.title,
-        subtitle=cfg.subtitle,
-        sections=[
-            s_summary,
-            s_quality,
-            s_flow,
-            s_change,
-            s_clin,
-            s_eff,
-            s_cmp,
-            s_ret,
-            s_meth,
-            s_prov,
-        ],
-        tables=ctx.tables,
-        figures=ctx.figures,
-        provenance=prov,
-        config=cfg,
-        generated=generated,
-        banner=banner,
-        warnings=ctx.warnings,
-    )
-    _final_identifier_check(rep, loaded)
-    if out is not None:
-        rep.write(out)
-    step("write")
-    if bar is not None:
-        bar.close()
+        for inst in cfg.instruments:
+            if inst not in present:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ep = iop.episodes(loaded.data, instrument=inst, rules=rules)
+            if len(ep):
+                eps[inst] = ep
+        if not eps:
+            raise DataError(
+                f"None of the configured instruments {list(cfg.instruments)} has accepted rows in "
+                f"the data (instruments found: {sorted(map(str, present))}). Check the "
+                "'instruments' key of the study configuration or the data's instrument column."
+            )
+        if cfg.primary_instrument not in eps:
+            cfg = StudyConfig(**{**cfg.__dict__, "primary_instrument": next(iter(eps))})
+            ctx.cfg = cfg
+        step("episodes")
+        primary = cfg.primary_instrument
+
+        s_summary = Section("summary", "Summary")
+        s_quality = Section("data-quality", "Data quality")
+        s_flow = Section("participant-flow", "Participant flow")
+        s_change = Section("change", "Symptom change")
+        s_clin = Section("clinical-significance", "Reliable and clinically significant change")
+        s_eff = Section("effect-sizes", "Effect sizes")
+        s_cmp = Section("format-comparison", f"Comparison by {cfg.comparison_group}")
+        s_ret = Section("retention", "Retention and follow-up")
+        s_meth = Section("methods", "Methods")
+        s_prov = Section("provenance", "Provenance")
+
+        _section_quality(ctx, s_quality, loaded)
+        step("quality")
+        ret = _section_flow(ctx, s_flow, eps[primary], primary)
+        step("flow")
+        _section_change(ctx, s_change, eps)
+        _section_trajectories(ctx, s_change, loaded, primary)
+        _quality_measures(ctx, s_change, loaded)
+        step("change")
+        _section_clinsig(ctx, s_clin, eps)
+        step("clinsig")
+        _section_effects(ctx, s_eff, eps)
+        step("effects")
+        _section_compare(ctx, s_cmp, eps)
+        step("compare")
+        _section_retention(ctx, s_ret, eps[primary], primary, ret, loaded)
+        step("retention")
+        _summary(ctx, s_summary, eps, int(len(loaded.ledger)))
+        _methods(ctx, s_meth, eps, rules)
+        generated = timestamp()
+        prov = _provenance(ctx, s_prov, loaded, generated, input_name)
+
+        banner = (
+            ""
+            if cfg.suppression_threshold
+            else (
+                "Small-cell suppression is OFF in this report: it may identify individuals. "
+                "Do not share it outside the organisation."
+            )
+        )
+        rep = Report(
+            title=cfg.title,
+            subtitle=cfg.subtitle,
+            sections=[
+                s_summary,
+                s_quality,
+                s_flow,
+                s_change,
+                s_clin,
+                s_eff,
+                s_cmp,
+                s_ret,
+                s_meth,
+                s_prov,
+            ],
+            tables=ctx.tables,
+            figures=ctx.figures,
+            provenance=prov,
+            config=cfg,
+            generated=generated,
+            banner=banner,
+            warnings=ctx.warnings,
+        )
+        _final_identifier_check(rep, loaded)
+        if out is not None:
+            rep.write(out)
+        step("write")
+    finally:
+        if bar is not None:
+            bar.close()
     return rep
 
 

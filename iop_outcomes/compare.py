@@ -1016,14 +1016,15 @@ def compare(
             "method='ancova' or a propensity-score method to adjust."
         )
     balance = diagnostics = None
-    if method == "welch":
-        table, means, es, mdesc, notes = _welch(p, ci_level)
-    elif method == "ancova":
-        table, means, es, mdesc, notes = _ancova(p, ci_level, func)
-    else:
-        table, means, es, mdesc, notes, balance, diagnostics = _weighted(
-            p, ci_level, method, include_baseline, func
-        )
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero-variance groups give NaN
+        if method == "welch":
+            table, means, es, mdesc, notes = _welch(p, ci_level)
+        elif method == "ancova":
+            table, means, es, mdesc, notes = _ancova(p, ci_level, func)
+        else:
+            table, means, es, mdesc, notes, balance, diagnostics = _weighted(
+                p, ci_level, method, include_baseline, func
+            )
     notes = list(dict.fromkeys(notes))
     notes.append(
         "Estimate = group - reference in mean change (endpoint - baseline); no multiplicity "

@@ -604,3 +604,15 @@ def test_small_group_in_one_site_drops_only_that_contrast():
     assert any("S2" in n for n in res.notes)
     res_w = pool_sites(ep, group="format")
     assert list(res_w.sites.loc[res_w.sites["site"] == "S2", "contrast"]) == ["virtual - in_person"]
+
+
+def test_degenerate_data_give_nan_not_warnings():
+    z = pd.DataFrame(
+        {"format": ["in_person"] * 3 + ["virtual"] * 3, "baseline": 10.0, "endpoint": 5.0}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = compare(z, method="welch").table
+    assert t["estimate"].iloc[0] == 0 and np.isnan(t["pvalue"].iloc[0])
+    with pytest.raises(ConfigError, match="needs covariates"):
+        compare(z, method="iptw", include_baseline=False)

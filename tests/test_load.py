@@ -791,3 +791,56 @@ def test_unknown_format_and_status_stay_quarantined_and_point_to_the_mapping():
     fixes = res.problems.drop_duplicates("check")["fix"].tolist()
     assert any("[values.format] in the mapping" in f for f in fixes)
     assert any("[values.discharge_status] in the mapping" in f for f in fixes)
+
+
+# ---------------------------------------------------------------- duplicates
+
+
+def test_duplicate_compares_totals_only_and_names_what_matched():
+    items = [2, 2, 2, 2, 2, 2, 2, 2, 0]  # total 16
+    d = {"patient_id": "p", "instrument": "PHQ-9", "assessment_date": "2025-01-02"}
+    with_items = {**d, **{f"item_{i + 1}": v for i, v in enumerate(items)}}
+    df = pd.DataFrame(
+        [with_items, {**d, "total": 16, "assessment_date": "01/02/2025 10:30"}, {**d, "total": 16}]
+    )
+    res = quiet_load(df)
+    assert res.ledger["disposition"].astype(str).tolist() == [
+        "repaired",
+        "quarantined",
+        "quarantined",
+    ]
+    assert res.ledger["reason"].tolist() == [
+        "kept the first of duplicate administrations",
+        "duplicate administration (same patient, episode, instrument, date and total) of row 1",
+        "duplicate administration (same patient, episode, instrument, date and total) of row 1",
+    ]
+    assert (
+        res.data["total"].tolist() == [16] and res.data["scoring_rule"].iloc[0] == "items_complete"
+    )
+
+
+def test_duplicates_without_dates_are_keyed_on_timepoint():
+    df = pd.DataFrame(
+        {
+            "patient_id": "A",
+            "instrument": "PHQ-9",
+            "timepoint": ["intake", "discharge", "Discharge", "followup_3m", "3 months"],
+            "total": [20, 9, 9, 11, 14],
+        }
+    )
+    res = quiet_load(df)
+    assert res.ledger["disposition"].astype(str).tolist() == [
+        "accepted",
+        "repaired",
+        "quarantined",
+        "quarantined",
+        "quarantined",
+    ]
+    # 'Discharge' is spelt differently: the same administration, not an exact copy
+    assert res.ledger["reason"].iloc[2] == (
+        "duplicate administration (same patient, episode, instrument, timepoint and total) of row 2"
+    )
+    assert res.ledger["reason"].iloc[3] == (
+        "conflicting duplicate administrations: same patient, episode, instrument and timepoint "
+        "with different totals (rows 4, 5)"
+    )

@@ -1096,64 +1096,88 @@ class _Validator:
         return unique_map(raw, f).to_numpy(dtype=float, na_value=np.nan)
 
     def _duplicates(self, out: pd.DataFrame) -> None:
-        when = (
-            "assessment_date"
-            if "assessment_date" in out
-            else ("week" if "week" in out else "timepoint")
-        )
-        key = ["patient_id", "episode_id", "instrument", when]
+        """Duplicate administrations: same patient, episode, instrument and day.
+
+        Rows are keyed on the assessment date when they have one, else on the
+        timepoint, else on the week. Only totals are compared: an item-level row
+        and a total-only row with the same total are one administration (the
+        first is kept, as a repair; the others are quarantined); different
+        totals are a conflict (all quarantined).
+        """
         q = np.zeros(self.n, dtype=bool)
         for iss in self.issues:
             if iss.severity == "quarantine":
                 q |= iss.mask
-        live = ~q & out[when].notna().to_numpy()
+        live = ~q
+        keyed = np.zeros(self.n, dtype=bool)
+        for when, word in (
+            ("assessment_date", "date"),
+            ("timepoint", "timepoint"),
+            ("week", "week"),
+        ):
+            if when not in out:
+                continue
+            m = live & ~keyed & out[when].notna().to_numpy()
+            keyed |= m
+            if m.sum() > 1:
+                self._duplicates_on(out, m, when, word)
+
+    def _duplicates_on(self, out: pd.DataFrame, live: np.ndarray, when: str, word: str) -> None:
+        key = ["patient_id", "episode_id", "instrument", when]
         sub = out.loc[live, key]
         dup_any = sub.duplicated(keep=False).to_numpy()
         if not dup_any.any():
             return
         cand = out.loc[live].loc[dup_any]
-        items = [c for c in cand.columns if c.startswith("item_")]
-        sig = pd.util.hash_pandas_object(
-            cand[["total", *items]].astype("float64").fillna(-1), index=False
-        ).to_numpy()
-        gid = cand.groupby(key, observed=True, sort=False, dropna=False).ngroup().to_numpy()
-        frame = pd.DataFrame({"gid": gid, "sig": sig})
-        conflicting = (frame.groupby("gid")["sig"].transform("nunique") > 1).to_numpy()
-        first_row = frame.groupby("gid").cumcount().to_numpy() == 0
         pos = np.nonzero(live)[0][dup_any]
-        first_pos = gid
-        firsts = pd.Series(pos[first_row], index=first_pos[first_row])
-        ref = firsts.reindex(first_pos).to_numpy().astype(np.int64) + 1
-        listed = pd.Series(pos + 1).groupby(gid).agg(lambda s: ", ".join(map(str, s)))
-        others = listed.reindex(gid)
+        gid = cand.groupby(key, observed=True, sort=False, dropna=False).ngroup().to_numpy()
+        tot = cand["total"].to_numpy(dtype=float, na_value=np.nan)
+        frame = pd.DataFrame({"gid": gid, "tot": np.where(np.isnan(tot), -1.0, tot)})
+        conflicting = (frame.groupby("gid")["tot"].transform("nunique") > 1).to_numpy()
+        first_row = frame.groupby("gid").cumcount().to_numpy() == 0
+        firsts = pd.Series(pos[first_row], index=gid[first_row])
+        ref = firsts.reindex(gid).to_numpy().astype(np.int64)  # position of each group's first
+        # identical in every source column (not just the total)?
+        raw = self.df.iloc[pos].astype("str").fillna("\x00")
+        sig = pd.util.hash_pandas_object(raw, index=False).to_numpy()
+        sig_first = pd.Series(sig[first_row], index=gid[first_row]).reindex(gid).to_numpy()
+        identical = sig == sig_first
+        others = (
+            pd.Series(pos + 1).groupby(gid).transform(lambda v: ", ".join(map(str, v))).to_numpy()
+        )
         m = np.zeros(self.n, dtype=bool)
         m[pos[conflicting]] = True
-        others = (
-            cand.assign(_pos=pos + 1)
-            .groupby(key, observed=True, sort=False, dropna=False)["_pos"]
-            .transform(lambda s: ", ".join(map(str, s)))
-        )
         self.add(
             m,
             "total",
             "conflicting duplicate administrations: same patient, episode, instrument and "
-            f"{when} with different scores (rows {{value}})",
+            f"{word} with different totals (rows {{value}})",
             "Keep the correct administration and delete the other(s).",
-            values=pd.Series(others.to_numpy()[conflicting], index=out.index[pos[conflicting]]),
+            values=pd.Series(others[conflicting], index=out.index[pos[conflicting]]),
         )
-        m2 = np.zeros(self.n, dtype=bool)
-        exact_copy = ~conflicting & ~first_row
-        m2[pos[exact_copy]] = True
-        self.add(
-            m2,
-            "*",
-            "exact duplicate of row {value}",
-            "Delete the repeated row.",
-            values=pd.Series(ref[exact_copy].astype(str), index=out.index[pos[exact_copy]]),
-        )
+        copy = ~conflicting & ~first_row
+        for same, reason, fix in (
+            (identical, "exact duplicate of row {value}", "Delete the repeated row."),
+            (
+                ~identical,
+                f"duplicate administration (same patient, episode, instrument, {word} and total) "
+                "of row {value}",
+                "Delete the repeated administration (or correct its date if it is another one).",
+            ),
+        ):
+            sel = copy & same
+            m2 = np.zeros(self.n, dtype=bool)
+            m2[pos[sel]] = True
+            self.add(
+                m2,
+                "*",
+                reason,
+                fix,
+                values=pd.Series((ref[sel] + 1).astype(str), index=out.index[pos[sel]]),
+            )
         m3 = np.zeros(self.n, dtype=bool)
         m3[pos[~conflicting & first_row]] = True
-        self.add(m3, "*", "kept the first of exact duplicate rows", "", "repair")
+        self.add(m3, "*", "kept the first of duplicate administrations", "", "repair")
 
 
 def _severity(inst: pd.Series, total: pd.Series) -> pd.Series:

@@ -549,8 +549,11 @@ def _welch(p: _Prepared, ci_level: float):
 # --------------------------------------------------------------------------------------
 
 
-def _ols(y: np.ndarray, X: np.ndarray, func: str, names: Sequence[str]):
-    """OLS via QR with the classical covariance; raises on rank deficiency."""
+def _ols(y: np.ndarray, X: np.ndarray, func: str, names: Sequence[str], vcov: str = "classical"):
+    r"""OLS via QR; classical or HC3 covariance; raises on rank deficiency.
+
+    HC3 (MacKinnon & White 1985): :math:`(X'X)^{-1} X' \mathrm{diag}(e_i^2/(1-h_i)^2) X
+    (X'X)^{-1}`, as R ``sandwich::vcovHC(type="HC3")``."""
     n, k = X.shape
     if n - k < 1:
         raise DataError(f"{func}: {n} episodes are too few for a model with {k} parameters.")
@@ -567,11 +570,17 @@ def _ols(y: np.ndarray, X: np.ndarray, func: str, names: Sequence[str]):
     df_resid = n - k
     sigma2 = float(resid @ resid) / df_resid
     rinv = np.linalg.inv(rr)
-    cov = sigma2 * (rinv @ rinv.T)
+    if vcov == "HC3":
+        h = np.einsum("ij,ij->i", q, q)
+        u = resid / (1 - h)
+        qu = q * u[:, None]
+        cov = rinv @ (qu.T @ qu) @ rinv.T
+    else:
+        cov = sigma2 * (rinv @ rinv.T)
     return beta, cov, df_resid, resid
 
 
-def _ancova(p: _Prepared, ci_level: float, func: str = "compare"):
+def _ancova(p: _Prepared, ci_level: float, func: str = "compare", vcov: str = "classical"):
     d, group, ref = p.data, p.group, p.reference
     y = d["endpoint"].to_numpy(float)
     dummies = _dummies(d[group], [ref, *p.others])
@@ -579,7 +588,7 @@ def _ancova(p: _Prepared, ci_level: float, func: str = "compare"):
     base = d["baseline"].to_numpy(float)
     X = np.column_stack([np.ones(len(d)), base, dummies, Z])
     names = ["(Intercept)", "baseline", *[f"{group}[{g}]" for g in p.others], *znames]
-    beta, cov, df_resid, _ = _ols(y, X, func, names)
+    beta, cov, df_resid, _ = _ols(y, X, func, names, vcov)
     tc = stats.t.ppf(0.5 + ci_level / 2, df_resid)
     m = _group_moments(d, group)
     rows, es_rows = [], []
@@ -649,7 +658,9 @@ def _ancova(p: _Prepared, ci_level: float, func: str = "compare"):
     cov_txt = ", ".join(p.covariates) if p.covariates else "none"
     method = (
         f"ANCOVA (OLS endpoint ~ baseline + {group} + covariates [{cov_txt}]); adjusted "
-        "difference = difference in adjusted mean change; t intervals on residual df; "
+        "difference = difference in adjusted mean change; "
+        + ("HC3 sandwich SEs" if vcov == "HC3" else "classical OLS SEs")
+        + "; t intervals on residual df; "
         "adjusted means at mean baseline/covariates, factor covariates averaged with equal "
         "weights (as emmeans); g_ancova = J(n1+n2-2) x difference / unadjusted pooled SD of "
         "endpoint"
@@ -920,6 +931,7 @@ def compare(
     ci_level: float = 0.95,
     instrument: str | None = None,
     include_baseline: bool = True,
+    vcov: str = "classical",
 ) -> ComparisonResult:
     r"""Compare change between cohorts (e.g. virtual vs in-person), one row per contrast.
 
@@ -948,6 +960,11 @@ def compare(
     include_baseline : bool
         For the propensity-score methods: include ``baseline`` in the propensity and
         outcome models (default True).
+    vcov : {"classical", "HC3"}
+        ANCOVA covariance: classical OLS (as R ``lm`` / ``emmeans``) or the HC3
+        heteroscedasticity-consistent sandwich (as ``emmeans(fit, "group",
+        vcov. = sandwich::vcovHC(fit, type = "HC3"))``), t intervals on the residual df
+        either way. Use HC3 when the spread of endpoints differs between cohorts.
 
     Returns
     -------
@@ -1002,6 +1019,12 @@ def compare(
     func = "compare"
     _check_choice(method, METHODS, "method", func)
     ci_level = _check_ci_level(ci_level, func)
+    _check_choice(vcov, ("classical", "HC3"), "vcov", func)
+    if vcov != "classical" and method != "ancova":
+        raise ConfigError(
+            f"compare: vcov={vcov!r} applies to method='ancova' only (the weighted methods "
+            "already use sandwich SEs; Welch allows unequal variances)."
+        )
     p = _prepare(
         episodes,
         group=group,
@@ -1020,7 +1043,7 @@ def compare(
         if method == "welch":
             table, means, es, mdesc, notes = _welch(p, ci_level)
         elif method == "ancova":
-            table, means, es, mdesc, notes = _ancova(p, ci_level, func)
+            table, means, es, mdesc, notes = _ancova(p, ci_level, func, vcov)
         else:
             table, means, es, mdesc, notes, balance, diagnostics = _weighted(
                 p, ci_level, method, include_baseline, func

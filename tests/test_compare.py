@@ -123,6 +123,18 @@ def test_ancova_matches_emmeans(key, cov):
         np.testing.assert_allclose(c[k], ref["contrasts"][rk], **TOL, err_msg=k)
 
 
+def test_ancova_hc3_matches_emmeans_with_sandwich():
+    res = compare(EP, method="ancova", covariates=COV, vcov="HC3")
+    ref = REF["ancova_cov_hc3"]
+    m = res.means.set_index("group").loc[ref["means"]["group"]]
+    np.testing.assert_allclose(m["se"], ref["means"]["se"], **TOL)
+    c = res.table.set_index("contrast").loc[ref["contrasts"]["contrast"]]
+    for k, rk in (("estimate", "estimate"), ("se", "se"), ("ci_low", "lower"), ("pvalue", "p")):
+        np.testing.assert_allclose(c[k], ref["contrasts"][rk], **TOL, err_msg=k)
+    with pytest.raises(ConfigError, match="applies to method='ancova' only"):
+        compare(EP, method="welch", vcov="HC3")
+
+
 def test_ancova_standardized_by_unadjusted_pooled_endpoint_sd():
     res = compare(EP, method="ancova")
     es = res.effect_sizes.set_index("contrast").loc["virtual - in_person"]

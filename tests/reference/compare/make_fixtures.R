@@ -1,5 +1,5 @@
 # Reference values for tests/test_compare.py, computed independently in R.
-# R 4.2.2; emmeans 1.8.4-1; metafor 3.8-1; jsonlite 1.8.4 (Debian r-cran-* packages).
+# R 4.2.2; emmeans 1.8.4-1; metafor 3.8-1; sandwich 3.0-2; jsonlite 1.8.4 (Debian r-cran-*).
 # Run from the repository root:  Rscript tests/reference/compare/make_fixtures.R
 # Input: tests/reference/compare/episodes.csv (made by make_episodes.py).
 # Output: tests/reference/compare/fixtures.json (full precision).
@@ -52,6 +52,19 @@ anc <- function(fit) {
 }
 out$ancova_plain <- anc(lm(endpoint ~ baseline + format, data = ep))
 out$ancova_cov <- anc(lm(endpoint ~ baseline + format + age + gender_identity, data = ep))
+# HC3 sandwich covariance (sandwich 3.0-2) passed to emmeans
+anc_hc3 <- function(fit) {
+  emm <- emmeans(fit, "format", vcov. = sandwich::vcovHC(fit, type = "HC3"))
+  s <- as.data.frame(summary(emm))
+  ct <- as.data.frame(summary(contrast(emm, "trt.vs.ctrl", ref = 1, adjust = "none"),
+                              infer = c(TRUE, TRUE)))
+  list(means = list(group = as.character(s$format), emmean = s$emmean, se = s$SE,
+                    df = s$df, lower = s$lower.CL, upper = s$upper.CL),
+       contrasts = list(contrast = as.character(ct$contrast), estimate = ct$estimate,
+                        se = ct$SE, df = ct$df, lower = ct$lower.CL, upper = ct$upper.CL,
+                        t = ct$t.ratio, p = ct$p.value))
+}
+out$ancova_cov_hc3 <- anc_hc3(lm(endpoint ~ baseline + format + age + gender_identity, data = ep))
 
 ## 3. Propensity scores (glm), weights, balance, M-estimation sandwich, AIPW by hand ------
 ps_out <- list()

@@ -1096,6 +1096,7 @@ def equivalence(
     instrument: str | None = None,
     covariates: Sequence[str] | str = (),
     alpha: float = 0.05,
+    vcov: str = "classical",
 ) -> EquivalenceResult:
     r"""Non-inferiority or equivalence of each group to the reference by one-sided tests.
 
@@ -1131,6 +1132,8 @@ def equivalence(
     alpha : float
         One-sided level of each test (default 0.05, the TOST convention; CONSORT-style
         non-inferiority with a two-sided 95 % CI is ``alpha=0.025``).
+    covariates, vcov
+        Passed to :func:`compare` (``vcov="HC3"`` for ANCOVA with sandwich SEs).
 
     Returns
     -------
@@ -1204,6 +1207,7 @@ def equivalence(
         covariates=covariates,
         ci_level=1 - 2 * alpha,
         instrument=inst_name if "instrument" in episodes.columns else None,
+        vcov=vcov,
     )
     rows, verdicts = [], []
     conf = f"{1 - alpha:.0%}"

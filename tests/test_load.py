@@ -133,7 +133,7 @@ def test_mapping_dict_and_toml(tmp_path):
             mapping={"Client ID": "patient_id", "date given": "assessment_date", "Mode": "format"},
         )
     assert res.data["format"].astype(str).tolist() == ["in_person", "in_person"]
-    assert reasons(res)[0] == "unknown format 'zoom'"
+    assert reasons(res)[0] == "unknown format (your column 'Mode') 'zoom'"
     toml = tmp_path / "m.toml"
     toml.write_text(
         '[columns]\n"Client ID" = "patient_id"\n"Date Given" = "assessment_date"\nMode = "format"\n'
@@ -146,7 +146,7 @@ def test_mapping_dict_and_toml(tmp_path):
         "in_person",
         "in_person",
     ]
-    assert "format 'zoom' read as 'virtual'" in reasons(res)
+    assert "format (your column 'Mode') 'zoom' read as 'virtual'" in reasons(res)
 
 
 def test_case_insensitive_columns_and_cosmetic_spellings_are_not_repairs():
@@ -844,3 +844,61 @@ def test_duplicates_without_dates_are_keyed_on_timepoint():
         "conflicting duplicate administrations: same patient, episode, instrument and timepoint "
         "with different totals (rows 4, 5)"
     )
+
+
+def test_wide_file_ledger_is_per_score_cell_with_source_rows_and_columns():
+    wide = pd.DataFrame(
+        {
+            "Client": ["a", "b", "c"],
+            "PHQ-9 Intake": [17, np.nan, 40],
+            "PHQ-9 Discharge": [8, np.nan, 10],
+            "GAD-7 FU3m": [6, np.nan, np.nan],
+        },
+        index=["x", "y", "z"],  # a string index must not leak into row numbers
+    )
+    res = quiet_load(wide, wide=True, mapping={"Client": "patient_id"})
+    led = res.ledger
+    assert led["row"].tolist() == [1, 1, 1, 3, 3]
+    assert led["column"].astype(str).tolist() == [
+        "GAD-7 FU3m",
+        "PHQ-9 Discharge",
+        "PHQ-9 Intake",
+        "PHQ-9 Discharge",
+        "PHQ-9 Intake",
+    ]
+    assert led["disposition"].astype(str).tolist()[-1] == "quarantined"
+    assert led["reason"].iloc[-1] == "total 40 is outside the PHQ-9 range 0-27"
+    note = res.problems.loc[res.problems["severity"] == "note", "reason"].tolist()
+    assert note == [
+        "1 wide row(s) have no scores at all and produce no assessment rows (the ledger has one "
+        "row per non-empty score cell)"
+    ]
+    assert note[0] in str(res.summary())
+    # a note is not a problem: strict mode only fails on the out-of-range total
+    with pytest.raises(LoadError, match="1 problem"):
+        iop.load(wide, wide=True, mapping={"Client": "patient_id"}, strict=True)
+    res = iop.load(
+        wide.iloc[:1].reset_index(drop=True).set_index(pd.Index([7])),
+        wide=True,
+        mapping={"Client": "patient_id"},
+        strict=True,
+    )
+    assert res.ledger["row"].tolist() == [1, 1, 1]
+
+
+def test_messages_name_the_users_own_column_when_renamed():
+    df = _phq([1, 7, 1, 1, 1, 1, 1, 1, 0]).rename(
+        columns={f"item_{i}": f"phq9_{i}" for i in range(1, 10)} | {"assessment_date": "Visit"}
+    )
+    df.loc[0, "Visit"] = "2025-13-01"
+    m = {f"phq9_{i}": f"item_{i}" for i in range(1, 10)} | {"Visit": "assessment_date"}
+    res = quiet_load(df, mapping=m)
+    p = res.problems.set_index("column")["reason"]
+    assert p["phq9_2"] == "item_2 (your column 'phq9_2') '7' is outside the PHQ-9 item range 0-3"
+    assert p["Visit"].startswith(
+        "assessment_date (your column 'Visit') '2025-13-01' is not a valid date"
+    )
+    assert res.ledger["column"].iloc[0] == "Visit"
+    # unrenamed columns keep the contract name alone
+    res = quiet_load(_phq([1, 7, 1, 1, 1, 1, 1, 1, 0]))
+    assert res.problems["reason"].iloc[0] == "item_2 '7' is outside the PHQ-9 item range 0-3"

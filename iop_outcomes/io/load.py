@@ -18,6 +18,7 @@ gives each input row exactly one disposition:
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from .mapping import (
     FORMAT_SYNONYMS,
     STATUS_SYNONYMS,
     _k,
+    normalize_name,
     normalize_timepoint,
     read_mapping,
     wide_to_long,
@@ -120,6 +122,8 @@ class LoadResult:
             f"Rows read {self.n_read:,} = accepted {c['accepted']:,} + repaired {c['repaired']:,} "
             f"+ quarantined {c['quarantined']:,}."
         ]
+        p = self.problems
+        notes += [r for r in p.loc[p["severity"] == "note", "reason"]] if len(p) else []
         n_safety = (
             int(self.data["safety_flag"].fillna(False).sum()) if "safety_flag" in self.data else 0
         )
@@ -177,7 +181,14 @@ def load(
     episodes : DataFrame or path, optional
         Episode-level table joined on ``episode_id`` (or ``patient_id``).
     wide : bool
-        The input has one row per episode with columns such as ``phq9_intake``.
+        The input has one row per episode with score columns such as
+        ``phq9_intake``, ``gad7_fu3m`` or ``PHQ-9 Intake`` (``<instrument>_<timepoint>``,
+        optional ``<score column>_date`` companions); it is reshaped to one
+        row per non-empty score cell. The ledger then has **one row per
+        non-empty score cell**, not per wide row: ``row`` is the wide row number
+        (repeated for each of its scores) and ``column`` is the score's source
+        column; wide rows with no score at all produce no ledger row and are
+        counted in a file-level note (``result.problems``, ``result.summary()``).
     missing_items : {"prorate", "complete"}, int or dict
         Missing-item rule: ``"prorate"`` (default) prorates a total from the
         answered items (mean × number of items, rounded half up) when no more
@@ -228,14 +239,28 @@ def load(
     origin = None
     if wide:
         df, origin = wide_to_long(df, raw.name)
+        yours = {mp.target(c): str(c) for c in raw.frame.columns}  # the user's own column names
+        origin["source_column"] = origin["source_column"].map(
+            {c: yours.get(c, c) for c in pd.unique(origin["source_column"])}
+        )
     if episodes is not None:
         df = _join_episodes(df, episodes, mp)
     df = df.reset_index(drop=True)
     n = len(df)
     _check_required(df, raw.name)
 
-    v = _Validator(df, raw.name, mp, missing_items)
+    renamed = {k: c for k, c in mp.renamed(raw.frame.columns).items() if normalize_name(c) != k}
+    v = _Validator(df, raw.name, mp, missing_items, renamed)
     clean = v.run()
+    if origin is not None and origin.attrs.get("rows_without_scores"):
+        k = origin.attrs["rows_without_scores"]
+        v.warn_file(
+            "*",
+            f"{k:,} wide row(s) have no scores at all and produce no assessment rows (the ledger "
+            "has one row per non-empty score cell)",
+            "",
+            "note",
+        )
 
     # ---- dispositions -----------------------------------------------------
     quarantine = np.zeros(n, dtype=bool)
@@ -251,6 +276,8 @@ def load(
     rows = origin["source_row"].to_numpy() if origin is not None else np.arange(1, n + 1)
     problems = _problems_frame(v.issues, raw.name, rows, origin)
     ledger = _ledger(problems, raw.name, rows, disposition, quarantine)
+    if origin is not None:  # wide input: each ledger row is one score cell of the wide file
+        ledger["column"] = pd.Categorical(origin["source_column"].to_numpy())
     counts = np.bincount(disposition, minlength=3)
     if counts.sum() != n or len(ledger) != n:  # the ledger invariant
         raise AssertionError(f"internal error: ledger accounts for {counts.sum()} of {n} rows")
@@ -386,7 +413,8 @@ def _as_text(s: pd.Series) -> pd.Series:
 
 
 class _Validator:
-    def __init__(self, df: pd.DataFrame, source: str, mp, missing_items) -> None:
+    def __init__(self, df: pd.DataFrame, source: str, mp, missing_items, renamed=None) -> None:
+        self.renamed: dict[str, str] = renamed or {}  # contract name -> the user's column
         self.df = df
         self.n = len(df)
         self.source = source
@@ -395,11 +423,23 @@ class _Validator:
         self.issues: list[_Issue] = []
         self.settings: dict = {}
 
+    def _yours(self, column: str, reason: str) -> tuple[str, str]:
+        """Name the user's own column when the mapping renamed it (in the text and ``column``)."""
+        orig = self.renamed.get(column)
+        if not orig:
+            return column, reason
+        label = f"{column} (your column {orig!r})"
+        reason = re.sub(
+            rf"(?<![\w']){re.escape(column)}(?![\w'])", lambda _m: label, reason, count=1
+        )
+        return orig, reason
+
     def add(self, mask, column, reason, fix, severity="quarantine", values=None) -> None:
         mask = np.asarray(mask, dtype=bool)
         if mask.any():
             if values is not None and len(values) == len(mask):
                 values = values[mask]  # keep only what the problem list needs
+            column, reason = self._yours(column, reason)
             self.issues.append(_Issue(mask, column, reason, fix, severity, values))
 
     # -- helpers -------------------------------------------------------------
@@ -431,6 +471,7 @@ class _Validator:
 
     def warn_file(self, column: str, reason: str, fix: str, severity: str = "warning") -> None:
         """A file-level problem (no rows flagged): a warning, or a ``note`` that never fails strict."""
+        column, reason = self._yours(column, reason)
         self.issues.append(_Issue(np.zeros(self.n, dtype=bool), column, reason, fix, severity))
 
     def _dates(self, col: str) -> pd.Series:
@@ -1328,8 +1369,8 @@ def _problems_frame(issues: list[_Issue], source: str, rows: np.ndarray, origin)
                 }
             )
         )
-    for iss in issues:  # file-level warnings have no rows
-        if iss.severity == "warning" and not iss.mask.any():
+    for iss in issues:  # file-level warnings and notes have no rows
+        if iss.severity in ("warning", "note") and not iss.mask.any():
             parts.append(
                 pd.DataFrame(
                     {
@@ -1339,7 +1380,7 @@ def _problems_frame(issues: list[_Issue], source: str, rows: np.ndarray, origin)
                         "row": [0],
                         "column": [iss.column],
                         "value": [""],
-                        "severity": ["warning"],
+                        "severity": [iss.severity],
                         "reason": [iss.reason],
                         "check": [iss.reason],
                         "fix": [iss.fix],
@@ -1429,7 +1470,7 @@ def _ledger(problems: pd.DataFrame, source: str, rows, disposition, quarantine) 
 
 
 def _strict_message(problems: pd.DataFrame, source: str, n: int, n_quarantined: int) -> str:
-    p = problems[problems["severity"] != "repair"]
+    p = problems[~problems["severity"].isin(["repair", "note"])]
     lines = [
         f"{source}: {len(p):,} problem(s) in {n:,} rows ({n_quarantined:,} rows would be quarantined). "
         "Fix them, or load with strict=False to keep the valid rows and see the rest in result.ledger:"

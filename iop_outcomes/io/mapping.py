@@ -268,20 +268,24 @@ def read_mapping(mapping) -> Mapping:
     return Mapping(dict(mapping))
 
 
-_WIDE = re.compile(r"^(?P<inst>[a-z]+\d+)_(?P<tp>.+?)(?P<date>_date)?$")
+_WIDE = re.compile(r"^(?P<inst>[a-z]+_?\d+)_(?P<tp>.+?)(?P<date>_date)?$")
 
 
 def wide_to_long(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Reshape a wide file (one row per episode) to long.
 
     Score columns are ``<instrument>_<timepoint>`` (``phq9_intake``,
-    ``gad7_fu3m``, ``phq9_week_4``) with optional ``<instrument>_<timepoint>_date``
-    companions; other columns are episode-level and repeated. Each non-empty
-    score cell becomes one assessment row. Returns the long frame and the
-    origin of each long row (``source_row``: the wide row, ``source_column``).
+    ``gad7_fu3m``, ``phq9_week_4``, ``PHQ-9 Intake``) with optional
+    ``<instrument>_<timepoint>_date`` companions; other columns are
+    episode-level and repeated. Each non-empty score cell becomes one
+    assessment row. Returns the long frame and the origin of each long row
+    (``source_row``: the 1-based wide row, ``source_column``: the score
+    column); ``origin.attrs["rows_without_scores"]`` counts wide rows with no
+    score at all (they produce no long row).
     """
     from ..instruments import canonical_name
 
+    df = df.reset_index(drop=True)  # row numbers are positions, whatever the index was
     score_cols = []
     for c in df.columns:
         m = _WIDE.match(c)
@@ -328,4 +332,7 @@ def wide_to_long(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFr
     if long["assessment_date"].isna().all():
         long = long.drop(columns="assessment_date")
     origin = long[["source_row", "source_column"]].copy()
+    origin.attrs["rows_without_scores"] = int(
+        df[[c for c, *_ in score_cols]].isna().all(axis=1).sum()
+    )
     return long.drop(columns=["source_row", "source_column"]), origin

@@ -456,6 +456,23 @@ def _morris_var(d, J, rho, n1, n2):
     return 2 * J**2 * a * ((N - 2) / (N - 4)) * (1 + d**2 / (2 * a)) - d**2
 
 
+def _t_row(est, se, df, ci_level: float) -> dict:
+    """Estimate, SE, two-sided t interval, t statistic and p-value on ``df`` degrees of freedom
+    (the shared columns of the Welch, ANCOVA and dose-response rows)."""
+    tc = stats.t.ppf(0.5 + ci_level / 2, df)
+    stat = est / se
+    return dict(
+        estimate=est,
+        se=se,
+        ci_low=est - tc * se,
+        ci_high=est + tc * se,
+        ci_level=ci_level,
+        statistic=stat,
+        df=df,
+        pvalue=2 * stats.t.sf(abs(stat), df),
+    )
+
+
 def _welch(p: _Prepared, ci_level: float):
     d, group, ref = p.data, p.group, p.reference
     m = _group_moments(d, group)
@@ -470,21 +487,13 @@ def _welch(p: _Prepared, ci_level: float):
         se = np.sqrt(v1 + v2)
         with np.errstate(divide="ignore", invalid="ignore"):
             df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
-            stat = diff / se
-        tc = stats.t.ppf(0.5 + ci_level / 2, df)
+            test = _t_row(diff, se, df, ci_level)
         rows.append(
             dict(
                 contrast=_contrast_label(g, ref),
                 group=g,
                 reference=ref,
-                estimate=diff,
-                se=se,
-                ci_low=diff - tc * se,
-                ci_high=diff + tc * se,
-                ci_level=ci_level,
-                statistic=stat,
-                df=df,
-                pvalue=2 * stats.t.sf(abs(stat), df),
+                **test,
                 n_group=int(n1),
                 n_reference=int(n2),
                 method="welch",
@@ -595,21 +604,13 @@ def _ancova(p: _Prepared, ci_level: float, func: str = "compare", vcov: str = "c
     for j, g in enumerate(p.others):
         k = 2 + j
         est, se = beta[k], np.sqrt(cov[k, k])
-        stat = est / se
         n1, n2 = int(m.loc[g, "n"]), int(m.loc[ref, "n"])
         rows.append(
             dict(
                 contrast=_contrast_label(g, ref),
                 group=g,
                 reference=ref,
-                estimate=est,
-                se=se,
-                ci_low=est - tc * se,
-                ci_high=est + tc * se,
-                ci_level=ci_level,
-                statistic=stat,
-                df=float(df_resid),
-                pvalue=2 * stats.t.sf(abs(stat), df_resid),
+                **_t_row(est, se, float(df_resid), ci_level),
                 n_group=n1,
                 n_reference=n2,
                 method="ancova",
@@ -1237,25 +1238,7 @@ def equivalence(
                     f"shown ({side} bound of the one-sided {conf} CI {_fmt(shown)} {rel} "
                     f"{_fmt(mshown)}; {_p(pval)})."
                 )
-            rows.append(
-                dict(
-                    contrast=r.contrast,
-                    group=r.group,
-                    reference=r.reference,
-                    estimate=D,
-                    se=se,
-                    df=df,
-                    ci_low=r.ci_low,
-                    ci_high=r.ci_high,
-                    ci_level=1 - 2 * alpha,
-                    margin=margin,
-                    statistic=stat,
-                    pvalue=pval,
-                    conclusion=ok,
-                    kind=kind,
-                    method=method,
-                )
-            )
+            tests = dict(statistic=stat, pvalue=pval)
         else:
             t_lo = (D + margin) / se
             t_hi = (D - margin) / se
@@ -1274,28 +1257,31 @@ def equivalence(
                     f"Equivalence of {gl} and {rl} within ±{_fmt(margin)} {unit} is not shown "
                     f"({ci}, not inside ±{_fmt(margin)}; TOST {_p(pval)})."
                 )
-            rows.append(
-                dict(
-                    contrast=r.contrast,
-                    group=r.group,
-                    reference=r.reference,
-                    estimate=D,
-                    se=se,
-                    df=df,
-                    ci_low=r.ci_low,
-                    ci_high=r.ci_high,
-                    ci_level=1 - 2 * alpha,
-                    margin=margin,
-                    lower_statistic=t_lo,
-                    lower_pvalue=p_lo,
-                    upper_statistic=t_hi,
-                    upper_pvalue=p_hi,
-                    pvalue=pval,
-                    conclusion=ok,
-                    kind=kind,
-                    method=method,
-                )
+            tests = dict(
+                lower_statistic=t_lo,
+                lower_pvalue=p_lo,
+                upper_statistic=t_hi,
+                upper_pvalue=p_hi,
+                pvalue=pval,
             )
+        rows.append(
+            dict(
+                contrast=r.contrast,
+                group=r.group,
+                reference=r.reference,
+                estimate=D,
+                se=se,
+                df=df,
+                ci_low=r.ci_low,
+                ci_high=r.ci_high,
+                ci_level=1 - 2 * alpha,
+                margin=margin,
+                **tests,
+                conclusion=ok,
+                kind=kind,
+                method=method,
+            )
+        )
         verdicts.append(v)
     notes = [
         margin_src,
@@ -1868,21 +1854,12 @@ def dose_response(
     X = np.column_stack([np.ones(len(d)), x, d["baseline"].to_numpy(float), Z])
     names = ["(Intercept)", dose, "baseline", *znames]
     beta, cov, df_resid, _ = _ols(d["change"].to_numpy(float), X, func, names)
-    tc = stats.t.ppf(0.5 + ci_level / 2, df_resid)
     est, se = beta[1] * per, np.sqrt(cov[1, 1]) * per
-    stat = est / se
     table = pd.DataFrame(
         [
             dict(
                 term=f"{dose} (per {per:g})",
-                estimate=est,
-                se=se,
-                ci_low=est - tc * se,
-                ci_high=est + tc * se,
-                ci_level=ci_level,
-                statistic=stat,
-                df=float(df_resid),
-                pvalue=float(2 * stats.t.sf(abs(stat), df_resid)),
+                **_t_row(est, se, float(df_resid), ci_level),
                 n_used=len(d),
                 method="ols",
             )

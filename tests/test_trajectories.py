@@ -504,3 +504,24 @@ def test_vectorized_fallback_when_fit_fails(small, monkeypatch):
     assert res.model_info["random"] == "uncorrelated"
     ref = trajectories(small, engine="vectorized", random="uncorrelated")
     np.testing.assert_allclose(res.fixed["estimate"], ref.fixed["estimate"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("engine", ["statsmodels", "vectorized"])
+def test_singular_fit_matches_lme4_and_is_flagged(engine):
+    d = pd.read_csv(REF / "sim_singular.csv")
+    with pytest.warns(ConvergenceWarning, match="Boundary \\(singular\\) fit"):
+        res = trajectories(d, engine=engine)
+    assert res.model_info["singular"] and res.model_info["fallback"] == "none"
+    ref = pd.read_csv(REF / "lme4_fixed.csv").query("model == 'singular'").set_index("term")
+    got = res.fixed.set_index("term").loc[ref.index]
+    assert np.all(np.abs(got["estimate"] - ref["estimate"]) <= RTOL * ref["se"])
+    np.testing.assert_allclose(got["se"], ref["se"], rtol=RTOL)
+    vc = pd.read_csv(REF / "lme4_varcorr.csv").query("model == 'singular'")
+    var = res.variance.set_index("term")
+    np.testing.assert_allclose(var.loc["Intercept", "variance"], vc["vcov"].iloc[0], rtol=RTOL)
+    np.testing.assert_allclose(var.loc["", "variance"], vc["vcov"].iloc[3], rtol=RTOL)
+    # on the boundary the slope variance is poorly determined: absolute tolerance
+    assert var.loc["week", "variance"] == pytest.approx(vc["vcov"].iloc[1], abs=1e-5)
+    assert var.loc["Intercept:week", "corr"] == pytest.approx(-1.0, abs=1e-6)
+    ll = pd.read_csv(REF / "lme4_loglik.csv").set_index("model").loc["singular", "reml_loglik"]
+    assert res.model_info["loglik"] == pytest.approx(ll, abs=1e-6)

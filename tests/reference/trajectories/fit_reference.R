@@ -2,7 +2,7 @@
 # Produced with: R 4.2.2 Patched (2022-11-10 r83330), lme4 1.1.31, emmeans 1.8.4.1,
 # geepack 1.3.9 (Debian r-cran-* packages).
 # Run from the repository root:  Rscript tests/reference/trajectories/fit_reference.R
-# Input: sim_weekly.csv (written by make_data.py, seeded numpy simulation).
+# Input: sim_weekly.csv and sim_singular.csv (written by make_data.py, seeded numpy simulation).
 # Output CSVs in the same folder:
 #   lme4_fixed.csv    model, term, estimate, se          (lmer REML, vcov(m))
 #   lme4_varcorr.csv  model, grp, var1, var2, vcov, sdcor  (as.data.frame(VarCorr(m)))
@@ -68,6 +68,19 @@ for (nm in names(models)) {
   ch[[nm]] <- data.frame(model = nm, contrast = cs$contrast, estimate = cs$estimate, SE = cs$SE,
                          lower = cs$asymp.LCL, upper = cs$asymp.UCL, p.value = cs$p.value)
 }
+# boundary (singular) fit: sim_singular.csv has no slope variance; lme4 reports corr = -1
+ds <- read.csv(file.path(here, "sim_singular.csv"))
+ds$format <- factor(ds$format, levels = c("in_person", "virtual"))
+m <- lmer(total ~ week * format + (1 + week | episode_id), data = ds, REML = TRUE,
+          control = ctrl)
+stopifnot(isSingular(m))
+b <- fixef(m)
+fx$singular <- data.frame(model = "singular", term = rename(names(b)), estimate = unname(b),
+                          se = unname(sqrt(diag(as.matrix(vcov(m))))))
+v <- as.data.frame(VarCorr(m)); v$model <- "singular"
+vc$singular <- v[, c("model", "grp", "var1", "var2", "vcov", "sdcor")]
+ll$singular <- data.frame(model = "singular", reml_loglik = as.numeric(logLik(m)))
+
 w <- function(x, f) write.csv(do.call(rbind, x), file.path(here, f), row.names = FALSE)
 w(fx, "lme4_fixed.csv"); w(vc, "lme4_varcorr.csv"); w(ll, "lme4_loglik.csv")
 w(em, "emmeans.csv"); w(ch, "emmeans_change.csv")

@@ -1,7 +1,7 @@
 """Simulate the small weekly PHQ-9 dataset used by the trajectory fixtures (seeded).
 
 Run from the repository root:  python tests/reference/trajectories/make_data.py
-Writes sim_weekly.csv (one row per assessment). The R script fit_reference.R reads it.
+Writes sim_weekly.csv (one row per assessment) and sim_singular.csv (boundary fit). The R script fit_reference.R reads it.
 
 Truth (per episode i, week w = 0..8):
   total = 17 - 1.45 w + 0.07 w^2 + 0.6*virtual + 0.15*virtual*w + site_j + b0_i + b1_i w + e
@@ -65,8 +65,29 @@ def simulate(n_episodes: int = 100, seed: int = 20261123) -> pd.DataFrame:
     return df
 
 
+def simulate_singular(n_episodes: int = 60, seed: int = 3) -> pd.DataFrame:
+    """Random intercept only (no slope variance), weeks 0..6, complete: the REML estimate of
+    the slope variance sits on the boundary (lme4 reports a singular fit)."""
+    rng = np.random.default_rng(seed)
+    e = np.repeat(np.arange(n_episodes), 7)
+    w = np.tile(np.arange(7), n_episodes)
+    v = (np.arange(n_episodes) % 2)[e]
+    b0 = rng.normal(0, 3.0, n_episodes)[e]
+    y = 16 - 1.0 * w + 0.5 * v + b0 + rng.normal(0, 2.0, e.size)
+    return pd.DataFrame(
+        {
+            "episode_id": [f"S{i:03d}" for i in e],
+            "instrument": "PHQ-9",
+            "week": w,
+            "total": np.round(y, 3),
+            "format": np.where(v == 1, "virtual", "in_person"),
+        }
+    )
+
+
 if __name__ == "__main__":
     out = Path(__file__).with_name("sim_weekly.csv")
     d = simulate()
     d.to_csv(out, index=False)
     print(out, d.shape, d["episode_id"].nunique())
+    simulate_singular().to_csv(out.with_name("sim_singular.csv"), index=False)

@@ -10,17 +10,9 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigError
+from ._common import axes_or_new
 
 __all__ = ["plot_severity_shift", "plot_change_by_group"]
-
-
-def _axes(ax, figsize):
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def plot_severity_shift(
@@ -90,7 +82,7 @@ def plot_severity_shift(
     labels = list(m.index)
     n = int(m.to_numpy().sum())
     colors = plt.get_cmap(cmap)(np.linspace(0.15, 0.9, len(labels)))
-    ax = _axes(ax, (5.5, 4.5) if kind == "bars" else (6, 5))
+    ax = axes_or_new(ax, (5.5, 4.5) if kind == "bars" else (6, 5))
     if kind == "bars":
         base = m.sum(axis=1).to_numpy(dtype=float)
         end = m.sum(axis=0).to_numpy(dtype=float)
@@ -226,7 +218,7 @@ def plot_change_by_group(
     est = t["mean_change"].to_numpy(dtype=float)
     lo = t["change_ci_low"].to_numpy(dtype=float)
     hi = t["change_ci_high"].to_numpy(dtype=float)
-    ax = _axes(ax, (6, 0.5 * len(t) + 1.5))
+    ax = axes_or_new(ax, (6, 0.5 * len(t) + 1.5))
     err = np.vstack([est - lo, hi - est])
     err = np.where(np.isnan(err), 0, err)
     for mask, marker, size in ((~is_overall, "o", 6), (is_overall, "D", 8)):

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigError
+from ._common import axes_or_new
 
 __all__ = ["plot_jacobson_truax", "plot_change_distribution"]
 
@@ -39,14 +40,6 @@ def _result(data, kwargs):
         "Pass a result of iop.clinical_significance(...) or an episode DataFrame. "
         f"Got {type(data).__name__} instead."
     )
-
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6, 6))
-    return ax
 
 
 def plot_jacobson_truax(data, ax=None, *, point_size: float = 18, alpha: float = 0.7, **kwargs):
@@ -94,7 +87,7 @@ def plot_jacobson_truax(data, ax=None, *, point_size: float = 18, alpha: float =
     used = ep["category"].notna()
     x = ep.loc[used, "pre"].to_numpy(float)
     y = ep.loc[used, "post"].to_numpy(float)
-    ax = _axes(ax)
+    ax = axes_or_new(ax, (6, 6))
 
     lo = float(np.nanmin(np.r_[x, y])) if len(x) else 0.0
     hi = float(np.nanmax(np.r_[x, y])) if len(x) else 1.0
@@ -228,7 +221,7 @@ def plot_change_distribution(data, ax=None, *, instrument: str | None = None, bi
             f"'jacobson-truax' and 'nhs-talking-therapies' results; got {method!r} (whose "
             "threshold applies to a regression-adjusted change)."
         )
-    ax = _axes(ax)
+    ax = axes_or_new(ax, (6, 6))
     if bins is None:
         if len(change) and np.allclose(change, np.round(change)):
             bins = np.arange(np.floor(change.min()) - 0.5, np.ceil(change.max()) + 1.5)

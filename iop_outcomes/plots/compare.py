@@ -10,16 +10,9 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigError
+from ._common import axes_or_new
 
 __all__ = ["plot_forest", "plot_love", "plot_equivalence", "plot_dose_response"]
-
-
-def _axes(ax, height: float = 3.0):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6.4, height))
-    return ax
 
 
 def _forest_rows(obj) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
@@ -85,7 +78,7 @@ def plot_forest(result, ax=None, *, null: float = 0.0, show_pi: bool = True):
     """
     rows, pooled, xlabel = _forest_rows(result)
     n_rows = len(rows) + (0 if pooled is None else len(pooled))
-    ax = _axes(ax, height=max(2.0, 0.35 * n_rows + 1.0))
+    ax = axes_or_new(ax, (6.4, max(2.0, 0.35 * n_rows + 1.0)))
     y = np.arange(len(rows))[::-1] + (0 if pooled is None else len(pooled) + 1)
     est = rows["estimate"].to_numpy(float)
     lo, hi = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
@@ -127,7 +120,7 @@ def plot_love(result, ax=None, *, threshold: float = 0.1, absolute: bool = True)
         )
     multi = bal["contrast"].nunique() > 1 if "contrast" in bal else False
     labels = bal["covariate"].astype(str) + ((" | " + bal["contrast"]) if multi else "")
-    ax = _axes(ax, height=max(2.0, 0.3 * len(bal) + 1.0))
+    ax = axes_or_new(ax, (6.4, max(2.0, 0.3 * len(bal) + 1.0)))
     f = np.abs if absolute else (lambda v: v)
     y = np.arange(len(bal))[::-1]
     before = f(bal["smd_before"].to_numpy(float))
@@ -155,7 +148,7 @@ def plot_equivalence(result, ax=None):
     t = getattr(result, "table", None)
     if t is None or "margin" not in t:
         raise ConfigError("plot_equivalence needs an equivalence() result.")
-    ax = _axes(ax, height=max(2.0, 0.45 * len(t) + 1.2))
+    ax = axes_or_new(ax, (6.4, max(2.0, 0.45 * len(t) + 1.2)))
     kind = result.params.get("kind", "equivalence")
     lower_better = result.params.get("better_is", "lower") == "lower"
     m = float(t["margin"].iloc[0])
@@ -193,7 +186,7 @@ def plot_dose_response(result, ax=None):
     b = getattr(result, "bins", None)
     if b is None:
         raise ConfigError("plot_dose_response needs a dose_response() result.")
-    ax = _axes(ax)
+    ax = axes_or_new(ax, (6.4, 3.0))
     ax.errorbar(
         b["mean_dose"],
         b["mean_change"],

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from ._common import axes_or_new
 
 __all__ = ["plot_effect_sizes"]
 
@@ -75,10 +76,7 @@ def plot_effect_sizes(result, *, ax=None, show_n: bool = True, reference: float 
             f"plot_effect_sizes needs the column(s) {missing}; got {list(table.columns)}. "
             "Pass a result of iop.rm_d(...)."
         )
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6.0, 0.5 * len(table) + 1.5))
+    ax = axes_or_new(ax, (6.0, 0.5 * len(table) + 1.5))
     label_cols = [c for c in table.columns if c not in _NON_LABEL]
     labels = []
     for i, row in table.reset_index(drop=True).iterrows():

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigError
+from ._common import axes_or_new
 
 __all__ = ["plot_flow", "plot_km", "plot_followup_response"]
 
@@ -21,15 +22,6 @@ _LABELS = {
     "ongoing": "Ongoing",
     "status unknown": "Status unknown",
 }
-
-
-def _axes(ax, figsize):
-    if ax is not None:
-        return ax, False
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=figsize)
-    return ax, True
 
 
 def _retention_result(data):
@@ -89,7 +81,8 @@ def plot_flow(data, *, ax=None, fontsize: float = 8.0):
     groups = list(res.groups)
     stages = list(pd.unique(flow["stage"]))
     k, ns = len(groups), len(stages)
-    ax, created = _axes(ax, (4.6 * k, 1.25 * ns + 0.6))
+    created = ax is None
+    ax = axes_or_new(ax, (4.6 * k, 1.25 * ns + 0.6))
     cell = flow.set_index(["group", "stage", "box"])
     box_kw = dict(boxstyle="round,pad=0.4", facecolor="#eef3f8", edgecolor="#34495e", lw=0.8)
     side_kw = dict(boxstyle="round,pad=0.3", facecolor="#fbf5ea", edgecolor="#b7950b", lw=0.6)
@@ -218,7 +211,8 @@ def plot_km(data, *, ax=None, ci: bool = True, at_risk: bool = True, curve: str 
     cif = curve == "dropout" and res.transfers == "competing"
     start = 0.0 if cif else 1.0
     groups = list(res.groups)
-    ax, created = _axes(ax, (7.5, 4.8 + 0.25 * len(groups)))
+    created = ax is None
+    ax = axes_or_new(ax, (7.5, 4.8 + 0.25 * len(groups)))
     colors = [f"C{i}" for i in range(len(groups))]
     for grp, col in zip(groups, colors, strict=True):
         c = cur.loc[cur["group"] == grp]
@@ -336,7 +330,7 @@ def plot_followup_response(data, *, ax=None, include_all: bool = False):
         fu = fu.loc[fu["group"] != "(all)"]
     groups = list(pd.unique(fu["group"]))
     windows = list(pd.unique(fu["window"]))
-    ax, _ = _axes(ax, (1.6 + 1.4 * len(windows) * max(1, len(groups)) / 2, 4.2))
+    ax = axes_or_new(ax, (1.6 + 1.4 * len(windows) * max(1, len(groups)) / 2, 4.2))
     width = 0.8 / max(1, len(groups))
     x = np.arange(len(windows))
     for gi, grp in enumerate(groups):

@@ -169,6 +169,10 @@ def test_methods_from_results_and_provenance(small):
     assert "Jacobson-Truax (1991)" in meth  # from the clinsig result's own method text
     assert "Kroenke" in meth  # instrument registry citation
     assert "Baseline: the score nearest admission" in meth  # episode rules text
+    # 240 episodes: some groups lack an endpoint for fewer than 11 episodes, a count that is
+    # the difference of two published counts; the report says so instead of staying silent
+    assert "Review before sharing" in meth
+    assert any(w.startswith("cross-table check") for w in rep.warnings)
     prov = rep.provenance
     assert prov["input"]["rows_read"] == int(prov["input"]["rows_read"]) > 0
     assert set(prov["versions"]) >= {"iop_outcomes", "numpy", "pandas", "python"}

@@ -1439,6 +1439,19 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
         "report may allow individuals to be identified and must not be shared outside the "
         "organisation."
     )
+    if th:
+        risks = _cross_table_risks(ctx, eps)
+        if risks:
+            sec.p(
+                "Review before sharing: suppression is applied table by table, and in the "
+                "following groups the number of episodes without a score at both ends is "
+                f"below {th} yet equals the difference of two counts shown in different tables "
+                "(episodes admitted minus episodes analysed): " + "; ".join(risks) + ". "
+                "Raise the threshold or leave these groups out if that count is sensitive."
+            )
+            ctx.warnings.append(
+                "cross-table check: small differences derivable for " + "; ".join(risks)
+            )
     sec.html("<h3>References</h3>")
     sec.bullets(
         [
@@ -1480,6 +1493,30 @@ def _safe_count(v: Any, threshold: int | None) -> str:
     if threshold is not None and 1 <= float(v) < threshold:
         return f"<{threshold}"
     return f"{int(v):,}" if float(v).is_integer() else _fmt_param(v)
+
+
+def _cross_table_risks(ctx: _Ctx, eps: dict[str, pd.DataFrame]) -> list[str]:
+    """Groups whose count of unpaired episodes is small (1 .. threshold-1): that count is the
+    difference of the admitted and paired counts, which different tables publish."""
+    th = ctx.threshold
+    out = []
+    for inst, ep in eps.items():
+        if "baseline" not in ep or "endpoint" not in ep:
+            continue
+        paired = ep["baseline"].notna() & ep["endpoint"].notna()
+        cols = [
+            c
+            for c in dict.fromkeys([ctx.cfg.comparison_group, *ctx.cfg.groupings])
+            if c in ep.columns
+        ]
+        for c in cols:
+            key = ep[c].astype("object").fillna("(missing)").astype(str)
+            n = key.value_counts()
+            p = key[paired].value_counts().reindex(n.index, fill_value=0)
+            small = sorted(str(g) for g, d in (n - p).items() if 1 <= d < th and p[g] >= th)
+            if small:
+                out.append(f"{inst} {c} = {', '.join(small)}")
+    return out
 
 
 def _fmt_param(v: Any) -> str:

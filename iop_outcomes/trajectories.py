@@ -3,9 +3,11 @@
 :func:`trajectories` fits a growth model to assessment-level (long) data, one row per
 administered questionnaire (``iop.load(...).data``, see ``docs/data-format.md``):
 
-* ``method="mixed"`` (default): linear mixed model fitted by REML with statsmodels
-  ``MixedLM`` -- ``total ~ time * group`` with a random intercept and a random slope on
-  ``week`` per episode (correlated), optionally a random intercept per site. The same model
+* ``method="mixed"`` (default): linear mixed model fitted by REML -- ``total ~ time * group``
+  with a random intercept and a random slope on ``week`` per episode (correlated), optionally
+  a random intercept per site. Fitted either by statsmodels ``MixedLM`` or by a vectorized
+  profiled-REML fitter (lme4's criterion computed from per-episode sufficient statistics;
+  default, scales to 10⁵-10⁶ episodes); both agree with lme4 to ~1e-6. The same model
   in R is ``lme4::lmer(total ~ week * format + (1 + week | episode_id), REML = TRUE)``.
 * ``method="gee"``: population-averaged model by generalized estimating equations
   (Liang & Zeger 1986), identity link, exchangeable or AR(1) working correlation within
@@ -45,7 +47,6 @@ _METHODS = ("mixed", "gee")
 _RANDOM = ("slope", "uncorrelated", "intercept")
 _CORR = ("exchangeable", "ar1", "independence")
 _ENGINES = ("auto", "statsmodels", "vectorized")
-_AUTO_VECTORIZED = 3000  # episodes above which engine="auto" uses the vectorized REML
 
 
 # --------------------------------------------------------------------------------------------
@@ -908,7 +909,7 @@ def trajectories(
         (b_{0i}, b_{1i})' \sim N(0, D),\ \varepsilon_{ij} \sim N(0, \sigma^2)
 
     where :math:`x_{ij}` holds time (per ``time``), group and their interaction. Fitted by
-    REML (Laird & Ware 1982; statsmodels ``MixedLM``); the fixed-effects covariance is
+    REML (Laird & Ware 1982; see ``engine``); the fixed-effects covariance is
     :math:`(X'V^{-1}X)^{-1}` at the REML estimates (as ``lme4::vcov``), and model-based means
     are :math:`\hat\mu = X_0\hat\beta` with Wald CI
     :math:`\hat\mu \pm z\sqrt{\operatorname{diag}(X_0 V_\beta X_0')}` (as ``emmeans`` with
@@ -963,8 +964,9 @@ def trajectories(
         β and σ as in lme4 (Bates et al. 2015), computed from per-episode sufficient
         statistics with numpy and minimised by Nelder-Mead over the relative covariance
         factor, then checked by probing each coordinate around the solution (no site level).
-        ``"auto"`` (default) uses statsmodels up to 3,000 episodes or with a site level, else
-        the vectorized fitter. Both match lme4 to ~1e-6 on the reference data.
+        ``"auto"`` (default) uses the vectorized fitter, or statsmodels with a site level.
+        Both match lme4 to ~1e-6 on the reference data (including a boundary fit); the
+        vectorized fitter is 20-50 times faster (100,000 episodes in under a minute).
 
     Returns
     -------
@@ -1073,9 +1075,7 @@ def trajectories(
     info: dict[str, Any] = {"method": method, "time": time}
     if method == "mixed":
         if engine == "auto":
-            engine = (
-                "vectorized" if prep.site is None and n_ep > _AUTO_VECTORIZED else "statsmodels"
-            )
+            engine = "vectorized" if prep.site is None else "statsmodels"
         if engine == "vectorized":
             res, used_random, opt, history = _fit_vectorized(df, y, X, random, ep_starts)
             fe, scale, D, llf = res["beta"], res["scale"], res["D"], res["llf"]

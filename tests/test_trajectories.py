@@ -371,12 +371,12 @@ def test_fallback_when_fits_fail(monkeypatch):
 
     monkeypatch.setattr(MixedLM, "fit", failing_fit)
     with pytest.warns(ConvergenceWarning, match="did not converge"):
-        res = trajectories(small)
+        res = trajectories(small, engine="statsmodels")
     assert res.model_info["random"] == "intercept"
     assert res.model_info["fallback"] == "random='intercept', optimizer='bfgs'"
     assert len(res.model_info["attempts"]) == 7  # 3 optimizers x 2 structures, then success
     assert any("Used random='intercept'" in n for n in res.notes)
-    ref = trajectories(small, random="intercept")
+    ref = trajectories(small, random="intercept", engine="statsmodels")
     np.testing.assert_allclose(res.fixed["estimate"], ref.fixed["estimate"], rtol=1e-10)
 
 

@@ -436,59 +436,51 @@ def _distribution_based(
         notes.append(f"Reliability {r_used:g} ({r_src}); SD {sd_used:.4g} ({sd_src}).")
 
     change = y - x
-    if method == "jacobson-truax":
-        if source == "fixed":
-            rci = pd.Series(np.nan, index=x.index)
-            ben = d * change
-            improved = used & (ben >= fixed_points)
-            deteriorated = used & (ben <= -fixed_points)
-        else:
+    if source == "fixed":  # jacobson-truax only (checked above)
+        rci = pd.Series(np.nan, index=x.index)
+        ben = d * change
+        improved = used & (ben >= fixed_points)
+        deteriorated = used & (ben <= -fixed_points)
+    else:
+        if method == "jacobson-truax":
             s_diff = sd_used * np.sqrt(2.0 * (1.0 - r_used))
             rci = change / s_diff
-            improved = used & (d * rci > crit)
-            deteriorated = used & (d * rci < -crit)
             params.update(
                 s_diff=s_diff,
                 rci_critical=crit,
                 threshold_points=crit * s_diff,
                 threshold_rule=f"|RCI| > {crit:.6g} (strict), i.e. |change| > {crit * s_diff:.4g} points",
             )
-    elif method == "gulliksen-lord-novick":
-        if source == "sample":
-            m_pre = float(xu.mean())
-        se_pred = sd_used * np.sqrt(1.0 - r_used**2)
-        adj = (y - m_pre) - r_used * (x - m_pre)
-        rci = adj / se_pred
+        elif method == "gulliksen-lord-novick":
+            se_pred = sd_used * np.sqrt(1.0 - r_used**2)
+            adj = (y - m_pre) - r_used * (x - m_pre)
+            rci = adj / se_pred
+            params.update(
+                mean_pre=m_pre,
+                se_prediction=se_pred,
+                rci_critical=crit,
+                threshold_points=crit * se_pred,
+                threshold_rule=(
+                    f"|RCI| > {crit:.6g}; RCI = ((post - M) - r(pre - M)) / (SD sqrt(1 - r^2)), "
+                    f"i.e. regression-adjusted change beyond {crit * se_pred:.4g} points"
+                ),
+            )
+        else:  # edwards-nunnally
+            se_meas = sd_used * np.sqrt(1.0 - r_used)
+            pre_true = r_used * (x - m_pre) + m_pre
+            rci = (y - pre_true) / se_meas
+            params.update(
+                mean_pre=m_pre,
+                se_measurement=se_meas,
+                rci_critical=crit,
+                threshold_points=crit * se_meas,
+                threshold_rule=(
+                    f"post outside the estimated true pre score +/- {crit:.6g} SEm "
+                    f"(+/- {crit * se_meas:.4g} points)"
+                ),
+            )
         improved = used & (d * rci > crit)
         deteriorated = used & (d * rci < -crit)
-        params.update(
-            mean_pre=m_pre,
-            se_prediction=se_pred,
-            rci_critical=crit,
-            threshold_points=crit * se_pred,
-            threshold_rule=(
-                f"|RCI| > {crit:.6g}; RCI = ((post - M) - r(pre - M)) / (SD sqrt(1 - r^2)), "
-                f"i.e. regression-adjusted change beyond {crit * se_pred:.4g} points"
-            ),
-        )
-    else:  # edwards-nunnally
-        if source == "sample":
-            m_pre = float(xu.mean())
-        se_meas = sd_used * np.sqrt(1.0 - r_used)
-        pre_true = r_used * (x - m_pre) + m_pre
-        rci = (y - pre_true) / se_meas
-        improved = used & (d * rci > crit)
-        deteriorated = used & (d * rci < -crit)
-        params.update(
-            mean_pre=m_pre,
-            se_measurement=se_meas,
-            rci_critical=crit,
-            threshold_points=crit * se_meas,
-            threshold_rule=(
-                f"post outside the estimated true pre score +/- {crit:.6g} SEm "
-                f"(+/- {crit * se_meas:.4g} points)"
-            ),
-        )
 
     # cut-off
     cut_value, cut_label, cut_params, cut_notes = _cutoff(

@@ -816,8 +816,8 @@ class SeverityShiftResult(TableResult):
         m["Total"] = m.sum(axis=1)
         return m
 
-    def summary(self) -> str:
-        parts = [self.title]
+    def _panels(self):
+        """(heading, matrix) per instrument and group; row % rounded to 0.1 when normalized."""
         for key in self.groups():
             inst, gv = key[0], key[1:]
             head = (
@@ -827,24 +827,19 @@ class SeverityShiftResult(TableResult):
                 + ", ".join(f"{c} = {v}" for c, v in zip(self.group_cols, gv, strict=True))
             )
             m = self.matrix(inst, gv if gv else None)
-            body = m.round(1).to_string() if self.normalize else m.to_string()
-            parts += ["", head + (" (row %)" if self.normalize else " (counts)"), body]
+            yield head, (m.round(1) if self.normalize else m)
+
+    def summary(self) -> str:
+        parts = [self.title]
+        for head, m in self._panels():
+            parts += ["", head + (" (row %)" if self.normalize else " (counts)"), m.to_string()]
         parts.append("")
         parts += self._footer()
         return "\n".join(parts)
 
     def _repr_html_(self) -> str:
         out = [f"<div><p><strong>{html.escape(self.title)}</strong></p>"]
-        for key in self.groups():
-            inst, gv = key[0], key[1:]
-            head = (
-                inst
-                if not gv
-                else f"{inst} — "
-                + ", ".join(f"{c} = {v}" for c, v in zip(self.group_cols, gv, strict=True))
-            )
-            m = self.matrix(inst, gv if gv else None)
-            m = m.round(1) if self.normalize else m
+        for head, m in self._panels():
             out.append(f"<p>{html.escape(head)}</p>" + m.to_html(border=0, classes="iop-table"))
         out.append("".join(f"<br><small>{html.escape(s)}</small>" for s in self._footer()))
         return "".join(out) + "</div>"

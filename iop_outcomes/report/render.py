@@ -212,6 +212,12 @@ def write_xlsx(
             for cell in row:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"
+        sh.freeze_panes = "A2"
+        for j, col in enumerate(df.columns, start=1):
+            width = max([len(str(col)), *(len(str(v)) for v in df[col].tolist()[:200])])
+            sh.column_dimensions[sh.cell(row=1, column=j).column_letter].width = min(
+                max(8, width + 2), 60
+            )
         r = sh.max_row + 2
         for note in t.notes:
             sh.cell(row=r, column=1, value=neutralise_text(note)).data_type = "s"

@@ -109,19 +109,6 @@ def _canon(s: pd.Series) -> pd.Series:
     return pd.Series(names[codes], index=s.index, dtype=object)
 
 
-def _wilson(k, n, level):
-    """Wilson interval with the exact end points at k = 0 (low 0) and k = n (high 1).
-
-    ``wilson_ci`` gives e.g. 5.6e-17 instead of 0 at k = 0 through floating-point rounding.
-    """
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    lo, hi = wilson_ci(k, n, level)
-    lo = np.where((k == 0) & (n > 0), 0.0, lo)
-    hi = np.where((k == n) & (n > 0), 1.0, hi)
-    return lo, hi
-
-
 def _labels(conds, labels, default=None) -> pd.Categorical:
     """First matching label per row (like ``np.select``), as a Categorical built from codes.
 
@@ -224,7 +211,7 @@ def _rates_table(
     table["n_excluded"] = table["n_excluded"].astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         table["estimate"] = np.where(table["n"] > 0, table["count"] / table["n"], np.nan)
-    lo, hi = _wilson(table["count"].to_numpy(), table["n"].to_numpy(), ci_level)
+    lo, hi = wilson_ci(table["count"].to_numpy(), table["n"].to_numpy(), ci_level)
     table["ci_low"] = lo
     table["ci_high"] = hi
     table["ci_level"] = float(ci_level)
@@ -1265,7 +1252,7 @@ def benchmarks(result_or_rates, *, year: str | None = "2024-25", ci_level: float
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         prog["estimate"] = np.where(prog["n"] > 0, prog["count"] / prog["n"], np.nan)
-    lo, hi = _wilson(prog["count"].to_numpy(), prog["n"].to_numpy(), level)
+    lo, hi = wilson_ci(prog["count"].to_numpy(), prog["n"].to_numpy(), level)
     prog["ci_low"], prog["ci_high"], prog["ci_level"] = lo, hi, level
     nat_small = nat[["year", "outcome", "value", "finished_courses"]].rename(
         columns={"finished_courses": "national_finished_courses"}

@@ -75,6 +75,21 @@ _CLOSED = ("completed", "dropped_out", "transferred", "administrative")
 WINDOW_DAYS = {"1m": 60, "3m": 135, "6m": 270, "12m": 500}
 _ALL = "(all)"
 _MISSING = "(missing)"
+#: Columns of ``RetentionResult.tests`` (follow-up response compared between groups).
+_TEST_COLUMNS = [
+    "window",
+    "test",
+    "term",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "ci_level",
+    "statistic",
+    "df",
+    "pvalue",
+    "n_used",
+    "method",
+]
 
 
 # --------------------------------------------------------------------------------------
@@ -426,20 +441,7 @@ class RetentionResult(TableResult):
                 format_table(fu, 3).to_string(index=False),
             ]
         if len(self.tests):
-            t = self.tests[
-                [
-                    "window",
-                    "test",
-                    "term",
-                    "estimate",
-                    "ci_low",
-                    "ci_high",
-                    "statistic",
-                    "df",
-                    "pvalue",
-                    "n_used",
-                ]
-            ]
+            t = self.tests[[c for c in _TEST_COLUMNS if c not in ("ci_level", "method")]]
             parts += ["", "Comparisons between groups:", format_table(t, 3).to_string(index=False)]
         parts += [*self._footer()]
         return "\n".join(parts)
@@ -815,21 +817,7 @@ def _response_tests(ep, g, labels, codes, windows, covariates, ci_level, by):
                     method=f"logistic regression of response{adj}; Wald CI",
                 )
             )
-    cols = [
-        "window",
-        "test",
-        "term",
-        "estimate",
-        "ci_low",
-        "ci_high",
-        "ci_level",
-        "statistic",
-        "df",
-        "pvalue",
-        "n_used",
-        "method",
-    ]
-    return pd.DataFrame(rows).reindex(columns=cols), notes
+    return pd.DataFrame(rows).reindex(columns=_TEST_COLUMNS), notes
 
 
 # --------------------------------------------------------------------------------------

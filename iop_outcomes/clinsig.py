@@ -109,6 +109,18 @@ def _canon(s: pd.Series) -> pd.Series:
     return pd.Series(names[codes], index=s.index, dtype=object)
 
 
+def _id_frame(df: pd.DataFrame, by_cols) -> pd.DataFrame:
+    """The identifier and grouping columns of ``df``: the start of a per-episode table."""
+    ep = pd.DataFrame(index=df.index)
+    for c in _ID_COLUMNS:
+        if c in df.columns:
+            ep[c] = df[c]
+    for c in by_cols:
+        if c not in ep.columns:
+            ep[c] = df[c]
+    return ep
+
+
 def _labels(conds, labels, default=None) -> pd.Categorical:
     """First matching label per row (like ``np.select``), as a Categorical built from codes.
 
@@ -483,13 +495,7 @@ def _distribution_based(
     params.update(cut_params)
     notes.extend(cut_notes)
 
-    ep = pd.DataFrame(index=df.index)
-    for c in _ID_COLUMNS:
-        if c in df.columns:
-            ep[c] = df[c]
-    for c in by_cols:
-        if c not in ep.columns:
-            ep[c] = df[c]
+    ep = _id_frame(df, by_cols)
     ep["pre"] = x
     ep["post"] = y
     ep["change"] = change
@@ -727,13 +733,7 @@ def _nhs(df, *, instrument, by, ci_level, pre, post):
                 "with an 'instrument' column holding PHQ-9 and GAD-7 rows for the joint rules."
             )
         measures = [inst]
-        ep = pd.DataFrame(index=df.index)
-        for c in _ID_COLUMNS:
-            if c in df.columns:
-                ep[c] = df[c]
-        for c in by_cols:
-            if c not in ep.columns:
-                ep[c] = df[c]
+        ep = _id_frame(df, by_cols)
         first = {inst.name: _numeric(df, pre)}
         last = {inst.name: _numeric(df, post)}
         sessions = df["sessions_attended"] if "sessions_attended" in df.columns else None

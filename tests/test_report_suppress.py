@@ -242,3 +242,33 @@ def test_overlapping_rows_without_column_totals():
     s = suppress(t, counts=["count", "n"], complements={"count": "n"}, column_totals=False)
     assert s.table["count"].tolist() == [390, 573, "<11"]
     assert not any("could not be protected" in n for n in s.notes)
+
+
+def test_random_long_two_way_tables_are_protected():
+    """Long (group x outcome) tables with Overall rows, as in the clinical-significance table:
+    no within-group or across-group constraint is left with exactly one hidden quantity."""
+    rng = np.random.default_rng(11)
+    for _ in range(150):
+        n_g, n_o = int(rng.integers(2, 5)), int(rng.integers(2, 5))
+        vals = rng.choice([0, 2, 7, 10, 11, 15, 60, 300], size=(n_g, n_o))
+        groups = [f"g{i}" for i in range(n_g)]
+        outcomes = [f"o{j}" for j in range(n_o)]
+        rows = [("Overall", o, int(vals[:, j].sum())) for j, o in enumerate(outcomes)]
+        rows += [
+            (g, o, int(vals[i, j])) for i, g in enumerate(groups) for j, o in enumerate(outcomes)
+        ]
+        t = pd.DataFrame(rows, columns=["group", "outcome", "count"])
+        s = suppress(t, counts=["count"], by="outcome", total_row="Overall", within="group")
+        h = s.hidden["count"].to_numpy()
+        cons = []
+        for j in range(n_o):  # across groups: members vs the Overall row (explicit total)
+            members = [(n_o + i * n_o + j, 0) for i in range(n_g)]
+            cons.append((members, (j, 0)))
+        for k in range(n_g + 1):  # within each group, including Overall (implicit total)
+            cons.append(([(k * n_o + j, 0) for j in range(n_o)], None))
+        hm = {(i, 0): bool(h[i]) for i in range(len(t))}
+        if any("could not be protected" in n for n in s.notes):
+            continue
+        assert not _recoverable(None, hm, cons)
+        small = (t["count"] >= 1) & (t["count"] < 11)
+        assert h[small.to_numpy()].all()

@@ -156,3 +156,11 @@ def test_counts_in_running_text_are_suppressed():
     assert _safe_count(3, 11) == "<11" and _safe_count(0, 11) == "0"
     assert _safe_count(1127, 11) == "1,127" and _safe_count(3, None) == "3"
     assert _is_count_key("n_excluded") and _is_count_key("n") and not _is_count_key("seed")
+
+
+def test_example_study_file_parses():
+    from pathlib import Path
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "docs" / "study.toml")
+    assert cfg.margin_for("GAD-7") == 2.0 and cfg.suppression_threshold == 11
+    assert cfg.sensitivity_methods[-1] == "mixed" and cfg.trajectories_enabled

@@ -1314,6 +1314,23 @@ def _p(p: float) -> str:
 # --------------------------------------------------------------------------------------
 
 
+def _compare_within(d, col, levels, label, dropped, notes, **kwargs):
+    """Yield ``(level, compare(subset, **kwargs))`` for each level of ``col``. Groups with
+    < 2 episodes are dropped first and levels where ``compare`` fails are skipped, each with
+    a note starting ``f"{label}{level!r}"``."""
+    for lv in levels:
+        sub = d[(d[col] == lv).to_numpy()]
+        sub, small = _drop_small_groups(sub, kwargs["group"], kwargs["reference"])
+        if small:
+            notes.append(f"{label}{lv!r}: group(s) {small} have < 2 episodes.")
+        try:
+            res = compare(sub, **kwargs)
+        except (DataError, ConfigError) as exc:
+            notes.append(f"{label}{lv!r} {dropped}: {exc}")
+            continue
+        yield lv, res
+
+
 def _rss_rank(y, X):
     beta, _, rank, _ = np.linalg.lstsq(X, y, rcond=None)
     resid = y - X @ beta
@@ -1385,23 +1402,19 @@ def subgroups(
     rows, es_rows, notes = [], [], []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", IOPWarning)
-        for lv in levels:
-            sub = d[(d[by] == lv).to_numpy()]
-            sub, small = _drop_small_groups(sub, group, reference)
-            if small:
-                notes.append(f"Subgroup {by}={lv!r}: group(s) {small} have < 2 episodes.")
-            try:
-                res = compare(
-                    sub,
-                    group=group,
-                    reference=reference,
-                    method=method,
-                    covariates=covariates,
-                    ci_level=ci_level,
-                )
-            except (DataError, ConfigError) as exc:
-                notes.append(f"Subgroup {by}={lv!r} skipped: {exc}")
-                continue
+        for lv, res in _compare_within(
+            d,
+            by,
+            levels,
+            f"Subgroup {by}=",
+            "skipped",
+            notes,
+            group=group,
+            reference=reference,
+            method=method,
+            covariates=covariates,
+            ci_level=ci_level,
+        ):
             t = res.table.copy()
             t.insert(0, "subgroup", lv)
             missing = [g for g in p.others if g not in set(t["group"])]
@@ -1717,23 +1730,19 @@ def pool_sites(
         effect = "welch contrast of change (group - reference) within site, v = s1^2/n1 + s0^2/n0"
     else:
         parts = []
-        for lv in _levels(d[site]):
-            sub = d[(d[site] == lv).to_numpy()]
-            sub, small = _drop_small_groups(sub, group, reference)
-            if small:
-                notes.append(f"Site {lv!r}: group(s) {small} have < 2 episodes.")
-            try:
-                res = compare(
-                    sub,
-                    group=group,
-                    reference=reference,
-                    method=method,
-                    covariates=p.covariates,
-                    ci_level=ci_level,
-                )
-            except (DataError, ConfigError) as exc:
-                notes.append(f"Site {lv!r} excluded: {exc}")
-                continue
+        for lv, res in _compare_within(
+            d,
+            site,
+            _levels(d[site]),
+            "Site ",
+            "excluded",
+            notes,
+            group=group,
+            reference=reference,
+            method=method,
+            covariates=p.covariates,
+            ci_level=ci_level,
+        ):
             t = res.table[["contrast", "estimate", "se", "n_group", "n_reference"]].copy()
             t.insert(0, "site", lv)
             t["n"] = t["n_group"] + t["n_reference"]

@@ -382,7 +382,7 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
                 "a positive screen that calls for the program's risk-assessment protocol; it is "
                 "counted here and never imputed or dropped."
             )
-            ctx.add_table(
+            ctx.facts["safety"] = ctx.add_table(
                 sec,
                 "safety_item",
                 "Episodes with a positive PHQ-9 item 9 response",
@@ -1333,6 +1333,15 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
             f"({inst}): {conc}. 'Not shown' means the data cannot rule out a difference as "
             "large as the margin; it is not evidence that one format is worse."
         )
+    saf = ctx.facts.get("safety")
+    if saf is not None:
+        r = saf.frame.iloc[0]
+        if ctx.shown(r["n"]) and ctx.shown(r["pct"]):
+            items.append(
+                f"{_fmt_n(r['n'], th)} episodes ({_pct(r['pct'])}) had at least one PHQ-9 "
+                "answer above 0 on item 9 (thoughts of death or self-harm), each a positive "
+                "screen that calls for the program's risk-assessment protocol."
+            )
     fu = ctx.facts.get("followup")
     if fu is not None and len(fu):
         parts = []

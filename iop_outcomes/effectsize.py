@@ -203,14 +203,7 @@ def _effect(method: str, n, md, vx, vy, cxy, adjust: bool):
     with np.errstate(invalid="ignore", divide="ignore"):
         vd = np.maximum(vx + vy - 2.0 * cxy, 0.0)
         r = np.clip(cxy / np.sqrt(vx * vy), -1.0, 1.0)
-        if method == "z":
-            s = np.sqrt(vd)
-        elif method == "rm":
-            s = np.sqrt(vd / (2.0 * (1.0 - r)))
-        elif method == "av":
-            s = np.sqrt((vx + vy) / 2.0)
-        else:  # "b"
-            s = np.sqrt(vx)
+        s = _standardizer(method, vx, vy, vd, r)
         d = np.where(s > 0, md / s, np.nan)
         d = np.where(n >= 2, d, np.nan)
         if adjust:
@@ -218,6 +211,20 @@ def _effect(method: str, n, md, vx, vy, cxy, adjust: bool):
         else:
             j = np.ones_like(d)
     return d * j, d, j, r, vd
+
+
+def _standardizer(method: str, vx, vy, vd, r):
+    """The SD that divides the mean change: ``"z"`` S_diff, ``"rm"`` S_diff / sqrt(2(1 − r)),
+    ``"av"`` sqrt((S_pre² + S_post²) / 2), ``"b"`` S_pre (from variances ``vx``, ``vy``,
+    ``vd`` of pre, post and change)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "z":
+            return np.sqrt(vd)
+        if method == "rm":
+            return np.sqrt(vd / (2.0 * (1.0 - r)))
+        if method == "av":
+            return np.sqrt((vx + vy) / 2.0)
+        return np.sqrt(vx)  # "b"
 
 
 def _variance(method: str, est, n, r, vx, vy, vd, heteroscedastic: bool = False):
@@ -958,14 +965,7 @@ def rm_d_from_summary(
     md = -sign * change
     # Unlike rm_d, S_d and r come from the summaries here, not from a covariance.
     with np.errstate(invalid="ignore", divide="ignore"):
-        if key == "z":
-            s = np.sqrt(vd)
-        elif key == "rm":
-            s = np.sqrt(vd / (2.0 * (1.0 - r_use)))
-        elif key == "av":
-            s = np.sqrt((vx + vy) / 2.0)
-        else:
-            s = np.sqrt(vx)
+        s = _standardizer(key, vx, vy, vd, r_use)
         d = np.where(s > 0, md / s, np.nan)
         j = np.where(nn >= 3, hedges_j(nn - 1.0), np.nan) if adjust else np.ones_like(d)
     est = d * j

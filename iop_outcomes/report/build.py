@@ -949,6 +949,8 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                 ),
             )
             ctx.facts.setdefault("equivalence", {})[inst] = t.frame
+            if inst == ctx.cfg.primary_instrument:
+                _fig_noninferiority(ctx, sec, t.frame, inst, g, ref)
         if "site" in ep.columns and ep["site"].nunique() > 1:
             res = ctx.run(
                 sec,
@@ -1244,6 +1246,50 @@ def _fig_clinsig(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -
         fig,
         caption=f"{inst} Jacobson–Truax categories by {by}. Suppressed categories are left "
         "out, so a bar may not reach 100%.",
+    )
+
+
+def _fig_noninferiority(
+    ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str, ref: str
+) -> None:
+    if not {"estimate", "ci_low", "ci_high", "margin"} <= set(t.columns):
+        return
+    d = _numeric_rows(t, ["estimate", "ci_low", "ci_high", "margin"])
+    if d.empty:
+        return
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.5 * len(d)), dpi=100)
+    y = np.arange(len(d))[::-1]
+    est = d["estimate"].astype(float).to_numpy()
+    lo = d["ci_low"].astype(float).to_numpy()
+    hi = d["ci_high"].astype(float).to_numpy()
+    ax.errorbar(
+        est,
+        y,
+        xerr=[np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)],
+        fmt="o",
+        color="#1f5f8b",
+        capsize=3,
+    )
+    ax.set_yticks(y, [str(c) for c in d["contrast"]])
+    ax.axvline(0, color="#777777", lw=0.8)
+    margin = float(d["margin"].astype(float).iloc[0])
+    ax.axvline(margin, color="#a23b2a", lw=1, ls="--", label=f"margin {margin:g}")
+    lvl = d["ci_level"].astype(float).iloc[0] if "ci_level" in d else np.nan
+    ax.set_xlabel(
+        f"difference in adjusted mean change, {inst} points"
+        + (f" ({100 * lvl:g}% CI)" if np.isfinite(lvl) else "")
+    )
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    ax.spines[["top", "right"]].set_visible(False)
+    ctx.add_figure(
+        sec,
+        f"noninferiority_{_slug(inst)}",
+        f"{inst}: non-inferiority of each {g} vs {ref}",
+        fig,
+        caption=f"Difference in adjusted mean {inst} change (each {g} minus {ref}; positive = "
+        "less improvement) with the interval used for the one-sided test. Non-inferiority is "
+        "shown when the whole interval lies left of the dashed margin.",
     )
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import instruments as _instruments
 from ._results import TableResult
-from ._stats import wilson_ci, z_crit
+from ._stats import check_ci_level, wilson_ci, z_crit
 from .exceptions import ConfigError, DataError
 
 __all__ = ["clinical_significance", "benchmarks", "ClinicalSignificanceResult"]
@@ -167,14 +167,6 @@ def _by_list(by: Any, df: pd.DataFrame) -> list[str]:
             f"The 'by' column(s) {missing} are not in the data. Columns present: {list(df.columns)}."
         )
     return cols
-
-
-def _check_ci_level(ci_level: float) -> None:
-    if not (isinstance(ci_level, (int, float)) and 0 < ci_level < 1):
-        raise ConfigError(
-            f"The 'ci_level' parameter of clinical_significance must be a number in (0, 1). "
-            f"Got {ci_level!r} instead."
-        )
 
 
 def _rates_table(
@@ -1077,7 +1069,7 @@ def clinical_significance(
             "The 'method' parameter of clinical_significance must be one of "
             f"{sorted(set(_METHODS.values()))}. Got {method!r} instead."
         )
-    _check_ci_level(ci_level)
+    check_ci_level(ci_level, "clinical_significance")
     if m == "nhs-talking-therapies":
         unused = {
             "reliability": reliability,
@@ -1235,7 +1227,7 @@ def benchmarks(result_or_rates, *, year: str | None = "2024-25", ci_level: float
             f"a DataFrame or a dict. Got {type(result_or_rates).__name__} instead."
         )
     if ci_level is not None:
-        _check_ci_level(ci_level)
+        check_ci_level(ci_level, "clinical_significance")
         level = float(ci_level)
     prog = prog.assign(outcome=prog["outcome"].astype(str).str.lower().str.strip())
     unknown = sorted(set(prog["outcome"]) - set(_BENCH_OUTCOMES) - set(_NHS_OUTCOMES))

@@ -51,7 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from ._results import TableResult, format_p, format_table
-from ._stats import mean_ci, wilson_ci, z_crit
+from ._stats import check_ci_level, mean_ci, wilson_ci, z_crit
 from .exceptions import ConfigError, DataError
 
 __all__ = [
@@ -241,15 +241,6 @@ def _dates(ep: pd.DataFrame, col: str) -> pd.Series:
     if col not in ep.columns:
         return pd.Series(pd.NaT, index=ep.index, dtype="datetime64[ns]")
     return pd.to_datetime(ep[col], errors="coerce")
-
-
-def _check_level(ci_level: float, fname: str) -> float:
-    if not (isinstance(ci_level, (int, float)) and 0 < float(ci_level) < 1):
-        raise ConfigError(
-            f"The 'ci_level' parameter of {fname} must be a number in (0, 1). "
-            f"Got {ci_level!r} instead."
-        )
-    return float(ci_level)
 
 
 # --------------------------------------------------------------------------------------
@@ -605,7 +596,7 @@ def retention(
     0.5
     """
     fname = "retention"
-    ci_level = _check_level(ci_level, fname)
+    ci_level = check_ci_level(ci_level, fname)
     windows = tuple(windows)
     bad = [w for w in windows if w not in WINDOW_DAYS]
     if bad:
@@ -1148,7 +1139,7 @@ def dropout_survival(
     4  12.0       1        0    0.3333
     """
     fname = "dropout_survival"
-    ci_level = _check_level(ci_level, fname)
+    ci_level = check_ci_level(ci_level, fname)
     if transfers not in ("censor", "competing"):
         raise ConfigError(
             f"The 'transfers' parameter of {fname} must be 'censor' or 'competing'. "
@@ -1457,7 +1448,7 @@ def attrition(
     -3.0
     """
     fname = "attrition"
-    ci_level = _check_level(ci_level, fname)
+    ci_level = check_ci_level(ci_level, fname)
     ep = _select_instrument(_as_episodes(data, fname, instrument), instrument, fname)
     ep = ep.reset_index(drop=True)
     _require(ep, [retained], fname)
@@ -1665,7 +1656,7 @@ def durability(
     2                    relapse  2      1      0.50
     """
     fname = "durability"
-    ci_level = _check_level(ci_level, fname)
+    ci_level = check_ci_level(ci_level, fname)
     from . import instruments as _inst
 
     ep = _select_instrument(_as_episodes(data, fname, instrument), instrument, fname)

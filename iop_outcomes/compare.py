@@ -32,7 +32,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -301,14 +301,32 @@ def _contrast_label(g, ref) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _section(title: str, df: pd.DataFrame | None, digits: int) -> list[str]:
-    if df is None or len(df) == 0:
-        return []
-    return ["", title, format_table(df, digits).to_string(index=False)]
+@dataclass(frozen=True, repr=False)
+class _SectionedResult(TableResult):
+    """A TableResult whose summary adds one titled table per entry of ``_SECTIONS``
+    (title, attribute, digits; ``None`` digits = the result's own) and whose ``plot``
+    calls ``iop_outcomes.plots.compare.<_PLOT>``."""
+
+    _SECTIONS: ClassVar[tuple[tuple[str, str, int | None], ...]] = ()
+    _PLOT: ClassVar[str] = "plot_forest"
+
+    def summary(self) -> str:
+        parts = [super().summary()]
+        for title, attr, digits in self._SECTIONS:
+            df = getattr(self, attr)
+            if df is not None and len(df):
+                shown = format_table(df, self.digits if digits is None else digits)
+                parts += ["", title, shown.to_string(index=False)]
+        return "\n".join(parts)
+
+    def plot(self, ax=None, **kwargs):
+        from .plots import compare as _p
+
+        return getattr(_p, self._PLOT)(self, ax=ax, **kwargs)
 
 
 @dataclass(frozen=True, repr=False)
-class ComparisonResult(TableResult):
+class ComparisonResult(_SectionedResult):
     """Result of :func:`compare`: one row per contrast (group − reference).
 
     Attributes
@@ -330,14 +348,12 @@ class ComparisonResult(TableResult):
     effect_sizes: pd.DataFrame | None = None
     balance: pd.DataFrame | None = None
     diagnostics: pd.DataFrame | None = None
-
-    def summary(self) -> str:
-        parts = [super().summary()]
-        parts += _section("Group means", self.means, self.digits)
-        parts += _section("Standardized effect sizes", self.effect_sizes, self.digits)
-        parts += _section("Covariate balance (standardized mean differences)", self.balance, 3)
-        parts += _section("Weighting diagnostics", self.diagnostics, 3)
-        return "\n".join(parts)
+    _SECTIONS = (
+        ("Group means", "means", None),
+        ("Standardized effect sizes", "effect_sizes", None),
+        ("Covariate balance (standardized mean differences)", "balance", 3),
+        ("Weighting diagnostics", "diagnostics", 3),
+    )
 
     def plot(self, kind: str | None = None, ax=None, **kwargs):
         """``kind="forest"`` (default) for the contrasts, ``"love"`` for the balance."""
@@ -352,76 +368,48 @@ class ComparisonResult(TableResult):
 
 
 @dataclass(frozen=True, repr=False)
-class EquivalenceResult(TableResult):
+class EquivalenceResult(_SectionedResult):
     """Result of :func:`equivalence`; ``verdicts`` holds one plain-language sentence per
     contrast."""
 
     verdicts: tuple[str, ...] = ()
     comparison: ComparisonResult | None = None
+    _PLOT = "plot_equivalence"
 
     def summary(self) -> str:
         return "\n".join([super().summary(), "", *self.verdicts])
 
-    def plot(self, ax=None, **kwargs):
-        from .plots.compare import plot_equivalence
-
-        return plot_equivalence(self, ax=ax, **kwargs)
-
 
 @dataclass(frozen=True, repr=False)
-class SubgroupResult(TableResult):
+class SubgroupResult(_SectionedResult):
     """Result of :func:`subgroups`: one row per subgroup and contrast, plus
     ``interaction`` (tests of effect modification)."""
 
     interaction: pd.DataFrame | None = None
     effect_sizes: pd.DataFrame | None = None
-
-    def summary(self) -> str:
-        parts = [super().summary()]
-        parts += _section("Standardized effect sizes by subgroup", self.effect_sizes, self.digits)
-        parts += _section("Effect modification", self.interaction, 3)
-        return "\n".join(parts)
-
-    def plot(self, ax=None, **kwargs):
-        from .plots.compare import plot_forest
-
-        return plot_forest(self, ax=ax, **kwargs)
+    _SECTIONS = (
+        ("Standardized effect sizes by subgroup", "effect_sizes", None),
+        ("Effect modification", "interaction", 3),
+    )
 
 
 @dataclass(frozen=True, repr=False)
-class PoolResult(TableResult):
+class PoolResult(_SectionedResult):
     """Result of :func:`pool_sites`: ``table`` holds the pooled estimates (one row per
     contrast and tau² estimator), ``sites`` the per-site effects."""
 
     sites: pd.DataFrame | None = None
-
-    def summary(self) -> str:
-        parts = [super().summary()]
-        parts += _section("Per-site effects", self.sites, self.digits)
-        return "\n".join(parts)
-
-    def plot(self, ax=None, **kwargs):
-        from .plots.compare import plot_forest
-
-        return plot_forest(self, ax=ax, **kwargs)
+    _SECTIONS = (("Per-site effects", "sites", None),)
 
 
 @dataclass(frozen=True, repr=False)
-class DoseResponseResult(TableResult):
+class DoseResponseResult(_SectionedResult):
     """Result of :func:`dose_response`: the slope of change on dose (``table``) and binned
     means (``bins``)."""
 
     bins: pd.DataFrame | None = None
-
-    def summary(self) -> str:
-        parts = [super().summary()]
-        parts += _section("Mean change by dose band", self.bins, self.digits)
-        return "\n".join(parts)
-
-    def plot(self, ax=None, **kwargs):
-        from .plots.compare import plot_dose_response
-
-        return plot_dose_response(self, ax=ax, **kwargs)
+    _SECTIONS = (("Mean change by dose band", "bins", None),)
+    _PLOT = "plot_dose_response"
 
 
 # --------------------------------------------------------------------------------------

@@ -776,17 +776,7 @@ class SeverityShiftResult(TableResult):
         column); by default the counts are summed over groups. ``normalize=True``
         gives row percentages.
         """
-        t = self.table
-        insts = list(dict.fromkeys(t["instrument"]))
-        if instrument is None:
-            if len(insts) != 1:
-                raise ConfigError(f"The table holds several instruments {insts}; pass instrument=.")
-            instrument = insts[0]
-        else:
-            instrument = _instruments.canonical_name(str(instrument)) or str(instrument)
-        sub = t[t["instrument"] == instrument]
-        if sub.empty:
-            raise ConfigError(f"No instrument {instrument!r} in the table; it has {insts}.")
+        instrument, sub = _instrument_rows(self.table, instrument, "table")
         if group is not None:
             gv = group if isinstance(group, tuple) else (group,)
             if len(gv) != len(self.group_cols):
@@ -843,6 +833,22 @@ class SeverityShiftResult(TableResult):
             out.append(f"<p>{html.escape(head)}</p>" + m.to_html(border=0, classes="iop-table"))
         out.append("".join(f"<br><small>{html.escape(s)}</small>" for s in self._footer()))
         return "".join(out) + "</div>"
+
+
+def _instrument_rows(t: pd.DataFrame, instrument, where: str) -> tuple[str, pd.DataFrame]:
+    """The rows of result table ``t`` for ``instrument`` (any spelling), or for its only
+    instrument when ``instrument`` is None; ConfigError otherwise."""
+    insts = list(dict.fromkeys(t["instrument"]))
+    if instrument is None:
+        if len(insts) != 1:
+            raise ConfigError(f"The {where} holds several instruments {insts}; pass instrument=.")
+        instrument = insts[0]
+    else:
+        instrument = _instruments.canonical_name(str(instrument)) or str(instrument)
+    sub = t[t["instrument"] == instrument]
+    if sub.empty:
+        raise ConfigError(f"No instrument {instrument!r} in the {where}; it has {insts}.")
+    return instrument, sub
 
 
 def severity_shift(

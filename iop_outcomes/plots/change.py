@@ -179,7 +179,7 @@ def plot_change_by_group(
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['virtual (n=3)', 'in_person (n=3)', 'Overall (n=6)']
     """
-    from ..change import ChangeSummaryResult, change_summary
+    from ..change import ChangeSummaryResult, _instrument_rows, change_summary
 
     if isinstance(data, ChangeSummaryResult):
         res = data
@@ -190,18 +190,7 @@ def plot_change_by_group(
             "The 'data' parameter of plot_change_by_group must be a ChangeSummaryResult or a "
             f"DataFrame. Got {type(data).__name__} instead."
         )
-    t = res.to_frame()
-    insts = list(dict.fromkeys(t["instrument"]))
-    if instrument is None:
-        if len(insts) != 1:
-            raise ConfigError(f"The summary holds several instruments {insts}; pass instrument=.")
-        instrument = insts[0]
-    from .. import instruments as _instruments
-
-    instrument = _instruments.canonical_name(str(instrument)) or str(instrument)
-    t = t[t["instrument"] == instrument]
-    if t.empty:
-        raise ConfigError(f"No instrument {instrument!r} in the summary; it has {insts}.")
+    instrument, t = _instrument_rows(res.to_frame(), instrument, "summary")
     cols = list(res.group_cols)
     if cols:
         is_overall = (t[cols] == "Overall").all(axis=1).to_numpy()

@@ -451,27 +451,27 @@ def _reml_profile(theta, S, structure, full=False):
     """
     L = _lambda(theta, structure)
     p, q, n = S["p"], S["q"], S["n"]
-    m = L.T @ S["ZtZ"] @ L + np.eye(q)
-    u = L.T @ S["ZtXy"]  # (E, q, p + 1)
+    zz, zxy = S["ZtZ"], S["ZtXy"]
+    # closed-form 2x2 algebra on contiguous per-episode columns (stacked matmul of tiny
+    # matrices is slow); einsum's C loop for the sums (multithreaded BLAS on a busy machine
+    # can be far slower)
     if q == 1:
-        det = m[:, 0, 0]
-        miu = u / m
+        a = L[0, 0]
+        det = 1.0 + a * a * zz[:, 0, 0]
+        u0 = a * zxy[:, 0, :]
+        h = S["G"] - np.einsum("ep,eq->pq", u0, u0 / det[:, None])
     else:
-        a, b, c, dd = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
-        det = a * dd - b * c
-        miu = (
-            np.stack(
-                [
-                    dd[:, None] * u[:, 0] - b[:, None] * u[:, 1],
-                    -c[:, None] * u[:, 0] + a[:, None] * u[:, 1],
-                ],
-                axis=1,
-            )
-            / det[:, None, None]
-        )
-    # einsum's C loop rather than BLAS: multithreaded BLAS on small blocks can be far slower
-    # on a busy machine
-    h = S["G"] - np.einsum("eip,eiq->pq", u, miu)
+        a, b, c = L[0, 0], L[1, 0], L[1, 1]
+        s00, s01, s11 = zz[:, 0, 0], zz[:, 0, 1], zz[:, 1, 1]
+        m00 = 1.0 + a * a * s00 + 2 * a * b * s01 + b * b * s11
+        m01 = c * (a * s01 + b * s11)
+        m11 = 1.0 + c * c * s11
+        det = m00 * m11 - m01 * m01
+        u0 = a * zxy[:, 0, :] + b * zxy[:, 1, :]
+        u1 = c * zxy[:, 1, :]
+        w0 = (m11[:, None] * u0 - m01[:, None] * u1) / det[:, None]
+        w1 = (m00[:, None] * u1 - m01[:, None] * u0) / det[:, None]
+        h = S["G"] - np.einsum("ep,eq->pq", u0, w0) - np.einsum("ep,eq->pq", u1, w1)
     xhx, xhy, yhy = h[:p, :p], h[:p, p], h[p, p]
     try:
         cf = np.linalg.cholesky(xhx)

@@ -1227,7 +1227,7 @@ def benchmarks(result_or_rates, *, year: str | None = "2024-25", ci_level: float
             f"a DataFrame or a dict. Got {type(result_or_rates).__name__} instead."
         )
     if ci_level is not None:
-        check_ci_level(ci_level, "clinical_significance")
+        check_ci_level(ci_level, "benchmarks")
         level = float(ci_level)
     prog = prog.assign(outcome=prog["outcome"].astype(str).str.lower().str.strip())
     unknown = sorted(set(prog["outcome"]) - set(_BENCH_OUTCOMES) - set(_NHS_OUTCOMES))

@@ -513,7 +513,7 @@ class _Validator:
             rpos = pos[~is_iso]
             if len(rest):
                 timed = user_fmt and any(d in user_fmt for d in ("%H", "%I", "%M", "%S"))
-                tok = rest if timed else rest.str.split(n=1).str[0]
+                tok = rest if timed else rest.str.split(n=1).str[0].fillna("").astype("str")
                 cands = [user_fmt] if user_fmt else DATE_FORMATS
                 results = [_parse_with(tok, f, guard=not user_fmt) for f in cands]
                 n_ok = [int(r.notna().sum()) for r in results]
@@ -1332,84 +1332,103 @@ def _day_text(dates: pd.Series, mask) -> pd.Series:
     return dates[np.asarray(mask, dtype=bool)].dt.strftime("%Y-%m-%d")
 
 
+class _Cats:
+    """Accumulates a categorical column piece by piece (scalars or arrays) as integer codes."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.codes: list[np.ndarray] = []
+
+    def _id(self, v: str) -> int:
+        return self.index.setdefault(v, len(self.index))
+
+    def scalar(self, v: str, n: int) -> None:
+        self.codes.append(np.full(n, self._id(v), dtype=np.int32))
+
+    def array(self, a: np.ndarray) -> None:
+        c, uniq = pd.factorize(pd.Series(a, dtype=object), use_na_sentinel=False)
+        ids = np.array([self._id(str(u)) for u in uniq], dtype=np.int32)
+        self.codes.append(ids[c] if len(c) else np.zeros(0, dtype=np.int32))
+
+    def build(self, order: np.ndarray) -> pd.Categorical:
+        codes = np.concatenate(self.codes) if self.codes else np.zeros(0, dtype=np.int32)
+        return pd.Categorical.from_codes(
+            codes[order], categories=pd.Index(list(self.index), dtype="str")
+        )
+
+
+_PROBLEM_TEXT = ["source", "column", "value", "severity", "reason", "check", "fix"]
+
+
 def _problems_frame(issues: list[_Issue], source: str, rows: np.ndarray, origin) -> pd.DataFrame:
-    parts = []
+    """One row per (row, problem), sorted by row then check order; text columns categorical.
+
+    Built from codes: an issue flagging every row of a large file costs integer
+    arrays, not millions of Python strings.
+    """
+    cats = {c: _Cats() for c in _PROBLEM_TEXT}
+    pos_l, order_l, row_l = [], [], []
     for order, iss in enumerate(issues):
         pos = np.nonzero(iss.mask)[0]
+        n = len(pos)
+        if n == 0:
+            continue
         if iss.values is not None:
             v = iss.values  # one value per flagged row (add() subsets full-length columns)
             vals = (
-                v.to_numpy(dtype=object)
-                if len(v) == len(pos)
-                else v.reindex(pos).to_numpy(dtype=object)
+                v.to_numpy(dtype=object) if len(v) == n else v.reindex(pos).to_numpy(dtype=object)
             )
-            vtxt = np.array(["" if _isna(v) else str(v) for v in vals], dtype=object)
+            codes, uniq = pd.factorize(pd.Series(vals, dtype=object), use_na_sentinel=True)
+            utxt = np.array([str(u) for u in uniq] + [""], dtype=object)
+            vtxt = utxt[np.where(codes >= 0, codes, len(uniq))]
+            cats["value"].array(vtxt)
+            if "{value" in iss.reason:
+                cats["reason"].array(
+                    np.array([_fill(iss.reason, u) for u in utxt])[
+                        np.where(codes >= 0, codes, len(uniq))
+                    ]
+                )
+            else:
+                cats["reason"].scalar(iss.reason, n)
         else:
-            vtxt = np.full(len(pos), "", dtype=object)
-        if "{value" in iss.reason:
-            reason = np.array([_fill(iss.reason, v) for v in vtxt], dtype=object)
-        else:
-            reason = np.full(len(pos), iss.reason, dtype=object)
-        column = np.full(len(pos), iss.column, dtype=object)
+            cats["value"].scalar("", n)
+            cats["reason"].scalar(_fill(iss.reason, ""), n)
         if origin is not None and iss.column in ("total", "*"):
-            column = origin["source_column"].to_numpy()[pos].astype(object)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "_pos": pos,
-                    "_order": order,
-                    "source": source,
-                    "row": rows[pos],
-                    "column": column,
-                    "value": vtxt,
-                    "severity": iss.severity,
-                    "reason": reason,
-                    "check": _fill(iss.reason, "<value>"),
-                    "fix": iss.fix,
-                }
-            )
-        )
+            cats["column"].array(origin["source_column"].to_numpy()[pos].astype(object))
+        else:
+            cats["column"].scalar(iss.column, n)
+        for c, val in (
+            ("source", source),
+            ("severity", iss.severity),
+            ("check", _fill(iss.reason, "<value>")),
+            ("fix", iss.fix),
+        ):
+            cats[c].scalar(val, n)
+        pos_l.append(pos)
+        order_l.append(np.full(n, order, dtype=np.int64))
+        row_l.append(np.asarray(rows)[pos])
     for iss in issues:  # file-level warnings and notes have no rows
         if iss.severity in ("warning", "note") and not iss.mask.any():
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "_pos": [-1],
-                        "_order": [-1],
-                        "source": [source],
-                        "row": [0],
-                        "column": [iss.column],
-                        "value": [""],
-                        "severity": [iss.severity],
-                        "reason": [iss.reason],
-                        "check": [iss.reason],
-                        "fix": [iss.fix],
-                    }
-                )
-            )
-    if not parts:
-        return pd.DataFrame(
-            {
-                c: pd.Series(dtype=t)
-                for c, t in [
-                    ("_pos", "int64"),
-                    ("_order", "int64"),
-                    ("source", "str"),
-                    ("row", "int64"),
-                    ("column", "str"),
-                    ("value", "str"),
-                    ("severity", "str"),
-                    ("reason", "str"),
-                    ("check", "str"),
-                    ("fix", "str"),
-                ]
-            }
-        )
-    return (
-        pd.concat(parts, ignore_index=True)
-        .sort_values(["_pos", "_order"], kind="mergesort")
-        .reset_index(drop=True)
-    )
+            for c, val in (
+                ("source", source),
+                ("column", iss.column),
+                ("value", ""),
+                ("severity", iss.severity),
+                ("reason", iss.reason),
+                ("check", iss.reason),
+                ("fix", iss.fix),
+            ):
+                cats[c].scalar(val, 1)
+            pos_l.append(np.array([-1]))
+            order_l.append(np.array([-1]))
+            row_l.append(np.array([0]))
+    cat = lambda a: np.concatenate(a).astype(np.int64) if a else np.zeros(0, np.int64)  # noqa: E731
+    pos, order_, row = cat(pos_l), cat(order_l), cat(row_l)
+    srt = np.lexsort((order_, pos))
+    frame = {"_pos": pos[srt], "_order": order_[srt]}
+    for c in ("source", "row", "column", "value", "severity", "reason", "check", "fix"):
+        frame[c] = row[srt] if c == "row" else cats[c].build(srt)
+    return pd.DataFrame(frame)
 
 
 def _isna(v) -> bool:
@@ -1423,48 +1442,58 @@ def _fill(template: str, value: str) -> str:
     return template.replace("{value!r}", repr(value)).replace("{value}", value)
 
 
-def _codes_column(n: int, pos: np.ndarray, values: np.ndarray) -> pd.Categorical:
-    """A categorical of length ``n``: ``values`` at ``pos``, missing elsewhere (no n-length object array)."""
-    codes = np.full(n, -1, dtype=np.int32)
-    if len(pos):
-        c, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-        codes[pos] = c
-        return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="str"))
-    return pd.Categorical.from_codes(codes, categories=pd.Index([], dtype="str"))
-
-
 def _ledger(problems: pd.DataFrame, source: str, rows, disposition, quarantine) -> pd.DataFrame:
+    """One row per input row; built from the problems' category codes (no per-row strings)."""
     n = len(disposition)
     p = problems[problems["_pos"] >= 0]
-    pos_r = pos_f = np.array([], dtype=np.int64)
-    reason = check = column = value = np.array([], dtype=object)
-    if len(p):
-        # quarantined rows: their quarantine reasons; repaired rows: their repairs
-        pos = p["_pos"].to_numpy()
-        sev = p["severity"].to_numpy()
-        relevant = np.where(quarantine[pos], sev == "quarantine", sev == "repair")
-        p = p.loc[relevant]
-        first = p.drop_duplicates("_pos")
-        pos_f = first["_pos"].to_numpy()
-        check, column, value = (
-            first[c].to_numpy(dtype=object) for c in ("check", "column", "value")
-        )
-        many = p["_pos"].duplicated(keep=False).to_numpy()
-        joined = p.loc[many].groupby("_pos", sort=True)["reason"].agg("; ".join)
-        single = p.loc[~many, ["_pos", "reason"]]
-        pos_r = np.concatenate([single["_pos"].to_numpy(), joined.index.to_numpy()])
-        reason = np.concatenate(
-            [single["reason"].to_numpy(dtype=object), joined.to_numpy(dtype=object)]
-        )
+    pos = p["_pos"].to_numpy()
+    sev = p["severity"].astype("str").to_numpy(dtype=object) if len(p) else np.array([])
+    # quarantined rows: their quarantine reasons; repaired rows: their repairs
+    relevant = np.where(quarantine[pos], sev == "quarantine", sev == "repair") if len(p) else []
+    p = p.loc[np.asarray(relevant, dtype=bool)] if len(p) else p
+    pos = p["_pos"].to_numpy()
+    first = np.ones(len(pos), dtype=bool)
+    first[1:] = pos[1:] != pos[:-1]  # problems are sorted by row
+
+    def per_row(col: str) -> pd.Categorical:
+        c = p[col].cat if len(p) else None
+        codes = np.full(n, -1, dtype=np.int32)
+        if c is None:
+            return pd.Categorical.from_codes(codes, categories=pd.Index([], dtype="str"))
+        codes[pos[first]] = c.codes.to_numpy()[first]
+        return pd.Categorical.from_codes(codes, categories=c.categories)
+
+    reason = per_row("reason")
+    if len(pos) and not first.all():  # rows with several reasons: "a; b", per distinct combination
+        rc = p["reason"].cat.codes.to_numpy().astype(np.int64)
+        rcats = np.asarray(p["reason"].cat.categories, dtype=object)
+        grp = np.cumsum(first) - 1  # the row (group) of each problem
+        starts = np.nonzero(first)[0]
+        level = np.arange(len(pos)) - starts[grp]
+        ng, width = len(starts), len(rcats) + 1
+        key = rc[first].copy()
+        for lev in range(1, int(level.max()) + 1):
+            sel = level == lev
+            ext = np.full(ng, width - 1, dtype=np.int64)
+            ext[grp[sel]] = rc[sel]
+            key = pd.factorize(key * width + ext)[0].astype(np.int64)
+        ukey, rep = np.unique(key, return_index=True)
+        ends = np.append(starts[1:], len(pos))
+        texts = ["; ".join(rcats[rc[starts[g] : ends[g]]]) for g in rep]
+        codes = np.full(n, -1, dtype=np.int32)
+        codes[pos[first]] = np.searchsorted(ukey, key)
+        tcodes, tcats = pd.factorize(pd.Series(texts, dtype=object))
+        codes[pos[first]] = tcodes[codes[pos[first]]]
+        reason = pd.Categorical.from_codes(codes, categories=pd.Index(tcats, dtype="str"))
     return pd.DataFrame(
         {
             "source": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[source]),
             "row": rows,
             "disposition": pd.Categorical.from_codes(disposition, categories=DISPOSITIONS),
-            "reason": _codes_column(n, pos_r, reason),
-            "check": _codes_column(n, pos_f, check),
-            "column": _codes_column(n, pos_f, column),
-            "value": _codes_column(n, pos_f, value),
+            "reason": reason,
+            "check": per_row("check"),
+            "column": per_row("column"),
+            "value": per_row("value"),
         }
     )
 

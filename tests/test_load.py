@@ -902,3 +902,20 @@ def test_messages_name_the_users_own_column_when_renamed():
     # unrenamed columns keep the contract name alone
     res = quiet_load(_phq([1, 7, 1, 1, 1, 1, 1, 1, 0]))
     assert res.problems["reason"].iloc[0] == "item_2 '7' is outside the PHQ-9 item range 0-3"
+
+
+def test_mixed_date_objects_and_blank_text_do_not_crash():
+    import datetime as dt
+
+    df = frame(
+        assessment_date=[dt.datetime(2025, 1, 6, 14, 30), "", "01/08/2025", "2025-02-19"],
+    ).astype({"assessment_date": object})
+    res = quiet_load(df)
+    assert res.ledger["disposition"].astype(str).tolist() == [
+        "accepted",
+        "quarantined",
+        "accepted",
+        "accepted",
+    ]
+    assert res.ledger["reason"].iloc[1].startswith("assessment_date '' is not a valid date")
+    assert res.data["assessment_date"].iloc[0] == pd.Timestamp("2025-01-06")

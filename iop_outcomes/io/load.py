@@ -9,8 +9,9 @@ gives each input row exactly one disposition:
 * ``accepted`` — loaded as given (formatting differences such as ``phq9`` for
   ``PHQ-9`` or ``In Person`` for ``in_person`` are not repairs);
 * ``repaired`` — loaded with a recorded change (a prorated total, a mapped
-  synonym such as ``telehealth`` → ``virtual``, an exact duplicate's first copy
-  kept, an impossible age set to missing);
+  synonym such as ``telehealth`` → ``virtual``, a duplicate administration's
+  first copy kept, an impossible age or an unrecognised timepoint of a dated
+  row set to missing, episode ids made unique per patient);
 * ``quarantined`` — not loaded, with the reason and what to do.
 
 ``accepted + repaired + quarantined == rows read`` is checked on every load.
@@ -171,15 +172,37 @@ def load(
         ``.xlsx``, Parquet, SPSS ``.sav``, Stata ``.dta`` (value labels applied)
         or a DataFrame, in the long format of ``docs/data-format.md``.
     mapping : dict, str or Path, optional
-        Renames your columns onto the contract, adds value synonyms and
-        options (``date_format``); see :mod:`iop_outcomes.io.mapping`.
+        Renames your columns onto the contract, adds value synonyms
+        (``[values.format]``, ``[values.discharge_status]``,
+        ``[values.timepoint]``, ``[values.instrument]``) and options
+        (``date_format``); see :mod:`iop_outcomes.io.mapping`. Messages about a
+        renamed column name your own column too.
+
+        Dates: ISO values (with or without a time or UTC offset) are read as
+        such; the other values of a column are read with ONE day/month order,
+        the first of ``date_format`` (alone, when given) or ``%m/%d/%Y``,
+        ``%d/%m/%Y``, ``%m/%d/%y``, ``%d/%m/%y``, ``%d.%m.%Y`` that reads all of
+        them (else the one reading most; the rest are quarantined). When every
+        value would read either way, a file-level warning says which order was
+        assumed. Times are dropped (an assessment date is a day).
+
+        Episodes: when an ``episode_id`` is used by more than one patient (ids
+        numbered within patient, as REDCap does), episodes become
+        ``'patient_id|episode_id'`` (a recorded repair). Without an
+        ``episode_id`` column, a patient with several ``admit_date`` values has
+        one episode per admission (``'patient_id|YYYY-MM-DD'``, a repair);
+        otherwise one episode per patient.
     strict : bool
         If True, raise :class:`~iop_outcomes.LoadError` listing every problem
         (file, row, column, value, what to do) when any row would be
         quarantined or a file-level warning applies. If False (default), load
         the valid rows, record the rest in the ledger and warn.
     episodes : DataFrame or path, optional
-        Episode-level table joined on ``episode_id`` (or ``patient_id``).
+        Episode-level table joined on ``episode_id`` (or ``patient_id`` when the
+        assessments have no ``episode_id``); keys are compared as text (``12``,
+        ``12.0`` and ``'12'`` match). Its columns win over the same columns in
+        the assessments. An :class:`~iop_outcomes.IOPWarning` counts assessment
+        rows without an episode row and episode rows without assessments.
     wide : bool
         The input has one row per episode with score columns such as
         ``phq9_intake``, ``gad7_fu3m`` or ``PHQ-9 Intake`` (``<instrument>_<timepoint>``,

@@ -63,7 +63,7 @@ def one(seed: int, n: int, method: str) -> dict:
     d = simulate(seed, n, mar=(method == "mixed"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = iop.trajectories(d, method=method)
+        res = iop.trajectories(d, method=method)  # mixed: engine="auto" (vectorized REML)
     f = res.fixed.set_index("term").loc["week:format[virtual]"]
     ch = res.change(week=6).to_frame().set_index("group")
     out = {"converged": res.model_info["converged"], "fallback": res.model_info["fallback"]}

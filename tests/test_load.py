@@ -919,3 +919,43 @@ def test_mixed_date_objects_and_blank_text_do_not_crash():
     ]
     assert res.ledger["reason"].iloc[1].startswith("assessment_date '' is not a valid date")
     assert res.data["assessment_date"].iloc[0] == pd.Timestamp("2025-01-06")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(1, 20), data=st.data())
+def test_ledger_invariant_with_episodes_timepoints_and_dates(n, data):
+    draw = data.draw
+    pick = lambda xs: draw(st.sampled_from(xs))  # noqa: E731
+    cols = {
+        "patient_id": ["a", "b", "0012", None, 7.0],
+        "instrument": ["PHQ-9", "gad7", "bdi"],
+        "total": [3, 12, 30, None, "x"],
+        "assessment_date": [
+            "2025-01-02",
+            "01/02/2025",
+            "13/01/2025",
+            "2025-01-02T23:00+02:00",
+            "",
+            None,
+        ],
+        "episode_id": [1, 2, "e1", None],
+        "timepoint": ["intake", "FU1", "week 2", "3 months", "Month 6", None],
+        "admit_date": ["2025-01-01", "2025-02-01", None],
+        "week": [0, "x", None, 2],
+        "attendance_hours": [10, "12,5", None],
+    }
+    keep = [c for c in cols if c in ("patient_id", "instrument", "total") or draw(st.booleans())]
+    if not {"assessment_date", "timepoint", "week"} & set(keep):
+        keep.append("timepoint")
+    df = pd.DataFrame({c: [pick(cols[c]) for _ in range(n)] for c in keep}).astype(object)
+    for strict in (False, True):
+        try:
+            res = quiet_load(df, strict=strict)
+        except LoadError:
+            assert strict
+            continue
+        c = res.counts()
+        assert c["accepted"] + c["repaired"] + c["quarantined"] == n == len(res.ledger)
+        assert len(res.data) == c["accepted"] + c["repaired"]
+        assert res.ledger["row"].tolist() == list(range(1, n + 1))
+        assert res.data["episode_id"].notna().all() and res.data["total"].notna().all()

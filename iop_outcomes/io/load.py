@@ -536,7 +536,7 @@ class _Validator:
             rpos = pos[~is_iso]
             if len(rest):
                 timed = user_fmt and any(d in user_fmt for d in ("%H", "%I", "%M", "%S"))
-                tok = rest if timed else rest.str.split(n=1).str[0].fillna("").astype("str")
+                tok = rest if timed else rest.str.replace(r"\s.*$", "", regex=True)
                 cands = [user_fmt] if user_fmt else DATE_FORMATS
                 results = [_parse_with(tok, f, guard=not user_fmt) for f in cands]
                 n_ok = [int(r.notna().sum()) for r in results]

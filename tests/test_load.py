@@ -538,6 +538,14 @@ def test_episodes_derived_from_admit_dates_without_episode_id():
         "no episode_id column and 1 patient(s) have several admit_date values: "
         "episode_id derived as 'patient_id|admit_date'"
     )
+    # a row without admit_date joins the admission on or before its assessment date
+    df.loc[3, "admit_date"] = None
+    res = iop.load(df)
+    assert res.data["episode_id"].iloc[3] == "p1|2025-06-01"
+    assert res.ledger["reason"].iloc[3] == (
+        "admit_date missing for a patient with several admissions: assigned to the admission on "
+        "or before its assessment_date (else the next one)"
+    )
     # one admission per patient: one episode per patient, as before
     res = iop.load(frame(admit_date=["2025-01-01"] * 2 + ["2025-01-05"] * 2))
     assert res.data["episode_id"].tolist() == ["p1", "p1", "p2", "p2"]

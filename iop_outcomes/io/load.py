@@ -858,12 +858,26 @@ class _Validator:
         several[pc[ok & (first[pc] != adi)]] = True
         if not several.any():
             return
-        dc, du = pd.factorize(adi[ok])
+        # a row without admit_date of such a patient: the admission on or before its assessment
+        adi_ep = np.where(ok, adi, np.iinfo(np.int64).min)
+        has_a = "assessment_date" in out
+        a = out["assessment_date"].to_numpy() if has_a else np.full(self.n, np.datetime64("NaT"))
+        need = (pc >= 0) & np.isnat(ad) & several[np.where(pc >= 0, pc, len(pu))] & ~np.isnat(a)
+        if need.any():
+            adm = pd.DataFrame({"p": pc[ok], "t": adi[ok]}).drop_duplicates().sort_values("t")
+            q = pd.DataFrame({"p": pc[need], "t": a[need].view("int64"), "i": np.nonzero(need)[0]})
+            q = q.sort_values("t")
+            back = pd.merge_asof(q, adm.assign(adm=adm["t"]), on="t", by="p", direction="backward")
+            fwd = pd.merge_asof(q, adm.assign(adm=adm["t"]), on="t", by="p", direction="forward")
+            got = back["adm"].fillna(fwd["adm"]).to_numpy()
+            adi_ep[q["i"].to_numpy()] = got.astype(np.int64)
+        use = adi_ep != np.iinfo(np.int64).min
+        dc, du = pd.factorize(adi_ep[use])
         days = pd.DatetimeIndex(du.astype("datetime64[ns]")).strftime("%Y-%m-%d")
         dcode = np.full(self.n, -1, dtype=np.int64)
-        dcode[ok] = dc
-        new = _pair_text(pc, pu, dcode, np.asarray(days, dtype=object), ok)
-        out["episode_id"] = new.where(ok, pid)
+        dcode[use] = dc
+        new = _pair_text(pc, pu, dcode, np.asarray(days, dtype=object), use)
+        out["episode_id"] = new.where(use, pid)
         n_p = int(several.sum())
         self.add(
             ok & several[pc],
@@ -871,6 +885,14 @@ class _Validator:
             f"no episode_id column and {n_p:,} patient(s) have several admit_date values: "
             "episode_id derived as 'patient_id|admit_date'",
             "Give an episode_id column to define episodes yourself.",
+            "repair",
+        )
+        self.add(
+            need,
+            "episode_id",
+            "admit_date missing for a patient with several admissions: assigned to the admission "
+            "on or before its assessment_date (else the next one)",
+            "Fill in admit_date, or give an episode_id column.",
             "repair",
         )
 

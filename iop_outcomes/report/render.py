@@ -128,7 +128,13 @@ def svg_data_uri(svg: str) -> str:
 
 
 # --------------------------------------------------------------------------- tables
-def _cell_for_file(v: Any) -> Any:
+#: Decimal places of numbers in the CSV/XLSX tables: enough to check any published figure
+#: (scores, rates, effect sizes, p-values), few enough that optimizer tolerances (mixed models)
+#: and floating-point summation order do not change the files.
+FILE_DECIMALS = 6
+
+
+def _cell_for_file(v: Any, col: str = "") -> Any:
     if v is None or v is pd.NA or v is pd.NaT:
         return None
     if isinstance(v, (bool, np.bool_)):
@@ -136,9 +142,12 @@ def _cell_for_file(v: Any) -> Any:
     if isinstance(v, (int, np.integer)):
         return int(v)
     if isinstance(v, (float, np.floating)):
-        if math.isnan(float(v)):
+        x = float(v)
+        if math.isnan(x):
             return None
-        return float(f"{float(v):.10g}")
+        if math.isinf(x):
+            return x
+        return round(x, FILE_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
     if isinstance(v, (pd.Timestamp, _dt.date)):
         return str(v)
     return str(v)
@@ -153,9 +162,9 @@ def _shareable(frame: pd.DataFrame, index: bool) -> pd.DataFrame:
 
 
 def write_csv(table: ReportTable, path: Path) -> Path:
-    """Write a table as UTF-8 CSV (floats to 10 significant digits; formulas neutralised)."""
+    """Write a table as UTF-8 CSV (floats to 6 decimal places; formulas neutralised)."""
     df = _shareable(table.frame, table.index)
-    out = pd.DataFrame({c: [_cell_for_file(v) for v in df[c].tolist()] for c in df.columns})
+    out = pd.DataFrame({c: [_cell_for_file(v, c) for v in df[c].tolist()] for c in df.columns})
     out = out.reindex(columns=df.columns)
     text = out.to_csv(index=False, lineterminator="\n")
     path.write_text(text, encoding="utf-8")
@@ -206,7 +215,7 @@ def write_xlsx(
         for cell in sh[1]:
             cell.font = Font(bold=True)
         for row in df.itertuples(index=False):
-            sh.append([_cell_for_file(v) for v in row])
+            sh.append([_cell_for_file(v, c) for v, c in zip(row, df.columns, strict=True)])
         # openpyxl treats any string starting with "=" as a formula: force text type
         for row in sh.iter_rows(min_row=1):
             for cell in row:

@@ -192,12 +192,20 @@ class SynthData:
 # graded-response item model
 
 
+#: PHQ-9 item 9 (thoughts of death or self-harm) is the least endorsed item: its thresholds sit
+#: higher, so about a third of intake administrations are positive (IOP intake range; the
+#: general outpatient rate is far lower, Simon et al. 2013).
+RARE_ITEM_SHIFT = {9: {9: 2.2}}
+
+
 def _grm(n_items: int, seed: int = 20240101):
     """Fixed discriminations and thresholds for an ``n_items`` 0–3 scale."""
     rng = np.random.default_rng(seed)
     a = rng.uniform(1.4, 2.4, n_items)
     base = np.array([-0.9, 0.3, 1.3])
     b = base[None, :] + rng.normal(0, 0.25, (n_items, 1))
+    for item, shift in RARE_ITEM_SHIFT.get(n_items, {}).items():
+        b[item - 1] += shift
     return a, b
 
 

@@ -490,3 +490,24 @@ def test_plot_structure(tiny):
     with pytest.raises(ConfigError, match="estimand"):
         plot_sensitivity(res, estimand="median")
     plt.close("all")
+
+
+def test_load_result_and_other_instrument():
+    # end-to-end on synthetic data through iop.load (LoadResult accepted as data)
+    sim = iop.synth.generate(n_episodes=60, seed=5, planned_weeks=(6,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = iop.load(sim.data)
+    res = iop.missing_data_sensitivity(
+        loaded,
+        instrument="GAD-7",
+        group=None,
+        methods=("completers", "locf", "mi"),
+        n_imputations=3,
+        seed=1,
+        progress=False,
+    )
+    assert res.title.startswith("Missing-data sensitivity: GAD-7")
+    status = sim.truth.episodes.set_index("episode_id")["discharge_status"]
+    assert _row(res, "completers").n_used <= int((status == "completed").sum())
+    assert _row(res, "locf").n_used == _row(res, "mi").n_used

@@ -305,19 +305,21 @@ def load(
     if counts.sum() != n or len(ledger) != n:  # the ledger invariant
         raise AssertionError(f"internal error: ledger accounts for {counts.sum()} of {n} rows")
 
-    data = clean.loc[~quarantine].copy()
-    data["source_row"] = rows[~quarantine]
-    data = data.reset_index(drop=True)
+    source, sha256 = raw.name, raw.sha256
+    del df, v.df, raw  # free the input frame before the output is built (peak memory)
+    data = clean.loc[~quarantine] if quarantine.any() else clean
+    del clean
+    data = data.assign(source_row=rows[~quarantine]).reset_index(drop=True)
 
     file_level = [i for i in v.issues if i.severity == "warning"]
     if strict and (quarantine.any() or file_level):
-        raise LoadError(_strict_message(problems, raw.name, n, int(quarantine.sum())), problems)
+        raise LoadError(_strict_message(problems, source, n, int(quarantine.sum())), problems)
     if quarantine.any() or file_level:
-        msg = f"{raw.name}: {int(quarantine.sum()):,} of {n:,} rows quarantined"
+        msg = f"{source}: {int(quarantine.sum()):,} of {n:,} rows quarantined"
         if file_level:
             msg += "; " + "; ".join(i.reason for i in file_level)
         warnings.warn(msg + ". See result.ledger / result.summary().", IOPWarning, stacklevel=2)
-    return LoadResult(data, ledger, problems, raw.name, raw.sha256, v.settings)
+    return LoadResult(data, ledger, problems, source, sha256, v.settings)
 
 
 # ---------------------------------------------------------------------------
@@ -942,7 +944,9 @@ class _Validator:
             (c for c in df.columns if c.startswith("item_")), key=lambda c: int(c[5:])
         )
         k_max = max((int(c[5:]) for c in item_cols), default=0)
-        items = np.full((self.n, k_max), np.nan)
+        items = np.full(
+            (self.n, k_max), np.nan, dtype=np.float32
+        )  # item values are exact in float32
         total = np.full(self.n, np.nan)
         n_ans = np.full(self.n, np.nan)
         rule = np.full(self.n, None, dtype=object)
@@ -969,7 +973,7 @@ class _Validator:
             max_miss = self._max_missing(ins)
             policy[name] = max_miss
             # items
-            vals = np.full((int(rows.sum()), ins.n_items), np.nan)
+            vals = np.full((int(rows.sum()), ins.n_items), np.nan, dtype=np.float32)
             for c in item_cols:
                 j = int(c[5:]) - 1
                 raw = df.loc[rows, c]
@@ -1005,7 +1009,7 @@ class _Validator:
                 vals[:, j] = np.where(bad_rng, np.nan, num)
                 items[rows, j] = vals[:, j]
             answered = (~np.isnan(vals)).sum(axis=1)
-            raw_sum = np.nansum(vals, axis=1)
+            raw_sum = np.nansum(vals, axis=1, dtype=np.float64)
             g = given[rows]
             t = np.full(len(g), np.nan)
             r = np.full(len(g), None, dtype=object)

@@ -222,9 +222,7 @@ class Mapping:
                 f"{source}: several columns map to the same name: {orig}. "
                 "Rename or drop the extra column(s), or fix the mapping."
             )
-        out = df.copy()
-        out.columns = new
-        return out
+        return df.set_axis(new, axis=1)  # copy-on-write: no data copied
 
 
 def read_mapping(mapping) -> Mapping:

@@ -88,7 +88,10 @@ def read_source(
     ('<DataFrame>', 'DataFrame', 64)
     """
     if isinstance(source, pd.DataFrame):
-        return RawSource(source.copy(), name or "<DataFrame>", _sha256_frame(source), "DataFrame")
+        # a shallow copy is safe under pandas' copy-on-write and costs no memory
+        return RawSource(
+            source.copy(deep=False), name or "<DataFrame>", _sha256_frame(source), "DataFrame"
+        )
     if not isinstance(source, (str, Path)):
         raise LoadError(
             f"The 'source' parameter of iop.load must be a file path or a pandas DataFrame. "
@@ -189,11 +192,25 @@ def _read_csv(path: Path, display: str, text_columns=None) -> pd.DataFrame:
         read_opts = pacsv.ReadOptions(encoding="utf8" if enc.startswith("utf-8") else enc)
         types = {c: pa.string() for c in (header if all_text else as_text)}
         conv = pacsv.ConvertOptions(
-            null_values=NULL_VALUES, strings_can_be_null=True, column_types=types
+            null_values=NULL_VALUES,
+            strings_can_be_null=True,
+            column_types=types,
+            # labels arrive dictionary-encoded (never materialised as one string per row)
+            auto_dict_encode=True,
+            auto_dict_max_cardinality=65536,
         )
-        return pacsv.read_csv(
+        # stream the file in blocks, compacting each block as it arrives, so that no full
+        # uncompacted copy of a large file is ever held in memory
+        reader = pacsv.open_csv(
             path, read_options=read_opts, parse_options=parse_opts, convert_options=conv
         )
+        batches = [_compact_labels(b, as_text) for b in reader]
+        if not batches:
+            return reader.schema.empty_table()
+        schemas = {b.schema for b in batches}
+        if len(schemas) > 1:  # a label column fell back from dictionary to text in some block
+            batches = [_decode_labels(b) for b in batches]
+        return pa.Table.from_batches(batches).unify_dictionaries()
 
     def read_any(enc: str):
         try:
@@ -215,16 +232,88 @@ def _read_csv(path: Path, display: str, text_columns=None) -> pd.DataFrame:
         if encoding != "utf-8":
             raise
         table = None
-    binary = table is not None and any(
-        pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types
-    )
+
+    def is_binary(t) -> bool:  # also inside a dictionary (auto_dict_encode covers binary too)
+        t = t.value_type if pa.types.is_dictionary(t) else t
+        return pa.types.is_binary(t) or pa.types.is_large_binary(t)
+
+    binary = table is not None and any(is_binary(t) for t in table.schema.types)
     if table is None or binary:
         # a Windows-1252 byte after the sniffed 64 KiB: read the whole file as Windows-1252
         table = read_any("cp1252")
-    frame = table.to_pandas()
+    table = _compact(table, keep_text=as_text)
+    # convert column by column, releasing Arrow memory as it goes (peak memory on large files)
+    frame = table.to_pandas(types_mapper=_NULLABLE_INTS.get, self_destruct=True, split_blocks=True)
+    del table
     # pyarrow strips a UTF-8 BOM; make sure no stray BOM survives in the first name
     frame.columns = [str(c).lstrip("\ufeff") for c in frame.columns]
     return frame
+
+
+def _compact_labels(batch, keep_text):
+    """Dictionary-encode the text columns of one record batch (identifiers excepted)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = [
+        pc.dictionary_encode(c)
+        if (pa.types.is_string(c.type) or pa.types.is_large_string(c.type)) and n not in keep_text
+        else c
+        for n, c in zip(batch.schema.names, batch.columns, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+
+
+def _decode_labels(batch):
+    """Text again for every dictionary column (blocks disagreed on the encoding)."""
+    import pyarrow as pa
+
+    cols = [
+        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+
+
+def _compact(table, keep_text=()):
+    """Compact dtypes for large files, in Arrow before pandas sees the data.
+
+    Label columns (text other than identifiers) become dictionaries (pandas
+    categoricals: a small code per row instead of a string); integer columns
+    are narrowed to the smallest type that holds their range, and arrive in
+    pandas as nullable integers rather than float64. Identifiers stay text.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = []
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        t = col.type
+        if (pa.types.is_string(t) or pa.types.is_large_string(t)) and name not in keep_text:
+            col = pc.dictionary_encode(col)
+        elif pa.types.is_integer(t) and len(col) and col.null_count < len(col):
+            mm = pc.min_max(col)
+            lo, hi = mm["min"].as_py(), mm["max"].as_py()
+            for small in (pa.int8(), pa.int16(), pa.int32()):
+                info = np.iinfo(small.to_pandas_dtype())
+                if info.min <= lo and hi <= info.max:
+                    col = col.cast(small)
+                    break
+        cols.append(col)
+    return pa.table(cols, names=table.column_names)
+
+
+def _nullable_ints():
+    import pyarrow as pa
+
+    return {
+        pa.int8(): pd.Int8Dtype(),
+        pa.int16(): pd.Int16Dtype(),
+        pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+    }
+
+
+_NULLABLE_INTS = _nullable_ints()
 
 
 def unique_map(series: pd.Series, func) -> pd.Series:

@@ -190,6 +190,12 @@ def _prepare(
         after = (adate > ddate).fillna(False).to_numpy(bool) & keep
         excluded["after_discharge"] = int(after.sum())
         keep &= ~after
+    # intake scores taken shortly before admission (within the baseline window of
+    # iop.EpisodeRules, 14 days by default) are the week-0 score, not pre-admission data
+    from .episodes import EpisodeRules
+
+    lead_weeks = EpisodeRules().baseline_window[0] / 7.0
+    week = np.where((week < 0) & (week >= lead_weeks), 0.0, week)
     before = (week < 0) & keep
     excluded["before_admission"] = int(before.sum())
     keep &= ~before
@@ -265,7 +271,10 @@ def _prepare(
             "(post-discharge) score(s) excluded: only in-treatment scores are modelled"
         )
     if excluded.get("before_admission"):
-        text.append(f"{excluded['before_admission']} score(s) dated before admission excluded")
+        text.append(
+            f"{excluded['before_admission']} score(s) dated more than 14 days before admission "
+            "excluded (scores up to 14 days before count as week 0)"
+        )
     if excluded.get("missing_score_or_week"):
         text.append(f"{excluded['missing_score_or_week']} row(s) without a score or week excluded")
     for k in ("missing_episode_id", "missing_group", "missing_site"):

@@ -525,3 +525,35 @@ def test_singular_fit_matches_lme4_and_is_flagged(engine):
     assert var.loc["Intercept:week", "corr"] == pytest.approx(-1.0, abs=1e-6)
     ll = pd.read_csv(REF / "lme4_loglik.csv").set_index("model").loc["singular", "reml_loglik"]
     assert res.model_info["loglik"] == pytest.approx(ll, abs=1e-6)
+
+
+def test_intake_scores_shortly_before_admission_count_as_week_zero():
+    # an intake score 3 days before admission is the week-0 score (baseline window); one 20 days
+    # before is not in-treatment data
+    import pandas as pd
+
+    import iop_outcomes as iop
+
+    rows = []
+    for i in range(40):
+        admit = pd.Timestamp("2025-01-10")
+        for days, y in [(-3, 18 - i % 5), (7, 15), (14, 13), (21, 11 + i % 3)]:
+            rows.append(
+                {
+                    "episode_id": f"e{i}",
+                    "instrument": "PHQ-9",
+                    "total": float(y),
+                    "assessment_date": admit + pd.Timedelta(days=days),
+                    "admit_date": admit,
+                    "format": "virtual" if i % 2 else "in_person",
+                }
+            )
+    d = pd.DataFrame(rows)
+    res = iop.trajectories(d, time="categorical")
+    assert res.model_info["n_excluded"] == 0 and res.model_info["n_obs"] == 160
+    early = d.copy()
+    early.loc[early["assessment_date"] < early["admit_date"], "assessment_date"] -= pd.Timedelta(
+        days=17
+    )
+    res2 = iop.trajectories(early, time="categorical")
+    assert res2.model_info["excluded"]["before_admission"] == 40

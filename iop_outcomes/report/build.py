@@ -1163,7 +1163,10 @@ def _section_retention(
             f"Missing-data sensitivity ({inst})",
             tb[keep],
             counts=[c for c in ("n_used", "n_missing") if c in keep],
-            by="method",
+            # each row's n_used + n_missing is the (published) number of episodes: a hidden
+            # n_missing hides its n_used too; rows are methods, not parts of a total
+            total_col=True,
+            column_totals=False,
             small_n={c: "n_used" for c in ("estimate", "ci_low", "ci_high") if c in keep},
             result=res,
         )

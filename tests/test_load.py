@@ -967,3 +967,14 @@ def test_ledger_invariant_with_episodes_timepoints_and_dates(n, data):
         assert len(res.data) == c["accepted"] + c["repaired"]
         assert res.ledger["row"].tolist() == list(range(1, n + 1))
         assert res.data["episode_id"].notna().all() and res.data["total"].notna().all()
+
+
+def test_documented_mapping_example_parses():
+    from pathlib import Path
+
+    from iop_outcomes.io.mapping import read_mapping
+
+    m = read_mapping(Path(__file__).resolve().parents[1] / "docs" / "mapping.toml")
+    assert m.columns["Client ID"] == "patient_id" and m.columns["Q2"] == "item_2"
+    assert m.values["format"]["zoom"] == "virtual" and m.options["date_format"] == "%m/%d/%Y"
+    assert m.values["discharge_status"]["steppeduptophp"] == "transferred"

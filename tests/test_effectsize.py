@@ -589,3 +589,24 @@ def test_plot_effect_sizes_structure():
     plt.close(fig)
     with pytest.raises(DataError):
         plot_effect_sizes(pd.DataFrame({"x": [1]}))
+
+
+def test_poisson_bootstrap_for_large_samples_matches_the_multinomial_bootstrap(monkeypatch):
+    # from POISSON_MIN_N resampling units on, counts are Poisson draws (Hanley & MacGibbon 2006);
+    # at that size the interval is the multinomial bootstrap's to Monte Carlo precision
+    import numpy as np
+    import pandas as pd
+
+    import iop_outcomes.effectsize as es
+
+    rng = np.random.default_rng(3)
+    n = 60_000
+    b = np.clip(np.round(rng.normal(16, 5, n)), 0, 27)
+    e = np.clip(np.round(0.5 * b + rng.normal(2.5, 4.5, n)), 0, 27)
+    df = pd.DataFrame({"baseline": b, "endpoint": e})
+    pois = es.rm_d(df, ci_method="percentile", n_boot=2000, seed=1).to_frame()
+    monkeypatch.setattr(es, "POISSON_MIN_N", 10**9)
+    mult = es.rm_d(df, ci_method="percentile", n_boot=2000, seed=1).to_frame()
+    assert pois["estimate"].iloc[0] == mult["estimate"].iloc[0]
+    for col in ("ci_low", "ci_high"):
+        assert abs(pois[col].iloc[0] - mult[col].iloc[0]) < 0.004

@@ -323,7 +323,7 @@ def _progress(total: int, show: bool, desc: str):
 
 
 #: From this many resampling units on, bootstrap counts are Poisson draws (see _resample_counts).
-POISSON_MIN_N = 50_000
+POISSON_MIN_N = 10_000
 
 
 def _resample_counts(mult: np.ndarray, b: int, rng: np.random.Generator, unit_of=None):
@@ -617,7 +617,7 @@ def rm_d(
     n_boot, seed, cluster, progress :
         Bootstrap options (used only when ``ci_method`` is ``"bca"`` or ``"percentile"``);
         ``cluster`` names a column (e.g. ``"site"``) whose clusters are resampled whole. From
-        ``POISSON_MIN_N`` (50,000) resampling units on, replicate counts are Poisson draws
+        ``POISSON_MIN_N`` (10,000) resampling units on, replicate counts are Poisson draws
         (the Poisson bootstrap; Hanley & MacGibbon 2006, Comput Methods Programs Biomed
         83:57) instead of multinomial ones: indistinguishable at that size, 10–20× faster.
     heteroscedastic : bool

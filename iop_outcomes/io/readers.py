@@ -121,7 +121,14 @@ def read_source(
         elif kind == "Excel":
             frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
         elif kind == "Parquet":
-            frame = pd.read_parquet(path)
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            ids = set(text_columns(table.column_names)) if text_columns else set()
+            frame = _compact(table, keep_text=ids).to_pandas(
+                types_mapper=_NULLABLE_INTS.get, self_destruct=True, split_blocks=True
+            )
+            del table
         else:
             import pyreadstat
 

@@ -1449,7 +1449,7 @@ def _problems_frame(issues: list[_Issue], source: str, rows: np.ndarray, origin)
         for c, val in (
             ("source", source),
             ("severity", iss.severity),
-            ("check", _fill(iss.reason, "<value>")),
+            ("check", _fill(iss.reason, "…")),
             ("fix", iss.fix),
         ):
             cats[c].scalar(val, n)

@@ -978,3 +978,16 @@ def test_documented_mapping_example_parses():
     assert m.columns["Client ID"] == "patient_id" and m.columns["Q2"] == "item_2"
     assert m.values["format"]["zoom"] == "virtual" and m.options["date_format"] == "%m/%d/%Y"
     assert m.values["discharge_status"]["steppeduptophp"] == "transferred"
+
+
+def test_csv_and_dataframe_of_the_same_data_load_alike(tmp_path):
+    sim = iop.synth.generate(n_episodes=60, seed=2)
+    path = tmp_path / "sim.csv"
+    sim.data.to_csv(path, index=False, date_format="%Y-%m-%d")
+    a = quiet_load(path).data
+    b = quiet_load(sim.data).data
+    for c in ("site", "format", "payer", "instrument", "severity"):
+        assert list(a[c].cat.categories) == list(b[c].cat.categories), c
+        assert a[c].astype(str).tolist() == b[c].astype(str).tolist(), c
+    assert a["total"].tolist() == b["total"].tolist()
+    assert a["patient_id"].tolist() == b["patient_id"].tolist()

@@ -437,6 +437,23 @@ def _as_text(s: pd.Series) -> pd.Series:
     return unique_map(s, _text_id).astype("str")
 
 
+def _as_label(s: pd.Series) -> pd.Series:
+    """A label column as a categorical of texts (same conversion as :func:`_as_text`).
+
+    Categoricals (CSV labels arrive dictionary-encoded) are converted per category, never per row.
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        texts = [_text_id(c) for c in s.cat.categories]
+        # sorted, as astype("category") sorts: a CSV and a DataFrame of the same data load alike
+        cats = pd.Index(sorted({t for t in texts if t is not None}), dtype="str")
+        pos = {t: i for i, t in enumerate(cats)}
+        remap = np.array([pos.get(t, -1) for t in texts] + [-1], dtype=np.int32)
+        codes = s.cat.codes.to_numpy()
+        new = remap[np.where(codes >= 0, codes, len(texts))]
+        return pd.Series(pd.Categorical.from_codes(new, categories=cats), index=s.index)
+    return _as_text(s).astype("category")
+
+
 class _Validator:
     def __init__(self, df: pd.DataFrame, source: str, mp, missing_items, renamed=None) -> None:
         self.renamed: dict[str, str] = renamed or {}  # contract name -> the user's column
@@ -754,7 +771,7 @@ class _Validator:
                 out[c] = df[c]
         for c in ("site", "program", "cohort", "gender_identity", "race_ethnicity", "payer"):
             if c in out.columns:
-                out[c] = _as_text(out[c]).astype("category")
+                out[c] = _as_label(out[c])
         out["instrument"] = out["instrument"].astype("category")
         items = sorted((c for c in out.columns if c.startswith("item_")), key=lambda c: int(c[5:]))
         lead = [c for c in CONTRACT_COLUMNS if c in out.columns]

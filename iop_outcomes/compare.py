@@ -1375,6 +1375,11 @@ def subgroups(
     func = "subgroups"
     _check_choice(method, METHODS, "method", func)
     ci_level = _check_ci_level(ci_level, func)
+    if by == "age_band" and "age_band" not in episodes.columns and "age" in episodes.columns:
+        # the same derived age bands as change_summary(by="age_band")
+        from .change import DEFAULT_AGE_BANDS, _age_band
+
+        episodes = episodes.assign(age_band=_age_band(episodes["age"], DEFAULT_AGE_BANDS, func))
     covariates = tuple(c for c in _as_tuple(covariates) if c != by)
     p = _prepare(
         episodes,

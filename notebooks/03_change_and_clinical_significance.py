@@ -23,9 +23,6 @@ INSTRUMENT = "PHQ-9"
 GROUP = "format"
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 import iop_outcomes as iop
 
 loaded = iop.load(DATA)

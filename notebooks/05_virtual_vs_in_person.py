@@ -28,9 +28,6 @@ COVARIATES = ["age"]
 SUBGROUP = "gender_identity"  # subgroup column for the exploratory breakdown
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 import iop_outcomes as iop
 
 loaded = iop.load(DATA)

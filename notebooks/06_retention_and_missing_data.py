@@ -25,9 +25,6 @@ N_IMPUTATIONS = 5  # multiple imputations (use 20 or more for a final report)
 SEED = 20240601
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 import iop_outcomes as iop
 
 loaded = iop.load(DATA)

@@ -628,3 +628,26 @@ def test_degenerate_data_give_nan_not_warnings():
     assert t["estimate"].iloc[0] == 0 and np.isnan(t["pvalue"].iloc[0])
     with pytest.raises(ConfigError, match="needs covariates"):
         compare(z, method="iptw", include_baseline=False)
+
+
+def test_subgroups_derive_age_bands_like_change_summary():
+    import numpy as np
+    import pandas as pd
+
+    import iop_outcomes as iop
+
+    rng = np.random.default_rng(4)
+    n = 240
+    ep = pd.DataFrame(
+        {
+            "format": rng.choice(["in_person", "virtual"], n),
+            "age": rng.integers(18, 70, n),
+            "baseline": rng.integers(10, 25, n).astype(float),
+        }
+    )
+    ep["endpoint"] = (ep["baseline"] - rng.integers(0, 10, n)).astype(float)
+    res = iop.subgroups(ep, group="format", reference="in_person", method="welch")
+    bands = set(
+        iop.change_summary(ep, by="age_band", instrument="PHQ-9").to_frame()["age_band"].astype(str)
+    )
+    assert set(res.table["subgroup"].astype(str)) <= bands

@@ -8,9 +8,6 @@
 report (see :func:`iop_outcomes.report.build.report`).
 """
 
-import sys as _sys
-import types as _types
-
 from .build import Report, report
 from .config import StudyConfig, load_config
 from .safety import find_identifiers, neutralise_formulas, scrub_identifiers
@@ -27,14 +24,3 @@ __all__ = [
     "neutralise_formulas",
     "find_identifiers",
 ]
-
-
-class _CallableModule(_types.ModuleType):
-    """Make ``iop_outcomes.report`` callable, so ``iop.report(...)`` works whether the name
-    resolves to this package (after ``import iop_outcomes.report``) or to the function."""
-
-    def __call__(self, *args, **kwargs):
-        return report(*args, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule

@@ -23,6 +23,7 @@
 
 # %% tags=["parameters"]
 DATA = "../data/demo/assessments.csv"  # one row per administered questionnaire
+MAPPING = None  # or a mapping TOML for your own column names (docs/mapping.toml)
 INSTRUMENT = "PHQ-9"  # headline instrument
 GROUP = "format"  # grouping column for the tables
 OUT = "../reports/_scratch/quick_start"  # where the report goes (gitignored)
@@ -30,7 +31,7 @@ OUT = "../reports/_scratch/quick_start"  # where the report goes (gitignored)
 # %%
 import iop_outcomes as iop
 
-loaded = iop.load(DATA)
+loaded = iop.load(DATA, mapping=MAPPING)
 loaded.summary()
 
 # %% [markdown]

@@ -19,13 +19,14 @@
 
 # %% tags=["parameters"]
 DATA = "../data/demo/assessments.csv"
+MAPPING = None  # or a mapping TOML for your own column names (docs/mapping.toml)
 MESSY_EPISODES = 200  # size of the messy synthetic example
 SEED = 7
 
 # %%
 import iop_outcomes as iop
 
-loaded = iop.load(DATA)
+loaded = iop.load(DATA, mapping=MAPPING)
 loaded.summary()
 
 # %% [markdown]

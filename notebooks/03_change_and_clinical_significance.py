@@ -19,13 +19,14 @@
 
 # %% tags=["parameters"]
 DATA = "../data/demo/assessments.csv"
+MAPPING = None  # or a mapping TOML for your own column names (docs/mapping.toml)
 INSTRUMENT = "PHQ-9"
 GROUP = "format"
 
 # %%
 import iop_outcomes as iop
 
-loaded = iop.load(DATA)
+loaded = iop.load(DATA, mapping=MAPPING)
 ep = iop.episodes(loaded.data, instrument=INSTRUMENT)
 summary = iop.change_summary(ep, by=GROUP)
 summary

@@ -19,6 +19,7 @@
 
 # %% tags=["parameters"]
 DATA = "../data/demo/assessments.csv"
+MAPPING = None  # or a mapping TOML for your own column names (docs/mapping.toml)
 INSTRUMENT = "PHQ-9"
 GROUP = "format"
 SEED = 20240601  # bootstrap seed
@@ -27,7 +28,7 @@ N_BOOT = 500  # bootstrap resamples (2,000+ for a final report)
 # %%
 import iop_outcomes as iop
 
-loaded = iop.load(DATA)
+loaded = iop.load(DATA, mapping=MAPPING)
 ep = iop.episodes(loaded.data, instrument=INSTRUMENT)
 
 # %% [markdown]

@@ -20,6 +20,7 @@
 
 # %% tags=["parameters"]
 DATA = "../data/demo/assessments.csv"
+MAPPING = None  # or a mapping TOML for your own column names (docs/mapping.toml)
 INSTRUMENT = "PHQ-9"
 GROUP = "format"
 REFERENCE = "in_person"
@@ -30,7 +31,7 @@ SUBGROUP = "gender_identity"  # subgroup column for the exploratory breakdown
 # %%
 import iop_outcomes as iop
 
-loaded = iop.load(DATA)
+loaded = iop.load(DATA, mapping=MAPPING)
 ep = iop.episodes(loaded.data, instrument=INSTRUMENT)
 cmp = iop.compare(ep, group=GROUP, reference=REFERENCE, method="ancova", covariates=COVARIATES)
 cmp

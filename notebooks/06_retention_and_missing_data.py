@@ -18,6 +18,7 @@
 
 # %% tags=["parameters"]
 DATA = "../data/demo/assessments.csv"
+MAPPING = None  # or a mapping TOML for your own column names (docs/mapping.toml)
 INSTRUMENT = "PHQ-9"
 GROUP = "format"
 REFERENCE = "in_person"
@@ -27,7 +28,7 @@ SEED = 20240601
 # %%
 import iop_outcomes as iop
 
-loaded = iop.load(DATA)
+loaded = iop.load(DATA, mapping=MAPPING)
 ep = iop.episodes(loaded.data, instrument=INSTRUMENT)
 ret = iop.retention(ep, by=GROUP)
 ret

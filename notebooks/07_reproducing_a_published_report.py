@@ -19,6 +19,7 @@
 
 # %% tags=["parameters"]
 DATA = "../data/demo/assessments.csv"
+MAPPING = None  # or a mapping TOML for your own column names (docs/mapping.toml)
 INSTRUMENT = "PHQ-9"
 # Meru Health 2021 (Internet Interventions, doi:10.1016/j.invent.2021.100408): PHQ-9 change
 MERU_CHANGE, MERU_SD_CHANGE, MERU_N = -8.30, 5.03, 218
@@ -74,7 +75,7 @@ rm_d_from_summary(
 # d_av — a check that the summary-based calculation matches the row-level one.
 
 # %%
-loaded = iop.load(DATA)
+loaded = iop.load(DATA, mapping=MAPPING)
 ep = iop.episodes(loaded.data, instrument=INSTRUMENT)
 ours = iop.rm_d(ep, method="av", adjust=False)
 ours

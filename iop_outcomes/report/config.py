@@ -147,7 +147,13 @@ class StudyConfig:
         if "group" in comp:
             kw["comparison_group"] = comp["group"]
         if "reference" in comp:
-            kw["comparison_reference"] = comp["reference"]
+            ref = comp["reference"]
+            if comp.get("group", "format") == "format":
+                # the same label rules as the data ("In Person", "telehealth" -> in_person, virtual)
+                from ..io.mapping import FORMAT_SYNONYMS, _k
+
+                ref = FORMAT_SYNONYMS.get(_k(ref), ref)
+            kw["comparison_reference"] = ref
         if "margin" in comp:
             m = comp["margin"]
             if isinstance(m, dict):

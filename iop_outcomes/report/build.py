@@ -643,6 +643,31 @@ def _section_trajectories(ctx: _Ctx, sec: Section, loaded: Any, inst: str) -> No
         )
 
 
+def _overall_and_by(ctx: _Ctx, sec: Section, what: str, fn: Callable[[Any], Any], g):
+    """Run ``fn(by)`` overall and, when ``g`` is given, by ``g``.
+
+    Returns the results that ran and one table of them with a text ``group`` column
+    (``"Overall"`` or the level of ``g``), or ``None`` when none ran.
+    """
+    results, parts = [], []
+    for by in [None, g] if g else [None]:
+        res = ctx.run(sec, what, lambda by=by: fn(by))
+        if res is None:
+            continue
+        tb = res.to_frame().copy()
+        if by is None:
+            tb.insert(0, "group", "Overall")
+        else:
+            tb = tb.rename(columns={by: "group"})
+        results.append(res)
+        parts.append(tb)
+    if not parts:
+        return results, None
+    tb = pd.concat(parts, ignore_index=True)
+    tb["group"] = tb["group"].astype("object").astype(str)
+    return results, tb
+
+
 def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
     import iop_outcomes as iop
 
@@ -656,28 +681,18 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
     )
     for inst, ep in eps.items():
         g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
-        parts, res0 = [], None
-        for by in [None, g] if g else [None]:
-            res = ctx.run(
-                sec,
-                f"Clinical significance ({inst})",
-                lambda by=by, ep=ep, inst=inst: iop.clinical_significance(
-                    ep, instrument=inst, by=by, ci_level=ctx.cfg.ci_level
-                ),
-            )
-            if res is None:
-                continue
-            res0 = res0 or res
-            tb = res.to_frame().copy()
-            if by is None:
-                tb.insert(0, "group", "Overall")
-            else:
-                tb = tb.rename(columns={by: "group"})
-            parts.append(tb)
-        if not parts:
+        results, tb = _overall_and_by(
+            ctx,
+            sec,
+            f"Clinical significance ({inst})",
+            lambda by, ep=ep, inst=inst: iop.clinical_significance(
+                ep, instrument=inst, by=by, ci_level=ctx.cfg.ci_level
+            ),
+            g,
+        )
+        if tb is None:
             continue
-        tb = pd.concat(parts, ignore_index=True)
-        tb["group"] = tb["group"].astype("object").astype(str)
+        res0 = results[0]
         keep = [
             c
             for c in ["group", "outcome", "count", "n", "estimate", "ci_low", "ci_high"]
@@ -802,32 +817,25 @@ def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
     for inst, ep in eps.items():
         g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
         parts = []
-        last = None
         for method in ("g_av", "d_z", "d_rm"):
-            for by in [None, g] if g else [None]:
-                res = ctx.run(
-                    sec,
-                    f"Effect size {method} ({inst})",
-                    lambda by=by, method=method, ep=ep: iop.rm_d(
-                        ep, method=method, by=by, ci_level=ctx.cfg.ci_level
-                    ),
-                )
-                if res is None:
-                    continue
-                last = res
-                tb = res.to_frame().copy()
-                if by is None:
-                    tb.insert(0, "group", "Overall")
-                else:
-                    tb = tb.rename(columns={by: "group"})
-                parts.append(tb)
+            results, tb = _overall_and_by(
+                ctx,
+                sec,
+                f"Effect size {method} ({inst})",
+                lambda by, method=method, ep=ep: iop.rm_d(
+                    ep, method=method, by=by, ci_level=ctx.cfg.ci_level
+                ),
+                g,
+            )
+            for res in results:
                 ctx.methods.append(
                     (f"{inst} effect size {method}", res.method, dict(res.params), tuple(res.notes))
                 )
+            if tb is not None:
+                parts.append(tb)
         if not parts:
             continue
         tb = pd.concat(parts, ignore_index=True)
-        tb["group"] = tb["group"].astype("object").astype(str)
         keep = [
             c
             for c in [
@@ -855,7 +863,6 @@ def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             digits=2,
         )
         ctx.facts.setdefault("effects", {})[inst] = t.frame
-        del last
 
 
 def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:

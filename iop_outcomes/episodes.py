@@ -223,6 +223,13 @@ def _pick_nearest(
     return cand.drop_duplicates(keys, keep="first")["_pos"].to_numpy()
 
 
+def _pick_last(mask: np.ndarray, key: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Positions of the latest ``t`` per ``key`` among ``mask`` rows (ties: the later row)."""
+    cand = pd.DataFrame({"_pos": np.nonzero(mask)[0], "_k": key[mask], "_t": t[mask]})
+    cand = cand.sort_values(["_k", "_t"], kind="mergesort")
+    return cand.drop_duplicates("_k", keep="last")["_pos"].to_numpy()
+
+
 def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
     keys = ["episode_id", "instrument"]
     first_any = all_rows.groupby("episode_id", observed=True)["assessment_date"].min()
@@ -273,11 +280,7 @@ def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
     role[later] = "treatment"
     role[valid & (days < lo)] = "before_baseline_window"
     if r.endpoint == "last_in_treatment":
-        cand = pd.DataFrame(
-            {"_pos": np.nonzero(later)[0], "_k": gkey.to_numpy()[later], "_t": t.to_numpy()[later]}
-        )
-        cand = cand.sort_values(["_k", "_t"], kind="mergesort")
-        end_pos = cand.drop_duplicates("_k", keep="last")["_pos"].to_numpy()
+        end_pos = _pick_last(later, gkey.to_numpy(), t.to_numpy())
     else:
         # the discharge assessment: by its label where the episode has labels, else by date
         lo_dc, hi_dc = r.discharge_window
@@ -346,15 +349,7 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
     role[later] = "treatment"
     role[in_tx & ~has_base] = "no_baseline"
     endpoint_ok = later & disc if r.endpoint == "discharge_only" else later
-    cand = pd.DataFrame(
-        {
-            "_pos": np.nonzero(endpoint_ok)[0],
-            "_k": gkey.to_numpy()[endpoint_ok],
-            "_t": d["_t"].to_numpy()[endpoint_ok],
-        }
-    )
-    cand = cand.sort_values(["_k", "_t"], kind="mergesort")
-    role[cand.drop_duplicates("_k", keep="last")["_pos"].to_numpy()] = "endpoint"
+    role[_pick_last(endpoint_ok, gkey.to_numpy(), d["_t"].to_numpy())] = "endpoint"
     for name in r.followup_windows:
         m = valid & (tp == f"followup_{name}").fillna(False).to_numpy(dtype=bool)
         role[_pick_nearest(d, m, np.zeros(len(d)), keys)] = f"followup_{name}"

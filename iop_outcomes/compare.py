@@ -1375,11 +1375,12 @@ def subgroups(
     func = "subgroups"
     _check_choice(method, METHODS, "method", func)
     ci_level = _check_ci_level(ci_level, func)
-    if by == "age_band" and "age_band" not in episodes.columns and "age" in episodes.columns:
-        # the same derived age bands as change_summary(by="age_band")
-        from .change import DEFAULT_AGE_BANDS, _age_band
+    if isinstance(by, str) and by not in episodes.columns:
+        # derived groupings (age_band, admit_quarter) exactly as change_summary derives them
+        from .change import _DERIVED, _group_columns
 
-        episodes = episodes.assign(age_band=_age_band(episodes["age"], DEFAULT_AGE_BANDS, func))
+        if by in _DERIVED:
+            episodes = episodes.assign(**{by: _group_columns(episodes, by, func, None)[0][by]})
     covariates = tuple(c for c in _as_tuple(covariates) if c != by)
     p = _prepare(
         episodes,

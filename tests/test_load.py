@@ -1,5 +1,6 @@
 """iop.load: readers, mapping, every bad-input class, scoring, and the ledger invariant."""
 
+import hashlib
 import warnings
 
 import numpy as np
@@ -66,6 +67,35 @@ def test_csv_dialects_and_encodings(tmp_path, sep, encoding):
     assert res.counts()["accepted"] == 4
     assert res.data["site"].astype(str).tolist() == ["Café Nord", "Café Nord", "Süd", "Süd"]
     assert res.source == "scores.csv" and len(res.sha256) == 64
+
+
+@pytest.mark.parametrize(("encoding", "newline"), [("utf-8", "\n"), ("cp1252", "\r\n")])
+def test_large_csv_read_in_pieces_loads_exactly_as_in_one_piece(
+    tmp_path, monkeypatch, encoding, newline
+):
+    """Large CSVs are parsed in line-aligned pieces; the result must not depend on the cut."""
+    from iop_outcomes.io import readers
+
+    d = iop.synth.generate(n_episodes=60, seed=5).data
+    n = len(d)
+    d["patient_id"] = "00" + d["patient_id"].astype(str)  # leading zeros must survive
+    d["note"] = [None] * (n // 2) + ["café"] * (n - n // 2)  # empty in the first pieces
+    d["extra"] = [None] * (n // 2) + list(range(n - n // 2))  # null-typed, then integers
+    d["late"] = [1] * (n - 1) + [1.5]  # integers, then a decimal in the last piece
+    path = tmp_path / "big.csv"
+    d.to_csv(path, index=False, encoding=encoding, lineterminator=newline)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = iop.load(path)
+        monkeypatch.setattr(readers, "CSV_PIECE_BYTES", 2048)  # dozens of pieces
+        cut = iop.load(path)
+    assert path.stat().st_size > 20 * 2048
+    assert cut.sha256 == whole.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    pd.testing.assert_frame_equal(cut.data, whole.data)
+    pd.testing.assert_frame_equal(cut.ledger, whole.ledger)
+    assert cut.data["patient_id"].str.startswith("00").all()
+    assert cut.data["note"].astype(str).iloc[-1] == "café"
+    assert cut.data["late"].iloc[-1] == 1.5 and cut.data["extra"].iloc[-1] == n - n // 2 - 1
 
 
 def test_excel_parquet(tmp_path):

@@ -113,11 +113,12 @@ def read_source(
         )
     kind = SUPPORTED[suffix]
     display = name or path.name
+    sha256 = None  # the CSV reader hashes the bytes it reads (one pass over the file)
     if path.stat().st_size == 0:
         raise LoadError(f"{display!r} is empty (0 bytes). Check that the export finished.")
     try:
         if kind == "CSV":
-            frame = _read_csv(path, display, text_columns)
+            frame, sha256 = _read_csv(path, display, text_columns)
         elif kind == "Excel":
             frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
         elif kind == "Parquet":
@@ -142,7 +143,7 @@ def read_source(
             f"Check that the file is a valid {kind} file (open it in the program that wrote it and "
             "re-export it)."
         ) from exc
-    return RawSource(frame, display, _sha256_file(path), kind)
+    return RawSource(frame, display, sha256 or _sha256_file(path), kind)
 
 
 def _sniff(path: Path) -> tuple[str, str]:
@@ -184,7 +185,12 @@ def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
     return [n.lstrip("\ufeff") for n in names]
 
 
-def _read_csv(path: Path, display: str, text_columns=None) -> pd.DataFrame:
+#: Size of the line-aligned pieces a large CSV is parsed in (each piece multi-threaded).
+CSV_PIECE_BYTES = 64 << 20
+
+
+def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame, str | None]:
+    """The file as a compact DataFrame, and the SHA-256 of its bytes (None if not hashed)."""
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
@@ -194,30 +200,67 @@ def _read_csv(path: Path, display: str, text_columns=None) -> pd.DataFrame:
         raise LoadError(f"{display!r} is empty (no header row). Check that the export finished.")
     as_text = set(text_columns(header)) if text_columns else set()
     parse_opts = pacsv.ParseOptions(delimiter=delimiter)
+    digest: list[str | None] = [None]
 
     def read(enc: str, all_text: bool = False):
-        read_opts = pacsv.ReadOptions(encoding="utf8" if enc.startswith("utf-8") else enc)
+        arrow_enc = "utf8" if enc.startswith("utf-8") else enc
         types = {c: pa.string() for c in (header if all_text else as_text)}
-        conv = pacsv.ConvertOptions(
-            null_values=NULL_VALUES,
-            strings_can_be_null=True,
-            column_types=types,
-            # labels arrive dictionary-encoded (never materialised as one string per row)
-            auto_dict_encode=True,
-            auto_dict_max_cardinality=65536,
-        )
-        # stream the file in blocks, compacting each block as it arrives, so that no full
-        # uncompacted copy of a large file is ever held in memory
-        reader = pacsv.open_csv(
-            path, read_options=read_opts, parse_options=parse_opts, convert_options=conv
-        )
-        batches = [_compact_labels(b, as_text) for b in reader]
-        if not batches:
-            return reader.schema.empty_table()
-        schemas = {b.schema for b in batches}
-        if len(schemas) > 1:  # a label column fell back from dictionary to text in some block
-            batches = [_decode_labels(b) for b in batches]
-        return pa.Table.from_batches(batches).unify_dictionaries()
+
+        def convert(column_types):
+            return pacsv.ConvertOptions(
+                null_values=NULL_VALUES,
+                strings_can_be_null=True,
+                column_types=column_types,
+                # labels arrive dictionary-encoded (never materialised as one string per row)
+                auto_dict_encode=True,
+                auto_dict_max_cardinality=65536,
+            )
+
+        if enc == "utf-16":  # not ASCII-compatible: no line-aligned pieces; one read
+            return pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(encoding=arrow_enc),
+                parse_options=parse_opts,
+                convert_options=convert(types),
+            )
+        # Large files are parsed in line-aligned pieces of CSV_PIECE_BYTES, each by pyarrow's
+        # multi-threaded reader and compacted before the next is read, so that neither the
+        # whole file nor an uncompacted copy of it is held in memory. A piece boundary is a
+        # line end, exactly as pyarrow's own block splitting assumes (newlines_in_values=False).
+        # The column types of the first piece are kept for the others (null-typed columns
+        # are inferred per piece and promoted when the pieces are joined).
+        pieces, names, sha = [], None, hashlib.sha256()
+        with open(path, "rb") as fh:
+            head = fh.readline()
+            if b"\r" in head.rstrip(b"\r\n"):  # old Mac line ends: one piece, as pyarrow does
+                fh.seek(0)
+                head = b""
+            sha.update(head)
+            while True:
+                buf = fh.read(CSV_PIECE_BYTES)
+                if not buf and names is not None:
+                    break
+                buf += fh.readline()
+                sha.update(buf)
+                read_opts = pacsv.ReadOptions(
+                    encoding=arrow_enc, column_names=names, autogenerate_column_names=False
+                )
+                t = pacsv.read_csv(
+                    pa.py_buffer(head + buf if names is None else buf),
+                    read_options=read_opts,
+                    parse_options=parse_opts,
+                    convert_options=convert(types),
+                )
+                if names is None:
+                    names = t.column_names
+                    types = {
+                        **{f.name: f.type for f in t.schema if not pa.types.is_null(f.type)},
+                        **types,
+                    }
+                pieces.append(_narrow_ints(t))
+                del t, buf
+        digest[0] = sha.hexdigest()
+        return pieces[0] if len(pieces) == 1 else _join_pieces(pieces)
 
     def read_any(enc: str):
         try:
@@ -254,31 +297,59 @@ def _read_csv(path: Path, display: str, text_columns=None) -> pd.DataFrame:
     del table
     # pyarrow strips a UTF-8 BOM; make sure no stray BOM survives in the first name
     frame.columns = [str(c).lstrip("\ufeff") for c in frame.columns]
-    return frame
+    return frame, digest[0]
 
 
-def _compact_labels(batch, keep_text):
-    """Dictionary-encode the text columns of one record batch (identifiers excepted)."""
+def _narrow(col):
+    """An integer column cast to the smallest integer type holding its range (memory)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cols = [
-        pc.dictionary_encode(c)
-        if (pa.types.is_string(c.type) or pa.types.is_large_string(c.type)) and n not in keep_text
-        else c
-        for n, c in zip(batch.schema.names, batch.columns, strict=True)
-    ]
-    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+    if pa.types.is_integer(col.type) and len(col) and col.null_count < len(col):
+        mm = pc.min_max(col)
+        lo, hi = mm["min"].as_py(), mm["max"].as_py()
+        for small in (pa.int8(), pa.int16(), pa.int32()):
+            info = np.iinfo(small.to_pandas_dtype())
+            if info.min <= lo and hi <= info.max:
+                return col.cast(small)
+    return col
 
 
-def _decode_labels(batch):
-    """Text again for every dictionary column (blocks disagreed on the encoding)."""
+def _narrow_ints(table):
+    """Every integer column of a table narrowed (see :func:`_narrow`)."""
     import pyarrow as pa
 
-    cols = [
-        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in batch.columns
-    ]
-    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+    return pa.table([_narrow(c) for c in table.columns], names=table.column_names)
+
+
+def _join_pieces(pieces):
+    """One table from the pieces of a CSV: integers widened to the widest piece's type, label
+    dictionaries unified; a column typed differently in different pieces (a null-typed column
+    inferred per piece) is promoted, or read as text when the types cannot be reconciled."""
+    import pyarrow as pa
+
+    names = pieces[0].column_names
+    out = []
+    for j in range(len(names)):
+        cols = [p.column(j) for p in pieces]
+        kinds = {c.type for c in cols if not pa.types.is_null(c.type)}
+        if len(kinds) > 1 and all(pa.types.is_integer(k) for k in kinds):
+            wide = max(kinds, key=lambda k: k.bit_width)
+            cols = [c.cast(wide) for c in cols]
+        elif len(kinds) > 1 and all(
+            pa.types.is_integer(k) or pa.types.is_floating(k) for k in kinds
+        ):
+            cols = [c.cast(pa.float64()) for c in cols]
+        elif len(kinds) > 1:  # e.g. numbers in one piece, text in another: text throughout
+            cols = [
+                c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in cols
+            ]
+            cols = [c.cast(pa.string()) for c in cols]
+        if len(kinds) == 1:
+            (kind,) = kinds
+            cols = [c.cast(kind) if pa.types.is_null(c.type) else c for c in cols]
+        out.append(pa.chunked_array([ch for c in cols for ch in c.chunks], type=cols[0].type))
+    return pa.table(out, names=names).unify_dictionaries()
 
 
 def _compact(table, keep_text=()):
@@ -297,15 +368,7 @@ def _compact(table, keep_text=()):
         t = col.type
         if (pa.types.is_string(t) or pa.types.is_large_string(t)) and name not in keep_text:
             col = pc.dictionary_encode(col)
-        elif pa.types.is_integer(t) and len(col) and col.null_count < len(col):
-            mm = pc.min_max(col)
-            lo, hi = mm["min"].as_py(), mm["max"].as_py()
-            for small in (pa.int8(), pa.int16(), pa.int32()):
-                info = np.iinfo(small.to_pandas_dtype())
-                if info.min <= lo and hi <= info.max:
-                    col = col.cast(small)
-                    break
-        cols.append(col)
+        cols.append(_narrow(col))
     return pa.table(cols, names=table.column_names)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -178,10 +180,10 @@ def test_methods_from_results_and_provenance(small):
     assert "Jacobson-Truax (1991)" in meth  # from the clinsig result's own method text
     assert "Kroenke" in meth  # instrument registry citation
     assert "Baseline: the score nearest admission" in meth  # episode rules text
-    # 240 episodes: some groups lack an endpoint for fewer than 11 episodes, a count that is
-    # the difference of two published counts; the report says so instead of staying silent
-    assert "Review before sharing" in meth
-    assert any(w.startswith("cross-table check") for w in rep.warnings)
+    # 240 episodes: some groups lack an endpoint for fewer than 11 episodes, a count that
+    # would be the difference of two published counts; the report hides it and says how
+    assert "difference or sum of counts in different tables" in meth
+    assert "Review before sharing" not in meth
     prov = rep.provenance
     assert prov["input"]["rows_read"] == int(prov["input"]["rows_read"]) > 0
     assert set(prov["versions"]) >= {"iop_outcomes", "numpy", "pandas", "python"}
@@ -298,3 +300,191 @@ def test_demo_regenerates_identically_and_renders_in_chromium(request, demo_dir,
         timeout=120,
     )
     assert pdf.exists() and pdf.read_bytes()[:4] == b"%PDF"
+
+
+# ------------------------------------------------------------------ suppression across tables
+def _num(v: str) -> float | None:
+    """A CSV cell as a number, or None when it is hidden ('<11', '*') or empty."""
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+def _episode_truth(sim, inst: str, col: str) -> pd.DataFrame:
+    """Admitted and paired (baseline and endpoint both scored) episodes per group, computed
+    here from the episode table, not by the report."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = iop.load(sim.data)
+    ep = iop.episodes(loaded.data, instrument=inst)
+    paired = ep["baseline"].notna() & ep["endpoint"].notna()
+    g = ep[col].astype(str)
+    return pd.DataFrame({"admitted": g.value_counts(), "paired": g[paired].value_counts()})
+
+
+def _attacker(out: Path, inst: str, col: str, primary: bool) -> dict:
+    """Everything a reader of the written CSV tables learns about each group of ``col``:
+    ``{group: {"admitted": set, "paired": set, "in_paired": [...], "counts": [...]}}``.
+
+    ``counts`` are all visible counts of the group (each counts a subset of the group's
+    admitted episodes); ``in_paired`` the visible counts of subsets of its paired episodes.
+    A hidden group count is filled in when the table's overall count and all the other groups'
+    counts of the same population are visible somewhere (total minus the rest)."""
+    slug = inst.lower().replace("-", "_")
+    tabs = {
+        p.stem.split("_", 1)[1]: pd.read_csv(p, dtype=str, keep_default_na=False)
+        for p in sorted((out / "tables").glob("*.csv"))
+    }
+    know: dict = {}
+
+    def k(g):
+        g = "Overall" if g in ("All", "Overall") else g
+        return know.setdefault(
+            g, {"admitted": set(), "paired": set(), "in_paired": [], "counts": []}
+        )
+
+    def add(g, v, *pops):
+        x = _num(v)
+        if x is None:
+            return
+        for p in pops:
+            if p in ("admitted", "paired"):
+                k(g)[p].add(x)
+            else:
+                k(g)[p].append(x)
+
+    change = tabs[f"change_{slug}_{col}"]
+    for _, r in change.iterrows():
+        add(r["group"], r["n_episodes"], "admitted", "counts")
+        add(r["group"], r["n_paired"], "paired", "counts")
+        add(r["group"], r["n_unpaired"], "counts")
+    for _, r in tabs[f"rates_{slug}_{col}"].iterrows():
+        for c in ("k", "n"):
+            add(r["group"], r[c], "in_paired", "counts")
+    if col == "format":
+        for _, r in tabs[f"clinsig_{slug}"].iterrows():
+            add(r["group"], r["count"], "in_paired", "counts")
+            add(r["group"], r["n"], "paired", "in_paired", "counts")
+        for _, r in tabs[f"effect_sizes_{slug}"].iterrows():
+            add(r["group"], r["n_used"], "paired", "in_paired", "counts")
+        for _, r in tabs[f"compare_{slug}"].iterrows():
+            a, b = r["contrast"].split(" - ")
+            add(a, r["n_group"], "paired", "in_paired", "counts")
+            add(b, r["n_reference"], "paired", "in_paired", "counts")
+    if col == "format" and primary:
+        flow = tabs["participant_flow"]
+        for g in flow.columns[2:]:
+            for _, r in flow.iterrows():
+                add(g, r[g], *(["admitted"] if r["stage"] == "admitted" else []), "counts")
+        for _, r in tabs["followup_response"].iterrows():
+            add(r["group"], r["n_eligible"], "counts")
+            add(r["group"], r["n_responded"], "counts")
+        for _, r in tabs["dropout_survival"].iterrows():
+            add(r["group"], r["n"], "admitted", "counts")
+            for c in ("dropouts", "transfers", "censored"):
+                add(r["group"], r[c], "counts")
+        # a flow row's total minus the visible groups gives a single hidden group back
+        groups = list(flow.columns[2:-1])
+        for _, r in flow.iterrows():
+            hidden = [g for g in groups if _num(r[g]) is None]
+            if len(hidden) == 1 and _num(r["All"]) is not None:
+                rest = sum(_num(r[g]) for g in groups if g != hidden[0])
+                add(hidden[0], str(_num(r["All"]) - rest), "counts")
+    # the whole cohort minus the other groups, population by population, across tables
+    groups = [g for g in change["group"] if g != "Overall"]
+    for pop in ("admitted", "paired"):
+        for _ in groups:
+            missing = [g for g in groups if not k(g)[pop]]
+            if len(missing) == 1 and k("Overall")[pop]:
+                tot = next(iter(k("Overall")[pop]))
+                rest = sum(next(iter(k(g)[pop])) for g in groups if g != missing[0])
+                k(missing[0])[pop].add(tot - rest)
+    return know
+
+
+def _leaks(know: dict, threshold: int = 11) -> list:
+    """Differences of nested visible counts that are small counts of people."""
+    out = []
+    for g, kn in know.items():
+        for a in kn["admitted"]:
+            out += [(g, "admitted", a, x) for x in kn["counts"] if 1 <= a - x < threshold]
+        for p in kn["paired"]:
+            out += [(g, "paired", p, y) for y in kn["in_paired"] if 1 <= p - y < threshold]
+    return out
+
+
+def test_no_small_count_is_the_difference_of_counts_in_different_tables(small):
+    """An attacker's audit of the written tables. 240 episodes: in_person has 116 admitted
+    and 112 paired PHQ-9 episodes (truth from the episode table), so 4 are unpaired; each
+    table alone hides that 4, but 116 in one table beside 112 in another gave it back."""
+    sim, [(_, out), _] = small
+    truth = _episode_truth(sim, "PHQ-9", "format")
+    d = truth["admitted"] - truth["paired"]
+    assert truth.loc["in_person", "paired"] >= 11 and 1 <= d["in_person"] <= 10
+    for inst in ("PHQ-9", "GAD-7"):
+        for col in ("format", "site"):
+            know = _attacker(out, inst, col, primary=inst == "PHQ-9")
+            assert _leaks(know) == [], (inst, col)
+    know = _attacker(out, "PHQ-9", "format", primary=True)
+    # the unpaired count itself is never published or derivable
+    for a in know["in_person"]["admitted"]:
+        assert a - d["in_person"] not in know["in_person"]["paired"]
+
+
+def test_cross_table_audit_sees_the_numbers_when_suppression_is_off(tmp_path):
+    """With suppression turned off the same audit finds the small differences: the audit can
+    fail, and the numbers are shown as they are."""
+    sim = iop.synth.generate(n_episodes=240, seed=11)
+    cfg = {
+        **FAST,
+        "instruments": ["PHQ-9"],
+        "sensitivity": {"enabled": False},
+        "suppression": {"enabled": False},
+    }
+    iop.report(sim, config=cfg, out=tmp_path, strict=True)
+    truth = _episode_truth(sim, "PHQ-9", "format")
+    know = _attacker(tmp_path, "PHQ-9", "format", primary=True)
+    assert truth.loc["in_person", "admitted"] in know["in_person"]["admitted"]
+    assert truth.loc["in_person", "paired"] in know["in_person"]["paired"]
+    assert ("in_person", "admitted", 116.0, 112.0) in _leaks(know)
+    html = (tmp_path / "report.html").read_text()
+    assert "Small-cell suppression was turned OFF" in html and ">&lt;11<" not in html
+
+
+def test_grouping_column_missing_from_the_data_is_a_config_error(tmp_path):
+    sim = iop.synth.generate(n_episodes=60, seed=3)
+    data = tmp_path / "d.csv"
+    sim.data.to_csv(data, index=False)
+    study = tmp_path / "study.toml"
+    study.write_text('groupings = ["format", "clinic"]\n')
+    with pytest.raises(iop.ConfigError) as e:
+        iop.report(data, config=study)
+    msg = str(e.value)
+    assert "'clinic'" in msg and str(study) in msg
+    assert "Columns available for grouping: [" in msg and "'site'" in msg and "'payer'" in msg
+    study.write_text('[comparison]\ngroup = "modality"\nreference = "in_person"\n')
+    with pytest.raises(iop.ConfigError, match=r"\[comparison\] group names 'modality'"):
+        iop.report(data, config=study)
+    # the command line prints it as one paragraph, without a traceback
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "iop_outcomes.cli",
+            "report",
+            str(data),
+            "--config",
+            str(study),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 3 and "Traceback" not in r.stderr and "'modality'" in r.stderr
+    # the defaults (format, site) may be absent: those sections then say so
+    iop.report(
+        sim.data.drop(columns=["site"]),
+        config={**FAST, "instruments": ["PHQ-9"], "sensitivity": {"enabled": False}},
+    )

@@ -272,3 +272,23 @@ def test_random_long_two_way_tables_are_protected():
         assert not _recoverable(None, hm, cons)
         small = (t["count"] >= 1) & (t["count"] < 11)
         assert h[small.to_numpy()].all()
+
+
+def test_forced_cells_are_hidden_protected_and_hide_their_derived_values():
+    # hand-worked: 'b' (40) must be hidden because another table gives it away; 40 alone in
+    # the column 60 + 40 + 25 = 125 would come back by subtraction, so the smallest other
+    # positive cell (25) goes too, and both percentages with them
+    t = pd.DataFrame({"g": ["a", "b", "c"], "n": [60, 40, 25], "pct": [0.48, 0.32, 0.2]})
+    force = pd.DataFrame({"n": [False, True, False]})
+    s = suppress(t, derived={"pct": "n"}, force=force)
+    assert s.table["n"].tolist() == [60, "*", "*"]
+    assert s.table["pct"].tolist() == [0.48, "*", "*"]
+    assert s.complementary["n"].tolist() == [False, True, True] and not s.primary["n"].any()
+    assert any("other tables" in n for n in s.notes)
+    # a forced cell that is also small stays primary ('<11'); an array mask works the same
+    s2 = suppress(t.assign(n=[60, 4, 25]), force=np.array([[False, True, False]] * 3).T)
+    assert s2.table["n"].tolist() == [60, "<11", "*"]
+    # turned off, nothing is hidden, forced or not
+    assert suppress(t, None, force=force).table["n"].tolist() == [60, 40, 25]
+    with pytest.raises(ConfigError, match="'force' must have the table's shape"):
+        suppress(t, force=np.zeros((2, 2), dtype=bool))

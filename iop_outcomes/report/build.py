@@ -144,9 +144,196 @@ class Report:
         )
 
 
+# ============================================================================ cross-table keys
+#: A published count's population: (instrument, grouping column, group value, population).
+#: The whole cohort (an "Overall" row or an "All" column) is grouping column and value "*".
+_Key = tuple[str, str, str, str]
+_ALL = "*"
+_OVERALL_LABELS = ("Overall", "All", "(all)", _ALL)
+
+
+def _key(inst: str, gcol: str | None, value: Any, pop: str) -> _Key:
+    if gcol is None or str(value) in _OVERALL_LABELS:
+        return (str(inst), _ALL, _ALL, pop)
+    return (str(inst), str(gcol), str(value), pop)
+
+
+# flow boxes that other tables also publish, under one population name
+_FLOW_POPS = {
+    ("admitted", "admitted"): "admitted",
+    ("baseline", "baseline measured"): "baseline",
+    ("in_treatment", "measured after baseline"): "measured",
+    ("endpoint", "discharged, endpoint scored"): "endpoint_scored",
+    ("discharge", "completed"): "completed",
+    ("discharge", "dropped_out"): "dropped_out",
+    ("discharge", "transferred"): "transferred",
+}
+
+
+def _flow_pop(stage: str, status: str) -> str:
+    stage, status = str(stage), str(status)
+    if (stage, status) in _FLOW_POPS:
+        return _FLOW_POPS[(stage, status)]
+    if stage.startswith("followup_") and status == "responded":
+        return f"fu_{stage.removeprefix('followup_')}_responded"
+    return f"flow|{stage}|{status}"
+
+
+def _parents(pop: str) -> tuple[str, ...]:
+    """Populations that contain ``pop`` (subsets of episodes of the same instrument and group),
+    declared generously: a pair declared nested that is not only makes the check stricter."""
+    p = pop.split("|")
+    if pop == "admitted" or p[0] == "qm" and pop == "qm|den":
+        return ()
+    if pop in ("baseline", "measured", "endpoint_scored", "unpaired", "censored"):
+        return ("admitted",)
+    if pop == "paired":
+        return ("baseline", "measured", "endpoint_scored")
+    if pop in ("cs_n", "nhs_n_all", "cmp_n") or p[0] in ("rate_n", "es_n", "shift_total"):
+        return ("paired",)
+    if pop == "nhs_n_caseness":
+        return ("nhs_n_all",)
+    if p[0] == "rate_k":
+        return (f"rate_n|{p[1]}",)
+    if p[0] == "cs":
+        return ("cs_n",)
+    if p[0] == "nhs":
+        return ("nhs_n_caseness",) if "recover" in p[1] else ("nhs_n_all",)
+    if p[0] == "shift":
+        return (f"shift_total|{p[1]}",)
+    if pop.startswith("fu_") and pop.endswith("_responded"):
+        return (pop.removesuffix("_responded") + "_eligible",)
+    if pop.startswith("fu_") and pop.endswith("_eligible"):
+        return ("admitted",)
+    if p[0] == "attr_ret":
+        return (f"fu_{p[1]}_responded",)
+    if p[0] == "dur_n":
+        return (f"fu_{p[1]}_responded",)
+    if p[0] == "dur_k":
+        return (f"dur_n|{p[1]}|{p[2]}",)
+    if pop == "sens_n|completers":
+        return ("completed",)
+    if p[0] == "safety":
+        return ("safety_known",)
+    if pop == "qm|followup_phq9":
+        return ("qm|den",)
+    if p[0] == "qm" and len(p) == 2:
+        return ("qm|followup_phq9",)
+    if p[0] == "qm":
+        return (f"qm|{p[1]}|{p[2]}|den",) if p[-1] == "num" else ()
+    return ("admitted",)
+
+
+def _ancestors(pop: str) -> list[str]:
+    out: list[str] = []
+    todo = list(_parents(pop))
+    while todo:
+        a = todo.pop(0)
+        if a not in out:
+            out.append(a)
+            todo.extend(_parents(a))
+    return out
+
+
+def _hidden_populations(ctx: _Ctx) -> frozenset:
+    """Populations that must be hidden in every table and in the text (see :func:`report`).
+
+    Starts from every population hidden in some table (primary, complementary or forced) and
+    applies three kinds of sums, each a constraint ``total = sum(members) + remainder``:
+
+    * nested populations: ``parent = child + (parent - child)``, for every pair of
+      populations of one group where one contains the other;
+    * the whole cohort: ``overall = sum over the groups`` of each grouping column;
+    * sums the sections declared (:meth:`_Ctx.identity`), e.g. every flow stage adds up to the
+      episodes admitted, censored = completed + transferred + ..., clinical-significance
+      categories add up to their n.
+
+    The remainder is an unpublished count: zero when the sum is exact (an attacker can assume
+    it), unknown otherwise. A constraint with exactly one unknown quantity gives it away; when
+    that quantity is a hidden count, or a remainder from 1 to threshold - 1 (a small count of
+    people shown by no table, such as "admitted but not analysed"), one more published count of
+    the constraint is hidden: its smallest positive visible member, else its total. Repeated
+    until nothing changes.
+    """
+    th = ctx.threshold
+    if th is None:
+        return frozenset()
+    reg: dict[_Key, float] = {}
+    hidden: set[_Key] = set()
+    for k, cells in ctx.cells.items():
+        reg[k] = cells[0][0]
+        if any(h for _, h in cells):
+            hidden.add(k)
+    cons: list[tuple[_Key, tuple[_Key, ...]]] = list(ctx.identities)
+    # nested pairs within a group
+    for k in sorted(reg):
+        for a in _ancestors(k[3]):
+            ak = (k[0], k[1], k[2], a)
+            if ak in reg:
+                cons.append((ak, (k,)))
+    # overall = sum over the groups of each grouping column
+    values: dict[tuple[str, str], set[str]] = {}
+    for inst, gcol, val, _ in reg:
+        if gcol != _ALL and not gcol.endswith("(contrast)"):
+            values.setdefault((inst, gcol), set()).add(val)
+    pops = sorted({(k[0], k[3]) for k in reg})
+    for (inst, gcol), vals in sorted(values.items()):
+        for i2, pop in pops:
+            if i2 != inst:
+                continue
+            members = tuple((inst, gcol, v, pop) for v in sorted(vals))
+            if any(m in reg for m in members):
+                cons.append(((inst, _ALL, _ALL, pop), members))
+    changed = True
+    while changed:
+        changed = False
+        for total, members in cons:
+            q = (total, *members)
+            unreg = [k for k in q if k not in reg]
+            if len(unreg) > 1:
+                continue
+            hid = [k for k in q if k in hidden]
+            if unreg:
+                u = unreg[0]
+                rest = sum(reg[m] for m in members if m != u)
+                val = rest if u == total else reg[total] - rest
+                unknown = [val]
+            else:
+                r = reg[total] - sum(reg[m] for m in members)
+                if r < 0:  # not a sum after all
+                    continue
+                unknown = [r] if r > 0 else []
+            if len(hid) + len(unknown) != 1 or (not hid and not 1 <= unknown[0] < th):
+                continue
+            cand = sorted((reg[m], m) for m in members if m in reg and m not in hidden and reg[m])
+            if cand:
+                pick = cand[0][1]
+            elif total in reg and total not in hidden:
+                pick = total
+            else:
+                continue
+            hidden.add(pick)
+            changed = True
+    return frozenset(hidden)
+
+
 # ============================================================================ build context
 class _Ctx:
-    def __init__(self, cfg: StudyConfig, strict: bool):
+    """State of one build pass.
+
+    The report is built in passes (:func:`report`): analyses run once (``cache``), tables are
+    rebuilt each pass with the populations hidden so far (``forced``) until the set of hidden
+    populations stops growing; the last pass also draws the figures (``draw``).
+    """
+
+    def __init__(
+        self,
+        cfg: StudyConfig,
+        strict: bool,
+        cache: list | None = None,
+        forced: frozenset = frozenset(),
+        draw: bool = True,
+    ):
         self.cfg = cfg
         self.threshold = cfg.suppression_threshold
         self.strict = strict
@@ -156,6 +343,34 @@ class _Ctx:
         self.facts: dict[str, Any] = {}
         self.warnings: list[str] = []
         self.counter = 0
+        self.cache: list = cache if cache is not None else []
+        self.n_run = 0
+        self.forced = forced
+        self.draw = draw
+        #: every published count: population key -> list of (value, hidden)
+        self.cells: dict[_Key, list[tuple[float, bool]]] = {}
+        #: exact or approximate sums between populations: (total key, member keys)
+        self.identities: list[tuple[_Key, tuple[_Key, ...]]] = []
+
+    def identity(self, total: _Key, members: Sequence[_Key]) -> None:
+        """Record that population ``total`` is the sum of ``members`` (up to an unpublished
+        remainder, which counts as a cell of its own)."""
+        self.identities.append((total, tuple(members)))
+
+    def text_count(self, key: _Key | None, v: Any) -> str:
+        """A count quoted in running text: registered like a table cell, hidden like one."""
+        if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool):
+            return _fmt_param(v)
+        th = self.threshold
+        small = th is not None and 1 <= float(v) < th
+        hidden = th is not None and (small or key in self.forced)
+        if key is not None:
+            self.cells.setdefault(key, []).append((float(v), hidden))
+        if small:
+            return f"<{th}"
+        if hidden:
+            return "a suppressed number of"
+        return f"{int(v):,}" if float(v).is_integer() else _fmt_param(v)
 
     def add_table(
         self,
@@ -173,12 +388,19 @@ class _Ctx:
         complements: dict | None = None,
         within=None,
         column_totals: bool = True,
+        keys: dict[str, Callable[[pd.Series], _Key | None]] | None = None,
         result: Any = None,
         method: str = "",
         notes: Sequence[str] = (),
         digits: int = 2,
     ) -> ReportTable:
         df = scrub_identifiers(df.reset_index(drop=True))
+        cell_keys = {
+            c: [fn(row) for _, row in df.iterrows()] for c, fn in (keys or {}).items() if c in df
+        }
+        force = pd.DataFrame(False, index=df.index, columns=df.columns)
+        for c, ks in cell_keys.items():
+            force[c] = [k in self.forced for k in ks]
         st = suppress(
             df,
             self.threshold,
@@ -191,7 +413,14 @@ class _Ctx:
             complements=complements,
             within=within,
             column_totals=column_totals,
+            force=force,
         )
+        hidden = st.hidden
+        for c, ks in cell_keys.items():
+            vals = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
+            for i, k in enumerate(ks):
+                if k is not None and np.isfinite(vals[i]):
+                    self.cells.setdefault(k, []).append((vals[i], bool(hidden[c].iloc[i])))
         self.counter += 1
         method = method or (getattr(result, "method", "") or "")
         all_notes = [*notes, *st.notes]
@@ -217,6 +446,9 @@ class _Ctx:
         return t
 
     def add_figure(self, section: Section, key: str, title: str, fig, caption: str = "") -> None:
+        if not self.draw:  # a pass that only settles the suppression
+            _mpl().close(fig)
+            return
         n = len(self.figures) + 1
         f = ReportFigure(
             key=f"{n:02d}_{key}",
@@ -228,7 +460,29 @@ class _Ctx:
         section.blocks.append(f)
 
     def run(self, section: Section, what: str, fn: Callable[[], Any]) -> Any:
-        """Run one analysis; on failure put a visible note in the section."""
+        """Run one analysis (once per report: later passes replay the cached outcome); on
+        failure put a visible note in the section."""
+        i = self.n_run
+        self.n_run += 1
+        if i < len(self.cache) and self.cache[i][0] == what:
+            _, out, msgs, note = self.cache[i]
+            for m in msgs:
+                if m not in self.warnings:
+                    self.warnings.append(m)
+            if note:
+                section.html(note)
+            return out
+        blocks, n_warn = len(section.blocks), len(self.warnings)
+        out = self._run(section, what, fn)
+        note = "".join(section.blocks[blocks:])
+        entry = (what, out, list(self.warnings[n_warn:]), note)
+        if i < len(self.cache):
+            self.cache[i] = entry
+        else:
+            self.cache.append(entry)
+        return out
+
+    def _run(self, section: Section, what: str, fn: Callable[[], Any]) -> Any:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -265,8 +519,21 @@ class _Ctx:
 
 def _fmt_n(v: Any, threshold: int | None) -> str:
     if isinstance(v, str):
-        return "fewer than " + v[1:] if v.startswith("<") else "a suppressed number of"
+        return "fewer than " + v[1:] if v.startswith("<") else "a suppressed number"
     return f"{int(v):,}"
+
+
+def _n_of(k: str, n: str) -> str:
+    """'1,126 of 1,200 episodes', 'Of 240 episodes, fewer than 11', ... (counts as _fmt_n
+    gives them, hidden ones in words)."""
+    k_hidden, n_hidden = not k[:1].isdigit(), not n[:1].isdigit()
+    if n_hidden and k_hidden:
+        return "A suppressed number of episodes"
+    if n_hidden:
+        return f"{k} episodes"
+    if k_hidden:
+        return f"Of {n} episodes, {k}"
+    return f"{k} of {n} episodes"
 
 
 def _pct(v: Any) -> str:
@@ -297,6 +564,60 @@ def _episode_rules(cfg: StudyConfig):
         raise ConfigError(
             f"Invalid key in the [episodes] table of the study configuration: {e}."
         ) from None
+
+
+_DERIVED_GROUPS = {"age_band": "age", "admit_quarter": "admit_date"}
+_NOT_GROUPINGS = frozenset({"instrument"})
+
+
+def _grouping_columns(ep: pd.DataFrame) -> list[str]:
+    """Columns of an episode table a study configuration can group by."""
+    from .safety import is_identifier_column
+
+    out = [
+        str(c)
+        for c in ep.columns
+        if str(c) not in _NOT_GROUPINGS
+        and not is_identifier_column(str(c))
+        and not str(c).endswith("_date")
+        and not pd.api.types.is_numeric_dtype(ep[c])
+        and not pd.api.types.is_datetime64_any_dtype(ep[c])
+    ]
+    out += [d for d, src in _DERIVED_GROUPS.items() if src in ep.columns and d not in out]
+    return out
+
+
+def _has_grouping(ep: pd.DataFrame, g: str | None) -> bool:
+    return g is not None and (g in ep.columns or _DERIVED_GROUPS.get(g, g) in ep.columns)
+
+
+def _check_groupings(cfg: StudyConfig, eps: dict[str, pd.DataFrame]) -> None:
+    """A grouping column the study configuration names must be in the data (the defaults,
+    ``format`` and ``site``, may be absent: their sections then say so)."""
+    ep = eps.get(cfg.primary_instrument, next(iter(eps.values())))
+    named = []
+    if "groupings" in cfg.given or cfg.groupings != StudyConfig.groupings:
+        named += [("groupings", g) for g in cfg.groupings]
+    if "comparison.group" in cfg.given or cfg.comparison_group != StudyConfig.comparison_group:
+        named.append(("[comparison] group", cfg.comparison_group))
+    missing = [
+        (k, g)
+        for k, g in named
+        if not (_has_grouping(ep, g) if k == "groupings" else g in ep.columns)
+    ]
+    if not missing:
+        return
+    where = (
+        f"the study configuration file {cfg.source!r}"
+        if cfg.source
+        else ("the study configuration")
+    )
+    what = "; ".join(f"{k} names {g!r}" for k, g in missing)
+    raise ConfigError(
+        f"{where[0].upper()}{where[1:]} groups by a column the data do not have ({what}). "
+        f"Columns available for grouping: {_grouping_columns(ep)}. Correct the name in {where} "
+        "or add the column to the data (docs/data-format.md lists the episode columns)."
+    )
 
 
 def _sha256_of(data: Any) -> str:
@@ -390,6 +711,16 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
                 counts=["n"],
                 derived={"pct": "n"},
                 total_row="total",
+                keys={
+                    "n": lambda r: _key(
+                        "PHQ-9",
+                        None,
+                        None,
+                        {"total": "safety_known", "item 9 always 0": "safety|neg"}.get(
+                            r["episodes"], "safety|pos"
+                        ),
+                    )
+                },
                 method="safety_flag from iop.load: PHQ-9 item 9 > 0 (Simon et al. 2013)",
                 digits=3,
             )
@@ -448,8 +779,30 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
         counts=[*groups, _GROUP_LABEL_ALL],
         by="stage",
         total_col=_GROUP_LABEL_ALL,
+        keys={
+            c: (lambda r, c=c: _key(inst, group, c, _flow_pop(r["stage"], r["status"])))
+            for c in [*groups, _GROUP_LABEL_ALL]
+        },
         result=res,
     )
+    # every stage adds up to the episodes admitted; responders + non-responders = eligible
+    for c in [*groups, _GROUP_LABEL_ALL]:
+        for stage, sub in wide.groupby("stage", sort=False):
+            if stage == "admitted":
+                continue
+            ctx.identity(
+                _key(inst, group, c, "admitted"),
+                [_key(inst, group, c, _flow_pop(stage, b)) for b in sub["status"]],
+            )
+            if str(stage).startswith("followup_"):
+                w = str(stage).removeprefix("followup_")
+                ctx.identity(
+                    _key(inst, group, c, f"fu_{w}_eligible"),
+                    [
+                        _key(inst, group, c, _flow_pop(stage, b))
+                        for b in ("responded", "eligible, no response")
+                    ],
+                )
     ctx.facts["flow"] = t.frame
     return res
 
@@ -458,7 +811,7 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
     import iop_outcomes as iop
 
     for inst, ep in eps.items():
-        groupings = [g for g in ctx.cfg.groupings if g in ep.columns]
+        groupings = [g for g in ctx.cfg.groupings if _has_grouping(ep, g)]
         by = groupings[0] if groupings else None
         for g in groupings or [None]:
             res = ctx.run(
@@ -502,9 +855,22 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
                 total_row="Overall",
                 total_col="n_episodes",
                 complements={"n_paired": "n_episodes"},
+                keys={
+                    c: (lambda r, g=g, inst=inst, pop=pop: _key(inst, g, r["group"], pop))
+                    for c, pop in (
+                        ("n_episodes", "admitted"),
+                        ("n_paired", "paired"),
+                        ("n_unpaired", "unpaired"),
+                    )
+                },
                 result=res,
                 notes=("Change = endpoint − baseline; negative values are improvement.",),
             )
+            for gv in tb["group"]:
+                ctx.identity(
+                    _key(inst, g, gv, "admitted"),
+                    [_key(inst, g, gv, "paired"), _key(inst, g, gv, "unpaired")],
+                )
             if g == by:
                 ctx.facts.setdefault("change", {})[inst] = t.frame
                 if inst == ctx.cfg.primary_instrument:
@@ -529,9 +895,11 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
                         "ci_high": res.table[f"{flag}_ci_high"].to_numpy(),
                     }
                 )
+                d["_flag"] = flag
                 rows.append(d)
             if rows:
                 rt = pd.concat(rows, ignore_index=True)
+                flags = dict(zip(rt["measure"], rt["_flag"], strict=False))
                 rt = rt[["measure", "group", "k", "n", "rate", "ci_low", "ci_high"]]
                 t2 = ctx.add_table(
                     sec,
@@ -542,7 +910,16 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
                     by="measure",
                     total_row="Overall",
                     complements={"k": "n"},
-                    derived={"rate": "k", "ci_low": "k", "ci_high": "k"},
+                    # rate = k / n gives either count back from the other
+                    derived={c: ["k", "n"] for c in ("rate", "ci_low", "ci_high")},
+                    keys={
+                        c: (
+                            lambda r, c=c, g=g, inst=inst, flags=flags: _key(
+                                inst, g, r["group"], f"rate_{c}|{flags[r['measure']]}"
+                            )
+                        )
+                        for c in ("k", "n")
+                    },
                     digits=3,
                     method="proportions with Wilson score intervals "
                     f"({100 * ctx.cfg.ci_level:g}%); definitions in the methods section",
@@ -580,7 +957,24 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
                 wide,
                 counts=[str(c) for c in cols],
                 total_col="total",
+                keys={
+                    str(c): (
+                        lambda r, c=c, inst=inst: _key(
+                            inst,
+                            None,
+                            None,
+                            f"shift_total|{r['baseline band']}"
+                            if c == "total"
+                            else f"shift|{r['baseline band']}|{c}",
+                        )
+                    )
+                    for c in cols
+                },
                 result=res,
+            )
+            ctx.identity(
+                _key(inst, None, None, "paired"),
+                [_key(inst, None, None, f"shift_total|{b}") for b in wide["baseline band"]],
             )
 
 
@@ -710,9 +1104,19 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             within="group",
             total_row="Overall",
             derived={c: ["count", "n"] for c in ("estimate", "ci_low", "ci_high") if c in keep},
+            keys={
+                "count": lambda r, g=g, inst=inst: _key(inst, g, r["group"], f"cs|{r['outcome']}"),
+                "n": lambda r, g=g, inst=inst: _key(inst, g, r["group"], "cs_n"),
+            },
             result=res0,
             digits=3,
         )
+        if "outcome" in tb.columns:
+            for gv, sub in tb.groupby("group", sort=False):
+                ctx.identity(
+                    _key(inst, g, gv, "cs_n"),
+                    [_key(inst, g, gv, f"cs|{o}") for o in sub["outcome"]],
+                )
         ctx.facts.setdefault("clinsig", {})[inst] = t.frame[t.frame["group"] == "Overall"]
         if g and inst == ctx.cfg.primary_instrument:
             _fig_clinsig(ctx, sec, t.frame, inst, g)
@@ -769,6 +1173,15 @@ def _nhs_benchmarks(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
         complements={"count": "n"},
         column_totals=False,
         derived={c: ["count", "n"] for c in ("estimate", "ci_low", "ci_high") if c in keep},
+        keys={
+            "count": lambda r: _key("PHQ-9", None, None, f"nhs|{r['outcome']}"),
+            "n": lambda r: _key(
+                "PHQ-9",
+                None,
+                None,
+                "nhs_n_caseness" if "recover" in str(r["outcome"]) else "nhs_n_all",
+            ),
+        },
         result=res,
         digits=3,
     )
@@ -797,12 +1210,28 @@ def _quality_measures(ctx: _Ctx, sec: Section, loaded: Any) -> None:
         counts=["numerator", "denominator"],
         complements={"numerator": "denominator"},
         column_totals=False,
+        keys={
+            "numerator": lambda r: _key("PHQ-9", None, None, _qm_pop(r, "num")),
+            "denominator": lambda r: _key("PHQ-9", None, None, _qm_pop(r, "den")),
+        },
         derived={
             c: ["numerator", "denominator"] for c in ("estimate", "ci_low", "ci_high") if c in keep
         },
         result=res,
         digits=3,
     )
+
+
+def _qm_pop(r: pd.Series, part: str) -> str:
+    """Population of a quality-measure numerator or denominator (DRR-E: the denominator,
+    follow-up PHQ-9 within it, and response and remission within those)."""
+    measure, rate = str(r.get("measure", "")), str(r.get("rate", ""))
+    if measure == "DRR-E":
+        base = rate.removesuffix("_among_measured")
+        if part == "den":
+            return "qm|followup_phq9" if rate.endswith("_among_measured") else "qm|den"
+        return f"qm|{base}"
+    return f"qm|{measure}|{rate}|{part}"
 
 
 def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
@@ -859,6 +1288,9 @@ def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             by="method",
             total_row="Overall",
             small_n={c: "n_used" for c in ("estimate", "ci_low", "ci_high", "r") if c in keep},
+            keys={
+                "n_used": lambda r, g=g, inst=inst: _key(inst, g, r["group"], f"es_n|{r['method']}")
+            },
             method="iop.rm_d; variant per row (see methods)",
             digits=2,
         )
@@ -903,6 +1335,14 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                     c: ["n_group", "n_reference"]
                     for c in ("estimate", "ci_low", "ci_high", "pvalue")
                     if c in keep
+                },
+                keys={
+                    "n_group": lambda r, inst=inst: _key(
+                        inst, g, _contrast_sides(r["contrast"])[0], "cmp_n"
+                    ),
+                    "n_reference": lambda r, inst=inst: _key(
+                        inst, g, _contrast_sides(r["contrast"])[1], "cmp_n"
+                    ),
                 },
                 result=res,
                 notes=(
@@ -1000,11 +1440,21 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                 )
 
 
+def _contrast_sides(label: Any) -> tuple[str, str]:
+    """``"virtual - in_person"`` (or with a minus sign) -> ``("virtual", "in_person")``."""
+    for sep in (" − ", " - "):
+        if sep in str(label):
+            a, b = str(label).split(sep, 1)
+            return a.strip(), b.strip()
+    return str(label), ""
+
+
 def _section_retention(
     ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, ret: Any, loaded: Any
 ) -> None:
     import iop_outcomes as iop
 
+    fgroup = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
     if ret is not None and len(getattr(ret, "followup", [])):
         fu = ret.followup.copy()
         fu["group"] = fu["group"].astype("object").astype(str).replace({"(all)": "Overall"})
@@ -1019,7 +1469,15 @@ def _section_retention(
             by="window",
             total_row="Overall",
             complements={"n_responded": "n_eligible"},
-            derived={c: "n_responded" for c in ("estimate", "ci_low", "ci_high")},
+            derived={c: ["n_responded", "n_eligible"] for c in ("estimate", "ci_low", "ci_high")},
+            keys={
+                "n_eligible": lambda r: _key(
+                    inst, fgroup, r["group"], f"fu_{r['window']}_eligible"
+                ),
+                "n_responded": lambda r: _key(
+                    inst, fgroup, r["group"], f"fu_{r['window']}_responded"
+                ),
+            },
             result=ret,
             digits=3,
             notes=tuple(str(d) for d in ret.followup.get("denominator", pd.Series()).unique()[:1]),
@@ -1050,11 +1508,39 @@ def _section_retention(
             "dropout_survival",
             f"Dropout during treatment ({inst} episodes)",
             tb[keep],
+            # n = dropouts + censored; transfers are among the censored (or compete): these
+            # row sums are checked with the other tables' counts (see _hidden_populations)
             counts=[c for c in ("dropouts", "transfers", "censored", "n") if c in keep],
-            total_col="n" if "n" in keep else None,
             small_n={c: "n" for c in ("median_los", "los_ci_low", "los_ci_high") if c in keep},
+            keys={
+                c: (lambda r, pop=pop: _key(inst, g, r["group"], pop))
+                for c, pop in (
+                    ("n", "admitted"),
+                    ("dropouts", "dropped_out"),
+                    ("transfers", "transferred"),
+                    ("censored", "censored"),
+                )
+            },
             result=res,
         )
+        for gv in tb["group"]:
+            ctx.identity(
+                _key(inst, g, gv, "admitted"),
+                [_key(inst, g, gv, "dropped_out"), _key(inst, g, gv, "censored")],
+            )
+            ctx.identity(
+                _key(inst, g, gv, "censored"),
+                [
+                    _key(inst, g, gv, p)
+                    for p in (
+                        "completed",
+                        "transferred",
+                        "flow|discharge|administrative",
+                        "flow|discharge|ongoing",
+                        "flow|discharge|status unknown",
+                    )
+                ],
+            )
     fu_cols = [w for w in ("followup_3m", "followup_1m") if w in ep.columns and ep[w].notna().any()]
     if fu_cols:
         res = ctx.run(
@@ -1079,6 +1565,15 @@ def _section_retention(
                 ]
                 if c in tb.columns
             ]
+            w = fu_cols[0].removeprefix("followup_")
+            for v in tb.get("variable", pd.Series(dtype=object)):
+                ctx.identity(
+                    _key(inst, None, None, "admitted"),
+                    [
+                        _key(inst, None, None, f"attr_ret|{w}|{v}"),
+                        _key(inst, None, None, f"attr_lost|{w}|{v}"),
+                    ],
+                )
             if len(tb):
                 ctx.add_table(
                     sec,
@@ -1089,6 +1584,14 @@ def _section_retention(
                     counts=[c for c in ("n_retained", "n_lost") if c in keep],
                     total_col=True,
                     column_totals=False,
+                    keys={
+                        "n_retained": lambda r: _key(
+                            inst, None, None, f"attr_ret|{w}|{r['variable']}"
+                        ),
+                        "n_lost": lambda r: _key(
+                            inst, None, None, f"attr_lost|{w}|{r['variable']}"
+                        ),
+                    },
                     small_n={
                         c: ("n_retained" if c.endswith("retained") else "n_lost")
                         for c in ("mean_retained", "sd_retained", "mean_lost", "sd_lost")
@@ -1120,6 +1623,12 @@ def _section_retention(
                 "estimate": ["n", "count"],
                 "ci_low": ["n", "count"],
                 "ci_high": ["n", "count"],
+            },
+            keys={
+                c: (
+                    lambda r, pop=pop: _key(inst, None, None, f"{pop}|{r['window']}|{r['measure']}")
+                )
+                for c, pop in (("n", "dur_n"), ("count", "dur_k"))
             },
             result=res,
             digits=3,
@@ -1175,9 +1684,35 @@ def _section_retention(
             total_col=True,
             column_totals=False,
             small_n={c: "n_used" for c in ("estimate", "ci_low", "ci_high") if c in keep},
+            keys={
+                "n_used": lambda r: _sens_key(inst, g, r, "sens_n"),
+                "n_missing": lambda r: _sens_key(inst, g, r, "sens_missing"),
+            },
             result=res,
         )
+        # each contrast's n_used is (at most) the union of its two groups; whole-cohort
+        # counts repeated in contrast rows are tied to the whole-cohort ones
+        for _, r in tb.iterrows():
+            for pop in ("sens_n", "sens_missing"):
+                k = _sens_key(inst, g, r, pop)
+                if k[1] != _ALL:
+                    ctx.identity(_key(inst, None, None, f"{pop}|{r['method']}"), [k])
+            k = _sens_key(inst, g, r, "sens_n")
+            if k[1] != _ALL:
+                a, b = _contrast_sides(r["contrast"])
+                ctx.identity(k, [_key(inst, g, a, "admitted"), _key(inst, g, b, "admitted")])
+            elif r["method"] == "completers":
+                ctx.identity(
+                    _key(inst, None, None, "admitted"), [k, _sens_key(inst, g, r, "sens_missing")]
+                )
         ctx.facts["sensitivity"] = res
+
+
+def _sens_key(inst: str, g: str | None, r: pd.Series, pop: str) -> _Key:
+    c = r.get("contrast", "")
+    if g is None or not isinstance(c, str) or not c.strip():
+        return _key(inst, None, None, f"{pop}|{r['method']}")
+    return _key(inst, f"{g}(contrast)", c, f"{pop}|{r['method']}")
 
 
 # ============================================================================ figures
@@ -1345,8 +1880,8 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
         row = row.iloc[0] if len(row) else ch.iloc[0]
         if ctx.shown(row["baseline_mean"]) and ctx.shown(row["mean_change"]):
             items.append(
-                f"{_fmt_n(row['n_paired'], th)} of {_fmt_n(row['n_episodes'], th)} "
-                f"episodes had a {inst} score at both the start and the end of treatment. "
+                _n_of(_fmt_n(row["n_paired"], th), _fmt_n(row["n_episodes"], th))
+                + f" had a {inst} score at both the start and the end of treatment. "
                 f"Their average {inst} score fell from {row['baseline_mean']:.1f} to "
                 f"{row['endpoint_mean']:.1f}, a change of {row['mean_change']:.1f} points "
                 f"({100 * cfg.ci_level:g}% CI {row['change_ci_low']:.1f} to "
@@ -1442,7 +1977,8 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
     if texts:
         rule_txt = " ".join(sorted(texts))
     ep_meta = [
-        f"{inst}: {_safe_count(len(ep), ctx.threshold)} episodes in the episode table."
+        f"{inst}: {ctx.text_count(_key(inst, None, None, 'admitted'), len(ep))} episodes in "
+        "the episode table."
         for inst, ep in eps.items()
     ]
     sec.bullets([f"Episode rules: {rule_txt}", *ep_meta])
@@ -1479,7 +2015,7 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
             continue
         seen.add(key)
         p = ", ".join(
-            f"{k} = {_safe_count(v, ctx.threshold) if _is_count_key(k) else _month(v)}"
+            f"{k} = {_param_count(ctx, v) if _is_count_key(k) and k not in _NOT_PEOPLE else _month(v)}"
             for k, v in params.items()
         )
         s = f"<li><strong>{html.escape(title)}</strong>: {html.escape(method or 'see table')}"
@@ -1495,28 +2031,21 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
             f"Small-cell suppression: counts from 1 to {th - 1} are shown as '<{th}'. "
             "Where a hidden count could be recovered from a total, a percentage or the rest of "
             "its row or column, further cells are hidden ('*'), as are percentages, rates and "
-            "statistics computed from hidden counts (complementary suppression, applied table "
-            "by table). Figures are drawn from the suppressed tables. No identifiers, dates of "
-            "birth or individual dates appear in this report or its tables."
+            "statistics computed from hidden counts (complementary suppression). The same is "
+            "done across tables: every count is tied to the group of episodes it counts (for "
+            "example the virtual-format episodes admitted, or those with scores at both ends), "
+            "a count hidden in one table is hidden in every table and sentence that repeats "
+            "it, and counts that could be recovered as the difference or sum of counts in "
+            "different tables (such as episodes admitted minus episodes analysed, or the whole "
+            "cohort minus the other groups) were also hidden. Figures are drawn from the "
+            "suppressed tables. No identifiers, dates of birth or individual dates appear in "
+            "this report or its tables."
         )
         if th
         else "Small-cell suppression was turned OFF (suppression.enabled = false). This "
         "report may allow individuals to be identified and must not be shared outside the "
         "organisation."
     )
-    if th:
-        risks = _cross_table_risks(ctx, eps)
-        if risks:
-            sec.p(
-                "Review before sharing: suppression is applied table by table, and in the "
-                "following groups the number of episodes without a score at both ends is "
-                f"below {th} yet equals the difference of two counts shown in different tables "
-                "(episodes admitted minus episodes analysed): " + "; ".join(risks) + ". "
-                "Raise the threshold or leave these groups out if that count is sensitive."
-            )
-            ctx.warnings.append(
-                "cross-table check: small differences derivable for " + "; ".join(risks)
-            )
     sec.html("<h3>References</h3>")
     sec.bullets(
         [
@@ -1560,28 +2089,24 @@ def _safe_count(v: Any, threshold: int | None) -> str:
     return f"{int(v):,}" if float(v).is_integer() else _fmt_param(v)
 
 
-def _cross_table_risks(ctx: _Ctx, eps: dict[str, pd.DataFrame]) -> list[str]:
-    """Groups whose count of unpaired episodes is small (1 .. threshold-1): that count is the
-    difference of the admitted and paired counts, which different tables publish."""
-    th = ctx.threshold
-    out = []
-    for inst, ep in eps.items():
-        if "baseline" not in ep or "endpoint" not in ep:
-            continue
-        paired = ep["baseline"].notna() & ep["endpoint"].notna()
-        cols = [
-            c
-            for c in dict.fromkeys([ctx.cfg.comparison_group, *ctx.cfg.groupings])
-            if c in ep.columns
-        ]
-        for c in cols:
-            key = ep[c].astype("object").fillna("(missing)").astype(str)
-            n = key.value_counts()
-            p = key[paired].value_counts().reindex(n.index, fill_value=0)
-            small = sorted(str(g) for g, d in (n - p).items() if 1 <= d < th and p[g] >= th)
-            if small:
-                out.append(f"{inst} {c} = {', '.join(small)}")
-    return out
+#: count-like parameters that do not count people
+_NOT_PEOPLE = frozenset({"n_imputations", "n_boot", "n_bootstrap", "n_iter", "n_draws"})
+
+
+def _param_count(ctx: _Ctx, v: Any) -> str:
+    """A count among a result's parameters, for the methods text: shown only when small-cell
+    suppression is off or a table shows the same number (so the text adds nothing a table
+    does not already publish); otherwise suppressed."""
+    if ctx.threshold is None or not isinstance(v, (int, float, np.integer, np.floating)):
+        return _safe_count(v, ctx.threshold)
+    if isinstance(v, bool) or 0 <= float(v) < ctx.threshold:
+        return _safe_count(v, ctx.threshold)
+    shown = {
+        cells[0][0]
+        for k, cells in ctx.cells.items()
+        if k not in ctx.forced and not any(h for _, h in cells)
+    }
+    return _safe_count(v, ctx.threshold) if float(v) in shown else "(suppressed)"
 
 
 def _fmt_param(v: Any) -> str:
@@ -1649,6 +2174,56 @@ def _slug(s: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in str(s).lower()).strip("_")
 
 
+def _build_sections(
+    ctx: _Ctx,
+    loaded: Any,
+    eps: dict[str, pd.DataFrame],
+    rules: Any,
+    generated: str,
+    input_name: str,
+) -> tuple[list[Section], dict]:
+    """One build pass: every section, its tables (suppressed with ``ctx.forced``) and text."""
+    cfg = ctx.cfg
+    primary = cfg.primary_instrument
+
+    s_summary = Section("summary", "Summary")
+    s_quality = Section("data-quality", "Data quality")
+    s_flow = Section("participant-flow", "Participant flow")
+    s_change = Section("change", "Symptom change")
+    s_clin = Section("clinical-significance", "Reliable and clinically significant change")
+    s_eff = Section("effect-sizes", "Effect sizes")
+    s_cmp = Section("format-comparison", f"Comparison by {cfg.comparison_group}")
+    s_ret = Section("retention", "Retention and follow-up")
+    s_meth = Section("methods", "Methods")
+    s_prov = Section("provenance", "Provenance")
+
+    _section_quality(ctx, s_quality, loaded)
+    ret = _section_flow(ctx, s_flow, eps[primary], primary)
+    _section_change(ctx, s_change, eps)
+    _section_trajectories(ctx, s_change, loaded, primary)
+    _quality_measures(ctx, s_change, loaded)
+    _section_clinsig(ctx, s_clin, eps)
+    _section_effects(ctx, s_eff, eps)
+    _section_compare(ctx, s_cmp, eps)
+    _section_retention(ctx, s_ret, eps[primary], primary, ret, loaded)
+    _summary(ctx, s_summary, eps, int(len(loaded.ledger)))
+    _methods(ctx, s_meth, eps, rules)
+    prov = _provenance(ctx, s_prov, loaded, generated, input_name)
+    sections = [
+        s_summary,
+        s_quality,
+        s_flow,
+        s_change,
+        s_clin,
+        s_eff,
+        s_cmp,
+        s_ret,
+        s_meth,
+        s_prov,
+    ]
+    return sections, prov
+
+
 # ============================================================================ public entry
 def report(
     data: Any,
@@ -1690,18 +2265,7 @@ def report(
     ['01_ledger_dispositions', '02_ledger_reasons']
     """
     cfg = load_config(config)
-    steps = [
-        "load",
-        "episodes",
-        "quality",
-        "flow",
-        "change",
-        "clinsig",
-        "effects",
-        "compare",
-        "retention",
-        "write",
-    ]
+    steps = ["load", "episodes", "tables", "write"]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -1714,7 +2278,6 @@ def report(
             bar.update(1)
 
     try:
-        ctx = _Ctx(cfg, strict)
         input_name = name or (
             Path(data).name if isinstance(data, (str, Path)) else "<in-memory data>"
         )
@@ -1743,41 +2306,25 @@ def report(
             )
         if cfg.primary_instrument not in eps:
             cfg = StudyConfig(**{**cfg.__dict__, "primary_instrument": next(iter(eps))})
-            ctx.cfg = cfg
         step("episodes")
-        primary = cfg.primary_instrument
-
-        s_summary = Section("summary", "Summary")
-        s_quality = Section("data-quality", "Data quality")
-        s_flow = Section("participant-flow", "Participant flow")
-        s_change = Section("change", "Symptom change")
-        s_clin = Section("clinical-significance", "Reliable and clinically significant change")
-        s_eff = Section("effect-sizes", "Effect sizes")
-        s_cmp = Section("format-comparison", f"Comparison by {cfg.comparison_group}")
-        s_ret = Section("retention", "Retention and follow-up")
-        s_meth = Section("methods", "Methods")
-        s_prov = Section("provenance", "Provenance")
-
-        _section_quality(ctx, s_quality, loaded)
-        step("quality")
-        ret = _section_flow(ctx, s_flow, eps[primary], primary)
-        step("flow")
-        _section_change(ctx, s_change, eps)
-        _section_trajectories(ctx, s_change, loaded, primary)
-        _quality_measures(ctx, s_change, loaded)
-        step("change")
-        _section_clinsig(ctx, s_clin, eps)
-        step("clinsig")
-        _section_effects(ctx, s_eff, eps)
-        step("effects")
-        _section_compare(ctx, s_cmp, eps)
-        step("compare")
-        _section_retention(ctx, s_ret, eps[primary], primary, ret, loaded)
-        step("retention")
-        _summary(ctx, s_summary, eps, int(len(loaded.ledger)))
-        _methods(ctx, s_meth, eps, rules)
+        _check_groupings(cfg, eps)
+        # Build passes: the analyses run once (cached); the tables are rebuilt with the
+        # populations hidden so far until no table or cross-table sum hides anything new.
+        cache: list = []
+        forced: frozenset = frozenset()
+        for _ in range(200):
+            ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=False)
+            _build_sections(ctx, loaded, eps, rules, "", input_name)
+            more = forced | _hidden_populations(ctx)
+            if more == forced:
+                break
+            forced = more
+        else:  # pragma: no cover - the hidden set only grows, so this cannot happen
+            raise IOPError("Small-cell suppression across tables did not settle.")
         generated = timestamp()
-        prov = _provenance(ctx, s_prov, loaded, generated, input_name)
+        ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=True)
+        sections, prov = _build_sections(ctx, loaded, eps, rules, generated, input_name)
+        step("tables")
 
         banner = (
             ""
@@ -1790,18 +2337,7 @@ def report(
         rep = Report(
             title=cfg.title,
             subtitle=cfg.subtitle,
-            sections=[
-                s_summary,
-                s_quality,
-                s_flow,
-                s_change,
-                s_clin,
-                s_eff,
-                s_cmp,
-                s_ret,
-                s_meth,
-                s_prov,
-            ],
+            sections=sections,
             tables=ctx.tables,
             figures=ctx.figures,
             provenance=prov,

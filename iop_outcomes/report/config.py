@@ -78,6 +78,9 @@ class StudyConfig:
     n_imputations: int = 20
     mapping: str | None = None
     source: str | None = None
+    #: keys the configuration set explicitly ("groupings", "comparison.group", ...): a
+    #: grouping column the user named must exist in the data; a default may be absent
+    given: tuple[str, ...] = ()
 
     @property
     def suppression_threshold(self) -> int | None:
@@ -108,6 +111,10 @@ class StudyConfig:
         }
         _check_keys(d, top, "the top level", where)
         kw: dict[str, Any] = {"source": source}
+        given = [k for k in d if k in top]
+        if isinstance(d.get("comparison"), dict):
+            given += [f"comparison.{k}" for k in d["comparison"]]
+        kw["given"] = tuple(given)
         for k in ("title", "subtitle", "primary_instrument"):
             if k in d:
                 kw[k] = d[k]
@@ -245,6 +252,7 @@ class StudyConfig:
         """Plain dictionary (for the provenance block), without the file path."""
         d = asdict(self)
         d.pop("source", None)
+        d.pop("given", None)
         if d.get("mapping"):
             d["mapping"] = Path(d["mapping"]).name
         d["instruments"] = list(d["instruments"])

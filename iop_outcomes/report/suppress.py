@@ -19,9 +19,22 @@ Rules (after the CMS cell-size suppression policy and the NCHS/HHS practice of
 Suppression is on by default. Turning it off is explicit (``threshold=None``) and the result
 says so (:attr:`SuppressedTable.enabled`), so a report can print a warning banner.
 
-Limits: suppression is applied table by table. Counts that appear in several tables are kept
-consistent by building every table from the same episode set, but no cross-table audit is
-attempted (the report states this).
+Across tables. :func:`suppress` protects one table. A report publishes the same groups of
+people in many tables (episodes admitted in the participant flow, episodes with paired scores
+in the change, clinical-significance and effect-size tables, ...), where a small count can
+come back as the difference of two counts in different tables (150 admitted in one, 145
+paired in another: 5 unpaired). :func:`iop_outcomes.report` therefore ties every published
+count to the population it counts and passes the populations that must stay hidden to
+:func:`suppress` as ``force=`` cells, rebuilding the tables until nothing new is hidden: a
+population hidden in one table is hidden in all, and a small difference of nested counts, a
+whole-cohort count minus the other groups, or a sum declared between tables (every flow stage
+adds up to the episodes admitted) never gives a hidden count back (see
+``iop_outcomes.report.build._hidden_populations``).
+
+Limits: the protection is the one described above ("no constraint with exactly one unknown
+quantity"), applied to the sums the report knows about; like all cell suppression it does not
+solve general systems of linear equations across tables, and statistics other than counts
+(means, SDs, effect sizes) are hidden only for small counts.
 """
 
 from __future__ import annotations
@@ -123,6 +136,7 @@ def suppress(
     complements: Mapping[str, str] | None = None,
     within: str | Sequence[str] | None = None,
     column_totals: bool = True,
+    force: pd.DataFrame | np.ndarray | None = None,
     complement_label: str = COMPLEMENT_LABEL,
 ) -> SuppressedTable:
     """Hide small counts, their complements and the values derived from them.
@@ -165,6 +179,13 @@ def suppress(
     complements : dict, optional
         ``{k_column: n_column}`` for "k of n" counts: the unshown remainder ``n - k`` is a cell
         too (e.g. non-responders), so ``k`` is hidden when ``1 <= n - k < threshold``.
+    force : DataFrame or array of bool, optional
+        Cells to hide whatever their value, shaped like ``table`` (a DataFrame is aligned on
+        the count columns; other columns are ignored). A report uses it to hide a count that
+        must stay hidden because of *other* tables (the same population hidden elsewhere, or a
+        difference of two published counts that is small). Forced cells are labelled and
+        counted as complementary, protected like any hidden cell (their totals get
+        complements) and hide their derived values.
     complement_label : str, default ``"*"``
         Text of complementary and derived hidden cells.
 
@@ -242,6 +263,34 @@ def suppress(
     finite = np.isfinite(values)
     primary = finite & (values >= 1) & (values < threshold)
     hidden = primary.copy()
+    n_forced = 0
+    if force is not None:
+        if isinstance(force, pd.DataFrame):
+            if force.shape[0] != n_rows:
+                raise ConfigError(
+                    f"suppress: 'force' has {force.shape[0]} rows; the table has {n_rows}."
+                )
+            fm = (
+                np.column_stack(
+                    [
+                        force[c].to_numpy(dtype=bool)
+                        if c in force.columns
+                        else np.zeros(n_rows, bool)
+                        for c in counts
+                    ]
+                )
+                if counts
+                else np.zeros((n_rows, 0), dtype=bool)
+            )
+        else:
+            arr = np.asarray(force, dtype=bool)
+            if arr.shape != df.shape:
+                raise ConfigError(
+                    f"suppress: 'force' must have the table's shape {df.shape}; got {arr.shape}."
+                )
+            fm = arr[:, [list(df.columns).index(c) for c in counts]] if counts else arr[:, :0]
+        hidden |= fm & finite
+    n_forced = int((hidden & ~primary).sum())
     for k_col, n_col in complements.items():
         rest = values[:, col_pos[n_col]] - values[:, col_pos[k_col]]
         with np.errstate(invalid="ignore"):
@@ -358,8 +407,8 @@ def suppress(
     if n_c or n_d:
         notes.append(
             f"'{complement_label}': hidden so that a small count cannot be recovered from totals "
-            f"or percentages (complementary suppression; {n_c + n_d} cell"
-            f"{'s' if n_c + n_d != 1 else ''})."
+            f"or percentages{' or other tables' if n_forced else ''} "
+            f"(complementary suppression; {n_c + n_d} cell{'s' if n_c + n_d != 1 else ''})."
         )
     if unprotected:
         notes.append(f"Warning: {unprotected} total(s) could not be protected within this table.")

@@ -363,6 +363,23 @@ def test_unknown_instrument_and_format_and_status():
     assert "[values.format]" in fix
 
 
+@pytest.mark.parametrize("kind", ["csv", "text", "date objects"])
+def test_dates_beyond_the_analysable_range_are_quarantined_not_a_crash(tmp_path, kind):
+    import datetime
+
+    far = {"text": "9999-12-31", "csv": "9999-12-31", "date objects": datetime.date(9999, 12, 31)}
+    near = "2025-02-20" if kind != "date objects" else datetime.date(2025, 2, 20)
+    df = frame(discharge_date=[near, far[kind], near, near])
+    if kind == "csv":  # typed dates: pyarrow reads the column as dates
+        df.to_csv(tmp_path / "d.csv", index=False)
+        df = tmp_path / "d.csv"
+    res = quiet_load(df)
+    assert res.ledger["disposition"].astype(str).tolist()[:2] == ["accepted", "quarantined"]
+    reason = res.ledger.loc[1, "reason"]
+    assert reason.startswith("discharge_date '9999-12-31' is not a valid date"), reason
+    assert res.data["discharge_date"].dtype == "datetime64[ns]"
+
+
 def test_dates_unparseable_impossible_and_far_from_episode():
     df = frame(
         assessment_date=["2025-13-45", "2025-02-17", "1975-01-01", "2024-06-01"],

@@ -507,7 +507,7 @@ class _Validator:
         self.add(present & (kind == "bad"), col, f"unknown {col} {{value!r}}", fix, values=s)
         rep = present & (kind == "repair")
         if rep.any():
-            texts = pd.Series(repaired_text[rep], index=s.index[rep])
+            texts = pd.Series(repaired_text(rep), index=s.index[rep])
             self.add(rep, col, f"{col} {{value}}", "", "repair", values=texts)
         return pd.Series(val, index=s.index)
 
@@ -526,10 +526,21 @@ class _Validator:
         one that reads most, and the rest are quarantined.
         """
         s = self.df[col]
-        if pd.api.types.is_datetime64_any_dtype(s):
+        if pd.api.types.is_datetime64_any_dtype(s):  # typed dates (Parquet, CSV, Excel, ...)
             if getattr(s.dt, "tz", None) is not None:
                 s = s.dt.tz_localize(None)  # local wall-clock time
-            return s.dt.normalize().astype("datetime64[ns]")
+            days = _to_days(s)
+            bad = s.notna().to_numpy() & np.isnat(days)
+            self.add(
+                bad,
+                col,
+                f"{col} {{value!r}} is not a valid date (outside 1677-09-22 .. 2262-04-11)",
+                "Correct the date, or leave it empty when it is not known.",
+                values=pd.Series(
+                    np.datetime_as_string(s.to_numpy()[bad], unit="D"), index=s.index[bad]
+                ),
+            )
+            return pd.Series(days, index=s.index)
         user_fmt = self.mp.options.get("date_format")
         codes, uniques = pd.factorize(s, use_na_sentinel=True)
         u = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
@@ -671,7 +682,7 @@ class _Validator:
         )
         rep = kind == "repair"
         if rep.any():
-            vals = pd.Series(repaired_text[rep], index=df.index[rep])
+            vals = pd.Series(repaired_text(rep), index=df.index[rep])
             self.add(rep, "instrument", "instrument {value}", "", "repair", values=vals)
         out["instrument"] = inst
 
@@ -819,9 +830,10 @@ class _Validator:
         )
         rep = kind == "repair"
         if rep.any():
-            texts = pd.Series(repaired_text[rep], index=raw.index[rep])
+            texts = pd.Series(repaired_text(rep), index=raw.index[rep])
             self.add(rep, "timepoint", "timepoint {value}", "", "repair", values=texts)
-        return pd.Series(cat, index=raw.index).astype("str")
+        # categories sorted, so that sorting by timepoint orders as text does
+        return pd.Series(cat.reorder_categories(sorted(cat.categories)), index=raw.index)
 
     def _episode_ids(self, out: pd.DataFrame) -> None:
         """``episode_id``: as given, made unique per patient when numbered within patient.
@@ -961,13 +973,20 @@ class _Validator:
             (c for c in df.columns if c.startswith("item_")), key=lambda c: int(c[5:])
         )
         k_max = max((int(c[5:]) for c in item_cols), default=0)
-        items = np.full(
-            (self.n, k_max), np.nan, dtype=np.float32
-        )  # item values are exact in float32
+        # item values are exact in float32; column-major, as items are written column by column
+        items = np.full((self.n, k_max), np.nan, dtype=np.float32, order="F")
         total = np.full(self.n, np.nan)
         n_ans = np.full(self.n, np.nan)
-        rule = np.full(self.n, None, dtype=object)
-        safety = pd.array([pd.NA] * self.n, dtype="boolean")
+        rule = np.full(self.n, -1, dtype=np.int8)  # codes of RULES
+        safety = np.zeros(self.n, dtype=bool)
+        safety_na = np.ones(self.n, dtype=bool)
+        # numeric item columns converted once (text answers are read per instrument below)
+        numeric = {
+            c: df[c].to_numpy(dtype=float, na_value=np.nan)
+            for c in item_cols
+            if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+        }
+        inst_codes = inst.cat.codes.to_numpy()
         has_total = "total" in df.columns
         given = (
             pd.to_numeric(df["total"], errors="coerce").to_numpy(dtype=float)
@@ -984,18 +1003,25 @@ class _Validator:
                 values=df["total"],
             )
         policy = {}
-        for name in pd.unique(inst.dropna()):
+        for code, name in enumerate(inst.cat.categories):
+            rows = inst_codes == code
+            if not rows.any():
+                continue
             ins = _inst.get(name)
-            rows = (inst == name).to_numpy()
             max_miss = self._max_missing(ins)
             policy[name] = max_miss
             # items
-            vals = np.full((int(rows.sum()), ins.n_items), np.nan, dtype=np.float32)
+            vals = np.full((int(rows.sum()), ins.n_items), np.nan, dtype=np.float32, order="F")
             for c in item_cols:
                 j = int(c[5:]) - 1
-                raw = df.loc[rows, c]
+                if c in numeric:
+                    num = numeric[c][rows]
+                    present = ~np.isnan(num)
+                else:
+                    raw = df.loc[rows, c]
+                    present = raw.notna().to_numpy()
                 if j >= ins.n_items:
-                    extra = raw.notna().to_numpy()
+                    extra = present
                     m = np.zeros(self.n, dtype=bool)
                     m[np.nonzero(rows)[0][extra]] = True
                     self.add(
@@ -1006,8 +1032,9 @@ class _Validator:
                         values=df[c],
                     )
                     continue
-                num = self._item_values(raw, ins)
-                bad_nan = raw.notna().to_numpy() & np.isnan(num)
+                if c not in numeric:
+                    num = self._item_values(raw, ins)
+                bad_nan = present & np.isnan(num)
                 bad_rng = ~np.isnan(num) & (
                     (num < ins.item_min) | (num > ins.item_max) | (num != np.round(num))
                 )
@@ -1018,6 +1045,8 @@ class _Validator:
                         f"{c} {{value!r}} is outside the {ins.name} item range {ins.item_min}-{ins.item_max}",
                     ),
                 ):
+                    if not bad.any():
+                        continue
                     m = np.zeros(self.n, dtype=bool)
                     m[np.nonzero(rows)[0][bad]] = True
                     self.add(
@@ -1029,25 +1058,25 @@ class _Validator:
             raw_sum = np.nansum(vals, axis=1, dtype=np.float64)
             g = given[rows]
             t = np.full(len(g), np.nan)
-            r = np.full(len(g), None, dtype=object)
+            r = np.full(len(g), -1, dtype=np.int8)
             complete = answered == ins.n_items
             none = answered == 0
             partial = ~complete & ~none
             t[complete] = raw_sum[complete]
-            r[complete] = "items_complete"
+            r[complete] = RULES.index("items_complete")
             prorate_ok = partial & (ins.n_items - answered <= max_miss) & np.isnan(g)
             pro = np.floor(raw_sum / np.maximum(answered, 1) * ins.n_items + 0.5)
             t[prorate_ok] = pro[prorate_ok]
-            r[prorate_ok] = "prorated"
+            r[prorate_ok] = RULES.index("prorated")
             # a total given beside incomplete items: accept when it is consistent with them
             gp = partial & ~np.isnan(g)
             lo = raw_sum
             hi = raw_sum + (ins.n_items - answered) * ins.item_max
             consistent = gp & (g >= lo) & (g <= hi)
             t[consistent] = g[consistent]
-            r[consistent] = "total_given"
+            r[consistent] = RULES.index("total_given")
             t[none] = g[none]
-            r[none & ~np.isnan(g)] = "total_given"
+            r[none & ~np.isnan(g)] = RULES.index("total_given")
             pos = np.nonzero(rows)[0]
 
             def flag(
@@ -1142,24 +1171,15 @@ class _Validator:
             rule[rows] = r
             if ins.safety_item and ins.safety_item <= ins.n_items:
                 s9 = vals[:, ins.safety_item - 1]
-                sf = pd.array(np.where(np.isnan(s9), False, s9 > 0), dtype="boolean")
-                sf[np.isnan(s9)] = pd.NA
-                safety[rows] = sf
+                safety[rows] = s9 > 0
+                safety_na[rows] = np.isnan(s9)
         for j in range(k_max):
-            out[f"item_{j + 1}"] = pd.array(
-                np.where(np.isnan(items[:, j]), 0, items[:, j]).astype(np.int8), dtype="Int8"
-            )
-            out.loc[np.isnan(items[:, j]), f"item_{j + 1}"] = pd.NA
+            out[f"item_{j + 1}"] = _nullable(items[:, j], np.int8)
         out["total"] = total
-        out["n_answered"] = pd.array(
-            np.where(np.isnan(n_ans), 0, n_ans).astype(np.int16), dtype="Int16"
-        )
-        out.loc[np.isnan(n_ans), "n_answered"] = pd.NA
-        out["scoring_rule"] = pd.Categorical(
-            rule, categories=["items_complete", "prorated", "total_given"]
-        )
+        out["n_answered"] = _nullable(n_ans, np.int16)
+        out["scoring_rule"] = pd.Categorical.from_codes(rule, categories=RULES)
         out["severity"] = _severity(out["instrument"], out["total"])
-        out["safety_flag"] = safety
+        out["safety_flag"] = pd.arrays.BooleanArray(safety & ~safety_na, safety_na)
         self.settings = {
             "missing_items": self.missing_items
             if not isinstance(self.missing_items, dict)
@@ -1230,15 +1250,23 @@ class _Validator:
                 self._duplicates_on(out, m, when, word)
 
     def _duplicates_on(self, out: pd.DataFrame, live: np.ndarray, when: str, word: str) -> None:
-        key = ["patient_id", "episode_id", "instrument", when]
-        sub = out.loc[live, key]
-        dup_any = sub.duplicated(keep=False).to_numpy()
+        # episode ids are unique across patients by now (_episode_ids), so the episode stands
+        # for (patient, episode); one integer per distinct key, column codes combined
+        # arithmetically (cheaper than hashing rows of text)
+        rowkey, size = np.zeros(int(live.sum()), dtype=np.int64), 1
+        for c in ("episode_id", "instrument", when):
+            codes, n_c = _key_codes(out[c], live)
+            if size * (n_c + 1) >= 2**62:  # renumber densely before the product overflows
+                rowkey, uniq = pd.factorize(rowkey)
+                size = len(uniq)
+            rowkey = rowkey * (n_c + 1) + (codes + 1)
+            size *= n_c + 1
+        dup_any = pd.Series(rowkey).duplicated(keep=False).to_numpy()
         if not dup_any.any():
             return
-        cand = out.loc[live].loc[dup_any]
         pos = np.nonzero(live)[0][dup_any]
-        gid = cand.groupby(key, observed=True, sort=False, dropna=False).ngroup().to_numpy()
-        tot = cand["total"].to_numpy(dtype=float, na_value=np.nan)
+        gid = pd.factorize(rowkey[dup_any])[0]
+        tot = out["total"].to_numpy(dtype=float, na_value=np.nan)[pos]
         frame = pd.DataFrame({"gid": gid, "tot": np.where(np.isnan(tot), -1.0, tot)})
         conflicting = (frame.groupby("gid")["tot"].transform("nunique") > 1).to_numpy()
         first_row = frame.groupby("gid").cumcount().to_numpy() == 0
@@ -1287,6 +1315,32 @@ class _Validator:
         self.add(m3, "*", "kept the first of duplicate administrations", "", "repair")
 
 
+def _key_codes(s: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer codes ``0 .. n-1`` of ``s[rows]`` (-1 missing) and ``n``, equal codes for equal
+    values: day numbers for dates, category codes for labels, factorized otherwise."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        days = s.to_numpy()[rows].astype("datetime64[D]").view(np.int64)
+        nat = np.isnat(s.to_numpy()[rows])
+        if nat.all():
+            return np.full(len(days), -1, dtype=np.int64), 0
+        lo, hi = days[~nat].min(), days[~nat].max()
+        return np.where(nat, -1, days - lo), int(hi - lo + 1)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy()[rows].astype(np.int64), len(s.cat.categories)
+    codes, uniq = pd.factorize(s.iloc[np.nonzero(rows)[0]] if not rows.all() else s)
+    return codes.astype(np.int64), len(uniq)
+
+
+#: How a total was produced (``scoring_rule``), in category order.
+RULES = ["items_complete", "prorated", "total_given"]
+
+
+def _nullable(x: np.ndarray, dtype) -> pd.arrays.IntegerArray:
+    """Whole numbers held as floats (NaN = missing) as a pandas nullable integer array."""
+    na = np.isnan(x)
+    return pd.arrays.IntegerArray(np.where(na, 0, x).astype(dtype), na)
+
+
 def _severity(inst: pd.Series, total: pd.Series) -> pd.Series:
     labels: list[str] = []
     for name in _inst.names():
@@ -1295,10 +1349,11 @@ def _severity(inst: pd.Series, total: pd.Series) -> pd.Series:
                 labels.append(lab)
     codes = np.full(len(total), -1, dtype=np.int16)
     t = total.to_numpy(dtype=float, na_value=np.nan)
-    names = inst.astype("str").to_numpy(dtype=object, na_value=None)
-    for name in pd.unique(inst.dropna()):
+    inst = inst.astype("category")
+    inst_codes = inst.cat.codes.to_numpy()
+    for code, name in enumerate(inst.cat.categories):
         ins = _inst.get(name)
-        rows = (names == name) & ~np.isnan(t)
+        rows = (inst_codes == code) & ~np.isnan(t)
         if rows.any():
             his = np.array([hi for _, hi, _ in ins.bands], dtype=float)
             band = np.searchsorted(
@@ -1313,12 +1368,13 @@ def _classify(s: pd.Series, func):
     """Classify each distinct value once: ``func(v) -> (kind, canonical)``.
 
     Returns per-row ``kind`` ("na" for missing), the canonical values as a
-    categorical, and per-row "'raw' read as 'canonical'" texts, all taken from
-    the distinct values, so 10^7 rows cost no more than their few labels.
+    categorical, and ``texts(mask)``: the "'raw' read as 'canonical'" texts of
+    the masked rows, all taken from the distinct values, so 10^7 rows cost no
+    more than their few labels.
     """
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     res = [func(u) for u in uniques]
-    kinds_u = np.array([r[0] for r in res] + ["na"], dtype=object)
+    kinds_u = np.array([r[0] for r in res] + ["na"], dtype="U6")
     vals_u = [r[1] for r in res]
     cats = pd.Index(list(dict.fromkeys(v for v in vals_u if v is not None)), dtype="str")
     pos = {v: i for i, v in enumerate(cats)}
@@ -1327,7 +1383,11 @@ def _classify(s: pd.Series, func):
         [f"{u!r} read as {v!r}" for u, v in zip(uniques, vals_u, strict=True)] + [""], dtype=object
     )
     c = np.where(codes >= 0, codes, len(res))
-    return kinds_u[c], pd.Categorical.from_codes(vcode_u[c], categories=cats), text_u[c]
+
+    def texts(mask: np.ndarray) -> np.ndarray:
+        return text_u[c[mask]]
+
+    return kinds_u[c], pd.Categorical.from_codes(vcode_u[c], categories=cats), texts
 
 
 #: Day/month orders tried for non-ISO dates, in this order (one per column).
@@ -1367,7 +1427,15 @@ def _parse_with(tok: pd.Series, fmt: str, guard: bool) -> pd.Series:
 
 
 def _to_days(x: pd.Series) -> np.ndarray:
-    return x.dt.normalize().astype("datetime64[ns]").to_numpy()
+    """Datetimes (tz-naive) as days (``datetime64[ns]``); days outside 1677-09-22 ..
+    2262-04-11, the range the analyses can hold (e.g. a ``9999-12-31`` "open" sentinel), are
+    NaT."""
+    days = x.to_numpy().astype("datetime64[D]")  # floors to the day
+    ok = (days >= _FIRST_DAY) & (days <= _LAST_DAY)
+    return np.where(ok, days, np.datetime64("NaT", "D")).astype("datetime64[ns]")
+
+
+_FIRST_DAY, _LAST_DAY = np.datetime64("1677-09-22"), np.datetime64("2262-04-11")
 
 
 def _day_of(v) -> np.datetime64:
@@ -1378,7 +1446,8 @@ def _day_of(v) -> np.datetime64:
         t = pd.Timestamp(v)
         if t.tzinfo is not None:
             t = t.tz_localize(None)
-        return np.datetime64(t.normalize().as_unit("ns"))
+        if pd.Timestamp.min <= t <= pd.Timestamp.max:
+            return np.datetime64(t.normalize().as_unit("ns"))
     return np.datetime64("NaT", "ns")
 
 

@@ -127,7 +127,10 @@ def read_source(
             table = pq.read_table(path)
             ids = set(text_columns(table.column_names)) if text_columns else set()
             frame = _compact(table, keep_text=ids).to_pandas(
-                types_mapper=_NULLABLE_INTS.get, self_destruct=True, split_blocks=True
+                types_mapper=_NULLABLE_INTS.get,
+                date_as_object=False,
+                self_destruct=True,
+                split_blocks=True,
             )
             del table
         else:
@@ -293,7 +296,12 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
         table = read_any("cp1252")
     table = _compact(table, keep_text=as_text)
     # convert column by column, releasing Arrow memory as it goes (peak memory on large files)
-    frame = table.to_pandas(types_mapper=_NULLABLE_INTS.get, self_destruct=True, split_blocks=True)
+    frame = table.to_pandas(
+        types_mapper=_NULLABLE_INTS.get,
+        date_as_object=False,
+        self_destruct=True,
+        split_blocks=True,
+    )
     del table
     # pyarrow strips a UTF-8 BOM; make sure no stray BOM survives in the first name
     frame.columns = [str(c).lstrip("\ufeff") for c in frame.columns]

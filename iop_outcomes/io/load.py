@@ -967,31 +967,54 @@ class _Validator:
                 )
 
     def _score(self, out: pd.DataFrame) -> None:
+        """Totals from items (or given), checked; all rows at once.
+
+        Every instrument parameter (number of items, item range, missing items allowed) is
+        looked up per row from the row's instrument code, so the checks and the scoring are
+        array operations over all rows; messages that name an instrument are split by
+        instrument only for the flagged rows.
+        """
         df = self.df
         inst = out["instrument"]
         item_cols = sorted(
             (c for c in df.columns if c.startswith("item_")), key=lambda c: int(c[5:])
         )
         k_max = max((int(c[5:]) for c in item_cols), default=0)
-        # item values are exact in float32; column-major, as items are written column by column
-        items = np.full((self.n, k_max), np.nan, dtype=np.float32, order="F")
-        total = np.full(self.n, np.nan)
-        n_ans = np.full(self.n, np.nan)
-        rule = np.full(self.n, -1, dtype=np.int8)  # codes of RULES
-        safety = np.zeros(self.n, dtype=bool)
-        safety_na = np.ones(self.n, dtype=bool)
-        # numeric item columns converted once (text answers are read per instrument below)
-        numeric = {
-            c: df[c].to_numpy(dtype=float, na_value=np.nan)
-            for c in item_cols
-            if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
-        }
-        inst_codes = inst.cat.codes.to_numpy()
+        codes = inst.cat.codes.to_numpy()
+        present_codes = np.unique(codes[codes >= 0])
+        specs = {int(k): _inst.get(inst.cat.categories[k]) for k in present_codes}
+        policy = {ins.name: self._max_missing(ins) for ins in specs.values()}
+        has_inst = codes >= 0
+
+        def per_row(value, fill=0):
+            """An instrument parameter for every row (``fill`` where there is no instrument)."""
+            lut = np.full(len(inst.cat.categories) + 1, fill, dtype=np.float64)
+            for k, ins in specs.items():
+                lut[k] = value(ins)
+            return lut[np.where(has_inst, codes, len(lut) - 1)]
+
+        n_items = per_row(lambda i: i.n_items)
+        item_min, item_max = per_row(lambda i: i.item_min), per_row(lambda i: i.item_max)
+        max_miss = per_row(lambda i: policy[i.name])
+
+        def by_instrument(mask, make) -> None:
+            """``make(ins, sub_mask)`` for each instrument among the flagged rows."""
+            if mask.any():
+                for k in np.unique(codes[mask]):
+                    make(specs[int(k)], mask & (codes == k))
+
+        def texts(mask, fmt, *arrays) -> pd.Series:
+            """Value texts for the flagged rows, formatted once per distinct combination."""
+            vals = np.column_stack([x[mask] for x in arrays])
+            uniq, inv = np.unique(vals, axis=0, return_inverse=True)
+            utxt = np.array([fmt.format(*u) for u in uniq], dtype=object)
+            return pd.Series(utxt[inv.reshape(-1)], index=df.index[mask])
+
         has_total = "total" in df.columns
         given = (
             pd.to_numeric(df["total"], errors="coerce").to_numpy(dtype=float)
             if has_total
-            else total
+            else np.full(self.n, np.nan)
         )
         if has_total:
             bad = df["total"].notna().to_numpy() & np.isnan(given)
@@ -1002,184 +1025,174 @@ class _Validator:
                 "Correct the total or give items.",
                 values=df["total"],
             )
-        policy = {}
-        for code, name in enumerate(inst.cat.categories):
-            rows = inst_codes == code
-            if not rows.any():
-                continue
-            ins = _inst.get(name)
-            max_miss = self._max_missing(ins)
-            policy[name] = max_miss
-            # items
-            vals = np.full((int(rows.sum()), ins.n_items), np.nan, dtype=np.float32, order="F")
-            for c in item_cols:
-                j = int(c[5:]) - 1
-                if c in numeric:
-                    num = numeric[c][rows]
-                    present = ~np.isnan(num)
-                else:
-                    raw = df.loc[rows, c]
-                    present = raw.notna().to_numpy()
-                if j >= ins.n_items:
-                    extra = present
-                    m = np.zeros(self.n, dtype=bool)
-                    m[np.nonzero(rows)[0][extra]] = True
-                    self.add(
-                        m,
-                        c,
-                        f"{c} given, but {ins.name} has {ins.n_items} items",
-                        "Check the instrument.",
-                        values=df[c],
-                    )
-                    continue
-                if c not in numeric:
-                    num = self._item_values(raw, ins)
-                bad_nan = present & np.isnan(num)
-                bad_rng = ~np.isnan(num) & (
-                    (num < ins.item_min) | (num > ins.item_max) | (num != np.round(num))
-                )
-                for bad, why in (
-                    (bad_nan, f"{c} {{value!r}} is not a number or an answer text of {ins.name}"),
-                    (
-                        bad_rng,
-                        f"{c} {{value!r}} is outside the {ins.name} item range {ins.item_min}-{ins.item_max}",
-                    ),
-                ):
-                    if not bad.any():
-                        continue
-                    m = np.zeros(self.n, dtype=bool)
-                    m[np.nonzero(rows)[0][bad]] = True
-                    self.add(
-                        m, c, why, "Correct the response or leave it empty (missing).", values=df[c]
-                    )
-                vals[:, j] = np.where(bad_rng, np.nan, num)
-                items[rows, j] = vals[:, j]
-            answered = (~np.isnan(vals)).sum(axis=1)
-            raw_sum = np.nansum(vals, axis=1, dtype=np.float64)
-            g = given[rows]
-            t = np.full(len(g), np.nan)
-            r = np.full(len(g), -1, dtype=np.int8)
-            complete = answered == ins.n_items
-            none = answered == 0
-            partial = ~complete & ~none
-            t[complete] = raw_sum[complete]
-            r[complete] = RULES.index("items_complete")
-            prorate_ok = partial & (ins.n_items - answered <= max_miss) & np.isnan(g)
-            pro = np.floor(raw_sum / np.maximum(answered, 1) * ins.n_items + 0.5)
-            t[prorate_ok] = pro[prorate_ok]
-            r[prorate_ok] = RULES.index("prorated")
-            # a total given beside incomplete items: accept when it is consistent with them
-            gp = partial & ~np.isnan(g)
-            lo = raw_sum
-            hi = raw_sum + (ins.n_items - answered) * ins.item_max
-            consistent = gp & (g >= lo) & (g <= hi)
-            t[consistent] = g[consistent]
-            r[consistent] = RULES.index("total_given")
-            t[none] = g[none]
-            r[none & ~np.isnan(g)] = RULES.index("total_given")
-            pos = np.nonzero(rows)[0]
 
-            def flag(
-                mask, column, reason, fix, severity="quarantine", fmt=None, arrays=(), pos=pos
-            ):
-                if not mask.any():
-                    return
-                m = np.zeros(self.n, dtype=bool)
-                m[pos[mask]] = True
-                values = None
-                if fmt is not None:  # value texts built for the flagged rows only
-                    texts = [
-                        fmt.format(*a)
-                        for a in zip(*(np.asarray(x)[mask] for x in arrays), strict=True)
-                    ]
-                    values = pd.Series(texts, index=df.index[pos[mask]])
-                self.add(m, column, reason, fix, severity, values)
+        # ---- items: item values are exact in float32; column-major (written column by column)
+        items = np.full((self.n, k_max), np.nan, dtype=np.float32, order="F")
+        for c in item_cols:
+            j = int(c[5:]) - 1
+            raw = df[c]
+            if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+                num = raw.to_numpy(dtype=float, na_value=np.nan)
+                present = ~np.isnan(num)
+            else:  # answer texts are the instrument's own: read per instrument
+                num = np.full(self.n, np.nan)
+                for k, ins in specs.items():
+                    rows = codes == k
+                    num[rows] = self._item_values(raw[rows], ins)
+                present = raw.notna().to_numpy()
+            in_inst = j < n_items  # the row's instrument has this item
+            by_instrument(
+                present & has_inst & ~in_inst,
+                lambda ins, m, c=c: self.add(
+                    m,
+                    c,
+                    f"{c} given, but {ins.name} has {ins.n_items} items",
+                    "Check the instrument.",
+                    values=df[c],
+                ),
+            )
+            bad_nan = present & in_inst & np.isnan(num)
+            bad_rng = (
+                in_inst
+                & ~np.isnan(num)
+                & ((num < item_min) | (num > item_max) | (num != np.round(num)))
+            )
+            by_instrument(
+                bad_nan,
+                lambda ins, m, c=c: self.add(
+                    m,
+                    c,
+                    f"{c} {{value!r}} is not a number or an answer text of {ins.name}",
+                    "Correct the response or leave it empty (missing).",
+                    values=df[c],
+                ),
+            )
+            by_instrument(
+                bad_rng,
+                lambda ins, m, c=c: self.add(
+                    m,
+                    c,
+                    f"{c} {{value!r}} is outside the {ins.name} item range "
+                    f"{ins.item_min}-{ins.item_max}",
+                    "Correct the response or leave it empty (missing).",
+                    values=df[c],
+                ),
+            )
+            items[:, j] = np.where(in_inst & ~bad_rng, num, np.nan)
 
-            mism = complete & ~np.isnan(g) & (g != raw_sum)
-            flag(
-                mism,
-                "total",
-                "total {value} does not match the sum of items",
-                "Correct the total or the items (or drop the total column to score from items).",
-                fmt="{:g} (items sum to {:g})",
-                arrays=(g, raw_sum),
-            )
-            flag(
-                gp & ~consistent,
-                "total",
-                "total {value} cannot come from the answered items",
-                "Correct the total or the items.",
-                fmt="{:g} (answered items sum to {:g})",
-                arrays=(g, raw_sum),
-            )
-            too_many = partial & ~prorate_ok & np.isnan(g)
-            flag(
-                too_many,
+        # ---- totals (formulas in the module docs: sum; Arrieta et al. 2017 proration)
+        answered = (~np.isnan(items)).sum(axis=1)
+        raw_sum = np.nansum(items, axis=1, dtype=np.float64)
+        g = given
+        total = np.full(self.n, np.nan)
+        rule = np.full(self.n, -1, dtype=np.int8)  # codes of RULES
+        complete = has_inst & (answered == n_items)
+        none = has_inst & (answered == 0)
+        partial = has_inst & ~complete & ~none
+        total[complete] = raw_sum[complete]
+        rule[complete] = RULES.index("items_complete")
+        prorate_ok = partial & (n_items - answered <= max_miss) & np.isnan(g)
+        pro = np.floor(raw_sum / np.maximum(answered, 1) * n_items + 0.5)
+        total[prorate_ok] = pro[prorate_ok]
+        rule[prorate_ok] = RULES.index("prorated")
+        # a total given beside incomplete items: accept when it is consistent with them
+        gp = partial & ~np.isnan(g)
+        consistent = gp & (g >= raw_sum) & (g <= raw_sum + (n_items - answered) * item_max)
+        total[consistent] = g[consistent]
+        rule[consistent] = RULES.index("total_given")
+        total[none] = g[none]
+        rule[none & ~np.isnan(g)] = RULES.index("total_given")
+
+        mism = complete & ~np.isnan(g) & (g != raw_sum)
+        self.add(
+            mism,
+            "total",
+            "total {value} does not match the sum of items",
+            "Correct the total or the items (or drop the total column to score from items).",
+            values=texts(mism, "{:g} (items sum to {:g})", g, raw_sum),
+        )
+        bad_given = gp & ~consistent
+        self.add(
+            bad_given,
+            "total",
+            "total {value} cannot come from the answered items",
+            "Correct the total or the items.",
+            values=texts(bad_given, "{:g} (answered items sum to {:g})", g, raw_sum),
+        )
+        by_instrument(
+            partial & ~prorate_ok & np.isnan(g),
+            lambda ins, m: self.add(
+                m,
                 "item_*",
-                f"too many missing {ins.name} items ({{value}}; the rule allows {max_miss} missing)",
-                "Complete the items, give a total, or change missing_items= (e.g. 'prorate' or an int).",
-                fmt=f"{{}} of {ins.n_items} answered",
-                arrays=(answered,),
-            )
-            flag(
-                none
-                & np.isnan(g)
-                & (df.loc[rows, "total"].isna().to_numpy() if has_total else True),
-                "total",
-                "no items and no total",
-                "Give the item responses or the total.",
-            )
-            out_rng = ~np.isnan(t) & ((t < ins.total_min) | (t > ins.total_max))
-            flag(
-                out_rng,
+                f"too many missing {ins.name} items ({{value}}; the rule allows "
+                f"{policy[ins.name]} missing)",
+                "Complete the items, give a total, or change missing_items= (e.g. 'prorate' or "
+                "an int).",
+                values=texts(m, f"{{:.0f}} of {ins.n_items} answered", answered),
+            ),
+        )
+        self.add(
+            none & np.isnan(g) & (df["total"].isna().to_numpy() if has_total else True),
+            "total",
+            "no items and no total",
+            "Give the item responses or the total.",
+        )
+        total_min, total_max = n_items * item_min, n_items * item_max
+        by_instrument(
+            ~np.isnan(total) & ((total < total_min) | (total > total_max)),
+            lambda ins, m: self.add(
+                m,
                 "total",
                 f"total {{value}} is outside the {ins.name} range {ins.total_min}-{ins.total_max}",
                 "Correct the total.",
-                fmt="{:g}",
-                arrays=(t,),
-            )
-            frac = ~np.isnan(t) & (t != np.round(t))
-            flag(
-                frac,
+                values=texts(m, "{:g}", total),
+            ),
+        )
+        frac = ~np.isnan(total) & (total != np.round(total))
+        self.add(
+            frac,
+            "total",
+            "total {value} is not a whole number",
+            "Give whole-number totals or the item responses.",
+            values=texts(frac, "{:g}", total),
+        )
+        by_instrument(
+            prorate_ok,
+            lambda ins, m: self.add(
+                m,
                 "total",
-                "total {value} is not a whole number",
-                "Give whole-number totals or the item responses.",
-                fmt="{:g}",
-                arrays=(t,),
-            )
-            n_missing = ins.n_items - answered
-            flag(
-                prorate_ok,
-                "total",
-                f"total prorated from {{value}} (mean of answered items x {ins.n_items}, rounded half up)",
+                f"total prorated from {{value}} (mean of answered items x {ins.n_items}, rounded "
+                "half up)",
                 "",
                 "repair",
-                fmt=f"{{}} of {ins.n_items} items",
-                arrays=(answered,),
-            )
-            flag(
-                consistent,
-                "total",
-                "given total used; items incomplete ({value})",
-                "",
-                "repair",
-                fmt="{} missing",
-                arrays=(n_missing,),
-            )
-            total[rows] = t
-            n_ans[rows] = np.where(none, np.nan, answered)
-            rule[rows] = r
-            if ins.safety_item and ins.safety_item <= ins.n_items:
-                s9 = vals[:, ins.safety_item - 1]
-                safety[rows] = s9 > 0
-                safety_na[rows] = np.isnan(s9)
+                values=texts(m, f"{{:.0f}} of {ins.n_items} items", answered),
+            ),
+        )
+        self.add(
+            consistent,
+            "total",
+            "given total used; items incomplete ({value})",
+            "",
+            "repair",
+            values=texts(consistent, "{:.0f} missing", n_items - answered),
+        )
+
+        # ---- outputs
         for j in range(k_max):
             out[f"item_{j + 1}"] = _nullable(items[:, j], np.int8)
         out["total"] = total
-        out["n_answered"] = _nullable(n_ans, np.int16)
+        out["n_answered"] = _nullable(np.where(has_inst & ~none, answered, np.nan), np.int16)
         out["scoring_rule"] = pd.Categorical.from_codes(rule, categories=RULES)
         out["severity"] = _severity(out["instrument"], out["total"])
-        out["safety_flag"] = pd.arrays.BooleanArray(safety & ~safety_na, safety_na)
+        # the safety item (PHQ-9 item 9) is never imputed: missing stays missing
+        safety_item = per_row(lambda i: i.safety_item or 0)
+        has_safety = (safety_item > 0) & (safety_item <= np.minimum(n_items, k_max))
+        s9 = np.full(self.n, np.nan)
+        for k in np.unique(safety_item[has_safety]).astype(int):
+            rows = has_safety & (safety_item == k)
+            s9[rows] = items[rows, k - 1]
+        s9_na = np.isnan(s9)
+        out["safety_flag"] = pd.arrays.BooleanArray(~s9_na & (s9 > 0), s9_na)
         self.settings = {
             "missing_items": self.missing_items
             if not isinstance(self.missing_items, dict)
@@ -1261,7 +1274,13 @@ class _Validator:
                 size = len(uniq)
             rowkey = rowkey * (n_c + 1) + (codes + 1)
             size *= n_c + 1
-        dup_any = pd.Series(rowkey).duplicated(keep=False).to_numpy()
+        # rows whose key occurs more than once, found by sorting (files are usually grouped by
+        # episode, so the stable sort meets long sorted runs; a hash table of 10^7 keys is slower)
+        order = np.argsort(rowkey, kind="stable")
+        same = rowkey[order[1:]] == rowkey[order[:-1]]
+        dup_any = np.zeros(len(rowkey), dtype=bool)
+        dup_any[order[1:][same]] = True
+        dup_any[order[:-1][same]] = True
         if not dup_any.any():
             return
         pos = np.nonzero(live)[0][dup_any]

@@ -197,6 +197,8 @@ def _parents(pop: str) -> tuple[str, ...]:
         return (f"rate_n|{p[1]}",)
     if p[0] == "cs":
         return ("cs_n",)
+    if pop == "nhs|reliable recovery":  # recovered and reliably improved
+        return ("nhs|recovery", "nhs|reliable improvement")
     if p[0] == "nhs":
         return ("nhs_n_caseness",) if "recover" in p[1] else ("nhs_n_all",)
     if p[0] == "shift":
@@ -207,6 +209,8 @@ def _parents(pop: str) -> tuple[str, ...]:
         return ("admitted",)
     if p[0] == "attr_ret":
         return (f"fu_{p[1]}_responded",)
+    if p[0] == "dur_n" and p[2] != "change_from_endpoint":  # endpoint and follow-up scored
+        return (f"dur_n|{p[1]}|change_from_endpoint",)
     if p[0] == "dur_n":
         return (f"fu_{p[1]}_responded",)
     if p[0] == "dur_k":
@@ -246,14 +250,18 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
     * the whole cohort: ``overall = sum over the groups`` of each grouping column;
     * sums the sections declared (:meth:`_Ctx.identity`), e.g. every flow stage adds up to the
       episodes admitted, censored = completed + transferred + ..., clinical-significance
-      categories add up to their n.
+      categories add up to their n;
+    * the episodes of one group under two instruments (either may hold the other).
 
     The remainder is an unpublished count: zero when the sum is exact (an attacker can assume
     it), unknown otherwise. A constraint with exactly one unknown quantity gives it away; when
     that quantity is a hidden count, or a remainder from 1 to threshold - 1 (a small count of
     people shown by no table, such as "admitted but not analysed"), one more published count of
-    the constraint is hidden: its smallest positive visible member, else its total. Repeated
-    until nothing changes.
+    the constraint is hidden: its smallest positive visible member, else its total. Then all
+    constraints are solved together (:func:`_linear_leak`), and while they determine a small
+    count, one more count is hidden. Repeated until nothing changes; :func:`report` then
+    rebuilds the tables with the result, whose own complementary suppression may hide more,
+    until a pass hides nothing new.
     """
     th = ctx.threshold
     if th is None:
@@ -271,6 +279,15 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
             ak = (k[0], k[1], k[2], a)
             if ak in reg:
                 cons.append((ak, (k,)))
+    # the episodes of one group under two instruments: one set may hold the other (e.g. the
+    # GAD-7 given to some of the people given the PHQ-9); a pair that is not nested is skipped
+    # below (negative remainder) or only makes the check stricter
+    adm: dict[tuple[str, str], list[_Key]] = {}
+    for k in sorted(reg):
+        if k[3] == "admitted":
+            adm.setdefault((k[1], k[2]), []).append(k)
+    for ks in adm.values():
+        cons += [(a, (b,)) for a in ks for b in ks if a != b]
     # overall = sum over the groups of each grouping column
     values: dict[tuple[str, str], set[str]] = {}
     for inst, gcol, val, _ in reg:
@@ -284,37 +301,139 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
             members = tuple((inst, gcol, v, pop) for v in sorted(vals))
             if any(m in reg for m in members):
                 cons.append(((inst, _ALL, _ALL, pop), members))
-    changed = True
-    while changed:
-        changed = False
-        for total, members in cons:
-            q = (total, *members)
-            unreg = [k for k in q if k not in reg]
-            if len(unreg) > 1:
-                continue
-            hid = [k for k in q if k in hidden]
-            if unreg:
-                u = unreg[0]
-                rest = sum(reg[m] for m in members if m != u)
-                val = rest if u == total else reg[total] - rest
-                unknown = [val]
-            else:
-                r = reg[total] - sum(reg[m] for m in members)
-                if r < 0:  # not a sum after all
+
+    def peel() -> None:
+        changed = True
+        while changed:
+            changed = False
+            for total, members in cons:
+                q = (total, *members)
+                unreg = [k for k in q if k not in reg]
+                if len(unreg) > 1:
                     continue
-                unknown = [r] if r > 0 else []
-            if len(hid) + len(unknown) != 1 or (not hid and not 1 <= unknown[0] < th):
-                continue
-            cand = sorted((reg[m], m) for m in members if m in reg and m not in hidden and reg[m])
-            if cand:
-                pick = cand[0][1]
-            elif total in reg and total not in hidden:
-                pick = total
-            else:
-                continue
-            hidden.add(pick)
-            changed = True
+                hid = [k for k in q if k in hidden]
+                if unreg:
+                    u = unreg[0]
+                    rest = sum(reg[m] for m in members if m != u)
+                    val = rest if u == total else reg[total] - rest
+                    unknown = [val]
+                else:
+                    r = reg[total] - sum(reg[m] for m in members)
+                    if r < 0:  # not a sum after all
+                        continue
+                    unknown = [r] if r > 0 else []
+                if len(hid) + len(unknown) != 1 or (not hid and not 1 <= unknown[0] < th):
+                    continue
+                pick = _complement_for(total, members, reg, hidden)
+                if pick is not None:
+                    hidden.add(pick)
+                    changed = True
+
+    # then the constraints as one linear system: hide until no small count is determined
+    for _ in range(10 * len(reg) + 10):
+        peel()
+        pick = _linear_leak(cons, reg, hidden, th)
+        if pick is None:
+            break
+        hidden.add(pick)
     return frozenset(hidden)
+
+
+def _complement_for(total: _Key, members: Sequence[_Key], reg: dict, hidden: set) -> _Key | None:
+    """The published count of a constraint to hide next: its smallest positive visible
+    member, else its total."""
+    cand = sorted((reg[m], m) for m in members if m in reg and m not in hidden and reg[m])
+    if cand:
+        return cand[0][1]
+    if total in reg and total not in hidden:
+        return total
+    return None
+
+
+def _linear_leak(
+    cons: Sequence[tuple[_Key, tuple[_Key, ...]]], reg: dict, hidden: set, th: int
+) -> _Key | None:
+    """A count to hide because the constraints, solved together, determine a small count.
+
+    Unknowns are the hidden counts, counts published nowhere, and each constraint's remainder
+    when it is positive (zero remainders are taken as known; a constraint with an unpublished
+    count is taken as exact). Solving all constraints at once can give back what no single
+    constraint does (e.g. admitted = paired + unpaired, admitted = measured + not measured and
+    measured = paired + r give r = unpaired - not measured). An unknown is determined when
+    every solution of the homogeneous system is zero there (null space by SVD). Returns the
+    smallest visible count of a constraint holding the first determined small count, or None.
+    """
+    rows: list[dict[Any, float]] = []
+    small: set[Any] = {k for k in hidden if k in reg and 1 <= reg[k] < th}
+    for i, (total, members) in enumerate(cons):
+        row: dict[Any, float] = {total: 1.0}
+        for m in members:
+            row[m] = row.get(m, 0.0) - 1.0
+        if all(k in reg for k in row):
+            r = reg[total] - sum(reg[m] for m in members)
+            if r < 0:
+                continue
+            if r > 0:
+                row[("remainder", i)] = -1.0
+                if r < th:
+                    small.add(("remainder", i))
+        rows.append(row)
+    unknown = sorted(
+        {k for row in rows for k in row if k not in reg or k in hidden}, key=lambda k: str(k)
+    )
+    if not small or not unknown:
+        return None
+    # solve each connected set of unknowns on its own (small systems)
+    parent = {k: k for k in unknown}
+
+    def find(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    urows = [[k for k in row if k in parent] for row in rows]
+    for ks in urows:
+        for k in ks[1:]:
+            parent[find(k)] = find(ks[0])
+    comps: dict[Any, list[int]] = {}
+    for i, ks in enumerate(urows):
+        if ks:
+            comps.setdefault(find(ks[0]), []).append(i)
+    members: dict[Any, list[Any]] = {}
+    for k in unknown:
+        members.setdefault(find(k), []).append(k)
+    determined: set[Any] = set()
+    for root, idx in comps.items():
+        cols = members[root]
+        if not any(k in small for k in cols):
+            continue
+        col = {k: j for j, k in enumerate(cols)}
+        a = np.zeros((len(idx), len(cols)))
+        for i, r in enumerate(idx):
+            for k, v in rows[r].items():
+                if k in col:
+                    a[i, col[k]] = v
+        # null space of a = eigenvectors of a'a with eigenvalue 0 (small integer entries)
+        ev, vec = np.linalg.eigh(a.T @ a)
+        null = vec[:, ev < 1e-9 * max(1.0, float(ev.max()))]
+        determined |= {
+            k for k in cols if k in small and (not null.size or np.abs(null[col[k]]).max() < 1e-6)
+        }
+    for k in unknown:
+        if k not in determined:
+            continue
+        # determined: hide the smallest visible count of a constraint that holds it
+        best = None
+        for i, (total, members) in enumerate(cons):
+            if k not in (total, *members) and k != ("remainder", i):
+                continue
+            pick = _complement_for(total, members, reg, hidden)
+            if pick is not None and (best is None or (reg[pick], pick) < (reg[best], best)):
+                best = pick
+        if best is not None:
+            return best
+    return None
 
 
 # ============================================================================ build context
@@ -347,6 +466,7 @@ class _Ctx:
         self.n_run = 0
         self.forced = forced
         self.draw = draw
+        self.step: Callable[[str], None] = lambda label: None
         #: every published count: population key -> list of (value, hidden)
         self.cells: dict[_Key, list[tuple[float, bool]]] = {}
         #: exact or approximate sums between populations: (total key, member keys)
@@ -976,6 +1096,17 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
                 _key(inst, None, None, "paired"),
                 [_key(inst, None, None, f"shift_total|{b}") for b in wide["baseline band"]],
             )
+            for _, r in wide.iterrows():  # rows add up to their total
+                b = r["baseline band"]
+                ctx.identity(
+                    _key(inst, None, None, f"shift_total|{b}"),
+                    [_key(inst, None, None, f"shift|{b}|{e}") for e in order],
+                )
+            for e in order:  # endpoint bands: column totals published nowhere, but sums
+                ctx.identity(
+                    _key(inst, None, None, f"shift_col|{e}"),
+                    [_key(inst, None, None, f"shift|{b}|{e}") for b in wide["baseline band"]],
+                )
 
 
 def _section_trajectories(ctx: _Ctx, sec: Section, loaded: Any, inst: str) -> None:
@@ -2198,14 +2329,21 @@ def _build_sections(
     s_prov = Section("provenance", "Provenance")
 
     _section_quality(ctx, s_quality, loaded)
+    ctx.step("quality")
     ret = _section_flow(ctx, s_flow, eps[primary], primary)
+    ctx.step("flow")
     _section_change(ctx, s_change, eps)
     _section_trajectories(ctx, s_change, loaded, primary)
     _quality_measures(ctx, s_change, loaded)
+    ctx.step("change")
     _section_clinsig(ctx, s_clin, eps)
+    ctx.step("clinsig")
     _section_effects(ctx, s_eff, eps)
+    ctx.step("effects")
     _section_compare(ctx, s_cmp, eps)
+    ctx.step("compare")
     _section_retention(ctx, s_ret, eps[primary], primary, ret, loaded)
+    ctx.step("retention")
     _summary(ctx, s_summary, eps, int(len(loaded.ledger)))
     _methods(ctx, s_meth, eps, rules)
     prov = _provenance(ctx, s_prov, loaded, generated, input_name)
@@ -2265,7 +2403,19 @@ def report(
     ['01_ledger_dispositions', '02_ledger_reasons']
     """
     cfg = load_config(config)
-    steps = ["load", "episodes", "tables", "write"]
+    steps = [
+        "load",
+        "episodes",
+        "quality",
+        "flow",
+        "change",
+        "clinsig",
+        "effects",
+        "compare",
+        "retention",
+        "suppression",
+        "write",
+    ]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -2312,8 +2462,10 @@ def report(
         # populations hidden so far until no table or cross-table sum hides anything new.
         cache: list = []
         forced: frozenset = frozenset()
-        for _ in range(200):
+        for n_pass in range(200):
             ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=False)
+            if n_pass == 0:  # the first pass runs the analyses
+                ctx.step = step
             _build_sections(ctx, loaded, eps, rules, "", input_name)
             more = forced | _hidden_populations(ctx)
             if more == forced:
@@ -2324,7 +2476,7 @@ def report(
         generated = timestamp()
         ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=True)
         sections, prov = _build_sections(ctx, loaded, eps, rules, generated, input_name)
-        step("tables")
+        step("suppression")
 
         banner = (
             ""

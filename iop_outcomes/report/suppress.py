@@ -31,10 +31,11 @@ whole-cohort count minus the other groups, or a sum declared between tables (eve
 adds up to the episodes admitted) never gives a hidden count back (see
 ``iop_outcomes.report.build._hidden_populations``).
 
-Limits: the protection is the one described above ("no constraint with exactly one unknown
-quantity"), applied to the sums the report knows about; like all cell suppression it does not
-solve general systems of linear equations across tables, and statistics other than counts
-(means, SDs, effect sizes) are hidden only for small counts.
+Limits: within a table the rule is "no constraint with exactly one hidden quantity", which
+stops subtraction within a constraint; the report's cross-table step also solves its known
+sums together as one linear system. Neither reasons about bounds (non-negativity), and
+statistics other than counts and proportions (means, SDs, effect sizes) are hidden only for
+small counts, as they do not give a count back.
 """
 
 from __future__ import annotations

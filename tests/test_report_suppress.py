@@ -292,3 +292,75 @@ def test_forced_cells_are_hidden_protected_and_hide_their_derived_values():
     assert suppress(t, None, force=force).table["n"].tolist() == [60, 40, 25]
     with pytest.raises(ConfigError, match="'force' must have the table's shape"):
         suppress(t, force=np.zeros((2, 2), dtype=bool))
+
+
+def _ctx_with(cells: dict, identities=(), threshold=11):
+    from iop_outcomes.report.build import _Ctx
+    from iop_outcomes.report.config import StudyConfig
+
+    ctx = _Ctx(StudyConfig(threshold=threshold), strict=True)
+    ctx.cells = {k: [(float(v), hidden)] for k, (v, hidden) in cells.items()}
+    for total, members in identities:
+        ctx.identity(total, members)
+    return ctx
+
+
+def test_cross_table_small_difference_hides_the_smaller_count():
+    # hand-worked: 150 virtual episodes admitted (flow table), 145 with paired scores (change
+    # table): 150 - 145 = 5 unpaired, a count of people from 1 to 10, so one of the two is
+    # hidden everywhere: the smaller population (paired), as it hides least
+    from iop_outcomes.report.build import _hidden_populations
+
+    adm, pai = ("PHQ-9", "format", "virtual", "admitted"), ("PHQ-9", "format", "virtual", "paired")
+    assert _hidden_populations(_ctx_with({adm: (150, False), pai: (145, False)})) == {pai}
+    # 11 apart: nothing to hide; the same count hidden in one table is hidden (returned) too
+    assert _hidden_populations(_ctx_with({adm: (156, False), pai: (145, False)})) == set()
+    assert _hidden_populations(_ctx_with({adm: (156, False), pai: (145, True)})) == {pai}
+    # equal nested populations (every admitted episode paired) are hidden together
+    assert _hidden_populations(_ctx_with({adm: (145, False), pai: (145, True)})) == {adm, pai}
+    # suppression off: nothing
+    off = _ctx_with({adm: (150, False), pai: (145, False)})
+    off.threshold = None
+    assert _hidden_populations(off) == set()
+
+
+def test_cross_table_whole_cohort_minus_other_groups():
+    # hand-worked: overall admitted 300 = 150 + 100 + 50; hybrid's 50 is hidden in some table,
+    # so 300 - 150 - 100 would give it back: the smallest other group (100) is hidden too
+    from iop_outcomes.report.build import _hidden_populations
+
+    k = {g: ("PHQ-9", "format", g, "admitted") for g in ("in_person", "virtual", "hybrid")}
+    cells = {
+        ("PHQ-9", "*", "*", "admitted"): (300, False),
+        k["in_person"]: (150, False),
+        k["virtual"]: (100, False),
+        k["hybrid"]: (50, True),
+    }
+    assert _hidden_populations(_ctx_with(cells)) == {k["hybrid"], k["virtual"]}
+
+
+def test_cross_table_sums_solved_together():
+    # hand-worked: x = 5 (small, hidden), y = 50 and z = 60 hidden as complements. Three
+    # published totals t1 = x + y = 55, t2 = x + z = 65, t3 = y + z = 110: every sum has two
+    # hidden terms, so no single subtraction works, but (t1 + t2 - t3) / 2 = 5 = x. One more
+    # count must go (the smallest visible total, 55), after which x is not determined.
+    from iop_outcomes.report.build import _hidden_populations
+
+    def key(p):
+        return ("PHQ-9", "*", "*", f"flow|s|{p}")
+
+    cells = {
+        key("x"): (5, True),
+        key("y"): (50, True),
+        key("z"): (60, True),
+        key("t1"): (55, False),
+        key("t2"): (65, False),
+        key("t3"): (110, False),
+    }
+    ids = [
+        (key("t1"), [key("x"), key("y")]),
+        (key("t2"), [key("x"), key("z")]),
+        (key("t3"), [key("y"), key("z")]),
+    ]
+    got = _hidden_populations(_ctx_with(cells, ids))
+    assert got == {key("x"), key("y"), key("z"), key("t1")}

@@ -457,6 +457,7 @@ def _as_label(s: pd.Series) -> pd.Series:
 class _Validator:
     def __init__(self, df: pd.DataFrame, source: str, mp, missing_items, renamed=None) -> None:
         self.renamed: dict[str, str] = renamed or {}  # contract name -> the user's column
+        self.episode_codes: np.ndarray | None = None  # factorized episode_id, set by _episode_ids
         self.df = df
         self.n = len(df)
         self.source = source
@@ -873,8 +874,10 @@ class _Validator:
                 )
             else:
                 out["episode_id"] = eid
+                self.episode_codes = ec
             return
         out["episode_id"] = pid
+        self.episode_codes = pc
         if "admit_date" not in out:
             return
         ad = out["admit_date"].to_numpy()
@@ -909,6 +912,7 @@ class _Validator:
         dcode[use] = dc
         new = _pair_text(pc, pu, dcode, np.asarray(days, dtype=object), use)
         out["episode_id"] = new.where(use, pid)
+        self.episode_codes = None
         n_p = int(several.sum())
         self.add(
             ok & several[pc],
@@ -988,7 +992,7 @@ class _Validator:
 
         def per_row(value, fill=0):
             """An instrument parameter for every row (``fill`` where there is no instrument)."""
-            lut = np.full(len(inst.cat.categories) + 1, fill, dtype=np.float64)
+            lut = np.full(len(inst.cat.categories) + 1, fill, dtype=np.int32)  # not float: memory
             for k, ins in specs.items():
                 lut[k] = value(ins)
             return lut[np.where(has_inst, codes, len(lut) - 1)]
@@ -1026,8 +1030,11 @@ class _Validator:
                 values=df["total"],
             )
 
-        # ---- items: item values are exact in float32; column-major (written column by column)
-        items = np.full((self.n, k_max), np.nan, dtype=np.float32, order="F")
+        # ---- items: item values are exact in float32; column-major (written column by column);
+        # columns without an item_k in the file are NaN, the others are all written below
+        items = np.empty((self.n, k_max), dtype=np.float32, order="F")
+        for j in set(range(k_max)) - {int(c[5:]) - 1 for c in item_cols}:
+            items[:, j] = np.nan
         for c in item_cols:
             j = int(c[5:]) - 1
             raw = df[c]
@@ -1081,8 +1088,13 @@ class _Validator:
             items[:, j] = np.where(in_inst & ~bad_rng, num, np.nan)
 
         # ---- totals (formulas in the module docs: sum; Arrieta et al. 2017 proration)
-        answered = (~np.isnan(items)).sum(axis=1)
-        raw_sum = np.nansum(items, axis=1, dtype=np.float64)
+        answered = np.zeros(self.n, dtype=np.int16)
+        raw_sum = np.zeros(self.n)
+        for j in range(k_max):  # column by column: no full-size temporary copies of the items
+            col = items[:, j]
+            ok = ~np.isnan(col)
+            answered += ok
+            raw_sum += np.where(ok, col, 0.0)
         g = given
         total = np.full(self.n, np.nan)
         rule = np.full(self.n, -1, dtype=np.int8)  # codes of RULES
@@ -1268,7 +1280,10 @@ class _Validator:
         # arithmetically (cheaper than hashing rows of text)
         rowkey, size = np.zeros(int(live.sum()), dtype=np.int64), 1
         for c in ("episode_id", "instrument", when):
-            codes, n_c = _key_codes(out[c], live)
+            if c == "episode_id" and self.episode_codes is not None:  # known from _episode_ids
+                codes, n_c = self.episode_codes[live].astype(np.int64), self.episode_codes.max() + 1
+            else:
+                codes, n_c = _key_codes(out[c], live)
             if size * (n_c + 1) >= 2**62:  # renumber densely before the product overflows
                 rowkey, uniq = pd.factorize(rowkey)
                 size = len(uniq)
@@ -1393,7 +1408,8 @@ def _classify(s: pd.Series, func):
     """
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     res = [func(u) for u in uniques]
-    kinds_u = np.array([r[0] for r in res] + ["na"], dtype="U6")
+    kind_names = ["ok", "repair", "bad", "na"]  # a categorical: one byte per row
+    kinds_u = np.array([kind_names.index(r[0]) for r in res] + [3], dtype=np.int8)
     vals_u = [r[1] for r in res]
     cats = pd.Index(list(dict.fromkeys(v for v in vals_u if v is not None)), dtype="str")
     pos = {v: i for i, v in enumerate(cats)}
@@ -1406,7 +1422,8 @@ def _classify(s: pd.Series, func):
     def texts(mask: np.ndarray) -> np.ndarray:
         return text_u[c[mask]]
 
-    return kinds_u[c], pd.Categorical.from_codes(vcode_u[c], categories=cats), texts
+    kind = pd.Categorical.from_codes(kinds_u[c], categories=kind_names)
+    return kind, pd.Categorical.from_codes(vcode_u[c], categories=cats), texts
 
 
 #: Day/month orders tried for non-ISO dates, in this order (one per column).

@@ -468,12 +468,23 @@ def test_cross_table_audit_sees_the_numbers_when_suppression_is_off(tmp_path):
         "sensitivity": {"enabled": False},
         "suppression": {"enabled": False},
     }
+    # five hybrid episodes without a format: every table labels their group "(missing)"
+    hybrid = sim.data.loc[sim.data["format"] == "hybrid", "episode_id"].unique()[:5]
+    sim.data.loc[sim.data["episode_id"].isin(hybrid), "format"] = None
     iop.report(sim, config=cfg, out=tmp_path, strict=True)
     truth = _episode_truth(sim, "PHQ-9", "format")
     know = _attacker(tmp_path, "PHQ-9", "format", primary=True)
     assert truth.loc["in_person", "admitted"] in know["in_person"]["admitted"]
     assert truth.loc["in_person", "paired"] in know["in_person"]["paired"]
     assert ("in_person", "admitted", 116.0, 112.0) in _leaks(know)
+    assert know["(missing)"]["admitted"] == {5.0}
+    assert set(pd.read_csv(next((tmp_path / "tables").glob("*_clinsig_phq_9.csv")))["group"]) == {
+        "Overall",
+        "in_person",
+        "virtual",
+        "hybrid",
+        "(missing)",
+    }
     html = (tmp_path / "report.html").read_text()
     assert "Small-cell suppression was turned OFF" in html and ">&lt;11<" not in html
 

@@ -846,9 +846,16 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
             )
 
 
+def _labels(s: pd.Series) -> pd.Series:
+    """Group labels as text, a missing group value as "(missing)" (as change_summary and
+    retention label it), so that every table names a group the same way."""
+    o = s.astype("object")
+    return o.where(o.notna(), "(missing)").astype(str)
+
+
 def _flow_wide(flow: pd.DataFrame) -> pd.DataFrame:
     f = flow.copy()
-    f["group"] = f["group"].astype("object").astype(str)
+    f["group"] = _labels(f["group"])
     wide = f.pivot_table(
         index=["stage", "box_order", "box"],
         columns="group",
@@ -946,7 +953,7 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
             if g is None:
                 tb[gcol] = "Overall"
             tb = tb.rename(columns={g: "group"} if g else {gcol: "group"})
-            tb["group"] = tb["group"].astype("object").astype(str)
+            tb["group"] = _labels(tb["group"])
             tb["n_unpaired"] = tb["n_episodes"] - tb["n_paired"]
             cols = [
                 "group",
@@ -1189,7 +1196,7 @@ def _overall_and_by(ctx: _Ctx, sec: Section, what: str, fn: Callable[[Any], Any]
     if not parts:
         return results, None
     tb = pd.concat(parts, ignore_index=True)
-    tb["group"] = tb["group"].astype("object").astype(str)
+    tb["group"] = _labels(tb["group"])
     return results, tb
 
 
@@ -1588,7 +1595,7 @@ def _section_retention(
     fgroup = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
     if ret is not None and len(getattr(ret, "followup", [])):
         fu = ret.followup.copy()
-        fu["group"] = fu["group"].astype("object").astype(str).replace({"(all)": "Overall"})
+        fu["group"] = _labels(fu["group"]).replace({"(all)": "Overall"})
         keep = ["window", "group", "n_eligible", "n_responded", "estimate", "ci_low", "ci_high"]
         fu = fu[[c for c in keep if c in fu.columns]]
         t = ctx.add_table(
@@ -1619,7 +1626,7 @@ def _section_retention(
     res = ctx.run(sec, "Dropout (Kaplan–Meier)", lambda: iop.dropout_survival(ep, by=g))
     if res is not None:
         tb = res.to_frame()
-        tb["group"] = tb["group"].astype("object").astype(str)
+        tb["group"] = _labels(tb["group"])
         keep = [
             c
             for c in [

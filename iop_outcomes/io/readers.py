@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -233,35 +234,28 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
         # The column types of the first piece are kept for the others (null-typed columns
         # are inferred per piece and promoted when the pieces are joined).
         pieces, names, sha = [], None, hashlib.sha256()
-        with open(path, "rb") as fh:
-            head = fh.readline()
-            if b"\r" in head.rstrip(b"\r\n"):  # old Mac line ends: one piece, as pyarrow does
-                fh.seek(0)
-                head = b""
-            sha.update(head)
-            while True:
-                buf = fh.read(CSV_PIECE_BYTES)
-                if not buf and names is not None:
-                    break
-                buf += fh.readline()
-                sha.update(buf)
-                read_opts = pacsv.ReadOptions(
-                    encoding=arrow_enc, column_names=names, autogenerate_column_names=False
-                )
-                t = pacsv.read_csv(
-                    pa.py_buffer(head + buf if names is None else buf),
-                    read_options=read_opts,
-                    parse_options=parse_opts,
-                    convert_options=convert(types),
-                )
-                if names is None:
-                    names = t.column_names
-                    types = {
-                        **{f.name: f.type for f in t.schema if not pa.types.is_null(f.type)},
-                        **types,
-                    }
-                pieces.append(_narrow_ints(t))
-                del t, buf
+        lines = _line_pieces(path, CSV_PIECE_BYTES, sha)
+        head = next(lines)
+        for buf in itertools.chain(lines, [b""] if head else []):
+            if not buf and names is not None:
+                break
+            read_opts = pacsv.ReadOptions(
+                encoding=arrow_enc, column_names=names, autogenerate_column_names=False
+            )
+            t = pacsv.read_csv(
+                pa.py_buffer(head + buf if names is None else buf),
+                read_options=read_opts,
+                parse_options=parse_opts,
+                convert_options=convert(types),
+            )
+            if names is None:
+                names = t.column_names
+                types = {
+                    **{f.name: f.type for f in t.schema if not pa.types.is_null(f.type)},
+                    **types,
+                }
+            pieces.append(_narrow_ints(t))
+            del t, buf
         digest[0] = sha.hexdigest()
         return pieces[0] if len(pieces) == 1 else _join_pieces(pieces)
 
@@ -306,6 +300,35 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
     # pyarrow strips a UTF-8 BOM; make sure no stray BOM survives in the first name
     frame.columns = [str(c).lstrip("\ufeff") for c in frame.columns]
     return frame, digest[0]
+
+
+def _line_pieces(path: Path, size: int, sha):
+    """The header line, then line-aligned pieces of about ``size`` bytes of a file.
+
+    Each piece is read and added to the hash ``sha`` in a background thread while the caller
+    parses the previous one (file reads and hashing release the GIL). A file with old Mac line
+    ends (CR only) yields an empty header and the whole file as one piece.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with open(path, "rb") as fh, ThreadPoolExecutor(1) as pool:
+
+        def piece() -> bytes:
+            buf = fh.read(size)
+            buf += fh.readline()
+            sha.update(buf)
+            return buf
+
+        head = fh.readline()
+        if b"\r" in head.rstrip(b"\r\n"):
+            fh.seek(0)
+            head = b""
+        sha.update(head)
+        yield head
+        nxt = pool.submit(piece)
+        while buf := nxt.result():
+            nxt = pool.submit(piece)
+            yield buf
 
 
 def _narrow(col):

@@ -364,3 +364,20 @@ def test_cross_table_sums_solved_together():
     ]
     got = _hidden_populations(_ctx_with(cells, ids))
     assert got == {key("x"), key("y"), key("z"), key("t1")}
+
+
+def test_shares_of_a_hidden_total_are_hidden():
+    # hand-worked: 120 of a total of 240 is 0.5; with the total hidden (forced), 120 / 0.5
+    # would give it back, so every share of the group goes; the total row's own share too
+    t = pd.DataFrame(
+        {"episodes": ["yes", "no", "total"], "n": [120, 120, 240], "pct": [0.5, 0.5, 1.0]}
+    )
+    force = pd.DataFrame({"n": [False, False, True]})
+    s = suppress(t, total_row="total", shares={"pct": "n"}, force=force)
+    assert s.table["pct"].tolist() == ["*", "*", "*"]
+    # with the total visible, a share goes only with its own count: 4 is small, 236 its
+    # complement (240 - 236 = 4), the total and its share 1.0 stay
+    t2 = t.assign(n=[236, 4, 240], pct=[236 / 240, 4 / 240, 1.0])
+    s = suppress(t2, total_row="total", shares={"pct": "n"})
+    assert s.table["n"].tolist() == ["*", "<11", 240]
+    assert s.table["pct"].tolist() == ["*", "*", 1.0]

@@ -508,6 +508,7 @@ class _Ctx:
         complements: dict | None = None,
         within=None,
         column_totals: bool = True,
+        shares: dict | None = None,
         keys: dict[str, Callable[[pd.Series], _Key | None]] | None = None,
         result: Any = None,
         method: str = "",
@@ -534,6 +535,7 @@ class _Ctx:
             within=within,
             column_totals=column_totals,
             force=force,
+            shares=shares,
         )
         hidden = st.hidden
         for c, ks in cell_keys.items():
@@ -774,7 +776,7 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
         "Input rows by disposition",
         disp,
         counts=["rows"],
-        derived={"share": "rows"},
+        shares={"share": "rows"},
         total_row="rows read",
         method="iop.load validation and scoring (row ledger)",
     )
@@ -829,7 +831,7 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
                 "Episodes with a positive PHQ-9 item 9 response",
                 st,
                 counts=["n"],
-                derived={"pct": "n"},
+                shares={"pct": "n"},
                 total_row="total",
                 keys={
                     "n": lambda r: _key(

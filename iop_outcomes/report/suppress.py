@@ -138,6 +138,7 @@ def suppress(
     within: str | Sequence[str] | None = None,
     column_totals: bool = True,
     force: pd.DataFrame | np.ndarray | None = None,
+    shares: Mapping[str, str] | None = None,
     complement_label: str = COMPLEMENT_LABEL,
 ) -> SuppressedTable:
     """Hide small counts, their complements and the values derived from them.
@@ -187,6 +188,10 @@ def suppress(
         difference of two published counts that is small). Forced cells are labelled and
         counted as complementary, protected like any hidden cell (their totals get
         complements) and hide their derived values.
+    shares : dict, optional
+        ``{column: count_column}`` for shares of the group's total row (``count / total``):
+        hidden when the row's count is hidden, and in every row of the group when the total
+        row's count is hidden (``count / share`` would give the total back).
     complement_label : str, default ``"*"``
         Text of complementary and derived hidden cells.
 
@@ -218,13 +223,17 @@ def suppress(
     df = table.reset_index(drop=True) if not table.index.is_unique else table
     counts = list(counts) if counts is not None else _default_counts(df)
     derived = dict(derived or {})
+    shares = dict(shares or {})
     small_n = dict(small_n or {})
     by_cols = [by] if isinstance(by, str) else list(by or [])
     within_cols = [within] if isinstance(within, str) else list(within or [])
     complements = dict(complements or {})
     missing = [
-        c for c in [*counts, *derived, *small_n, *by_cols, *within_cols] if c not in df.columns
+        c
+        for c in [*counts, *derived, *small_n, *shares, *by_cols, *within_cols]
+        if c not in df.columns
     ]
+    missing += [c for c in shares.values() if c not in counts]
     missing += [c for kv in complements.items() for c in kv if c not in counts]
     missing += [
         c
@@ -383,6 +392,13 @@ def suppress(
         for b in bases:
             mask |= hidden[:, col_pos[b]]
         der_df[d] = mask & ~(prim_df[d].to_numpy() | comp_df[d].to_numpy())
+    for d, base in shares.items():
+        mask = hidden[:, col_pos[base]].copy()
+        for rows in groups:
+            rows = np.asarray(rows)
+            if (is_total[rows] & hidden[rows, col_pos[base]]).any():
+                mask[rows] = True
+        der_df[d] = der_df[d].to_numpy() | (mask & ~(prim_df[d].to_numpy() | comp_df[d].to_numpy()))
     for d, bases in small_n.items():
         bases = [bases] if isinstance(bases, str) else list(bases)
         mask = np.zeros(n_rows, dtype=bool)

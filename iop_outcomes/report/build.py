@@ -270,7 +270,9 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
     hidden: set[_Key] = set()
     for k, cells in ctx.cells.items():
         reg[k] = cells[0][0]
-        if any(h for _, h in cells):
+        # hidden somewhere, or two tables disagree on the count (then it is not one
+        # population after all, and hiding it everywhere is the safe reading)
+        if any(h for _, h in cells) or len({v for v, _ in cells}) > 1:
             hidden.add(k)
     cons: list[tuple[_Key, tuple[_Key, ...]]] = list(ctx.identities)
     # nested pairs within a group

@@ -183,8 +183,10 @@ def _parents(pop: str) -> tuple[str, ...]:
     """Populations that contain ``pop`` (subsets of episodes of the same instrument and group),
     declared generously: a pair declared nested that is not only makes the check stricter."""
     p = pop.split("|")
-    if pop == "admitted" or p[0] == "qm" and pop == "qm|den":
+    if pop == "admitted":
         return ()
+    if pop == "qm|den":  # DRR-E denominator: PHQ-9 episodes with an elevated index score
+        return ("admitted",)
     if pop in ("baseline", "measured", "endpoint_scored", "unpaired", "censored"):
         return ("admitted",)
     if pop == "paired":
@@ -243,7 +245,7 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
     """Populations that must be hidden in every table and in the text (see :func:`report`).
 
     Starts from every population hidden in some table (primary, complementary or forced) and
-    applies three kinds of sums, each a constraint ``total = sum(members) + remainder``:
+    applies four kinds of sums, each a constraint ``total = sum(members) + remainder``:
 
     * nested populations: ``parent = child + (parent - child)``, for every pair of
       populations of one group where one contains the other;

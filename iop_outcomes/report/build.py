@@ -359,35 +359,45 @@ def _linear_leak(
 ) -> _Key | None:
     """A count to hide because the constraints, solved together, determine a small count.
 
-    Unknowns are the hidden counts, counts published nowhere, and each constraint's remainder
-    when it is positive (zero remainders are taken as known; a constraint with an unpublished
-    count is taken as exact). Solving all constraints at once can give back what no single
-    constraint does (e.g. admitted = paired + unpaired, admitted = measured + not measured and
-    measured = paired + r give r = unpaired - not measured). An unknown is determined when
-    every solution of the homogeneous system is zero there (null space by SVD). Returns the
-    smallest visible count of a constraint holding the first determined small count, or None.
+    Solving all constraints at once can give back what no single constraint does (e.g.
+    admitted = paired + unpaired, admitted = measured + not measured and measured = paired + r
+    give r = unpaired - not measured). Unknowns are the hidden counts and the counts published
+    nowhere. A constraint whose remainder is zero (or that holds an unpublished count) is an
+    exact equation; one with a positive remainder constrains nothing (the remainder absorbs
+    any value) but its remainder is a quantity of its own. A combination ``c . x`` of the
+    unknowns is determined by the exact equations ``A x = b`` when ``c`` lies in the row space
+    of ``A``, i.e. is orthogonal to its null space (eigenvectors of ``A'A`` with eigenvalue 0).
+    Checked for each small hidden count (``c`` a unit vector) and each small remainder
+    (``c`` the unknowns' coefficients in its constraint). Returns the smallest visible count of
+    a constraint holding the first such determined small count, or None.
     """
-    rows: list[dict[Any, float]] = []
-    small: set[Any] = {k for k in hidden if k in reg and 1 <= reg[k] < th}
+    exact: list[dict[Any, float]] = []
+    rem: list[tuple[int, dict[Any, float]]] = []  # constraints with a small remainder
+    unknown_set: set[Any] = set()
+    small = {k for k in hidden if k in reg and 1 <= reg[k] < th}
     for i, (total, members) in enumerate(cons):
         row: dict[Any, float] = {total: 1.0}
         for m in members:
             row[m] = row.get(m, 0.0) - 1.0
+        unk = {k: v for k, v in row.items() if v and (k not in reg or k in hidden)}
         if all(k in reg for k in row):
             r = reg[total] - sum(reg[m] for m in members)
             if r < 0:
                 continue
             if r > 0:
-                row[("remainder", i)] = -1.0
                 if r < th:
-                    small.add(("remainder", i))
-        rows.append(row)
-    unknown = sorted(
-        {k for row in rows for k in row if k not in reg or k in hidden}, key=lambda k: str(k)
-    )
-    if not small or not unknown:
+                    rem.append((i, unk))
+                    unknown_set.update(unk)
+                continue
+        if unk:
+            exact.append(unk)
+            unknown_set.update(unk)
+    unknown = sorted(unknown_set, key=str)
+    targets: list[tuple[Any, dict[Any, float]]] = [(k, {k: 1.0}) for k in unknown if k in small]
+    targets += [(("remainder", i), c) for i, c in rem]
+    if not targets:
         return None
-    # solve each connected set of unknowns on its own (small systems)
+    # connected sets of unknowns (through exact equations and the targets)
     parent = {k: k for k in unknown}
 
     def find(k):
@@ -396,41 +406,45 @@ def _linear_leak(
             k = parent[k]
         return k
 
-    urows = [[k for k in row if k in parent] for row in rows]
-    for ks in urows:
+    for ks in [list(e) for e in exact] + [list(c) for _, c in targets]:
         for k in ks[1:]:
             parent[find(k)] = find(ks[0])
-    comps: dict[Any, list[int]] = {}
-    for i, ks in enumerate(urows):
-        if ks:
-            comps.setdefault(find(ks[0]), []).append(i)
-    members: dict[Any, list[Any]] = {}
+    eqs: dict[Any, list[dict[Any, float]]] = {}
+    for e in exact:
+        eqs.setdefault(find(next(iter(e))), []).append(e)
+    cols_of: dict[Any, list[Any]] = {}
     for k in unknown:
-        members.setdefault(find(k), []).append(k)
-    determined: set[Any] = set()
-    for root, idx in comps.items():
-        cols = members[root]
-        if not any(k in small for k in cols):
+        cols_of.setdefault(find(k), []).append(k)
+    nulls: dict[Any, tuple[dict[Any, int], np.ndarray]] = {}
+    determined: list[Any] = []
+    for name, c in targets:
+        if not c:  # nothing unknown left in it: given away directly
+            determined.append(name)
             continue
-        col = {k: j for j, k in enumerate(cols)}
-        a = np.zeros((len(idx), len(cols)))
-        for i, r in enumerate(idx):
-            for k, v in rows[r].items():
-                if k in col:
+        root = find(next(iter(c)))
+        if root not in nulls:
+            cols = cols_of[root]
+            col = {k: j for j, k in enumerate(cols)}
+            a = np.zeros((len(eqs.get(root, [])), len(cols)))
+            for i, e in enumerate(eqs.get(root, [])):
+                for k, v in e.items():
                     a[i, col[k]] = v
-        # null space of a = eigenvectors of a'a with eigenvalue 0 (small integer entries)
-        ev, vec = np.linalg.eigh(a.T @ a)
-        null = vec[:, ev < 1e-9 * max(1.0, float(ev.max()))]
-        determined |= {
-            k for k in cols if k in small and (not null.size or np.abs(null[col[k]]).max() < 1e-6)
-        }
-    for k in unknown:
-        if k not in determined:
-            continue
-        # determined: hide the smallest visible count of a constraint that holds it
+            if len(a):
+                ev, vec = np.linalg.eigh(a.T @ a)
+                null = vec[:, ev < 1e-9 * max(1.0, float(ev.max()))]
+            else:
+                null = np.eye(len(cols))
+            nulls[root] = (col, null)
+        col, null = nulls[root]
+        v = np.zeros(len(col))
+        for k, x in c.items():
+            v[col[k]] = x
+        if not null.size or np.abs(null.T @ v).max() < 1e-6:
+            determined.append(name)
+    for name in determined:
         best = None
         for i, (total, members) in enumerate(cons):
-            if k not in (total, *members) and k != ("remainder", i):
+            if name not in (total, *members) and name != ("remainder", i):
                 continue
             pick = _complement_for(total, members, reg, hidden)
             if pick is not None and (best is None or (reg[pick], pick) < (reg[best], best)):

@@ -98,6 +98,21 @@ def test_large_csv_read_in_pieces_loads_exactly_as_in_one_piece(
     assert cut.data["late"].iloc[-1] == 1.5 and cut.data["extra"].iloc[-1] == n - n // 2 - 1
 
 
+def test_scoring_in_row_blocks_equals_scoring_in_one_block(monkeypatch):
+    import sys
+
+    d = iop.synth.generate(n_episodes=80, seed=3, messy=True).data
+    d = d.astype({f"item_{k}": object for k in (2, 5)})
+    d.loc[d.index[::7], "item_2"] = "Several days"  # answer texts
+    d.loc[d.index[3::11], "item_5"] = 9  # out of range
+    whole = quiet_load(d)
+    monkeypatch.setattr(sys.modules["iop_outcomes.io.load"], "_BLOCK_ROWS", 37)
+    blocks = quiet_load(d)
+    assert len(d) > 20 * 37
+    pd.testing.assert_frame_equal(blocks.data, whole.data)
+    pd.testing.assert_frame_equal(blocks.problems, whole.problems)
+
+
 def test_excel_parquet(tmp_path):
     df = frame()
     df.to_excel(tmp_path / "s.xlsx", index=False)

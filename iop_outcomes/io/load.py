@@ -1038,18 +1038,32 @@ class _Validator:
         for c in item_cols:
             j = int(c[5:]) - 1
             raw = df[c]
-            if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-                num = raw.to_numpy(dtype=float, na_value=np.nan)
-                present = ~np.isnan(num)
-            else:  # answer texts are the instrument's own: read per instrument
-                num = np.full(self.n, np.nan)
+            numeric = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
+            if not numeric:  # answer texts are the instrument's own: read per instrument
+                text_num = np.full(self.n, np.nan)
                 for k, ins in specs.items():
                     rows = codes == k
-                    num[rows] = self._item_values(raw[rows], ins)
-                present = raw.notna().to_numpy()
-            in_inst = j < n_items  # the row's instrument has this item
+                    text_num[rows] = self._item_values(raw[rows], ins)
+                text_present = raw.notna().to_numpy()
+            extra, bad_nan, bad_rng = (np.zeros(self.n, dtype=bool) for _ in range(3))
+            for lo in range(0, self.n, _BLOCK_ROWS):
+                sl = slice(lo, lo + _BLOCK_ROWS)
+                if numeric:
+                    num = raw.array[sl].to_numpy(dtype=float, na_value=np.nan)
+                    present = ~np.isnan(num)
+                else:
+                    num, present = text_num[sl], text_present[sl]
+                in_inst = j < n_items[sl]  # the row's instrument has this item
+                extra[sl] = present & has_inst[sl] & ~in_inst
+                bad_nan[sl] = present & in_inst & np.isnan(num)
+                bad_rng[sl] = (
+                    in_inst
+                    & ~np.isnan(num)
+                    & ((num < item_min[sl]) | (num > item_max[sl]) | (num != np.round(num)))
+                )
+                items[sl, j] = np.where(in_inst & ~bad_rng[sl], num, np.nan)
             by_instrument(
-                present & has_inst & ~in_inst,
+                extra,
                 lambda ins, m, c=c: self.add(
                     m,
                     c,
@@ -1057,12 +1071,6 @@ class _Validator:
                     "Check the instrument.",
                     values=df[c],
                 ),
-            )
-            bad_nan = present & in_inst & np.isnan(num)
-            bad_rng = (
-                in_inst
-                & ~np.isnan(num)
-                & ((num < item_min) | (num > item_max) | (num != np.round(num)))
             )
             by_instrument(
                 bad_nan,
@@ -1085,7 +1093,6 @@ class _Validator:
                     values=df[c],
                 ),
             )
-            items[:, j] = np.where(in_inst & ~bad_rng, num, np.nan)
 
         # ---- totals (formulas in the module docs: sum; Arrieta et al. 2017 proration)
         answered = np.zeros(self.n, dtype=np.int16)
@@ -1364,6 +1371,10 @@ def _key_codes(s: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, int]:
     codes, uniq = pd.factorize(s.iloc[np.nonzero(rows)[0]] if not rows.all() else s)
     return codes.astype(np.int64), len(uniq)
 
+
+#: Rows per block where large arrays are processed blockwise (temporaries stay small, so no
+#: fresh memory pages are touched for each of them on 10^7-row files).
+_BLOCK_ROWS = 1 << 20
 
 #: How a total was produced (``scoring_rule``), in category order.
 RULES = ["items_complete", "prorated", "total_given"]

@@ -273,7 +273,9 @@ def load(
     _check_required(df, raw.name)
 
     renamed = {k: c for k, c in mp.renamed(raw.frame.columns).items() if normalize_name(c) != k}
-    v = _Validator(df, raw.name, mp, missing_items, renamed)
+    source, sha256 = raw.name, raw.sha256
+    del raw  # only df holds the input from here (columns replaced during checks can be freed)
+    v = _Validator(df, source, mp, missing_items, renamed)
     clean = v.run()
     if origin is not None and origin.attrs.get("rows_without_scores"):
         k = origin.attrs["rows_without_scores"]
@@ -297,16 +299,15 @@ def load(
     disposition = np.where(quarantine, 2, np.where(repair, 1, 0))
 
     rows = origin["source_row"].to_numpy() if origin is not None else np.arange(1, n + 1)
-    problems = _problems_frame(v.issues, raw.name, rows, origin)
-    ledger = _ledger(problems, raw.name, rows, disposition, quarantine)
+    problems = _problems_frame(v.issues, source, rows, origin)
+    ledger = _ledger(problems, source, rows, disposition, quarantine)
     if origin is not None:  # wide input: each ledger row is one score cell of the wide file
         ledger["column"] = pd.Categorical(origin["source_column"].to_numpy())
     counts = np.bincount(disposition, minlength=3)
     if counts.sum() != n or len(ledger) != n:  # the ledger invariant
         raise AssertionError(f"internal error: ledger accounts for {counts.sum()} of {n} rows")
 
-    source, sha256 = raw.name, raw.sha256
-    del df, v.df, raw  # free the input frame before the output is built (peak memory)
+    del df, v.df  # free the input frame before the output is built (peak memory)
     data = clean.loc[~quarantine] if quarantine.any() else clean
     del clean
     data = data.assign(source_row=rows[~quarantine]).reset_index(drop=True)
@@ -984,6 +985,14 @@ class _Validator:
             (c for c in df.columns if c.startswith("item_")), key=lambda c: int(c[5:])
         )
         k_max = max((int(c[5:]) for c in item_cols), default=0)
+        for c in item_cols:  # whole-number float items (Parquet, Excel) as one byte (memory)
+            x = df[c]
+            if pd.api.types.is_float_dtype(x) and len(x):
+                v = x.to_numpy(dtype=float, na_value=np.nan)
+                ok = np.isnan(v) | ((v == np.round(v)) & (np.abs(v) <= 127))
+                if ok.all():
+                    df[c] = _nullable(v, np.int8)
+                del v, ok
         codes = inst.cat.codes.to_numpy()
         present_codes = np.unique(codes[codes >= 0])
         specs = {int(k): _inst.get(inst.cat.categories[k]) for k in present_codes}
@@ -1009,10 +1018,15 @@ class _Validator:
 
         def texts(mask, fmt, *arrays) -> pd.Series:
             """Value texts for the flagged rows, formatted once per distinct combination."""
-            vals = np.column_stack([x[mask] for x in arrays])
-            uniq, inv = np.unique(vals, axis=0, return_inverse=True)
-            utxt = np.array([fmt.format(*u) for u in uniq], dtype=object)
-            return pd.Series(utxt[inv.reshape(-1)], index=df.index[mask])
+            cols = [x[mask] for x in arrays]
+            key = np.zeros(len(cols[0]), dtype=np.int64)
+            for col in cols:  # one code per distinct combination (hash factorize, no sort)
+                c, u = pd.factorize(col, use_na_sentinel=False)
+                key = key * len(u) + c
+            inv = pd.factorize(key)[0]
+            first = np.unique(inv, return_index=True)[1]  # a row of each combination
+            utxt = np.array([fmt.format(*(col[i] for col in cols)) for i in first], dtype=object)
+            return pd.Series(utxt[inv], index=df.index[mask])
 
         has_total = "total" in df.columns
         given = (

@@ -123,10 +123,19 @@ def read_source(
         elif kind == "Excel":
             frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
         elif kind == "Parquet":
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pq.read_table(path)
-            ids = set(text_columns(table.column_names)) if text_columns else set()
+            schema = pq.read_schema(path)
+            ids = set(text_columns(schema.names)) if text_columns else set()
+            # label columns read straight into dictionaries (never one string per row)
+            labels = [
+                f.name
+                for f in schema
+                if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+                and f.name not in ids
+            ]
+            table = pq.read_table(path, read_dictionary=labels)
             frame = _compact(table, keep_text=ids).to_pandas(
                 types_mapper=_NULLABLE_INTS.get,
                 date_as_object=False,

@@ -48,7 +48,9 @@ print(json.dumps({"kind": kind, "rows": int(n), "seconds": dt,
 """
 
 
-def make(n_episodes: int, out: Path, chunk: int = 100_000) -> tuple[Path, Path, int]:
+def make(
+    n_episodes: int, out: Path, chunk: int = 100_000, planned_weeks: tuple[int, ...] | None = None
+) -> tuple[Path, Path, int]:
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -57,14 +59,16 @@ def make(n_episodes: int, out: Path, chunk: int = 100_000) -> tuple[Path, Path, 
     import iop_outcomes as iop
 
     out.mkdir(parents=True, exist_ok=True)
-    csv_path, pq_path = out / f"bench_{n_episodes}.csv", out / f"bench_{n_episodes}.parquet"
+    tag = f"bench_{n_episodes}" + ("_w" + "-".join(map(str, planned_weeks)) if planned_weeks else "")
+    csv_path, pq_path = out / f"{tag}.csv", out / f"{tag}.parquet"
+    params = {"planned_weeks": planned_weeks} if planned_weeks else {}
     if csv_path.exists() and pq_path.exists():
         return csv_path, pq_path, -1
     rows = 0
     writer = pq_writer = None
     for i, start in enumerate(range(0, n_episodes, chunk)):
         n = min(chunk, n_episodes - start)
-        d = iop.synth.generate(n_episodes=n, seed=1000 + i).data
+        d = iop.synth.generate(n_episodes=n, seed=1000 + i, **params).data
         for c in ("patient_id", "episode_id"):
             d[c] = f"C{i:03d}" + d[c].astype(str)
         for c in ("assessment_date", "admit_date", "discharge_date"):
@@ -101,9 +105,16 @@ def main() -> None:
     )
     ap.add_argument("--episodes", type=int, default=1_000_000)
     ap.add_argument("--out", type=Path, default=Path("bench/out"))
+    ap.add_argument(
+        "--planned-weeks",
+        type=lambda s: tuple(int(w) for w in s.split(",")),
+        default=None,
+        help="synth planned programme lengths, e.g. 10,12,12,14,16,16 for about 25 assessment "
+        "rows per episode (default: the calibrated IOP lengths, about 17.7 rows per episode)",
+    )
     a = ap.parse_args()
     t = time.perf_counter()
-    csv_path, pq_path, rows = make(a.episodes, a.out)
+    csv_path, pq_path, rows = make(a.episodes, a.out, planned_weeks=a.planned_weeks)
     print(
         f"generated {rows:,} rows in {time.perf_counter() - t:.0f} s "
         f"(CSV {csv_path.stat().st_size / 1e9:.2f} GB)",

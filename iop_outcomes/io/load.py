@@ -276,6 +276,7 @@ def load(
     source, sha256 = raw.name, raw.sha256
     del raw  # only df holds the input from here (columns replaced during checks can be freed)
     v = _Validator(df, source, mp, missing_items, renamed)
+    del df  # the validator releases input columns as it converts them (peak memory)
     clean = v.run()
     if origin is not None and origin.attrs.get("rows_without_scores"):
         k = origin.attrs["rows_without_scores"]
@@ -307,7 +308,7 @@ def load(
     if counts.sum() != n or len(ledger) != n:  # the ledger invariant
         raise AssertionError(f"internal error: ledger accounts for {counts.sum()} of {n} rows")
 
-    del df, v.df  # free the input frame before the output is built (peak memory)
+    del v.df, v.dup_source  # free the rest of the input before the output is built
     data = clean.loc[~quarantine] if quarantine.any() else clean
     del clean
     data = data.assign(source_row=rows[~quarantine]).reset_index(drop=True)
@@ -433,6 +434,8 @@ def _as_text(s: pd.Series) -> pd.Series:
     if pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s):
         return s.astype("Int64").astype("str").where(s.notna(), None)
     if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
+        if not (s.str.contains(r"^\s|\s$", regex=True) | (s == "")).any():
+            return s  # clean already: no copy of 10^7 strings
         out = s.str.strip()
         return out.where(out.notna() & (out != ""), None)
     return unique_map(s, _text_id).astype("str")
@@ -459,6 +462,8 @@ class _Validator:
     def __init__(self, df: pd.DataFrame, source: str, mp, missing_items, renamed=None) -> None:
         self.renamed: dict[str, str] = renamed or {}  # contract name -> the user's column
         self.episode_codes: np.ndarray | None = None  # factorized episode_id, set by _episode_ids
+        self.dup_candidates = np.ones(len(df), dtype=bool)  # narrowed before columns are released
+        self.dup_source = df
         self.df = df
         self.n = len(df)
         self.source = source
@@ -732,6 +737,8 @@ class _Validator:
         )
         self._episode_ids(out)
         self._episode_dates(out)
+        self._keep_duplicate_candidates(out)
+        self._release("assessment_date", "admit_date", "discharge_date", "week", "timepoint")
 
         # labels
         if "format" in df.columns:
@@ -741,6 +748,7 @@ class _Validator:
                 ["in_person", "virtual", "hybrid"],
                 "Use in_person, virtual or hybrid, or add the label under [values.format] in the mapping.",
             )
+            self._release("format")
         if "discharge_status" in df.columns:
             out["discharge_status"] = self._labels(
                 "discharge_status",
@@ -749,6 +757,7 @@ class _Validator:
                 "Use completed, dropped_out, transferred, administrative or ongoing, or add the label "
                 "under [values.discharge_status] in the mapping.",
             )
+            self._release("discharge_status")
         if "age" in df.columns:
             age = pd.to_numeric(df["age"], errors="coerce")
             bad = df["age"].notna().to_numpy() & ~age.between(0, 120).to_numpy()
@@ -761,6 +770,7 @@ class _Validator:
                 values=df["age"],
             )
             out["age"] = age.where(~bad)
+            self._release("age")
         for col in ("attendance_hours", "sessions_attended", "sessions_scheduled"):
             if col in df.columns:
                 x = pd.to_numeric(df[col], errors="coerce")
@@ -774,6 +784,7 @@ class _Validator:
                     values=df[col],
                 )
                 out[col] = x.where(~bad).astype("float64")
+                self._release(col)
 
         self._score(out)
         self._duplicates(out)
@@ -1034,8 +1045,9 @@ class _Validator:
             if has_total
             else np.full(self.n, np.nan)
         )
+        total_missing = df["total"].isna().to_numpy() if has_total else True
         if has_total:
-            bad = df["total"].notna().to_numpy() & np.isnan(given)
+            bad = ~total_missing & np.isnan(given)
             self.add(
                 bad,
                 "total",
@@ -1043,6 +1055,7 @@ class _Validator:
                 "Correct the total or give items.",
                 values=df["total"],
             )
+            self._release("total")
 
         # ---- items: item values are exact in float32; column-major (written column by column);
         # columns without an item_k in the file are NaN, the others are all written below
@@ -1107,6 +1120,8 @@ class _Validator:
                     values=df[c],
                 ),
             )
+            del raw
+            self._release(c)
 
         # ---- totals (formulas in the module docs: sum; Arrieta et al. 2017 proration)
         answered = np.zeros(self.n, dtype=np.int16)
@@ -1165,7 +1180,7 @@ class _Validator:
             ),
         )
         self.add(
-            none & np.isnan(g) & (df["total"].isna().to_numpy() if has_total else True),
+            none & np.isnan(g) & total_missing,
             "total",
             "no items and no total",
             "Give the item responses or the total.",
@@ -1292,31 +1307,66 @@ class _Validator:
                 continue
             m = live & ~keyed & out[when].notna().to_numpy()
             keyed |= m
+            m &= self.dup_candidates  # the others have no twin
             if m.sum() > 1:
                 self._duplicates_on(out, m, when, word)
 
-    def _duplicates_on(self, out: pd.DataFrame, live: np.ndarray, when: str, word: str) -> None:
-        # episode ids are unique across patients by now (_episode_ids), so the episode stands
-        # for (patient, episode); one integer per distinct key, column codes combined
-        # arithmetically (cheaper than hashing rows of text)
-        rowkey, size = np.zeros(int(live.sum()), dtype=np.int64), 1
+    def _repeated(self, out: pd.DataFrame, rows: np.ndarray, when: str):
+        """For ``rows``: whether its (episode, instrument, ``when``) key occurs more than once
+        among them, and the integer keys.
+
+        Episode ids are unique across patients by now (:meth:`_episode_ids`), so the episode
+        stands for (patient, episode). The column codes are combined arithmetically into one
+        integer (cheaper than hashing rows of text) and repeats found by sorting (files are
+        usually grouped by episode, so the stable sort meets long sorted runs; a hash table of
+        10^7 keys is slower).
+        """
+        rowkey, size = np.zeros(int(rows.sum()), dtype=np.int64), 1
         for c in ("episode_id", "instrument", when):
             if c == "episode_id" and self.episode_codes is not None:  # known from _episode_ids
-                codes, n_c = self.episode_codes[live].astype(np.int64), self.episode_codes.max() + 1
+                codes, n_c = self.episode_codes[rows].astype(np.int64), self.episode_codes.max() + 1
             else:
-                codes, n_c = _key_codes(out[c], live)
+                codes, n_c = _key_codes(out[c], rows)
             if size * (n_c + 1) >= 2**62:  # renumber densely before the product overflows
                 rowkey, uniq = pd.factorize(rowkey)
                 size = len(uniq)
             rowkey = rowkey * (n_c + 1) + (codes + 1)
             size *= n_c + 1
-        # rows whose key occurs more than once, found by sorting (files are usually grouped by
-        # episode, so the stable sort meets long sorted runs; a hash table of 10^7 keys is slower)
         order = np.argsort(rowkey, kind="stable")
         same = rowkey[order[1:]] == rowkey[order[:-1]]
-        dup_any = np.zeros(len(rowkey), dtype=bool)
-        dup_any[order[1:][same]] = True
-        dup_any[order[:-1][same]] = True
+        repeated = np.zeros(len(rowkey), dtype=bool)
+        repeated[order[1:][same]] = True
+        repeated[order[:-1][same]] = True
+        return repeated, rowkey
+
+    def _keep_duplicate_candidates(self, out: pd.DataFrame) -> None:
+        """Keep the source values of the rows that may be duplicate administrations.
+
+        A row is a candidate when another row shares its episode, instrument and day (else
+        timepoint, else week), whatever else is wrong with either: a superset of the rows
+        :meth:`_duplicates` compares later. Only their source values are kept, so the input
+        columns can be released as they are converted (peak memory on large files).
+        """
+        cand = np.zeros(self.n, dtype=bool)
+        unkeyed = np.ones(self.n, dtype=bool)
+        for when in ("assessment_date", "timepoint", "week"):
+            if when not in out:
+                continue
+            m = unkeyed & out[when].notna().to_numpy()
+            unkeyed &= ~m
+            if m.sum() > 1:
+                cand[np.nonzero(m)[0][self._repeated(out, m, when)[0]]] = True
+        self.dup_candidates = cand
+        self.dup_source = self.df.iloc[np.nonzero(cand)[0]].copy()
+
+    def _release(self, *columns: str) -> None:
+        """Drop converted input columns (their values live on in the output and the issues)."""
+        for c in columns:
+            if c in self.df.columns:
+                del self.df[c]
+
+    def _duplicates_on(self, out: pd.DataFrame, live: np.ndarray, when: str, word: str) -> None:
+        dup_any, rowkey = self._repeated(out, live, when)
         if not dup_any.any():
             return
         pos = np.nonzero(live)[0][dup_any]
@@ -1328,7 +1378,7 @@ class _Validator:
         firsts = pd.Series(pos[first_row], index=gid[first_row])
         ref = firsts.reindex(gid).to_numpy().astype(np.int64)  # position of each group's first
         # identical in every source column (not just the total)?
-        raw = self.df.iloc[pos].astype("str").fillna("\x00")
+        raw = self.dup_source.loc[pos].astype("str").fillna("\x00")
         sig = pd.util.hash_pandas_object(raw, index=False).to_numpy()
         sig_first = pd.Series(sig[first_row], index=gid[first_row]).reindex(gid).to_numpy()
         identical = sig == sig_first

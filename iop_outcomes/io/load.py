@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import instruments as _inst
 from .._results import TableResult
@@ -309,9 +311,9 @@ def load(
         raise AssertionError(f"internal error: ledger accounts for {counts.sum()} of {n} rows")
 
     del v.df, v.dup_source  # free the rest of the input before the output is built
-    data = clean.loc[~quarantine] if quarantine.any() else clean
+    data = _drop_rows(clean, quarantine)
     del clean
-    data = data.assign(source_row=rows[~quarantine]).reset_index(drop=True)
+    data["source_row"] = rows[~quarantine]
 
     file_level = [i for i in v.issues if i.severity == "warning"]
     if strict and (quarantine.any() or file_level):
@@ -325,6 +327,16 @@ def load(
 
 
 # ---------------------------------------------------------------------------
+
+
+def _drop_rows(df: pd.DataFrame, drop: np.ndarray) -> pd.DataFrame:
+    """``df`` without the ``drop`` rows, index 0..n-1; built column by column, each taken from
+    ``df`` as it is copied, so the frame never exists twice (peak memory). ``df`` is emptied."""
+    if not drop.any():
+        return df.reset_index(drop=True)
+    keep = np.flatnonzero(~drop)
+    cols = {c: df.pop(c).array.take(keep) for c in list(df.columns)}
+    return pd.DataFrame(cols, copy=False)
 
 
 def _check_required(df: pd.DataFrame, source: str) -> None:
@@ -434,7 +446,8 @@ def _as_text(s: pd.Series) -> pd.Series:
     if pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s):
         return s.astype("Int64").astype("str").where(s.notna(), None)
     if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
-        if not (s.str.contains(r"^\s|\s$", regex=True) | (s == "")).any():
+        a = pa.array(s)  # no copy for pyarrow-backed text; checked by Arrow's regex engine
+        if not pc.any(pc.or_(pc.match_substring_regex(a, r"^\s|\s$"), pc.equal(a, ""))).as_py():
             return s  # clean already: no copy of 10^7 strings
         out = s.str.strip()
         return out.where(out.notna() & (out != ""), None)
@@ -647,8 +660,10 @@ class _Validator:
             "Fill in the patient identifier.",
         )
         out["patient_id"] = pid
-        ids = pd.Series(pd.unique(pid.dropna()))
-        numeric_ids = ids.str.fullmatch(r"\d+")
+        ids = pd.Series(pd.unique(pid.dropna()), dtype="str")
+        numeric_ids = pd.Series(  # Arrow's regex engine: pandas' may fall back to Python per id
+            pc.match_substring_regex(pa.array(ids), r"^\d+$").to_numpy(zero_copy_only=False)
+        )
         if numeric_ids.any() and not numeric_ids.all() and len(ids) > 1:
             ex_num, ex_txt = ids[numeric_ids].iloc[0], ids[~numeric_ids].iloc[0]
             self.add(

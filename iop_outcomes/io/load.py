@@ -1072,11 +1072,26 @@ class _Validator:
             )
             self._release("total")
 
-        # ---- items: item values are exact in float32; column-major (written column by column);
-        # columns without an item_k in the file are NaN, the others are all written below
-        items = np.empty((self.n, k_max), dtype=np.float32, order="F")
+        # ---- items: each column checked, written to the output as small integers and added to
+        # the per-row count of answered items and their sum; item columns missing from the file
+        # (a gap in item_1..item_k) are all missing
+        item_dtype = (
+            np.int8 if max((i.item_max for i in specs.values()), default=0) < 128 else np.int32
+        )
+        item_dtype = (
+            item_dtype if min((i.item_min for i in specs.values()), default=0) > -128 else np.int32
+        )
+        answered = np.zeros(self.n, dtype=np.int16)
+        raw_sum = np.zeros(self.n)
+        # the safety item (PHQ-9 item 9) is never imputed: missing stays missing
+        safety_item = per_row(lambda i: i.safety_item or 0)
+        safety_item[safety_item > n_items] = 0
+        safety_pos = np.zeros(self.n, dtype=bool)
+        safety_na = np.ones(self.n, dtype=bool)
         for j in set(range(k_max)) - {int(c[5:]) - 1 for c in item_cols}:
-            items[:, j] = np.nan
+            out[f"item_{j + 1}"] = pd.arrays.IntegerArray(
+                np.zeros(self.n, dtype=item_dtype), np.ones(self.n, dtype=bool)
+            )
         for c in item_cols:
             j = int(c[5:]) - 1
             raw = df[c]
@@ -1088,6 +1103,7 @@ class _Validator:
                     text_num[rows] = self._item_values(raw[rows], ins)
                 text_present = raw.notna().to_numpy()
             extra, bad_nan, bad_rng = (np.zeros(self.n, dtype=bool) for _ in range(3))
+            vals, na = np.zeros(self.n, dtype=item_dtype), np.ones(self.n, dtype=bool)
             for lo in range(0, self.n, _BLOCK_ROWS):
                 sl = slice(lo, lo + _BLOCK_ROWS)
                 if numeric:
@@ -1103,7 +1119,16 @@ class _Validator:
                     & ~np.isnan(num)
                     & ((num < item_min[sl]) | (num > item_max[sl]) | (num != np.round(num)))
                 )
-                items[sl, j] = np.where(in_inst & ~bad_rng[sl], num, np.nan)
+                ok = in_inst & ~bad_rng[sl] & ~np.isnan(num)
+                vals[sl] = np.where(ok, num, 0)
+                na[sl] = ~ok
+                answered[sl] += ok
+                raw_sum[sl] += np.where(ok, num, 0.0)
+            out[f"item_{j + 1}"] = pd.arrays.IntegerArray(vals, na)
+            is_safety = safety_item == j + 1
+            safety_pos[is_safety] = vals[is_safety] > 0
+            safety_na[is_safety] = na[is_safety]
+            del vals, na, is_safety
             by_instrument(
                 extra,
                 lambda ins, m, c=c: self.add(
@@ -1139,13 +1164,6 @@ class _Validator:
             self._release(c)
 
         # ---- totals (formulas in the module docs: sum; Arrieta et al. 2017 proration)
-        answered = np.zeros(self.n, dtype=np.int16)
-        raw_sum = np.zeros(self.n)
-        for j in range(k_max):  # column by column: no full-size temporary copies of the items
-            col = items[:, j]
-            ok = ~np.isnan(col)
-            answered += ok
-            raw_sum += np.where(ok, col, 0.0)
         g = given
         total = np.full(self.n, np.nan)
         rule = np.full(self.n, -1, dtype=np.int8)  # codes of RULES
@@ -1155,12 +1173,15 @@ class _Validator:
         total[complete] = raw_sum[complete]
         rule[complete] = RULES.index("items_complete")
         prorate_ok = partial & (n_items - answered <= max_miss) & np.isnan(g)
-        pro = np.floor(raw_sum / np.maximum(answered, 1) * n_items + 0.5)
-        total[prorate_ok] = pro[prorate_ok]
+        p = prorate_ok  # mean of the answered items x number of items, rounded half up
+        total[p] = np.floor(raw_sum[p] / answered[p] * n_items[p] + 0.5)
         rule[prorate_ok] = RULES.index("prorated")
         # a total given beside incomplete items: accept when it is consistent with them
         gp = partial & ~np.isnan(g)
-        consistent = gp & (g >= raw_sum) & (g <= raw_sum + (n_items - answered) * item_max)
+        consistent = np.zeros(self.n, dtype=bool)
+        consistent[gp] = (g[gp] >= raw_sum[gp]) & (
+            g[gp] <= raw_sum[gp] + (n_items[gp] - answered[gp]) * item_max[gp]
+        )
         total[consistent] = g[consistent]
         rule[consistent] = RULES.index("total_given")
         total[none] = g[none]
@@ -1241,21 +1262,11 @@ class _Validator:
         )
 
         # ---- outputs
-        for j in range(k_max):
-            out[f"item_{j + 1}"] = _nullable(items[:, j], np.int8)
         out["total"] = total
         out["n_answered"] = _nullable(np.where(has_inst & ~none, answered, np.nan), np.int16)
         out["scoring_rule"] = pd.Categorical.from_codes(rule, categories=RULES)
         out["severity"] = _severity(out["instrument"], out["total"])
-        # the safety item (PHQ-9 item 9) is never imputed: missing stays missing
-        safety_item = per_row(lambda i: i.safety_item or 0)
-        has_safety = (safety_item > 0) & (safety_item <= np.minimum(n_items, k_max))
-        s9 = np.full(self.n, np.nan)
-        for k in np.unique(safety_item[has_safety]).astype(int):
-            rows = has_safety & (safety_item == k)
-            s9[rows] = items[rows, k - 1]
-        s9_na = np.isnan(s9)
-        out["safety_flag"] = pd.arrays.BooleanArray(~s9_na & (s9 > 0), s9_na)
+        out["safety_flag"] = pd.arrays.BooleanArray(safety_pos & ~safety_na, safety_na)
         self.settings = {
             "missing_items": self.missing_items
             if not isinstance(self.missing_items, dict)

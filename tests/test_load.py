@@ -122,6 +122,15 @@ def test_excel_parquet(tmp_path):
         assert res.data["total"].tolist() == [18, 9, 14, 12], f
 
 
+def test_parquet_in_many_row_groups_loads_as_the_frame(tmp_path):
+    """Parquet is streamed by row group and compacted per batch; labels arrive as dictionaries."""
+    d = iop.synth.generate(n_episodes=60, seed=4).data
+    d.to_parquet(tmp_path / "p.parquet", row_group_size=97)
+    got, want = quiet_load(tmp_path / "p.parquet").data, quiet_load(d).data
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert isinstance(got["site"].dtype, pd.CategoricalDtype)
+
+
 def test_spss_and_stata_value_labels(tmp_path):
     pyreadstat = pytest.importorskip("pyreadstat")
     df = pd.DataFrame(

@@ -259,6 +259,7 @@ def load(
         text_columns=lambda header: [
             c for c in header if mp.target(c) in ("patient_id", "episode_id")
         ],
+        whole_numbers=lambda header: [c for c in header if mp.target(c).startswith("item_")],
     )
     df = mp.apply(raw.frame, raw.name)
     origin = None

@@ -65,7 +65,12 @@ def _sha256_frame(df: pd.DataFrame) -> str:
 
 
 def read_source(
-    source, *, sheet: str | int | None = 0, name: str | None = None, text_columns=None
+    source,
+    *,
+    sheet: str | int | None = 0,
+    name: str | None = None,
+    text_columns=None,
+    whole_numbers=None,
 ) -> RawSource:
     """Read a file path or DataFrame into a raw frame (no validation yet).
 
@@ -81,6 +86,9 @@ def read_source(
     text_columns : callable, optional
         CSV only: given the header, returns the columns to read as text
         (identifiers, so that ``0012`` keeps its leading zeros).
+    whole_numbers : callable, optional
+        Parquet only: given the column names, returns the columns (item responses) whose
+        floating-point values are held as small integers when all are whole numbers.
 
     Examples
     --------
@@ -119,7 +127,7 @@ def read_source(
         raise LoadError(f"{display!r} is empty (0 bytes). Check that the export finished.")
     try:
         with _returning_pool():
-            frame, sha256 = _read_file(path, kind, display, sheet, text_columns)
+            frame, sha256 = _read_file(path, kind, display, sheet, text_columns, whole_numbers)
     except LoadError:
         raise
     except Exception as exc:  # the reader's own error, restated for the user
@@ -131,7 +139,7 @@ def read_source(
     return RawSource(frame, display, sha256 or _sha256_file(path), kind)
 
 
-def _read_file(path: Path, kind: str, display: str, sheet, text_columns):
+def _read_file(path: Path, kind: str, display: str, sheet, text_columns, whole_numbers=None):
     """The file as a DataFrame, and the SHA-256 of its bytes when the reader computed it."""
     if kind == "CSV":
         return _read_csv(path, display, text_columns)
@@ -152,8 +160,9 @@ def _read_file(path: Path, kind: str, display: str, sheet, text_columns):
         ]
         # row groups streamed in batches and compacted as they arrive (peak memory)
         pf = pq.ParquetFile(path, read_dictionary=labels)
+        whole = set(whole_numbers(schema.names)) if whole_numbers else set()
         pieces = [
-            _narrow_ints(pa.Table.from_batches([b]))
+            _narrow_ints(pa.Table.from_batches([b]), whole)
             for b in pf.iter_batches(batch_size=1 << 20, use_threads=True)
         ]
         table = (
@@ -398,11 +407,24 @@ def _narrow(col):
     return col
 
 
-def _narrow_ints(table):
-    """Every integer column of a table narrowed (see :func:`_narrow`)."""
+def _narrow_ints(table, whole=()):
+    """Every integer column of a table narrowed (see :func:`_narrow`); the floating-point
+    columns named in ``whole`` too when every value is a whole number in the int16 range
+    (a safe cast refuses anything else, and the column stays as it is)."""
     import pyarrow as pa
 
-    return pa.table([_narrow(c) for c in table.columns], names=table.column_names)
+    def narrow(name, col):
+        if name in whole and pa.types.is_floating(col.type):
+            try:
+                col = col.cast(pa.int16())
+            except pa.ArrowInvalid:
+                return col
+        return _narrow(col)
+
+    return pa.table(
+        [narrow(n, c) for n, c in zip(table.column_names, table.columns, strict=True)],
+        names=table.column_names,
+    )
 
 
 def _join_pieces(pieces):

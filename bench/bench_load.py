@@ -59,7 +59,9 @@ def make(
     import iop_outcomes as iop
 
     out.mkdir(parents=True, exist_ok=True)
-    tag = f"bench_{n_episodes}" + ("_w" + "-".join(map(str, planned_weeks)) if planned_weeks else "")
+    tag = f"bench_{n_episodes}" + (
+        "_w" + "-".join(map(str, planned_weeks)) if planned_weeks else ""
+    )
     csv_path, pq_path = out / f"{tag}.csv", out / f"{tag}.parquet"
     params = {"planned_weeks": planned_weeks} if planned_weeks else {}
     if csv_path.exists() and pq_path.exists():

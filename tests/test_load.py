@@ -1066,9 +1066,9 @@ def test_csv_and_dataframe_of_the_same_data_load_alike(tmp_path):
 
 def test_rows_listed_per_duplicate_group_match_a_plain_join():
     """The 'rows 3, 8, 11' texts of duplicate groups are built per group size, vectorized."""
-    import sys
+    import importlib
 
-    joined_by_group = sys.modules["iop_outcomes.io.load"]._joined_by_group
+    joined_by_group = importlib.import_module("iop_outcomes.io.load")._joined_by_group
     rng = np.random.default_rng(0)
     gid = pd.factorize(rng.integers(0, 40, 120))[0]  # groups of sizes 1..8, interleaved
     rows = np.sort(rng.choice(10_000, 120, replace=False)) + 1

@@ -53,7 +53,8 @@ DEFAULT_AGE_BANDS: tuple[int, ...] = (18, 26, 36, 51, 65)
 _TOL = 1e-9
 _MISSING_LABEL = "(missing)"
 _OVERALL = "Overall"
-_DERIVED = ("admit_quarter", "age_band")
+#: Groupings derived when the data lack them: name -> the column they are computed from.
+_DERIVED = {"admit_quarter": "admit_date", "age_band": "age"}
 
 
 # --------------------------------------------------------------------------- input checks
@@ -402,18 +403,17 @@ def _group_columns(df: pd.DataFrame, by, fn: str, age_bands) -> tuple[pd.DataFra
     for c in cols:
         if c in df.columns:
             out[c] = df[c]
-        elif c == "admit_quarter":
-            if "admit_date" not in df.columns:
+        elif c in _DERIVED:
+            if _DERIVED[c] not in df.columns:
                 raise DataError(
-                    f"{fn}: by='admit_quarter' is derived from 'admit_date', which the data lack."
+                    f"{fn}: by={c!r} is derived from {_DERIVED[c]!r}, which the data lack."
                 )
-            d = pd.to_datetime(df["admit_date"], errors="coerce")
-            q = d.dt.to_period("Q").astype(str)
-            out[c] = q.where(d.notna(), None)
-        elif c == "age_band":
-            if "age" not in df.columns:
-                raise DataError(f"{fn}: by='age_band' is derived from 'age', which the data lack.")
-            out[c] = _age_band(df["age"], DEFAULT_AGE_BANDS if age_bands is None else age_bands, fn)
+            if c == "admit_quarter":
+                d = pd.to_datetime(df["admit_date"], errors="coerce")
+                out[c] = d.dt.to_period("Q").astype(str).where(d.notna(), None)
+            else:
+                bounds = DEFAULT_AGE_BANDS if age_bands is None else age_bands
+                out[c] = _age_band(df["age"], bounds, fn)
         else:
             raise DataError(
                 f"{fn}: cannot group by {c!r}: no such column. Columns present: "

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..change import _DERIVED
 from ..exceptions import ConfigError, DataError, IOPError
 from .config import StudyConfig, load_config
 from .render import (
@@ -706,7 +707,6 @@ def _episode_rules(cfg: StudyConfig):
         ) from None
 
 
-_DERIVED_GROUPS = {"age_band": "age", "admit_quarter": "admit_date"}
 _NOT_GROUPINGS = frozenset({"instrument"})
 
 
@@ -723,12 +723,12 @@ def _grouping_columns(ep: pd.DataFrame) -> list[str]:
         and not pd.api.types.is_numeric_dtype(ep[c])
         and not pd.api.types.is_datetime64_any_dtype(ep[c])
     ]
-    out += [d for d, src in _DERIVED_GROUPS.items() if src in ep.columns and d not in out]
+    out += [d for d, src in _DERIVED.items() if src in ep.columns and d not in out]
     return out
 
 
 def _has_grouping(ep: pd.DataFrame, g: str | None) -> bool:
-    return g is not None and (g in ep.columns or _DERIVED_GROUPS.get(g, g) in ep.columns)
+    return g is not None and (g in ep.columns or _DERIVED.get(g, g) in ep.columns)
 
 
 def _check_groupings(cfg: StudyConfig, eps: dict[str, pd.DataFrame]) -> None:

@@ -12,7 +12,6 @@ import contextlib
 import csv
 import hashlib
 import io
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -282,11 +281,13 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
             )
 
         if enc == "utf-16":  # not ASCII-compatible: no line-aligned pieces; one read
-            return pacsv.read_csv(
-                path,
-                read_options=pacsv.ReadOptions(encoding=arrow_enc),
-                parse_options=parse_opts,
-                convert_options=convert(types),
+            return _narrow_ints(
+                pacsv.read_csv(
+                    path,
+                    read_options=pacsv.ReadOptions(encoding=arrow_enc),
+                    parse_options=parse_opts,
+                    convert_options=convert(types),
+                )
             )
         # Large files are parsed in line-aligned pieces of CSV_PIECE_BYTES, each by pyarrow's
         # multi-threaded reader and compacted before the next is read, so that neither the
@@ -295,16 +296,14 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
         # The column types of the first piece are kept for the others (null-typed columns
         # are inferred per piece and promoted when the pieces are joined).
         pieces, names, sha = [], None, hashlib.sha256()
-        lines = _line_pieces(path, CSV_PIECE_BYTES, sha)
-        head = next(lines)
-        for buf in itertools.chain(lines, [b""] if head else []):
-            if not buf and names is not None:
-                break
+
+        def parse(data: bytes) -> None:
+            nonlocal names, types
             read_opts = pacsv.ReadOptions(
                 encoding=arrow_enc, column_names=names, autogenerate_column_names=False
             )
             t = pacsv.read_csv(
-                pa.py_buffer(head + buf if names is None else buf),
+                pa.py_buffer(data),
                 read_options=read_opts,
                 parse_options=parse_opts,
                 convert_options=convert(types),
@@ -316,7 +315,14 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
                     **types,
                 }
             pieces.append(_narrow_ints(t))
-            del t, buf
+
+        lines = _line_pieces(path, CSV_PIECE_BYTES, sha)
+        head = next(lines)
+        for buf in lines:
+            parse(head + buf if names is None else buf)
+            del buf
+        if not pieces:  # a header and no rows
+            parse(head)
         digest[0] = sha.hexdigest()
         return pieces[0] if len(pieces) == 1 else _join_pieces(pieces)
 
@@ -439,7 +445,9 @@ def _join_pieces(pieces):
         cols = [p.column(j) for p in pieces]
         kinds = {c.type for c in cols if not pa.types.is_null(c.type)}
         if len(kinds) > 1 and all(pa.types.is_integer(k) for k in kinds):
-            wide = max(kinds, key=lambda k: k.bit_width)
+            # the widest type a piece with values needed (an all-missing piece kept int64)
+            filled = {c.type for c in cols if c.null_count < len(c)} - {pa.null()}
+            wide = max(filled or kinds, key=lambda k: k.bit_width)
             cols = [c.cast(wide) for c in cols]
         elif len(kinds) > 1 and all(
             pa.types.is_integer(k) or pa.types.is_floating(k) for k in kinds
@@ -458,12 +466,10 @@ def _join_pieces(pieces):
 
 
 def _compact(table, keep_text=()):
-    """Compact dtypes for large files, in Arrow before pandas sees the data.
-
-    Label columns (text other than identifiers) become dictionaries (pandas
-    categoricals: a small code per row instead of a string); integer columns
-    are narrowed to the smallest type that holds their range, and arrive in
-    pandas as nullable integers rather than float64. Identifiers stay text.
+    """Label columns (text other than identifiers) as dictionaries, in Arrow before pandas
+    sees the data (pandas categoricals: a small code per row instead of a string).
+    Identifiers stay text. Integer columns were narrowed piece by piece
+    (:func:`_narrow_ints`) and arrive in pandas as nullable integers, not float64.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -473,7 +479,7 @@ def _compact(table, keep_text=()):
         t = col.type
         if (pa.types.is_string(t) or pa.types.is_large_string(t)) and name not in keep_text:
             col = pc.dictionary_encode(col)
-        cols.append(_narrow(col))
+        cols.append(col)
     return pa.table(cols, names=table.column_names)
 
 

@@ -1076,12 +1076,8 @@ class _Validator:
         # ---- items: each column checked, written to the output as small integers and added to
         # the per-row count of answered items and their sum; item columns missing from the file
         # (a gap in item_1..item_k) are all missing
-        item_dtype = (
-            np.int8 if max((i.item_max for i in specs.values()), default=0) < 128 else np.int32
-        )
-        item_dtype = (
-            item_dtype if min((i.item_min for i in specs.values()), default=0) > -128 else np.int32
-        )
+        fits_int8 = all(-128 < i.item_min and i.item_max < 128 for i in specs.values())
+        item_dtype = np.int8 if fits_int8 else np.int32
         answered = np.zeros(self.n, dtype=np.int16)
         raw_sum = np.zeros(self.n)
         # the safety item (PHQ-9 item 9) is never imputed: missing stays missing

@@ -16,7 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["TableResult", "format_table", "format_p"]
+__all__ = ["TableResult", "format_table", "format_p", "MISSING_GROUP"]
+
+#: The label of a group whose grouping value is missing, in every result table.
+MISSING_GROUP = "(missing)"
 
 
 def format_p(p: float) -> str:

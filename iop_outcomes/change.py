@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from . import instruments as _instruments
-from ._results import TableResult, format_p
+from ._results import MISSING_GROUP, TableResult, format_p
 from ._stats import mean_ci, wilson_ci
 from .exceptions import ConfigError, DataError, InstrumentError, IOPWarning
 
@@ -51,7 +51,6 @@ __all__ = [
 DEFAULT_AGE_BANDS: tuple[int, ...] = (18, 26, 36, 51, 65)
 
 _TOL = 1e-9
-_MISSING_LABEL = "(missing)"
 _OVERALL = "Overall"
 #: Groupings derived when the data lack them: name -> the column they are computed from.
 _DERIVED = {"admit_quarter": "admit_date", "age_band": "age"}
@@ -425,7 +424,7 @@ def _group_columns(df: pd.DataFrame, by, fn: str, age_bands) -> tuple[pd.DataFra
 def _label_missing(table: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     for c in cols:
         if c in table.columns and table[c].isna().any():
-            table[c] = table[c].astype(object).where(table[c].notna(), _MISSING_LABEL)
+            table[c] = table[c].astype(object).where(table[c].notna(), MISSING_GROUP)
     return table
 
 

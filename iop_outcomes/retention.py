@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._results import TableResult, format_p, format_table
+from ._results import MISSING_GROUP, TableResult, format_p, format_table
 from ._stats import check_ci_level, mean_ci, wilson_ci, z_crit
 from .exceptions import ConfigError, DataError
 
@@ -74,7 +74,6 @@ _CLOSED = ("completed", "dropped_out", "transferred", "administrative")
 #: With ``as_of``, an episode counts toward a window's response rate only once it has closed.
 WINDOW_DAYS = {"1m": 60, "3m": 135, "6m": 270, "12m": 500}
 _ALL = "(all)"
-_MISSING = "(missing)"
 #: Columns of ``RetentionResult.tests`` (follow-up response compared between groups).
 _TEST_COLUMNS = [
     "window",
@@ -227,7 +226,7 @@ def _groups(ep: pd.DataFrame, by: str | None, fname: str) -> tuple[np.ndarray, l
         labels = [str(u) for u in uniq]
     if (codes < 0).any():
         codes = np.where(codes < 0, len(labels), codes)
-        labels = [*labels, _MISSING]
+        labels = [*labels, MISSING_GROUP]
     return codes, labels
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._results import MISSING_GROUP
 from ..change import _DERIVED
 from ..exceptions import ConfigError, DataError, IOPError
 from .config import StudyConfig, load_config
@@ -870,7 +871,7 @@ def _labels(s: pd.Series) -> pd.Series:
     """Group labels as text, a missing group value as "(missing)" (as change_summary and
     retention label it), so that every table names a group the same way."""
     o = s.astype("object")
-    return o.where(o.notna(), "(missing)").astype(str)
+    return o.where(o.notna(), MISSING_GROUP).astype(str)
 
 
 def _flow_wide(flow: pd.DataFrame) -> pd.DataFrame:

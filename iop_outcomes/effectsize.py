@@ -29,7 +29,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from ._results import TableResult
-from ._stats import hedges_j, z_crit
+from ._stats import hedges_j, midrank_below, tie_tolerance, z_crit
 from .exceptions import ConfigError, DataError, IOPWarning
 
 __all__ = ["rm_d", "rm_d_from_summary", "bootstrap_ci"]
@@ -422,10 +422,10 @@ def _interval(theta_hat, boot, jack, jack_w, ci_level: float, method: str) -> di
     if method == "percentile":
         lo, hi = alpha, 1.0 - alpha
     else:
-        b = good.size
-        prop = (np.count_nonzero(good < theta_hat) + np.count_nonzero(good <= theta_hat)) / (
-            2.0 * b
-        )
+        # replicates equal to the estimate (a cluster bootstrap draws the original sample
+        # itself now and then) count half, to a tolerance relative to the statistic's scale:
+        # exact comparison let the last bit of rounding decide, which differs between CPUs
+        prop = midrank_below(good, theta_hat, tie_tolerance(theta_hat, out["se"]))
         z0 = float(ndtri(prop))
         a = _acceleration(np.asarray(jack, dtype=float), np.asarray(jack_w, dtype=float))
         out["z0"], out["acceleration"] = z0, a

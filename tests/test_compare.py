@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from tolerance import SUMS
 
 from iop_outcomes import instruments
 from iop_outcomes.compare import (
@@ -85,7 +86,7 @@ def test_d_ppc2_hand_calculation():
     sp_pre = np.sqrt((14.75 + 26.75) / 6)
     # J(6) = Gamma(3) / (sqrt(3) Gamma(2.5)); Gamma(3) = 2, Gamma(2.5) = 1.5 * 0.5 * sqrt(pi)
     J = 2 / (np.sqrt(3) * 0.75 * np.sqrt(np.pi))
-    np.testing.assert_allclose(es.loc["d_ppc2", "estimate"], J * (-0.5) / sp_pre, rtol=1e-12)
+    np.testing.assert_allclose(es.loc["d_ppc2", "estimate"], J * (-0.5) / sp_pre, rtol=SUMS)
 
 
 def test_morris_variance_reduces_to_large_sample_form():
@@ -145,8 +146,8 @@ def test_ancova_standardized_by_unadjusted_pooled_endpoint_sd():
     from iop_outcomes._stats import hedges_j
 
     est = row(res, "virtual - in_person")["estimate"]
-    np.testing.assert_allclose(es["estimate"], hedges_j(n1 + n2 - 2) * est / sp, rtol=1e-12)
-    np.testing.assert_allclose(es["sd_used"], sp, rtol=1e-12)
+    np.testing.assert_allclose(es["estimate"], hedges_j(n1 + n2 - 2) * est / sp, rtol=SUMS)
+    np.testing.assert_allclose(es["sd_used"], sp, rtol=SUMS)
 
 
 # ----------------------------------------------------------------------------- weighting
@@ -239,7 +240,7 @@ def test_weights_and_weighted_smd_by_hand():
     # unweighted: mean T (1+4)/2 = 2.5, C (2+3)/2 = 2.5; var T = 4.5, var C = 0.5 -> sd = sqrt(2.5)
     # weighted: T (5*1 + 1.25*4)/6.25 = 1.6 ; C (2*2 + 4/3*3)/(10/3) = 2.4
     assert t["smd_before"] == pytest.approx(0.0)
-    assert t["smd_after"] == pytest.approx((1.6 - 2.4) / np.sqrt(2.5), rel=1e-12)
+    assert t["smd_after"] == pytest.approx((1.6 - 2.4) / np.sqrt(2.5), rel=SUMS)
 
 
 def test_overlap_weights_balance_exactly():
@@ -568,7 +569,7 @@ def test_results_print_and_frame():
     assert set(sg.effect_sizes["measure"]) == {"hedges_g_change", "d_ppc2"}
     assert len(sg.effect_sizes) == 2 * len(sg.table)
     m = compare(EP).means
-    np.testing.assert_allclose(m["change_ci_low"], m["ci_low"] - EP["baseline"].mean(), rtol=1e-12)
+    np.testing.assert_allclose(m["change_ci_low"], m["ci_low"] - EP["baseline"].mean(), rtol=SUMS)
 
 
 # ----------------------------------------------------------------------------- plots
@@ -602,8 +603,8 @@ def test_pool_sites_ancova_uses_per_site_ancova():
     s3 = EP[EP["site"] == "S3"]
     one = compare(s3, method="ancova").table.set_index("contrast")
     got = res.sites[res.sites["site"] == "S3"].set_index("contrast")
-    np.testing.assert_allclose(got["estimate"], one.loc[got.index, "estimate"], rtol=1e-12)
-    np.testing.assert_allclose(got["se"], one.loc[got.index, "se"], rtol=1e-12)
+    np.testing.assert_allclose(got["estimate"], one.loc[got.index, "estimate"], rtol=SUMS)
+    np.testing.assert_allclose(got["se"], one.loc[got.index, "se"], rtol=SUMS)
 
 
 def test_small_group_in_one_site_drops_only_that_contrast():

@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--out", default="reports/demo", help="output directory (default: %(default)s)")
     d.add_argument("--config", help="study configuration TOML (default: built-in defaults)")
+    d.add_argument(
+        "--timestamp",
+        default="data",
+        metavar="WHEN",
+        help="date stamp: 'data' (quarter of the latest assessment; reruns are byte-identical), "
+        "'now' (UTC clock, or SOURCE_DATE_EPOCH when set) or a text to show (default: %(default)s)",
+    )
 
     v = sub.add_parser(
         "validate",
@@ -123,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help="study configuration TOML (see docs/report.md)")
     r.add_argument("--out", required=True, help="output directory")
     r.add_argument("--mapping", help="column mapping TOML (overrides [data] mapping)")
+    r.add_argument(
+        "--timestamp",
+        default="data",
+        metavar="WHEN",
+        help="date stamp: 'data' (quarter of the latest assessment; reruns are byte-identical), "
+        "'now' (UTC clock, or SOURCE_DATE_EPOCH when set) or a text to show (default: %(default)s)",
+    )
 
     y = sub.add_parser(
         "synth",
@@ -169,7 +183,12 @@ def cmd_demo(args) -> int:
     _say(args, "Generating the demo data (iop.synth.demo()) ...")
     sim = iop.synth.demo()
     rep = iop.report(
-        sim, config=_config(args), out=args.out, name="iop.synth.demo()", progress=_progress(args)
+        sim,
+        config=_config(args),
+        out=args.out,
+        name="iop.synth.demo()",
+        progress=_progress(args),
+        timestamp=args.timestamp,
     )
     _finish_report(args, rep, Path(args.out))
     return EXIT_OK
@@ -181,7 +200,9 @@ def cmd_report(args) -> int:
     cfg = _config(args, args.mapping)
     if not Path(args.data).exists():
         raise FileNotFoundError(f"The data file {args.data!r} does not exist. Check the path.")
-    rep = iop.report(args.data, config=cfg, out=args.out, progress=_progress(args))
+    rep = iop.report(
+        args.data, config=cfg, out=args.out, progress=_progress(args), timestamp=args.timestamp
+    )
     _finish_report(args, rep, Path(args.out))
     return EXIT_OK
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 import warnings
@@ -36,6 +37,8 @@ FAST = {
     "trajectories": {"enabled": False},
 }
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+VERSIONS = re.compile(rb'<dt>Software</dt><dd>[^<]*</dd>|"versions": \{[^}]*\}')
+STAMP = re.compile(r"(Data through|Generated \(UTC\)|Generated)(</dt><dd>| <time[^>]*>)[^<]*")
 COUNT_COLUMNS = {
     "n",
     "k",
@@ -74,8 +77,8 @@ SECTIONS = [
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    """The same data and configuration built twice: with the clock, and with
-    SOURCE_DATE_EPOCH fixing the timestamp."""
+    """The same data and configuration built twice: stamped from the data (the default), and
+    stamped with the clock, which SOURCE_DATE_EPOCH replaces."""
     sim = iop.synth.generate(n_episodes=240, seed=11)
     outs = []
     mp = pytest.MonkeyPatch()
@@ -83,7 +86,7 @@ def small(tmp_path_factory):
         if i == 1:
             mp.setenv("SOURCE_DATE_EPOCH", "1700000000")
         out = tmp_path_factory.mktemp(f"small{i}")
-        rep = iop.report(sim, config=FAST, out=out, strict=True)
+        rep = iop.report(sim, config=FAST, out=out, strict=True, timestamp=("data", "now")[i])
         outs.append((rep, out))
     mp.undo()
     return sim, outs
@@ -119,19 +122,45 @@ def test_sections_in_order_summary_first(small):
     assert rep.warnings == [] or all("could not" not in w for w in rep.warnings)
 
 
+def _unstamped(d: Path) -> tuple:
+    """A built report's files with its date stamp (label and value) taken out."""
+    html = STAMP.sub("STAMP", (d / "report.html").read_text())
+    prov = json.loads((d / "provenance.json").read_text())
+    prov.pop("generated"), prov.pop("stamp")
+    xlsx = [
+        [c.value for c in r]
+        for ws in load_workbook(d / "tables.xlsx")
+        for r in ws.iter_rows()
+        if str(r[0].value).lower() not in ("data through", "generated (utc)")
+    ]
+    return html, prov, xlsx
+
+
 def test_deterministic_apart_from_timestamp(small):
-    _, [(_, a), (_, b)] = small
+    sim, [(ra, a), (rb, b)] = small
+    # the default stamp is the quarter of the latest assessment date, read from the data
+    last = pd.to_datetime(sim.data["assessment_date"]).max()
+    quarter = f"{last.year}-Q{(last.month - 1) // 3 + 1}"
+    assert (ra.generated, ra.stamp_label) == (quarter, "Data through")
+    assert (
+        f'Data through <time class="generated">{quarter}</time>' in (a / "report.html").read_text()
+    )
+    assert (ra.provenance["generated"], ra.provenance["stamp"]) == (quarter, "Data through")
+    # timestamp="now" reads the clock, which SOURCE_DATE_EPOCH replaces
+    assert (rb.generated, rb.stamp_label) == ("2023-11-14T22:13:20Z", "Generated (UTC)")
+    assert "2023-11-14T22:13:20Z" in (b / "report.html").read_text()
     assert _csvs(a) == _csvs(b) and len(_csvs(a)) >= 20
-    ha = TIMESTAMP.sub("T", (a / "report.html").read_text())
-    hb = TIMESTAMP.sub("T", (b / "report.html").read_text())
-    assert ha == hb
-    pa = TIMESTAMP.sub("T", (a / "provenance.json").read_text())
-    assert pa == TIMESTAMP.sub("T", (b / "provenance.json").read_text())
-    va = [[c.value for c in r] for ws in load_workbook(a / "tables.xlsx") for r in ws.iter_rows()]
-    vb = [[c.value for c in r] for ws in load_workbook(b / "tables.xlsx") for r in ws.iter_rows()]
-    strip = [[TIMESTAMP.sub("T", str(v)) for v in r] for r in va]
-    assert strip == [[TIMESTAMP.sub("T", str(v)) for v in r] for r in vb]
-    assert "2023-11-14T22:13:20Z" in (b / "report.html").read_text()  # SOURCE_DATE_EPOCH
+    assert _unstamped(a) == _unstamped(b)
+
+
+def test_timestamp_choices():
+    from iop_outcomes.report.render import timestamp
+
+    assert timestamp("data", ["2024-12-31", None]) == ("2024-Q4", "Data through")
+    assert timestamp("data", []) == ("undated", "Data through")
+    assert timestamp("  week 12 ") == ("week 12", "Generated")
+    with pytest.raises(iop.ConfigError, match="'timestamp' parameter of report"):
+        iop.report(pd.DataFrame(), timestamp="")
 
 
 def test_no_identifiers_or_individual_dates(small):
@@ -227,7 +256,12 @@ def test_demo_regenerates_identically_and_renders_in_chromium(request, demo_dir,
     """One test (so that parallel workers build the demo report once): the regenerated demo
     tables equal the committed ones, and the report renders in headless Chromium."""
     if COMMITTED.exists():
+        # `iop-outcomes demo` leaves git status clean: every file is rebuilt byte for byte
+        # (package versions masked: a fresh environment may install newer releases)
         assert _csvs(demo_dir) == _csvs(COMMITTED)
+        for f in ("report.html", "provenance.json", "tables.xlsx"):
+            built, kept = ((d / f).read_bytes() for d in (demo_dir, COMMITTED))
+            assert VERSIONS.sub(b"", built) == VERSIONS.sub(b"", kept), f
     chromium = request.getfixturevalue("chromium")
     html = (demo_dir / "report.html").read_text()
     n_fig = html.count('class="report-figure"')

@@ -35,9 +35,11 @@ from .render import (
     Section,
     figure_to_svg,
     render_html,
-    timestamp,
     write_csv,
     write_xlsx,
+)
+from .render import (
+    timestamp as _timestamp,
 )
 from .safety import find_identifiers, scrub_identifiers
 from .suppress import suppress
@@ -67,6 +69,7 @@ class Report:
     config: StudyConfig
     generated: str
     banner: str = ""
+    stamp_label: str = "Generated"
     warnings: list[str] = field(default_factory=list)
 
     def html(self) -> str:
@@ -77,6 +80,7 @@ class Report:
             generated=self.generated,
             sections=self.sections,
             banner=self.banner,
+            stamp_label=self.stamp_label,
         )
 
     def table(self, key: str) -> pd.DataFrame:
@@ -95,7 +99,7 @@ class Report:
         """Write ``report.html``, ``tables/<key>.csv``, ``tables.xlsx`` and ``provenance.json``.
 
         Returns the paths written. Files are byte-identical for the same data, configuration
-        and seed apart from the generation timestamp.
+        and seed (with the default data-derived date stamp).
         """
         out = Path(out)
         try:
@@ -108,7 +112,7 @@ class Report:
         for t in self.tables:
             paths[f"tables/{t.key}.csv"] = write_csv(t, out / "tables" / f"{t.key}.csv")
         about = [
-            ("generated", self.generated),
+            (self.stamp_label.lower(), self.generated),
             ("input sha256", self.provenance.get("input", {}).get("sha256", "")),
             ("small-cell suppression", self.provenance.get("suppression", "")),
         ]
@@ -129,7 +133,7 @@ class Report:
         lines = [
             self.title,
             f"{len(self.sections)} sections, {len(self.tables)} tables, "
-            f"{len(self.figures)} figures; generated {self.generated}",
+            f"{len(self.figures)} figures; {self.stamp_label.lower()} {self.generated}",
         ]
         lines += [f"  {t.key}: {t.title}" for t in self.tables]
         lines += [f"warning: {w}" for w in self.warnings]
@@ -2276,7 +2280,9 @@ def _fmt_param(v: Any) -> str:
     return str(v)
 
 
-def _provenance(ctx: _Ctx, sec: Section, loaded: Any, generated: str, input_name: str) -> dict:
+def _provenance(
+    ctx: _Ctx, sec: Section, loaded: Any, generated: tuple[str, str], input_name: str
+) -> dict:
     ledger = loaded.ledger
     led = ctx.facts.get("ledger")
 
@@ -2295,7 +2301,8 @@ def _provenance(ctx: _Ctx, sec: Section, loaded: Any, generated: str, input_name
     versions["python"] = platform.python_version()
     th = ctx.cfg.suppression_threshold
     prov = {
-        "generated": generated,
+        "generated": generated[0],
+        "stamp": generated[1],
         "input": {
             "name": input_name,
             "sha256": _sha256_of(loaded),
@@ -2319,7 +2326,7 @@ def _provenance(ctx: _Ctx, sec: Section, loaded: Any, generated: str, input_name
         ),
         ("Small-cell suppression", prov["suppression"]),
         ("Seed", str(ctx.cfg.seed)),
-        ("Generated (UTC)", generated),
+        (generated[1], generated[0]),
         ("Software", ", ".join(f"{k} {v}" for k, v in versions.items())),
     ]
     dl = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in rows)
@@ -2338,7 +2345,7 @@ def _build_sections(
     loaded: Any,
     eps: dict[str, pd.DataFrame],
     rules: Any,
-    generated: str,
+    generated: tuple[str, str],
     input_name: str,
 ) -> tuple[list[Section], dict]:
     """One build pass: every section, its tables (suppressed with ``ctx.forced``) and text."""
@@ -2399,6 +2406,7 @@ def report(
     name: str | None = None,
     progress: bool = False,
     strict: bool = False,
+    timestamp: str = "data",
 ) -> Report:
     """Build the shareable outcome report.
 
@@ -2418,6 +2426,11 @@ def report(
         Show a progress bar on standard error.
     strict : bool
         Re-raise analysis errors instead of noting them in the report (for tests).
+    timestamp : {"data", "now"} or str, default "data"
+        The report's date stamp. ``"data"``: the quarter of the latest assessment date
+        ("Data through 2025-Q2"), so the same data always give byte-identical files;
+        ``"now"``: the generation time in UTC (``SOURCE_DATE_EPOCH`` replaces the clock when
+        set); any other text is shown as given. See :func:`iop_outcomes.report.render.timestamp`.
 
     Returns
     -------
@@ -2431,6 +2444,7 @@ def report(
     ['01_ledger_dispositions', '02_ledger_reasons']
     """
     cfg = load_config(config)
+    _timestamp(timestamp)  # an unusable choice fails now, not after the build
     steps = [
         "load",
         "episodes",
@@ -2494,14 +2508,14 @@ def report(
             ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=False)
             if n_pass == 0:  # the first pass runs the analyses
                 ctx.step = step
-            _build_sections(ctx, loaded, eps, rules, "", input_name)
+            _build_sections(ctx, loaded, eps, rules, ("", ""), input_name)
             more = forced | _hidden_populations(ctx)
             if more == forced:
                 break
             forced = more
         else:  # pragma: no cover - the hidden set only grows, so this cannot happen
             raise IOPError("Small-cell suppression across tables did not settle.")
-        generated = timestamp()
+        generated = _timestamp(timestamp, _assessment_dates(loaded.data))
         ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=True)
         sections, prov = _build_sections(ctx, loaded, eps, rules, generated, input_name)
         step("suppression")
@@ -2522,7 +2536,8 @@ def report(
             figures=ctx.figures,
             provenance=prov,
             config=cfg,
-            generated=generated,
+            generated=generated[0],
+            stamp_label=generated[1],
             banner=banner,
             warnings=ctx.warnings,
         )
@@ -2534,6 +2549,11 @@ def report(
         if bar is not None:
             bar.close()
     return rep
+
+
+def _assessment_dates(data: pd.DataFrame) -> Any:
+    """Assessment dates of the accepted rows (empty when the column is absent)."""
+    return data["assessment_date"] if "assessment_date" in data.columns else []
 
 
 def _final_identifier_check(rep: Report, loaded: Any) -> None:

@@ -5,8 +5,8 @@
   that forbids loading anything from the network, so the file opens offline.
 - Determinism: figures are written with a fixed ``svg.hashsalt`` and no date/creator metadata;
   tables with a fixed float format; the XLSX archive with fixed member timestamps and document
-  properties. The same data, configuration and seed therefore give byte-identical files apart
-  from the generation timestamp (which honours ``SOURCE_DATE_EPOCH``).
+  properties; the date stamp comes from the data by default (:func:`timestamp`). The same data,
+  configuration and seed therefore give byte-identical files.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .._results import _fmt_value
+from ..exceptions import ConfigError
 from .safety import neutralise_formulas, neutralise_text, scrub_identifiers
 
 __all__ = [
@@ -45,14 +46,43 @@ __all__ = [
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def timestamp() -> str:
-    """UTC generation time (ISO 8601, seconds); ``SOURCE_DATE_EPOCH`` overrides the clock."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.strip().isdigit():
-        t = _dt.datetime.fromtimestamp(int(epoch), tz=_dt.UTC)
-    else:
-        t = _dt.datetime.now(tz=_dt.UTC)
-    return t.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+def timestamp(when: str = "data", dates: Any = None) -> tuple[str, str]:
+    """The report's date stamp and its label, reproducible by default.
+
+    ``when="data"`` (the default) stamps the report with the calendar quarter of the latest
+    assessment date among ``dates`` (e.g. ``"2025-Q2"``, labelled "Data through"): the same data
+    always give the same stamp, so rebuilding a report changes no byte, and a quarter names no
+    individual's visit. ``when="now"`` stamps the generation time in UTC (ISO 8601, seconds),
+    labelled "Generated (UTC)"; as the reproducible-builds convention asks, ``SOURCE_DATE_EPOCH``
+    (seconds since 1970) replaces the clock when set. Any other string is used as given
+    (labelled "Generated").
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> timestamp("data", pd.to_datetime(["2025-01-31", "2025-05-02"]))
+    ('2025-Q2', 'Data through')
+    >>> timestamp("2026-01-15")
+    ('2026-01-15', 'Generated')
+    """
+    if when == "data":
+        d = pd.to_datetime(pd.Series(dates, dtype=object), errors="coerce").max()
+        if pd.isna(d):
+            return "undated", "Data through"
+        return f"{d.year}-Q{(d.month - 1) // 3 + 1}", "Data through"
+    if when == "now":
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        if epoch and epoch.strip().isdigit():
+            t = _dt.datetime.fromtimestamp(int(epoch), tz=_dt.UTC)
+        else:
+            t = _dt.datetime.now(tz=_dt.UTC)
+        return t.replace(microsecond=0).isoformat().replace("+00:00", "Z"), "Generated (UTC)"
+    if not isinstance(when, str) or not when.strip():
+        raise ConfigError(
+            "The 'timestamp' parameter of report must be 'data', 'now' or a date text. "
+            f"Got {when!r} instead."
+        )
+    return when.strip(), "Generated"
 
 
 # --------------------------------------------------------------------------- content blocks
@@ -401,6 +431,7 @@ def render_html(
     generated: str,
     sections: Sequence[Section],
     banner: str = "",
+    stamp_label: str = "Generated",
 ) -> str:
     """Assemble the self-contained HTML document."""
     toc = "".join(
@@ -425,7 +456,8 @@ def render_html(
     if subtitle:
         out.append(f'<p class="subtitle">{html.escape(subtitle)}</p>')
     out.append(
-        f'<p class="meta">Generated <time class="generated">{html.escape(generated)}</time> '
+        f'<p class="meta">{html.escape(stamp_label)} '
+        f'<time class="generated">{html.escape(generated)}</time>. Built '
         "by iop_outcomes. Aggregate figures only; no individual-level data.</p>"
     )
     if banner:

@@ -89,7 +89,7 @@ def test_endpoint_rules_last_in_treatment_vs_discharge_only():
     for day, inside in [(27, True), (26, False), (37, True)]:
         got = iop.episodes(rows("E1", [0, 10, day], [20, 16, 14], discharge=dc30), rules=only)
         assert bool(got["endpoint"].iloc[0] == 14) is inside, day
-    with pytest.raises(ConfigError, match="'endpoint' rule"):
+    with pytest.raises(ConfigError, match="'endpoint' parameter of EpisodeRules"):
         EpisodeRules(endpoint="best")
 
 

@@ -25,6 +25,15 @@ Rules (defaults)
   0), endpoint the latest of ``intake`` / ``week_N`` / ``discharge``
   (``discharge`` only under ``"discharge_only"``), follow-ups ``followup_Nm``.
 
+Rules by label
+--------------
+A published definition written in labels ("baseline = the intake assessment;
+endpoint = the discharge assessment, else the last in treatment; follow-ups =
+the follow-up visits") is ``EpisodeRules(baseline="label:intake",
+endpoint="label:discharge else last_in_treatment", followup="label")``: the
+labelled score whatever its date, a fallback only where the rule says ``else``
+(see :class:`EpisodeRules` and ``docs/data-format.md``).
+
 Change is ``endpoint − baseline``: negative is improvement on PHQ-9 and GAD-7.
 """
 
@@ -667,7 +676,8 @@ def episodes(data: pd.DataFrame, *, instrument="PHQ-9", rules=None) -> pd.DataFr
         Instrument(s); ``None`` for every instrument present (rows stacked,
         told apart by the ``instrument`` column).
     rules : EpisodeRules or dict, optional
-        Window rules; see the module notes for the defaults.
+        Date-window rules (the defaults, see the module notes) or label rules
+        (``{"baseline": "label:intake", ...}``, see :class:`EpisodeRules`).
 
     Returns
     -------

@@ -138,7 +138,8 @@ class EpisodeRules:
     baseline : str
         ``"window"`` (default): the score nearest admission within
         ``baseline_window``. ``"label:intake"``: the score labelled ``intake``
-        (any ``timepoint`` label may be named), whatever its date.
+        (any in-treatment label may be named: ``intake``, ``week_N``,
+        ``discharge``), whatever its date.
     endpoint : str
         ``"last_in_treatment"`` (default), ``"discharge_only"`` (see the module
         notes) or ``"label:discharge"``: the score labelled ``discharge``, dated
@@ -495,7 +496,7 @@ def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
 
     gk = (d["episode_id"].astype("str") + "\x1f" + d["instrument"].astype("str")).to_numpy()
     tn = t.to_numpy()
-    t_int = tn.view("int64")  # for ordering label picks (valid rows are dated)
+    t_int = t.to_numpy(dtype="datetime64[ns]").view("int64")  # orders label picks (valid: dated)
     y = d["total"].to_numpy(dtype=float)
     labels = _canonical_labels(d) if r.uses_labels else None
     taken = np.zeros(len(d), dtype=bool)  # rows a label rule made baseline or endpoint

@@ -49,3 +49,24 @@ def test_episode_rules_by_label_from_a_study_file(tmp_path):
     study.write_text('[episodes]\nbaseline_rule = "label:intake"\n')
     with pytest.raises(ConfigError, match=r"Unknown key\(s\) \['baseline_rule'\] in \[episodes\]"):
         load_config(study)
+
+
+def test_report_methods_state_the_label_episode_rules(tmp_path):
+    import html as _html
+    import warnings
+
+    import iop_outcomes as iop
+
+    sim = iop.synth.generate(n_episodes=120, seed=4)
+    cfg = {
+        "sensitivity": {"methods": ["completers", "bocf"]},
+        "trajectories": {"enabled": False},
+        "episodes": {"baseline": "label:intake", "endpoint": "label:discharge"},
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        iop.report(sim, config=cfg, out=tmp_path)
+    page = _html.unescape((tmp_path / "report.html").read_text())
+    meth = page[page.index('id="methods"') : page.index('id="provenance"')]
+    assert "Baseline: the score labelled 'intake' (the earliest if several)" in meth
+    assert "Endpoint (label:discharge): the score labelled 'discharge'" in meth

@@ -653,8 +653,9 @@ def missing_data_sensitivity(
         Instrument analysed (rows of other instruments are ignored).
     rules : EpisodeRules or dict, optional
         Episode window rules (``iop.episodes``); the endpoint rule is always
-        ``"discharge_only"``. Default: the rules recorded on ``episodes`` (``attrs``), else
-        the library defaults.
+        ``"discharge_only"``, except that a label endpoint without a ``last_in_treatment``
+        fallback (``"label:discharge"``) is kept. Default: the rules recorded on ``episodes``
+        (``attrs``), else the library defaults.
     completed : sequence of str or None, default ("completed",)
         ``discharge_status`` values that count as finishing treatment. The discharge-only
         rule takes any score near the discharge date, which for a dropout is usually the

@@ -25,11 +25,21 @@ Rules (defaults)
   0), endpoint the latest of ``intake`` / ``week_N`` / ``discharge``
   (``discharge`` only under ``"discharge_only"``), follow-ups ``followup_Nm``.
 
+Rules by label
+--------------
+A published definition written in labels ("baseline = the intake assessment;
+endpoint = the discharge assessment, else the last in treatment; follow-ups =
+the follow-up visits") is ``EpisodeRules(baseline="label:intake",
+endpoint="label:discharge else last_in_treatment", followup="label")``: the
+labelled score whatever its date, a fallback only where the rule says ``else``
+(see :class:`EpisodeRules` and ``docs/data-format.md``).
+
 Change is ``endpoint − baseline``: negative is improvement on PHQ-9 and GAD-7.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -37,6 +47,7 @@ import pandas as pd
 
 from . import instruments as _inst
 from .exceptions import ConfigError, DataError
+from .io.mapping import normalize_timepoint as _normalize_timepoint
 
 __all__ = ["EpisodeRules", "episodes", "assessment_roles", "FOLLOWUPS"]
 
@@ -56,14 +67,127 @@ _ASSESSMENT_COLS = {
 }
 
 
+#: the date rules each choice accepts; a choice may also be ``label:<timepoint>``
+#: (``followup``: the bare word ``label``), and alternatives are joined by ``" else "``
+_DATE_RULES = {
+    "baseline": ("window",),
+    "endpoint": ("last_in_treatment", "discharge_only"),
+    "followup": ("window",),
+}
+_ELSE = re.compile(r"\s+else\s+", flags=re.IGNORECASE)
+
+
+def _parse_choice(value, name: str) -> tuple[tuple[str, str], ...]:
+    """``"label:discharge else last_in_treatment"`` → ``(("label", "discharge"), ("date", ...))``.
+
+    Labels are read as the loader reads the ``timepoint`` column (case, spaces and
+    synonyms: ``"Baseline"`` → ``intake``), so the rule and the data agree.
+    """
+    dates = _DATE_RULES[name]
+    example = {
+        "baseline": "'label:intake' or 'label:intake else window'",
+        "endpoint": "'label:discharge' or 'label:discharge else last_in_treatment'",
+        "followup": "'label' or 'label else window'",
+    }[name]
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"The '{name}' parameter of EpisodeRules must be a rule name "
+            f"({', '.join(repr(x) for x in dates)}) or a label rule such as {example}. "
+            f"Got {value!r} instead."
+        )
+    out = []
+    for alt in _ELSE.split(value.strip()):
+        a = alt.strip()
+        if a.lower() in dates:
+            out.append(("date", a.lower()))
+            continue
+        if name == "followup" and a.lower() == "label":
+            out.append(("label", "followup"))
+            continue
+        m = re.fullmatch(r"label\s*:\s*(.+)", a, flags=re.IGNORECASE)
+        if not m or name == "followup":
+            raise ConfigError(
+                f"The '{name}' parameter of EpisodeRules must be "
+                f"{' or '.join(repr(x) for x in dates)}, or a label rule such as {example}. "
+                f"Got {value!r} instead."
+            )
+        label = _normalize_timepoint(m.group(1))
+        if label is None or label.startswith("followup"):
+            raise ConfigError(
+                f"The '{name}' parameter of EpisodeRules must name an in-treatment timepoint "
+                "label (intake, week_N or discharge, or a synonym the loader reads, such as "
+                f"'baseline' or 'post'). Got {value!r} instead."
+            )
+        out.append(("label", label))
+    return tuple(out)
+
+
+def _spell(choice: tuple[tuple[str, str], ...]) -> str:
+    """The canonical spelling of a parsed choice (what :class:`EpisodeRules` stores)."""
+    return " else ".join(
+        v if k == "date" else ("label" if v == "followup" else f"label:{v}") for k, v in choice
+    )
+
+
 @dataclass(frozen=True)
 class EpisodeRules:
-    """Window rules for picking baseline, endpoint and follow-up scores (days).
+    """Rules for picking baseline, endpoint and follow-up scores: date windows or labels.
+
+    Parameters
+    ----------
+    baseline : str
+        ``"window"`` (default): the score nearest admission within
+        ``baseline_window``. ``"label:intake"``: the score labelled ``intake``
+        (any in-treatment label may be named: ``intake``, ``week_N``,
+        ``discharge``), whatever its date.
+    endpoint : str
+        ``"last_in_treatment"`` (default), ``"discharge_only"`` (see the module
+        notes) or ``"label:discharge"``: the score labelled ``discharge``, dated
+        after the baseline, whatever its distance from the discharge date.
+    followup : str
+        ``"window"`` (default): the score nearest each target day within its
+        window after discharge. ``"label"``: the score labelled
+        ``followup_1m`` … ``followup_12m``, whatever its date.
+    baseline_window, discharge_grace, discharge_window, followup_targets, followup_windows
+        The date windows, in days (see the module notes).
+
+    Notes
+    -----
+    A choice may list alternatives joined by ``" else "``, tried in order per
+    episode: ``endpoint="label:discharge else last_in_treatment"`` takes the
+    discharge-labelled score and, only for an episode without one, the last
+    in-treatment score. Without ``else`` a missing label leaves the score
+    missing (an episode without an intake has no baseline; no week-1 score
+    stands in for it).
+
+    Labels match as the loader reads the ``timepoint`` column
+    (``iop.io.mapping.normalize_timepoint``): case, spaces and hyphens do not
+    matter and synonyms are read (``baseline``, ``admission``, ``pre``,
+    ``week 0`` → ``intake``; ``post``, ``end``, ``dc`` → ``discharge``;
+    ``FU 3m``, ``3 month follow-up`` → ``followup_3m``). The stored rule is the
+    canonical spelling (``"label:Baseline"`` is kept as ``"label:intake"``).
+
+    When several scores of an episode carry the label, the baseline and each
+    follow-up take the earliest, the endpoint the latest (the scores nearest the
+    start and the end of treatment); same-day ties go to the lower score. A
+    label pick ignores the date windows; in an episode with dated scores, an
+    undated row is never picked, and the endpoint must be dated after the
+    baseline. A ``label`` follow-up never takes the baseline or endpoint row,
+    and a ``window`` fallback never takes a row labelled for another follow-up.
 
     Examples
     --------
     >>> EpisodeRules(endpoint="discharge_only").endpoint
     'discharge_only'
+    >>> r = EpisodeRules(baseline="label:Baseline", endpoint="label:discharge else last_in_treatment")
+    >>> r.baseline, r.endpoint
+    ('label:intake', 'label:discharge else last_in_treatment')
+    >>> print(r.describe().split(". Follow-ups")[0])  # doctest: +NORMALIZE_WHITESPACE
+    Baseline: the score labelled 'intake' (the earliest if several), whatever its date; none
+    when the episode has no such score. Endpoint (label:discharge else last_in_treatment): the
+    score labelled 'discharge' and dated after the baseline (the latest if several), whatever
+    its date; for an episode without one, the last score after baseline and no later than 7
+    days after discharge
     """
 
     baseline_window: tuple[int, int] = (-14, 7)
@@ -81,13 +205,12 @@ class EpisodeRules:
             "12m": (271, 500),
         }
     )
+    baseline: str = "window"
+    followup: str = "window"
 
     def __post_init__(self) -> None:
-        if self.endpoint not in ("last_in_treatment", "discharge_only"):
-            raise ConfigError(
-                "The 'endpoint' rule must be 'last_in_treatment' or 'discharge_only'. "
-                f"Got {self.endpoint!r} instead."
-            )
+        for name in ("baseline", "endpoint", "followup"):
+            object.__setattr__(self, name, _spell(_parse_choice(getattr(self, name), name)))
         lo, hi = self.baseline_window
         if lo > hi:
             raise ConfigError(
@@ -97,26 +220,86 @@ class EpisodeRules:
             raise ConfigError(
                 "followup_windows and followup_targets must name the same follow-ups."
             )
+        if "label" in self.followup.split(" else "):
+            odd = [
+                k for k in self.followup_windows if _normalize_timepoint(f"followup_{k}") is None
+            ]
+            if odd:
+                raise ConfigError(
+                    "The 'followup' parameter of EpisodeRules must be 'window' when follow-ups "
+                    "have names no timepoint label carries (labels exist for 1m, 3m, 6m and "
+                    f"12m). Got followup={self.followup!r} with follow-ups {odd} instead."
+                )
+
+    def choices(self, name: str) -> tuple[tuple[str, str], ...]:
+        """The alternatives of one choice (``"baseline"``, ``"endpoint"``, ``"followup"``).
+
+        Examples
+        --------
+        >>> EpisodeRules(endpoint="label:discharge else last_in_treatment").choices("endpoint")
+        (('label', 'discharge'), ('date', 'last_in_treatment'))
+        """
+        return _parse_choice(getattr(self, name), name)
+
+    @property
+    def uses_labels(self) -> bool:
+        """Whether any choice picks scores by their ``timepoint`` label."""
+        return any(k == "label" for n in _DATE_RULES for k, _ in self.choices(n))
 
     def describe(self) -> str:
-        """One sentence per rule, for methods sections."""
+        """One sentence per rule, for methods sections (the definition, stated exactly)."""
         lo, hi = self.baseline_window
-        ep = (
-            f"the last score after baseline and no later than {self.discharge_grace} days after discharge"
-            if self.endpoint == "last_in_treatment"
-            else (
-                "the score labelled 'discharge' when the episode has timepoint labels, otherwise the "
-                f"score nearest discharge from {-self.discharge_window[0]} days before to "
+        date_text = {
+            "window": f"the score nearest admission from {-lo} days before to {hi} days after it",
+            "last_in_treatment": (
+                "the last score after baseline and no later than "
+                f"{self.discharge_grace} days after discharge"
+            ),
+            "discharge_only": (
+                "the score labelled 'discharge' when the episode has timepoint labels, otherwise "
+                f"the score nearest discharge from {-self.discharge_window[0]} days before to "
                 f"{self.discharge_window[1]} days after it"
-            )
-        )
-        fu = "; ".join(
+            ),
+        }
+
+        fu_window = "; ".join(
             f"{k}: nearest to day {self.followup_targets[k]} within days {a}-{b} after discharge"
             for k, (a, b) in self.followup_windows.items()
         )
+        labels = ", ".join(f"'followup_{k}'" for k in self.followup_windows)
+        label_text = {
+            "baseline": "the score labelled '{}' (the earliest if several), whatever its date",
+            "endpoint": (
+                "the score labelled '{}' and dated after the baseline (the latest if several), "
+                "whatever its date"
+            ),
+            "followup": (
+                f"the scores labelled {labels} (the earliest of each if several), whatever "
+                "their dates, other than the baseline and endpoint scores"
+            ),
+        }
+
+        def text(name: str) -> str:
+            alts = self.choices(name)
+            if name == "followup" and alts == (("date", "window"),):
+                return fu_window  # the default, worded as before
+            dates = dict(date_text)
+            if name == "followup":
+                dates["window"] = f"the score by date ({fu_window})"
+            parts = [label_text[name].format(v) if k == "label" else dates[v] for k, v in alts]
+            joiner = (
+                "; for an episode without one, "
+                if name != "followup"
+                else "; for a follow-up without a labelled score, "
+            )
+            out = joiner.join(parts)
+            if alts[-1][0] == "label":
+                out += "; none when the episode has no such score"
+            return out
+
         return (
-            f"Baseline: the score nearest admission from {-lo} days before to {hi} days after it. "
-            f"Endpoint ({self.endpoint}): {ep}. Follow-ups: {fu}."
+            f"Baseline: {text('baseline')}. Endpoint ({self.endpoint}): {text('endpoint')}. "
+            f"Follow-ups: {text('followup')}."
         )
 
     def to_dict(self) -> dict:
@@ -173,6 +356,12 @@ def assessment_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> pd.D
     r = _coerce_rules(rules)
     _require(data, ["episode_id", "instrument", "total"])
     names = _instruments(data, instrument)
+    if r.uses_labels and "timepoint" not in data:
+        raise DataError(
+            "The episode rules pick scores by their timepoint label "
+            f"(baseline={r.baseline!r}, endpoint={r.endpoint!r}, followup={r.followup!r}), "
+            f"but the assessments have no 'timepoint' column. Columns found: {list(data.columns)}."
+        )
     d = data.loc[data["instrument"].isin(names)].copy()
     if "patient_id" not in d:
         d["patient_id"] = d["episode_id"]
@@ -230,6 +419,53 @@ def _pick_last(mask: np.ndarray, key: np.ndarray, t: np.ndarray) -> np.ndarray:
     return cand.drop_duplicates("_k", keep="last")["_pos"].to_numpy()
 
 
+def _pick_labelled(
+    mask: np.ndarray, key: np.ndarray, t: np.ndarray, y: np.ndarray, w: np.ndarray, *, latest: bool
+) -> np.ndarray:
+    """Positions of the earliest (``latest``: the latest) ``t`` per ``key`` among ``mask`` rows.
+
+    Same-``t`` ties go to the lower score, then the lower week: the pick does not depend on
+    row order.
+    """
+    pos = np.nonzero(mask)[0]
+    tt = t[pos]
+    cand = pd.DataFrame(
+        {"_pos": pos, "_k": key[pos], "_t": -tt if latest else tt, "_y": y[pos], "_w": w[pos]}
+    )
+    cand = cand.sort_values(["_k", "_t", "_y", "_w"], kind="mergesort")
+    return cand.drop_duplicates("_k", keep="first")["_pos"].to_numpy()
+
+
+def _first_alternative(key: np.ndarray, picks: list[np.ndarray]) -> np.ndarray:
+    """Per ``key``, the pick of the first alternative that has one (``a else b``)."""
+    if len(picks) == 1:
+        return picks[0]
+    pos = np.concatenate(picks)
+    order = np.repeat(np.arange(len(picks)), [len(p) for p in picks])
+    cand = pd.DataFrame({"_pos": pos, "_k": key[pos], "_o": order})
+    cand = cand.sort_values(["_k", "_o"], kind="mergesort")
+    return cand.drop_duplicates("_k", keep="first")["_pos"].to_numpy()
+
+
+def _canonical_labels(d: pd.DataFrame) -> pd.Categorical:
+    """The ``timepoint`` labels read as the loader reads them (one look-up per distinct label)."""
+    if "timepoint" not in d:
+        return pd.Categorical([None] * len(d), categories=[])
+    codes, uniques = pd.factorize(d["timepoint"])
+    canon = [_normalize_timepoint(u) for u in uniques]
+    cats = sorted({c for c in canon if c is not None})
+    lut = np.array([cats.index(c) if c is not None else -1 for c in canon] + [-1], dtype=np.int64)
+    return pd.Categorical.from_codes(lut[codes], categories=cats)
+
+
+def _is(labels: pd.Categorical, value: str) -> np.ndarray:
+    return (
+        np.asarray(labels == value, dtype=bool)
+        if value in labels.categories
+        else np.zeros(len(labels), dtype=bool)
+    )
+
+
 def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
     keys = ["episode_id", "instrument"]
     first_any = all_rows.groupby("episode_id", observed=True)["assessment_date"].min()
@@ -258,14 +494,29 @@ def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
     valid = d["total"].notna().to_numpy() & ~np.isnan(days)
     role = np.full(len(d), "outside_windows", dtype=object)
 
+    gk = (d["episode_id"].astype("str") + "\x1f" + d["instrument"].astype("str")).to_numpy()
+    tn = t.to_numpy()
+    t_int = t.to_numpy(dtype="datetime64[ns]").view("int64")  # orders label picks (valid: dated)
+    y = d["total"].to_numpy(dtype=float)
+    labels = _canonical_labels(d) if r.uses_labels else None
+    taken = np.zeros(len(d), dtype=bool)  # rows a label rule made baseline or endpoint
+
     lo, hi = r.baseline_window
-    in_bw = valid & (days >= lo) & (days <= hi) & ~fu_label
-    base_pos = _pick_nearest(d, in_bw, days, keys)
+    picks = []
+    for kind, v in r.choices("baseline"):
+        if kind == "label":
+            picks.append(_pick_labelled(valid & _is(labels, v), gk, t_int, y, days, latest=False))
+        else:
+            in_bw = valid & (days >= lo) & (days <= hi) & ~fu_label
+            picks.append(_pick_nearest(d, in_bw, days, keys))
+    base_pos = _first_alternative(gk, picks)
     role[base_pos] = "baseline"
-    gkey = d["episode_id"].astype("str") + "\x1f" + d["instrument"].astype("str")
-    bd = pd.Series(t.to_numpy()[base_pos], index=gkey.to_numpy()[base_pos], dtype="datetime64[ns]")
-    b_for_row = bd.reindex(gkey.to_numpy()).to_numpy()
+    if labels is not None:
+        taken[base_pos] = True
+    bd = pd.Series(tn[base_pos], index=gk[base_pos], dtype="datetime64[ns]")
+    b_for_row = bd.reindex(gk).to_numpy()
     has_base = ~pd.isna(b_for_row)
+    after_base = has_base & (tn > np.where(has_base, b_for_row, tn))
 
     with np.errstate(invalid="ignore"):
         in_tx = (
@@ -274,44 +525,70 @@ def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
             & np.where(np.isnan(after_dc), True, after_dc <= r.discharge_grace)
             & (days >= lo)
         )
-    later = in_tx & has_base & (t.to_numpy() > np.where(has_base, b_for_row, t.to_numpy()))
+    later = in_tx & after_base
     d["in_treatment"] = in_tx
     role[in_tx & ~has_base & (role != "baseline")] = "no_baseline"
     role[later] = "treatment"
-    role[valid & (days < lo)] = "before_baseline_window"
-    if r.endpoint == "last_in_treatment":
-        end_pos = _pick_last(later, gkey.to_numpy(), t.to_numpy())
-    else:
-        # the discharge assessment: by its label where the episode has labels, else by date
-        lo_dc, hi_dc = r.discharge_window
-        tp = (
-            d["timepoint"].astype("str")
-            if "timepoint" in d
-            else pd.Series(None, index=d.index, dtype="str")
-        )
-        labelled = tp.notna().groupby(gkey.to_numpy()).transform("any").to_numpy(dtype=bool)
-        by_label = later & (tp == "discharge").fillna(False).to_numpy(dtype=bool)
-        a_dc = np.nan_to_num(after_dc, nan=1e9)
-        by_date = later & ~labelled & (a_dc >= lo_dc) & (a_dc <= hi_dc)
-        end_pos = _pick_nearest(d, by_label | by_date, np.where(by_label, 0.0, a_dc), keys)
-    role[end_pos] = "endpoint"
-
-    post = valid & ~in_tx if not np.all(np.isnan(after_dc)) else valid & fu_label
-    since_dc = np.where(np.isnan(after_dc), np.nan, after_dc)
-    for name, (a, b) in r.followup_windows.items():
-        target = r.followup_targets[name]
-        with np.errstate(invalid="ignore"):
-            in_w = post & (since_dc >= a) & (since_dc <= b)
-        if np.all(np.isnan(after_dc)):
-            # no discharge dates: follow-ups only by their labels
-            label = (
-                d["timepoint"].astype("str") if "timepoint" in d else pd.Series("", index=d.index)
-            )
-            in_w = post & (label == f"followup_{name}").fillna(False).to_numpy(dtype=bool)
-            dist = np.zeros(len(d))
+    role[valid & (days < lo) & ~taken] = "before_baseline_window"
+    picks = []
+    for kind, v in r.choices("endpoint"):
+        if kind == "label":
+            m = valid & after_base & _is(labels, v)
+            picks.append(_pick_labelled(m, gk, t_int, y, days, latest=True))
+        elif v == "last_in_treatment":
+            picks.append(_pick_last(later, gk, tn))
         else:
-            dist = since_dc - target
-        pos = _pick_nearest(d, in_w, np.nan_to_num(dist), keys)
+            # the discharge assessment: by its label where the episode has labels, else by date
+            lo_dc, hi_dc = r.discharge_window
+            tp = (
+                d["timepoint"].astype("str")
+                if "timepoint" in d
+                else pd.Series(None, index=d.index, dtype="str")
+            )
+            labelled = tp.notna().groupby(gk).transform("any").to_numpy(dtype=bool)
+            by_label = later & (tp == "discharge").fillna(False).to_numpy(dtype=bool)
+            a_dc = np.nan_to_num(after_dc, nan=1e9)
+            by_date = later & ~labelled & (a_dc >= lo_dc) & (a_dc <= hi_dc)
+            picks.append(_pick_nearest(d, by_label | by_date, np.where(by_label, 0.0, a_dc), keys))
+    end_pos = _first_alternative(gk, picks)
+    role[end_pos] = "endpoint"
+    if labels is not None:
+        taken[end_pos] = True
+
+    no_dc = np.all(np.isnan(after_dc))
+    post = (valid & ~in_tx if not no_dc else valid & fu_label) & ~taken
+    since_dc = np.where(np.isnan(after_dc), np.nan, after_dc)
+    fu_choices = r.choices("followup")
+    fu_labelled = {}
+    if labels is not None and ("label", "followup") in fu_choices:
+        for name in r.followup_windows:
+            m = valid & ~taken & _is(labels, f"followup_{name}")
+            fu_labelled[name] = (m, _pick_labelled(m, gk, t_int, y, days, latest=False))
+    for name, (a, b) in r.followup_windows.items():
+        picks = []
+        for kind, _ in fu_choices:
+            if kind == "label":
+                picks.append(fu_labelled[name][1])
+                continue
+            target = r.followup_targets[name]
+            with np.errstate(invalid="ignore"):
+                in_w = post & (since_dc >= a) & (since_dc <= b)
+            if no_dc:
+                # no discharge dates: follow-ups only by their labels
+                label = (
+                    d["timepoint"].astype("str")
+                    if "timepoint" in d
+                    else pd.Series("", index=d.index)
+                )
+                in_w = post & (label == f"followup_{name}").fillna(False).to_numpy(dtype=bool)
+                dist = np.zeros(len(d))
+            else:
+                dist = since_dc - target
+            for other, (m, _) in fu_labelled.items():
+                if other != name:  # a row labelled for another follow-up is never this one
+                    in_w &= ~m
+            picks.append(_pick_nearest(d, in_w, np.nan_to_num(dist), keys))
+        pos = _first_alternative(gk, picks)
         role[pos] = f"followup_{name}"
     d["role"] = role
     del d["_t"]
@@ -340,19 +617,49 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
     d["in_treatment"] = in_tx
     keys = ["episode_id", "instrument"]
     role = np.full(len(d), "outside_windows", dtype=object)
-    base_ok = in_tx & ((tp == "intake").fillna(False).to_numpy(dtype=bool) | (week.to_numpy() == 0))
-    base_pos = _pick_nearest(d, base_ok, np.zeros(len(d)), keys)
+    gk = (d["episode_id"].astype("str") + "\x1f" + d["instrument"].astype("str")).to_numpy()
+    t = d["_t"].to_numpy()
+    y = d["total"].to_numpy(dtype=float)
+    w = week.to_numpy()
+    labels = _canonical_labels(d) if r.uses_labels else None
+    taken = np.zeros(len(d), dtype=bool)
+    picks = []
+    for kind, v in r.choices("baseline"):
+        if kind == "label":
+            picks.append(_pick_labelled(valid & _is(labels, v), gk, t, y, w, latest=False))
+        else:
+            is_intake = (tp == "intake").fillna(False).to_numpy(dtype=bool)
+            base_ok = in_tx & (is_intake | (week.to_numpy() == 0))
+            picks.append(_pick_nearest(d, base_ok, np.zeros(len(d)), keys))
+    base_pos = _first_alternative(gk, picks)
     role[base_pos] = "baseline"
-    gkey = d["episode_id"].astype("str") + "\x1f" + d["instrument"].astype("str")
-    has_base = gkey.isin(set(gkey.to_numpy()[base_pos])).to_numpy()
+    taken[base_pos] = labels is not None
+    has_base = pd.Series(gk).isin(set(gk[base_pos])).to_numpy()
     later = in_tx & has_base & (role != "baseline")
     role[later] = "treatment"
     role[in_tx & ~has_base] = "no_baseline"
-    endpoint_ok = later & disc if r.endpoint == "discharge_only" else later
-    role[_pick_last(endpoint_ok, gkey.to_numpy(), d["_t"].to_numpy())] = "endpoint"
+    picks = []
+    for kind, v in r.choices("endpoint"):
+        if kind == "label":
+            # without dates, "after the baseline" is any other row of the episode
+            m = valid & has_base & ~taken & _is(labels, v)
+            picks.append(_pick_labelled(m, gk, t, y, w, latest=True))
+        else:
+            endpoint_ok = later & disc if v == "discharge_only" else later
+            picks.append(_pick_last(endpoint_ok, gk, t))
+    end_pos = _first_alternative(gk, picks)
+    role[end_pos] = "endpoint"
+    taken[end_pos] = labels is not None
     for name in r.followup_windows:
-        m = valid & (tp == f"followup_{name}").fillna(False).to_numpy(dtype=bool)
-        role[_pick_nearest(d, m, np.zeros(len(d)), keys)] = f"followup_{name}"
+        picks = []
+        for kind, _ in r.choices("followup"):
+            if kind == "label":
+                m = valid & ~taken & _is(labels, f"followup_{name}")
+                picks.append(_pick_labelled(m, gk, t, y, w, latest=False))
+            else:
+                m = valid & (tp == f"followup_{name}").fillna(False).to_numpy(dtype=bool)
+                picks.append(_pick_nearest(d, m, np.zeros(len(d)), keys))
+        role[_first_alternative(gk, picks)] = f"followup_{name}"
     d["role"] = role
     del d["_t"]
 
@@ -370,7 +677,8 @@ def episodes(data: pd.DataFrame, *, instrument="PHQ-9", rules=None) -> pd.DataFr
         Instrument(s); ``None`` for every instrument present (rows stacked,
         told apart by the ``instrument`` column).
     rules : EpisodeRules or dict, optional
-        Window rules; see the module notes for the defaults.
+        Date-window rules (the defaults, see the module notes) or label rules
+        (``{"baseline": "label:intake", ...}``, see :class:`EpisodeRules`).
 
     Returns
     -------

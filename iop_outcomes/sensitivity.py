@@ -548,7 +548,10 @@ def _discharge_rules(rules):
     from .episodes import EpisodeRules, _coerce_rules
 
     r = _coerce_rules(rules)
-    if r.endpoint != "discharge_only":
+    # a label endpoint without a last_in_treatment fallback ("label:discharge") is kept
+    if r.endpoint != "discharge_only" and (
+        "last_in_treatment" in r.endpoint.split(" else ") or not r.endpoint.startswith("label:")
+    ):
         r = EpisodeRules(**{**r.to_dict(), "endpoint": "discharge_only"})
     return r
 
@@ -650,8 +653,9 @@ def missing_data_sensitivity(
         Instrument analysed (rows of other instruments are ignored).
     rules : EpisodeRules or dict, optional
         Episode window rules (``iop.episodes``); the endpoint rule is always
-        ``"discharge_only"``. Default: the rules recorded on ``episodes`` (``attrs``), else
-        the library defaults.
+        ``"discharge_only"``, except that a label endpoint without a ``last_in_treatment``
+        fallback (``"label:discharge"``) is kept. Default: the rules recorded on ``episodes``
+        (``attrs``), else the library defaults.
     completed : sequence of str or None, default ("completed",)
         ``discharge_status`` values that count as finishing treatment. The discharge-only
         rule takes any score near the discharge date, which for a dropout is usually the
@@ -775,9 +779,9 @@ def missing_data_sensitivity(
         rules = _discharge_rules(rules)
         ep, assessments = _episodes(frame, instrument=_canonical(instrument), rules=rules), frame
     ep_rule = (ep.attrs.get("rules") or {}).get("endpoint")
-    if ep_rule == "last_in_treatment":
+    if "last_in_treatment" in str(ep_rule).split(" else "):
         raise DataError(
-            "The episode table was built with the 'last_in_treatment' endpoint rule, whose "
+            f"The episode table was built with the {ep_rule!r} endpoint rule, whose "
             "endpoint is already carried forward for dropouts; missing_data_sensitivity needs "
             "the discharge score: build it with rules=EpisodeRules(endpoint='discharge_only') "
             "or pass the assessment rows only."
@@ -786,6 +790,12 @@ def missing_data_sensitivity(
         notes.append(
             "Completers = episodes whose 'endpoint' is present in the episode table given "
             "(assumed to be a discharge score)."
+        )
+    elif str(ep_rule).startswith("label:"):
+        notes.append(
+            f"Completers = episodes with an endpoint under the {ep_rule!r} endpoint rule of "
+            "iop.episodes (the score with that timepoint label)"
+            + (f" and discharge_status in {list(completed)} (or unknown)." if completed else ".")
         )
     else:
         notes.append(

@@ -89,7 +89,7 @@ def test_endpoint_rules_last_in_treatment_vs_discharge_only():
     for day, inside in [(27, True), (26, False), (37, True)]:
         got = iop.episodes(rows("E1", [0, 10, day], [20, 16, 14], discharge=dc30), rules=only)
         assert bool(got["endpoint"].iloc[0] == 14) is inside, day
-    with pytest.raises(ConfigError, match="'endpoint' rule"):
+    with pytest.raises(ConfigError, match="'endpoint' parameter of EpisodeRules"):
         EpisodeRules(endpoint="best")
 
 
@@ -219,3 +219,221 @@ def test_episodes_without_dates_use_labels_beside_dated_ones():
     d2 = df.copy()
     d2.loc[1, "assessment_date"] = pd.NaT  # an undated score inside a dated episode is reported
     assert assessment_roles(d2)["role"].tolist()[:2] == ["baseline", "undated"]
+
+
+# ---------------------------------------------------------------- label rules (issue #16)
+PUBLISHED = {
+    "baseline": "label:intake",
+    "endpoint": "label:discharge else last_in_treatment",
+    "followup": "label",
+}
+
+
+def labelled(ep, days, totals, timepoints, **kw):
+    d = rows(ep, days, totals, **kw)
+    d["timepoint"] = timepoints
+    return d
+
+
+def test_defaults_are_the_date_windows_and_their_text_is_unchanged():
+    assert EpisodeRules() == EpisodeRules(
+        baseline="window", endpoint="last_in_treatment", followup="window"
+    )
+    assert not EpisodeRules().uses_labels
+    assert EpisodeRules().describe() == (
+        "Baseline: the score nearest admission from 14 days before to 7 days after it. "
+        "Endpoint (last_in_treatment): the last score after baseline and no later than 7 days "
+        "after discharge. Follow-ups: 1m: nearest to day 30 within days 14-60 after discharge; "
+        "3m: nearest to day 91 within days 61-135 after discharge; 6m: nearest to day 182 within "
+        "days 136-270 after discharge; 12m: nearest to day 365 within days 271-500 after "
+        "discharge."
+    )
+    sim = iop.synth.generate(n_episodes=80, seed=5)
+    data = iop.load(sim.data).data
+    explicit = {"baseline": "window", "endpoint": "last_in_treatment", "followup": "window"}
+    pd.testing.assert_frame_equal(iop.episodes(data), iop.episodes(data, rules=explicit))
+
+
+def test_missing_intake_gives_no_baseline_unless_a_fallback_is_stated():
+    # intake not done: the week-1 score (day 7) is inside the default baseline window
+    d = labelled("E1", [7, 14, 42], [17, 14, 9], ["week_1", "week_2", "discharge"])
+    assert iop.episodes(d)["baseline"].iloc[0] == 17  # the date rule takes week 1
+    ep = iop.episodes(d, rules=PUBLISHED)
+    assert np.isnan(ep["baseline"].iloc[0]) and ep["pair_status"].iloc[0] == "no_baseline"
+    assert assessment_roles(d, rules=PUBLISHED)["role"].tolist() == ["no_baseline"] * 3
+    fallback = {**PUBLISHED, "baseline": "label:intake else window"}
+    assert iop.episodes(d, rules=fallback)[["baseline", "endpoint"]].iloc[0].tolist() == [17, 9]
+
+
+def test_discharge_label_wins_over_a_weekly_score_on_the_same_day_whatever_the_row_order():
+    d = labelled(
+        "E1", [0, 21, 42, 42], [20, 14, 11, 9], ["intake", "week_3", "week_6", "discharge"]
+    )
+    for order in ([0, 1, 2, 3], [3, 2, 1, 0], [0, 3, 1, 2], [2, 0, 3, 1]):
+        shuffled = d.iloc[order].reset_index(drop=True)
+        ep = iop.episodes(shuffled, rules=PUBLISHED)
+        assert (ep["baseline"].iloc[0], ep["endpoint"].iloc[0], ep["change"].iloc[0]) == (
+            20,
+            9,
+            -11,
+        )
+        roles = assessment_roles(shuffled, rules=PUBLISHED).set_index("timepoint")["role"]
+        assert roles["discharge"] == "endpoint" and roles["week_6"] == "treatment"
+
+
+def test_endpoint_falls_back_only_when_the_rule_says_else():
+    # a dropout: no discharge assessment; the last weekly score is day 14
+    d = labelled("E1", [0, 7, 14], [20, 16, 14], ["intake", "week_1", "week_2"])
+    strict = iop.episodes(d, rules={**PUBLISHED, "endpoint": "label:discharge"})
+    assert np.isnan(strict["endpoint"].iloc[0]) and strict["pair_status"].iloc[0] == "no_endpoint"
+    assert iop.episodes(d, rules=PUBLISHED)["endpoint"].iloc[0] == 14
+    # the fallback is the date rule: a score 8+ days after discharge is not in treatment
+    late = labelled("E1", [0, 7, 50], [20, 16, 12], ["intake", "week_1", "week_7"])
+    assert iop.episodes(late, rules=PUBLISHED)["endpoint"].iloc[0] == 16
+
+
+def test_followup_label_is_picked_whatever_its_date():
+    # the 3-month follow-up was answered early, 50 days after discharge (the 1m window by date)
+    d = labelled("E1", [0, 42, 42 + 50], [20, 9, 11], ["intake", "discharge", "followup_3m"])
+    by_date = iop.episodes(d)
+    assert by_date["followup_1m"].iloc[0] == 11 and np.isnan(by_date["followup_3m"].iloc[0])
+    ep = iop.episodes(d, rules=PUBLISHED)
+    assert ep["followup_3m"].iloc[0] == 11 and np.isnan(ep["followup_1m"].iloc[0])
+    assert ep["followup_3m_date"].iloc[0] == DC + pd.Timedelta(days=50)
+    # 'label else window': an unlabelled score fills a follow-up only when no label does, and
+    # never a row labelled for another follow-up
+    d2 = pd.concat([d, rows("E1", [42 + 30], [10])], ignore_index=True)
+    mixed = iop.episodes(d2, rules={**PUBLISHED, "followup": "label else window"})
+    assert (mixed["followup_1m"].iloc[0], mixed["followup_3m"].iloc[0]) == (10, 11)
+    only_label = iop.episodes(d2, rules=PUBLISHED)
+    assert np.isnan(only_label["followup_1m"].iloc[0])
+    assert np.isnan(
+        iop.episodes(d, rules={**PUBLISHED, "followup": "label else window"})["followup_1m"].iloc[0]
+    )
+
+
+def test_same_label_twice_earliest_baseline_latest_endpoint_lower_score_on_ties():
+    d = labelled(
+        "E1",
+        [-5, 0, 7, 40, 42, 42 + 90, 42 + 95],
+        [22, 20, 16, 10, 8, 12, 13],
+        ["intake", "intake", "week_1", "discharge", "discharge", "followup_3m", "followup_3m"],
+    )
+    ep = iop.episodes(d, rules=PUBLISHED)
+    assert (ep["baseline"].iloc[0], ep["endpoint"].iloc[0], ep["followup_3m"].iloc[0]) == (
+        22,
+        8,
+        12,
+    )
+    # same-day duplicates: the lower score, in any row order
+    tie = labelled("E1", [0, 0, 42], [21, 19, 9], ["intake", "intake", "discharge"])
+    for order in ([0, 1, 2], [1, 0, 2], [2, 1, 0]):
+        got = iop.episodes(tie.iloc[order], rules=PUBLISHED)["baseline"].iloc[0]
+        assert got == 19, order
+
+
+def test_label_baseline_ignores_the_date_window_but_endpoint_must_follow_it():
+    # an intake 20 days before admission is outside the -14..+7 window: the label still decides
+    d = labelled("E1", [-20, 7, 42], [21, 15, 9], ["intake", "week_1", "discharge"])
+    assert iop.episodes(d)["baseline"].iloc[0] == 15
+    ep = iop.episodes(d, rules=PUBLISHED)
+    assert (ep["baseline"].iloc[0], ep["endpoint"].iloc[0]) == (21, 9)
+    assert assessment_roles(d, rules=PUBLISHED)["role"].iloc[0] == "baseline"
+    # a discharge-labelled score dated 20 days after discharge is still the endpoint, not 1m
+    late = labelled("E1", [0, 21, 62], [20, 12, 9], ["intake", "week_3", "discharge"])
+    ep = iop.episodes(late, rules=PUBLISHED)
+    assert ep["endpoint"].iloc[0] == 9 and np.isnan(ep["followup_1m"].iloc[0])
+    # a 'discharge' dated before the intake is no endpoint (change needs before and after)
+    odd = labelled("E1", [5, 0], [20, 9], ["intake", "discharge"])
+    strict = {**PUBLISHED, "endpoint": "label:discharge"}
+    assert np.isnan(iop.episodes(odd, rules=strict)["endpoint"].iloc[0])
+
+
+def test_labels_match_as_the_loader_reads_them():
+    r = EpisodeRules(baseline="label: Baseline", endpoint="LABEL:post else last_in_treatment")
+    assert (r.baseline, r.endpoint) == ("label:intake", "label:discharge else last_in_treatment")
+    d = labelled("E1", [0, 7, 42, 42 + 90], [20, 15, 9, 11], ["Intake", "Week 1", "DC", "FU 3m"])
+    ep = iop.episodes(d, rules=PUBLISHED)
+    assert (ep["baseline"].iloc[0], ep["endpoint"].iloc[0], ep["followup_3m"].iloc[0]) == (
+        20,
+        9,
+        11,
+    )
+
+
+def test_label_rules_without_dates():
+    d = pd.DataFrame(
+        {
+            "episode_id": ["a"] * 4 + ["b"] * 3,
+            "instrument": "PHQ-9",
+            "timepoint": [
+                "week_1",
+                "week_2",
+                "discharge",
+                "followup_3m",
+                "intake",
+                "week_1",
+                "week_2",
+            ],
+            "total": [17.0, 14, 9, 11, 20, 16, 14],
+        }
+    )
+    ep = iop.episodes(d, rules=PUBLISHED).set_index("episode_id")
+    assert np.isnan(ep.loc["a", "baseline"]) and ep.loc["a", "followup_3m"] == 11
+    assert (ep.loc["b", "baseline"], ep.loc["b", "endpoint"]) == (20, 14)  # else last weekly
+    strict = iop.episodes(d, rules={**PUBLISHED, "endpoint": "label:discharge"})
+    assert strict.set_index("episode_id")["pair_status"].tolist() == ["no_baseline", "no_endpoint"]
+
+
+def test_label_rules_invariant_to_row_order_and_agree_with_dates_on_complete_data():
+    sim = iop.synth.generate(n_episodes=150, seed=11)
+    data = iop.load(sim.data).data
+    a = iop.episodes(data, rules=PUBLISHED)
+    b = iop.episodes(data.sample(frac=1, random_state=2), rules=PUBLISHED)
+    pd.testing.assert_frame_equal(a, b)
+    # every synthetic episode has an intake inside the window and a discharge score that is
+    # its last in-treatment score, so baseline and endpoint agree with the date rules
+    dates = iop.episodes(data)
+    pd.testing.assert_series_equal(a["baseline"], dates["baseline"])
+    pd.testing.assert_series_equal(a["endpoint"], dates["endpoint"])
+    assert a.attrs["rules"]["baseline"] == "label:intake"
+    assert a.attrs["rules_text"].startswith("Baseline: the score labelled 'intake'")
+
+
+def test_describe_states_the_published_definition():
+    assert EpisodeRules(**PUBLISHED).describe() == (
+        "Baseline: the score labelled 'intake' (the earliest if several), whatever its date; "
+        "none when the episode has no such score. Endpoint (label:discharge else "
+        "last_in_treatment): the score labelled 'discharge' and dated after the baseline (the "
+        "latest if several), whatever its date; for an episode without one, the last score "
+        "after baseline and no later than 7 days after discharge. Follow-ups: the scores "
+        "labelled 'followup_1m', 'followup_3m', 'followup_6m', 'followup_12m' (the earliest of "
+        "each if several), whatever their dates, other than the baseline and endpoint scores; "
+        "none when the episode has no such score."
+    )
+
+
+def test_label_rule_errors_are_clear():
+    with pytest.raises(ConfigError) as e:
+        EpisodeRules(baseline="label:intak")
+    assert str(e.value) == (
+        "The 'baseline' parameter of EpisodeRules must name an in-treatment timepoint label "
+        "(intake, week_N or discharge, or a synonym the loader reads, such as 'baseline' or "
+        "'post'). Got 'label:intak' instead."
+    )
+    with pytest.raises(ConfigError, match="'endpoint' parameter of EpisodeRules must name"):
+        EpisodeRules(endpoint="label:followup_3m")
+    with pytest.raises(ConfigError) as e:
+        EpisodeRules(followup="label:followup_3m")
+    assert str(e.value) == (
+        "The 'followup' parameter of EpisodeRules must be 'window', or a label rule such as "
+        "'label' or 'label else window'. Got 'label:followup_3m' instead."
+    )
+    with pytest.raises(ConfigError, match="'baseline' parameter of EpisodeRules must be 'window'"):
+        EpisodeRules(baseline="intake")
+    with pytest.raises(ConfigError, match=r"follow-ups \['2m'\]"):
+        EpisodeRules(
+            followup="label", followup_targets={"2m": 60}, followup_windows={"2m": (30, 90)}
+        )
+    with pytest.raises(DataError, match="no 'timepoint' column"):
+        iop.episodes(rows("E1", [0, 30], [20, 10]), rules=PUBLISHED)

@@ -511,3 +511,22 @@ def test_load_result_and_other_instrument():
     status = sim.truth.episodes.set_index("episode_id")["discharge_status"]
     assert _row(res, "completers").n_used <= int((status == "completed").sum())
     assert _row(res, "locf").n_used == _row(res, "mi").n_used
+
+
+def test_label_endpoint_rules(small_assessments):
+    # a label endpoint with a last_in_treatment fallback carries dropouts forward: rejected
+    fallback = {"baseline": "label:intake", "endpoint": "label:discharge else last_in_treatment"}
+    ep = iop.episodes(small_assessments, instrument="PHQ-9", rules=fallback)
+    with pytest.raises(DataError, match="'label:discharge else last_in_treatment' endpoint"):
+        iop.missing_data_sensitivity(small_assessments, episodes=ep)
+    # the discharge label alone is a discharge score: completers are E1, E4, E6
+    strict = {"baseline": "label:intake", "endpoint": "label:discharge"}
+    ep = iop.episodes(small_assessments, instrument="PHQ-9", rules=strict)
+    res = iop.missing_data_sensitivity(
+        small_assessments, episodes=ep, methods=("completers", "locf")
+    )
+    assert _row(res, "completers").n_used == 3
+    assert any("'label:discharge' endpoint rule" in n for n in res.notes)
+    same = iop.missing_data_sensitivity(small_assessments, methods=("completers", "locf"))
+    assert _row(res, "completers").estimate == pytest.approx(_row(same, "completers").estimate)
+    assert _row(res, "locf").estimate == pytest.approx(_row(same, "locf").estimate)

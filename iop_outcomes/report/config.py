@@ -16,6 +16,9 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     margin = { "PHQ-9" = 2.5, "GAD-7" = 2.0 }   # equivalence margins, in points
 
     [episodes]                             # passed to iop.EpisodeRules (windows, rules)
+    baseline = "label:intake"              # or "window" (default: nearest admission)
+    endpoint = "label:discharge else last_in_treatment"
+    followup = "label"                     # or "window" (default)
 
     [suppression]
     threshold = 11                         # counts 1-10 shown as "<11"
@@ -37,7 +40,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +186,7 @@ class StudyConfig:
                 margins = {"*": float(m)}
             kw["margins"] = margins
         if "episodes" in d:
-            kw["episode_rules"] = dict(d["episodes"])
+            kw["episode_rules"] = _episode_rules(d["episodes"], where)
         sup = d.get("suppression", {})
         _check_keys(sup, {"threshold": int, "enabled": bool}, "[suppression]", where)
         if "threshold" in sup:
@@ -286,6 +289,19 @@ def load_config(config: str | Path | dict | StudyConfig | None = None) -> StudyC
         "The 'config' parameter must be a path to a TOML file, a dict, a StudyConfig or None. "
         f"Got {type(config).__name__} instead."
     )
+
+
+def _episode_rules(table: dict, where: str) -> dict[str, Any]:
+    """The ``[episodes]`` table, checked now by building the :class:`~iop_outcomes.EpisodeRules`
+    it describes (so a misspelt rule is reported with the file, not when the report is built)."""
+    from ..episodes import EpisodeRules
+
+    _check_keys(table, {f.name: object for f in fields(EpisodeRules)}, "[episodes]", where)
+    try:
+        EpisodeRules(**table)
+    except ConfigError as e:
+        raise ConfigError(f"{e} (In [episodes]{where}.)") from None
+    return dict(table)
 
 
 def _check_keys(d: dict, spec: dict[str, Any], section: str, where: str) -> None:

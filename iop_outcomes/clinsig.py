@@ -284,6 +284,7 @@ def _distribution_based(
     functional_mean,
     functional_sd,
     harmed_category,
+    cutoff_inclusive=None,
 ):
     func = "clinical_significance"
     _check_columns(df, [pre, post], func)
@@ -474,7 +475,7 @@ def _distribution_based(
         deteriorated = used & (d * rci < -crit)
 
     # cut-off
-    cut_value, cut_label, cut_params, cut_notes = _cutoff(
+    cut_value, cut_inclusive, cut_params, cut_notes = _cutoff(
         cutoff,
         inst,
         better_is,
@@ -483,6 +484,7 @@ def _distribution_based(
         clinical_sd,
         functional_mean,
         functional_sd,
+        cutoff_inclusive,
     )
     params.update(cut_params)
     notes.extend(cut_notes)
@@ -495,10 +497,7 @@ def _distribution_based(
     ep["reliable_improvement"] = improved.astype("boolean").where(used, pd.NA)
     ep["reliable_deterioration"] = deteriorated.astype("boolean").where(used, pd.NA)
     if cut_value is not None:
-        if better_is == "lower":
-            clinical_pre, functional_post = x > cut_value, y < cut_value
-        else:
-            clinical_pre, functional_post = x < cut_value, y > cut_value
+        clinical_pre, functional_post = _sides(x, y, cut_value, better_is, cut_inclusive)
         recovered = improved & clinical_pre & functional_post
         # clinicalsignificance (create_summary_table.cs_combined): !clinical_pre & !functional_post
         harmed = deteriorated & ~clinical_pre & ~functional_post
@@ -569,17 +568,76 @@ def _distribution_based(
     )
 
 
-def _cutoff(cutoff, inst, better_is, xu, cm, csd, fm, fsd):
-    """Resolve the clinical cut-off. Returns (value or None, label, params, notes)."""
+def _side_rule(value: float, better_is: str, inclusive: bool) -> str:
+    """The cut-off rule in words, e.g. ``'clinical: score >= 10; functional: score < 10'``."""
+    if better_is == "lower":
+        return (
+            f"clinical: score >= {value:.4g}; functional: score < {value:.4g}"
+            if inclusive
+            else f"clinical: score > {value:.4g}; functional: score < {value:.4g}"
+        )
+    return (
+        f"clinical: score <= {value:.4g}; functional: score > {value:.4g}"
+        if inclusive
+        else f"clinical: score < {value:.4g}; functional: score > {value:.4g}"
+    )
+
+
+def _sides(x: pd.Series, y: pd.Series, cut: float, better_is: str, inclusive: bool):
+    """(baseline on the clinical side, endpoint on the functional side) of the cut-off.
+
+    Strict (``inclusive=False``): a score exactly at the cut-off is on neither side.
+    Inclusive: a score at the cut-off is clinical (a caseness threshold "10 or more").
+    """
+    if better_is == "lower":
+        return (x >= cut if inclusive else x > cut), y < cut
+    return (x <= cut if inclusive else x < cut), y > cut
+
+
+def _check_inclusive(cutoff_inclusive, func: str) -> None:
+    if cutoff_inclusive is not None and not isinstance(cutoff_inclusive, (bool, np.bool_)):
+        raise ConfigError(
+            f"The 'cutoff_inclusive' parameter of {func} must be True, False or None. "
+            f"Got {cutoff_inclusive!r} instead."
+        )
+
+
+def _cutoff(cutoff, inst, better_is, xu, cm, csd, fm, fsd, inclusive=None):
+    """Resolve the clinical cut-off. Returns (value or None, inclusive, params, notes).
+
+    ``inclusive=None`` chooses the documented default: a user-supplied number is a caseness
+    threshold (a score at the cut-off is clinical); computed cut-offs a, b, c are strict.
+    """
     notes: list[str] = []
     if isinstance(cutoff, str) and cutoff.lower() == "none":
         return None, None, {"cutoff": None}, notes
-    if isinstance(cutoff, (int, float)) and not isinstance(cutoff, bool):
+    if isinstance(cutoff, (int, float, np.integer, np.floating)) and not isinstance(
+        cutoff, (bool, np.bool_)
+    ):
+        value = float(cutoff)
+        if not np.isfinite(value):
+            raise ConfigError(
+                "The 'cutoff' parameter of clinical_significance must be 'a', 'b', 'c', 'none', "
+                f"a finite number of points, or None (best available). Got {cutoff!r} instead."
+            )
+        inc = True if inclusive is None else bool(inclusive)
+        rule = _side_rule(value, better_is, inc)
+        how = (
+            "a caseness threshold: a score at the cut-off counts as clinical"
+            if inc
+            else "strict: a score exactly at the cut-off is on neither side"
+        )
+        default = " (default for a user-supplied cut-off)" if inclusive is None else ""
         return (
-            float(cutoff),
-            "user",
-            {"cutoff": "user-supplied", "cutoff_value": float(cutoff)},
-            [f"Cut-off {float(cutoff):g} points (user-supplied)."],
+            value,
+            inc,
+            {
+                "cutoff": "user-supplied",
+                "cutoff_value": value,
+                "cutoff_inclusive": inc,
+                "cutoff_rule": rule,
+            },
+            [f"Cut-off {value:g} points (user-supplied), {how}{default}: {rule}."],
         )
     if cutoff not in (None, "a", "b", "c"):
         raise ConfigError(
@@ -622,7 +680,13 @@ def _cutoff(cutoff, inst, better_is, xu, cm, csd, fm, fsd):
     else:
         value = (csd * fm + fsd * cm) / (csd + fsd)
         formula = "c = (SD_clin M_func + SD_func M_clin) / (SD_clin + SD_func)"
-    params = {"cutoff": cutoff, "cutoff_value": float(value)}
+    inc = False if inclusive is None else bool(inclusive)
+    params = {
+        "cutoff": cutoff,
+        "cutoff_value": float(value),
+        "cutoff_inclusive": inc,
+        "cutoff_rule": _side_rule(float(value), better_is, inc),
+    }
     if cutoff in ("a", "c"):
         params.update(clinical_mean=float(cm), clinical_sd=float(csd))
         notes.append(f"Clinical norms M = {cm:g}, SD = {csd:g} ({c_src}).")
@@ -630,10 +694,15 @@ def _cutoff(cutoff, inst, better_is, xu, cm, csd, fm, fsd):
         params.update(functional_mean=float(fm), functional_sd=float(fsd))
         notes.append(f"Functional norms M = {fm:g}, SD = {fsd:g} ({f_src}).")
     notes.append(
-        f"Cut-off {cutoff}: {formula} = {value:.4g} points; a score exactly at the cut-off is on "
-        "neither side (strict, as the R package clinicalsignificance)."
+        f"Cut-off {cutoff}: {formula} = {value:.4g} points; "
+        + (
+            "a score exactly at the cut-off is on neither side (strict, as the R package "
+            "clinicalsignificance)."
+            if not inc
+            else "a score at the cut-off counts as clinical (cutoff_inclusive=True)."
+        )
     )
-    return float(value), cutoff, params, notes
+    return float(value), inc, params, notes
 
 
 # --------------------------------------------------------------------------- NHS Talking Therapies
@@ -935,6 +1004,7 @@ def clinical_significance(
     functional_mean: float | None = None,
     functional_sd: float | None = None,
     harmed: bool = False,
+    cutoff_inclusive: bool | None = None,
 ) -> ClinicalSignificanceResult:
     r"""Classify each episode's change and count the categories, overall or per group.
 
@@ -964,7 +1034,8 @@ def clinical_significance(
         number of points. The output states the source, reliability, SD and points.
     cutoff : {"a", "b", "c", "none"} or float, optional
         Clinical cut-off (Jacobson & Truax 1991). Default: ``"c"`` when clinical and functional
-        norms are known, ``"a"`` when only clinical norms are, otherwise none.
+        norms are known, ``"a"`` when only clinical norms are, otherwise none. A number is a
+        cut-off in points, read as a caseness threshold (see ``cutoff_inclusive``).
     by : str or list of str, optional
         Columns to group the counts by.
     ci_level : float, default 0.95
@@ -978,6 +1049,14 @@ def clinical_significance(
     harmed : bool, default False
         Report *harmed* as a fifth category, taken out of *deteriorated*, as the R package
         clinicalsignificance's combined approach does. Needs a cut-off.
+    cutoff_inclusive : bool, optional
+        Which side a score exactly at the cut-off is on. ``True``: it is clinical (caseness
+        "10 or more": lower-is-better baseline :math:`\ge` cut-off is clinical, endpoint
+        :math:`<` cut-off is functional; mirrored when higher is better). ``False``: strict, on
+        neither side (baseline :math:`>` and endpoint :math:`<` the cut-off), as
+        clinicalsignificance treats its computed cut-offs. Default ``None``: inclusive for a
+        user-supplied number (a caseness threshold such as PHQ-9 10), strict for the computed
+        cut-offs a, b, c. The rule used is stated in ``params["cutoff_rule"]`` and the notes.
 
     Returns
     -------
@@ -1070,6 +1149,7 @@ def clinical_significance(
             f"{sorted(set(_METHODS.values()))}. Got {method!r} instead."
         )
     check_ci_level(ci_level, "clinical_significance")
+    _check_inclusive(cutoff_inclusive, "clinical_significance")
     if m == "nhs-talking-therapies":
         unused = {
             "reliability": reliability,
@@ -1081,6 +1161,7 @@ def clinical_significance(
             "functional_mean": functional_mean,
             "functional_sd": functional_sd,
             "harmed": harmed or None,
+            "cutoff_inclusive": cutoff_inclusive,
         }
         given = [k for k, v in unused.items() if v is not None]
         if threshold not in (None, "fixed"):
@@ -1109,6 +1190,7 @@ def clinical_significance(
         functional_mean=functional_mean,
         functional_sd=functional_sd,
         harmed_category=bool(harmed),
+        cutoff_inclusive=cutoff_inclusive,
     )
 
 

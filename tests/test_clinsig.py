@@ -250,14 +250,17 @@ def test_cutoffs_a_b_c_for_phq9_by_hand():
 
 
 def test_cutoff_strictness_recovered_and_harmed():
-    # cut-off 10 (user), fixed threshold 6; lower is better.
+    # cut-off 10 (user) read strictly (cutoff_inclusive=False), fixed threshold 6; lower is better.
     ep = pd.DataFrame(
         {
             "baseline": [11, 10, 17, 17, 5, 9, 10],
             "endpoint": [3, 3, 9, 10, 12, 10, 16],
         }
     )
-    res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed", cutoff=10)
+    kw = {"instrument": "PHQ-9", "threshold": "fixed", "cutoff": 10, "cutoff_inclusive": False}
+    res = iop.clinical_significance(ep, **kw)
+    assert res.params["cutoff_inclusive"] is False
+    assert res.params["cutoff_rule"] == "clinical: score > 10; functional: score < 10"
     cats = res.episodes["category"].astype(str).tolist()
     # 11->3 recovered; 10->3 pre exactly at cut-off is not clinical -> improved;
     # 17->9 recovered; 17->10 post exactly at cut-off is not functional -> improved;
@@ -270,14 +273,47 @@ def test_cutoff_strictness_recovered_and_harmed():
     ]  # fmt: skip
     assert res.episodes["harmed"].tolist() == [False, False, False, False, True, False, True]
     assert counts(res) == {"recovered": 2, "improved": 2, "unchanged": 1, "deteriorated": 2}
-    res5 = iop.clinical_significance(
-        ep, instrument="PHQ-9", threshold="fixed", cutoff=10, harmed=True
-    )
+    res5 = iop.clinical_significance(ep, harmed=True, **kw)
     assert counts(res5) == {
         "recovered": 2, "improved": 2, "unchanged": 1, "deteriorated": 0, "harmed": 2,
     }  # fmt: skip
     with pytest.raises(ConfigError, match="harmed"):
         iop.clinical_significance(ep, instrument="PHQ-9", threshold=6, cutoff="none", harmed=True)
+
+
+def test_user_integer_cutoff_is_inclusive_caseness_by_default():
+    # PHQ-9 caseness ">= 10": a baseline of exactly 10 is clinical, an endpoint of 10 is not
+    # functional. Same episodes as above, default cutoff_inclusive (None -> inclusive).
+    ep = pd.DataFrame(
+        {
+            "baseline": [11, 10, 17, 17, 5, 9, 10],
+            "endpoint": [3, 3, 9, 10, 12, 10, 16],
+        }
+    )
+    res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed", cutoff=10)
+    cats = res.episodes["category"].astype(str).tolist()
+    # 10->3 now recovered (10 is clinical); 10->16 deteriorated but not harmed (pre clinical)
+    assert cats == [
+        "recovered", "recovered", "recovered", "improved", "deteriorated", "unchanged",
+        "deteriorated",
+    ]  # fmt: skip
+    assert res.episodes["clinical_pre"].tolist() == [True, True, True, True, False, False, True]
+    assert res.episodes["harmed"].tolist() == [False, False, False, False, True, False, False]
+    assert res.params["cutoff_inclusive"] is True
+    assert res.params["cutoff_rule"] == "clinical: score >= 10; functional: score < 10"
+    assert any("caseness threshold" in n and "default" in n for n in res.notes)
+    # higher is better: a score at the cut-off is clinical too (<= cut-off)
+    hi = pd.DataFrame({"baseline": [10, 10, 11], "endpoint": [20, 10, 20]})
+    r = iop.clinical_significance(hi, better_is="higher", threshold=5, cutoff=10)
+    assert r.episodes["clinical_pre"].tolist() == [True, True, False]
+    assert r.episodes["category"].astype(str).tolist() == ["recovered", "unchanged", "improved"]
+    assert r.params["cutoff_rule"] == "clinical: score <= 10; functional: score > 10"
+    # computed cut-offs stay strict unless asked
+    w = pd.DataFrame({"baseline": [10.0, 20, 30, 40], "endpoint": [1.0, 2, 3, 4]})
+    a = iop.clinical_significance(w, reliability=0.8, better_is="lower", cutoff="a")
+    assert a.params["cutoff_inclusive"] is False
+    with pytest.raises(ConfigError, match="cutoff_inclusive"):
+        iop.clinical_significance(ep, instrument="PHQ-9", cutoff=10, cutoff_inclusive="yes")
 
 
 def test_cutoff_a_falls_back_to_sample_when_no_norms():

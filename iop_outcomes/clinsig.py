@@ -58,6 +58,7 @@ _METHODS = {
     "statistical": "statistical",
     "percentage": "percentage",
     "percentagechange": "percentage",
+    "pct": "percentage",
     "anchor": "anchor",
     "anchorbased": "anchor",
     "combined": "combined",
@@ -1359,7 +1360,8 @@ def _anchor_group(
     rows = []
     if by_cols:
         keys = df.loc[used, by_cols]
-        for key, idx in keys.groupby(by_cols, dropna=False, sort=True).groups.items():
+        grouper = by_cols[0] if len(by_cols) == 1 else by_cols
+        for key, idx in keys.groupby(grouper, dropna=False, sort=True).groups.items():
             key = key if isinstance(key, tuple) else (key,)
             rows.append((key, change.loc[idx]))
     else:

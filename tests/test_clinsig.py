@@ -1113,3 +1113,294 @@ def test_anchor_group_between_matches_clinicalsignificance(cs_r, case, kw):
         cat = [q for (gg, q) in ref if gg == g and q.startswith("category: ")]
         assert b.loc[g, "category"] == cat[0].removeprefix("category: ").lower()
     assert "Between groups" in str(res)
+
+
+# --------------------------------------------------------------------------- issue #16: by hand
+
+
+def test_hll_and_nk_hand_worked():
+    # pre 10, 20, 30, 40 (M_pre 25, SD 12.909944); post 0, 30, 10, 45 (M_post 21.25); r = 0.8
+    pre = np.array([10.0, 20, 30, 40])
+    post = np.array([0.0, 30, 10, 45])
+    ep = pd.DataFrame({"baseline": pre, "endpoint": post})
+    sd = np.sqrt(500 / 3)
+    # HLL: RCI = ((post - 21.25) - 0.8 (pre - 25)) / (SD sqrt(1 - 0.64))
+    hll = iop.clinical_significance(ep, method="hll", reliability=0.8, better_is="lower")
+    exp = ((post - 21.25) - 0.8 * (pre - 25)) / (sd * 0.6)
+    # = [-1.1295, 1.5169, -2.3560, 1.1295]
+    assert hll.episodes["rci"].to_numpy() == pytest.approx(exp)
+    assert hll.params["mean_post"] == 21.25
+    assert hll.episodes["category"].astype(str).tolist() == [
+        "unchanged", "unchanged", "improved", "unchanged",
+    ]  # fmt: skip
+    # NK, r_pre 0.8, r_post 0.9: se = sqrt(0.64 SD^2 0.2 + SD^2 0.1) = SD sqrt(0.228)
+    nk = iop.clinical_significance(
+        ep, method="nk", reliability=0.8, reliability_post=0.9, better_is="lower"
+    )
+    se = sd * np.sqrt(0.64 * 0.2 + 0.1)
+    exp = (post - (0.8 * (pre - 25) + 25)) / se
+    # = [-2.8685, 1.8358, -5.0484, 1.1474]
+    assert nk.params["se_change"] == pytest.approx(se)
+    assert nk.episodes["rci"].to_numpy() == pytest.approx(exp)
+    assert nk.episodes["category"].astype(str).tolist() == [
+        "improved", "unchanged", "improved", "unchanged",
+    ]  # fmt: skip
+    # without reliability_post, NK uses the pre reliability (and says so)
+    nk1 = iop.clinical_significance(ep, method="nk", reliability=0.8, better_is="lower")
+    assert nk1.params["reliability_post"] == 0.8
+    assert any("reliability_post not given" in n for n in nk1.notes)
+    # NK with a reference mean and SD
+    ref = iop.clinical_significance(
+        ep, method="nk", reliability=0.8, threshold="reference", sd=10, clinical_mean=20,
+        better_is="lower",
+    )  # fmt: skip
+    se_r = 10 * np.sqrt(0.64 * 0.2 + 0.2)
+    assert ref.episodes["rci"].to_numpy() == pytest.approx((post - (0.8 * (pre - 20) + 20)) / se_r)
+
+
+def test_hageman_arrindell_hand_worked():
+    # pre 10, 20, 30, 40; post 4, 25, 10, 30 (M_post 17.25); r_xx = 0.8; lower is better
+    pre = np.array([10.0, 20, 30, 40])
+    post = np.array([4.0, 25, 10, 30])
+    ep = pd.DataFrame({"baseline": pre, "endpoint": post})
+    s1, s2 = np.sqrt(500 / 3), np.std(post, ddof=1)  # 12.9099, 12.2848
+    r12 = np.corrcoef(pre, post)[0, 1]  # 0.663526
+    se = s1 * np.sqrt(0.2)  # 5.7735
+    r2 = (s2**2 - se**2) / s2**2  # 0.778148 (SEm constant over time)
+    r_dd = (s1**2 * 0.8 + s2**2 * r2 - 2 * s1 * s2 * r12) / (s1**2 + s2**2 - 2 * s1 * s2 * r12)
+    ha = iop.clinical_significance(
+        ep, method="hageman-arrindell", reliability=0.8, better_is="lower", cutoff=20
+    )
+    p = ha.params
+    assert p["reliability_post"] == pytest.approx(r2)
+    assert p["r_dd"] == pytest.approx(r_dd)
+    assert p["rci_critical"] == pytest.approx(1.6448536, abs=1e-7)  # one-sided 5 %
+    assert r_dd == pytest.approx(0.3764614, abs=1e-7)
+    rc = ((post - pre) * r_dd + (17.25 - 25) * (1 - r_dd)) / (np.sqrt(r_dd) * np.sqrt(2 * se**2))
+    assert ha.episodes["rci"].to_numpy() == pytest.approx(rc)
+    # CS_indiv with a user cut-off of 20 (inclusive: a baseline of 20 is clinical)
+    cs = (17.25 + (post - 17.25) * r2 - 20) / (np.sqrt(r2) * se)
+    assert ha.episodes["cs_indiv"].to_numpy() == pytest.approx(cs)
+    e = ha.episodes
+    assert e["clinical_pre"].tolist() == [False, True, True, True]
+    assert e["functional_post"].tolist() == (-cs > p["rci_critical"]).tolist()
+    imp = -rc > p["rci_critical"]
+    rec = imp & e["clinical_pre"].to_numpy(bool) & (-cs > p["rci_critical"])
+    assert (e["category"] == "recovered").to_numpy().tolist() == rec.tolist()
+    # threshold stated in points of raw change around the shrunken centre
+    centre = -(17.25 - 25) * (1 - r_dd) / r_dd
+    assert p["change_centre"] == pytest.approx(centre)
+    assert p["threshold_points"] == pytest.approx(
+        1.6448536 * np.sqrt(2) * se / np.sqrt(r_dd), rel=1e-6
+    )
+    with pytest.raises(ConfigError, match="threshold='sample'"):
+        iop.clinical_significance(
+            ep, method="ha", reliability=0.8, better_is="lower", threshold="reference", sd=5
+        )
+    with pytest.raises(ConfigError, match="reliability_post"):
+        iop.clinical_significance(ep, reliability=0.8, better_is="lower", reliability_post=0.9)
+
+
+def test_hageman_arrindell_true_score_cutoffs_by_hand():
+    # SEm = SD_pre sqrt(1 - r) with the sample SD; r_clin = 1 - SEm^2 / SD_clin^2 (= r when the
+    # clinical norms are the sample's); a_true = M - 2 SD sqrt(r); c_true weights SD sqrt(r).
+    pre = np.array([10.0, 20, 30, 40])
+    post = np.array([4.0, 25, 10, 30])
+    ep = pd.DataFrame({"baseline": pre, "endpoint": post})
+    s1 = np.sqrt(500 / 3)
+    se2 = s1**2 * 0.2
+    kw = {"method": "ha", "reliability": 0.8, "better_is": "lower"}
+    a = iop.clinical_significance(ep, cutoff="a", **kw)
+    assert a.params["cutoff_value"] == pytest.approx(25 - 2 * s1 * np.sqrt(0.8))
+    assert a.params["reliability_clinical"] == pytest.approx(0.8)
+    c = iop.clinical_significance(ep, cutoff="c", functional_mean=5, functional_sd=6, **kw)
+    rf = 1 - se2 / 36  # 0.074074
+    sc, sf = s1 * np.sqrt(0.8), 6 * np.sqrt(rf)
+    assert c.params["cutoff_value"] == pytest.approx((sc * 5 + sf * 25) / (sc + sf))
+    b = iop.clinical_significance(ep, cutoff="b", functional_mean=5, functional_sd=6, **kw)
+    assert b.params["cutoff_value"] == pytest.approx(5 + 2 * sf)
+    with pytest.raises(DataError, match="functional SD"):
+        iop.clinical_significance(ep, cutoff="c", functional_mean=5, functional_sd=5, **kw)
+
+
+def test_statistical_boundaries_inclusive_and_strict():
+    # user cut-off 10 (caseness >= 10): improved = clinical pre and functional post;
+    # deteriorated = pre not clinical and post not functional; no RCI, any size of change
+    ep = pd.DataFrame({"baseline": [10, 11, 9, 9, 10, 12], "endpoint": [9, 10, 10, 9, 10, 2]})
+    res = iop.clinical_significance(ep, method="statistical", instrument="PHQ-9", cutoff=10)
+    assert res.episodes["category"].astype(str).tolist() == [
+        "improved", "unchanged", "deteriorated", "unchanged", "unchanged", "improved",
+    ]  # fmt: skip
+    assert res.params["cutoff_rule"] == "clinical: score >= 10; functional: score < 10"
+    assert res.params["threshold_source"] is None and res.params["reliability"] is None
+    assert list(res.table["outcome"]) == ["improved", "unchanged", "deteriorated"]
+    strict = iop.clinical_significance(
+        ep, method="statistical", instrument="PHQ-9", cutoff=10, cutoff_inclusive=False
+    )
+    # 10 -> 9: pre at the cut-off is not clinical (strict) and post is functional: unchanged;
+    # 10 -> 10: pre not clinical, post not functional: deteriorated, as clinicalsignificance
+    assert strict.episodes["category"].astype(str).tolist() == [
+        "unchanged", "unchanged", "deteriorated", "unchanged", "deteriorated", "improved",
+    ]  # fmt: skip
+    # default: the instrument's norms give cut-off c; with no norms, a from the sample
+    assert res.params["cutoff"] == "user-supplied"
+    assert (
+        iop.clinical_significance(ep, method="statistical", instrument="PHQ-9").params["cutoff"]
+        == "c"
+    )
+    s = iop.clinical_significance(ep, method="statistical", better_is="lower")
+    assert s.params["cutoff"] == "a"
+    assert s.params["cutoff_value"] == pytest.approx(
+        ep["baseline"].mean() - 2 * ep["baseline"].std()
+    )
+    with pytest.raises(ConfigError, match="needs a cut-off"):
+        iop.clinical_significance(ep, method="statistical", better_is="lower", cutoff="none")
+    with pytest.raises(ConfigError, match="do not apply"):
+        iop.clinical_significance(ep, method="statistical", better_is="lower", reliability=0.8)
+
+
+def test_percentage_boundaries_and_baseline_zero():
+    # lower is better; 50 % improvement, 30 % deterioration; inclusive
+    ep = pd.DataFrame(
+        {
+            "baseline": [20, 20, 20, 20, 0, 0, 10],
+            "endpoint": [10, 11, 26, 25, 3, 0, 5],
+        }
+    )
+    res = iop.clinical_significance(
+        ep, method="percentage", better_is="lower", pct_deterioration=0.3
+    )
+    e = res.episodes
+    assert e["pct_change"].iloc[:4].tolist() == pytest.approx([-0.5, -0.45, 0.3, 0.25])
+    assert e["pct_change"].iloc[4:6].isna().all()  # baseline 0: no percentage
+    assert e["category"].astype(str).tolist() == [
+        "improved", "unchanged", "deteriorated", "unchanged", "deteriorated", "unchanged",
+        "improved",
+    ]  # fmt: skip
+    assert res.params["pct_improvement"] == 0.5 and res.params["pct_deterioration"] == 0.3
+    assert res.params["n_baseline_zero"] == 2
+    assert any("Baseline 0 (2 episode(s))" in n for n in res.notes)
+    # higher is better: an increase is improvement; from 0 any increase is improvement
+    hi = iop.clinical_significance(
+        pd.DataFrame({"baseline": [10, 10, 0], "endpoint": [15, 5, 2]}),
+        method="percentage", better_is="higher",
+    )  # fmt: skip
+    assert hi.episodes["category"].astype(str).tolist() == ["improved", "deteriorated", "improved"]
+    with pytest.raises(ConfigError, match="pct_improvement"):
+        iop.clinical_significance(ep, method="percentage", better_is="lower", pct_improvement=50)
+    with pytest.raises(DataError, match="negative"):
+        iop.clinical_significance(
+            pd.DataFrame({"baseline": [-1.0], "endpoint": [2.0]}),
+            method="percentage", better_is="lower",
+        )  # fmt: skip
+
+
+def test_anchor_and_combined_boundaries():
+    # PHQ-9 MID 5 (instrument, cited); change of exactly 5 counts (inclusive)
+    ep = pd.DataFrame({"baseline": [20, 20, 12, 5, 9, 12], "endpoint": [15, 16, 17, 10, 3, 4]})
+    res = iop.clinical_significance(ep, method="anchor", instrument="PHQ-9")
+    assert res.params["mid_improvement"] == 5 and res.params["threshold_source"] == "anchor"
+    assert res.episodes["category"].astype(str).tolist() == [
+        "improved", "unchanged", "deteriorated", "deteriorated", "improved", "improved",
+    ]  # fmt: skip
+    assert list(res.table["outcome"]) == ["improved", "unchanged", "deteriorated"]
+    assert not any("'recovered' is not" in n for n in res.notes)
+    # threshold=<points> under 'anchor' is the MID (as it was under 'jacobson-truax')
+    alias = iop.clinical_significance(ep, method="anchor", instrument="PHQ-9", threshold=5)
+    assert alias.episodes["category"].equals(res.episodes["category"])
+    # combined: MID + user cut-off 10 (inclusive) -> five categories with harmed
+    comb = iop.clinical_significance(
+        ep, method="combined", instrument="PHQ-9", mid=5, mid_deterioration=4, cutoff=10
+    )
+    # 20->15 improved (not below 10); 20->16 unchanged; 12->17 deteriorated (pre clinical);
+    # 5->10 harmed (functional -> clinical); 9->3 improved (pre not clinical); 12->4 recovered
+    assert comb.episodes["category"].astype(str).tolist() == [
+        "improved", "unchanged", "deteriorated", "harmed", "improved", "recovered",
+    ]  # fmt: skip
+    assert list(comb.table["outcome"]) == [
+        "recovered", "improved", "unchanged", "deteriorated", "harmed",
+    ]  # fmt: skip
+    assert comb.params["cutoff_inclusive"] is True
+    with pytest.raises(ConfigError, match="do not apply"):
+        iop.clinical_significance(ep, method="anchor", instrument="PHQ-9", cutoff=10)
+    with pytest.raises(ConfigError, match="mid"):
+        iop.clinical_significance(ep, method="anchor", better_is="lower")
+    with pytest.raises(ConfigError, match="once"):
+        iop.clinical_significance(ep, method="anchor", better_is="lower", mid=5, threshold=5)
+    with pytest.raises(ConfigError, match="'mid'"):
+        iop.clinical_significance(ep, method="anchor", better_is="lower", mid=-1)
+
+
+def test_anchor_group_hand_worked():
+    # changes -6, -8, -10, -4 (n 4): mean -7, SD 2.581989, se 1.290994, t(3) 0.975 = 3.182446
+    ep = pd.DataFrame(
+        {
+            "baseline": [20, 20, 20, 20, 15, 15, 15],
+            "endpoint": [14, 12, 10, 16, 14, 13, 16],
+            "site": ["a", "a", "a", "a", "b", "b", "b"],
+        }
+    )
+    res = iop.clinical_significance(
+        ep.iloc[:4], method="anchor", target="group", better_is="lower", mid=5
+    )
+    r = res.table.iloc[0]
+    half = 3.182446305284263 * np.sqrt(20 / 3) / 2
+    assert r["estimate"] == -7 and r["n"] == 4 and r["df"] == 3
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((-7 - half, -7 + half))  # -11.11, -2.89
+    # benefit B = 7 > MID 5 but its interval [2.89, 11.11] reaches below 5
+    assert r["category"] == "probably clinically significant effect"
+    r = iop.clinical_significance(
+        ep.iloc[:4], method="anchor", target="group", better_is="lower", mid=8
+    ).table.iloc[0]
+    assert r["category"] == "not significantly less than the threshold"  # B 7 < 8 < U 11.11
+    assert bool(r["beneficial"]) is True
+    g = iop.clinical_significance(
+        ep, method="anchor", target="group", better_is="lower", mid=1, by="site"
+    )
+    assert list(g.table["site"]) == ["a", "b"]
+    b = g.between.iloc[0]
+    # endpoint means: a 13, b 14.333; Welch: se^2 = 6.6667/4 + 2.3333/3
+    assert (b["reference"], b["comparison"]) == ("a", "b")
+    assert b["estimate"] == pytest.approx(14 + 1 / 3 - 13)
+    assert b["se"] == pytest.approx(np.sqrt((20 / 3) / 4 + (7 / 3) / 3))
+    assert bool(b["beneficial"]) is False
+    assert b["category"] == "statistically not significant"
+    with pytest.raises(ConfigError, match="reference_group"):
+        iop.clinical_significance(
+            ep, method="anchor", target="group", better_is="lower", mid=1, by="site",
+            reference_group="z",
+        )  # fmt: skip
+    with pytest.raises(ConfigError, match="target"):
+        iop.clinical_significance(ep, target="group", better_is="lower", reliability=0.8)
+    with pytest.raises(ConfigError, match="target"):
+        iop.clinical_significance(ep, method="anchor", target="groups", mid=5, better_is="lower")
+
+
+def test_new_methods_plots_by_structure():
+    import matplotlib.pyplot as plt
+
+    ep = pd.DataFrame(
+        {"baseline": [18, 15, 12, 20, 9, 22, 0], "endpoint": [6, 13, 19, 14, 2, 21, 3]}
+    )
+    for m in ("hll", "nk", "ha", "statistical", "percentage", "anchor", "combined"):
+        res = iop.clinical_significance(ep, method=m, instrument="PHQ-9")
+        ax = iop.plots.plot_jacobson_truax(res)
+        assert ax.get_xlabel() == "Baseline score (pre)"
+        assert m in ax.get_title() or res.params["method"] in ax.get_title()
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        n_band = sum("MID" in s or "reliable" in s or "of baseline" in s for s in labels)
+        assert n_band == (0 if m == "statistical" else 1), (m, labels)
+        plt.close(ax.figure)
+    comb = iop.clinical_significance(ep, method="combined", instrument="PHQ-9", mid_deterioration=3)
+    ax = iop.plots.plot_change_distribution(comb)
+    assert sorted(line.get_xdata()[0] for line in ax.lines) == [-5.0, 3.0]
+    assert "MID" in ax.get_title()
+    plt.close(ax.figure)
+    for m in ("statistical", "percentage", "ha"):
+        with pytest.raises(ConfigError):
+            iop.plots.plot_change_distribution(
+                iop.clinical_significance(ep, method=m, instrument="PHQ-9")
+            )
+    grp = iop.clinical_significance(ep, method="anchor", target="group", instrument="PHQ-9")
+    with pytest.raises(ConfigError):
+        iop.plots.plot_jacobson_truax(grp)

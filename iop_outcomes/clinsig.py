@@ -3,10 +3,15 @@
 Two public functions:
 
 * :func:`clinical_significance` classifies each episode and counts the categories (with Wilson
-  confidence intervals) overall or per group. Methods: ``"jacobson-truax"`` (Jacobson & Truax
-  1991), ``"gulliksen-lord-novick"`` (Hsu 1989), ``"edwards-nunnally"`` (Speer 1992) and
-  ``"nhs-talking-therapies"`` (NHS England's published outcome definitions, single-measure or
-  the joint PHQ-9 + GAD-7 rules).
+  confidence intervals) overall or per group. Methods: the distribution approach's reliable
+  change indices ``"jacobson-truax"`` (Jacobson & Truax 1991), ``"gulliksen-lord-novick"`` (Hsu
+  1989), ``"edwards-nunnally"`` (Speer 1992), ``"hsu-linn-lord"`` (Hsu 1989),
+  ``"nunnally-kotsch"`` (Nunnally & Kotsch 1983), ``"hageman-arrindell"`` (Hageman & Arrindell
+  1999); ``"statistical"`` (cut-off crossing), ``"percentage"`` (percentage change),
+  ``"anchor"`` (minimal important difference; ``target="group"`` for group means) and
+  ``"combined"`` (MID and cut-off), as the R package clinicalsignificance (Claus et al. 2024);
+  and ``"nhs-talking-therapies"`` (NHS England's published outcome definitions, single-measure
+  or the joint PHQ-9 + GAD-7 rules).
 * :func:`benchmarks` sets a program's NHS Talking Therapies rates beside the national figures
   shipped in ``iop_outcomes/data/nhs_talking_therapies_national.csv``.
 
@@ -1805,8 +1810,14 @@ def clinical_significance(
     episodes : DataFrame
         One row per episode (and instrument). For the joint NHS rules, PHQ-9 and GAD-7 rows with
         an ``instrument`` column, paired by ``episode_id``.
-    method : {"jacobson-truax", "nhs-talking-therapies", "gulliksen-lord-novick", "edwards-nunnally"}
-        Definition to apply (named in every output).
+    method : str, default "jacobson-truax"
+        Definition to apply (named in every output). Distribution approach (reliable change
+        index): ``"jacobson-truax"``, ``"gulliksen-lord-novick"``, ``"edwards-nunnally"``,
+        ``"hsu-linn-lord"``, ``"nunnally-kotsch"``, ``"hageman-arrindell"``. Without an RCI:
+        ``"statistical"`` (cut-off crossing alone), ``"percentage"`` (percentage change),
+        ``"anchor"`` (minimal important difference), ``"combined"`` (MID and cut-off, with
+        *harmed*). Published service definitions: ``"nhs-talking-therapies"``. Short names
+        ``"jt"``, ``"gln"``, ``"en"``, ``"hll"``, ``"nk"``, ``"ha"``, ``"nhs"`` work too.
     instrument : str, optional
         Instrument whose cited parameters (reliability, norms, thresholds, direction) to use; also
         selects that instrument's rows when the table holds several. Needed, or explicit
@@ -1821,6 +1832,9 @@ def clinical_significance(
         reliability (``sd=``/``reliability=`` or the instrument's clinical SD and reliability);
         ``"fixed"``: the instrument's published fixed threshold (PHQ-9 6, GAD-7 4 points), or a
         number of points. The output states the source, reliability, SD and points.
+        ``"hsu-linn-lord"`` and ``"hageman-arrindell"`` use the sample's pre and post means and
+        SDs and accept ``"sample"`` only; ``"fixed"`` is for ``"jacobson-truax"``. With
+        ``"anchor"``/``"combined"`` a number here is the MID (same as ``mid=``).
     cutoff : {"a", "b", "c", "none"} or float, optional
         Clinical cut-off (Jacobson & Truax 1991). Default: ``"c"`` when clinical and functional
         norms are known, ``"a"`` when only clinical norms are, otherwise none. A number is a
@@ -1846,12 +1860,32 @@ def clinical_significance(
         clinicalsignificance treats its computed cut-offs. Default ``None``: inclusive for a
         user-supplied number (a caseness threshold such as PHQ-9 10), strict for the computed
         cut-offs a, b, c. The rule used is stated in ``params["cutoff_rule"]`` and the notes.
+    reliability_post : float, optional
+        Reliability at the endpoint, for ``"nunnally-kotsch"`` (default: ``reliability``, as
+        clinicalsignificance) and ``"hageman-arrindell"`` (default: derived from a constant
+        standard error of measurement, :math:`1 - SE^2/SD_{post}^2`, as clinicalsignificance).
+    mid, mid_deterioration : float, optional
+        Minimal important difference in points for ``"anchor"`` and ``"combined"`` (default:
+        the instrument's cited MID, e.g. PHQ-9 5 points); ``mid_deterioration`` defaults to
+        ``mid``.
+    pct_improvement, pct_deterioration : float, optional
+        For ``"percentage"``: the fraction of the baseline score a change must reach to count
+        as improvement (default 0.5 = 50 %) or deterioration (default: ``pct_improvement``).
+    target : {"individual", "group"}, default "individual"
+        ``"group"`` (with ``method="anchor"``): does each group's mean change, with its
+        ``ci_level`` t interval, exceed the MID; with ``by=`` one column, each group's endpoint
+        scores are also compared with a reference group's. Returns a
+        :class:`GroupAnchorResult`.
+    reference_group : optional
+        The reference group for between-group comparisons (default: the first in sorted
+        order, as clinicalsignificance).
 
     Returns
     -------
-    ClinicalSignificanceResult
+    ClinicalSignificanceResult or GroupAnchorResult
         ``.table`` (counts, rates, Wilson CIs per outcome and group), ``.episodes`` (per-episode
-        classification), ``.params``, ``.notes``; ``to_frame()`` returns the table.
+        classification), ``.params``, ``.notes``; ``to_frame()`` returns the table. With
+        ``target="group"`` a :class:`GroupAnchorResult` (``.table`` within groups, ``.between``).
 
     Notes
     -----
@@ -1878,7 +1912,68 @@ def clinical_significance(
     **Gulliksen-Lord-Novick** (Hsu 1989): :math:`RCI = ((x_{post} - M) - r(x_{pre} - M)) /
     (SD\sqrt{1 - r^2})`. **Edwards-Nunnally** (Speer 1992): :math:`RCI = (x_{post} - [r(x_{pre}
     - M) + M]) / (SD\sqrt{1 - r})`. ``M`` and ``SD`` are the sample's baseline mean and SD
-    (``threshold="sample"``) or the reference values.
+    (``threshold="sample"``) or the reference values. **Hsu-Linn-Lord** (Hsu 1989):
+    :math:`RCI = ((x_{post} - M_{post}) - r(x_{pre} - M_{pre})) / (SD\sqrt{1 - r^2})`.
+    **Nunnally-Kotsch** (Nunnally & Kotsch 1983): :math:`RCI = (x_{post} - [r(x_{pre} - M) +
+    M]) / \sqrt{r^2 SD^2 (1 - r) + SD^2 (1 - r_{post})}`. All reliable when
+    :math:`|RCI| > 1.959964` (strict).
+
+    **Hageman-Arrindell** (Hageman & Arrindell 1999), with :math:`SE = SD_{pre}\sqrt{1 - r}`,
+    :math:`r_{post} = 1 - SE^2/SD_{post}^2` (or ``reliability_post``),
+    :math:`SE_{post} = SD_{post}\sqrt{1 - r_{post}}` and :math:`r_{12}` the pre-post
+    correlation:
+
+    .. math::
+        r_{dd} = \frac{SD_{pre}^2 r + SD_{post}^2 r_{post} - 2 SD_{pre} SD_{post} r_{12}}
+                      {SD_{pre}^2 + SD_{post}^2 - 2 SD_{pre} SD_{post} r_{12}}, \qquad
+        RC_{indiv} = \frac{(x_{post} - x_{pre}) r_{dd} + (M_{post} - M_{pre})(1 - r_{dd})}
+                          {\sqrt{r_{dd}}\sqrt{SE^2 + SE_{post}^2}}
+
+    (:math:`\sqrt{SE^2 + SE_{post}^2} = \sqrt{2SE^2}` with the default :math:`r_{post}`, as in
+    the paper and clinicalsignificance). Reliable when :math:`|RC_{indiv}| > 1.644854`
+    (one-sided 5 %, as the paper). Its cut-offs are between true-score distributions:
+    :math:`a = M_{clin} - 2SD_{clin}\sqrt{r_{clin}}`, :math:`b = M_{func} +
+    2SD_{func}\sqrt{r_{func}}`, :math:`c = (SD_{clin}\sqrt{r_{clin}}M_{func} +
+    SD_{func}\sqrt{r_{func}}M_{clin}) / (SD_{clin}\sqrt{r_{clin}} + SD_{func}\sqrt{r_{func}})`,
+    :math:`r_{pop} = 1 - SE^2/SD_{pop}^2`; an endpoint is functional when
+    :math:`CS_{indiv} = (M_{post} + (x_{post} - M_{post})r_{post} - c) / (\sqrt{r_{post}}SE_{post})`
+    lies beyond 1.644854 towards the functional side (``cs_indiv``, ``functional_post`` and
+    ``clinical_post`` in ``.episodes``). *Recovered* = reliable improvement, clinical baseline and
+    functional endpoint. The group-level proportions (``params["group_changed"]``: share with
+    true improvement, :math:`\Phi(\bar d / (SD_d\sqrt{r_{dd}}))`; ``params["group_functional"]``:
+    share with a true endpoint beyond the cut-off) are given as clinicalsignificance does.
+
+    **Statistical approach** (Jacobson & Truax 1991 cut-offs alone; clinicalsignificance
+    ``cs_statistical``): *improved* = clinical at baseline and functional at endpoint;
+    *deteriorated* = not clinical at baseline and not functional at endpoint; *unchanged* = the
+    rest. No RCI: the size of the change is not tested. Default cut-off as above, else cut-off a
+    from the sample's baselines (clinicalsignificance's default).
+
+    **Percentage change** (clinicalsignificance ``cs_percentage``):
+    :math:`(x_{post} - x_{pre}) / x_{pre}`; *improved* when it reaches ``pct_improvement`` in
+    the better direction, *deteriorated* when it reaches ``pct_deterioration`` in the worse
+    direction (inclusive; e.g. the HEDIS/CMS "response" is a 50 % reduction). A baseline of 0
+    has no percentage change (``pct_change`` missing): any worsening from 0 counts as
+    deteriorated, any improvement as improved, no change as unchanged (clinicalsignificance
+    counts a rise from 0 as both improved and deteriorated when lower is better). Negative
+    baselines are an error.
+
+    **Anchor-based** (clinicalsignificance ``cs_anchor``): *improved* when the change in the
+    better direction is :math:`\ge` the MID, *deteriorated* when the change in the worse
+    direction is :math:`\ge` ``mid_deterioration`` (inclusive). **Combined** (``cs_combined``
+    with an MID): the same with the cut-off: *recovered* = improved, clinical baseline and
+    functional endpoint; *harmed* = deteriorated, baseline not clinical and endpoint not
+    functional (always a category); default cut-off as above, else a from the sample.
+    With ``target="group"``: the mean change with a paired t interval (between groups: the
+    difference in endpoint means, comparison − reference, with a Welch interval, every row
+    with an endpoint) judged against the MID in the better direction: interval covering 0 →
+    *statistically not significant*; upper bound below the MID → *statistically significant but
+    not clinically relevant* (also for a significant change in the worse direction;
+    ``beneficial`` says which); lower bound above the MID → *large clinically significant
+    effect*; estimate above the MID → *probably clinically significant effect*; otherwise *not
+    significantly less* (lower is better) / *greater* (higher is better) *than the threshold*.
+    These are clinicalsignificance's categories with ``bayesian = FALSE`` (it omits the first
+    rule when higher is better).
 
     **NHS Talking Therapies** (NHS England, Talking Therapies annual-report metadata, as packaged
     in bennettoxford/nhstt): "referrals that finished a course of treatment (end date in the
@@ -1909,8 +2004,13 @@ def clinical_significance(
     ----------
     Jacobson, N. S., & Truax, P. (1991). J Consult Clin Psychol 59:12-19.
     Hsu, L. M. (1989). Behav Assess 11:459-467. Speer, D. C. (1992). J Consult Clin Psychol
-    60:402-408. Claus, B. B. et al. (2024). clinicalsignificance, J Stat Softw 111(1).
-    NHS England, NHS Talking Therapies for anxiety and depression annual reports, metadata.
+    60:402-408. Nunnally, J. C., & Kotsch, W. E. (1983). Br J Clin Psychol 22:83-93.
+    Hageman, W. J., & Arrindell, W. A. (1999). Establishing clinically significant change:
+    increment of precision and the distinction between individual and group level analysis.
+    Behav Res Ther 37:1169-1193, doi:10.1016/S0005-7967(99)00032-7.
+    Claus, B. B. et al. (2024). clinicalsignificance, J Stat Softw 111(1),
+    doi:10.18637/jss.v111.i01. NHS England, NHS Talking Therapies for anxiety and depression
+    annual reports, metadata.
 
     Examples
     --------
@@ -1925,6 +2025,35 @@ def clinical_significance(
     >>> nhs = iop.clinical_significance(ep, method="nhs-talking-therapies", instrument="PHQ-9")
     >>> nhs.table.set_index("outcome").loc["recovery", ["count", "n"]].tolist()
     [1, 4]
+
+    A caseness threshold (PHQ-9 "10 or more"): a baseline of exactly 10 is clinical.
+
+    >>> cut = iop.clinical_significance(
+    ...     pd.DataFrame({"baseline": [10], "endpoint": [3]}),
+    ...     instrument="PHQ-9",
+    ...     threshold="fixed",
+    ...     cutoff=10,
+    ... )
+    >>> cut.episodes["category"].tolist(), cut.params["cutoff_rule"]
+    (['recovered'], 'clinical: score >= 10; functional: score < 10')
+
+    Other approaches (each named in ``params["method"]``):
+
+    >>> iop.clinical_significance(ep, method="anchor", instrument="PHQ-9").episodes[
+    ...     "category"
+    ... ].tolist()  # PHQ-9 MID 5 points
+    ['improved', 'unchanged', 'deteriorated', 'improved', 'improved']
+    >>> iop.clinical_significance(ep, method="percentage", instrument="PHQ-9").episodes[
+    ...     "pct_change"
+    ... ].round(2).tolist()
+    [-0.67, -0.13, 0.58, -0.3, -0.78]
+    >>> iop.clinical_significance(
+    ...     ep, method="statistical", instrument="PHQ-9", cutoff=10
+    ... ).episodes["category"].tolist()  # only 18 -> 6 crosses 10 from the clinical side
+    ['improved', 'unchanged', 'unchanged', 'unchanged', 'unchanged']
+    >>> grp = iop.clinical_significance(ep, method="anchor", target="group", instrument="PHQ-9")
+    >>> grp.table[["estimate", "n", "category"]].round(2).to_dict("records")
+    [{'estimate': -4.0, 'n': 5, 'category': 'statistically not significant'}]
     """
     if not isinstance(episodes, pd.DataFrame):
         raise DataError(

@@ -1285,6 +1285,15 @@ class GroupAnchorResult(TableResult):
             ).to_string(index=False)
         return text
 
+    def _repr_html_(self) -> str:
+        html = super()._repr_html_()
+        if self.between is None:
+            return html
+        table = format_table(self.between, self.digits).to_html(
+            index=False, border=0, classes="iop-table"
+        )
+        return html + f"<div><p><strong>Between groups (endpoint scores)</strong></p>{table}</div>"
+
 
 def _mid_category(est, lo, hi, mid, d, better_is):
     """clinicalsignificance's group categories, in the direction of benefit.

@@ -1113,6 +1113,7 @@ def test_anchor_group_between_matches_clinicalsignificance(cs_r, case, kw):
         cat = [q for (gg, q) in ref if gg == g and q.startswith("category: ")]
         assert b.loc[g, "category"] == cat[0].removeprefix("category: ").lower()
     assert "Between groups" in str(res)
+    assert res._repr_html_().count("<table") == 2
 
 
 # --------------------------------------------------------------------------- issue #16: by hand

@@ -4,7 +4,9 @@ Reference values: hand calculations written out below; the published clinicalsig
 vignette result on ``antidepressants`` (Improved 274, Unchanged 237, Deteriorated 44 of 555);
 an independent base-R implementation (tests/reference/clinsig/peer_base_r.R -> .json) on the
 peer datasets, read from ../shared at test time (skipped when absent, never copied here); NHS
-England 2024-25 national counts.
+England 2024-25 national counts. Issue #16 methods (HLL, NK, HA, statistical, percentage, anchor,
+combined, group-level anchor): the R package clinicalsignificance itself
+(tests/reference/clinsig/clinicalsignificance_r.R -> .csv) and its published test snapshots.
 """
 
 from __future__ import annotations
@@ -1405,3 +1407,47 @@ def test_new_methods_plots_by_structure():
     grp = iop.clinical_significance(ep, method="anchor", target="group", instrument="PHQ-9")
     with pytest.raises(ConfigError):
         iop.plots.plot_jacobson_truax(grp)
+
+
+# Published outputs: the package's own test snapshots (clinicalsignificance, commit 863dc77,
+# tests/testthat/_snaps/cs_distribution.md, cs_combined.md, cs_percentage.md), claus_2020 HAMD,
+# pre = 1, post = 4, reliability 0.8; combined with cut-off c, m_functional 8, sd_functional 8.
+_SNAPSHOTS = [
+    ({"method": "hll"}, {"improved": 12, "unchanged": 16, "deteriorated": 12}),
+    (
+        {"method": "nk", "reliability_post": 0.5},
+        {"improved": 28, "unchanged": 11, "deteriorated": 1},
+    ),
+    ({"method": "ha"}, {"improved": 32, "unchanged": 7, "deteriorated": 1}),
+    (
+        {"method": "hll", "cutoff": "c", "harmed": True},
+        {"recovered": 12, "improved": 0, "unchanged": 16, "deteriorated": 11, "harmed": 1},
+    ),
+    (
+        {"method": "nk", "reliability_post": 0.5, "cutoff": "c", "harmed": True},
+        {"recovered": 26, "improved": 2, "unchanged": 11, "deteriorated": 1, "harmed": 0},
+    ),
+    (
+        {"method": "ha", "cutoff": "c", "harmed": True},
+        {"recovered": 23, "improved": 9, "unchanged": 7, "deteriorated": 1, "harmed": 0},
+    ),
+]
+
+
+@pytest.mark.parametrize("kw, expected", _SNAPSHOTS)
+def test_claus_2020_hamd_reproduces_published_snapshots(kw, expected):
+    w = _data("claus_2020_hamd")
+    norms = {"functional_mean": 8, "functional_sd": 8} if "cutoff" in kw else {"cutoff": "none"}
+    res = iop.clinical_significance(w, reliability=0.8, better_is="lower", **norms, **kw)
+    assert counts(res) == expected
+    if kw["method"] == "ha" and "cutoff" in kw:
+        # "Groupcs Level Summary": Changed 0.90, Functional 0.76 (printed to 2 decimals)
+        assert round(res.params["group_changed"], 2) == 0.90
+        assert round(res.params["group_functional"], 2) == 0.76
+
+
+def test_claus_2020_hamd_percentage_reproduces_published_snapshot():
+    w = _data("claus_2020_hamd")
+    for kw in ({}, {"pct_deterioration": 0.3}):
+        res = iop.clinical_significance(w, method="percentage", better_is="lower", **kw)
+        assert counts(res) == {"improved": 16, "unchanged": 24, "deteriorated": 0}

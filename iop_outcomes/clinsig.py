@@ -445,6 +445,12 @@ def _distribution_based(
         deteriorated = used & (ben <= -mid_d)
         if method == "combined" and cutoff is None:
             cutoff = "required"
+        elif method == "combined" and isinstance(cutoff, str) and cutoff.lower() == "none":
+            raise ConfigError(
+                "The 'cutoff' parameter of clinical_significance(method='combined') must be 'a', "
+                "'b', 'c', a number of points or None; the combined approach needs a cut-off "
+                f"(method='anchor' has none). Got {cutoff!r} instead."
+            )
     else:
         improved, deteriorated, rci, source = _rci(
             method,

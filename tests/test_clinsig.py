@@ -1326,6 +1326,8 @@ def test_anchor_and_combined_boundaries():
     assert comb.params["cutoff_inclusive"] is True
     with pytest.raises(ConfigError, match="do not apply"):
         iop.clinical_significance(ep, method="anchor", instrument="PHQ-9", cutoff=10)
+    with pytest.raises(ConfigError, match="needs a cut-off"):
+        iop.clinical_significance(ep, method="combined", instrument="PHQ-9", cutoff="none")
     with pytest.raises(ConfigError, match="mid"):
         iop.clinical_significance(ep, method="anchor", better_is="lower")
     with pytest.raises(ConfigError, match="once"):

@@ -120,9 +120,15 @@ class ClinicalSignificanceResult(TableResult):
     method, params, notes
         What produced the numbers: method, threshold source, reliability, SD, thresholds in
         points, cut-off; caveats.
+    group_level : DataFrame or None
+        ``"hageman-arrindell"`` with a cut-off: Hageman & Arrindell's group-level shares per
+        group (or overall): ``n``, ``mean_change``, ``sd_change``, ``mean_post``, ``sd_post``,
+        ``changed`` (share with a true improvement), ``functional`` (share with a true endpoint
+        beyond the cut-off). ``None`` otherwise.
     """
 
     episodes: pd.DataFrame | None = None
+    group_level: pd.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -490,6 +496,7 @@ def _distribution_based(
     params.update(cut_params)
     notes.extend(cut_notes)
 
+    group_level = None
     ep = _id_frame(df, by_cols)
     ep["pre"] = x
     ep["post"] = y
@@ -515,21 +522,19 @@ def _distribution_based(
             ep["cs_indiv"] = cs.where(y.notna())
             ep["clinical_post"] = (d * cs < -crit).astype("boolean").where(y.notna(), pd.NA)
             params["cs_critical"] = crit
-            sd_change = float((yu - xu).std(ddof=1))
-            mean_change = float((yu - xu).mean())
-            params["group_changed"] = float(
-                stats.norm.cdf(d * mean_change / (sd_change * np.sqrt(params["r_dd"])))
+            group_level = _ha_group_level(
+                df, by_cols, xu, yu, d=d, r_dd=params["r_dd"], r2=r2, cut=cut_value
             )
-            params["group_functional"] = float(
-                stats.norm.cdf(-d * (cut_value - m_post) / (params["sd_post"] * np.sqrt(r2)))
-            )
+            whole = _ha_group_level(df, [], xu, yu, d=d, r_dd=params["r_dd"], r2=r2, cut=cut_value)
+            params["group_changed"] = float(whole["changed"].iloc[0])
+            params["group_functional"] = float(whole["functional"].iloc[0])
             notes.append(
                 "Hageman-Arrindell CS_indiv = (M_post + (post - M_post) r_post - cut-off) / "
                 f"(sqrt(r_post) SE_post): functional at the endpoint when beyond {crit:.6g} "
                 "towards the functional side (one-sided 5 %). Group level (Hageman & Arrindell "
                 f"1999, as clinicalsignificance): {params['group_changed']:.1%} of the group "
                 f"with true improvement, {params['group_functional']:.1%} with a true endpoint "
-                "on the functional side."
+                "on the functional side" + (" (per group: .group_level)." if by_cols else ".")
             )
         recovered = improved & clinical_pre & functional_post
         # clinicalsignificance (create_summary_table.cs_combined): !clinical_pre & !functional_post
@@ -604,7 +609,48 @@ def _distribution_based(
         params=params,
         notes=tuple(notes),
         episodes=ep,
+        group_level=group_level,
     )
+
+
+def _ha_group_level(df, by_cols, xu, yu, *, d, r_dd, r2, cut) -> pd.DataFrame:
+    r"""Hageman & Arrindell's (1999) group-level shares, overall or per group.
+
+    ``changed`` = :math:`\Phi(d\,\bar\Delta / (SD_\Delta\sqrt{r_{dd}}))`, the estimated share
+    with a true change in the better direction; ``functional`` =
+    :math:`\Phi(-d\,(c - M_{post}) / (SD_{post}\sqrt{r_{post}}))`, the share whose true
+    endpoint lies beyond the cut-off. Group means and SDs, with the whole sample's
+    :math:`r_{dd}` and :math:`r_{post}` (as clinicalsignificance).
+    """
+    work = pd.DataFrame({"change": (yu - xu).to_numpy(float), "post": yu.to_numpy(float)})
+    for c in by_cols:
+        work[c] = df.loc[xu.index, c].to_numpy()
+    if by_cols:
+        g = work.groupby(by_cols[0] if len(by_cols) == 1 else by_cols, dropna=False, sort=True)
+        agg = g.agg(
+            n=("change", "size"),
+            mean_change=("change", "mean"),
+            sd_change=("change", "std"),
+            mean_post=("post", "mean"),
+            sd_post=("post", "std"),
+        ).reset_index()
+    else:
+        agg = pd.DataFrame(
+            {
+                "n": [len(work)],
+                "mean_change": [work["change"].mean()],
+                "sd_change": [work["change"].std()],
+                "mean_post": [work["post"].mean()],
+                "sd_post": [work["post"].std()],
+            }
+        )
+    agg["n"] = agg["n"].astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        agg["changed"] = stats.norm.cdf(d * agg["mean_change"] / (agg["sd_change"] * np.sqrt(r_dd)))
+        agg["functional"] = stats.norm.cdf(
+            -d * (cut - agg["mean_post"]) / (agg["sd_post"] * np.sqrt(r2))
+        )
+    return agg
 
 
 def _rci(

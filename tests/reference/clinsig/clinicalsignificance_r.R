@@ -78,21 +78,27 @@ dist("claus_2020_hamd_hll_by_treatment", claus, "id", "time", "hamd", 1, 4, 0.80
 
 # ---- combined approach with an RCI method (recovered/improved/unchanged/deteriorated/harmed) ----
 comb <- function(case, data, id, time, outcome, pre, post, rel, better, method, type = "a",
-                 m_f = NULL, sd_f = NULL, rel_post = NULL) {
+                 m_f = NULL, sd_f = NULL, rel_post = NULL, group = NULL) {
   res <- quiet(do.call(cs_combined, c(
     list(data = data, id = as.name(id), time = as.name(time), outcome = as.name(outcome),
          pre = pre, post = post, reliability = rel, better_is = better, rci_method = method,
          cutoff_type = type),
     if (!is.null(m_f)) list(m_functional = m_f, sd_functional = sd_f),
-    if (!is.null(rel_post)) list(reliability_post = rel_post)
+    if (!is.null(rel_post)) list(reliability_post = rel_post),
+    if (!is.null(group)) list(group = as.name(group))
   )))
   add_counts(case, res$summary_table$individual_level_summary)
   add(case, "cutoff_value", res$cutoff_results$info$value)
   if (method == "HA") {
-    add(case, "sum_cs_indiv", sum(res$cutoff_results$data$cs_indiv))
-    add(case, "reliability_post", res$cutoff_results$reliability_post)
     gl <- res$summary_table$group_level_summary
-    for (i in seq_len(nrow(gl))) add(case, paste0("group_", tolower(gl$category[i])), gl$percent[i])
+    g <- if ("group" %in% names(gl)) as.character(gl$group) else rep("", nrow(gl))
+    for (i in seq_len(nrow(gl))) {
+      add(case, paste0("group_", tolower(gl$category[i])), gl$percent[i], g[i])
+    }
+    if (is.null(group)) {
+      add(case, "sum_cs_indiv", sum(res$cutoff_results$data$cs_indiv))
+      add(case, "reliability_post", res$cutoff_results$reliability_post)
+    }
   }
 }
 comb("antidepressants_ha_combined_a", anti, "patient", "measurement", "mom_di", "Before",
@@ -102,6 +108,8 @@ comb("claus_2020_bdi_ha_combined_c", claus, "id", "time", "bdi", 1, 4, 0.80, "lo
      m_f = 8, sd_f = 7)
 comb("jacobson_1989_das_ha_combined_c", jac, "subject", "time", "das", "pre", "post", 0.93,
      "higher", "HA", "c", m_f = 114.8, sd_f = 17.8)
+comb("claus_2020_hamd_ha_combined_c_by_treatment", claus, "id", "time", "hamd", 1, 4, 0.80,
+     "lower", "HA", "c", m_f = 7, sd_f = 5, group = "treatment")
 comb("claus_2020_bdi_hll_combined_a", claus, "id", "time", "bdi", 1, 4, 0.80, "lower", "HLL", "a")
 # cs_combined does not default reliability_post for NK (cs_distribution does): pass it
 comb("antidepressants_nk_combined_a", anti, "patient", "measurement", "mom_di", "Before",

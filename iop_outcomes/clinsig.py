@@ -2002,7 +2002,8 @@ def clinical_significance(
     ``clinical_post`` in ``.episodes``). *Recovered* = reliable improvement, clinical baseline and
     functional endpoint. The group-level proportions (``params["group_changed"]``: share with
     true improvement, :math:`\Phi(\bar d / (SD_d\sqrt{r_{dd}}))`; ``params["group_functional"]``:
-    share with a true endpoint beyond the cut-off) are given as clinicalsignificance does.
+    share with a true endpoint beyond the cut-off; per group in ``.group_level``) are given as
+    clinicalsignificance does.
 
     **Statistical approach** (Jacobson & Truax 1991 cut-offs alone; clinicalsignificance
     ``cs_statistical``): *improved* = clinical at baseline and functional at endpoint;

@@ -522,10 +522,10 @@ def _distribution_based(
             ep["cs_indiv"] = cs.where(y.notna())
             ep["clinical_post"] = (d * cs < -crit).astype("boolean").where(y.notna(), pd.NA)
             params["cs_critical"] = crit
-            group_level = _ha_group_level(
-                df, by_cols, xu, yu, d=d, r_dd=params["r_dd"], r2=r2, cut=cut_value
-            )
-            whole = _ha_group_level(df, [], xu, yu, d=d, r_dd=params["r_dd"], r2=r2, cut=cut_value)
+            hk = {"d": d, "r_dd": params["r_dd"], "r2": r2, "cut": cut_value}
+            used_np = used.to_numpy(bool)
+            group_level = _ha_group_level(df, by_cols, used_np, xu, yu, **hk)
+            whole = _ha_group_level(df, [], used_np, xu, yu, **hk)
             params["group_changed"] = float(whole["changed"].iloc[0])
             params["group_functional"] = float(whole["functional"].iloc[0])
             notes.append(
@@ -613,7 +613,7 @@ def _distribution_based(
     )
 
 
-def _ha_group_level(df, by_cols, xu, yu, *, d, r_dd, r2, cut) -> pd.DataFrame:
+def _ha_group_level(df, by_cols, used, xu, yu, *, d, r_dd, r2, cut) -> pd.DataFrame:
     r"""Hageman & Arrindell's (1999) group-level shares, overall or per group.
 
     ``changed`` = :math:`\Phi(d\,\bar\Delta / (SD_\Delta\sqrt{r_{dd}}))`, the estimated share
@@ -624,7 +624,7 @@ def _ha_group_level(df, by_cols, xu, yu, *, d, r_dd, r2, cut) -> pd.DataFrame:
     """
     work = pd.DataFrame({"change": (yu - xu).to_numpy(float), "post": yu.to_numpy(float)})
     for c in by_cols:
-        work[c] = df.loc[xu.index, c].to_numpy()
+        work[c] = df[c].to_numpy()[used]
     if by_cols:
         g = work.groupby(by_cols[0] if len(by_cols) == 1 else by_cols, dropna=False, sort=True)
         agg = g.agg(
@@ -1422,19 +1422,19 @@ def _anchor_group(
         )
     mid_i, _, mid_src = _resolve_mid(mid, None, threshold, inst)
     d = -1.0 if better_is == "lower" else 1.0
-    change = (y - x)[used]
+    change = (y - x)[used].to_numpy(float)
     rows = []
     if by_cols:
-        keys = df.loc[used, by_cols]
+        keys = df.loc[used, by_cols].reset_index(drop=True)
         grouper = by_cols[0] if len(by_cols) == 1 else by_cols
-        for key, idx in keys.groupby(grouper, dropna=False, sort=True).groups.items():
+        for key, pos in keys.groupby(grouper, dropna=False, sort=True).indices.items():
             key = key if isinstance(key, tuple) else (key,)
-            rows.append((key, change.loc[idx]))
+            rows.append((key, change[pos]))
     else:
         rows.append(((), change))
     recs = []
     for key, vals in rows:
-        est, se, lo, hi, t, df_, p, n = _t_row(vals.to_numpy(float), ci_level)
+        est, se, lo, hi, t, df_, p, n = _t_row(vals, ci_level)
         cat = _mid_category(est, lo, hi, mid_i, d, better_is) if np.isfinite(se) else None
         recs.append(
             {
@@ -1473,11 +1473,12 @@ def _anchor_group(
                 f"Got {reference_group!r} instead."
             )
         brecs = []
-        b = y[has_post & (df[g] == ref)].to_numpy(float)
+        yv, gv, hp = y.to_numpy(float), df[g].to_numpy(), has_post.to_numpy(bool)
+        b = yv[hp & (gv == ref)]
         for comp in groups:
             if comp == ref:
                 continue
-            a = y[has_post & (df[g] == comp)].to_numpy(float)
+            a = yv[hp & (gv == comp)]
             est, se, lo, hi, t, df_, p = _welch_row(a, b, ci_level)
             cat = _mid_category(est, lo, hi, mid_i, d, better_is) if np.isfinite(se) else None
             brecs.append(

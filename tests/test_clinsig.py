@@ -1386,6 +1386,13 @@ def test_anchor_group_hand_worked():
     assert b["se"] == pytest.approx(np.sqrt((20 / 3) / 4 + (7 / 3) / 3))
     assert bool(b["beneficial"]) is False
     assert b["category"] == "statistically not significant"
+    # a duplicated index (e.g. after pd.concat) and row order change nothing
+    shuffled = ep.iloc[[6, 0, 4, 1, 5, 2, 3]].set_axis([0, 0, 1, 1, 2, 2, 3])
+    g2 = iop.clinical_significance(
+        shuffled, method="anchor", target="group", better_is="lower", mid=1, by="site"
+    )
+    pd.testing.assert_frame_equal(g2.table, g.table)
+    pd.testing.assert_frame_equal(g2.between, g.between)
     with pytest.raises(ConfigError, match="reference_group"):
         iop.clinical_significance(
             ep, method="anchor", target="group", better_is="lower", mid=1, by="site",
@@ -1469,3 +1476,38 @@ def test_claus_2020_hamd_percentage_reproduces_published_snapshot():
     for kw in ({}, {"pct_deterioration": 0.3}):
         res = iop.clinical_significance(w, method="percentage", better_is="lower", **kw)
         assert counts(res) == {"improved": 16, "unchanged": 24, "deteriorated": 0}
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"method": "hll"},
+        {"method": "nk", "reliability_post": 0.7},
+        {"method": "ha", "cutoff": 15},
+        {"method": "statistical", "cutoff": 15},
+        {"method": "percentage", "pct_improvement": 0.4},
+        {"method": "anchor", "mid": 4},
+        {"method": "combined", "mid": 4, "cutoff": 15},
+    ],
+)
+def test_new_methods_invariant_to_row_order_and_duplicated_index(kw):
+    rng = np.random.default_rng(16)
+    n = 60
+    pre = rng.integers(5, 27, n)
+    ep = pd.DataFrame(
+        {
+            "baseline": pre,
+            "endpoint": np.clip(pre - rng.integers(-6, 14, n), 0, 27),
+            "site": rng.choice(["a", "b", "c"], n),
+        }
+    )
+    base = {"reliability": 0.85} if kw["method"] in ("hll", "nk", "ha") else {}
+    res = iop.clinical_significance(ep, better_is="lower", by="site", **base, **kw)
+    perm = rng.permutation(n)
+    other = ep.iloc[perm].set_axis(np.repeat(np.arange(n // 2), 2))
+    res2 = iop.clinical_significance(other, better_is="lower", by="site", **base, **kw)
+    pd.testing.assert_frame_equal(res.table, res2.table)
+    cats = res.episodes["category"].astype(str).to_numpy()[perm]
+    assert (res2.episodes["category"].astype(str).to_numpy() == cats).all()
+    if res.group_level is not None:
+        pd.testing.assert_frame_equal(res.group_level, res2.group_level)

@@ -130,6 +130,26 @@ class ClinicalSignificanceResult(TableResult):
     episodes: pd.DataFrame | None = None
     group_level: pd.DataFrame | None = None
 
+    def summary(self) -> str:
+        text = super().summary()
+        if self.group_level is not None:
+            text += "\n\nGroup level (Hageman & Arrindell 1999)\n" + format_table(
+                self.group_level, 3
+            ).to_string(index=False)
+        return text
+
+    def _repr_html_(self) -> str:
+        html = super()._repr_html_()
+        if self.group_level is None:
+            return html
+        table = format_table(self.group_level, 3).to_html(
+            index=False, border=0, classes="iop-table"
+        )
+        return (
+            html
+            + f"<div><p><strong>Group level (Hageman &amp; Arrindell 1999)</strong></p>{table}</div>"
+        )
+
 
 # --------------------------------------------------------------------------- helpers
 

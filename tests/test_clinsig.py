@@ -1511,3 +1511,5 @@ def test_new_methods_invariant_to_row_order_and_duplicated_index(kw):
     assert (res2.episodes["category"].astype(str).to_numpy() == cats).all()
     if res.group_level is not None:
         pd.testing.assert_frame_equal(res.group_level, res2.group_level)
+        assert "Group level (Hageman & Arrindell 1999)" in str(res)
+        assert res._repr_html_().count("<table") == 2

@@ -4,7 +4,9 @@ Reference values: hand calculations written out below; the published clinicalsig
 vignette result on ``antidepressants`` (Improved 274, Unchanged 237, Deteriorated 44 of 555);
 an independent base-R implementation (tests/reference/clinsig/peer_base_r.R -> .json) on the
 peer datasets, read from ../shared at test time (skipped when absent, never copied here); NHS
-England 2024-25 national counts.
+England 2024-25 national counts. Issue #16 methods (HLL, NK, HA, statistical, percentage, anchor,
+combined, group-level anchor): the R package clinicalsignificance itself
+(tests/reference/clinsig/clinicalsignificance_r.R -> .csv) and its published test snapshots.
 """
 
 from __future__ import annotations
@@ -250,14 +252,17 @@ def test_cutoffs_a_b_c_for_phq9_by_hand():
 
 
 def test_cutoff_strictness_recovered_and_harmed():
-    # cut-off 10 (user), fixed threshold 6; lower is better.
+    # cut-off 10 (user) read strictly (cutoff_inclusive=False), fixed threshold 6; lower is better.
     ep = pd.DataFrame(
         {
             "baseline": [11, 10, 17, 17, 5, 9, 10],
             "endpoint": [3, 3, 9, 10, 12, 10, 16],
         }
     )
-    res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed", cutoff=10)
+    kw = {"instrument": "PHQ-9", "threshold": "fixed", "cutoff": 10, "cutoff_inclusive": False}
+    res = iop.clinical_significance(ep, **kw)
+    assert res.params["cutoff_inclusive"] is False
+    assert res.params["cutoff_rule"] == "clinical: score > 10; functional: score < 10"
     cats = res.episodes["category"].astype(str).tolist()
     # 11->3 recovered; 10->3 pre exactly at cut-off is not clinical -> improved;
     # 17->9 recovered; 17->10 post exactly at cut-off is not functional -> improved;
@@ -270,14 +275,47 @@ def test_cutoff_strictness_recovered_and_harmed():
     ]  # fmt: skip
     assert res.episodes["harmed"].tolist() == [False, False, False, False, True, False, True]
     assert counts(res) == {"recovered": 2, "improved": 2, "unchanged": 1, "deteriorated": 2}
-    res5 = iop.clinical_significance(
-        ep, instrument="PHQ-9", threshold="fixed", cutoff=10, harmed=True
-    )
+    res5 = iop.clinical_significance(ep, harmed=True, **kw)
     assert counts(res5) == {
         "recovered": 2, "improved": 2, "unchanged": 1, "deteriorated": 0, "harmed": 2,
     }  # fmt: skip
     with pytest.raises(ConfigError, match="harmed"):
         iop.clinical_significance(ep, instrument="PHQ-9", threshold=6, cutoff="none", harmed=True)
+
+
+def test_user_integer_cutoff_is_inclusive_caseness_by_default():
+    # PHQ-9 caseness ">= 10": a baseline of exactly 10 is clinical, an endpoint of 10 is not
+    # functional. Same episodes as above, default cutoff_inclusive (None -> inclusive).
+    ep = pd.DataFrame(
+        {
+            "baseline": [11, 10, 17, 17, 5, 9, 10],
+            "endpoint": [3, 3, 9, 10, 12, 10, 16],
+        }
+    )
+    res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed", cutoff=10)
+    cats = res.episodes["category"].astype(str).tolist()
+    # 10->3 now recovered (10 is clinical); 10->16 deteriorated but not harmed (pre clinical)
+    assert cats == [
+        "recovered", "recovered", "recovered", "improved", "deteriorated", "unchanged",
+        "deteriorated",
+    ]  # fmt: skip
+    assert res.episodes["clinical_pre"].tolist() == [True, True, True, True, False, False, True]
+    assert res.episodes["harmed"].tolist() == [False, False, False, False, True, False, False]
+    assert res.params["cutoff_inclusive"] is True
+    assert res.params["cutoff_rule"] == "clinical: score >= 10; functional: score < 10"
+    assert any("caseness threshold" in n and "default" in n for n in res.notes)
+    # higher is better: a score at the cut-off is clinical too (<= cut-off)
+    hi = pd.DataFrame({"baseline": [10, 10, 11], "endpoint": [20, 10, 20]})
+    r = iop.clinical_significance(hi, better_is="higher", threshold=5, cutoff=10)
+    assert r.episodes["clinical_pre"].tolist() == [True, True, False]
+    assert r.episodes["category"].astype(str).tolist() == ["recovered", "unchanged", "improved"]
+    assert r.params["cutoff_rule"] == "clinical: score <= 10; functional: score > 10"
+    # computed cut-offs stay strict unless asked
+    w = pd.DataFrame({"baseline": [10.0, 20, 30, 40], "endpoint": [1.0, 2, 3, 4]})
+    a = iop.clinical_significance(w, reliability=0.8, better_is="lower", cutoff="a")
+    assert a.params["cutoff_inclusive"] is False
+    with pytest.raises(ConfigError, match="cutoff_inclusive"):
+        iop.clinical_significance(ep, instrument="PHQ-9", cutoff=10, cutoff_inclusive="yes")
 
 
 def test_cutoff_a_falls_back_to_sample_when_no_norms():
@@ -802,3 +840,676 @@ def test_nhs_joint_matches_base_r_on_synthetic_episodes():
     assert len(merged) == len(ref) == 21
     assert (merged["count_r"] == merged["count_py"]).all(), merged
     assert (merged["n_r"] == merged["n_py"]).all(), merged
+
+
+# --------------------------------------------------------------------------- issue #16: methods
+# Reference values: tests/reference/clinsig/clinicalsignificance_r.R -> clinicalsignificance_r.csv,
+# produced by the R package clinicalsignificance 2.1.0.9000 itself on its datasets (peer data read
+# from ../shared at test time, skipped when absent).
+
+R_CS = Path(__file__).parent / "reference" / "clinsig" / "clinicalsignificance_r.csv"
+
+
+@pytest.fixture(scope="module")
+def cs_r():
+    ref = pd.read_csv(R_CS, keep_default_na=False, dtype={"group": str})
+    return {
+        case: {
+            (g, q): float(v) for g, q, v in zip(d["group"], d["quantity"], d["value"], strict=True)
+        }
+        for case, d in ref.groupby("case")
+    }
+
+
+def _data(name):
+    if name == "antidepressants":
+        d = _peer("antidepressants.csv")
+        w = _wide(d, "patient", "measurement", "mom_di", "Before", "After")
+        return w.join(d.drop_duplicates("patient").set_index("patient")["condition"])
+    if name.startswith("claus_2020"):
+        col = name.rsplit("_", 1)[1]
+        d = _peer("claus_2020.csv")
+        w = _wide(d, "id", "time", col, 1, 4)
+        return w.join(d.drop_duplicates("id").set_index("id")["treatment"])
+    return _wide(_peer("jacobson_1989.csv"), "subject", "time", "das", "pre", "post")
+
+
+AD = ("antidepressants", {"reliability": 0.80, "better_is": "lower"})
+BDI = ("claus_2020_bdi", {"reliability": 0.80, "better_is": "lower"})
+HAMD = ("claus_2020_hamd", {"reliability": 0.80, "better_is": "lower"})
+DAS = ("jacobson_1989_das", {"reliability": 0.93, "better_is": "higher"})
+# cut-off c with the sample's baselines as the clinical norms (clinicalsignificance's convention)
+NORMS_BDI = {"cutoff": "c", "functional_mean": 8, "functional_sd": 7}
+NORMS_DAS = {"cutoff": "c", "functional_mean": 114.8, "functional_sd": 17.8}
+
+
+def _no_rel(spec):
+    return spec[0], {k: v for k, v in spec[1].items() if k != "reliability"}
+
+
+R_CASES = {
+    # case: (dataset, keyword arguments of clinical_significance)
+    **{
+        f"{ds}_{m}": (ds, {**kw, "method": m, "cutoff": "none"})
+        for ds, kw in (AD, BDI, DAS)
+        for m in ("hll", "nk", "ha")
+    },
+    "antidepressants_nk_post85": (AD[0], {**AD[1], "method": "nk", "reliability_post": 0.85}),
+    "claus_2020_hamd_ha_by_treatment": (HAMD[0], {**HAMD[1], "method": "ha", "by": "treatment"}),
+    "claus_2020_hamd_hll_by_treatment": (HAMD[0], {**HAMD[1], "method": "hll", "by": "treatment"}),
+    "antidepressants_ha_combined_a": (AD[0], {**AD[1], "method": "ha", "cutoff": "a"}),
+    "claus_2020_bdi_ha_combined_a": (BDI[0], {**BDI[1], "method": "ha", "cutoff": "a"}),
+    "claus_2020_bdi_ha_combined_c": (BDI[0], {**BDI[1], "method": "ha", **NORMS_BDI}),
+    "jacobson_1989_das_ha_combined_c": (DAS[0], {**DAS[1], "method": "ha", **NORMS_DAS}),
+    "claus_2020_hamd_ha_combined_c_by_treatment": (
+        HAMD[0],
+        {
+            **HAMD[1],
+            "method": "ha",
+            "cutoff": "c",
+            "functional_mean": 7,
+            "functional_sd": 5,
+            "by": "treatment",
+        },
+    ),
+    "claus_2020_bdi_hll_combined_a": (BDI[0], {**BDI[1], "method": "hll", "cutoff": "a"}),
+    "antidepressants_nk_combined_a": (AD[0], {**AD[1], "method": "nk", "cutoff": "a"}),
+    "antidepressants_statistical_a": (AD[0], {"better_is": "lower", "method": "statistical"}),
+    "claus_2020_bdi_statistical_c": (
+        BDI[0],
+        {"better_is": "lower", "method": "statistical", **NORMS_BDI},
+    ),
+    "jacobson_1989_das_statistical_c": (
+        DAS[0],
+        {"better_is": "higher", "method": "statistical", **NORMS_DAS},
+    ),
+    "claus_2020_hamd_statistical_c_by_treatment": (
+        HAMD[0],
+        {
+            "better_is": "lower",
+            "method": "statistical",
+            "cutoff": "c",
+            "functional_mean": 7,
+            "functional_sd": 5,
+            "by": "treatment",
+        },
+    ),
+    "antidepressants_pct_50": (AD[0], {"better_is": "lower", "method": "percentage"}),
+    "antidepressants_pct_30_20": (
+        AD[0],
+        {"better_is": "lower", "method": "pct", "pct_improvement": 0.3, "pct_deterioration": 0.2},
+    ),
+    "claus_2020_hamd_pct_50": (HAMD[0], {"better_is": "lower", "method": "percentage"}),
+    "claus_2020_hamd_pct_50_30": (
+        HAMD[0],
+        {"better_is": "lower", "method": "percentage", "pct_deterioration": 0.3},
+    ),
+    "jacobson_1989_das_pct_20": (
+        DAS[0],
+        {"better_is": "higher", "method": "percentage", "pct_improvement": 0.2},
+    ),
+    "claus_2020_bdi_pct_40_by_treatment": (
+        BDI[0],
+        {"better_is": "lower", "method": "percentage", "pct_improvement": 0.4, "by": "treatment"},
+    ),
+    "antidepressants_anchor_8": (AD[0], {"better_is": "lower", "method": "anchor", "mid": 8}),
+    "antidepressants_anchor_8_5": (
+        AD[0],
+        {"better_is": "lower", "method": "anchor", "mid": 8, "mid_deterioration": 5},
+    ),
+    "claus_2020_bdi_anchor_7": (BDI[0], {"better_is": "lower", "method": "anchor", "mid": 7}),
+    "jacobson_1989_das_anchor_10": (
+        DAS[0],
+        {"better_is": "higher", "method": "anchor", "mid": 10},
+    ),
+    "claus_2020_bdi_anchor_7_by_treatment": (
+        BDI[0],
+        {"better_is": "lower", "method": "anchor", "mid": 7, "by": "treatment"},
+    ),
+    "antidepressants_combined_mid8_a": (
+        AD[0],
+        {"better_is": "lower", "method": "combined", "mid": 8},
+    ),
+    "claus_2020_bdi_combined_mid7_c": (
+        BDI[0],
+        {"better_is": "lower", "method": "combined", "mid": 7, **NORMS_BDI},
+    ),
+    "jacobson_1989_das_combined_mid10_c": (
+        DAS[0],
+        {"better_is": "higher", "method": "combined", "mid": 10, **NORMS_DAS},
+    ),
+}
+_R_COUNTS = ("recovered", "improved", "unchanged", "deteriorated", "harmed")
+
+
+@pytest.mark.parametrize("case", sorted(R_CASES))
+def test_new_methods_match_clinicalsignificance(cs_r, case):
+    ds, kw = R_CASES[case]
+    ref = cs_r[case]
+    res = iop.clinical_significance(_data(ds), **kw)
+    by = kw.get("by")
+    harmed_in_r = any(q == "harmed" for _, q in ref)
+    if harmed_in_r and "harmed" not in counts(res):
+        # clinicalsignificance's combined approach always reports 'harmed' as a category
+        res = iop.clinical_significance(_data(ds), harmed=True, **kw)
+    got = counts(res, by)
+    for (g, q), v in ref.items():
+        if q not in _R_COUNTS:
+            continue
+        assert (got[g] if by else got)[q] == v, (g, q)
+    # identical totals: every paired episode in exactly one category
+    assert res.table["count"].sum() == sum(v for (g, q), v in ref.items() if q in _R_COUNTS)
+    p = res.params
+    for q, key in (("cutoff_value", "cutoff_value"), ("r_dd", "r_dd")):
+        if ("", q) in ref:
+            assert p[key] == pytest.approx(ref[("", q)], rel=1e-9), q
+    if ("", "se_prediction") in ref:
+        assert p["se_prediction"] == pytest.approx(ref[("", "se_prediction")], rel=1e-9)
+    if ("", "se_measurement") in ref:
+        assert p["se_measurement"] == pytest.approx(ref[("", "se_measurement")], rel=1e-9)
+    if ("", "critical_value") in ref:
+        assert p["rci_critical"] == pytest.approx(ref[("", "critical_value")], rel=1e-12)
+    if ("", "sum_abs_rci") in ref:
+        rci = res.episodes["rci"].dropna()
+        assert len(rci) == ref[("", "n_used")]
+        assert rci.abs().sum() == pytest.approx(ref[("", "sum_abs_rci")], rel=1e-9)
+        assert rci.sum() == pytest.approx(ref[("", "sum_rci")], rel=1e-9, abs=1e-9)
+    if ("", "sum_cs_indiv") in ref:
+        assert res.episodes["cs_indiv"].sum() == pytest.approx(ref[("", "sum_cs_indiv")], rel=1e-9)
+        assert p["reliability_post"] == pytest.approx(ref[("", "reliability_post")], rel=1e-9)
+        assert p["group_changed"] == pytest.approx(ref[("", "group_changed")], rel=1e-9)
+        assert p["group_functional"] == pytest.approx(ref[("", "group_functional")], rel=1e-9)
+    if by and any(q.startswith("group_") for _, q in ref):
+        gl = res.group_level.set_index(by)
+        for (g, q), v in ref.items():
+            if q.startswith("group_"):
+                assert gl.loc[g, q.removeprefix("group_")] == pytest.approx(v, rel=1e-9), (g, q)
+    if ("", "sum_pct_change") in ref:
+        assert res.episodes["pct_change"].sum() == pytest.approx(ref[("", "sum_pct_change")])
+        assert p["n_baseline_zero"] == ref[("", "n_pre_zero")]
+    method = iop.clinsig._METHODS.get(iop.clinsig._key(kw["method"]))
+    assert p["method"] == method and method in str(res)
+
+
+def test_statistical_cutoff_b_uses_functional_sd_unlike_clinicalsignificance(cs_r):
+    # clinicalsignificance computes b = M_func + 2 SD_clin (sample baseline SD); we keep the
+    # paper's b = M_func + 2 SD_func (as our Jacobson-Truax), so b differs by design.
+    w = _data("claus_2020_bdi")
+    norms = {**NORMS_BDI, "cutoff": "b"}
+    res = iop.clinical_significance(w, method="statistical", better_is="lower", **norms)
+    assert res.params["cutoff_value"] == pytest.approx(8 + 2 * 7)
+    sd_pre = w.dropna()["baseline"].std()
+    assert cs_r["claus_2020_bdi_statistical_b"][("", "cutoff_value")] == pytest.approx(
+        8 + 2 * sd_pre, rel=1e-9
+    )
+
+
+def test_hageman_arrindell_statistical_matches_cs_indiv_classification(cs_r):
+    # cs_statistical(cutoff_method = "HA"): improved = clinical at baseline and CS_indiv reliably
+    # functional; deteriorated = not clinical at baseline and CS_indiv reliably clinical.
+    w = _data("claus_2020_bdi")
+    res = iop.clinical_significance(w, method="ha", **BDI[1], **NORMS_BDI)
+    ref = cs_r["claus_2020_bdi_statistical_ha_c"]
+    e = res.episodes.dropna(subset=["category"])
+    imp = (e["clinical_pre"] & e["functional_post"]).sum()
+    det = (~e["clinical_pre"] & e["clinical_post"]).sum()
+    assert (imp, det, len(e) - imp - det) == (
+        ref[("", "improved")],
+        ref[("", "deteriorated")],
+        ref[("", "unchanged")],
+    )
+    assert res.params["cutoff_value"] == pytest.approx(ref[("", "cutoff_value")], rel=1e-9)
+
+
+_GROUP_CASES = {
+    "antidepressants_group_within_mid8": (AD[0], {"better_is": "lower", "mid": 8}),
+    "antidepressants_group_within_mid8_by_condition": (
+        AD[0],
+        {"better_is": "lower", "mid": 8, "by": "condition"},
+    ),
+    "claus_2020_bdi_group_within_mid7_by_treatment": (
+        BDI[0],
+        {"better_is": "lower", "mid": 7, "by": "treatment"},
+    ),
+    "claus_2020_bdi_group_within_mid2_by_treatment_90": (
+        BDI[0],
+        {"better_is": "lower", "mid": 2, "by": "treatment", "ci_level": 0.90},
+    ),
+    "jacobson_1989_das_group_within_mid10": (DAS[0], {"better_is": "higher", "threshold": 10}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_GROUP_CASES))
+def test_anchor_group_within_matches_clinicalsignificance(cs_r, case):
+    ds, kw = _GROUP_CASES[case]
+    ref = cs_r[case]
+    res = iop.clinical_significance(_data(ds), method="anchor", target="group", **kw)
+    assert isinstance(res, iop.clinsig.GroupAnchorResult)
+    t = res.table
+    key = kw.get("by")
+    groups = sorted({g for g, _ in ref})
+    assert len(t) == len(groups)
+    for g in groups:
+        r = t.iloc[0] if key is None else t.set_index(key).loc[g]
+        assert r["estimate"] == pytest.approx(ref[(g, "difference")], rel=1e-9)
+        assert r["ci_low"] == pytest.approx(ref[(g, "lower")], rel=1e-9)
+        assert r["ci_high"] == pytest.approx(ref[(g, "upper")], rel=1e-9)
+        assert r["n"] == ref[(g, "n")]
+        cat = [q for (gg, q) in ref if gg == g and q.startswith("category: ")]
+        assert r["category"] == cat[0].removeprefix("category: ").lower()
+    assert res.params["method"] == "anchor" and res.params["target"] == "group"
+    assert "target: group" in str(res)
+
+
+@pytest.mark.parametrize(
+    "case, kw",
+    [
+        ("antidepressants_group_between_mid8", {"by": "condition", "mid": 8}),
+        ("claus_2020_bdi_group_between_mid3", {"by": "treatment", "mid": 3}),
+        (
+            "claus_2020_bdi_group_between_mid3_ref_pa",
+            {"by": "treatment", "mid": 3, "reference_group": "PA"},
+        ),
+    ],
+)
+def test_anchor_group_between_matches_clinicalsignificance(cs_r, case, kw):
+    ds = "antidepressants" if case.startswith("anti") else "claus_2020_bdi"
+    ref = cs_r[case]
+    res = iop.clinical_significance(
+        _data(ds), method="anchor", target="group", better_is="lower", **kw
+    )
+    b = res.between.assign(pair=lambda f: f["reference"] + " vs " + f["comparison"])
+    b = b.set_index("pair")
+    pairs = sorted({g for g, _ in ref})
+    assert sorted(b.index) == pairs
+    for g in pairs:
+        assert b.loc[g, "estimate"] == pytest.approx(ref[(g, "difference")], rel=1e-9)
+        assert b.loc[g, "ci_low"] == pytest.approx(ref[(g, "lower")], rel=1e-9)
+        assert b.loc[g, "ci_high"] == pytest.approx(ref[(g, "upper")], rel=1e-9)
+        assert b.loc[g, "n_reference"] == ref[(g, "n_reference")]
+        assert b.loc[g, "n_comparison"] == ref[(g, "n_comparison")]
+        cat = [q for (gg, q) in ref if gg == g and q.startswith("category: ")]
+        assert b.loc[g, "category"] == cat[0].removeprefix("category: ").lower()
+    assert "Between groups" in str(res)
+    assert res._repr_html_().count("<table") == 2
+
+
+# --------------------------------------------------------------------------- issue #16: by hand
+
+
+def test_hll_and_nk_hand_worked():
+    # pre 10, 20, 30, 40 (M_pre 25, SD 12.909944); post 0, 30, 10, 45 (M_post 21.25); r = 0.8
+    pre = np.array([10.0, 20, 30, 40])
+    post = np.array([0.0, 30, 10, 45])
+    ep = pd.DataFrame({"baseline": pre, "endpoint": post})
+    sd = np.sqrt(500 / 3)
+    # HLL: RCI = ((post - 21.25) - 0.8 (pre - 25)) / (SD sqrt(1 - 0.64))
+    hll = iop.clinical_significance(ep, method="hll", reliability=0.8, better_is="lower")
+    exp = ((post - 21.25) - 0.8 * (pre - 25)) / (sd * 0.6)
+    # = [-1.1295, 1.5169, -2.3560, 1.1295]
+    assert hll.episodes["rci"].to_numpy() == pytest.approx(exp)
+    assert hll.params["mean_post"] == 21.25
+    assert hll.episodes["category"].astype(str).tolist() == [
+        "unchanged", "unchanged", "improved", "unchanged",
+    ]  # fmt: skip
+    # NK, r_pre 0.8, r_post 0.9: se = sqrt(0.64 SD^2 0.2 + SD^2 0.1) = SD sqrt(0.228)
+    nk = iop.clinical_significance(
+        ep, method="nk", reliability=0.8, reliability_post=0.9, better_is="lower"
+    )
+    se = sd * np.sqrt(0.64 * 0.2 + 0.1)
+    exp = (post - (0.8 * (pre - 25) + 25)) / se
+    # = [-2.8685, 1.8358, -5.0484, 1.1474]
+    assert nk.params["se_change"] == pytest.approx(se)
+    assert nk.episodes["rci"].to_numpy() == pytest.approx(exp)
+    assert nk.episodes["category"].astype(str).tolist() == [
+        "improved", "unchanged", "improved", "unchanged",
+    ]  # fmt: skip
+    # without reliability_post, NK uses the pre reliability (and says so)
+    nk1 = iop.clinical_significance(ep, method="nk", reliability=0.8, better_is="lower")
+    assert nk1.params["reliability_post"] == 0.8
+    assert any("reliability_post not given" in n for n in nk1.notes)
+    # NK with a reference mean and SD
+    ref = iop.clinical_significance(
+        ep, method="nk", reliability=0.8, threshold="reference", sd=10, clinical_mean=20,
+        better_is="lower",
+    )  # fmt: skip
+    se_r = 10 * np.sqrt(0.64 * 0.2 + 0.2)
+    assert ref.episodes["rci"].to_numpy() == pytest.approx((post - (0.8 * (pre - 20) + 20)) / se_r)
+
+
+def test_hageman_arrindell_hand_worked():
+    # pre 10, 20, 30, 40; post 4, 25, 10, 30 (M_post 17.25); r_xx = 0.8; lower is better
+    pre = np.array([10.0, 20, 30, 40])
+    post = np.array([4.0, 25, 10, 30])
+    ep = pd.DataFrame({"baseline": pre, "endpoint": post})
+    s1, s2 = np.sqrt(500 / 3), np.std(post, ddof=1)  # 12.9099, 12.2848
+    r12 = np.corrcoef(pre, post)[0, 1]  # 0.663526
+    se = s1 * np.sqrt(0.2)  # 5.7735
+    r2 = (s2**2 - se**2) / s2**2  # 0.778148 (SEm constant over time)
+    r_dd = (s1**2 * 0.8 + s2**2 * r2 - 2 * s1 * s2 * r12) / (s1**2 + s2**2 - 2 * s1 * s2 * r12)
+    ha = iop.clinical_significance(
+        ep, method="hageman-arrindell", reliability=0.8, better_is="lower", cutoff=20
+    )
+    p = ha.params
+    assert p["reliability_post"] == pytest.approx(r2)
+    assert p["r_dd"] == pytest.approx(r_dd)
+    assert p["rci_critical"] == pytest.approx(1.6448536, abs=1e-7)  # one-sided 5 %
+    assert r_dd == pytest.approx(0.3764614, abs=1e-7)
+    rc = ((post - pre) * r_dd + (17.25 - 25) * (1 - r_dd)) / (np.sqrt(r_dd) * np.sqrt(2 * se**2))
+    assert ha.episodes["rci"].to_numpy() == pytest.approx(rc)
+    # CS_indiv with a user cut-off of 20 (inclusive: a baseline of 20 is clinical)
+    cs = (17.25 + (post - 17.25) * r2 - 20) / (np.sqrt(r2) * se)
+    assert ha.episodes["cs_indiv"].to_numpy() == pytest.approx(cs)
+    e = ha.episodes
+    assert e["clinical_pre"].tolist() == [False, True, True, True]
+    assert e["functional_post"].tolist() == (-cs > p["rci_critical"]).tolist()
+    imp = -rc > p["rci_critical"]
+    rec = imp & e["clinical_pre"].to_numpy(bool) & (-cs > p["rci_critical"])
+    assert (e["category"] == "recovered").to_numpy().tolist() == rec.tolist()
+    # threshold stated in points of raw change around the shrunken centre
+    centre = -(17.25 - 25) * (1 - r_dd) / r_dd
+    assert p["change_centre"] == pytest.approx(centre)
+    assert p["threshold_points"] == pytest.approx(
+        1.6448536 * np.sqrt(2) * se / np.sqrt(r_dd), rel=1e-6
+    )
+    with pytest.raises(ConfigError, match="threshold='sample'"):
+        iop.clinical_significance(
+            ep, method="ha", reliability=0.8, better_is="lower", threshold="reference", sd=5
+        )
+    with pytest.raises(ConfigError, match="reliability_post"):
+        iop.clinical_significance(ep, reliability=0.8, better_is="lower", reliability_post=0.9)
+
+
+def test_hageman_arrindell_true_score_cutoffs_by_hand():
+    # SEm = SD_pre sqrt(1 - r) with the sample SD; r_clin = 1 - SEm^2 / SD_clin^2 (= r when the
+    # clinical norms are the sample's); a_true = M - 2 SD sqrt(r); c_true weights SD sqrt(r).
+    pre = np.array([10.0, 20, 30, 40])
+    post = np.array([4.0, 25, 10, 30])
+    ep = pd.DataFrame({"baseline": pre, "endpoint": post})
+    s1 = np.sqrt(500 / 3)
+    se2 = s1**2 * 0.2
+    kw = {"method": "ha", "reliability": 0.8, "better_is": "lower"}
+    a = iop.clinical_significance(ep, cutoff="a", **kw)
+    assert a.params["cutoff_value"] == pytest.approx(25 - 2 * s1 * np.sqrt(0.8))
+    assert a.params["reliability_clinical"] == pytest.approx(0.8)
+    c = iop.clinical_significance(ep, cutoff="c", functional_mean=5, functional_sd=6, **kw)
+    rf = 1 - se2 / 36  # 0.074074
+    sc, sf = s1 * np.sqrt(0.8), 6 * np.sqrt(rf)
+    assert c.params["cutoff_value"] == pytest.approx((sc * 5 + sf * 25) / (sc + sf))
+    b = iop.clinical_significance(ep, cutoff="b", functional_mean=5, functional_sd=6, **kw)
+    assert b.params["cutoff_value"] == pytest.approx(5 + 2 * sf)
+    with pytest.raises(DataError, match="functional SD"):
+        iop.clinical_significance(ep, cutoff="c", functional_mean=5, functional_sd=5, **kw)
+
+
+def test_statistical_boundaries_inclusive_and_strict():
+    # user cut-off 10 (caseness >= 10): improved = clinical pre and functional post;
+    # deteriorated = pre not clinical and post not functional; no RCI, any size of change
+    ep = pd.DataFrame({"baseline": [10, 11, 9, 9, 10, 12], "endpoint": [9, 10, 10, 9, 10, 2]})
+    res = iop.clinical_significance(ep, method="statistical", instrument="PHQ-9", cutoff=10)
+    assert res.episodes["category"].astype(str).tolist() == [
+        "improved", "unchanged", "deteriorated", "unchanged", "unchanged", "improved",
+    ]  # fmt: skip
+    assert res.params["cutoff_rule"] == "clinical: score >= 10; functional: score < 10"
+    assert res.params["threshold_source"] is None and res.params["reliability"] is None
+    assert list(res.table["outcome"]) == ["improved", "unchanged", "deteriorated"]
+    strict = iop.clinical_significance(
+        ep, method="statistical", instrument="PHQ-9", cutoff=10, cutoff_inclusive=False
+    )
+    # 10 -> 9: pre at the cut-off is not clinical (strict) and post is functional: unchanged;
+    # 10 -> 10: pre not clinical, post not functional: deteriorated, as clinicalsignificance
+    assert strict.episodes["category"].astype(str).tolist() == [
+        "unchanged", "unchanged", "deteriorated", "unchanged", "deteriorated", "improved",
+    ]  # fmt: skip
+    # default: the instrument's norms give cut-off c; with no norms, a from the sample
+    assert res.params["cutoff"] == "user-supplied"
+    assert (
+        iop.clinical_significance(ep, method="statistical", instrument="PHQ-9").params["cutoff"]
+        == "c"
+    )
+    s = iop.clinical_significance(ep, method="statistical", better_is="lower")
+    assert s.params["cutoff"] == "a"
+    assert s.params["cutoff_value"] == pytest.approx(
+        ep["baseline"].mean() - 2 * ep["baseline"].std()
+    )
+    with pytest.raises(ConfigError, match="needs a cut-off"):
+        iop.clinical_significance(ep, method="statistical", better_is="lower", cutoff="none")
+    with pytest.raises(ConfigError, match="do not apply"):
+        iop.clinical_significance(ep, method="statistical", better_is="lower", reliability=0.8)
+
+
+def test_percentage_boundaries_and_baseline_zero():
+    # lower is better; 50 % improvement, 30 % deterioration; inclusive
+    ep = pd.DataFrame(
+        {
+            "baseline": [20, 20, 20, 20, 0, 0, 10],
+            "endpoint": [10, 11, 26, 25, 3, 0, 5],
+        }
+    )
+    res = iop.clinical_significance(
+        ep, method="percentage", better_is="lower", pct_deterioration=0.3
+    )
+    e = res.episodes
+    assert e["pct_change"].iloc[:4].tolist() == pytest.approx([-0.5, -0.45, 0.3, 0.25])
+    assert e["pct_change"].iloc[4:6].isna().all()  # baseline 0: no percentage
+    assert e["category"].astype(str).tolist() == [
+        "improved", "unchanged", "deteriorated", "unchanged", "deteriorated", "unchanged",
+        "improved",
+    ]  # fmt: skip
+    assert res.params["pct_improvement"] == 0.5 and res.params["pct_deterioration"] == 0.3
+    assert res.params["n_baseline_zero"] == 2
+    assert any("Baseline 0 (2 episode(s))" in n for n in res.notes)
+    # higher is better: an increase is improvement; from 0 any increase is improvement
+    hi = iop.clinical_significance(
+        pd.DataFrame({"baseline": [10, 10, 0], "endpoint": [15, 5, 2]}),
+        method="percentage", better_is="higher",
+    )  # fmt: skip
+    assert hi.episodes["category"].astype(str).tolist() == ["improved", "deteriorated", "improved"]
+    with pytest.raises(ConfigError, match="pct_improvement"):
+        iop.clinical_significance(ep, method="percentage", better_is="lower", pct_improvement=50)
+    with pytest.raises(DataError, match="negative"):
+        iop.clinical_significance(
+            pd.DataFrame({"baseline": [-1.0], "endpoint": [2.0]}),
+            method="percentage", better_is="lower",
+        )  # fmt: skip
+
+
+def test_anchor_and_combined_boundaries():
+    # PHQ-9 MID 5 (instrument, cited); change of exactly 5 counts (inclusive)
+    ep = pd.DataFrame({"baseline": [20, 20, 12, 5, 9, 12], "endpoint": [15, 16, 17, 10, 3, 4]})
+    res = iop.clinical_significance(ep, method="anchor", instrument="PHQ-9")
+    assert res.params["mid_improvement"] == 5 and res.params["threshold_source"] == "anchor"
+    assert res.episodes["category"].astype(str).tolist() == [
+        "improved", "unchanged", "deteriorated", "deteriorated", "improved", "improved",
+    ]  # fmt: skip
+    assert list(res.table["outcome"]) == ["improved", "unchanged", "deteriorated"]
+    assert not any("'recovered' is not" in n for n in res.notes)
+    # threshold=<points> under 'anchor' is the MID (as it was under 'jacobson-truax')
+    alias = iop.clinical_significance(ep, method="anchor", instrument="PHQ-9", threshold=5)
+    assert alias.episodes["category"].equals(res.episodes["category"])
+    # combined: MID + user cut-off 10 (inclusive) -> five categories with harmed
+    comb = iop.clinical_significance(
+        ep, method="combined", instrument="PHQ-9", mid=5, mid_deterioration=4, cutoff=10
+    )
+    # 20->15 improved (not below 10); 20->16 unchanged; 12->17 deteriorated (pre clinical);
+    # 5->10 harmed (functional -> clinical); 9->3 improved (pre not clinical); 12->4 recovered
+    assert comb.episodes["category"].astype(str).tolist() == [
+        "improved", "unchanged", "deteriorated", "harmed", "improved", "recovered",
+    ]  # fmt: skip
+    assert list(comb.table["outcome"]) == [
+        "recovered", "improved", "unchanged", "deteriorated", "harmed",
+    ]  # fmt: skip
+    assert comb.params["cutoff_inclusive"] is True
+    with pytest.raises(ConfigError, match="do not apply"):
+        iop.clinical_significance(ep, method="anchor", instrument="PHQ-9", cutoff=10)
+    with pytest.raises(ConfigError, match="needs a cut-off"):
+        iop.clinical_significance(ep, method="combined", instrument="PHQ-9", cutoff="none")
+    with pytest.raises(ConfigError, match="mid"):
+        iop.clinical_significance(ep, method="anchor", better_is="lower")
+    with pytest.raises(ConfigError, match="once"):
+        iop.clinical_significance(ep, method="anchor", better_is="lower", mid=5, threshold=5)
+    with pytest.raises(ConfigError, match="'mid'"):
+        iop.clinical_significance(ep, method="anchor", better_is="lower", mid=-1)
+
+
+def test_anchor_group_hand_worked():
+    # changes -6, -8, -10, -4 (n 4): mean -7, SD 2.581989, se 1.290994, t(3) 0.975 = 3.182446
+    ep = pd.DataFrame(
+        {
+            "baseline": [20, 20, 20, 20, 15, 15, 15],
+            "endpoint": [14, 12, 10, 16, 14, 13, 16],
+            "site": ["a", "a", "a", "a", "b", "b", "b"],
+        }
+    )
+    res = iop.clinical_significance(
+        ep.iloc[:4], method="anchor", target="group", better_is="lower", mid=5
+    )
+    r = res.table.iloc[0]
+    half = 3.182446305284263 * np.sqrt(20 / 3) / 2
+    assert r["estimate"] == -7 and r["n"] == 4 and r["df"] == 3
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((-7 - half, -7 + half))  # -11.11, -2.89
+    # benefit B = 7 > MID 5 but its interval [2.89, 11.11] reaches below 5
+    assert r["category"] == "probably clinically significant effect"
+    r = iop.clinical_significance(
+        ep.iloc[:4], method="anchor", target="group", better_is="lower", mid=8
+    ).table.iloc[0]
+    assert r["category"] == "not significantly less than the threshold"  # B 7 < 8 < U 11.11
+    assert bool(r["beneficial"]) is True
+    g = iop.clinical_significance(
+        ep, method="anchor", target="group", better_is="lower", mid=1, by="site"
+    )
+    assert list(g.table["site"]) == ["a", "b"]
+    b = g.between.iloc[0]
+    # endpoint means: a 13, b 14.333; Welch: se^2 = 6.6667/4 + 2.3333/3
+    assert (b["reference"], b["comparison"]) == ("a", "b")
+    assert b["estimate"] == pytest.approx(14 + 1 / 3 - 13)
+    assert b["se"] == pytest.approx(np.sqrt((20 / 3) / 4 + (7 / 3) / 3))
+    assert bool(b["beneficial"]) is False
+    assert b["category"] == "statistically not significant"
+    # a duplicated index (e.g. after pd.concat) and row order change nothing
+    shuffled = ep.iloc[[6, 0, 4, 1, 5, 2, 3]].set_axis([0, 0, 1, 1, 2, 2, 3])
+    g2 = iop.clinical_significance(
+        shuffled, method="anchor", target="group", better_is="lower", mid=1, by="site"
+    )
+    pd.testing.assert_frame_equal(g2.table, g.table)
+    pd.testing.assert_frame_equal(g2.between, g.between)
+    with pytest.raises(ConfigError, match="reference_group"):
+        iop.clinical_significance(
+            ep, method="anchor", target="group", better_is="lower", mid=1, by="site",
+            reference_group="z",
+        )  # fmt: skip
+    with pytest.raises(ConfigError, match="target"):
+        iop.clinical_significance(ep, target="group", better_is="lower", reliability=0.8)
+    with pytest.raises(ConfigError, match="target"):
+        iop.clinical_significance(ep, method="anchor", target="groups", mid=5, better_is="lower")
+
+
+def test_new_methods_plots_by_structure():
+    import matplotlib.pyplot as plt
+
+    ep = pd.DataFrame(
+        {"baseline": [18, 15, 12, 20, 9, 22, 0], "endpoint": [6, 13, 19, 14, 2, 21, 3]}
+    )
+    for m in ("hll", "nk", "ha", "statistical", "percentage", "anchor", "combined"):
+        res = iop.clinical_significance(ep, method=m, instrument="PHQ-9")
+        ax = iop.plots.plot_jacobson_truax(res)
+        assert ax.get_xlabel() == "Baseline score (pre)"
+        assert m in ax.get_title() or res.params["method"] in ax.get_title()
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        n_band = sum("MID" in s or "reliable" in s or "of baseline" in s for s in labels)
+        assert n_band == (0 if m == "statistical" else 1), (m, labels)
+        plt.close(ax.figure)
+    comb = iop.clinical_significance(ep, method="combined", instrument="PHQ-9", mid_deterioration=3)
+    ax = iop.plots.plot_change_distribution(comb)
+    assert sorted(line.get_xdata()[0] for line in ax.lines) == [-5.0, 3.0]
+    assert "MID" in ax.get_title()
+    plt.close(ax.figure)
+    for m in ("statistical", "percentage", "ha"):
+        with pytest.raises(ConfigError):
+            iop.plots.plot_change_distribution(
+                iop.clinical_significance(ep, method=m, instrument="PHQ-9")
+            )
+    grp = iop.clinical_significance(ep, method="anchor", target="group", instrument="PHQ-9")
+    with pytest.raises(ConfigError):
+        iop.plots.plot_jacobson_truax(grp)
+
+
+# Published outputs: the package's own test snapshots (clinicalsignificance, commit 863dc77,
+# tests/testthat/_snaps/cs_distribution.md, cs_combined.md, cs_percentage.md), claus_2020 HAMD,
+# pre = 1, post = 4, reliability 0.8; combined with cut-off c, m_functional 8, sd_functional 8.
+_SNAPSHOTS = [
+    ({"method": "hll"}, {"improved": 12, "unchanged": 16, "deteriorated": 12}),
+    (
+        {"method": "nk", "reliability_post": 0.5},
+        {"improved": 28, "unchanged": 11, "deteriorated": 1},
+    ),
+    ({"method": "ha"}, {"improved": 32, "unchanged": 7, "deteriorated": 1}),
+    (
+        {"method": "hll", "cutoff": "c", "harmed": True},
+        {"recovered": 12, "improved": 0, "unchanged": 16, "deteriorated": 11, "harmed": 1},
+    ),
+    (
+        {"method": "nk", "reliability_post": 0.5, "cutoff": "c", "harmed": True},
+        {"recovered": 26, "improved": 2, "unchanged": 11, "deteriorated": 1, "harmed": 0},
+    ),
+    (
+        {"method": "ha", "cutoff": "c", "harmed": True},
+        {"recovered": 23, "improved": 9, "unchanged": 7, "deteriorated": 1, "harmed": 0},
+    ),
+]
+
+
+@pytest.mark.parametrize("kw, expected", _SNAPSHOTS)
+def test_claus_2020_hamd_reproduces_published_snapshots(kw, expected):
+    w = _data("claus_2020_hamd")
+    norms = {"functional_mean": 8, "functional_sd": 8} if "cutoff" in kw else {"cutoff": "none"}
+    res = iop.clinical_significance(w, reliability=0.8, better_is="lower", **norms, **kw)
+    assert counts(res) == expected
+    if kw["method"] == "ha" and "cutoff" in kw:
+        # "Groupcs Level Summary": Changed 0.90, Functional 0.76 (printed to 2 decimals)
+        assert round(res.params["group_changed"], 2) == 0.90
+        assert round(res.params["group_functional"], 2) == 0.76
+
+
+def test_claus_2020_hamd_percentage_reproduces_published_snapshot():
+    w = _data("claus_2020_hamd")
+    for kw in ({}, {"pct_deterioration": 0.3}):
+        res = iop.clinical_significance(w, method="percentage", better_is="lower", **kw)
+        assert counts(res) == {"improved": 16, "unchanged": 24, "deteriorated": 0}
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"method": "hll"},
+        {"method": "nk", "reliability_post": 0.7},
+        {"method": "ha", "cutoff": 15},
+        {"method": "statistical", "cutoff": 15},
+        {"method": "percentage", "pct_improvement": 0.4},
+        {"method": "anchor", "mid": 4},
+        {"method": "combined", "mid": 4, "cutoff": 15},
+    ],
+)
+def test_new_methods_invariant_to_row_order_and_duplicated_index(kw):
+    rng = np.random.default_rng(16)
+    n = 60
+    pre = rng.integers(5, 27, n)
+    ep = pd.DataFrame(
+        {
+            "baseline": pre,
+            "endpoint": np.clip(pre - rng.integers(-6, 14, n), 0, 27),
+            "site": rng.choice(["a", "b", "c"], n),
+        }
+    )
+    base = {"reliability": 0.85} if kw["method"] in ("hll", "nk", "ha") else {}
+    res = iop.clinical_significance(ep, better_is="lower", by="site", **base, **kw)
+    perm = rng.permutation(n)
+    other = ep.iloc[perm].set_axis(np.repeat(np.arange(n // 2), 2))
+    res2 = iop.clinical_significance(other, better_is="lower", by="site", **base, **kw)
+    pd.testing.assert_frame_equal(res.table, res2.table)
+    cats = res.episodes["category"].astype(str).to_numpy()[perm]
+    assert (res2.episodes["category"].astype(str).to_numpy() == cats).all()
+    if res.group_level is not None:
+        pd.testing.assert_frame_equal(res.group_level, res2.group_level)
+        assert "Group level (Hageman & Arrindell 1999)" in str(res)
+        assert res._repr_html_().count("<table") == 2

@@ -45,10 +45,13 @@ def _result(data, kwargs):
 def plot_jacobson_truax(data, ax=None, *, point_size: float = 18, alpha: float = 0.7, **kwargs):
     """The classic Jacobson-Truax plot: each episode's baseline (x) against its endpoint (y).
 
-    Draws the line of no change, the band of change that is not reliable (for Jacobson-Truax,
-    :math:`|y - x|` within the threshold in points; for Gulliksen-Lord-Novick and
-    Edwards-Nunnally, around the regression-adjusted line), the clinical cut-off on both axes
-    when one was used, and the points coloured by category (legend with counts).
+    Draws the line of no change, the band of change that is not counted (for Jacobson-Truax,
+    :math:`|y - x|` within the threshold in points; for Gulliksen-Lord-Novick, Edwards-Nunnally,
+    Nunnally-Kotsch and Hsu-Linn-Lord, around the regression-adjusted line; for
+    Hageman-Arrindell, around the shrunken change; for the anchor-based and combined approaches,
+    within the MID; for the percentage approach, the cone of relative change; none for the
+    statistical approach), the clinical cut-off on both axes when one was used, and the points
+    coloured by category (legend with counts).
 
     Parameters
     ----------
@@ -100,26 +103,14 @@ def plot_jacobson_truax(data, ax=None, *, point_size: float = 18, alpha: float =
     lo, hi = lo - pad, hi + pad
     grid = np.array([lo, hi])
 
-    # centre line of "no reliable change" and its half-width in points
-    half = float(p.get("threshold_points", np.nan))
-    if method == "jacobson-truax":
-        centre = grid
-    else:
-        r, m = float(p["reliability"]), float(p["mean_pre"])
-        centre = m + r * (grid - m)
+    # the band of change that is not counted as improvement or deterioration
     ax.plot(grid, grid, color="black", lw=1, label="no change")
-    if np.isfinite(half):
-        ax.fill_between(
-            grid,
-            centre - half,
-            centre + half,
-            color="#d9d9d9",
-            alpha=0.6,
-            lw=0,
-            label=f"no reliable change (±{half:.3g} points)",
-        )
-        for sgn in (-1, 1):
-            ax.plot(grid, centre + sgn * half, color="#737373", lw=0.8, ls="--")
+    band = _band(p, grid)
+    if band is not None:
+        lower, upper, label = band
+        ax.fill_between(grid, lower, upper, color="#d9d9d9", alpha=0.6, lw=0, label=label)
+        for line in (lower, upper):
+            ax.plot(grid, line, color="#737373", lw=0.8, ls="--")
     cut = p.get("cutoff_value")
     if cut is not None:
         ax.axvline(cut, color="#2166ac", lw=1, ls=":")
@@ -148,9 +139,44 @@ def plot_jacobson_truax(data, ax=None, *, point_size: float = 18, alpha: float =
     better = p.get("better_is", "lower")
     src = p.get("threshold_source")
     extra = "" if p.get("reliability") is None else f", r = {p['reliability']:.3g}"
-    ax.set_title(f"{method}; threshold: {src}{extra}; {better} is better", fontsize=9)
+    thr = "" if src is None else f"; threshold: {src}"
+    ax.set_title(f"{method}{thr}{extra}; {better} is better", fontsize=9)
     ax.legend(fontsize=7, loc="best", frameon=False)
     return ax
+
+
+def _band(p: dict, grid: np.ndarray):
+    """(lower line, upper line, legend label) of the 'no change counted' band, or None.
+
+    Lines are endpoint scores over the baseline ``grid``, one rule per method (the method's
+    threshold rule stated in ``params``).
+    """
+    method = p.get("method")
+    lower_better = p.get("better_is", "lower") == "lower"
+    if method in ("anchor", "combined"):
+        mi, md = float(p["mid_improvement"]), float(p["mid_deterioration"])
+        below, above = (mi, md) if lower_better else (md, mi)
+        label = f"change within the MID ({mi:g} points)" + (f" / {md:g}" if md != mi else "")
+        return grid - below, grid + above, label
+    if method == "percentage":
+        pi, pd_ = float(p["pct_improvement"]), float(p["pct_deterioration"])
+        below, above = (pi, pd_) if lower_better else (pd_, pi)
+        g = np.clip(grid, 0, None)
+        return g * (1 - below), g * (1 + above), f"change within {pi:.0%} / {pd_:.0%} of baseline"
+    half = float(p.get("threshold_points", np.nan))
+    if not np.isfinite(half):
+        return None  # e.g. the statistical approach: cut-off crossing only
+    if method == "jacobson-truax":
+        centre = grid
+    elif method == "hageman-arrindell":
+        centre = grid + float(p["change_centre"])
+    elif method == "hsu-linn-lord":
+        r = float(p["reliability"])
+        centre = float(p["mean_post"]) + r * (grid - float(p["mean_pre"]))
+    else:  # gulliksen-lord-novick, edwards-nunnally, nunnally-kotsch
+        r, m = float(p["reliability"]), float(p["mean_pre"])
+        centre = m + r * (grid - m)
+    return centre - half, centre + half, f"no reliable change (±{half:.3g} points)"
 
 
 def plot_change_distribution(data, ax=None, *, instrument: str | None = None, bins=None, **kwargs):
@@ -159,8 +185,9 @@ def plot_change_distribution(data, ax=None, *, instrument: str | None = None, bi
     Parameters
     ----------
     data : ClinicalSignificanceResult or DataFrame
-        A ``"jacobson-truax"`` result (threshold from the sample, a reference or fixed) or an
-        ``"nhs-talking-therapies"`` result; or an episode table with ``kwargs`` passed to
+        A ``"jacobson-truax"`` result (threshold from the sample, a reference or fixed), an
+        ``"anchor"`` or ``"combined"`` result (the MID for improvement is marked on both
+        sides) or an ``"nhs-talking-therapies"`` result; or an episode table with ``kwargs`` passed to
         :func:`iop_outcomes.clinical_significance`.
     ax : matplotlib Axes, optional
     instrument : str, optional
@@ -189,11 +216,15 @@ def plot_change_distribution(data, ax=None, *, instrument: str | None = None, bi
     p = res.params
     method = p.get("method")
     ep = res.episodes
-    if method == "jacobson-truax":
+    marks = None
+    if method in ("jacobson-truax", "anchor", "combined"):
         used = ep["category"].notna()
         change = ep.loc[used, "change"].to_numpy(float)
         half = float(p["threshold_points"])
-        inclusive = p.get("threshold_source") == "fixed"
+        inclusive = p.get("threshold_source") in ("fixed", "anchor")
+        if "mid_deterioration" in p:  # the MID for deterioration may differ
+            md = float(p["mid_deterioration"])
+            marks = (-half, md) if p.get("better_is", "lower") == "lower" else (-md, half)
         name = p.get("instrument", "score")
     elif method == "nhs-talking-therapies":
         from .. import instruments
@@ -218,9 +249,11 @@ def plot_change_distribution(data, ax=None, *, instrument: str | None = None, bi
     else:
         raise ConfigError(
             "plot_change_distribution marks thresholds in points of raw change, which exist for "
-            f"'jacobson-truax' and 'nhs-talking-therapies' results; got {method!r} (whose "
-            "threshold applies to a regression-adjusted change)."
+            "'jacobson-truax', 'anchor', 'combined' and 'nhs-talking-therapies' results; got "
+            f"{method!r} (whose rule is not a fixed number of points of raw change)."
         )
+    if marks is None:
+        marks = (-half, half)
     ax = axes_or_new(ax, (6, 6))
     if bins is None:
         if len(change) and np.allclose(change, np.round(change)):
@@ -229,8 +262,8 @@ def plot_change_distribution(data, ax=None, *, instrument: str | None = None, bi
             bins = "auto"
     ax.hist(change, bins=bins, color="#bdbdbd", edgecolor="white")
     rel = "≥" if inclusive else ">"
-    for sgn in (-1, 1):
-        ax.axvline(sgn * half, color="#c51b7d" if sgn > 0 else "#1b7837", lw=1.2, ls="--")
+    for sgn, xv in zip((-1, 1), marks, strict=True):
+        ax.axvline(xv, color="#c51b7d" if sgn > 0 else "#1b7837", lw=1.2, ls="--")
     better = p.get("better_is", "lower")
     imp, det = ("decrease", "increase") if better == "lower" else ("increase", "decrease")
     ax.set_xlabel(f"Change in {name} (endpoint − baseline)")
@@ -239,7 +272,9 @@ def plot_change_distribution(data, ax=None, *, instrument: str | None = None, bi
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(
-        f"Reliable change: {imp} or {det} {rel} {half:.3g} points\n"
+        f"{'Change beyond the MID' if method in ('anchor', 'combined') else 'Reliable change'}: "
+        f"{imp} {rel} {abs(marks[0] if better == 'lower' else marks[1]):.3g} or {det} {rel} "
+        f"{abs(marks[1] if better == 'lower' else marks[0]):.3g} points\n"
         f"({p.get('threshold_source')} threshold, {method})",
         fontsize=9,
     )

@@ -18,6 +18,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from tolerance import SUMS
 
 import iop_outcomes as iop
 from iop_outcomes import ConfigError, DataError
@@ -96,7 +97,7 @@ def test_antidepressants_matches_base_r(fixture_r, key, kwargs):
     if "cutoff" in kwargs:
         assert c["recovered"] == ref["recovered"]
         assert res.episodes["harmed"].sum() == ref["harmed"]
-        assert res.params["cutoff_value"] == pytest.approx(ref["cutoff_value"], rel=1e-12)
+        assert res.params["cutoff_value"] == pytest.approx(ref["cutoff_value"], rel=SUMS)
         # five categories as clinicalsignificance's combined approach
         c5 = counts(
             iop.clinical_significance(w, reliability=0.80, better_is="lower", harmed=True, **kwargs)
@@ -104,9 +105,9 @@ def test_antidepressants_matches_base_r(fixture_r, key, kwargs):
         assert c5["harmed"] == ref["harmed"] == 8
         assert c5["deteriorated"] == ref["deteriorated"] - ref["harmed"]
         assert sum(c5.values()) == 555
-    assert res.params["sd"] == pytest.approx(ref["sd_pre"], rel=1e-12)
-    assert res.params["threshold_points"] == pytest.approx(ref["threshold_points"], rel=1e-12)
-    assert res.episodes["rci"].sum() == pytest.approx(ref["sum_rci"], rel=1e-10)
+    assert res.params["sd"] == pytest.approx(ref["sd_pre"], rel=SUMS)
+    assert res.params["threshold_points"] == pytest.approx(ref["threshold_points"], rel=SUMS)
+    assert res.episodes["rci"].sum() == pytest.approx(ref["sum_rci"], rel=SUMS)
 
 
 @pytest.mark.parametrize("cut", ["c", "b"])
@@ -128,7 +129,7 @@ def test_jacobson_1989_higher_is_better_matches_base_r(fixture_r, cut):
     for cat in ("recovered", "improved", "unchanged", "deteriorated"):
         assert c[cat] == ref[cat], cat
     assert res.episodes["harmed"].sum() == ref["harmed"]
-    assert res.params["cutoff_value"] == pytest.approx(ref["cutoff_value"], rel=1e-12)
+    assert res.params["cutoff_value"] == pytest.approx(ref["cutoff_value"], rel=SUMS)
     # direction: raising DAS is improvement, so improvements outnumber deteriorations here
     assert c["recovered"] + c["improved"] > c["deteriorated"]
 
@@ -153,7 +154,7 @@ def test_claus_2020_bdi_matches_base_r(fixture_r, method):
         assert c[cat] == ref[cat], cat
     assert row(res, "improved")["n"] == ref["n"] == 40  # 40 of 43 have both scores
     assert row(res, "improved")["n_excluded"] == 3
-    assert res.params["sd"] == pytest.approx(ref["sd_pre"], rel=1e-12)
+    assert res.params["sd"] == pytest.approx(ref["sd_pre"], rel=SUMS)
 
 
 # --------------------------------------------------------------------------- Jacobson-Truax by hand
@@ -165,8 +166,8 @@ def test_jt_sample_threshold_hand_worked():
     ep = pd.DataFrame({"baseline": [10, 20, 30, 40], "endpoint": [-8.0, 2.2, 47.9, 40]})
     res = iop.clinical_significance(ep, reliability=0.75, better_is="lower")
     s_diff = np.sqrt(500 / 3) * np.sqrt(2 * 0.25)
-    assert res.params["sd"] == pytest.approx(np.sqrt(500 / 3), rel=1e-12)
-    assert res.params["s_diff"] == pytest.approx(s_diff, rel=1e-12)
+    assert res.params["sd"] == pytest.approx(np.sqrt(500 / 3), rel=SUMS)
+    assert res.params["s_diff"] == pytest.approx(s_diff, rel=SUMS)
     assert res.params["threshold_points"] == pytest.approx(17.891942, abs=1e-6)
     # changes -18 (> 17.89: improved), -17.8 (unchanged), +17.9 (deteriorated), 0
     assert res.episodes["rci"].tolist() == pytest.approx(
@@ -185,7 +186,7 @@ def test_jt_reference_threshold_boundary():
     res = iop.clinical_significance(
         ep, reliability=0.8, sd=5, threshold="reference", better_is="lower", cutoff="none"
     )
-    assert res.params["threshold_points"] == pytest.approx(Z * 5 * np.sqrt(0.4), rel=1e-12)
+    assert res.params["threshold_points"] == pytest.approx(Z * 5 * np.sqrt(0.4), rel=SUMS)
     assert res.params["threshold_points"] == pytest.approx(6.19795, abs=1e-5)
     assert res.episodes["category"].astype(str).tolist() == [
         "improved", "unchanged", "unchanged", "deteriorated",
@@ -198,7 +199,7 @@ def test_jt_reference_defaults_to_instrument_clinical_sd_and_reliability():
     ep = pd.DataFrame({"baseline": [15, 15, 15], "endpoint": [9, 10, 21]})
     res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="reference")
     assert res.params["sd"] == 6.1 and res.params["reliability"] == 0.89
-    assert res.params["threshold_points"] == pytest.approx(Z * 6.1 * np.sqrt(0.22), rel=1e-12)
+    assert res.params["threshold_points"] == pytest.approx(Z * 6.1 * np.sqrt(0.22), rel=SUMS)
     assert res.params["threshold_points"] == pytest.approx(5.6078, abs=1e-4)
     cats = res.episodes["category"].astype(str).tolist()
     # -6 reliable (> 5.61) and ends below c = 7.04? no (9) -> improved; -5 unchanged; +6 deteriorated
@@ -636,8 +637,8 @@ def test_benchmarks_from_result_with_wilson_ci():
     ]  # fmt: skip
     assert t.loc["recovery", "count"] == 4 and t.loc["recovery", "n"] == 8
     lo, hi = proportion_confint(4, 8, method="wilson")
-    assert t.loc["recovery", "ci_low"] == pytest.approx(lo, rel=1e-10)
-    assert t.loc["recovery", "ci_high"] == pytest.approx(hi, rel=1e-10)
+    assert t.loc["recovery", "ci_low"] == pytest.approx(lo, rel=SUMS)
+    assert t.loc["recovery", "ci_high"] == pytest.approx(hi, rel=SUMS)
     assert t.loc["recovery", "national_estimate"] == pytest.approx(0.505)
     assert t.loc["reliable deterioration", "national_estimate"] == pytest.approx(0.058)
     assert bool(t.loc["recovery", "national_within_ci"]) is True
@@ -700,8 +701,8 @@ def test_by_groups_and_wilson():
     assert t.loc[("x", "recovered"), "count"] == 1
     assert t.loc[("y", "improved"), "count"] == 2  # -8, -7: improved (above c = 7.04)
     lo, hi = proportion_confint(2, 3, method="wilson")
-    assert t.loc[("y", "improved"), "ci_low"] == pytest.approx(lo, rel=1e-10)
-    assert t.loc[("y", "improved"), "ci_high"] == pytest.approx(hi, rel=1e-10)
+    assert t.loc[("y", "improved"), "ci_low"] == pytest.approx(lo, rel=SUMS)
+    assert t.loc[("y", "improved"), "ci_high"] == pytest.approx(hi, rel=SUMS)
 
 
 def test_instrument_column_filtering_and_missing_scores():
@@ -1008,7 +1009,7 @@ def test_new_methods_match_clinicalsignificance(cs_r, case):
     if ("", "se_measurement") in ref:
         assert p["se_measurement"] == pytest.approx(ref[("", "se_measurement")], rel=1e-9)
     if ("", "critical_value") in ref:
-        assert p["rci_critical"] == pytest.approx(ref[("", "critical_value")], rel=1e-12)
+        assert p["rci_critical"] == pytest.approx(ref[("", "critical_value")], rel=SUMS)
     if ("", "sum_abs_rci") in ref:
         rci = res.episodes["rci"].dropna()
         assert len(rci) == ref[("", "n_used")]

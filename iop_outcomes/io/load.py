@@ -43,7 +43,7 @@ from .mapping import (
     read_mapping,
     wide_to_long,
 )
-from .readers import read_source, unique_map
+from .readers import NULL_VALUES, factorize, read_source, unique_map
 
 __all__ = ["load", "LoadResult"]
 
@@ -444,8 +444,11 @@ def _as_text(s: pd.Series) -> pd.Series:
     Integral floats (Excel's ``12.0``) become ``'12'``; text is stripped; empty
     text is missing. The same conversion is used for every key that is joined.
     """
+    if isinstance(s.dtype, pd.CategoricalDtype):  # converted per category, not per row
+        return _as_label(s).astype("str")
     if pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        return s.astype("Int64").astype("str").where(s.notna(), None)
+        wide = "UInt64" if pd.api.types.is_unsigned_integer_dtype(s) else "Int64"  # ids >= 2^63
+        return s.astype(wide).astype("str").where(s.notna(), None)
     if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
         a = pa.array(s)  # no copy for pyarrow-backed text; checked by Arrow's regex engine
         if not pc.any(pc.or_(pc.match_substring_regex(a, r"^\s|\s$"), pc.equal(a, ""))).as_py():
@@ -470,6 +473,58 @@ def _as_label(s: pd.Series) -> pd.Series:
         new = remap[np.where(codes >= 0, codes, len(texts))]
         return pd.Series(pd.Categorical.from_codes(new, categories=cats), index=s.index)
     return _as_text(s).astype("category")
+
+
+#: A number written as text: decimal digits, optional point, optional exponent. Nothing else
+#: is read as a number (not ``0x1``, ``1_000``, ``inf``, ``١``, which Python's float() takes).
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_NULL_TEXT = frozenset(NULL_VALUES)
+
+
+def _number(v, labels: dict | None = None) -> tuple[float, bool]:
+    """One cell as (number, given). Not-a-number cells are (NaN, True); blanks and the
+    readers' missing-value spellings (``NA``, ``nan``, ``NULL``, ...) are (NaN, False)."""
+    if isinstance(v, (bool, np.bool_)):  # True/False are not answers or scores
+        return np.nan, True
+    if isinstance(v, (int, np.integer)):
+        try:
+            return float(v), True
+        except OverflowError:  # an integer beyond the float range
+            return np.nan, True
+    if isinstance(v, (float, np.floating)):
+        return (float(v) if np.isfinite(v) else np.nan), not np.isnan(v)
+    if not isinstance(v, str):  # bytes, lists, dates ... in an object column
+        return np.nan, True
+    s = v.strip()
+    if s in _NULL_TEXT:
+        return np.nan, False
+    if labels:
+        key = " ".join(s.lower().split())
+        if key in labels:
+            return float(labels[key]), True
+    if _DECIMAL.fullmatch(s):
+        return float(s), True
+    return np.nan, True
+
+
+def _numbers(raw: pd.Series, labels: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A column as (numbers, given), converted once per distinct value (see :func:`_number`).
+
+    Numeric columns are taken as they are; text (and object) columns accept decimal numbers
+    and, with ``labels``, the instrument's answer texts. The same rule holds for every input
+    format, so a CSV and a DataFrame of the same values load alike.
+    """
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        v = raw.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        given = ~np.isnan(v)
+        v[np.isinf(v)] = np.nan  # 'inf' (which a CSV reader types as a float) is no score
+        return v, given
+    codes, uniques = factorize(raw)
+    val = np.full(len(uniques) + 1, np.nan)  # the extra last slot serves code -1 (missing)
+    given = np.zeros(len(uniques) + 1, dtype=bool)
+    for i, u in enumerate(uniques):
+        val[i], given[i] = _number(u, labels)
+    return val[codes], given[codes]
 
 
 class _Validator:
@@ -719,8 +774,9 @@ class _Validator:
             else np.zeros(self.n, dtype=bool)
         )
         if "week" in df.columns:
-            wk = pd.to_numeric(df["week"], errors="coerce")
-            bad = df["week"].notna().to_numpy() & (wk.isna() | (wk < 0)).to_numpy()
+            wk, given = _numbers(df["week"])
+            with np.errstate(invalid="ignore"):
+                bad = given & ~(wk >= 0)
             self.add(
                 bad & ~dated,
                 "week",
@@ -736,7 +792,7 @@ class _Validator:
                 "repair",
                 values=df["week"],
             )
-            out["week"] = wk.where(~bad).astype("float64")
+            out["week"] = np.where(bad, np.nan, wk)
         if "timepoint" in df.columns:
             out["timepoint"] = self._timepoints(dated)
             if "week" not in out:
@@ -775,8 +831,9 @@ class _Validator:
             )
             self._release("discharge_status")
         if "age" in df.columns:
-            age = pd.to_numeric(df["age"], errors="coerce")
-            bad = df["age"].notna().to_numpy() & ~age.between(0, 120).to_numpy()
+            age, given = _numbers(df["age"])
+            with np.errstate(invalid="ignore"):
+                bad = given & ~((age >= 0) & (age <= 120))
             self.add(
                 bad,
                 "age",
@@ -785,12 +842,15 @@ class _Validator:
                 "repair",
                 values=df["age"],
             )
-            out["age"] = age.where(~bad)
+            numeric = pd.api.types.is_numeric_dtype(df["age"])
+            # an integer column stays one (a DataFrame's int64, a CSV's small nullable int)
+            out["age"] = df["age"].where(~bad) if numeric else np.where(bad, np.nan, age)
             self._release("age")
         for col in ("attendance_hours", "sessions_attended", "sessions_scheduled"):
             if col in df.columns:
-                x = pd.to_numeric(df[col], errors="coerce")
-                bad = df[col].notna().to_numpy() & ~(x >= 0).to_numpy()
+                x, given = _numbers(df[col])
+                with np.errstate(invalid="ignore"):
+                    bad = given & ~(x >= 0)
                 self.add(
                     bad,
                     col,
@@ -799,7 +859,7 @@ class _Validator:
                     "repair",
                     values=df[col],
                 )
-                out[col] = x.where(~bad).astype("float64")
+                out[col] = np.where(bad, np.nan, x)
                 self._release(col)
 
         self._score(out)
@@ -1008,6 +1068,10 @@ class _Validator:
         """
         df = self.df
         inst = out["instrument"]
+        codes = inst.cat.codes.to_numpy()
+        present_codes = np.unique(codes[codes >= 0])
+        specs = {int(k): _inst.get(inst.cat.categories[k]) for k in present_codes}
+        extra_items = self._foreign_items(specs, codes)  # item columns no instrument has
         item_cols = sorted(
             (c for c in df.columns if c.startswith("item_")), key=lambda c: int(c[5:])
         )
@@ -1020,9 +1084,6 @@ class _Validator:
                 if ok.all():
                     df[c] = _nullable(v, np.int8)
                 del v, ok
-        codes = inst.cat.codes.to_numpy()
-        present_codes = np.unique(codes[codes >= 0])
-        specs = {int(k): _inst.get(inst.cat.categories[k]) for k in present_codes}
         policy = {ins.name: self._max_missing(ins) for ins in specs.values()}
         has_inst = codes >= 0
 
@@ -1056,14 +1117,12 @@ class _Validator:
             return pd.Series(utxt[inv], index=df.index[mask])
 
         has_total = "total" in df.columns
-        given = (
-            pd.to_numeric(df["total"], errors="coerce").to_numpy(dtype=float)
-            if has_total
-            else np.full(self.n, np.nan)
+        given, total_given = (
+            _numbers(df["total"]) if has_total else (np.full(self.n, np.nan), None)
         )
-        total_missing = df["total"].isna().to_numpy() if has_total else True
+        total_missing = ~total_given if has_total else True
         if has_total:
-            bad = ~total_missing & np.isnan(given)
+            bad = total_given & np.isnan(given)
             self.add(
                 bad,
                 "total",
@@ -1095,10 +1154,12 @@ class _Validator:
             numeric = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
             if not numeric:  # answer texts are the instrument's own: read per instrument
                 text_num = np.full(self.n, np.nan)
+                text_present = np.zeros(self.n, dtype=bool)
                 for k, ins in specs.items():
                     rows = codes == k
-                    text_num[rows] = self._item_values(raw[rows], ins)
-                text_present = raw.notna().to_numpy()
+                    text_num[rows], text_present[rows] = _numbers(raw[rows], ins.answer_labels)
+                other = ~np.isin(codes, list(specs))  # rows without a known instrument
+                text_present[other] = _numbers(raw[other])[1]
             extra, bad_nan, bad_rng = (np.zeros(self.n, dtype=bool) for _ in range(3))
             vals, na = np.zeros(self.n, dtype=item_dtype), np.ones(self.n, dtype=bool)
             for lo in range(0, self.n, _BLOCK_ROWS):
@@ -1106,6 +1167,7 @@ class _Validator:
                 if numeric:
                     num = raw.array[sl].to_numpy(dtype=float, na_value=np.nan)
                     present = ~np.isnan(num)
+                    num = np.where(np.isinf(num), np.nan, num)  # 'inf' is no answer (as in _numbers)
                 else:
                     num, present = text_num[sl], text_present[sl]
                 in_inst = j < n_items[sl]  # the row's instrument has this item
@@ -1126,16 +1188,8 @@ class _Validator:
             safety_pos[is_safety] = vals[is_safety] > 0
             safety_na[is_safety] = na[is_safety]
             del vals, na, is_safety
-            by_instrument(
-                extra,
-                lambda ins, m, c=c: self.add(
-                    m,
-                    c,
-                    f"{c} given, but {ins.name} has {ins.n_items} items",
-                    "Check the instrument.",
-                    values=df[c],
-                ),
-            )
+            if extra.any():
+                extra_items.append((c, extra, df[c][extra]))
             by_instrument(
                 bad_nan,
                 lambda ins, m, c=c: self.add(
@@ -1159,6 +1213,8 @@ class _Validator:
             )
             del raw
             self._release(c)
+
+        self._extra_items(extra_items, codes, specs)
 
         # ---- totals (formulas in the module docs: sum; Arrieta et al. 2017 proration)
         g = given
@@ -1271,6 +1327,61 @@ class _Validator:
             "max_missing": policy,
         }
 
+    def _foreign_items(self, specs: dict, codes: np.ndarray) -> list:
+        """Item columns that no instrument in the data has (``item_0``, ``item_10`` when the
+        longest instrument has 9 items, ``item_100000``, ``item_x``), released before scoring so
+        an absurd item number never sizes the item matrix. Returns ``(column, rows with a
+        value, values)`` for :meth:`_extra_items`; an empty such column is ignored with a
+        note."""
+        longest = max((ins.n_items for ins in specs.values()), default=0)
+        found = []
+        for c in [c for c in self.df.columns if c.startswith("item_")]:
+            k = c[5:]
+            if k.isascii() and k.isdigit() and str(int(k)) == k and 1 <= int(k) <= longest:
+                continue
+            col = self.df[c]
+            given = col.notna().to_numpy()
+            if col.dtype == object or pd.api.types.is_string_dtype(col):
+                given = given & col.astype("str").str.strip().ne("").to_numpy()
+            if given.any():
+                found.append((c, given, col[given]))
+            else:
+                names = ", ".join(f"{i.name} items 1-{i.n_items}" for i in specs.values())
+                self.warn_file(
+                    c,
+                    f"column {c} ignored: it is empty, and no instrument in the data has that "
+                    f"item ({names or 'no instrument'})",
+                    "Remove the column, or map it to the right item.",
+                    "note",
+                )
+            self._release(c)
+        return found
+
+    def _extra_items(self, extra: list, codes, specs) -> None:
+        """Quarantine rows with a value in an item column their instrument does not have.
+
+        Which total was meant is then ambiguous: a GAD-7 row with nine answers may be a PHQ-9
+        under the wrong label, and an export numbered ``item_0`` ... ``item_8`` would be scored
+        from the wrong items. (The PHQ-9's unscored difficulty question, when exported as
+        ``item_10``, is best removed or left unmapped.)
+        """
+        for c, m, values in extra:
+            vals = pd.Series(values.to_numpy(), index=np.flatnonzero(m))
+            for code in np.unique(codes[m]):
+                if code < 0:  # no known instrument: quarantined for that already
+                    continue
+                ins = specs[int(code)]
+                sel = m & (codes == code)
+                self.add(
+                    sel,
+                    c,
+                    f"{c} given, but {ins.name} has {ins.n_items} items (item_1-item_{ins.n_items}), "
+                    "so the total is ambiguous",
+                    "Check the instrument, and map the item columns to item_1 ... item_n of the "
+                    "instrument (or remove the extra column).",
+                    values=vals.loc[np.flatnonzero(sel)],
+                )
+
     def _max_missing(self, ins) -> int:
         mi = self.missing_items
         if isinstance(mi, dict):
@@ -1285,26 +1396,6 @@ class _Validator:
             "The 'missing_items' parameter of iop.load must be 'prorate', 'complete', an int in "
             f"0..{ins.n_items - 1} or a dict of those per instrument. Got {mi!r} instead."
         )
-
-    @staticmethod
-    def _item_values(raw: pd.Series, ins) -> np.ndarray:
-        if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-            return pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        labels = ins.answer_labels
-
-        def f(v):
-            if isinstance(v, (int, float, np.integer, np.floating)):
-                return float(v)
-            s = str(v).strip()
-            key = " ".join(s.lower().split())
-            if key in labels:
-                return float(labels[key])
-            try:
-                return float(s)
-            except ValueError:
-                return np.nan
-
-        return unique_map(raw, f).to_numpy(dtype=float, na_value=np.nan)
 
     def _duplicates(self, out: pd.DataFrame) -> None:
         """Duplicate administrations: same patient, episode, instrument and day.

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import re
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,7 +61,20 @@ def _sha256_file(path: Path) -> str:
 def _sha256_frame(df: pd.DataFrame) -> str:
     h = hashlib.sha256()
     h.update("\x1f".join(map(str, df.columns)).encode())
-    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    try:
+        rows = pd.util.hash_pandas_object(df, index=False)
+    except (TypeError, ValueError, UnicodeError):
+        # cells pandas cannot hash (lists, dicts, undecodable bytes in an object column):
+        # those columns hashed by each cell's type and repr instead
+        safe = df.copy(deep=False)
+        for i in range(safe.shape[1]):
+            col = safe.iloc[:, i]
+            try:
+                pd.util.hash_pandas_object(col, index=False)
+            except (TypeError, ValueError, UnicodeError):
+                safe.isetitem(i, col.map(lambda v: f"{type(v).__name__}:{v!r}"))
+        rows = pd.util.hash_pandas_object(safe, index=False)
+    h.update(rows.to_numpy().tobytes())
     return h.hexdigest()
 
 
@@ -143,7 +158,10 @@ def _read_file(path: Path, kind: str, display: str, sheet, text_columns, whole_n
     if kind == "CSV":
         return _read_csv(path, display, text_columns)
     if kind == "Excel":
-        return pd.read_excel(path, sheet_name=sheet, engine="openpyxl"), None
+        # cells as they are (pandas' own typing turns a TRUE among numbers into 1), then
+        # each column typed when all its cells agree
+        frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl", dtype=object)
+        return frame.infer_objects(), None
     if kind == "Parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -299,6 +317,9 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
 
         def parse(data: bytes) -> None:
             nonlocal names, types
+            if not all_text and _hex_number(data, delimiter):
+                # Arrow reads 0x1 as the integer 1; read as text, where only decimals count
+                raise pa.ArrowInvalid("a hexadecimal number (0x...) in a field")
             read_opts = pacsv.ReadOptions(
                 encoding=arrow_enc, column_names=names, autogenerate_column_names=False
             )
@@ -367,6 +388,17 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
     # pyarrow strips a UTF-8 BOM; make sure no stray BOM survives in the first name
     frame.columns = [str(c).lstrip("\ufeff") for c in frame.columns]
     return frame, digest[0]
+
+
+def _hex_number(data: bytes, delimiter: str) -> bool:
+    """Whether a field of the CSV text ``data`` holds a hexadecimal number such as ``0x1``,
+    which Arrow's type inference would read as an integer. A fast substring test first, so
+    files without ``0x`` cost one scan at memory speed."""
+    if b"0x" not in data and b"0X" not in data:
+        return False
+    d = re.escape(delimiter.encode())
+    field = rb"(?:^|" + d + rb')[ \t"]*[+-]?0[xX][0-9a-fA-F]+[ \t"]*(?:$|\r|' + d + rb")"
+    return re.search(field, data, re.M) is not None
 
 
 def _line_pieces(path: Path, size: int, sha):
@@ -499,7 +531,7 @@ _NULLABLE_INTS = _nullable_ints()
 
 def unique_map(series: pd.Series, func) -> pd.Series:
     """Apply ``func`` to each distinct value of ``series`` and broadcast back (fast on 10^7 rows)."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes, uniques = factorize(series)
     mapped = np.empty(len(uniques), dtype=object)
     for i, u in enumerate(uniques):
         mapped[i] = func(u)
@@ -508,3 +540,26 @@ def unique_map(series: pd.Series, func) -> pd.Series:
     out[ok] = mapped[codes[ok]]
     out[~ok] = None
     return pd.Series(out, index=series.index)
+
+
+def _hashable(v):
+    """``v`` when it can be hashed, else None."""
+    try:
+        hash(v)
+    except TypeError:
+        return None
+    return v
+
+
+def factorize(series: pd.Series) -> tuple[np.ndarray, Any]:
+    """``pd.factorize`` (missing as -1) for cells of any kind.
+
+    In an object column, ``True`` would share a code with ``1`` (they are equal in Python) and
+    a list or dict cannot be hashed: both are given a stand-in of their own first (type name
+    and ``repr``), so they reach the caller as what they are, not as a number.
+    """
+    if series.dtype == object:
+        odd = series.map(lambda v: isinstance(v, (bool, np.bool_)) or _hashable(v) is not v)
+        if odd.any():
+            series = series.where(~odd, series[odd].map(lambda v: (type(v).__name__, repr(v))))
+    return pd.factorize(series, use_na_sentinel=True)

@@ -57,6 +57,9 @@ CELL_MUTATIONS = [
     "nul_in_number",
     "negative_zero_id",
     "categorical_text",
+    "long_cell",
+    "repeated_rows",
+    "far_typed_dates",
 ]
 MUTATIONS = TEXT_MUTATIONS + CELL_MUTATIONS
 TEXT_FORMATS = ("csv", "tsv")
@@ -124,6 +127,21 @@ def _plant(df: pd.DataFrame, rng: random.Random, mutation: str) -> tuple[pd.Data
         df[col] = df[col].astype(object)
         df.at[r, col] = 2
         bad.add(r)  # a PHQ-9 row with a tenth answer: which total did the clinic mean?
+    elif mutation == "long_cell":  # a 10,000-60,000 character value in any column
+        col = rng.choice(list(df.columns))
+        df[col] = df[col].astype(object)
+        char = rng.choice(["x", "1", "0", " ", "é"])
+        df.at[row, col] = char * rng.randint(10_000, 60_000)
+        own_item = col in {f"item_{i}" for i in range(1, 8)}  # PHQ-9 and GAD-7 both have 1-7
+        if own_item and char in ("x", "1", "é"):  # not a number, or far out of range
+            bad.add(row)
+    elif mutation == "repeated_rows":  # every row many times: the duplicate check's worst case
+        df = pd.concat([df] * rng.randint(5, 40), ignore_index=True)
+    elif mutation == "far_typed_dates":  # typed dates that pandas' nanoseconds cannot hold
+        for col in ("admit_date", "discharge_date", "assessment_date"):
+            df[col] = df[col].astype("datetime64[s]")
+        df.at[row, "admit_date"] = np.datetime64("0001-01-01", "s")
+        df.at[row, "discharge_date"] = np.datetime64("9999-12-31", "s")
     elif mutation == "categorical_text":  # dictionary-encoded text (Parquet, pandas category)
         for col in ("patient_id", "episode_id", "site", "instrument", "format"):
             df[col] = df[col].astype("category")

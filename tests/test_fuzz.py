@@ -110,7 +110,9 @@ def test_a_one_megabyte_cell_and_ten_thousand_quoted_newlines_load(tmp_path):
 def test_item_values_are_decimal_numbers_or_answer_texts(tmp_path, value, loaded_as):
     items = ",".join(["1"] * 8)
     text = (
-        "patient_id,instrument,assessment_date," + ",".join(f"item_{i}" for i in range(1, 10)) + "\n"
+        "patient_id,instrument,assessment_date,"
+        + ",".join(f"item_{i}" for i in range(1, 10))
+        + "\n"
     )
     text += f'p1,PHQ-9,2025-01-06,{items},"{value}"\n'
     text += f"p2,PHQ-9,2025-01-06,{items},1\n"
@@ -149,9 +151,9 @@ def test_booleans_are_not_item_answers_or_totals(flag):
     df.loc[0, "item_3"] = flag
     res = _quiet(df)
     assert list(res.ledger["disposition"]) == ["quarantined", "quarantined"]
-    assert "item_3 'True'" in res.ledger["reason"].iloc[0] or "'False'" in res.ledger[
-        "reason"
-    ].iloc[0]
+    assert (
+        "item_3 'True'" in res.ledger["reason"].iloc[0] or "'False'" in res.ledger["reason"].iloc[0]
+    )
     assert "is not a number" in res.ledger["reason"].iloc[1]
 
 

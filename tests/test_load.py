@@ -82,6 +82,9 @@ def test_large_csv_read_in_pieces_loads_exactly_as_in_one_piece(
     d["note"] = [None] * (n // 2) + ["café"] * (n - n // 2)  # empty in the first pieces
     d["extra"] = [None] * (n // 2) + list(range(n - n // 2))  # null-typed, then integers
     d["late"] = [1] * (n - 1) + [1.5]  # integers, then a decimal in the last piece
+    # free-text notes with line breaks (and quotes) inside quoted fields: a piece must never
+    # end inside one, wherever the cut falls
+    d["memo"] = [f'line {i}\n"{i}" more\n' * (i % 7) if i % 5 else None for i in range(n)]
     path = tmp_path / "big.csv"
     d.to_csv(path, index=False, encoding=encoding, lineterminator=newline)
     with warnings.catch_warnings():
@@ -96,6 +99,7 @@ def test_large_csv_read_in_pieces_loads_exactly_as_in_one_piece(
     assert cut.data["patient_id"].str.startswith("00").all()
     assert cut.data["note"].astype(str).iloc[-1] == "café"
     assert cut.data["late"].iloc[-1] == 1.5 and cut.data["extra"].iloc[-1] == n - n // 2 - 1
+    assert len(cut.data) == n and cut.data["memo"].iloc[3] == 'line 3\n"3" more\n' * 3
 
 
 def test_scoring_in_row_blocks_equals_scoring_in_one_block(monkeypatch):

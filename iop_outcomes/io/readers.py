@@ -282,6 +282,7 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
         raise LoadError(f"{display!r} is empty (no header row). Check that the export finished.")
     as_text = set(text_columns(header)) if text_columns else set()
     parse_opts = pacsv.ParseOptions(delimiter=delimiter)
+    quoted_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     digest: list[str | None] = [None]
 
     def read(enc: str, all_text: bool = False):
@@ -326,7 +327,9 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
             t = pacsv.read_csv(
                 pa.py_buffer(data),
                 read_options=read_opts,
-                parse_options=parse_opts,
+                # quoted fields may hold line breaks: Arrow must then split its blocks with
+                # the quotes in mind (else 'straddling object straddles two block boundaries')
+                parse_options=parse_opts if b'"' not in data else quoted_opts,
                 convert_options=convert(types),
             )
             if names is None:
@@ -406,19 +409,30 @@ def _line_pieces(path: Path, size: int, sha):
 
     Each piece is read and added to the hash ``sha`` in a background thread while the caller
     parses the previous one (file reads and hashing release the GIL). A file with old Mac line
-    ends (CR only) yields an empty header and the whole file as one piece.
+    ends (CR only) yields an empty header and the whole file as one piece. A piece never ends
+    inside a quoted field (which may hold line breaks).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     with open(path, "rb") as fh, ThreadPoolExecutor(1) as pool:
 
+        def to_line_end(buf: bytes) -> bytes:
+            """``buf`` extended to the end of its line, and past quoted line breaks: an odd
+            number of quote characters means a quoted field is still open (an escaped quote
+            counts two), so the piece would end inside it."""
+            buf += fh.readline()
+            while buf.count(b'"') % 2 and (line := fh.readline()):
+                buf += line
+            return buf
+
         def piece() -> bytes:
             buf = fh.read(size)
-            buf += fh.readline()
+            if buf:
+                buf = to_line_end(buf)
             sha.update(buf)
             return buf
 
-        head = fh.readline()
+        head = to_line_end(b"")
         if b"\r" in head.rstrip(b"\r\n"):
             fh.seek(0)
             head = b""

@@ -269,7 +269,7 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
     """Populations that must be hidden in every table and in the text (see :func:`report`).
 
     Starts from every population hidden in some table (primary, complementary or forced) and
-    applies four kinds of sums, each a constraint ``total = sum(members) + remainder``:
+    applies three kinds of sums, each a constraint ``total = sum(members) + remainder``:
 
     * related populations of one group (:func:`_related_pairs`): ``a = b + (a - b)`` for
       every pair where one contains the other or the two overlap, within an instrument and

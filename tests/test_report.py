@@ -546,6 +546,18 @@ def _cross_leaks(out: Path, col: str, threshold: int = 11) -> list:
                     for y in [*kb["paired"], *kb["in_paired"]]
                     if 1 <= x - y < threshold
                 ]
+    if col == "format":  # the primary instrument's flow: measured and endpoint-scored episodes
+        flow = tabs["participant_flow"]
+        rows = flow[flow["status"].isin(["measured after baseline", "discharged, endpoint scored"])]
+        for c in flow.columns[2:]:
+            g = "Overall" if c == "All" else c
+            kb = knows["GAD-7"][g]
+            for x in filter(None, map(_num, rows[c])):
+                leaks += [
+                    (g, "PHQ-9 flow - GAD-7 paired subset", x, y)
+                    for y in [*kb["paired"], *kb["in_paired"]]
+                    if 1 <= x - y < threshold
+                ]
     if col == "format":  # whole-cohort tables (the "Overall" rows of every by-format table)
         nhs = tabs.get("nhs_benchmark", pd.DataFrame(columns=["outcome", "n"]))
         qm = tabs.get("quality_measures", pd.DataFrame(columns=["denominator"]))

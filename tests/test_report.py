@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -16,6 +17,7 @@ from openpyxl import load_workbook
 import iop_outcomes as iop
 from iop_outcomes.cli import main
 from iop_outcomes.report import find_identifiers
+from iop_outcomes.report.safety import name_like_values
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -474,6 +476,126 @@ def _leaks(know: dict, threshold: int = 11) -> list:
     return out
 
 
+def _across_truth(sim, col: str) -> pd.DataFrame:
+    """Per group of ``col``, from the episode tables (not the report): episodes admitted and
+    paired under each instrument, and those paired (admitted) under one and not the other."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = iop.load(sim.data)
+    sets = {}
+    for inst in ("PHQ-9", "GAD-7"):
+        ep = iop.episodes(loaded.data, instrument=inst).set_index("episode_id")
+        paired = ep["baseline"].notna() & ep["endpoint"].notna()
+        g = ep[col].astype("object")
+        sets[inst] = (g.where(g.notna(), "(missing)").astype(str), paired)
+    (gp, pp), (gg, pg) = sets["PHQ-9"], sets["GAD-7"]
+    both = gp.index.intersection(gg.index)
+    rows = {
+        "admitted_phq_only": gp[gp.index.difference(gg.index)],
+        "admitted_gad_only": gg[gg.index.difference(gp.index)],
+        "paired_phq_only": gp[pp & ~pg.reindex(gp.index, fill_value=False)],
+        "paired_gad_only": gg[pg & ~pp.reindex(gg.index, fill_value=False)],
+        "paired_both": gp[both][pp[both] & pg[both]],
+    }
+    out = pd.DataFrame({k: v.value_counts() for k, v in rows.items()}).fillna(0).astype(int)
+    out.loc["Overall"] = out.sum()
+    return out
+
+
+def _cross_leaks(out: Path, col: str, threshold: int = 11) -> list:
+    """Small differences between counts of one group in different instruments' tables, and
+    between the whole-cohort tables that count the same episodes by other rules.
+
+    * An episode of a group paired (admitted) on one instrument is nearly always paired
+      (admitted) on the other, so ``paired_PHQ - paired_GAD`` is the net number of episodes
+      paired on one only; any count of a group under one instrument counts (nearly) a subset
+      of its episodes admitted under the other; the participant flow (the primary
+      instrument's) is among these counts.
+    * The NHS Talking Therapies n counts the episodes paired on either instrument (a
+      finished course), so it is related to each instrument's paired episodes; the DRR-E
+      denominators (PHQ-9 elevated at an index score) are related to the NHS denominators
+      (at caseness on either instrument).
+
+    Returns ``(group, relation, a, b)`` for every pair whose difference is from 1 to
+    threshold - 1."""
+    knows = {i: _attacker(out, i, col, primary=i == "PHQ-9") for i in ("PHQ-9", "GAD-7")}
+    tabs = {
+        p.stem.split("_", 1)[1]: pd.read_csv(p, dtype=str, keep_default_na=False)
+        for p in sorted((out / "tables").glob("*.csv"))
+    }
+    leaks = []
+
+    def small(a, b):
+        return 1 <= abs(a - b) < threshold
+
+    for a_inst, a in knows.items():
+        for b_inst, b in knows.items():
+            if a_inst == b_inst:
+                continue
+            for g in sorted(set(a) & set(b)):
+                ka, kb = a[g], b[g]
+                leaks += [
+                    (g, f"{a_inst} admitted - {b_inst} count", x, y)
+                    for x in ka["admitted"]
+                    for y in kb["counts"]
+                    if 1 <= x - y < threshold
+                ]
+                leaks += [
+                    (g, f"{a_inst} paired - {b_inst} paired subset", x, y)
+                    for x in ka["paired"]
+                    for y in [*kb["paired"], *kb["in_paired"]]
+                    if 1 <= x - y < threshold
+                ]
+    if col == "format":  # the primary instrument's flow: measured and endpoint-scored episodes
+        flow = tabs["participant_flow"]
+        rows = flow[flow["status"].isin(["measured after baseline", "discharged, endpoint scored"])]
+        for c in flow.columns[2:]:
+            g = "Overall" if c == "All" else c
+            kb = knows["GAD-7"][g]
+            for x in filter(None, map(_num, rows[c])):
+                leaks += [
+                    (g, "PHQ-9 flow - GAD-7 paired subset", x, y)
+                    for y in [*kb["paired"], *kb["in_paired"]]
+                    if 1 <= x - y < threshold
+                ]
+    if col == "format":  # whole-cohort tables (the "Overall" rows of every by-format table)
+        nhs = tabs.get("nhs_benchmark", pd.DataFrame(columns=["outcome", "n"]))
+        qm = tabs.get("quality_measures", pd.DataFrame(columns=["denominator"]))
+        nhs_n = {x for x in map(_num, nhs["n"]) if x is not None}
+        qm_den = {x for x in map(_num, qm["denominator"]) if x is not None}
+        nhs_all = {
+            x
+            for o, v in zip(nhs["outcome"], nhs["n"], strict=True)
+            if "recover" not in o
+            for x in [_num(v)]
+            if x is not None
+        }
+        paired = {i: knows[i]["Overall"]["paired"] for i in knows}
+        leaks += [
+            ("Overall", "DRR-E denominator vs NHS n", x, y)
+            for x in qm_den
+            for y in nhs_n
+            if small(x, y)
+        ]
+        leaks += [
+            ("Overall", f"NHS n vs {i} paired", x, y)
+            for i in paired
+            for x in nhs_all
+            for y in paired[i]
+            if small(x, y)
+        ]
+    return sorted(set(leaks))
+
+
+def _explained(leaks: list, truth: pd.DataFrame) -> list[str]:
+    """Each leak with what the episode data say lies behind it (for failure messages)."""
+    out = []
+    for g, what, a, b in leaks:
+        t = truth.loc[g].to_dict() if g in truth.index else {}
+        out.append(f"{g}: {what}: {a:g} vs {b:g} (differ by {abs(a - b):g}; truth {t})")
+    return out
+
+
 def test_no_small_count_is_the_difference_of_counts_in_different_tables(small):
     """An attacker's audit of the written tables. 240 episodes: in_person has 116 admitted
     and 112 paired PHQ-9 episodes (truth from the episode table), so 4 are unpaired; each
@@ -486,6 +608,9 @@ def test_no_small_count_is_the_difference_of_counts_in_different_tables(small):
         for col in ("format", "site"):
             know = _attacker(out, inst, col, primary=inst == "PHQ-9")
             assert _leaks(know) == [], (inst, col)
+    for col in ("format", "site"):
+        leaks = _cross_leaks(out, col)
+        assert leaks == [], _explained(leaks, _across_truth(sim, col))
     know = _attacker(out, "PHQ-9", "format", primary=True)
     # the unpaired count itself is never published or derivable
     for a in know["in_person"]["admitted"]:
@@ -496,15 +621,15 @@ def test_cross_table_audit_sees_the_numbers_when_suppression_is_off(tmp_path):
     """With suppression turned off the same audit finds the small differences: the audit can
     fail, and the numbers are shown as they are."""
     sim = iop.synth.generate(n_episodes=240, seed=11)
-    cfg = {
-        **FAST,
-        "instruments": ["PHQ-9"],
-        "sensitivity": {"enabled": False},
-        "suppression": {"enabled": False},
-    }
+    cfg = {**FAST, "sensitivity": {"enabled": False}, "suppression": {"enabled": False}}
     # five hybrid episodes without a format: every table labels their group "(missing)"
     hybrid = sim.data.loc[sim.data["format"] == "hybrid", "episode_id"].unique()[:5]
     sim.data.loc[sim.data["episode_id"].isin(hybrid), "format"] = None
+    # three in_person episodes not given the GAD-7: still admitted (an episode is admitted
+    # whatever its questionnaires), but paired on the PHQ-9 only
+    no_gad = sim.data.loc[sim.data["format"] == "in_person", "episode_id"].unique()[:3]
+    drop = sim.data["episode_id"].isin(no_gad) & (sim.data["instrument"] == "GAD-7")
+    sim = dataclasses.replace(sim, data=sim.data[~drop])
     iop.report(sim, config=cfg, out=tmp_path, strict=True)
     truth = _episode_truth(sim, "PHQ-9", "format")
     know = _attacker(tmp_path, "PHQ-9", "format", primary=True)
@@ -521,6 +646,15 @@ def test_cross_table_audit_sees_the_numbers_when_suppression_is_off(tmp_path):
     }
     html = (tmp_path / "report.html").read_text()
     assert "Small-cell suppression was turned OFF" in html and ">&lt;11<" not in html
+    # across instruments: the paired counts of a group differ by the episodes paired on one
+    # questionnaire and not the other (truth from the episode tables, not the report)
+    across = _across_truth(sim, "format")
+    leaks = set(_cross_leaks(tmp_path, "format"))
+    net = across["paired_phq_only"] - across["paired_gad_only"]
+    for g in ("Overall", "in_person"):
+        phq = across.loc[g, "paired_both"] + across.loc[g, "paired_phq_only"]
+        assert 1 <= net[g] <= 10
+        assert (g, "PHQ-9 paired - GAD-7 paired subset", phq, phq - net[g]) in leaks, g
 
 
 def test_grouping_column_missing_from_the_data_is_a_config_error(tmp_path, capsys):
@@ -543,3 +677,42 @@ def test_grouping_column_missing_from_the_data_is_a_config_error(tmp_path, capsy
     assert code == 3 and "Traceback" not in err and "'modality'" in err
     assert len([ln for ln in err.strip().split("\n\n") if ln]) == 1
     # (the defaults, format and site, may be absent: test_minimal_file_... builds without them)
+
+
+@pytest.fixture(scope="module")
+def person_site(tmp_path_factory):
+    """600 episodes at 3 sites, one named after a person, grouped by format and site: before
+    the relations across instruments were modelled, the paired counts of the site named after
+    a person differed by 1 between the PHQ-9 and GAD-7 tables (182 vs 181)."""
+    sim = iop.synth.generate(n_episodes=600, seed=2, sites=("Dr Jane Smith", "North", "East"))
+    out = tmp_path_factory.mktemp("person_site")
+    cfg = {**FAST, "groupings": ["format", "site"]}
+    rep = iop.report(sim, config=cfg, out=out, strict=True)
+    return sim, rep, out
+
+
+def test_site_named_after_a_person_no_small_count_recovered(person_site):
+    sim, _, out = person_site
+    for col in ("format", "site"):
+        for inst in ("PHQ-9", "GAD-7"):
+            assert _leaks(_attacker(out, inst, col, primary=inst == "PHQ-9")) == [], (inst, col)
+        leaks = _cross_leaks(out, col)
+        assert leaks == [], _explained(leaks, _across_truth(sim, col))
+
+
+def test_site_named_after_a_person_is_asked_about_not_repeated(person_site):
+    """The load summary (stays inside the organisation) names the value; the shareable
+    report asks about it without repeating it."""
+    sim, rep, out = person_site
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary = str(iop.load(sim.data).summary())
+    assert "site values look like people's names: 'Dr Jane Smith'" in summary
+    html = (out / "report.html").read_text()
+    quality = html[html.index('id="data-quality"') : html.index('id="participant-flow"')]
+    assert "1 of the 3 site values look like people&#x27;s names" in quality
+    assert "rename them in the data before sharing this report" in quality
+    assert "Jane" not in quality and "Smith" not in quality
+    assert any("look like people's names" in w and "Jane" not in w for w in rep.warnings)
+    # the demo's sites (North, Central, South) are not names: no question asked
+    assert not name_like_values(iop.synth.demo().data)

@@ -16,6 +16,7 @@ from iop_outcomes.report import (
     scrub_identifiers,
 )
 from iop_outcomes.report.render import ReportTable, write_csv, write_xlsx
+from iop_outcomes.report.safety import looks_like_person_name, name_like_values
 
 
 def test_scrub_drops_identifiers_and_exact_dates():
@@ -165,3 +166,40 @@ def test_example_study_file_parses():
     cfg = load_config(Path(__file__).resolve().parents[1] / "docs" / "study.toml")
     assert cfg.margin_for("GAD-7") == 2.0 and cfg.suppression_threshold == 11
     assert cfg.sensitivity_methods[-1] == "mixed" and cfg.trajectories_enabled
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("Dr Jane Smith", True),
+        ("Dr. Smith", True),
+        ("Mrs Patel", True),
+        ("Prof Ada Lovelace", True),
+        ("Jane Smith", True),
+        ("Mary-Jane O'Neil", True),
+        ("North", False),
+        ("North Clinic", False),
+        ("Riverside Health Center", False),
+        ("SITE A", False),
+        ("in_person", False),
+        ("Site 2", False),
+        ("Dr", False),
+        (None, False),
+    ],
+)
+def test_person_name_like_labels(value, expected):
+    assert looks_like_person_name(value) is expected
+
+
+def test_name_like_values_per_column():
+    d = pd.DataFrame(
+        {
+            "site": pd.Categorical(["North", "Dr Jane Smith", "East", None]),
+            "program": ["Adult IOP", "Jane Smith", "Adult IOP", "Adult IOP"],
+            "payer": ["Blue Cross", "Medicaid", "Self Pay", "Blue Cross"],
+            "age": [30, 40, 50, 60],
+        }
+    )
+    # payer labels are categories, not people: not checked by default
+    assert name_like_values(d) == {"site": ["Dr Jane Smith"], "program": ["Jane Smith"]}
+    assert name_like_values(d, ["payer", "age", "absent"]) == {"payer": ["Blue Cross", "Self Pay"]}

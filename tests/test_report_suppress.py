@@ -381,3 +381,54 @@ def test_shares_of_a_hidden_total_are_hidden():
     s = suppress(t2, total_row="total", shares={"pct": "n"})
     assert s.table["n"].tolist() == ["*", "<11", 240]
     assert s.table["pct"].tolist() == ["*", "*", 1.0]
+
+
+def test_counts_of_one_group_under_two_instruments_are_related():
+    # hand-worked (the demo's hybrid group): 178 episodes paired on the PHQ-9, 177 on the
+    # GAD-7; neither set holds the other in general, but 178 - 177 = 1 is the net number of
+    # episodes paired on one and not the other, so the smaller count is hidden
+    from iop_outcomes.report.build import _hidden_populations
+
+    def key(inst, pop, g="hybrid"):
+        return (inst, "format", g, pop)
+
+    phq, gad = key("PHQ-9", "paired"), key("GAD-7", "paired")
+    assert _hidden_populations(_ctx_with({phq: (178, False), gad: (177, False)})) == {gad}
+    # whichever instrument has the smaller count: here the PHQ-9
+    assert _hidden_populations(_ctx_with({phq: (170, False), gad: (177, False)})) == {phq}
+    # 11 apart, or in different groups: unrelated
+    assert _hidden_populations(_ctx_with({phq: (188, False), gad: (177, False)})) == set()
+    other = key("GAD-7", "paired", "virtual")
+    assert _hidden_populations(_ctx_with({phq: (178, False), other: (177, False)})) == set()
+    # equal counts are shown or hidden together: a reader would take one for the other
+    assert _hidden_populations(_ctx_with({phq: (177, False), gad: (177, True)})) == {phq, gad}
+    # nested across instruments: the effect-size n of the GAD-7 within the PHQ-9 flow's
+    # episodes measured after baseline (flow vs each instrument)
+    flow, es = key("PHQ-9", "measured"), key("GAD-7", "es_n|g_av")
+    assert _hidden_populations(_ctx_with({flow: (178, False), es: (175, False)})) == {es}
+    # outcomes counted among the episodes are not related across instruments (a PHQ-9
+    # responder and a GAD-7 responder are different events)
+    k1, k2 = key("PHQ-9", "rate_k|response"), key("GAD-7", "rate_k|response")
+    assert _hidden_populations(_ctx_with({k1: (75, False), k2: (69, False)})) == set()
+
+
+def test_drr_e_and_nhs_denominators_are_related():
+    # hand-worked: 356 episodes in the DRR-E denominator (PHQ-9 above 9 at an index score),
+    # 347 at NHS caseness (PHQ-9 >= 10 or GAD-7 >= 8 at the first score, finished courses):
+    # different rules picking mostly the same episodes; 356 - 347 = 9, so 347 is hidden
+    from iop_outcomes.report.build import _hidden_populations
+
+    def key(pop, inst="PHQ-9"):
+        return (inst, "*", "*", pop)
+
+    den, case = key("qm|den"), key("nhs_n_caseness")
+    assert _hidden_populations(_ctx_with({den: (356, False), case: (347, False)})) == {case}
+    assert _hidden_populations(_ctx_with({den: (340, False), case: (347, False)})) == {den}
+    # the NHS n counts episodes paired on either instrument: it may exceed the PHQ-9's paired
+    # episodes (GAD-7-only pairs) as well as fall short of them; either way the smaller goes
+    n_all = key("nhs_n_all")
+    for paired in (key("paired"), key("paired", "GAD-7")):
+        got = _hidden_populations(_ctx_with({n_all: (1126, False), paired: (1124, False)}))
+        assert got == {paired}
+        got = _hidden_populations(_ctx_with({n_all: (1120, False), paired: (1124, False)}))
+        assert got == {n_all}

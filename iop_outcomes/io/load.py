@@ -135,6 +135,13 @@ class LoadResult:
                 f"PHQ-9 item 9 (thoughts of death or self-harm) > 0 on {n_safety:,} accepted "
                 "administrations: follow the program's risk-assessment protocol (Simon et al. 2013)."
             )
+        from ..report.safety import name_like_values  # here: the report package imports load
+
+        for col, names in name_like_values(self.data).items():
+            notes.append(
+                f"{col} values look like people's names: {', '.join(map(repr, names))}. If they "
+                "are, rename them before sharing any output grouped by this column."
+            )
         return TableResult(
             tab,
             title=f"Data quality: {self.source}",

@@ -41,7 +41,7 @@ from .render import (
 from .render import (
     timestamp as _timestamp,
 )
-from .safety import find_identifiers, scrub_identifiers
+from .safety import find_identifiers, name_like_values, scrub_identifiers
 from .suppress import suppress
 
 __all__ = ["Report", "report"]
@@ -247,19 +247,38 @@ def _ancestors(pop: str) -> list[str]:
     return out
 
 
+#: Populations of one group that overlap without either holding the other, counted by rules
+#: that mostly pick the same episodes: the DRR-E denominator (PHQ-9 above 9 at an index score)
+#: and the NHS Talking Therapies denominators (finished courses paired on either instrument;
+#: at caseness on either).
+_OVERLAPS = {
+    "qm|den": ("nhs_n_all", "nhs_n_caseness"),
+    "nhs_n_all": ("qm|den",),
+    "nhs_n_caseness": ("qm|den",),
+}
+
+
+def _related(pop: str) -> list[str]:
+    """Populations whose count, beside the count of ``pop`` in the same group, could give a
+    small number of people away by subtraction: those holding it (declared generously, see
+    :func:`_parents`) and those it overlaps (:data:`_OVERLAPS`). Used in both directions."""
+    return [*_ancestors(pop), *_OVERLAPS.get(pop, ())]
+
+
 def _hidden_populations(ctx: _Ctx) -> frozenset:
     """Populations that must be hidden in every table and in the text (see :func:`report`).
 
     Starts from every population hidden in some table (primary, complementary or forced) and
-    applies four kinds of sums, each a constraint ``total = sum(members) + remainder``:
+    applies three kinds of sums, each a constraint ``total = sum(members) + remainder``:
 
-    * nested populations: ``parent = child + (parent - child)``, for every pair of
-      populations of one group where one contains the other;
+    * related populations of one group (:func:`_related_pairs`): ``a = b + (a - b)`` for
+      every pair where one contains the other or the two overlap, within an instrument and
+      across instruments, in both directions (the direction with a negative remainder says
+      nothing and is skipped), so a difference from 1 to threshold - 1 hides the smaller;
     * the whole cohort: ``overall = sum over the groups`` of each grouping column;
     * sums the sections declared (:meth:`_Ctx.identity`), e.g. every flow stage adds up to the
       episodes admitted, censored = completed + transferred + ..., clinical-significance
-      categories add up to their n;
-    * the episodes of one group under two instruments (either may hold the other).
+      categories add up to their n.
 
     The remainder is an unpublished count: zero when the sum is exact (an attacker can assume
     it), unknown otherwise. A constraint with exactly one unknown quantity gives it away; when
@@ -283,21 +302,7 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
         if any(h for _, h in cells) or len({v for v, _ in cells}) > 1:
             hidden.add(k)
     cons: list[tuple[_Key, tuple[_Key, ...]]] = list(ctx.identities)
-    # nested pairs within a group
-    for k in sorted(reg):
-        for a in _ancestors(k[3]):
-            ak = (k[0], k[1], k[2], a)
-            if ak in reg:
-                cons.append((ak, (k,)))
-    # the episodes of one group under two instruments: one set may hold the other (e.g. the
-    # GAD-7 given to some of the people given the PHQ-9); a pair that is not nested is skipped
-    # below (negative remainder) or only makes the check stricter
-    adm: dict[tuple[str, str], list[_Key]] = {}
-    for k in sorted(reg):
-        if k[3] == "admitted":
-            adm.setdefault((k[1], k[2]), []).append(k)
-    for ks in adm.values():
-        cons += [(a, (b,)) for a in ks for b in ks if a != b]
+    cons += _related_pairs(reg)
     # overall = sum over the groups of each grouping column
     values: dict[tuple[str, str], set[str]] = {}
     for inst, gcol, val, _ in reg:
@@ -347,6 +352,66 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
             break
         hidden.add(pick)
     return frozenset(hidden)
+
+
+def _related_pairs(reg: dict[_Key, float]) -> list[tuple[_Key, tuple[_Key, ...]]]:
+    """``(a, (b,))`` for every two published counts ``a``, ``b`` of one group (same grouping
+    column and value) whose populations are related: the same population or one
+    :func:`_related` to the other, under the same or another instrument.
+
+    A pair is not strict nesting in general: the episodes of a group paired on the GAD-7 are
+    nearly all, not all, among those paired on the PHQ-9 (or the reverse), so their counts
+    differ by the episodes paired on one and not the other; the NHS n counts episodes paired
+    on either instrument; the DRR-E and NHS denominators pick mostly the same episodes by
+    different rules. The safe reading treats every such pair like a nested one, in both
+    directions: a difference from 1 to threshold - 1 hides the smaller count (it is the
+    member of the constraint with the small positive remainder), equal counts are shown or
+    hidden together (the constraint is exact), and the direction with a negative remainder
+    is skipped. Every constraint holds for the published numbers, so an extra one can only
+    make the check stricter.
+    """
+    by_group: dict[tuple[str, str], dict[str, list[_Key]]] = {}
+    for k in sorted(reg):
+        by_group.setdefault((k[1], k[2]), {}).setdefault(k[3], []).append(k)
+    pairs: set[tuple[_Key, _Key]] = set()
+    for pops in by_group.values():
+        for pop, ks in pops.items():
+            across = _is_membership(pop)
+            for rel in [pop, *_related(pop)]:
+                for b in pops.get(rel, ()):
+                    for a in ks:
+                        if a != b and (a[0] == b[0] or (across and _is_membership(rel))):
+                            pairs.update(((a, b), (b, a)))
+    return [(a, (b,)) for a, b in sorted(pairs)]
+
+
+#: Populations that say which episodes a group has (admitted, measured, paired, completed,
+#: followed up, and the denominators drawn from them), as opposed to outcomes counted among
+#: them (responders, clinical categories, severity bands). The same group's membership counts
+#: under two instruments are related; its outcome counts under two instruments are not (a
+#: PHQ-9 responder and a GAD-7 responder are different events). The rest of a partition
+#: (unpaired, not measured, dropped out, ...) is left out: it follows from the counts here
+#: through the sums the sections declare, and relating it too would hide the smaller rest
+#: (and with it the larger population) instead of the smaller population.
+_MEMBERSHIP = frozenset(
+    {
+        "admitted",
+        "baseline",
+        "measured",
+        "endpoint_scored",
+        "paired",
+        "completed",
+        "cs_n",
+        "cmp_n",
+        "nhs_n_all",
+        "nhs_n_caseness",
+        "qm|den",
+    }
+)
+
+
+def _is_membership(pop: str) -> bool:
+    return pop in _MEMBERSHIP or pop.startswith(("es_n|", "rate_n|", "fu_"))
 
 
 def _complement_for(total: _Key, members: Sequence[_Key], reg: dict, hidden: set) -> _Key | None:
@@ -804,6 +869,7 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
         method="iop.load validation and scoring (row ledger)",
     )
     ctx.facts["ledger"] = t.frame
+    _name_like_groups(ctx, sec, loaded.data)
     summ = loaded.summary().to_frame() if hasattr(loaded, "summary") else pd.DataFrame()
     label = next((c for c in ("check", "reason") if c in summ.columns), None)
     if label is not None and "rows" in summ.columns:
@@ -869,6 +935,32 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
                 method="safety_flag from iop.load: PHQ-9 item 9 > 0 (Simon et al. 2013)",
                 digits=3,
             )
+
+
+#: Grouping columns whose labels are fixed categories, not names (see safety.NAME_CHECK_COLUMNS)
+_CATEGORY_COLUMNS = frozenset({"format", "gender_identity", "race_ethnicity", "payer"})
+
+
+def _name_like_groups(ctx: _Ctx, sec: Section, data: pd.DataFrame) -> None:
+    """Ask about group labels that look like people's names, without repeating them (the
+    shared report must not print a possible name a second time; ``LoadResult.summary()``,
+    which stays inside the organisation, lists them)."""
+    cols = [
+        c
+        for c in dict.fromkeys([*ctx.cfg.groupings, ctx.cfg.comparison_group])
+        if c not in _DERIVED and c not in _CATEGORY_COLUMNS
+    ]
+    for col, names in name_like_values(data, cols).items():
+        n_all = int(data[col].nunique())
+        msg = (
+            f"{len(names)} of the {n_all} {col} values look like people's names (a title such "
+            "as Dr or Mrs, or a first and last name). The report cannot know whether they are; "
+            "if they are, rename them in the data before sharing this report: the tables show "
+            f"{col} labels as given. iop.load(...).summary() lists the values."
+        )
+        sec.p(msg)
+        if msg not in ctx.warnings:
+            ctx.warnings.append(msg)
 
 
 def _labels(s: pd.Series) -> pd.Series:
@@ -1494,6 +1586,9 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                 f"{inst}: adjusted difference in change, each {g} vs {ref}",
                 tb[keep],
                 counts=[c for c in ("n_group", "n_reference") if c in keep],
+                # rows are contrasts, not parts of a total: a column adds up to nothing any
+                # table publishes (sums over the groups are checked across tables)
+                column_totals=False,
                 small_n={
                     c: ["n_group", "n_reference"]
                     for c in ("estimate", "ci_low", "ci_high", "pvalue")
@@ -2200,9 +2295,14 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
             "a count hidden in one table is hidden in every table and sentence that repeats "
             "it, and counts that could be recovered as the difference or sum of counts in "
             "different tables (such as episodes admitted minus episodes analysed, or the whole "
-            "cohort minus the other groups) were also hidden. Figures are drawn from the "
-            "suppressed tables. No identifiers, dates of birth or individual dates appear in "
-            "this report or its tables."
+            "cohort minus the other groups) were also hidden. Counts that are related without "
+            "one group of episodes holding the other are read the same safe way: the same "
+            "group's episodes admitted, measured or analysed under two questionnaires (nearly "
+            "but not always the same people), the participant flow beside each "
+            "questionnaire's tables, and the HEDIS DRR-E and NHS Talking Therapies "
+            f"denominators; where two such counts differ by 1 to {th - 1}, the smaller is "
+            "hidden. Figures are drawn from the suppressed tables. No identifiers, dates of "
+            "birth or individual dates appear in this report or its tables."
         )
         if th
         else "Small-cell suppression was turned OFF (suppression.enabled = false). This "

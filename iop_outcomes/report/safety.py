@@ -6,6 +6,9 @@ these functions are the last check before anything is written.
 - :func:`scrub_identifiers` drops columns that identify a person or an episode (``patient_id``,
   ``episode_id``, names, record numbers, contact details, dates of birth) and every column of
   exact dates (``*_date``, ``dob``), which could identify an individual when combined.
+- :func:`name_like_values` finds group labels that look like a person's name (a title such as
+  "Dr" or "Mrs", or two or three capitalised words such as "Jane Smith"), e.g. a site named
+  after its clinician. The report cannot know whether they are names; it asks.
 - :func:`neutralise_formulas` prefixes text cells that a spreadsheet would read as a formula
   (first character ``=``, ``+``, ``-``, ``@``, tab or carriage return) with an apostrophe, as
   OWASP's "CSV injection" guidance recommends. Numbers are never touched, so a negative change
@@ -26,6 +29,9 @@ __all__ = [
     "neutralise_formulas",
     "neutralise_text",
     "find_identifiers",
+    "NAME_CHECK_COLUMNS",
+    "looks_like_person_name",
+    "name_like_values",
 ]
 
 #: Column names (case-insensitive, spaces/hyphens as underscores) never written to shared output.
@@ -63,6 +69,77 @@ IDENTIFIER_COLUMNS = frozenset(
         "row",
     }
 )
+
+#: Grouping columns of the data contract whose labels could be named after a person (a site
+#: or program named after its clinician). Format is normalised to fixed labels; gender, race
+#: and payer labels are categories whose two-word names ("White British", "Blue Cross") are
+#: not people.
+NAME_CHECK_COLUMNS = ("site", "program", "cohort")
+_TITLES = frozenset(
+    {"dr", "mr", "mrs", "ms", "miss", "mx", "prof", "professor", "rev", "sir", "dame"}
+)
+#: Words that make a two-word label a place or an organisation, not a person.
+_NOT_NAME_WORDS = frozenset(
+    """north south east west central northern southern eastern western upper lower new old
+    main downtown uptown city county valley river lake park hill hills street road avenue
+    clinic clinics center centre hospital health healthcare medical campus site office
+    program programme unit ward team group service services house institute university
+    college community behavioral behavioural mental care recovery wellness counseling
+    counselling outpatient inpatient virtual online remote hybrid adult adults youth teen
+    child children family women men veterans cohort day evening morning""".split()
+)
+#: A capitalised word of a name: Jane, McDonald, O'Neil, Mary-Jane (two letters or more).
+_WORD = re.compile(r"^(?=..)[A-Z][a-z]*(?:['’]?[A-Z][a-z]+)*(?:-[A-Z][a-z]+)*$")
+
+
+def looks_like_person_name(value: object) -> bool:
+    """Whether a label looks like a person's name: a title (Dr, Mr, Mrs, Ms, Prof, ...)
+    followed by a capitalised word, or two or three capitalised words none of which is a
+    place or organisation word ("North Clinic" is not flagged).
+
+    Examples
+    --------
+    >>> [looks_like_person_name(v) for v in ["Dr Jane Smith", "Mrs. Patel", "Jane Smith"]]
+    [True, True, True]
+    >>> [looks_like_person_name(v) for v in ["North", "North Clinic", "in_person", "SITE A"]]
+    [False, False, False, False]
+    """
+    if not isinstance(value, str):
+        return False
+    words = value.replace(".", " ").split()
+    if len(words) >= 2 and words[0].lower() in _TITLES:
+        return all(w[:1].isupper() for w in words[1:])
+    return (
+        2 <= len(words) <= 3
+        and all(_WORD.match(w) for w in words)
+        and not any(w.lower() in _NOT_NAME_WORDS for w in words)
+    )
+
+
+def name_like_values(data: pd.DataFrame, columns: Iterable[str] = NAME_CHECK_COLUMNS) -> dict:
+    """``{column: [labels that look like a person's name]}`` for the ``columns`` of ``data``
+    that have any (each column's distinct labels are checked once, not its rows).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"site": ["North", "Dr Jane Smith", "North"], "format": ["virtual"] * 3})
+    >>> name_like_values(d)
+    {'site': ['Dr Jane Smith']}
+    """
+    out = {}
+    for c in columns:
+        if c not in data.columns or pd.api.types.is_numeric_dtype(data[c]):
+            continue
+        s = data[c]
+        labels = (
+            s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else s.dropna().unique()
+        )
+        found = sorted({str(v) for v in labels if looks_like_person_name(v)})
+        if found:
+            out[str(c)] = found
+    return out
+
 
 _DATE_COL = re.compile(r"(^|_)(date|datetime|dob|timestamp)($|_)")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -26,9 +26,10 @@ come back as the difference of two counts in different tables (150 admitted in o
 paired in another: 5 unpaired). :func:`iop_outcomes.report` therefore ties every published
 count to the population it counts and passes the populations that must stay hidden to
 :func:`suppress` as ``force=`` cells, rebuilding the tables until nothing new is hidden: a
-population hidden in one table is hidden in all, and a small difference of nested counts, a
-whole-cohort count minus the other groups, or a sum declared between tables (every flow stage
-adds up to the episodes admitted) never gives a hidden count back (see
+population hidden in one table is hidden in all, and a small difference of nested counts (or
+of related ones: the same group's paired episodes under two instruments, the DRR-E and NHS
+denominators), a whole-cohort count minus the other groups, or a sum declared between tables
+(every flow stage adds up to the episodes admitted) never gives a hidden count back (see
 ``iop_outcomes.report.build._hidden_populations``).
 
 Limits: within a table the rule is "no constraint with exactly one hidden quantity", which

@@ -1124,9 +1124,7 @@ class _Validator:
             return pd.Series(utxt[inv], index=df.index[mask])
 
         has_total = "total" in df.columns
-        given, total_given = (
-            _numbers(df["total"]) if has_total else (np.full(self.n, np.nan), None)
-        )
+        given, total_given = _numbers(df["total"]) if has_total else (np.full(self.n, np.nan), None)
         total_missing = ~total_given if has_total else True
         if has_total:
             bad = total_given & np.isnan(given)
@@ -1174,7 +1172,8 @@ class _Validator:
                 if numeric:
                     num = raw.array[sl].to_numpy(dtype=float, na_value=np.nan)
                     present = ~np.isnan(num)
-                    num = np.where(np.isinf(num), np.nan, num)  # 'inf' is no answer (as in _numbers)
+                    # 'inf' is no answer (as in _numbers)
+                    num = np.where(np.isinf(num), np.nan, num)
                 else:
                     num, present = text_num[sl], text_present[sl]
                 in_inst = j < n_items[sl]  # the row's instrument has this item

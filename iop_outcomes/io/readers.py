@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
-import re
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

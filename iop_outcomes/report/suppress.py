@@ -424,7 +424,7 @@ def suppress(
         )
     if n_c or n_d:
         notes.append(
-            f"'{complement_label}': hidden so that a small count cannot be recovered from totals "
+            f"'{complement_label}': hidden so that a small count cannot be recovered from totals"
             f"{', percentages or other tables' if n_forced else ' or percentages'} "
             f"(complementary suppression; {n_c + n_d} cell{'s' if n_c + n_d != 1 else ''})."
         )

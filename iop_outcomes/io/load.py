@@ -625,7 +625,7 @@ class _Validator:
             )
             return pd.Series(days, index=s.index)
         user_fmt = self.mp.options.get("date_format")
-        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        codes, uniques = factorize(s)
         u = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
         parsed = np.full(len(u), np.datetime64("NaT"), dtype="datetime64[ns]")
         is_str = np.fromiter((isinstance(v, str) for v in u), dtype=bool, count=len(u))
@@ -1569,7 +1569,7 @@ def _key_codes(s: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, int]:
         return np.where(nat, -1, days - lo), int(hi - lo + 1)
     if isinstance(s.dtype, pd.CategoricalDtype):
         return s.cat.codes.to_numpy()[rows].astype(np.int64), len(s.cat.categories)
-    codes, uniq = pd.factorize(s.iloc[np.nonzero(rows)[0]] if not rows.all() else s)
+    codes, uniq = factorize(s.iloc[np.nonzero(rows)[0]] if not rows.all() else s)
     return codes.astype(np.int64), len(uniq)
 
 
@@ -1618,7 +1618,7 @@ def _classify(s: pd.Series, func):
     the masked rows, all taken from the distinct values, so 10^7 rows cost no
     more than their few labels.
     """
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    codes, uniques = factorize(s)
     res = [func(u) for u in uniques]
     kind_names = ["ok", "repair", "bad", "na"]  # a categorical: one byte per row
     kinds_u = np.array([kind_names.index(r[0]) for r in res] + [3], dtype=np.int8)
@@ -1761,7 +1761,7 @@ def _problems_frame(issues: list[_Issue], source: str, rows: np.ndarray, origin)
             vals = (
                 v.to_numpy(dtype=object) if len(v) == n else v.reindex(pos).to_numpy(dtype=object)
             )
-            codes, uniq = pd.factorize(pd.Series(vals, dtype=object), use_na_sentinel=True)
+            codes, uniq = factorize(pd.Series(vals, dtype=object))
             utxt = np.array([str(u) for u in uniq] + [""], dtype=object)
             vtxt = utxt[np.where(codes >= 0, codes, len(uniq))]
             cats["value"].array(vtxt)

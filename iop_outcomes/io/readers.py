@@ -569,11 +569,12 @@ def factorize(series: pd.Series) -> tuple[np.ndarray, Any]:
     """``pd.factorize`` (missing as -1) for cells of any kind.
 
     In an object column, ``True`` would share a code with ``1`` (they are equal in Python) and
-    a list or dict cannot be hashed: both are given a stand-in of their own first (type name
-    and ``repr``), so they reach the caller as what they are, not as a number.
+    a list or dict cannot be hashed: both are replaced by their text first (``'True'``,
+    ``"['a', 'b']"``), so they reach the caller as text, never as a number, and messages show
+    them as written.
     """
     if series.dtype == object:
         odd = series.map(lambda v: isinstance(v, (bool, np.bool_)) or _hashable(v) is not v)
         if odd.any():
-            series = series.where(~odd, series[odd].map(lambda v: (type(v).__name__, repr(v))))
+            series = series.where(~odd, series[odd].map(str))
     return pd.factorize(series, use_na_sentinel=True)

@@ -859,12 +859,12 @@ def test_bad_auxiliary_columns_are_set_missing_not_quarantined():
         == "attendance_hours '12,5' is not a number >= 0; set to missing"
     )
     assert res.ledger["reason"].iloc[1] == (
-        "week 'x' is not a number >= 0; set to missing (the assessment_date is used)"
+        "week 'x' is not a number from 0 to 260; set to missing (the assessment_date is used)"
     )
     assert res.data["attendance_hours"].isna().tolist() == [True, False, False, False]
     # without a date, the week is the time axis: the row is quarantined
     res = quiet_load(frame(week=[0, "x", 0, 5]).drop(columns="assessment_date"))
-    assert res.ledger["reason"].iloc[1] == "week 'x' is not a number >= 0"
+    assert res.ledger["reason"].iloc[1] == "week 'x' is not a number from 0 to 260"
     assert res.ledger["disposition"].iloc[1] == "quarantined"
 
 

@@ -36,6 +36,7 @@ from .mapping import (
     _ARM,
     CONTRACT_COLUMNS,
     FORMAT_SYNONYMS,
+    MAX_WEEK,
     STATUS_SYNONYMS,
     _k,
     normalize_name,
@@ -632,6 +633,7 @@ class _Validator:
         for i in np.nonzero(~is_str)[0]:  # datetime objects in a mixed column (Excel)
             parsed[i] = _day_of(u.iloc[i])
         misfit = np.zeros(len(u), dtype=bool)
+        iso_shaped = np.zeros(len(u), dtype=bool)
         chosen = None
         if is_str.any():
             txt = u[is_str].astype("str").str.strip()
@@ -640,6 +642,7 @@ class _Validator:
             basic = txt.str.extract(r"^(\d{4})(\d{2})(\d{2})$")
             iso = iso.where(iso[0].notna(), basic)
             is_iso = iso[0].notna().to_numpy()
+            iso_shaped[pos[is_iso]] = True
             if is_iso.any():
                 ymd = (iso[0] + "-" + iso[1] + "-" + iso[2])[is_iso]
                 parsed[pos[is_iso]] = _to_days(
@@ -683,6 +686,17 @@ class _Validator:
         c = np.where(codes >= 0, codes, len(vals) - 1)
         bad = bad_u[c] & ~misfit_u[c]
         mis = misfit_u[c]
+        # written as YYYY-MM-DD but no such day (2025-02-30) or out of pandas' range (0001-01-01)
+        impossible = bad & np.append(iso_shaped, False)[c]
+        bad &= ~impossible
+        self.add(
+            impossible,
+            col,
+            f"{col} {{value!r}} is not a valid date (no such day, or outside 1677-09-22 .. "
+            "2262-04-11)",
+            "Correct the date, or leave it empty when it is not known.",
+            values=s,
+        )
         if user_fmt:
             hint = f" (expected format {user_fmt})"
         elif chosen:
@@ -783,18 +797,19 @@ class _Validator:
         if "week" in df.columns:
             wk, given = _numbers(df["week"])
             with np.errstate(invalid="ignore"):
-                bad = given & ~(wk >= 0)
+                bad = given & ~((wk >= 0) & (wk <= MAX_WEEK))
             self.add(
                 bad & ~dated,
                 "week",
-                "week {value!r} is not a number >= 0",
+                f"week {{value!r}} is not a number from 0 to {MAX_WEEK}",
                 "Give weeks since admission.",
                 values=df["week"],
             )
             self.add(
                 bad & dated,
                 "week",
-                "week {value!r} is not a number >= 0; set to missing (the assessment_date is used)",
+                f"week {{value!r}} is not a number from 0 to {MAX_WEEK}; set to missing (the "
+                "assessment_date is used)",
                 "",
                 "repair",
                 values=df["week"],

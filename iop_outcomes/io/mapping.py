@@ -140,6 +140,9 @@ def normalize_name(col: str) -> str:
 
 #: Follow-up months of the contract (other follow-up labels are not guessed at).
 FOLLOWUP_MONTHS = (1, 3, 6, 12)
+#: Largest week since admission a row may carry: five years, beyond any IOP/PHP episode and its
+#: 12-month follow-up, so that a mistyped week (``week_2025``, ``1e30``) is caught, not modelled.
+MAX_WEEK = 260
 _FU = r"(?:followup|fu|fup|f/u)"
 _MO = r"(?:m|mo|mos|mon|month|months)"
 _TP_PATTERNS = [
@@ -180,6 +183,8 @@ def normalize_timepoint(value) -> str | None:
                 return out
             k = int(m.group(1))
             if out.startswith("followup") and k not in FOLLOWUP_MONTHS:
+                return None
+            if out.startswith("week") and k > MAX_WEEK:
                 return None
             return out.format(k)
     return None

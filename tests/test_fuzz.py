@@ -9,7 +9,6 @@ takes seconds to load is a hang (quadratic work somewhere), not a slow machine.
 from __future__ import annotations
 
 import signal
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -65,21 +64,6 @@ def _csv_with(tmp_path: Path, name: str, text: str) -> Path:
 
 
 HEAD = "patient_id,instrument,assessment_date,total,note\n"
-
-
-def _time_load(path: Path) -> float:
-    t = time.perf_counter()
-    with pytest.warns(iop.IOPWarning) if False else _nothing():
-        iop.load(path)
-    return time.perf_counter() - t
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
 
 
 def test_a_one_megabyte_cell_and_ten_thousand_quoted_newlines_load(tmp_path):
@@ -210,7 +194,63 @@ def test_dictionary_encoded_and_unhashable_cells(tmp_path):
     )
     res = _quiet(df)
     assert list(res.data["patient_id"]) == ["a", "b"]
-    df.to_parquet(tmp_path / "d.parquet") if False else None
-    p = tmp_path / "d.parquet"
+    p = tmp_path / "d.parquet"  # dictionary-encoded text in Parquet
     df.drop(columns="site").to_parquet(p)
     assert list(iop.load(p).data["patient_id"]) == ["a", "b"]
+
+
+def test_dates_at_the_edges_of_pandas_range_and_weeks_beyond_five_years():
+    df = pd.DataFrame(
+        {
+            "patient_id": ["a", "b", "c", "d"],
+            "instrument": "PHQ-9",
+            "assessment_date": ["2025-01-06", "2025-01-06", "0001-01-01", "2025-02-30"],
+            "total": [12, 8, 5, 5],
+            # a 584-year episode overflowed the day arithmetic (Timestamp - 180 days)
+            "admit_date": ["1678-01-01", "2025-01-01", "2025-01-01", "2025-01-01"],
+            "discharge_date": ["2262-01-01", "2025-03-01", "2025-03-01", "2025-03-01"],
+            "week": pd.Series(["0", "1e30", None, None], dtype=object),
+        }
+    )
+    res = _quiet(df)
+    r = list(res.ledger["reason"].astype(str))
+    assert r[0].startswith("admit_date 1678-01-01 is impossible (before 1990 or in the future)")
+    assert "discharge_date 2262-01-01 is impossible" in r[0]
+    assert (
+        r[1]
+        == "week '1e30' is not a number from 0 to 260; set to missing (the assessment_date is used)"
+    )
+    assert "'0001-01-01' is not a valid date (no such day, or outside 1677-09-22" in r[2]
+    assert "'2025-02-30' is not a valid date (no such day" in r[3]
+    assert list(res.ledger["disposition"]) == [
+        "quarantined",
+        "repaired",
+        "quarantined",
+        "quarantined",
+    ]
+    assert iop.io.mapping.normalize_timepoint("week 261") is None
+    assert iop.io.mapping.normalize_timepoint("week 260") == "week_260"
+
+
+@pytest.mark.parametrize("column", ["item_3", "total", "age", "week", "instrument"])
+def test_embedded_nul_is_a_clean_problem(column):
+    df = pd.DataFrame(
+        {
+            "patient_id": ["a", "b"],
+            "instrument": ["GAD-7", "GAD-7"],
+            "assessment_date": ["2025-01-06", "2025-01-06"],
+            **{f"item_{i}": pd.Series([1, 1], dtype=object) for i in range(1, 8)},
+            "age": pd.Series([30, 30], dtype=object),
+            "week": pd.Series([1, 1], dtype=object),
+        }
+    )
+    if column == "total":
+        df["total"] = pd.Series(["7\x00", 7], dtype=object)
+    else:
+        df[column] = df[column].astype(object)
+        df.loc[0, column] = f"{df.loc[1, column]}\x00"
+    res = _quiet(df)
+    first = res.ledger.iloc[0]
+    assert first["disposition"] in ("quarantined", "repaired")
+    assert first["column"] == column and "\x00" in first["value"]
+    assert res.ledger["disposition"].iloc[1] == "accepted"

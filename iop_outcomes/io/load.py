@@ -535,6 +535,12 @@ def _numbers(raw: pd.Series, labels: dict | None = None) -> tuple[np.ndarray, np
     return val[codes], given[codes]
 
 
+def _day_numbers(dates: pd.Series) -> np.ndarray:
+    """Dates as days since 1970 (float; NaN where there is no date)."""
+    d = dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    return np.where(np.isnat(d), np.nan, d.astype(np.int64).astype(float))
+
+
 class _Validator:
     def __init__(self, df: pd.DataFrame, source: str, mp, missing_items, renamed=None) -> None:
         self.renamed: dict[str, str] = renamed or {}  # contract name -> the user's column
@@ -1042,6 +1048,19 @@ class _Validator:
         )
 
     def _episode_dates(self, out: pd.DataFrame) -> None:
+        first, last = pd.Timestamp("1990-01-01"), pd.Timestamp.now().normalize()
+        for col, ahead in (("admit_date", 1), ("discharge_date", 366)):
+            if col in out:  # a 1678 admission made a 584-year episode
+                d = out[col]
+                bad = ((d < first) | (d > last + pd.Timedelta(days=ahead))).to_numpy()
+                self.add(
+                    bad,
+                    col,
+                    f"{col} {{value}} is impossible (before 1990 or "
+                    + ("in the future)" if ahead == 1 else "more than a year ahead)"),
+                    "Correct the date, or leave it empty when it is not known.",
+                    values=_day_text(d, bad),
+                )
         if "admit_date" in out and "discharge_date" in out:
             bad = (out["discharge_date"] < out["admit_date"]).to_numpy()
             self.add(
@@ -1069,8 +1088,12 @@ class _Validator:
                     if "discharge_date" in out
                     else out["admit_date"]
                 )
-                early = (a < out["admit_date"] - pd.Timedelta(days=DAYS_BEFORE_ADMIT)).to_numpy()
-                late = (a > end + pd.Timedelta(days=DAYS_AFTER_DISCHARGE)).to_numpy()
+                # in whole days (floats, NaN for no date): a Timestamp shifted past pandas' range
+                # (an admission in 1678 minus 180 days) overflowed
+                ad, adm, ed = (_day_numbers(x) for x in (a, out["admit_date"], end))
+                with np.errstate(invalid="ignore"):
+                    early = ad < adm - DAYS_BEFORE_ADMIT
+                    late = ad > ed + DAYS_AFTER_DISCHARGE
                 self.add(
                     (early | late) & ~too_old.to_numpy(),
                     "assessment_date",

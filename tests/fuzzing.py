@@ -60,6 +60,7 @@ CELL_MUTATIONS = [
     "long_cell",
     "repeated_rows",
     "far_typed_dates",
+    "span_dates",
 ]
 MUTATIONS = TEXT_MUTATIONS + CELL_MUTATIONS
 TEXT_FORMATS = ("csv", "tsv")
@@ -142,6 +143,9 @@ def _plant(df: pd.DataFrame, rng: random.Random, mutation: str) -> tuple[pd.Data
             df[col] = df[col].astype("datetime64[s]")
         df.at[row, "admit_date"] = np.datetime64("0001-01-01", "s")
         df.at[row, "discharge_date"] = np.datetime64("9999-12-31", "s")
+    elif mutation == "span_dates":  # inside pandas' range, but centuries apart
+        df.at[row, "admit_date"] = pd.Timestamp(rng.choice(["1678-01-01", "1700-06-30"]))
+        df.at[row, "discharge_date"] = pd.Timestamp(rng.choice(["2262-01-01", "2200-01-01"]))
     elif mutation == "categorical_text":  # dictionary-encoded text (Parquet, pandas category)
         for col in ("patient_id", "episode_id", "site", "instrument", "format"):
             df[col] = df[col].astype("category")

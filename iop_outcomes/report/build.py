@@ -30,6 +30,7 @@ from ..change import _DERIVED
 from ..exceptions import ConfigError, DataError, IOPError
 from .config import StudyConfig, load_config
 from .render import (
+    FILE_DECIMALS,
     ReportFigure,
     ReportTable,
     Section,
@@ -38,9 +39,7 @@ from .render import (
     write_csv,
     write_xlsx,
 )
-from .render import (
-    timestamp as _timestamp,
-)
+from .render import timestamp as _timestamp
 from .safety import find_identifiers, name_like_values, scrub_identifiers
 from .suppress import suppress
 
@@ -1264,6 +1263,7 @@ def _section_trajectories(ctx: _Ctx, sec: Section, loaded: Any, inst: str) -> No
     )
     means = getattr(res, "means", None)
     if isinstance(means, pd.DataFrame) and len(means) and {"week", "estimate"} <= set(means):
+        means = _as_drawn(means, ["week", "estimate", "ci_low", "ci_high"])
         plt = _mpl()
         fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
         groups = means["group"] if "group" in means else pd.Series("All", index=means.index)
@@ -1984,10 +1984,23 @@ def _mpl():
 
 
 def _numeric_rows(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """The rows whose ``cols`` are all numbers (not suppressed), with those numbers as drawn:
+    see :func:`_as_drawn`."""
     ok = np.ones(len(df), dtype=bool)
     for c in cols:
         ok &= np.array([isinstance(v, (int, float, np.integer, np.floating)) for v in df[c]])
-    return df[ok]
+    return _as_drawn(df[ok], cols)
+
+
+def _as_drawn(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """``df`` with ``cols`` rounded to the tables' FILE_DECIMALS: a figure draws the numbers its
+    table publishes, so the same data give the same SVG bytes on every CPU (model fits differ
+    in the last bits between BLAS kernels, which moved axis limits and hence the layout)."""
+    out = df.copy()
+    for c in cols:
+        if c in out:
+            out[c] = pd.to_numeric(out[c], errors="coerce").astype(float).round(FILE_DECIMALS)
+    return out
 
 
 def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | None) -> None:

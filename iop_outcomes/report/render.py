@@ -149,7 +149,16 @@ def figure_to_svg(fig) -> str:
     plt.close(fig)
     text = buf.getvalue().decode("utf-8")
     # drop the comment carrying the matplotlib version so outputs match across versions
-    return re.sub(r"<!-- Created with matplotlib.*?-->\n?", "", text)
+    text = re.sub(r"<!-- Created with matplotlib.*?-->\n?", "", text)
+    # matplotlib names clip paths, markers and hatches by a hash of their full-precision
+    # geometry, whose last bits differ between CPUs (BLAS kernels) even when every drawn
+    # coordinate (written to 6 decimals) is the same: number them in order of appearance
+    ids: dict[str, str] = {}
+    for m in re.finditer(r'id="([pmh][0-9a-f]{10})"', text):
+        ids.setdefault(m.group(1), f"{m.group(1)[0]}{len(ids)}")
+    if ids:
+        text = re.sub(r"\b[pmh][0-9a-f]{10}\b", lambda m: ids.get(m.group(0), m.group(0)), text)
+    return text
 
 
 def svg_data_uri(svg: str) -> str:

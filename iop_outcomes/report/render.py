@@ -262,7 +262,10 @@ def write_xlsx(
                     cell.data_type = "s"
         sh.freeze_panes = "A2"
         for j, col in enumerate(df.columns, start=1):
-            width = max([len(str(col)), *(len(str(v)) for v in df[col].tolist()[:200])])
+            # from the values as written (a float's full repr differs in its last digits
+            # between CPUs, which made the column widths, and the bytes, differ)
+            shown = (_cell_for_file(v, col) for v in df[col].tolist()[:200])
+            width = max([len(str(col)), *(len(str(v)) for v in shown)])
             sh.column_dimensions[sh.cell(row=1, column=j).column_letter].width = min(
                 max(8, width + 2), 60
             )

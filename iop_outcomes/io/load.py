@@ -190,10 +190,17 @@ def load(
         or a DataFrame, in the long format of ``docs/data-format.md``.
     mapping : dict, str or Path, optional
         Renames your columns onto the contract, adds value synonyms
-        (``[values.format]``, ``[values.discharge_status]``,
-        ``[values.timepoint]``, ``[values.instrument]``) and options
-        (``date_format``); see :mod:`iop_outcomes.io.mapping`. Messages about a
-        renamed column name your own column too.
+        (``[values.<column>]`` for instrument, timepoint, format,
+        discharge_status, site, program, cohort, gender_identity,
+        race_ethnicity and payer) and options (``date_format``); see
+        :mod:`iop_outcomes.io.mapping`. Messages about a renamed column name your
+        own column too. Labels your mapping declares are not repairs (such rows
+        stay ``accepted``). Mistakes in the mapping are caught: an unknown
+        section, option or label, or a target close to a contract column, raises
+        :class:`~iop_outcomes.ConfigError`; an entry naming no column of the file
+        (an error when its target is required) or a ``[values]`` entry matching no
+        value is a file-level warning; a target outside the contract is a note.
+        An unknown format or discharge_status label is set to missing (a repair).
 
         Dates: ISO values (with or without a time or UTC offset) are read as
         such; the other values of a column are read with ONE day/month order,

@@ -74,6 +74,15 @@ def test_unknown_option_is_an_error(tmp_path):
     )
 
 
+def test_date_format_that_is_no_format_is_an_error():
+    with pytest.raises(ConfigError) as exc:
+        iop.load(frame(), mapping={"options": {"date_format": "DD/MM/YYYY"}})
+    assert str(exc.value) == (
+        "Mapping: [options] date_format must be a strptime format such as '%d/%m/%Y'. Got "
+        "'DD/MM/YYYY' instead."
+    )
+
+
 def test_entry_outside_any_section_is_an_error(tmp_path):
     m = toml(tmp_path, '"Client ID" = "patient_id"\n[values.format]\nZoom = "virtual"\n')
     with pytest.raises(ConfigError) as exc:

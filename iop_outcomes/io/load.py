@@ -624,11 +624,13 @@ class _Validator:
 
         Called once per distinct value, which is also recorded (for the unused-entry check).
         """
+        user = self.mp.values.get(col)
+        if not user:
+            return None
         if seen:
             self.values_seen.setdefault(col, []).append(v)
-        user = self.mp.values.get(col)
         key = _k(v) if key is None else key
-        if user and key in user:
+        if key in user:
             self.values_used.setdefault(col, set()).add(key)
             return user[key]
         return None

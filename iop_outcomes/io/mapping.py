@@ -477,6 +477,12 @@ def read_mapping(mapping) -> Mapping:
                 f"{where}: unknown option {_entry('options', k, v)}.{_did_you_mean(k, OPTIONS)} "
                 f"Known options: {', '.join(OPTIONS)}."
             )
+    fmt = options.get("date_format")
+    if fmt is not None and not (isinstance(fmt, str) and "%" in fmt):
+        raise ConfigError(
+            f"{where}: [options] date_format must be a strptime format such as '%d/%m/%Y'. "
+            f"Got {fmt!r} instead."
+        )
     return _checked(Mapping(cols, values, options, file, keys), where)
 
 

@@ -8,6 +8,8 @@ import warnings
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import iop_outcomes as iop
 from iop_outcomes.exceptions import ConfigError, IOPWarning, LoadError
@@ -391,3 +393,51 @@ def test_documented_mapping_example_is_checked_clean(tmp_path):
 
     m = read_mapping(Path(__file__).resolve().parents[1] / "docs" / "mapping.toml")
     assert m.findings(list(m.columns), "x.csv") == []
+
+
+# ---------------------------------------------------------------- property: declared vs repaired
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_only_builtin_synonyms_and_unknown_labels_are_repairs(data):
+    n = data.draw(st.integers(1, 12))
+    fmt = data.draw(
+        st.lists(
+            st.sampled_from(["Zoom", "virtual", "telehealth", "zoomish", None]),
+            min_size=n,
+            max_size=n,
+        )
+    )
+    site = data.draw(st.lists(st.sampled_from([1, 2, "x", None]), min_size=n, max_size=n))
+    values = {}
+    if data.draw(st.booleans()):
+        values["format"] = {"Zoom": "virtual"}
+    if data.draw(st.booleans()):
+        values["site"] = {"1": "North"}
+    df = pd.DataFrame(
+        {
+            "patient_id": [f"p{i}" for i in range(n)],  # one row each: no duplicates
+            "instrument": "PHQ-9",
+            "assessment_date": "2025-01-06",
+            "total": 10,
+            "format": fmt,
+            "site": site,
+        }
+    ).astype({"format": object, "site": object})
+    res = load(df, mapping={"values": values} if values else None)
+    mapped = "format" in values
+    want = [
+        "repaired" if f in ("telehealth", "zoomish") or (f == "Zoom" and not mapped) else "accepted"
+        for f in fmt
+    ]
+    assert res.ledger["disposition"].astype(str).tolist() == want
+    got_fmt = res.data["format"].astype(object).fillna("-").tolist()
+    assert got_fmt == [
+        "virtual" if f in ("virtual", "telehealth") or (f == "Zoom" and mapped) else "-"
+        for f in fmt
+    ]
+    if "site" in values:
+        assert res.data["site"].astype(object).fillna("-").tolist() == [
+            "North" if s == 1 else "-" if s is None else str(s) for s in site
+        ]

@@ -204,6 +204,24 @@ def test_missing_source_column_of_an_optional_target_is_a_warning(tmp_path):
         iop.load(df, mapping=m, strict=True)
 
 
+def test_missing_source_column_is_a_note_when_its_target_comes_from_another_column():
+    """A mapping serving several exports: 'MRN' in one, 'Client ID' in this one."""
+    df = frame().rename(columns={"patient_id": "Client ID"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IOPWarning)
+        res = iop.load(df, mapping={"MRN": "patient_id", "Client ID": "patient_id"}, strict=True)
+    invariant(res, 4)
+    assert file_level(res) == [
+        (
+            "note",
+            "MRN",
+            'mapping: [columns] "MRN" = "patient_id": no column \'MRN\' in <DataFrame>; '
+            "patient_id is read from another column",
+            "",
+        )
+    ]
+
+
 def test_target_outside_the_contract_is_a_note_and_the_column_is_carried_through():
     df = frame(Clinician=["Dr A", "Dr A", "Dr B", "Dr B"])
     with warnings.catch_warnings():

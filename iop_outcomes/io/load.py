@@ -323,7 +323,9 @@ def load(
     del raw  # only df holds the input from here (columns replaced during checks can be freed)
     v = _Validator(df, source, mp, missing_items, renamed)
     del df  # the validator releases input columns as it converts them (peak memory)
-    for severity, column, _target, reason, fix in findings:
+    for severity, column, target, reason, fix in findings:
+        if severity == "warning" and target in v.columns:  # nothing lost: a note
+            severity, reason, fix = "note", f"{reason}; {target} is read from another column", ""
         v.warn_file(column, reason, fix, severity, yours=False)
     clean = v.run()
     if origin is not None and origin.attrs.get("rows_without_scores"):

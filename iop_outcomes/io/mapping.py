@@ -367,8 +367,7 @@ def _label_target(where: str, col: str, key, value):
         fix = f"Use one of {known}, or register it first with iop.instruments.register()."
     elif col == "timepoint":
         c = normalize_timepoint(value)
-        known = ["intake", "discharge", "week_1", "followup_1m", "followup_3m", "followup_6m"]
-        known += ["followup_12m"]
+        known = ["intake", "discharge", "week_1", *(f"followup_{m}m" for m in FOLLOWUP_MONTHS)]
         what = "a timepoint"
         fix = (
             "Use intake, week_N, discharge, followup_1m, followup_3m, followup_6m or followup_12m."

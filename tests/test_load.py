@@ -183,15 +183,22 @@ def test_missing_required_columns_names_them_and_lists_found():
 def test_mapping_dict_and_toml(tmp_path):
     df = frame().rename(columns={"patient_id": "Client ID", "assessment_date": "Date Given"})
     df["Mode"] = ["zoom", "zoom", "Clinic", "Clinic"]
-    with pytest.warns(
-        IOPWarning, match="2 of 4 rows quarantined"
-    ):  # 'zoom' unknown without a synonym
-        res = iop.load(
-            df,
-            mapping={"Client ID": "patient_id", "date given": "assessment_date", "Mode": "format"},
-        )
-    assert res.data["format"].astype(str).tolist() == ["in_person", "in_person"]
-    assert reasons(res)[0] == "unknown format (your column 'Mode') 'zoom'"
+    # 'zoom' is unknown without a synonym: the rows keep their scores, format is set to missing
+    res = iop.load(
+        df,
+        mapping={"Client ID": "patient_id", "date given": "assessment_date", "Mode": "format"},
+    )
+    assert res.counts() == {"accepted": 0, "repaired": 4, "quarantined": 0}
+    assert res.data["format"].astype(object).fillna("-").tolist() == [
+        "-",
+        "-",
+        "in_person",
+        "in_person",
+    ]
+    assert reasons(res)[0] == (
+        "format (your column 'Mode') 'zoom' is not a known label; set to missing (to keep it, add "
+        "it under [values.format] in the mapping)"
+    )
     toml = tmp_path / "m.toml"
     toml.write_text(
         '[columns]\n"Client ID" = "patient_id"\n"Date Given" = "assessment_date"\nMode = "format"\n'
@@ -204,7 +211,9 @@ def test_mapping_dict_and_toml(tmp_path):
         "in_person",
         "in_person",
     ]
-    assert "format (your column 'Mode') 'zoom' read as 'virtual'" in reasons(res)
+    # your own [values.format] is declared, not a repair; the built-in 'Clinic' synonym is one
+    assert res.ledger["disposition"].astype(str).tolist() == ["accepted"] * 2 + ["repaired"] * 2
+    assert reasons(res) == ["format (your column 'Mode') 'Clinic' read as 'in_person'"] * 2
 
 
 def test_case_insensitive_columns_and_cosmetic_spellings_are_not_repairs():
@@ -375,20 +384,29 @@ def test_unknown_instrument_and_format_and_status():
     r = res.ledger["reason"].tolist()
     assert r[0] is None or pd.isna(r[0])
     assert "unknown instrument 'BDI'" in r[1]
-    assert "unknown format 'zoom'" in r[2]
-    assert (
-        r[3] == "unknown discharge_status 'eloped'"
-    )  # a quarantined row's reason: why it was quarantined
-    p3 = res.problems.loc[res.problems["row"] == 4, "reason"].tolist()
-    assert "format 'telehealth' read as 'virtual'" in p3  # the repair is still in the problem list
+    # an unknown optional label is set to missing; the row keeps its scores (a repair)
+    assert r[2] == (
+        "format 'zoom' is not a known label; set to missing (to keep it, add it under "
+        "[values.format] in the mapping)"
+    )
+    assert r[3] == (
+        "format 'telehealth' read as 'virtual'; discharge_status 'eloped' is not a known label; set "
+        "to missing (to keep it, add it under [values.discharge_status] in the mapping)"
+    )
     assert res.ledger["disposition"].astype(str).tolist() == [
         "accepted",
         "quarantined",
-        "quarantined",
-        "quarantined",
+        "repaired",
+        "repaired",
     ]
-    fix = res.problems.loc[res.problems["reason"].str.startswith("unknown format"), "fix"].iloc[0]
-    assert "[values.format]" in fix
+    assert res.data["format"].astype(object).fillna("-").tolist() == ["virtual", "-", "virtual"]
+    status = res.data["discharge_status"].astype(object).fillna("-").tolist()
+    assert status == ["completed", "completed", "-"]
+    fix = res.problems.loc[res.problems["reason"].str.startswith("format 'zoom'"), "fix"].iloc[0]
+    assert fix == (
+        "Use in_person, virtual or hybrid, or add the label under [values.format] in the mapping "
+        '(e.g. "your label" = "in_person").'
+    )
 
 
 @pytest.mark.parametrize("kind", ["csv", "text", "date objects"])
@@ -517,7 +535,6 @@ def test_synthetic_messy_faults_all_accounted_for():
     kinds = led.iloc[injected["row"].to_numpy()].assign(kind=injected["kind"].to_numpy())
     must_quarantine = {
         "instrument_unknown",
-        "format_typo",
         "item_out_of_range",
         "item_not_numeric",
         "date_unparseable",
@@ -527,6 +544,8 @@ def test_synthetic_messy_faults_all_accounted_for():
     }
     q = kinds[kinds["kind"].isin(must_quarantine)]
     assert (q["disposition"] == "quarantined").all()
+    typo = kinds[kinds["kind"] == "format_typo"]  # format set to missing, the scores kept
+    assert (typo["disposition"] != "accepted").all()
     syn = kinds[kinds["kind"] == "format_synonym"]
     assert (syn["disposition"] != "accepted").all()
 
@@ -822,12 +841,15 @@ def test_timepoint_and_instrument_value_synonyms_from_the_mapping():
     res = iop.load(df, mapping=m)
     assert res.data["timepoint"].tolist() == ["intake", "discharge", "intake", "discharge"]
     assert set(res.data["instrument"].astype(str)) == {"PHQ-9"}
-    assert res.ledger["reason"].iloc[0] == (
-        "instrument 'PHQ9 v2' read as 'PHQ-9'; timepoint 'screen' read as 'intake'"
-    )
-    # a REDCap arm suffix alone is formatting, not a repair
-    assert res.ledger["reason"].iloc[3] == "instrument 'PHQ9 v2' read as 'PHQ-9'"
-    assert res.ledger["reason"].iloc[1].endswith("timepoint 'exit_arm_1' read as 'discharge'")
+    # labels mapped by your own mapping are declared, not repairs ('exit_arm_1' matches 'exit';
+    # a REDCap arm suffix alone is formatting)
+    assert res.counts() == {"accepted": 4, "repaired": 0, "quarantined": 0}
+    assert res.problems["reason"].tolist() == [
+        "instrument: 4 row(s) relabelled by [values.instrument] in the mapping (declared, so not "
+        "counted as repairs)",
+        "timepoint: 3 row(s) relabelled by [values.timepoint] in the mapping (declared, so not "
+        "counted as repairs)",
+    ]
 
 
 def test_unrecognised_timepoint_is_set_missing_with_a_date_and_quarantined_without():
@@ -868,9 +890,11 @@ def test_bad_auxiliary_columns_are_set_missing_not_quarantined():
     assert res.ledger["disposition"].iloc[1] == "quarantined"
 
 
-def test_unknown_format_and_status_stay_quarantined_and_point_to_the_mapping():
+def test_unknown_format_and_status_are_set_missing_and_point_to_the_mapping():
     res = quiet_load(frame(format=["zoomish"] * 4, discharge_status=["eloped"] * 4))
-    assert res.counts()["quarantined"] == 4
+    assert res.counts() == {"accepted": 0, "repaired": 4, "quarantined": 0}
+    assert res.data["total"].tolist() == [18, 9, 14, 12]
+    assert res.data[["format", "discharge_status"]].isna().all().all()
     fixes = res.problems.drop_duplicates("check")["fix"].tolist()
     assert any("[values.format] in the mapping" in f for f in fixes)
     assert any("[values.discharge_status] in the mapping" in f for f in fixes)

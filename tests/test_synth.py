@@ -169,7 +169,6 @@ def test_messy_faults_are_what_the_log_says():
     )
     for kind in (
         "instrument_unknown",
-        "format_typo",
         "item_out_of_range",
         "item_not_numeric",
         "date_unparseable",
@@ -177,6 +176,8 @@ def test_messy_faults_are_what_the_log_says():
         "duplicate_exact_copy",
     ):
         assert disp[kind] == {"quarantined"}, kind
+    # an unknown format label is set to missing; the row keeps its scores
+    assert "accepted" not in disp["format_typo"], disp["format_typo"]
     # a spelling ('phq9') loads as is; a synonym (LOINC code) is a recorded repair - unless the same
     # row carries another injected fault (e.g. its episode's dates were swapped)
     probs = res.problems.assign(reason=res.problems["reason"].astype(str))

@@ -8,10 +8,12 @@ gives each input row exactly one disposition:
 
 * ``accepted`` — loaded as given (formatting differences such as ``phq9`` for
   ``PHQ-9`` or ``In Person`` for ``in_person`` are not repairs);
-* ``repaired`` — loaded with a recorded change (a prorated total, a mapped
+* ``repaired`` — loaded with a recorded change (a prorated total, a built-in
   synonym such as ``telehealth`` → ``virtual``, a duplicate administration's
-  first copy kept, an impossible age or an unrecognised timepoint of a dated
-  row set to missing, episode ids made unique per patient);
+  first copy kept, an impossible age, an unrecognised timepoint of a dated
+  row or an unknown format / discharge_status label set to missing, episode
+  ids made unique per patient); a label mapped by the user's own
+  ``[values.<column>]`` is declared, not repaired: such rows stay ``accepted``;
 * ``quarantined`` — not loaded, with the reason and what to do.
 
 ``accepted + repaired + quarantined == rows read`` is checked on every load.
@@ -35,9 +37,14 @@ from ..exceptions import ConfigError, IOPWarning, LoadError
 from .mapping import (
     _ARM,
     CONTRACT_COLUMNS,
+    FORMAT_LABELS,
     FORMAT_SYNONYMS,
+    GROUP_COLUMNS,
     MAX_WEEK,
+    STATUS_LABELS,
     STATUS_SYNONYMS,
+    _did_you_mean,
+    _entry,
     _k,
     normalize_name,
     normalize_timepoint,
@@ -183,10 +190,17 @@ def load(
         or a DataFrame, in the long format of ``docs/data-format.md``.
     mapping : dict, str or Path, optional
         Renames your columns onto the contract, adds value synonyms
-        (``[values.format]``, ``[values.discharge_status]``,
-        ``[values.timepoint]``, ``[values.instrument]``) and options
-        (``date_format``); see :mod:`iop_outcomes.io.mapping`. Messages about a
-        renamed column name your own column too.
+        (``[values.<column>]`` for instrument, timepoint, format,
+        discharge_status, site, program, cohort, gender_identity,
+        race_ethnicity and payer) and options (``date_format``); see
+        :mod:`iop_outcomes.io.mapping`. Messages about a renamed column name your
+        own column too. Labels your mapping declares are not repairs (such rows
+        stay ``accepted``). Mistakes in the mapping are caught: an unknown
+        section, option or label, or a target close to a contract column, raises
+        :class:`~iop_outcomes.ConfigError`; an entry naming no column of the file
+        (an error when its target is required) or a ``[values]`` entry matching no
+        value is a file-level warning; a target outside the contract is a note.
+        An unknown format or discharge_status label is set to missing (a repair).
 
         Dates: ISO values (with or without a time or UTC offset) are read as
         such; the other values of a column are read with ONE day/month order,
@@ -277,17 +291,42 @@ def load(
         origin["source_column"] = origin["source_column"].map(
             {c: yours.get(c, c) for c in pd.unique(origin["source_column"])}
         )
+    seen, where = list(raw.frame.columns), raw.name
     if episodes is not None:
-        df = _join_episodes(df, episodes, mp)
+        df, ep_columns = _join_episodes(df, episodes, mp)
+        seen, where = seen + ep_columns, f"{raw.name} or the episodes table"
     df = df.reset_index(drop=True)
     n = len(df)
-    _check_required(df, raw.name)
+    findings = mp.findings(seen, where)
+    try:
+        _check_required(df, raw.name)
+    except LoadError as exc:  # a [columns] entry naming no column is the likely cause: say so
+        cols = set(df.columns)
+        lacking = {c for c in ("patient_id", "instrument") if c not in cols}
+        if not cols & {"assessment_date", "week", "timepoint"}:
+            lacking |= {"assessment_date", "week", "timepoint"}
+        if "total" not in cols and not any(c.startswith("item_") for c in cols):
+            lacking.add("total")
+        cause = [
+            f[3]
+            for f in findings
+            if f[0] == "warning"
+            and (f[2] in lacking or ("total" in lacking and f[2][:5] == "item_"))
+        ]
+        if cause:
+            msg = ". ".join(cause) + ". " + str(exc)
+            raise ConfigError(msg[0].upper() + msg[1:]) from None
+        raise
 
     renamed = {k: c for k, c in mp.renamed(raw.frame.columns).items() if normalize_name(c) != k}
     source, sha256 = raw.name, raw.sha256
     del raw  # only df holds the input from here (columns replaced during checks can be freed)
     v = _Validator(df, source, mp, missing_items, renamed)
     del df  # the validator releases input columns as it converts them (peak memory)
+    for severity, column, target, reason, fix in findings:
+        if severity == "warning" and target in v.columns:  # nothing lost: a note
+            severity, reason, fix = "note", f"{reason}; {target} is read from another column", ""
+        v.warn_file(column, reason, fix, severity, yours=False)
     clean = v.run()
     if origin is not None and origin.attrs.get("rows_without_scores"):
         k = origin.attrs["rows_without_scores"]
@@ -363,8 +402,11 @@ def _check_required(df: pd.DataFrame, source: str) -> None:
         )
 
 
-def _join_episodes(df: pd.DataFrame, episodes, mp) -> pd.DataFrame:
-    """Join an episode-level table on ``episode_id`` (else ``patient_id``), keys compared as text."""
+def _join_episodes(df: pd.DataFrame, episodes, mp) -> tuple[pd.DataFrame, list]:
+    """Join an episode-level table on ``episode_id`` (else ``patient_id``), keys compared as text.
+
+    Returns the joined frame and the episode table's own column names (for the mapping checks).
+    """
     ep = read_source(
         episodes,
         name="episodes table",
@@ -372,6 +414,7 @@ def _join_episodes(df: pd.DataFrame, episodes, mp) -> pd.DataFrame:
             c for c in header if mp.target(c) in ("patient_id", "episode_id")
         ],
     ).frame
+    ep_columns = list(ep.columns)
     ep = mp.apply(ep, "episodes table")
     key = (
         "episode_id" if "episode_id" in ep.columns and "episode_id" in df.columns else "patient_id"
@@ -432,7 +475,7 @@ def _join_episodes(df: pd.DataFrame, episodes, mp) -> pd.DataFrame:
     for c in overlap:  # the episodes table wins; the assessments' own value where it has none
         e = out.pop(f"{c}__ep")
         out[c] = e.astype(object).where(e.notna(), out[c].astype(object))
-    return out
+    return out, ep_columns
 
 
 def _text_id(x) -> str | None:
@@ -554,6 +597,9 @@ class _Validator:
         self.missing_items = missing_items
         self.issues: list[_Issue] = []
         self.settings: dict = {}
+        self.columns = set(df.columns)  # the input's columns (they are released during checks)
+        self.values_seen: dict[str, list] = {}  # distinct values of each [values.X] column
+        self.values_used: dict[str, set] = {}  # the [values.X] keys that matched a value
 
     def _yours(self, column: str, reason: str) -> tuple[str, str]:
         """Name the user's own column when the mapping renamed it (in the text and ``column``)."""
@@ -575,17 +621,42 @@ class _Validator:
             self.issues.append(_Issue(mask, column, reason, fix, severity, values))
 
     # -- helpers -------------------------------------------------------------
-    def _labels(
-        self, col: str, synonyms: dict[str, str], allowed: list[str], fix: str
-    ) -> pd.Series:
+    def _user_label(self, col: str, v, key: str | None = None, seen: bool = True):
+        """The label your ``[values.<col>]`` gives ``v`` (the match recorded), else ``None``.
+
+        Called once per distinct value, which is also recorded (for the unused-entry check).
+        """
+        user = self.mp.values.get(col)
+        if not user:
+            return None
+        if seen:
+            self.values_seen.setdefault(col, []).append(v)
+        key = _k(v) if key is None else key
+        if key in user:
+            self.values_used.setdefault(col, set()).add(key)
+            return user[key]
+        return None
+
+    def _mapped_note(self, col: str, n_rows: int) -> None:
+        if n_rows:
+            self.warn_file(
+                col,
+                f"{col}: {n_rows:,} row(s) relabelled by [values.{col}] in the {self.mp.where} "
+                "(declared, so not counted as repairs)",
+                "",
+                "note",
+            )
+
+    def _labels(self, col: str, synonyms: dict[str, str], allowed: list[str]) -> pd.Series:
+        """A labelled optional column: canonical labels; an unknown label is set to missing."""
         s = self.df[col]
-        user = self.mp.values.get(col, {})
         canon_keys = {_k(a): a for a in allowed}
 
         def f(v):
             key = _k(v)
-            if key in user:
-                return ("repair", user[key])
+            mine = self._user_label(col, v, key)
+            if mine is not None:
+                return ("mapped", mine)
             if key in canon_keys:
                 return ("ok", canon_keys[key])
             if key in synonyms:
@@ -594,16 +665,83 @@ class _Validator:
 
         kind, val, repaired_text = _classify(s, f)
         present = s.notna().to_numpy()
-        self.add(present & (kind == "bad"), col, f"unknown {col} {{value!r}}", fix, values=s)
+        bad = present & (kind == "bad")
+        where = f"[values.{col}] in the mapping"
+        self.add(
+            bad,
+            col,
+            f"{col} {{value!r}} is not a known label; set to missing (to keep it, add it under "
+            f"{where})",
+            f"Use {', '.join(allowed[:-1])} or {allowed[-1]}, or add the label under {where} "
+            f'(e.g. "your label" = "{allowed[0]}").',
+            "repair",
+            values=s,
+        )
+        if bad.any():
+            labels = pd.unique(s[bad].astype(str))
+            shown = ", ".join(repr(x) for x in labels[:5]) + (", ..." if len(labels) > 5 else "")
+            self.warn_file(
+                col,
+                f"{col}: {int(bad.sum()):,} row(s) with a label that is not known ({shown}) loaded "
+                f"with {col} missing; add the label(s) under {where}",
+                "",
+                "note",
+            )
         rep = present & (kind == "repair")
         if rep.any():
             texts = pd.Series(repaired_text(rep), index=s.index[rep])
             self.add(rep, col, f"{col} {{value}}", "", "repair", values=texts)
+        self._mapped_note(col, int((kind == "mapped").sum()))
         return pd.Series(val, index=s.index)
 
-    def warn_file(self, column: str, reason: str, fix: str, severity: str = "warning") -> None:
-        """A file-level problem (no rows flagged): a warning, or a ``note`` that never fails strict."""
-        column, reason = self._yours(column, reason)
+    def _relabel(self, col: str, s: pd.Series) -> pd.Series:
+        """A grouping label column (categorical) relabelled by ``[values.<col>]``."""
+        cats = list(s.cat.categories)
+        mine = [self._user_label(col, c) for c in cats]
+        new = [c if m is None else m for c, m in zip(cats, mine, strict=True)]
+        if new == cats:
+            return s
+        final = pd.Index(sorted(set(new)), dtype="str")
+        pos = {t: i for i, t in enumerate(final)}
+        remap = np.array([pos[t] for t in new] + [-1], dtype=np.int32)
+        codes = s.cat.codes.to_numpy()
+        changed = np.array([m is not None for m in mine] + [False])
+        c = np.where(codes >= 0, codes, len(cats))
+        self._mapped_note(col, int(changed[c].sum()))
+        return pd.Series(pd.Categorical.from_codes(remap[c], categories=final), index=s.index)
+
+    def _unused_values(self) -> None:
+        """A warning for each ``[values.X]`` entry that matched no value of the data."""
+        for col, table in self.mp.values.items():
+            written = self.mp.value_keys.get(col, {})
+            seen = [str(x) for x in self.values_seen.get(col, [])]
+            for key, label in table.items():
+                if key in self.values_used.get(col, set()):
+                    continue
+                entry = f"{self.mp.where}: {_entry('values.' + col, written.get(key, key), label)}"
+                if col not in self.columns:
+                    reason = f"{entry} matched no value: the data have no {col} column"
+                else:
+                    reason = f"{entry} matched no value of {col}" + _did_you_mean(
+                        written.get(key, key), seen, aside=True
+                    )
+                self.warn_file(
+                    self.renamed.get(col, col),
+                    reason,
+                    f"Correct the label in the mapping to the value as written in the data, or "
+                    f"remove the entry when the data have no such {col}.",
+                    yours=False,
+                )
+
+    def warn_file(
+        self, column: str, reason: str, fix: str, severity: str = "warning", yours: bool = True
+    ) -> None:
+        """A file-level problem (no rows flagged): a warning, or a ``note`` that never fails strict.
+
+        ``yours`` names the user's own column in the text (not for mapping entries, which do).
+        """
+        if yours:
+            column, reason = self._yours(column, reason)
         self.issues.append(_Issue(np.zeros(self.n, dtype=bool), column, reason, fix, severity))
 
     def _dates(self, col: str) -> pd.Series:
@@ -761,12 +899,11 @@ class _Validator:
         # instrument
         inst_raw = df["instrument"]
 
-        user_inst = self.mp.values.get("instrument", {})
-
         def canon(v):
-            if _k(v) in user_inst:
-                c = _inst.canonical_name(str(user_inst[_k(v)]))
-                return ("repair", c) if c else ("bad", None)
+            mine = self._user_label("instrument", v)
+            if mine is not None:
+                c = _inst.canonical_name(str(mine))
+                return ("mapped", c) if c else ("bad", None)
             c = _inst.canonical_name(str(v))
             if c is None:
                 return ("bad", None)
@@ -789,6 +926,7 @@ class _Validator:
         if rep.any():
             vals = pd.Series(repaired_text(rep), index=df.index[rep])
             self.add(rep, "instrument", "instrument {value}", "", "repair", values=vals)
+        self._mapped_note("instrument", int((kind == "mapped").sum()))
         out["instrument"] = inst
 
         # dates and time
@@ -842,20 +980,11 @@ class _Validator:
 
         # labels
         if "format" in df.columns:
-            out["format"] = self._labels(
-                "format",
-                FORMAT_SYNONYMS,
-                ["in_person", "virtual", "hybrid"],
-                "Use in_person, virtual or hybrid, or add the label under [values.format] in the mapping.",
-            )
+            out["format"] = self._labels("format", FORMAT_SYNONYMS, FORMAT_LABELS)
             self._release("format")
         if "discharge_status" in df.columns:
             out["discharge_status"] = self._labels(
-                "discharge_status",
-                STATUS_SYNONYMS,
-                ["completed", "dropped_out", "transferred", "administrative", "ongoing"],
-                "Use completed, dropped_out, transferred, administrative or ongoing, or add the label "
-                "under [values.discharge_status] in the mapping.",
+                "discharge_status", STATUS_SYNONYMS, STATUS_LABELS
             )
             self._release("discharge_status")
         if "age" in df.columns:
@@ -897,9 +1026,12 @@ class _Validator:
         for c in df.columns:
             if c not in out.columns:
                 out[c] = df[c]
-        for c in ("site", "program", "cohort", "gender_identity", "race_ethnicity", "payer"):
+        for c in GROUP_COLUMNS:
             if c in out.columns:
                 out[c] = _as_label(out[c])
+                if c in self.mp.values:
+                    out[c] = self._relabel(c, out[c])
+        self._unused_values()
         out["instrument"] = out["instrument"].astype("category")
         items = sorted((c for c in out.columns if c.startswith("item_")), key=lambda c: int(c[5:]))
         lead = [c for c in CONTRACT_COLUMNS if c in out.columns]
@@ -914,14 +1046,15 @@ class _Validator:
         valid assessment date, and quarantined otherwise.
         """
         raw = self.df["timepoint"]
-        user = self.mp.values.get("timepoint", {})
 
         def f(v):
-            key = _k(v)
-            key = key if key in user else _k(_ARM.sub("", str(v).strip().lower()))
-            if key in user:
-                c = normalize_timepoint(user[key])
-                return ("repair", c) if c else ("bad", None)
+            mine = self._user_label("timepoint", v)
+            if mine is None:  # 'exit_arm_1' matches your 'exit'
+                key = _k(_ARM.sub("", str(v).strip().lower()))
+                mine = self._user_label("timepoint", v, key, seen=False)
+            if mine is not None:
+                c = normalize_timepoint(mine)
+                return ("mapped", c) if c else ("bad", None)
             c = normalize_timepoint(v)
             return ("ok", c) if c else ("bad", None)
 
@@ -949,6 +1082,7 @@ class _Validator:
         if rep.any():
             texts = pd.Series(repaired_text(rep), index=raw.index[rep])
             self.add(rep, "timepoint", "timepoint {value}", "", "repair", values=texts)
+        self._mapped_note("timepoint", int((kind == "mapped").sum()))
         # categories sorted, so that sorting by timepoint orders as text does
         return pd.Series(cat.reorder_categories(sorted(cat.categories)), index=raw.index)
 
@@ -1651,6 +1785,9 @@ def _severity(inst: pd.Series, total: pd.Series) -> pd.Series:
 def _classify(s: pd.Series, func):
     """Classify each distinct value once: ``func(v) -> (kind, canonical)``.
 
+    Kinds: ``ok`` (as given), ``repair`` (a built-in synonym), ``mapped`` (the user's
+    ``[values.<column>]``: declared, not a repair), ``bad``.
+
     Returns per-row ``kind`` ("na" for missing), the canonical values as a
     categorical, and ``texts(mask)``: the "'raw' read as 'canonical'" texts of
     the masked rows, all taken from the distinct values, so 10^7 rows cost no
@@ -1658,7 +1795,7 @@ def _classify(s: pd.Series, func):
     """
     codes, uniques = factorize(s)
     res = [func(u) for u in uniques]
-    kind_names = ["ok", "repair", "bad", "na"]  # a categorical: one byte per row
+    kind_names = ["ok", "repair", "bad", "na", "mapped"]  # a categorical: one byte per row
     kinds_u = np.array([kind_names.index(r[0]) for r in res] + [3], dtype=np.int8)
     vals_u = [r[1] for r in res]
     cats = pd.Index(list(dict.fromkeys(v for v in vals_u if v is not None)), dtype="str")

@@ -15,10 +15,21 @@ or flat (``{"Client ID": "patient_id"}``), or the same as a TOML file::
     zoom = "virtual"
     [options]
     date_format = "%d/%m/%Y"
+
+Mistakes in a mapping are never silent (``docs/data-format.md``, "What the mapping checks").
+:func:`read_mapping` raises :class:`~iop_outcomes.ConfigError` for what cannot be meant: an
+unknown section or option, ``[values.X]`` for a column that takes no value synonyms, a value
+synonym whose right-hand side is not a label of its column, and a ``[columns]`` target that is
+not a contract column but close to one (``patiend_id``). :meth:`Mapping.findings` reports, per
+input file, a ``[columns]`` entry whose column is not in the file (a warning) and a target that is
+not a contract column (a note: the column is carried through as an extra column); ``iop.load``
+adds a warning for a ``[values.X]`` entry that matched no value.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -33,6 +44,7 @@ __all__ = [
     "read_mapping",
     "normalize_name",
     "CONTRACT_COLUMNS",
+    "VALUE_COLUMNS",
     "FORMAT_SYNONYMS",
     "STATUS_SYNONYMS",
     "normalize_timepoint",
@@ -63,6 +75,20 @@ CONTRACT_COLUMNS = [
     "sessions_attended",
     "sessions_scheduled",
 ]
+
+
+#: Labels of the labelled optional columns (values outside them are set to missing on load).
+FORMAT_LABELS = ["in_person", "virtual", "hybrid"]
+STATUS_LABELS = ["completed", "dropped_out", "transferred", "administrative", "ongoing"]
+#: Grouping and person-level label columns: any label, renamed by ``[values.<column>]``.
+GROUP_COLUMNS = ["site", "program", "cohort", "gender_identity", "race_ethnicity", "payer"]
+#: The columns ``[values.<column>]`` applies to.
+VALUE_COLUMNS = ["instrument", "timepoint", "format", "discharge_status", *GROUP_COLUMNS]
+#: The sections of a mapping and the keys of its ``[options]``.
+SECTIONS = ("columns", "values", "options")
+OPTIONS = ("date_format",)
+#: Targets that are required (a missing source column for one of them is an error).
+REQUIRED_TARGETS = ("patient_id", "instrument", "assessment_date", "week", "timepoint", "total")
 
 
 def _k(s: str) -> str:
@@ -192,11 +218,18 @@ def normalize_timepoint(value) -> str | None:
 
 @dataclass(frozen=True)
 class Mapping:
-    """Column renames, value synonyms and options for one input."""
+    """Column renames, value synonyms and options for one input.
+
+    ``values`` is keyed by the compared form of your label (:func:`_k`);
+    ``value_keys`` keeps each label as you wrote it, for messages; ``file`` is the
+    mapping file (``None`` for a dict).
+    """
 
     columns: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     options: dict[str, object] = field(default_factory=dict)
+    file: str | None = None
+    value_keys: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def target(self, column) -> str:
         """The contract name a source column gets (mapping first, else its normalised name)."""
@@ -229,20 +262,155 @@ class Mapping:
             )
         return df.set_axis(new, axis=1)  # copy-on-write: no data copied
 
+    @property
+    def where(self) -> str:
+        """How messages name this mapping: ``mapping file 'm.toml'``, or ``mapping``."""
+        return f"mapping file {self.file!r}" if self.file else "mapping"
+
+    def findings(self, columns, source: str) -> list[tuple[str, str, str, str, str]]:
+        """File-level findings of the ``[columns]`` entries for a file with these ``columns``.
+
+        Returns ``(severity, your column, target, reason, fix)`` tuples: a ``warning`` for an
+        entry whose column is not in the file (the data are read correctly without it; when its
+        target is a required column, ``iop.load`` raises instead), a ``note`` for a target that is
+        not a contract column (carried through as an extra column).
+
+        Examples
+        --------
+        >>> m = Mapping({"Cleint ID": "patient_id", "Clinician": "clinician"})
+        >>> for f in m.findings(["Client ID", "Clinician"], "s.csv"):
+        ...     print(f[0], "|", f[3])
+        warning | mapping: [columns] "Cleint ID" = "patient_id": no column 'Cleint ID' in s.csv (did you mean 'Client ID'?)
+        note | mapping: [columns] "Clinician" = "clinician": 'clinician' is not a contract column; carried through as an extra column
+        """
+        names = [str(c) for c in columns]
+        have = {normalize_name(c) for c in names}
+        out = []
+        for src, tgt in self.columns.items():
+            t = normalize_name(tgt)
+            entry = f"{self.where}: {_entry('columns', src, tgt)}"
+            if normalize_name(src) not in have:
+                out.append(
+                    (
+                        "warning",
+                        str(src),
+                        t,
+                        f"{entry}: no column {str(src)!r} in {source}"
+                        + _did_you_mean(src, names, aside=True),
+                        "Correct the column name in the mapping, or remove the entry when this "
+                        "file has no such column.",
+                    )
+                )
+            elif not _is_contract(t):
+                out.append(
+                    (
+                        "note",
+                        str(src),
+                        t,
+                        f"{entry}: {t!r} is not a contract column; carried through as an extra "
+                        "column",
+                        "",
+                    )
+                )
+        return out
+
+
+def _entry(section: str, key, value) -> str:
+    """A mapping entry as TOML (``[columns] "Client ID" = "patient_id"``), for messages."""
+    q = lambda x: json.dumps(x if isinstance(x, str) else str(x), ensure_ascii=False)  # noqa: E731
+    return f"[{section}] {q(key)} = {q(value)}"
+
+
+def _nearest(word, names, cutoff: float = 0.6) -> list[str]:
+    """Up to three of ``names`` closest to ``word`` (difflib, case ignored), as written."""
+    keyed: dict[str, str] = {}
+    for n in names:
+        keyed.setdefault(str(n).lower(), str(n))
+    near = difflib.get_close_matches(str(word).lower(), list(keyed), n=3, cutoff=cutoff)
+    return [keyed[m] for m in near]
+
+
+def _did_you_mean(word, names, fmt: str = "{!r}", cutoff: float = 0.6, aside=False) -> str:
+    """`` Did you mean 'x'?`` (``aside``: `` (did you mean 'x'?)``), or ``''`` when none is near."""
+    near = _nearest(word, names, cutoff)
+    if not near:
+        return ""
+    names = " or ".join(fmt.format(n) for n in near)
+    return f" (did you mean {names}?)" if aside else f" Did you mean {names}?"
+
+
+def _is_contract(name: str) -> bool:
+    """A contract column, an item column or a wide score column (``phq9_intake``)."""
+    if name in CONTRACT_COLUMNS or re.fullmatch(r"item_\d+", name):
+        return True
+    from ..instruments import canonical_name
+
+    m = _WIDE.match(name)
+    return bool(m and canonical_name(m.group("inst")) and normalize_timepoint(m.group("tp")))
+
+
+def _label_target(where: str, col: str, key, value):
+    """The canonical label a ``[values.<col>]`` entry maps to; ConfigError when it is none."""
+    entry = f"{where}: {_entry('values.' + col, key, value)}"
+    if col in GROUP_COLUMNS:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{entry}: the label must be text or a number.")
+        return str(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{entry}: the label must be text. Got {type(value).__name__} instead.")
+    if col == "instrument":
+        from .. import instruments as _inst
+
+        c = _inst.canonical_name(value)
+        known = _inst.names()
+        what = "a registered instrument"
+        fix = f"Use one of {known}, or register it first with iop.instruments.register()."
+    elif col == "timepoint":
+        c = normalize_timepoint(value)
+        known = ["intake", "discharge", "week_1", *(f"followup_{m}m" for m in FOLLOWUP_MONTHS)]
+        what = "a timepoint"
+        fix = (
+            "Use intake, week_N, discharge, followup_1m, followup_3m, followup_6m or followup_12m."
+        )
+    else:
+        labels, synonyms = (
+            (FORMAT_LABELS, FORMAT_SYNONYMS)
+            if col == "format"
+            else (STATUS_LABELS, STATUS_SYNONYMS)
+        )
+        c = {_k(a): a for a in labels}.get(_k(value)) or synonyms.get(_k(value))
+        known = labels
+        what = f"a {col} label"
+        fix = f"Use {', '.join(labels[:-1])} or {labels[-1]}."
+    if c is None:
+        raise ConfigError(f"{entry}: {value!r} is not {what}.{_did_you_mean(value, known)} {fix}")
+    return c
+
 
 def read_mapping(mapping) -> Mapping:
     """Build a :class:`Mapping` from ``None``, a dict, a Mapping or a TOML file path.
+
+    Raises :class:`~iop_outcomes.ConfigError`, naming the entry, the file and the
+    nearest valid names, for an unknown section or option, ``[values.X]`` for a
+    column that takes no value synonyms, a value synonym to a label that does not
+    exist, and a ``[columns]`` target close to a contract column but not one.
 
     Examples
     --------
     >>> read_mapping({"Client": "patient_id"}).columns
     {'Client': 'patient_id'}
+    >>> read_mapping({"columns": {"Client": "patiend_id"}})
+    Traceback (most recent call last):
+    ...
+    iop_outcomes.exceptions.ConfigError: Mapping: [columns] "Client" = "patiend_id": 'patiend_id' is not a contract column. Did you mean 'patient_id'? ...
     """
     if mapping is None:
         return Mapping()
     if isinstance(mapping, Mapping):
         return mapping
+    file = None
     if isinstance(mapping, (str, Path)):
+        file = str(mapping)
         try:
             with open(mapping, "rb") as fh:
                 mapping = tomllib.load(fh)
@@ -255,20 +423,83 @@ def read_mapping(mapping) -> Mapping:
             "The 'mapping' parameter of iop.load must be a dict, a TOML file path or None. "
             f"Got {type(mapping).__name__} instead."
         )
-    if set(mapping) <= {"columns", "values", "options"} and mapping:
-        cols = dict(mapping.get("columns", {}))
-        values = {
-            normalize_name(k): {_k(a): b for a, b in v.items()}
-            for k, v in mapping.get("values", {}).items()
-        }
-        return Mapping(cols, values, dict(mapping.get("options", {})))
-    bad = [k for k, v in mapping.items() if not isinstance(v, str)]
+    where = f"Mapping file {file!r}" if file else "Mapping"
+    if not any(isinstance(v, dict) for v in mapping.values()):  # flat: {your column: contract}
+        bad = [k for k, v in mapping.items() if not isinstance(v, str)]
+        if bad:
+            raise ConfigError(
+                f"Mapping entries must map a column name to a contract column name; {bad} do not. "
+                "Use {'columns': {...}, 'values': {...}, 'options': {...}} for value synonyms and "
+                "options."
+            )
+        return _checked(Mapping(dict(mapping), file=file), where)
+    for k, v in mapping.items():
+        if k in SECTIONS and not isinstance(v, dict):
+            raise ConfigError(f"{where}: [{k}] must be a table. Got {type(v).__name__} instead.")
+        if k not in SECTIONS and isinstance(v, dict):
+            raise ConfigError(
+                f"{where}: unknown section [{k}].{_did_you_mean(k, SECTIONS, '[{}]')} A mapping "
+                "has the sections [columns], [values.<column>] and [options]."
+            )
+        if k not in SECTIONS:
+            raise ConfigError(
+                f"{where}: the entry {_entry('', k, v)[3:]} is outside any section. Put column "
+                "renames under [columns]."
+            )
+    cols = dict(mapping.get("columns", {}))
+    bad = [k for k, v in cols.items() if not isinstance(v, str)]
     if bad:
         raise ConfigError(
-            f"Mapping entries must map a column name to a contract column name; {bad} do not. "
-            "Use {'columns': {...}, 'values': {...}, 'options': {...}} for value synonyms and options."
+            f"{where}: [columns] entries must map a column name to a contract column name; "
+            f"{bad} do not."
         )
-    return Mapping(dict(mapping))
+    values, keys = {}, {}
+    for col, table in mapping.get("values", {}).items():
+        c = normalize_name(col)
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{where}: [values] holds one table per column, e.g. [values.format]; "
+                f"{_entry('values', col, table)[9:]} is not a table."
+            )
+        if c not in VALUE_COLUMNS:
+            raise ConfigError(
+                f"{where}: [values.{col}]: {c!r} is not a column that takes value synonyms."
+                f"{_did_you_mean(c, VALUE_COLUMNS, '[values.{}]')} [values.<column>] applies to "
+                f"{', '.join(VALUE_COLUMNS)}."
+            )
+        values[c] = {_k(a): _label_target(where, c, a, b) for a, b in table.items()}
+        keys[c] = {_k(a): str(a) for a in table}
+    options = dict(mapping.get("options", {}))
+    for k, v in options.items():
+        if k not in OPTIONS:
+            raise ConfigError(
+                f"{where}: unknown option {_entry('options', k, v)}.{_did_you_mean(k, OPTIONS)} "
+                f"Known options: {', '.join(OPTIONS)}."
+            )
+    fmt = options.get("date_format")
+    if fmt is not None and not (isinstance(fmt, str) and "%" in fmt):
+        raise ConfigError(
+            f"{where}: [options] date_format must be a strptime format such as '%d/%m/%Y'. "
+            f"Got {fmt!r} instead."
+        )
+    return _checked(Mapping(cols, values, options, file, keys), where)
+
+
+def _checked(m: Mapping, where: str) -> Mapping:
+    """ConfigError for a ``[columns]`` target that is no contract column but close to one."""
+    for src, tgt in m.columns.items():
+        t = normalize_name(tgt)
+        if _is_contract(t):
+            continue
+        near = _nearest(t, CONTRACT_COLUMNS, cutoff=0.8)
+        if near:
+            raise ConfigError(
+                f"{where}: {_entry('columns', src, tgt)}: {t!r} is not a contract column."
+                f"{_did_you_mean(t, near)} Contract columns are listed in docs/data-format.md; "
+                "to keep a column under a name of your own, leave it out of the mapping (columns "
+                "outside the contract are carried through as they are)."
+            )
+    return m
 
 
 _WIDE = re.compile(r"^(?P<inst>[a-z]+_?\d+)_(?P<tp>.+?)(?P<date>_date)?$")

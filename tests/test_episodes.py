@@ -437,3 +437,44 @@ def test_label_rule_errors_are_clear():
         )
     with pytest.raises(DataError, match="no 'timepoint' column"):
         iop.episodes(rows("E1", [0, 30], [20, 10]), rules=PUBLISHED)
+
+
+@pytest.mark.parametrize("rules", [None, {"endpoint": "label:discharge else last_in_treatment"}])
+def test_last_in_treatment_same_day_tie_goes_to_discharge_then_lower_score(rules):
+    d = labelled(
+        "E1",
+        [0, 21, 42, 42, 42],
+        [20, 14, 11, 9, 10],
+        ["intake", "week_3", "week_6", "discharge", None],
+    )
+    for order in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [0, 3, 1, 4, 2], [2, 0, 4, 3, 1]):
+        shuffled = d.iloc[order].reset_index(drop=True)
+        ep = iop.episodes(shuffled, rules=rules)
+        assert (ep["endpoint"].iloc[0], ep["endpoint_date"].iloc[0]) == (9, DC)
+        roles = assessment_roles(shuffled, rules=rules).set_index("total")["role"]
+        assert roles[9] == "endpoint" and roles[11] == "treatment" and roles[10] == "treatment"
+    # no discharge label on the last day: the lower score, in any order
+    plain = d.assign(timepoint=["intake", "week_3", "week_6", None, None])
+    for order in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [1, 4, 0, 2, 3]):
+        ep = iop.episodes(plain.iloc[order].reset_index(drop=True))
+        assert ep["endpoint"].iloc[0] == 9
+
+
+def test_last_in_treatment_tie_break_by_week_without_dates():
+    d = pd.DataFrame(
+        {
+            "patient_id": "p",
+            "episode_id": "e",
+            "instrument": "PHQ-9",
+            "timepoint": ["intake", "week_4", "week_4"],
+            "total": [19.0, 12, 11],
+        }
+    )
+    for order in ([0, 1, 2], [0, 2, 1], [2, 1, 0]):
+        assert iop.episodes(d.iloc[order]).loc[0, "endpoint"] == 11
+
+
+def test_endpoint_without_ties_is_unchanged():
+    d = rows("E1", [0, 14, 28, 42], [18, 13, 15, 9])
+    assert iop.episodes(d)["endpoint"].iloc[0] == 9
+    assert iop.episodes(d.iloc[:3])["endpoint"].iloc[0] == 15

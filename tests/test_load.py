@@ -1078,3 +1078,99 @@ def test_rows_listed_per_duplicate_group_match_a_plain_join():
     rows = np.sort(rng.choice(10_000, 120, replace=False)) + 1
     want = [", ".join(str(r) for r in rows[gid == g]) for g in gid]
     assert joined_by_group(rows, gid).tolist() == want
+
+
+# ------------------------------------------------- same-day administrations with their labels
+
+
+def _same_day(timepoints, totals):
+    days = ["2025-01-06"] + ["2025-02-17"] * (len(timepoints) - 1)
+    return pd.DataFrame(
+        {
+            "patient_id": "A",
+            "instrument": "PHQ-9",
+            "assessment_date": days,
+            "timepoint": timepoints,
+            "total": totals,
+        }
+    )
+
+
+def _ledger_ok(res, n):
+    c = res.counts()
+    assert sum(c.values()) == n == len(res.ledger) and len(res.data) == n - c["quarantined"]
+    assert res.ledger["row"].tolist() == list(range(1, n + 1))
+
+
+def test_same_day_administrations_with_different_labels_are_two_not_a_conflict():
+    df = _same_day(["intake", "week_6", "discharge"], [20, 12, 9])
+    res = iop.load(df)  # no warning: nothing quarantined
+    _ledger_ok(res, 3)
+    assert res.counts() == {"accepted": 3, "repaired": 0, "quarantined": 0}
+    assert res.data["timepoint"].astype(str).tolist() == ["intake", "week_6", "discharge"]
+    # the episode keeps its discharge score as the endpoint, whatever the row order
+    for order in ([0, 1, 2], [0, 2, 1], [2, 1, 0]):
+        ep = iop.episodes(iop.load(df.iloc[order]).data)
+        assert (ep["baseline"].iloc[0], ep["endpoint"].iloc[0]) == (20, 9)
+
+
+def test_same_day_same_or_missing_label_stay_duplicates_with_the_key_in_the_message():
+    df = _same_day(
+        ["intake", "discharge", "Discharge", None, "week_5", "week_5"], [20, 9, 9, 9, 12, 13]
+    )
+    df.loc[4:, "assessment_date"] = "2025-02-10"  # week_5 twice on another day
+    res = quiet_load(df)
+    _ledger_ok(res, 6)
+    assert res.ledger["disposition"].astype(str).tolist() == [
+        "accepted",
+        "repaired",
+        "quarantined",
+        "quarantined",
+        "quarantined",
+        "quarantined",
+    ]
+    assert reasons(res) == [
+        "kept the first of duplicate administrations",
+        "duplicate administration (same patient, episode, instrument, date, timepoint and total) "
+        "of row 2",
+        "duplicate administration (same patient, episode, instrument, date, timepoint and total) "
+        "of row 2",
+        "conflicting duplicate administrations: same patient, episode, instrument, date and "
+        "timepoint with different totals (rows 5, 6)",
+        "conflicting duplicate administrations: same patient, episode, instrument, date and "
+        "timepoint with different totals (rows 5, 6)",
+    ]
+
+
+def test_unlabelled_row_beside_one_label_is_its_duplicate_beside_two_it_is_ambiguous():
+    one = quiet_load(_same_day(["intake", "discharge", None], [20, 9, 11]))
+    _ledger_ok(one, 3)
+    assert one.ledger["disposition"].astype(str).tolist() == [
+        "accepted",
+        "quarantined",
+        "quarantined",
+    ]
+    assert "rows 2, 3" in one.ledger["reason"].iloc[1]
+    two = quiet_load(_same_day(["intake", "week_6", "discharge", None], [20, 12, 9, 9]))
+    _ledger_ok(two, 4)
+    assert two.ledger["disposition"].astype(str).tolist() == [
+        "accepted",
+        "accepted",
+        "accepted",
+        "quarantined",
+    ]
+    assert two.ledger["reason"].iloc[3] == (
+        "no timepoint on a day with differently labelled administrations of the same patient, "
+        "episode and instrument (discharge, week_6): it cannot be told which it repeats"
+    )
+    assert two.ledger["column"].iloc[3] == "timepoint"
+
+
+def test_files_without_timepoints_keep_the_date_key():
+    df = _same_day(["intake", "week_6", "discharge"], [20, 12, 9]).drop(columns="timepoint")
+    res = quiet_load(df)
+    _ledger_ok(res, 3)
+    assert res.ledger["reason"].iloc[1] == (
+        "conflicting duplicate administrations: same patient, episode, instrument and date with "
+        "different totals (rows 2, 3)"
+    )

@@ -1445,10 +1445,14 @@ class _Validator:
         """Duplicate administrations: same patient, episode, instrument and day.
 
         Rows are keyed on the assessment date when they have one, else on the
-        timepoint, else on the week. Only totals are compared: an item-level row
-        and a total-only row with the same total are one administration (the
-        first is kept, as a repair; the others are quarantined); different
-        totals are a conflict (all quarantined).
+        timepoint, else on the week. A dated row's key includes its timepoint label
+        when the file has one: ``week_4`` and ``discharge`` on the discharge day are
+        two administrations. Rows of a day with the same label, or without one, are
+        compared as before; a row without a label on a day with two or more
+        different labels cannot be matched to either and is quarantined. Only
+        totals are compared: an item-level row and a total-only row with the same
+        total are one administration (the first is kept, as a repair; the others
+        are quarantined); different totals are a conflict (all quarantined).
         """
         q = np.zeros(self.n, dtype=bool)
         for iss in self.issues:
@@ -1467,11 +1471,54 @@ class _Validator:
             keyed |= m
             m &= self.dup_candidates  # the others have no twin
             if m.sum() > 1:
-                self._duplicates_on(out, m, when, word)
+                if when == "assessment_date" and "timepoint" in out:
+                    label = self._day_labels(out, m)
+                    m &= label > -2  # unlabelled rows of a day with several labels: quarantined
+                    self._duplicates_on(out, m, when, "date, timepoint", label)
+                else:
+                    self._duplicates_on(out, m, when, word)
 
-    def _repeated(self, out: pd.DataFrame, rows: np.ndarray, when: str):
+    def _day_labels(self, out: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """Timepoint label codes (``-1`` none) of dated ``rows`` for the duplicate key.
+
+        A row without a label takes its day's label when the day's other rows (same episode,
+        instrument and date) agree on one, so it is compared with them as before; on a day with
+        two or more different labels it could repeat either and is quarantined here (code -2).
+        """
+        label = np.full(self.n, -1, dtype=np.int64)
+        pos = np.nonzero(rows)[0]
+        lab = out["timepoint"].cat.codes.to_numpy()[pos].astype(np.int64)
+        _, day = self._repeated(out, rows, "assessment_date")
+        g = pd.DataFrame({"day": day, "lab": lab})
+        known = g[g["lab"] >= 0].groupby("day")["lab"]
+        n_lab = g["day"].map(known.nunique()).fillna(0).to_numpy()
+        only = g["day"].map(known.min()).fillna(-1).to_numpy().astype(np.int64)
+        blank = lab < 0
+        lab = np.where(blank & (n_lab == 1), only, lab)
+        ambiguous = blank & (n_lab > 1)
+        label[pos] = np.where(ambiguous, -2, lab)
+        if ambiguous.any():
+            cats = np.asarray(out["timepoint"].cat.categories, dtype=object)
+            day_labels = known.unique().map(lambda c: ", ".join(sorted(cats[list(c)])))
+            m = np.zeros(self.n, dtype=bool)
+            m[pos[ambiguous]] = True
+            self.add(
+                m,
+                "timepoint",
+                "no timepoint on a day with differently labelled administrations of the same "
+                "patient, episode and instrument ({value}): it cannot be told which it repeats",
+                "Give the row its timepoint label, or delete it if it repeats one of them.",
+                values=pd.Series(
+                    g["day"].map(day_labels).to_numpy()[ambiguous],
+                    index=out.index[pos[ambiguous]],
+                ),
+            )
+        return label
+
+    def _repeated(self, out: pd.DataFrame, rows: np.ndarray, when: str, label=None):
         """For ``rows``: whether its (episode, instrument, ``when``) key occurs more than once
-        among them, and the integer keys.
+        among them, and the integer keys. ``label`` (codes for every row, -1 none) adds the
+        timepoint label to the key.
 
         Episode ids are unique across patients by now (:meth:`_episode_ids`), so the episode
         stands for (patient, episode). The column codes are combined arithmetically into one
@@ -1480,9 +1527,11 @@ class _Validator:
         10^7 keys is slower).
         """
         rowkey, size = np.zeros(int(rows.sum()), dtype=np.int64), 1
-        for c in ("episode_id", "instrument", when):
+        for c in ("episode_id", "instrument", when, *(() if label is None else ("label",))):
             if c == "episode_id" and self.episode_codes is not None:  # known from _episode_ids
                 codes, n_c = self.episode_codes[rows].astype(np.int64), self.episode_codes.max() + 1
+            elif c == "label":
+                codes, n_c = label[rows], int(label.max()) + 1
             else:
                 codes, n_c = _key_codes(out[c], rows)
             if size * (n_c + 1) >= 2**62:  # renumber densely before the product overflows
@@ -1523,8 +1572,12 @@ class _Validator:
             if c in self.df.columns:
                 del self.df[c]
 
-    def _duplicates_on(self, out: pd.DataFrame, live: np.ndarray, when: str, word: str) -> None:
-        dup_any, rowkey = self._repeated(out, live, when)
+    def _duplicates_on(
+        self, out: pd.DataFrame, live: np.ndarray, when: str, word: str, label=None
+    ) -> None:
+        dup_any, rowkey = self._repeated(out, live, when, label)
+        *head, last = ["patient", "episode", "instrument", *word.split(", ")]
+        same_key = f"{', '.join(head)} and {last}"  # e.g. "..., instrument, date and timepoint"
         if not dup_any.any():
             return
         pos = np.nonzero(live)[0][dup_any]
@@ -1546,8 +1599,8 @@ class _Validator:
         self.add(
             m,
             "total",
-            "conflicting duplicate administrations: same patient, episode, instrument and "
-            f"{word} with different totals (rows {{value}})",
+            f"conflicting duplicate administrations: same {same_key} with different totals "
+            "(rows {value})",
             "Keep the correct administration and delete the other(s).",
             values=pd.Series(others[conflicting], index=out.index[pos[conflicting]]),
         )

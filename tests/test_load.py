@@ -1,6 +1,7 @@
 """iop.load: readers, mapping, every bad-input class, scoring, and the ledger invariant."""
 
 import hashlib
+import re
 import warnings
 
 import numpy as np
@@ -1173,4 +1174,156 @@ def test_files_without_timepoints_keep_the_date_key():
     assert res.ledger["reason"].iloc[1] == (
         "conflicting duplicate administrations: same patient, episode, instrument and date with "
         "different totals (rows 2, 3)"
+    )
+
+
+# ------------------------------------------------------- header-only files, sheets, title rows
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", ".dta"])
+def test_header_only_file_is_a_clear_error(tmp_path, suffix):
+    df = frame().iloc[:0]
+    path = tmp_path / f"visits{suffix}"
+    if suffix in (".csv", ".tsv"):
+        df.to_csv(path, index=False, sep="," if suffix == ".csv" else "\t")
+    elif suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    else:
+        df.astype({"total": float}).to_stata(path, write_index=False)
+    with pytest.raises(LoadError) as e:
+        iop.load(path)
+    assert str(e.value) == (
+        f"'visits{suffix}' has a header but no rows: the columns 'patient_id', 'instrument', "
+        "'assessment_date', 'total' and no data below them. Check that the export finished (and "
+        "that its filter matched any rows)."
+    )
+
+
+@pytest.fixture
+def workbook(tmp_path):
+    path = tmp_path / "visits.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        pd.DataFrame({"Note": ["exported by the EHR"]}).to_excel(
+            xw, sheet_name="Notes", index=False
+        )
+        frame().to_excel(xw, sheet_name="PHQ scores", index=False)
+        frame().iloc[:0].to_excel(xw, sheet_name="Empty", index=False)
+        pd.DataFrame().to_excel(xw, sheet_name="Blank", index=False)
+    return path
+
+
+CHOOSE = (
+    "Sheets found: 'Notes', 'PHQ scores', 'Empty', 'Blank'. 'PHQ scores' has the required "
+    "columns and rows: choose it with sheet='PHQ scores' (iop.load) or --sheet 'PHQ scores' "
+    "(command line)."
+)
+
+
+@pytest.mark.parametrize(
+    ("sheet", "message"),
+    [
+        (
+            0,
+            "'visits.xlsx': sheet 'Notes' (the first, read by default) lacks the required "
+            "column(s) patient_id, instrument, assessment_date (or week or timepoint), total (or "
+            "item_1 ... item_k) (columns found: 'Note'). " + CHOOSE,
+        ),
+        (
+            "Empty",
+            "'visits.xlsx': sheet 'Empty' has a header but no rows (columns 'patient_id', "
+            "'instrument', 'assessment_date', 'total'). " + CHOOSE,
+        ),
+        ("Blank", "'visits.xlsx': sheet 'Blank' is empty. " + CHOOSE),
+        (
+            "Scores",
+            "'visits.xlsx' has no sheet 'Scores'. Sheets found: 'Notes', 'PHQ scores', 'Empty', "
+            "'Blank'. Choose one by name or 0-based position, e.g. sheet='Notes' (iop.load) or "
+            "--sheet Notes (command line), or sheet=0 / --sheet 0 for the first.",
+        ),
+        (
+            4,
+            "'visits.xlsx' has no sheet 4. Sheets found: 'Notes', 'PHQ scores', 'Empty', "
+            "'Blank'. Choose one by name or 0-based position, e.g. sheet='Notes' (iop.load) or "
+            "--sheet Notes (command line), or sheet=0 / --sheet 0 for the first.",
+        ),
+    ],
+)
+def test_excel_wrong_sheet_names_the_sheets_and_how_to_choose(workbook, sheet, message):
+    with pytest.raises(LoadError) as e:
+        iop.load(workbook, sheet=sheet)
+    assert str(e.value) == message
+
+
+@pytest.mark.parametrize("sheet", ["PHQ scores", 1, "1"])
+def test_excel_sheet_by_name_or_position(workbook, sheet):
+    res = iop.load(workbook, sheet=sheet)
+    assert res.counts()["accepted"] == 4 == len(res.ledger)
+    assert res.data["total"].tolist() == [18, 9, 14, 12]
+
+
+def test_excel_sheet_check_follows_the_mapping(tmp_path):
+    path = tmp_path / "renamed.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        pd.DataFrame({"x": [1]}).to_excel(xw, sheet_name="Cover", index=False)
+        frame().rename(columns={"patient_id": "Client"}).to_excel(
+            xw, sheet_name="Data", index=False
+        )
+    with pytest.raises(LoadError, match="lacks the required column"):
+        iop.load(path, sheet="Data")
+    res = iop.load(path, mapping={"Client": "patient_id"}, sheet="Data")
+    assert res.counts()["accepted"] == 4
+    with pytest.raises(LoadError, match="'Data' has the required columns"):
+        iop.load(path, mapping={"Client": "patient_id"})
+
+
+def test_skip_rows_above_the_header_in_csv_and_excel(tmp_path):
+    csv_path = tmp_path / "titled.csv"
+    body = frame().to_csv(index=False, sep=";")
+    csv_path.write_text('Clinic report; "Q1, 2025"\nexported 2025-04-01\n' + body)
+    res = iop.load(csv_path, skip_rows=2)
+    assert res.counts()["accepted"] == 4 == len(res.ledger)
+    assert res.ledger["row"].tolist() == [1, 2, 3, 4]  # still counted from the header
+    assert res.data["total"].tolist() == [18, 9, 14, 12]
+    assert res.sha256 == hashlib.sha256(csv_path.read_bytes()).hexdigest()  # the whole file
+    xlsx = tmp_path / "titled.xlsx"
+    with pd.ExcelWriter(xlsx) as xw:
+        frame().to_excel(xw, sheet_name="Data", index=False, startrow=2)
+        pd.DataFrame({"Clinic report": []}).to_excel(xw, sheet_name="Data", index=False)
+    res = iop.load(xlsx, skip_rows=2)
+    assert res.counts()["accepted"] == 4 == len(res.ledger)
+    assert res.data["patient_id"].tolist() == ["p1", "p1", "p2", "p2"]
+    with pytest.raises(LoadError, match="skip_rows= / --skip-rows"):
+        iop.load(xlsx)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (-1, "must be an int >= 0 (the number of title rows above the header). Got -1 instead."),
+        ("2", "must be an int >= 0 (the number of title rows above the header). Got '2' instead."),
+        (True, "must be an int >= 0 (the number of title rows above the header). Got True"),
+    ],
+)
+def test_skip_rows_is_checked(tmp_path, value, message):
+    path = tmp_path / "v.csv"
+    frame().to_csv(path, index=False)
+    with pytest.raises(LoadError, match=re.escape(message)):
+        iop.load(path, skip_rows=value)
+
+
+def test_skip_rows_errors_name_the_file(tmp_path):
+    path = tmp_path / "v.csv"
+    path.write_text("title\n")
+    with pytest.raises(LoadError) as e:
+        iop.load(path, skip_rows=3)
+    assert str(e.value) == (
+        "'v.csv' has no header row after skipping 3 row(s). Check skip_rows / --skip-rows: it "
+        "counts the title rows above the header."
+    )
+    frame().to_parquet(tmp_path / "v.parquet")
+    with pytest.raises(LoadError) as e:
+        iop.load(tmp_path / "v.parquet", skip_rows=1)
+    assert str(e.value) == (
+        "The 'skip_rows' parameter of iop.load applies to CSV and Excel files. Got skip_rows=1 "
+        "for 'v.parquet', a Parquet file, instead."
     )

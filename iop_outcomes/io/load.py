@@ -171,6 +171,7 @@ def load(
     wide: bool = False,
     missing_items: str | int | dict = "prorate",
     sheet: str | int | None = 0,
+    skip_rows: int = 0,
     name: str | None = None,
 ) -> LoadResult:
     """Load repeated-measures questionnaire data, validate every row and score it.
@@ -231,9 +232,16 @@ def load(
         instrument. Item 9 of the PHQ-9 is never imputed: its safety flag stays
         missing when the item is missing.
     sheet : str or int
-        Excel sheet.
+        Excel sheet, by name or 0-based position (default: the first). When the sheet is
+        empty or lacks the required columns, the :class:`~iop_outcomes.LoadError` names the
+        workbook's sheets and the one that has them.
+    skip_rows : int
+        CSV and Excel: title rows above the header to skip (default 0). Ledger rows still
+        count from the header (row 0).
     name : str, optional
         Source name used in the ledger and messages.
+
+    A file with a header but no rows raises :class:`~iop_outcomes.LoadError`.
 
     Returns
     -------
@@ -264,10 +272,15 @@ def load(
         source,
         sheet=sheet,
         name=name,
+        skip_rows=skip_rows,
         text_columns=lambda header: [
             c for c in header if mp.target(c) in ("patient_id", "episode_id")
         ],
         whole_numbers=lambda header: [c for c in header if mp.target(c).startswith("item_")],
+        # a wide sheet has its score columns before reshaping; an episodes table may add columns
+        missing_columns=None
+        if wide or episodes is not None
+        else lambda header: _missing_required([mp.target(c) for c in header]),
     )
     df = mp.apply(raw.frame, raw.name)
     origin = None
@@ -348,13 +361,19 @@ def _drop_rows(df: pd.DataFrame, drop: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(cols, copy=False)
 
 
-def _check_required(df: pd.DataFrame, source: str) -> None:
-    cols = set(df.columns)
+def _missing_required(columns) -> list[str]:
+    """The required contract columns that ``columns`` (contract names) lack."""
+    cols = set(columns)
     missing = [c for c in ("patient_id", "instrument") if c not in cols]
     if not cols & {"assessment_date", "week", "timepoint"}:
         missing.append("assessment_date (or week or timepoint)")
     if "total" not in cols and not any(c.startswith("item_") for c in cols):
         missing.append("total (or item_1 ... item_k)")
+    return missing
+
+
+def _check_required(df: pd.DataFrame, source: str) -> None:
+    missing = _missing_required(df.columns)
     if missing:
         raise LoadError(
             f"{source}: required column(s) missing: {', '.join(missing)}. Columns found: "

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import iop_outcomes as iop
-from iop_outcomes.exceptions import IOPWarning, LoadError
+from iop_outcomes.exceptions import ConfigError, IOPWarning, LoadError
 
 PHQ_TEXT = ["Not at all", "Several days", "More than half the days", "Nearly every day"]
 
@@ -1326,4 +1326,109 @@ def test_skip_rows_errors_name_the_file(tmp_path):
     assert str(e.value) == (
         "The 'skip_rows' parameter of iop.load applies to CSV and Excel files. Got skip_rows=1 "
         "for 'v.parquet', a Parquet file, instead."
+    )
+
+
+# ------------------------------------------------------------------ decimal commas
+
+EURO = (
+    "patient_id;instrument;assessment_date;"
+    + ";".join(f"item_{i}" for i in range(1, 10))
+    + ";total;age;attendance_hours;site\n"
+    "p1;PHQ-9;06.01.2025;2,0;2,0;1,0;2,0;2,0;1,0;2,0;2,0;0,0;14,0;34,5;12,5;Nord, Süd\n"
+    "p1;PHQ-9;17.02.2025;1,0;1,0;1,0;1,0;1,0;1,0;1,0;1,0;0,0;8,0;34,5;30;Nord, Süd\n"
+    "p2;PHQ-9;08.01.2025;3;1,0;1;1;1;1;1;1;0;10;41;7,25;Ost\n"
+)
+
+
+def test_decimal_commas_in_a_semicolon_file_are_read_as_numbers(tmp_path):
+    path = tmp_path / "euro.csv"
+    path.write_text(EURO, encoding="utf-8")
+    res = iop.load(path)
+    _ledger_ok(res, 3)
+    assert res.counts() == {"accepted": 3, "repaired": 0, "quarantined": 0}
+    d = res.data
+    assert d["item_1"].tolist() == [2, 1, 3] and d["item_2"].tolist() == [2, 1, 1]
+    assert d["total"].tolist() == [14, 8, 10] and d["scoring_rule"].iloc[0] == "items_complete"
+    assert d["age"].tolist() == [34.5, 34.5, 41]
+    assert d["attendance_hours"].tolist() == [12.5, 30, 7.25]
+    assert d["site"].astype(str).tolist() == ["Nord, Süd", "Nord, Süd", "Ost"]  # text stays text
+    assert d["assessment_date"].iloc[1] == pd.Timestamp("2025-02-17")
+    notes = res.problems.loc[res.problems["severity"] == "note", "reason"].tolist()
+    assert notes == [
+        "decimal commas read as numbers (12,5 = 12.5) in item_1, item_2, item_3, item_4, item_5, "
+        "item_6, item_7, item_8, item_9, total, age, attendance_hours (a ';'-delimited file)"
+    ]
+    # the same values with decimal points load the same
+    dots = iop.load(_write(tmp_path / "dots.csv", EURO.replace(",0;", ".0;")))
+    pd.testing.assert_series_equal(dots.data["total"], d["total"])
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_decimal_comma_detected_only_when_the_whole_column_reads_so(tmp_path):
+    text = EURO.replace("34,5;12,5", "34,5;12,5 h")
+    res = quiet_load(_write(tmp_path / "mixed.csv", text))
+    _ledger_ok(res, 3)
+    # attendance is not converted (one value is not a number): its comma values stay text,
+    # set to missing as before, while the other columns are read
+    assert res.counts()["repaired"] == 2
+    assert reasons(res) == [
+        "attendance_hours '12,5 h' is not a number >= 0; set to missing",
+        "attendance_hours '7,25' is not a number >= 0; set to missing",
+    ]
+    assert res.data["age"].tolist() == [34.5, 34.5, 41]  # other columns still converted
+
+
+def test_comma_delimited_files_are_unchanged_unless_the_mapping_says_decimal_comma(tmp_path):
+    text = (
+        "patient_id,instrument,assessment_date,total,age,attendance_hours\n"
+        'p1,PHQ-9,2025-01-06,"12,0","34,5","12,5"\n'
+        'p2,PHQ-9,2025-01-07,"12,5x",30,4\n'
+    )
+    path = _write(tmp_path / "comma.csv", text)
+    plain = quiet_load(path)
+    _ledger_ok(plain, 2)
+    assert reasons(plain) == [
+        "total '12,0' is not a number",
+        "total '12,5x' is not a number",
+    ]
+    opt = quiet_load(path, mapping={"options": {"decimal": ","}})
+    _ledger_ok(opt, 2)
+    assert opt.data[["total", "age", "attendance_hours"]].values.tolist() == [[12.0, 34.5, 12.5]]
+    assert reasons(opt) == ["total '12,5x' is not a number"]  # reported as written
+    notes = opt.problems.loc[opt.problems["severity"] == "note", "reason"].tolist()
+    assert notes == [
+        "decimal commas read as numbers (12,5 = 12.5) in total, age, attendance_hours "
+        "(options.decimal = ',')"
+    ]
+    # an unquoted 12,5 in a comma-delimited file is two fields, as before
+    bad = _write(
+        tmp_path / "two.csv",
+        "patient_id,instrument,assessment_date,total\np,PHQ-9,2025-01-06,12,5\n",
+    )
+    with pytest.raises(LoadError, match="Cannot parse 'two.csv' as a ','-delimited file"):
+        iop.load(bad)
+
+
+def test_decimal_option_on_a_dataframe_and_decimal_point_turns_detection_off(tmp_path):
+    df = frame(total=["18,0", "9", "14,0", "12"], age=["30,5", "30,5", "41", None])
+    res = iop.load(df, mapping={"options": {"decimal": ","}})
+    _ledger_ok(res, 4)
+    assert res.data["total"].tolist() == [18, 9, 14, 12]
+    assert res.data["age"].tolist()[:3] == [30.5, 30.5, 41]
+    off = quiet_load(_write(tmp_path / "euro.csv", EURO), mapping={"options": {"decimal": "."}})
+    _ledger_ok(off, 3)
+    assert off.counts()["quarantined"] == 3  # items '2,0' are not numbers when told so
+
+
+def test_decimal_option_is_checked():
+    with pytest.raises(ConfigError) as e:
+        iop.load(frame(), mapping={"options": {"decimal": "comma"}})
+    assert str(e.value) == (
+        "The 'decimal' option of the mapping must be '.' or ',' (TOML: [options] decimal = \",\"). "
+        "Got 'comma' instead."
     )

@@ -268,6 +268,7 @@ def load(
     'total 30 is outside the GAD-7 range 0-21'
     """
     mp = read_mapping(mapping)
+    decimal = _decimal_option(mp)
     raw = read_source(
         source,
         sheet=sheet,
@@ -290,8 +291,10 @@ def load(
         origin["source_column"] = origin["source_column"].map(
             {c: yours.get(c, c) for c in pd.unique(origin["source_column"])}
         )
+    df, comma_cols = _decimal_commas(df, decimal, raw.delimiter)
     if episodes is not None:
-        df = _join_episodes(df, episodes, mp)
+        df, ep_comma = _join_episodes(df, episodes, mp, decimal)
+        comma_cols += [c for c in ep_comma if c not in comma_cols]
     df = df.reset_index(drop=True)
     n = len(df)
     _check_required(df, raw.name)
@@ -302,6 +305,14 @@ def load(
     v = _Validator(df, source, mp, missing_items, renamed)
     del df  # the validator releases input columns as it converts them (peak memory)
     clean = v.run()
+    if comma_cols:
+        how = "options.decimal = ','" if decimal == "," else "a ';'-delimited file"
+        v.warn_file(
+            "*",
+            f"decimal commas read as numbers (12,5 = 12.5) in {', '.join(comma_cols)} ({how})",
+            "",
+            "note",
+        )
     if origin is not None and origin.attrs.get("rows_without_scores"):
         k = origin.attrs["rows_without_scores"]
         v.warn_file(
@@ -382,16 +393,18 @@ def _check_required(df: pd.DataFrame, source: str) -> None:
         )
 
 
-def _join_episodes(df: pd.DataFrame, episodes, mp) -> pd.DataFrame:
-    """Join an episode-level table on ``episode_id`` (else ``patient_id``), keys compared as text."""
-    ep = read_source(
+def _join_episodes(df: pd.DataFrame, episodes, mp, decimal=None) -> tuple[pd.DataFrame, list]:
+    """Join an episode-level table on ``episode_id`` (else ``patient_id``), keys compared as text;
+    also the episode columns whose decimal commas were read (see :func:`_decimal_commas`)."""
+    raw = read_source(
         episodes,
         name="episodes table",
         text_columns=lambda header: [
             c for c in header if mp.target(c) in ("patient_id", "episode_id")
         ],
-    ).frame
-    ep = mp.apply(ep, "episodes table")
+    )
+    ep = mp.apply(raw.frame, "episodes table")
+    ep, comma_cols = _decimal_commas(ep, decimal, raw.delimiter)
     key = (
         "episode_id" if "episode_id" in ep.columns and "episode_id" in df.columns else "patient_id"
     )
@@ -451,7 +464,79 @@ def _join_episodes(df: pd.DataFrame, episodes, mp) -> pd.DataFrame:
     for c in overlap:  # the episodes table wins; the assessments' own value where it has none
         e = out.pop(f"{c}__ep")
         out[c] = e.astype(object).where(e.notna(), out[c].astype(object))
-    return out
+    return out, comma_cols
+
+
+#: Contract columns read as numbers (with the item columns ``item_N``).
+NUMERIC_COLUMNS = (
+    "total",
+    "week",
+    "age",
+    "attendance_hours",
+    "sessions_attended",
+    "sessions_scheduled",
+)
+_COMMA_NUMBER = re.compile(r"\s*[+-]?\d+,\d+\s*", re.ASCII)
+_WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
+
+
+def _decimal_option(mp) -> str | None:
+    """``options.decimal`` of the mapping: ``"."``, ``","`` or None (detect)."""
+    decimal = mp.options.get("decimal")
+    if decimal not in (None, ".", ","):
+        raise ConfigError(
+            "The 'decimal' option of the mapping must be '.' or ',' (TOML: [options] decimal = "
+            f'","). Got {decimal!r} instead.'
+        )
+    return decimal
+
+
+def _decimal_commas(df: pd.DataFrame, decimal: str | None, delimiter: str | None):
+    """Numbers written with a decimal comma (``12,5``) in the numeric contract columns.
+
+    With ``decimal=","`` (``options.decimal`` in the mapping) every such value is read as a
+    number. Without the option, a ``;``-delimited file's numeric column is read so when all
+    its values are numbers with a decimal comma (whole numbers such as ``12`` may stand among
+    them). A ``,``-delimited file has no decimal commas (``12,5`` is two fields), unless the
+    option says so for quoted values. Returns the frame and the columns converted.
+    """
+    if decimal == "." or (decimal is None and delimiter != ";"):
+        return df, []
+    converted = []
+    for c in df.columns:
+        if not (c in NUMERIC_COLUMNS or re.fullmatch(r"item_\d+", str(c))):
+            continue
+        col = df[c]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            continue
+        codes, uniques = factorize(col)
+        uniques = list(uniques)
+        comma = [isinstance(u, str) and _COMMA_NUMBER.fullmatch(u) is not None for u in uniques]
+        if not any(comma):
+            continue
+        numbers = all(
+            k or (isinstance(u, str) and (_WHOLE_NUMBER.fullmatch(u) or u.strip() in _NULL_TEXT))
+            for u, k in zip(uniques, comma, strict=True)
+        )
+        if not numbers and decimal is None:
+            continue  # detected only when the whole column reads so
+        texts = [
+            u.strip().replace(",", ".") if k else u for u, k in zip(uniques, comma, strict=True)
+        ]
+        if numbers:  # a numeric column
+            val = np.array([_number(t)[0] for t in texts] + [np.nan])
+            new = pd.Series(val[codes], index=col.index)
+        else:  # numbers and other text: as text, so the other values are reported as written
+            new_codes, cats = pd.factorize(pd.Series(texts + [None], dtype=object))
+            new = pd.Series(
+                pd.Categorical.from_codes(
+                    new_codes[codes], categories=pd.Index(cats, dtype=object)
+                ),
+                index=col.index,
+            )
+        df = df.assign(**{c: new})
+        converted.append(str(c))
+    return df, converted
 
 
 def _text_id(x) -> str | None:

@@ -760,7 +760,7 @@ def _load(data: Any, cfg: StudyConfig, progress) -> Any:
         data = data.data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return iop.load(data, mapping=cfg.mapping)
+        return iop.load(data, **cfg.load_options())
 
 
 def _episode_rules(cfg: StudyConfig):

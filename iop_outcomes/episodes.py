@@ -12,7 +12,7 @@ Rules (defaults)
   (any instrument). **Discharge** is ``discharge_date``; without it, in-treatment
   rows are those not labelled ``followup_*``.
 * **Baseline**: the score nearest admission within 14 days before to 7 days
-  after it (ties: the earlier).
+  after it (ties: the earlier; scores on the same day: the lower).
 * **Endpoint**: ``"last_in_treatment"`` (default) — the last score after the
   baseline and no later than 7 days after discharge (scores on that same last day:
   the one labelled ``discharge``, else the lower score, whatever the row order); or ``"discharge_only"`` —
@@ -404,12 +404,15 @@ def _require(data: pd.DataFrame, cols) -> None:
 def _pick_nearest(
     d: pd.DataFrame, mask: np.ndarray, dist: np.ndarray, keys: list[str]
 ) -> np.ndarray:
-    """Positions (into d) of the row nearest 0 in ``dist`` per key group among ``mask`` rows; ties → earlier date."""
+    """Positions (into d) of the row nearest 0 in ``dist`` per key group among ``mask`` rows;
+    ties → the earlier date, then (scores on the same day) the lower score, whatever the row
+    order."""
     cand = pd.DataFrame({"_pos": np.nonzero(mask)[0], "_dist": np.abs(dist[mask])})
     for k in keys:
         cand[k] = d[k].to_numpy()[mask]
     cand["_date"] = d["_t"].to_numpy()[mask]
-    cand = cand.sort_values([*keys, "_dist", "_date"], kind="mergesort")
+    cand["_y"] = d["total"].to_numpy(dtype=float, na_value=np.nan)[mask]
+    cand = cand.sort_values([*keys, "_dist", "_date", "_y"], kind="mergesort")
     return cand.drop_duplicates(keys, keep="first")["_pos"].to_numpy()
 
 

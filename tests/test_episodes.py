@@ -478,3 +478,27 @@ def test_endpoint_without_ties_is_unchanged():
     d = rows("E1", [0, 14, 28, 42], [18, 13, 15, 9])
     assert iop.episodes(d)["endpoint"].iloc[0] == 9
     assert iop.episodes(d.iloc[:3])["endpoint"].iloc[0] == 15
+
+
+def test_same_day_ties_never_depend_on_row_order():
+    """Episodes with same-day scores at every role (baseline, endpoint with and without a
+    discharge label, follow-up), shuffled many times: the episode table never changes."""
+    parts = [
+        # two scores on the baseline day, a weekly and a discharge score on the discharge day
+        labelled(
+            "E1", [0, 0, 21, 42, 42], [20, 22, 14, 11, 9], [None, None, None, "week_6", "discharge"]
+        ),
+        # the discharge-day tie without labels, and two scores on a follow-up day
+        labelled("E2", [-2, 21, 42, 42, 42 + 30, 42 + 30], [18, 13, 12, 10, 11, 14], [None] * 6),
+        # a discharge label with the higher score still wins the day
+        labelled("E3", [1, 42, 42], [16, 7, 12], ["intake", "week_6", "discharge"]),
+    ]
+    d = pd.concat(parts, ignore_index=True)
+    first = iop.episodes(d)
+    assert first.set_index("episode_id")["endpoint"].to_dict() == {"E1": 9, "E2": 10, "E3": 12}
+    assert first.set_index("episode_id")["baseline"].to_dict() == {"E1": 20, "E2": 18, "E3": 16}
+    assert first.set_index("episode_id")["followup_1m"].to_dict()["E2"] == 11
+    rng = np.random.default_rng(10)
+    for _ in range(25):
+        shuffled = d.iloc[rng.permutation(len(d))].reset_index(drop=True)
+        pd.testing.assert_frame_equal(iop.episodes(shuffled), first)

@@ -186,8 +186,14 @@ def load(
         Renames your columns onto the contract, adds value synonyms
         (``[values.format]``, ``[values.discharge_status]``,
         ``[values.timepoint]``, ``[values.instrument]``) and options
-        (``date_format``); see :mod:`iop_outcomes.io.mapping`. Messages about a
+        (``date_format``, ``decimal``); see :mod:`iop_outcomes.io.mapping`. Messages about a
         renamed column name your own column too.
+
+        Decimal commas: in a ``;``-delimited CSV file, a numeric column (items, ``total``,
+        ``week``, ``age``, attendance) whose values are all numbers with a decimal comma
+        (``12,5``; whole numbers may stand among them) is read as numbers;
+        ``options.decimal = ","`` reads such values in any input, ``"."`` turns the
+        detection off. A note in ``problems`` names the columns read so.
 
         Dates: ISO values (with or without a time or UTC offset) are read as
         such; the other values of a column are read with ONE day/month order,

@@ -1324,8 +1324,14 @@ def test_skip_rows_errors_name_the_file(tmp_path):
     with pytest.raises(LoadError) as e:
         iop.load(tmp_path / "v.parquet", skip_rows=1)
     assert str(e.value) == (
-        "The 'skip_rows' parameter of iop.load applies to CSV and Excel files. Got skip_rows=1 "
-        "for 'v.parquet', a Parquet file, instead."
+        "The 'skip_rows' parameter of iop.load (--skip-rows) applies to CSV and Excel files. Got "
+        "skip_rows=1 for 'v.parquet', a Parquet file, instead."
+    )
+    with pytest.raises(LoadError) as e:
+        iop.load(path, sheet="PHQ")
+    assert str(e.value) == (
+        "The 'sheet' parameter of iop.load (--sheet) applies to Excel files. Got sheet='PHQ' for "
+        "'v.csv', a CSV file, instead."
     )
 
 

@@ -151,9 +151,14 @@ def read_source(
     kind = SUPPORTED[suffix]
     display = name or path.name
     skip_rows = _check_skip_rows(skip_rows)
+    if sheet not in (0, None) and kind != "Excel":
+        raise LoadError(
+            f"The 'sheet' parameter of iop.load (--sheet) applies to Excel files. Got "
+            f"sheet={sheet!r} for {display!r}, a {kind} file, instead."
+        )
     if skip_rows and kind not in ("CSV", "Excel"):
         raise LoadError(
-            f"The 'skip_rows' parameter of iop.load applies to CSV and Excel files. Got "
+            f"The 'skip_rows' parameter of iop.load (--skip-rows) applies to CSV and Excel files. Got "
             f"skip_rows={skip_rows} for {display!r}, a {kind} file, instead."
         )
     if path.stat().st_size == 0:

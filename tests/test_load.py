@@ -1438,3 +1438,23 @@ def test_decimal_option_is_checked():
         "The 'decimal' option of the mapping must be '.' or ',' (TOML: [options] decimal = \",\"). "
         "Got 'comma' instead."
     )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "newline"),
+    [
+        ("utf-8", "\n"),
+        ("utf-8-sig", "\r\n"),
+        ("cp1252", "\r\n"),
+        ("utf-16", "\r\n"),
+        ("utf-8", "\r"),
+    ],
+)
+def test_skip_rows_in_every_csv_encoding_and_line_end(tmp_path, encoding, newline):
+    lines = ["Clinic report – Q1", "exported 2025-04-01", *frame().to_csv(index=False).splitlines()]
+    path = tmp_path / "titled.csv"
+    path.write_bytes((newline.join(lines) + newline).encode(encoding))
+    res = iop.load(path, skip_rows=2)
+    assert res.counts()["accepted"] == 4 == len(res.ledger)
+    assert res.data["total"].tolist() == [18, 9, 14, 12]
+    assert res.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

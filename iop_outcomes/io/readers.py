@@ -435,6 +435,9 @@ def _read_csv(
             )
         raise LoadError(f"{display!r} is empty (no header row). Check that the export finished.")
     as_text = set(text_columns(header)) if text_columns else set()
+    with open(path, "rb") as fh:
+        start = fh.read(1 << 16)
+    cr_only = b"\r" in start and b"\n" not in start
     parse_opts = pacsv.ParseOptions(delimiter=delimiter)
     quoted_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     digest: list[str | None] = [None]
@@ -453,7 +456,9 @@ def _read_csv(
                 auto_dict_max_cardinality=65536,
             )
 
-        if enc == "utf-16":  # not ASCII-compatible: no line-aligned pieces; one read
+        if enc == "utf-16" or (skip_rows and cr_only):
+            # UTF-16 is not ASCII-compatible, and old Mac line ends (CR only) are no lines to
+            # cut pieces at (nor to skip title lines by): one read
             return _narrow_ints(
                 pacsv.read_csv(
                     path,

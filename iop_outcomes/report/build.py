@@ -2527,7 +2527,8 @@ def report(
     ----------
     data : path, DataFrame, LoadResult or SynthData
         Assessment rows in the data contract (``docs/data-format.md``). Paths and frames are
-        loaded with :func:`iop_outcomes.load` (lenient mode; the ledger is reported).
+        loaded with :func:`iop_outcomes.load` (lenient mode; the ledger is reported) with the
+        configuration's ``[data]`` options (mapping, sheet, skip_rows, wide, episodes).
     config : path to a TOML file, dict or StudyConfig, optional
         Study configuration (see :mod:`iop_outcomes.report.config`); defaults otherwise.
     out : path, optional

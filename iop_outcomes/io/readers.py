@@ -263,9 +263,12 @@ def _check_sheet(
     for other in sheets:
         if other == chosen:
             continue
-        head = pd.read_excel(
-            path, sheet_name=other, engine="openpyxl", dtype=object, skiprows=skip_rows, nrows=1
-        )
+        try:
+            head = pd.read_excel(
+                path, sheet_name=other, engine="openpyxl", dtype=object, skiprows=skip_rows, nrows=1
+            )
+        except Exception:  # a sheet the reader cannot read (a chart sheet) holds no data
+            continue
         if len(head) and not (missing_columns and missing_columns(list(head.columns))):
             good.append(other)
     msg = f"{display!r}: {which} {problem}. Sheets found: {', '.join(map(repr, sheets))}."

@@ -35,6 +35,10 @@ examples:
   iop-outcomes validate visits.csv          check a file; print the row ledger summary
   iop-outcomes validate visits.csv --strict --ledger-out ledger.csv
                                             exit 1 if any row has a problem; save the ledger
+  iop-outcomes validate visits.xlsx --sheet "PHQ scores" --skip-rows 2
+                                            read one sheet, below two title rows
+  iop-outcomes validate scores.csv --episodes episodes.csv
+                                            join the episode table on episode_id
   iop-outcomes summary visits.csv           key tables in the terminal
   iop-outcomes summary visits.csv --json    the same as JSON, for pipelines
   iop-outcomes report visits.csv --config study.toml --out reports/2025q1/
@@ -44,6 +48,46 @@ exit codes: 0 success; 1 validate --strict found problems; 2 usage error;
 3 input or configuration could not be used; 4 internal error (use --debug).
 Documentation: docs/cli.md, docs/report.md, docs/data-format.md.
 """
+
+
+def _non_negative(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return n
+
+
+def _reading_options(parser: argparse.ArgumentParser, config: bool) -> None:
+    """The options of how DATA is read (``iop.load``'s keywords), on validate, summary, report."""
+    over = " (overrides [data] in --config)" if config else ""
+    g = parser.add_argument_group("reading the data file" + over)
+    g.add_argument("--mapping", help="column mapping TOML ([columns], [values], [options])")
+    g.add_argument(
+        "--sheet",
+        metavar="NAME|INDEX",
+        help="Excel sheet, by name or 0-based position (default: the first)",
+    )
+    g.add_argument(
+        "--skip-rows",
+        type=_non_negative,
+        metavar="N",
+        help="title rows above the header to skip (CSV, Excel; default 0)",
+    )
+    g.add_argument(
+        "--wide",
+        action="store_true",
+        default=None,
+        help="one row per episode with score columns such as phq9_intake (reshaped to long)",
+    )
+    g.add_argument(
+        "--episodes",
+        metavar="FILE",
+        help="episode table (admit/discharge dates, status, ...) joined on episode_id "
+        "(or patient_id)",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,8 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("data", help="assessment file (CSV, XLSX, Parquet, SAV, DTA)")
     v.add_argument("--strict", action="store_true", help="exit with status 1 on any problem")
-    v.add_argument("--mapping", help="column mapping TOML ([columns] table)")
     v.add_argument("--ledger-out", help="write the full row ledger to this CSV file")
+    _reading_options(v, config=False)
 
     s = sub.add_parser(
         "summary",
@@ -114,9 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("data", help="assessment file")
     s.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
-    s.add_argument("--mapping", help="column mapping TOML")
     s.add_argument("--by", default="format", help="grouping column (default: %(default)s)")
-    s.add_argument("--config", help="study configuration TOML (instruments, threshold)")
+    s.add_argument("--config", help="study configuration TOML (instruments, threshold, [data])")
+    _reading_options(s, config=True)
 
     r = sub.add_parser(
         "report",
@@ -129,7 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("data", help="assessment file")
     r.add_argument("--config", help="study configuration TOML (see docs/report.md)")
     r.add_argument("--out", required=True, help="output directory")
-    r.add_argument("--mapping", help="column mapping TOML (overrides [data] mapping)")
     r.add_argument(
         "--timestamp",
         default="data",
@@ -137,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="date stamp: 'data' (quarter of the latest assessment; reruns are byte-identical), "
         "'now' (UTC clock, or SOURCE_DATE_EPOCH when set) or a text to show (default: %(default)s)",
     )
+    _reading_options(r, config=True)
 
     y = sub.add_parser(
         "synth",
@@ -158,23 +202,30 @@ def _progress(args) -> bool:
     return not getattr(args, "quiet", False)
 
 
-def _config(args, mapping: str | None = None):
+#: reading options given on the command line: StudyConfig fields ([data] in the study file)
+READING = ("mapping", "sheet", "skip_rows", "wide", "episodes")
+
+
+def _config(args):
+    """The study configuration (``--config``, else defaults), with the reading options given on
+    the command line in place of its ``[data]`` keys."""
     from .report.config import StudyConfig, load_config
 
     cfg = load_config(getattr(args, "config", None))
-    if mapping:
-        cfg = StudyConfig(**{**cfg.__dict__, "mapping": mapping})
+    given = {k: getattr(args, k) for k in READING if getattr(args, k, None) is not None}
+    if given:
+        cfg = StudyConfig(**{**cfg.__dict__, **given})
     return cfg
 
 
-def _load(path: str, mapping: str | None, strict: bool = False):
+def _load(path: str, cfg, strict: bool = False):
     import iop_outcomes as iop
 
     if not Path(path).exists():
         raise FileNotFoundError(f"The data file {path!r} does not exist. Check the path.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return iop.load(path, mapping=mapping, strict=strict)
+        return iop.load(path, strict=strict, **cfg.load_options())
 
 
 def cmd_demo(args) -> int:
@@ -197,7 +248,7 @@ def cmd_demo(args) -> int:
 def cmd_report(args) -> int:
     import iop_outcomes as iop
 
-    cfg = _config(args, args.mapping)
+    cfg = _config(args)
     if not Path(args.data).exists():
         raise FileNotFoundError(f"The data file {args.data!r} does not exist. Check the path.")
     rep = iop.report(
@@ -227,7 +278,7 @@ def _finish_report(args, rep, out: Path) -> None:
 
 
 def cmd_validate(args) -> int:
-    res = _load(args.data, args.mapping, strict=False)
+    res = _load(args.data, _config(args), strict=False)
     print(res.summary())
     if args.ledger_out:
         from .report.safety import neutralise_formulas
@@ -255,8 +306,8 @@ def cmd_summary(args) -> int:
 
     from .report.suppress import suppress
 
-    cfg = _config(args, args.mapping)
-    res = _load(args.data, cfg.mapping)
+    cfg = _config(args)
+    res = _load(args.data, cfg)
     th = cfg.suppression_threshold
     counts = res.ledger["disposition"].value_counts()
     ledger = {k: int(counts.get(k, 0)) for k in ("accepted", "repaired", "quarantined")}

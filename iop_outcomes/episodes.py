@@ -12,9 +12,10 @@ Rules (defaults)
   (any instrument). **Discharge** is ``discharge_date``; without it, in-treatment
   rows are those not labelled ``followup_*``.
 * **Baseline**: the score nearest admission within 14 days before to 7 days
-  after it (ties: the earlier).
+  after it (ties: the earlier; scores on the same day: the lower).
 * **Endpoint**: ``"last_in_treatment"`` (default) — the last score after the
-  baseline and no later than 7 days after discharge; or ``"discharge_only"`` —
+  baseline and no later than 7 days after discharge (scores on that same last day:
+  the one labelled ``discharge``, else the lower score, whatever the row order); or ``"discharge_only"`` —
   the score labelled ``discharge`` where the episode has timepoint labels,
   otherwise the score nearest discharge from 3 days before to 7 days after it
   (an episode without one has no endpoint, so dropouts without a discharge
@@ -403,19 +404,31 @@ def _require(data: pd.DataFrame, cols) -> None:
 def _pick_nearest(
     d: pd.DataFrame, mask: np.ndarray, dist: np.ndarray, keys: list[str]
 ) -> np.ndarray:
-    """Positions (into d) of the row nearest 0 in ``dist`` per key group among ``mask`` rows; ties → earlier date."""
+    """Positions (into d) of the row nearest 0 in ``dist`` per key group among ``mask`` rows;
+    ties → the earlier date, then (scores on the same day) the lower score, whatever the row
+    order."""
     cand = pd.DataFrame({"_pos": np.nonzero(mask)[0], "_dist": np.abs(dist[mask])})
     for k in keys:
         cand[k] = d[k].to_numpy()[mask]
     cand["_date"] = d["_t"].to_numpy()[mask]
-    cand = cand.sort_values([*keys, "_dist", "_date"], kind="mergesort")
+    cand["_y"] = d["total"].to_numpy(dtype=float, na_value=np.nan)[mask]
+    cand = cand.sort_values([*keys, "_dist", "_date", "_y"], kind="mergesort")
     return cand.drop_duplicates(keys, keep="first")["_pos"].to_numpy()
 
 
-def _pick_last(mask: np.ndarray, key: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Positions of the latest ``t`` per ``key`` among ``mask`` rows (ties: the later row)."""
-    cand = pd.DataFrame({"_pos": np.nonzero(mask)[0], "_k": key[mask], "_t": t[mask]})
-    cand = cand.sort_values(["_k", "_t"], kind="mergesort")
+def _pick_last(
+    mask: np.ndarray, key: np.ndarray, t: np.ndarray, y: np.ndarray, discharge: np.ndarray
+) -> np.ndarray:
+    """Positions of the latest ``t`` per ``key`` among ``mask`` rows.
+
+    Same-``t`` ties (a weekly and a discharge assessment on the discharge day) go to the row
+    labelled ``discharge``, then to the lower score ``y``: the pick does not depend on row order.
+    """
+    pos = np.nonzero(mask)[0]
+    cand = pd.DataFrame(
+        {"_pos": pos, "_k": key[pos], "_t": t[pos], "_dc": discharge[pos], "_y": -y[pos]}
+    )
+    cand = cand.sort_values(["_k", "_t", "_dc", "_y"], kind="mergesort")
     return cand.drop_duplicates("_k", keep="last")["_pos"].to_numpy()
 
 
@@ -536,7 +549,8 @@ def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
             m = valid & after_base & _is(labels, v)
             picks.append(_pick_labelled(m, gk, t_int, y, days, latest=True))
         elif v == "last_in_treatment":
-            picks.append(_pick_last(later, gk, tn))
+            dc = _is(labels if labels is not None else _canonical_labels(d), "discharge")
+            picks.append(_pick_last(later, gk, t_int, y, dc))
         else:
             # the discharge assessment: by its label where the episode has labels, else by date
             lo_dc, hi_dc = r.discharge_window
@@ -646,7 +660,7 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
             picks.append(_pick_labelled(m, gk, t, y, w, latest=True))
         else:
             endpoint_ok = later & disc if v == "discharge_only" else later
-            picks.append(_pick_last(endpoint_ok, gk, t))
+            picks.append(_pick_last(endpoint_ok, gk, t, y, disc))
     end_pos = _first_alternative(gk, picks)
     role[end_pos] = "endpoint"
     taken[end_pos] = labels is not None

@@ -125,3 +125,116 @@ def test_console_script_entry_point():
 
     eps = [e for e in entry_points(group="console_scripts") if e.name == "iop-outcomes"]
     assert eps and eps[0].value == "iop_outcomes.cli:main"
+
+
+# ------------------------------------------------------------- reading options
+
+
+@pytest.fixture(scope="module")
+def sheets(tmp_path_factory):
+    """A workbook whose data sit on the second sheet below two title rows, the same data as a
+    titled CSV, and an episode table for a file without episode columns."""
+    import iop_outcomes as iop
+
+    d = tmp_path_factory.mktemp("reading")
+    data = iop.synth.generate(n_episodes=40, seed=21).data
+    data["assessment_date"] = data["assessment_date"].dt.strftime("%Y-%m-%d")
+    ep_cols = ["admit_date", "discharge_date", "discharge_status", "site"]
+    episodes = data[["episode_id", *ep_cols]].drop_duplicates("episode_id")
+    for c in ep_cols[:2]:
+        episodes[c] = pd.to_datetime(episodes[c]).dt.strftime("%Y-%m-%d")
+    episodes.to_csv(d / "episodes.csv", index=False)
+    data.drop(columns=ep_cols).to_csv(d / "scores.csv", index=False)
+    xlsx = d / "visits.xlsx"
+    with pd.ExcelWriter(xlsx) as xw:
+        pd.DataFrame({"About": ["PHQ-9 export"]}).to_excel(xw, sheet_name="Notes", index=False)
+        data.to_excel(xw, sheet_name="PHQ scores", index=False, startrow=2)
+        pd.DataFrame({"Clinic report": []}).to_excel(xw, sheet_name="PHQ scores", index=False)
+    titled = d / "titled.csv"
+    titled.write_text("Clinic report\nexported 2026-04-01\n" + data.to_csv(index=False))
+    (d / "header_only.csv").write_text("patient_id,instrument,assessment_date,total\n")
+    return d, len(data)
+
+
+def test_validate_reads_a_sheet_below_title_rows(sheets, capsys):
+    d, n = sheets
+    ledger = d / "ledger.csv"
+    argv = ["validate", str(d / "visits.xlsx"), "--sheet", "PHQ scores", "--skip-rows", "2"]
+    assert main([*argv, "--ledger-out", str(ledger)]) == EXIT_OK
+    assert f"Rows read {n:,}" in capsys.readouterr().out
+    assert len(pd.read_csv(ledger)) == n  # one ledger row per input row
+    assert main(["validate", str(d / "visits.xlsx"), "--sheet", "1", "--skip-rows", "2"]) == EXIT_OK
+    assert main(["validate", str(d / "titled.csv"), "--skip-rows", "2"]) == EXIT_OK
+    assert f"Rows read {n:,}" in capsys.readouterr().out
+
+
+def test_validate_sheet_and_header_messages(sheets, capsys):
+    d, _ = sheets
+    assert main(["validate", str(d / "visits.xlsx"), "--skip-rows", "2"]) == EXIT_PROBLEMS
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "iop-outcomes: the data could not be loaded: 'visits.xlsx': sheet 'Notes'"
+    )
+    assert " ".join(err.split()).endswith(
+        "Sheets found: 'Notes', 'PHQ scores'. 'PHQ scores' has the required columns and rows: "
+        "choose it with sheet='PHQ scores' (iop.load) or --sheet 'PHQ scores' (command line)."
+    )
+    assert main(["validate", str(d / "header_only.csv")]) == EXIT_PROBLEMS
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (
+        "iop-outcomes: the data could not be loaded: 'header_only.csv' has a header but no rows: "
+        "the columns 'patient_id', 'instrument', 'assessment_date', 'total' and no data below "
+        "them. Check that the export finished (and that its filter matched any rows)."
+    )
+    assert main(["summary", str(d / "header_only.csv")]) == EXIT_INPUT
+    with pytest.raises(SystemExit) as e:
+        main(["validate", str(d / "titled.csv"), "--skip-rows", "-1"])
+    assert e.value.code == EXIT_USAGE
+    assert "--skip-rows: must be a whole number >= 0, got '-1'" in capsys.readouterr().err
+
+
+def test_summary_joins_the_episode_table_and_reads_wide_files(sheets, capsys):
+    d, n = sheets
+    argv = ["summary", str(d / "scores.csv"), "--by", "site", "--json"]
+    assert main(argv) == EXIT_OK
+    alone = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--episodes", str(d / "episodes.csv")]) == EXIT_OK
+    joined = json.loads(capsys.readouterr().out)
+    assert joined["ledger"]["rows_read"] == alone["ledger"]["rows_read"] == n
+    # site comes from the episode table: only the joined data can be grouped by it
+    assert "site" not in alone["change"]["PHQ-9"][0]
+    assert joined["change"]["PHQ-9"][0]["site"] == "Overall"
+    assert main([*argv, "--episodes", str(d / "none.csv")]) == EXIT_INPUT
+    assert "File not found: " in capsys.readouterr().err
+    wide = d / "wide.csv"
+    pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(12)],
+            "phq9_intake": [18, 20, 15, 22, 17, 19, 16, 21, 18, 20, 14, 23],
+            "phq9_intake_date": "2025-01-06",
+            "phq9_discharge": [9, 12, None, 10, 8, 11, 7, 13, 9, 10, 6, 12],
+            "phq9_discharge_date": "2025-02-17",
+        }
+    ).to_csv(wide, index=False)
+    assert main(["summary", str(wide), "--wide", "--json"]) == EXIT_OK
+    out = json.loads(capsys.readouterr().out)
+    assert out["ledger"]["rows_read"] == 23  # one ledger row per non-empty score cell
+
+
+def test_report_reads_with_the_data_table_and_flags_override_it(sheets, capsys):
+    d, _ = sheets
+    cfg = d / "study.toml"
+    cfg.write_text(
+        '[data]\nsheet = "Notes"\nskip_rows = 2\n'
+        "[sensitivity]\nenabled = false\n[trajectories]\nenabled = false\n"
+    )
+    out = d / "rep"
+    argv = ["report", str(d / "visits.xlsx"), "--config", str(cfg), "--out", str(out), "-q"]
+    assert main(argv) == EXIT_INPUT  # the [data] sheet is the wrong one
+    assert "'visits.xlsx': sheet 'Notes' is empty. Sheets found:" in capsys.readouterr().err
+    assert main([*argv, "--sheet", "PHQ scores"]) == EXIT_OK
+    prov = json.loads((out / "provenance.json").read_text())
+    assert (prov["configuration"]["sheet"], prov["configuration"]["skip_rows"]) == (
+        "PHQ scores",
+        2,
+    )

@@ -437,3 +437,68 @@ def test_label_rule_errors_are_clear():
         )
     with pytest.raises(DataError, match="no 'timepoint' column"):
         iop.episodes(rows("E1", [0, 30], [20, 10]), rules=PUBLISHED)
+
+
+@pytest.mark.parametrize("rules", [None, {"endpoint": "label:discharge else last_in_treatment"}])
+def test_last_in_treatment_same_day_tie_goes_to_discharge_then_lower_score(rules):
+    d = labelled(
+        "E1",
+        [0, 21, 42, 42, 42],
+        [20, 14, 11, 9, 10],
+        ["intake", "week_3", "week_6", "discharge", None],
+    )
+    for order in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [0, 3, 1, 4, 2], [2, 0, 4, 3, 1]):
+        shuffled = d.iloc[order].reset_index(drop=True)
+        ep = iop.episodes(shuffled, rules=rules)
+        assert (ep["endpoint"].iloc[0], ep["endpoint_date"].iloc[0]) == (9, DC)
+        roles = assessment_roles(shuffled, rules=rules).set_index("total")["role"]
+        assert roles[9] == "endpoint" and roles[11] == "treatment" and roles[10] == "treatment"
+    # no discharge label on the last day: the lower score, in any order
+    plain = d.assign(timepoint=["intake", "week_3", "week_6", None, None])
+    for order in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [1, 4, 0, 2, 3]):
+        ep = iop.episodes(plain.iloc[order].reset_index(drop=True))
+        assert ep["endpoint"].iloc[0] == 9
+
+
+def test_last_in_treatment_tie_break_by_week_without_dates():
+    d = pd.DataFrame(
+        {
+            "patient_id": "p",
+            "episode_id": "e",
+            "instrument": "PHQ-9",
+            "timepoint": ["intake", "week_4", "week_4"],
+            "total": [19.0, 12, 11],
+        }
+    )
+    for order in ([0, 1, 2], [0, 2, 1], [2, 1, 0]):
+        assert iop.episodes(d.iloc[order]).loc[0, "endpoint"] == 11
+
+
+def test_endpoint_without_ties_is_unchanged():
+    d = rows("E1", [0, 14, 28, 42], [18, 13, 15, 9])
+    assert iop.episodes(d)["endpoint"].iloc[0] == 9
+    assert iop.episodes(d.iloc[:3])["endpoint"].iloc[0] == 15
+
+
+def test_same_day_ties_never_depend_on_row_order():
+    """Episodes with same-day scores at every role (baseline, endpoint with and without a
+    discharge label, follow-up), shuffled many times: the episode table never changes."""
+    parts = [
+        # two scores on the baseline day, a weekly and a discharge score on the discharge day
+        labelled(
+            "E1", [0, 0, 21, 42, 42], [20, 22, 14, 11, 9], [None, None, None, "week_6", "discharge"]
+        ),
+        # the discharge-day tie without labels, and two scores on a follow-up day
+        labelled("E2", [-2, 21, 42, 42, 42 + 30, 42 + 30], [18, 13, 12, 10, 11, 14], [None] * 6),
+        # a discharge label with the higher score still wins the day
+        labelled("E3", [1, 42, 42], [16, 7, 12], ["intake", "week_6", "discharge"]),
+    ]
+    d = pd.concat(parts, ignore_index=True)
+    first = iop.episodes(d)
+    assert first.set_index("episode_id")["endpoint"].to_dict() == {"E1": 9, "E2": 10, "E3": 12}
+    assert first.set_index("episode_id")["baseline"].to_dict() == {"E1": 20, "E2": 18, "E3": 16}
+    assert first.set_index("episode_id")["followup_1m"].to_dict()["E2"] == 11
+    rng = np.random.default_rng(10)
+    for _ in range(25):
+        shuffled = d.iloc[rng.permutation(len(d))].reset_index(drop=True)
+        pd.testing.assert_frame_equal(iop.episodes(shuffled), first)

@@ -1,6 +1,7 @@
 """iop.load: readers, mapping, every bad-input class, scoring, and the ledger invariant."""
 
 import hashlib
+import re
 import warnings
 
 import numpy as np
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import iop_outcomes as iop
-from iop_outcomes.exceptions import IOPWarning, LoadError
+from iop_outcomes.exceptions import ConfigError, IOPWarning, LoadError
 
 PHQ_TEXT = ["Not at all", "Several days", "More than half the days", "Nearly every day"]
 
@@ -1102,3 +1103,382 @@ def test_rows_listed_per_duplicate_group_match_a_plain_join():
     rows = np.sort(rng.choice(10_000, 120, replace=False)) + 1
     want = [", ".join(str(r) for r in rows[gid == g]) for g in gid]
     assert joined_by_group(rows, gid).tolist() == want
+
+
+# ------------------------------------------------- same-day administrations with their labels
+
+
+def _same_day(timepoints, totals):
+    days = ["2025-01-06"] + ["2025-02-17"] * (len(timepoints) - 1)
+    return pd.DataFrame(
+        {
+            "patient_id": "A",
+            "instrument": "PHQ-9",
+            "assessment_date": days,
+            "timepoint": timepoints,
+            "total": totals,
+        }
+    )
+
+
+def _ledger_ok(res, n):
+    c = res.counts()
+    assert sum(c.values()) == n == len(res.ledger) and len(res.data) == n - c["quarantined"]
+    assert res.ledger["row"].tolist() == list(range(1, n + 1))
+
+
+def test_same_day_administrations_with_different_labels_are_two_not_a_conflict():
+    df = _same_day(["intake", "week_6", "discharge"], [20, 12, 9])
+    res = iop.load(df)  # no warning: nothing quarantined
+    _ledger_ok(res, 3)
+    assert res.counts() == {"accepted": 3, "repaired": 0, "quarantined": 0}
+    assert res.data["timepoint"].astype(str).tolist() == ["intake", "week_6", "discharge"]
+    # the episode keeps its discharge score as the endpoint, whatever the row order
+    for order in ([0, 1, 2], [0, 2, 1], [2, 1, 0]):
+        ep = iop.episodes(iop.load(df.iloc[order]).data)
+        assert (ep["baseline"].iloc[0], ep["endpoint"].iloc[0]) == (20, 9)
+
+
+def test_same_day_same_or_missing_label_stay_duplicates_with_the_key_in_the_message():
+    df = _same_day(
+        ["intake", "discharge", "Discharge", None, "week_5", "week_5"], [20, 9, 9, 9, 12, 13]
+    )
+    df.loc[4:, "assessment_date"] = "2025-02-10"  # week_5 twice on another day
+    res = quiet_load(df)
+    _ledger_ok(res, 6)
+    assert res.ledger["disposition"].astype(str).tolist() == [
+        "accepted",
+        "repaired",
+        "quarantined",
+        "quarantined",
+        "quarantined",
+        "quarantined",
+    ]
+    assert reasons(res) == [
+        "kept the first of duplicate administrations",
+        "duplicate administration (same patient, episode, instrument, date, timepoint and total) "
+        "of row 2",
+        "duplicate administration (same patient, episode, instrument, date, timepoint and total) "
+        "of row 2",
+        "conflicting duplicate administrations: same patient, episode, instrument, date and "
+        "timepoint with different totals (rows 5, 6)",
+        "conflicting duplicate administrations: same patient, episode, instrument, date and "
+        "timepoint with different totals (rows 5, 6)",
+    ]
+
+
+def test_unlabelled_row_beside_one_label_is_its_duplicate_beside_two_it_is_ambiguous():
+    one = quiet_load(_same_day(["intake", "discharge", None], [20, 9, 11]))
+    _ledger_ok(one, 3)
+    assert one.ledger["disposition"].astype(str).tolist() == [
+        "accepted",
+        "quarantined",
+        "quarantined",
+    ]
+    assert "rows 2, 3" in one.ledger["reason"].iloc[1]
+    two = quiet_load(_same_day(["intake", "week_6", "discharge", None], [20, 12, 9, 9]))
+    _ledger_ok(two, 4)
+    assert two.ledger["disposition"].astype(str).tolist() == [
+        "accepted",
+        "accepted",
+        "accepted",
+        "quarantined",
+    ]
+    assert two.ledger["reason"].iloc[3] == (
+        "no timepoint on a day with differently labelled administrations of the same patient, "
+        "episode and instrument (discharge, week_6): it cannot be told which it repeats"
+    )
+    assert two.ledger["column"].iloc[3] == "timepoint"
+
+
+def test_files_without_timepoints_keep_the_date_key():
+    df = _same_day(["intake", "week_6", "discharge"], [20, 12, 9]).drop(columns="timepoint")
+    res = quiet_load(df)
+    _ledger_ok(res, 3)
+    assert res.ledger["reason"].iloc[1] == (
+        "conflicting duplicate administrations: same patient, episode, instrument and date with "
+        "different totals (rows 2, 3)"
+    )
+
+
+# ------------------------------------------------------- header-only files, sheets, title rows
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", ".dta"])
+def test_header_only_file_is_a_clear_error(tmp_path, suffix):
+    df = frame().iloc[:0]
+    path = tmp_path / f"visits{suffix}"
+    if suffix in (".csv", ".tsv"):
+        df.to_csv(path, index=False, sep="," if suffix == ".csv" else "\t")
+    elif suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    else:
+        df.astype({"total": float}).to_stata(path, write_index=False)
+    with pytest.raises(LoadError) as e:
+        iop.load(path)
+    assert str(e.value) == (
+        f"'visits{suffix}' has a header but no rows: the columns 'patient_id', 'instrument', "
+        "'assessment_date', 'total' and no data below them. Check that the export finished (and "
+        "that its filter matched any rows)."
+    )
+
+
+@pytest.fixture
+def workbook(tmp_path):
+    path = tmp_path / "visits.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        pd.DataFrame({"Note": ["exported by the EHR"]}).to_excel(
+            xw, sheet_name="Notes", index=False
+        )
+        frame().to_excel(xw, sheet_name="PHQ scores", index=False)
+        frame().iloc[:0].to_excel(xw, sheet_name="Empty", index=False)
+        pd.DataFrame().to_excel(xw, sheet_name="Blank", index=False)
+    return path
+
+
+CHOOSE = (
+    "Sheets found: 'Notes', 'PHQ scores', 'Empty', 'Blank'. 'PHQ scores' has the required "
+    "columns and rows: choose it with sheet='PHQ scores' (iop.load) or --sheet 'PHQ scores' "
+    "(command line)."
+)
+
+
+@pytest.mark.parametrize(
+    ("sheet", "message"),
+    [
+        (
+            0,
+            "'visits.xlsx': sheet 'Notes' (the first, read by default) lacks the required "
+            "column(s) patient_id, instrument, assessment_date (or week or timepoint), total (or "
+            "item_1 ... item_k) (columns found: 'Note'). " + CHOOSE,
+        ),
+        (
+            "Empty",
+            "'visits.xlsx': sheet 'Empty' has a header but no rows (columns 'patient_id', "
+            "'instrument', 'assessment_date', 'total'). " + CHOOSE,
+        ),
+        ("Blank", "'visits.xlsx': sheet 'Blank' is empty. " + CHOOSE),
+        (
+            "Scores",
+            "'visits.xlsx' has no sheet 'Scores'. Sheets found: 'Notes', 'PHQ scores', 'Empty', "
+            "'Blank'. Choose one by name or 0-based position, e.g. sheet='Notes' (iop.load) or "
+            "--sheet Notes (command line), or sheet=0 / --sheet 0 for the first.",
+        ),
+        (
+            4,
+            "'visits.xlsx' has no sheet 4. Sheets found: 'Notes', 'PHQ scores', 'Empty', "
+            "'Blank'. Choose one by name or 0-based position, e.g. sheet='Notes' (iop.load) or "
+            "--sheet Notes (command line), or sheet=0 / --sheet 0 for the first.",
+        ),
+    ],
+)
+def test_excel_wrong_sheet_names_the_sheets_and_how_to_choose(workbook, sheet, message):
+    with pytest.raises(LoadError) as e:
+        iop.load(workbook, sheet=sheet)
+    assert str(e.value) == message
+
+
+@pytest.mark.parametrize("sheet", ["PHQ scores", 1, "1"])
+def test_excel_sheet_by_name_or_position(workbook, sheet):
+    res = iop.load(workbook, sheet=sheet)
+    assert res.counts()["accepted"] == 4 == len(res.ledger)
+    assert res.data["total"].tolist() == [18, 9, 14, 12]
+
+
+def test_excel_sheet_check_follows_the_mapping(tmp_path):
+    path = tmp_path / "renamed.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        pd.DataFrame({"x": [1]}).to_excel(xw, sheet_name="Cover", index=False)
+        frame().rename(columns={"patient_id": "Client"}).to_excel(
+            xw, sheet_name="Data", index=False
+        )
+    with pytest.raises(LoadError, match="lacks the required column"):
+        iop.load(path, sheet="Data")
+    res = iop.load(path, mapping={"Client": "patient_id"}, sheet="Data")
+    assert res.counts()["accepted"] == 4
+    with pytest.raises(LoadError, match="'Data' has the required columns"):
+        iop.load(path, mapping={"Client": "patient_id"})
+
+
+def test_skip_rows_above_the_header_in_csv_and_excel(tmp_path):
+    csv_path = tmp_path / "titled.csv"
+    body = frame().to_csv(index=False, sep=";")
+    csv_path.write_text('Clinic report; "Q1, 2025"\nexported 2025-04-01\n' + body)
+    res = iop.load(csv_path, skip_rows=2)
+    assert res.counts()["accepted"] == 4 == len(res.ledger)
+    assert res.ledger["row"].tolist() == [1, 2, 3, 4]  # still counted from the header
+    assert res.data["total"].tolist() == [18, 9, 14, 12]
+    assert res.sha256 == hashlib.sha256(csv_path.read_bytes()).hexdigest()  # the whole file
+    xlsx = tmp_path / "titled.xlsx"
+    with pd.ExcelWriter(xlsx) as xw:
+        frame().to_excel(xw, sheet_name="Data", index=False, startrow=2)
+        pd.DataFrame({"Clinic report": []}).to_excel(xw, sheet_name="Data", index=False)
+    res = iop.load(xlsx, skip_rows=2)
+    assert res.counts()["accepted"] == 4 == len(res.ledger)
+    assert res.data["patient_id"].tolist() == ["p1", "p1", "p2", "p2"]
+    with pytest.raises(LoadError, match="skip_rows= / --skip-rows"):
+        iop.load(xlsx)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (-1, "must be an int >= 0 (the number of title rows above the header). Got -1 instead."),
+        ("2", "must be an int >= 0 (the number of title rows above the header). Got '2' instead."),
+        (True, "must be an int >= 0 (the number of title rows above the header). Got True"),
+    ],
+)
+def test_skip_rows_is_checked(tmp_path, value, message):
+    path = tmp_path / "v.csv"
+    frame().to_csv(path, index=False)
+    with pytest.raises(LoadError, match=re.escape(message)):
+        iop.load(path, skip_rows=value)
+
+
+def test_skip_rows_errors_name_the_file(tmp_path):
+    path = tmp_path / "v.csv"
+    path.write_text("title\n")
+    with pytest.raises(LoadError) as e:
+        iop.load(path, skip_rows=3)
+    assert str(e.value) == (
+        "'v.csv' has no header row after skipping 3 row(s). Check skip_rows / --skip-rows: it "
+        "counts the title rows above the header."
+    )
+    frame().to_parquet(tmp_path / "v.parquet")
+    with pytest.raises(LoadError) as e:
+        iop.load(tmp_path / "v.parquet", skip_rows=1)
+    assert str(e.value) == (
+        "The 'skip_rows' parameter of iop.load (--skip-rows) applies to CSV and Excel files. Got "
+        "skip_rows=1 for 'v.parquet', a Parquet file, instead."
+    )
+    with pytest.raises(LoadError) as e:
+        iop.load(path, sheet="PHQ")
+    assert str(e.value) == (
+        "The 'sheet' parameter of iop.load (--sheet) applies to Excel files. Got sheet='PHQ' for "
+        "'v.csv', a CSV file, instead."
+    )
+
+
+# ------------------------------------------------------------------ decimal commas
+
+EURO = (
+    "patient_id;instrument;assessment_date;"
+    + ";".join(f"item_{i}" for i in range(1, 10))
+    + ";total;age;attendance_hours;site\n"
+    "p1;PHQ-9;06.01.2025;2,0;2,0;1,0;2,0;2,0;1,0;2,0;2,0;0,0;14,0;34,5;12,5;Nord, Süd\n"
+    "p1;PHQ-9;17.02.2025;1,0;1,0;1,0;1,0;1,0;1,0;1,0;1,0;0,0;8,0;34,5;30;Nord, Süd\n"
+    "p2;PHQ-9;08.01.2025;3;1,0;1;1;1;1;1;1;0;10;41;7,25;Ost\n"
+)
+
+
+def test_decimal_commas_in_a_semicolon_file_are_read_as_numbers(tmp_path):
+    path = tmp_path / "euro.csv"
+    path.write_text(EURO, encoding="utf-8")
+    res = iop.load(path)
+    _ledger_ok(res, 3)
+    assert res.counts() == {"accepted": 3, "repaired": 0, "quarantined": 0}
+    d = res.data
+    assert d["item_1"].tolist() == [2, 1, 3] and d["item_2"].tolist() == [2, 1, 1]
+    assert d["total"].tolist() == [14, 8, 10] and d["scoring_rule"].iloc[0] == "items_complete"
+    assert d["age"].tolist() == [34.5, 34.5, 41]
+    assert d["attendance_hours"].tolist() == [12.5, 30, 7.25]
+    assert d["site"].astype(str).tolist() == ["Nord, Süd", "Nord, Süd", "Ost"]  # text stays text
+    assert d["assessment_date"].iloc[1] == pd.Timestamp("2025-02-17")
+    notes = res.problems.loc[res.problems["severity"] == "note", "reason"].tolist()
+    assert notes == [
+        "decimal commas read as numbers (12,5 = 12.5) in item_1, item_2, item_3, item_4, item_5, "
+        "item_6, item_7, item_8, item_9, total, age, attendance_hours (a ';'-delimited file)"
+    ]
+    # the same values with decimal points load the same
+    dots = iop.load(_write(tmp_path / "dots.csv", EURO.replace(",0;", ".0;")))
+    pd.testing.assert_series_equal(dots.data["total"], d["total"])
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_decimal_comma_detected_only_when_the_whole_column_reads_so(tmp_path):
+    text = EURO.replace("34,5;12,5", "34,5;12,5 h")
+    res = quiet_load(_write(tmp_path / "mixed.csv", text))
+    _ledger_ok(res, 3)
+    # attendance is not converted (one value is not a number): its comma values stay text,
+    # set to missing as before, while the other columns are read
+    assert res.counts()["repaired"] == 2
+    assert reasons(res) == [
+        "attendance_hours '12,5 h' is not a number >= 0; set to missing",
+        "attendance_hours '7,25' is not a number >= 0; set to missing",
+    ]
+    assert res.data["age"].tolist() == [34.5, 34.5, 41]  # other columns still converted
+
+
+def test_comma_delimited_files_are_unchanged_unless_the_mapping_says_decimal_comma(tmp_path):
+    text = (
+        "patient_id,instrument,assessment_date,total,age,attendance_hours\n"
+        'p1,PHQ-9,2025-01-06,"12,0","34,5","12,5"\n'
+        'p2,PHQ-9,2025-01-07,"12,5x",30,4\n'
+    )
+    path = _write(tmp_path / "comma.csv", text)
+    plain = quiet_load(path)
+    _ledger_ok(plain, 2)
+    assert reasons(plain) == [
+        "total '12,0' is not a number",
+        "total '12,5x' is not a number",
+    ]
+    opt = quiet_load(path, mapping={"options": {"decimal": ","}})
+    _ledger_ok(opt, 2)
+    assert opt.data[["total", "age", "attendance_hours"]].values.tolist() == [[12.0, 34.5, 12.5]]
+    assert reasons(opt) == ["total '12,5x' is not a number"]  # reported as written
+    notes = opt.problems.loc[opt.problems["severity"] == "note", "reason"].tolist()
+    assert notes == [
+        "decimal commas read as numbers (12,5 = 12.5) in total, age, attendance_hours "
+        "(options.decimal = ',')"
+    ]
+    # an unquoted 12,5 in a comma-delimited file is two fields, as before
+    bad = _write(
+        tmp_path / "two.csv",
+        "patient_id,instrument,assessment_date,total\np,PHQ-9,2025-01-06,12,5\n",
+    )
+    with pytest.raises(LoadError, match="Cannot parse 'two.csv' as a ','-delimited file"):
+        iop.load(bad)
+
+
+def test_decimal_option_on_a_dataframe_and_decimal_point_turns_detection_off(tmp_path):
+    df = frame(total=["18,0", "9", "14,0", "12"], age=["30,5", "30,5", "41", None])
+    res = iop.load(df, mapping={"options": {"decimal": ","}})
+    _ledger_ok(res, 4)
+    assert res.data["total"].tolist() == [18, 9, 14, 12]
+    assert res.data["age"].tolist()[:3] == [30.5, 30.5, 41]
+    off = quiet_load(_write(tmp_path / "euro.csv", EURO), mapping={"options": {"decimal": "."}})
+    _ledger_ok(off, 3)
+    assert off.counts()["quarantined"] == 3  # items '2,0' are not numbers when told so
+
+
+def test_decimal_option_is_checked():
+    with pytest.raises(ConfigError) as e:
+        iop.load(frame(), mapping={"options": {"decimal": "comma"}})
+    assert str(e.value) == (
+        "The 'decimal' option of the mapping must be '.' or ',' (TOML: [options] decimal = \",\"). "
+        "Got 'comma' instead."
+    )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "newline"),
+    [
+        ("utf-8", "\n"),
+        ("utf-8-sig", "\r\n"),
+        ("cp1252", "\r\n"),
+        ("utf-16", "\r\n"),
+        ("utf-8", "\r"),
+    ],
+)
+def test_skip_rows_in_every_csv_encoding_and_line_end(tmp_path, encoding, newline):
+    lines = ["Clinic report – Q1", "exported 2025-04-01", *frame().to_csv(index=False).splitlines()]
+    path = tmp_path / "titled.csv"
+    path.write_bytes((newline.join(lines) + newline).encode(encoding))
+    res = iop.load(path, skip_rows=2)
+    assert res.counts()["accepted"] == 4 == len(res.ledger)
+    assert res.data["total"].tolist() == [18, 9, 14, 12]
+    assert res.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -70,3 +70,67 @@ def test_report_methods_state_the_label_episode_rules(tmp_path):
     meth = page[page.index('id="methods"') : page.index('id="provenance"')]
     assert "Baseline: the score labelled 'intake' (the earliest if several)" in meth
     assert "Endpoint (label:discharge): the score labelled 'discharge'" in meth
+
+
+def test_data_table_takes_the_reading_options_relative_to_the_study_file(tmp_path):
+    from iop_outcomes.report.config import load_config
+
+    study = tmp_path / "conf" / "study.toml"
+    study.parent.mkdir()
+    study.write_text(
+        '[data]\nmapping = "m.toml"\nsheet = "PHQ scores"\nskip_rows = 2\nwide = true\n'
+        'episodes = "episodes.csv"\n'
+    )
+    cfg = load_config(study)
+    assert cfg.load_options() == {
+        "mapping": str(study.parent / "m.toml"),
+        "sheet": "PHQ scores",
+        "skip_rows": 2,
+        "wide": True,
+        "episodes": str(study.parent / "episodes.csv"),
+    }
+    d = cfg.to_dict()  # provenance: file names without their folders; defaults left out
+    assert (d["mapping"], d["episodes"], d["sheet"], d["skip_rows"], d["wide"]) == (
+        "m.toml",
+        "episodes.csv",
+        "PHQ scores",
+        2,
+        True,
+    )
+    assert not {"sheet", "skip_rows", "wide", "episodes"} & set(load_config().to_dict())
+    assert load_config({"data": {"sheet": 1}}).load_options()["sheet"] == 1
+
+
+def test_data_table_reading_options_are_checked():
+    import pytest
+
+    from iop_outcomes.exceptions import ConfigError
+    from iop_outcomes.report.config import load_config
+
+    cases = [
+        (
+            {"skip_rows": -1},
+            "The 'skip_rows' key in [data] must be an integer >= 0 (the title rows above the "
+            "header). Got -1 instead.",
+        ),
+        (
+            {"sheet": -2},
+            "The 'sheet' key in [data] must be a sheet name or a 0-based position (an integer "
+            ">= 0). Got -2 instead.",
+        ),
+        (
+            {"sheet": True},
+            "The 'sheet' key in [data] must be a sheet name or a 0-based position (an integer "
+            ">= 0). Got True instead.",
+        ),
+        ({"wide": "yes"}, "The 'wide' key in [data] must be of type bool. Got 'yes' instead."),
+        (
+            {"sheets": "x"},
+            "Unknown key(s) ['sheets'] in [data]. Known keys: ['episodes', 'mapping', 'sheet', "
+            "'skip_rows', 'wide'].",
+        ),
+    ]
+    for data, message in cases:
+        with pytest.raises(ConfigError) as e:
+            load_config({"data": data})
+        assert str(e.value) == message

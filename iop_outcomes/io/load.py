@@ -178,6 +178,7 @@ def load(
     wide: bool = False,
     missing_items: str | int | dict = "prorate",
     sheet: str | int | None = 0,
+    skip_rows: int = 0,
     name: str | None = None,
 ) -> LoadResult:
     """Load repeated-measures questionnaire data, validate every row and score it.
@@ -192,7 +193,7 @@ def load(
         Renames your columns onto the contract, adds value synonyms
         (``[values.<column>]`` for instrument, timepoint, format,
         discharge_status, site, program, cohort, gender_identity,
-        race_ethnicity and payer) and options (``date_format``); see
+        race_ethnicity and payer) and options (``date_format``, ``decimal``); see
         :mod:`iop_outcomes.io.mapping`. Messages about a renamed column name your
         own column too. Labels your mapping declares are not repairs (such rows
         stay ``accepted``). Mistakes in the mapping are caught: an unknown
@@ -201,6 +202,12 @@ def load(
         (an error when its target is required) or a ``[values]`` entry matching no
         value is a file-level warning; a target outside the contract is a note.
         An unknown format or discharge_status label is set to missing (a repair).
+
+        Decimal commas: in a ``;``-delimited CSV file, a numeric column (items, ``total``,
+        ``week``, ``age``, attendance) whose values are all numbers with a decimal comma
+        (``12,5``; whole numbers may stand among them) is read as numbers;
+        ``options.decimal = ","`` reads such values in any input, ``"."`` turns the
+        detection off. A note in ``problems`` names the columns read so.
 
         Dates: ISO values (with or without a time or UTC offset) are read as
         such; the other values of a column are read with ONE day/month order,
@@ -245,9 +252,16 @@ def load(
         instrument. Item 9 of the PHQ-9 is never imputed: its safety flag stays
         missing when the item is missing.
     sheet : str or int
-        Excel sheet.
+        Excel sheet, by name or 0-based position (default: the first). When the sheet is
+        empty or lacks the required columns, the :class:`~iop_outcomes.LoadError` names the
+        workbook's sheets and the one that has them.
+    skip_rows : int
+        CSV and Excel: title rows above the header to skip (default 0). Ledger rows still
+        count from the header (row 0).
     name : str, optional
         Source name used in the ledger and messages.
+
+    A file with a header but no rows raises :class:`~iop_outcomes.LoadError`.
 
     Returns
     -------
@@ -274,14 +288,20 @@ def load(
     'total 30 is outside the GAD-7 range 0-21'
     """
     mp = read_mapping(mapping)
+    decimal = _decimal_option(mp)
     raw = read_source(
         source,
         sheet=sheet,
         name=name,
+        skip_rows=skip_rows,
         text_columns=lambda header: [
             c for c in header if mp.target(c) in ("patient_id", "episode_id")
         ],
         whole_numbers=lambda header: [c for c in header if mp.target(c).startswith("item_")],
+        # a wide sheet has its score columns before reshaping; an episodes table may add columns
+        missing_columns=None
+        if wide or episodes is not None
+        else lambda header: _missing_required([mp.target(c) for c in header]),
     )
     df = mp.apply(raw.frame, raw.name)
     origin = None
@@ -292,9 +312,11 @@ def load(
             {c: yours.get(c, c) for c in pd.unique(origin["source_column"])}
         )
     seen, where = list(raw.frame.columns), raw.name
+    df, comma_cols = _decimal_commas(df, decimal, raw.delimiter)
     if episodes is not None:
-        df, ep_columns = _join_episodes(df, episodes, mp)
+        df, ep_columns, ep_comma = _join_episodes(df, episodes, mp, decimal)
         seen, where = seen + ep_columns, f"{raw.name} or the episodes table"
+        comma_cols += [c for c in ep_comma if c not in comma_cols]
     df = df.reset_index(drop=True)
     n = len(df)
     findings = mp.findings(seen, where)
@@ -328,6 +350,14 @@ def load(
             severity, reason, fix = "note", f"{reason}; {target} is read from another column", ""
         v.warn_file(column, reason, fix, severity, yours=False)
     clean = v.run()
+    if comma_cols:
+        how = "options.decimal = ','" if decimal == "," else "a ';'-delimited file"
+        v.warn_file(
+            "*",
+            f"decimal commas read as numbers (12,5 = 12.5) in {', '.join(comma_cols)} ({how})",
+            "",
+            "note",
+        )
     if origin is not None and origin.attrs.get("rows_without_scores"):
         k = origin.attrs["rows_without_scores"]
         v.warn_file(
@@ -387,13 +417,19 @@ def _drop_rows(df: pd.DataFrame, drop: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(cols, copy=False)
 
 
-def _check_required(df: pd.DataFrame, source: str) -> None:
-    cols = set(df.columns)
+def _missing_required(columns) -> list[str]:
+    """The required contract columns that ``columns`` (contract names) lack."""
+    cols = set(columns)
     missing = [c for c in ("patient_id", "instrument") if c not in cols]
     if not cols & {"assessment_date", "week", "timepoint"}:
         missing.append("assessment_date (or week or timepoint)")
     if "total" not in cols and not any(c.startswith("item_") for c in cols):
         missing.append("total (or item_1 ... item_k)")
+    return missing
+
+
+def _check_required(df: pd.DataFrame, source: str) -> None:
+    missing = _missing_required(df.columns)
     if missing:
         raise LoadError(
             f"{source}: required column(s) missing: {', '.join(missing)}. Columns found: "
@@ -402,20 +438,22 @@ def _check_required(df: pd.DataFrame, source: str) -> None:
         )
 
 
-def _join_episodes(df: pd.DataFrame, episodes, mp) -> tuple[pd.DataFrame, list]:
+def _join_episodes(df: pd.DataFrame, episodes, mp, decimal=None) -> tuple[pd.DataFrame, list, list]:
     """Join an episode-level table on ``episode_id`` (else ``patient_id``), keys compared as text.
 
-    Returns the joined frame and the episode table's own column names (for the mapping checks).
+    Returns the joined frame, the episode table's own column names (for the mapping checks) and
+    the episode columns whose decimal commas were read (see :func:`_decimal_commas`).
     """
-    ep = read_source(
+    raw = read_source(
         episodes,
         name="episodes table",
         text_columns=lambda header: [
             c for c in header if mp.target(c) in ("patient_id", "episode_id")
         ],
-    ).frame
-    ep_columns = list(ep.columns)
-    ep = mp.apply(ep, "episodes table")
+    )
+    ep_columns = list(raw.frame.columns)
+    ep = mp.apply(raw.frame, "episodes table")
+    ep, comma_cols = _decimal_commas(ep, decimal, raw.delimiter)
     key = (
         "episode_id" if "episode_id" in ep.columns and "episode_id" in df.columns else "patient_id"
     )
@@ -475,7 +513,79 @@ def _join_episodes(df: pd.DataFrame, episodes, mp) -> tuple[pd.DataFrame, list]:
     for c in overlap:  # the episodes table wins; the assessments' own value where it has none
         e = out.pop(f"{c}__ep")
         out[c] = e.astype(object).where(e.notna(), out[c].astype(object))
-    return out, ep_columns
+    return out, ep_columns, comma_cols
+
+
+#: Contract columns read as numbers (with the item columns ``item_N``).
+NUMERIC_COLUMNS = (
+    "total",
+    "week",
+    "age",
+    "attendance_hours",
+    "sessions_attended",
+    "sessions_scheduled",
+)
+_COMMA_NUMBER = re.compile(r"\s*[+-]?\d+,\d+\s*", re.ASCII)
+_WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
+
+
+def _decimal_option(mp) -> str | None:
+    """``options.decimal`` of the mapping: ``"."``, ``","`` or None (detect)."""
+    decimal = mp.options.get("decimal")
+    if decimal not in (None, ".", ","):
+        raise ConfigError(
+            "The 'decimal' option of the mapping must be '.' or ',' (TOML: [options] decimal = "
+            f'","). Got {decimal!r} instead.'
+        )
+    return decimal
+
+
+def _decimal_commas(df: pd.DataFrame, decimal: str | None, delimiter: str | None):
+    """Numbers written with a decimal comma (``12,5``) in the numeric contract columns.
+
+    With ``decimal=","`` (``options.decimal`` in the mapping) every such value is read as a
+    number. Without the option, a ``;``-delimited file's numeric column is read so when all
+    its values are numbers with a decimal comma (whole numbers such as ``12`` may stand among
+    them). A ``,``-delimited file has no decimal commas (``12,5`` is two fields), unless the
+    option says so for quoted values. Returns the frame and the columns converted.
+    """
+    if decimal == "." or (decimal is None and delimiter != ";"):
+        return df, []
+    converted = []
+    for c in df.columns:
+        if not (c in NUMERIC_COLUMNS or re.fullmatch(r"item_\d+", str(c))):
+            continue
+        col = df[c]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            continue
+        codes, uniques = factorize(col)
+        uniques = list(uniques)
+        comma = [isinstance(u, str) and _COMMA_NUMBER.fullmatch(u) is not None for u in uniques]
+        if not any(comma):
+            continue
+        numbers = all(
+            k or (isinstance(u, str) and (_WHOLE_NUMBER.fullmatch(u) or u.strip() in _NULL_TEXT))
+            for u, k in zip(uniques, comma, strict=True)
+        )
+        if not numbers and decimal is None:
+            continue  # detected only when the whole column reads so
+        texts = [
+            u.strip().replace(",", ".") if k else u for u, k in zip(uniques, comma, strict=True)
+        ]
+        if numbers:  # a numeric column
+            val = np.array([_number(t)[0] for t in texts] + [np.nan])
+            new = pd.Series(val[codes], index=col.index)
+        else:  # numbers and other text: as text, so the other values are reported as written
+            new_codes, cats = pd.factorize(pd.Series(texts + [None], dtype=object))
+            new = pd.Series(
+                pd.Categorical.from_codes(
+                    new_codes[codes], categories=pd.Index(cats, dtype=object)
+                ),
+                index=col.index,
+            )
+        df = df.assign(**{c: new})
+        converted.append(str(c))
+    return df, converted
 
 
 def _text_id(x) -> str | None:
@@ -1579,10 +1689,14 @@ class _Validator:
         """Duplicate administrations: same patient, episode, instrument and day.
 
         Rows are keyed on the assessment date when they have one, else on the
-        timepoint, else on the week. Only totals are compared: an item-level row
-        and a total-only row with the same total are one administration (the
-        first is kept, as a repair; the others are quarantined); different
-        totals are a conflict (all quarantined).
+        timepoint, else on the week. A dated row's key includes its timepoint label
+        when the file has one: ``week_4`` and ``discharge`` on the discharge day are
+        two administrations. Rows of a day with the same label, or without one, are
+        compared as before; a row without a label on a day with two or more
+        different labels cannot be matched to either and is quarantined. Only
+        totals are compared: an item-level row and a total-only row with the same
+        total are one administration (the first is kept, as a repair; the others
+        are quarantined); different totals are a conflict (all quarantined).
         """
         q = np.zeros(self.n, dtype=bool)
         for iss in self.issues:
@@ -1601,11 +1715,54 @@ class _Validator:
             keyed |= m
             m &= self.dup_candidates  # the others have no twin
             if m.sum() > 1:
-                self._duplicates_on(out, m, when, word)
+                if when == "assessment_date" and "timepoint" in out:
+                    label = self._day_labels(out, m)
+                    m &= label > -2  # unlabelled rows of a day with several labels: quarantined
+                    self._duplicates_on(out, m, when, "date, timepoint", label)
+                else:
+                    self._duplicates_on(out, m, when, word)
 
-    def _repeated(self, out: pd.DataFrame, rows: np.ndarray, when: str):
+    def _day_labels(self, out: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """Timepoint label codes (``-1`` none) of dated ``rows`` for the duplicate key.
+
+        A row without a label takes its day's label when the day's other rows (same episode,
+        instrument and date) agree on one, so it is compared with them as before; on a day with
+        two or more different labels it could repeat either and is quarantined here (code -2).
+        """
+        label = np.full(self.n, -1, dtype=np.int64)
+        pos = np.nonzero(rows)[0]
+        lab = out["timepoint"].cat.codes.to_numpy()[pos].astype(np.int64)
+        _, day = self._repeated(out, rows, "assessment_date")
+        g = pd.DataFrame({"day": day, "lab": lab})
+        known = g[g["lab"] >= 0].groupby("day")["lab"]
+        n_lab = g["day"].map(known.nunique()).fillna(0).to_numpy()
+        only = g["day"].map(known.min()).fillna(-1).to_numpy().astype(np.int64)
+        blank = lab < 0
+        lab = np.where(blank & (n_lab == 1), only, lab)
+        ambiguous = blank & (n_lab > 1)
+        label[pos] = np.where(ambiguous, -2, lab)
+        if ambiguous.any():
+            cats = np.asarray(out["timepoint"].cat.categories, dtype=object)
+            day_labels = known.unique().map(lambda c: ", ".join(sorted(cats[list(c)])))
+            m = np.zeros(self.n, dtype=bool)
+            m[pos[ambiguous]] = True
+            self.add(
+                m,
+                "timepoint",
+                "no timepoint on a day with differently labelled administrations of the same "
+                "patient, episode and instrument ({value}): it cannot be told which it repeats",
+                "Give the row its timepoint label, or delete it if it repeats one of them.",
+                values=pd.Series(
+                    g["day"].map(day_labels).to_numpy()[ambiguous],
+                    index=out.index[pos[ambiguous]],
+                ),
+            )
+        return label
+
+    def _repeated(self, out: pd.DataFrame, rows: np.ndarray, when: str, label=None):
         """For ``rows``: whether its (episode, instrument, ``when``) key occurs more than once
-        among them, and the integer keys.
+        among them, and the integer keys. ``label`` (codes for every row, -1 none) adds the
+        timepoint label to the key.
 
         Episode ids are unique across patients by now (:meth:`_episode_ids`), so the episode
         stands for (patient, episode). The column codes are combined arithmetically into one
@@ -1614,9 +1771,11 @@ class _Validator:
         10^7 keys is slower).
         """
         rowkey, size = np.zeros(int(rows.sum()), dtype=np.int64), 1
-        for c in ("episode_id", "instrument", when):
+        for c in ("episode_id", "instrument", when, *(() if label is None else ("label",))):
             if c == "episode_id" and self.episode_codes is not None:  # known from _episode_ids
                 codes, n_c = self.episode_codes[rows].astype(np.int64), self.episode_codes.max() + 1
+            elif c == "label":
+                codes, n_c = label[rows], int(label.max()) + 1
             else:
                 codes, n_c = _key_codes(out[c], rows)
             if size * (n_c + 1) >= 2**62:  # renumber densely before the product overflows
@@ -1657,8 +1816,12 @@ class _Validator:
             if c in self.df.columns:
                 del self.df[c]
 
-    def _duplicates_on(self, out: pd.DataFrame, live: np.ndarray, when: str, word: str) -> None:
-        dup_any, rowkey = self._repeated(out, live, when)
+    def _duplicates_on(
+        self, out: pd.DataFrame, live: np.ndarray, when: str, word: str, label=None
+    ) -> None:
+        dup_any, rowkey = self._repeated(out, live, when, label)
+        *head, last = ["patient", "episode", "instrument", *word.split(", ")]
+        same_key = f"{', '.join(head)} and {last}"  # e.g. "..., instrument, date and timepoint"
         if not dup_any.any():
             return
         pos = np.nonzero(live)[0][dup_any]
@@ -1680,8 +1843,8 @@ class _Validator:
         self.add(
             m,
             "total",
-            "conflicting duplicate administrations: same patient, episode, instrument and "
-            f"{word} with different totals (rows {{value}})",
+            f"conflicting duplicate administrations: same {same_key} with different totals "
+            "(rows {value})",
             "Keep the correct administration and delete the other(s).",
             values=pd.Series(others[conflicting], index=out.index[pos[conflicting]]),
         )

@@ -86,7 +86,7 @@ GROUP_COLUMNS = ["site", "program", "cohort", "gender_identity", "race_ethnicity
 VALUE_COLUMNS = ["instrument", "timepoint", "format", "discharge_status", *GROUP_COLUMNS]
 #: The sections of a mapping and the keys of its ``[options]``.
 SECTIONS = ("columns", "values", "options")
-OPTIONS = ("date_format",)
+OPTIONS = ("date_format", "decimal")
 #: Targets that are required (a missing source column for one of them is an error).
 REQUIRED_TARGETS = ("patient_id", "instrument", "assessment_date", "week", "timepoint", "total")
 

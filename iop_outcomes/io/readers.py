@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,14 @@ NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A", ".
 
 @dataclass(frozen=True)
 class RawSource:
-    """What a reader returns: the frame, a display name and the input's SHA-256."""
+    """What a reader returns: the frame, a display name and the input's SHA-256 (and, for a
+    CSV file, its delimiter)."""
 
     frame: pd.DataFrame
     name: str
     sha256: str
     kind: str
+    delimiter: str | None = None
 
 
 def _sha256_file(path: Path) -> str:
@@ -85,6 +88,8 @@ def read_source(
     name: str | None = None,
     text_columns=None,
     whole_numbers=None,
+    skip_rows: int = 0,
+    missing_columns=None,
 ) -> RawSource:
     """Read a file path or DataFrame into a raw frame (no validation yet).
 
@@ -94,7 +99,7 @@ def read_source(
         A file (``.csv``, ``.tsv``, ``.txt``, ``.xlsx``, ``.parquet``, ``.sav``,
         ``.dta``) or a DataFrame.
     sheet : str or int
-        Excel sheet to read (default: the first).
+        Excel sheet to read, by name or 0-based position (default: the first).
     name : str, optional
         Name shown in the ledger and messages (default: the file name).
     text_columns : callable, optional
@@ -103,6 +108,14 @@ def read_source(
     whole_numbers : callable, optional
         Parquet only: given the column names, returns the columns (item responses) whose
         floating-point values are held as small integers when all are whole numbers.
+    skip_rows : int
+        CSV and Excel: lines (rows) above the header to skip, such as a report title.
+    missing_columns : callable, optional
+        Excel only: given the header, returns the required columns it lacks (an empty list
+        when none). When the chosen sheet lacks them, or is empty, the error names the sheets
+        of the workbook and those that have them.
+
+    A file with a header and no rows is an error (:class:`~iop_outcomes.exceptions.LoadError`).
 
     Examples
     --------
@@ -137,11 +150,27 @@ def read_source(
         )
     kind = SUPPORTED[suffix]
     display = name or path.name
+    skip_rows = _check_skip_rows(skip_rows)
+    if sheet not in (0, None) and kind != "Excel":
+        raise LoadError(
+            f"The 'sheet' parameter of iop.load (--sheet) applies to Excel files. Got "
+            f"sheet={sheet!r} for {display!r}, a {kind} file, instead."
+        )
+    if skip_rows and kind not in ("CSV", "Excel"):
+        raise LoadError(
+            f"The 'skip_rows' parameter of iop.load (--skip-rows) applies to CSV and Excel files. Got "
+            f"skip_rows={skip_rows} for {display!r}, a {kind} file, instead."
+        )
     if path.stat().st_size == 0:
         raise LoadError(f"{display!r} is empty (0 bytes). Check that the export finished.")
+    first = sheet is None or (isinstance(sheet, (int, np.integer)) and sheet == 0)
     try:
+        if kind == "Excel":
+            sheet = _resolve_sheet(path, display, sheet)
         with _returning_pool():
-            frame, sha256 = _read_file(path, kind, display, sheet, text_columns, whole_numbers)
+            frame, sha256 = _read_file(
+                path, kind, display, sheet, text_columns, whole_numbers, skip_rows
+            )
     except LoadError:
         raise
     except Exception as exc:  # the reader's own error, restated for the user
@@ -150,17 +179,134 @@ def read_source(
             f"Check that the file is a valid {kind} file (open it in the program that wrote it and "
             "re-export it)."
         ) from exc
-    return RawSource(frame, display, sha256 or _sha256_file(path), kind)
+    delimiter = frame.attrs.pop("delimiter", None)
+    if kind == "Excel":
+        _check_sheet(path, display, sheet, first, frame, skip_rows, missing_columns)
+    elif len(frame) == 0:
+        raise LoadError(
+            f"{display!r} has a header but no rows: the columns {_shown(frame.columns)} and no "
+            "data below them. Check that the export finished (and that its filter matched any "
+            "rows)."
+        )
+    return RawSource(frame, display, sha256 or _sha256_file(path), kind, delimiter)
 
 
-def _read_file(path: Path, kind: str, display: str, sheet, text_columns, whole_numbers=None):
+def _check_skip_rows(skip_rows) -> int:
+    if isinstance(skip_rows, (bool, np.bool_)) or not isinstance(skip_rows, (int, np.integer)):
+        ok = False
+    else:
+        ok = skip_rows >= 0
+    if not ok:
+        raise LoadError(
+            "The 'skip_rows' parameter of iop.load must be an int >= 0 (the number of title "
+            f"rows above the header). Got {skip_rows!r} instead."
+        )
+    return int(skip_rows)
+
+
+def _shown(columns, limit: int = 12) -> str:
+    names = [str(c) for c in columns]
+    more = f" ... ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(map(repr, names[:limit])) + more
+
+
+def _sheet_names(path: Path) -> list[str]:
+    with pd.ExcelFile(path, engine="openpyxl") as xf:
+        return [str(n) for n in xf.sheet_names]
+
+
+def _how_to_choose(sheet: str) -> str:
+    return f"sheet={sheet!r} (iop.load) or --sheet {shlex.quote(sheet)} (command line)"
+
+
+def _resolve_sheet(path: Path, display: str, sheet) -> str:
+    """The name of the sheet chosen by name or 0-based position (text digits that name no sheet
+    are a position, as ``--sheet 1`` gives them)."""
+    sheets = _sheet_names(path)
+    if sheet is None:
+        sheet = 0
+    if isinstance(sheet, str) and sheet not in sheets and sheet.strip().isdigit():
+        sheet = int(sheet)
+    if isinstance(sheet, (int, np.integer)) and not isinstance(sheet, (bool, np.bool_)):
+        if 0 <= sheet < len(sheets):
+            return sheets[int(sheet)]
+    elif str(sheet) in sheets:
+        return str(sheet)
+    raise LoadError(
+        f"{display!r} has no sheet {sheet!r}. Sheets found: {', '.join(map(repr, sheets))}. "
+        f"Choose one by name or 0-based position, e.g. {_how_to_choose(sheets[0])}, or "
+        "sheet=0 / --sheet 0 for the first."
+    )
+
+
+def _check_sheet(
+    path: Path, display: str, sheet: str, first: bool, frame, skip_rows, missing_columns
+) -> None:
+    """Raise a :class:`LoadError` naming the workbook's sheets when the chosen sheet is empty,
+    has a header but no rows, or lacks the required columns (``missing_columns``), and say
+    which sheet has them and how to choose it."""
+    if frame.shape[1] == 0:
+        problem = "is empty"
+    elif len(frame) == 0:
+        problem = f"has a header but no rows (columns {_shown(frame.columns)})"
+    elif missing_columns is not None and (lack := missing_columns(list(frame.columns))):
+        problem = (
+            f"lacks the required column(s) {', '.join(lack)} (columns found: "
+            f"{_shown(frame.columns)})"
+        )
+    else:
+        return
+    sheets = _sheet_names(path)
+    chosen = sheet
+    which = f"sheet {chosen!r}" + (" (the first, read by default)" if first else "")
+    good = []
+    for other in sheets:
+        if other == chosen:
+            continue
+        try:
+            head = pd.read_excel(
+                path, sheet_name=other, engine="openpyxl", dtype=object, skiprows=skip_rows, nrows=1
+            )
+        except Exception:  # a sheet the reader cannot read (a chart sheet) holds no data
+            continue
+        if len(head) and not (missing_columns and missing_columns(list(head.columns))):
+            good.append(other)
+    msg = f"{display!r}: {which} {problem}. Sheets found: {', '.join(map(repr, sheets))}."
+    if good:
+        has = "has" if len(good) == 1 else "have"
+        msg += (
+            f" {', '.join(map(repr, good))} {has} the required columns and rows: choose it with "
+            f"{_how_to_choose(good[0])}."
+        )
+    elif len(sheets) > 1:
+        msg += (
+            " None of the other sheets has the required columns and rows either. Choose the "
+            "sheet with the data with sheet= (iop.load) or --sheet (command line), skip title "
+            "rows above the header with skip_rows= / --skip-rows, or rename your columns with "
+            "a mapping (see docs/data-format.md)."
+        )
+    elif frame.shape[1] == 0 or len(frame) == 0:
+        msg += " Check that the export finished."
+    else:
+        msg += (
+            " Skip title rows above the header with skip_rows= / --skip-rows, or rename your "
+            "columns with a mapping (see docs/data-format.md)."
+        )
+    raise LoadError(msg)
+
+
+def _read_file(
+    path: Path, kind: str, display: str, sheet, text_columns, whole_numbers=None, skip_rows=0
+):
     """The file as a DataFrame, and the SHA-256 of its bytes when the reader computed it."""
     if kind == "CSV":
-        return _read_csv(path, display, text_columns)
+        return _read_csv(path, display, text_columns, skip_rows)
     if kind == "Excel":
         # cells as they are (pandas' own typing turns a TRUE among numbers into 1), then
         # each column typed when all its cells agree
-        frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl", dtype=object)
+        frame = pd.read_excel(
+            path, sheet_name=sheet, engine="openpyxl", dtype=object, skiprows=skip_rows
+        )
         return frame.infer_objects(), None
     if kind == "Parquet":
         import pyarrow as pa
@@ -228,8 +374,9 @@ def _returning_pool():
         pa.set_memory_pool(previous)
 
 
-def _sniff(path: Path) -> tuple[str, str]:
-    """Return (encoding, delimiter) from the first 64 KiB."""
+def _sniff(path: Path, skip_rows: int = 0) -> tuple[str, str]:
+    """Return (encoding, delimiter) from the first 64 KiB (the delimiter from the lines below
+    the ``skip_rows`` title lines)."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -247,8 +394,8 @@ def _sniff(path: Path) -> tuple[str, str]:
         text = head[: len(head) // 2 * 2].decode("utf-16", errors="replace")
     else:
         text = head.decode("utf-8-sig" if encoding != "cp1252" else "cp1252", errors="replace")
-    lines = text.splitlines()
-    sample = "\n".join(lines[:50]) if len(lines) > 1 else text
+    lines = text.splitlines()[skip_rows:]
+    sample = "\n".join(lines[:50]) if len(lines) > 1 else "".join(lines)
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
@@ -257,8 +404,10 @@ def _sniff(path: Path) -> tuple[str, str]:
     return encoding, delimiter
 
 
-def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
+def _header(path: Path, encoding: str, delimiter: str, skip_rows: int = 0) -> list[str]:
     with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        for _ in range(skip_rows):
+            fh.readline()
         line = fh.readline()
     try:
         names = next(csv.reader(io.StringIO(line), delimiter=delimiter))
@@ -271,16 +420,27 @@ def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
 CSV_PIECE_BYTES = 64 << 20
 
 
-def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame, str | None]:
-    """The file as a compact DataFrame, and the SHA-256 of its bytes (None if not hashed)."""
+def _read_csv(
+    path: Path, display: str, text_columns=None, skip_rows: int = 0
+) -> tuple[pd.DataFrame, str | None]:
+    """The file as a compact DataFrame, and the SHA-256 of its bytes (None if not hashed).
+    The delimiter is left in ``frame.attrs["delimiter"]``."""
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
-    encoding, delimiter = _sniff(path)
-    header = _header(path, encoding, delimiter)
+    encoding, delimiter = _sniff(path, skip_rows)
+    header = _header(path, encoding, delimiter, skip_rows)
     if not any(h.strip() for h in header):
+        if skip_rows:
+            raise LoadError(
+                f"{display!r} has no header row after skipping {skip_rows} row(s). Check "
+                "skip_rows / --skip-rows: it counts the title rows above the header."
+            )
         raise LoadError(f"{display!r} is empty (no header row). Check that the export finished.")
     as_text = set(text_columns(header)) if text_columns else set()
+    with open(path, "rb") as fh:
+        start = fh.read(1 << 16)
+    cr_only = b"\r" in start and b"\n" not in start
     parse_opts = pacsv.ParseOptions(delimiter=delimiter)
     quoted_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     digest: list[str | None] = [None]
@@ -299,11 +459,13 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
                 auto_dict_max_cardinality=65536,
             )
 
-        if enc == "utf-16":  # not ASCII-compatible: no line-aligned pieces; one read
+        if enc == "utf-16" or (skip_rows and cr_only):
+            # UTF-16 is not ASCII-compatible, and old Mac line ends (CR only) are no lines to
+            # cut pieces at (nor to skip title lines by): one read
             return _narrow_ints(
                 pacsv.read_csv(
                     path,
-                    read_options=pacsv.ReadOptions(encoding=arrow_enc),
+                    read_options=pacsv.ReadOptions(encoding=arrow_enc, skip_rows=skip_rows),
                     parse_options=parse_opts,
                     convert_options=convert(types),
                 )
@@ -340,7 +502,7 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
                 }
             pieces.append(_narrow_ints(t))
 
-        lines = _line_pieces(path, CSV_PIECE_BYTES, sha)
+        lines = _line_pieces(path, CSV_PIECE_BYTES, sha, skip_rows)
         head = next(lines)
         for buf in lines:
             parse(head + buf if names is None else buf)
@@ -390,6 +552,7 @@ def _read_csv(path: Path, display: str, text_columns=None) -> tuple[pd.DataFrame
     del table
     # pyarrow strips a UTF-8 BOM; make sure no stray BOM survives in the first name
     frame.columns = [str(c).lstrip("\ufeff") for c in frame.columns]
+    frame.attrs["delimiter"] = delimiter
     return frame, digest[0]
 
 
@@ -404,8 +567,10 @@ def _hex_number(data: bytes, delimiter: str) -> bool:
     return re.search(field, data, re.M) is not None
 
 
-def _line_pieces(path: Path, size: int, sha):
+def _line_pieces(path: Path, size: int, sha, skip_rows: int = 0):
     """The header line, then line-aligned pieces of about ``size`` bytes of a file.
+
+    The ``skip_rows`` lines above the header (titles) are hashed and dropped.
 
     Each piece is read and added to the hash ``sha`` in a background thread while the caller
     parses the previous one (file reads and hashing release the GIL). A file with old Mac line
@@ -432,8 +597,10 @@ def _line_pieces(path: Path, size: int, sha):
             sha.update(buf)
             return buf
 
+        for _ in range(skip_rows):
+            sha.update(to_line_end(b""))
         head = to_line_end(b"")
-        if b"\r" in head.rstrip(b"\r\n"):
+        if b"\r" in head.rstrip(b"\r\n") and not skip_rows:
             fh.seek(0)
             head = b""
         sha.update(head)

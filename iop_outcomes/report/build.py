@@ -760,7 +760,7 @@ def _load(data: Any, cfg: StudyConfig, progress) -> Any:
         data = data.data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return iop.load(data, mapping=cfg.mapping)
+        return iop.load(data, **cfg.load_options())
 
 
 def _episode_rules(cfg: StudyConfig):
@@ -2527,7 +2527,8 @@ def report(
     ----------
     data : path, DataFrame, LoadResult or SynthData
         Assessment rows in the data contract (``docs/data-format.md``). Paths and frames are
-        loaded with :func:`iop_outcomes.load` (lenient mode; the ledger is reported).
+        loaded with :func:`iop_outcomes.load` (lenient mode; the ledger is reported) with the
+        configuration's ``[data]`` options (mapping, sheet, skip_rows, wide, episodes).
     config : path to a TOML file, dict or StudyConfig, optional
         Study configuration (see :mod:`iop_outcomes.report.config`); defaults otherwise.
     out : path, optional

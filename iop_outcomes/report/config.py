@@ -32,8 +32,15 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     [trajectories]                         # weekly mixed-model trajectories (primary instrument)
     enabled = true
 
-    [data]
-    mapping = "mapping.toml"               # column mapping for iop.load (relative to this file)
+    [data]                                 # how iop.load reads the data file
+    mapping = "mapping.toml"               # column mapping (relative to this file)
+    sheet = "PHQ scores"                   # Excel sheet, by name or 0-based position
+    skip_rows = 2                          # title rows above the header (CSV, Excel)
+    wide = false                           # one row per episode (phq9_intake, ...)
+    episodes = "episodes.csv"              # episode table joined on episode_id (relative)
+
+The command line's ``--mapping``, ``--sheet``, ``--skip-rows``, ``--wide`` and ``--episodes``
+override these keys.
 """
 
 from __future__ import annotations
@@ -80,6 +87,10 @@ class StudyConfig:
     sensitivity_methods: tuple[str, ...] = ("completers", "locf", "bocf", "mi", "mixed")
     n_imputations: int = 20
     mapping: str | None = None
+    sheet: str | int = 0
+    skip_rows: int = 0
+    wide: bool = False
+    episodes: str | None = None
     source: str | None = None
     #: keys the configuration set explicitly ("groupings", "comparison.group", ...): a
     #: grouping column the user named must exist in the data; a default may be absent
@@ -219,12 +230,34 @@ class StudyConfig:
         if "enabled" in traj:
             kw["trajectories_enabled"] = traj["enabled"]
         data = d.get("data", {})
-        _check_keys(data, {"mapping": str}, "[data]", where)
-        if "mapping" in data:
-            mp = Path(data["mapping"])
-            if source and not mp.is_absolute():
-                mp = Path(source).parent / mp
-            kw["mapping"] = str(mp)
+        _check_keys(
+            data,
+            {"mapping": str, "sheet": (str, int), "skip_rows": int, "wide": bool, "episodes": str},
+            "[data]",
+            where,
+        )
+        for k in ("mapping", "episodes"):  # files named relative to the study file
+            if k in data:
+                mp = Path(data[k])
+                if source and not mp.is_absolute():
+                    mp = Path(source).parent / mp
+                kw[k] = str(mp)
+        if "sheet" in data and (
+            isinstance(data["sheet"], bool)
+            or (isinstance(data["sheet"], int) and data["sheet"] < 0)
+        ):
+            raise ConfigError(
+                f"The 'sheet' key in [data]{where} must be a sheet name or a 0-based position "
+                f"(an integer >= 0). Got {data['sheet']!r} instead."
+            )
+        if "skip_rows" in data and data["skip_rows"] < 0:
+            raise ConfigError(
+                f"The 'skip_rows' key in [data]{where} must be an integer >= 0 (the title rows "
+                f"above the header). Got {data['skip_rows']!r} instead."
+            )
+        for k in ("sheet", "skip_rows", "wide"):
+            if k in data:
+                kw[k] = data[k]
         return cls(**kw)
 
     @classmethod
@@ -247,6 +280,22 @@ class StudyConfig:
         return cls.from_dict(d, source=str(p))
 
     # ----------------------------------------------------------------- writing
+    def load_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`iop_outcomes.load` set by ``[data]``.
+
+        Examples
+        --------
+        >>> StudyConfig.from_dict({"data": {"sheet": "PHQ", "skip_rows": 1}}).load_options()
+        {'mapping': None, 'sheet': 'PHQ', 'skip_rows': 1, 'wide': False, 'episodes': None}
+        """
+        return {
+            "mapping": self.mapping,
+            "sheet": self.sheet,
+            "skip_rows": self.skip_rows,
+            "wide": self.wide,
+            "episodes": self.episodes,
+        }
+
     def margin_for(self, instrument: str) -> float | None:
         """Equivalence margin for an instrument (``None`` when not configured)."""
         return self.margins.get(instrument, self.margins.get("*"))
@@ -258,6 +307,11 @@ class StudyConfig:
         d.pop("given", None)
         if d.get("mapping"):
             d["mapping"] = Path(d["mapping"]).name
+        if d.get("episodes"):
+            d["episodes"] = Path(d["episodes"]).name
+        for k, default in (("sheet", 0), ("skip_rows", 0), ("wide", False), ("episodes", None)):
+            if type(d[k]) is type(default) and d[k] == default:
+                del d[k]  # reading options are recorded when set
         d["instruments"] = list(d["instruments"])
         d["groupings"] = list(d["groupings"])
         d["sensitivity_methods"] = list(d["sensitivity_methods"])

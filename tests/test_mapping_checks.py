@@ -72,7 +72,7 @@ def test_unknown_option_is_an_error(tmp_path):
         iop.load(frame(), mapping=m)
     assert str(exc.value) == (
         f'Mapping file {str(m)!r}: unknown option [options] "date_fromat" = "%d/%m/%Y". Did you '
-        "mean 'date_format'? Known options: date_format."
+        "mean 'date_format'? Known options: date_format, decimal."
     )
 
 

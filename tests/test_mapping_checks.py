@@ -10,20 +10,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_load import frame
 
 import iop_outcomes as iop
 from iop_outcomes.exceptions import ConfigError, IOPWarning, LoadError
-
-
-def frame(**over):
-    d = {
-        "patient_id": ["p1", "p1", "p2", "p2"],
-        "instrument": ["PHQ-9"] * 4,
-        "assessment_date": ["2025-01-06", "2025-02-17", "2025-01-08", "2025-02-19"],
-        "total": [18, 9, 14, 12],
-    }
-    d.update(over)
-    return pd.DataFrame(d)
 
 
 def load(df, **kw):

@@ -52,6 +52,8 @@ from .mapping import (
     wide_to_long,
 )
 from .readers import NULL_VALUES, factorize, read_source, unique_map
+from .visits import applies as _visit_rows
+from .visits import visits_to_long
 
 __all__ = ["load", "LoadResult"]
 
@@ -300,17 +302,19 @@ def load(
         whole_numbers=lambda header: [c for c in header if mp.target(c).startswith("item_")],
         # a wide sheet has its score columns before reshaping; an episodes table may add columns
         missing_columns=None
-        if wide or episodes is not None
+        if wide or episodes is not None or _visit_rows(mp)
         else lambda header: _missing_required([mp.target(c) for c in header]),
     )
     df = mp.apply(raw.frame, raw.name)
-    origin = None
+    origin, notes = None, []
     if wide:
         df, origin = wide_to_long(df, raw.name)
         yours = {mp.target(c): str(c) for c in raw.frame.columns}  # the user's own column names
         origin["source_column"] = origin["source_column"].map(
             {c: yours.get(c, c) for c in pd.unique(origin["source_column"])}
         )
+    elif _visit_rows(mp):  # visit rows: one administration per instrument (io/visits.py)
+        df, origin, notes = visits_to_long(df, mp, list(raw.frame.columns), raw.name)
     seen, where = list(raw.frame.columns), raw.name
     df, comma_cols = _decimal_commas(df, decimal, raw.delimiter)
     if episodes is not None:
@@ -350,6 +354,8 @@ def load(
             severity, reason, fix = "note", f"{reason}; {target} is read from another column", ""
         v.warn_file(column, reason, fix, severity, yours=False)
     clean = v.run()
+    for column, reason in notes:
+        v.warn_file(column, reason, "", "note", yours=False)
     if comma_cols:
         how = "options.decimal = ','" if decimal == "," else "a ';'-delimited file"
         v.warn_file(

@@ -154,6 +154,7 @@ def visits_to_long(df: pd.DataFrame, mp, yours: list, source: str):
     file-level notes.
     """
     df = df.reset_index(drop=True)
+    where = mp.where[0].upper() + mp.where[1:]  # "Mapping file 'm.toml'", as read_mapping says
     own = dict(zip(df.columns, (str(c) for c in yours), strict=True))  # contract -> yours
     fixed = mp.options.get("instrument")
     if fixed is not None:
@@ -166,7 +167,7 @@ def visits_to_long(df: pd.DataFrame, mp, yours: list, source: str):
                 [
                     (
                         own["instrument"],
-                        f"{mp.where}: [options] instrument = {fixed!r} not used: the file has an "
+                        f"{where}: [options] instrument = {fixed!r} not used: the file has an "
                         f"instrument column ({own['instrument']!r})",
                     )
                 ],
@@ -189,14 +190,14 @@ def visits_to_long(df: pd.DataFrame, mp, yours: list, source: str):
             for c in missing
         )
         raise ConfigError(
-            f"{mp.where}: [instruments] names column(s) not in {source}: {shown}. Correct the "
+            f"{where}: [instruments] names column(s) not in {source}: {shown}. Correct the "
             "names in the mapping to the columns as written in the file."
         )
     used = {t for *_x, t in listed}
     clash = [c for c in df.columns if c not in used and _filled_by_us(c)]
     if clash:
         raise ConfigError(
-            f"{mp.where}: [instruments] fills instrument, total and item_N for each "
+            f"{where}: [instruments] fills instrument, total and item_N for each "
             f"administration, but {source} also has the column(s) "
             f"{', '.join(repr(own[c]) for c in clash)} read as {', '.join(clash)}. Leave them "
             "out of [columns], or list them under [instruments]."

@@ -205,6 +205,15 @@ def load(
         value is a file-level warning; a target outside the contract is a note.
         An unknown format or discharge_status label is set to missing (a repair).
 
+        Visit rows (one row per visit, several questionnaires side by side):
+        ``[instruments.<name>]`` tables name each instrument's ``items`` (a list or a
+        pattern such as ``"PHQ9 Q{n}"``), ``total`` and ``date`` columns; each row gives one
+        administration per instrument with any item or total on it, and the ledger has
+        **one row per administration** (``row`` the visit row, ``column`` the instrument's
+        columns; rows with none are counted in a file-level note). ``options.instrument``
+        names the questionnaire of a file without an instrument column. See
+        :mod:`iop_outcomes.io.visits` and ``docs/data-format.md``, "Visit rows".
+
         Decimal commas: in a ``;``-delimited CSV file, a numeric column (items, ``total``,
         ``week``, ``age``, attendance) whose values are all numbers with a decimal comma
         (``12,5``; whole numbers may stand among them) is read as numbers;

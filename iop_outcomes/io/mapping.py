@@ -16,6 +16,10 @@ or flat (``{"Client ID": "patient_id"}``), or the same as a TOML file::
     [options]
     date_format = "%d/%m/%Y"
 
+Visit rows with several questionnaires side by side take ``[instruments.<name>]`` tables
+(:mod:`iop_outcomes.io.visits`); ``[options] instrument = "PHQ-9"`` names the questionnaire of a
+file without an instrument column.
+
 Mistakes in a mapping are never silent (``docs/data-format.md``, "What the mapping checks").
 :func:`read_mapping` raises :class:`~iop_outcomes.ConfigError` for what cannot be meant: an
 unknown section or option, ``[values.X]`` for a column that takes no value synonyms, a value

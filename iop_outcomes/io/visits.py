@@ -135,7 +135,7 @@ def applies(mp) -> bool:
 def _given(s: pd.Series) -> np.ndarray:
     """Cells that hold something (not empty, not a missing-value spelling)."""
     present = s.notna().to_numpy().copy()
-    if s.dtype == object or pd.api.types.is_string_dtype(s):
+    if not pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_datetime64_any_dtype(s):
         codes, uniq = pd.factorize(s.astype(object))
         blank = np.array(
             [isinstance(u, str) and u.strip() in NULL_VALUES for u in uniq] + [True], dtype=bool

@@ -299,3 +299,11 @@ def test_visit_rows_are_invariant_to_column_order():
     cols = ["patient_id", "instrument", "assessment_date", "total", "scoring_rule", "source_row"]
     pd.testing.assert_frame_equal(a.data[cols], b.data[cols])
     pd.testing.assert_frame_equal(a.ledger, b.ledger)
+
+
+def test_wide_and_visit_rows_together_are_an_error_and_notes_do_not_fail_strict():
+    with pytest.raises(ConfigError, match="Use one of them"):
+        iop.load(_visit_frame(), mapping=_mapping(), wide=True)
+    # the fixture's note (the no-show) and its repair (a prorated total) do not fail strict=True
+    res = iop.load(VISITS, mapping=MAPPING, strict=True)
+    assert res.counts() == {"accepted": 35, "repaired": 1, "quarantined": 0}

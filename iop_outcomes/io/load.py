@@ -316,6 +316,11 @@ def load(
     )
     df = mp.apply(raw.frame, raw.name)
     origin, notes = None, []
+    if wide and _visit_rows(mp):
+        raise ConfigError(
+            "wide=True reshapes <instrument>_<timepoint> columns; the mapping's [instruments] "
+            "(or options.instrument) describes visit rows. Use one of them."
+        )
     if wide:
         df, origin = wide_to_long(df, raw.name)
         yours = {mp.target(c): str(c) for c in raw.frame.columns}  # the user's own column names

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import iop_outcomes as iop
 from iop_outcomes.exceptions import ConfigError, IOPWarning
@@ -307,3 +309,51 @@ def test_wide_and_visit_rows_together_are_an_error_and_notes_do_not_fail_strict(
     # the fixture's note (the no-show) and its repair (a prorated total) do not fail strict=True
     res = iop.load(VISITS, mapping=MAPPING, strict=True)
     assert res.counts() == {"accepted": 35, "repaired": 1, "quarantined": 0}
+
+
+_ANSWERS = [None, 0, 1, 2, 3, "Several days", "Nearly every day", 9]  # 9: out of range
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(_ANSWERS), min_size=9, max_size=9),
+            st.sampled_from([None, 5, 12, 30]),
+            st.lists(st.sampled_from(_ANSWERS), min_size=7, max_size=7),
+            st.sampled_from([None, 4, 25]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_ledger_invariant_for_any_visit_rows(visit_rows):
+    """Sum of dispositions = administrations (instruments with any item or total per row), and
+    every visit row yields administrations or is counted in the note."""
+    rows = []
+    for i, (phq, phq_total, gad, gad_total) in enumerate(visit_rows):
+        row = {"MRN": f"p{i % 3}", "Visit Date": f"2025-01-{i + 1:02d}"}
+        row |= {f"PHQ9 Q{k}": v for k, v in enumerate(phq, start=1)} | {"PHQ9 Total": phq_total}
+        row |= {f"GAD7 Q{k}": v for k, v in enumerate(gad, start=1)} | {"GAD7 Total": gad_total}
+        rows.append(row)
+    df = pd.DataFrame(rows, dtype=object)
+    phq_any = [any(v is not None for v in p) or t is not None for p, t, _g, _u in visit_rows]
+    gad_any = [any(v is not None for v in g) or u is not None for _p, _t, g, u in visit_rows]
+    n_admin = sum(phq_any) + sum(gad_any)
+    res = quiet_load(df, mapping=_mapping())
+    assert sum(res.counts().values()) == n_admin == len(res.ledger)
+    assert len(res.data) == res.counts()["accepted"] + res.counts()["repaired"]
+    expected_rows = [i + 1 for i in range(len(visit_rows)) for a in (phq_any[i], gad_any[i]) if a]
+    assert res.ledger["row"].tolist() == expected_rows
+    n_empty = sum(not (p or g) for p, g in zip(phq_any, gad_any, strict=True))
+    notes = res.problems.loc[res.problems["severity"] == "note", "reason"].tolist()
+    counted = [n for n in notes if "visit row(s) have no item or total" in n]
+    assert counted == (
+        [
+            f"{n_empty} visit row(s) have no item or total of any instrument in "
+            "[instruments] and produce no administration (the ledger has one row "
+            "per administration)"
+        ]
+        if n_empty
+        else []
+    )

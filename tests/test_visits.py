@@ -357,3 +357,20 @@ def test_ledger_invariant_for_any_visit_rows(visit_rows):
         if n_empty
         else []
     )
+
+
+def test_item_problems_name_your_column_of_that_instrument():
+    df = _visit_frame().astype(object)
+    df.loc[0, "PHQ9 Q2"] = 7
+    df.loc[2, "GAD7 Q3"] = "Sometimes"
+    res = quiet_load(df, mapping=_mapping())
+    q = res.ledger[res.ledger["disposition"] == "quarantined"]
+    assert q["reason"].tolist() == [
+        "item_2 (your column 'PHQ9 Q2') '7' is outside the PHQ-9 item range 0-3",
+        "total 40 is outside the PHQ-9 range 0-27",
+        "item_3 (your column 'GAD7 Q3') 'Sometimes' is not a number or an answer text of GAD-7",
+    ]
+    p = res.problems
+    assert p.loc[p["value"] == "7", "column"].tolist() == ["PHQ9 Q2"]
+    assert p.loc[p["value"] == "Sometimes", "column"].tolist() == ["GAD7 Q3"]
+    assert "item_3 (your column 'GAD7 Q3') '…' is not a number" in str(res.summary())

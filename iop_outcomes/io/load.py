@@ -53,7 +53,7 @@ from .mapping import (
 )
 from .readers import NULL_VALUES, factorize, read_source, unique_map
 from .visits import applies as _visit_rows
-from .visits import visits_to_long
+from .visits import name_item_columns, visits_to_long
 
 __all__ = ["load", "LoadResult"]
 
@@ -400,7 +400,7 @@ def load(
     disposition = np.where(quarantine, 2, np.where(repair, 1, 0))
 
     rows = origin["source_row"].to_numpy() if origin is not None else np.arange(1, n + 1)
-    problems = _problems_frame(v.issues, source, rows, origin)
+    problems = name_item_columns(_problems_frame(v.issues, source, rows, origin), origin)
     ledger = _ledger(problems, source, rows, disposition, quarantine)
     if origin is not None:  # wide input: each ledger row is one score cell of the wide file
         ledger["column"] = pd.Categorical(origin["source_column"].to_numpy())

@@ -19,6 +19,8 @@ questionnaire without an instrument column needs only ``[options] instrument = "
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -26,7 +28,7 @@ from ..exceptions import ConfigError
 from .mapping import _did_you_mean, _nearest, normalize_name
 from .readers import NULL_VALUES
 
-__all__ = ["read_instruments", "visits_to_long", "applies"]
+__all__ = ["read_instruments", "visits_to_long", "applies", "name_item_columns"]
 
 #: The keys of an ``[instruments.<name>]`` table.
 KEYS = ("items", "total", "date")
@@ -231,6 +233,7 @@ def visits_to_long(df: pd.DataFrame, mp, yours: list, source: str):
                 {
                     "source_row": keep + 1,
                     "source_column": ", ".join([t for t in [text] if t] + extra),
+                    "instrument": inst,
                     "_order": order,
                 }
             )
@@ -240,6 +243,10 @@ def visits_to_long(df: pd.DataFrame, mp, yours: list, source: str):
     srt = np.lexsort((origin["_order"].to_numpy(), origin["source_row"].to_numpy()))
     long = long.iloc[srt].reset_index(drop=True)
     origin = origin.iloc[srt].drop(columns="_order").reset_index(drop=True)
+    origin.attrs["item_columns"] = {
+        inst: {f"item_{i}": own[mp.target(c)] for i, c in enumerate(spec["items"], start=1)}
+        for inst, spec in mp.instruments.items()
+    }
     notes = []
     n_empty = len(df) - origin["source_row"].nunique()
     if n_empty:
@@ -252,6 +259,43 @@ def visits_to_long(df: pd.DataFrame, mp, yours: list, source: str):
             )
         )
     return long, origin, notes
+
+
+def name_item_columns(problems: pd.DataFrame, origin) -> pd.DataFrame:
+    """Problems of ``item_N`` on visit rows name your column (``item_2 (your column 'PHQ9
+    Q2')``), as messages do for a column renamed by ``[columns]``; ``column`` is your column."""
+    items = origin.attrs.get("item_columns") if origin is not None else None
+    if not items or not len(problems):
+        return problems
+    pos = problems["_pos"].to_numpy()
+    col = problems["column"].astype(object).to_numpy()
+    flagged = np.flatnonzero(
+        (pos >= 0) & np.array([str(c).startswith("item_") for c in col], dtype=bool)
+    )
+    if not len(flagged):
+        return problems
+    inst = origin["instrument"].to_numpy()[pos[flagged]]
+    out = {k: problems[k].astype(object).to_numpy().copy() for k in ("column", "reason", "check")}
+    named: dict[tuple[str, str], str] = {}  # (text, item) -> text naming your column, per distinct
+
+    def name(text: str, c: str, yours: str) -> str:
+        if (text, yours) not in named:
+            label = f"{c} (your column {yours!r})"
+            pat = rf"(?<![\w']){re.escape(c)}(?![\w'])"
+            named[text, yours] = re.sub(pat, lambda _m: label, text, count=1)
+        return named[text, yours]
+
+    for j, i in zip(flagged, inst, strict=True):
+        c = str(col[j])
+        yours = items[i].get(c)
+        if yours is None or normalize_name(yours) == c:
+            continue
+        out["reason"][j] = name(str(out["reason"][j]), c, yours)
+        out["check"][j] = name(str(out["check"][j]), c, yours)
+        out["column"][j] = yours
+    return problems.assign(
+        **{k: pd.Categorical(v, categories=pd.unique(v[pd.notna(v)])) for k, v in out.items()}
+    )
 
 
 def _filled_by_us(column: str) -> bool:

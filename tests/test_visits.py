@@ -374,3 +374,10 @@ def test_item_problems_name_your_column_of_that_instrument():
     assert p.loc[p["value"] == "7", "column"].tolist() == ["PHQ9 Q2"]
     assert p.loc[p["value"] == "Sometimes", "column"].tolist() == ["GAD7 Q3"]
     assert "item_3 (your column 'GAD7 Q3') '…' is not a number" in str(res.summary())
+
+
+def test_an_instrument_date_that_is_the_visit_date_column_keeps_the_date_of_the_others():
+    m = _mapping()
+    m["instruments"]["PHQ-9"]["date"] = "Visit Date"
+    res = quiet_load(_visit_frame(), mapping=m)
+    assert res.data["assessment_date"].notna().all() and len(res.data) == 4

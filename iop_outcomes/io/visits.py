@@ -204,7 +204,7 @@ def visits_to_long(df: pd.DataFrame, mp, yours: list, source: str):
             f"{', '.join(repr(own[c]) for c in clash)} read as {', '.join(clash)}. Leave them "
             "out of [columns], or list them under [instruments]."
         )
-    base = [c for c in df.columns if c not in used]
+    base = [c for c in df.columns if c not in used or c == "assessment_date"]  # the row date stays
     parts, origins = [], []
     for order, (inst, spec) in enumerate(mp.instruments.items()):
         score = [mp.target(c) for c in spec["items"]]

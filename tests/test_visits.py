@@ -381,3 +381,15 @@ def test_an_instrument_date_that_is_the_visit_date_column_keeps_the_date_of_the_
     m["instruments"]["PHQ-9"]["date"] = "Visit Date"
     res = quiet_load(_visit_frame(), mapping=m)
     assert res.data["assessment_date"].notna().all() and len(res.data) == 4
+
+
+def test_an_instrument_with_totals_only_and_named_by_an_alias():
+    df = _visit_frame().drop(columns=[f"PHQ9 Q{i}" for i in range(1, 10)])
+    m = _mapping(phq9={"total": "PHQ9 Total"}, gad7={"items": "GAD7 Q{n}", "total": "GAD7 Total"})
+    res = quiet_load(df, mapping=m)
+    led = res.ledger
+    # row 1: PHQ-9 9 and GAD-7; row 2: PHQ-9 9; row 3: PHQ-9 40 (quarantined) and GAD-7
+    assert led["row"].tolist() == [1, 1, 2, 3, 3]
+    assert led["column"].astype(str).tolist()[:2] == ["PHQ9 Total", "GAD7 Q1 … GAD7 Q7, GAD7 Total"]
+    phq = res.data[res.data["instrument"] == "PHQ-9"]
+    assert phq["scoring_rule"].astype(str).tolist() == ["total_given", "total_given"]

@@ -52,7 +52,7 @@ def test_unknown_section_is_an_error_naming_the_file_and_the_nearest_section(tmp
         iop.load(frame(), mapping=m)
     assert str(exc.value) == (
         f"Mapping file {str(m)!r}: unknown section [valeus]. Did you mean [values]? A mapping has "
-        "the sections [columns], [values.<column>] and [options]."
+        "the sections [columns], [values.<column>], [instruments.<name>] and [options]."
     )
 
 
@@ -62,7 +62,7 @@ def test_unknown_option_is_an_error(tmp_path):
         iop.load(frame(), mapping=m)
     assert str(exc.value) == (
         f'Mapping file {str(m)!r}: unknown option [options] "date_fromat" = "%d/%m/%Y". Did you '
-        "mean 'date_format'? Known options: date_format, decimal."
+        "mean 'date_format'? Known options: date_format, decimal, instrument."
     )
 
 

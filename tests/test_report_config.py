@@ -134,3 +134,29 @@ def test_data_table_reading_options_are_checked():
         with pytest.raises(ConfigError) as e:
             load_config({"data": data})
         assert str(e.value) == message
+
+
+def test_missing_data_sensitivity_in_the_report_follows_the_study_rules(tmp_path, monkeypatch):
+    import warnings
+
+    import iop_outcomes as iop
+    from iop_outcomes import sensitivity
+
+    seen = []
+    real = sensitivity.missing_data_sensitivity
+
+    def spy(*args, **kw):
+        seen.append(kw.get("rules"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(iop, "missing_data_sensitivity", spy)
+    cfg = {
+        "sensitivity": {"methods": ["completers"]},
+        "trajectories": {"enabled": False},
+        "episodes": {"baseline": "label:intake", "endpoint": "label:discharge"},
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        iop.report(iop.synth.generate(n_episodes=80, seed=4), config=cfg, out=tmp_path)
+    assert len(seen) == 1
+    assert (seen[0]["baseline"], seen[0]["endpoint"]) == ("label:intake", "label:discharge")

@@ -1904,6 +1904,7 @@ def _section_retention(
         "Missing-data sensitivity",
         lambda: iop.missing_data_sensitivity(
             loaded,
+            rules=ep.attrs.get("rules"),  # the study's [episodes] rules, discharge endpoint
             instrument=inst,
             group=g,
             reference=ctx.cfg.comparison_reference,

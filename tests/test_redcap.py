@@ -271,3 +271,42 @@ def test_choices_are_parsed():
     d = read_dictionary(DICTIONARY)
     assert d.fields["phq9_3"].form == "phq9" and d.fields["phq9_3"].choices["2"] == ANSWERS[2]
     assert d.fields["race_ethnicity"].choices["99"] == "Prefer not to say"
+
+
+def test_study_file_data_table_names_the_export_and_its_dictionary(tmp_path):
+    from iop_outcomes.report.config import load_config
+
+    study = tmp_path / "study.toml"
+    study.write_text('[data]\nsource = "redcap"\ndictionary = "dictionary.csv"\n')
+    cfg = load_config(study)
+    opts = cfg.load_options()
+    assert (opts["source"], opts["dictionary"]) == ("redcap", str(tmp_path / "dictionary.csv"))
+    assert (cfg.to_dict()["data_source"], cfg.to_dict()["dictionary"]) == (
+        "redcap",
+        "dictionary.csv",
+    )
+    assert not {"data_source", "dictionary"} & set(load_config().to_dict())
+    with pytest.raises(ConfigError, match="The 'source' key in \\[data\\] must be \"redcap\""):
+        load_config({"data": {"source": "fhir"}})
+
+
+def test_cli_reads_a_redcap_export(tmp_path, capsys):
+    from iop_outcomes.cli import EXIT_OK, EXIT_PROBLEMS, main
+
+    argv = ["validate", str(EXPORT), "--source", "redcap", "--dictionary", str(DICTIONARY)]
+    ledger = tmp_path / "ledger.csv"
+    assert main([*argv, "--ledger-out", str(ledger)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "Rows read 16 = accepted 15 + repaired 0 + quarantined 1." in out
+    assert "2 REDCap export row(s) have no questionnaire administration" in out
+    assert pd.read_csv(ledger)["column"].tolist()[:2] == ["phq9", "gad7"]
+    assert main([*argv, "--strict"]) == EXIT_PROBLEMS
+    capsys.readouterr()
+    assert main(["summary", str(EXPORT), "--source", "redcap", "--json", "--by", "site"]) == 0
+    assert '"rows_read": 16' in capsys.readouterr().out
+    study = tmp_path / "study.toml"
+    study.write_text(f'[data]\nsource = "redcap"\ndictionary = "{DICTIONARY.as_posix()}"\n')
+    assert main(["summary", str(EXPORT), "--config", str(study), "--json"]) == EXIT_OK
+    assert '"accepted": 15' in capsys.readouterr().out
+    assert main(["validate", str(EXPORT), "--dictionary", str(DICTIONARY)]) == 3
+    assert "applies to REDCap exports" in capsys.readouterr().err

@@ -310,3 +310,32 @@ def test_cli_reads_a_redcap_export(tmp_path, capsys):
     assert '"accepted": 15' in capsys.readouterr().out
     assert main(["validate", str(EXPORT), "--dictionary", str(DICTIONARY)]) == 3
     assert "applies to REDCap exports" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_ledger_invariant_on_damaged_exports(seed):
+    """Blanked and garbled cells, shuffled rows: one ledger row per (export row, form) that has
+    any of the form's fields, and the rows without any counted in the note."""
+    rng = np.random.default_rng(seed)
+    df = raw_export()
+    df = df.iloc[rng.permutation(len(df))].reset_index(drop=True)
+    own = {
+        "phq9": [f"phq9_{j}" for j in range(1, 10)] + ["phq9_date", "phq9_total"],
+        "gad7": [f"gad7_{j}" for j in range(1, 8)] + ["gad7_date"],
+    }
+    for c in df.columns[1:]:
+        hit = rng.random(len(df)) < 0.3
+        df.loc[hit, c] = rng.choice(["", "", "x", "7", "0", "2025-13-01"], size=int(hit.sum()))
+    res = load(df, source="redcap", dictionary=DICTIONARY)
+    want = {
+        (i + 1, form)
+        for form, cols in own.items()
+        for i in np.flatnonzero((df[cols] != "").any(axis=1).to_numpy())
+    }
+    pairs = list(zip(res.ledger["row"], res.ledger["column"].astype(str), strict=True))
+    assert len(pairs) == len(set(pairs)) and set(pairs) == want
+    assert sum(res.counts().values()) == len(res.ledger) == len(want)
+    assert len(res.data) == res.counts()["accepted"] + res.counts()["repaired"]
+    n_empty = len(df) - len({r for r, _ in want})
+    notes = " ".join(res.problems.loc[res.problems["severity"] == "note", "reason"])
+    assert (f"{n_empty:,} REDCap export row(s) have no questionnaire" in notes) == (n_empty > 0)

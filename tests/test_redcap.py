@@ -339,3 +339,75 @@ def test_ledger_invariant_on_damaged_exports(seed):
     n_empty = len(df) - len({r for r, _ in want})
     notes = " ".join(res.problems.loc[res.problems["severity"] == "note", "reason"])
     assert (f"{n_empty:,} REDCap export row(s) have no questionnaire" in notes) == (n_empty > 0)
+
+
+#: REDCap's "CSV (labels)" headers of the fixture, as the Data Exports page writes them.
+LABEL_HEADERS = [
+    "Record ID",
+    "Event Name",
+    "Repeat Instrument",
+    "Repeat Instance",
+    "Age at admission",
+    "Program site",
+    "Treatment format",
+    "Admission date",
+    "Race / ethnicity (all that apply) (choice=Asian)",
+    "Race / ethnicity (all that apply) (choice=Black or African American)",
+    "Race / ethnicity (all that apply) (choice=White)",
+    "Race / ethnicity (all that apply) (choice=Hispanic or Latino)",
+    "Race / ethnicity (all that apply) (choice=Prefer not to say)",
+    "Complete?",
+    "Date completed",
+    "Little interest or pleasure in doing things",
+    "Feeling down, depressed, or hopeless",
+    "Trouble falling or staying asleep, or sleeping too much",
+    "Feeling tired or having little energy",
+    "Poor appetite or overeating",
+    "Feeling bad about yourself - or that you are a failure or have let yourself or your "
+    "family down",
+    "Trouble concentrating on things, such as reading the newspaper or watching television",
+    "Moving or speaking so slowly that other people could have noticed? Or the opposite - being "
+    "so fidgety or restless that you have been moving around a lot more than usual",
+    "Thoughts that you would be better off dead or of hurting yourself in some way",
+    "PHQ-9 total score",
+    "Complete?",
+    "Date completed",
+    "Feeling nervous, anxious, or on edge",
+    "Not being able to stop or control worrying",
+    "Worrying too much about different things",
+    "Trouble relaxing",
+    "Being so restless that it is hard to sit still",
+    "Becoming easily annoyed or irritable",
+    "Feeling afraid, as if something awful might happen",
+    "Complete?",
+    "Discharge date",
+    "Discharge status",
+    "Complete?",
+]
+
+
+def test_label_headers_are_matched_to_the_dictionary_in_order(tmp_path):
+    df = label_export()
+    df.columns = LABEL_HEADERS
+    path = tmp_path / "labels.csv"
+    df.to_csv(path, index=False)
+    res = load(path, source="redcap", dictionary=DICTIONARY)
+    pd.testing.assert_frame_equal(comparable(res.data), comparable(redcap().data))
+    assert res.counts() == redcap().counts()
+    # an export of some forms only (no GAD-7): still in the dictionary's order
+    some = df.iloc[:, [i for i, c in enumerate(df.columns) if i < 26 or i > 34]]
+    assert set(load(some, source="redcap", dictionary=DICTIONARY).data["instrument"]) == {"PHQ-9"}
+    wrong = df.rename(columns={"Program site": "Clinic"})
+    with pytest.raises(LoadError, match="the header 'Clinic' is neither a variable name"):
+        iop.load(wrong, source="redcap", dictionary=DICTIONARY)
+
+
+def test_survey_timestamp_dates_a_form_without_a_date_field():
+    d = pd.read_csv(DICTIONARY, dtype=str, keep_default_na=False)
+    d = d[d["Variable / Field Name"] != "phq9_date"]
+    df = raw_export().rename(columns={"phq9_date": "phq9_timestamp"})
+    df.loc[df["phq9_timestamp"].ne(""), "phq9_timestamp"] += " 10:41:07"
+    df.loc[8, "phq9_timestamp"] = "[not completed]"  # record 2's discharge event
+    res = load(df, source="redcap", dictionary=d)
+    pd.testing.assert_frame_equal(comparable(res.data), comparable(redcap().data))
+    assert 9 not in set(res.ledger["row"])

@@ -61,7 +61,16 @@ _DICT_COLUMNS = {
     "form": ("form name", "form_name"),
     "type": ("field type", "field_type"),
     "choices": ("choices, calculations, or slider labels", "select_choices_or_calculations"),
+    "label": ("field label", "field_label"),
 }
+#: The labels REDCap gives its own columns in an export with label headers.
+_SYSTEM_LABELS = [
+    (EVENT, "Event Name"),
+    (REPEAT_FORM, "Repeat Instrument"),
+    (REPEAT_INSTANCE, "Repeat Instance"),
+    ("redcap_data_access_group", "Data Access Group"),
+    ("redcap_survey_identifier", "Survey Identifier"),
+]
 _ITEM = re.compile(r"^(?P<stem>.*?)_?(?:q|item)?_?(?P<n>\d+)$")
 _NULL = frozenset(NULL_VALUES)
 
@@ -74,6 +83,7 @@ class Field:
     form: str
     type: str
     choices: dict
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,7 +157,7 @@ def read_dictionary(dictionary) -> Dictionary:
         found = [lower[n] for n in names if n in lower]
         if found:
             cols[key] = found[0]
-        elif key != "choices":
+        elif key not in ("choices", "label"):
             missing.append(repr(names[0].title()))
     if missing:
         raise LoadError(
@@ -167,7 +177,8 @@ def read_dictionary(dictionary) -> Dictionary:
         elif ftype in _FIXED_CHOICES:
             choices = dict(_FIXED_CHOICES[ftype])
         form = str(row[cols["form"]]).strip().lower()
-        fields[fname] = Field(fname, form, ftype, choices)
+        label = str(row[cols["label"]]) if "label" in cols else ""
+        fields[fname] = Field(fname, form, ftype, choices, label)
     if not fields:
         raise LoadError(f"The REDCap data dictionary {name!r} lists no fields.")
     return Dictionary(fields, name)
@@ -254,6 +265,8 @@ def _forms(columns: list[str], d: Dictionary | None, mp) -> list[_Form]:
             status = f"{form}_complete" if f"{form}_complete" in present else None
             got = _form_of_items(form, fields, resolve, present, status)
             if got:
+                if got.date is None and f"{form}_timestamp" in present:  # a survey's own date
+                    got.date = f"{form}_timestamp"
                 out.append(got)
         return out
     stems: dict[str, list[str]] = {}
@@ -324,6 +337,59 @@ def _checkboxes(t: pd.DataFrame, d: Dictionary | None) -> pd.DataFrame:
     return t
 
 
+def _plain(label: str) -> str:
+    """A label as compared with an export header: no HTML tags, spaces collapsed, no case."""
+    return " ".join(re.sub(r"<[^>]*>", " ", str(label)).split()).casefold()
+
+
+def _raw_headers(columns: list, d: Dictionary | None, source: str) -> list:
+    """The variable names of an export whose headers are REDCap's field labels.
+
+    The export's columns follow the dictionary's order (the record id, REDCap's own columns,
+    then per form its survey timestamp, fields - a checkbox once per choice, ``label
+    (choice=Asian)`` - and ``Complete?``), so the headers are matched in that order; an export
+    with variable names as headers is returned as it is.
+    """
+    names = [normalize_name(c) for c in columns]
+    if d is None or EVENT in names:
+        return names
+    known = {*d.fields, *(n for n, _ in _SYSTEM_LABELS)}
+    labels = {_plain(f.label) for f in d.fields.values()} | {"complete?"}
+    raw = sum(n in known or n.endswith("_complete") or "___" in n for n in names)
+    if raw >= sum(_plain(c) in labels or "(choice=" in str(c) for c in columns):
+        return names
+    first = next(iter(d.fields.values()))
+    expected = [(first.name, first.label), *_SYSTEM_LABELS]
+    for form, fields in d.forms().items():
+        expected.append((f"{form}_timestamp", "Survey Timestamp"))
+        for f in fields:
+            fld = d.fields[f]
+            if f == first.name:
+                continue
+            if fld.type == "checkbox":
+                for code, lab in fld.choices.items():
+                    code_name = re.sub(r"\W", "_", code.lower())
+                    expected.append((f"{f}___{code_name}", f"{fld.label} (choice={lab})"))
+            elif fld.type != "descriptive":
+                expected.append((f, fld.label))
+        expected.append((f"{form}_complete", "Complete?"))
+    plain = [(name, _plain(lab)) for name, lab in expected]
+    out, at = [], 0
+    for c in columns:
+        hit = next((i for i in range(at, len(plain)) if plain[i][1] == _plain(c)), None)
+        if hit is None:
+            raise LoadError(
+                f"{source}: source='redcap', but the header {str(c)!r} is neither a variable "
+                f"name of the data dictionary {d.source!r} nor, in the dictionary's order, one "
+                "of its field labels. Export the data with the variable names as headers "
+                "(REDCap: 'CSV / Microsoft Excel (raw data)', or labels with raw headers), or "
+                "give the dictionary of this project."
+            )
+        out.append(plain[hit][0])
+        at = hit + 1
+    return out
+
+
 def redcap_to_long(
     df: pd.DataFrame, source: str, dictionary=None, mapping=None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -336,13 +402,16 @@ def redcap_to_long(
     """
     d = read_dictionary(dictionary) if dictionary is not None else None
     df = df.reset_index(drop=True)
-    names = [normalize_name(c) for c in df.columns]
+    names = _raw_headers(list(df.columns), d, source)
     t = pd.DataFrame({n: _text(df.iloc[:, i]) for i, n in enumerate(names)})
-    targets = [mapping.target(c) for c in df.columns] if mapping is not None else names
+    targets = [mapping.target(c) for c in names] if mapping is not None else names
     if "patient_id" in targets:
         rid = names[targets.index("patient_id")]
     else:
         rid = "record_id" if "record_id" in names else names[0]
+    for c in t.columns:  # a survey not (yet) taken: '[not completed]'
+        if c.endswith("_timestamp"):
+            t[c] = t[c].where(~t[c].astype(str).str.startswith("["), None)
     t = _checkboxes(t, d)
     columns = list(t.columns)
     forms = _forms(columns, d, mapping)

@@ -411,3 +411,11 @@ def test_survey_timestamp_dates_a_form_without_a_date_field():
     res = load(df, source="redcap", dictionary=d)
     pd.testing.assert_frame_equal(comparable(res.data), comparable(redcap().data))
     assert 9 not in set(res.ledger["row"])
+
+
+def test_an_export_without_any_answers_is_a_clear_error():
+    df = raw_export()
+    df = df[[c for c in df.columns if not c.startswith(("phq9_", "gad7_"))] + ["phq9_1"]]
+    df["phq9_1"] = ""
+    with pytest.raises(LoadError, match="none of the export's 13 rows has an answer"):
+        iop.load(df, source="redcap")

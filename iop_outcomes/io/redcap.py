@@ -208,7 +208,9 @@ def _text(s: pd.Series) -> pd.Series:
         t = str(v).strip()
         return None if t in _NULL else t
 
-    return pd.Series([f(v) for v in s.astype(object)], index=s.index, dtype=object)
+    codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
+    texts = np.array([f(v) for v in uniques] + [None], dtype=object)  # converted once per value
+    return pd.Series(texts[codes], index=s.index, dtype=object)
 
 
 def _resolver(mp):
@@ -490,6 +492,12 @@ def redcap_to_long(
         part["_form"] = fm.name
         part["_order"] = order
         parts.append(part)
+    if not parts:
+        raise LoadError(
+            f"{source}: source='redcap', but none of the export's {n:,} rows has an answer, "
+            f"date or total of the questionnaire forms ({', '.join(fm.name for fm in forms)}). "
+            "Check that the export includes those forms' data."
+        )
     long = pd.concat(parts, ignore_index=True)
     long = long.sort_values(["_row", "_order"], kind="mergesort").reset_index(drop=True)
     if "assessment_date" in long and long["assessment_date"].isna().all():

@@ -66,7 +66,9 @@ def _reading_options(parser: argparse.ArgumentParser, config: bool) -> None:
     """The options of how DATA is read (``iop.load``'s keywords), on validate, summary, report."""
     over = " (overrides [data] in --config)" if config else ""
     g = parser.add_argument_group("reading the data file" + over)
-    g.add_argument("--mapping", help="column mapping TOML ([columns], [values], [options])")
+    g.add_argument(
+        "--mapping", help="column mapping TOML ([columns], [values], [instruments], [options])"
+    )
     g.add_argument(
         "--sheet",
         metavar="NAME|INDEX",

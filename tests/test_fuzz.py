@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fuzzing import FORMATS, MUTATIONS, base_frame, cases, make_case, run_case
+from test_load import quiet_load
 
 import iop_outcomes as iop
 
@@ -101,7 +102,7 @@ def test_item_values_are_decimal_numbers_or_answer_texts(tmp_path, value, loaded
     text += f'p1,PHQ-9,2025-01-06,{items},"{value}"\n'
     text += f"p2,PHQ-9,2025-01-06,{items},1\n"
     for source in (_csv_with(tmp_path, "t.csv", text), pd.read_csv(tmp_path / "t.csv", dtype=str)):
-        res = iop.load(source) if loaded_as is not None else _quiet(source)
+        res = iop.load(source) if loaded_as is not None else quiet_load(source)
         first = res.ledger.iloc[0]
         if loaded_as is None:
             assert first["disposition"] == "quarantined"
@@ -111,14 +112,6 @@ def test_item_values_are_decimal_numbers_or_answer_texts(tmp_path, value, loaded
             assert res.data["item_9"].isna().iloc[0] and res.data["total"].iloc[0] == 9
         else:
             assert res.data["item_9"].iloc[0] == loaded_as
-
-
-def _quiet(source):
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return iop.load(source)
 
 
 @pytest.mark.parametrize("flag", [True, False, np.True_])
@@ -133,7 +126,7 @@ def test_booleans_are_not_item_answers_or_totals(flag):
         }
     )
     df.loc[0, "item_3"] = flag
-    res = _quiet(df)
+    res = quiet_load(df)
     assert list(res.ledger["disposition"]) == ["quarantined", "quarantined"]
     assert (
         "item_3 'True'" in res.ledger["reason"].iloc[0] or "'False'" in res.ledger["reason"].iloc[0]
@@ -152,13 +145,13 @@ def test_item_columns_no_instrument_has(column):
             column: [2, None],
         }
     )
-    res = _quiet(df)
+    res = quiet_load(df)
     assert list(res.ledger["disposition"]) == ["quarantined", "accepted"]
     assert res.ledger["reason"].iloc[0].startswith(f"{column} given, but PHQ-9 has 9 items")
     assert res.ledger["column"].iloc[0] == column
     assert column not in res.data.columns
     # empty: ignored, and the summary says which column
-    empty = _quiet(df.assign(**{column: None}))
+    empty = quiet_load(df.assign(**{column: None}))
     assert empty.counts()["accepted"] == 2
     assert any(f"column {column} ignored" in r for r in empty.problems["reason"])
 
@@ -192,7 +185,7 @@ def test_dictionary_encoded_and_unhashable_cells(tmp_path):
             "site": pd.Series([["North"], b"\xff"], dtype=object),
         }
     )
-    res = _quiet(df)
+    res = quiet_load(df)
     assert list(res.data["patient_id"]) == ["a", "b"]
     p = tmp_path / "d.parquet"  # dictionary-encoded text in Parquet
     df.drop(columns="site").to_parquet(p)
@@ -212,7 +205,7 @@ def test_dates_at_the_edges_of_pandas_range_and_weeks_beyond_five_years():
             "week": pd.Series(["0", "1e30", None, None], dtype=object),
         }
     )
-    res = _quiet(df)
+    res = quiet_load(df)
     r = list(res.ledger["reason"].astype(str))
     assert r[0].startswith("admit_date 1678-01-01 is impossible (before 1990 or in the future)")
     assert "discharge_date 2262-01-01 is impossible" in r[0]
@@ -249,7 +242,7 @@ def test_embedded_nul_is_a_clean_problem(column):
     else:
         df[column] = df[column].astype(object)
         df.loc[0, column] = f"{df.loc[1, column]}\x00"
-    res = _quiet(df)
+    res = quiet_load(df)
     first = res.ledger.iloc[0]
     assert first["disposition"] in ("quarantined", "repaired")
     assert first["column"] == column and "\x00" in first["value"]

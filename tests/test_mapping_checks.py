@@ -10,20 +10,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_load import frame
 
 import iop_outcomes as iop
 from iop_outcomes.exceptions import ConfigError, IOPWarning, LoadError
-
-
-def frame(**over):
-    d = {
-        "patient_id": ["p1", "p1", "p2", "p2"],
-        "instrument": ["PHQ-9"] * 4,
-        "assessment_date": ["2025-01-06", "2025-02-17", "2025-01-08", "2025-02-19"],
-        "total": [18, 9, 14, 12],
-    }
-    d.update(over)
-    return pd.DataFrame(d)
 
 
 def load(df, **kw):
@@ -62,7 +52,7 @@ def test_unknown_section_is_an_error_naming_the_file_and_the_nearest_section(tmp
         iop.load(frame(), mapping=m)
     assert str(exc.value) == (
         f"Mapping file {str(m)!r}: unknown section [valeus]. Did you mean [values]? A mapping has "
-        "the sections [columns], [values.<column>] and [options]."
+        "the sections [columns], [values.<column>], [instruments.<name>] and [options]."
     )
 
 
@@ -72,7 +62,7 @@ def test_unknown_option_is_an_error(tmp_path):
         iop.load(frame(), mapping=m)
     assert str(exc.value) == (
         f'Mapping file {str(m)!r}: unknown option [options] "date_fromat" = "%d/%m/%Y". Did you '
-        "mean 'date_format'? Known options: date_format, decimal."
+        "mean 'date_format'? Known options: date_format, decimal, instrument."
     )
 
 

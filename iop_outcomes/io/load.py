@@ -53,6 +53,8 @@ from .mapping import (
 )
 from .readers import NULL_VALUES, factorize, read_source, unique_map
 from .redcap import redcap_to_long
+from .visits import applies as _visit_rows
+from .visits import name_item_columns, visits_to_long
 
 __all__ = ["load", "LoadResult"]
 
@@ -218,6 +220,15 @@ def load(
         value is a file-level warning; a target outside the contract is a note.
         An unknown format or discharge_status label is set to missing (a repair).
 
+        Visit rows (one row per visit, several questionnaires side by side):
+        ``[instruments.<name>]`` tables name each instrument's ``items`` (a list or a
+        pattern such as ``"PHQ9 Q{n}"``), ``total`` and ``date`` columns; each row gives one
+        administration per instrument with any item or total on it, and the ledger has
+        **one row per administration** (``row`` the visit row, ``column`` the instrument's
+        columns; rows with none are counted in a file-level note). ``options.instrument``
+        names the questionnaire of a file without an instrument column. See
+        :mod:`iop_outcomes.io.visits` and ``docs/data-format.md``, "Visit rows".
+
         Decimal commas: in a ``;``-delimited CSV file, a numeric column (items, ``total``,
         ``week``, ``age``, attendance) whose values are all numbers with a decimal comma
         (``12,5``; whole numbers may stand among them) is read as numbers;
@@ -316,13 +327,25 @@ def load(
         whole_numbers=lambda header: [c for c in header if mp.target(c).startswith("item_")],
         # a wide sheet has its score columns before reshaping; an episodes table may add columns
         missing_columns=None
-        if wide or kind or episodes is not None
+        if wide or kind or episodes is not None or _visit_rows(mp)
         else lambda header: _missing_required([mp.target(c) for c in header]),
     )
-    origin = None
+    origin, notes = None, []
+    if wide and _visit_rows(mp):
+        raise ConfigError(
+            "wide=True reshapes <instrument>_<timepoint> columns; the mapping's [instruments] "
+            "(or options.instrument) describes visit rows. Use one of them."
+        )
+    if kind and _visit_rows(mp):
+        raise ConfigError(
+            "source='redcap' reads the export's forms (name a form of your own under "
+            "[values.instrument]); the mapping's [instruments] (or options.instrument) describes "
+            "visit rows. Use one of them."
+        )
     if kind == "redcap":  # one row per administration; the mapping renames the other fields
         long, origin = redcap_to_long(raw.frame, raw.name, dictionary, mp)
         df = mp.apply(long, raw.name)
+        notes = [("*", note) for note in origin.attrs["notes"]]
     else:
         df = mp.apply(raw.frame, raw.name)
     if wide:
@@ -331,6 +354,8 @@ def load(
         origin["source_column"] = origin["source_column"].map(
             {c: yours.get(c, c) for c in pd.unique(origin["source_column"])}
         )
+    elif _visit_rows(mp):  # visit rows: one administration per instrument (io/visits.py)
+        df, origin, notes = visits_to_long(df, mp, list(raw.frame.columns), raw.name)
     seen, where = list(raw.frame.columns), raw.name
     df, comma_cols = _decimal_commas(df, decimal, raw.delimiter)
     if episodes is not None:
@@ -371,9 +396,9 @@ def load(
         v.warn_file(column, reason, fix, severity, yours=False)
     for mask, column, reason, fix, values in origin.attrs.get("quarantine", ()) if kind else ():
         v.add(mask, column, reason, fix, values=values)  # e.g. a REDCap form marked incomplete
-    for note in origin.attrs.get("notes", ()) if kind else ():
-        v.warn_file("*", note, "", "note")
     clean = v.run()
+    for column, reason in notes:
+        v.warn_file(column, reason, "", "note", yours=False)
     if comma_cols:
         how = "options.decimal = ','" if decimal == "," else "a ';'-delimited file"
         v.warn_file(
@@ -404,7 +429,7 @@ def load(
     disposition = np.where(quarantine, 2, np.where(repair, 1, 0))
 
     rows = origin["source_row"].to_numpy() if origin is not None else np.arange(1, n + 1)
-    problems = _problems_frame(v.issues, source, rows, origin)
+    problems = name_item_columns(_problems_frame(v.issues, source, rows, origin), origin)
     ledger = _ledger(problems, source, rows, disposition, quarantine)
     if origin is not None:  # wide input: each ledger row is one score cell of the wide file
         ledger["column"] = pd.Categorical(origin["source_column"].to_numpy())

@@ -16,6 +16,10 @@ or flat (``{"Client ID": "patient_id"}``), or the same as a TOML file::
     [options]
     date_format = "%d/%m/%Y"
 
+Visit rows with several questionnaires side by side take ``[instruments.<name>]`` tables
+(:mod:`iop_outcomes.io.visits`); ``[options] instrument = "PHQ-9"`` names the questionnaire of a
+file without an instrument column.
+
 Mistakes in a mapping are never silent (``docs/data-format.md``, "What the mapping checks").
 :func:`read_mapping` raises :class:`~iop_outcomes.ConfigError` for what cannot be meant: an
 unknown section or option, ``[values.X]`` for a column that takes no value synonyms, a value
@@ -85,8 +89,8 @@ GROUP_COLUMNS = ["site", "program", "cohort", "gender_identity", "race_ethnicity
 #: The columns ``[values.<column>]`` applies to.
 VALUE_COLUMNS = ["instrument", "timepoint", "format", "discharge_status", *GROUP_COLUMNS]
 #: The sections of a mapping and the keys of its ``[options]``.
-SECTIONS = ("columns", "values", "options")
-OPTIONS = ("date_format", "decimal")
+SECTIONS = ("columns", "values", "instruments", "options")
+OPTIONS = ("date_format", "decimal", "instrument")
 #: Targets that are required (a missing source column for one of them is an error).
 REQUIRED_TARGETS = ("patient_id", "instrument", "assessment_date", "week", "timepoint", "total")
 
@@ -230,6 +234,8 @@ class Mapping:
     options: dict[str, object] = field(default_factory=dict)
     file: str | None = None
     value_keys: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: ``[instruments.<name>]``: visit rows (:mod:`iop_outcomes.io.visits`)
+    instruments: dict[str, dict] = field(default_factory=dict)
 
     def target(self, column) -> str:
         """The contract name a source column gets (mapping first, else its normalised name)."""
@@ -439,7 +445,7 @@ def read_mapping(mapping) -> Mapping:
         if k not in SECTIONS and isinstance(v, dict):
             raise ConfigError(
                 f"{where}: unknown section [{k}].{_did_you_mean(k, SECTIONS, '[{}]')} A mapping "
-                "has the sections [columns], [values.<column>] and [options]."
+                "has the sections [columns], [values.<column>], [instruments.<name>] and [options]."
             )
         if k not in SECTIONS:
             raise ConfigError(
@@ -482,7 +488,10 @@ def read_mapping(mapping) -> Mapping:
             f"{where}: [options] date_format must be a strptime format such as '%d/%m/%Y'. "
             f"Got {fmt!r} instead."
         )
-    return _checked(Mapping(cols, values, options, file, keys), where)
+    from .visits import read_instruments
+
+    instruments = read_instruments(mapping.get("instruments", {}), options, where)
+    return _checked(Mapping(cols, values, options, file, keys, instruments), where)
 
 
 def _checked(m: Mapping, where: str) -> Mapping:

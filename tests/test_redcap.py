@@ -419,3 +419,14 @@ def test_an_export_without_any_answers_is_a_clear_error():
     df["phq9_1"] = ""
     with pytest.raises(LoadError, match="none of the export's 13 rows has an answer"):
         iop.load(df, source="redcap")
+
+
+def test_item_problems_name_the_redcap_field_and_visit_options_do_not_mix():
+    df = raw_export()
+    df.loc[3, "gad7_3"] = "7"
+    res = load(df, source="redcap", dictionary=DICTIONARY)
+    row = res.ledger[(res.ledger["row"] == 4) & (res.ledger["column"] == "gad7")].iloc[0]
+    assert row["disposition"] == "quarantined"
+    assert row["reason"] == "item_3 (your column 'gad7_3') '7' is outside the GAD-7 item range 0-3"
+    with pytest.raises(ConfigError, match="source='redcap' reads the export's forms"):
+        iop.load(EXPORT, source="redcap", mapping={"options": {"instrument": "PHQ-9"}})

@@ -505,8 +505,16 @@ def redcap_to_long(
     if long["total"].isna().all():
         long = long.drop(columns="total")
     origin = pd.DataFrame(
-        {"source_row": long["_row"].to_numpy(), "source_column": long["_form"].to_numpy()}
+        {
+            "source_row": long["_row"].to_numpy(),
+            "source_column": long["_form"].to_numpy(),
+            "instrument": long["_form"].to_numpy(),
+        }
     )
+    # item problems name your field: item_3 (your column 'phq9_3') (load's name_item_columns)
+    origin.attrs["item_columns"] = {
+        fm.name: {f"item_{j}": c for j, c in fm.items.items()} for fm in forms
+    }
     incomplete = (long["_status"] == 0).to_numpy()
     status_text = long["_status_col"].astype(str) + " = 0 (Incomplete)"
     origin.attrs["quarantine"] = [

@@ -430,3 +430,20 @@ def test_item_problems_name_the_redcap_field_and_visit_options_do_not_mix():
     assert row["reason"] == "item_3 (your column 'gad7_3') '7' is outside the GAD-7 item range 0-3"
     with pytest.raises(ConfigError, match="source='redcap' reads the export's forms"):
         iop.load(EXPORT, source="redcap", mapping={"options": {"instrument": "PHQ-9"}})
+
+
+def test_items_without_numbers_are_the_forms_choice_fields_in_dictionary_order():
+    words = ["interest", "down", "sleep", "tired", "appetite", "failure", "focus", "slow", "dead"]
+    d = pd.read_csv(DICTIONARY, dtype=str, keep_default_na=False)
+    rename = {f"phq9_{j}": f"phq_{w}" for j, w in enumerate(words, start=1)}
+    d["Variable / Field Name"] = d["Variable / Field Name"].replace(rename)
+    difficulty = d[d["Variable / Field Name"] == "phq_dead"].assign(
+        **{"Variable / Field Name": "phq_difficult", "Field Label": "How difficult ..."}
+    )
+    at = int(np.flatnonzero(d["Variable / Field Name"] == "phq_dead")[0]) + 1
+    d = pd.concat([d.iloc[:at], difficulty, d.iloc[at:]], ignore_index=True)
+    df = raw_export().rename(columns=rename)
+    df.insert(df.columns.get_loc("phq_dead") + 1, "phq_difficult", "1")
+    res = load(df, source="redcap", dictionary=d)
+    pd.testing.assert_frame_equal(comparable(res.data), comparable(redcap().data))
+    assert "phq_difficult" not in res.data.columns

@@ -228,8 +228,13 @@ def _resolver(mp):
     return resolve
 
 
-def _form_of_items(name, fields, resolve, columns, status) -> _Form | None:
-    """An instrument form from its fields, or ``None`` when it is no instrument."""
+def _form_of_items(name, fields, resolve, columns, status, d=None) -> _Form | None:
+    """An instrument form from its fields, or ``None`` when it is no instrument.
+
+    Items are the numbered fields (``phq9_3``, ``phq3``, ``phq9_q3``: item 3); with the
+    dictionary, a form without numbered fields takes its first k radio / dropdown fields in
+    the dictionary's order when it has k or k + 1 of them (the PHQ-9's difficulty question).
+    """
     got = resolve(name)
     if got is None:  # the form's name is no instrument: try its numbered fields' stem
         stems = [m.group("stem") for f in fields if (m := _ITEM.match(f))]
@@ -252,6 +257,10 @@ def _form_of_items(name, fields, resolve, columns, status) -> _Form | None:
             date = f
         elif total is None and re.search(r"(?:total|score|tot)$", f):
             total = f
+    if not items and d is not None:
+        choice = [f for f in fields if f in columns and d.fields[f].type in ("radio", "dropdown")]
+        if n_items <= len(choice) <= n_items + 1:
+            items = {j + 1: f for j, f in enumerate(choice[:n_items])}
     if not items and total is None:
         return None
     return _Form(name, value, n_items, items, date, total, status)
@@ -265,7 +274,7 @@ def _forms(columns: list[str], d: Dictionary | None, mp) -> list[_Form]:
     if d is not None:
         for form, fields in d.forms().items():
             status = f"{form}_complete" if f"{form}_complete" in present else None
-            got = _form_of_items(form, fields, resolve, present, status)
+            got = _form_of_items(form, fields, resolve, present, status, d)
             if got:
                 if got.date is None and f"{form}_timestamp" in present:  # a survey's own date
                     got.date = f"{form}_timestamp"

@@ -254,6 +254,8 @@ def test_numeric_frames_from_the_api_load_alike():
 def test_parameters_are_checked():
     with pytest.raises(ConfigError, match="'source' parameter of iop.load must be 'redcap'"):
         iop.load(EXPORT, source="fhir")
+    with pytest.raises(ConfigError, match="Got a DataFrame instead"):
+        iop.load(EXPORT, source=pd.DataFrame({"a": [1]}))
     with pytest.raises(ConfigError, match="give source='redcap'"):
         iop.load(EXPORT, dictionary=DICTIONARY)
     with pytest.raises(ConfigError, match="cannot be combined"):

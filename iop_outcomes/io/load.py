@@ -468,10 +468,11 @@ def _drop_rows(df: pd.DataFrame, drop: np.ndarray) -> pd.DataFrame:
 
 def _source_kind(source, dictionary, wide) -> str | None:
     """The export format named by ``source=`` (``None``: the data contract's own layout)."""
-    if source is not None and source != "redcap":
+    if source is not None and not (isinstance(source, str) and source == "redcap"):
+        got = repr(source) if isinstance(source, str) else f"a {type(source).__name__}"
         raise ConfigError(
             "The 'source' parameter of iop.load must be 'redcap' or None (the data are the first "
-            f"argument). Got {source!r} instead."
+            f"argument). Got {got} instead."
         )
     if dictionary is not None and source is None:
         raise ConfigError(

@@ -39,6 +39,8 @@ examples:
                                             read one sheet, below two title rows
   iop-outcomes validate scores.csv --episodes episodes.csv
                                             join the episode table on episode_id
+  iop-outcomes validate export.csv --source redcap --dictionary dictionary.csv
+                                            read a REDCap export (one row per administration)
   iop-outcomes summary visits.csv           key tables in the terminal
   iop-outcomes summary visits.csv --json    the same as JSON, for pipelines
   iop-outcomes report visits.csv --config study.toml --out reports/2025q1/
@@ -89,6 +91,17 @@ def _reading_options(parser: argparse.ArgumentParser, config: bool) -> None:
         metavar="FILE",
         help="episode table (admit/discharge dates, status, ...) joined on episode_id "
         "(or patient_id)",
+    )
+    g.add_argument(
+        "--source",
+        dest="data_source",
+        choices=["redcap"],
+        help="the file is a REDCap export (raw or label values; record_id, redcap_event_name)",
+    )
+    g.add_argument(
+        "--dictionary",
+        metavar="FILE",
+        help="the REDCap project's data dictionary (CSV), with --source redcap",
     )
 
 
@@ -205,7 +218,7 @@ def _progress(args) -> bool:
 
 
 #: reading options given on the command line: StudyConfig fields ([data] in the study file)
-READING = ("mapping", "sheet", "skip_rows", "wide", "episodes")
+READING = ("mapping", "sheet", "skip_rows", "wide", "episodes", "data_source", "dictionary")
 
 
 def _config(args):

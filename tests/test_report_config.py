@@ -88,6 +88,8 @@ def test_data_table_takes_the_reading_options_relative_to_the_study_file(tmp_pat
         "skip_rows": 2,
         "wide": True,
         "episodes": str(study.parent / "episodes.csv"),
+        "source": None,
+        "dictionary": None,
     }
     d = cfg.to_dict()  # provenance: file names without their folders; defaults left out
     assert (d["mapping"], d["episodes"], d["sheet"], d["skip_rows"], d["wide"]) == (
@@ -126,8 +128,8 @@ def test_data_table_reading_options_are_checked():
         ({"wide": "yes"}, "The 'wide' key in [data] must be of type bool. Got 'yes' instead."),
         (
             {"sheets": "x"},
-            "Unknown key(s) ['sheets'] in [data]. Known keys: ['episodes', 'mapping', 'sheet', "
-            "'skip_rows', 'wide'].",
+            "Unknown key(s) ['sheets'] in [data]. Known keys: ['dictionary', 'episodes', "
+            "'mapping', 'sheet', 'skip_rows', 'source', 'wide'].",
         ),
     ]
     for data, message in cases:

@@ -52,6 +52,7 @@ from .mapping import (
     wide_to_long,
 )
 from .readers import NULL_VALUES, factorize, read_source, unique_map
+from .redcap import redcap_to_long
 from .visits import applies as _visit_rows
 from .visits import name_item_columns, visits_to_long
 
@@ -172,8 +173,11 @@ class LoadResult:
 
 
 def load(
-    source,
+    data,
+    /,
     *,
+    source: str | None = None,
+    dictionary=None,
     mapping=None,
     strict: bool = False,
     episodes=None,
@@ -187,10 +191,21 @@ def load(
 
     Parameters
     ----------
-    source : str, Path or DataFrame
+    data : str, Path or DataFrame
         CSV (delimiter and UTF-8/BOM/Windows-1252 encoding detected), Excel
         ``.xlsx``, Parquet, SPSS ``.sav``, Stata ``.dta`` (value labels applied)
         or a DataFrame, in the long format of ``docs/data-format.md``.
+    source : {None, "redcap"}
+        ``"redcap"``: a REDCap export (raw or label values, variable names as headers) read
+        by :func:`iop_outcomes.io.redcap.redcap_to_long`: one administration per instrument
+        form and export row, ``record_id`` as patient, ``redcap_event_name`` as timepoint,
+        record-level fields filled down. The ledger has one row per administration (``row``
+        is the export row, ``column`` the form); a form marked incomplete
+        (``<form>_complete`` = 0) is quarantined; export rows without an administration are
+        counted in a file-level note.
+    dictionary : str, Path or DataFrame, optional
+        With ``source="redcap"``: the project's data dictionary (CSV); its Form Names tell
+        which fields belong to which instrument, and its choices decode codes and labels.
     mapping : dict, str or Path, optional
         Renames your columns onto the contract, adds value synonyms
         (``[values.<column>]`` for instrument, timepoint, format,
@@ -298,6 +313,7 @@ def load(
     >>> res.ledger.loc[2, "reason"]
     'total 30 is outside the GAD-7 range 0-21'
     """
+    kind, source = _source_kind(source, dictionary, wide), data  # below, source is the input
     mp = read_mapping(mapping)
     decimal = _decimal_option(mp)
     raw = read_source(
@@ -306,21 +322,32 @@ def load(
         name=name,
         skip_rows=skip_rows,
         text_columns=lambda header: [
-            c for c in header if mp.target(c) in ("patient_id", "episode_id")
+            c for c in header if kind or mp.target(c) in ("patient_id", "episode_id")
         ],
         whole_numbers=lambda header: [c for c in header if mp.target(c).startswith("item_")],
         # a wide sheet has its score columns before reshaping; an episodes table may add columns
         missing_columns=None
-        if wide or episodes is not None or _visit_rows(mp)
+        if wide or kind or episodes is not None or _visit_rows(mp)
         else lambda header: _missing_required([mp.target(c) for c in header]),
     )
-    df = mp.apply(raw.frame, raw.name)
     origin, notes = None, []
     if wide and _visit_rows(mp):
         raise ConfigError(
             "wide=True reshapes <instrument>_<timepoint> columns; the mapping's [instruments] "
             "(or options.instrument) describes visit rows. Use one of them."
         )
+    if kind and _visit_rows(mp):
+        raise ConfigError(
+            "source='redcap' reads the export's forms (name a form of your own under "
+            "[values.instrument]); the mapping's [instruments] (or options.instrument) describes "
+            "visit rows. Use one of them."
+        )
+    if kind == "redcap":  # one row per administration; the mapping renames the other fields
+        long, origin = redcap_to_long(raw.frame, raw.name, dictionary, mp)
+        df = mp.apply(long, raw.name)
+        notes = [("*", note) for note in origin.attrs["notes"]]
+    else:
+        df = mp.apply(raw.frame, raw.name)
     if wide:
         df, origin = wide_to_long(df, raw.name)
         yours = {mp.target(c): str(c) for c in raw.frame.columns}  # the user's own column names
@@ -367,6 +394,8 @@ def load(
         if severity == "warning" and target in v.columns:  # nothing lost: a note
             severity, reason, fix = "note", f"{reason}; {target} is read from another column", ""
         v.warn_file(column, reason, fix, severity, yours=False)
+    for mask, column, reason, fix, values in origin.attrs.get("quarantine", ()) if kind else ():
+        v.add(mask, column, reason, fix, values=values)  # e.g. a REDCap form marked incomplete
     clean = v.run()
     for column, reason in notes:
         v.warn_file(column, reason, "", "note", yours=False)
@@ -435,6 +464,24 @@ def _drop_rows(df: pd.DataFrame, drop: np.ndarray) -> pd.DataFrame:
     keep = np.flatnonzero(~drop)
     cols = {c: df.pop(c).array.take(keep) for c in list(df.columns)}
     return pd.DataFrame(cols, copy=False)
+
+
+def _source_kind(source, dictionary, wide) -> str | None:
+    """The export format named by ``source=`` (``None``: the data contract's own layout)."""
+    if source is not None and not (isinstance(source, str) and source == "redcap"):
+        got = repr(source) if isinstance(source, str) else f"a {type(source).__name__}"
+        raise ConfigError(
+            "The 'source' parameter of iop.load must be 'redcap' or None (the data are the first "
+            f"argument). Got {got} instead."
+        )
+    if dictionary is not None and source is None:
+        raise ConfigError(
+            "The 'dictionary' parameter of iop.load applies to REDCap exports: give "
+            "source='redcap' (command line: --source redcap) with it."
+        )
+    if source and wide:
+        raise ConfigError("iop.load: source='redcap' and wide=True cannot be combined.")
+    return source
 
 
 def _missing_required(columns) -> list[str]:

@@ -38,9 +38,11 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     skip_rows = 2                          # title rows above the header (CSV, Excel)
     wide = false                           # one row per episode (phq9_intake, ...)
     episodes = "episodes.csv"              # episode table joined on episode_id (relative)
+    source = "redcap"                      # a REDCap export (see docs/data-format.md)
+    dictionary = "dictionary.csv"          # its REDCap data dictionary (relative)
 
-The command line's ``--mapping``, ``--sheet``, ``--skip-rows``, ``--wide`` and ``--episodes``
-override these keys.
+The command line's ``--mapping``, ``--sheet``, ``--skip-rows``, ``--wide``, ``--episodes``,
+``--source`` and ``--dictionary`` override these keys.
 """
 
 from __future__ import annotations
@@ -91,6 +93,9 @@ class StudyConfig:
     skip_rows: int = 0
     wide: bool = False
     episodes: str | None = None
+    #: ``[data] source`` (``"redcap"``) and ``dictionary``: iop.load's ``source=`` / ``dictionary=``
+    data_source: str | None = None
+    dictionary: str | None = None
     source: str | None = None
     #: keys the configuration set explicitly ("groupings", "comparison.group", ...): a
     #: grouping column the user named must exist in the data; a default may be absent
@@ -232,11 +237,19 @@ class StudyConfig:
         data = d.get("data", {})
         _check_keys(
             data,
-            {"mapping": str, "sheet": (str, int), "skip_rows": int, "wide": bool, "episodes": str},
+            {
+                "mapping": str,
+                "sheet": (str, int),
+                "skip_rows": int,
+                "wide": bool,
+                "episodes": str,
+                "source": str,
+                "dictionary": str,
+            },
             "[data]",
             where,
         )
-        for k in ("mapping", "episodes"):  # files named relative to the study file
+        for k in ("mapping", "episodes", "dictionary"):  # files named relative to the study file
             if k in data:
                 mp = Path(data[k])
                 if source and not mp.is_absolute():
@@ -258,6 +271,14 @@ class StudyConfig:
         for k in ("sheet", "skip_rows", "wide"):
             if k in data:
                 kw[k] = data[k]
+        if "source" in data:
+            if data["source"] != "redcap":
+                raise ConfigError(
+                    f"The 'source' key in [data]{where} must be \"redcap\" (a REDCap export); "
+                    f"leave it out for the data contract's own layout. Got {data['source']!r} "
+                    "instead."
+                )
+            kw["data_source"] = data["source"]
         return cls(**kw)
 
     @classmethod
@@ -286,7 +307,7 @@ class StudyConfig:
         Examples
         --------
         >>> StudyConfig.from_dict({"data": {"sheet": "PHQ", "skip_rows": 1}}).load_options()
-        {'mapping': None, 'sheet': 'PHQ', 'skip_rows': 1, 'wide': False, 'episodes': None}
+        {'mapping': None, 'sheet': 'PHQ', 'skip_rows': 1, 'wide': False, 'episodes': None, 'source': None, 'dictionary': None}
         """
         return {
             "mapping": self.mapping,
@@ -294,6 +315,8 @@ class StudyConfig:
             "skip_rows": self.skip_rows,
             "wide": self.wide,
             "episodes": self.episodes,
+            "source": self.data_source,
+            "dictionary": self.dictionary,
         }
 
     def margin_for(self, instrument: str) -> float | None:
@@ -309,7 +332,16 @@ class StudyConfig:
             d["mapping"] = Path(d["mapping"]).name
         if d.get("episodes"):
             d["episodes"] = Path(d["episodes"]).name
-        for k, default in (("sheet", 0), ("skip_rows", 0), ("wide", False), ("episodes", None)):
+        if d.get("dictionary"):
+            d["dictionary"] = Path(d["dictionary"]).name
+        for k, default in (
+            ("sheet", 0),
+            ("skip_rows", 0),
+            ("wide", False),
+            ("episodes", None),
+            ("data_source", None),
+            ("dictionary", None),
+        ):
             if type(d[k]) is type(default) and d[k] == default:
                 del d[k]  # reading options are recorded when set
         d["instruments"] = list(d["instruments"])

@@ -203,3 +203,35 @@ def test_name_like_values_per_column():
     # payer labels are categories, not people: not checked by default
     assert name_like_values(d) == {"site": ["Dr Jane Smith"], "program": ["Jane Smith"]}
     assert name_like_values(d, ["payer", "age", "absent"]) == {"payer": ["Blue Cross", "Self Pay"]}
+
+
+def test_numbered_patient_ids_do_not_stop_the_report_but_real_ids_are_still_caught(tmp_path):
+    # REDCap numbers its records 1, 2, 3 ...: such ids cannot be told from counts, and the
+    # report refused to write anything; ids that can be told apart are still looked for
+    import warnings
+    from types import SimpleNamespace
+
+    import iop_outcomes as iop
+    from iop_outcomes.exceptions import IOPError
+    from iop_outcomes.report.build import _final_identifier_check
+
+    sim = iop.synth.generate(n_episodes=120, seed=4).data
+    numbered = {p: str(i + 1) for i, p in enumerate(pd.unique(sim["patient_id"]))}
+    sim = sim.assign(
+        patient_id=sim["patient_id"].map(numbered), episode_id=sim["episode_id"].str[1:]
+    )
+    cfg = {"sensitivity": {"methods": ["completers"]}, "trajectories": {"enabled": False}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = iop.report(sim, config=cfg, out=tmp_path)
+    assert (tmp_path / "report.html").exists() and len(rep.tables) > 10
+
+    def check(ids, shown):
+        table = ReportTable("t", "T", pd.DataFrame({"group": [shown], "n": [12]}))
+        rep = SimpleNamespace(html=lambda: "<p>report</p>", tables=[table])
+        _final_identifier_check(rep, SimpleNamespace(data=pd.DataFrame({"patient_id": ids})))
+
+    check(["12", "7"], "12")  # a count of 12: fine
+    for leaked in ("P000123", "0012", "1234567"):  # named, zero-padded, MRN-length
+        with pytest.raises(IOPError, match="identifier"):
+            check([leaked, "7"], leaked)

@@ -2678,6 +2678,10 @@ def _final_identifier_check(rep: Report, loaded: Any) -> None:
     for col in ("patient_id", "episode_id"):
         if col in data.columns:
             ids |= set(data[col].astype("object").dropna().astype(str).unique())
+    # an identifier made of a few digits (REDCap's record ids 1, 2, 3 ...) cannot be told from
+    # a count in text; identifier columns never reach a table (scrub_identifiers), and longer
+    # or zero-padded numbers (MRNs such as 0012345) are still looked for
+    ids = {i for i in ids if not (i.isdigit() and len(i) < 7 and not i.startswith("0"))}
     if not ids:
         return
     text = rep.html() + "\n".join(t.frame.to_csv() for t in rep.tables)

@@ -247,3 +247,19 @@ def test_embedded_nul_is_a_clean_problem(column):
     assert first["disposition"] in ("quarantined", "repaired")
     assert first["column"] == column and "\x00" in first["value"]
     assert res.ledger["disposition"].iloc[1] == "accepted"
+
+
+@pytest.mark.parametrize("column", ["format", "discharge_status", "site", "timepoint"])
+def test_undecodable_bytes_in_a_label_column_are_an_unknown_label(column):
+    df = pd.DataFrame(
+        {
+            "patient_id": ["a", "b"],
+            "instrument": "PHQ-9",
+            "assessment_date": ["2025-01-06", "2025-01-07"],
+            "total": [12, 9],
+            column: pd.Series([b"\xff\xfe", None], dtype=object),
+        }
+    )
+    res = quiet_load(df)
+    assert len(res.ledger) == 2 and res.ledger["disposition"].iloc[1] == "accepted"
+    assert res.ledger["disposition"].iloc[0] in ("accepted", "repaired")

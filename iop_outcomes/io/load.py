@@ -855,7 +855,7 @@ class _Validator:
             values=s,
         )
         if bad.any():
-            labels = pd.unique(s[bad].astype(str))
+            labels = pd.unique(s[bad].map(str))  # str() per cell: bytes, lists as written
             shown = ", ".join(repr(x) for x in labels[:5]) + (", ..." if len(labels) > 5 else "")
             self.warn_file(
                 col,

@@ -732,6 +732,13 @@ def _hashable(v):
     return v
 
 
+#: ``infer_dtype`` kinds of an object column that hold no booleans and no unhashable cells.
+_PLAIN = frozenset(
+    {"string", "bytes", "empty", "integer", "floating", "mixed-integer-float", "decimal"}
+    | {"datetime", "datetime64", "date", "timedelta", "time", "period"}
+)
+
+
 def factorize(series: pd.Series) -> tuple[np.ndarray, Any]:
     """``pd.factorize`` (missing as -1) for cells of any kind.
 
@@ -740,7 +747,9 @@ def factorize(series: pd.Series) -> tuple[np.ndarray, Any]:
     ``"['a', 'b']"``), so they reach the caller as text, never as a number, and messages show
     them as written.
     """
-    if series.dtype == object:
+    # the per-cell look is needed only where such cells can be: pandas' C-level type inference
+    # rules it out for the usual homogeneous columns (text, numbers, dates)
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) not in _PLAIN:
         odd = series.map(lambda v: isinstance(v, (bool, np.bool_)) or _hashable(v) is not v)
         if odd.any():
             series = series.where(~odd, series[odd].map(str))

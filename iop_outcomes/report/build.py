@@ -338,7 +338,7 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
                     unknown = [r] if r > 0 else []
                 if len(hid) + len(unknown) != 1 or (not hid and not 1 <= unknown[0] < th):
                     continue
-                pick = _complement_for(total, members, reg, hidden)
+                pick = _complement_for(total, members, reg, hidden, ctx.protected)
                 if pick is not None:
                     hidden.add(pick)
                     changed = True
@@ -346,7 +346,7 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
     # then the constraints as one linear system: hide until no small count is determined
     for _ in range(10 * len(reg) + 10):
         peel()
-        pick = _linear_leak(cons, reg, hidden, th)
+        pick = _linear_leak(cons, reg, hidden, th, ctx.protected)
         if pick is None:
             break
         hidden.add(pick)
@@ -413,19 +413,65 @@ def _is_membership(pop: str) -> bool:
     return pop in _MEMBERSHIP or pop.startswith(("es_n|", "rate_n|", "fu_"))
 
 
-def _complement_for(total: _Key, members: Sequence[_Key], reg: dict, hidden: set) -> _Key | None:
+def _complement_for(
+    total: _Key, members: Sequence[_Key], reg: dict, hidden: set, protected: frozenset = frozenset()
+) -> _Key | None:
     """The published count of a constraint to hide next: its smallest positive visible
-    member, else its total."""
-    cand = sorted((reg[m], m) for m in members if m in reg and m not in hidden and reg[m])
-    if cand:
-        return cand[0][1]
-    if total in reg and total not in hidden:
-        return total
+    member, else its total; a headline count (``protected``, :func:`_headline_keys`) only
+    when nothing else of the constraint can be hidden."""
+    for allowed in (False, True):
+        cand = sorted(
+            (reg[m], m)
+            for m in members
+            if m in reg and m not in hidden and reg[m] and (allowed or m not in protected)
+        )
+        if cand:
+            return cand[0][1]
+        if total in reg and total not in hidden and (allowed or total not in protected):
+            return total
     return None
 
 
+#: Populations of the primary instrument's whole cohort that the summary quotes (the paired
+#: n, the response, remission and recovery rates): complements are taken elsewhere first.
+_HEADLINE_POPS = (
+    "paired",
+    "rate_n|response",
+    "rate_k|response",
+    "rate_n|remission",
+    "rate_k|remission",
+    "cs_n",
+    "cs|recovered",
+)
+
+
+def _protected_populations(ctx: _Ctx) -> frozenset:
+    """The headline counts (:func:`_headline_keys`) and every related count of the same group
+    equal to one of them (e.g. the episodes with an endpoint score when all of them are
+    paired): hiding such a count while the headline shows its value would protect nothing,
+    and the cross-table check would then hide the headline to protect it."""
+    reg = {k: cells[0][0] for k, cells in ctx.cells.items()}
+    heads = {k for k in ctx.protected if k in reg}
+    out = set(ctx.protected)
+    for a, (b,) in _related_pairs(reg):
+        if a in heads and b not in out and reg[b] == reg[a]:
+            out.add(b)
+    return frozenset(out)
+
+
+def _headline_keys(cfg: StudyConfig) -> frozenset:
+    """The headline counts that complementary suppression leaves shown while any other
+    count of the constraint can be hidden instead (issue 11: a program's overall paired n
+    and rates are never hidden because 1–10 episodes lack an endpoint)."""
+    return frozenset(_key(cfg.primary_instrument, None, None, p) for p in _HEADLINE_POPS)
+
+
 def _linear_leak(
-    cons: Sequence[tuple[_Key, tuple[_Key, ...]]], reg: dict, hidden: set, th: int
+    cons: Sequence[tuple[_Key, tuple[_Key, ...]]],
+    reg: dict,
+    hidden: set,
+    th: int,
+    protected: frozenset = frozenset(),
 ) -> _Key | None:
     """A count to hide because the constraints, solved together, determine a small count.
 
@@ -516,8 +562,11 @@ def _linear_leak(
         for i, (total, members) in enumerate(cons):
             if name not in (total, *members) and name != ("remainder", i):
                 continue
-            pick = _complement_for(total, members, reg, hidden)
-            if pick is not None and (best is None or (reg[pick], pick) < (reg[best], best)):
+            pick = _complement_for(total, members, reg, hidden, protected)
+            if pick is not None and (
+                best is None
+                or (pick in protected, reg[pick], pick) < (best in protected, reg[best], best)
+            ):
                 best = pick
         if best is not None:
             return best
@@ -540,9 +589,11 @@ class _Ctx:
         cache: list | None = None,
         forced: frozenset = frozenset(),
         draw: bool = True,
+        protected: frozenset | None = None,
     ):
         self.cfg = cfg
         self.threshold = cfg.suppression_threshold
+        self.protected = _headline_keys(cfg) if protected is None else protected
         self.strict = strict
         self.tables: list[ReportTable] = []
         self.figures: list[ReportFigure] = []
@@ -608,8 +659,10 @@ class _Ctx:
             c: [fn(row) for _, row in df.iterrows()] for c, fn in (keys or {}).items() if c in df
         }
         force = pd.DataFrame(False, index=df.index, columns=df.columns)
+        protect = force.copy()
         for c, ks in cell_keys.items():
             force[c] = [k in self.forced for k in ks]
+            protect[c] = [k in self.protected for k in ks]
         st = suppress(
             df,
             self.threshold,
@@ -624,6 +677,7 @@ class _Ctx:
             column_totals=column_totals,
             force=force,
             shares=shares,
+            protect=protect,
         )
         hidden = st.hidden
         for c, ks in cell_keys.items():
@@ -1022,6 +1076,10 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
         counts=[*groups, _GROUP_LABEL_ALL],
         by="stage",
         total_col=_GROUP_LABEL_ALL,
+        # a stage's statuses add up to the episodes admitted: the identities declared below
+        # say so with the admitted count itself (hidden or not), where the table alone would
+        # assume an implicit total is known and hide a status beside every small one
+        column_totals=False,
         keys={
             c: (lambda r, c=c: _key(inst, group, c, _flow_pop(r["stage"], r["status"])))
             for c in [*groups, _GROUP_LABEL_ALL]
@@ -1060,7 +1118,9 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
             res = ctx.run(
                 sec,
                 f"Change summary ({inst})",
-                lambda g=g, ep=ep: iop.change_summary(ep, by=g, ci_level=ctx.cfg.ci_level),
+                lambda g=g, ep=ep: iop.change_summary(
+                    ep, by=g, ci_level=ctx.cfg.ci_level, zero_baseline="not_responding"
+                ),
             )
             if res is None:
                 continue
@@ -1094,6 +1154,8 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
                 title,
                 tb[cols],
                 counts=["n_episodes", "n_paired", "n_unpaired"],
+                # a t interval's width (with the SDs and r) and its p-value give n back
+                derived={c: "n_paired" for c in ("change_ci_low", "change_ci_high", "pvalue")},
                 small_n={c: "n_paired" for c in stats_cols},
                 total_row="Overall",
                 total_col="n_episodes",
@@ -2155,9 +2217,14 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
                 _n_of(_fmt_n(row["n_paired"], th), _fmt_n(row["n_episodes"], th))
                 + f" had a {inst} score at both the start and the end of treatment. "
                 f"Their average {inst} score fell from {row['baseline_mean']:.1f} to "
-                f"{row['endpoint_mean']:.1f}, a change of {row['mean_change']:.1f} points "
-                f"({100 * cfg.ci_level:g}% CI {row['change_ci_low']:.1f} to "
-                f"{row['change_ci_high']:.1f}; negative means fewer symptoms)."
+                f"{row['endpoint_mean']:.1f}, a change of {row['mean_change']:.1f} points ("
+                + (
+                    f"{100 * cfg.ci_level:g}% CI {row['change_ci_low']:.1f} to "
+                    f"{row['change_ci_high']:.1f}; "
+                    if ctx.shown(row["change_ci_low"]) and ctx.shown(row["change_ci_high"])
+                    else ""
+                )
+                + "negative means fewer symptoms)."
             )
     eff = ctx.facts.get("effects", {}).get(inst)
     if eff is not None and len(eff):
@@ -2619,11 +2686,15 @@ def report(
         # populations hidden so far until no table or cross-table sum hides anything new.
         cache: list = []
         forced: frozenset = frozenset()
+        protected: frozenset | None = None
         for n_pass in range(200):
-            ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=False)
+            ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=False, protected=protected)
             if n_pass == 0:  # the first pass runs the analyses
                 ctx.step = step
             _build_sections(ctx, loaded, eps, rules, ("", ""), input_name)
+            if protected is None:  # the counts are known now: settle what the headline holds
+                protected = _protected_populations(ctx)
+                continue
             more = forced | _hidden_populations(ctx)
             if more == forced:
                 break
@@ -2631,7 +2702,7 @@ def report(
         else:  # pragma: no cover - the hidden set only grows, so this cannot happen
             raise IOPError("Small-cell suppression across tables did not settle.")
         generated = _timestamp(timestamp, _assessment_dates(loaded.data))
-        ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=True)
+        ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=True, protected=protected)
         sections, prov = _build_sections(ctx, loaded, eps, rules, generated, input_name)
         step("suppression")
 

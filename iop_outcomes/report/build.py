@@ -35,6 +35,7 @@ from .render import (
     ReportTable,
     Section,
     figure_to_svg,
+    plain_label,
     render_html,
     write_csv,
     write_xlsx,
@@ -573,6 +574,20 @@ def _linear_leak(
     return None
 
 
+#: Columns of proportions per table (a key, or a key prefix ending in "_"), shown in the HTML
+#: as percentages with one decimal; the CSV and XLSX keep proportions.
+_PERCENT = {
+    "ledger_dispositions": ("share",),
+    "safety_item": ("pct",),
+    "rates_": ("rate", "ci_low", "ci_high"),
+    "clinsig_": ("estimate", "ci_low", "ci_high"),
+    "nhs_benchmark": ("estimate", "ci_low", "ci_high", "national_estimate"),
+    "quality_measures": ("estimate", "ci_low", "ci_high"),
+    "followup_response": ("estimate", "ci_low", "ci_high"),
+    "durability": ("estimate", "ci_low", "ci_high"),
+}
+
+
 # ============================================================================ build context
 class _Ctx:
     """State of one build pass.
@@ -688,6 +703,12 @@ class _Ctx:
         self.counter += 1
         method = method or (getattr(result, "method", "") or "")
         all_notes = [*notes, *st.notes]
+        pct = _PERCENT.get(key) or next(
+            (cols for k, cols in _PERCENT.items() if k.endswith("_") and key.startswith(k)), ()
+        )
+        rows = None
+        if key == "durability" and "measure" in df.columns:  # rates, and one mean change
+            rows = (df["measure"].astype(str) != "change_from_endpoint").to_numpy()
         t = ReportTable(
             key=f"{self.counter:02d}_{key}",
             title=f"Table {self.counter}. {title}",
@@ -695,6 +716,9 @@ class _Ctx:
             notes=tuple(all_notes),
             method=method,
             digits=digits,
+            percent=tuple(c for c in pct if c in df.columns),
+            percent_rows=rows,
+            labels=dict(self.cfg.labels),
         )
         self.tables.append(t)
         section.blocks.append(t)
@@ -773,6 +797,10 @@ class _Ctx:
             )
             self.warnings.append(f"{what} could not be computed: {e}")
         return None
+
+    def label(self, v: Any) -> Any:
+        """A code as the reader sees it (the study file's ``[labels]``, then plain words)."""
+        return plain_label(v, self.cfg.labels)
 
     def shown(self, v: Any) -> bool:
         """Whether a (suppressed) table value is a number that may be quoted."""
@@ -2075,8 +2103,8 @@ def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | No
     x = np.arange(len(d))
     ax.bar(x - 0.2, d["baseline_mean"].astype(float), 0.4, label="baseline", color="#9bb7d4")
     ax.bar(x + 0.2, d["endpoint_mean"].astype(float), 0.4, label="endpoint", color="#1f5f8b")
-    ax.set_xticks(x, d["group"].tolist())
-    ax.set_ylabel(f"mean {inst} total")
+    ax.set_xticks(x, [str(ctx.label(v)) for v in d["group"]])
+    ax.set_ylabel(f"mean {inst} total (points)")
     ax.legend(frameon=False, ncols=2, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     ax.spines[["top", "right"]].set_visible(False)
     ctx.add_figure(
@@ -2084,8 +2112,8 @@ def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | No
         f"change_{_slug(inst)}",
         f"Mean {inst} at baseline and endpoint" + (f" by {g}" if g else ""),
         fig,
-        caption=f"Mean {inst} at baseline and endpoint (paired episodes; groups with "
-        "suppressed counts are not drawn).",
+        caption=f"Mean {inst} at baseline and endpoint (paired episodes). A group whose means "
+        "are hidden in the table (too few paired episodes) is not drawn.",
     )
 
 
@@ -2106,7 +2134,13 @@ def _fig_clinsig(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -
                 for gname in groups
             ]
         )
-        ax.barh(groups, 100 * vals, left=left, color=colors[i % len(colors)], label=o)
+        ax.barh(
+            [str(ctx.label(v)) for v in groups],
+            100 * vals,
+            left=left,
+            color=colors[i % len(colors)],
+            label=str(ctx.label(o)),
+        )
         left += 100 * vals
     ax.set_xlabel("% of paired episodes")
     ax.set_xlim(0, 100)
@@ -2150,7 +2184,7 @@ def _fig_noninferiority(
         color="#1f5f8b",
         capsize=3,
     )
-    ax.set_yticks(y, [str(c) for c in d["contrast"]])
+    ax.set_yticks(y, [str(ctx.label(c)) for c in d["contrast"]])
     ax.axvline(0, color="#777777", lw=0.8)
     margin = float(d["margin"].astype(float).iloc[0])
     ax.axvline(margin, color="#a23b2a", lw=1, ls="--", label=f"margin {margin:g}")
@@ -2186,8 +2220,8 @@ def _fig_followup(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
         lo = 100 * sub["ci_low"].astype(float).to_numpy()
         hi = 100 * sub["ci_high"].astype(float).to_numpy()
         err = [np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)]
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=str(gname))
-    ax.set_xticks(range(len(windows)), [str(w) for w in windows])
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=str(ctx.label(gname)))
+    ax.set_xticks(range(len(windows)), [str(ctx.label(w)) for w in windows])
     ax.set_xlabel("follow-up window after discharge")
     ax.set_ylabel("% responded")
     ax.set_ylim(0, 100)
@@ -2254,7 +2288,7 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
     cmpr = ctx.facts.get("equivalence", {}).get(inst)
     if cmpr is not None and len(cmpr) and "conclusion" in cmpr:
         conc = "; ".join(
-            f"{str(r['contrast']).replace(' - ', ' vs ')}: {r['conclusion']}"
+            f"{str(ctx.label(r['contrast'])).replace(' − ', ' vs ')}: {r['conclusion']}"
             + (f" (margin {float(r['margin']):g} points)" if ctx.shown(r.get("margin")) else "")
             for _, r in cmpr.iterrows()
         )

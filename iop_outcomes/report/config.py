@@ -24,6 +24,10 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     threshold = 11                         # counts 1-10 shown as "<11"
     enabled = true                         # false: explicit, and the report says so
 
+    [labels]                               # codes as your program says them (tables, text)
+    virtual = "Telehealth"
+    in_person = "On site"
+
     [sensitivity]                          # missing-data sensitivity analysis
     enabled = true
     methods = ["completers", "locf", "bocf", "mi", "mixed"]
@@ -97,6 +101,9 @@ class StudyConfig:
     data_source: str | None = None
     dictionary: str | None = None
     source: str | None = None
+    #: ``[labels]``: a code of the data (``virtual``, ``dropped_out``, ``1m``) -> the words a
+    #: reader sees (``"Telehealth"``), over the report's plain defaults
+    labels: dict[str, str] = field(default_factory=dict)
     #: keys the configuration set explicitly ("groupings", "comparison.group", ...): a
     #: grouping column the user named must exist in the data; a default may be absent
     given: tuple[str, ...] = ()
@@ -127,6 +134,7 @@ class StudyConfig:
             "sensitivity": dict,
             "trajectories": dict,
             "data": dict,
+            "labels": dict,
         }
         _check_keys(d, top, "the top level", where)
         kw: dict[str, Any] = {"source": source}
@@ -215,6 +223,15 @@ class StudyConfig:
             kw["threshold"] = sup["threshold"]
         if "enabled" in sup:
             kw["suppression_enabled"] = sup["enabled"]
+        labels = d.get("labels", {})
+        bad = {k: v for k, v in labels.items() if not isinstance(v, str) or not v.strip()}
+        if bad:
+            raise ConfigError(
+                f"Each entry of [labels]{where} maps a code of the data to the words a reader "
+                f'sees, e.g. virtual = "Telehealth". Not text: {bad!r}.'
+            )
+        if labels:
+            kw["labels"] = {str(k): v.strip() for k, v in labels.items()}
         sens = d.get("sensitivity", {})
         _check_keys(
             sens, {"enabled": bool, "methods": list, "n_imputations": int}, "[sensitivity]", where

@@ -368,7 +368,7 @@ def _attacker(out: Path, inst: str, col: str, primary: bool) -> dict:
     counts of the same population are visible somewhere (total minus the rest)."""
     slug = inst.lower().replace("-", "_")
     tabs = {
-        p.stem.split("_", 1)[1]: pd.read_csv(p, dtype=str, keep_default_na=False)
+        p.stem: pd.read_csv(p, dtype=str, keep_default_na=False)
         for p in sorted((out / "tables").glob("*.csv"))
     }
     know: dict = {}
@@ -520,7 +520,7 @@ def _cross_leaks(out: Path, col: str, threshold: int = 11) -> list:
     threshold - 1."""
     knows = {i: _attacker(out, i, col, primary=i == "PHQ-9") for i in ("PHQ-9", "GAD-7")}
     tabs = {
-        p.stem.split("_", 1)[1]: pd.read_csv(p, dtype=str, keep_default_na=False)
+        p.stem: pd.read_csv(p, dtype=str, keep_default_na=False)
         for p in sorted((out / "tables").glob("*.csv"))
     }
     leaks = []
@@ -637,7 +637,7 @@ def test_cross_table_audit_sees_the_numbers_when_suppression_is_off(tmp_path):
     assert truth.loc["in_person", "paired"] in know["in_person"]["paired"]
     assert ("in_person", "admitted", 116.0, 112.0) in _leaks(know)
     assert know["(missing)"]["admitted"] == {5.0}
-    assert set(pd.read_csv(next((tmp_path / "tables").glob("*_clinsig_phq_9.csv")))["group"]) == {
+    assert set(pd.read_csv(next((tmp_path / "tables").glob("clinsig_phq_9.csv")))["group"]) == {
         "Overall",
         "in_person",
         "virtual",
@@ -763,7 +763,7 @@ def test_headline_stays_shown_when_a_few_episodes_lack_an_endpoint(tmp_path):
     assert admitted - paired == 6 and paired >= 100
 
     def table(name):
-        return pd.read_csv(next((tmp_path / "tables").glob(f"*_{name}.csv")), dtype=str)
+        return pd.read_csv(next((tmp_path / "tables").glob(f"{name}.csv")), dtype=str)
 
     change = table("change_phq_9_format").set_index("group")
     assert float(change.loc["Overall", "n_paired"]) == paired

@@ -710,7 +710,7 @@ class _Ctx:
         if key == "durability" and "measure" in df.columns:  # rates, and one mean change
             rows = (df["measure"].astype(str) != "change_from_endpoint").to_numpy()
         t = ReportTable(
-            key=f"{self.counter:02d}_{key}",
+            key=self._unique(key, [x.key for x in self.tables]),
             title=f"Table {self.counter}. {title}",
             frame=st.table,
             notes=tuple(all_notes),
@@ -733,13 +733,24 @@ class _Ctx:
             )
         return t
 
+    @staticmethod
+    def _unique(key: str, taken: list[str]) -> str:
+        """A table's or figure's name, stable whatever else the data hold (its file name):
+        the same table is ``change_phq_9_format.csv`` with or without a safety-item table
+        before it; a second table of the same name gets ``_2``."""
+        out, i = key, 1
+        while out in taken:
+            i += 1
+            out = f"{key}_{i}"
+        return out
+
     def add_figure(self, section: Section, key: str, title: str, fig, caption: str = "") -> None:
         if not self.draw:  # a pass that only settles the suppression
             _mpl().close(fig)
             return
         n = len(self.figures) + 1
         f = ReportFigure(
-            key=f"{n:02d}_{key}",
+            key=self._unique(key, [x.key for x in self.figures]),
             title=f"Figure {n}. {title}",
             svg=figure_to_svg(fig),
             caption=f"Figure {n}. {caption or title}",
@@ -1091,10 +1102,26 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
     )
     if res is None:
         return None
-    wide, groups = _flow_wide(res.flow)
+    full, groups = _flow_wide(res.flow)
+    cols = [*groups, _GROUP_LABEL_ALL]
+    # boxes that are 0 in every group say nothing to a reader: left out of the table, but
+    # still counted (as the zeros they are) in the sums the cross-table check solves
+    empty = (full[cols] == 0).all(axis=1).to_numpy() & (full["stage"] != "admitted").to_numpy()
+    for _, r in full[empty].iterrows():
+        for c in cols:
+            ctx.cells.setdefault(
+                _key(inst, group, c, _flow_pop(r["stage"], r["status"])), []
+            ).append((0.0, False))
+    wide = full[~empty].reset_index(drop=True)
+    left_out = [str(ctx.label(v)).lower() for v in full.loc[empty, "status"]]
     sec.p(
         f"Flow of {inst} episodes from admission to follow-up. Within each stage every episode "
         "is counted in exactly one row, so each stage's rows add up to the episodes admitted."
+        + (
+            f" Rows that are 0 in every group are left out ({', '.join(dict.fromkeys(left_out))})."
+            if left_out
+            else ""
+        )
     )
     t = ctx.add_table(
         sec,
@@ -1116,7 +1143,7 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
     )
     # every stage adds up to the episodes admitted; responders + non-responders = eligible
     for c in [*groups, _GROUP_LABEL_ALL]:
-        for stage, sub in wide.groupby("stage", sort=False):
+        for stage, sub in full.groupby("stage", sort=False):
             if stage == "admitted":
                 continue
             ctx.identity(
@@ -2657,7 +2684,7 @@ def report(
     >>> import iop_outcomes as iop
     >>> rep = iop.report(iop.synth.demo(), out="reports/demo")  # doctest: +SKIP
     >>> rep.keys[:2]  # doctest: +SKIP
-    ['01_ledger_dispositions', '02_ledger_reasons']
+    ['ledger_dispositions', 'ledger_reasons']
     """
     cfg = load_config(config)
     _timestamp(timestamp)  # an unusable choice fails now, not after the build

@@ -377,9 +377,7 @@ def change_scores(
     >>> out["endpoint_band"].tolist()
     ['moderate', 'minimal', 'mild']
     """
-    return _score(
-        episodes, instrument, mid, remission_below, "change_scores", zero_baseline
-    ).frame
+    return _score(episodes, instrument, mid, remission_below, "change_scores", zero_baseline).frame
 
 
 # --------------------------------------------------------------------------- groupings

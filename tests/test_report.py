@@ -785,3 +785,12 @@ def test_headline_stays_shown_when_a_few_episodes_lack_an_endpoint(tmp_path):
         assert leaks == [], _explained(leaks, _across_truth(sim, col))
     text = re.sub(r"<[^>]+>", " ", (tmp_path / "report.html").read_text())
     assert f"{int(paired):,} episodes had a PHQ-9 score at both" in re.sub(r"\s+", " ", text)
+    assert "could not be protected" not in text
+    # the ledger: a few rows quarantined (hidden), so a second disposition is hidden in
+    # Table 1; its reasons in Table 2 must not add back up to it
+    disp = table("ledger_dispositions").set_index("disposition")["rows"]
+    reasons = table("ledger_reasons")
+    assert disp["quarantined"] == "<11"
+    for d in disp.index[disp == "*"]:
+        shown = reasons.loc[reasons["disposition"] == d, "rows"]
+        assert not shown.str.isdigit().all(), (d, shown.tolist())

@@ -958,6 +958,7 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
         counts=["rows"],
         shares={"share": "rows"},
         total_row="rows read",
+        keys={"rows": lambda r: _key("rows", None, None, f"ledger|{r['disposition']}")},
         method="iop.load validation and scoring (row ledger)",
     )
     ctx.facts["ledger"] = t.frame
@@ -977,8 +978,22 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
                 tab.rename(columns={label: "reason"}),
                 counts=["rows"],
                 by="disposition",
+                # each disposition's reasons add up to its rows in Table 1 (unless a row has
+                # several): declared below with that count itself, hidden or not, rather than
+                # assumed known within this table
+                column_totals=False,
+                keys={
+                    "rows": lambda r: _key(
+                        "rows", None, None, f"ledger|{r['disposition']}|{r['reason']}"
+                    )
+                },
                 method="iop.load validation and scoring (row ledger)",
             )
+            for d, sub in tab.groupby("disposition", sort=False, observed=True):
+                ctx.identity(
+                    _key("rows", None, None, f"ledger|{d}"),
+                    [_key("rows", None, None, f"ledger|{d}|{r}") for r in sub[label]],
+                )
     data = loaded.data
     if "safety_flag" in data.columns and "instrument" in data.columns:
         phq = data[data["instrument"].astype("object") == "PHQ-9"]

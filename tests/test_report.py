@@ -786,6 +786,11 @@ def test_headline_stays_shown_when_a_few_episodes_lack_an_endpoint(tmp_path):
     text = re.sub(r"<[^>]+>", " ", (tmp_path / "report.html").read_text())
     assert f"{int(paired):,} episodes had a PHQ-9 score at both" in re.sub(r"\s+", " ", text)
     assert "could not be protected" not in text
+    glance = re.sub(r"\s+", " ", text.split("At a glance", 1)[1].split("Do not conclude")[0])
+    r = rates[(rates["group"] == "Overall") & rates["measure"].str.startswith("response")]
+    assert "with a PHQ-9 score at the start and the end" in glance
+    assert f"{100 * float(r['rate'].iloc[0]):.1f}% (95% CI" in glance  # from the table
+    assert "number admitted not shown" in glance
     # the ledger: a few rows quarantined (hidden), so a second disposition is hidden in
     # Table 1; its reasons in Table 2 must not add back up to it
     disp = table("ledger_dispositions").set_index("disposition")["rows"]

@@ -2280,10 +2280,113 @@ def _fig_followup(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
 
 
 # ============================================================================ text sections
+def _period(data: pd.DataFrame) -> str:
+    """The reporting period to the month (an exact first or last date can belong to one
+    person): admissions, and the assessments."""
+
+    def span(col: str) -> tuple[str, str] | None:
+        if col not in data.columns:
+            return None
+        d = pd.to_datetime(data[col], errors="coerce").dropna()
+        if d.empty:
+            return None
+        return f"{d.min():%B %Y}", f"{d.max():%B %Y}"
+
+    parts = []
+    adm, ass = span("admit_date"), span("assessment_date")
+    if adm:
+        parts.append(f"admissions {adm[0]} to {adm[1]}")
+    if ass:
+        parts.append(f"questionnaires {ass[0]} to {ass[1]}")
+    return "; ".join(parts) or "not recorded in the data"
+
+
+def _at_a_glance(ctx: _Ctx, period: str) -> str:
+    """The first thing a reader sees: period, completeness, the headline numbers with their
+    intervals (from the suppressed tables, so a hidden number reads "not shown"), the format
+    verdict and what not to conclude. HTML."""
+    cfg, inst = ctx.cfg, ctx.cfg.primary_instrument
+    lvl = f"{100 * cfg.ci_level:g}% CI"
+    rows: list[tuple[str, str]] = [("Reporting period", period)]
+
+    def pct(r, est="estimate", lo="ci_low", hi="ci_high") -> str:
+        if not all(ctx.shown(r.get(c)) for c in (est, lo, hi)):
+            return "not shown (small numbers)"
+        return f"{100 * r[est]:.1f}% ({lvl} {100 * r[lo]:.1f} to {100 * r[hi]:.1f})"
+
+    ch = ctx.facts.get("change", {}).get(inst)
+    if ch is not None and len(ch[ch["group"] == "Overall"]):
+        r = ch[ch["group"] == "Overall"].iloc[0]
+        adm, pair = r["n_episodes"], r["n_paired"]
+        text = f"{int(adm):,} admitted" if ctx.shown(adm) else "number admitted not shown"
+        if ctx.shown(pair):
+            text += f"; {int(pair):,} with a {inst} score at the start and the end"
+            if ctx.shown(adm) and adm:
+                text += f" ({100 * pair / adm:.1f}%)"
+        rows.append(("Episodes", text))
+        if ctx.shown(r["mean_change"]):
+            ci = (
+                f" ({lvl} {r['change_ci_low']:.1f} to {r['change_ci_high']:.1f})"
+                if ctx.shown(r["change_ci_low"]) and ctx.shown(r["change_ci_high"])
+                else ""
+            )
+            rows.append(
+                (
+                    f"Mean change in {inst}",
+                    f"{r['mean_change']:+.1f} points{ci}; from {r['baseline_mean']:.1f} to "
+                    f"{r['endpoint_mean']:.1f} (negative = fewer symptoms)",
+                )
+            )
+    rates = ctx.facts.get("rates", {}).get(inst)
+    if rates is not None:
+        from .. import instruments as _inst
+
+        cut = _inst.get(inst).remission_below
+        for measure, label in (
+            ("response (≥50% reduction)", "Response (score at least halved)"),
+            ("remission", f"Remission (end score below {cut:g})"),
+        ):
+            r = rates[(rates["group"] == "Overall") & (rates["measure"] == measure)]
+            if len(r):
+                rows.append((label, pct(r.iloc[0], "rate")))
+    cs = ctx.facts.get("clinsig", {}).get(inst)
+    if cs is not None:
+        r = cs[cs["outcome"] == "recovered"]
+        if len(r):
+            rows.append(("Recovered (reliable and clinically significant)", pct(r.iloc[0])))
+    cmpr = ctx.facts.get("equivalence", {}).get(inst)
+    if cmpr is not None and len(cmpr) and "conclusion" in cmpr:
+        verdict = "; ".join(
+            f"{str(ctx.label(r['contrast'])).replace(' − ', ' vs ')}: {r['conclusion']}"
+            for _, r in cmpr.iterrows()
+        )
+        margin = cmpr["margin"].iloc[0] if "margin" in cmpr else None
+        rows.append(
+            (
+                f"{str(ctx.label(cfg.comparison_group)).capitalize()} comparison",
+                verdict
+                + (f" (margin {float(margin):g} points, adjusted)" if ctx.shown(margin) else ""),
+            )
+        )
+    rows.append(
+        (
+            "Do not conclude",
+            "that treatment alone caused the change (there is no control group); that the "
+            "formats are equal (non-inferior only rules out a difference larger than the "
+            "margin); or that follow-up scores describe everyone (only those who answered).",
+        )
+    )
+    body = "".join(
+        f"<tr><th scope='row'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
+    )
+    return f'<table class="glance"><caption>At a glance</caption><tbody>{body}</tbody></table>'
+
+
 def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int) -> None:
     cfg, th = ctx.cfg, ctx.threshold
     items: list[str] = []
     inst = cfg.primary_instrument
+    sec.html(_at_a_glance(ctx, ctx.facts.get("period", "")))
     ch = ctx.facts.get("change", {}).get(inst)
     if ch is not None and len(ch):
         row = ch[ch["group"] == "Overall"]
@@ -2353,7 +2456,7 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
         parts = []
         for _, r in fu[fu["group"] == "Overall"].iterrows():
             if ctx.shown(r["estimate"]) and ctx.shown(r["n_responded"]) and r["n_responded"]:
-                parts.append(f"{_pct(r['estimate'])} at {r['window']}")
+                parts.append(f"{_pct(r['estimate'])} at the {ctx.label(r['window'])}")
         if parts:
             items.append(
                 "Follow-up questionnaires were returned for "
@@ -2620,6 +2723,7 @@ def _build_sections(
     s_meth = Section("methods", "Methods")
     s_prov = Section("provenance", "Provenance")
 
+    ctx.facts["period"] = _period(loaded.data)
     _section_quality(ctx, s_quality, loaded)
     ctx.step("quality")
     ret = _section_flow(ctx, s_flow, eps[primary], primary)

@@ -334,6 +334,12 @@ table.iop-table th { border-bottom: 1.5px solid var(--ink); background: #f4f6f8;
 .method { color: var(--muted); font-size: .8rem; margin: .1rem 0; }
 figure img { max-width: 100%; height: auto; display: block; }
 figcaption { color: var(--muted); font-size: .85rem; }
+table.glance { border-collapse: collapse; margin: .4rem 0 1rem; width: 100%; font-size: .95rem; }
+table.glance caption { text-align: left; font-weight: 700; font-size: 1.1rem; padding: .2rem 0; }
+table.glance th { text-align: left; vertical-align: top; width: 16rem; padding: .3rem .6rem .3rem 0;
+  border-bottom: 1px solid var(--rule); font-weight: 600; }
+table.glance td { padding: .3rem 0; border-bottom: 1px solid var(--rule); }
+@media (max-width: 800px) { table.glance th { width: auto; } }
 .summary { background: #f3f7fa; border-left: 4px solid var(--accent); padding: .6rem 1rem; }
 .banner { border: 2px solid var(--warn); color: var(--warn); padding: .5rem .8rem;
   font-weight: 600; margin: .8rem 0; }

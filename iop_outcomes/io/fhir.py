@@ -94,7 +94,7 @@ from __future__ import annotations
 import gc
 import gzip
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 
@@ -183,6 +183,7 @@ class _Codes:
     answers: dict  # instrument -> {LA code: value}
     n_items: dict  # instrument -> number of items
     width: int = 1  # values per administration: the total (0) and items 1..k
+    pairs: dict = field(default_factory=dict)  # (item code, answer code) -> (inst, n, value)
 
     @classmethod
     def build(cls) -> _Codes:
@@ -199,7 +200,13 @@ class _Codes:
                 items[c] = (name, j)
             answers[name] = dict(ins.loinc_answers)
             n_items[name] = ins.n_items
-        return cls(items, panels, answers, n_items, max(n_items.values(), default=0) + 1)
+        pairs = {
+            (code, answer): (inst, n, value)
+            for code, (inst, n) in items.items()
+            if n
+            for answer, value in answers[inst].items()
+        }
+        return cls(items, panels, answers, n_items, max(n_items.values(), default=0) + 1, pairs)
 
 
 class _Bad:
@@ -576,7 +583,47 @@ class _Walk:
         inst, n = hit
         return inst, n, (_value(a, self.codes.answers[inst]) if a is not None else None)
 
+    def fast_response(self, rec, label, r) -> bool:
+        """The usual response, handled without the general walk: flat items with LOINC linkIds
+        and LOINC answer codes, one instrument, a completed status, ``Patient/<id>``, a full
+        date. False (nothing recorded) when any of that does not hold."""
+        top = r["item"]
+        pairs = self.codes.pairs
+        hits = [pairs[it["linkId"], it["answer"][0]["valueCoding"]["code"]] for it in top]
+        if any("item" in it or "item" in it["answer"][0] for it in top):
+            return False
+        inst = hits[0][0]
+        d = self.blank.copy()
+        for i, n, v in hits:
+            if i is not inst:
+                return False
+            d[n] = v
+        ref = r["subject"]["reference"]
+        day = r["authored"]
+        if (
+            r.get("status") in QR_BAD_STATUS
+            or not ref.startswith("Patient/")
+            or ref.count("/") != 1
+            or len(ref) < 9
+            or len(day) < 10
+            or day[4] != "-"
+            or day[7] != "-"
+        ):
+            return False
+        enc = r.get("encounter")
+        enc = _ref(enc, self.alias) if enc is not None else None
+        ep = None
+        if "basedOn" in r:
+            ep = self.links(r)[1]
+        self.adm.append([rec, label, ref[8:], inst, day[:10], enc, ep, d, None])
+        return True
+
     def response(self, rec, label, r) -> None:
+        try:
+            if self.fast_response(rec, label, r):
+                return
+        except (KeyError, TypeError, IndexError, AttributeError):
+            pass
         items, answers = self.codes.items, self.codes.answers
         found: dict = {}
         other = []

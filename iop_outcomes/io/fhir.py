@@ -82,11 +82,11 @@ Encounter and other resource types). So ``records = ledger rows (distinct record
 combined members + context records``; :func:`fhir_to_long` returns the counts in
 ``origin.attrs["accounting"]``.
 
-Why a lean reader, not ``fhir.resources``: the pydantic models validate every element of
-every resource, and reading is several times slower than parsing the same JSON with
-``orjson`` (``bench/RESULTS.md``, "FHIR"), beyond the 3x budget; the few elements needed here
-are checked where they are read, and a malformed resource is ledgered instead of raising.
-``orjson`` is used when installed (``pip install iop_outcomes[fhir]``), else ``json``.
+Why a lean reader, not ``fhir.resources``: its pydantic models validate every element of
+every resource and read about 100x slower than parsing the same lines with ``orjson``
+(``bench/RESULTS.md``, "FHIR"); the few elements needed here are checked where they are read,
+and a malformed resource is ledgered instead of raising. ``orjson`` is used when installed
+(``pip install iop_outcomes[fhir]``), else ``json``.
 """
 
 from __future__ import annotations

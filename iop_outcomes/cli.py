@@ -40,6 +40,7 @@ examples:
   iop-outcomes validate scores.csv --episodes episodes.csv
                                             join the episode table on episode_id
   iop-outcomes validate export.csv --source redcap --dictionary dictionary.csv
+  iop-outcomes validate bulk_export/ --source fhir
                                             read a REDCap export (one row per administration)
   iop-outcomes summary visits.csv           key tables in the terminal
   iop-outcomes summary visits.csv --json    the same as JSON, for pipelines
@@ -95,8 +96,10 @@ def _reading_options(parser: argparse.ArgumentParser, config: bool) -> None:
     g.add_argument(
         "--source",
         dest="data_source",
-        choices=["redcap"],
-        help="the file is a REDCap export (raw or label values; record_id, redcap_event_name)",
+        choices=["redcap", "fhir"],
+        help="redcap: the file is a REDCap export (raw or label values; record_id, "
+        "redcap_event_name); fhir: a FHIR R4 export (Bulk Data NDJSON file or directory, or a "
+        "Bundle .json)",
     )
     g.add_argument(
         "--dictionary",

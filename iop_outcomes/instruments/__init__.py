@@ -68,6 +68,9 @@ class Instrument:
     safety_item: int | None = None
     loinc_panel: str | None = None
     loinc_total: str | None = None
+    loinc_items: tuple[str, ...] = ()
+    loinc_answers: dict[str, int] = field(default_factory=dict)
+    loinc_source: str = ""
     bands_source: str = ""
     caseness_source: str = ""
     remission_source: str = ""
@@ -132,6 +135,8 @@ def _from_dict(d: dict[str, Any]) -> Instrument:
     d = dict(d)
     d["bands"] = tuple((int(lo), int(hi), str(lab)) for lo, hi, lab in d["bands"])
     d["aliases"] = tuple(d.get("aliases", ()))
+    d["loinc_items"] = tuple(str(c) for c in d.get("loinc_items", ()))
+    d["loinc_answers"] = {str(k): int(v) for k, v in d.get("loinc_answers", {}).items()}
     if "answer_labels" in d:
         d["answer_labels"] = {str(k).strip().lower(): int(v) for k, v in d["answer_labels"].items()}
     inst = Instrument(**d)
@@ -157,6 +162,11 @@ def _check(inst: Instrument) -> None:
     if expected - 1 != inst.total_max:
         raise InstrumentError(
             f"Instrument {inst.name!r}: bands end at {expected - 1}, total range ends at {inst.total_max}."
+        )
+    if inst.loinc_items and len(inst.loinc_items) != inst.n_items:
+        raise InstrumentError(
+            f"Instrument {inst.name!r}: loinc_items must list one LOINC code per item "
+            f"({inst.n_items}), in item order. Got {len(inst.loinc_items)} instead."
         )
     if not 0 <= inst.max_missing < inst.n_items:
         raise InstrumentError(f"Instrument {inst.name!r}: max_missing must be in 0..n_items-1.")

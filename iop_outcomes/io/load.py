@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from .. import instruments as _inst
 from .._results import TableResult
 from ..exceptions import ConfigError, IOPWarning, LoadError
+from .fhir import read_fhir
 from .mapping import (
     _ARM,
     CONTRACT_COLUMNS,
@@ -195,7 +196,7 @@ def load(
         CSV (delimiter and UTF-8/BOM/Windows-1252 encoding detected), Excel
         ``.xlsx``, Parquet, SPSS ``.sav``, Stata ``.dta`` (value labels applied)
         or a DataFrame, in the long format of ``docs/data-format.md``.
-    source : {None, "redcap"}
+    source : {None, "redcap", "fhir"}
         ``"redcap"``: a REDCap export (raw or label values, variable names as headers) read
         by :func:`iop_outcomes.io.redcap.redcap_to_long`: one administration per instrument
         form and export row, ``record_id`` as patient, ``redcap_event_name`` as timepoint,
@@ -203,6 +204,16 @@ def load(
         is the export row, ``column`` the form); a form marked incomplete
         (``<form>_complete`` = 0) is quarantined; export rows without an administration are
         counted in a file-level note.
+
+        ``"fhir"``: a FHIR R4 export read by :func:`iop_outcomes.io.fhir.read_fhir`: a Bulk
+        Data NDJSON file (``.ndjson``, ``.ndjson.gz``), a directory of them, a Bundle
+        ``.json`` or a list of resource dicts. QuestionnaireResponse and Observation
+        resources with PHQ-9 / GAD-7 LOINC codes give the administrations, the ``subject``
+        the patient, EpisodeOfCare (or multi-day Encounter) periods the episodes. The
+        ledger has one row per administration and per unusable record (bad JSON line,
+        unknown code, no subject or date: quarantined); ``row`` is the record number,
+        ``column`` the file, line and resource. Item Observations combined into a panel and
+        context resources (Patient, EpisodeOfCare, ...) are counted in file-level notes.
     dictionary : str, Path or DataFrame, optional
         With ``source="redcap"``: the project's data dictionary (CSV); its Form Names tell
         which fields belong to which instrument, and its choices decode codes and labels.
@@ -316,7 +327,7 @@ def load(
     kind, source = _source_kind(source, dictionary, wide), data  # below, source is the input
     mp = read_mapping(mapping)
     decimal = _decimal_option(mp)
-    raw = read_source(
+    raw = (read_fhir if kind == "fhir" else read_source)(  # FHIR is JSON: io/fhir.py reads it
         source,
         sheet=sheet,
         name=name,
@@ -338,13 +349,16 @@ def load(
         )
     if kind and _visit_rows(mp):
         raise ConfigError(
-            "source='redcap' reads the export's forms (name a form of your own under "
+            f"source={kind!r} reads the export's forms (name a form of your own under "
             "[values.instrument]); the mapping's [instruments] (or options.instrument) describes "
             "visit rows. Use one of them."
         )
     if kind == "redcap":  # one row per administration; the mapping renames the other fields
         long, origin = redcap_to_long(raw.frame, raw.name, dictionary, mp)
         df = mp.apply(long, raw.name)
+        notes = [("*", note) for note in origin.attrs["notes"]]
+    elif kind == "fhir":  # one row per administration or unusable record (io/fhir.py)
+        origin, df = raw.origin, mp.apply(raw.frame, raw.name)
         notes = [("*", note) for note in origin.attrs["notes"]]
     else:
         df = mp.apply(raw.frame, raw.name)
@@ -468,19 +482,24 @@ def _drop_rows(df: pd.DataFrame, drop: np.ndarray) -> pd.DataFrame:
 
 def _source_kind(source, dictionary, wide) -> str | None:
     """The export format named by ``source=`` (``None``: the data contract's own layout)."""
-    if source is not None and not (isinstance(source, str) and source == "redcap"):
+    if source is not None and not (isinstance(source, str) and source in ("redcap", "fhir")):
         got = repr(source) if isinstance(source, str) else f"a {type(source).__name__}"
         raise ConfigError(
-            "The 'source' parameter of iop.load must be 'redcap' or None (the data are the first "
-            f"argument). Got {got} instead."
+            "The 'source' parameter of iop.load must be 'redcap', 'fhir' or None (the data are "
+            f"the first argument). Got {got} instead."
         )
     if dictionary is not None and source is None:
         raise ConfigError(
             "The 'dictionary' parameter of iop.load applies to REDCap exports: give "
             "source='redcap' (command line: --source redcap) with it."
         )
+    if dictionary is not None and source == "fhir":
+        raise ConfigError(
+            "The 'dictionary' parameter of iop.load applies to REDCap exports, not to "
+            "source='fhir' (FHIR resources carry LOINC codes)."
+        )
     if source and wide:
-        raise ConfigError("iop.load: source='redcap' and wide=True cannot be combined.")
+        raise ConfigError(f"iop.load: source={source!r} and wide=True cannot be combined.")
     return source
 
 

@@ -42,7 +42,7 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     skip_rows = 2                          # title rows above the header (CSV, Excel)
     wide = false                           # one row per episode (phq9_intake, ...)
     episodes = "episodes.csv"              # episode table joined on episode_id (relative)
-    source = "redcap"                      # a REDCap export (see docs/data-format.md)
+    source = "redcap"                      # a REDCap export, or "fhir" (see docs/data-format.md)
     dictionary = "dictionary.csv"          # its REDCap data dictionary (relative)
 
 The command line's ``--mapping``, ``--sheet``, ``--skip-rows``, ``--wide``, ``--episodes``,
@@ -289,11 +289,11 @@ class StudyConfig:
             if k in data:
                 kw[k] = data[k]
         if "source" in data:
-            if data["source"] != "redcap":
+            if data["source"] not in ("redcap", "fhir"):
                 raise ConfigError(
-                    f"The 'source' key in [data]{where} must be \"redcap\" (a REDCap export); "
-                    f"leave it out for the data contract's own layout. Got {data['source']!r} "
-                    "instead."
+                    f"The 'source' key in [data]{where} must be \"redcap\" (a REDCap export) or "
+                    '"fhir" (a FHIR R4 export); leave it out for the data contract\'s own '
+                    f"layout. Got {data['source']!r} instead."
                 )
             kw["data_source"] = data["source"]
         return cls(**kw)

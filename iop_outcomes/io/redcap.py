@@ -302,8 +302,16 @@ def _decode(values: pd.Series, field: Field | None, item: bool) -> pd.Series:
         return values
     if item:
         by_label = {_k(lab): code for code, lab in field.choices.items() if _is_number(code)}
-        return values.map(lambda v: by_label.get(_k(v), v) if isinstance(v, str) else v)
-    return values.map(lambda v: field.choices.get(v, v) if isinstance(v, str) else v)
+        return _per_value(values, lambda v: by_label.get(_k(v), v) if isinstance(v, str) else v)
+    return _per_value(values, lambda v: field.choices.get(v, v) if isinstance(v, str) else v)
+
+
+def _per_value(values: pd.Series, f) -> pd.Series:
+    """``values.map(f)`` with ``f`` called once per distinct value (an export of 10^6 rows
+    holds a few answer codes; a call per cell took most of the load), missing kept missing."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    out = np.array([f(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(out[codes], index=values.index, dtype=object)
 
 
 def _is_number(t: str) -> bool:
@@ -459,8 +467,8 @@ def redcap_to_long(
         base[c] = col.where(col.notna() | ~one, filled)
     timepoint = None
     if EVENT in t:
-        ev = t[EVENT].map(
-            lambda v: re.sub(r"\s*\(arm \d+[^)]*\)\s*$", "", v, flags=re.I) if v else v
+        ev = _per_value(
+            t[EVENT], lambda v: re.sub(r"\s*\(arm \d+[^)]*\)\s*$", "", v, flags=re.I) if v else v
         )
         timepoint = ev
         if REPEAT_FORM in t:  # a repeating form's event is its timepoint only when it is one

@@ -68,6 +68,11 @@ class Instrument:
     safety_item: int | None = None
     loinc_panel: str | None = None
     loinc_total: str | None = None
+    #: a short form scored from some items of a longer instrument (PHQ-8 = PHQ-9 items 1-8):
+    #: ``iop.load(..., harmonize=<this instrument>)`` re-scores the longer one's administrations
+    subset_of: str | None = None
+    subset_items: tuple[int, ...] = ()
+    subset_source: str = ""
     bands_source: str = ""
     caseness_source: str = ""
     remission_source: str = ""
@@ -132,6 +137,7 @@ def _from_dict(d: dict[str, Any]) -> Instrument:
     d = dict(d)
     d["bands"] = tuple((int(lo), int(hi), str(lab)) for lo, hi, lab in d["bands"])
     d["aliases"] = tuple(d.get("aliases", ()))
+    d["subset_items"] = tuple(int(i) for i in d.get("subset_items", ()))
     if "answer_labels" in d:
         d["answer_labels"] = {str(k).strip().lower(): int(v) for k, v in d["answer_labels"].items()}
     inst = Instrument(**d)
@@ -160,6 +166,13 @@ def _check(inst: Instrument) -> None:
         )
     if not 0 <= inst.max_missing < inst.n_items:
         raise InstrumentError(f"Instrument {inst.name!r}: max_missing must be in 0..n_items-1.")
+    if (inst.subset_of is None) != (not inst.subset_items) or (
+        inst.subset_items and len(inst.subset_items) != inst.n_items
+    ):
+        raise InstrumentError(
+            f"Instrument {inst.name!r}: subset_of and subset_items go together, with one item "
+            f"number of {inst.subset_of or 'the longer instrument'} per item ({inst.n_items})."
+        )
 
 
 def register(definition: dict[str, Any] | str | Path, *, replace: bool = False) -> Instrument:

@@ -343,7 +343,9 @@ def load(
         whole_numbers=lambda header: [c for c in header if mp.target(c).startswith("item_")],
         # a wide sheet has its score columns before reshaping; an episodes table may add columns
         missing_columns=None
-        if wide or kind or episodes is not None or _visit_rows(mp)
+        if wide or kind or episodes is not None
+        else _visit_columns_missing(mp)
+        if _visit_rows(mp)
         else lambda header: _missing_required([mp.target(c) for c in header]),
     )
     origin, notes = None, []
@@ -524,6 +526,28 @@ def _missing_required(columns) -> list[str]:
         missing.append("assessment_date (or week or timepoint)")
     if "total" not in cols and not any(c.startswith("item_") for c in cols):
         missing.append("total (or item_1 ... item_k)")
+    return missing
+
+
+def _visit_columns_missing(mp):
+    """For visit rows: the header's missing columns, the ``[instruments]`` columns among them
+    (so that an Excel sheet without them is reported with the workbook's sheets, and the one
+    that has them is named)."""
+    listed = [
+        c
+        for spec in mp.instruments.values()
+        for c in [*spec["items"], *(spec[k] for k in ("total", "date") if spec[k] is not None)]
+    ]
+
+    def missing(header) -> list[str]:
+        have = {mp.target(c) for c in header}
+        lack = [f"{c!r}" for c in listed if mp.target(c) not in have]
+        if len(lack) > 3:
+            lack = [*lack[:3], f"and {len(lack) - 3} more of [instruments]"]
+        # filled by [instruments]; options.instrument names the questionnaire only
+        filled = {"instrument", "total"} if mp.instruments else {"instrument"}
+        return _missing_required(have | filled) + lack
+
     return missing
 
 

@@ -100,10 +100,10 @@ LONG_ROW = st.fixed_dictionaries(
 
 
 @SETTINGS
-@given(with_repeats(st.lists(LONG_ROW, min_size=1, max_size=8)))
-def test_long_one_ledger_row_per_input_row(rows):
+@given(with_repeats(st.lists(LONG_ROW, min_size=1, max_size=8)), st.sampled_from([None, "PHQ-8"]))
+def test_long_one_ledger_row_per_input_row(rows, harmonize):
     df = pd.DataFrame(rows, dtype=object)
-    res = load(df)
+    res = load(df, harmonize=harmonize)
     check(res, list(range(1, len(df) + 1)), len(df))
     assert res.ledger["row"].tolist() == list(range(1, len(df) + 1))
 

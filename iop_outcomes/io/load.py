@@ -2416,6 +2416,7 @@ def _problems_frame(issues: list[_Issue], source: str, rows: np.ndarray, origin)
     """
     cats = {c: _Cats() for c in _PROBLEM_TEXT}
     pos_l, order_l, row_l = [], [], []
+    source_column = None
     for order, iss in enumerate(issues):
         pos = np.nonzero(iss.mask)[0]
         n = len(pos)
@@ -2442,7 +2443,9 @@ def _problems_frame(issues: list[_Issue], source: str, rows: np.ndarray, origin)
             cats["value"].scalar("", n)
             cats["reason"].scalar(_fill(iss.reason, ""), n)
         if origin is not None and iss.column in ("total", "*"):
-            cats["column"].array(origin["source_column"].to_numpy()[pos].astype(object))
+            if source_column is None:  # converted once, not per issue (10^6 texts each time)
+                source_column = origin["source_column"].to_numpy(dtype=object)
+            cats["column"].array(source_column[pos])
         else:
             cats["column"].scalar(iss.column, n)
         for c, val in (

@@ -502,8 +502,8 @@ def redcap_to_long(
         part["total"] = t.loc[has, fm.total].to_numpy() if fm.total else None
         for c in carried:
             part[c] = base.loc[has, c].to_numpy()
-        st = t.loc[has, fm.status].to_numpy() if fm.status else np.full(int(has.sum()), None)
-        part["_status"] = [STATUS.get(str(s).lower()) if s is not None else None for s in st]
+        st = t.loc[has, fm.status] if fm.status else pd.Series([None] * int(has.sum()))
+        part["_status"] = _per_value(st, lambda s: STATUS.get(str(s).lower())).to_numpy()
         part["_status_col"] = fm.status
         part["_row"] = np.flatnonzero(has) + 1
         part["_form"] = fm.name

@@ -208,7 +208,10 @@ def _text(s: pd.Series) -> pd.Series:
         t = str(v).strip()
         return None if t in _NULL else t
 
-    codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
+    # Arrow text (how the reader gives an export's columns) is factorized as it is: through
+    # object values, hashing 10^6 Python strings per column took most of the read
+    text = pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s)
+    codes, uniques = pd.factorize(s if text else s.astype(object), use_na_sentinel=True)
     texts = np.array([f(v) for v in uniques] + [None], dtype=object)  # converted once per value
     return pd.Series(texts[codes], index=s.index, dtype=object)
 

@@ -213,3 +213,24 @@ def test_command_line_and_study_file(tmp_path, capsys):
     assert cfg.instruments == ("PHQ-8", "GAD-7") and cfg.primary_instrument == "PHQ-8"
     assert cfg.load_options()["harmonize"] == "PHQ-8"
     assert cfg.to_dict()["harmonize"] == "PHQ-8"
+
+
+def test_visit_rows_with_a_phq9_and_a_phq8_column_set_pair_when_harmonised():
+    """An EHR that moved from the PHQ-9 to the PHQ-8 between intake and discharge."""
+    visits = pd.DataFrame(
+        {
+            "MRN": ["0042", "0042"],
+            "Visit Date": ["2025-01-06", "2025-02-14"],
+            **{f"PHQ9 Q{k}": [v, None] for k, v in enumerate([3, 2, 2, 1, 2, 1, 2, 1, 1], 1)},
+            **{f"PHQ8 Q{k}": [None, v] for k, v in enumerate([1, 1, 1, 0, 1, 0, 1, 0], 1)},
+        }
+    )
+    mapping = {
+        "columns": {"MRN": "patient_id", "Visit Date": "assessment_date"},
+        "instruments": {"PHQ-9": {"items": "PHQ9 Q{n}"}, "PHQ-8": {"items": "PHQ8 Q{n}"}},
+    }
+    res = load(visits, mapping=mapping, harmonize="PHQ-8")
+    assert res.ledger["row"].tolist() == [1, 2]
+    assert res.ledger["column"].astype(str).tolist() == ["PHQ9 Q1 … PHQ9 Q9", "PHQ8 Q1 … PHQ8 Q8"]
+    ep = iop.episodes(res.data, instrument="PHQ-8")
+    assert ep.loc[0, ["baseline", "endpoint", "change"]].tolist() == [14, 5, -9]

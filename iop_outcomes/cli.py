@@ -42,6 +42,8 @@ examples:
   iop-outcomes validate export.csv --source redcap --dictionary dictionary.csv
   iop-outcomes validate bulk_export/ --source fhir
                                             read a REDCap export (one row per administration)
+  iop-outcomes summary scores.csv --harmonize PHQ-8
+                                            PHQ-9 scored as PHQ-8, to pair with PHQ-8 scores
   iop-outcomes summary visits.csv           key tables in the terminal
   iop-outcomes summary visits.csv --json    the same as JSON, for pipelines
   iop-outcomes report visits.csv --config study.toml --out reports/2025q1/
@@ -105,6 +107,12 @@ def _reading_options(parser: argparse.ArgumentParser, config: bool) -> None:
         "--dictionary",
         metavar="FILE",
         help="the REDCap project's data dictionary (CSV), with --source redcap",
+    )
+    g.add_argument(
+        "--harmonize",
+        metavar="PHQ-8",
+        help="score PHQ-9 administrations as PHQ-8 from items 1-8, so PHQ-9 and PHQ-8 scores "
+        "pair (Kroenke et al. 2009)",
     )
 
 
@@ -221,7 +229,16 @@ def _progress(args) -> bool:
 
 
 #: reading options given on the command line: StudyConfig fields ([data] in the study file)
-READING = ("mapping", "sheet", "skip_rows", "wide", "episodes", "data_source", "dictionary")
+READING = (
+    "mapping",
+    "sheet",
+    "skip_rows",
+    "wide",
+    "episodes",
+    "data_source",
+    "dictionary",
+    "harmonize",
+)
 
 
 def _config(args):

@@ -44,9 +44,12 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     episodes = "episodes.csv"              # episode table joined on episode_id (relative)
     source = "redcap"                      # a REDCap export, or "fhir" (see docs/data-format.md)
     dictionary = "dictionary.csv"          # its REDCap data dictionary (relative)
+    harmonize = "PHQ-8"                    # PHQ-9 scored as PHQ-8 from items 1-8
 
 The command line's ``--mapping``, ``--sheet``, ``--skip-rows``, ``--wide``, ``--episodes``,
-``--source`` and ``--dictionary`` override these keys.
+``--source``, ``--dictionary`` and ``--harmonize`` override these keys. With ``harmonize``, the
+short form stands in for the instrument it is scored from in ``instruments`` and
+``primary_instrument`` (``"PHQ-8"`` for ``"PHQ-9"``).
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ class StudyConfig:
     #: ``[data] source`` (``"redcap"``) and ``dictionary``: iop.load's ``source=`` / ``dictionary=``
     data_source: str | None = None
     dictionary: str | None = None
+    #: ``[data] harmonize`` (``"PHQ-8"``): iop.load's ``harmonize=``
+    harmonize: str | None = None
     source: str | None = None
     #: ``[labels]``: a code of the data (``virtual``, ``dropped_out``, ``1m``) -> the words a
     #: reader sees (``"Telehealth"``), over the report's plain defaults
@@ -107,6 +112,25 @@ class StudyConfig:
     #: keys the configuration set explicitly ("groupings", "comparison.group", ...): a
     #: grouping column the user named must exist in the data; a default may be absent
     given: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.harmonize is None:
+            return
+        from .. import instruments as _inst
+
+        name = _inst.canonical_name(str(self.harmonize))
+        short = _inst.get(name) if name else None
+        if short is None or short.subset_of is None:
+            raise ConfigError(
+                "The 'harmonize' key in [data] must be 'PHQ-8' (PHQ-9 scored as PHQ-8 from "
+                f"items 1-8). Got {self.harmonize!r} instead."
+            )
+        swap = {short.subset_of: short.name}  # the analyses read the harmonised instrument
+        insts = tuple(dict.fromkeys(swap.get(i, i) for i in self.instruments))
+        object.__setattr__(self, "harmonize", short.name)
+        object.__setattr__(self, "instruments", insts)
+        primary = swap.get(self.primary_instrument, self.primary_instrument)
+        object.__setattr__(self, "primary_instrument", primary)
 
     @property
     def suppression_threshold(self) -> int | None:
@@ -262,6 +286,7 @@ class StudyConfig:
                 "episodes": str,
                 "source": str,
                 "dictionary": str,
+                "harmonize": str,
             },
             "[data]",
             where,
@@ -285,7 +310,7 @@ class StudyConfig:
                 f"The 'skip_rows' key in [data]{where} must be an integer >= 0 (the title rows "
                 f"above the header). Got {data['skip_rows']!r} instead."
             )
-        for k in ("sheet", "skip_rows", "wide"):
+        for k in ("sheet", "skip_rows", "wide", "harmonize"):
             if k in data:
                 kw[k] = data[k]
         if "source" in data:
@@ -324,7 +349,7 @@ class StudyConfig:
         Examples
         --------
         >>> StudyConfig.from_dict({"data": {"sheet": "PHQ", "skip_rows": 1}}).load_options()
-        {'mapping': None, 'sheet': 'PHQ', 'skip_rows': 1, 'wide': False, 'episodes': None, 'source': None, 'dictionary': None}
+        {'mapping': None, 'sheet': 'PHQ', 'skip_rows': 1, 'wide': False, 'episodes': None, 'source': None, 'dictionary': None, 'harmonize': None}
         """
         return {
             "mapping": self.mapping,
@@ -334,6 +359,7 @@ class StudyConfig:
             "episodes": self.episodes,
             "source": self.data_source,
             "dictionary": self.dictionary,
+            "harmonize": self.harmonize,
         }
 
     def margin_for(self, instrument: str) -> float | None:
@@ -358,6 +384,7 @@ class StudyConfig:
             ("episodes", None),
             ("data_source", None),
             ("dictionary", None),
+            ("harmonize", None),
         ):
             if type(d[k]) is type(default) and d[k] == default:
                 del d[k]  # reading options are recorded when set

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ import pyarrow.compute as pc
 from .. import instruments as _inst
 from .._results import TableResult
 from ..exceptions import ConfigError, IOPWarning, LoadError
+from . import sql as _sql
 from .mapping import (
     _ARM,
     CONTRACT_COLUMNS,
@@ -186,6 +188,8 @@ def load(
     sheet: str | int | None = 0,
     skip_rows: int = 0,
     name: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
 ) -> LoadResult:
     """Load repeated-measures questionnaire data, validate every row and score it.
 
@@ -194,15 +198,17 @@ def load(
     data : str, Path or DataFrame
         CSV (delimiter and UTF-8/BOM/Windows-1252 encoding detected), Excel
         ``.xlsx``, Parquet, SPSS ``.sav``, Stata ``.dta`` (value labels applied)
-        or a DataFrame, in the long format of ``docs/data-format.md``.
-    source : {None, "redcap"}
+        or a DataFrame, in the long format of ``docs/data-format.md``; or a database URL
+        with ``table=`` or ``query=`` (below).
+    source : {None, "redcap", "sql"}
         ``"redcap"``: a REDCap export (raw or label values, variable names as headers) read
         by :func:`iop_outcomes.io.redcap.redcap_to_long`: one administration per instrument
         form and export row, ``record_id`` as patient, ``redcap_event_name`` as timepoint,
         record-level fields filled down. The ledger has one row per administration (``row``
         is the export row, ``column`` the form); a form marked incomplete
         (``<form>_complete`` = 0) is quarantined; export rows without an administration are
-        counted in a file-level note.
+        counted in a file-level note. ``"sql"``: ``data`` is a database URL (implied by a
+        database URL's scheme or by ``table=`` / ``query=``; see those).
     dictionary : str, Path or DataFrame, optional
         With ``source="redcap"``: the project's data dictionary (CSV); its Form Names tell
         which fields belong to which instrument, and its choices decode codes and labels.
@@ -286,6 +292,14 @@ def load(
         count from the header (row 0).
     name : str, optional
         Source name used in the ledger and messages.
+    table, query : str, optional
+        With a database URL as ``data`` (``postgresql://user@host/db``,
+        ``duckdb:///file.duckdb``, ``duckdb:///:memory:``, ``sqlite:///file.db``, any
+        SQLAlchemy URL; ``source="sql"`` names one explicitly): the table (``schema.table``),
+        read in primary-key order (all columns without a key), or the ``SELECT`` to run (give
+        it an ``ORDER BY``). One ledger row per result row, ``row`` its 1-based position; the
+        ledger's source is the URL without its password. See :mod:`iop_outcomes.io.sql` and
+        ``docs/data-format.md``, "SQL databases" (``pip install "iop_outcomes[sql]"``).
 
     A file with a header but no rows raises :class:`~iop_outcomes.LoadError`.
 
@@ -313,10 +327,13 @@ def load(
     >>> res.ledger.loc[2, "reason"]
     'total 30 is outside the GAD-7 range 0-21'
     """
-    kind, source = _source_kind(source, dictionary, wide), data  # below, source is the input
+    sql = _sql.wanted(data, source, table, query)  # a database URL: io/sql.py reads it
+    kind = _source_kind(None if sql and source == "sql" else source, dictionary, wide)
+    source = data  # below, source is the input
     mp = read_mapping(mapping)
     decimal = _decimal_option(mp)
-    raw = read_source(
+    reader = partial(_sql.read_sql, table=table, query=query) if sql else read_source
+    raw = reader(
         source,
         sheet=sheet,
         name=name,

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -563,8 +563,18 @@ def _arrow_for_sql(frame: pd.DataFrame):
     return pa.table(cols, names=names)
 
 
+def _in(schema: str | None, table: str) -> str:
+    """``"schema"."table"`` (or ``"table"``), quoted as written (no dot splitting)."""
+    q = [schema, table] if schema else [table]
+    return ".".join('"' + p.replace('"', '""') + '"' for p in q)
+
+
 def write_tables(
-    url: str, tables: Mapping[str, pd.DataFrame], *, schema: str | None = None
+    url: str,
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    schema: str | None = None,
+    drop: Sequence[str] = (),
 ) -> list[str]:
     """Replace tables in a database, all in one transaction.
 
@@ -581,6 +591,10 @@ def write_tables(
     schema : str, optional
         Schema to write into, created when missing (default: the connection's current schema,
         ``public`` in PostgreSQL, ``main`` in DuckDB). SQLite has no schemas.
+
+    drop : sequence of str
+        Tables to drop in the same transaction (if they exist), e.g. those an earlier run
+        wrote that this one does not.
 
     Returns
     -------
@@ -612,6 +626,8 @@ def write_tables(
                 with con.cursor() as cur:
                     if schema:
                         cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
+                    for current in drop:
+                        cur.execute(f"DROP TABLE IF EXISTS {_in(schema, current)}")
                     for current, frame in tables.items():
                         cur.adbc_ingest(
                             current, _arrow_for_sql(frame), mode="replace", db_schema_name=schema
@@ -629,9 +645,11 @@ def write_tables(
                 con.begin()
                 if schema:
                     con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
+                for current in drop:
+                    con.execute(f"DROP TABLE IF EXISTS {_in(schema, current)}")
                 for current, frame in tables.items():
                     con.register("_iop_outcomes_frame", _arrow_for_sql(frame))
-                    target = _quote(f"{schema}.{current}" if schema else current)
+                    target = _in(schema, current)
                     con.execute(
                         f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _iop_outcomes_frame"
                     )
@@ -653,6 +671,12 @@ def write_tables(
                         raise ConfigError(
                             f"SQLite has no schemas: write to {shown!r} without a schema."
                         )
+                    prep = engine.dialect.identifier_preparer
+                    for current in drop:
+                        target = (prep.quote_schema(schema) + "." if schema else "") + prep.quote(
+                            current
+                        )
+                        con.execute(sa.text(f"DROP TABLE IF EXISTS {target}"))
                     for current, frame in tables.items():
                         arrow = _arrow_for_sql(frame)
                         dates = {

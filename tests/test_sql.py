@@ -312,3 +312,31 @@ def test_redact_url():
         "postgresql://u@h/d?password=***&x=1"
     )
     assert iosql.redact_url("duckdb:///:memory:") == "duckdb:///:memory:"
+
+
+def test_redcap_export_and_wide_table_read_from_a_database(tmp_path):
+    redcap = Path(__file__).parent / "redcap"
+    kw = {"source": "redcap", "dictionary": redcap / "dictionary.csv"}
+    ref = _quiet(iop.load, redcap / "export_raw.csv", **kw)
+    query = f"SELECT * FROM read_csv('{redcap / 'export_raw.csv'}')"  # DuckDB types the columns
+    res = _quiet(iop.load, "duckdb:///:memory:", query=query, **kw)
+    assert res.counts() == ref.counts()
+    pd.testing.assert_frame_equal(
+        iop.episodes(res.data), iop.episodes(ref.data), check_dtype=False, check_categorical=False
+    )
+    wide = pd.DataFrame(
+        {
+            "patient_id": ["a", "b"],
+            "phq9_intake": [15, 12],
+            "phq9_discharge": [6, None],
+            "phq9_intake_date": pd.to_datetime(["2025-01-06", "2025-01-07"]),
+            "phq9_discharge_date": pd.to_datetime(["2025-02-20", None]),
+        }
+    )
+    wide.to_parquet(tmp_path / "wide.parquet")
+    q = f"SELECT * FROM '{tmp_path / 'wide.parquet'}' ORDER BY patient_id"
+    res = _quiet(iop.load, "duckdb:///:memory:", query=q, wide=True)
+    ref = _quiet(iop.load, wide, wide=True)
+    cols = ["row", "column", "disposition"]
+    pd.testing.assert_frame_equal(res.ledger[cols], ref.ledger[cols], check_categorical=False)
+    assert len(res.ledger) == 3  # one ledger row per non-empty score cell, as for a file

@@ -15,6 +15,9 @@ times, each in a fresh process (imports done before the clock starts), ``--repea
 * ``pandas.read_sql (SQLAlchemy + psycopg)``: the same through SQLAlchemy and psycopg 3 (the
   common row-by-row path; skipped when psycopg is not installed: ``pip install
   "iop_outcomes[bench]"``);
+* ``adbc`` without ``ORDER BY``: what reading the table in primary-key order costs;
+* ``iop_outcomes.io.sql.read_sql``: the reader alone (key lookup, read, Arrow IPC hash, integer
+  narrowing, labels as categories, conversion to pandas);
 * ``iop.load(postgresql://..., table="scores")``: read (primary-key order) + validate + score +
   ledger;
 * ``duckdb`` bare read of the DuckDB file's table and ``iop.load(duckdb:///..., table=)``;
@@ -40,7 +43,7 @@ kind, url, path = sys.argv[1], sys.argv[2], sys.argv[3]
 Q = "SELECT * FROM scores ORDER BY id"
 import pandas as pd, pyarrow as pa
 import iop_outcomes as iop
-if kind in ("adbc", "read_sql_adbc"):
+if kind in ("adbc", "adbc_unordered", "read_sql_adbc"):
     import adbc_driver_postgresql.dbapi as dbapi
     con = dbapi.connect(url)
 if kind == "read_sql_psycopg":
@@ -51,6 +54,11 @@ if kind.startswith("duckdb") or kind == "load_duckdb":
 t0 = time.perf_counter()
 if kind == "adbc":
     cur = con.cursor(); cur.execute(Q); n = cur.fetch_arrow_table().num_rows
+elif kind == "adbc_unordered":
+    cur = con.cursor(); cur.execute("SELECT * FROM scores"); n = cur.fetch_arrow_table().num_rows
+elif kind == "iop_read":
+    from iop_outcomes.io.sql import read_sql
+    n = len(read_sql(url, table="scores").frame)
 elif kind == "read_sql_adbc":
     n = len(pd.read_sql(Q, con))
 elif kind == "read_sql_psycopg":
@@ -70,8 +78,10 @@ print(json.dumps({"kind": kind, "rows": int(n), "seconds": time.perf_counter() -
 
 LABELS = {
     "adbc": "ADBC `fetch_arrow_table` (bare read, the baseline)",
+    "adbc_unordered": "ADBC `fetch_arrow_table` without `ORDER BY` (server order)",
     "read_sql_adbc": "`pandas.read_sql` on an ADBC connection",
     "read_sql_psycopg": "`pandas.read_sql` through SQLAlchemy + psycopg 3",
+    "iop_read": '`iop_outcomes.io.sql.read_sql(url, table="scores")` — the reader alone',
     "load_pg": '`iop.load("postgresql://…", table="scores")` — read + validate + score + ledger',
     "duckdb": "DuckDB `.sql(...).arrow()` of the .duckdb table (bare read)",
     "load_duckdb": '`iop.load("duckdb:///….duckdb", table="scores")`',
@@ -157,7 +167,8 @@ def main() -> None:
         t = time.perf_counter()
         pq_path, db_path, rows = make(a.rows, a.out, url)
         print(f"generated and stored {rows:,} rows in {time.perf_counter() - t:.0f} s", flush=True)
-        kinds = ["adbc", "read_sql_adbc", "read_sql_psycopg", "load_pg", "duckdb", "load_duckdb"]
+        kinds = ["adbc", "adbc_unordered", "read_sql_adbc", "read_sql_psycopg", "iop_read"]
+        kinds += ["load_pg", "duckdb", "load_duckdb"]
         kinds.append("load_parquet")
         try:
             import psycopg  # noqa: F401

@@ -119,6 +119,19 @@ def test_postgres_query_rows_in_the_query_order(pg_database):
     assert (last["episode_id"], last["total"]) == ("E101", 18)
 
 
+def test_postgres_primary_key_order_is_not_column_order(pg_database):
+    _pg_execute(
+        pg_database,
+        "CREATE TABLE k (patient_id text, instrument text, assessment_date date, total int, "
+        "seq int, PRIMARY KEY (seq))",
+        "INSERT INTO k VALUES ('a', 'PHQ-9', '2025-01-06', 15, 3), ('b', 'PHQ-9', '2025-01-07', "
+        "9, 1), ('c', 'PHQ-9', '2025-01-08', 4, 2)",
+    )
+    res = _quiet(iop.load, pg_database, table="k")
+    assert res.data["patient_id"].tolist() == ["b", "c", "a"]  # seq 1, 2, 3
+    assert res.data["source_row"].tolist() == [1, 2, 3]
+
+
 def test_postgres_table_without_primary_key_is_ordered_by_all_columns(pg_database):
     n = _fixture_arrow().num_rows
     _pg_table(pg_database, "nokey", _fixture_arrow(order=np.arange(n)[::-1]))
@@ -222,13 +235,15 @@ def test_duckdb_file_table_in_primary_key_order(tmp_path):
         con.register("f", _fixture_arrow(order=np.arange(n)[::-1]))
         con.execute("CREATE SCHEMA iop")
         con.execute("CREATE TABLE iop.scores AS SELECT * FROM f")
-        con.execute("CREATE TABLE keyed (score_id INTEGER PRIMARY KEY, patient_id TEXT)")
-        con.execute("INSERT INTO keyed SELECT score_id, patient_id FROM f")
+        # the key is the second column and runs against the first: key order is not column order
+        con.execute("CREATE TABLE keyed (episode_id TEXT, rank INTEGER PRIMARY KEY)")
+        con.execute("INSERT INTO keyed SELECT episode_id, 100 - score_id FROM f")
     by_columns = iosql.read_sql(db, table="iop.scores")  # no key: all columns
     assert by_columns.frame["score_id"].tolist() == list(range(1, 29))
     assert by_columns.name == f"{db} table iop.scores"
     keyed = iosql.read_sql(f"duckdb:///{db}", table="keyed")
-    assert keyed.frame["score_id"].tolist() == list(range(1, 29))
+    assert keyed.frame["rank"].tolist() == list(range(72, 100))
+    assert keyed.frame["episode_id"].iloc[0] == "E106"
     res = _quiet(iop.load, f"duckdb:///{db}", table="iop.scores")
     assert res.counts() == {"accepted": 24, "repaired": 1, "quarantined": 3}
 

@@ -304,17 +304,9 @@ def test_missing_duckdb_file_is_named(tmp_path):
 
 
 def test_missing_driver_names_the_extra(monkeypatch):
-    import builtins
+    import sys
 
-    real = builtins.__import__
-
-    def no_adbc(name, *args, **kwargs):
-        if name.startswith("adbc_driver_postgresql"):
-            raise ImportError(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_adbc)
-    monkeypatch.delitem(__import__("sys").modules, "adbc_driver_postgresql.dbapi", raising=False)
+    monkeypatch.setitem(sys.modules, "adbc_driver_postgresql.dbapi", None)  # "not installed"
     with pytest.raises(LoadError, match=r'pip install "iop_outcomes\[sql\]"'):
         iop.load("postgresql://iop@127.0.0.1:1/x", table="scores")
 

@@ -196,8 +196,9 @@ def to_sql(
     >>> import os, tempfile, warnings, iop_outcomes as iop
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
-    ...     res = iop.load(iop.synth.generate(n_episodes=120, seed=4).data)
-    ...     rep = iop.report(res)
+    ...     res = iop.load(iop.synth.generate(n_episodes=60, seed=4).data)
+    ...     light = {"instruments": ["PHQ-9"], "sensitivity": {"enabled": False}}
+    ...     rep = iop.report(res, config=light)
     >>> db = os.path.join(tempfile.mkdtemp(), "bi.duckdb")
     >>> written = iop.to_sql(rep, f"duckdb:///{db}", loaded=res, schema="outcomes")
     >>> written[-1], "outcomes.report_tables" in written

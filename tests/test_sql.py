@@ -347,3 +347,13 @@ def test_redcap_export_and_wide_table_read_from_a_database(tmp_path):
     cols = ["row", "column", "disposition"]
     pd.testing.assert_frame_equal(res.ledger[cols], ref.ledger[cols], check_categorical=False)
     assert len(res.ledger) == 3  # one ledger row per non-empty score cell, as for a file
+
+
+def test_cli_summary_from_duckdb_over_a_csv_file(capsys):
+    from iop_outcomes.cli import main
+
+    query = f"SELECT * FROM read_csv('{FIXTURE}') ORDER BY score_id"
+    assert main(["summary", "duckdb:///:memory:", "--query", query, "--json", "-q"]) == 0
+    out = __import__("json").loads(capsys.readouterr().out)
+    assert out["input"].startswith("duckdb:///:memory: query SELECT * FROM read_csv(")
+    assert out["ledger"] == {"accepted": 24, "repaired": 1, "quarantined": 3, "rows_read": 28}

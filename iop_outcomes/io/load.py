@@ -94,7 +94,8 @@ class LoadResult:
     problems : DataFrame
         One row per problem found (a row may have several), with ``fix``.
     source, sha256 : str
-        Input name and SHA-256 (file bytes, or a hash of a DataFrame).
+        Input name and SHA-256 (file bytes, a hash of a DataFrame, or of a database result
+        as an Arrow IPC stream; a database URL's password is never part of the name).
     settings : dict
         Scoring settings used (missing-item policy per instrument).
     """

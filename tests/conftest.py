@@ -143,33 +143,21 @@ def start_postgres(give_up=pytest.skip):
     if res.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
         give_up(f"initdb failed: {res.stderr[-500:]}")
-    with socket.socket() as s:  # a free port (another process could take it: retried below)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    opts = (
-        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=40 "
-        "-c shared_buffers=64MB"
-    )
-    res = subprocess.run(
-        [
-            *as_user,
-            f"{bindir}/pg_ctl",
-            "-D",
-            data,
-            "-o",
-            opts,
-            "-l",
-            f"{base}/log",
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ],
-        **run,
-    )
-    if res.returncode != 0:
+    for _attempt in range(3):  # a free port; another process may take it first: try again
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=40 -c shared_buffers=64MB"
+        )
+        start = [f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l", f"{base}/log", "-w"]
+        res = subprocess.run([*as_user, *start, "-t", "60", "start"], **run)
         log = open(f"{base}/log").read()[-500:] if os.path.exists(f"{base}/log") else ""
+        if res.returncode == 0 or "already in use" not in log:
+            break
+    if res.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
         give_up(f"PostgreSQL did not start: {res.stderr[-300:]} {log}")
 

@@ -46,32 +46,49 @@ __all__ = ["to_sql", "episode_outcomes", "EPISODE_TABLE"]
 
 #: Name of the identifiable episode-level table (internal use only).
 EPISODE_TABLE = "internal_episode_outcomes_identifiable"
-_MARK = re.compile(r"^(\*|<\d+)$")
 
 
 def _sql_name(key: str) -> str:
     return "report_" + re.sub(r"\W+", "_", key.lower()).strip("_")
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def _typed(frame: pd.DataFrame, marks: frozenset[str] = frozenset({"*", "<11"})) -> pd.DataFrame:
     """A shareable table's cells as the CSV writes them, then typed per column: numbers
-    (with ``NULL`` where suppressed, and the marks in ``<column>_suppressed``), flags, text."""
+    (with ``NULL`` where suppressed, and the marks in ``<column>_suppressed``), flags, text.
+
+    ``marks`` are the suppression labels of the report (``"*"`` and ``"<threshold"``). A
+    column whose cells are numbers and marks is numeric, also when every cell is suppressed,
+    so its type does not change from one report to the next.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"group": ["a", "b", "c"], "n": [12, "<11", "*"],
+    ...                   "k": ["<11", "<11", "*"], "rate": [0.5, None, 0.25]})
+    >>> out = _typed(t)
+    >>> out.dtypes.astype(str).to_dict()  # doctest: +NORMALIZE_WHITESPACE
+    {'group': 'str', 'n': 'Int64', 'n_suppressed': 'str', 'k': 'Int64', 'k_suppressed': 'str',
+     'rate': 'Float64'}
+    >>> out["n"].tolist(), out["n_suppressed"].tolist()
+    ([12, <NA>, <NA>], [nan, '<11', '*'])
+    """
     out: dict[str, Any] = {}
     for c in frame.columns:
         cells = [_cell_for_file(v, c) for v in frame[c].tolist()]
         values = [v for v in cells if v is not None]
-        marks = [isinstance(v, str) and bool(_MARK.match(v)) for v in cells]
+        hidden = [isinstance(v, str) and v in marks for v in cells]
         numbers = [v for v in values if not isinstance(v, str)]
-        text = [v for v in values if isinstance(v, str) and not _MARK.match(v)]
+        text = [v for v in values if isinstance(v, str) and v not in marks]
         if values and all(isinstance(v, bool) for v in values):
             out[c] = pd.array(cells, dtype="boolean")
-        elif numbers and not text and not any(isinstance(v, bool) for v in numbers):
-            kept = [None if m else v for v, m in zip(cells, marks, strict=True)]
+        elif (
+            (numbers or any(hidden)) and not text and not any(isinstance(v, bool) for v in numbers)
+        ):
+            kept = [None if h else v for v, h in zip(cells, hidden, strict=True)]
             whole = all(isinstance(v, int) for v in numbers)
             out[c] = pd.array(kept, dtype="Int64" if whole else "Float64")
-            if any(marks):
+            if any(hidden):
                 out[f"{c}_suppressed"] = pd.array(
-                    [v if m else None for v, m in zip(cells, marks, strict=True)], dtype="str"
+                    [v if h else None for v, h in zip(cells, hidden, strict=True)], dtype="str"
                 )
         else:
             out[c] = pd.array([None if v is None else str(v) for v in cells], dtype="str")
@@ -209,11 +226,15 @@ def to_sql(
             "The 'report' parameter of iop.to_sql must be a Report (iop.report(...)). Got "
             f"{type(report).__name__} instead."
         )
+    from .suppress import COMPLEMENT_LABEL
+
+    th = report.config.suppression_threshold
+    marks = frozenset({COMPLEMENT_LABEL} | ({f"<{th}"} if th else set()))
     tables: dict[str, pd.DataFrame] = {}
     index = []
     for i, t in enumerate(report.tables, start=1):
         name = _sql_name(t.key)
-        tables[name] = _typed(_shareable(t.frame, t.index))
+        tables[name] = _typed(_shareable(t.frame, t.index), marks)
         index.append(
             {
                 "position": i,

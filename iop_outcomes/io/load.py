@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ import pyarrow.compute as pc
 from .. import instruments as _inst
 from .._results import TableResult
 from ..exceptions import ConfigError, IOPWarning, LoadError
+from . import sql as _sql
 from .fhir import read_fhir
 from .mapping import (
     _ARM,
@@ -93,7 +95,8 @@ class LoadResult:
     problems : DataFrame
         One row per problem found (a row may have several), with ``fix``.
     source, sha256 : str
-        Input name and SHA-256 (file bytes, or a hash of a DataFrame).
+        Input name and SHA-256 (file bytes, a hash of a DataFrame, or of a database result
+        as an Arrow IPC stream; a database URL's password is never part of the name).
     settings : dict
         Scoring settings used (missing-item policy per instrument).
     """
@@ -188,6 +191,8 @@ def load(
     sheet: str | int | None = 0,
     skip_rows: int = 0,
     name: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
 ) -> LoadResult:
     """Load repeated-measures questionnaire data, validate every row and score it.
 
@@ -196,8 +201,9 @@ def load(
     data : str, Path or DataFrame
         CSV (delimiter and UTF-8/BOM/Windows-1252 encoding detected), Excel
         ``.xlsx``, Parquet, SPSS ``.sav``, Stata ``.dta`` (value labels applied)
-        or a DataFrame, in the long format of ``docs/data-format.md``.
-    source : {None, "redcap", "fhir"}
+        or a DataFrame, in the long format of ``docs/data-format.md``; or a database URL
+        with ``table=`` or ``query=`` (below).
+    source : {None, "redcap", "fhir", "sql"}
         ``"redcap"``: a REDCap export (raw or label values, variable names as headers) read
         by :func:`iop_outcomes.io.redcap.redcap_to_long`: one administration per instrument
         form and export row, ``record_id`` as patient, ``redcap_event_name`` as timepoint,
@@ -215,6 +221,8 @@ def load(
         unknown code, no subject or date: quarantined); ``row`` is the record number,
         ``column`` the file, line and resource. Item Observations combined into a panel and
         context resources (Patient, EpisodeOfCare, ...) are counted in file-level notes.
+        ``"sql"``: ``data`` is a database URL (implied by a database URL's scheme or by
+        ``table=`` / ``query=``; see those).
     dictionary : str, Path or DataFrame, optional
         With ``source="redcap"``: the project's data dictionary (CSV); its Form Names tell
         which fields belong to which instrument, and its choices decode codes and labels.
@@ -312,6 +320,14 @@ def load(
         count from the header (row 0).
     name : str, optional
         Source name used in the ledger and messages.
+    table, query : str, optional
+        With a database URL as ``data`` (``postgresql://user@host/db``,
+        ``duckdb:///file.duckdb``, ``duckdb:///:memory:``, ``sqlite:///file.db``, any
+        SQLAlchemy URL; ``source="sql"`` names one explicitly): the table (``schema.table``),
+        read in primary-key order (all columns without a key), or the ``SELECT`` to run (give
+        it an ``ORDER BY``). One ledger row per result row, ``row`` its 1-based position; the
+        ledger's source is the URL without its password. See :mod:`iop_outcomes.io.sql` and
+        ``docs/data-format.md``, "SQL databases" (``pip install "iop_outcomes[sql]"``).
 
     A file with a header but no rows raises :class:`~iop_outcomes.LoadError`.
 
@@ -339,11 +355,17 @@ def load(
     >>> res.ledger.loc[2, "reason"]
     'total 30 is outside the GAD-7 range 0-21'
     """
-    kind, source = _source_kind(source, dictionary, wide), data  # below, source is the input
+    sql = _sql.wanted(data, source, table, query)  # a database URL: io/sql.py reads it
+    kind = _source_kind(None if sql and source == "sql" else source, dictionary, wide)
+    source = data  # below, source is the input
     short_form = _harmonize_option(harmonize)
     mp = read_mapping(mapping)
     decimal = _decimal_option(mp)
-    raw = (read_fhir if kind == "fhir" else read_source)(  # FHIR is JSON: io/fhir.py reads it
+    if sql:
+        reader = partial(_sql.read_sql, table=table, query=query)
+    else:  # FHIR is JSON: io/fhir.py reads it
+        reader = read_fhir if kind == "fhir" else read_source
+    raw = reader(
         source,
         sheet=sheet,
         name=name,

@@ -119,6 +119,12 @@ def main() -> None:
     ap.add_argument("--administrations", type=int, default=None, help="instead of --resources")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument(
+        "--export-dir",
+        type=Path,
+        default=None,
+        help="write the export here (kept), or reuse the one already there",
+    )
+    ap.add_argument(
         "--fhir-resources-lines", type=int, default=20_000, help="0: skip fhir.resources"
     )
     args = ap.parse_args()
@@ -131,8 +137,13 @@ def main() -> None:
     # resources per administration: 1 + 2 / PER_PATIENT (Patient and EpisodeOfCare)
     n_admin = args.administrations or int(args.resources * PER_PATIENT / (PER_PATIENT + 2))
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        counts = write_export(folder, n_admin)
+        folder = args.export_dir or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        if args.export_dir and (folder / "counts.txt").exists():
+            counts = json.loads((folder / "counts.txt").read_text())
+        else:
+            counts = write_export(folder, n_admin)
+            (folder / "counts.txt").write_text(json.dumps(counts))
         size = sum(p.stat().st_size for p in folder.glob("*.ndjson"))
         n_res = sum(counts.values())
         print(f"export: {n_res:,} resources ({counts}), {size / 1e6:,.0f} MB")

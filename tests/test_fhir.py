@@ -276,6 +276,71 @@ def test_wrong_inputs_and_options(tmp_path):
     assert res.ledger["column"].astype(str).tolist() == ["x.ndjson:1", "x.ndjson:3", "x.ndjson:4"]
 
 
+def _same_read(a, b):
+    """Two reads give the same long frame, origin (with its attrs) and LoadResult."""
+    for x, y in zip(a[:2], b[:2], strict=True):
+        pd.testing.assert_frame_equal(x, y)
+    assert repr(a[1].attrs) == repr(b[1].attrs)
+    ra, rb = a[2], b[2]
+    for k in ("data", "ledger", "problems"):
+        pd.testing.assert_frame_equal(getattr(ra, k), getattr(rb, k))
+    assert ra.sha256 == rb.sha256 and ra.counts() == rb.counts()
+
+
+def test_parallel_read_is_the_one_process_read(tmp_path, monkeypatch):
+    from iop_outcomes.io import fhir
+
+    lines = b"".join((EXPORT / f"{k}.ndjson").read_bytes() for k in FILES)
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:7", "resource": {"resourceType": "Patient", "id": "7"}},
+        {"resource": {"resourceType": "Observation", "id": "b1", "status": "final",
+                      "code": {"coding": [{"code": "44261-6"}]},
+                      "subject": {"reference": "urn:uuid:7"}, "effectiveDateTime": "2025-01-02",
+                      "valueInteger": 4}}, {"fullUrl": "x"}]}  # fmt: skip
+    extra = b"\n[1, 2]\n\n" + json.dumps(bundle).encode() + b'\n{"id": 1}\n{"resourceType": "Ob'
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "all.ndjson").write_bytes(lines + extra)  # no newline at its end
+    (tmp_path / "gz").mkdir()
+    (tmp_path / "gz" / "a.ndjson.gz").write_bytes(gzip.compress(lines))
+    (tmp_path / "gz" / "b.ndjson").write_bytes(extra + b"\n")
+    used = []
+
+    def spy(*args):
+        chunks = read_parallel(*args)
+        used.append(chunks is not None and len(chunks))
+        return chunks
+
+    read_parallel = fhir._read_parallel
+    monkeypatch.setattr(fhir, "_read_parallel", spy)
+    for data in (EXPORT, tmp_path / "one", tmp_path / "one" / "all.ndjson", tmp_path / "gz"):
+        one = (*fhir_to_long(data), _load(data))
+        assert used[-2:] == [False, False]  # a small export: read in this process
+        with monkeypatch.context() as m:
+            m.setattr(fhir, "PARALLEL_MIN_BYTES", 0)  # forced on
+            m.setattr(fhir, "_workers", lambda: 3)  # cut in 6 pieces: lines and a Bundle split
+            many = (*fhir_to_long(data), _load(data))
+        assert used[-1] >= 2 and used[-2] >= 2  # pieces read by worker processes
+        _same_read(one, many)
+    assert one[1].attrs["accounting"]["records"] == 48 + 2 + 4  # the Bundle's three entries
+
+
+def test_parallel_pieces_end_at_line_ends(tmp_path):
+    from iop_outcomes.io.fhir import _tasks
+
+    p = tmp_path / "x.ndjson"
+    p.write_bytes(b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * (i % 7)) for i in range(50)))
+    q = tmp_path / "y.ndjson.gz"
+    q.write_bytes(gzip.compress(b"{}\n" * 100))
+    tasks = _tasks([p, q], 4)
+    data = p.read_bytes()
+    starts = [t[1] for t in tasks if t[0] == str(p)]
+    assert starts[0] == 0 and len(starts) > 4 and starts == sorted(set(starts))
+    assert all(data[s - 1 : s] == b"\n" for s in starts[1:])
+    ends = [t[2] for t in tasks if t[0] == str(p)]
+    assert ends == starts[1:] + [None]
+    assert tasks[-1] == (str(q), 0, None)  # a gzip file: whole
+
+
 def test_strict_names_the_problems():
     with pytest.raises(LoadError, match=r"Observation.ndjson:5.*not valid JSON"):
         iop.load(EXPORT, source="fhir", strict=True)

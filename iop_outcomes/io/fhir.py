@@ -94,7 +94,12 @@ from __future__ import annotations
 import gc
 import gzip
 import hashlib
+import multiprocessing as mp
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 
@@ -183,7 +188,7 @@ class _Codes:
     answers: dict  # instrument -> {LA code: value}
     n_items: dict  # instrument -> number of items
     width: int = 1  # values per administration: the total (0) and items 1..k
-    pairs: dict = field(default_factory=dict)  # (item code, answer code) -> (inst, n, value)
+    links: dict = field(default_factory=dict)  # item code -> (inst, n, {answer code: value})
 
     @classmethod
     def build(cls) -> _Codes:
@@ -200,13 +205,8 @@ class _Codes:
                 items[c] = (name, j)
             answers[name] = dict(ins.loinc_answers)
             n_items[name] = ins.n_items
-        pairs = {
-            (code, answer): (inst, n, value)
-            for code, (inst, n) in items.items()
-            if n
-            for answer, value in answers[inst].items()
-        }
-        return cls(items, panels, answers, n_items, max(n_items.values(), default=0) + 1, pairs)
+        links = {code: (inst, n, answers[inst]) for code, (inst, n) in items.items() if n}
+        return cls(items, panels, answers, n_items, max(n_items.values(), default=0) + 1, links)
 
 
 class _Bad:
@@ -265,8 +265,23 @@ class _Records:
         self._dir = path.is_dir()
 
     @property
+    def files(self) -> list[Path]:
+        """The files read (none for parsed resources)."""
+        return list(self._files)
+
+    @property
     def sha256(self) -> str:
         return self._hash.hexdigest()
+
+    def hash_files(self) -> None:
+        """Hash the files as iterating would (for the parallel read, which does not)."""
+        for p in self._files:
+            h = hashlib.sha256() if self._dir else self._hash
+            with open(p, "rb") as fh:
+                while block := fh.read(1 << 24):
+                    h.update(block)
+            if self._dir:
+                self._hash.update(p.name.encode() + b"\0" + h.digest())
 
     def __iter__(self):
         if self._values is not None:
@@ -296,17 +311,20 @@ class _Hashing:
         return b
 
 
-def _file_records(path: Path, h):
+def _file_records(path: Path, h, start: int = 0, end: int | None = None):
+    """The records of a file; of an NDJSON file, those of the lines in bytes ``[start, end)``
+    (``start`` just after a newline; lines are numbered from the file's start). ``h``: the
+    hash to update with the bytes read (``None``: none)."""
     fname = path.name
     loads = _json.loads
     gz = fname.lower().endswith(".gz")
     stem = fname.lower().removesuffix(".gz")
     with open(path, "rb") as raw_fh:
-        fh = gzip.GzipFile(fileobj=_Hashing(raw_fh, h)) if gz else None
+        fh = gzip.GzipFile(fileobj=_Hashing(raw_fh, h) if h is not None else raw_fh) if gz else None
         try:
             if stem.endswith(".json"):  # one JSON value: a Bundle, a resource or a list
                 data = fh.read() if gz else raw_fh.read()
-                if not gz:
+                if not gz and h is not None:
                     h.update(data)
                 try:
                     value = loads(data)
@@ -320,9 +338,17 @@ def _file_records(path: Path, h):
                 return
             src = fh if gz else raw_fh
             i, rest = 0, b""
+            while start and raw_fh.tell() < start:  # the lines before the range: counted
+                skipped = raw_fh.read(min(1 << 24, start - raw_fh.tell()))
+                if not skipped:
+                    break
+                i += skipped.count(b"\n")
+            left = -1 if end is None else end - start
             while True:  # blocks of lines: one hash update per block, not per line
-                block = src.read(1 << 24)
-                if not gz:
+                block = src.read(1 << 24 if left < 0 else min(1 << 24, left))
+                if left > 0:
+                    left -= len(block)
+                if not gz and h is not None:
                     h.update(block)
                 lines = (rest + block).split(b"\n") if block else [rest]
                 rest = lines.pop() if block else b""
@@ -483,7 +509,9 @@ class _Walk:
             return None, f"subject {ref!r} is not a Patient"
         return pid, None
 
-    def run(self, records) -> None:
+    def run(self, records) -> int:
+        """Walk the records (numbered from 1); return how many there were."""
+        rec = 0
         for rec, (fname, line, r, alias) in enumerate(records, 1):
             self.alias = alias
             if isinstance(r, _Bad):
@@ -509,6 +537,7 @@ class _Walk:
                     self.episode_of_care(r)
                 elif rt == "Encounter":
                     self.encounter(r)
+        return rec
 
     def episode_of_care(self, r) -> None:
         pid, _ = self.subject(r, "patient")
@@ -587,17 +616,21 @@ class _Walk:
         """The usual response, handled without the general walk: flat items with LOINC linkIds
         and LOINC answer codes, one instrument, a completed status, ``Patient/<id>``, a full
         date. False (nothing recorded) when any of that does not hold."""
-        top = r["item"]
-        pairs = self.codes.pairs
-        hits = [pairs[it["linkId"], it["answer"][0]["valueCoding"]["code"]] for it in top]
-        if any("item" in it or "item" in it["answer"][0] for it in top):
-            return False
-        inst = hits[0][0]
+        links = self.codes.links
         d = self.blank.copy()
-        for i, n, v in hits:
-            if i is not inst:
+        inst = None
+        for it in r["item"]:  # one loop, no intermediate list: the hottest code of the reader
+            a = it["answer"][0]
+            if "item" in it or "item" in a:
                 return False
-            d[n] = v
+            i, n, table = links[it["linkId"]]
+            d[n] = table[a["valueCoding"]["code"]]
+            if i is not inst:
+                if inst is not None:
+                    return False
+                inst = i
+        if inst is None:
+            return False
         ref = r["subject"]["reference"]
         day = r["authored"]
         if (
@@ -698,46 +731,132 @@ class _Walk:
         self.adm.append([rec, label, pid, inst, date, enc, ep, values, None])
         self.panel_members[len(self.adm) - 1] = [m for m in members if m]
 
-    def combine(self) -> int:
-        """Attach item Observations to their panels, group the others; members consumed."""
-        by_key = {it[2]: i for i, it in enumerate(self.items) if it[2] is not None}
-        used = np.zeros(len(self.items), dtype=bool)
-        n_used = 0
-        for ai, refs in self.panel_members.items():
-            a = self.adm[ai]
-            for ref in refs:
-                i = by_key.get(ref)
-                if i is None or used[i]:
-                    continue
-                it = self.items[i]
-                if it[4] != a[3] or it[3] != a[2]:
-                    continue  # another instrument or patient: not this panel's
-                used[i] = True
-                n_used += 1
-                if a[7][it[5]] is None:
-                    a[7][it[5]] = it[6]
-        for ai in self.panel_members:
-            a = self.adm[ai]
-            if all(v is None for v in a[7]):
-                a[8] = ("empty", f"panel {a[1].rpartition(' ')[2]}")
-        groups: dict = {}
-        for i, it in enumerate(self.items):
-            if used[i]:
+    def pack(self, n: int) -> _Chunk:
+        """What the walk of ``n`` records found, as columns (:class:`_Chunk`)."""
+        members = self.panel_members
+        rows = [a for i, a in enumerate(self.adm) if i not in members] if members else self.adm
+        return _Chunk(
+            n=n,
+            rec=np.array(list(map(itemgetter(0), rows)), dtype=np.int64),
+            cols=[list(map(itemgetter(j), rows)) for j in range(1, 7)],
+            values=_value_columns(list(map(itemgetter(7), rows)), self.blank),
+            problems=list(map(itemgetter(8), rows)),
+            panels=[self.adm[i] for i in members],
+            members=list(members.values()),
+            items=self.items,
+            episodes=self.episodes,
+            encounters=self.encounters,
+            context=self.context,
+            unused_episodes=self.unused_episodes,
+        )
+
+
+@dataclass
+class _Chunk:
+    """The walk of some records (a file, or a range of an NDJSON file's lines) in columns:
+    ``rec`` (record numbers, counted from 1 in the chunk), ``cols`` (label, patient,
+    instrument, date, encounter, episode), ``values`` (total, item 1 ... as arrays),
+    ``problems``; panels, their member references and the item Observations as rows (for
+    :func:`_combine`); the context found. What a worker process returns: compact to pickle."""
+
+    n: int
+    rec: np.ndarray
+    cols: list
+    values: list
+    problems: list
+    panels: list
+    members: list
+    items: list
+    episodes: list
+    encounters: dict
+    context: dict
+    unused_episodes: int
+
+    @classmethod
+    def merge(cls, chunks: list[_Chunk]) -> _Chunk:
+        """The chunks of consecutive records as one, record numbers counted across them."""
+        if len(chunks) == 1:
+            return chunks[0]
+        out = cls(0, None, [[] for _ in range(6)], [], [], [], [], [], [], {}, {}, 0)
+        recs, values = [], [[] for _ in chunks[0].values]
+        for c in chunks:
+            off = out.n
+            recs.append(c.rec + off)
+            for col, got in zip(out.cols, c.cols, strict=True):
+                col.extend(got)
+            for col, got in zip(values, c.values, strict=True):
+                col.append(got)
+            out.problems.extend(c.problems)
+            for row in c.panels + c.items:  # rows: record number first
+                row[0] += off
+            out.panels.extend(c.panels)
+            out.members.extend(c.members)
+            out.items.extend(c.items)
+            out.episodes.extend(c.episodes)
+            out.encounters.update(c.encounters)
+            for k, v in c.context.items():
+                out.context[k] = out.context.get(k, 0) + v
+            out.unused_episodes += c.unused_episodes
+            out.n += c.n
+        out.rec = np.concatenate(recs)
+        out.values = [np.concatenate(v) for v in values]
+        return out
+
+
+def _value_columns(values: list, blank: list) -> list[np.ndarray]:
+    """The value lists of administrations (``None``: none) as one array per position (total,
+    item 1, ...): floats when all are numbers (``None`` -> NaN), else objects (see
+    :func:`_numbers`)."""
+    width = len(blank)
+    flat = list(chain.from_iterable(v or blank for v in values))
+    try:
+        table = np.array(flat, dtype=float).reshape(-1, width)
+    except (TypeError, ValueError):  # answer texts (or worse): column by column
+        cols = list(zip(*[v or blank for v in values], strict=True)) or [()] * width
+        return [_numbers(c) for c in cols]
+    return [table[:, j].copy() for j in range(width)]
+
+
+def _combine(panels: list, members: list, items: list, blank: list) -> tuple[int, list]:
+    """Attach item Observations to their panels, group the others; ``(members consumed,
+    the administrations the groups make)``."""
+    by_key = {it[2]: i for i, it in enumerate(items) if it[2] is not None}
+    used = np.zeros(len(items), dtype=bool)
+    n_used = 0
+    for a, refs in zip(panels, members, strict=True):
+        for ref in refs:
+            i = by_key.get(ref)
+            if i is None or used[i]:
                 continue
-            rec, label, _key, pid, inst, n, value, date, enc, ep, eff = it
-            slots = groups.setdefault((pid, inst, eff, enc), [])
-            for a in slots:  # the first administration of the group without this item
-                if a[7][n] is None:
-                    a[7][n] = value
-                    n_used += 1
-                    break
-            else:
-                values = self.blank.copy()
-                values[n] = value
-                a = [rec, label, pid, inst, date, enc, ep, values, None]
-                slots.append(a)
-                self.adm.append(a)
-        return n_used
+            it = items[i]
+            if it[4] != a[3] or it[3] != a[2]:
+                continue  # another instrument or patient: not this panel's
+            used[i] = True
+            n_used += 1
+            if a[7][it[5]] is None:
+                a[7][it[5]] = it[6]
+    for a in panels:
+        if all(v is None for v in a[7]):
+            a[8] = ("empty", f"panel {a[1].rpartition(' ')[2]}")
+    groups: dict = {}
+    made = []
+    for i, it in enumerate(items):
+        if used[i]:
+            continue
+        rec, label, _key, pid, inst, n, value, date, enc, ep, eff = it
+        slots = groups.setdefault((pid, inst, eff, enc), [])
+        for a in slots:  # the first administration of the group without this item
+            if a[7][n] is None:
+                a[7][n] = value
+                n_used += 1
+                break
+        else:
+            values = blank.copy()
+            values[n] = value
+            a = [rec, label, pid, inst, date, enc, ep, values, None]
+            slots.append(a)
+            made.append(a)
+    return n_used, made
 
 
 # ------------------------------------------------------------------------------ building
@@ -784,57 +903,153 @@ def fhir_to_long(data, name: str | None = None) -> tuple[pd.DataFrame, pd.DataFr
     """
     records = _Records(data, name)
     codes = _Codes.build()
-    w = _Walk(codes)
     enabled = gc.isenabled()
     gc.disable()  # millions of small dicts and lists, none cyclic: the collector only costs time
     try:
-        w.run(records)
-        return _build(w, records, codes)
+        chunks = _read_parallel(records, codes)
+        if chunks is None:
+            w = _Walk(codes)
+            records.n = w.run(records)
+            chunks = [w.pack(records.n)]
+        return _build(_Chunk.merge(chunks), records, codes)
     finally:
         if enabled:
             gc.enable()
 
 
-def _build(w: _Walk, records: _Records, codes: _Codes) -> tuple[pd.DataFrame, pd.DataFrame]:
+# ------------------------------------------------------------------------------ in parallel
+#: An export of fewer bytes (about 20,000 NDJSON lines) is read in this process: starting
+#: worker processes would cost more than they save.
+PARALLEL_MIN_BYTES = 16 << 20
+#: Splittable files: NDJSON, not compressed (a gzip stream is read from its start).
+_SPLITTABLE = (".ndjson", ".jsonl")
+
+
+def _workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _tasks(files: list[Path], workers: int) -> list[tuple[str, int, int | None]]:
+    """``(path, start, end)`` byte ranges, in record order: each uncompressed NDJSON file cut
+    at line ends into pieces of about a ``2 * workers``-th of the export, other files whole."""
+    sizes = [p.stat().st_size for p in files]
+    piece = max(1, sum(sizes) // (2 * workers))
+    out = []
+    for p, size in zip(files, sizes, strict=True):
+        cuts = [0]
+        if p.name.lower().endswith(_SPLITTABLE):
+            with open(p, "rb") as fh:
+                for target in range(piece, size, piece):
+                    if target <= cuts[-1]:
+                        continue
+                    fh.seek(target)
+                    while True:  # the cut is just after the first newline at or after target
+                        window = fh.read(1 << 16)
+                        at = window.find(b"\n")
+                        if at >= 0 or not window:
+                            break
+                    if at < 0:
+                        break
+                    cut = fh.tell() - len(window) + at + 1
+                    if cut < size:
+                        cuts.append(cut)
+        for a, b in zip(cuts, cuts[1:] + [None], strict=True):
+            out.append((str(p), a, b))
+    return out
+
+
+def _walk_range(task: tuple[str, int, int | None], codes: _Codes) -> _Chunk:
+    """A worker process's job: walk the records of one range of a file."""
+    path, start, end = task
+    gc.disable()
+    w = _Walk(codes)
+    n = w.run(_file_records(Path(path), None, start, end))
+    return w.pack(n)
+
+
+def _read_parallel(records: _Records, codes: _Codes, min_bytes: int | None = None):
+    """The chunks of an export walked by worker processes (each parses and walks its ranges
+    of lines with orjson; the chunks are merged in record order, so the result is the one
+    process's), while this process hashes the files; ``None`` when it reads in one process:
+    parsed resources, an export smaller than ``PARALLEL_MIN_BYTES``, one CPU, no ``fork``
+    (the workers inherit the instrument registry), or a daemon process."""
+    if min_bytes is None:
+        min_bytes = PARALLEL_MIN_BYTES
+    files = records.files
+    workers = _workers()
+    if (
+        not files
+        or workers < 2
+        or "fork" not in mp.get_all_start_methods()
+        or mp.current_process().daemon
+        or sum(p.stat().st_size for p in files) < min_bytes
+    ):
+        return None
+    tasks = _tasks(files, workers)
+    with warnings.catch_warnings():  # Python >= 3.12 warns about fork in threaded processes
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp.get_context("fork"))
+        try:
+            futures = [pool.submit(_walk_range, t, codes) for t in tasks]
+        except Exception:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    try:
+        records.hash_files()  # meanwhile
+        chunks = [f.result() for f in futures]  # in record order, whichever finished first
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    records.n = sum(c.n for c in chunks)
+    return chunks
+
+
+def _build(m: _Chunk, records: _Records, codes: _Codes) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The long frame and origin of a walked export (:func:`fhir_to_long`)."""
     source, sha = records.name, records.sha256
     if not records.n:
         raise LoadError(f"{source}: the FHIR export has no resources.")
-    n_members = w.combine()
-    if not w.adm:
-        found = ", ".join(f"{k} {v:,}" for k, v in sorted(w.context.items()))
+    blank = [None] * codes.width
+    n_members, made = _combine(m.panels, m.members, m.items, blank)
+    extra = m.panels + made  # administrations as rows: appended, then all in record order
+    if not len(m.rec) and not extra:
+        found = ", ".join(f"{k} {v:,}" for k, v in sorted(m.context.items()))
         raise LoadError(
             f"{source}: the FHIR export has no QuestionnaireResponse or Observation resources "
             f"(found: {found}). Export them too (Bulk Data: $export?_type=QuestionnaireResponse,"
             "Observation,EpisodeOfCare,Patient)."
         )
-    adm = w.adm
-    adm.sort(key=itemgetter(0))  # record order (stable: a form's instruments stay in order)
-    n = len(adm)
-    present = {a[3] for a in adm} - {None}
+    rec, cols, values, problems = m.rec, m.cols, m.values, m.problems
+    if extra:
+        rec = np.concatenate([rec, np.array([a[0] for a in extra], dtype=np.int64)])
+        cols = [c + [a[j] for a in extra] for j, c in enumerate(cols, 1)]
+        more = list(zip(*[a[7] or blank for a in extra], strict=True))
+        values = [np.concatenate([v, _numbers(x)]) for v, x in zip(values, more, strict=True)]
+        problems = problems + [a[8] for a in extra]
+    cols = [_objects(c) for c in cols]
+    if extra:  # stable: a form's instruments stay in order
+        order = np.argsort(rec, kind="stable")
+        rec, cols, values = rec[order], [c[order] for c in cols], [v[order] for v in values]
+        problems = [problems[i] for i in order]
+    label, pid, inst, date, enc, direct = cols
+    n = len(rec)
+    present = set(inst.tolist()) - {None}
     k_max = max((codes.n_items[i] for i in present), default=0)
-    cols = list(zip(*[a[:7] for a in adm], strict=True))
     long = pd.DataFrame(
         {
-            "patient_id": pd.Series(cols[2], dtype=object),
-            "instrument": pd.Series(cols[3], dtype=object),
-            "assessment_date": pd.Series(cols[4], dtype=object),
+            "patient_id": pd.Series(pid, dtype=object),
+            "instrument": pd.Series(inst, dtype=object),
+            "assessment_date": pd.Series(date, dtype=object),
         }
     )
-    blank = w.blank
-    vcols = list(zip(*[a[7] or blank for a in adm], strict=True))
     for j in range(1, k_max + 1):
-        long[f"item_{j}"] = _numbers(vcols[j])
-    long["total"] = _numbers(vcols[0])
-    _episodes(long, w, np.array(cols[5], dtype=object), np.array(cols[6], dtype=object))
-    origin = pd.DataFrame(
-        {
-            "source_row": np.array(cols[0], dtype=np.int64),
-            "source_column": np.array(cols[1], dtype=object),
-            "instrument": np.array(cols[3], dtype=object),
-        }
-    )
-    bad = [(i, a[8]) for i, a in enumerate(adm) if a[8] is not None]
+        long[f"item_{j}"] = _numbers(values[j])
+    long["total"] = _numbers(values[0])
+    _episodes(long, m, enc, direct)
+    origin = pd.DataFrame({"source_row": rec, "source_column": label, "instrument": inst})
+    bad = [(i, p) for i, p in enumerate(problems) if p is not None]
     quarantine = []
     for kind, (reason, fix) in _PROBLEMS.items():
         pos = [i for i, p in bad if p[0] == kind]
@@ -844,7 +1059,7 @@ def _build(w: _Walk, records: _Records, codes: _Codes) -> tuple[pd.DataFrame, pd
             detail = pd.Series([p[1] for i, p in bad if p[0] == kind], index=pos, dtype=object)
             quarantine.append((mask, "*", reason, fix, detail))
     origin.attrs["quarantine"] = quarantine
-    n_context = sum(w.context.values())
+    n_context = sum(m.context.values())
     notes = []
     if n_members:
         notes.append(
@@ -853,28 +1068,35 @@ def _build(w: _Walk, records: _Records, codes: _Codes) -> tuple[pd.DataFrame, pd
             "ledger row of their own (the administration's row stands for them)"
         )
     if n_context:
-        kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(w.context.items()))
+        kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(m.context.items()))
         notes.append(
             f"{n_context:,} FHIR resource(s) carry context, not scores, and have no ledger row "
             f"({kinds}); EpisodeOfCare and multi-day Encounter periods give the episodes"
         )
-    if w.unused_episodes:
+    if m.unused_episodes:
         notes.append(
-            f"{w.unused_episodes:,} EpisodeOfCare resource(s) lack an id, a Patient or a "
+            f"{m.unused_episodes:,} EpisodeOfCare resource(s) lack an id, a Patient or a "
             "period.start and give no episode"
         )
     origin.attrs["notes"] = notes
     origin.attrs["rows_without_scores"] = 0
     origin.attrs["accounting"] = {
         "records": records.n,
-        "ledgered": int(n and 1 + np.count_nonzero(np.diff(origin["source_row"].to_numpy()))),
+        "ledgered": int(n and 1 + np.count_nonzero(np.diff(rec))),
         "members": n_members,
-        "context": dict(sorted(w.context.items())),
+        "context": dict(sorted(m.context.items())),
     }
     origin.attrs["source"], origin.attrs["sha256"] = source, sha
     if n != len(origin):  # pragma: no cover - internal
         raise AssertionError("internal error: FHIR rows and origin differ")
     return long, origin
+
+
+def _objects(values: list) -> np.ndarray:
+    """A 1-d object array of the values (texts or ``None``)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _numbers(values) -> np.ndarray:
@@ -886,7 +1108,7 @@ def _numbers(values) -> np.ndarray:
         return np.array(values, dtype=object)
 
 
-def _episodes(long: pd.DataFrame, w: _Walk, enc: np.ndarray, direct: np.ndarray) -> None:
+def _episodes(long: pd.DataFrame, w: _Chunk, enc: np.ndarray, direct: np.ndarray) -> None:
     """``episode_id``, ``admit_date``, ``discharge_date`` (module docstring, "Episodes")."""
     eps = {e[0]: e for e in w.episodes}  # id -> (id, pid, start, end)
     enc_ep: dict = {}
@@ -909,7 +1131,7 @@ def _episodes(long: pd.DataFrame, w: _Walk, enc: np.ndarray, direct: np.ndarray)
     span = 1 << 32
     e_key = e_pat * span + (e_day - e_day.min())
     pid = long["patient_id"].to_numpy(dtype=object)
-    a_pat = np.array([p_code.get(p, -1) for p in pid], dtype=np.int64)
+    a_pat = _index(list(p_code)).get_indexer(pid).astype(np.int64)  # p_code's values: 0, 1, ...
     days = pd.to_datetime(long["assessment_date"].to_numpy(dtype=object), errors="coerce")
     a_day = days.to_numpy().astype("datetime64[D]").astype(np.int64)
     a_ok = ~np.isnat(days.to_numpy())
@@ -922,19 +1144,26 @@ def _episodes(long: pd.DataFrame, w: _Walk, enc: np.ndarray, direct: np.ndarray)
     has = (a_pat >= 0) & (first < len(e_pat))
     pos = np.where(hit, at, np.where(has, np.minimum(first, len(e_pat) - 1), -1))
     ep = np.where(pos >= 0, e_ids[np.maximum(pos, 0)], None)
-    linked = np.array([enc_ep.get(x) for x in enc], dtype=object)  # encounter -> episode
-    ep = np.where(pd.notna(linked), linked, ep)
-    ok_direct = np.array([d in eps for d in direct], dtype=bool)  # basedOn EpisodeOfCare
+    if enc_ep:  # encounter -> episode
+        at = _index(list(enc_ep)).get_indexer(enc)
+        linked = np.array(list(enc_ep.values()) + [None], dtype=object)[at]  # -1: None
+        ep = np.where(pd.notna(linked), linked, ep)
+    ok_direct = _index(list(eps)).get_indexer(direct) >= 0  # basedOn EpisodeOfCare
     ep = np.where(ok_direct, direct, ep)
     none = pd.isna(ep) & pd.notna(pid)  # patients without episodes: one each
     if none.any():
         ep[none] = np.array([f"Patient/{p}" for p in pid[none]], dtype=object)
     ep = np.where(pd.notna(pid), ep, None)
     long["episode_id"] = ep
-    start = {e[0]: e[2] for e in eps.values()}
-    end = {e[0]: e[3] for e in eps.values()}
-    long["admit_date"] = np.array([start.get(e) for e in ep], dtype=object)
-    long["discharge_date"] = np.array([end.get(e) for e in ep], dtype=object)
+    at = _index(list(eps)).get_indexer(ep)  # -1 (a Patient/<id> episode or none): None
+    long["admit_date"] = _objects([e[2] for e in eps.values()] + [None])[at]
+    long["discharge_date"] = _objects([e[3] for e in eps.values()] + [None])[at]
+
+
+def _index(keys: list) -> pd.Index:
+    """Distinct keys (texts) as an index, to look many values up at once (``get_indexer``:
+    the position, -1 when absent)."""
+    return pd.Index(_objects(keys), dtype=object)
 
 
 def read_fhir(data, *, name: str | None = None, **_reader_options) -> FhirSource:

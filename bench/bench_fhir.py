@@ -10,12 +10,19 @@ Compared side by side in one run, on the same files:
 * ``orjson``: the bare read — every line of every file parsed with ``orjson.loads`` (the
   baseline of the 3x budget, ``docs/data-format.md``, "FHIR exports");
 * ``json``: the same with the standard library;
-* ``fhir_to_long``: the FHIR reader alone (iop_outcomes.io.fhir);
-* ``iop.load``: the whole load (reading, validation, scoring, ledger);
+* ``fhir_to_long``: the FHIR reader alone (iop_outcomes.io.fhir), as it runs (in worker
+  processes for an export this size) and kept in one process (``PARALLEL_MIN_BYTES``
+  switched off);
+* ``iop.load``: the whole load (reading, validation, scoring, ledger), the same two ways;
 * ``fhir.resources``: parsing each line into the pydantic R4 models
   (``Resource.model_validate_json``), when the package is installed, on the first
   ``--fhir-resources-lines`` lines (the ratio is per line, to the bare orjson read of the same
   lines).
+
+Each is timed as wall-clock seconds and as CPU seconds (this process and its worker
+processes), each the best of ``--repeat`` runs. ``--export-dir DIR`` keeps the export in DIR
+and reuses it, so that two versions of the library can be timed on the same files, turn by
+turn (``PYTHONPATH=<checkout> python bench/bench_fhir.py --export-dir DIR``).
 
 Run with nice on a shared machine::
 
@@ -27,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import tempfile
 import time
 import warnings
@@ -104,13 +113,43 @@ def bare_read(folder: Path, loads) -> int:
     return n
 
 
-def best(fn, repeat: int) -> float:
-    times = []
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished worker processes."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
+def best(fn, repeat: int) -> tuple[float, float]:
+    """The best wall-clock and the best CPU seconds (this process and its workers)."""
+    return best_of({"": fn}, repeat)[""]
+
+
+def best_of(steps: dict, repeat: int) -> dict[str, tuple[float, float]]:
+    """:func:`best` of each step, the steps taking turns (each repeat runs every step once),
+    so that a change in the machine's load falls on all of them alike."""
+    walls: dict = {k: [] for k in steps}
+    cpus: dict = {k: [] for k in steps}
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        for k, fn in steps.items():
+            c, t = _cpu(), time.perf_counter()
+            fn()
+            walls[k].append(time.perf_counter() - t)
+            cpus[k].append(_cpu() - c)
+    return {k: (min(walls[k]), min(cpus[k])) for k in steps}
+
+
+def one_process(fn, fhir_module):
+    """``fn`` with the FHIR reader kept in one process (the parallel read switched off)."""
+
+    def run():
+        saved = fhir_module.PARALLEL_MIN_BYTES
+        fhir_module.PARALLEL_MIN_BYTES = float("inf")
+        try:
+            fn()
+        finally:
+            fhir_module.PARALLEL_MIN_BYTES = saved
+
+    return run
 
 
 def main() -> None:
@@ -132,7 +171,10 @@ def main() -> None:
     import orjson
 
     import iop_outcomes as iop
+    from iop_outcomes.io import fhir as fhir_module
     from iop_outcomes.io.fhir import fhir_to_long
+
+    parallel = hasattr(fhir_module, "PARALLEL_MIN_BYTES")  # older versions: one process only
 
     # resources per administration: 1 + 2 / PER_PATIENT (Patient and EpisodeOfCare)
     n_admin = args.administrations or int(args.resources * PER_PATIENT / (PER_PATIENT + 2))
@@ -147,10 +189,12 @@ def main() -> None:
         size = sum(p.stat().st_size for p in folder.glob("*.ndjson"))
         n_res = sum(counts.values())
         print(f"export: {n_res:,} resources ({counts}), {size / 1e6:,.0f} MB")
-        rows = {}
-        rows["orjson (bare read)"] = best(lambda: bare_read(folder, orjson.loads), args.repeat)
-        rows["json (bare read)"] = best(lambda: bare_read(folder, json.loads), args.repeat)
-        rows["fhir_to_long"] = best(lambda: fhir_to_long(folder), args.repeat)
+        steps = {}
+        steps["orjson (bare read)"] = lambda: bare_read(folder, orjson.loads)
+        steps["json (bare read)"] = lambda: bare_read(folder, json.loads)
+
+        def reader():
+            fhir_to_long(folder)
 
         def full():
             with warnings.catch_warnings():
@@ -158,13 +202,21 @@ def main() -> None:
                 res = iop.load(folder, source="fhir")
             full.result = res
 
-        rows["iop.load(source='fhir')"] = best(full, args.repeat)
+        if parallel:
+            steps["fhir_to_long, 1 process"] = one_process(reader, fhir_module)
+        steps["fhir_to_long"] = reader
+        if parallel:
+            steps["iop.load(source='fhir'), 1 process"] = one_process(full, fhir_module)
+        steps["iop.load(source='fhir')"] = full
+        rows = best_of(steps, args.repeat)
         res = full.result
-        print(f"loaded: {res}")
-        base = rows["orjson (bare read)"]
-        print("\n| step | seconds | ratio to orjson |\n|---|---:|---:|")
-        for k, v in rows.items():
-            print(f"| {k} | {v:.2f} | {v / base:.2f} |")
+        print(f"loaded: {res}; load average {os.getloadavg()}")
+        base, base_cpu = rows["orjson (bare read)"]
+        print(
+            "\n| step | seconds | × orjson | CPU seconds | CPU × orjson |\n|---|---:|---:|---:|---:|"
+        )
+        for k, (v, c) in rows.items():
+            print(f"| {k} | {v:.2f} | {v / base:.2f} | {c:.2f} | {c / base_cpu:.2f} |")
         if not args.fhir_resources_lines:
             return
         try:
@@ -193,8 +245,8 @@ def main() -> None:
             for line in sample:
                 orjson.loads(line)
 
-        t_o = best(orjson_sample, args.repeat)
-        t_p = best(pydantic_read, 1)
+        t_o = best(orjson_sample, args.repeat)[0]
+        t_p = best(pydantic_read, 1)[0]
         print(
             f"\nfhir.resources on {len(sample):,} lines (every {step}th): {t_p:.2f} s vs bare "
             f"orjson {t_o:.3f} s: ratio {t_p / t_o:.1f} (to the same lines)"

@@ -87,6 +87,14 @@ every resource and read about 100x slower than parsing the same lines with ``orj
 (``bench/RESULTS.md``, "FHIR"); the few elements needed here are checked where they are read,
 and a malformed resource is ledgered instead of raising. ``orjson`` is used when installed
 (``pip install iop_outcomes[fhir]``), else ``json``.
+
+In parallel: an export of at least ``PARALLEL_MIN_BYTES`` (16 MiB, about 20,000 lines) of
+uncompressed NDJSON is cut at line ends into two pieces per CPU, and worker processes (the
+``fork`` start method, so on Linux) parse and walk the pieces while this process hashes the
+files; each returns its administrations as columns (:class:`_Chunk`), merged in record order,
+so record numbers, ledger and results are the one-process read's (``tests/test_fhir.py``).
+Gzip files and Bundle ``.json`` files are read whole, one per worker. Smaller exports, parsed
+resources, one CPU, or no ``fork``: one process.
 """
 
 from __future__ import annotations

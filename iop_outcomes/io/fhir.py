@@ -108,7 +108,6 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +184,10 @@ class FhirSource(RawSource):
     with its ``origin`` (record number and resource of each row)."""
 
     origin: pd.DataFrame | None = None
+
+
+#: The fields of an administration, in the walk's columns and rows.
+_FIELDS = ("rec", "label", "pid", "inst", "date", "enc", "ep", "values", "problem")
 
 
 @dataclass
@@ -489,9 +492,13 @@ class _Walk:
 
     def __init__(self, codes: _Codes) -> None:
         self.codes = codes
-        self.adm: list = []  # [rec, label, pid, inst, date, enc, ep, values, problem]
+        # administrations, one list per field (appended as walked: the rows of a chunk are
+        # never gathered into columns afterwards, which costs more than the appends)
+        self.cols: tuple = tuple([] for _ in _FIELDS)
+        self.add = tuple(c.append for c in self.cols)
+        self.panels: list = []  # panel Observations: rows [*_FIELDS], completed by _combine
+        self.members: list = []  # each panel's member references
         self.blank = [None] * codes.width  # values: [total, item_1, ..., item_k]
-        self.panel_members: dict[int, list] = {}  # adm index -> member references
         self.items: list = []  # [rec, label, key, pid, inst, n, value, date, enc, effective]
         self.episodes: list = []  # (id, pid, start, end)
         self.encounters: dict = {}  # "Encounter/id" -> (eoc ref, pid, start, end)
@@ -500,7 +507,10 @@ class _Walk:
         self.alias: dict | None = None
 
     def bad(self, rec, label, kind, detail, pid=None, inst=None, date=None, values=None) -> None:
-        self.adm.append([rec, label, pid, inst, date, None, None, values, (kind, detail)])
+        for add, v in zip(
+            self.add, (rec, label, pid, inst, date, None, None, values, (kind, detail)), strict=True
+        ):
+            add(v)
 
     def subject(self, r, key="subject"):
         x = r.get(key)
@@ -656,7 +666,16 @@ class _Walk:
         ep = None
         if "basedOn" in r:
             ep = self.links(r)[1]
-        self.adm.append([rec, label, ref[8:], inst, day[:10], enc, ep, d, None])
+        add = self.add
+        add[0](rec)
+        add[1](label)
+        add[2](ref[8:])
+        add[3](inst)
+        add[4](day[:10])
+        add[5](enc)
+        add[6](ep)
+        add[7](d)
+        add[8](None)
         return True
 
     def response(self, rec, label, r) -> None:
@@ -701,7 +720,10 @@ class _Walk:
             return
         enc, ep = self.links(r)
         for inst in sorted(found):
-            self.adm.append([rec, label, pid, inst, date, enc, ep, found[inst], None])
+            for add, v in zip(
+                self.add, (rec, label, pid, inst, date, enc, ep, found[inst], None), strict=True
+            ):
+                add(v)
 
     def observation(self, rec, label, r) -> None:
         kind, inst, n, shown = _code_of(r.get("code"), self.codes)
@@ -736,21 +758,20 @@ class _Walk:
         if own is not None and values[0] is None:
             values[0] = own
         members = [_ref(m, self.alias) for m in r.get("hasMember") or ()]
-        self.adm.append([rec, label, pid, inst, date, enc, ep, values, None])
-        self.panel_members[len(self.adm) - 1] = [m for m in members if m]
+        self.panels.append([rec, label, pid, inst, date, enc, ep, values, None])
+        self.members.append([m for m in members if m])
 
     def pack(self, n: int) -> _Chunk:
         """What the walk of ``n`` records found, as columns (:class:`_Chunk`)."""
-        members = self.panel_members
-        rows = [a for i, a in enumerate(self.adm) if i not in members] if members else self.adm
+        cols = self.cols
         return _Chunk(
             n=n,
-            rec=np.array(list(map(itemgetter(0), rows)), dtype=np.int64),
-            cols=[list(map(itemgetter(j), rows)) for j in range(1, 7)],
-            values=_value_columns(list(map(itemgetter(7), rows)), self.blank),
-            problems=list(map(itemgetter(8), rows)),
-            panels=[self.adm[i] for i in members],
-            members=list(members.values()),
+            rec=np.array(cols[0], dtype=np.int64),
+            cols=list(cols[1:7]),
+            values=_value_columns(cols[7], self.blank),
+            problems=cols[8],
+            panels=self.panels,
+            members=self.members,
             items=self.items,
             episodes=self.episodes,
             encounters=self.encounters,

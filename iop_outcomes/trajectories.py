@@ -436,18 +436,24 @@ def _lambda(theta: np.ndarray, structure: str) -> np.ndarray:
 
 
 def _reml_suff(y, X, Z, starts) -> dict:
-    """Per-episode sufficient statistics Z'Z, Z'[X y] and the global [X y]'[X y]."""
+    """Per-episode sufficient statistics Z'Z (``ZtZ``, shape (E, q, q)) and Z'[X y] (``R``:
+    one contiguous (E, p + 1) array per column of Z), and the global [X y]'[X y] (``G``).
+
+    Built column by column (no copy of X; memory O(rows + E·q·p)); sums by einsum's C loop
+    and reduceat (threaded BLAS crawls on a busy machine).
+    """
     n, p = X.shape
     q = Z.shape[1]
-    Xy = np.column_stack([X, y])
-    return {
-        "ZtZ": _cross_blocks(Z, Z, starts),
-        "ZtXy": _cross_blocks(Z, Xy, starts),
-        "G": np.einsum("np,nq->pq", Xy, Xy),  # C loop: threaded BLAS crawls on a busy machine
-        "n": n,
-        "p": p,
-        "q": q,
-    }
+    R = [np.empty((len(starts), p + 1)) for _ in range(q)]
+    for i in range(q):
+        for j in range(p):
+            R[i][:, j] = np.add.reduceat(Z[:, i] * X[:, j], starts)
+        R[i][:, p] = np.add.reduceat(Z[:, i] * y, starts)
+    G = np.empty((p + 1, p + 1))
+    G[:p, :p] = np.einsum("np,nq->pq", X, X)
+    G[:p, p] = G[p, :p] = np.einsum("np,n->p", X, y)
+    G[p, p] = np.einsum("n,n->", y, y)
+    return {"ZtZ": _cross_blocks(Z, Z, starts), "R": R, "G": G, "n": n, "p": p, "q": q}
 
 
 def _reml_profile(theta, S, structure, full=False, grad=False):
@@ -477,7 +483,7 @@ def _reml_profile(theta, S, structure, full=False, grad=False):
     """
     L = _lambda(theta, structure)
     p, q, n = S["p"], S["q"], S["n"]
-    zz, zxy = S["ZtZ"], S["ZtXy"]
+    zz, zxy = S["ZtZ"], S["R"]
     bad = (np.inf, np.full(len(theta), np.nan)) if grad else np.inf
     # closed-form 2x2 algebra on contiguous per-episode columns (stacked matmul of tiny
     # matrices is slow); einsum's C loop for the sums (multithreaded BLAS on a busy machine
@@ -485,7 +491,7 @@ def _reml_profile(theta, S, structure, full=False, grad=False):
     if q == 1:
         a = L[0, 0]
         det = 1.0 + a * a * zz[:, 0, 0]
-        u0 = a * zxy[:, 0, :]
+        u0 = a * zxy[0]
         w0 = u0 / det[:, None]
         h = S["G"] - np.einsum("ep,eq->pq", u0, w0)
     else:
@@ -495,8 +501,8 @@ def _reml_profile(theta, S, structure, full=False, grad=False):
         m01 = c * (a * s01 + b * s11)
         m11 = 1.0 + c * c * s11
         det = m00 * m11 - m01 * m01
-        u0 = a * zxy[:, 0, :] + b * zxy[:, 1, :]
-        u1 = c * zxy[:, 1, :]
+        u0 = a * zxy[0] + b * zxy[1]
+        u1 = c * zxy[1]
         w0 = (m11[:, None] * u0 - m01[:, None] * u1) / det[:, None]
         w1 = (m00[:, None] * u1 - m01[:, None] * u0) / det[:, None]
         h = S["G"] - np.einsum("ep,eq->pq", u0, w0) - np.einsum("ep,eq->pq", u1, w1)
@@ -533,14 +539,14 @@ def _reml_profile(theta, S, structure, full=False, grad=False):
 def _reml_gradient(L, S, structure, det, w0, w1, xhx, beta, r2):
     """∂d/∂θ of :func:`_reml_profile` from its per-episode pieces (formula there)."""
     p, q, n = S["p"], S["q"], S["n"]
-    zz, zxy = S["ZtZ"], S["ZtXy"]
+    zz, zxy = S["ZtZ"], S["R"]
     coef = np.append(-beta, 1.0)  # [X y] @ coef = y - X beta
     xinv = np.linalg.inv(xhx)
     if q == 1:
         a = L[0, 0]
         s00 = zz[:, 0, 0]
         # Z'H^-1 [X y] = Z'[X y] - Z'Z Λ M^-1 Λ'Z'[X y]; Z'H^-1 Z = s - s² a² / m
-        bf = [zxy[:, 0, :] - (s00 * a)[:, None] * w0]
+        bf = [zxy[0] - (s00 * a)[:, None] * w0]
         tsum = np.array([[np.sum(s00 - s00 * s00 * a * a / det)]])
     else:
         a, b, c = L[0, 0], L[1, 0], L[1, 1]
@@ -548,8 +554,8 @@ def _reml_gradient(L, S, structure, det, w0, w1, xhx, beta, r2):
         lw0 = a * w0  # Λ W, W = M^-1 U
         lw1 = b * w0 + c * w1
         bf = [
-            zxy[:, 0, :] - s00[:, None] * lw0 - s01[:, None] * lw1,
-            zxy[:, 1, :] - s01[:, None] * lw0 - s11[:, None] * lw1,
+            zxy[0] - s00[:, None] * lw0 - s01[:, None] * lw1,
+            zxy[1] - s01[:, None] * lw0 - s11[:, None] * lw1,
         ]
         # N = Λ M^-1 Λ' per episode (symmetric), Z'H^-1 Z = S - S N S
         m00 = 1.0 + a * a * s00 + 2 * a * b * s01 + b * b * s11
@@ -573,7 +579,8 @@ def _reml_gradient(L, S, structure, det, w0, w1, xhx, beta, r2):
     for i in range(q):
         for j in range(i, q):
             g_ij = np.einsum("ep,ep->", ci[i], bf[j][:, :p])
-            Q[i, j] = Q[j, i] = tsum[i, j] - g_ij - (n - p) / r2 * np.dot(v[i], v[j])
+            vv = np.einsum("e,e->", v[i], v[j])  # not np.dot: threaded BLAS above 10^4
+            Q[i, j] = Q[j, i] = tsum[i, j] - g_ij - (n - p) / r2 * vv
     gl = 2.0 * Q @ L
     if structure == "slope":
         return np.array([gl[0, 0], gl[1, 0], gl[1, 1]])

@@ -181,7 +181,7 @@ def main() -> None:
         print(f"\n{new['n_episodes']:,} episodes, {new['n_rows']:,} rows")
         for c in calls:
             r = new[c]
-            walls[c].append((new["n_episodes"], r["wall"]))
+            walls[c].append((new["n_episodes"], r["wall"], r["cpu"]))
             line = (
                 f"  {c:26s} new wall {r['wall']:7.2f} s cpu {r['cpu']:7.2f} s "
                 f"evals {r['nfev']:4d} +RSS {r['rss_add_mb']:6.0f} MB"
@@ -196,11 +196,11 @@ def main() -> None:
                 )
             print(line, flush=True)
     if len(sizes) >= 2:
-        print("\nscaling exponent b (wall ~ n^b, least squares on log-log, new code):")
+        print("\nscaling exponent b (time ~ n^b, least squares on log-log, new code):")
         for c in calls:
-            x, y = np.log(np.array(walls[c], float)).T
-            b = np.polyfit(x, y, 1)[0]
-            print(f"  {c:26s} b = {b:.2f} over {len(x)} sizes")
+            x, yw, yc = np.log(np.array(walls[c], float)).T
+            bw, bc = np.polyfit(x, yw, 1)[0], np.polyfit(x, yc, 1)[0]
+            print(f"  {c:26s} wall b = {bw:.2f}, cpu b = {bc:.2f} over {len(x)} sizes")
 
 
 if __name__ == "__main__":

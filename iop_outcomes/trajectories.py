@@ -636,7 +636,7 @@ def _quasi_newton(x0, S, structure, fatol):
     deviance is even in each column and a boundary optimum (a variance of 0) is an interior
     minimum in θ (a bound would stop L-BFGS-B at θ_k = 0, where ∂d/∂θ_k = 0 by that
     symmetry); the diagonal is made non-negative at the end. L-BFGS-B stops at a projected
-    gradient of 1e-7·|d|; its line search works on deviance differences, which rounding
+    gradient of 1e-6·|d|; its line search works on deviance differences, which rounding
     blurs near the optimum, so Newton steps on the gradient (Hessian by central differences
     of the analytic gradient, step 1e-5) finish the job until max|∂d/∂θ| ≤ 1e-10·|d|
     (``fatol``). A positive-definite Hessian there shows the point is a local minimum.
@@ -649,7 +649,7 @@ def _quasi_newton(x0, S, structure, fatol):
         args=(S, structure, False, True),
         jac=True,
         method="L-BFGS-B",
-        options={"ftol": 0.0, "gtol": 1e3 * fatol, "maxiter": 500, "maxfun": 1000},
+        options={"ftol": 0.0, "gtol": 1e4 * fatol, "maxiter": 500, "maxfun": 1000},
     )
     nfev = int(res.nfev)
     x = np.asarray(res.x, float)

@@ -67,6 +67,7 @@ _LAZY: dict[str, str] = {
     "missing_data_sensitivity": "sensitivity",
     # reports
     "report": "report",
+    "to_sql": "report.sql",
 }
 _SUBMODULES = ("synth", "plots", "io")
 

@@ -214,7 +214,17 @@ class _Scored:
     lower: np.ndarray  # better_is == "lower" per row
 
 
-def _score(episodes, instrument, mid, remission_below, fn: str) -> _Scored:
+ZERO_BASELINE = ("undefined", "not_responding")
+
+
+def _score(
+    episodes, instrument, mid, remission_below, fn: str, zero_baseline: str = "undefined"
+) -> _Scored:
+    if zero_baseline not in ZERO_BASELINE:
+        raise ConfigError(
+            f"The 'zero_baseline' parameter of {fn} must be one of {list(ZERO_BASELINE)}. "
+            f"Got {zero_baseline!r} instead."
+        )
     df = _check_frame(episodes, fn, ("baseline", "endpoint"))
     codes, insts = _resolve_instruments(df, instrument, fn)
     b = _numeric(df, "baseline", fn)
@@ -228,10 +238,11 @@ def _score(episodes, instrument, mid, remission_below, fn: str) -> _Scored:
     with np.errstate(invalid="ignore", divide="ignore"):
         pct = np.where(paired & (b != 0), 100.0 * change / b, np.nan)
         improvement = np.where(lower, b - e, e - b)
-        response = 2.0 * (b - e) - b >= -_TOL  # (b - e) / b >= 0.5 without dividing
+        # (b - e) / b >= 0.5 without dividing; a baseline of 0 has nothing to halve
+        response = (2.0 * (b - e) - b >= -_TOL) & (b > 0)
         remission = e < rem_v - _TOL
         mcid = improvement >= mid_v - _TOL
-    resp_def = paired & lower & (b > 0)
+    resp_def = paired & lower & ((b > 0) | (zero_baseline == "not_responding"))
     rem_def = ~np.isnan(e) & lower & ~np.isnan(rem_v)
     mcid_def = paired & ~np.isnan(mid_v)
 
@@ -272,7 +283,9 @@ def _score(episodes, instrument, mid, remission_below, fn: str) -> _Scored:
     return _Scored(out, names, insts, codes, lower)
 
 
-def change_scores(episodes, *, instrument=None, mid=None, remission_below=None) -> pd.DataFrame:
+def change_scores(
+    episodes, *, instrument=None, mid=None, remission_below=None, zero_baseline="undefined"
+) -> pd.DataFrame:
     r"""Per-episode change, percent change, response, remission, MCID improvement and bands.
 
     Returns a new DataFrame with the same rows in the same order as
@@ -289,7 +302,9 @@ def change_scores(episodes, *, instrument=None, mid=None, remission_below=None) 
         :math:`(\text{baseline} - \text{endpoint})/\text{baseline} \ge 0.5`, defined
         only when ``baseline > 0`` (computed without division, as
         :math:`2(b - e) \ge b`, so exactly 50 % counts). The response definition
-        of NCQA HEDIS DRR-E and MN Community Measurement.
+        of NCQA HEDIS DRR-E and MN Community Measurement. With
+        ``zero_baseline="not_responding"`` a paired episode with baseline 0 is
+        ``False`` instead of NA (see below).
     ``remission``
         :math:`\text{endpoint} < c`, with :math:`c` = the instrument's
         ``remission_below`` (PHQ-9: 5, as HEDIS DRR-E and CMS159; GAD-7: 5).
@@ -320,6 +335,16 @@ def change_scores(episodes, *, instrument=None, mid=None, remission_below=None) 
     mid, remission_below : float or dict, optional
         Override the registry's MID / remission cut-off (one number for all
         instruments, or ``{"PHQ-9": 5, ...}``).
+    zero_baseline : {"undefined", "not_responding"}
+        Response of a paired episode whose baseline is 0, where a 50 % reduction
+        is undefined (:math:`0/0`). ``"undefined"`` (default): NA, so rates of
+        response are among episodes with a baseline above 0 (HEDIS DRR-E avoids
+        the case by requiring an index score above 9). ``"not_responding"``:
+        ``False`` — such an episode had no symptoms to halve and is counted as
+        not responding, so response shares its denominator (the paired
+        episodes) with remission and MCID improvement; the shareable report
+        uses this, so that the response rate's n never differs from the paired
+        n by the (possibly small) number of zero baselines.
 
     Notes
     -----
@@ -352,7 +377,7 @@ def change_scores(episodes, *, instrument=None, mid=None, remission_below=None) 
     >>> out["endpoint_band"].tolist()
     ['moderate', 'minimal', 'mild']
     """
-    return _score(episodes, instrument, mid, remission_below, "change_scores").frame
+    return _score(episodes, instrument, mid, remission_below, "change_scores", zero_baseline).frame
 
 
 # --------------------------------------------------------------------------- groupings
@@ -584,8 +609,13 @@ class ChangeSummaryResult(TableResult):
         return f"<div>{head}{table}{foot}</div>"
 
 
-def _definition_notes(insts: list, mid, remission_below) -> list[str]:
+def _definition_notes(insts: list, mid, remission_below, zero_baseline="undefined") -> list[str]:
     notes = []
+    zero = (
+        "baseline > 0"
+        if zero_baseline == "undefined"
+        else "a baseline of 0 counts as not responding"
+    )
     for inst in insts:
         if inst.better_is != "lower":
             notes.append(f"{inst.name}: higher is better; response and remission undefined (NA).")
@@ -598,7 +628,7 @@ def _definition_notes(insts: list, mid, remission_below) -> list[str]:
         mid_txt = "undefined" if np.isnan(md) else f"baseline - endpoint >= {md:g}"
         src = inst.mid_source if mid is None else "user-supplied"
         notes.append(
-            f"{inst.name}: response = (baseline - endpoint)/baseline >= 0.5 (baseline > 0); "
+            f"{inst.name}: response = (baseline - endpoint)/baseline >= 0.5 ({zero}); "
             f"remission = {rem_txt}; MCID improvement = {mid_txt} ({src})."
         )
     return notes
@@ -613,6 +643,7 @@ def change_summary(
     age_bands: Sequence[float] | None = None,
     mid=None,
     remission_below=None,
+    zero_baseline: str = "undefined",
 ) -> ChangeSummaryResult:
     r"""Change summary per group: means, SDs, mean change with CI, pre–post r, rates with CIs.
 
@@ -650,8 +681,10 @@ def change_summary(
         Lower bounds of the age bands, left-closed: the default
         ``(18, 26, 36, 51, 65)`` gives ``<18``, ``18-25``, ``26-35``,
         ``36-50``, ``51-64``, ``65+`` (an age of 25.9 is in ``18-25``).
-    mid, remission_below : float or dict, optional
-        Overrides passed to :func:`change_scores`.
+    mid, remission_below, zero_baseline : optional
+        Passed to :func:`change_scores`. ``zero_baseline="not_responding"`` counts
+        paired episodes with baseline 0 as not responding, so ``response_n``
+        equals ``n_paired``.
 
     Returns
     -------
@@ -685,7 +718,7 @@ def change_summary(
         raise ConfigError(
             f"The 'ci_level' parameter of {fn} must be a number in (0, 1). Got {ci_level!r} instead."
         )
-    sc = _score(episodes, instrument, mid, remission_below, fn)
+    sc = _score(episodes, instrument, mid, remission_below, fn, zero_baseline)
     f = sc.frame
     groups, cols = _group_columns(f, by, fn, age_bands)
     paired = f["baseline"].notna().to_numpy() & f["endpoint"].notna().to_numpy()
@@ -730,7 +763,7 @@ def change_summary(
         "All statistics use paired episodes (baseline and endpoint both present); "
         f"{n_unpaired:,} of {len(f):,} episode(s) lack one or both scores.",
         "Change = endpoint - baseline (negative = improvement on lower-is-better scales).",
-        *_definition_notes(sc.insts, mid, remission_below),
+        *_definition_notes(sc.insts, mid, remission_below, zero_baseline),
     ]
     if cols and "age_band" in cols and "age_band" not in f.columns:
         bounds = DEFAULT_AGE_BANDS if age_bands is None else age_bands
@@ -743,7 +776,7 @@ def change_summary(
             f"Paired mean change with t interval ({pct}, df = n - 1); rates with Wilson score "
             f"intervals ({pct}); Pearson pre-post correlation"
         ),
-        params={"by": cols or None, "ci_level": ci_level},
+        params={"by": cols or None, "ci_level": ci_level, "zero_baseline": zero_baseline},
         notes=tuple(notes),
         group_cols=tuple(cols),
         ci_level=ci_level,

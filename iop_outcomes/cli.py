@@ -40,7 +40,12 @@ examples:
   iop-outcomes validate scores.csv --episodes episodes.csv
                                             join the episode table on episode_id
   iop-outcomes validate export.csv --source redcap --dictionary dictionary.csv
+  iop-outcomes validate bulk_export/ --source fhir
                                             read a REDCap export (one row per administration)
+  iop-outcomes summary scores.csv --harmonize PHQ-8
+                                            PHQ-9 scored as PHQ-8, to pair with PHQ-8 scores
+  iop-outcomes validate postgresql://analyst@db/clinic --table scores
+                                            read a database table (also duckdb://, sqlite://)
   iop-outcomes summary visits.csv           key tables in the terminal
   iop-outcomes summary visits.csv --json    the same as JSON, for pipelines
   iop-outcomes report visits.csv --config study.toml --out reports/2025q1/
@@ -95,13 +100,33 @@ def _reading_options(parser: argparse.ArgumentParser, config: bool) -> None:
     g.add_argument(
         "--source",
         dest="data_source",
-        choices=["redcap"],
-        help="the file is a REDCap export (raw or label values; record_id, redcap_event_name)",
+        choices=["redcap", "fhir", "sql"],
+        help="redcap: the file is a REDCap export (raw or label values; record_id, "
+        "redcap_event_name); fhir: a FHIR R4 export (Bulk Data NDJSON file or directory, or a "
+        "Bundle .json); sql: DATA is a database URL (implied by a postgresql://, "
+        "duckdb://, sqlite:// ... URL), read with --table or --query",
+    )
+    g.add_argument(
+        "--table",
+        metavar="NAME",
+        help="with a database URL as DATA: the table or view to read (schema.table), in "
+        "primary-key order",
+    )
+    g.add_argument(
+        "--query",
+        metavar="SQL",
+        help="with a database URL as DATA: the SELECT to run (give it an ORDER BY)",
     )
     g.add_argument(
         "--dictionary",
         metavar="FILE",
         help="the REDCap project's data dictionary (CSV), with --source redcap",
+    )
+    g.add_argument(
+        "--harmonize",
+        metavar="PHQ-8",
+        help="score PHQ-9 administrations as PHQ-8 from items 1-8, so PHQ-9 and PHQ-8 scores "
+        "pair (Kroenke et al. 2009)",
     )
 
 
@@ -157,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  iop-outcomes validate visits.csv --strict --ledger-out ledger.csv",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    v.add_argument("data", help="assessment file (CSV, XLSX, Parquet, SAV, DTA)")
+    v.add_argument(
+        "data", help="assessment file (CSV, XLSX, Parquet, SAV, DTA) or database URL (--table)"
+    )
     v.add_argument("--strict", action="store_true", help="exit with status 1 on any problem")
     v.add_argument("--ledger-out", help="write the full row ledger to this CSV file")
     _reading_options(v, config=False)
@@ -171,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  iop-outcomes summary visits.csv --by site --json > summary.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    s.add_argument("data", help="assessment file")
+    s.add_argument("data", help="assessment file or database URL (with --table or --query)")
     s.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     s.add_argument("--by", default="format", help="grouping column (default: %(default)s)")
     s.add_argument("--config", help="study configuration TOML (instruments, threshold, [data])")
@@ -185,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  iop-outcomes report visits.csv --config study.toml --out reports/q1/",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    r.add_argument("data", help="assessment file")
+    r.add_argument("data", help="assessment file or database URL (with --table or --query)")
     r.add_argument("--config", help="study configuration TOML (see docs/report.md)")
     r.add_argument("--out", required=True, help="output directory")
     r.add_argument(
@@ -194,6 +221,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WHEN",
         help="date stamp: 'data' (quarter of the latest assessment; reruns are byte-identical), "
         "'now' (UTC clock, or SOURCE_DATE_EPOCH when set) or a text to show (default: %(default)s)",
+    )
+    r.add_argument(
+        "--to-sql",
+        metavar="URL",
+        help="also write the report's tables (suppressed, as in tables/) and the internal, "
+        "identifiable episode table internal_episode_outcomes_identifiable to this database "
+        "(postgresql://, duckdb://, sqlite://, any SQLAlchemy URL), in one transaction",
+    )
+    r.add_argument(
+        "--schema",
+        metavar="NAME",
+        help="with --to-sql: the schema to write into (created when missing)",
+    )
+    r.add_argument(
+        "--no-episode-table",
+        action="store_true",
+        help="with --to-sql: write only the shareable tables, not the identifiable episode table",
     )
     _reading_options(r, config=True)
 
@@ -218,7 +262,16 @@ def _progress(args) -> bool:
 
 
 #: reading options given on the command line: StudyConfig fields ([data] in the study file)
-READING = ("mapping", "sheet", "skip_rows", "wide", "episodes", "data_source", "dictionary")
+READING = (
+    "mapping",
+    "sheet",
+    "skip_rows",
+    "wide",
+    "episodes",
+    "data_source",
+    "dictionary",
+    "harmonize",
+)
 
 
 def _config(args):
@@ -233,14 +286,24 @@ def _config(args):
     return cfg
 
 
-def _load(path: str, cfg, strict: bool = False):
+def _database(args) -> dict[str, str]:
+    """``table=`` / ``query=`` when DATA is read from a database (``{}`` for a file)."""
+    from .io.sql import wanted
+
+    table, query = getattr(args, "table", None), getattr(args, "query", None)
+    if not wanted(args.data, getattr(args, "data_source", None), table, query):
+        return {}
+    return {k: v for k, v in (("table", table), ("query", query)) if v is not None}
+
+
+def _load(path: str, cfg, strict: bool = False, sql: dict | None = None):
     import iop_outcomes as iop
 
-    if not Path(path).exists():
+    if not sql and not Path(path).exists():
         raise FileNotFoundError(f"The data file {path!r} does not exist. Check the path.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return iop.load(path, strict=strict, **cfg.load_options())
+        return iop.load(path, strict=strict, **(sql or {}), **cfg.load_options())
 
 
 def cmd_demo(args) -> int:
@@ -264,12 +327,42 @@ def cmd_report(args) -> int:
     import iop_outcomes as iop
 
     cfg = _config(args)
-    if not Path(args.data).exists():
+    sql = _database(args)
+    if args.schema and not args.to_sql:
+        from .exceptions import ConfigError
+
+        raise ConfigError("--schema names the schema of --to-sql URL: give --to-sql too.")
+    data, name = args.data, None
+    if sql or args.to_sql:  # loaded here: a database to read, or the episode table to write
+        data = _load(args.data, cfg, sql=sql)
+        name = data.source if sql else Path(args.data).name
+    elif not Path(args.data).exists():
         raise FileNotFoundError(f"The data file {args.data!r} does not exist. Check the path.")
     rep = iop.report(
-        args.data, config=cfg, out=args.out, progress=_progress(args), timestamp=args.timestamp
+        data,
+        config=cfg,
+        out=args.out,
+        name=name,
+        progress=_progress(args),
+        timestamp=args.timestamp,
     )
     _finish_report(args, rep, Path(args.out))
+    if args.to_sql:
+        from .io.sql import redact_url
+
+        written = iop.to_sql(
+            rep,
+            args.to_sql,
+            loaded=None if args.no_episode_table else data,
+            schema=args.schema,
+        )
+        print(f"Tables written to {redact_url(args.to_sql)}: {len(written)} ({written[0]} ...)")
+        if not args.no_episode_table:
+            print(
+                f"note: {written[-1]} holds patient and episode identifiers (internal use): "
+                "restrict who can read it.",
+                file=sys.stderr,
+            )
     return EXIT_OK
 
 
@@ -293,7 +386,7 @@ def _finish_report(args, rep, out: Path) -> None:
 
 
 def cmd_validate(args) -> int:
-    res = _load(args.data, _config(args), strict=False)
+    res = _load(args.data, _config(args), strict=False, sql=_database(args))
     print(res.summary())
     if args.ledger_out:
         from .report.safety import neutralise_formulas
@@ -322,12 +415,14 @@ def cmd_summary(args) -> int:
     from .report.suppress import suppress
 
     cfg = _config(args)
-    res = _load(args.data, cfg)
+    sql = _database(args)
+    res = _load(args.data, cfg, sql=sql)
     th = cfg.suppression_threshold
     counts = res.ledger["disposition"].value_counts()
     ledger = {k: int(counts.get(k, 0)) for k in ("accepted", "repaired", "quarantined")}
     ledger["rows_read"] = int(len(res.ledger))
-    out: dict[str, Any] = {"input": Path(args.data).name, "ledger": ledger, "change": {}}
+    shown = res.source if sql else Path(args.data).name
+    out: dict[str, Any] = {"input": shown, "ledger": ledger, "change": {}}
     present = set(res.data["instrument"].astype("object").unique()) if len(res.data) else set()
     tables = []
     for inst in cfg.instruments:

@@ -627,3 +627,23 @@ def test_cms159_leap_day_index_uses_calendar_months():
     assert det["window_start"] == pd.Timestamp("2024-12-30")
     assert det["window_end"] == pd.Timestamp("2025-04-29")
     assert det["status"] == "scored" and bool(det["remission"]) is True
+
+
+def test_zero_baseline_counted_as_not_responding_shares_the_paired_denominator():
+    """Hand count: 5 paired episodes, two of them starting at 0 (ending at 0 and at 2).
+    Responders (2(b - e) >= b with b > 0): 20->10 (exactly 50 %) and 12->5; 16->9 is not.
+    Default: the two zero baselines are NA, response 2 of 3. "not_responding": 2 of 5, the
+    denominator of remission (endpoint < 5: the endpoints 0 and 2, 2 of 5)."""
+    ep = pd.DataFrame(
+        {"instrument": "PHQ-9", "baseline": [20, 12, 16, 0, 0], "endpoint": [10, 5, 9, 0, 2]}
+    )
+    flags = iop.change_scores(ep, zero_baseline="not_responding")["response"].tolist()
+    assert flags == [True, True, False, False, False]
+    assert iop.change_scores(ep)["response"].isna().tolist() == [False, False, False, True, True]
+    t = iop.change_summary(ep).to_frame().iloc[0]
+    assert (t["response_k"], t["response_n"], t["remission_n"]) == (2, 3, 5)
+    t = iop.change_summary(ep, zero_baseline="not_responding").to_frame().iloc[0]
+    assert (t["response_k"], t["response_n"], t["remission_k"], t["remission_n"]) == (2, 5, 2, 5)
+    assert t["response_rate"] == pytest.approx(2 / 5)
+    with pytest.raises(iop.ConfigError, match="zero_baseline"):
+        iop.change_summary(ep, zero_baseline="zero")

@@ -253,7 +253,7 @@ def test_numeric_frames_from_the_api_load_alike():
 
 def test_parameters_are_checked():
     with pytest.raises(ConfigError, match="'source' parameter of iop.load must be 'redcap'"):
-        iop.load(EXPORT, source="fhir")
+        iop.load(EXPORT, source="hl7v2")
     with pytest.raises(ConfigError, match="Got a DataFrame instead"):
         iop.load(EXPORT, source=pd.DataFrame({"a": [1]}))
     with pytest.raises(ConfigError, match="give source='redcap'"):
@@ -289,7 +289,7 @@ def test_study_file_data_table_names_the_export_and_its_dictionary(tmp_path):
     )
     assert not {"data_source", "dictionary"} & set(load_config().to_dict())
     with pytest.raises(ConfigError, match="The 'source' key in \\[data\\] must be \"redcap\""):
-        load_config({"data": {"source": "fhir"}})
+        load_config({"data": {"source": "hl7v2"}})
 
 
 def test_cli_reads_a_redcap_export(tmp_path, capsys):

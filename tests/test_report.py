@@ -368,7 +368,7 @@ def _attacker(out: Path, inst: str, col: str, primary: bool) -> dict:
     counts of the same population are visible somewhere (total minus the rest)."""
     slug = inst.lower().replace("-", "_")
     tabs = {
-        p.stem.split("_", 1)[1]: pd.read_csv(p, dtype=str, keep_default_na=False)
+        p.stem: pd.read_csv(p, dtype=str, keep_default_na=False)
         for p in sorted((out / "tables").glob("*.csv"))
     }
     know: dict = {}
@@ -520,7 +520,7 @@ def _cross_leaks(out: Path, col: str, threshold: int = 11) -> list:
     threshold - 1."""
     knows = {i: _attacker(out, i, col, primary=i == "PHQ-9") for i in ("PHQ-9", "GAD-7")}
     tabs = {
-        p.stem.split("_", 1)[1]: pd.read_csv(p, dtype=str, keep_default_na=False)
+        p.stem: pd.read_csv(p, dtype=str, keep_default_na=False)
         for p in sorted((out / "tables").glob("*.csv"))
     }
     leaks = []
@@ -637,7 +637,7 @@ def test_cross_table_audit_sees_the_numbers_when_suppression_is_off(tmp_path):
     assert truth.loc["in_person", "paired"] in know["in_person"]["paired"]
     assert ("in_person", "admitted", 116.0, 112.0) in _leaks(know)
     assert know["(missing)"]["admitted"] == {5.0}
-    assert set(pd.read_csv(next((tmp_path / "tables").glob("*_clinsig_phq_9.csv")))["group"]) == {
+    assert set(pd.read_csv(next((tmp_path / "tables").glob("clinsig_phq_9.csv")))["group"]) == {
         "Overall",
         "in_person",
         "virtual",
@@ -743,3 +743,59 @@ def test_files_do_not_depend_on_the_last_bits_of_a_number(tmp_path):
     assert a[0] == b[0] and a[1] == b[1]
     # clip paths numbered in order, not named by a hash of their full-precision geometry
     assert re.findall(rb'id="p[0-9a-f]{10}"', a[2]) == [] and re.findall(rb'id="p\d+"', a[2])
+
+
+def test_headline_stays_shown_when_a_few_episodes_lack_an_endpoint(tmp_path):
+    """Issue 11: 6 of the admitted episodes lack a PHQ-9 score at one end. The overall paired
+    n and the overall response, remission and recovery rates stay shown (complements are
+    taken elsewhere: here the number admitted), and the attacker's audit of the written
+    tables still recovers no small count."""
+    sim = iop.synth.generate(n_episodes=240, seed=11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ep = iop.episodes(iop.load(sim.data).data, instrument="PHQ-9")
+    unpaired = ep.loc[ep["baseline"].isna() | ep["endpoint"].isna(), "episode_id"]
+    assert len(unpaired) > 6
+    sim = dataclasses.replace(sim, data=sim.data[~sim.data["episode_id"].isin(unpaired.iloc[6:])])
+    iop.report(sim, config=FAST, out=tmp_path, strict=True)
+    truth = _episode_truth(sim, "PHQ-9", "format")
+    admitted, paired = truth["admitted"].sum(), truth["paired"].sum()
+    assert admitted - paired == 6 and paired >= 100
+
+    def table(name):
+        return pd.read_csv(next((tmp_path / "tables").glob(f"{name}.csv")), dtype=str)
+
+    change = table("change_phq_9_format").set_index("group")
+    assert float(change.loc["Overall", "n_paired"]) == paired
+    assert change.loc["Overall", "n_unpaired"] == "<11"
+    assert change.loc["Overall", "n_episodes"] == "*"  # the complement: not the headline
+    rates = table("rates_phq_9_format")
+    for measure in ("response (≥50% reduction)", "remission"):
+        r = rates[(rates["group"] == "Overall") & (rates["measure"] == measure)].iloc[0]
+        assert float(r["n"]) == paired  # response among all paired episodes
+        assert float(r["rate"]) == pytest.approx(float(r["k"]) / paired, abs=1e-6)  # 6 decimals
+    cs = table("clinsig_phq_9")
+    rec = cs[(cs["group"] == "Overall") & (cs["outcome"] == "recovered")].iloc[0]
+    assert float(rec["n"]) == paired and float(rec["estimate"]) > 0
+    for inst in ("PHQ-9", "GAD-7"):
+        for col in ("format", "site"):
+            assert _leaks(_attacker(tmp_path, inst, col, primary=inst == "PHQ-9")) == []
+    for col in ("format", "site"):
+        leaks = _cross_leaks(tmp_path, col)
+        assert leaks == [], _explained(leaks, _across_truth(sim, col))
+    text = re.sub(r"<[^>]+>", " ", (tmp_path / "report.html").read_text())
+    assert f"{int(paired):,} episodes had a PHQ-9 score at both" in re.sub(r"\s+", " ", text)
+    assert "could not be protected" not in text
+    glance = re.sub(r"\s+", " ", text.split("At a glance", 1)[1].split("Do not conclude")[0])
+    r = rates[(rates["group"] == "Overall") & rates["measure"].str.startswith("response")]
+    assert "with a PHQ-9 score at the start and the end" in glance
+    assert f"{100 * float(r['rate'].iloc[0]):.1f}% (95% CI" in glance  # from the table
+    assert "number admitted not shown" in glance
+    # the ledger: a few rows quarantined (hidden), so a second disposition is hidden in
+    # Table 1; its reasons in Table 2 must not add back up to it
+    disp = table("ledger_dispositions").set_index("disposition")["rows"]
+    reasons = table("ledger_reasons")
+    assert disp["quarantined"] == "<11"
+    for d in disp.index[disp == "*"]:
+        shown = reasons.loc[reasons["disposition"] == d, "rows"]
+        assert not shown.str.isdigit().all(), (d, shown.tolist())

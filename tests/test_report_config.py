@@ -90,6 +90,7 @@ def test_data_table_takes_the_reading_options_relative_to_the_study_file(tmp_pat
         "episodes": str(study.parent / "episodes.csv"),
         "source": None,
         "dictionary": None,
+        "harmonize": None,
     }
     d = cfg.to_dict()  # provenance: file names without their folders; defaults left out
     assert (d["mapping"], d["episodes"], d["sheet"], d["skip_rows"], d["wide"]) == (
@@ -127,9 +128,14 @@ def test_data_table_reading_options_are_checked():
         ),
         ({"wide": "yes"}, "The 'wide' key in [data] must be of type bool. Got 'yes' instead."),
         (
+            {"harmonize": "PHQ-9"},
+            "The 'harmonize' key in [data] must be 'PHQ-8' (PHQ-9 scored as PHQ-8 from items "
+            "1-8). Got 'PHQ-9' instead.",
+        ),
+        (
             {"sheets": "x"},
             "Unknown key(s) ['sheets'] in [data]. Known keys: ['dictionary', 'episodes', "
-            "'mapping', 'sheet', 'skip_rows', 'source', 'wide'].",
+            "'harmonize', 'mapping', 'sheet', 'skip_rows', 'source', 'wide'].",
         ),
     ]
     for data, message in cases:

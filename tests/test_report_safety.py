@@ -235,3 +235,36 @@ def test_numbered_patient_ids_do_not_stop_the_report_but_real_ids_are_still_caug
     for leaked in ("P000123", "0012", "1234567"):  # named, zero-padded, MRN-length
         with pytest.raises(IOPError, match="identifier"):
             check([leaked, "7"], leaked)
+
+
+def test_html_tables_read_in_plain_words_percentages_and_the_programs_labels():
+    """Issue 11: plain headers with units, codes as words (a study file's [labels] first),
+    proportions as percentages with one decimal; the CSV keeps the codes and proportions."""
+    from iop_outcomes.report.render import ReportTable, _table_html
+
+    frame = pd.DataFrame(
+        {
+            "measure": ["remission", "remission"],
+            "group": ["virtual", "in_person"],
+            "k": [124, "<11"],
+            "n": [449, 499],
+            "rate": [0.276169, "*"],
+        }
+    )
+    t = ReportTable(
+        "06_rates",
+        "Table 6.",
+        frame,
+        percent=("rate",),
+        labels={"virtual": "Telehealth"},
+    )
+    html = _table_html(t)
+    for text in ("<th>Rate (%)</th>", "<th>Met</th>", ">27.6<", ">Telehealth<", ">In person<"):
+        assert text in html, text
+    for code in (">virtual<", ">in_person<", ">0.28<", ">rate<"):
+        assert code not in html, code
+    assert ">&lt;11<" in html and ">*<" in html  # hidden cells as they are
+    cfg = StudyConfig.from_dict({"labels": {"virtual": "Telehealth"}})
+    assert cfg.labels == {"virtual": "Telehealth"}
+    with pytest.raises(ConfigError, match=r"\[labels\]"):
+        StudyConfig.from_dict({"labels": {"virtual": 3}})

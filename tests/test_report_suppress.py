@@ -427,8 +427,42 @@ def test_drr_e_and_nhs_denominators_are_related():
     # the NHS n counts episodes paired on either instrument: it may exceed the PHQ-9's paired
     # episodes (GAD-7-only pairs) as well as fall short of them; either way the smaller goes
     n_all = key("nhs_n_all")
-    for paired in (key("paired"), key("paired", "GAD-7")):
-        got = _hidden_populations(_ctx_with({n_all: (1126, False), paired: (1124, False)}))
-        assert got == {paired}
-        got = _hidden_populations(_ctx_with({n_all: (1120, False), paired: (1124, False)}))
+    paired = key("paired", "GAD-7")
+    got = _hidden_populations(_ctx_with({n_all: (1126, False), paired: (1124, False)}))
+    assert got == {paired}
+    got = _hidden_populations(_ctx_with({n_all: (1120, False), paired: (1124, False)}))
+    assert got == {n_all}
+    # the primary instrument's overall paired n is a headline count (issue 11): the other
+    # count of the pair is hidden instead, whichever is smaller
+    headline = key("paired")
+    for n in (1126, 1120):
+        got = _hidden_populations(_ctx_with({n_all: (n, False), headline: (1124, False)}))
         assert got == {n_all}
+
+
+def test_headline_counts_are_complements_only_when_nothing_else_protects():
+    """suppress(protect=...): a small unpaired count is protected by hiding the total rather
+    than the headline paired n; with only the headline left, it is hidden (safety first)."""
+    t = pd.DataFrame({"group": ["Overall"], "n_episodes": [236], "n_paired": [230], "n_un": [6]})
+    protect = pd.DataFrame({"n_paired": [True]})
+    kw = dict(counts=["n_episodes", "n_paired", "n_un"], total_col="n_episodes")
+    assert suppress(t, **kw).table.iloc[0].tolist() == ["Overall", 236, "*", "<11"]
+    got = suppress(t, protect=protect, **kw).table.iloc[0].tolist()
+    assert got == ["Overall", "*", 230, "<11"]
+    # "k of n": the remainder n - k = 6 is small; k is the headline, so n is hidden instead
+    kn = pd.DataFrame({"k": [230], "n": [236]})
+    assert suppress(kn, counts=["k", "n"], complements={"k": "n"}, column_totals=False).table[
+        "k"
+    ].tolist() == ["*"]
+    got = suppress(
+        kn,
+        counts=["k", "n"],
+        complements={"k": "n"},
+        column_totals=False,
+        protect=pd.DataFrame({"k": [True]}),
+    ).table
+    assert got.iloc[0].tolist() == [230, "*"]
+    # nothing but protected cells to choose from: the protected cell goes
+    t2 = pd.DataFrame({"a": [230], "b": [6]})
+    got = suppress(t2, counts=["a", "b"], total_col=True, protect=pd.DataFrame({"a": [True]}))
+    assert got.table.iloc[0].tolist() == ["*", "<11"]

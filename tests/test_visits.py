@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import iop_outcomes as iop
-from iop_outcomes.exceptions import ConfigError, IOPWarning
+from iop_outcomes.exceptions import ConfigError, IOPWarning, LoadError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VISITS, MAPPING = FIXTURES / "visits_ehr.csv", FIXTURES / "visits_ehr.toml"
@@ -393,3 +393,101 @@ def test_an_instrument_with_totals_only_and_named_by_an_alias():
     assert led["column"].astype(str).tolist()[:2] == ["PHQ9 Total", "GAD7 Q1 … GAD7 Q7, GAD7 Total"]
     phq = res.data[res.data["instrument"] == "PHQ-9"]
     assert phq["scoring_rule"].astype(str).tolist() == ["total_given", "total_given"]
+
+
+# ------------------------------------------------------- the visit-wide Excel workbook
+XLSX, XLSX_MAPPING = FIXTURES / "visits_ehr.xlsx", FIXTURES / "visits_ehr_xlsx.toml"
+
+# visits_ehr.xlsx (written by tests/fixtures/make_visits_xlsx.py) by hand as a tidy long file:
+# one row per administration, answer texts as their numbers, the PHQ9 Total where the export
+# has one; the no-show visit (row 3) has no administration and the PHQ-9 declined on row 7
+# none either.
+TIDY_XLSX = """\
+patient_id,instrument,assessment_date,admit_date,discharge_date,item_1,item_2,item_3,item_4,item_5,item_6,item_7,item_8,item_9,total
+00481523,PHQ-9,2025-01-06,2025-01-06,2025-02-14,2,3,2,2,1,2,2,1,0,15
+00481523,GAD-7,2025-01-06,2025-01-06,2025-02-14,2,2,3,2,1,2,1,,,
+00481523,PHQ-9,2025-01-20,2025-01-06,2025-02-14,2,1,2,1,1,1,0,0,0,8
+00481523,GAD-7,2025-01-20,2025-01-06,2025-02-14,1,1,2,1,0,1,1,,,
+00481523,PHQ-9,2025-02-14,2025-01-06,2025-02-14,1,1,1,1,0,1,0,0,0,
+00481523,GAD-7,2025-02-14,2025-01-06,2025-02-14,1,1,1,0,0,1,0,,,
+00479910,PHQ-9,2025-01-13,2025-01-13,2025-02-28,3,3,2,3,2,3,2,2,1,21
+00479910,GAD-7,2025-01-13,2025-01-13,2025-02-28,3,2,3,3,2,2,3,,,
+00479910,PHQ-9,2025-01-27,2025-01-13,2025-02-28,,,,,,,,,,16
+00479910,GAD-7,2025-01-27,2025-01-13,2025-02-28,2,2,2,2,1,2,2,,,
+00479910,GAD-7,2025-02-10,2025-01-13,2025-02-28,2,1,2,1,1,1,1,,,
+00479910,PHQ-9,2025-02-28,2025-01-13,2025-02-28,2,1,1,1,1,1,1,0,0,8
+00479910,GAD-7,2025-02-28,2025-01-13,2025-02-28,1,1,1,1,1,1,1,,,
+00502277,PHQ-9,2025-02-03,2025-02-03,2025-03-14,3,2,3,2,2,2,1,1,0,16
+00502277,GAD-7,2025-02-03,2025-02-03,2025-03-14,2,3,2,2,2,2,2,,,
+00502277,PHQ-9,2025-02-17,2025-02-03,2025-03-14,2,2,2,,1,2,1,1,0,
+00502277,GAD-7,2025-02-17,2025-02-03,2025-03-14,2,2,1,2,1,1,2,,,
+00502277,PHQ-9,2025-03-14,2025-02-03,2025-03-14,1,1,1,1,1,0,1,0,0,6
+00502277,GAD-7,2025-03-14,2025-02-03,2025-03-14,1,1,1,1,0,1,1,,,
+00510034,PHQ-9,2025-02-10,2025-02-10,,2,2,2,1,2,2,1,1,0,13
+00510034,GAD-7,2025-02-10,2025-02-10,,2,2,2,1,1,2,1,,,
+00510034,PHQ-9,2025-02-24,2025-02-10,,1,2,1,1,1,1,1,1,0,
+00510034,GAD-7,2025-02-24,2025-02-10,,1,1,2,1,1,1,1,,,
+"""
+
+
+@pytest.fixture(scope="module")
+def workbook():
+    return quiet_load(XLSX, mapping=XLSX_MAPPING, sheet="PHQ-GAD visits", skip_rows=2)
+
+
+def test_the_excel_fixture_is_what_its_script_writes():
+    """The committed workbook is reproducible from make_visits_xlsx.py, byte for byte."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_xlsx", FIXTURES / "make_visits_xlsx.py")
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    assert make.build() == XLSX.read_bytes()
+
+
+def test_excel_visits_give_the_scores_and_episodes_of_the_tidy_long_file(workbook, tmp_path):
+    tidy_path = tmp_path / "tidy.csv"
+    tidy_path.write_text(TIDY_XLSX)
+    tidy = quiet_load(tidy_path)
+    # 13 visits: 23 administrations; one prorated PHQ-9 (Q4 skipped: 11 / 8 x 9 = 12.4 -> 12)
+    assert workbook.counts() == tidy.counts() == {"accepted": 22, "repaired": 1, "quarantined": 0}
+    pd.testing.assert_frame_equal(by_key(workbook.data, SCORES), by_key(tidy.data, SCORES))
+    items = ["patient_id", "instrument", "assessment_date", *(f"item_{i}" for i in range(1, 10))]
+    pd.testing.assert_frame_equal(by_key(workbook.data, items), by_key(tidy.data, items))
+    # totals worked by hand from the workbook's cells (answer texts: Several days = 1, ...)
+    got = by_key(workbook.data, ["patient_id", "instrument", "assessment_date", "total"])
+    garcia = got[got["patient_id"] == "00481523"]
+    assert garcia["total"].tolist() == [15, 8, 5, 13, 7, 4]  # PHQ-9 x3, then GAD-7 x3
+    ep_x = iop.episodes(workbook.data, instrument=None)
+    ep_t = iop.episodes(tidy.data, instrument=None)
+    assert len(ep_t) == 8  # 4 patients x 2 instruments
+    for c in ep_t.columns:  # column by column, so a difference names its column
+        pd.testing.assert_series_equal(ep_x[c], ep_t[c], obj=f"episodes column {c!r}")
+    phq = ep_x[ep_x["instrument"] == "PHQ-9"].set_index("patient_id")
+    assert phq.loc["00481523", ["baseline", "endpoint", "change"]].tolist() == [15, 5, -10]
+    assert phq.loc["00479910", ["baseline", "endpoint", "change"]].tolist() == [21, 8, -13]
+    # identifiers and notes are carried through as written (MRN keeps its leading zeros)
+    assert {"patient_name", "dob", "visit_type", "clinician_notes"} <= set(workbook.data.columns)
+    assert workbook.data["patient_id"].str.startswith("00").all()
+
+
+def test_excel_ledger_counts_administrations_from_the_header_row(workbook):
+    led = workbook.ledger
+    assert len(led) == 23 and led["row"].is_monotonic_increasing
+    # rows count from the header (below the two title rows): the no-show is visit row 3
+    assert sorted(set(range(1, 14)) - set(led["row"])) == [3]
+    assert led.loc[led["row"] == 7, "column"].astype(str).tolist() == ["GAD7 Q1 … GAD7 Q7"]
+    notes = workbook.problems.loc[workbook.problems["severity"] == "note", "reason"].tolist()
+    assert any(n.startswith("1 visit row(s) have no item or total") for n in notes)
+    # the first sheet is the export's cover: read by default, it lacks the mapping's columns,
+    # and the error names the sheet that has them
+    with pytest.raises(LoadError) as exc:
+        quiet_load(XLSX, mapping=XLSX_MAPPING, skip_rows=2)
+    assert str(exc.value) == (
+        "'visits_ehr.xlsx': sheet 'Export info' (the first, read by default) lacks the required "
+        "column(s) patient_id, assessment_date (or week or timepoint), 'PHQ9 Q1', 'PHQ9 Q2', "
+        "'PHQ9 Q3', and 14 more of [instruments] (columns found: 'Run by', 'rpt_user'). Sheets "
+        "found: 'Export info', 'PHQ-GAD visits'. 'PHQ-GAD visits' has the required columns and "
+        "rows: choose it with sheet='PHQ-GAD visits' (iop.load) or --sheet 'PHQ-GAD visits' "
+        "(command line)."
+    )

@@ -68,6 +68,14 @@ class Instrument:
     safety_item: int | None = None
     loinc_panel: str | None = None
     loinc_total: str | None = None
+    loinc_items: tuple[str, ...] = ()
+    loinc_answers: dict[str, int] = field(default_factory=dict)
+    loinc_source: str = ""
+    #: a short form scored from some items of a longer instrument (PHQ-8 = PHQ-9 items 1-8):
+    #: ``iop.load(..., harmonize=<this instrument>)`` re-scores the longer one's administrations
+    subset_of: str | None = None
+    subset_items: tuple[int, ...] = ()
+    subset_source: str = ""
     bands_source: str = ""
     caseness_source: str = ""
     remission_source: str = ""
@@ -132,6 +140,9 @@ def _from_dict(d: dict[str, Any]) -> Instrument:
     d = dict(d)
     d["bands"] = tuple((int(lo), int(hi), str(lab)) for lo, hi, lab in d["bands"])
     d["aliases"] = tuple(d.get("aliases", ()))
+    d["loinc_items"] = tuple(str(c) for c in d.get("loinc_items", ()))
+    d["loinc_answers"] = {str(k): int(v) for k, v in d.get("loinc_answers", {}).items()}
+    d["subset_items"] = tuple(int(i) for i in d.get("subset_items", ()))
     if "answer_labels" in d:
         d["answer_labels"] = {str(k).strip().lower(): int(v) for k, v in d["answer_labels"].items()}
     inst = Instrument(**d)
@@ -158,8 +169,20 @@ def _check(inst: Instrument) -> None:
         raise InstrumentError(
             f"Instrument {inst.name!r}: bands end at {expected - 1}, total range ends at {inst.total_max}."
         )
+    if inst.loinc_items and len(inst.loinc_items) != inst.n_items:
+        raise InstrumentError(
+            f"Instrument {inst.name!r}: loinc_items must list one LOINC code per item "
+            f"({inst.n_items}), in item order. Got {len(inst.loinc_items)} instead."
+        )
     if not 0 <= inst.max_missing < inst.n_items:
         raise InstrumentError(f"Instrument {inst.name!r}: max_missing must be in 0..n_items-1.")
+    if (inst.subset_of is None) != (not inst.subset_items) or (
+        inst.subset_items and len(inst.subset_items) != inst.n_items
+    ):
+        raise InstrumentError(
+            f"Instrument {inst.name!r}: subset_of and subset_items go together, with one item "
+            f"number of {inst.subset_of or 'the longer instrument'} per item ({inst.n_items})."
+        )
 
 
 def register(definition: dict[str, Any] | str | Path, *, replace: bool = False) -> Instrument:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,8 @@ import pyarrow.compute as pc
 from .. import instruments as _inst
 from .._results import TableResult
 from ..exceptions import ConfigError, IOPWarning, LoadError
+from . import sql as _sql
+from .fhir import read_fhir
 from .mapping import (
     _ARM,
     CONTRACT_COLUMNS,
@@ -92,7 +95,8 @@ class LoadResult:
     problems : DataFrame
         One row per problem found (a row may have several), with ``fix``.
     source, sha256 : str
-        Input name and SHA-256 (file bytes, or a hash of a DataFrame).
+        Input name and SHA-256 (file bytes, a hash of a DataFrame, or of a database result
+        as an Arrow IPC stream; a database URL's password is never part of the name).
     settings : dict
         Scoring settings used (missing-item policy per instrument).
     """
@@ -183,9 +187,12 @@ def load(
     episodes=None,
     wide: bool = False,
     missing_items: str | int | dict = "prorate",
+    harmonize: str | None = None,
     sheet: str | int | None = 0,
     skip_rows: int = 0,
     name: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
 ) -> LoadResult:
     """Load repeated-measures questionnaire data, validate every row and score it.
 
@@ -194,8 +201,9 @@ def load(
     data : str, Path or DataFrame
         CSV (delimiter and UTF-8/BOM/Windows-1252 encoding detected), Excel
         ``.xlsx``, Parquet, SPSS ``.sav``, Stata ``.dta`` (value labels applied)
-        or a DataFrame, in the long format of ``docs/data-format.md``.
-    source : {None, "redcap"}
+        or a DataFrame, in the long format of ``docs/data-format.md``; or a database URL
+        with ``table=`` or ``query=`` (below).
+    source : {None, "redcap", "fhir", "sql"}
         ``"redcap"``: a REDCap export (raw or label values, variable names as headers) read
         by :func:`iop_outcomes.io.redcap.redcap_to_long`: one administration per instrument
         form and export row, ``record_id`` as patient, ``redcap_event_name`` as timepoint,
@@ -203,6 +211,18 @@ def load(
         is the export row, ``column`` the form); a form marked incomplete
         (``<form>_complete`` = 0) is quarantined; export rows without an administration are
         counted in a file-level note.
+
+        ``"fhir"``: a FHIR R4 export read by :func:`iop_outcomes.io.fhir.read_fhir`: a Bulk
+        Data NDJSON file (``.ndjson``, ``.ndjson.gz``), a directory of them, a Bundle
+        ``.json`` or a list of resource dicts. QuestionnaireResponse and Observation
+        resources with PHQ-9 / GAD-7 LOINC codes give the administrations, the ``subject``
+        the patient, EpisodeOfCare (or multi-day Encounter) periods the episodes. The
+        ledger has one row per administration and per unusable record (bad JSON line,
+        unknown code, no subject or date: quarantined); ``row`` is the record number,
+        ``column`` the file, line and resource. Item Observations combined into a panel and
+        context resources (Patient, EpisodeOfCare, ...) are counted in file-level notes.
+        ``"sql"``: ``data`` is a database URL (implied by a database URL's scheme or by
+        ``table=`` / ``query=``; see those).
     dictionary : str, Path or DataFrame, optional
         With ``source="redcap"``: the project's data dictionary (CSV); its Form Names tell
         which fields belong to which instrument, and its choices decode codes and labels.
@@ -277,6 +297,20 @@ def load(
         the allowed missing items for all instruments; a dict sets it per
         instrument. Item 9 of the PHQ-9 is never imputed: its safety flag stays
         missing when the item is missing.
+    harmonize : {None, "PHQ-8"}
+        ``"PHQ-8"``: score every PHQ-9 administration as a PHQ-8 from its items 1-8 (the PHQ-8
+        is the PHQ-9 without item 9, the other items unchanged: Kroenke et al. 2009), so a
+        PHQ-9 intake and a PHQ-8 discharge pair in :func:`~iop_outcomes.episodes`. The PHQ-9
+        checks apply first (a total that disagrees with the items is still quarantined); then
+        the PHQ-8's missing-item rule (``max_missing`` 1, or ``missing_items``) decides:
+        complete items 1-8 are summed, one missing item is prorated (mean x 8, rounded half
+        up). Each re-scored row is ``repaired`` with the reason (``PHQ-9 scored as PHQ-8 from
+        items 1-8: PHQ-9 total 16 -> PHQ-8 total 15 ...``); item 9 stays in ``item_9`` and
+        sets ``safety_flag`` as before. A PHQ-9 given as a total only, or with more items
+        missing, cannot be re-scored (a PHQ-8 total is never derived from a PHQ-9 total): it
+        stays a PHQ-9 (accepted as before) and a file-level note counts it and names its rows.
+        Without ``harmonize``, a file holding both PHQ-8 and PHQ-9 gets a note with the
+        counts suggesting ``harmonize="PHQ-8"``.
     sheet : str or int
         Excel sheet, by name or 0-based position (default: the first). When the sheet is
         empty or lacks the required columns, the :class:`~iop_outcomes.LoadError` names the
@@ -286,6 +320,14 @@ def load(
         count from the header (row 0).
     name : str, optional
         Source name used in the ledger and messages.
+    table, query : str, optional
+        With a database URL as ``data`` (``postgresql://user@host/db``,
+        ``duckdb:///file.duckdb``, ``duckdb:///:memory:``, ``sqlite:///file.db``, any
+        SQLAlchemy URL; ``source="sql"`` names one explicitly): the table (``schema.table``),
+        read in primary-key order (all columns without a key), or the ``SELECT`` to run (give
+        it an ``ORDER BY``). One ledger row per result row, ``row`` its 1-based position; the
+        ledger's source is the URL without its password. See :mod:`iop_outcomes.io.sql` and
+        ``docs/data-format.md``, "SQL databases" (``pip install "iop_outcomes[sql]"``).
 
     A file with a header but no rows raises :class:`~iop_outcomes.LoadError`.
 
@@ -313,10 +355,17 @@ def load(
     >>> res.ledger.loc[2, "reason"]
     'total 30 is outside the GAD-7 range 0-21'
     """
-    kind, source = _source_kind(source, dictionary, wide), data  # below, source is the input
+    sql = _sql.wanted(data, source, table, query)  # a database URL: io/sql.py reads it
+    kind = _source_kind(None if sql and source == "sql" else source, dictionary, wide)
+    source = data  # below, source is the input
+    short_form = _harmonize_option(harmonize)
     mp = read_mapping(mapping)
     decimal = _decimal_option(mp)
-    raw = read_source(
+    if sql:
+        reader = partial(_sql.read_sql, table=table, query=query)
+    else:  # FHIR is JSON: io/fhir.py reads it
+        reader = read_fhir if kind == "fhir" else read_source
+    raw = reader(
         source,
         sheet=sheet,
         name=name,
@@ -327,7 +376,9 @@ def load(
         whole_numbers=lambda header: [c for c in header if mp.target(c).startswith("item_")],
         # a wide sheet has its score columns before reshaping; an episodes table may add columns
         missing_columns=None
-        if wide or kind or episodes is not None or _visit_rows(mp)
+        if wide or kind or episodes is not None
+        else _visit_columns_missing(mp)
+        if _visit_rows(mp)
         else lambda header: _missing_required([mp.target(c) for c in header]),
     )
     origin, notes = None, []
@@ -338,13 +389,16 @@ def load(
         )
     if kind and _visit_rows(mp):
         raise ConfigError(
-            "source='redcap' reads the export's forms (name a form of your own under "
+            f"source={kind!r} reads the export's forms (name a form of your own under "
             "[values.instrument]); the mapping's [instruments] (or options.instrument) describes "
             "visit rows. Use one of them."
         )
     if kind == "redcap":  # one row per administration; the mapping renames the other fields
         long, origin = redcap_to_long(raw.frame, raw.name, dictionary, mp)
         df = mp.apply(long, raw.name)
+        notes = [("*", note) for note in origin.attrs["notes"]]
+    elif kind == "fhir":  # one row per administration or unusable record (io/fhir.py)
+        origin, df = raw.origin, mp.apply(raw.frame, raw.name)
         notes = [("*", note) for note in origin.attrs["notes"]]
     else:
         df = mp.apply(raw.frame, raw.name)
@@ -388,7 +442,7 @@ def load(
     renamed = {k: c for k, c in mp.renamed(raw.frame.columns).items() if normalize_name(c) != k}
     source, sha256 = raw.name, raw.sha256
     del raw  # only df holds the input from here (columns replaced during checks can be freed)
-    v = _Validator(df, source, mp, missing_items, renamed)
+    v = _Validator(df, source, mp, missing_items, renamed, harmonize=short_form)
     del df  # the validator releases input columns as it converts them (peak memory)
     for severity, column, target, reason, fix in findings:
         if severity == "warning" and target in v.columns:  # nothing lost: a note
@@ -397,6 +451,22 @@ def load(
     for mask, column, reason, fix, values in origin.attrs.get("quarantine", ()) if kind else ():
         v.add(mask, column, reason, fix, values=values)  # e.g. a REDCap form marked incomplete
     clean = v.run()
+    if v.unharmonised is not None and len(v.unharmonised[0]):
+        pos, n_total_only, n_missing = v.unharmonised
+        at = origin["source_row"].to_numpy()[pos] if origin is not None else pos + 1
+        shown = ", ".join(str(r) for r in at[:5]) + (", ..." if len(at) > 5 else "")
+        sf = short_form
+        v.warn_file(
+            "instrument",
+            f"harmonize={sf.name!r}: {len(pos):,} {sf.subset_of} administration(s) stay "
+            f"{sf.subset_of} ({n_total_only:,} given as a total only, {n_missing:,} with more "
+            f"than {v.settings['max_missing'][sf.name]} of items {_span(sf.subset_items)} "
+            f"missing; row(s) {shown}): a {sf.name} total cannot be derived from a "
+            f"{sf.subset_of} total, so they do not pair with {sf.name} scores",
+            "",
+            "note",
+            yours=False,
+        )
     for column, reason in notes:
         v.warn_file(column, reason, "", "note", yours=False)
     if comma_cols:
@@ -468,19 +538,24 @@ def _drop_rows(df: pd.DataFrame, drop: np.ndarray) -> pd.DataFrame:
 
 def _source_kind(source, dictionary, wide) -> str | None:
     """The export format named by ``source=`` (``None``: the data contract's own layout)."""
-    if source is not None and not (isinstance(source, str) and source == "redcap"):
+    if source is not None and not (isinstance(source, str) and source in ("redcap", "fhir")):
         got = repr(source) if isinstance(source, str) else f"a {type(source).__name__}"
         raise ConfigError(
-            "The 'source' parameter of iop.load must be 'redcap' or None (the data are the first "
-            f"argument). Got {got} instead."
+            "The 'source' parameter of iop.load must be 'redcap', 'fhir' or None (the data are "
+            f"the first argument). Got {got} instead."
         )
     if dictionary is not None and source is None:
         raise ConfigError(
             "The 'dictionary' parameter of iop.load applies to REDCap exports: give "
             "source='redcap' (command line: --source redcap) with it."
         )
+    if dictionary is not None and source == "fhir":
+        raise ConfigError(
+            "The 'dictionary' parameter of iop.load applies to REDCap exports, not to "
+            "source='fhir' (FHIR resources carry LOINC codes)."
+        )
     if source and wide:
-        raise ConfigError("iop.load: source='redcap' and wide=True cannot be combined.")
+        raise ConfigError(f"iop.load: source={source!r} and wide=True cannot be combined.")
     return source
 
 
@@ -492,6 +567,28 @@ def _missing_required(columns) -> list[str]:
         missing.append("assessment_date (or week or timepoint)")
     if "total" not in cols and not any(c.startswith("item_") for c in cols):
         missing.append("total (or item_1 ... item_k)")
+    return missing
+
+
+def _visit_columns_missing(mp):
+    """For visit rows: the header's missing columns, the ``[instruments]`` columns among them
+    (so that an Excel sheet without them is reported with the workbook's sheets, and the one
+    that has them is named)."""
+    listed = [
+        c
+        for spec in mp.instruments.values()
+        for c in [*spec["items"], *(spec[k] for k in ("total", "date") if spec[k] is not None)]
+    ]
+
+    def missing(header) -> list[str]:
+        have = {mp.target(c) for c in header}
+        lack = [f"{c!r}" for c in listed if mp.target(c) not in have]
+        if len(lack) > 3:
+            lack = [*lack[:3], f"and {len(lack) - 3} more of [instruments]"]
+        # filled by [instruments]; options.instrument names the questionnaire only
+        filled = {"instrument", "total"} if mp.instruments else {"instrument"}
+        return _missing_required(have | filled) + lack
+
     return missing
 
 
@@ -762,8 +859,13 @@ def _day_numbers(dates: pd.Series) -> np.ndarray:
 
 
 class _Validator:
-    def __init__(self, df: pd.DataFrame, source: str, mp, missing_items, renamed=None) -> None:
+    def __init__(
+        self, df: pd.DataFrame, source: str, mp, missing_items, renamed=None, harmonize=None
+    ) -> None:
         self.renamed: dict[str, str] = renamed or {}  # contract name -> the user's column
+        self.harmonize = harmonize  # the short form (Instrument) to score longer forms as
+        #: harmonize: positions that stay the longer form, and how many by each cause
+        self.unharmonised: tuple[np.ndarray, int, int] | None = None
         self.episode_codes: np.ndarray | None = None  # factorized episode_id, set by _episode_ids
         self.dup_candidates = np.ones(len(df), dtype=bool)  # narrowed before columns are released
         self.dup_source = df
@@ -1196,7 +1298,12 @@ class _Validator:
                 out[col] = np.where(bad, np.nan, x)
                 self._release(col)
 
+        first_scoring_issue = len(self.issues)
         self._score(out)
+        if self.harmonize is not None:
+            self._harmonize(out, first_scoring_issue)
+        else:
+            self._short_and_long_forms_note(out)
         self._duplicates(out)
 
         # carry the rest through untouched
@@ -1682,6 +1789,134 @@ class _Validator:
             "max_missing": policy,
         }
 
+    def _short_and_long_forms_note(self, out: pd.DataFrame) -> None:
+        """A note when the data hold a short form and the longer form it is scored from
+        (PHQ-8 and PHQ-9): they do not pair unless ``harmonize`` says so."""
+        inst = out["instrument"]
+        counts = inst.value_counts()
+        for name in counts.index[counts > 0]:
+            short = _inst.get(name)
+            if short.subset_of is None or counts.get(short.subset_of, 0) == 0:
+                continue
+            self.warn_file(
+                "instrument",
+                f"the data hold both {short.name} ({int(counts[short.name]):,} administration(s)) "
+                f"and {short.subset_of} ({int(counts[short.subset_of]):,}): different "
+                f"instruments, which do not pair in episodes. To compare them, load with "
+                f"harmonize={short.name!r} ({short.subset_of} scored as {short.name} from items "
+                f"{_span(short.subset_items)}; command line --harmonize {short.name})",
+                "",
+                "note",
+                yours=False,
+            )
+
+    def _harmonize(self, out: pd.DataFrame, first_scoring_issue: int) -> None:
+        """Score the longer form's administrations as the short form (PHQ-9 as PHQ-8).
+
+        The short form's total is the sum of its items within the longer form (PHQ-8 = PHQ-9
+        items 1-8, Kroenke et al. 2009), with the short form's missing-item rule: prorated as
+        mean of the answered items x number of items, rounded half up, when no more than its
+        ``max_missing`` items are missing. Rows already quarantined, given as a total only, or
+        with more items missing stay the longer form (:attr:`unharmonised`). The longer form's
+        scoring repairs (a prorated or given total) no longer describe the row and are
+        replaced by the harmonisation repair; its quarantines stand.
+        """
+        short = self.harmonize
+        long_name = short.subset_of
+        inst = out["instrument"]
+        cats = list(inst.cat.categories)
+        max_miss = self._max_missing(short)
+        self.settings["harmonize"] = short.name
+        self.settings["max_missing"][short.name] = max_miss
+        if long_name not in cats:
+            self.unharmonised = (np.zeros(0, dtype=np.int64), 0, 0)
+            return
+        q = np.zeros(self.n, dtype=bool)
+        for iss in self.issues:
+            if iss.severity == "quarantine":
+                q |= iss.mask
+        codes = inst.cat.codes.to_numpy()
+        longer = (codes == cats.index(long_name)) & ~q
+        answered = np.zeros(self.n, dtype=np.int16)
+        item_sum = np.zeros(self.n)
+        for j in short.subset_items:
+            c = f"item_{j}"
+            if c not in out:
+                continue
+            v = out[c].to_numpy(dtype=float, na_value=np.nan)
+            ok = ~np.isnan(v)
+            answered += ok
+            item_sum += np.where(ok, v, 0.0)
+        k = short.n_items
+        can = longer & (k - answered <= max_miss)
+        complete = can & (answered == k)
+        prorated = can & ~complete
+        new_total = np.where(
+            complete, item_sum, np.floor(item_sum / np.maximum(answered, 1) * k + 0.5)
+        )
+        stay = longer & ~can
+        no_items = stay & (answered == 0)
+        self.unharmonised = (
+            np.flatnonzero(stay),
+            int(no_items.sum()),
+            int((stay & ~no_items).sum()),
+        )
+        if not can.any():
+            return
+        for iss in self.issues[first_scoring_issue:]:  # the longer form's total repairs
+            if iss.severity == "repair" and iss.column == "total" and (iss.mask & can).any():
+                iss.mask = iss.mask & ~can
+                if iss.values is not None:
+                    iss.values = iss.values.reindex(np.flatnonzero(iss.mask))
+        old_total = out["total"].to_numpy(dtype=float, na_value=np.nan)
+        how = np.where(prorated, answered, -1)
+        self.add(
+            can,
+            "instrument",
+            f"{long_name} scored as {short.name} from items {_span(short.subset_items)}: "
+            f"{{value}} (harmonize={short.name!r}; item {_missing_item(short)} kept for the "
+            "safety flag)",
+            "",
+            "repair",
+            values=_combination_texts(
+                can,
+                lambda t0, t1, a: (
+                    f"{long_name} total {t0:g} -> {short.name} total {t1:g}"
+                    + (f", prorated from {a:.0f} of {k} items" if a >= 0 else "")
+                ),
+                old_total,
+                new_total,
+                how,
+            ),
+        )
+        if short.name not in cats:
+            cats.append(short.name)
+        codes = codes.copy()
+        codes[can] = cats.index(short.name)
+        out["instrument"] = pd.Series(
+            pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype="str")),
+            index=out.index,
+        )
+        out["total"] = np.where(can, new_total, old_total)
+        n_ans = out["n_answered"].to_numpy(dtype=float, na_value=np.nan)
+        out["n_answered"] = _nullable(np.where(can, answered, n_ans), np.int16)
+        rule = out["scoring_rule"].cat.codes.to_numpy().copy()
+        rule[complete] = RULES.index("items_complete")
+        rule[prorated] = RULES.index("prorated")
+        out["scoring_rule"] = pd.Categorical.from_codes(rule, categories=RULES)
+        out["severity"] = _severity(out["instrument"], out["total"])
+        n = int(can.sum())
+        self.warn_file(
+            "instrument",
+            f"harmonize={short.name!r}: {n:,} {long_name} administration(s) scored as "
+            f"{short.name} from items {_span(short.subset_items)} (repairs in the ledger; "
+            f"{short.name} = {long_name} without item {_missing_item(short)}, Kroenke et al. "
+            "2009)",
+            "",
+            "note",
+            yours=False,
+        )
+
     def _foreign_items(self, specs: dict, codes: np.ndarray) -> list:
         """Item columns that no instrument in the data has (``item_0``, ``item_10`` when the
         longest instrument has 9 items, ``item_100000``, ``item_x``), released before scoring so
@@ -1867,13 +2102,20 @@ class _Validator:
         """
         cand = np.zeros(self.n, dtype=bool)
         unkeyed = np.ones(self.n, dtype=bool)
+        keys = out
+        if self.harmonize is not None:  # a PHQ-9 may become a PHQ-8: compare them as one
+            keys = {
+                c: out[c]
+                for c in ("episode_id", "assessment_date", "timepoint", "week")
+                if c in out
+            } | {"instrument": _merged_forms(out["instrument"], self.harmonize)}
         for when in ("assessment_date", "timepoint", "week"):
             if when not in out:
                 continue
             m = unkeyed & out[when].notna().to_numpy()
             unkeyed &= ~m
             if m.sum() > 1:
-                cand[np.nonzero(m)[0][self._repeated(out, m, when)[0]]] = True
+                cand[np.nonzero(m)[0][self._repeated(keys, m, when)[0]]] = True
         self.dup_candidates = cand
         self.dup_source = self.df.iloc[np.nonzero(cand)[0]].copy()
 
@@ -1938,6 +2180,65 @@ class _Validator:
         m3 = np.zeros(self.n, dtype=bool)
         m3[pos[~conflicting & first_row]] = True
         self.add(m3, "*", "kept the first of duplicate administrations", "", "repair")
+
+
+def _harmonize_option(value):
+    """The short form named by ``harmonize=`` (an Instrument with ``subset_of``), or None."""
+    if value is None:
+        return None
+    name = _inst.canonical_name(value) if isinstance(value, str) else None
+    if name is None or _inst.get(name).subset_of is None:
+        forms = [n for n in _inst.names() if _inst.get(n).subset_of]
+        raise ConfigError(
+            f"The 'harmonize' parameter of iop.load must be {' or '.join(map(repr, forms))} (a "
+            "short form scored from the items of a longer instrument) or None. Got "
+            f"{value!r} instead."
+        )
+    return _inst.get(name)
+
+
+def _span(items) -> str:
+    """``(1, 2, ..., 8)`` as ``'1-8'``; other item lists as ``'1, 3, 5'``."""
+    items = list(items)
+    if items == list(range(items[0], items[-1] + 1)):
+        return f"{items[0]}-{items[-1]}"
+    return ", ".join(map(str, items))
+
+
+def _missing_item(short) -> str:
+    """The longer form's items that the short form leaves out (``'9'`` for the PHQ-8)."""
+    n_long = _inst.get(short.subset_of).n_items
+    return ", ".join(str(i) for i in range(1, n_long + 1) if i not in short.subset_items)
+
+
+def _merged_forms(inst: pd.Series, short) -> pd.Series:
+    """The instrument column with the longer form read as the short form (duplicate keys)."""
+    cats = list(inst.cat.categories)
+    if short.subset_of not in cats:
+        return inst
+    if short.name not in cats:
+        cats.append(short.name)
+    remap = np.arange(len(cats) + 1, dtype=np.int32)
+    remap[cats.index(short.subset_of)] = cats.index(short.name)
+    remap[-1] = -1
+    codes = inst.cat.codes.to_numpy()
+    return pd.Series(
+        pd.Categorical.from_codes(remap[codes], categories=pd.Index(cats, dtype="str")),
+        index=inst.index,
+    )
+
+
+def _combination_texts(mask: np.ndarray, fmt, *arrays) -> pd.Series:
+    """``fmt(*values)`` for the masked rows, called once per distinct combination of values."""
+    cols = [np.asarray(x)[mask] for x in arrays]
+    key = np.zeros(len(cols[0]), dtype=np.int64)
+    for col in cols:
+        c, u = pd.factorize(col, use_na_sentinel=False)
+        key = key * len(u) + c
+    inv = pd.factorize(key)[0]
+    first = np.unique(inv, return_index=True)[1]
+    utxt = np.array([fmt(*(col[i] for col in cols)) for i in first], dtype=object)
+    return pd.Series(utxt[inv], index=np.flatnonzero(mask))
 
 
 def _joined_by_group(values: np.ndarray, gid: np.ndarray) -> np.ndarray:
@@ -2156,6 +2457,7 @@ def _problems_frame(issues: list[_Issue], source: str, rows: np.ndarray, origin)
     """
     cats = {c: _Cats() for c in _PROBLEM_TEXT}
     pos_l, order_l, row_l = [], [], []
+    source_column = None
     for order, iss in enumerate(issues):
         pos = np.nonzero(iss.mask)[0]
         n = len(pos)
@@ -2182,7 +2484,9 @@ def _problems_frame(issues: list[_Issue], source: str, rows: np.ndarray, origin)
             cats["value"].scalar("", n)
             cats["reason"].scalar(_fill(iss.reason, ""), n)
         if origin is not None and iss.column in ("total", "*"):
-            cats["column"].array(origin["source_column"].to_numpy()[pos].astype(object))
+            if source_column is None:  # converted once, not per issue (10^6 texts each time)
+                source_column = origin["source_column"].to_numpy(dtype=object)
+            cats["column"].array(source_column[pos])
         else:
             cats["column"].scalar(iss.column, n)
         for c, val in (

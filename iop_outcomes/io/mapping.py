@@ -39,6 +39,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigError, LoadError
@@ -527,6 +528,7 @@ def wide_to_long(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFr
     score at all (they produce no long row).
     """
     from ..instruments import canonical_name
+    from .readers import given_cells
 
     df = df.reset_index(drop=True)  # row numbers are positions, whatever the index was
     score_cols = []
@@ -556,9 +558,10 @@ def wide_to_long(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFr
     date_cols = {f"{c}_date" for c in used}
     base = [c for c in df.columns if c not in used and c not in date_cols]
     parts = []
+    given = {c: given_cells(df[c]) for c, *_ in score_cols}  # blanks and 'NA' are no score
     for col, inst, tp, _raw in score_cols:
         vals = df[col]
-        keep = vals.notna().to_numpy()
+        keep = given[col]
         part = df.loc[keep, base].copy()
         part["instrument"] = inst
         part["timepoint"] = tp
@@ -575,7 +578,5 @@ def wide_to_long(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFr
     if long["assessment_date"].isna().all():
         long = long.drop(columns="assessment_date")
     origin = long[["source_row", "source_column"]].copy()
-    origin.attrs["rows_without_scores"] = int(
-        df[[c for c, *_ in score_cols]].isna().all(axis=1).sum()
-    )
+    origin.attrs["rows_without_scores"] = int((~np.logical_or.reduce(list(given.values()))).sum())
     return long.drop(columns=["source_row", "source_column"]), origin

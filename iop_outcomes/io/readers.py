@@ -41,6 +41,27 @@ SUPPORTED = {
 NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A", "."]
 
 
+def given_cells(s: pd.Series) -> np.ndarray:
+    """Cells that hold something: not missing, not blank, not a missing-value spelling
+    (:data:`NULL_VALUES`, surrounding spaces ignored), judged once per distinct value. The same
+    answer for a CSV (where the reader made such cells missing) and a DataFrame or Excel sheet
+    of the same values.
+
+    Examples
+    --------
+    >>> given_cells(pd.Series(["3", "", " NA ", None, 0], dtype=object)).tolist()
+    [True, False, False, False, True]
+    """
+    present = s.notna().to_numpy().copy()
+    if not pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_datetime64_any_dtype(s):
+        codes, uniq = pd.factorize(s.astype(object))
+        blank = np.array(
+            [isinstance(u, str) and u.strip() in NULL_VALUES for u in uniq] + [True], dtype=bool
+        )
+        present &= ~blank[np.where(codes >= 0, codes, len(uniq))]
+    return present
+
+
 @dataclass(frozen=True)
 class RawSource:
     """What a reader returns: the frame, a display name and the input's SHA-256 (and, for a

@@ -208,7 +208,10 @@ def _text(s: pd.Series) -> pd.Series:
         t = str(v).strip()
         return None if t in _NULL else t
 
-    codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
+    # Arrow text (how the reader gives an export's columns) is factorized as it is: through
+    # object values, hashing 10^6 Python strings per column took most of the read
+    text = pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s)
+    codes, uniques = pd.factorize(s if text else s.astype(object), use_na_sentinel=True)
     texts = np.array([f(v) for v in uniques] + [None], dtype=object)  # converted once per value
     return pd.Series(texts[codes], index=s.index, dtype=object)
 
@@ -302,8 +305,16 @@ def _decode(values: pd.Series, field: Field | None, item: bool) -> pd.Series:
         return values
     if item:
         by_label = {_k(lab): code for code, lab in field.choices.items() if _is_number(code)}
-        return values.map(lambda v: by_label.get(_k(v), v) if isinstance(v, str) else v)
-    return values.map(lambda v: field.choices.get(v, v) if isinstance(v, str) else v)
+        return _per_value(values, lambda v: by_label.get(_k(v), v) if isinstance(v, str) else v)
+    return _per_value(values, lambda v: field.choices.get(v, v) if isinstance(v, str) else v)
+
+
+def _per_value(values: pd.Series, f) -> pd.Series:
+    """``values.map(f)`` with ``f`` called once per distinct value (an export of 10^6 rows
+    holds a few answer codes; a call per cell took most of the load), missing kept missing."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    out = np.array([f(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(out[codes], index=values.index, dtype=object)
 
 
 def _is_number(t: str) -> bool:
@@ -459,8 +470,8 @@ def redcap_to_long(
         base[c] = col.where(col.notna() | ~one, filled)
     timepoint = None
     if EVENT in t:
-        ev = t[EVENT].map(
-            lambda v: re.sub(r"\s*\(arm \d+[^)]*\)\s*$", "", v, flags=re.I) if v else v
+        ev = _per_value(
+            t[EVENT], lambda v: re.sub(r"\s*\(arm \d+[^)]*\)\s*$", "", v, flags=re.I) if v else v
         )
         timepoint = ev
         if REPEAT_FORM in t:  # a repeating form's event is its timepoint only when it is one
@@ -494,8 +505,8 @@ def redcap_to_long(
         part["total"] = t.loc[has, fm.total].to_numpy() if fm.total else None
         for c in carried:
             part[c] = base.loc[has, c].to_numpy()
-        st = t.loc[has, fm.status].to_numpy() if fm.status else np.full(int(has.sum()), None)
-        part["_status"] = [STATUS.get(str(s).lower()) if s is not None else None for s in st]
+        st = t.loc[has, fm.status] if fm.status else pd.Series([None] * int(has.sum()))
+        part["_status"] = _per_value(st, lambda s: STATUS.get(str(s).lower())).to_numpy()
         part["_status_col"] = fm.status
         part["_row"] = np.flatnonzero(has) + 1
         part["_form"] = fm.name

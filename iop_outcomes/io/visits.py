@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..exceptions import ConfigError
 from .mapping import _did_you_mean, _nearest, normalize_name
-from .readers import NULL_VALUES
+from .readers import given_cells
 
 __all__ = ["read_instruments", "visits_to_long", "applies", "name_item_columns"]
 
@@ -134,16 +134,8 @@ def applies(mp) -> bool:
     return bool(mp.instruments) or mp.options.get("instrument") is not None
 
 
-def _given(s: pd.Series) -> np.ndarray:
-    """Cells that hold something (not empty, not a missing-value spelling)."""
-    present = s.notna().to_numpy().copy()
-    if not pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_datetime64_any_dtype(s):
-        codes, uniq = pd.factorize(s.astype(object))
-        blank = np.array(
-            [isinstance(u, str) and u.strip() in NULL_VALUES for u in uniq] + [True], dtype=bool
-        )
-        present &= ~blank[np.where(codes >= 0, codes, len(uniq))]
-    return present
+#: Cells that hold something (not empty, not a missing-value spelling).
+_given = given_cells
 
 
 def visits_to_long(df: pd.DataFrame, mp, yours: list, source: str):

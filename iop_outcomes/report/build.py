@@ -35,6 +35,7 @@ from .render import (
     ReportTable,
     Section,
     figure_to_svg,
+    plain_label,
     render_html,
     write_csv,
     write_xlsx,
@@ -338,7 +339,7 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
                     unknown = [r] if r > 0 else []
                 if len(hid) + len(unknown) != 1 or (not hid and not 1 <= unknown[0] < th):
                     continue
-                pick = _complement_for(total, members, reg, hidden)
+                pick = _complement_for(total, members, reg, hidden, ctx.protected)
                 if pick is not None:
                     hidden.add(pick)
                     changed = True
@@ -346,7 +347,7 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
     # then the constraints as one linear system: hide until no small count is determined
     for _ in range(10 * len(reg) + 10):
         peel()
-        pick = _linear_leak(cons, reg, hidden, th)
+        pick = _linear_leak(cons, reg, hidden, th, ctx.protected)
         if pick is None:
             break
         hidden.add(pick)
@@ -413,19 +414,65 @@ def _is_membership(pop: str) -> bool:
     return pop in _MEMBERSHIP or pop.startswith(("es_n|", "rate_n|", "fu_"))
 
 
-def _complement_for(total: _Key, members: Sequence[_Key], reg: dict, hidden: set) -> _Key | None:
+def _complement_for(
+    total: _Key, members: Sequence[_Key], reg: dict, hidden: set, protected: frozenset = frozenset()
+) -> _Key | None:
     """The published count of a constraint to hide next: its smallest positive visible
-    member, else its total."""
-    cand = sorted((reg[m], m) for m in members if m in reg and m not in hidden and reg[m])
-    if cand:
-        return cand[0][1]
-    if total in reg and total not in hidden:
-        return total
+    member, else its total; a headline count (``protected``, :func:`_headline_keys`) only
+    when nothing else of the constraint can be hidden."""
+    for allowed in (False, True):
+        cand = sorted(
+            (reg[m], m)
+            for m in members
+            if m in reg and m not in hidden and reg[m] and (allowed or m not in protected)
+        )
+        if cand:
+            return cand[0][1]
+        if total in reg and total not in hidden and (allowed or total not in protected):
+            return total
     return None
 
 
+#: Populations of the primary instrument's whole cohort that the summary quotes (the paired
+#: n, the response, remission and recovery rates): complements are taken elsewhere first.
+_HEADLINE_POPS = (
+    "paired",
+    "rate_n|response",
+    "rate_k|response",
+    "rate_n|remission",
+    "rate_k|remission",
+    "cs_n",
+    "cs|recovered",
+)
+
+
+def _protected_populations(ctx: _Ctx) -> frozenset:
+    """The headline counts (:func:`_headline_keys`) and every related count of the same group
+    equal to one of them (e.g. the episodes with an endpoint score when all of them are
+    paired): hiding such a count while the headline shows its value would protect nothing,
+    and the cross-table check would then hide the headline to protect it."""
+    reg = {k: cells[0][0] for k, cells in ctx.cells.items()}
+    heads = {k for k in ctx.protected if k in reg}
+    out = set(ctx.protected)
+    for a, (b,) in _related_pairs(reg):
+        if a in heads and b not in out and reg[b] == reg[a]:
+            out.add(b)
+    return frozenset(out)
+
+
+def _headline_keys(cfg: StudyConfig) -> frozenset:
+    """The headline counts that complementary suppression leaves shown while any other
+    count of the constraint can be hidden instead (issue 11: a program's overall paired n
+    and rates are never hidden because 1–10 episodes lack an endpoint)."""
+    return frozenset(_key(cfg.primary_instrument, None, None, p) for p in _HEADLINE_POPS)
+
+
 def _linear_leak(
-    cons: Sequence[tuple[_Key, tuple[_Key, ...]]], reg: dict, hidden: set, th: int
+    cons: Sequence[tuple[_Key, tuple[_Key, ...]]],
+    reg: dict,
+    hidden: set,
+    th: int,
+    protected: frozenset = frozenset(),
 ) -> _Key | None:
     """A count to hide because the constraints, solved together, determine a small count.
 
@@ -516,12 +563,29 @@ def _linear_leak(
         for i, (total, members) in enumerate(cons):
             if name not in (total, *members) and name != ("remainder", i):
                 continue
-            pick = _complement_for(total, members, reg, hidden)
-            if pick is not None and (best is None or (reg[pick], pick) < (reg[best], best)):
+            pick = _complement_for(total, members, reg, hidden, protected)
+            if pick is not None and (
+                best is None
+                or (pick in protected, reg[pick], pick) < (best in protected, reg[best], best)
+            ):
                 best = pick
         if best is not None:
             return best
     return None
+
+
+#: Columns of proportions per table (a key, or a key prefix ending in "_"), shown in the HTML
+#: as percentages with one decimal; the CSV and XLSX keep proportions.
+_PERCENT = {
+    "ledger_dispositions": ("share",),
+    "safety_item": ("pct",),
+    "rates_": ("rate", "ci_low", "ci_high"),
+    "clinsig_": ("estimate", "ci_low", "ci_high"),
+    "nhs_benchmark": ("estimate", "ci_low", "ci_high", "national_estimate"),
+    "quality_measures": ("estimate", "ci_low", "ci_high"),
+    "followup_response": ("estimate", "ci_low", "ci_high"),
+    "durability": ("estimate", "ci_low", "ci_high"),
+}
 
 
 # ============================================================================ build context
@@ -540,9 +604,11 @@ class _Ctx:
         cache: list | None = None,
         forced: frozenset = frozenset(),
         draw: bool = True,
+        protected: frozenset | None = None,
     ):
         self.cfg = cfg
         self.threshold = cfg.suppression_threshold
+        self.protected = _headline_keys(cfg) if protected is None else protected
         self.strict = strict
         self.tables: list[ReportTable] = []
         self.figures: list[ReportFigure] = []
@@ -608,8 +674,10 @@ class _Ctx:
             c: [fn(row) for _, row in df.iterrows()] for c, fn in (keys or {}).items() if c in df
         }
         force = pd.DataFrame(False, index=df.index, columns=df.columns)
+        protect = force.copy()
         for c, ks in cell_keys.items():
             force[c] = [k in self.forced for k in ks]
+            protect[c] = [k in self.protected for k in ks]
         st = suppress(
             df,
             self.threshold,
@@ -624,6 +692,7 @@ class _Ctx:
             column_totals=column_totals,
             force=force,
             shares=shares,
+            protect=protect,
         )
         hidden = st.hidden
         for c, ks in cell_keys.items():
@@ -634,13 +703,22 @@ class _Ctx:
         self.counter += 1
         method = method or (getattr(result, "method", "") or "")
         all_notes = [*notes, *st.notes]
+        pct = _PERCENT.get(key) or next(
+            (cols for k, cols in _PERCENT.items() if k.endswith("_") and key.startswith(k)), ()
+        )
+        rows = None
+        if key == "durability" and "measure" in df.columns:  # rates, and one mean change
+            rows = (df["measure"].astype(str) != "change_from_endpoint").to_numpy()
         t = ReportTable(
-            key=f"{self.counter:02d}_{key}",
+            key=self._unique(key, [x.key for x in self.tables]),
             title=f"Table {self.counter}. {title}",
             frame=st.table,
             notes=tuple(all_notes),
             method=method,
             digits=digits,
+            percent=tuple(c for c in pct if c in df.columns),
+            percent_rows=rows,
+            labels=dict(self.cfg.labels),
         )
         self.tables.append(t)
         section.blocks.append(t)
@@ -655,13 +733,24 @@ class _Ctx:
             )
         return t
 
+    @staticmethod
+    def _unique(key: str, taken: list[str]) -> str:
+        """A table's or figure's name, stable whatever else the data hold (its file name):
+        the same table is ``change_phq_9_format.csv`` with or without a safety-item table
+        before it; a second table of the same name gets ``_2``."""
+        out, i = key, 1
+        while out in taken:
+            i += 1
+            out = f"{key}_{i}"
+        return out
+
     def add_figure(self, section: Section, key: str, title: str, fig, caption: str = "") -> None:
         if not self.draw:  # a pass that only settles the suppression
             _mpl().close(fig)
             return
         n = len(self.figures) + 1
         f = ReportFigure(
-            key=f"{n:02d}_{key}",
+            key=self._unique(key, [x.key for x in self.figures]),
             title=f"Figure {n}. {title}",
             svg=figure_to_svg(fig),
             caption=f"Figure {n}. {caption or title}",
@@ -719,6 +808,10 @@ class _Ctx:
             )
             self.warnings.append(f"{what} could not be computed: {e}")
         return None
+
+    def label(self, v: Any) -> Any:
+        """A code as the reader sees it (the study file's ``[labels]``, then plain words)."""
+        return plain_label(v, self.cfg.labels)
 
     def shown(self, v: Any) -> bool:
         """Whether a (suppressed) table value is a number that may be quoted."""
@@ -865,6 +958,7 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
         counts=["rows"],
         shares={"share": "rows"},
         total_row="rows read",
+        keys={"rows": lambda r: _key("rows", None, None, f"ledger|{r['disposition']}")},
         method="iop.load validation and scoring (row ledger)",
     )
     ctx.facts["ledger"] = t.frame
@@ -884,8 +978,22 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
                 tab.rename(columns={label: "reason"}),
                 counts=["rows"],
                 by="disposition",
+                # each disposition's reasons add up to its rows in Table 1 (unless a row has
+                # several): declared below with that count itself, hidden or not, rather than
+                # assumed known within this table
+                column_totals=False,
+                keys={
+                    "rows": lambda r: _key(
+                        "rows", None, None, f"ledger|{r['disposition']}|{r['reason']}"
+                    )
+                },
                 method="iop.load validation and scoring (row ledger)",
             )
+            for d, sub in tab.groupby("disposition", sort=False, observed=True):
+                ctx.identity(
+                    _key("rows", None, None, f"ledger|{d}"),
+                    [_key("rows", None, None, f"ledger|{d}|{r}") for r in sub[label]],
+                )
     data = loaded.data
     if "safety_flag" in data.columns and "instrument" in data.columns:
         phq = data[data["instrument"].astype("object") == "PHQ-9"]
@@ -1009,10 +1117,26 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
     )
     if res is None:
         return None
-    wide, groups = _flow_wide(res.flow)
+    full, groups = _flow_wide(res.flow)
+    cols = [*groups, _GROUP_LABEL_ALL]
+    # boxes that are 0 in every group say nothing to a reader: left out of the table, but
+    # still counted (as the zeros they are) in the sums the cross-table check solves
+    empty = (full[cols] == 0).all(axis=1).to_numpy() & (full["stage"] != "admitted").to_numpy()
+    for _, r in full[empty].iterrows():
+        for c in cols:
+            ctx.cells.setdefault(
+                _key(inst, group, c, _flow_pop(r["stage"], r["status"])), []
+            ).append((0.0, False))
+    wide = full[~empty].reset_index(drop=True)
+    left_out = [str(ctx.label(v)).lower() for v in full.loc[empty, "status"]]
     sec.p(
         f"Flow of {inst} episodes from admission to follow-up. Within each stage every episode "
         "is counted in exactly one row, so each stage's rows add up to the episodes admitted."
+        + (
+            f" Rows that are 0 in every group are left out ({', '.join(dict.fromkeys(left_out))})."
+            if left_out
+            else ""
+        )
     )
     t = ctx.add_table(
         sec,
@@ -1022,6 +1146,10 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
         counts=[*groups, _GROUP_LABEL_ALL],
         by="stage",
         total_col=_GROUP_LABEL_ALL,
+        # a stage's statuses add up to the episodes admitted: the identities declared below
+        # say so with the admitted count itself (hidden or not), where the table alone would
+        # assume an implicit total is known and hide a status beside every small one
+        column_totals=False,
         keys={
             c: (lambda r, c=c: _key(inst, group, c, _flow_pop(r["stage"], r["status"])))
             for c in [*groups, _GROUP_LABEL_ALL]
@@ -1030,7 +1158,7 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
     )
     # every stage adds up to the episodes admitted; responders + non-responders = eligible
     for c in [*groups, _GROUP_LABEL_ALL]:
-        for stage, sub in wide.groupby("stage", sort=False):
+        for stage, sub in full.groupby("stage", sort=False):
             if stage == "admitted":
                 continue
             ctx.identity(
@@ -1060,7 +1188,9 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
             res = ctx.run(
                 sec,
                 f"Change summary ({inst})",
-                lambda g=g, ep=ep: iop.change_summary(ep, by=g, ci_level=ctx.cfg.ci_level),
+                lambda g=g, ep=ep: iop.change_summary(
+                    ep, by=g, ci_level=ctx.cfg.ci_level, zero_baseline="not_responding"
+                ),
             )
             if res is None:
                 continue
@@ -1094,6 +1224,8 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
                 title,
                 tb[cols],
                 counts=["n_episodes", "n_paired", "n_unpaired"],
+                # a t interval's width (with the SDs and r) and its p-value give n back
+                derived={c: "n_paired" for c in ("change_ci_low", "change_ci_high", "pvalue")},
                 small_n={c: "n_paired" for c in stats_cols},
                 total_row="Overall",
                 total_col="n_episodes",
@@ -2013,8 +2145,8 @@ def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | No
     x = np.arange(len(d))
     ax.bar(x - 0.2, d["baseline_mean"].astype(float), 0.4, label="baseline", color="#9bb7d4")
     ax.bar(x + 0.2, d["endpoint_mean"].astype(float), 0.4, label="endpoint", color="#1f5f8b")
-    ax.set_xticks(x, d["group"].tolist())
-    ax.set_ylabel(f"mean {inst} total")
+    ax.set_xticks(x, [str(ctx.label(v)) for v in d["group"]])
+    ax.set_ylabel(f"mean {inst} total (points)")
     ax.legend(frameon=False, ncols=2, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     ax.spines[["top", "right"]].set_visible(False)
     ctx.add_figure(
@@ -2022,8 +2154,8 @@ def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | No
         f"change_{_slug(inst)}",
         f"Mean {inst} at baseline and endpoint" + (f" by {g}" if g else ""),
         fig,
-        caption=f"Mean {inst} at baseline and endpoint (paired episodes; groups with "
-        "suppressed counts are not drawn).",
+        caption=f"Mean {inst} at baseline and endpoint (paired episodes). A group whose means "
+        "are hidden in the table (too few paired episodes) is not drawn.",
     )
 
 
@@ -2044,7 +2176,13 @@ def _fig_clinsig(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -
                 for gname in groups
             ]
         )
-        ax.barh(groups, 100 * vals, left=left, color=colors[i % len(colors)], label=o)
+        ax.barh(
+            [str(ctx.label(v)) for v in groups],
+            100 * vals,
+            left=left,
+            color=colors[i % len(colors)],
+            label=str(ctx.label(o)),
+        )
         left += 100 * vals
     ax.set_xlabel("% of paired episodes")
     ax.set_xlim(0, 100)
@@ -2088,7 +2226,7 @@ def _fig_noninferiority(
         color="#1f5f8b",
         capsize=3,
     )
-    ax.set_yticks(y, [str(c) for c in d["contrast"]])
+    ax.set_yticks(y, [str(ctx.label(c)) for c in d["contrast"]])
     ax.axvline(0, color="#777777", lw=0.8)
     margin = float(d["margin"].astype(float).iloc[0])
     ax.axvline(margin, color="#a23b2a", lw=1, ls="--", label=f"margin {margin:g}")
@@ -2124,8 +2262,8 @@ def _fig_followup(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
         lo = 100 * sub["ci_low"].astype(float).to_numpy()
         hi = 100 * sub["ci_high"].astype(float).to_numpy()
         err = [np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)]
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=str(gname))
-    ax.set_xticks(range(len(windows)), [str(w) for w in windows])
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=str(ctx.label(gname)))
+    ax.set_xticks(range(len(windows)), [str(ctx.label(w)) for w in windows])
     ax.set_xlabel("follow-up window after discharge")
     ax.set_ylabel("% responded")
     ax.set_ylim(0, 100)
@@ -2142,10 +2280,113 @@ def _fig_followup(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
 
 
 # ============================================================================ text sections
+def _period(data: pd.DataFrame) -> str:
+    """The reporting period to the month (an exact first or last date can belong to one
+    person): admissions, and the assessments."""
+
+    def span(col: str) -> tuple[str, str] | None:
+        if col not in data.columns:
+            return None
+        d = pd.to_datetime(data[col], errors="coerce").dropna()
+        if d.empty:
+            return None
+        return f"{d.min():%B %Y}", f"{d.max():%B %Y}"
+
+    parts = []
+    adm, ass = span("admit_date"), span("assessment_date")
+    if adm:
+        parts.append(f"admissions {adm[0]} to {adm[1]}")
+    if ass:
+        parts.append(f"questionnaires {ass[0]} to {ass[1]}")
+    return "; ".join(parts) or "not recorded in the data"
+
+
+def _at_a_glance(ctx: _Ctx, period: str) -> str:
+    """The first thing a reader sees: period, completeness, the headline numbers with their
+    intervals (from the suppressed tables, so a hidden number reads "not shown"), the format
+    verdict and what not to conclude. HTML."""
+    cfg, inst = ctx.cfg, ctx.cfg.primary_instrument
+    lvl = f"{100 * cfg.ci_level:g}% CI"
+    rows: list[tuple[str, str]] = [("Reporting period", period)]
+
+    def pct(r, est="estimate", lo="ci_low", hi="ci_high") -> str:
+        if not all(ctx.shown(r.get(c)) for c in (est, lo, hi)):
+            return "not shown (small numbers)"
+        return f"{100 * r[est]:.1f}% ({lvl} {100 * r[lo]:.1f} to {100 * r[hi]:.1f})"
+
+    ch = ctx.facts.get("change", {}).get(inst)
+    if ch is not None and len(ch[ch["group"] == "Overall"]):
+        r = ch[ch["group"] == "Overall"].iloc[0]
+        adm, pair = r["n_episodes"], r["n_paired"]
+        text = f"{int(adm):,} admitted" if ctx.shown(adm) else "number admitted not shown"
+        if ctx.shown(pair):
+            text += f"; {int(pair):,} with a {inst} score at the start and the end"
+            if ctx.shown(adm) and adm:
+                text += f" ({100 * pair / adm:.1f}%)"
+        rows.append(("Episodes", text))
+        if ctx.shown(r["mean_change"]):
+            ci = (
+                f" ({lvl} {r['change_ci_low']:.1f} to {r['change_ci_high']:.1f})"
+                if ctx.shown(r["change_ci_low"]) and ctx.shown(r["change_ci_high"])
+                else ""
+            )
+            rows.append(
+                (
+                    f"Mean change in {inst}",
+                    f"{r['mean_change']:+.1f} points{ci}; from {r['baseline_mean']:.1f} to "
+                    f"{r['endpoint_mean']:.1f} (negative = fewer symptoms)",
+                )
+            )
+    rates = ctx.facts.get("rates", {}).get(inst)
+    if rates is not None:
+        from .. import instruments as _inst
+
+        cut = _inst.get(inst).remission_below
+        for measure, label in (
+            ("response (≥50% reduction)", "Response (score at least halved)"),
+            ("remission", f"Remission (end score below {cut:g})"),
+        ):
+            r = rates[(rates["group"] == "Overall") & (rates["measure"] == measure)]
+            if len(r):
+                rows.append((label, pct(r.iloc[0], "rate")))
+    cs = ctx.facts.get("clinsig", {}).get(inst)
+    if cs is not None:
+        r = cs[cs["outcome"] == "recovered"]
+        if len(r):
+            rows.append(("Recovered (reliable and clinically significant)", pct(r.iloc[0])))
+    cmpr = ctx.facts.get("equivalence", {}).get(inst)
+    if cmpr is not None and len(cmpr) and "conclusion" in cmpr:
+        verdict = "; ".join(
+            f"{str(ctx.label(r['contrast'])).replace(' − ', ' vs ')}: {r['conclusion']}"
+            for _, r in cmpr.iterrows()
+        )
+        margin = cmpr["margin"].iloc[0] if "margin" in cmpr else None
+        rows.append(
+            (
+                f"{str(ctx.label(cfg.comparison_group)).capitalize()} comparison",
+                verdict
+                + (f" (margin {float(margin):g} points, adjusted)" if ctx.shown(margin) else ""),
+            )
+        )
+    rows.append(
+        (
+            "Do not conclude",
+            "that treatment alone caused the change (there is no control group); that the "
+            "formats are equal (non-inferior only rules out a difference larger than the "
+            "margin); or that follow-up scores describe everyone (only those who answered).",
+        )
+    )
+    body = "".join(
+        f"<tr><th scope='row'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
+    )
+    return f'<table class="glance"><caption>At a glance</caption><tbody>{body}</tbody></table>'
+
+
 def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int) -> None:
     cfg, th = ctx.cfg, ctx.threshold
     items: list[str] = []
     inst = cfg.primary_instrument
+    sec.html(_at_a_glance(ctx, ctx.facts.get("period", "")))
     ch = ctx.facts.get("change", {}).get(inst)
     if ch is not None and len(ch):
         row = ch[ch["group"] == "Overall"]
@@ -2155,9 +2396,14 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
                 _n_of(_fmt_n(row["n_paired"], th), _fmt_n(row["n_episodes"], th))
                 + f" had a {inst} score at both the start and the end of treatment. "
                 f"Their average {inst} score fell from {row['baseline_mean']:.1f} to "
-                f"{row['endpoint_mean']:.1f}, a change of {row['mean_change']:.1f} points "
-                f"({100 * cfg.ci_level:g}% CI {row['change_ci_low']:.1f} to "
-                f"{row['change_ci_high']:.1f}; negative means fewer symptoms)."
+                f"{row['endpoint_mean']:.1f}, a change of {row['mean_change']:.1f} points ("
+                + (
+                    f"{100 * cfg.ci_level:g}% CI {row['change_ci_low']:.1f} to "
+                    f"{row['change_ci_high']:.1f}; "
+                    if ctx.shown(row["change_ci_low"]) and ctx.shown(row["change_ci_high"])
+                    else ""
+                )
+                + "negative means fewer symptoms)."
             )
     eff = ctx.facts.get("effects", {}).get(inst)
     if eff is not None and len(eff):
@@ -2187,7 +2433,7 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
     cmpr = ctx.facts.get("equivalence", {}).get(inst)
     if cmpr is not None and len(cmpr) and "conclusion" in cmpr:
         conc = "; ".join(
-            f"{str(r['contrast']).replace(' - ', ' vs ')}: {r['conclusion']}"
+            f"{str(ctx.label(r['contrast'])).replace(' − ', ' vs ')}: {r['conclusion']}"
             + (f" (margin {float(r['margin']):g} points)" if ctx.shown(r.get("margin")) else "")
             for _, r in cmpr.iterrows()
         )
@@ -2210,7 +2456,7 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
         parts = []
         for _, r in fu[fu["group"] == "Overall"].iterrows():
             if ctx.shown(r["estimate"]) and ctx.shown(r["n_responded"]) and r["n_responded"]:
-                parts.append(f"{_pct(r['estimate'])} at {r['window']}")
+                parts.append(f"{_pct(r['estimate'])} at the {ctx.label(r['window'])}")
         if parts:
             items.append(
                 "Follow-up questionnaires were returned for "
@@ -2477,6 +2723,7 @@ def _build_sections(
     s_meth = Section("methods", "Methods")
     s_prov = Section("provenance", "Provenance")
 
+    ctx.facts["period"] = _period(loaded.data)
     _section_quality(ctx, s_quality, loaded)
     ctx.step("quality")
     ret = _section_flow(ctx, s_flow, eps[primary], primary)
@@ -2556,7 +2803,7 @@ def report(
     >>> import iop_outcomes as iop
     >>> rep = iop.report(iop.synth.demo(), out="reports/demo")  # doctest: +SKIP
     >>> rep.keys[:2]  # doctest: +SKIP
-    ['01_ledger_dispositions', '02_ledger_reasons']
+    ['ledger_dispositions', 'ledger_reasons']
     """
     cfg = load_config(config)
     _timestamp(timestamp)  # an unusable choice fails now, not after the build
@@ -2619,11 +2866,15 @@ def report(
         # populations hidden so far until no table or cross-table sum hides anything new.
         cache: list = []
         forced: frozenset = frozenset()
+        protected: frozenset | None = None
         for n_pass in range(200):
-            ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=False)
+            ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=False, protected=protected)
             if n_pass == 0:  # the first pass runs the analyses
                 ctx.step = step
             _build_sections(ctx, loaded, eps, rules, ("", ""), input_name)
+            if protected is None:  # the counts are known now: settle what the headline holds
+                protected = _protected_populations(ctx)
+                continue
             more = forced | _hidden_populations(ctx)
             if more == forced:
                 break
@@ -2631,7 +2882,7 @@ def report(
         else:  # pragma: no cover - the hidden set only grows, so this cannot happen
             raise IOPError("Small-cell suppression across tables did not settle.")
         generated = _timestamp(timestamp, _assessment_dates(loaded.data))
-        ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=True)
+        ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=True, protected=protected)
         sections, prov = _build_sections(ctx, loaded, eps, rules, generated, input_name)
         step("suppression")
 

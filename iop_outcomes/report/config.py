@@ -24,6 +24,10 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     threshold = 11                         # counts 1-10 shown as "<11"
     enabled = true                         # false: explicit, and the report says so
 
+    [labels]                               # codes as your program says them (tables, text)
+    virtual = "Telehealth"
+    in_person = "On site"
+
     [sensitivity]                          # missing-data sensitivity analysis
     enabled = true
     methods = ["completers", "locf", "bocf", "mi", "mixed"]
@@ -38,11 +42,14 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     skip_rows = 2                          # title rows above the header (CSV, Excel)
     wide = false                           # one row per episode (phq9_intake, ...)
     episodes = "episodes.csv"              # episode table joined on episode_id (relative)
-    source = "redcap"                      # a REDCap export (see docs/data-format.md)
+    source = "redcap"                      # a REDCap export, or "fhir" (see docs/data-format.md)
     dictionary = "dictionary.csv"          # its REDCap data dictionary (relative)
+    harmonize = "PHQ-8"                    # PHQ-9 scored as PHQ-8 from items 1-8
 
 The command line's ``--mapping``, ``--sheet``, ``--skip-rows``, ``--wide``, ``--episodes``,
-``--source`` and ``--dictionary`` override these keys.
+``--source``, ``--dictionary`` and ``--harmonize`` override these keys. With ``harmonize``, the
+short form stands in for the instrument it is scored from in ``instruments`` and
+``primary_instrument`` (``"PHQ-8"`` for ``"PHQ-9"``).
 """
 
 from __future__ import annotations
@@ -96,10 +103,34 @@ class StudyConfig:
     #: ``[data] source`` (``"redcap"``) and ``dictionary``: iop.load's ``source=`` / ``dictionary=``
     data_source: str | None = None
     dictionary: str | None = None
+    #: ``[data] harmonize`` (``"PHQ-8"``): iop.load's ``harmonize=``
+    harmonize: str | None = None
     source: str | None = None
+    #: ``[labels]``: a code of the data (``virtual``, ``dropped_out``, ``1m``) -> the words a
+    #: reader sees (``"Telehealth"``), over the report's plain defaults
+    labels: dict[str, str] = field(default_factory=dict)
     #: keys the configuration set explicitly ("groupings", "comparison.group", ...): a
     #: grouping column the user named must exist in the data; a default may be absent
     given: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.harmonize is None:
+            return
+        from .. import instruments as _inst
+
+        name = _inst.canonical_name(str(self.harmonize))
+        short = _inst.get(name) if name else None
+        if short is None or short.subset_of is None:
+            raise ConfigError(
+                "The 'harmonize' key in [data] must be 'PHQ-8' (PHQ-9 scored as PHQ-8 from "
+                f"items 1-8). Got {self.harmonize!r} instead."
+            )
+        swap = {short.subset_of: short.name}  # the analyses read the harmonised instrument
+        insts = tuple(dict.fromkeys(swap.get(i, i) for i in self.instruments))
+        object.__setattr__(self, "harmonize", short.name)
+        object.__setattr__(self, "instruments", insts)
+        primary = swap.get(self.primary_instrument, self.primary_instrument)
+        object.__setattr__(self, "primary_instrument", primary)
 
     @property
     def suppression_threshold(self) -> int | None:
@@ -127,6 +158,7 @@ class StudyConfig:
             "sensitivity": dict,
             "trajectories": dict,
             "data": dict,
+            "labels": dict,
         }
         _check_keys(d, top, "the top level", where)
         kw: dict[str, Any] = {"source": source}
@@ -215,6 +247,15 @@ class StudyConfig:
             kw["threshold"] = sup["threshold"]
         if "enabled" in sup:
             kw["suppression_enabled"] = sup["enabled"]
+        labels = d.get("labels", {})
+        bad = {k: v for k, v in labels.items() if not isinstance(v, str) or not v.strip()}
+        if bad:
+            raise ConfigError(
+                f"Each entry of [labels]{where} maps a code of the data to the words a reader "
+                f'sees, e.g. virtual = "Telehealth". Not text: {bad!r}.'
+            )
+        if labels:
+            kw["labels"] = {str(k): v.strip() for k, v in labels.items()}
         sens = d.get("sensitivity", {})
         _check_keys(
             sens, {"enabled": bool, "methods": list, "n_imputations": int}, "[sensitivity]", where
@@ -245,6 +286,7 @@ class StudyConfig:
                 "episodes": str,
                 "source": str,
                 "dictionary": str,
+                "harmonize": str,
             },
             "[data]",
             where,
@@ -268,15 +310,15 @@ class StudyConfig:
                 f"The 'skip_rows' key in [data]{where} must be an integer >= 0 (the title rows "
                 f"above the header). Got {data['skip_rows']!r} instead."
             )
-        for k in ("sheet", "skip_rows", "wide"):
+        for k in ("sheet", "skip_rows", "wide", "harmonize"):
             if k in data:
                 kw[k] = data[k]
         if "source" in data:
-            if data["source"] != "redcap":
+            if data["source"] not in ("redcap", "fhir"):
                 raise ConfigError(
-                    f"The 'source' key in [data]{where} must be \"redcap\" (a REDCap export); "
-                    f"leave it out for the data contract's own layout. Got {data['source']!r} "
-                    "instead."
+                    f"The 'source' key in [data]{where} must be \"redcap\" (a REDCap export) or "
+                    '"fhir" (a FHIR R4 export); leave it out for the data contract\'s own '
+                    f"layout. Got {data['source']!r} instead."
                 )
             kw["data_source"] = data["source"]
         return cls(**kw)
@@ -307,7 +349,7 @@ class StudyConfig:
         Examples
         --------
         >>> StudyConfig.from_dict({"data": {"sheet": "PHQ", "skip_rows": 1}}).load_options()
-        {'mapping': None, 'sheet': 'PHQ', 'skip_rows': 1, 'wide': False, 'episodes': None, 'source': None, 'dictionary': None}
+        {'mapping': None, 'sheet': 'PHQ', 'skip_rows': 1, 'wide': False, 'episodes': None, 'source': None, 'dictionary': None, 'harmonize': None}
         """
         return {
             "mapping": self.mapping,
@@ -317,6 +359,7 @@ class StudyConfig:
             "episodes": self.episodes,
             "source": self.data_source,
             "dictionary": self.dictionary,
+            "harmonize": self.harmonize,
         }
 
     def margin_for(self, instrument: str) -> float | None:
@@ -341,6 +384,7 @@ class StudyConfig:
             ("episodes", None),
             ("data_source", None),
             ("dictionary", None),
+            ("harmonize", None),
         ):
             if type(d[k]) is type(default) and d[k] == default:
                 del d[k]  # reading options are recorded when set

@@ -97,6 +97,12 @@ class ReportTable:
     method: str = ""
     digits: int = 2
     index: bool = False
+    #: columns of proportions, shown in the HTML as percentages with one decimal (only in
+    #: the rows of ``percent_rows`` when given)
+    percent: tuple[str, ...] = ()
+    percent_rows: Any = None
+    #: the study file's ``[labels]`` (codes -> the program's words), over :data:`LABELS`
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -328,6 +334,12 @@ table.iop-table th { border-bottom: 1.5px solid var(--ink); background: #f4f6f8;
 .method { color: var(--muted); font-size: .8rem; margin: .1rem 0; }
 figure img { max-width: 100%; height: auto; display: block; }
 figcaption { color: var(--muted); font-size: .85rem; }
+table.glance { border-collapse: collapse; margin: .4rem 0 1rem; width: 100%; font-size: .95rem; }
+table.glance caption { text-align: left; font-weight: 700; font-size: 1.1rem; padding: .2rem 0; }
+table.glance th { text-align: left; vertical-align: top; width: 16rem; padding: .3rem .6rem .3rem 0;
+  border-bottom: 1px solid var(--rule); font-weight: 600; }
+table.glance td { padding: .3rem 0; border-bottom: 1px solid var(--rule); }
+@media (max-width: 800px) { table.glance th { width: auto; } }
 .summary { background: #f3f7fa; border-left: 4px solid var(--accent); padding: .6rem 1rem; }
 .banner { border: 2px solid var(--warn); color: var(--warn); padding: .5rem .8rem;
   font-weight: 600; margin: .8rem 0; }
@@ -351,31 +363,163 @@ pre { font-size: .75rem; background: #f4f6f8; padding: .5rem; overflow-x: auto; 
 """.strip()
 
 
-#: Column headers shown in the HTML (CSV/XLSX keep the machine-readable names).
+#: Column headers shown in the HTML, in plain words with units (CSV/XLSX keep the
+#: machine-readable names). A column shown as a percentage gets " (%)".
 HEADERS = {
-    "n_episodes": "episodes",
-    "n_paired": "paired",
-    "n_unpaired": "unpaired",
-    "baseline_mean": "baseline M",
-    "baseline_sd": "SD",
-    "endpoint_mean": "endpoint M",
-    "endpoint_sd": "SD ",
-    "mean_change": "change",
-    "change_ci_low": "CI low",
-    "change_ci_high": "CI high",
+    "group": "Group",
+    "measure": "Measure",
+    "outcome": "Outcome",
+    "window": "Follow-up",
+    "stage": "Stage",
+    "status": "Status",
+    "contrast": "Contrast",
+    "method": "Method",
+    "disposition": "Disposition",
+    "reason": "Reason",
+    "rows": "Rows",
+    "share": "Share",
+    "episodes": "Episodes",
+    "pct": "Share",
+    "term": "Term",
+    "variable": "Variable",
+    "estimand": "Estimand",
+    "assumption": "Assumption",
+    "baseline band": "Band at start",
+    "total": "Total",
+    "n_episodes": "Episodes",
+    "n_paired": "Scored at start and end",
+    "n_unpaired": "Missing a score",
+    "baseline_mean": "Start mean (points)",
+    "baseline_sd": "Start SD",
+    "endpoint_mean": "End mean (points)",
+    "endpoint_sd": "End SD",
+    "mean_change": "Mean change (points)",
+    "change_ci_low": "CI low (points)",
+    "change_ci_high": "CI high (points)",
     "ci_low": "CI low",
     "ci_high": "CI high",
     "pvalue": "p",
-    "r_pre_post": "r",
-    "n_used": "n",
-    "n_group": "n (group)",
-    "n_reference": "n (ref.)",
-    "n_eligible": "eligible",
-    "n_responded": "responded",
-    "n_excluded": "excluded",
-    "estimate": "estimate",
+    "r_pre_post": "Start–end correlation",
+    "r": "Start–end correlation",
+    "k": "Met",
+    "n": "Of",
+    "count": "Count",
+    "rate": "Rate",
+    "estimate": "Estimate",
+    "n_used": "Episodes used",
+    "n_group": "Episodes (group)",
+    "n_reference": "Episodes (reference)",
+    "n_eligible": "Eligible",
+    "n_responded": "Responded",
+    "n_excluded": "Excluded",
+    "n_missing": "Missing",
     "ci_method": "CI method",
+    "ci_level": "CI level",
+    "margin": "Margin (points)",
+    "conclusion": "Conclusion",
+    "numerator": "Numerator",
+    "denominator": "Denominator",
+    "year": "Year",
+    "national_estimate": "National",
+    "dropouts": "Dropped out",
+    "transfers": "Transferred",
+    "censored": "Censored",
+    "median_los": "Median stay (days)",
+    "los_ci_low": "CI low (days)",
+    "los_ci_high": "CI high (days)",
+    "tau2_method": "Between-site variance method",
+    "sites": "Sites",
+    "I2": "I² (%)",
+    "tau2": "Between-site variance τ²",
+    "pi_low": "Prediction interval low",
+    "pi_high": "Prediction interval high",
+    "n_retained": "Retained",
+    "mean_retained": "Retained mean",
+    "sd_retained": "Retained SD",
+    "n_lost": "Lost",
+    "mean_lost": "Lost mean",
+    "sd_lost": "Lost SD",
+    "smd": "Standardised difference",
 }
+
+#: Codes of the data and of the analyses in the words a reader sees; a study file's
+#: ``[labels]`` adds to and overrides these (``virtual = "Telehealth"``).
+LABELS = {
+    "in_person": "In person",
+    "virtual": "Virtual",
+    "hybrid": "Hybrid",
+    "completed": "Completed",
+    "dropped_out": "Dropped out",
+    "transferred": "Transferred",
+    "administrative": "Administrative discharge",
+    "ongoing": "Still in treatment",
+    "admitted": "Admitted",
+    "baseline": "Baseline",
+    "in_treatment": "In treatment",
+    "discharge": "Discharge",
+    "endpoint": "Endpoint",
+    "accepted": "Accepted",
+    "repaired": "Repaired",
+    "quarantined": "Quarantined",
+    "recovered": "Recovered",
+    "improved": "Improved",
+    "unchanged": "Unchanged",
+    "deteriorated": "Deteriorated",
+    "response": "Response",
+    "remission": "Remission",
+    "followup_phq9": "PHQ-9 at follow-up",
+    "response_among_measured": "Response, among those measured",
+    "remission_among_measured": "Remission, among those measured",
+    "change_from_endpoint": "Change from endpoint (points)",
+    "kept_reliable_improvement": "Kept reliable improvement",
+    "relapse": "Relapse",
+    "completers": "Completers",
+    "locf": "Last observation carried forward",
+    "bocf": "Baseline observation carried forward",
+    "mi": "Multiple imputation",
+    "mixed": "Mixed model",
+    # participant-flow boxes
+    "baseline measured": "Baseline measured",
+    "no baseline score": "No baseline score",
+    "measured after baseline": "Measured after baseline",
+    "not measured after baseline": "Not measured after baseline",
+    "status unknown": "Status unknown",
+    "discharged, endpoint scored": "Discharged, endpoint scored",
+    "discharged, no endpoint score": "Discharged, no endpoint score",
+    "not discharged": "Not discharged",
+    "responded": "Responded",
+    "eligible, no response": "Eligible, no response",
+    "window still open": "Window still open",
+}
+_WINDOW = re.compile(r"^(?:followup_)?(\d+)([mw])$")
+_CONTRAST = re.compile(r"^(.+?) [-−] (.+)$")
+
+
+def plain_label(v: Any, labels: dict[str, str] | None = None) -> Any:
+    """A code as a reader sees it: ``[labels]`` first, then :data:`LABELS`, follow-up windows
+    (``1m``, ``followup_3m`` -> ``1-month follow-up``) and contrasts (``virtual - in_person``
+    -> ``Virtual − In person``); anything else (numbers, ``<11``, ``*``) is returned as is.
+
+    Examples
+    --------
+    >>> plain_label("dropped_out"), plain_label("followup_1m"), plain_label("12w")
+    ('Dropped out', '1-month follow-up', '12-week follow-up')
+    >>> plain_label("virtual - in_person", {"virtual": "Telehealth"})
+    'Telehealth − In person'
+    """
+    if not isinstance(v, str):
+        return v
+    if labels and v in labels:
+        return labels[v]
+    if v in LABELS:
+        return LABELS[v]
+    m = _WINDOW.match(v)
+    if m:
+        return f"{m[1]}-{'month' if m[2] == 'm' else 'week'} follow-up"
+    m = _CONTRAST.match(v)
+    if m:
+        return f"{plain_label(m[1], labels)} − {plain_label(m[2], labels)}"
+    return v
 
 
 def _is_num(v: Any) -> bool:
@@ -393,10 +537,26 @@ def display_frame(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     )
 
 
+def _header(c: Any, t: ReportTable) -> str:
+    name = HEADERS.get(str(c), None)
+    if name is None:  # a group (participant flow) or band column: its label
+        name = str(plain_label(str(c), t.labels))
+    if str(c) in t.percent:
+        name += " (%)" if t.percent_rows is None else " (% for rates)"
+    return name
+
+
 def _table_html(t: ReportTable) -> str:
     df = t.frame.reset_index() if t.index else t.frame
     disp = display_frame(df, t.digits)
-    head = "".join(f"<th>{html.escape(HEADERS.get(str(c), str(c)))}</th>" for c in df.columns)
+    for c in t.percent:  # proportions as percentages with one decimal
+        if c in df.columns:
+            rows_ = np.ones(len(df), bool) if t.percent_rows is None else t.percent_rows
+            disp[c] = [
+                f"{100 * float(v):.1f}" if _is_num(v) and on else d
+                for v, d, on in zip(df[c], disp[c], rows_, strict=True)
+            ]
+    head = "".join(f"<th>{html.escape(_header(c, t))}</th>" for c in df.columns)
     rows = []
     raw = df.to_numpy(dtype=object)
     shown = disp.to_numpy(dtype=object)
@@ -406,7 +566,8 @@ def _table_html(t: ReportTable) -> str:
             v = raw[i, j]
             num = _is_num(v) or (isinstance(v, str) and (v.startswith("<") or v == "*"))
             cls = ' class="num"' if num else ""
-            cells.append(f"<td{cls}>{html.escape(str(shown[i, j]))}</td>")
+            text = shown[i, j] if num else plain_label(shown[i, j], t.labels)
+            cells.append(f"<td{cls}>{html.escape(str(text))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     body = (
         f'<table class="iop-table"><thead><tr>{head}</tr></thead>'

@@ -141,6 +141,7 @@ def suppress(
     force: pd.DataFrame | np.ndarray | None = None,
     shares: Mapping[str, str] | None = None,
     complement_label: str = COMPLEMENT_LABEL,
+    protect: pd.DataFrame | None = None,
 ) -> SuppressedTable:
     """Hide small counts, their complements and the values derived from them.
 
@@ -195,6 +196,12 @@ def suppress(
         row's count is hidden (``count / share`` would give the total back).
     complement_label : str, default ``"*"``
         Text of complementary and derived hidden cells.
+    protect : DataFrame of bool, optional
+        Cells (aligned on the count columns, like ``force``) never chosen as complements
+        while another cell of the constraint can be: a report's headline counts (the paired
+        n, the responders) stay shown and a total or another group's count is hidden
+        instead. A protected cell is still hidden when it is small, forced, or the only
+        cell left that can protect a constraint (safety first).
 
     Returns
     -------
@@ -302,10 +309,29 @@ def suppress(
             fm = arr[:, [list(df.columns).index(c) for c in counts]] if counts else arr[:, :0]
         hidden |= fm & finite
     n_forced = int((hidden & ~primary).sum())
+    guarded = np.zeros_like(hidden)
+    if protect is not None:
+        guarded = (
+            np.column_stack(
+                [
+                    protect[c].to_numpy(dtype=bool)
+                    if c in protect.columns
+                    else np.zeros(n_rows, bool)
+                    for c in counts
+                ]
+            )
+            if counts
+            else guarded
+        )
     for k_col, n_col in complements.items():
-        rest = values[:, col_pos[n_col]] - values[:, col_pos[k_col]]
+        kj, nj = col_pos[k_col], col_pos[n_col]
+        rest = values[:, nj] - values[:, kj]
         with np.errstate(invalid="ignore"):
-            hidden[:, col_pos[k_col]] |= (rest >= 1) & (rest < threshold)
+            small_rest = (rest >= 1) & (rest < threshold)
+        # hide k (or n, when k is a protected headline count and n is not)
+        take_n = small_rest & guarded[:, kj] & ~guarded[:, nj]
+        hidden[:, kj] |= small_rest & ~take_n
+        hidden[:, nj] |= take_n
 
     # constraints: (member cells, total cell or None); a cell is (row, count-column index)
     is_total = _total_row_mask(df, total_row, counts)
@@ -365,15 +391,19 @@ def suppress(
             if n_hidden_in(ci) != 1:
                 continue
             visible = [q for q in cells if not hidden[q]]
-            positive = [q for q in visible if values[q] > 0]
-            zeros = [q for q in visible if values[q] == 0]
-            if positive:
-                pick = min(positive, key=lambda q: cost(q, ci))
-            elif total is not None and not hidden[total]:
-                pick = total
-            elif zeros:
-                pick = min(zeros, key=lambda q: cost(q, ci))
-            else:
+            pick = None
+            for allowed in (False, True):  # protected cells only when nothing else protects
+                positive = [q for q in visible if values[q] > 0 and guarded[q] <= allowed]
+                zeros = [q for q in visible if values[q] == 0 and guarded[q] <= allowed]
+                if positive:
+                    pick = min(positive, key=lambda q: cost(q, ci))
+                elif total is not None and not hidden[total] and guarded[total] <= allowed:
+                    pick = total
+                elif zeros:
+                    pick = min(zeros, key=lambda q: cost(q, ci))
+                if pick is not None:
+                    break
+            if pick is None:
                 continue
             hidden[pick] = True
             changed = True

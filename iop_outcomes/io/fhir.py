@@ -1,0 +1,962 @@
+"""FHIR R4 exports: QuestionnaireResponse and Observation resources to one row per administration.
+
+:func:`read_fhir` reads a FHIR R4 export — a Bulk Data ``$export`` NDJSON file (``.ndjson``,
+``.ndjson.gz``), a directory of them (one file per resource type, as ``$export`` writes), a
+Bundle or single resource (``.json``), or already-parsed resources (a list of dicts, or a
+Bundle dict) — and :func:`fhir_to_long` turns the resources into the long format of the data
+contract (``docs/data-format.md``, "FHIR exports"). :func:`iop_outcomes.load` does both with
+``source="fhir"``.
+
+What is read
+------------
+Codes are the instruments' LOINC codes, kept as data in ``instruments/builtin.toml``
+(``loinc_panel``, ``loinc_total``, ``loinc_items``, ``loinc_answers``; a registered instrument
+with these fields is read the same way):
+
+======  ===========  ========  ======================================================
+        panel        total     items, in item order
+======  ===========  ========  ======================================================
+PHQ-9   44249-1      44261-6   44250-9 44255-8 44259-0 44254-1 44251-7 44258-2 44252-5
+                               44253-3 44260-8
+GAD-7   69737-5      70274-6   69725-0 68509-9 69733-4 69734-2 69735-9 69689-8 69736-7
+======  ===========  ========  ======================================================
+
+Answers (LOINC answer list LL358-3): LA6568-5 "Not at all" = 0, LA6569-3 "Several days" = 1,
+LA6570-1 "More than half the days" = 2, LA6571-9 "Nearly every day" = 3.
+
+Sources checked: loinc.org/44261-6 and loinc.org/44249-1 (Regenstrief); loinc.org/69729-2 (the
+PHQ-SADS panel, which lists every PHQ-9 and GAD-7 item code with its question text); the HL7
+personal-health-record IG's GAD-7 QuestionnaireResponse example (linkIds 69725-0 … 69736-7);
+the LL358-3 value set (LA6568-5 … LA6571-9) as published in public FHIR IGs. Every code's LOINC
+mod-10 check digit was recomputed. Two codes of the brief this module was written from were
+wrong and are *not* read: ``68509-6`` (GAD-7 item 2 is **68509-9**; 68509-6 fails the check
+digit) and ``68510-4`` (not a GAD-7 item, fails the check digit; item 6 is **69689-8** and
+item 7 is **69736-7**).
+
+* **QuestionnaireResponse**: items (nested groups and answer items included) whose ``linkId``
+  is an item or total code (``44250-9``, or a path ending in it such as LHC-Forms'
+  ``/44249-1/44250-9``). The answer is ``valueCoding`` (an LA code above; else its
+  ``ordinalValue`` / ``itemWeight`` extension; else its display text, read like any answer
+  text), ``valueInteger``, ``valueDecimal``, ``valueQuantity.value`` or ``valueString``.
+  Other items (the PHQ-9's difficulty question, items of other forms) are not read. One
+  administration per instrument found (a form holding both a PHQ-9 and a GAD-7 gives two).
+  ``authored`` is the assessment date; ``status`` ``in-progress``, ``stopped`` or
+  ``entered-in-error`` quarantines the response.
+* **Observation**: a **panel** (``44249-1`` / ``69737-5``) takes its items and total from its
+  ``component`` list and from the item / total Observations its ``hasMember`` references
+  (components win where both give an item); a **total** Observation (``44261-6`` /
+  ``70274-6``) gives the total; an **item** Observation referenced by no panel is combined
+  with the other item Observations of the same patient, instrument, ``effective`` time and
+  encounter (a second answer to the same item starts another administration). Values are
+  ``valueQuantity.value``, ``valueInteger``, ``valueCodeableConcept`` (as ``valueCoding``
+  above) or ``valueString``; the date is ``effectiveDateTime`` (else ``effectivePeriod.start``,
+  ``effectiveInstant``). ``status`` ``entered-in-error`` or ``cancelled`` quarantines it. Any
+  other code is **quarantined** ("not a PHQ-9 / GAD-7 LOINC code"), never dropped.
+* ``subject`` ``Patient/123`` (also an absolute URL, or a Bundle's ``urn:uuid:`` fullUrl) gives
+  ``patient_id`` ``123``. Dates keep the day as written (the local day of a timestamp); a
+  partial date (``2025-01``) is quarantined.
+* **Episodes**: an **EpisodeOfCare** (``patient``, ``period.start`` / ``period.end``) is an
+  episode: ``episode_id`` its id, ``admit_date`` / ``discharge_date`` its period. An
+  administration belongs to (1) the EpisodeOfCare its ``encounter`` lists
+  (``Encounter.episodeOfCare``) or its ``basedOn`` names; else (2) the ``encounter`` itself
+  when it spans more than one day (an admission modelled as one Encounter; its period gives
+  the dates); else (3) the patient's episode with the latest start no later than 14 days
+  after the assessment (the baseline window), else the patient's first episode. A patient
+  without any episode, when others have some, gets one episode ``Patient/<id>`` without dates.
+  Without any EpisodeOfCare or multi-day Encounter in the export, there is no ``episode_id``
+  column (one episode per patient, :func:`iop_outcomes.load`'s default).
+
+The ledger rule
+---------------
+**One ledger row per administration and per unusable record.** ``row`` is the record number
+in the input (1-based, across the files of a directory in name order; an NDJSON line or a
+Bundle entry is a record; blank lines are not records), ``column`` names the file, line and
+resource (``Observation.ndjson:3 Observation/phq9-p1``). Records that are quarantined: a line
+that is not valid JSON (named by file and line), a JSON value that is not a resource, an
+Observation with another code, a QuestionnaireResponse without a PHQ-9 / GAD-7 linkId, a
+questionnaire resource without a Patient subject or a full date, or with a status above, a
+panel with no values. Records with **no ledger row of their own**, each counted in a
+file-level note: the item / total Observations combined into an administration (the
+administration's row stands for them), and the context resources (Patient, EpisodeOfCare,
+Encounter and other resource types). So ``records = ledger rows (distinct records) +
+combined members + context records``; :func:`fhir_to_long` returns the counts in
+``origin.attrs["accounting"]``.
+
+Why a lean reader, not ``fhir.resources``: its pydantic models validate every element of
+every resource and read about 100x slower than parsing the same lines with ``orjson``
+(``bench/RESULTS.md``, "FHIR"); the few elements needed here are checked where they are read,
+and a malformed resource is ledgered instead of raising. ``orjson`` is used when installed
+(``pip install iop_outcomes[fhir]``), else ``json``.
+"""
+
+from __future__ import annotations
+
+import gc
+import gzip
+import hashlib
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import instruments as _inst
+from ..exceptions import ConfigError, LoadError
+from .readers import RawSource
+
+try:  # orjson: several times faster than json on NDJSON lines
+    import orjson as _json
+
+    _dumps = _json.dumps
+except ImportError:  # pragma: no cover - the standard library is the fallback
+    import json as _json
+
+    def _dumps(obj) -> bytes:
+        return _json.dumps(obj, sort_keys=True, default=str).encode()
+
+
+__all__ = ["read_fhir", "fhir_to_long", "FhirSource"]
+
+#: The assessment may precede admission by this much and still belong to the episode (the
+#: default baseline window of iop.EpisodeRules starts 14 days before admission).
+DAYS_BEFORE_EPISODE = 14
+#: Statuses that quarantine a questionnaire resource.
+QR_BAD_STATUS = frozenset({"in-progress", "stopped", "entered-in-error"})
+OBS_BAD_STATUS = frozenset({"entered-in-error", "cancelled"})
+#: Resource types read for context (episodes); they have no ledger row.
+CONTEXT_TYPES = ("Patient", "EpisodeOfCare", "Encounter")
+_ORDINAL_URLS = ("ordinalValue", "itemWeight", "iso21090-CO-value")
+_SUFFIXES = (".ndjson", ".ndjson.gz", ".json", ".json.gz", ".jsonl", ".jsonl.gz")
+
+# problem kinds: (reason template, fix); {value} is the record's own detail
+_PROBLEMS = {
+    "json": (
+        "not valid JSON: {value}",
+        "Repair or export the line again: each line of an NDJSON file must be one JSON resource.",
+    ),
+    "resource": (
+        "not a FHIR resource: {value}",
+        "Each line (Bundle entry) must be a JSON object with a resourceType.",
+    ),
+    "code": (
+        "not a PHQ-9 / GAD-7 LOINC code: {value}",
+        "Export only the questionnaire Observations (e.g. $export?_typeFilter=Observation?code="
+        "44249-1,44261-6,69737-5,70274-6), or register the instrument with its LOINC codes "
+        "(iop.instruments.register, loinc_panel / loinc_total / loinc_items).",
+    ),
+    "subject": (
+        "no Patient subject: {value}",
+        "Export the resource with its subject reference (Patient/<id>).",
+    ),
+    "date": (
+        "no full assessment date: {value}",
+        "Export the resource with its date (QuestionnaireResponse.authored, "
+        "Observation.effectiveDateTime) as a full day (YYYY-MM-DD...).",
+    ),
+    "status": (
+        "status {value}",
+        "Only finished responses and observations are scored: complete or correct the "
+        "resource in the source system and export it again.",
+    ),
+    "empty": (
+        "no item or total value: {value}",
+        "Export the panel with its components or the Observations its hasMember references.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FhirSource(RawSource):
+    """What :func:`read_fhir` returns: the long frame of :func:`fhir_to_long` as ``frame``,
+    with its ``origin`` (record number and resource of each row)."""
+
+    origin: pd.DataFrame | None = None
+
+
+@dataclass
+class _Codes:
+    """Code tables from the instrument registry."""
+
+    items: dict  # code -> (instrument, item number; 0 = total)
+    panels: dict  # code -> instrument
+    answers: dict  # instrument -> {LA code: value}
+    n_items: dict  # instrument -> number of items
+    width: int = 1  # values per administration: the total (0) and items 1..k
+    pairs: dict = field(default_factory=dict)  # (item code, answer code) -> (inst, n, value)
+
+    @classmethod
+    def build(cls) -> _Codes:
+        items, panels, answers, n_items = {}, {}, {}, {}
+        for name in _inst.names():
+            ins = _inst.get(name)
+            if not (ins.loinc_panel or ins.loinc_total or ins.loinc_items):
+                continue
+            if ins.loinc_panel:
+                panels[ins.loinc_panel] = name
+            if ins.loinc_total:
+                items[ins.loinc_total] = (name, 0)
+            for j, c in enumerate(ins.loinc_items, 1):
+                items[c] = (name, j)
+            answers[name] = dict(ins.loinc_answers)
+            n_items[name] = ins.n_items
+        pairs = {
+            (code, answer): (inst, n, value)
+            for code, (inst, n) in items.items()
+            if n
+            for answer, value in answers[inst].items()
+        }
+        return cls(items, panels, answers, n_items, max(n_items.values(), default=0) + 1, pairs)
+
+
+class _Bad:
+    """A record that is not a resource: why."""
+
+    __slots__ = ("kind", "detail")
+
+    def __init__(self, kind: str, detail: str) -> None:
+        self.kind, self.detail = kind, detail
+
+
+# ------------------------------------------------------------------------------ reading
+class _Records:
+    """The records of an input, read as they are iterated (an NDJSON file is never held
+    whole); a record is ``(file, where, resource or _Bad, alias)`` (``where``: the line, or a
+    Bundle entry; ``alias``: a Bundle's fullUrl -> ``Type/id``). ``sha256`` (of the bytes read)
+    is complete once iterated."""
+
+    def __init__(self, data, name: str | None) -> None:
+        self._hash = hashlib.sha256()
+        self.n = 0
+        if isinstance(data, dict):
+            data = [data]
+        if isinstance(data, (list, tuple)):
+            self._hash.update(_dumps(list(data)))
+            self.name, self._files, self._values = name or "<FHIR resources>", [], data
+            return
+        if not isinstance(data, (str, Path)):
+            raise ConfigError(
+                "With source='fhir', the data must be a path (an NDJSON or Bundle JSON file, or "
+                "a directory of Bulk Data NDJSON files) or a list of resources. Got a "
+                f"{type(data).__name__} instead."
+            )
+        path, self._values = Path(data), None
+        if path.is_dir():
+            self._files = sorted(p for p in path.iterdir() if p.name.lower().endswith(_SUFFIXES))
+            if not self._files:
+                raise LoadError(
+                    f"{str(path)!r} has no FHIR files (.ndjson, .ndjson.gz, .json): give the "
+                    "directory a Bulk Data $export wrote, or one of its files."
+                )
+        elif path.is_file():
+            if not path.name.lower().endswith(_SUFFIXES):
+                raise LoadError(
+                    f"{path.name!r} is not a FHIR export: source='fhir' reads NDJSON (.ndjson, "
+                    ".ndjson.gz; one resource per line), a Bundle or resource .json file, or the "
+                    "directory of a Bulk Data export. For a table of scores, leave source out."
+                )
+            self._files = [path]
+        else:
+            raise LoadError(
+                f"The FHIR export {str(path)!r} does not exist. Check the path (a .ndjson or "
+                "Bundle .json file, or the directory of a Bulk Data export)."
+            )
+        self.name = name or path.name
+        self._dir = path.is_dir()
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def __iter__(self):
+        if self._values is not None:
+            for i, r in enumerate(self._values, 1):
+                for rec in _entries(r, "<resources>", str(i)):
+                    self.n += 1
+                    yield rec
+            return
+        for p in self._files:
+            h = hashlib.sha256() if self._dir else self._hash
+            for rec in _file_records(p, h):
+                self.n += 1
+                yield rec
+            if self._dir:  # a directory's hash: each file's name and hash, in name order
+                self._hash.update(p.name.encode() + b"\0" + h.digest())
+
+
+class _Hashing:
+    """A binary file wrapper that hashes what is read."""
+
+    def __init__(self, fh, h) -> None:
+        self.fh, self.h = fh, h
+
+    def read(self, n: int = -1) -> bytes:
+        b = self.fh.read(n)
+        self.h.update(b)
+        return b
+
+
+def _file_records(path: Path, h):
+    fname = path.name
+    loads = _json.loads
+    gz = fname.lower().endswith(".gz")
+    stem = fname.lower().removesuffix(".gz")
+    with open(path, "rb") as raw_fh:
+        fh = gzip.GzipFile(fileobj=_Hashing(raw_fh, h)) if gz else None
+        try:
+            if stem.endswith(".json"):  # one JSON value: a Bundle, a resource or a list
+                data = fh.read() if gz else raw_fh.read()
+                if not gz:
+                    h.update(data)
+                try:
+                    value = loads(data)
+                except ValueError as exc:
+                    raise LoadError(
+                        f"{fname} is not valid JSON ({exc}). A Bulk Data export (one resource "
+                        "per line) must be named .ndjson."
+                    ) from None
+                for i, v in enumerate(value if isinstance(value, list) else [value], 1):
+                    yield from _entries(v, fname, str(i))
+                return
+            src = fh if gz else raw_fh
+            i, rest = 0, b""
+            while True:  # blocks of lines: one hash update per block, not per line
+                block = src.read(1 << 24)
+                if not gz:
+                    h.update(block)
+                lines = (rest + block).split(b"\n") if block else [rest]
+                rest = lines.pop() if block else b""
+                for line in lines:
+                    i += 1
+                    if not line or line.isspace():
+                        continue
+                    try:
+                        r = loads(line)
+                    except ValueError as exc:
+                        yield fname, i, _Bad("json", f"line {i} of {fname} ({exc})"), None
+                        continue
+                    if type(r) is dict and r.get("resourceType") == "Bundle":
+                        yield from _entries(r, fname, str(i))
+                    else:
+                        yield fname, i, r, None
+                if not block:
+                    break
+        except (OSError, EOFError) as exc:  # a damaged gzip file
+            raise LoadError(f"{fname}: not a readable gzip file ({exc}).") from None
+
+
+def _entries(r, fname: str, where: str) -> list:
+    """A Bundle's entries as records (``where`` ``entry k``, or ``<line> entry k`` for a
+    Bundle on an NDJSON line); any other value as one record."""
+    if not (isinstance(r, dict) and r.get("resourceType") == "Bundle"):
+        return [(fname, where, r, None)]
+    out, alias = [], {}
+    at = "" if fname.lower().removesuffix(".gz").endswith(".json") else f"{where} "
+    for k, e in enumerate(r.get("entry") or (), 1):
+        res = e.get("resource") if isinstance(e, dict) else None
+        if not isinstance(res, dict):
+            out.append(
+                (fname, f"{at}entry {k}", _Bad("resource", f"entry {k} has no resource"), None)
+            )
+            continue
+        if isinstance(e.get("fullUrl"), str) and res.get("id") is not None:
+            alias[e["fullUrl"]] = f"{res.get('resourceType')}/{res['id']}"
+        out.append((fname, f"{at}entry {k}", res, alias))  # urn:uuid references: this Bundle
+    return out
+
+
+# ------------------------------------------------------------------------------ values
+def _ref(x, alias=None) -> str | None:
+    """A Reference's ``reference`` as ``Type/id`` (absolute URLs and history cut)."""
+    ref = x.get("reference") if isinstance(x, dict) else None
+    if not isinstance(ref, str) or not ref:
+        return None
+    if alias and ref in alias:
+        return alias[ref]
+    if ref.startswith("urn:uuid:"):
+        return ref
+    parts = ref.split("/")
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    return "/".join(parts[-2:]) if len(parts) >= 2 else ref
+
+
+def _coding_value(c, table):
+    if not isinstance(c, dict):
+        return None
+    code = c.get("code")
+    v = table.get(code)
+    if v is not None:
+        return v
+    for e in c.get("extension") or ():
+        if isinstance(e, dict) and str(e.get("url", "")).endswith(_ORDINAL_URLS):
+            for k in ("valueDecimal", "valueInteger"):
+                if k in e:
+                    return e[k]
+    return c.get("display") or code
+
+
+def _value(a, table):
+    """The value of an answer / component / Observation (``value[x]``)."""
+    if not isinstance(a, dict):
+        return None
+    v = a.get("valueCoding")
+    if v is not None:
+        return _coding_value(v, table)
+    for k in ("valueInteger", "valueDecimal"):
+        if k in a:
+            return a[k]
+    v = a.get("valueQuantity")
+    if v is not None:
+        return v.get("value") if isinstance(v, dict) else None
+    v = a.get("valueCodeableConcept")
+    if v is not None:
+        if not isinstance(v, dict):
+            return None
+        for c in v.get("coding") or ():
+            got = _coding_value(c, table)
+            if got is not None:
+                return got
+        return v.get("text")
+    return a.get("valueString")
+
+
+def _day(v) -> str | None:
+    """``YYYY-MM-DD`` of a FHIR date / dateTime as written; ``None`` if not a full day."""
+    if isinstance(v, str) and len(v) >= 10 and v[4] == "-" and v[7] == "-":
+        return v[:10]
+    return None
+
+
+def _code_of(concept, codes: _Codes):
+    """``(kind, instrument, n, shown)`` of a CodeableConcept: ``panel``, ``item`` or ``None``."""
+    shown = []
+    for c in (concept.get("coding") or ()) if isinstance(concept, dict) else ():
+        if not isinstance(c, dict):
+            continue
+        code = c.get("code")
+        hit = codes.items.get(code)
+        if hit is not None:
+            return "item", hit[0], hit[1], code
+        inst = codes.panels.get(code)
+        if inst is not None:
+            return "panel", inst, None, code
+        shown.append(
+            f"{c.get('system', '')}|{code}" + (f" ({c['display']})" if "display" in c else "")
+        )
+    if not shown and isinstance(concept, dict) and concept.get("text"):
+        shown.append(repr(concept["text"]))
+    return None, None, None, ", ".join(shown) or "no code"
+
+
+# ------------------------------------------------------------------------------ walking
+class _Walk:
+    """One pass over the records, collecting administrations, items and context."""
+
+    def __init__(self, codes: _Codes) -> None:
+        self.codes = codes
+        self.adm: list = []  # [rec, label, pid, inst, date, enc, ep, values, problem]
+        self.blank = [None] * codes.width  # values: [total, item_1, ..., item_k]
+        self.panel_members: dict[int, list] = {}  # adm index -> member references
+        self.items: list = []  # [rec, label, key, pid, inst, n, value, date, enc, effective]
+        self.episodes: list = []  # (id, pid, start, end)
+        self.encounters: dict = {}  # "Encounter/id" -> (eoc ref, pid, start, end)
+        self.context: dict[str, int] = {}
+        self.unused_episodes = 0
+        self.alias: dict | None = None
+
+    def bad(self, rec, label, kind, detail, pid=None, inst=None, date=None, values=None) -> None:
+        self.adm.append([rec, label, pid, inst, date, None, None, values, (kind, detail)])
+
+    def subject(self, r, key="subject"):
+        x = r.get(key)
+        ref = x.get("reference") if type(x) is dict else None
+        if type(ref) is str and ref.startswith("Patient/") and ref.count("/") == 1 and ref[8:]:
+            return ref[8:], None  # the usual case, without _ref's general path
+        ref = _ref(x, self.alias)
+        if ref is None:
+            return None, "no subject reference"
+        if ref.startswith("urn:uuid:"):
+            return ref[9:], None
+        typ, _, pid = ref.rpartition("/")
+        if typ != "Patient" or not pid:
+            return None, f"subject {ref!r} is not a Patient"
+        return pid, None
+
+    def run(self, records) -> None:
+        for rec, (fname, line, r, alias) in enumerate(records, 1):
+            self.alias = alias
+            if isinstance(r, _Bad):
+                self.bad(rec, f"{fname}:{line}", r.kind, r.detail)
+                continue
+            if not isinstance(r, dict) or not isinstance(r.get("resourceType"), str):
+                what = (
+                    "a JSON object without resourceType"
+                    if isinstance(r, dict)
+                    else f"a JSON {type(r).__name__}"
+                )
+                self.bad(rec, f"{fname}:{line}", "resource", what)
+                continue
+            rt = r["resourceType"]
+            label = f"{fname}:{line} {rt}/{r.get('id', '?')}"
+            if rt == "QuestionnaireResponse":
+                self.response(rec, label, r)
+            elif rt == "Observation":
+                self.observation(rec, label, r)
+            else:
+                self.context[rt] = self.context.get(rt, 0) + 1
+                if rt == "EpisodeOfCare":
+                    self.episode_of_care(r)
+                elif rt == "Encounter":
+                    self.encounter(r)
+
+    def episode_of_care(self, r) -> None:
+        pid, _ = self.subject(r, "patient")
+        per = r.get("period") if isinstance(r.get("period"), dict) else {}
+        start = _day(per.get("start"))
+        if pid is None or start is None or r.get("id") is None:
+            self.unused_episodes += 1
+            return
+        self.episodes.append((str(r["id"]), pid, start, _day(per.get("end"))))
+
+    def encounter(self, r) -> None:
+        pid, _ = self.subject(r)
+        per = r.get("period") if isinstance(r.get("period"), dict) else {}
+        eoc = None
+        for x in r.get("episodeOfCare") or ():
+            eoc = _ref(x, self.alias)
+            if eoc:
+                break
+        if r.get("id") is not None:
+            self.encounters[f"Encounter/{r['id']}"] = (
+                eoc,
+                pid,
+                _day(per.get("start")),
+                _day(per.get("end")),
+            )
+
+    def common(self, r, rec, label, date_value, what, inst=None):
+        """Subject and date checks; ``(pid, date, ok)``."""
+        pid, why = self.subject(r)
+        date = _day(date_value)
+        if pid is None:
+            self.bad(rec, label, "subject", why, inst=inst, date=date)
+            return None, None, False
+        if date is None:
+            self.bad(rec, label, "date", f"{what} {date_value!r}", pid=pid, inst=inst)
+            return None, None, False
+        return pid, date, True
+
+    def links(self, r):
+        alias = self.alias
+        enc = _ref(r.get("encounter"), alias)
+        ep = None
+        for x in r.get("basedOn") or ():
+            ref = _ref(x, alias)
+            if ref and ref.startswith("EpisodeOfCare/"):
+                ep = ref[14:]
+                break
+        return enc, ep
+
+    def item(self, it, stack, other):
+        """An item of a QuestionnaireResponse, in general: ``(instrument, n, value)`` or None;
+        its nested items are pushed on ``stack``, an unknown linkId appended to ``other``."""
+        if type(it) is not dict:
+            return None
+        items = self.codes.items
+        link = it.get("linkId")
+        sub = it.get("item")
+        if sub and type(sub) is list:
+            stack.append(sub)
+        ans = it.get("answer")
+        a = ans[0] if ans and type(ans) is list else None
+        if type(a) is not dict:
+            a = None
+        elif type(a.get("item")) is list:
+            stack.append(a["item"])
+        hit = items.get(link) if type(link) is str else None
+        if hit is None and type(link) is str and "/" in link:
+            hit = items.get(link.rpartition("/")[2])
+        if hit is None:
+            other.append(str(link))
+            return None
+        inst, n = hit
+        return inst, n, (_value(a, self.codes.answers[inst]) if a is not None else None)
+
+    def fast_response(self, rec, label, r) -> bool:
+        """The usual response, handled without the general walk: flat items with LOINC linkIds
+        and LOINC answer codes, one instrument, a completed status, ``Patient/<id>``, a full
+        date. False (nothing recorded) when any of that does not hold."""
+        top = r["item"]
+        pairs = self.codes.pairs
+        hits = [pairs[it["linkId"], it["answer"][0]["valueCoding"]["code"]] for it in top]
+        if any("item" in it or "item" in it["answer"][0] for it in top):
+            return False
+        inst = hits[0][0]
+        d = self.blank.copy()
+        for i, n, v in hits:
+            if i is not inst:
+                return False
+            d[n] = v
+        ref = r["subject"]["reference"]
+        day = r["authored"]
+        if (
+            r.get("status") in QR_BAD_STATUS
+            or not ref.startswith("Patient/")
+            or ref.count("/") != 1
+            or len(ref) < 9
+            or len(day) < 10
+            or day[4] != "-"
+            or day[7] != "-"
+        ):
+            return False
+        enc = r.get("encounter")
+        enc = _ref(enc, self.alias) if enc is not None else None
+        ep = None
+        if "basedOn" in r:
+            ep = self.links(r)[1]
+        self.adm.append([rec, label, ref[8:], inst, day[:10], enc, ep, d, None])
+        return True
+
+    def response(self, rec, label, r) -> None:
+        try:
+            if self.fast_response(rec, label, r):
+                return
+        except (KeyError, TypeError, IndexError, AttributeError):
+            pass
+        items, answers = self.codes.items, self.codes.answers
+        found: dict = {}
+        other = []
+        top = r.get("item")
+        stack = [top] if type(top) is list else []
+        while stack:  # the hot loop; nested groups and answer items are pushed on the stack
+            for it in stack.pop():
+                try:  # the usual item: a LOINC linkId answered by a LOINC answer code
+                    inst, n = items[it["linkId"]]
+                    a = it["answer"][0]
+                    val = answers[inst][a["valueCoding"]["code"]]
+                    if "item" in it or "item" in a:
+                        raise KeyError  # nested items: the general path below
+                except (KeyError, TypeError, IndexError, AttributeError, ValueError):
+                    got = self.item(it, stack, other)
+                    if got is None:
+                        continue
+                    inst, n, val = got
+                d = found.get(inst)
+                if d is None:
+                    d = found[inst] = self.blank.copy()
+                d[n] = val
+        status = r.get("status")
+        if not found or status in QR_BAD_STATUS:
+            pid, day = self.subject(r)[0], _day(r.get("authored"))
+            if not found:
+                shown = ", ".join(sorted(set(other))[:5]) or "no items"
+                self.bad(rec, label, "code", f"no item or total linkId ({shown})", pid, None, day)
+            for inst in sorted(found):
+                self.bad(rec, label, "status", repr(status), pid, inst, day, found[inst])
+            return
+        pid, date, ok = self.common(r, rec, label, r.get("authored"), "authored", min(found))
+        if not ok:
+            return
+        enc, ep = self.links(r)
+        for inst in sorted(found):
+            self.adm.append([rec, label, pid, inst, date, enc, ep, found[inst], None])
+
+    def observation(self, rec, label, r) -> None:
+        kind, inst, n, shown = _code_of(r.get("code"), self.codes)
+        eff = r.get("effectiveDateTime")
+        if eff is None:
+            per = r.get("effectivePeriod")
+            eff = per.get("start") if isinstance(per, dict) else r.get("effectiveInstant")
+        if kind is None:
+            self.bad(rec, label, "code", shown, pid=self.subject(r)[0], date=_day(eff))
+            return
+        status = r.get("status")
+        if status in OBS_BAD_STATUS:
+            self.bad(rec, label, "status", repr(status), self.subject(r)[0], inst, _day(eff))
+            return
+        pid, date, ok = self.common(r, rec, label, eff, "effective", inst)
+        if not ok:
+            return
+        enc, ep = self.links(r)
+        table = self.codes.answers[inst]
+        if kind == "item":
+            key = f"Observation/{r['id']}" if r.get("id") is not None else None
+            self.items.append([rec, label, key, pid, inst, n, _value(r, table), date, enc, ep, eff])
+            return
+        values = self.blank.copy()
+        for comp in r.get("component") or ():
+            if not isinstance(comp, dict):
+                continue
+            ckind, cinst, cn, _ = _code_of(comp.get("code"), self.codes)
+            if ckind == "item" and cinst == inst:
+                values[cn] = _value(comp, table)
+        own = _value(r, table)
+        if own is not None and values[0] is None:
+            values[0] = own
+        members = [_ref(m, self.alias) for m in r.get("hasMember") or ()]
+        self.adm.append([rec, label, pid, inst, date, enc, ep, values, None])
+        self.panel_members[len(self.adm) - 1] = [m for m in members if m]
+
+    def combine(self) -> int:
+        """Attach item Observations to their panels, group the others; members consumed."""
+        by_key = {it[2]: i for i, it in enumerate(self.items) if it[2] is not None}
+        used = np.zeros(len(self.items), dtype=bool)
+        n_used = 0
+        for ai, refs in self.panel_members.items():
+            a = self.adm[ai]
+            for ref in refs:
+                i = by_key.get(ref)
+                if i is None or used[i]:
+                    continue
+                it = self.items[i]
+                if it[4] != a[3] or it[3] != a[2]:
+                    continue  # another instrument or patient: not this panel's
+                used[i] = True
+                n_used += 1
+                if a[7][it[5]] is None:
+                    a[7][it[5]] = it[6]
+        for ai in self.panel_members:
+            a = self.adm[ai]
+            if all(v is None for v in a[7]):
+                a[8] = ("empty", f"panel {a[1].rpartition(' ')[2]}")
+        groups: dict = {}
+        for i, it in enumerate(self.items):
+            if used[i]:
+                continue
+            rec, label, _key, pid, inst, n, value, date, enc, ep, eff = it
+            slots = groups.setdefault((pid, inst, eff, enc), [])
+            for a in slots:  # the first administration of the group without this item
+                if a[7][n] is None:
+                    a[7][n] = value
+                    n_used += 1
+                    break
+            else:
+                values = self.blank.copy()
+                values[n] = value
+                a = [rec, label, pid, inst, date, enc, ep, values, None]
+                slots.append(a)
+                self.adm.append(a)
+        return n_used
+
+
+# ------------------------------------------------------------------------------ building
+def fhir_to_long(data, name: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per administration of a FHIR R4 export (see the module docstring).
+
+    Parameters
+    ----------
+    data : str, Path, list of dict or dict
+        An NDJSON file (``.ndjson``, ``.ndjson.gz``), a Bundle or resource ``.json`` file, a
+        directory of Bulk Data NDJSON files, or parsed resources (a list, or a Bundle dict).
+    name : str, optional
+        Source name for the ledger and messages (default: the file or directory name).
+
+    Returns
+    -------
+    long : DataFrame
+        Contract columns: ``patient_id``, ``instrument``, ``assessment_date``, ``item_1`` …,
+        ``total`` and, when the export has episodes, ``episode_id``, ``admit_date``,
+        ``discharge_date``. Unusable records are rows too (what is known of them), to be
+        quarantined by :func:`iop_outcomes.load`.
+    origin : DataFrame
+        ``source_row`` (the record number) and ``source_column`` (file, line and resource) of
+        each row; ``attrs``: ``quarantine`` (``(mask, column, reason, fix, values)``),
+        ``notes``, ``accounting`` (``records``, ``ledgered``, ``members``, ``context``),
+        ``source`` and ``sha256``.
+
+    Examples
+    --------
+    >>> phq = {"resourceType": "Observation", "id": "t1", "status": "final",
+    ...        "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+    ...        "subject": {"reference": "Patient/p1"},
+    ...        "effectiveDateTime": "2025-01-06T09:30:00-05:00", "valueInteger": 17}
+    >>> vitals = {**phq, "id": "bp", "code": {"coding": [{"code": "8480-6"}]}}
+    >>> long, origin = fhir_to_long([{"resourceType": "Patient", "id": "p1"}, phq, vitals])
+    >>> long[["patient_id", "instrument", "assessment_date", "total"]]
+      patient_id instrument assessment_date  total
+    0         p1      PHQ-9      2025-01-06   17.0
+    1         p1       None      2025-01-06    NaN
+    >>> origin["source_row"].tolist(), origin.attrs["accounting"]["context"]
+    ([2, 3], {'Patient': 1})
+    >>> origin.attrs["quarantine"][0][2], origin.attrs["quarantine"][0][4][1]
+    ('not a PHQ-9 / GAD-7 LOINC code: {value}', '|8480-6')
+    """
+    records = _Records(data, name)
+    codes = _Codes.build()
+    w = _Walk(codes)
+    enabled = gc.isenabled()
+    gc.disable()  # millions of small dicts and lists, none cyclic: the collector only costs time
+    try:
+        w.run(records)
+        return _build(w, records, codes)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(w: _Walk, records: _Records, codes: _Codes) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The long frame and origin of a walked export (:func:`fhir_to_long`)."""
+    source, sha = records.name, records.sha256
+    if not records.n:
+        raise LoadError(f"{source}: the FHIR export has no resources.")
+    n_members = w.combine()
+    if not w.adm:
+        found = ", ".join(f"{k} {v:,}" for k, v in sorted(w.context.items()))
+        raise LoadError(
+            f"{source}: the FHIR export has no QuestionnaireResponse or Observation resources "
+            f"(found: {found}). Export them too (Bulk Data: $export?_type=QuestionnaireResponse,"
+            "Observation,EpisodeOfCare,Patient)."
+        )
+    adm = w.adm
+    adm.sort(key=itemgetter(0))  # record order (stable: a form's instruments stay in order)
+    n = len(adm)
+    present = {a[3] for a in adm} - {None}
+    k_max = max((codes.n_items[i] for i in present), default=0)
+    cols = list(zip(*[a[:7] for a in adm], strict=True))
+    long = pd.DataFrame(
+        {
+            "patient_id": pd.Series(cols[2], dtype=object),
+            "instrument": pd.Series(cols[3], dtype=object),
+            "assessment_date": pd.Series(cols[4], dtype=object),
+        }
+    )
+    blank = w.blank
+    vcols = list(zip(*[a[7] or blank for a in adm], strict=True))
+    for j in range(1, k_max + 1):
+        long[f"item_{j}"] = _numbers(vcols[j])
+    long["total"] = _numbers(vcols[0])
+    _episodes(long, w, np.array(cols[5], dtype=object), np.array(cols[6], dtype=object))
+    origin = pd.DataFrame(
+        {
+            "source_row": np.array(cols[0], dtype=np.int64),
+            "source_column": np.array(cols[1], dtype=object),
+            "instrument": np.array(cols[3], dtype=object),
+        }
+    )
+    bad = [(i, a[8]) for i, a in enumerate(adm) if a[8] is not None]
+    quarantine = []
+    for kind, (reason, fix) in _PROBLEMS.items():
+        pos = [i for i, p in bad if p[0] == kind]
+        if pos:
+            mask = np.zeros(n, dtype=bool)
+            mask[pos] = True
+            detail = pd.Series([p[1] for i, p in bad if p[0] == kind], index=pos, dtype=object)
+            quarantine.append((mask, "*", reason, fix, detail))
+    origin.attrs["quarantine"] = quarantine
+    n_context = sum(w.context.values())
+    notes = []
+    if n_members:
+        notes.append(
+            f"{n_members:,} item / total Observation(s) were combined into the administration "
+            "of their panel (hasMember) or of their patient, date and instrument; they have no "
+            "ledger row of their own (the administration's row stands for them)"
+        )
+    if n_context:
+        kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(w.context.items()))
+        notes.append(
+            f"{n_context:,} FHIR resource(s) carry context, not scores, and have no ledger row "
+            f"({kinds}); EpisodeOfCare and multi-day Encounter periods give the episodes"
+        )
+    if w.unused_episodes:
+        notes.append(
+            f"{w.unused_episodes:,} EpisodeOfCare resource(s) lack an id, a Patient or a "
+            "period.start and give no episode"
+        )
+    origin.attrs["notes"] = notes
+    origin.attrs["rows_without_scores"] = 0
+    origin.attrs["accounting"] = {
+        "records": records.n,
+        "ledgered": int(n and 1 + np.count_nonzero(np.diff(origin["source_row"].to_numpy()))),
+        "members": n_members,
+        "context": dict(sorted(w.context.items())),
+    }
+    origin.attrs["source"], origin.attrs["sha256"] = source, sha
+    if n != len(origin):  # pragma: no cover - internal
+        raise AssertionError("internal error: FHIR rows and origin differ")
+    return long, origin
+
+
+def _numbers(values) -> np.ndarray:
+    """Item or total values as floats (``None`` -> NaN) when all are numbers, else as objects
+    (answer texts and codes, checked and reported by :func:`iop_outcomes.load`)."""
+    try:
+        return np.array(values, dtype=float)
+    except (TypeError, ValueError):
+        return np.array(values, dtype=object)
+
+
+def _episodes(long: pd.DataFrame, w: _Walk, enc: np.ndarray, direct: np.ndarray) -> None:
+    """``episode_id``, ``admit_date``, ``discharge_date`` (module docstring, "Episodes")."""
+    eps = {e[0]: e for e in w.episodes}  # id -> (id, pid, start, end)
+    enc_ep: dict = {}
+    for ref, (eoc, pid, start, end) in w.encounters.items():
+        if eoc and eoc.startswith("EpisodeOfCare/") and eoc[14:] in eps:
+            enc_ep[ref] = eoc[14:]
+        elif pid and start and end and end > start and ref[10:] not in eps:
+            eps.setdefault(ref[10:], (ref[10:], pid, start, end))
+            enc_ep[ref] = ref[10:]
+    if not eps:
+        return
+    # episodes sorted by (patient, start); looked up by searchsorted on (patient, day) keys
+    table = sorted(eps.values(), key=lambda e: (e[1], e[2], e[0]))
+    e_ids = np.array([e[0] for e in table], dtype=object)
+    p_code = {}
+    for e in table:
+        p_code.setdefault(e[1], len(p_code))
+    e_pat = np.array([p_code[e[1]] for e in table], dtype=np.int64)
+    e_day = np.array([e[2] for e in table], dtype="datetime64[D]").astype(np.int64)
+    span = 1 << 32
+    e_key = e_pat * span + (e_day - e_day.min())
+    pid = long["patient_id"].to_numpy(dtype=object)
+    a_pat = np.array([p_code.get(p, -1) for p in pid], dtype=np.int64)
+    days = pd.to_datetime(long["assessment_date"].to_numpy(dtype=object), errors="coerce")
+    a_day = days.to_numpy().astype("datetime64[D]").astype(np.int64)
+    a_ok = ~np.isnat(days.to_numpy())
+    # the latest episode starting no later than DAYS_BEFORE_EPISODE after the assessment ...
+    key = a_pat * span + (a_day - e_day.min() + DAYS_BEFORE_EPISODE)
+    at = np.searchsorted(e_key, key, side="right") - 1
+    hit = a_ok & (a_pat >= 0) & (at >= 0) & (e_pat[np.maximum(at, 0)] == a_pat)
+    # ... else the patient's first episode
+    first = np.searchsorted(e_pat, a_pat, side="left")
+    has = (a_pat >= 0) & (first < len(e_pat))
+    pos = np.where(hit, at, np.where(has, np.minimum(first, len(e_pat) - 1), -1))
+    ep = np.where(pos >= 0, e_ids[np.maximum(pos, 0)], None)
+    linked = np.array([enc_ep.get(x) for x in enc], dtype=object)  # encounter -> episode
+    ep = np.where(pd.notna(linked), linked, ep)
+    ok_direct = np.array([d in eps for d in direct], dtype=bool)  # basedOn EpisodeOfCare
+    ep = np.where(ok_direct, direct, ep)
+    none = pd.isna(ep) & pd.notna(pid)  # patients without episodes: one each
+    if none.any():
+        ep[none] = np.array([f"Patient/{p}" for p in pid[none]], dtype=object)
+    ep = np.where(pd.notna(pid), ep, None)
+    long["episode_id"] = ep
+    start = {e[0]: e[2] for e in eps.values()}
+    end = {e[0]: e[3] for e in eps.values()}
+    long["admit_date"] = np.array([start.get(e) for e in ep], dtype=object)
+    long["discharge_date"] = np.array([end.get(e) for e in ep], dtype=object)
+
+
+def read_fhir(data, *, name: str | None = None, **_reader_options) -> FhirSource:
+    """Read a FHIR export into a :class:`FhirSource` (for :func:`iop_outcomes.load`).
+
+    The table readers' options (``sheet``, ``skip_rows``, ...) do not apply to JSON and are
+    ignored. See :func:`fhir_to_long`.
+
+    Examples
+    --------
+    >>> src = read_fhir([{"resourceType": "QuestionnaireResponse", "id": "q1",
+    ...     "status": "completed", "subject": {"reference": "Patient/7"},
+    ...     "authored": "2025-02-03", "item": [{"linkId": "70274-6",
+    ...     "answer": [{"valueInteger": 6}]}]}], name="demo")
+    >>> src.name, len(src.frame), src.frame.loc[0, "instrument"], float(src.frame.loc[0, "total"])
+    ('demo', 1, 'GAD-7', 6.0)
+    """
+    long, origin = fhir_to_long(data, name)
+    return FhirSource(
+        frame=long,
+        name=origin.attrs["source"],
+        sha256=origin.attrs["sha256"],
+        kind="fhir",
+        origin=origin,
+    )

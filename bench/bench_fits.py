@@ -13,8 +13,9 @@ Times, in fresh worker processes, on the same synthetic cohort per size
 * ``missing_data_sensitivity(data, methods=("mixed",))``: the sensitivity section's mixed
   model (categorical time, random intercept and slope).
 
-"old" is the package exported by ``git archive <old-ref>`` (the code before this work), "new"
-the working tree this script lives in; for each size the old and new workers run one after
+"old" is the package exported by ``git archive <old-ref>`` (the code before this work: default
+``main``; once this work is merged, pass ``--old-ref 3e22ae6``, the last main commit with the
+Nelder-Mead fitter), "new" the working tree this script lives in; for each size the old and new workers run one after
 the other in the same run. Each worker counts the profiled-deviance evaluations (calls of
 ``trajectories._reml_profile``), the wall and CPU time of each call (after a warm-up fit on
 200 episodes, so imports are not timed) and the peak resident memory added by the call
@@ -29,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -170,6 +172,13 @@ def main() -> None:
     print(
         f"old: {args.old_ref} ({sha[:7]}); new: working tree {head}{' + changes' if dirty else ''}"
     )
+    try:
+        _compare(args, calls, cache, old_pkg)
+    finally:
+        shutil.rmtree(old_pkg, ignore_errors=True)
+
+
+def _compare(args, calls, cache: Path, old_pkg: Path) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     old_sizes = {int(s) for s in args.old_sizes.split(",") if s}
     walls: dict[str, list] = {c: [] for c in calls}

@@ -425,7 +425,7 @@ def _mixed(
     # profiled REML over the relative covariance factor, vectorized over episodes (the
     # trajectories fitter; lme4's formulation), with its fallback chain slope -> uncorrelated
     # -> intercept. The fixed-effects covariance is (X'V⁻¹X)⁻¹ = σ²(X'H⁻¹X)⁻¹ at the REML
-    # estimates, as lme4's vcov() (Laird & Ware 1982; Bates et al. 2015 eq. 54), from the
+    # estimates, as lme4's vcov() (Laird & Ware 1982; Bates et al. 2015), from the
     # fit's own per-episode sums: no numerical Hessian. engine="statsmodels" (MixedLM, which
     # loops over episodes in Python) is kept to check the two against each other.
     from .trajectories import _fit_vectorized, _gls_cov

@@ -466,7 +466,7 @@ def _reml_profile(theta, S, structure, full=False, grad=False):
 
     ``grad=True`` returns ``(d, ∂d/∂θ)``. With P = H⁻¹ − H⁻¹X(X'H⁻¹X)⁻¹X'H⁻¹ and
     ∂H/∂θ_k = Z C_k Z', C_k = Λ_kΛ' + ΛΛ_k' (Λ_k = ∂Λ/∂θ_k), the standard REML score
-    (Harville 1977, eq. 4.3; Lindstrom & Bates 1988; profiled: r² = y'Py) is
+    (Harville 1977; Lindstrom & Bates 1988; here profiled, r² = y'Py) is
 
     .. math::
         \partial d/\partial\theta_k = \operatorname{tr}(P\,ZC_kZ')

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..episodes import episodes
 from ..exceptions import DataError, IOPError
 from .config import StudyConfig, load_config
 from .context import _Ctx
@@ -33,9 +34,7 @@ from .inputs import _assessment_dates, _check_groupings, _episode_rules, _load
 from .narrative.methods import _methods
 from .narrative.provenance import _provenance
 from .narrative.summary import _period, _summary
-from .render import (
-    Section,
-)
+from .render import Section
 from .render import timestamp as _timestamp
 from .safety import find_identifiers
 from .sections.change import _section_change
@@ -45,6 +44,7 @@ from .sections.effects import _section_effects
 from .sections.flow import _section_flow
 from .sections.quality import _section_quality
 from .sections.retention import _section_retention
+from .sections.sensitivity import _section_sensitivity
 from .sections.trajectories import _section_trajectories
 
 __all__ = ["Report", "report"]
@@ -88,7 +88,8 @@ def _build_sections(
     ctx.step("effects")
     _section_compare(ctx, s_cmp, eps)
     ctx.step("compare")
-    _section_retention(ctx, s_ret, eps[primary], primary, ret, loaded)
+    _section_retention(ctx, s_ret, eps[primary], primary, ret)
+    _section_sensitivity(ctx, s_ret, eps[primary], primary, loaded)
     ctx.step("retention")
     _summary(ctx, s_summary, eps, int(len(loaded.ledger)))
     _methods(ctx, s_meth, eps, rules)
@@ -186,7 +187,6 @@ def report(
         )
         loaded = _load(data, cfg, progress)
         step("load")
-        import iop_outcomes as iop
 
         rules = _episode_rules(cfg)
         eps: dict[str, pd.DataFrame] = {}
@@ -198,7 +198,7 @@ def report(
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ep = iop.episodes(loaded.data, instrument=inst, rules=rules)
+                ep = episodes(loaded.data, instrument=inst, rules=rules)
             if len(ep):
                 eps[inst] = ep
         if not eps:

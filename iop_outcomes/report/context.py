@@ -19,13 +19,7 @@ from .config import StudyConfig
 from .figures import _mpl
 from .format import _fmt_param
 from .populations import _headline_keys, _Key
-from .render import (
-    ReportFigure,
-    ReportTable,
-    Section,
-    figure_to_svg,
-    plain_label,
-)
+from .render import ReportFigure, ReportTable, Section, figure_to_svg, plain_label
 from .safety import scrub_identifiers
 from .suppress import suppress
 

@@ -13,14 +13,7 @@ import pandas as pd
 
 from ..exceptions import ConfigError
 from .config import StudyConfig
-from .render import (
-    ReportFigure,
-    ReportTable,
-    Section,
-    render_html,
-    write_csv,
-    write_xlsx,
-)
+from .render import ReportFigure, ReportTable, Section, render_html, write_csv, write_xlsx
 
 
 @dataclass

@@ -10,10 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .format import _slug
-from .render import (
-    FILE_DECIMALS,
-    Section,
-)
+from .render import FILE_DECIMALS, Section
 
 if TYPE_CHECKING:  # the context draws through _mpl: a type-only import, no cycle
     from .context import _Ctx

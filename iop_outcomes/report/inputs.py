@@ -8,29 +8,28 @@ from typing import Any
 import pandas as pd
 
 from ..change import _DERIVED
+from ..episodes import EpisodeRules
 from ..exceptions import ConfigError
+from ..io.load import load
 from .config import StudyConfig
 
 
 def _load(data: Any, cfg: StudyConfig, progress) -> Any:
-    import iop_outcomes as iop
-
     if hasattr(data, "ledger") and hasattr(data, "data"):
         return data
     if hasattr(data, "truth") and hasattr(data, "data"):  # SynthData
         data = data.data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return iop.load(data, **cfg.load_options())
+        return load(data, **cfg.load_options())
 
 
 def _episode_rules(cfg: StudyConfig):
     if not cfg.episode_rules:
         return None
-    import iop_outcomes as iop
 
     try:
-        return iop.EpisodeRules(**cfg.episode_rules)
+        return EpisodeRules(**cfg.episode_rules)
     except TypeError as e:
         raise ConfigError(
             f"Invalid key in the [episodes] table of the study configuration: {e}."

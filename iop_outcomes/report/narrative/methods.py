@@ -12,9 +12,7 @@ import pandas as pd
 from ..context import _Ctx
 from ..format import _is_count_key, _month, _safe_count
 from ..populations import _key
-from ..render import (
-    Section,
-)
+from ..render import Section
 
 
 def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) -> None:

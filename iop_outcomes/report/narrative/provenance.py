@@ -9,9 +9,7 @@ from typing import Any
 
 from ..context import _Ctx
 from ..inputs import _sha256_of
-from ..render import (
-    Section,
-)
+from ..render import Section
 
 _PACKAGES = ("iop_outcomes", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "openpyxl")
 

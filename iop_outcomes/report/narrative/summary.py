@@ -9,9 +9,7 @@ import pandas as pd
 
 from ..context import _Ctx
 from ..format import _fmt_n, _n_of, _pct
-from ..render import (
-    Section,
-)
+from ..render import Section
 
 
 def _period(data: pd.DataFrame) -> str:

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
+from ...change import change_summary, severity_shift
 from ..context import _Ctx
 from ..figures import _fig_change
 from ..format import _labels, _slug
 from ..inputs import _has_grouping
 from ..populations import _key
-from ..render import (
-    Section,
-)
+from ..render import Section
 
 
 def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
-    import iop_outcomes as iop
-
     for inst, ep in eps.items():
         groupings = [g for g in ctx.cfg.groupings if _has_grouping(ep, g)]
         by = groupings[0] if groupings else None
@@ -24,7 +23,7 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
             res = ctx.run(
                 sec,
                 f"Change summary ({inst})",
-                lambda g=g, ep=ep: iop.change_summary(
+                lambda g=g, ep=ep: change_summary(
                     ep, by=g, ci_level=ctx.cfg.ci_level, zero_baseline="not_responding"
                 ),
             )
@@ -86,115 +85,124 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
                 ctx.facts.setdefault("change", {})[inst] = t.frame
                 if inst == ctx.cfg.primary_instrument:
                     _fig_change(ctx, sec, t.frame, inst, g)
-            # rates
-            rows = []
-            for flag, label in (
-                ("response", "response (≥50% reduction)"),
-                ("remission", "remission"),
-                ("mcid", "MCID improvement"),
-            ):
-                if f"{flag}_k" not in res.table.columns:
-                    continue
-                d = pd.DataFrame(
-                    {
-                        "group": tb["group"],
-                        "measure": label,
-                        "k": res.table[f"{flag}_k"].to_numpy(),
-                        "n": res.table[f"{flag}_n"].to_numpy(),
-                        "rate": res.table[f"{flag}_rate"].to_numpy(),
-                        "ci_low": res.table[f"{flag}_ci_low"].to_numpy(),
-                        "ci_high": res.table[f"{flag}_ci_high"].to_numpy(),
-                    }
-                )
-                d["_flag"] = flag
-                rows.append(d)
-            if rows:
-                rt = pd.concat(rows, ignore_index=True)
-                flags = dict(zip(rt["measure"], rt["_flag"], strict=False))
-                rt = rt[["measure", "group", "k", "n", "rate", "ci_low", "ci_high"]]
-                t2 = ctx.add_table(
-                    sec,
-                    f"rates_{_slug(inst)}_{g or 'overall'}",
-                    f"{inst} response, remission and MCID improvement" + (f" by {g}" if g else ""),
-                    rt,
-                    counts=["k", "n"],
-                    by="measure",
-                    total_row="Overall",
-                    complements={"k": "n"},
-                    # rate = k / n gives either count back from the other
-                    derived={c: ["k", "n"] for c in ("rate", "ci_low", "ci_high")},
-                    keys={
-                        c: (
-                            lambda r, c=c, g=g, inst=inst, flags=flags: _key(
-                                inst, g, r["group"], f"rate_{c}|{flags[r['measure']]}"
-                            )
-                        )
-                        for c in ("k", "n")
-                    },
-                    digits=3,
-                    method="proportions with Wilson score intervals "
-                    f"({100 * ctx.cfg.ci_level:g}%); definitions in the methods section",
-                )
-                if g == by:
-                    ctx.facts.setdefault("rates", {})[inst] = t2.frame
-        # severity shift (overall)
-        res = ctx.run(sec, f"Severity shift ({inst})", lambda ep=ep: iop.severity_shift(ep))
-        if res is not None:
-            tb = res.table.copy()
-            wide = tb.pivot_table(
-                index="baseline_band",
-                columns="endpoint_band",
-                values="n",
-                aggfunc="sum",
-                sort=False,
-                observed=True,
-            )
-            order = list(dict.fromkeys(tb["endpoint_band"].astype("object")))
-            wide = (
-                wide.reindex(
-                    index=list(dict.fromkeys(tb["baseline_band"].astype("object"))), columns=order
-                )
-                .fillna(0)
-                .astype(int)
-            )
-            wide["total"] = wide.sum(axis=1)
-            wide = wide.reset_index().rename(columns={"baseline_band": "baseline band"})
-            wide.columns = [str(c) for c in wide.columns]
-            cols = [*order, "total"]
-            ctx.add_table(
-                sec,
-                f"severity_shift_{_slug(inst)}",
-                f"{inst} severity band at baseline (rows) and endpoint (columns)",
-                wide,
-                counts=[str(c) for c in cols],
-                total_col="total",
-                keys={
-                    str(c): (
-                        lambda r, c=c, inst=inst: _key(
-                            inst,
-                            None,
-                            None,
-                            f"shift_total|{r['baseline band']}"
-                            if c == "total"
-                            else f"shift|{r['baseline band']}|{c}",
-                        )
+            _rates(ctx, sec, inst, g, by, res, tb)
+        _severity_shift(ctx, sec, inst, ep)
+
+
+def _rates(ctx: _Ctx, sec: Section, inst: str, g: Any, by: Any, res: Any, tb: pd.DataFrame) -> None:
+    """Response, remission and MCID improvement rates of one change summary ``res`` (whose
+    table, with text group labels, is ``tb``)."""
+    rows = []
+    for flag, label in (
+        ("response", "response (≥50% reduction)"),
+        ("remission", "remission"),
+        ("mcid", "MCID improvement"),
+    ):
+        if f"{flag}_k" not in res.table.columns:
+            continue
+        d = pd.DataFrame(
+            {
+                "group": tb["group"],
+                "measure": label,
+                "k": res.table[f"{flag}_k"].to_numpy(),
+                "n": res.table[f"{flag}_n"].to_numpy(),
+                "rate": res.table[f"{flag}_rate"].to_numpy(),
+                "ci_low": res.table[f"{flag}_ci_low"].to_numpy(),
+                "ci_high": res.table[f"{flag}_ci_high"].to_numpy(),
+            }
+        )
+        d["_flag"] = flag
+        rows.append(d)
+    if rows:
+        rt = pd.concat(rows, ignore_index=True)
+        flags = dict(zip(rt["measure"], rt["_flag"], strict=False))
+        rt = rt[["measure", "group", "k", "n", "rate", "ci_low", "ci_high"]]
+        t2 = ctx.add_table(
+            sec,
+            f"rates_{_slug(inst)}_{g or 'overall'}",
+            f"{inst} response, remission and MCID improvement" + (f" by {g}" if g else ""),
+            rt,
+            counts=["k", "n"],
+            by="measure",
+            total_row="Overall",
+            complements={"k": "n"},
+            # rate = k / n gives either count back from the other
+            derived={c: ["k", "n"] for c in ("rate", "ci_low", "ci_high")},
+            keys={
+                c: (
+                    lambda r, c=c, g=g, inst=inst, flags=flags: _key(
+                        inst, g, r["group"], f"rate_{c}|{flags[r['measure']]}"
                     )
-                    for c in cols
-                },
-                result=res,
+                )
+                for c in ("k", "n")
+            },
+            digits=3,
+            method="proportions with Wilson score intervals "
+            f"({100 * ctx.cfg.ci_level:g}%); definitions in the methods section",
+        )
+        if g == by:
+            ctx.facts.setdefault("rates", {})[inst] = t2.frame
+
+
+def _severity_shift(ctx: _Ctx, sec: Section, inst: str, ep: pd.DataFrame) -> None:
+    """Severity band at baseline by severity band at endpoint (whole cohort)."""
+    res = ctx.run(sec, f"Severity shift ({inst})", lambda ep=ep: severity_shift(ep))
+    if res is not None:
+        tb = res.table.copy()
+        wide = tb.pivot_table(
+            index="baseline_band",
+            columns="endpoint_band",
+            values="n",
+            aggfunc="sum",
+            sort=False,
+            observed=True,
+        )
+        order = list(dict.fromkeys(tb["endpoint_band"].astype("object")))
+        wide = (
+            wide.reindex(
+                index=list(dict.fromkeys(tb["baseline_band"].astype("object"))), columns=order
             )
+            .fillna(0)
+            .astype(int)
+        )
+        wide["total"] = wide.sum(axis=1)
+        wide = wide.reset_index().rename(columns={"baseline_band": "baseline band"})
+        wide.columns = [str(c) for c in wide.columns]
+        cols = [*order, "total"]
+        ctx.add_table(
+            sec,
+            f"severity_shift_{_slug(inst)}",
+            f"{inst} severity band at baseline (rows) and endpoint (columns)",
+            wide,
+            counts=[str(c) for c in cols],
+            total_col="total",
+            keys={
+                str(c): (
+                    lambda r, c=c, inst=inst: _key(
+                        inst,
+                        None,
+                        None,
+                        f"shift_total|{r['baseline band']}"
+                        if c == "total"
+                        else f"shift|{r['baseline band']}|{c}",
+                    )
+                )
+                for c in cols
+            },
+            result=res,
+        )
+        ctx.identity(
+            _key(inst, None, None, "paired"),
+            [_key(inst, None, None, f"shift_total|{b}") for b in wide["baseline band"]],
+        )
+        for _, r in wide.iterrows():  # rows add up to their total
+            b = r["baseline band"]
             ctx.identity(
-                _key(inst, None, None, "paired"),
-                [_key(inst, None, None, f"shift_total|{b}") for b in wide["baseline band"]],
+                _key(inst, None, None, f"shift_total|{b}"),
+                [_key(inst, None, None, f"shift|{b}|{e}") for e in order],
             )
-            for _, r in wide.iterrows():  # rows add up to their total
-                b = r["baseline band"]
-                ctx.identity(
-                    _key(inst, None, None, f"shift_total|{b}"),
-                    [_key(inst, None, None, f"shift|{b}|{e}") for e in order],
-                )
-            for e in order:  # endpoint bands: column totals published nowhere, but sums
-                ctx.identity(
-                    _key(inst, None, None, f"shift_col|{e}"),
-                    [_key(inst, None, None, f"shift|{b}|{e}") for b in wide["baseline band"]],
-                )
+        for e in order:  # endpoint bands: column totals published nowhere, but sums
+            ctx.identity(
+                _key(inst, None, None, f"shift_col|{e}"),
+                [_key(inst, None, None, f"shift|{b}|{e}") for b in wide["baseline band"]],
+            )

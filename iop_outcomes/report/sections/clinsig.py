@@ -7,19 +7,17 @@ from typing import Any
 
 import pandas as pd
 
+from ...change import quality_measures
+from ...clinsig import benchmarks, clinical_significance
 from ..context import _Ctx
 from ..figures import _fig_clinsig
 from ..format import _slug
 from ..populations import _key
-from ..render import (
-    Section,
-)
+from ..render import Section
 from .common import _overall_and_by
 
 
 def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
-    import iop_outcomes as iop
-
     sec.p(
         "Reliable change asks whether an episode's change is larger than measurement error "
         "alone would produce (the reliable change index); clinically significant change asks "
@@ -34,7 +32,7 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             ctx,
             sec,
             f"Clinical significance ({inst})",
-            lambda by, ep=ep, inst=inst: iop.clinical_significance(
+            lambda by, ep=ep, inst=inst: clinical_significance(
                 ep, instrument=inst, by=by, ci_level=ctx.cfg.ci_level
             ),
             g,
@@ -79,8 +77,6 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
 
 
 def _nhs_benchmarks(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
-    import iop_outcomes as iop
-
     if {"PHQ-9", "GAD-7"} <= set(eps):
         data, inst, label = pd.concat([eps["PHQ-9"], eps["GAD-7"]]), None, "PHQ-9 + GAD-7"
     elif "PHQ-9" in eps:
@@ -96,8 +92,8 @@ def _nhs_benchmarks(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
     res = ctx.run(
         sec,
         "NHS Talking Therapies benchmark",
-        lambda: iop.benchmarks(
-            iop.clinical_significance(
+        lambda: benchmarks(
+            clinical_significance(
                 data, method="nhs-talking-therapies", instrument=inst, ci_level=ctx.cfg.ci_level
             )
         ),
@@ -143,12 +139,10 @@ def _nhs_benchmarks(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
 
 
 def _quality_measures(ctx: _Ctx, sec: Section, loaded: Any) -> None:
-    import iop_outcomes as iop
-
     if "PHQ-9" not in set(loaded.data["instrument"].astype("object").unique()):
         return
     sec.html("<h3>US quality measures (PHQ-9)</h3>")
-    res = ctx.run(sec, "Quality measures", lambda: iop.quality_measures(loaded.data))
+    res = ctx.run(sec, "Quality measures", lambda: quality_measures(loaded.data))
     if res is None:
         return
     tb = res.to_frame()

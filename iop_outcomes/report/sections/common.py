@@ -9,9 +9,7 @@ import pandas as pd
 
 from ..context import _Ctx
 from ..format import _labels
-from ..render import (
-    Section,
-)
+from ..render import Section
 
 
 def _overall_and_by(ctx: _Ctx, sec: Section, what: str, fn: Callable[[Any], Any], g):

@@ -5,19 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...compare import compare, equivalence, pool_sites
 from ..context import _Ctx
 from ..figures import _fig_noninferiority
 from ..format import _slug
 from ..populations import _key
-from ..render import (
-    Section,
-)
+from ..render import Section
 from .common import _contrast_sides
 
 
 def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
-    import iop_outcomes as iop
-
     g, ref = ctx.cfg.comparison_group, ctx.cfg.comparison_reference
     for inst, ep in eps.items():
         if g not in ep.columns:
@@ -26,7 +23,7 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
         res = ctx.run(
             sec,
             f"Adjusted comparison ({inst})",
-            lambda ep=ep: iop.compare(ep, group=g, reference=ref, ci_level=ctx.cfg.ci_level),
+            lambda ep=ep: compare(ep, group=g, reference=ref, ci_level=ctx.cfg.ci_level),
         )
         if res is not None:
             tb = res.to_frame()
@@ -76,7 +73,7 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
         res = ctx.run(
             sec,
             f"Non-inferiority test ({inst})",
-            lambda ep=ep, margin=margin: iop.equivalence(
+            lambda ep=ep, margin=margin: equivalence(
                 ep, group=g, reference=ref, margin=margin, kind="non-inferiority"
             ),
         )
@@ -123,7 +120,7 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             res = ctx.run(
                 sec,
                 f"Site-level pooling ({inst})",
-                lambda ep=ep: iop.pool_sites(
+                lambda ep=ep: pool_sites(
                     ep, site="site", group=g, reference=ref, ci_level=ctx.cfg.ci_level
                 ),
             )

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ...effectsize import rm_d
 from ..context import _Ctx
 from ..format import _slug
 from ..populations import _key
-from ..render import (
-    Section,
-)
+from ..render import Section
 from .common import _overall_and_by
 
 
 def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
-    import iop_outcomes as iop
-
     sec.p(
         "Standardised pre–post effect sizes. Several variants exist and give different numbers "
         "for the same data; each row names its variant. d_av divides the mean change by the "
@@ -30,7 +27,7 @@ def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                 ctx,
                 sec,
                 f"Effect size {method} ({inst})",
-                lambda by, method=method, ep=ep: iop.rm_d(
+                lambda by, method=method, ep=ep: rm_d(
                     ep, method=method, by=by, ci_level=ctx.cfg.ci_level
                 ),
                 g,

@@ -6,12 +6,11 @@ from typing import Any
 
 import pandas as pd
 
+from ...retention import retention
 from ..context import _Ctx
 from ..format import _labels
 from ..populations import _flow_pop, _key
-from ..render import (
-    Section,
-)
+from ..render import Section
 
 _GROUP_LABEL_ALL = "All"
 
@@ -41,8 +40,6 @@ def _flow_wide(flow: pd.DataFrame) -> pd.DataFrame:
 
 
 def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
-    import iop_outcomes as iop
-
     group = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
     windows = tuple(
         w
@@ -52,7 +49,7 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
     res = ctx.run(
         sec,
         "Participant flow",
-        lambda: iop.retention(ep, by=group, tests=False, windows=windows or ("1m",)),
+        lambda: retention(ep, by=group, tests=False, windows=windows or ("1m",)),
     )
     if res is None:
         return None

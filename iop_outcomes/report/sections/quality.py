@@ -10,9 +10,7 @@ import pandas as pd
 from ...change import _DERIVED
 from ..context import _Ctx
 from ..populations import _key
-from ..render import (
-    Section,
-)
+from ..render import Section
 from ..safety import name_like_values
 
 

@@ -6,22 +6,25 @@ from typing import Any
 
 import pandas as pd
 
+from ...retention import attrition, dropout_survival, durability
 from ..context import _Ctx
 from ..figures import _fig_followup
 from ..format import _labels
-from ..populations import _ALL, _Key, _key
-from ..render import (
-    Section,
-)
-from .common import _contrast_sides
+from ..populations import _key
+from ..render import Section
 
 
-def _section_retention(
-    ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, ret: Any, loaded: Any
-) -> None:
-    import iop_outcomes as iop
+def _section_retention(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, ret: Any) -> None:
+    """Follow-up response (from the participant flow's ``ret``), dropout, attrition and
+    durability of gains."""
+    g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
+    _followup_response(ctx, sec, inst, ret, g)
+    _dropout(ctx, sec, ep, inst, g)
+    _attrition(ctx, sec, ep, inst)
+    _durability(ctx, sec, ep, inst)
 
-    fgroup = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
+
+def _followup_response(ctx: _Ctx, sec: Section, inst: str, ret: Any, fgroup: str | None) -> None:
     if ret is not None and len(getattr(ret, "followup", [])):
         fu = ret.followup.copy()
         fu["group"] = _labels(fu["group"]).replace({"(all)": "Overall"})
@@ -51,8 +54,10 @@ def _section_retention(
         )
         ctx.facts["followup"] = t.frame
         _fig_followup(ctx, sec, t.frame, inst)
-    g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
-    res = ctx.run(sec, "Dropout (Kaplan–Meier)", lambda: iop.dropout_survival(ep, by=g))
+
+
+def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None) -> None:
+    res = ctx.run(sec, "Dropout (Kaplan–Meier)", lambda: dropout_survival(ep, by=g))
     if res is not None:
         tb = res.to_frame()
         tb["group"] = _labels(tb["group"])
@@ -108,11 +113,12 @@ def _section_retention(
                     )
                 ],
             )
+
+
+def _attrition(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
     fu_cols = [w for w in ("followup_3m", "followup_1m") if w in ep.columns and ep[w].notna().any()]
     if fu_cols:
-        res = ctx.run(
-            sec, "Attrition", lambda: iop.attrition(ep, retained=fu_cols[0], instrument=inst)
-        )
+        res = ctx.run(sec, "Attrition", lambda: attrition(ep, retained=fu_cols[0], instrument=inst))
         if res is not None:
             tb = res.to_frame()
             if "kind" in tb.columns:
@@ -170,7 +176,10 @@ def _section_retention(
                         "suggests follow-up responders differ from non-responders.",
                     ),
                 )
-    res = ctx.run(sec, "Durability of gains", lambda: iop.durability(ep, instrument=inst))
+
+
+def _durability(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
+    res = ctx.run(sec, "Durability of gains", lambda: durability(ep, instrument=inst))
     if res is not None:
         tb = res.to_frame()
         keep = [
@@ -200,84 +209,3 @@ def _section_retention(
             result=res,
             digits=3,
         )
-    if not ctx.cfg.sensitivity_enabled:
-        sec.p("Missing-data sensitivity analysis was turned off in the study configuration.")
-        return
-    sec.p(
-        "Episodes without an end-of-treatment score are handled differently by different "
-        "methods, and each rests on an assumption about why scores are missing. If the rows "
-        "below agree, the headline result does not depend on that choice."
-    )
-    res = ctx.run(
-        sec,
-        "Missing-data sensitivity",
-        lambda: iop.missing_data_sensitivity(
-            loaded,
-            rules=ep.attrs.get("rules"),  # the study's [episodes] rules, discharge endpoint
-            instrument=inst,
-            group=g,
-            reference=ctx.cfg.comparison_reference,
-            methods=ctx.cfg.sensitivity_methods,
-            n_imputations=ctx.cfg.n_imputations,
-            seed=ctx.cfg.seed,
-            ci_level=ctx.cfg.ci_level,
-            progress=False,
-        ),
-    )
-    if res is not None:
-        tb = res.to_frame()
-        keep = [
-            c
-            for c in [
-                "estimand",
-                "contrast",
-                "method",
-                "n_used",
-                "n_missing",
-                "estimate",
-                "ci_low",
-                "ci_high",
-                "assumption",
-            ]
-            if c in tb.columns
-        ]
-        ctx.add_table(
-            sec,
-            "missing_data_sensitivity",
-            f"Missing-data sensitivity ({inst})",
-            tb[keep],
-            counts=[c for c in ("n_used", "n_missing") if c in keep],
-            # each row's n_used + n_missing is the (published) number of episodes: a hidden
-            # n_missing hides its n_used too; rows are methods, not parts of a total
-            total_col=True,
-            column_totals=False,
-            small_n={c: "n_used" for c in ("estimate", "ci_low", "ci_high") if c in keep},
-            keys={
-                "n_used": lambda r: _sens_key(inst, g, r, "sens_n"),
-                "n_missing": lambda r: _sens_key(inst, g, r, "sens_missing"),
-            },
-            result=res,
-        )
-        # each contrast's n_used is (at most) the union of its two groups; whole-cohort
-        # counts repeated in contrast rows are tied to the whole-cohort ones
-        for _, r in tb.iterrows():
-            for pop in ("sens_n", "sens_missing"):
-                k = _sens_key(inst, g, r, pop)
-                if k[1] != _ALL:
-                    ctx.identity(_key(inst, None, None, f"{pop}|{r['method']}"), [k])
-            k = _sens_key(inst, g, r, "sens_n")
-            if k[1] != _ALL:
-                a, b = _contrast_sides(r["contrast"])
-                ctx.identity(k, [_key(inst, g, a, "admitted"), _key(inst, g, b, "admitted")])
-            elif r["method"] == "completers":
-                ctx.identity(
-                    _key(inst, None, None, "admitted"), [k, _sens_key(inst, g, r, "sens_missing")]
-                )
-        ctx.facts["sensitivity"] = res
-
-
-def _sens_key(inst: str, g: str | None, r: pd.Series, pop: str) -> _Key:
-    c = r.get("contrast", "")
-    if g is None or not isinstance(c, str) or not c.strip():
-        return _key(inst, None, None, f"{pop}|{r['method']}")
-    return _key(inst, f"{g}(contrast)", c, f"{pop}|{r['method']}")

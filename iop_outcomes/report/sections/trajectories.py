@@ -7,17 +7,14 @@ from typing import Any
 
 import pandas as pd
 
+from ...trajectories import trajectories
 from ..context import _Ctx
 from ..figures import _as_drawn, _mpl
 from ..format import _slug
-from ..render import (
-    Section,
-)
+from ..render import Section
 
 
 def _section_trajectories(ctx: _Ctx, sec: Section, loaded: Any, inst: str) -> None:
-    import iop_outcomes as iop
-
     if not ctx.cfg.trajectories_enabled:
         return
     g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in loaded.data.columns else None
@@ -31,7 +28,7 @@ def _section_trajectories(ctx: _Ctx, sec: Section, loaded: Any, inst: str) -> No
     res = ctx.run(
         sec,
         "Trajectories",
-        lambda: iop.trajectories(loaded.data, instrument=inst, group=g, ci_level=ctx.cfg.ci_level),
+        lambda: trajectories(loaded.data, instrument=inst, group=g, ci_level=ctx.cfg.ci_level),
     )
     if res is None:
         return

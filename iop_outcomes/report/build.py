@@ -213,7 +213,7 @@ def report(
         _check_groupings(cfg, eps)
         # Build passes: the analyses run once (cached); the tables are rebuilt with the
         # populations hidden so far until no table or cross-table sum hides anything new.
-        cache: list = []
+        cache: dict = {}
         forced: frozenset = frozenset()
         protected: frozenset | None = None
         for n_pass in range(200):

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..exceptions import IOPError
 from .config import StudyConfig
 from .figures import _mpl
 from .format import _fmt_param
@@ -49,7 +50,7 @@ class _Ctx:
         self,
         cfg: StudyConfig,
         strict: bool,
-        cache: list | None = None,
+        cache: dict | None = None,
         forced: frozenset = frozenset(),
         draw: bool = True,
         protected: frozenset | None = None,
@@ -64,8 +65,12 @@ class _Ctx:
         self.facts: dict[str, Any] = {}
         self.warnings: list[str] = []
         self.counter = 0
-        self.cache: list = cache if cache is not None else []
-        self.n_run = 0
+        #: analysis outcomes by name, shared by the passes: (what, by) -> (result, warnings,
+        #: note shown in the section)
+        self.cache: dict[tuple[str, str | None], tuple[Any, list[str], str]] = (
+            cache if cache is not None else {}
+        )
+        self.ran: set[tuple[str, str | None]] = set()  # names run in this pass
         self.forced = forced
         self.draw = draw
         self.step: Callable[[str], None] = lambda label: None
@@ -206,13 +211,38 @@ class _Ctx:
         self.figures.append(f)
         section.blocks.append(f)
 
-    def run(self, section: Section, what: str, fn: Callable[[], Any]) -> Any:
+    def run(
+        self, section: Section, what: str, fn: Callable[[], Any], *, by: str | None = None
+    ) -> Any:
         """Run one analysis (once per report: later passes replay the cached outcome); on
-        failure put a visible note in the section."""
-        i = self.n_run
-        self.n_run += 1
-        if i < len(self.cache) and self.cache[i][0] == what:
-            _, out, msgs, note = self.cache[i]
+        failure put a visible note in the section.
+
+        The cache is keyed by name: ``what`` (which names the instrument where there are
+        several) and ``by``, the grouping the analysis was run with, so an analysis that runs
+        in one pass and not another cannot shift the others' cached outcomes. A name used
+        twice in one pass is a programming error.
+
+        Examples
+        --------
+        >>> from iop_outcomes.report.config import StudyConfig
+        >>> from iop_outcomes.report.render import Section
+        >>> cache, sec = {}, Section("s", "S")
+        >>> first = _Ctx(StudyConfig(), strict=True, cache=cache)
+        >>> first.run(sec, "A", lambda: 1), first.run(sec, "B", lambda: 2, by="site")
+        (1, 2)
+        >>> later = _Ctx(StudyConfig(), strict=True, cache=cache)  # a pass without "A"
+        >>> later.run(sec, "B", lambda: 99, by="site")  # replayed by name, not run again
+        2
+        >>> later.run(sec, "B", lambda: 2, by="site")  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        IOPError: Analysis ('B', 'site') run twice in one report pass: give it a `by`.
+        """
+        name = (what, by)
+        if name in self.ran:
+            raise IOPError(f"Analysis {name!r} run twice in one report pass: give it a `by`.")
+        self.ran.add(name)
+        if name in self.cache:
+            out, msgs, note = self.cache[name]
             for m in msgs:
                 if m not in self.warnings:
                     self.warnings.append(m)
@@ -222,11 +252,7 @@ class _Ctx:
         blocks, n_warn = len(section.blocks), len(self.warnings)
         out = self._run(section, what, fn)
         note = "".join(section.blocks[blocks:])
-        entry = (what, out, list(self.warnings[n_warn:]), note)
-        if i < len(self.cache):
-            self.cache[i] = entry
-        else:
-            self.cache.append(entry)
+        self.cache[name] = (out, list(self.warnings[n_warn:]), note)
         return out
 
     def _run(self, section: Section, what: str, fn: Callable[[], Any]) -> Any:

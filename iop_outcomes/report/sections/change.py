@@ -26,6 +26,7 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
                 lambda g=g, ep=ep: change_summary(
                     ep, by=g, ci_level=ctx.cfg.ci_level, zero_baseline="not_responding"
                 ),
+                by=g,
             )
             if res is None:
                 continue

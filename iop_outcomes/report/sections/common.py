@@ -20,7 +20,7 @@ def _overall_and_by(ctx: _Ctx, sec: Section, what: str, fn: Callable[[Any], Any]
     """
     results, parts = [], []
     for by in [None, g] if g else [None]:
-        res = ctx.run(sec, what, lambda by=by: fn(by))
+        res = ctx.run(sec, what, lambda by=by: fn(by), by=by)
         if res is None:
             continue
         tb = res.to_frame().copy()

@@ -187,7 +187,6 @@ def report(
         )
         loaded = _load(data, cfg, progress)
         step("load")
-
         rules = _episode_rules(cfg)
         eps: dict[str, pd.DataFrame] = {}
         present = (

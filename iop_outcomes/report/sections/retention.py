@@ -25,6 +25,7 @@ def _section_retention(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, ret
 
 
 def _followup_response(ctx: _Ctx, sec: Section, inst: str, ret: Any, fgroup: str | None) -> None:
+    """Follow-up response by window and group, from the participant flow's retention result."""
     if ret is not None and len(getattr(ret, "followup", [])):
         fu = ret.followup.copy()
         fu["group"] = _labels(fu["group"]).replace({"(all)": "Overall"})
@@ -57,6 +58,7 @@ def _followup_response(ctx: _Ctx, sec: Section, inst: str, ret: Any, fgroup: str
 
 
 def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None) -> None:
+    """Dropout during treatment (Kaplan–Meier): dropouts, transfers, censored, median stay."""
     res = ctx.run(sec, "Dropout (Kaplan–Meier)", lambda: dropout_survival(ep, by=g))
     if res is not None:
         tb = res.to_frame()
@@ -116,6 +118,8 @@ def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None
 
 
 def _attrition(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
+    """Attrition: episodes that answered the 3-month (else 1-month) follow-up vs those that
+    did not, compared on their characteristics."""
     fu_cols = [w for w in ("followup_3m", "followup_1m") if w in ep.columns and ep[w].notna().any()]
     if fu_cols:
         res = ctx.run(sec, "Attrition", lambda: attrition(ep, retained=fu_cols[0], instrument=inst))
@@ -179,6 +183,7 @@ def _attrition(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
 
 
 def _durability(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
+    """Durability of gains after discharge (rates and the mean change from endpoint)."""
     res = ctx.run(sec, "Durability of gains", lambda: durability(ep, instrument=inst))
     if res is not None:
         tb = res.to_frame()

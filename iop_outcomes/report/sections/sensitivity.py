@@ -14,6 +14,8 @@ from .common import _contrast_sides
 
 
 def _section_sensitivity(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, loaded: Any) -> None:
+    """Missing-data sensitivity of the primary result (methods from the study configuration),
+    or a line saying it was turned off."""
     # through the package attribute, not an import: tests (test_report_config) replace
     # iop.missing_data_sensitivity with a spy
     import iop_outcomes as iop

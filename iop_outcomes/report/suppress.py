@@ -30,7 +30,7 @@ population hidden in one table is hidden in all, and a small difference of neste
 of related ones: the same group's paired episodes under two instruments, the DRR-E and NHS
 denominators), a whole-cohort count minus the other groups, or a sum declared between tables
 (every flow stage adds up to the episodes admitted) never gives a hidden count back (see
-``iop_outcomes.report.build._hidden_populations``).
+``iop_outcomes.report.disclosure._hidden_populations``).
 
 Limits: within a table the rule is "no constraint with exactly one hidden quantity", which
 stops subtraction within a constraint; the report's cross-table step also solves its known

@@ -17,11 +17,11 @@ by hand from the printed table.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _common import run_step
 
 STEP = r"""
 import json, resource, sys, time, warnings
@@ -93,12 +93,7 @@ def make(
 
 
 def run(kind: str, path: Path) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", STEP, kind, str(path)], capture_output=True, text=True
-    )
-    if out.returncode != 0:
-        raise SystemExit(out.stderr)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_step(STEP, kind, path)
 
 
 def main() -> None:

@@ -25,11 +25,11 @@ hand from the printed table.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _common import run_step
 
 STEP = r"""
 import json, resource, sys, time, warnings
@@ -223,12 +223,7 @@ def make(n_admin: int, out: Path, chunk_episodes: int = 20_000) -> dict[str, Pat
 
 
 def run(kind: str, path: Path, extra: Path | str = "") -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", STEP, kind, str(path), str(extra)], capture_output=True, text=True
-    )
-    if out.returncode != 0:
-        raise SystemExit(out.stderr)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_step(STEP, kind, path, extra)
 
 
 def main() -> None:

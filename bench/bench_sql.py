@@ -31,10 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _common import run_step
 
 STEP = r"""
 import json, sys, time, warnings
@@ -143,12 +144,7 @@ def make(rows: int, out: Path, url: str, chunk: int = 20_000) -> tuple[Path, Pat
 
 
 def run(kind: str, url: str, path: Path) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", STEP, kind, url, str(path)], capture_output=True, text=True
-    )
-    if out.returncode != 0:
-        raise SystemExit(out.stderr)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_step(STEP, kind, url, path)
 
 
 def main() -> None:

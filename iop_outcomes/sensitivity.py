@@ -333,6 +333,47 @@ def _time_basis(t: np.ndarray, W: float, time: str):
     return F, np.array([float(W) ** k for k in powers]), [f"t^{k}" for k in powers]
 
 
+def _fit_reml_statsmodels(y, X, t, idx):
+    """REML by statsmodels ``MixedLM`` (random intercept and slope in t per episode).
+
+    The fitter used before issue 12, kept only to check the vectorized fitter against an
+    independent implementation (``_mixed(..., engine="statsmodels")``; it loops over episodes
+    in Python, ~4 ms each). L-BFGS, then BFGS (gradient tolerance 1e-8) started from its
+    solution; the higher REML likelihood wins; Powell as the last resort. Returns (β̂, D, σ̂², problem or "").
+    """
+    import statsmodels.api as sm
+
+    model = sm.MixedLM(y, X, groups=idx, exog_re=np.column_stack([np.ones_like(t), t]))
+    fits, msgs = [], []
+    start = None
+    for method in ("lbfgs", "bfgs"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                kw = {"start_params": start} if start is not None else {}
+                if method == "bfgs":  # tight, to check the vectorized fit to ~1e-7
+                    kw["gtol"] = 1e-8
+                f = model.fit(reml=True, method=[method], **kw)
+            except (np.linalg.LinAlgError, ValueError) as e:  # pragma: no cover - rare
+                msgs.append(f"{method}: {e}")
+                continue
+        bad = [str(w.message) for w in caught if "onverg" in str(w.message)]
+        if f.converged and not bad and np.isfinite(f.llf):
+            fits.append(f)
+        else:
+            msgs.extend(bad or [f"{method}: not converged"])
+        start = f.params_object
+    problem = ""
+    if fits:
+        f = max(fits, key=lambda f: f.llf)
+    else:  # pragma: no cover - rare
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            f = model.fit(reml=True, method=["powell"])
+        problem = "the REML fit did not converge (" + "; ".join(msgs)[:200] + ")"
+    return np.asarray(f.fe_params), np.asarray(f.cov_re, float), float(f.scale), problem
+
+
 def _mixed(
     long: pd.DataFrame,
     d: _Design,
@@ -340,6 +381,7 @@ def _mixed(
     adjust: bool,
     ci_level: float,
     time: str,
+    engine: str = "vectorized",
 ):
     """Linear mixed model of weekly scores; model-based mean change from week 0 to W.
 
@@ -382,23 +424,36 @@ def _mixed(
     X = np.column_stack(cols)
     # profiled REML over the relative covariance factor, vectorized over episodes (the
     # trajectories fitter; lme4's formulation), with its fallback chain slope -> uncorrelated
-    # -> intercept; statsmodels' MixedLM looped over episodes in Python (~4 ms each)
+    # -> intercept. The fixed-effects covariance is (X'V⁻¹X)⁻¹ = σ²(X'H⁻¹X)⁻¹ at the REML
+    # estimates, as lme4's vcov() (Laird & Ware 1982; Bates et al. 2015), from the
+    # fit's own per-episode sums: no numerical Hessian. engine="statsmodels" (MixedLM, which
+    # loops over episodes in Python) is kept to check the two against each other.
     from .trajectories import _fit_vectorized, _gls_cov
 
     starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-    fit, structure, _opt, _history = _fit_vectorized(
-        pd.DataFrame({"week": t}), y, X, "slope", starts
-    )
-    if structure != "slope":
-        warnings.warn(
-            "Mixed model (missing-data sensitivity): the random intercept-and-slope model did "
-            f"not converge; fitted with random={structure!r} instead.",
-            ConvergenceWarning,
-            stacklevel=3,
+    if engine == "statsmodels":
+        beta, D, scale, problem = _fit_reml_statsmodels(y, X, t, idx)
+        if problem:  # pragma: no cover - rare
+            warnings.warn(
+                f"Mixed model (missing-data sensitivity): {problem}; its rows may be unreliable.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        Z = np.column_stack([np.ones_like(t), t])
+        vcov = _gls_cov(X, Z, starts, D, scale)
+    else:
+        fit, structure, _opt, _history = _fit_vectorized(
+            pd.DataFrame({"week": t}), y, X, "slope", starts
         )
-    beta = np.asarray(fit["beta"])
-    # fixed-effects covariance (X'V^-1X)^-1 at the REML estimates, as lme4's vcov()
-    vcov = _gls_cov(X, fit["Z"], starts, np.asarray(fit["D"]), float(fit["scale"]))
+        if structure != "slope":
+            warnings.warn(
+                "Mixed model (missing-data sensitivity): the random intercept-and-slope model "
+                f"did not converge; fitted with random={structure!r} instead.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        beta = np.asarray(fit["beta"])
+        vcov = np.asarray(fit["vcov"])
     pos = {nm: i for i, nm in enumerate(names)}
 
     used = np.zeros(d.baseline.size, bool)

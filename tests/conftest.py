@@ -15,6 +15,24 @@ def _apt_busy() -> bool:
     return bool(out.stdout.strip())
 
 
+def _apt_install(package: str) -> subprocess.CompletedProcess:
+    """``apt-get install`` one Debian package, waiting (up to 10 minutes) while another
+    apt/dpkg process holds the lock; ``apt-get update`` first only when the package is not
+    known yet. Returns the install's result (the caller checks it)."""
+    deadline = time.time() + 600
+    while _apt_busy() and time.time() < deadline:
+        time.sleep(5)
+    known = subprocess.run(["apt-cache", "policy", package], capture_output=True, text=True)
+    if "Candidate: (none)" in known.stdout or not known.stdout.strip():
+        subprocess.run(["apt-get", "update"], capture_output=True, check=False)
+    return subprocess.run(
+        ["apt-get", "install", "-y", "--no-install-recommends", package],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Path of Debian's headless Chromium, installed with apt-get on first use.
@@ -32,18 +50,7 @@ def chromium() -> str:
     give_up = pytest.fail if os.environ.get("CI") else pytest.skip
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         give_up("chromium is not installed and cannot be installed here (needs apt-get)")
-    deadline = time.time() + 600
-    while _apt_busy() and time.time() < deadline:
-        time.sleep(5)
-    known = subprocess.run(["apt-cache", "policy", "chromium"], capture_output=True, text=True)
-    if "Candidate: (none)" in known.stdout or not known.stdout.strip():
-        subprocess.run(["apt-get", "update"], capture_output=True, check=False)
-    res = subprocess.run(
-        ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-    )
+    res = _apt_install("chromium")
     path = shutil.which("chromium")
     if res.returncode != 0 or not path:
         give_up(f"could not install chromium: {res.stderr[-500:]}")
@@ -76,20 +83,7 @@ def _install_postgresql(give_up) -> str:
         bindir = _postgres_bindir()
         if bindir:  # another worker installed it while this one waited
             return bindir
-        deadline = time.time() + 600
-        while _apt_busy() and time.time() < deadline:
-            time.sleep(5)
-        known = subprocess.run(
-            ["apt-cache", "policy", "postgresql"], capture_output=True, text=True
-        )
-        if "Candidate: (none)" in known.stdout or not known.stdout.strip():
-            subprocess.run(["apt-get", "update"], capture_output=True, check=False)
-        res = subprocess.run(
-            ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
+        res = _apt_install("postgresql")
         bindir = _postgres_bindir()
         if res.returncode != 0 or not bindir:
             give_up(f"could not install postgresql: {res.stderr[-500:]}")

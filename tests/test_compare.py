@@ -367,6 +367,7 @@ def test_direction_lower_is_better():
 def test_direction_higher_is_better():
     d = instruments.get("PHQ-9").__dict__.copy()
     d.update(name="TEST-WELLBEING", aliases=(), better_is="higher", mid=4.0)
+    d.update(loinc_panel=None, loinc_total=None, loinc_items=(), loinc_answers={})
     d["bands"] = [list(b) for b in d["bands"]]
     instruments.register({k: v for k, v in d.items() if v is not None}, replace=True)
     ep = _two_groups(+3.0)  # virtual rises 3 more: better on a higher-is-better scale

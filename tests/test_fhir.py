@@ -11,6 +11,7 @@ the data contract's long format.
 """
 
 import gzip
+import importlib
 import json
 import tempfile
 import warnings
@@ -422,3 +423,23 @@ def test_ledger_invariant_property(data):
     assert c["accepted"] + c["repaired"] == len(res.data)
     assert led["row"].is_monotonic_increasing
     assert np.all(led.loc[led["disposition"] == "quarantined", "reason"].notna())
+
+
+def test_an_instrument_registered_as_a_copy_does_not_take_the_builtin_codes(monkeypatch):
+    """An instrument registered from a copy of the PHQ-9 (with its LOINC codes, as a test of
+    another module did) left FHIR responses read as that copy, depending on test order: a code
+    claimed twice stays with the first registered, the built-in PHQ-9."""
+    from iop_outcomes import instruments
+
+    reg = importlib.import_module("iop_outcomes.instruments")
+    monkeypatch.setattr(reg, "_REGISTRY", dict(reg._REGISTRY))
+    for name in [a for a in vars(reg) if a.startswith("_ALIAS")]:
+        monkeypatch.setattr(reg, name, dict(getattr(reg, name)))
+    d = instruments.get("PHQ-9").__dict__.copy()
+    d.update(name="COPY-OF-PHQ", aliases=())
+    d["bands"] = [list(b) for b in d["bands"]]
+    instruments.register({k: v for k, v in d.items() if v is not None}, replace=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = iop.load(EXPORT, source="fhir")
+    assert set(res.data["instrument"].astype(str)) == {"PHQ-9", "GAD-7"}

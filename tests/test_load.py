@@ -1482,3 +1482,31 @@ def test_skip_rows_in_every_csv_encoding_and_line_end(tmp_path, encoding, newlin
     assert res.counts()["accepted"] == 4 == len(res.ledger)
     assert res.data["total"].tolist() == [18, 9, 14, 12]
     assert res.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "column", ["week", "age", "attendance_hours", "sessions_attended", "sessions_scheduled"]
+)
+def test_nullable_integers_in_every_optional_numeric_column(tmp_path, column):
+    """Issue 10: an integer ``age`` column with one blank cell crashed ("Boolean array
+    expected", exit 4). A blank in an integer column of a CSV, and pandas' nullable Int64 with
+    NA in a DataFrame, load as numbers with a missing value; no row is lost."""
+    values = pd.array([3, None, 5], dtype="Int64")
+    df = pd.DataFrame(
+        {
+            "patient_id": ["a", "a", "b"],
+            "instrument": "PHQ-9",
+            "assessment_date": ["2025-01-06", "2025-02-03", "2025-01-07"],
+            "total": [17, 9, 12],
+            column: values,
+        }
+    )
+    path = tmp_path / "scores.csv"
+    df.to_csv(path, index=False)  # the NA is written as a blank cell
+    for data in (df, path):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = iop.load(data)
+        assert res.counts() == {"accepted": 3, "repaired": 0, "quarantined": 0}
+        got = pd.to_numeric(res.data[column].astype("Float64"), errors="coerce")
+        assert got.iloc[[0, 2]].tolist() == [3, 5] and pd.isna(got.iloc[1])

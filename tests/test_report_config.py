@@ -19,8 +19,8 @@ def test_episode_rules_by_label_from_a_study_file(tmp_path):
 
     import iop_outcomes as iop
     from iop_outcomes.exceptions import ConfigError
-    from iop_outcomes.report.build import _episode_rules
     from iop_outcomes.report.config import load_config
+    from iop_outcomes.report.inputs import _episode_rules
 
     study = tmp_path / "study.toml"
     study.write_text(

@@ -153,7 +153,7 @@ def test_iop_report_is_the_function_whatever_the_import_order():
 
 
 def test_counts_in_running_text_are_suppressed():
-    from iop_outcomes.report.build import _is_count_key, _safe_count
+    from iop_outcomes.report.format import _is_count_key, _safe_count
 
     assert _safe_count(3, 11) == "<11" and _safe_count(0, 11) == "0"
     assert _safe_count(1127, 11) == "1,127" and _safe_count(3, None) == "3"

@@ -447,6 +447,25 @@ def test_mixed_matches_lme4(weekly_data, time, covariates, model):
         assert diff.se == pytest.approx(ch.loc["virtual - in_person", "se"], rel=1e-3)
 
 
+@pytest.mark.parametrize("time,covariates", [("quadratic", ()), ("categorical", ("age",))])
+def test_mixed_vectorized_equals_statsmodels(weekly_data, time, covariates, monkeypatch):
+    # the vectorized profiled REML (analytic gradient, vcov σ²(X'H⁻¹X)⁻¹ from its own sums)
+    # against statsmodels MixedLM (BFGS to gradient 1e-8) with the Woodbury (X'V⁻¹X)⁻¹, the
+    # path before issue 12, kept as engine="statsmodels" for this check
+    import functools
+    import sys
+
+    mod = sys.modules["iop_outcomes.sensitivity"]
+    kw = dict(methods=("mixed",), time=time, covariates=covariates)
+    new = iop.missing_data_sensitivity(weekly_data, **kw).table
+    monkeypatch.setattr(mod, "_mixed", functools.partial(mod._mixed, engine="statsmodels"))
+    old = iop.missing_data_sensitivity(weekly_data, **kw).table
+    assert len(new) == len(old) == 2
+    np.testing.assert_allclose(new["estimate"], old["estimate"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(new["se"], old["se"], rtol=1e-6)
+    np.testing.assert_allclose(new["ci_low"], old["ci_low"], rtol=0, atol=1e-6)
+
+
 def test_full_pipeline_on_weekly_data(weekly_data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -494,10 +494,10 @@ def test_vectorized_fallback_when_fit_fails(small, monkeypatch):
     mod = sys.modules["iop_outcomes.trajectories"]  # the package binds the function name
     orig = mod._reml_profile
 
-    def broken(theta, S, structure, full=False):
+    def broken(theta, S, structure, full=False, grad=False):
         if structure == "slope" and not full:
-            return np.nan
-        return orig(theta, S, structure, full)
+            return (np.nan, np.full(len(theta), np.nan)) if grad else np.nan
+        return orig(theta, S, structure, full, grad)
 
     monkeypatch.setattr(mod, "_reml_profile", broken)
     with pytest.warns(ConvergenceWarning, match="did not converge"):
@@ -558,3 +558,170 @@ def test_intake_scores_shortly_before_admission_count_as_week_zero():
     )
     res2 = iop.trajectories(early, time="categorical")
     assert res2.model_info["excluded"]["before_admission"] == 40
+
+
+# ------------------------------------------- the vectorized REML fitter (issue 12)
+
+
+def _fitter_inputs(d, time="linear", knot=2):
+    """(df, y, X, starts) as trajectories() hands them to the vectorized fitter."""
+    import sys
+
+    mod = sys.modules["iop_outcomes.trajectories"]
+    seen = {}
+    orig = mod._fit_vectorized
+
+    def spy(df, y, X, random, starts, optimizer="l-bfgs-b"):
+        seen.update(df=df, y=y, X=X, starts=starts)
+        return orig(df, y, X, random, starts, optimizer)
+
+    mod._fit_vectorized = spy
+    try:
+        trajectories(d, engine="vectorized", time=time, knot=knot)
+    finally:
+        mod._fit_vectorized = orig
+    return seen["df"], seen["y"], seen["X"], seen["starts"]
+
+
+def _suff(sim, structure):
+    from iop_outcomes.trajectories import _reml_suff
+
+    df, y, X, starts = _fitter_inputs(sim)
+    week = df["week"].to_numpy(float)
+    Z = np.ones((len(df), 1)) if structure == "intercept" else np.column_stack([week * 0 + 1, week])
+    return _reml_suff(y, X, Z, starts), X, Z, starts
+
+
+@pytest.mark.parametrize(
+    ("structure", "theta"),
+    [
+        ("slope", [0.8, -0.1, 0.3]),
+        ("slope", [1.5, 0.05, 0.0]),  # on the boundary (slope variance 0)
+        ("slope", [-0.7, 0.2, -0.4]),  # a column of Λ with negative sign (same ΛΛ')
+        ("uncorrelated", [0.8, 0.3]),
+        ("intercept", [0.7]),
+    ],
+)
+def test_reml_gradient_equals_central_differences(sim, structure, theta):
+    # the analytic gradient of the profiled REML deviance against central differences of the
+    # deviance itself (step 1e-6: truncation error ~1e-12, rounding ~1e-16·|d|/1e-6 ~ 1e-7)
+    from iop_outcomes.trajectories import _reml_profile
+
+    S, *_ = _suff(sim, structure)
+    theta = np.asarray(theta, float)
+    f, g = _reml_profile(theta, S, structure, grad=True)
+    assert f == _reml_profile(theta, S, structure)
+    h = 1e-6
+    num = np.array(
+        [
+            (
+                _reml_profile(theta + h * e, S, structure)
+                - _reml_profile(theta - h * e, S, structure)
+            )
+            / (2 * h)
+            for e in np.eye(len(theta))
+        ]
+    )
+    np.testing.assert_allclose(g, num, rtol=0, atol=1e-6 * np.max(np.abs(num)))
+
+
+def test_deviance_is_even_in_each_column_of_lambda(sim):
+    # why the fitter may search θ unbounded: ΛΛ' (so the deviance) ignores a column's sign
+    from iop_outcomes.trajectories import _canonical_theta, _reml_profile
+
+    S, *_ = _suff(sim, "slope")
+    theta = np.array([0.9, -0.2, 0.35])
+    f = _reml_profile(theta, S, "slope")
+    for t in ([-0.9, 0.2, 0.35], [0.9, -0.2, -0.35], [-0.9, 0.2, -0.35]):
+        assert _reml_profile(np.array(t), S, "slope") == pytest.approx(f, rel=SUMS)
+        np.testing.assert_array_equal(_canonical_theta(np.array(t), "slope"), theta)
+
+
+@pytest.mark.parametrize("structure", ["slope", "uncorrelated", "intercept"])
+def test_profiled_vcov_equals_woodbury_gls_cov(sim, structure):
+    # (X'V⁻¹X)⁻¹ two ways: σ²(X'H⁻¹X)⁻¹ from the profiled fit's sums, and _gls_cov's
+    # per-episode Woodbury solve from D and σ² (lme4's vcov, checked against R in
+    # test_fixed_effects_match_lme4)
+    from iop_outcomes.trajectories import _fit_vectorized, _gls_cov
+
+    df, y, X, starts = _fitter_inputs(sim)
+    fit, used, _, _ = _fit_vectorized(df, y, X, structure, starts)
+    assert used == structure
+    ref = _gls_cov(X, fit["Z"], starts, fit["D"], fit["scale"])
+    np.testing.assert_allclose(fit["vcov"], ref, rtol=SUMS, atol=0)
+
+
+def _both_optimizers(d, time="linear", knot=2):
+    from iop_outcomes.trajectories import _fit_vectorized
+
+    df, y, X, starts = _fitter_inputs(d, time, knot)
+    return [_fit_vectorized(df, y, X, "slope", starts, opt) for opt in ("l-bfgs-b", "nelder-mead")]
+
+
+def _assert_same_fit(new, old, var_rtol):
+    (a, ra, la, _), (b, rb, lb, _) = new, old
+    assert ra == rb == "slope"
+    assert la.startswith("l-bfgs-b") and lb.startswith("nelder-mead")
+    np.testing.assert_allclose(a["beta"], b["beta"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(np.sqrt(np.diag(a["vcov"])), np.sqrt(np.diag(b["vcov"])), rtol=1e-6)
+    assert a["llf"] == pytest.approx(b["llf"], abs=1e-6)
+    assert a["llf"] >= b["llf"] - 1e-6
+    np.testing.assert_allclose(a["D"], b["D"], rtol=var_rtol, atol=var_rtol * np.max(b["D"]))
+    assert a["scale"] == pytest.approx(b["scale"], rel=var_rtol)
+    # the gradient method needs far fewer deviance evaluations (deterministic counts)
+    assert a["nfev"] <= 40 < 150 <= b["nfev"]
+
+
+@pytest.mark.parametrize("name", ["linear", "quadratic", "piecewise", "categorical"])
+def test_quasi_newton_equals_nelder_mead_on_reference_data(sim, name):
+    # the fitter before issue 12 (Nelder-Mead) and now (L-BFGS-B + Newton) on the lme4 data:
+    # fixed effects, SEs and log-likelihood to 1e-6. Nelder-Mead stops where deviance
+    # differences drown in rounding (|Δd| ~ 1e-12·|d|), so its variance components are only
+    # good to a few 1e-6 relative; the new ones agree with statsmodels' strict BFGS to 2e-7
+    # (next test) and with lme4 (test_variance_components_match_lme4)
+    time = name
+    _assert_same_fit(*_both_optimizers(sim, time), var_rtol=1e-5)
+
+
+def test_vectorized_equals_statsmodels_to_1e6(all_fits):
+    # two independent REML implementations (profiled lme4 criterion with an analytic
+    # gradient; statsmodels MixedLM with BFGS at gradient tolerance 1e-8) on the lme4 data
+    for name in SPECS:
+        if name == "site":
+            continue
+        a, b = all_fits[(name, "vectorized")], all_fits[(name, "statsmodels")]
+        np.testing.assert_allclose(a.fixed["estimate"], b.fixed["estimate"], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(a.fixed["se"], b.fixed["se"], rtol=1e-6)
+        np.testing.assert_allclose(a.variance["variance"], b.variance["variance"], rtol=1e-6)
+        assert a.model_info["loglik"] == pytest.approx(b.model_info["loglik"], abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def synth_1k():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return iop.load(iop.synth.generate(n_episodes=1000, seed=4).data).data
+
+
+@pytest.mark.parametrize("time", ["linear", "categorical"])
+def test_quasi_newton_equals_nelder_mead_on_synthetic_cohort(synth_1k, time):
+    # 1,000 synthetic episodes (iop.synth, seed 4): as on the reference data; 10,000 and
+    # more are compared in bench/bench_fits.py (bench/RESULTS.md, "Model fits")
+    _assert_same_fit(*_both_optimizers(synth_1k, time), var_rtol=1e-5)
+
+
+def test_quasi_newton_failure_falls_back_to_nelder_mead(sim, monkeypatch):
+    import sys
+
+    mod = sys.modules["iop_outcomes.trajectories"]
+
+    def fails(x0, S, structure, fatol):
+        return np.asarray(x0, float), np.inf, False, 1, "forced failure"
+
+    monkeypatch.setattr(mod, "_quasi_newton", fails)
+    res = trajectories(sim, engine="vectorized")
+    assert res.model_info["optimizer"] == "nelder-mead (vectorized REML)"
+    assert res.model_info["fallback"] == "none"
+    ref = pd.read_csv(REF / "lme4_fixed.csv").query("model == 'linear'").set_index("term")
+    got = res.fixed.set_index("term").loc[ref.index]
+    assert np.all(np.abs(got["estimate"] - ref["estimate"]) <= RTOL * ref["se"])

@@ -208,12 +208,14 @@ class _Codes:
             ins = _inst.get(name)
             if not (ins.loinc_panel or ins.loinc_total or ins.loinc_items):
                 continue
+            # a code claimed twice (an instrument registered as a copy of another) stays with
+            # the first registered, so the built-in PHQ-9 / GAD-7 keep their codes
             if ins.loinc_panel:
-                panels[ins.loinc_panel] = name
+                panels.setdefault(ins.loinc_panel, name)
             if ins.loinc_total:
-                items[ins.loinc_total] = (name, 0)
+                items.setdefault(ins.loinc_total, (name, 0))
             for j, c in enumerate(ins.loinc_items, 1):
-                items[c] = (name, j)
+                items.setdefault(c, (name, j))
             answers[name] = dict(ins.loinc_answers)
             n_items[name] = ins.n_items
         links = {code: (inst, n, answers[inst]) for code, (inst, n) in items.items() if n}

@@ -8,8 +8,9 @@
 report (see :func:`iop_outcomes.report.build.report`).
 """
 
-from .build import Report, report
+from .build import report
 from .config import StudyConfig, load_config
+from .document import Report
 from .safety import find_identifiers, neutralise_formulas, scrub_identifiers
 from .suppress import SuppressedTable, suppress
 

@@ -132,8 +132,8 @@ def episode_outcomes(loaded, *, config=None) -> pd.DataFrame:
     """
     import iop_outcomes as iop
 
-    from .build import _episode_rules
     from .config import load_config
+    from .inputs import _episode_rules
 
     cfg = load_config(config)
     rules = _episode_rules(cfg)

@@ -30,7 +30,7 @@ population hidden in one table is hidden in all, and a small difference of neste
 of related ones: the same group's paired episodes under two instruments, the DRR-E and NHS
 denominators), a whole-cohort count minus the other groups, or a sum declared between tables
 (every flow stage adds up to the episodes admitted) never gives a hidden count back (see
-``iop_outcomes.report.build._hidden_populations``).
+``iop_outcomes.report.disclosure._hidden_populations``).
 
 Limits: within a table the rule is "no constraint with exactly one hidden quantity", which
 stops subtraction within a constraint; the report's cross-table step also solves its known
@@ -123,6 +123,17 @@ def _total_row_mask(df: pd.DataFrame, total_row: Any, counts: Sequence[str]) -> 
             continue
         mask |= (df[c].astype("object") == total_row).to_numpy(dtype=bool, na_value=False)
     return mask
+
+
+def _count_mask(mask: pd.DataFrame, counts: Sequence[str], n_rows: int, name: str) -> np.ndarray:
+    """A boolean DataFrame aligned on the count columns (absent ones False), as an array."""
+    if mask.shape[0] != n_rows:
+        raise ConfigError(f"suppress: {name!r} has {mask.shape[0]} rows; the table has {n_rows}.")
+    cols = [
+        mask[c].to_numpy(dtype=bool) if c in mask.columns else np.zeros(n_rows, bool)
+        for c in counts
+    ]
+    return np.column_stack(cols) if cols else np.zeros((n_rows, 0), dtype=bool)
 
 
 def suppress(
@@ -284,22 +295,7 @@ def suppress(
     n_forced = 0
     if force is not None:
         if isinstance(force, pd.DataFrame):
-            if force.shape[0] != n_rows:
-                raise ConfigError(
-                    f"suppress: 'force' has {force.shape[0]} rows; the table has {n_rows}."
-                )
-            fm = (
-                np.column_stack(
-                    [
-                        force[c].to_numpy(dtype=bool)
-                        if c in force.columns
-                        else np.zeros(n_rows, bool)
-                        for c in counts
-                    ]
-                )
-                if counts
-                else np.zeros((n_rows, 0), dtype=bool)
-            )
+            fm = _count_mask(force, counts, n_rows, "force")
         else:
             arr = np.asarray(force, dtype=bool)
             if arr.shape != df.shape:
@@ -309,20 +305,11 @@ def suppress(
             fm = arr[:, [list(df.columns).index(c) for c in counts]] if counts else arr[:, :0]
         hidden |= fm & finite
     n_forced = int((hidden & ~primary).sum())
-    guarded = np.zeros_like(hidden)
-    if protect is not None:
-        guarded = (
-            np.column_stack(
-                [
-                    protect[c].to_numpy(dtype=bool)
-                    if c in protect.columns
-                    else np.zeros(n_rows, bool)
-                    for c in counts
-                ]
-            )
-            if counts
-            else guarded
-        )
+    guarded = (
+        np.zeros_like(hidden)
+        if protect is None
+        else _count_mask(protect, counts, n_rows, "protect")
+    )
     for k_col, n_col in complements.items():
         kj, nj = col_pos[k_col], col_pos[n_col]
         rest = values[:, nj] - values[:, kj]

@@ -1,0 +1,294 @@
+"""The state of one build pass: tables, figures, published counts and the analysis cache.
+
+:class:`_Ctx` is what every section writes into: :meth:`_Ctx.add_table` suppresses, scrubs
+and registers a table (its counts keyed by population, see :mod:`.populations`),
+:meth:`_Ctx.add_figure` adds a figure, :meth:`_Ctx.run` runs an analysis once per report
+(later passes replay it from the cache, by name) and turns a failure into a visible note."""
+
+from __future__ import annotations
+
+import html
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import IOPError
+from .config import StudyConfig
+from .figures import _mpl
+from .format import _fmt_param
+from .populations import _headline_keys, _Key
+from .render import ReportFigure, ReportTable, Section, figure_to_svg, plain_label
+from .safety import scrub_identifiers
+from .suppress import suppress
+
+#: Columns of proportions per table (a key, or a key prefix ending in "_"), shown in the HTML
+#: as percentages with one decimal; the CSV and XLSX keep proportions.
+_PERCENT = {
+    "ledger_dispositions": ("share",),
+    "safety_item": ("pct",),
+    "rates_": ("rate", "ci_low", "ci_high"),
+    "clinsig_": ("estimate", "ci_low", "ci_high"),
+    "nhs_benchmark": ("estimate", "ci_low", "ci_high", "national_estimate"),
+    "quality_measures": ("estimate", "ci_low", "ci_high"),
+    "followup_response": ("estimate", "ci_low", "ci_high"),
+    "durability": ("estimate", "ci_low", "ci_high"),
+}
+
+
+class _Ctx:
+    """State of one build pass.
+
+    The report is built in passes (:func:`report`): analyses run once (``cache``), tables are
+    rebuilt each pass with the populations hidden so far (``forced``) until the set of hidden
+    populations stops growing; the last pass also draws the figures (``draw``).
+    """
+
+    def __init__(
+        self,
+        cfg: StudyConfig,
+        strict: bool,
+        cache: dict | None = None,
+        forced: frozenset = frozenset(),
+        draw: bool = True,
+        protected: frozenset | None = None,
+    ):
+        self.cfg = cfg
+        self.threshold = cfg.suppression_threshold
+        self.protected = _headline_keys(cfg) if protected is None else protected
+        self.strict = strict
+        self.tables: list[ReportTable] = []
+        self.figures: list[ReportFigure] = []
+        self.methods: list[tuple[str, str, dict, tuple[str, ...]]] = []
+        self.facts: dict[str, Any] = {}
+        self.warnings: list[str] = []
+        self.counter = 0
+        #: analysis outcomes by name, shared by the passes: (what, by) -> (result, warnings,
+        #: note shown in the section)
+        self.cache: dict[tuple[str, str | None], tuple[Any, list[str], str]] = (
+            cache if cache is not None else {}
+        )
+        self.ran: set[tuple[str, str | None]] = set()  # names run in this pass
+        self.forced = forced
+        self.draw = draw
+        self.step: Callable[[str], None] = lambda label: None
+        #: every published count: population key -> list of (value, hidden)
+        self.cells: dict[_Key, list[tuple[float, bool]]] = {}
+        #: exact or approximate sums between populations: (total key, member keys)
+        self.identities: list[tuple[_Key, tuple[_Key, ...]]] = []
+
+    def identity(self, total: _Key, members: Sequence[_Key]) -> None:
+        """Record that population ``total`` is the sum of ``members`` (up to an unpublished
+        remainder, which counts as a cell of its own)."""
+        self.identities.append((total, tuple(members)))
+
+    def text_count(self, key: _Key | None, v: Any) -> str:
+        """A count quoted in running text: registered like a table cell, hidden like one."""
+        if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool):
+            return _fmt_param(v)
+        th = self.threshold
+        small = th is not None and 1 <= float(v) < th
+        hidden = th is not None and (small or key in self.forced)
+        if key is not None:
+            self.cells.setdefault(key, []).append((float(v), hidden))
+        if small:
+            return f"<{th}"
+        if hidden:
+            return "a suppressed number of"
+        return f"{int(v):,}" if float(v).is_integer() else _fmt_param(v)
+
+    def add_table(
+        self,
+        section: Section,
+        key: str,
+        title: str,
+        df: pd.DataFrame,
+        *,
+        counts: Sequence[str] = (),
+        derived: dict | None = None,
+        small_n: dict | None = None,
+        by=None,
+        total_row=None,
+        total_col=None,
+        complements: dict | None = None,
+        within=None,
+        column_totals: bool = True,
+        shares: dict | None = None,
+        keys: dict[str, Callable[[pd.Series], _Key | None]] | None = None,
+        result: Any = None,
+        method: str = "",
+        notes: Sequence[str] = (),
+        digits: int = 2,
+    ) -> ReportTable:
+        df = scrub_identifiers(df.reset_index(drop=True))
+        cell_keys = {
+            c: [fn(row) for _, row in df.iterrows()] for c, fn in (keys or {}).items() if c in df
+        }
+        force = pd.DataFrame(False, index=df.index, columns=df.columns)
+        protect = force.copy()
+        for c, ks in cell_keys.items():
+            force[c] = [k in self.forced for k in ks]
+            protect[c] = [k in self.protected for k in ks]
+        st = suppress(
+            df,
+            self.threshold,
+            counts=list(counts),
+            derived=derived,
+            small_n=small_n,
+            by=by,
+            total_row=total_row,
+            total_col=total_col,
+            complements=complements,
+            within=within,
+            column_totals=column_totals,
+            force=force,
+            shares=shares,
+            protect=protect,
+        )
+        hidden = st.hidden
+        for c, ks in cell_keys.items():
+            vals = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
+            for i, k in enumerate(ks):
+                if k is not None and np.isfinite(vals[i]):
+                    self.cells.setdefault(k, []).append((vals[i], bool(hidden[c].iloc[i])))
+        self.counter += 1
+        method = method or (getattr(result, "method", "") or "")
+        all_notes = [*notes, *st.notes]
+        pct = _PERCENT.get(key) or next(
+            (cols for k, cols in _PERCENT.items() if k.endswith("_") and key.startswith(k)), ()
+        )
+        rows = None
+        if key == "durability" and "measure" in df.columns:  # rates, and one mean change
+            rows = (df["measure"].astype(str) != "change_from_endpoint").to_numpy()
+        t = ReportTable(
+            key=self._unique(key, [x.key for x in self.tables]),
+            title=f"Table {self.counter}. {title}",
+            frame=st.table,
+            notes=tuple(all_notes),
+            method=method,
+            digits=digits,
+            percent=tuple(c for c in pct if c in df.columns),
+            percent_rows=rows,
+            labels=dict(self.cfg.labels),
+        )
+        self.tables.append(t)
+        section.blocks.append(t)
+        if result is not None or method:
+            self.methods.append(
+                (
+                    t.title,
+                    method,
+                    dict(getattr(result, "params", {}) or {}),
+                    tuple(getattr(result, "notes", ()) or ()),
+                )
+            )
+        return t
+
+    @staticmethod
+    def _unique(key: str, taken: list[str]) -> str:
+        """A table's or figure's name, stable whatever else the data hold (its file name):
+        the same table is ``change_phq_9_format.csv`` with or without a safety-item table
+        before it; a second table of the same name gets ``_2``."""
+        out, i = key, 1
+        while out in taken:
+            i += 1
+            out = f"{key}_{i}"
+        return out
+
+    def add_figure(self, section: Section, key: str, title: str, fig, caption: str = "") -> None:
+        if not self.draw:  # a pass that only settles the suppression
+            _mpl().close(fig)
+            return
+        n = len(self.figures) + 1
+        f = ReportFigure(
+            key=self._unique(key, [x.key for x in self.figures]),
+            title=f"Figure {n}. {title}",
+            svg=figure_to_svg(fig),
+            caption=f"Figure {n}. {caption or title}",
+        )
+        self.figures.append(f)
+        section.blocks.append(f)
+
+    def run(
+        self, section: Section, what: str, fn: Callable[[], Any], *, by: str | None = None
+    ) -> Any:
+        """Run one analysis (once per report: later passes replay the cached outcome); on
+        failure put a visible note in the section.
+
+        The cache is keyed by name: ``what`` (which names the instrument where there are
+        several) and ``by``, the grouping the analysis was run with, so an analysis that runs
+        in one pass and not another cannot shift the others' cached outcomes. A name used
+        twice in one pass is a programming error.
+
+        Examples
+        --------
+        >>> from iop_outcomes.report.config import StudyConfig
+        >>> from iop_outcomes.report.render import Section
+        >>> cache, sec = {}, Section("s", "S")
+        >>> first = _Ctx(StudyConfig(), strict=True, cache=cache)
+        >>> first.run(sec, "A", lambda: 1), first.run(sec, "B", lambda: 2, by="site")
+        (1, 2)
+        >>> later = _Ctx(StudyConfig(), strict=True, cache=cache)  # a pass without "A"
+        >>> later.run(sec, "B", lambda: 99, by="site")  # replayed by name, not run again
+        2
+        >>> later.run(sec, "B", lambda: 2, by="site")  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        IOPError: Analysis ('B', 'site') run twice in one report pass: give it a `by`.
+        """
+        name = (what, by)
+        if name in self.ran:
+            raise IOPError(f"Analysis {name!r} run twice in one report pass: give it a `by`.")
+        self.ran.add(name)
+        if name in self.cache:
+            out, msgs, note = self.cache[name]
+            for m in msgs:
+                if m not in self.warnings:
+                    self.warnings.append(m)
+            if note:
+                section.html(note)
+            return out
+        blocks, n_warn = len(section.blocks), len(self.warnings)
+        out = self._run(section, what, fn)
+        note = "".join(section.blocks[blocks:])
+        self.cache[name] = (out, list(self.warnings[n_warn:]), note)
+        return out
+
+    def _run(self, section: Section, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = fn()
+            for w in caught:
+                msg = f"{what}: {w.message}"
+                if msg not in self.warnings:
+                    self.warnings.append(msg)
+            return out
+        except (ModuleNotFoundError, ImportError, AttributeError) as e:
+            if self.strict and not isinstance(e, ModuleNotFoundError | ImportError):
+                raise
+            section.html(
+                f'<p class="unavailable">{html.escape(what)}: not available in this '
+                f"installation ({html.escape(type(e).__name__)}: {html.escape(str(e))}).</p>"
+            )
+            self.warnings.append(f"{what}: not available ({e})")
+        except Exception as e:
+            if self.strict:
+                raise
+            section.html(
+                f'<p class="unavailable">{html.escape(what)} could not be computed: '
+                f"{html.escape(str(e))}</p>"
+            )
+            self.warnings.append(f"{what} could not be computed: {e}")
+        return None
+
+    def label(self, v: Any) -> Any:
+        """A code as the reader sees it (the study file's ``[labels]``, then plain words)."""
+        return plain_label(v, self.cfg.labels)
+
+    def shown(self, v: Any) -> bool:
+        """Whether a (suppressed) table value is a number that may be quoted."""
+        return isinstance(v, (int, float, np.integer, np.floating)) and not (
+            isinstance(v, float) and np.isnan(v)
+        )

@@ -1,0 +1,188 @@
+"""The report's figures, drawn from the **suppressed** tables (a figure never shows what its
+table hides), with the numbers rounded as the tables publish them (:func:`_as_drawn`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .format import _slug
+from .render import FILE_DECIMALS, Section
+
+if TYPE_CHECKING:  # the context draws through _mpl: a type-only import, no cycle
+    from .context import _Ctx
+
+
+def _mpl():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _numeric_rows(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """The rows whose ``cols`` are all numbers (not suppressed), with those numbers as drawn:
+    see :func:`_as_drawn`."""
+    ok = np.ones(len(df), dtype=bool)
+    for c in cols:
+        ok &= np.array([isinstance(v, (int, float, np.integer, np.floating)) for v in df[c]])
+    return _as_drawn(df[ok], cols)
+
+
+def _as_drawn(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """``df`` with ``cols`` rounded to the tables' FILE_DECIMALS: a figure draws the numbers its
+    table publishes, so the same data give the same SVG bytes on every CPU (model fits differ
+    in the last bits between BLAS kernels, which moved axis limits and hence the layout)."""
+    out = df.copy()
+    for c in cols:
+        if c in out:
+            out[c] = pd.to_numeric(out[c], errors="coerce").astype(float).round(FILE_DECIMALS)
+    return out
+
+
+def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | None) -> None:
+    d = _numeric_rows(t, ["baseline_mean", "endpoint_mean"])
+    if d.empty:
+        return
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+    x = np.arange(len(d))
+    ax.bar(x - 0.2, d["baseline_mean"].astype(float), 0.4, label="baseline", color="#9bb7d4")
+    ax.bar(x + 0.2, d["endpoint_mean"].astype(float), 0.4, label="endpoint", color="#1f5f8b")
+    ax.set_xticks(x, [str(ctx.label(v)) for v in d["group"]])
+    ax.set_ylabel(f"mean {inst} total (points)")
+    ax.legend(frameon=False, ncols=2, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    ax.spines[["top", "right"]].set_visible(False)
+    ctx.add_figure(
+        sec,
+        f"change_{_slug(inst)}",
+        f"Mean {inst} at baseline and endpoint" + (f" by {g}" if g else ""),
+        fig,
+        caption=f"Mean {inst} at baseline and endpoint (paired episodes). A group whose means "
+        "are hidden in the table (too few paired episodes) is not drawn.",
+    )
+
+
+def _fig_clinsig(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -> None:
+    d = _numeric_rows(t, ["estimate"])
+    if d.empty:
+        return
+    plt = _mpl()
+    groups = list(dict.fromkeys(d["group"]))
+    outcomes = list(dict.fromkeys(t["outcome"]))
+    colors = ["#1f5f8b", "#6fa3c7", "#c9d3dc", "#e3a35f", "#a23b2a", "#777777"]
+    fig, ax = plt.subplots(figsize=(6.4, 0.6 + 0.55 * len(groups)), dpi=100)
+    left = np.zeros(len(groups))
+    for i, o in enumerate(outcomes):
+        vals = np.array(
+            [
+                float(d[(d["group"] == gname) & (d["outcome"] == o)]["estimate"].sum())
+                for gname in groups
+            ]
+        )
+        ax.barh(
+            [str(ctx.label(v)) for v in groups],
+            100 * vals,
+            left=left,
+            color=colors[i % len(colors)],
+            label=str(ctx.label(o)),
+        )
+        left += 100 * vals
+    ax.set_xlabel("% of paired episodes")
+    ax.set_xlim(0, 100)
+    ax.legend(
+        ncols=min(len(outcomes), 5),
+        frameon=False,
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.35 if len(groups) < 4 else -0.2),
+    )
+    ax.spines[["top", "right"]].set_visible(False)
+    ctx.add_figure(
+        sec,
+        f"clinsig_{_slug(inst)}",
+        f"{inst} reliable change categories by {by}",
+        fig,
+        caption=f"{inst} Jacobson–Truax categories by {by}. Suppressed categories are left "
+        "out, so a bar may not reach 100%.",
+    )
+
+
+def _fig_noninferiority(
+    ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str, ref: str
+) -> None:
+    if not {"estimate", "ci_low", "ci_high", "margin"} <= set(t.columns):
+        return
+    d = _numeric_rows(t, ["estimate", "ci_low", "ci_high", "margin"])
+    if d.empty:
+        return
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.5 * len(d)), dpi=100)
+    y = np.arange(len(d))[::-1]
+    est = d["estimate"].astype(float).to_numpy()
+    lo = d["ci_low"].astype(float).to_numpy()
+    hi = d["ci_high"].astype(float).to_numpy()
+    ax.errorbar(
+        est,
+        y,
+        xerr=[np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)],
+        fmt="o",
+        color="#1f5f8b",
+        capsize=3,
+    )
+    ax.set_yticks(y, [str(ctx.label(c)) for c in d["contrast"]])
+    ax.axvline(0, color="#777777", lw=0.8)
+    margin = float(d["margin"].astype(float).iloc[0])
+    ax.axvline(margin, color="#a23b2a", lw=1, ls="--", label=f"margin {margin:g}")
+    lvl = d["ci_level"].astype(float).iloc[0] if "ci_level" in d else np.nan
+    ax.set_xlabel(
+        f"difference in adjusted mean change, {inst} points"
+        + (f" ({100 * lvl:g}% CI)" if np.isfinite(lvl) else "")
+    )
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    ax.spines[["top", "right"]].set_visible(False)
+    ctx.add_figure(
+        sec,
+        f"noninferiority_{_slug(inst)}",
+        f"{inst}: non-inferiority of each {g} vs {ref}",
+        fig,
+        caption=f"Difference in adjusted mean {inst} change (each {g} minus {ref}; positive = "
+        "less improvement) with the interval used for the one-sided test. Non-inferiority is "
+        "shown when the whole interval lies left of the dashed margin.",
+    )
+
+
+def _fig_followup(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
+    d = _numeric_rows(t, ["estimate", "ci_low", "ci_high"])
+    if d.empty:
+        return
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=100)
+    windows = list(dict.fromkeys(t["window"]))
+    pos = {w: i for i, w in enumerate(windows)}
+    for gname, sub in d.groupby("group", sort=False):
+        x = sub["window"].map(pos).to_numpy(dtype=float)
+        y = 100 * sub["estimate"].astype(float).to_numpy()
+        lo = 100 * sub["ci_low"].astype(float).to_numpy()
+        hi = 100 * sub["ci_high"].astype(float).to_numpy()
+        err = [np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)]
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=str(ctx.label(gname)))
+    ax.set_xticks(range(len(windows)), [str(ctx.label(w)) for w in windows])
+    ax.set_xlabel("follow-up window after discharge")
+    ax.set_ylabel("% responded")
+    ax.set_ylim(0, 100)
+    ax.legend(frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    ctx.add_figure(
+        sec,
+        "followup_response",
+        "Follow-up response by window",
+        fig,
+        caption="Share of discharged episodes with a follow-up score in each window "
+        f"({inst}), with Wilson 95% intervals.",
+    )

@@ -1,0 +1,102 @@
+"""The report's input: loading the data, the study's episode rules and grouping columns."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pandas as pd
+
+from ..change import _DERIVED
+from ..episodes import EpisodeRules
+from ..exceptions import ConfigError
+from ..io.load import load
+from .config import StudyConfig
+
+
+def _load(data: Any, cfg: StudyConfig, progress) -> Any:
+    if hasattr(data, "ledger") and hasattr(data, "data"):
+        return data
+    if hasattr(data, "truth") and hasattr(data, "data"):  # SynthData
+        data = data.data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load(data, **cfg.load_options())
+
+
+def _episode_rules(cfg: StudyConfig):
+    if not cfg.episode_rules:
+        return None
+
+    try:
+        return EpisodeRules(**cfg.episode_rules)
+    except TypeError as e:
+        raise ConfigError(
+            f"Invalid key in the [episodes] table of the study configuration: {e}."
+        ) from None
+
+
+_NOT_GROUPINGS = frozenset({"instrument"})
+
+
+def _grouping_columns(ep: pd.DataFrame) -> list[str]:
+    """Columns of an episode table a study configuration can group by."""
+    from .safety import is_identifier_column
+
+    out = [
+        str(c)
+        for c in ep.columns
+        if str(c) not in _NOT_GROUPINGS
+        and not is_identifier_column(str(c))
+        and not str(c).endswith("_date")
+        and not pd.api.types.is_numeric_dtype(ep[c])
+        and not pd.api.types.is_datetime64_any_dtype(ep[c])
+    ]
+    out += [d for d, src in _DERIVED.items() if src in ep.columns and d not in out]
+    return out
+
+
+def _has_grouping(ep: pd.DataFrame, g: str | None) -> bool:
+    return g is not None and (g in ep.columns or _DERIVED.get(g, g) in ep.columns)
+
+
+def _check_groupings(cfg: StudyConfig, eps: dict[str, pd.DataFrame]) -> None:
+    """A grouping column the study configuration names must be in the data (the defaults,
+    ``format`` and ``site``, may be absent: their sections then say so)."""
+    ep = eps.get(cfg.primary_instrument, next(iter(eps.values())))
+    named = []
+    if "groupings" in cfg.given or cfg.groupings != StudyConfig.groupings:
+        named += [("groupings", g) for g in cfg.groupings]
+    if "comparison.group" in cfg.given or cfg.comparison_group != StudyConfig.comparison_group:
+        named.append(("[comparison] group", cfg.comparison_group))
+    missing = [
+        (k, g)
+        for k, g in named
+        if not (_has_grouping(ep, g) if k == "groupings" else g in ep.columns)
+    ]
+    if not missing:
+        return
+    where = (
+        f"the study configuration file {cfg.source!r}"
+        if cfg.source
+        else ("the study configuration")
+    )
+    what = "; ".join(f"{k} names {g!r}" for k, g in missing)
+    raise ConfigError(
+        f"{where[0].upper()}{where[1:]} groups by a column the data do not have ({what}). "
+        f"Columns available for grouping: {_grouping_columns(ep)}. Correct the name in {where} "
+        "or add the column to the data (docs/data-format.md lists the episode columns)."
+    )
+
+
+def _sha256_of(data: Any) -> str:
+    for attr in ("sha256", "source_sha256"):
+        v = getattr(data, attr, None)
+        if isinstance(v, str) and v:
+            return v
+    return ""
+
+
+def _assessment_dates(data: pd.DataFrame) -> Any:
+    """Assessment dates of the accepted rows (empty when the column is absent)."""
+    return data["assessment_date"] if "assessment_date" in data.columns else []

@@ -1,0 +1,1 @@
+"""The report's text sections: summary (with the at-a-glance table), methods, provenance."""

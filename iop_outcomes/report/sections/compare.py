@@ -1,0 +1,158 @@
+"""Comparison by the study's comparison group: contrasts, non-inferiority, pooled sites."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...compare import compare, equivalence, pool_sites
+from ..context import _Ctx
+from ..figures import _fig_noninferiority
+from ..format import _slug
+from ..populations import _key
+from ..render import Section
+from .common import _contrast_sides
+
+
+def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
+    g, ref = ctx.cfg.comparison_group, ctx.cfg.comparison_reference
+    for inst, ep in eps.items():
+        if g not in ep.columns:
+            sec.p(f"{inst}: the data have no '{g}' column, so no comparison is possible.")
+            continue
+        res = ctx.run(
+            sec,
+            f"Adjusted comparison ({inst})",
+            lambda ep=ep: compare(ep, group=g, reference=ref, ci_level=ctx.cfg.ci_level),
+        )
+        if res is not None:
+            tb = res.to_frame()
+            keep = [
+                c
+                for c in [
+                    "contrast",
+                    "n_group",
+                    "n_reference",
+                    "estimate",
+                    "ci_low",
+                    "ci_high",
+                    "pvalue",
+                ]
+                if c in tb.columns
+            ]
+            t = ctx.add_table(
+                sec,
+                f"compare_{_slug(inst)}",
+                f"{inst}: adjusted difference in change, each {g} vs {ref}",
+                tb[keep],
+                counts=[c for c in ("n_group", "n_reference") if c in keep],
+                # rows are contrasts, not parts of a total: a column adds up to nothing any
+                # table publishes (sums over the groups are checked across tables)
+                column_totals=False,
+                small_n={
+                    c: ["n_group", "n_reference"]
+                    for c in ("estimate", "ci_low", "ci_high", "pvalue")
+                    if c in keep
+                },
+                keys={
+                    "n_group": lambda r, inst=inst: _key(
+                        inst, g, _contrast_sides(r["contrast"])[0], "cmp_n"
+                    ),
+                    "n_reference": lambda r, inst=inst: _key(
+                        inst, g, _contrast_sides(r["contrast"])[1], "cmp_n"
+                    ),
+                },
+                result=res,
+                notes=(
+                    "Positive difference = less improvement than the "
+                    "reference on lower-is-better scales.",
+                ),
+            )
+            ctx.facts.setdefault("compare", {})[inst] = t.frame
+        margin = ctx.cfg.margin_for(inst)
+        res = ctx.run(
+            sec,
+            f"Non-inferiority test ({inst})",
+            lambda ep=ep, margin=margin: equivalence(
+                ep, group=g, reference=ref, margin=margin, kind="non-inferiority"
+            ),
+        )
+        if res is not None:
+            tb = res.to_frame()
+            keep = [
+                c
+                for c in [
+                    "contrast",
+                    "estimate",
+                    "ci_low",
+                    "ci_high",
+                    "ci_level",
+                    "margin",
+                    "pvalue",
+                    "conclusion",
+                ]
+                if c in tb.columns
+            ]
+            tb = tb[keep].copy()
+            if "conclusion" in tb:
+                tb["conclusion"] = np.where(
+                    tb["conclusion"].astype(bool), "non-inferior", "not shown"
+                )
+            t = ctx.add_table(
+                sec,
+                f"noninferiority_{_slug(inst)}",
+                f"{inst}: non-inferiority of each {g} vs {ref}",
+                tb,
+                result=res,
+                notes=(
+                    f"Margin {res.params.get('margin', margin)} points"
+                    + (
+                        " (configured)."
+                        if margin
+                        else " (library default; set [comparison] margin in the study file)."
+                    ),
+                ),
+            )
+            ctx.facts.setdefault("equivalence", {})[inst] = t.frame
+            if inst == ctx.cfg.primary_instrument:
+                _fig_noninferiority(ctx, sec, t.frame, inst, g, ref)
+        if "site" in ep.columns and ep["site"].nunique() > 1:
+            res = ctx.run(
+                sec,
+                f"Site-level pooling ({inst})",
+                lambda ep=ep: pool_sites(
+                    ep, site="site", group=g, reference=ref, ci_level=ctx.cfg.ci_level
+                ),
+            )
+            if res is not None:
+                tb = res.to_frame()
+                keep = [
+                    c
+                    for c in [
+                        "contrast",
+                        "tau2_method",
+                        "k",
+                        "estimate",
+                        "ci_low",
+                        "ci_high",
+                        "I2",
+                        "tau2",
+                        "pi_low",
+                        "pi_high",
+                    ]
+                    if c in tb.columns
+                ]
+                tb = tb.rename(columns={"k": "sites"})
+                keep = ["sites" if c == "k" else c for c in keep]
+                ctx.add_table(
+                    sec,
+                    f"pool_sites_{_slug(inst)}",
+                    f"{inst}: the {g} difference estimated within each site and pooled "
+                    "(random effects)",
+                    tb[keep],
+                    result=res,
+                    notes=(
+                        "k = number of sites; I2 and tau2 describe how much the difference "
+                        "varies between sites; pi = prediction interval for a new site.",
+                    ),
+                )

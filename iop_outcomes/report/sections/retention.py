@@ -1,0 +1,216 @@
+"""Retention and follow-up section: follow-up response, dropout, attrition, durability."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ...retention import attrition, dropout_survival, durability
+from ..context import _Ctx
+from ..figures import _fig_followup
+from ..format import _labels
+from ..populations import _key
+from ..render import Section
+
+
+def _section_retention(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, ret: Any) -> None:
+    """Follow-up response (from the participant flow's ``ret``), dropout, attrition and
+    durability of gains."""
+    g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
+    _followup_response(ctx, sec, inst, ret, g)
+    _dropout(ctx, sec, ep, inst, g)
+    _attrition(ctx, sec, ep, inst)
+    _durability(ctx, sec, ep, inst)
+
+
+def _followup_response(ctx: _Ctx, sec: Section, inst: str, ret: Any, fgroup: str | None) -> None:
+    """Follow-up response by window and group, from the participant flow's retention result."""
+    if ret is not None and len(getattr(ret, "followup", [])):
+        fu = ret.followup.copy()
+        fu["group"] = _labels(fu["group"]).replace({"(all)": "Overall"})
+        keep = ["window", "group", "n_eligible", "n_responded", "estimate", "ci_low", "ci_high"]
+        fu = fu[[c for c in keep if c in fu.columns]]
+        t = ctx.add_table(
+            sec,
+            "followup_response",
+            f"Follow-up response ({inst})",
+            fu,
+            counts=["n_eligible", "n_responded"],
+            by="window",
+            total_row="Overall",
+            complements={"n_responded": "n_eligible"},
+            derived={c: ["n_responded", "n_eligible"] for c in ("estimate", "ci_low", "ci_high")},
+            keys={
+                "n_eligible": lambda r: _key(
+                    inst, fgroup, r["group"], f"fu_{r['window']}_eligible"
+                ),
+                "n_responded": lambda r: _key(
+                    inst, fgroup, r["group"], f"fu_{r['window']}_responded"
+                ),
+            },
+            result=ret,
+            digits=3,
+            notes=tuple(str(d) for d in ret.followup.get("denominator", pd.Series()).unique()[:1]),
+        )
+        ctx.facts["followup"] = t.frame
+        _fig_followup(ctx, sec, t.frame, inst)
+
+
+def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None) -> None:
+    """Dropout during treatment (Kaplan–Meier): dropouts, transfers, censored, median stay."""
+    res = ctx.run(sec, "Dropout (Kaplan–Meier)", lambda: dropout_survival(ep, by=g))
+    if res is not None:
+        tb = res.to_frame()
+        tb["group"] = _labels(tb["group"])
+        keep = [
+            c
+            for c in [
+                "group",
+                "n",
+                "dropouts",
+                "transfers",
+                "censored",
+                "median_los",
+                "los_ci_low",
+                "los_ci_high",
+            ]
+            if c in tb.columns
+        ]
+        ctx.add_table(
+            sec,
+            "dropout_survival",
+            f"Dropout during treatment ({inst} episodes)",
+            tb[keep],
+            # n = dropouts + censored; transfers are among the censored (or compete): these
+            # row sums are checked with the other tables' counts (see _hidden_populations)
+            counts=[c for c in ("dropouts", "transfers", "censored", "n") if c in keep],
+            small_n={c: "n" for c in ("median_los", "los_ci_low", "los_ci_high") if c in keep},
+            keys={
+                c: (lambda r, pop=pop: _key(inst, g, r["group"], pop))
+                for c, pop in (
+                    ("n", "admitted"),
+                    ("dropouts", "dropped_out"),
+                    ("transfers", "transferred"),
+                    ("censored", "censored"),
+                )
+            },
+            result=res,
+        )
+        for gv in tb["group"]:
+            ctx.identity(
+                _key(inst, g, gv, "admitted"),
+                [_key(inst, g, gv, "dropped_out"), _key(inst, g, gv, "censored")],
+            )
+            ctx.identity(
+                _key(inst, g, gv, "censored"),
+                [
+                    _key(inst, g, gv, p)
+                    for p in (
+                        "completed",
+                        "transferred",
+                        "flow|discharge|administrative",
+                        "flow|discharge|ongoing",
+                        "flow|discharge|status unknown",
+                    )
+                ],
+            )
+
+
+def _attrition(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
+    """Attrition: episodes that answered the 3-month (else 1-month) follow-up vs those that
+    did not, compared on their characteristics."""
+    fu_cols = [w for w in ("followup_3m", "followup_1m") if w in ep.columns and ep[w].notna().any()]
+    if fu_cols:
+        res = ctx.run(sec, "Attrition", lambda: attrition(ep, retained=fu_cols[0], instrument=inst))
+        if res is not None:
+            tb = res.to_frame()
+            if "kind" in tb.columns:
+                tb = tb[tb["kind"].astype("object") == "continuous"]
+            keep = [
+                c
+                for c in [
+                    "variable",
+                    "n_retained",
+                    "mean_retained",
+                    "sd_retained",
+                    "n_lost",
+                    "mean_lost",
+                    "sd_lost",
+                    "smd",
+                    "pvalue",
+                ]
+                if c in tb.columns
+            ]
+            w = fu_cols[0].removeprefix("followup_")
+            for v in tb.get("variable", pd.Series(dtype=object)):
+                ctx.identity(
+                    _key(inst, None, None, "admitted"),
+                    [
+                        _key(inst, None, None, f"attr_ret|{w}|{v}"),
+                        _key(inst, None, None, f"attr_lost|{w}|{v}"),
+                    ],
+                )
+            if len(tb):
+                ctx.add_table(
+                    sec,
+                    "attrition",
+                    f"Who answered the {fu_cols[0].removeprefix('followup_')} follow-up "
+                    f"({inst}): responders vs non-responders",
+                    tb[keep],
+                    counts=[c for c in ("n_retained", "n_lost") if c in keep],
+                    total_col=True,
+                    column_totals=False,
+                    keys={
+                        "n_retained": lambda r: _key(
+                            inst, None, None, f"attr_ret|{w}|{r['variable']}"
+                        ),
+                        "n_lost": lambda r: _key(
+                            inst, None, None, f"attr_lost|{w}|{r['variable']}"
+                        ),
+                    },
+                    small_n={
+                        c: ("n_retained" if c.endswith("retained") else "n_lost")
+                        for c in ("mean_retained", "sd_retained", "mean_lost", "sd_lost")
+                        if c in keep
+                    },
+                    result=res,
+                    notes=(
+                        "smd = standardised mean difference (retained − lost); |smd| > 0.1 "
+                        "suggests follow-up responders differ from non-responders.",
+                    ),
+                )
+
+
+def _durability(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
+    """Durability of gains after discharge (rates and the mean change from endpoint)."""
+    res = ctx.run(sec, "Durability of gains", lambda: durability(ep, instrument=inst))
+    if res is not None:
+        tb = res.to_frame()
+        keep = [
+            c
+            for c in ["window", "measure", "n", "count", "estimate", "ci_low", "ci_high"]
+            if c in tb.columns
+        ]
+        ctx.add_table(
+            sec,
+            "durability",
+            f"Durability after discharge ({inst})",
+            tb[keep],
+            counts=["n", "count"],
+            by="measure",
+            complements={"count": "n"},
+            derived={
+                "estimate": ["n", "count"],
+                "ci_low": ["n", "count"],
+                "ci_high": ["n", "count"],
+            },
+            keys={
+                c: (
+                    lambda r, pop=pop: _key(inst, None, None, f"{pop}|{r['window']}|{r['measure']}")
+                )
+                for c, pop in (("n", "dur_n"), ("count", "dur_k"))
+            },
+            result=res,
+            digits=3,
+        )

@@ -144,7 +144,8 @@ def _fig_noninferiority(
         f"difference in adjusted mean change, {inst} points"
         + (f" ({100 * lvl:g}% CI)" if np.isfinite(lvl) else "")
     )
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    # outside the axes: a legend inside may cover an interval or the margin line
+    ax.legend(frameon=False, fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2)
     ax.spines[["top", "right"]].set_visible(False)
     ctx.add_figure(
         sec,
@@ -176,7 +177,8 @@ def _fig_followup(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
     ax.set_xlabel("follow-up window after discharge")
     ax.set_ylabel("% responded")
     ax.set_ylim(0, 100)
-    ax.legend(frameon=False, fontsize=8)
+    # outside the axes, to the right: inside, it may cover a point or an interval
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.spines[["top", "right"]].set_visible(False)
     ctx.add_figure(
         sec,

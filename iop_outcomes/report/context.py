@@ -24,19 +24,6 @@ from .render import ReportFigure, ReportTable, Section, figure_to_svg, plain_lab
 from .safety import scrub_identifiers
 from .suppress import suppress
 
-#: Columns of proportions per table (a key, or a key prefix ending in "_"), shown in the HTML
-#: as percentages with one decimal; the CSV and XLSX keep proportions.
-_PERCENT = {
-    "ledger_dispositions": ("share",),
-    "safety_item": ("pct",),
-    "rates_": ("rate", "ci_low", "ci_high"),
-    "clinsig_": ("estimate", "ci_low", "ci_high"),
-    "nhs_benchmark": ("estimate", "ci_low", "ci_high", "national_estimate"),
-    "quality_measures": ("estimate", "ci_low", "ci_high"),
-    "followup_response": ("estimate", "ci_low", "ci_high"),
-    "durability": ("estimate", "ci_low", "ci_high"),
-}
-
 
 class _Ctx:
     """State of one build pass.
@@ -84,6 +71,11 @@ class _Ctx:
         remainder, which counts as a cell of its own)."""
         self.identities.append((total, tuple(members)))
 
+    def register(self, key: _Key, value: float, hidden: bool) -> None:
+        """Record a published count of population ``key`` (a table cell, a count quoted in
+        the text, or a known zero left out of a table) for the cross-table check."""
+        self.cells.setdefault(key, []).append((float(value), bool(hidden)))
+
     def text_count(self, key: _Key | None, v: Any) -> str:
         """A count quoted in running text: registered like a table cell, hidden like one."""
         if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool):
@@ -92,7 +84,7 @@ class _Ctx:
         small = th is not None and 1 <= float(v) < th
         hidden = th is not None and (small or key in self.forced)
         if key is not None:
-            self.cells.setdefault(key, []).append((float(v), hidden))
+            self.register(key, v, hidden)
         if small:
             return f"<{th}"
         if hidden:
@@ -121,6 +113,8 @@ class _Ctx:
         method: str = "",
         notes: Sequence[str] = (),
         digits: int = 2,
+        percent: Sequence[str] = (),
+        percent_rows: np.ndarray | None = None,
     ) -> ReportTable:
         df = scrub_identifiers(df.reset_index(drop=True))
         cell_keys = {
@@ -152,16 +146,10 @@ class _Ctx:
             vals = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
             for i, k in enumerate(ks):
                 if k is not None and np.isfinite(vals[i]):
-                    self.cells.setdefault(k, []).append((vals[i], bool(hidden[c].iloc[i])))
+                    self.register(k, vals[i], hidden[c].iloc[i])
         self.counter += 1
         method = method or (getattr(result, "method", "") or "")
         all_notes = [*notes, *st.notes]
-        pct = _PERCENT.get(key) or next(
-            (cols for k, cols in _PERCENT.items() if k.endswith("_") and key.startswith(k)), ()
-        )
-        rows = None
-        if key == "durability" and "measure" in df.columns:  # rates, and one mean change
-            rows = (df["measure"].astype(str) != "change_from_endpoint").to_numpy()
         t = ReportTable(
             key=self._unique(key, [x.key for x in self.tables]),
             title=f"Table {self.counter}. {title}",
@@ -169,8 +157,9 @@ class _Ctx:
             notes=tuple(all_notes),
             method=method,
             digits=digits,
-            percent=tuple(c for c in pct if c in df.columns),
-            percent_rows=rows,
+            # proportions shown in the HTML as percentages (CSV and XLSX keep proportions)
+            percent=tuple(c for c in percent if c in df.columns),
+            percent_rows=percent_rows,
             labels=dict(self.cfg.labels),
         )
         self.tables.append(t)

@@ -33,6 +33,11 @@ def _period(data: pd.DataFrame) -> str:
     return "; ".join(parts) or "not recorded in the data"
 
 
+def _verdict(ctx: _Ctx, r: pd.Series) -> str:
+    """One contrast's non-inferiority conclusion in words: "Virtual vs In person: ..."."""
+    return f"{str(ctx.label(r['contrast'])).replace(' − ', ' vs ')}: {r['conclusion']}"
+
+
 def _at_a_glance(ctx: _Ctx, period: str) -> str:
     """The first thing a reader sees: period, completeness, the headline numbers with their
     intervals (from the suppressed tables, so a hidden number reads "not shown"), the format
@@ -88,10 +93,7 @@ def _at_a_glance(ctx: _Ctx, period: str) -> str:
             rows.append(("Recovered (reliable and clinically significant)", pct(r.iloc[0])))
     cmpr = ctx.facts.get("equivalence", {}).get(inst)
     if cmpr is not None and len(cmpr) and "conclusion" in cmpr:
-        verdict = "; ".join(
-            f"{str(ctx.label(r['contrast'])).replace(' − ', ' vs ')}: {r['conclusion']}"
-            for _, r in cmpr.iterrows()
-        )
+        verdict = "; ".join(_verdict(ctx, r) for _, r in cmpr.iterrows())
         margin = cmpr["margin"].iloc[0] if "margin" in cmpr else None
         rows.append(
             (
@@ -165,7 +167,7 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
     cmpr = ctx.facts.get("equivalence", {}).get(inst)
     if cmpr is not None and len(cmpr) and "conclusion" in cmpr:
         conc = "; ".join(
-            f"{str(ctx.label(r['contrast'])).replace(' − ', ' vs ')}: {r['conclusion']}"
+            _verdict(ctx, r)
             + (f" (margin {float(r['margin']):g} points)" if ctx.shown(r.get("margin")) else "")
             for _, r in cmpr.iterrows()
         )

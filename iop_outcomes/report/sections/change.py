@@ -123,6 +123,7 @@ def _rates(ctx: _Ctx, sec: Section, inst: str, g: Any, by: Any, res: Any, tb: pd
             f"rates_{_slug(inst)}_{g or 'overall'}",
             f"{inst} response, remission and MCID improvement" + (f" by {g}" if g else ""),
             rt,
+            percent=("rate", "ci_low", "ci_high"),
             counts=["k", "n"],
             by="measure",
             total_row="Overall",

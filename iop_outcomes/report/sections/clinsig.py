@@ -52,6 +52,7 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             + (f", overall and by {g}" if g else "")
             + " (Jacobson–Truax)",
             tb[keep],
+            percent=("estimate", "ci_low", "ci_high"),
             counts=[c for c in ("count", "n") if c in keep],
             by="outcome",
             within="group",
@@ -120,6 +121,7 @@ def _nhs_benchmarks(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
         "nhs_benchmark",
         f"NHS Talking Therapies outcomes ({label}) and national rates",
         tb[keep],
+        percent=("estimate", "ci_low", "ci_high", "national_estimate"),
         counts=["count", "n"],
         complements={"count": "n"},
         column_totals=False,
@@ -156,6 +158,7 @@ def _quality_measures(ctx: _Ctx, sec: Section, loaded: Any) -> None:
         "quality_measures",
         "US depression quality measures computable from these data (HEDIS DRR-E, CMS159; PHQ-9)",
         tb[keep],
+        percent=("estimate", "ci_low", "ci_high"),
         counts=["numerator", "denominator"],
         complements={"numerator": "denominator"},
         column_totals=False,

@@ -60,9 +60,7 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
     empty = (full[cols] == 0).all(axis=1).to_numpy() & (full["stage"] != "admitted").to_numpy()
     for _, r in full[empty].iterrows():
         for c in cols:
-            ctx.cells.setdefault(
-                _key(inst, group, c, _flow_pop(r["stage"], r["status"])), []
-            ).append((0.0, False))
+            ctx.register(_key(inst, group, c, _flow_pop(r["stage"], r["status"])), 0, False)
     wide = full[~empty].reset_index(drop=True)
     left_out = [str(ctx.label(v)).lower() for v in full.loc[empty, "status"]]
     sec.p(

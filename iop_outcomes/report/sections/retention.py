@@ -36,6 +36,7 @@ def _followup_response(ctx: _Ctx, sec: Section, inst: str, ret: Any, fgroup: str
             "followup_response",
             f"Follow-up response ({inst})",
             fu,
+            percent=("estimate", "ci_low", "ci_high"),
             counts=["n_eligible", "n_responded"],
             by="window",
             total_row="Overall",
@@ -197,6 +198,9 @@ def _durability(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
             "durability",
             f"Durability after discharge ({inst})",
             tb[keep],
+            percent=("estimate", "ci_low", "ci_high"),
+            # rates, and one mean change (points): percentages in the rates' rows only
+            percent_rows=(tb["measure"].astype(str) != "change_from_endpoint").to_numpy(),
             counts=["n", "count"],
             by="measure",
             complements={"count": "n"},

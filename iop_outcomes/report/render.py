@@ -549,9 +549,9 @@ def _header(c: Any, t: ReportTable) -> str:
 def _table_html(t: ReportTable) -> str:
     df = t.frame.reset_index() if t.index else t.frame
     disp = display_frame(df, t.digits)
+    rows_ = np.ones(len(df), bool) if t.percent_rows is None else t.percent_rows
     for c in t.percent:  # proportions as percentages with one decimal
         if c in df.columns:
-            rows_ = np.ones(len(df), bool) if t.percent_rows is None else t.percent_rows
             disp[c] = [
                 f"{100 * float(v):.1f}" if _is_num(v) and on else d
                 for v, d, on in zip(df[c], disp[c], rows_, strict=True)

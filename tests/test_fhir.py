@@ -248,6 +248,27 @@ def test_empty_panel_partial_date_and_context_only_inputs():
         fhir_to_long([])
 
 
+def test_episode_periods_that_are_no_days():
+    # an EpisodeOfCare starting on no day of the calendar gives no episode (counted in a note;
+    # it used to crash the load); one ending on no day keeps its rows, quarantined by load as
+    # a tidy file's discharge_date '2025-13-01' would be
+    def eoc(i, start, end=None):
+        return {"resourceType": "EpisodeOfCare", "id": f"e{i}", "patient": {
+            "reference": f"Patient/{i}"}, "period": {"start": start, "end": end}}  # fmt: skip
+
+    total = {"resourceType": "Observation", "status": "final", "valueInteger": 7,
+             "code": {"coding": [{"code": "44261-6"}]}, "effectiveDateTime": "2025-03-01"}  # fmt: skip
+    res = _load([eoc(1, "2025-02-30"), eoc(2, "2025-02-03", "2025-13-01"),
+                 {**total, "id": "t1", "subject": {"reference": "Patient/1"}},
+                 {**total, "id": "t2", "subject": {"reference": "Patient/2"}}])  # fmt: skip
+    assert res.counts() == {"accepted": 1, "repaired": 0, "quarantined": 1}
+    assert res.data["episode_id"].tolist() == ["Patient/1"]
+    bad = res.ledger[res.ledger["disposition"] == "quarantined"].iloc[0]
+    assert (bad["row"], bad["value"]) == (4, "2025-13-01")
+    assert bad["reason"].startswith("discharge_date '2025-13-01' is not a valid date")
+    assert any("1 EpisodeOfCare resource(s) lack" in n for n in res.summary().notes)
+
+
 def test_wrong_inputs_and_options(tmp_path):
     with pytest.raises(
         ConfigError, match="'source' parameter of iop.load must be 'redcap', 'fhir'"

@@ -107,6 +107,8 @@ import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 
@@ -186,8 +188,8 @@ class FhirSource(RawSource):
     origin: pd.DataFrame | None = None
 
 
-#: The fields of an administration, in the walk's columns and rows.
-_FIELDS = ("rec", "label", "pid", "inst", "date", "enc", "ep", "values", "problem")
+#: The fields of an administration, in the walk's columns (and, with its problem last, rows).
+_FIELDS = ("rec", "label", "pid", "inst", "date", "enc", "ep", "values")
 
 
 @dataclass
@@ -467,6 +469,15 @@ def _day(v) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 14)
+def _real_day(day: str | None) -> str | None:
+    """``day`` (a :func:`_day`) when it is a day of the calendar (not ``2025-02-30``)."""
+    try:
+        return day if day is not None and date.fromisoformat(day) else None
+    except ValueError:
+        return None
+
+
 def _code_of(concept, codes: _Codes):
     """``(kind, instrument, n, shown)`` of a CodeableConcept: ``panel``, ``item`` or ``None``."""
     shown = []
@@ -498,6 +509,7 @@ class _Walk:
         # never gathered into columns afterwards, which costs more than the appends)
         self.cols: tuple = tuple([] for _ in _FIELDS)
         self.add = tuple(c.append for c in self.cols)
+        self.problems: list = []  # (row, (kind, detail)) of the rows that are not usable
         self.panels: list = []  # panel Observations: rows [*_FIELDS], completed by _combine
         self.members: list = []  # each panel's member references
         self.blank = [None] * codes.width  # values: [total, item_1, ..., item_k]
@@ -509,9 +521,13 @@ class _Walk:
         self.alias: dict | None = None
 
     def bad(self, rec, label, kind, detail, pid=None, inst=None, date=None, values=None) -> None:
-        for add, v in zip(
-            self.add, (rec, label, pid, inst, date, None, None, values, (kind, detail)), strict=True
-        ):
+        self.row(rec, label, pid, inst, date, None, None, values, (kind, detail))
+
+    def row(self, *fields) -> None:
+        """Append an administration (``_FIELDS`` and its problem or ``None``)."""
+        if fields[8] is not None:
+            self.problems.append((len(self.cols[0]), fields[8]))
+        for add, v in zip(self.add, fields[:8], strict=True):
             add(v)
 
     def subject(self, r, key="subject"):
@@ -562,7 +578,7 @@ class _Walk:
     def episode_of_care(self, r) -> None:
         pid, _ = self.subject(r, "patient")
         per = r.get("period") if isinstance(r.get("period"), dict) else {}
-        start = _day(per.get("start"))
+        start = _real_day(_day(per.get("start")))
         if pid is None or start is None or r.get("id") is None:
             self.unused_episodes += 1
             return
@@ -580,8 +596,8 @@ class _Walk:
             self.encounters[f"Encounter/{r['id']}"] = (
                 eoc,
                 pid,
-                _day(per.get("start")),
-                _day(per.get("end")),
+                _real_day(_day(per.get("start"))),
+                _real_day(_day(per.get("end"))),
             )
 
     def common(self, r, rec, label, date_value, what, inst=None):
@@ -677,7 +693,6 @@ class _Walk:
         add[5](enc)
         add[6](ep)
         add[7](d)
-        add[8](None)
         return True
 
     def response(self, rec, label, r) -> None:
@@ -722,10 +737,7 @@ class _Walk:
             return
         enc, ep = self.links(r)
         for inst in sorted(found):
-            for add, v in zip(
-                self.add, (rec, label, pid, inst, date, enc, ep, found[inst], None), strict=True
-            ):
-                add(v)
+            self.row(rec, label, pid, inst, date, enc, ep, found[inst], None)
 
     def observation(self, rec, label, r) -> None:
         kind, inst, n, shown = _code_of(r.get("code"), self.codes)
@@ -759,9 +771,14 @@ class _Walk:
         own = _value(r, table)
         if own is not None and values[0] is None:
             values[0] = own
-        members = [_ref(m, self.alias) for m in r.get("hasMember") or ()]
-        self.panels.append([rec, label, pid, inst, date, enc, ep, values, None])
-        self.members.append([m for m in members if m])
+        members = [m for m in (_ref(x, self.alias) for x in r.get("hasMember") or ()) if m]
+        if members:  # completed by _combine, once every item Observation is known
+            self.panels.append([rec, label, pid, inst, date, enc, ep, values, None])
+            self.members.append(members)
+        else:  # complete: a row now, in record order
+            empty = all(v is None for v in values)
+            problem = ("empty", f"panel {label.rpartition(' ')[2]}") if empty else None
+            self.row(rec, label, pid, inst, date, enc, ep, values, problem)
 
     def pack(self, n: int) -> _Chunk:
         """What the walk of ``n`` records found, as columns (:class:`_Chunk`)."""
@@ -769,9 +786,9 @@ class _Walk:
         return _Chunk(
             n=n,
             rec=np.array(cols[0], dtype=np.int64),
-            cols=list(cols[1:7]),
+            cols=[_objects(c) for c in cols[1:7]],
             values=_value_columns(cols[7], self.blank),
-            problems=cols[8],
+            problems=self.problems,
             panels=self.panels,
             members=self.members,
             items=self.items,
@@ -786,9 +803,10 @@ class _Walk:
 class _Chunk:
     """The walk of some records (a file, or a range of an NDJSON file's lines) in columns:
     ``rec`` (record numbers, counted from 1 in the chunk), ``cols`` (label, patient,
-    instrument, date, encounter, episode), ``values`` (total, item 1 ... as arrays),
-    ``problems``; panels, their member references and the item Observations as rows (for
-    :func:`_combine`); the context found. What a worker process returns: compact to pickle."""
+    instrument, date, encounter, episode; object arrays), ``values`` (total, item 1 ... as
+    arrays), ``problems`` (``(row, (kind, detail))`` of the unusable rows); the panels with
+    members, their member references and the item Observations as rows (for :func:`_combine`);
+    the context found. What a worker process returns: compact to pickle."""
 
     n: int
     rec: np.ndarray
@@ -809,15 +827,16 @@ class _Chunk:
         if len(chunks) == 1:
             return chunks[0]
         out = cls(0, None, [[] for _ in range(6)], [], [], [], [], [], [], {}, {}, 0)
-        recs, values = [], [[] for _ in chunks[0].values]
+        recs, values, rows = [], [[] for _ in chunks[0].values], 0
         for c in chunks:
             off = out.n
             recs.append(c.rec + off)
             for col, got in zip(out.cols, c.cols, strict=True):
-                col.extend(got)
+                col.append(got)
             for col, got in zip(values, c.values, strict=True):
                 col.append(got)
-            out.problems.extend(c.problems)
+            out.problems.extend((i + rows, p) for i, p in c.problems)
+            rows += len(c.rec)
             for row in c.panels + c.items:  # rows: record number first
                 row[0] += off
             out.panels.extend(c.panels)
@@ -830,6 +849,7 @@ class _Chunk:
             out.unused_episodes += c.unused_episodes
             out.n += c.n
         out.rec = np.concatenate(recs)
+        out.cols = [np.concatenate(c) for c in out.cols]
         out.values = [np.concatenate(v) for v in values]
         return out
 
@@ -1054,33 +1074,41 @@ def _build(m: _Chunk, records: _Records, codes: _Codes) -> tuple[pd.DataFrame, p
         )
     rec, cols, values, problems = m.rec, m.cols, m.values, m.problems
     if extra:
+        n0 = len(rec)
         rec = np.concatenate([rec, np.array([a[0] for a in extra], dtype=np.int64)])
-        cols = [c + [a[j] for a in extra] for j, c in enumerate(cols, 1)]
+        cols = [np.concatenate([c, _objects([a[j] for a in extra])]) for j, c in enumerate(cols, 1)]
         more = list(zip(*[a[7] or blank for a in extra], strict=True))
         values = [np.concatenate([v, _numbers(x)]) for v, x in zip(values, more, strict=True)]
-        problems = problems + [a[8] for a in extra]
-    cols = [_objects(c) for c in cols]
-    if extra:  # stable: a form's instruments stay in order
-        order = np.argsort(rec, kind="stable")
+        problems = problems + [(n0 + k, a[8]) for k, a in enumerate(extra) if a[8] is not None]
+        order = np.argsort(rec, kind="stable")  # stable: a form's instruments stay in order
         rec, cols, values = rec[order], [c[order] for c in cols], [v[order] for v in values]
-        problems = [problems[i] for i in order]
+        moved = np.empty(len(order), dtype=np.int64)
+        moved[order] = np.arange(len(order))
+        problems = sorted((int(moved[i]), p) for i, p in problems)
     label, pid, inst, date, enc, direct = cols
     n = len(rec)
     present = set(inst.tolist()) - {None}
     k_max = max((codes.n_items[i] for i in present), default=0)
+    days = _days(date)
     long = pd.DataFrame(
         {
-            "patient_id": pd.Series(pid, dtype=object),
+            "patient_id": pd.Series(pid, dtype="str"),
             "instrument": pd.Series(inst, dtype=object),
-            "assessment_date": pd.Series(date, dtype=object),
+            "assessment_date": _dates(date, days),
         }
     )
     for j in range(1, k_max + 1):
         long[f"item_{j}"] = _numbers(values[j])
     long["total"] = _numbers(values[0])
-    _episodes(long, m, enc, direct)
-    origin = pd.DataFrame({"source_row": rec, "source_column": label, "instrument": inst})
-    bad = [(i, p) for i, p in enumerate(problems) if p is not None]
+    _episodes(long, m, enc, direct, days)
+    origin = pd.DataFrame(
+        {
+            "source_row": rec,
+            "source_column": pd.Series(label, dtype=object),
+            "instrument": pd.Series(inst, dtype=object),
+        }
+    )
+    bad = problems
     quarantine = []
     for kind, (reason, fix) in _PROBLEMS.items():
         pos = [i for i, p in bad if p[0] == kind]
@@ -1107,7 +1135,7 @@ def _build(m: _Chunk, records: _Records, codes: _Codes) -> tuple[pd.DataFrame, p
     if m.unused_episodes:
         notes.append(
             f"{m.unused_episodes:,} EpisodeOfCare resource(s) lack an id, a Patient or a "
-            "period.start and give no episode"
+            "period.start that is a date (YYYY-MM-DD, a day of the calendar) and give no episode"
         )
     origin.attrs["notes"] = notes
     origin.attrs["rows_without_scores"] = 0
@@ -1139,8 +1167,9 @@ def _numbers(values) -> np.ndarray:
         return np.array(values, dtype=object)
 
 
-def _episodes(long: pd.DataFrame, w: _Chunk, enc: np.ndarray, direct: np.ndarray) -> None:
-    """``episode_id``, ``admit_date``, ``discharge_date`` (module docstring, "Episodes")."""
+def _episodes(long: pd.DataFrame, w: _Chunk, enc, direct, days: np.ndarray) -> None:
+    """``episode_id``, ``admit_date``, ``discharge_date`` (module docstring, "Episodes");
+    ``days``: the assessment dates (:func:`_days`)."""
     eps = {e[0]: e for e in w.episodes}  # id -> (id, pid, start, end)
     enc_ep: dict = {}
     for ref, (eoc, pid, start, end) in w.encounters.items():
@@ -1151,50 +1180,68 @@ def _episodes(long: pd.DataFrame, w: _Chunk, enc: np.ndarray, direct: np.ndarray
             enc_ep[ref] = ref[10:]
     if not eps:
         return
-    # episodes sorted by (patient, start); looked up by searchsorted on (patient, day) keys
+    # episodes sorted by (patient, start), as positions; the last position (n_e) is "none"
     table = sorted(eps.values(), key=lambda e: (e[1], e[2], e[0]))
-    e_ids = np.array([e[0] for e in table], dtype=object)
-    p_code = {}
-    for e in table:
-        p_code.setdefault(e[1], len(p_code))
-    e_pat = np.array([p_code[e[1]] for e in table], dtype=np.int64)
-    e_day = np.array([e[2] for e in table], dtype="datetime64[D]").astype(np.int64)
+    n_e = len(table)
+    e_ids, _, e_start, e_end = (_objects([*x, None]) for x in zip(*table, strict=True))
+    where = {e_id: k for k, e_id in enumerate(e_ids[:n_e])}
+    e_day = e_start[:n_e].astype("datetime64[D]").astype(np.int64)
+    # patients as codes: the episodes' patients first (0, 1, ... in table order, as sorted)
+    pid = long["patient_id"].to_numpy(dtype=object)
+    code = pd.factorize(np.concatenate([_objects([e[1] for e in table]), pid]))[0]
+    e_pat, a_pat = code[:n_e], code[n_e:].astype(np.int64)
+    a_pat[a_pat > e_pat[-1]] = -1  # a patient without episodes
+    a_ok = ~np.isnat(days)
+    a_day = days.astype(np.int64)
+    # the latest episode starting no later than DAYS_BEFORE_EPISODE after the assessment ...
     span = 1 << 32
     e_key = e_pat * span + (e_day - e_day.min())
-    pid = long["patient_id"].to_numpy(dtype=object)
-    a_pat = _index(list(p_code)).get_indexer(pid).astype(np.int64)  # p_code's values: 0, 1, ...
-    days = pd.to_datetime(long["assessment_date"].to_numpy(dtype=object), errors="coerce")
-    a_day = days.to_numpy().astype("datetime64[D]").astype(np.int64)
-    a_ok = ~np.isnat(days.to_numpy())
-    # the latest episode starting no later than DAYS_BEFORE_EPISODE after the assessment ...
     key = a_pat * span + (a_day - e_day.min() + DAYS_BEFORE_EPISODE)
     at = np.searchsorted(e_key, key, side="right") - 1
     hit = a_ok & (a_pat >= 0) & (at >= 0) & (e_pat[np.maximum(at, 0)] == a_pat)
     # ... else the patient's first episode
     first = np.searchsorted(e_pat, a_pat, side="left")
-    has = (a_pat >= 0) & (first < len(e_pat))
-    pos = np.where(hit, at, np.where(has, np.minimum(first, len(e_pat) - 1), -1))
-    ep = np.where(pos >= 0, e_ids[np.maximum(pos, 0)], None)
+    pos = np.where(hit, at, np.where(a_pat >= 0, first, n_e))
     if enc_ep:  # encounter -> episode
-        at = _index(list(enc_ep)).get_indexer(enc)
-        linked = np.array(list(enc_ep.values()) + [None], dtype=object)[at]  # -1: None
-        ep = np.where(pd.notna(linked), linked, ep)
-    ok_direct = _index(list(eps)).get_indexer(direct) >= 0  # basedOn EpisodeOfCare
-    ep = np.where(ok_direct, direct, ep)
-    none = pd.isna(ep) & pd.notna(pid)  # patients without episodes: one each
+        linked = _positions(enc, {ref: where[e] for ref, e in enc_ep.items()}, n_e)
+        pos = np.where(linked < n_e, linked, pos)
+    linked = _positions(direct, where, n_e)  # basedOn EpisodeOfCare
+    pos = np.where(linked < n_e, linked, pos)
+    has_pid = pd.notna(pid)
+    pos[~has_pid] = n_e
+    ep = e_ids[pos]
+    none = (pos == n_e) & has_pid  # patients without episodes: one each
     if none.any():
         ep[none] = np.array([f"Patient/{p}" for p in pid[none]], dtype=object)
-    ep = np.where(pd.notna(pid), ep, None)
-    long["episode_id"] = ep
-    at = _index(list(eps)).get_indexer(ep)  # -1 (a Patient/<id> episode or none): None
-    long["admit_date"] = _objects([e[2] for e in eps.values()] + [None])[at]
-    long["discharge_date"] = _objects([e[3] for e in eps.values()] + [None])[at]
+    long["episode_id"] = pd.Series(ep, dtype="str", index=long.index)
+    long["admit_date"] = _dates(e_start, _days(e_start), pos)
+    long["discharge_date"] = _dates(e_end, _days(e_end), pos)
 
 
-def _index(keys: list) -> pd.Index:
-    """Distinct keys (texts) as an index, to look many values up at once (``get_indexer``:
-    the position, -1 when absent)."""
-    return pd.Index(_objects(keys), dtype=object)
+def _positions(keys: np.ndarray, where: dict, missing: int) -> np.ndarray:
+    """The position ``where`` gives each key (texts or ``None``; ``missing`` when absent)."""
+    out = np.full(len(keys), missing, dtype=np.int64)
+    given = np.flatnonzero(pd.notna(keys))
+    if len(given):
+        codes, uniques = pd.factorize(keys[given])
+        out[given] = np.array([where.get(u, missing) for u in uniques], dtype=np.int64)[codes]
+    return out
+
+
+def _dates(texts: np.ndarray, days: np.ndarray, at: np.ndarray | None = None) -> pd.Series:
+    """A date column (of ``texts[at]``): typed when every text is a day (``days``, their
+    :func:`_days`), so that :func:`iop_outcomes.load` need not read them again; else the
+    texts, for it to name the ones that are not."""
+    typed = np.isnat(days).sum() == pd.isna(texts).sum()
+    out = days.astype("datetime64[ns]") if typed else texts
+    return pd.Series(out if at is None else out[at], dtype=None if typed else object)
+
+
+def _days(dates: np.ndarray) -> np.ndarray:
+    """``YYYY-MM-DD`` texts (or ``None``) as ``datetime64[D]`` (NaT: none, or no such day)."""
+    codes, uniques = pd.factorize(dates)
+    got = pd.to_datetime(uniques, format="%Y-%m-%d", errors="coerce").to_numpy()
+    return np.append(got.astype("datetime64[D]"), np.datetime64("NaT"))[codes]
 
 
 def read_fhir(data, *, name: str | None = None, **_reader_options) -> FhirSource:

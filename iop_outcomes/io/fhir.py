@@ -190,6 +190,8 @@ class FhirSource(RawSource):
 
 #: The fields of an administration, in the walk's columns (and, with its problem last, rows).
 _FIELDS = ("rec", "label", "pid", "inst", "date", "enc", "ep", "values")
+#: The fields of an item (or total) Observation.
+_ITEM_FIELDS = ("rec", "label", "key", "pid", "inst", "n", "value", "date", "enc", "ep", "eff")
 
 
 @dataclass
@@ -513,7 +515,7 @@ class _Walk:
         self.panels: list = []  # panel Observations: rows [*_FIELDS], completed by _combine
         self.members: list = []  # each panel's member references
         self.blank = [None] * codes.width  # values: [total, item_1, ..., item_k]
-        self.items: list = []  # [rec, label, key, pid, inst, n, value, date, enc, effective]
+        self.items: list = []  # rows of _ITEM_FIELDS
         self.episodes: list = []  # (id, pid, start, end)
         self.encounters: dict = {}  # "Encounter/id" -> (eoc ref, pid, start, end)
         self.context: dict[str, int] = {}
@@ -791,7 +793,7 @@ class _Walk:
             problems=self.problems,
             panels=self.panels,
             members=self.members,
-            items=self.items,
+            items=_item_columns(self.items),
             episodes=self.episodes,
             encounters=self.encounters,
             context=self.context,
@@ -815,7 +817,7 @@ class _Chunk:
     problems: list
     panels: list
     members: list
-    items: list
+    items: dict
     episodes: list
     encounters: dict
     context: dict
@@ -837,11 +839,11 @@ class _Chunk:
                 col.append(got)
             out.problems.extend((i + rows, p) for i, p in c.problems)
             rows += len(c.rec)
-            for row in c.panels + c.items:  # rows: record number first
+            for row in c.panels:  # rows: record number first
                 row[0] += off
             out.panels.extend(c.panels)
             out.members.extend(c.members)
-            out.items.extend(c.items)
+            out.items.append({**c.items, "rec": c.items["rec"] + off})
             out.episodes.extend(c.episodes)
             out.encounters.update(c.encounters)
             for k, v in c.context.items():
@@ -851,6 +853,7 @@ class _Chunk:
         out.rec = np.concatenate(recs)
         out.cols = [np.concatenate(c) for c in out.cols]
         out.values = [np.concatenate(v) for v in values]
+        out.items = {k: np.concatenate([c[k] for c in out.items]) for k in _ITEM_FIELDS}
         return out
 
 
@@ -868,46 +871,71 @@ def _value_columns(values: list, blank: list) -> list[np.ndarray]:
     return [table[:, j].copy() for j in range(width)]
 
 
-def _combine(panels: list, members: list, items: list, blank: list) -> tuple[int, list]:
-    """Attach item Observations to their panels, group the others; ``(members consumed,
-    the administrations the groups make)``."""
-    by_key = {it[2]: i for i, it in enumerate(items) if it[2] is not None}
-    used = np.zeros(len(items), dtype=bool)
+def _item_columns(rows: list) -> dict:
+    """Item Observation rows (``_ITEM_FIELDS``) as columns: arrays of objects, ``rec`` and
+    ``n`` as integers."""
+    cols = list(zip(*rows, strict=True)) or [()] * len(_ITEM_FIELDS)
+    out = {k: _objects(c) for k, c in zip(_ITEM_FIELDS, cols, strict=True)}
+    out["rec"] = np.array(cols[0], dtype=np.int64)
+    out["n"] = np.array(cols[5], dtype=np.int64)
+    return out
+
+
+def _combine(panels: list, members: list, items: dict, blank: list) -> tuple[int, list, dict]:
+    """Attach item Observations to their panels (``members``), group the others;
+    ``(members consumed, the administrations the groups make)``, the latter as columns
+    (``rec``, ``label`` ... ``ep`` as in :class:`_Chunk` ``cols``, and ``values``)."""
+    n_items = len(items["rec"])
+    used = np.zeros(n_items, dtype=bool)
     n_used = 0
-    for a, refs in zip(panels, members, strict=True):
-        for ref in refs:
-            i = by_key.get(ref)
-            if i is None or used[i]:
-                continue
-            it = items[i]
-            if it[4] != a[3] or it[3] != a[2]:
-                continue  # another instrument or patient: not this panel's
-            used[i] = True
-            n_used += 1
-            if a[7][it[5]] is None:
-                a[7][it[5]] = it[6]
-    for a in panels:
-        if all(v is None for v in a[7]):
-            a[8] = ("empty", f"panel {a[1].rpartition(' ')[2]}")
-    groups: dict = {}
-    made = []
-    for i, it in enumerate(items):
-        if used[i]:
-            continue
-        rec, label, _key, pid, inst, n, value, date, enc, ep, eff = it
-        slots = groups.setdefault((pid, inst, eff, enc), [])
-        for a in slots:  # the first administration of the group without this item
-            if a[7][n] is None:
-                a[7][n] = value
+    if panels:
+        key, pid, inst, n, value = (items[k] for k in ("key", "pid", "inst", "n", "value"))
+        by_key = {k: i for i, k in enumerate(key.tolist()) if k is not None}
+        for a, refs in zip(panels, members, strict=True):
+            for ref in refs:
+                i = by_key.get(ref)
+                if i is None or used[i]:
+                    continue
+                if inst[i] != a[3] or pid[i] != a[2]:
+                    continue  # another instrument or patient: not this panel's
+                used[i] = True
                 n_used += 1
-                break
-        else:
-            values = blank.copy()
-            values[n] = value
-            a = [rec, label, pid, inst, date, enc, ep, values, None]
-            slots.append(a)
-            made.append(a)
-    return n_used, made
+                if a[7][n[i]] is None:
+                    a[7][n[i]] = value[i]
+        for a in panels:
+            if all(v is None for v in a[7]):
+                a[8] = ("empty", f"panel {a[1].rpartition(' ')[2]}")
+    # The others, grouped by (patient, instrument, effective time, encounter); in a group, an
+    # item goes to the first administration without a value for it, so the one whose
+    # position is the number of earlier items of the group with a value for that item
+    free = np.flatnonzero(~used)
+    it = {k: v[free] for k, v in items.items()}
+    group = _group_codes([it["pid"], it["inst"], it["eff"], it["enc"]])
+    has = pd.notna(it["value"])
+    per_item = pd.Series(has, dtype=np.int64).groupby([group, it["n"]], sort=False)
+    rank = per_item.cumsum().to_numpy() - has
+    admin = _group_codes([group, rank])
+    n_admin = int(admin.max()) + 1 if len(admin) else 0
+    first = np.zeros(n_admin, dtype=np.int64)  # the item that starts each administration
+    first[admin[::-1]] = np.arange(len(admin))[::-1]
+    made = {k: it[k][first] for k in ("rec", "label", "pid", "inst", "date", "enc", "ep")}
+    made["values"] = []
+    for j in range(len(blank)):
+        col = np.full(n_admin, None, dtype=object)
+        at = has & (it["n"] == j)
+        col[admin[at]] = it["value"][at]
+        made["values"].append(col)
+    return n_used + len(free) - n_admin, made
+
+
+def _group_codes(keys: list) -> np.ndarray:
+    """Codes of the distinct combinations of the key arrays (``None`` a value like any other),
+    numbered in order of first appearance."""
+    code = np.zeros(len(keys[0]) if keys else 0, dtype=np.int64)
+    for k in keys:
+        c, u = pd.factorize(k, use_na_sentinel=False)
+        code = pd.factorize(code * (len(u) + 1) + c)[0]
+    return code
 
 
 # ------------------------------------------------------------------------------ building
@@ -1064,8 +1092,9 @@ def _build(m: _Chunk, records: _Records, codes: _Codes) -> tuple[pd.DataFrame, p
         raise LoadError(f"{source}: the FHIR export has no resources.")
     blank = [None] * codes.width
     n_members, made = _combine(m.panels, m.members, m.items, blank)
-    extra = m.panels + made  # administrations as rows: appended, then all in record order
-    if not len(m.rec) and not extra:
+    extra = m.panels  # rows, appended with the groups' columns, then all in record order
+    n_made = len(made["rec"])
+    if not len(m.rec) and not extra and not n_made:
         found = ", ".join(f"{k} {v:,}" for k, v in sorted(m.context.items()))
         raise LoadError(
             f"{source}: the FHIR export has no QuestionnaireResponse or Observation resources "
@@ -1073,12 +1102,19 @@ def _build(m: _Chunk, records: _Records, codes: _Codes) -> tuple[pd.DataFrame, p
             "Observation,EpisodeOfCare,Patient)."
         )
     rec, cols, values, problems = m.rec, m.cols, m.values, m.problems
-    if extra:
+    if extra or n_made:
         n0 = len(rec)
-        rec = np.concatenate([rec, np.array([a[0] for a in extra], dtype=np.int64)])
-        cols = [np.concatenate([c, _objects([a[j] for a in extra])]) for j, c in enumerate(cols, 1)]
-        more = list(zip(*[a[7] or blank for a in extra], strict=True))
-        values = [np.concatenate([v, _numbers(x)]) for v, x in zip(values, more, strict=True)]
+        names = ("label", "pid", "inst", "date", "enc", "ep")
+        rec = np.concatenate([rec, np.array([a[0] for a in extra], dtype=np.int64), made["rec"]])
+        cols = [
+            np.concatenate([c, _objects([a[j] for a in extra]), made[k]])
+            for j, (k, c) in enumerate(zip(names, cols, strict=True), 1)
+        ]
+        more = list(zip(*[a[7] or blank for a in extra], strict=True)) or [()] * len(blank)
+        values = [
+            np.concatenate([v, _numbers(np.concatenate([_objects(x), y]))])
+            for v, x, y in zip(values, more, made["values"], strict=True)
+        ]
         problems = problems + [(n0 + k, a[8]) for k, a in enumerate(extra) if a[8] is not None]
         order = np.argsort(rec, kind="stable")  # stable: a form's instruments stay in order
         rec, cols, values = rec[order], [c[order] for c in cols], [v[order] for v in values]

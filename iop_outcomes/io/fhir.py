@@ -90,9 +90,11 @@ and a malformed resource is ledgered instead of raising. ``orjson`` is used when
 
 In parallel: an export of at least ``PARALLEL_MIN_BYTES`` (16 MiB, about 20,000 lines) of
 uncompressed NDJSON is cut at line ends into two pieces per CPU, and worker processes (the
-``fork`` start method, so on Linux) parse and walk the pieces while this process hashes the
-files; each returns its administrations as columns (:class:`_Chunk`), merged in record order,
-so record numbers, ledger and results are the one-process read's (``tests/test_fhir.py``).
+``fork`` start method, so on Linux) parse and walk the pieces; each returns its
+administrations as columns (:class:`_Chunk`), merged in record order, so record numbers, ledger
+and results are the one-process read's (``tests/test_fhir.py``). The files are hashed
+afterwards, in a thread, while this process builds the table (the workers have both CPUs
+while they walk).
 Gzip files and Bundle ``.json`` files are read whole, one per worker. Smaller exports, parsed
 resources, one CPU, or no ``fork``: one process.
 """
@@ -105,7 +107,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -986,11 +988,17 @@ def fhir_to_long(data, name: str | None = None) -> tuple[pd.DataFrame, pd.DataFr
     gc.disable()  # millions of small dicts and lists, none cyclic: the collector only costs time
     try:
         chunks = _read_parallel(records, codes)
-        if chunks is None:
+        if chunks is None:  # read in this process, which hashes the bytes as it reads them
             w = _Walk(codes)
             records.n = w.run(records)
-            chunks = [w.pack(records.n)]
-        return _build(_Chunk.merge(chunks), records, codes)
+            long, origin = _build(w.pack(records.n), records, codes)
+        else:  # the files hashed on another CPU while this one builds (hashlib frees the GIL)
+            with ThreadPoolExecutor(1) as hashing:
+                hashed = hashing.submit(records.hash_files)
+                long, origin = _build(_Chunk.merge(chunks), records, codes)
+                hashed.result()
+        origin.attrs["sha256"] = records.sha256
+        return long, origin
     finally:
         if enabled:
             gc.enable()
@@ -1052,7 +1060,7 @@ def _walk_range(task: tuple[str, int, int | None], codes: _Codes) -> _Chunk:
 def _read_parallel(records: _Records, codes: _Codes, min_bytes: int | None = None):
     """The chunks of an export walked by worker processes (each parses and walks its ranges
     of lines with orjson; the chunks are merged in record order, so the result is the one
-    process's), while this process hashes the files; ``None`` when it reads in one process:
+    process's; the files are not hashed); ``None`` when it reads in one process:
     parsed resources, an export smaller than ``PARALLEL_MIN_BYTES``, one CPU, no ``fork``
     (the workers inherit the instrument registry), or a daemon process."""
     if min_bytes is None:
@@ -1077,7 +1085,6 @@ def _read_parallel(records: _Records, codes: _Codes, min_bytes: int | None = Non
             pool.shutdown(wait=False, cancel_futures=True)
             raise
     try:
-        records.hash_files()  # meanwhile
         chunks = [f.result() for f in futures]  # in record order, whichever finished first
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -1087,7 +1094,7 @@ def _read_parallel(records: _Records, codes: _Codes, min_bytes: int | None = Non
 
 def _build(m: _Chunk, records: _Records, codes: _Codes) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The long frame and origin of a walked export (:func:`fhir_to_long`)."""
-    source, sha = records.name, records.sha256
+    source = records.name
     if not records.n:
         raise LoadError(f"{source}: the FHIR export has no resources.")
     blank = [None] * codes.width
@@ -1181,7 +1188,7 @@ def _build(m: _Chunk, records: _Records, codes: _Codes) -> tuple[pd.DataFrame, p
         "members": n_members,
         "context": dict(sorted(m.context.items())),
     }
-    origin.attrs["source"], origin.attrs["sha256"] = source, sha
+    origin.attrs["source"] = source
     if n != len(origin):  # pragma: no cover - internal
         raise AssertionError("internal error: FHIR rows and origin differ")
     return long, origin

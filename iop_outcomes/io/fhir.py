@@ -552,8 +552,18 @@ class _Walk:
     def run(self, records) -> int:
         """Walk the records (numbered from 1); return how many there were."""
         rec = 0
+        fast = self.fast_response
         for rec, (fname, line, r, alias) in enumerate(records, 1):
             self.alias = alias
+            if type(r) is dict and r.get("resourceType") == "QuestionnaireResponse":
+                label = f"{fname}:{line} QuestionnaireResponse/{r.get('id', '?')}"
+                try:  # the usual response first, without the general walk
+                    if fast(rec, label, r):
+                        continue
+                except (KeyError, TypeError, IndexError, AttributeError):
+                    pass
+                self.response(rec, label, r)
+                continue
             if isinstance(r, _Bad):
                 self.bad(rec, f"{fname}:{line}", r.kind, r.detail)
                 continue
@@ -567,9 +577,7 @@ class _Walk:
                 continue
             rt = r["resourceType"]
             label = f"{fname}:{line} {rt}/{r.get('id', '?')}"
-            if rt == "QuestionnaireResponse":
-                self.response(rec, label, r)
-            elif rt == "Observation":
+            if rt == "Observation":
                 self.observation(rec, label, r)
             else:
                 self.context[rt] = self.context.get(rt, 0) + 1
@@ -700,11 +708,7 @@ class _Walk:
         return True
 
     def response(self, rec, label, r) -> None:
-        try:
-            if self.fast_response(rec, label, r):
-                return
-        except (KeyError, TypeError, IndexError, AttributeError):
-            pass
+        """A QuestionnaireResponse, in general (:meth:`fast_response` did not take it)."""
         items, answers = self.codes.items, self.codes.answers
         found: dict = {}
         other = []

@@ -343,6 +343,11 @@ def test_parallel_read_is_the_one_process_read(tmp_path, monkeypatch):
             many = (*fhir_to_long(data), _load(data))
         assert used[-1] >= 2 and used[-2] >= 2  # pieces read by worker processes
         _same_read(one, many)
+        with monkeypatch.context() as m:  # no shared line counts: each piece counts its own
+            m.setattr(fhir, "PARALLEL_MIN_BYTES", 0)
+            m.setattr(fhir, "_workers", lambda: 3)
+            m.setattr(fhir, "_COUNT_WAIT", 0.0)
+            _same_read(one, (*fhir_to_long(data), _load(data)))
     assert one[1].attrs["accounting"]["records"] == 48 + 2 + 4  # the Bundle's three entries
 
 

@@ -106,6 +106,7 @@ import gzip
 import hashlib
 import multiprocessing as mp
 import os
+import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -330,10 +331,18 @@ class _Hashing:
         return b
 
 
-def _file_records(path: Path, h, start: int = 0, end: int | None = None):
+def _file_records(
+    path: Path,
+    h,
+    start: int = 0,
+    end: int | None = None,
+    before: int | None = None,
+    data: bytes | None = None,
+):
     """The records of a file; of an NDJSON file, those of the lines in bytes ``[start, end)``
-    (``start`` just after a newline; lines are numbered from the file's start). ``h``: the
-    hash to update with the bytes read (``None``: none)."""
+    (``start`` just after a newline; lines are numbered from the file's start: ``before``
+    lines precede ``start``, counted here when not given). ``h``: the hash to update with the
+    bytes read (``None``: none). ``data``: the bytes of the range, when already read."""
     fname = path.name
     loads = _json.loads
     gz = fname.lower().endswith(".gz")
@@ -356,15 +365,21 @@ def _file_records(path: Path, h, start: int = 0, end: int | None = None):
                     yield from _entries(v, fname, str(i))
                 return
             src = fh if gz else raw_fh
-            i, rest = 0, b""
-            while start and raw_fh.tell() < start:  # the lines before the range: counted
+            i, rest = before or 0, b""
+            if before is not None:
+                raw_fh.seek(start)
+            while before is None and start and raw_fh.tell() < start:  # the lines before: counted
                 skipped = raw_fh.read(min(1 << 24, start - raw_fh.tell()))
                 if not skipped:
                     break
                 i += skipped.count(b"\n")
             left = -1 if end is None else end - start
+            given = [data, b""] if data is not None else None
             while True:  # blocks of lines: one hash update per block, not per line
-                block = src.read(1 << 24 if left < 0 else min(1 << 24, left))
+                if given is not None:
+                    block = given.pop(0)
+                else:
+                    block = src.read(1 << 24 if left < 0 else min(1 << 24, left))
                 if left > 0:
                     left -= len(block)
                 if not gz and h is not None:
@@ -1012,6 +1027,8 @@ def fhir_to_long(data, name: str | None = None) -> tuple[pd.DataFrame, pd.DataFr
 #: An export of fewer bytes (about 20,000 NDJSON lines) is read in this process: starting
 #: worker processes would cost more than they save.
 PARALLEL_MIN_BYTES = 16 << 20
+#: The largest piece of an NDJSON file a worker reads (bytes).
+_MAX_PIECE = 64 << 20
 #: Splittable files: NDJSON, not compressed (a gzip stream is read from its start).
 _SPLITTABLE = (".ndjson", ".jsonl")
 
@@ -1025,9 +1042,10 @@ def _workers() -> int:
 
 def _tasks(files: list[Path], workers: int) -> list[tuple[str, int, int | None]]:
     """``(path, start, end)`` byte ranges, in record order: each uncompressed NDJSON file cut
-    at line ends into pieces of about a ``2 * workers``-th of the export, other files whole."""
+    at line ends into pieces of about a ``2 * workers``-th of the export (at most
+    ``_MAX_PIECE`` bytes: a worker holds its piece in memory), other files whole."""
     sizes = [p.stat().st_size for p in files]
-    piece = max(1, sum(sizes) // (2 * workers))
+    piece = max(1, min(sum(sizes) // (2 * workers), _MAX_PIECE))
     out = []
     for p, size in zip(files, sizes, strict=True):
         cuts = [0]
@@ -1052,12 +1070,42 @@ def _tasks(files: list[Path], workers: int) -> list[tuple[str, int, int | None]]
     return out
 
 
-def _walk_range(task: tuple[str, int, int | None], codes: _Codes) -> _Chunk:
-    """A worker process's job: walk the records of one range of a file."""
+#: A worker process's view of the line counts of the pieces (-1: not counted yet), shared
+#: memory set by :func:`_read_parallel` through the pool's initializer.
+_PIECE_LINES = None
+#: How long a piece waits for the line counts of the pieces before it before counting them
+#: itself (seconds): they are counted first thing, so only a lost worker makes it wait.
+_COUNT_WAIT = 30.0
+
+
+def _share_counts(counts) -> None:
+    global _PIECE_LINES
+    _PIECE_LINES = counts
+
+
+def _walk_range(task: tuple[str, int, int | None], k: int, earlier: list, codes: _Codes) -> _Chunk:
+    """A worker process's job: walk the records of one range of a file (task ``k``). A range
+    that other ranges of its file follow counts its lines first and shares the count; the
+    lines before a range are the counts of the ``earlier`` ranges of its file, so that no
+    worker reads the bytes before its range."""
     path, start, end = task
     gc.disable()
+    data = None
+    if end is not None:
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start)
+        _PIECE_LINES[k] = data.count(b"\n")
+    before = None if start else 0
+    deadline = time.monotonic() + _COUNT_WAIT
+    while before is None and earlier and time.monotonic() < deadline:
+        got = [_PIECE_LINES[j] for j in earlier]
+        if min(got) >= 0:
+            before = sum(got)
+        else:
+            time.sleep(0.0005)
     w = _Walk(codes)
-    n = w.run(_file_records(Path(path), None, start, end))
+    n = w.run(_file_records(Path(path), None, start, end, before, data))
     return w.pack(n)
 
 
@@ -1080,11 +1128,18 @@ def _read_parallel(records: _Records, codes: _Codes, min_bytes: int | None = Non
     ):
         return None
     tasks = _tasks(files, workers)
+    ctx = mp.get_context("fork")
+    counts = ctx.Array("q", [-1] * len(tasks), lock=False)
     with warnings.catch_warnings():  # Python >= 3.12 warns about fork in threaded processes
         warnings.simplefilter("ignore", DeprecationWarning)
-        pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp.get_context("fork"))
+        pool = ProcessPoolExecutor(
+            min(workers, len(tasks)), ctx, initializer=_share_counts, initargs=(counts,)
+        )
         try:
-            futures = [pool.submit(_walk_range, t, codes) for t in tasks]
+            futures = [
+                pool.submit(_walk_range, t, k, [j for j in range(k) if tasks[j][0] == t[0]], codes)
+                for k, t in enumerate(tasks)
+            ]
         except Exception:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

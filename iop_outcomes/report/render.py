@@ -312,7 +312,8 @@ CSS = """
 :root { --ink:#1b1f24; --muted:#5b6470; --rule:#d6dbe1; --accent:#1f5f8b; --warn:#8a1c1c; }
 * { box-sizing: border-box; }
 body { font: 15px/1.5 -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif;
-  color: var(--ink); margin: 0 auto; max-width: 60rem; padding: 1.5rem 1.25rem 4rem; }
+  color: var(--ink); margin: 0 auto; max-width: 60rem; padding: 1.5rem 1.25rem 4rem;
+  overflow-wrap: break-word; }
 header h1 { font-size: 1.7rem; margin: 0 0 .2rem; }
 header .subtitle { color: var(--muted); margin: 0 0 .6rem; font-size: 1.05rem; }
 .meta { color: var(--muted); font-size: .85rem; }
@@ -328,7 +329,10 @@ table.iop-table th, table.iop-table td { border-bottom: 1px solid var(--rule);
   padding: .2rem .45rem; text-align: left; vertical-align: top; }
 table.iop-table td.num { text-align: right; white-space: nowrap; }
 table.iop-table th { border-bottom: 1.5px solid var(--ink); background: #f4f6f8; }
-.table-block, figure { margin: 0 0 1.2rem; overflow-x: auto; }
+.table-block { margin: 0 0 1.2rem; }
+.table-scroll { overflow-x: auto; max-width: 100%; }
+.table-scroll:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+figure { margin: 0 0 1.2rem; overflow-x: auto; }
 .caption { font-weight: 600; margin: .8rem 0 .2rem; }
 .notes { color: var(--muted); font-size: .8rem; margin: .1rem 0 0; padding-left: 1.1rem; }
 .method { color: var(--muted); font-size: .8rem; margin: .1rem 0; }
@@ -339,7 +343,10 @@ table.glance caption { text-align: left; font-weight: 700; font-size: 1.1rem; pa
 table.glance th { text-align: left; vertical-align: top; width: 16rem; padding: .3rem .6rem .3rem 0;
   border-bottom: 1px solid var(--rule); font-weight: 600; }
 table.glance td { padding: .3rem 0; border-bottom: 1px solid var(--rule); }
-@media (max-width: 800px) { table.glance th { width: auto; } }
+@media (max-width: 800px) {
+  body { padding: 1rem .9rem 3rem; }
+  table.glance th { width: 38%; }
+}
 .summary { background: #f3f7fa; border-left: 4px solid var(--accent); padding: .6rem 1rem; }
 .banner { border: 2px solid var(--warn); color: var(--warn); padding: .5rem .8rem;
   font-weight: 600; margin: .8rem 0; }
@@ -350,14 +357,20 @@ dl.prov dt { font-weight: 600; }
 dl.prov dd { margin: 0; word-break: break-all; }
 pre { font-size: .75rem; background: #f4f6f8; padding: .5rem; overflow-x: auto; }
 @media print {
-  @page { size: A4; margin: 14mm 12mm; }
+  @page { margin: 14mm 12mm; }
   body { max-width: none; padding: 0; font-size: 10pt; }
   nav.toc { display: none; }
-  h2 { break-after: avoid; page-break-after: avoid; }
-  .table-block, figure, .summary, dl.prov { break-inside: avoid; page-break-inside: avoid; }
+  h1, h2, h3, .caption, table.glance caption { break-after: avoid; page-break-after: avoid; }
+  .table-block, figure, .summary, dl.prov, table.glance, tr {
+    break-inside: avoid; page-break-inside: avoid; }
+  p, li { orphans: 3; widows: 3; }
+  thead { display: table-header-group; }
   table.iop-table th { background: none; }
-  table.iop-table { font-size: 8pt; }
-  .table-block, figure { overflow: visible; }
+  table.iop-table { font-size: 7.5pt; }
+  table.iop-table th, table.iop-table td { padding: 1pt 3pt; }
+  table.iop-table th { overflow-wrap: anywhere; }
+  .table-scroll, figure { overflow: visible; }
+  figure img { max-height: 22cm; width: auto; }
   a { color: inherit; text-decoration: none; }
 }
 """.strip()
@@ -569,14 +582,18 @@ def _table_html(t: ReportTable) -> str:
             text = shown[i, j] if num else plain_label(shown[i, j], t.labels)
             cells.append(f"<td{cls}>{html.escape(str(text))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
+    key = html.escape(t.key)
+    # the table scrolls sideways inside its own box when wider than the page (a focusable,
+    # labelled region, so keyboard users can scroll it too); caption and notes stay put
     body = (
+        f'<div class="table-scroll" role="region" tabindex="0" aria-labelledby="cap-{key}">'
         f'<table class="iop-table"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in t.notes)
     parts = [
-        f'<div class="table-block" id="table-{html.escape(t.key)}">',
-        f'<p class="caption">{html.escape(t.title)}</p>',
+        f'<div class="table-block" id="table-{key}">',
+        f'<p class="caption" id="cap-{key}">{html.escape(t.title)}</p>',
         body,
     ]
     if t.method:

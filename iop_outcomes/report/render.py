@@ -330,7 +330,14 @@ table.iop-table th, table.iop-table td { border-bottom: 1px solid var(--rule);
 table.iop-table td.num { text-align: right; white-space: nowrap; }
 table.iop-table th { border-bottom: 1.5px solid var(--ink); background: #f4f6f8; }
 .table-block { margin: 0 0 1.2rem; }
-.table-scroll { overflow-x: auto; max-width: 100%; }
+.table-scroll { overflow-x: auto; max-width: 100%;
+  /* a shadow at an edge where more of the table lies (scrolled out of view); none when the
+     table fits: the white covers move with the content, the shadows stay with the box */
+  background: linear-gradient(to right, #fff 40%, rgba(255,255,255,0)) left / 1.5rem 100%,
+    linear-gradient(to left, #fff 40%, rgba(255,255,255,0)) right / 1.5rem 100%,
+    radial-gradient(farthest-side at 0 50%, rgba(0,0,0,.16), transparent) left / .6rem 100%,
+    radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.16), transparent) right / .6rem 100%;
+  background-repeat: no-repeat; background-attachment: local, local, scroll, scroll; }
 .table-scroll:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 figure { margin: 0 0 1.2rem; overflow-x: auto; }
 .caption { font-weight: 600; margin: .8rem 0 .2rem; }
@@ -370,6 +377,7 @@ pre { font-size: .75rem; background: #f4f6f8; padding: .5rem; overflow-x: auto; 
   table.iop-table th, table.iop-table td { padding: 1pt 3pt; }
   table.iop-table th { overflow-wrap: anywhere; }
   .table-scroll, figure { overflow: visible; }
+  .table-scroll { background: none; }
   figure img { max-height: 22cm; width: auto; }
   a { color: inherit; text-decoration: none; }
 }

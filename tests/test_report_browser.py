@@ -12,6 +12,7 @@ import html as _html
 import json
 import re
 import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -270,8 +271,13 @@ def test_report_write_pdf_and_errors(chromium, tmp_path, monkeypatch):
         rep.write_pdf(tmp_path / "x.pdf")
     monkeypatch.delenv("IOP_OUTCOMES_CHROMIUM")
     monkeypatch.setenv("PATH", str(tmp_path))  # no browser on PATH
+    pdf_module = sys.modules["iop_outcomes.report.pdf"]  # iop.report is also a function
+    monkeypatch.setattr(pdf_module, "_APPS", ())
     with pytest.raises(ConfigError, match="none of chromium, chromium-browser.*is on PATH"):
         find_chromium()
+    # an installed app bundle (macOS) or program (Windows) off PATH is found
+    monkeypatch.setattr(pdf_module, "_APPS", (str(tmp_path / "nothing"), chromium))
+    assert find_chromium() == chromium
     with pytest.raises(ConfigError, match="'paper' parameter .* Got 'A5'"):
         rep.write_pdf(tmp_path / "x.pdf", paper="A5", browser=chromium)
 

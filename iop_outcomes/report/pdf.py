@@ -33,6 +33,14 @@ ENV = "IOP_OUTCOMES_CHROMIUM"
 
 _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
+#: where the macOS and Windows installers put the browser (not on PATH there)
+_APPS = (
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+    r"C:\Program Files (x86)\Google\Chrome\Application\chrome.exe",
+)
+
 _INSTALL = (
     "Install Chromium (Debian/Ubuntu: 'apt-get install chromium'; macOS: "
     "'brew install --cask chromium'), or name the browser with browser= or the "
@@ -58,7 +66,8 @@ def find_chromium(browser: str | os.PathLike | None = None) -> str:
 
     Looked up in this order: ``browser`` (a path or a command name), the
     ``IOP_OUTCOMES_CHROMIUM`` environment variable, then ``chromium``, ``chromium-browser``,
-    ``google-chrome`` and ``google-chrome-stable`` on ``PATH``.
+    ``google-chrome`` and ``google-chrome-stable`` on ``PATH``, then where the macOS and
+    Windows installers put Chromium or Chrome.
 
     Raises
     ------
@@ -86,9 +95,12 @@ def find_chromium(browser: str | os.PathLike | None = None) -> str:
         path = shutil.which(name)
         if path:
             return path
+    for app in _APPS:
+        if os.path.isfile(app) and os.access(app, os.X_OK):
+            return app
     raise ConfigError(
         f"Writing the PDF needs headless Chromium, and none of {', '.join(_NAMES)} is on "
-        f"PATH. {_INSTALL}"
+        f"PATH (nor in the usual macOS or Windows place). {_INSTALL}"
     )
 
 

@@ -1,8 +1,11 @@
 """Rendering: a self-contained HTML document, CSV and XLSX tables, deterministic figures.
 
-- HTML: one file, inline CSS (with print rules for a clean PDF from the browser's Print
-  dialog), figures as base64 SVG ``<img>`` data URIs, no scripts, and a Content-Security-Policy
-  that forbids loading anything from the network, so the file opens offline.
+- HTML: one file, inline CSS, figures as base64 SVG ``<img>`` data URIs, no scripts, and a
+  Content-Security-Policy that forbids loading anything from the network, so the file opens
+  offline. It reads at 1280 and 768 px (a table wider than the screen scrolls inside its own
+  box) and has print rules (no heading left at a page foot, tables and figures kept whole,
+  tables that fit A4) for the browser's Print dialog and for :mod:`.pdf` (``--pdf``).
+  ``tests/test_report_browser.py`` checks all of this in headless Chromium.
 - Determinism: figures are written with a fixed ``svg.hashsalt`` and no date/creator metadata;
   tables with a fixed float format; the XLSX archive with fixed member timestamps and document
   properties; the date stamp comes from the data by default (:func:`timestamp`). The same data,

@@ -46,7 +46,7 @@ def screenshot(html: Path, out: Path, *, width: int = 1280, height: int = 1180) 
             f"--screenshot={raw}",
             html.resolve().as_uri(),
         ]
-        if os.geteuid() == 0:
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.insert(1, "--no-sandbox")
         subprocess.run(cmd, capture_output=True, check=True, timeout=120)
         with Image.open(raw) as im:

@@ -239,6 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --to-sql: write only the shareable tables, not the identifiable episode table",
     )
+    r.add_argument(
+        "--pdf",
+        nargs="?",
+        const="a4",
+        choices=("a4", "letter"),
+        metavar="PAPER",
+        help="also write report.pdf, printed offline by headless Chromium (found on PATH as "
+        "chromium, chromium-browser or google-chrome, or named by IOP_OUTCOMES_CHROMIUM); "
+        "PAPER is a4 (the default) or letter",
+    )
     _reading_options(r, config=True)
 
     y = sub.add_parser(
@@ -332,6 +342,10 @@ def cmd_report(args) -> int:
         from .exceptions import ConfigError
 
         raise ConfigError("--schema names the schema of --to-sql URL: give --to-sql too.")
+    if args.pdf:  # before the build: a missing browser is said at once, not after it
+        from .report.pdf import find_chromium
+
+        find_chromium()
     data, name = args.data, None
     if sql or args.to_sql:  # loaded here: a database to read, or the episode table to write
         data = _load(args.data, cfg, sql=sql)
@@ -347,6 +361,10 @@ def cmd_report(args) -> int:
         timestamp=args.timestamp,
     )
     _finish_report(args, rep, Path(args.out))
+    if args.pdf:
+        _say(args, "Printing the PDF with headless Chromium ...")
+        rep.write_pdf(Path(args.out) / "report.pdf", paper=args.pdf)
+        print(f"PDF written to {Path(args.out) / 'report.pdf'}")
     if args.to_sql:
         from .io.sql import redact_url
 

@@ -21,8 +21,9 @@ class Report:
     """A built report: sections, shareable tables and figures, provenance.
 
     Use :meth:`write` to produce ``report.html``, ``tables/*.csv``, ``tables.xlsx`` and
-    ``provenance.json`` in a directory; :meth:`html` gives the HTML text; :meth:`table` one
-    table as a DataFrame (after suppression).
+    ``provenance.json`` in a directory (and ``report.pdf`` with ``pdf=True``); :meth:`html`
+    gives the HTML text; :meth:`write_pdf` prints it to PDF with headless Chromium;
+    :meth:`table` one table as a DataFrame (after suppression).
     """
 
     title: str
@@ -60,11 +61,19 @@ class Report:
         """Keys of the tables, in report order (also the CSV file names)."""
         return [t.key for t in self.tables]
 
-    def write(self, out: str | Path) -> dict[str, Path]:
-        """Write ``report.html``, ``tables/<key>.csv``, ``tables.xlsx`` and ``provenance.json``.
+    def write(
+        self,
+        out: str | Path,
+        *,
+        pdf: bool = False,
+        paper: str = "a4",
+        browser: str | Path | None = None,
+    ) -> dict[str, Path]:
+        """Write ``report.html``, ``tables/<key>.csv``, ``tables.xlsx`` and ``provenance.json``
+        (and ``report.pdf`` with ``pdf=True``, see :meth:`write_pdf`).
 
         Returns the paths written. Files are byte-identical for the same data, configuration
-        and seed (with the default data-derived date stamp).
+        and seed (with the default data-derived date stamp); the PDF's text is too.
         """
         out = Path(out)
         try:
@@ -92,7 +101,48 @@ class Report:
             encoding="utf-8",
         )
         paths["provenance.json"] = out / "provenance.json"
+        if pdf:
+            paths["report.pdf"] = self.write_pdf(out / "report.pdf", paper=paper, browser=browser)
         return paths
+
+    def write_pdf(
+        self,
+        path: str | Path,
+        *,
+        paper: str = "a4",
+        browser: str | Path | None = None,
+    ) -> Path:
+        """Print the report to a PDF file with headless Chromium (offline).
+
+        Parameters
+        ----------
+        path : path
+            The PDF to write.
+        paper : {"a4", "letter"}
+            Paper size; margins, repeated table headers and the page-break rules (no heading
+            left alone at the foot of a page, tables and figures kept whole where they fit)
+            come from the report's print CSS.
+        browser : path or command, optional
+            Chromium or Chrome; by default the ``IOP_OUTCOMES_CHROMIUM`` environment variable,
+            else ``chromium``, ``chromium-browser`` or ``google-chrome`` on ``PATH``. A clear
+            :class:`~iop_outcomes.exceptions.ConfigError` says how to install one when none
+            is found.
+
+        Returns
+        -------
+        Path
+            The PDF written. Its text is the same on every run; its bytes are not (Chromium
+            stamps the creation date).
+
+        Examples
+        --------
+        >>> import iop_outcomes as iop
+        >>> rep = iop.report(iop.synth.demo())          # doctest: +SKIP
+        >>> rep.write_pdf("reports/demo/report.pdf")    # doctest: +SKIP
+        """
+        from .pdf import html_to_pdf
+
+        return html_to_pdf(self.html(), path, paper=paper, browser=browser)
 
     def __str__(self) -> str:
         lines = [

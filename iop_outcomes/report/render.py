@@ -1,8 +1,11 @@
 """Rendering: a self-contained HTML document, CSV and XLSX tables, deterministic figures.
 
-- HTML: one file, inline CSS (with print rules for a clean PDF from the browser's Print
-  dialog), figures as base64 SVG ``<img>`` data URIs, no scripts, and a Content-Security-Policy
-  that forbids loading anything from the network, so the file opens offline.
+- HTML: one file, inline CSS, figures as base64 SVG ``<img>`` data URIs, no scripts, and a
+  Content-Security-Policy that forbids loading anything from the network, so the file opens
+  offline. It reads at 1280 and 768 px (a table wider than the screen scrolls inside its own
+  box) and has print rules (no heading left at a page foot, tables and figures kept whole,
+  tables that fit A4) for the browser's Print dialog and for :mod:`.pdf` (``--pdf``).
+  ``tests/test_report_browser.py`` checks all of this in headless Chromium.
 - Determinism: figures are written with a fixed ``svg.hashsalt`` and no date/creator metadata;
   tables with a fixed float format; the XLSX archive with fixed member timestamps and document
   properties; the date stamp comes from the data by default (:func:`timestamp`). The same data,
@@ -312,7 +315,8 @@ CSS = """
 :root { --ink:#1b1f24; --muted:#5b6470; --rule:#d6dbe1; --accent:#1f5f8b; --warn:#8a1c1c; }
 * { box-sizing: border-box; }
 body { font: 15px/1.5 -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif;
-  color: var(--ink); margin: 0 auto; max-width: 60rem; padding: 1.5rem 1.25rem 4rem; }
+  color: var(--ink); margin: 0 auto; max-width: 60rem; padding: 1.5rem 1.25rem 4rem;
+  overflow-wrap: break-word; }
 header h1 { font-size: 1.7rem; margin: 0 0 .2rem; }
 header .subtitle { color: var(--muted); margin: 0 0 .6rem; font-size: 1.05rem; }
 .meta { color: var(--muted); font-size: .85rem; }
@@ -328,7 +332,17 @@ table.iop-table th, table.iop-table td { border-bottom: 1px solid var(--rule);
   padding: .2rem .45rem; text-align: left; vertical-align: top; }
 table.iop-table td.num { text-align: right; white-space: nowrap; }
 table.iop-table th { border-bottom: 1.5px solid var(--ink); background: #f4f6f8; }
-.table-block, figure { margin: 0 0 1.2rem; overflow-x: auto; }
+.table-block { margin: 0 0 1.2rem; }
+.table-scroll { overflow-x: auto; max-width: 100%;
+  /* a shadow at an edge where more of the table lies (scrolled out of view); none when the
+     table fits: the white covers move with the content, the shadows stay with the box */
+  background: linear-gradient(to right, #fff 40%, rgba(255,255,255,0)) left / 1.5rem 100%,
+    linear-gradient(to left, #fff 40%, rgba(255,255,255,0)) right / 1.5rem 100%,
+    radial-gradient(farthest-side at 0 50%, rgba(0,0,0,.16), transparent) left / .6rem 100%,
+    radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.16), transparent) right / .6rem 100%;
+  background-repeat: no-repeat; background-attachment: local, local, scroll, scroll; }
+.table-scroll:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+figure { margin: 0 0 1.2rem; overflow-x: auto; }
 .caption { font-weight: 600; margin: .8rem 0 .2rem; }
 .notes { color: var(--muted); font-size: .8rem; margin: .1rem 0 0; padding-left: 1.1rem; }
 .method { color: var(--muted); font-size: .8rem; margin: .1rem 0; }
@@ -339,7 +353,10 @@ table.glance caption { text-align: left; font-weight: 700; font-size: 1.1rem; pa
 table.glance th { text-align: left; vertical-align: top; width: 16rem; padding: .3rem .6rem .3rem 0;
   border-bottom: 1px solid var(--rule); font-weight: 600; }
 table.glance td { padding: .3rem 0; border-bottom: 1px solid var(--rule); }
-@media (max-width: 800px) { table.glance th { width: auto; } }
+@media (max-width: 800px) {
+  body { padding: 1rem .9rem 3rem; }
+  table.glance th { width: 38%; }
+}
 .summary { background: #f3f7fa; border-left: 4px solid var(--accent); padding: .6rem 1rem; }
 .banner { border: 2px solid var(--warn); color: var(--warn); padding: .5rem .8rem;
   font-weight: 600; margin: .8rem 0; }
@@ -350,14 +367,21 @@ dl.prov dt { font-weight: 600; }
 dl.prov dd { margin: 0; word-break: break-all; }
 pre { font-size: .75rem; background: #f4f6f8; padding: .5rem; overflow-x: auto; }
 @media print {
-  @page { size: A4; margin: 14mm 12mm; }
+  @page { margin: 14mm 12mm; }
   body { max-width: none; padding: 0; font-size: 10pt; }
   nav.toc { display: none; }
-  h2 { break-after: avoid; page-break-after: avoid; }
-  .table-block, figure, .summary, dl.prov { break-inside: avoid; page-break-inside: avoid; }
+  h1, h2, h3, .caption, table.glance caption { break-after: avoid; page-break-after: avoid; }
+  .table-block, figure, .summary, dl.prov, table.glance, tr {
+    break-inside: avoid; page-break-inside: avoid; }
+  p, li { orphans: 3; widows: 3; }
+  thead { display: table-header-group; }
   table.iop-table th { background: none; }
-  table.iop-table { font-size: 8pt; }
-  .table-block, figure { overflow: visible; }
+  table.iop-table { font-size: 7.5pt; }
+  table.iop-table th, table.iop-table td { padding: 1pt 3pt; }
+  table.iop-table th { overflow-wrap: anywhere; }
+  .table-scroll, figure { overflow: visible; }
+  .table-scroll { background: none; }
+  figure img { max-height: 22cm; width: auto; }
   a { color: inherit; text-decoration: none; }
 }
 """.strip()
@@ -569,14 +593,18 @@ def _table_html(t: ReportTable) -> str:
             text = shown[i, j] if num else plain_label(shown[i, j], t.labels)
             cells.append(f"<td{cls}>{html.escape(str(text))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
+    key = html.escape(t.key)
+    # the table scrolls sideways inside its own box when wider than the page (a focusable,
+    # labelled region, so keyboard users can scroll it too); caption and notes stay put
     body = (
+        f'<div class="table-scroll" role="region" tabindex="0" aria-labelledby="cap-{key}">'
         f'<table class="iop-table"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in t.notes)
     parts = [
-        f'<div class="table-block" id="table-{html.escape(t.key)}">',
-        f'<p class="caption">{html.escape(t.title)}</p>',
+        f'<div class="table-block" id="table-{key}">',
+        f'<p class="caption" id="cap-{key}">{html.escape(t.title)}</p>',
         body,
     ]
     if t.method:

@@ -126,7 +126,7 @@ def test_each_figure_present_with_its_caption(demo):
         "forest_phq_9": [
             "each format minus In person",
             "non-inferiority margin (2.5 points",
-            "sites pooled".replace("sites pooled", "pooled (random effects, REML)"),
+            "pooled (random effects, REML)",
         ],
         "participant_flow": ["paired episodes", "dropped out", "<11 and * mark counts"],
     }
@@ -337,10 +337,11 @@ def test_flow_diagram_prints_the_table_as_published(demo, small):
     for _, rep, _ in (demo, small):
         t = rep.table("participant_flow")
         texts = "\n".join(_svg_texts(_fig(rep, "participant_flow").svg))
+        labels = {"in_person": "In person", "virtual": "Virtual", "hybrid": "Hybrid"}
         for _, r in t.iterrows():
-            v = r["All"]
-            shown = f"{int(v):,}" if not isinstance(v, str) else v
-            assert f": {shown}" in texts
+            cells = {c: (v if isinstance(v, str) else f"{int(v):,}") for c, v in r.items()}
+            assert f": {cells['All']}\n" in texts + "\n"
+            assert " · ".join(f"{lab} {cells[c]}" for c, lab in labels.items()) in texts
         assert "Admitted: " in texts and "Dropped out: " in texts
 
 

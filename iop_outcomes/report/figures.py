@@ -180,9 +180,10 @@ def _fig_noninferiority(
     ctx.add_figure(
         sec,
         f"noninferiority_{_slug(inst)}",
-        f"{inst}: non-inferiority of each {g} vs {ref}",
+        f"{inst}: non-inferiority of each {g} vs {ctx.label(ref)}",
         fig,
-        caption=f"Difference in adjusted mean {inst} change (each {g} minus {ref}; positive = "
+        caption=f"Difference in adjusted mean {inst} change (each {g} minus {ctx.label(ref)}; "
+        "positive = "
         "less improvement) with the interval used for the one-sided test. Non-inferiority is "
         "shown when the whole interval lies left of the dashed margin.",
     )
@@ -216,5 +217,6 @@ def _fig_followup(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
         "Follow-up response by window",
         fig,
         caption="Share of discharged episodes with a follow-up score in each window "
-        f"({inst}), with Wilson 95% intervals.",
+        f"({inst}), with Wilson 95% intervals. A rate the table hides (too few episodes) is "
+        "not drawn.",
     )

@@ -55,7 +55,16 @@ def plot_flow_boxes(stages: list[tuple[list[str] | None, list[list[str]], bool]]
     """Draw the flow: for each stage ``(main box lines or None, [side box lines, ...], arrow
     in)`` top to bottom, the main box on the main column (an arrow from the main box above
     when ``arrow in``) and the side boxes merged into one box at its right. Returns the Axes
-    (its unit is the inch)."""
+    (its unit is the inch).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> ax = plot_flow_boxes([(["Admitted: 40"], [], False),
+    ...                       (["Paired: 30"], [["No end score: <11"]], True)])
+    >>> [t.get_text() for t in ax.texts if t.get_text()]  # (arrows are empty texts)
+    ['Admitted: 40', 'Paired: 30', 'No end score: <11']
+    """
     heights = [
         max(len(main or ()), sum(len(s) for s in sides) + max(len(sides) - 1, 0)) * _LINE + 0.3
         for main, sides, _ in stages

@@ -76,7 +76,28 @@ def _jt_cells(pre: Any, post: Any, edges: np.ndarray, m: int) -> np.ndarray:
 
 
 def plot_jt_heatmap(pre, post, params: dict, edges: np.ndarray, m: int, *, ax=None):
-    """Draw the Jacobson–Truax heat map (see the module) on ``ax``; returns the Axes."""
+    """Draw the Jacobson–Truax heat map (see the module) on ``ax`` (a new figure when
+    ``None``) and return the Axes.
+
+    Parameters
+    ----------
+    pre, post : array-like
+        Baseline and end scores of the episodes.
+    params : dict
+        ``ClinicalSignificanceResult.params`` (the reliable-change band and the cut-off).
+    edges : array of float
+        Cell edges (:func:`_jt_grid`).
+    m : int
+        Smallest count shown (:func:`.figures._min_cell`).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> p = {"method": "jacobson-truax", "threshold_points": 5.0, "cutoff_value": 10.0}
+    >>> ax = plot_jt_heatmap([20] * 12, [5] * 12, p, _jt_grid(0, 27), 11)
+    >>> ax.get_legend().get_texts()[0].get_text()
+    '11–24 episodes'
+    """
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
 

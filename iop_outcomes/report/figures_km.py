@@ -11,8 +11,10 @@ show, a figure may not show either; three rules, all through :func:`.figures._mi
    least ``m`` dropouts: the curve is drawn as steps at the times when ``m`` more dropouts
    have accumulated since the last drawn step, at the Kaplan–Meier estimate (and interval) of
    that time, and ends at the last such time. The drawn values are the fitted ones; only the
-   steps in between are left out. (This is the coarsening OpenSAFELY's Kaplan–Meier action
-   applies for the same reason; censoring ticks are not drawn, as each marks one episode.)
+   steps in between are left out. Censoring ticks are not drawn: each marks one episode.
+   (OpenSAFELY's ``kaplan-meier-function`` action meets the same risk differently: it rounds
+   the cumulative counts of events and censorings to blocks of ``count_min`` and re-estimates
+   the curve from them; here the curve drawn stays the one the dropout table reports.)
 3. **Numbers at risk.** Printed as the tables print counts (:func:`.figures._fig_count`: 1–10
    as "<11"); an exact count is printed only when it differs from the row's previous exact
    count (or the group's n in the dropout table) by 0 or at least ``m`` — otherwise it reads
@@ -124,7 +126,33 @@ def plot_km_at_risk(
     ci_level: float = 0.95,
 ):
     """Draw the Kaplan–Meier steps of each group on ``ax`` and the numbers at risk on
-    ``ax_table`` (under it, same x axis). Returns ``(ax, ax_table)``."""
+    ``ax_table`` (under it, same x axis; a new figure when either is ``None``).
+
+    Parameters
+    ----------
+    steps : dict of name -> DataFrame
+        Each group's drawable steps (:func:`_km_steps`).
+    at_risk : dict of name -> list of str
+        Each group's numbers at risk as printed (:func:`_at_risk_labels`), at ``times``.
+    times : array of float
+        The days of the numbers at risk (also the x ticks).
+    ax, ax_table : matplotlib Axes, optional
+    ci_level : float
+        Level of the shaded intervals (for the legend's title).
+
+    Returns
+    -------
+    (Axes, Axes)
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> s = pd.DataFrame({"time": [0.0, 7], "estimate": [1, .8], "ci_low": [1, .7],
+    ...                   "ci_high": [1, .9]})
+    >>> ax, tab = plot_km_at_risk({"A": s}, {"A": ["40", "25"]}, np.array([0.0, 7]))
+    >>> [t.get_text() for t in tab.texts]
+    ['40', '25']
+    """
     if ax is None or ax_table is None:
         plt = _mpl()
         _, (ax, ax_table) = plt.subplots(

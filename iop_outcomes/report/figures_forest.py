@@ -124,7 +124,14 @@ def _fig_forest(
             if (rows["series"] == 1).any()
             else ""
         )
-        + ", as in the tables. Solid line: no difference"
+        + ", as in the tables"
+        + (
+            " (each site's own estimate is not drawn: the report does not publish it, as a "
+            "site's groups can be small)"
+            if (rows["series"] == 1).any()
+            else ""
+        )
+        + ". Solid line: no difference"
         + (
             f"; dashed: the non-inferiority margin ({margin:g} points, {how})."
             if margin is not None

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .context import _Ctx
     from .render import Section
 
-_CLASS_COLORS = ("#d6e6f2", "#9bc1dd", "#5a9bc9", "#2b6fa6", "#0d3f6b", "#061f38")
+_CLASS_COLORS = ("#e8f1f8", "#d6e6f2", "#9bc1dd", "#5a9bc9", "#2b6fa6", "#0d3f6b", "#061f38")
 
 
 def _jt_grid(lo: int, hi: int, bands: int = 9) -> np.ndarray:
@@ -48,8 +48,10 @@ def _count_classes(m: int) -> list[tuple[int, float, str]]:
 
     >>> [c[2] for c in _count_classes(11)]
     ['11–24', '25–49', '50–99', '100–199', '200 or more']
+    >>> [c[2] for c in _count_classes(1)][:3]  # without suppression
+    ['1–4', '5–10', '11–24']
     """
-    lows = [m, *[b for b in (25, 50, 100, 200) if b > m]]
+    lows = [m, *[b for b in (5, 11, 25, 50, 100, 200) if b > m]]
     highs = [*lows[1:], np.inf]
     return [
         (lo, hi, f"{lo}–{int(hi) - 1}" if np.isfinite(hi) else f"{lo} or more")
@@ -104,7 +106,7 @@ def plot_jt_heatmap(pre, post, params: dict, edges: np.ndarray, m: int, *, ax=No
     if ax is None:
         _, ax = _mpl().subplots(figsize=(6.4, 4.6), dpi=100)
     classes = _count_classes(m)
-    cmap = ListedColormap(list(_CLASS_COLORS[: len(classes)]))
+    cmap = ListedColormap(list(_CLASS_COLORS[-len(classes) :]))
     cells = _jt_cells(pre, post, edges, m)
     norm = BoundaryNorm(np.arange(len(classes) + 1) - 0.5, len(classes))
     ax.pcolormesh(edges, edges, np.ma.masked_invalid(cells), cmap=cmap, norm=norm, lw=0)

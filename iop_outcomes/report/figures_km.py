@@ -223,7 +223,7 @@ def _fig_km(ctx: _Ctx, sec: Section, res: Any, table: pd.DataFrame, inst: str, g
             continue
         cur = res.curve[res.curve["group"].astype(str) == lab]
         ar = res.at_risk[res.at_risk["group"].astype(str) == lab].sort_values("time")
-        shown_lab = str(ctx.label(lab))
+        shown_lab = str(ctx.label(lab)) if g else "All episodes"
         steps[shown_lab] = _km_steps(cur, m)
         rows[shown_lab] = _at_risk_labels(ar["n_risk"].to_numpy(), ctx, n=shown[lab])
     if not steps:

@@ -394,9 +394,5 @@ def test_min_cell_follows_the_threshold():
     assert _min_cell(NS(threshold=None)) == 1
 
 
-def test_svg_is_byte_stable(small, tmp_path):
-    sim, rep, _ = small
-    again = iop.report(sim, config=FAST, out=tmp_path, strict=True)
-    for key in NEW:
-        if any(f.key == key for f in rep.figures):
-            assert _fig(again, key).svg == _fig(rep, key).svg, key
+# Byte-stable SVG: tests/test_report.py::test_deterministic_apart_from_timestamp compares two
+# builds' HTML, which embeds every figure, and the committed demo regenerates identically.

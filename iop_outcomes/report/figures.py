@@ -1,5 +1,12 @@
 """The report's figures, drawn from the **suppressed** tables (a figure never shows what its
-table hides), with the numbers rounded as the tables publish them (:func:`_as_drawn`)."""
+table hides), with the numbers rounded as the tables publish them (:func:`_as_drawn`).
+
+Figures that draw counts the tables do not list (numbers at risk, the Kaplan–Meier steps, the
+Jacobson–Truax heat map) read the small-cell rule through two functions only,
+:func:`_min_cell` (the smallest count a figure may let a reader read off) and
+:func:`_fig_count` (a count as printed), so that a suppression policy plugs in at one place.
+More figures: :mod:`.figures_km`, :mod:`.figures_jt`, :mod:`.figures_forest`,
+:mod:`.figures_flow`."""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .format import _slug
+from .format import _safe_count, _slug
 from .render import FILE_DECIMALS, Section
 
 if TYPE_CHECKING:  # the context draws through _mpl: a type-only import, no cycle
@@ -23,6 +30,29 @@ def _mpl():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _min_cell(ctx: _Ctx) -> int:
+    """The smallest number of episodes a figure may let a reader read off (a cell, a step, a
+    difference of two printed counts): the report's suppression threshold, 1 without one.
+
+    >>> from types import SimpleNamespace as NS
+    >>> _min_cell(NS(threshold=11)), _min_cell(NS(threshold=None))
+    (11, 1)
+    """
+    th = ctx.threshold
+    return int(th) if th else 1
+
+
+def _fig_count(ctx: _Ctx, n: int) -> str:
+    """A count printed in a figure, as the report prints counts in its text (1–10 as "<11").
+
+    >>> from types import SimpleNamespace as NS
+    >>> ctx = NS(threshold=11)
+    >>> _fig_count(ctx, 7), _fig_count(ctx, 1200), _fig_count(ctx, 0)
+    ('<11', '1,200', '0')
+    """
+    return _safe_count(int(n), ctx.threshold)
 
 
 def _numeric_rows(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
@@ -150,9 +180,10 @@ def _fig_noninferiority(
     ctx.add_figure(
         sec,
         f"noninferiority_{_slug(inst)}",
-        f"{inst}: non-inferiority of each {g} vs {ref}",
+        f"{inst}: non-inferiority of each {g} vs {ctx.label(ref)}",
         fig,
-        caption=f"Difference in adjusted mean {inst} change (each {g} minus {ref}; positive = "
+        caption=f"Difference in adjusted mean {inst} change (each {g} minus {ctx.label(ref)}; "
+        "positive = "
         "less improvement) with the interval used for the one-sided test. Non-inferiority is "
         "shown when the whole interval lies left of the dashed margin.",
     )
@@ -186,5 +217,6 @@ def _fig_followup(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
         "Follow-up response by window",
         fig,
         caption="Share of discharged episodes with a follow-up score in each window "
-        f"({inst}), with Wilson 95% intervals.",
+        f"({inst}), with Wilson 95% intervals. A rate the table hides (too few episodes) is "
+        "not drawn.",
     )

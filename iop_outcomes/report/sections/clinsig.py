@@ -11,6 +11,7 @@ from ...change import quality_measures
 from ...clinsig import benchmarks, clinical_significance
 from ..context import _Ctx
 from ..figures import _fig_clinsig
+from ..figures_jt import _fig_jt
 from ..format import _slug
 from ..populations import _key
 from ..render import Section
@@ -74,6 +75,9 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
         ctx.facts.setdefault("clinsig", {})[inst] = t.frame[t.frame["group"] == "Overall"]
         if g and inst == ctx.cfg.primary_instrument:
             _fig_clinsig(ctx, sec, t.frame, inst, g)
+        if inst == ctx.cfg.primary_instrument:
+            overall = [r for r in results if g is None or g not in r.table.columns]
+            _fig_jt(ctx, sec, overall[0] if overall else None, t.frame, inst)
     _nhs_benchmarks(ctx, sec, eps)
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from ...compare import compare, equivalence, pool_sites
 from ..context import _Ctx
 from ..figures import _fig_noninferiority
+from ..figures_forest import _fig_forest
 from ..format import _slug
 from ..populations import _key
 from ..render import Section
@@ -20,6 +21,7 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
         if g not in ep.columns:
             sec.p(f"{inst}: the data have no '{g}' column, so no comparison is possible.")
             continue
+        published: dict[str, pd.DataFrame] = {}  # the tables as published, for the forest plot
         res = ctx.run(
             sec,
             f"Adjusted comparison ({inst})",
@@ -68,7 +70,7 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                     "reference on lower-is-better scales.",
                 ),
             )
-            ctx.facts.setdefault("compare", {})[inst] = t.frame
+            ctx.facts.setdefault("compare", {})[inst] = published["compare"] = t.frame
         margin = ctx.cfg.margin_for(inst)
         res = ctx.run(
             sec,
@@ -113,7 +115,7 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                     ),
                 ),
             )
-            ctx.facts.setdefault("equivalence", {})[inst] = t.frame
+            ctx.facts.setdefault("equivalence", {})[inst] = published["noninf"] = t.frame
             if inst == ctx.cfg.primary_instrument:
                 _fig_noninferiority(ctx, sec, t.frame, inst, g, ref)
         if "site" in ep.columns and ep["site"].nunique() > 1:
@@ -144,7 +146,7 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                 ]
                 tb = tb.rename(columns={"k": "sites"})
                 keep = ["sites" if c == "k" else c for c in keep]
-                ctx.add_table(
+                published["pooled"] = ctx.add_table(
                     sec,
                     f"pool_sites_{_slug(inst)}",
                     f"{inst}: the {g} difference estimated within each site and pooled "
@@ -155,4 +157,15 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                         "k = number of sites; I2 and tau2 describe how much the difference "
                         "varies between sites; pi = prediction interval for a new site.",
                     ),
-                )
+                ).frame
+        if inst == ctx.cfg.primary_instrument and "compare" in published:
+            _fig_forest(
+                ctx,
+                sec,
+                published["compare"],
+                published.get("pooled"),
+                published.get("noninf"),
+                inst,
+                g,
+                ref,
+            )

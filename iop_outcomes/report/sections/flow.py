@@ -8,6 +8,7 @@ import pandas as pd
 
 from ...retention import retention
 from ..context import _Ctx
+from ..figures_flow import _fig_flow
 from ..format import _labels
 from ..populations import _flow_pop, _key
 from ..render import Section
@@ -109,4 +110,5 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
                     ],
                 )
     ctx.facts["flow"] = t.frame
+    _fig_flow(ctx, sec, t.frame, inst, groups)
     return res

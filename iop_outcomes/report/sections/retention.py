@@ -9,6 +9,7 @@ import pandas as pd
 from ...retention import attrition, dropout_survival, durability
 from ..context import _Ctx
 from ..figures import _fig_followup
+from ..figures_km import _fig_km
 from ..format import _labels
 from ..populations import _key
 from ..render import Section
@@ -78,7 +79,7 @@ def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None
             ]
             if c in tb.columns
         ]
-        ctx.add_table(
+        t = ctx.add_table(
             sec,
             "dropout_survival",
             f"Dropout during treatment ({inst} episodes)",
@@ -98,6 +99,7 @@ def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None
             },
             result=res,
         )
+        _fig_km(ctx, sec, res, t.frame, inst, g)
         for gv in tb["group"]:
             ctx.identity(
                 _key(inst, g, gv, "admitted"),

@@ -36,6 +36,9 @@ class Report:
     banner: str = ""
     stamp_label: str = "Generated"
     warnings: list[str] = field(default_factory=list)
+    #: the headline rates as published, with their settings (``headline.json``; read by
+    #: ``compare_to``, see :mod:`iop_outcomes.report.previous`)
+    headline: dict | None = None
 
     def html(self) -> str:
         """The self-contained HTML document."""
@@ -92,6 +95,12 @@ class Report:
             encoding="utf-8",
         )
         paths["provenance.json"] = out / "provenance.json"
+        if self.headline is not None:
+            (out / "headline.json").write_text(
+                json.dumps(self.headline, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
+                encoding="utf-8",
+            )
+            paths["headline.json"] = out / "headline.json"
         return paths
 
     def __str__(self) -> str:

@@ -12,9 +12,12 @@ from ..format import _fmt_n, _n_of, _pct
 from ..render import Section
 
 
-def _period(data: pd.DataFrame) -> str:
-    """The reporting period to the month (an exact first or last date can belong to one
-    person): admissions, and the assessments."""
+def _period(data: pd.DataFrame, period=None) -> str:
+    """The reporting period: as given (a :class:`~iop_outcomes.report.period.Period`: its
+    dates and which episodes it selects), else to the month (an exact first or last date can
+    belong to one person) the admissions and the assessments of the data."""
+    if period is not None:
+        return period.describe()
 
     def span(col: str) -> tuple[str, str] | None:
         if col not in data.columns:
@@ -74,23 +77,35 @@ def _at_a_glance(ctx: _Ctx, period: str) -> str:
                     f"{r['endpoint_mean']:.1f} (negative = fewer symptoms)",
                 )
             )
+    prev, differ = _previous(ctx)
+    if differ:
+        rows.append(differ)
+
+    def vs(measure: str) -> str:
+        return f". {prev[measure]}" if measure in prev else ""
+
     rates = ctx.facts.get("rates", {}).get(inst)
     if rates is not None:
         from ... import instruments as _inst
 
         cut = _inst.get(inst).remission_below
-        for measure, label in (
-            ("response (≥50% reduction)", "Response (score at least halved)"),
-            ("remission", f"Remission (end score below {cut:g})"),
+        for measure, label, key in (
+            ("response (≥50% reduction)", "Response (score at least halved)", "response"),
+            ("remission", f"Remission (end score below {cut:g})", "remission"),
         ):
             r = rates[(rates["group"] == "Overall") & (rates["measure"] == measure)]
             if len(r):
-                rows.append((label, pct(r.iloc[0], "rate")))
+                rows.append((label, pct(r.iloc[0], "rate") + vs(key)))
     cs = ctx.facts.get("clinsig", {}).get(inst)
     if cs is not None:
         r = cs[cs["outcome"] == "recovered"]
         if len(r):
-            rows.append(("Recovered (reliable and clinically significant)", pct(r.iloc[0])))
+            rows.append(
+                (
+                    "Recovered (reliable and clinically significant)",
+                    pct(r.iloc[0]) + vs("recovered"),
+                )
+            )
     cmpr = ctx.facts.get("equivalence", {}).get(inst)
     if cmpr is not None and len(cmpr) and "conclusion" in cmpr:
         verdict = "; ".join(_verdict(ctx, r) for _, r in cmpr.iterrows())
@@ -114,6 +129,27 @@ def _at_a_glance(ctx: _Ctx, period: str) -> str:
         f"<tr><th scope='row'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
     )
     return f'<table class="glance"><caption>At a glance</caption><tbody>{body}</tbody></table>'
+
+
+def _previous(ctx: _Ctx) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """The comparison with the previous report (``compare_to``): a sentence per headline
+    measure, or one row saying why nothing is compared (different settings)."""
+    from ..previous import comparisons, differing_settings, headline
+
+    prev = ctx.facts.get("previous")
+    if not prev:
+        return {}, None
+    cur = headline(ctx) or {}
+    differ = differing_settings(cur, prev)
+    label = f"previous period ({prev['period']})" if prev.get("period") else "previous report"
+    if differ:
+        return {}, (
+            f"Compared with the {label}",
+            f"not compared: the {label} was built with a different "
+            + ", ".join(differ)
+            + ", so its rates do not measure the same thing.",
+        )
+    return comparisons(cur, prev, ctx.cfg.ci_level), None
 
 
 def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int) -> None:

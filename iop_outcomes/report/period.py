@@ -192,8 +192,9 @@ class PeriodSelection:
     data: pd.DataFrame
 
     def counts(self, instrument: str | None) -> pd.DataFrame:
-        """Episodes (with a score of ``instrument``; all when ``None``) and questionnaire
-        rows (every instrument) by where the episode falls, in :data:`_PLACES` order."""
+        """Episodes (with a score of ``instrument``; all when ``None``, as the participant
+        flow counts them) and questionnaire rows (every instrument) by where the episode
+        falls, in :data:`_PLACES` order."""
         d = self.data
         eid = d["episode_id"].astype("object")
         rows = eid.map(self.place).value_counts()
@@ -289,7 +290,7 @@ def _section_period(ctx: Any, quality: Any, flow: Any, sel: PeriodSelection) -> 
 
     inst = ctx.cfg.primary_instrument
     labels = _place_labels(sel.period.by)
-    c = sel.counts(inst)
+    c = sel.counts(None)  # every episode: the flow's "admitted" counts them all
     total = pd.DataFrame(
         {"place": ["all"], "episodes": [c["episodes"].sum()], "rows": [c["rows"].sum()]}
     )
@@ -302,9 +303,7 @@ def _section_period(ctx: Any, quality: Any, flow: Any, sel: PeriodSelection) -> 
         ctx.register(_key("rows", None, None, f"period|{p}"), 0, False)
     shown["place"] = shown["place"].map({**labels, "all": "all episodes in the data"})
     label_of = {v: k for k, v in {**labels, "all": "all episodes in the data"}.items()}
-    shown = shown.rename(
-        columns={"place": "episode", "episodes": f"episodes ({inst})", "rows": "rows"}
-    )
+    shown = shown.rename(columns={"place": "episode", "episodes": "episodes", "rows": "rows"})
     quality.p(
         f"Reporting period {sel.period.describe()}. Episodes outside it are not analysed in "
         "this report; the table counts them, with their accepted questionnaire rows (every "
@@ -315,10 +314,10 @@ def _section_period(ctx: Any, quality: Any, flow: Any, sel: PeriodSelection) -> 
         "reporting_period",
         f"Episodes by reporting period ({sel.period.text})",
         shown,
-        counts=[f"episodes ({inst})", "rows"],
+        counts=["episodes", "rows"],
         total_row="all episodes in the data",
         keys={
-            f"episodes ({inst})": lambda r: _key(inst, None, None, pops[label_of[r["episode"]]]),
+            "episodes": lambda r: _key(inst, None, None, pops[label_of[r["episode"]]]),
             "rows": lambda r: _key("rows", None, None, f"period|{label_of[r['episode']]}"),
         },
         method="episodes placed by their "

@@ -170,21 +170,13 @@ def test_report_counts_the_episodes_outside_the_period():
         loaded = iop.load(_rows())
         rep = iop.report(loaded, config=cfg, period="2025-Q1")
     assert len(loaded.ledger) == 16  # every row stays in the ledger, in the period or not
-    t = rep.table("reporting_period").set_index("episode")
+    t = rep.table("reporting_period").set_index("episodes")["n"]
     # episodes of any instrument (E8 has GAD-7 rows only), as the participant flow counts them
-    assert t["episodes"].to_dict() == {
+    assert t.to_dict() == {
         "discharged in the period (analysed)": 4,
         "discharged before the period": 1,
         "discharged after the period": 2,
         "no discharge date (still in treatment, or not recorded)": 1,
-        "all episodes in the data": 8,
-    }
-    assert t["rows"].to_dict() == {
-        "discharged in the period (analysed)": 8,
-        "discharged before the period": 2,
-        "discharged after the period": 4,
-        "no discharge date (still in treatment, or not recorded)": 2,
-        "all episodes in the data": 16,
     }
     # the analyses see the 4 episodes of the period (the flow's "admitted"), 3 with PHQ-9
     flow = rep.table("participant_flow").set_index("status")
@@ -201,13 +193,39 @@ def test_report_counts_the_episodes_outside_the_period():
         period="2025-Q1",
         period_by="admission",
     )
-    t = rep.table("reporting_period").set_index("episode")["episodes"]
+    t = rep.table("reporting_period").set_index("episodes")["n"]
     assert t.to_dict() == {  # no episode without a date: that row is left out
         "admitted in the period (analysed)": 5,
         "admitted before the period": 2,
         "admitted after the period": 1,
-        "all episodes in the data": 8,
     }
+
+
+def test_a_few_episodes_outside_the_period_hide_nothing_else(tmp_path):
+    """8 of 300 episodes admitted after the period: "<11", alone. With a total row the
+    complement would have been the number admitted, hidden then in every table."""
+    import iop_outcomes as iop
+
+    sim = iop.synth.generate(n_episodes=300, seed=3, start_date="2024-11-15", enrolment_days=200)
+    cfg = {"sensitivity": {"enabled": False}, "trajectories": {"enabled": False}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = iop.load(sim.data)
+        _, sel = select_period(loaded, parse_period("2024-11..2025-06", by="admission"))
+        rep = iop.report(
+            loaded, config=cfg, period="2024-11..2025-06", period_by="admission", out=tmp_path
+        )
+    counts = sel.counts(None).set_index("place")["episodes"]
+    assert counts.to_dict() == {"in": 292, "before": 0, "after": 8, "undated": 0}
+    written = pd.read_csv(tmp_path / "tables" / "reporting_period.csv", dtype=str)
+    assert written.values.tolist() == [
+        ["admitted in the period (analysed)", "292"],
+        ["admitted after the period", "<11"],
+    ]
+    flow = pd.read_csv(tmp_path / "tables" / "participant_flow.csv", dtype=str)
+    assert flow.loc[flow["stage"] == "admitted", "All"].tolist() == ["292"]
+    change = rep.table("change_phq_9_format")
+    assert change.loc[change["group"] == "Overall", "n_episodes"].tolist() == [292]
 
 
 def test_without_a_period_the_first_page_gives_the_data_dates():

@@ -64,7 +64,8 @@ class Report:
         return [t.key for t in self.tables]
 
     def write(self, out: str | Path) -> dict[str, Path]:
-        """Write ``report.html``, ``tables/<key>.csv``, ``tables.xlsx`` and ``provenance.json``.
+        """Write ``report.html``, ``tables/<key>.csv``, ``tables.xlsx``, ``provenance.json``
+        and ``headline.json`` (the headline rates as published, for ``compare_to``).
 
         Returns the paths written. Files are byte-identical for the same data, configuration
         and seed (with the default data-derived date stamp).
@@ -101,6 +102,8 @@ class Report:
                 encoding="utf-8",
             )
             paths["headline.json"] = out / "headline.json"
+        else:  # a stale file from an earlier run must not be compared with
+            (out / "headline.json").unlink(missing_ok=True)
         return paths
 
     def __str__(self) -> str:

@@ -22,8 +22,8 @@ Which episodes a period selects (``period_by``):
 An episode's dates are read from all its rows, whatever the instrument (the earliest
 ``admit_date``, the latest ``discharge_date``), so an episode is in or out of the period as a
 whole. Episodes outside the period are not analysed, and never dropped silently: the Data
-quality section counts them by where they fall (before, after, no date) with their
-questionnaire rows, and every row stays in the row ledger with its disposition.
+quality section counts them by where they fall (before, after, no date), and every row stays
+in the row ledger with its disposition (:meth:`PeriodSelection.counts` also gives their rows).
 """
 
 from __future__ import annotations
@@ -284,52 +284,47 @@ def select_period(loaded: Any, period: Period) -> tuple[Any, PeriodSelection]:
 
 
 def _section_period(ctx: Any, quality: Any, flow: Any, sel: PeriodSelection) -> None:
-    """The accounting of the period: a table in Data quality (episodes and rows by where
-    they fell), and a sentence at the top of Participant flow."""
+    """The accounting of the period: a table in Data quality (episodes by where they fell),
+    and a sentence at the top of Participant flow.
+
+    The table has no total row: the episodes in the period are the participant flow's
+    "admitted", so a total would make a small count outside the period the difference of two
+    published numbers, and complementary suppression would then hide the number admitted
+    everywhere. Without it, a small count is hidden alone. Every episode is registered under
+    its population, and the sum of them declared, for the cross-table check."""
     from .populations import _key
 
     inst = ctx.cfg.primary_instrument
     labels = _place_labels(sel.period.by)
     c = sel.counts(None)  # every episode: the flow's "admitted" counts them all
-    total = pd.DataFrame(
-        {"place": ["all"], "episodes": [c["episodes"].sum()], "rows": [c["rows"].sum()]}
-    )
-    tab = pd.concat([c, total], ignore_index=True)
     pops = {"in": "admitted", "before": "period|before", "after": "period|after"}
-    pops |= {"undated": "period|undated", "all": "period|all"}
-    shown = tab[(tab["episodes"] > 0) | (tab["rows"] > 0) | (tab["place"] == "all")].copy()
-    for p in tab.loc[~tab.index.isin(shown.index), "place"]:  # zeros left out, still counted
+    pops |= {"undated": "period|undated"}
+    shown = c[(c["episodes"] > 0) | (c["place"] == "in")].copy()
+    for p in c.loc[~c.index.isin(shown.index), "place"]:  # zeros left out, still counted
         ctx.register(_key(inst, None, None, pops[p]), 0, False)
-        ctx.register(_key("rows", None, None, f"period|{p}"), 0, False)
-    shown["place"] = shown["place"].map({**labels, "all": "all episodes in the data"})
-    label_of = {v: k for k, v in {**labels, "all": "all episodes in the data"}.items()}
-    shown = shown.rename(columns={"place": "episode", "episodes": "episodes", "rows": "rows"})
+    place = shown["place"].to_numpy()
+    shown = pd.DataFrame({"episodes": shown["place"].map(labels), "n": shown["episodes"]})
     quality.p(
         f"Reporting period {sel.period.describe()}. Episodes outside it are not analysed in "
-        "this report; the table counts them, with their accepted questionnaire rows (every "
-        "instrument), which stay in the row ledger above."
+        "this report: the table counts them (episodes of any instrument, as the participant "
+        "flow counts them); their questionnaire rows keep their disposition in the row ledger "
+        "above."
     )
+    of = dict(zip(shown["episodes"], place, strict=True))
     ctx.add_table(
         quality,
         "reporting_period",
         f"Episodes by reporting period ({sel.period.text})",
         shown,
-        counts=["episodes", "rows"],
-        total_row="all episodes in the data",
-        keys={
-            "episodes": lambda r: _key(inst, None, None, pops[label_of[r["episode"]]]),
-            "rows": lambda r: _key("rows", None, None, f"period|{label_of[r['episode']]}"),
-        },
+        counts=["n"],
+        column_totals=False,
+        keys={"n": lambda r: _key(inst, None, None, pops[of[r["episodes"]]])},
         method="episodes placed by their "
         + ("discharge date" if sel.period.by == "discharge" else "admission date")
         + " (see docs/report.md, Reporting period)",
     )
     ctx.identity(
         _key(inst, None, None, "period|all"), [_key(inst, None, None, pops[p]) for p in _PLACES]
-    )
-    ctx.identity(
-        _key("rows", None, None, "period|all"),
-        [_key("rows", None, None, f"period|{p}") for p in _PLACES],
     )
     verb = "discharged" if sel.period.by == "discharge" else "admitted"
     flow.p(

@@ -157,6 +157,13 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
     items: list[str] = []
     inst = cfg.primary_instrument
     sec.html(_at_a_glance(ctx, ctx.facts.get("period", "")))
+    if cfg.period:
+        verb = "discharged" if cfg.period_by == "discharge" else "admitted"
+        sec.p(
+            f"This report covers the episodes {verb} in the reporting period {cfg.period}; the "
+            "questionnaire rows counted below include the data's other episodes, which are "
+            "counted in the Data quality section and not analysed."
+        )
     ch = ctx.facts.get("change", {}).get(inst)
     if ch is not None and len(ch):
         row = ch[ch["group"] == "Overall"]

@@ -31,7 +31,7 @@ def runs(tmp_path_factory):
             loaded, config=CFG, out=root / "2025-Q2", period="2025-Q2", compare_to=root / "2025-Q1"
         )
         small = iop.report(loaded, config=CFG, period="2025-Q2", compare_to=root / "2024-12")
-    return root, q2, small
+    return root, q2, small, loaded
 
 
 def _glance(html: str) -> dict[str, str]:
@@ -41,7 +41,7 @@ def _glance(html: str) -> dict[str, str]:
 
 
 def test_headline_json_holds_the_published_counts(runs):
-    root, _, _ = runs
+    root, *_ = runs
     head = json.loads((root / "2025-Q1" / "headline.json").read_text(encoding="utf-8"))
     assert head["period"] == "2025-Q1" and head["instrument"] == "PHQ-9"
     rates = pd.read_csv(root / "2025-Q1" / "tables" / "rates_phq_9_format.csv", dtype=str)
@@ -59,7 +59,7 @@ def test_headline_json_holds_the_published_counts(runs):
 
 
 def test_hidden_counts_are_written_as_published(runs):
-    root, _, _ = runs
+    root, *_ = runs
     head = json.loads((root / "2024-12" / "headline.json").read_text(encoding="utf-8"))
     rates = pd.read_csv(root / "2024-12" / "tables" / "rates_phq_9_format.csv", dtype=str)
     r = rates[(rates["group"] == "Overall") & (rates["measure"] == "remission")].iloc[0]
@@ -71,10 +71,14 @@ def test_hidden_counts_are_written_as_published(runs):
 def test_compare_to_gives_the_change_with_newcombes_interval(runs):
     from statsmodels.stats.proportion import confint_proportions_2indep
 
-    root, q2, _ = runs
+    root, q2, *_ = runs
     prev = json.loads((root / "2025-Q1" / "headline.json").read_text(encoding="utf-8"))
     cur = json.loads((root / "2025-Q2" / "headline.json").read_text(encoding="utf-8"))
     glance = _glance(q2.html())
+    assert glance["Reporting period"] == (
+        "2025-Q2 (1 April 2025 to 30 June 2025): episodes discharged in the period"
+    )
+    assert "discharged in the period" in glance["Episodes"]  # the flow's "admitted"
     labels = {
         "response": "Response (score at least halved)",
         "remission": "Remission (end score below 5)",
@@ -96,7 +100,7 @@ def test_compare_to_gives_the_change_with_newcombes_interval(runs):
 
 
 def test_a_hidden_previous_count_is_not_compared(runs):
-    _, _, small = runs
+    _, _, small, _ = runs
     glance = _glance(small.html())
     row = glance["Remission (end score below 5)"]
     assert "Previous period (2024-12): published as hidden (<11" in row or (
@@ -108,7 +112,7 @@ def test_a_hidden_previous_count_is_not_compared(runs):
 def test_different_settings_are_named_instead_of_compared(runs, tmp_path):
     import iop_outcomes as iop
 
-    root, _, _ = runs
+    root, *_, loaded = runs
     other = tmp_path / "other"
     shutil.copytree(root / "2025-Q1", other)
     head = json.loads((other / "headline.json").read_text(encoding="utf-8"))
@@ -117,10 +121,7 @@ def test_different_settings_are_named_instead_of_compared(runs, tmp_path):
     (other / "headline.json").write_text(json.dumps(head), encoding="utf-8")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sim = iop.synth.generate(
-            n_episodes=360, seed=3, start_date="2024-11-15", enrolment_days=200
-        )
-        rep = iop.report(sim, config=CFG, period="2025-Q2", compare_to=other)
+        rep = iop.report(loaded, config=CFG, period="2025-Q2", compare_to=other)
     glance = _glance(rep.html())
     assert glance["Compared with the previous period (2025-Q1)"] == (
         "not compared: the previous period (2025-Q1) was built with a different definition of "

@@ -58,7 +58,12 @@ def _at_a_glance(ctx: _Ctx, period: str) -> str:
     if ch is not None and len(ch[ch["group"] == "Overall"]):
         r = ch[ch["group"] == "Overall"].iloc[0]
         adm, pair = r["n_episodes"], r["n_paired"]
-        text = f"{int(adm):,} admitted" if ctx.shown(adm) else "number admitted not shown"
+        what = (
+            "discharged in the period"
+            if cfg.period and cfg.period_by == "discharge"
+            else ("admitted in the period" if cfg.period else "admitted")
+        )
+        text = f"{int(adm):,} {what}" if ctx.shown(adm) else f"number {what} not shown"
         if ctx.shown(pair):
             text += f"; {int(pair):,} with a {inst} score at the start and the end"
             if ctx.shown(adm) and adm:

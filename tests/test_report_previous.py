@@ -170,3 +170,33 @@ def test_cli_period_options_fail_early_with_the_fix(tmp_path, capsys):
     assert code == 3 and "The 'period' option --period must be a year (2025)" in err
     code = main(["report", str(data), "--out", str(tmp_path / "r"), "--compare-to", str(tmp_path)])
     assert code == 3 and "has no headline.json" in capsys.readouterr().err
+
+
+def test_cli_report_with_period_and_compare_to(runs, tmp_path, capsys):
+    from iop_outcomes.cli import main
+
+    root, *_, loaded = runs
+    data = tmp_path / "scores.csv"
+    loaded.data.to_csv(data, index=False)
+    study = tmp_path / "study.toml"
+    study.write_text(
+        '[report]\nperiod = "2025-Q1"\nperiod_by = "admission"\n'
+        "[sensitivity]\nenabled = false\n[trajectories]\nenabled = false\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "q2"
+    argv = ["report", str(data), "--config", str(study), "--out", str(out), "-q"]
+    argv += [
+        "--period",
+        "2025-Q2",
+        "--period-by",
+        "discharge",
+        "--compare-to",
+        str(root / "2025-Q1"),
+    ]
+    assert main(argv) == 0
+    head = json.loads((out / "headline.json").read_text(encoding="utf-8"))
+    assert head["period"] == "2025-Q2" and head["settings"]["period_by"] == "discharge"
+    glance = _glance((out / "report.html").read_text(encoding="utf-8"))
+    assert "Previous period (2025-Q1): " in glance["Response (score at least halved)"]
+    assert (out / "tables" / "reporting_period.csv").exists()

@@ -346,14 +346,10 @@ def cmd_report(args) -> int:
     import iop_outcomes as iop
 
     cfg = _config(args)
-    if args.period is not None or args.period_by is not None:
+    if args.period is not None:  # checked now, the message naming the option
         from .report.period import parse_period
 
-        text = args.period if args.period is not None else cfg.period
-        by = args.period_by or cfg.period_by
-        p = parse_period(text or "2025", by=by, source="option --period")
-        over = {"period": p.text if text is not None else None, "period_by": p.by}
-        cfg = type(cfg)(**{**cfg.__dict__, **over})
+        parse_period(args.period, source="option --period")
     sql = _database(args)
     if args.schema and not args.to_sql:
         from .exceptions import ConfigError
@@ -372,6 +368,8 @@ def cmd_report(args) -> int:
         name=name,
         progress=_progress(args),
         timestamp=args.timestamp,
+        period=args.period,
+        period_by=args.period_by,
         compare_to=args.compare_to,
     )
     _finish_report(args, rep, Path(args.out))

@@ -67,8 +67,11 @@ def headline(ctx: Any) -> dict | None:
     settings: dict[str, Any] = {"instrument": inst}
     rates = ctx.facts.get("rates", {}).get(inst)
     if rates is not None:
-        for measure, key in (("response (≥50% reduction)", "response"), ("remission", "remission")):
-            r = rates[(rates["group"] == "Overall") & (rates["measure"] == measure)]
+        measure = rates["measure"].astype(str)
+        for key in ("response", "remission"):
+            # the measure as the rates table names it ("response (≥50% reduction)"); its name
+            # is the setting, so a changed definition (a renamed measure) is not compared
+            r = rates[(rates["group"] == "Overall") & measure.str.startswith(key).to_numpy()]
             if len(r):
                 r = r.iloc[0]
                 rates_out.append(
@@ -78,8 +81,9 @@ def headline(ctx: Any) -> dict | None:
                         "denominator": _published(ctx, r["n"]),
                     }
                 )
-        settings["response"] = "endpoint at most half the baseline score (≥50% reduction)"
-        settings["remission"] = f"endpoint below {_inst.get(inst).remission_below:g}"
+                settings[key] = str(r["measure"])
+        if "remission" in settings:
+            settings["remission"] += f": endpoint below {_inst.get(inst).remission_below:g}"
     cs = ctx.facts.get("clinsig", {}).get(inst)
     if cs is not None:
         r = cs[cs["outcome"] == "recovered"]

@@ -67,6 +67,12 @@ def test_period_by_and_source_in_messages(tmp_path):
     study.write_text('[report]\nperiod = "2025-Q0"\n')
     with pytest.raises(ConfigError, match=r"'period' key in \[report\] of .*study\.toml must be"):
         load_config(study)
+    study.write_text('[report]\nperiod = ""\n')
+    with pytest.raises(ConfigError, match=r"'period' key in \[report\] of .*Got '' instead"):
+        load_config(study)
+    study.write_text('[report]\nperiod_by = "referral"\n')
+    with pytest.raises(ConfigError, match=r"'period_by' key in \[report\] of .*must be one of"):
+        load_config(study)
     study.write_text('[report]\nperiods = "2025"\n')
     with pytest.raises(ConfigError, match=r"Unknown key\(s\) \['periods'\] in \[report\]"):
         load_config(study)

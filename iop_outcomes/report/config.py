@@ -127,9 +127,8 @@ class StudyConfig:
             from .period import parse_period
 
             where = f" of {self.source}" if self.source else ""
-            p = parse_period(
-                self.period or "2000", by=self.period_by, source=f"key in [report]{where}"
-            )
+            text = self.period if self.period is not None else "2025"  # period_by alone
+            p = parse_period(text, by=self.period_by, source=f"key in [report]{where}")
             if self.period is not None:
                 object.__setattr__(self, "period", p.text)
         if self.harmonize is None:

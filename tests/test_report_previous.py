@@ -200,3 +200,8 @@ def test_cli_report_with_period_and_compare_to(runs, tmp_path, capsys):
     glance = _glance((out / "report.html").read_text(encoding="utf-8"))
     assert "Previous period (2025-Q1): " in glance["Response (score at least halved)"]
     assert (out / "tables" / "reporting_period.csv").exists()
+
+
+def test_first_page_warns_against_reading_the_change_as_effect(runs):
+    _, q2, *_ = runs
+    assert "Nor that a change from the previous period" in _glance(q2.html())["Do not conclude"]

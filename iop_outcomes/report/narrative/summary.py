@@ -127,7 +127,13 @@ def _at_a_glance(ctx: _Ctx, period: str) -> str:
             "Do not conclude",
             "that treatment alone caused the change (there is no control group); that the "
             "formats are equal (non-inferior only rules out a difference larger than the "
-            "margin); or that follow-up scores describe everyone (only those who answered).",
+            "margin); or that follow-up scores describe everyone (only those who answered)."
+            + (
+                " Nor that a change from the previous period is the program's doing (the "
+                "periods treat different people) or real when its interval includes 0."
+                if prev
+                else ""
+            ),
         )
     )
     body = "".join(

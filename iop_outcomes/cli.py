@@ -223,6 +223,25 @@ def build_parser() -> argparse.ArgumentParser:
         "'now' (UTC clock, or SOURCE_DATE_EPOCH when set) or a text to show (default: %(default)s)",
     )
     r.add_argument(
+        "--period",
+        metavar="PERIOD",
+        help="reporting period: 2025 (a year), 2025-Q1, 2025-01, 2025-01-01 or a range "
+        "2025-Q1..2025-Q4; only its episodes are analysed, the others are counted in Data "
+        "quality (default: all the data; the study file's [report] period)",
+    )
+    r.add_argument(
+        "--period-by",
+        choices=("discharge", "admission"),
+        help="the episode date that places an episode in the period (default: discharge, "
+        "or the study file's [report] period_by)",
+    )
+    r.add_argument(
+        "--compare-to",
+        metavar="DIR",
+        help="output folder of an earlier report run (its headline.json): the first page gives "
+        "each headline rate's previous value and its change in percentage points with a 95%% CI",
+    )
+    r.add_argument(
         "--to-sql",
         metavar="URL",
         help="also write the report's tables (suppressed, as in tables/) and the internal, "
@@ -337,6 +356,10 @@ def cmd_report(args) -> int:
     import iop_outcomes as iop
 
     cfg = _config(args)
+    if args.period is not None:  # checked now, the message naming the option
+        from .report.period import parse_period
+
+        parse_period(args.period, source="option --period")
     sql = _database(args)
     if args.schema and not args.to_sql:
         from .exceptions import ConfigError
@@ -359,6 +382,9 @@ def cmd_report(args) -> int:
         name=name,
         progress=_progress(args),
         timestamp=args.timestamp,
+        period=args.period,
+        period_by=args.period_by,
+        compare_to=args.compare_to,
     )
     _finish_report(args, rep, Path(args.out))
     if args.pdf:

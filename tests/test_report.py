@@ -261,7 +261,7 @@ def test_demo_regenerates_identically_and_renders_in_chromium(request, demo_dir,
         # `iop-outcomes demo` leaves git status clean: every file is rebuilt byte for byte
         # (package versions masked: a fresh environment may install newer releases)
         assert _csvs(demo_dir) == _csvs(COMMITTED)
-        for f in ("report.html", "provenance.json", "tables.xlsx"):
+        for f in ("report.html", "provenance.json", "tables.xlsx", "headline.json"):
             built, kept = ((d / f).read_bytes() for d in (demo_dir, COMMITTED))
             assert VERSIONS.sub(b"", built) == VERSIONS.sub(b"", kept), f
     chromium = request.getfixturevalue("chromium")

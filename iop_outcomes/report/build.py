@@ -34,6 +34,8 @@ from .inputs import _assessment_dates, _check_groupings, _episode_rules, _load
 from .narrative.methods import _methods
 from .narrative.provenance import _provenance
 from .narrative.summary import _period, _summary
+from .period import PeriodSelection, _section_period, parse_period, select_period
+from .previous import headline, read_previous
 from .render import Section
 from .render import timestamp as _timestamp
 from .safety import find_identifiers
@@ -57,6 +59,8 @@ def _build_sections(
     rules: Any,
     generated: tuple[str, str],
     input_name: str,
+    selection: PeriodSelection | None = None,
+    previous: dict | None = None,
 ) -> tuple[list[Section], dict]:
     """One build pass: every section, its tables (suppressed with ``ctx.forced``) and text."""
     cfg = ctx.cfg
@@ -73,8 +77,11 @@ def _build_sections(
     s_meth = Section("methods", "Methods")
     s_prov = Section("provenance", "Provenance")
 
-    ctx.facts["period"] = _period(loaded.data)
+    ctx.facts["period"] = _period(loaded.data, selection.period if selection else None)
+    ctx.facts["previous"] = previous
     _section_quality(ctx, s_quality, loaded)
+    if selection is not None:
+        _section_period(ctx, s_quality, s_flow, selection)
     ctx.step("quality")
     ret = _section_flow(ctx, s_flow, eps[primary], primary)
     ctx.step("flow")
@@ -118,6 +125,10 @@ def report(
     progress: bool = False,
     strict: bool = False,
     timestamp: str = "data",
+    period: str | None = None,
+    period_by: str | None = None,
+    compare_to: str | Path | None = None,
+    pdf: bool | str = False,
 ) -> Report:
     """Build the shareable outcome report.
 
@@ -143,6 +154,21 @@ def report(
         ("Data through 2025-Q2"), so the same data always give byte-identical files;
         ``"now"``: the generation time in UTC (``SOURCE_DATE_EPOCH`` replaces the clock when
         set); any other text is shown as given. See :func:`iop_outcomes.report.render.timestamp`.
+    period : str, optional
+        The reporting period (``"2025-Q1..2025-Q4"``, ``"2025-01"``, ``"2025"``,
+        ``"2025-01-01..2025-03-31"``), over the configuration's ``[report] period``. Only the
+        episodes in the period are analysed; the others are counted in the Data quality
+        section (see :mod:`iop_outcomes.report.period`). Default: all the data.
+    period_by : {"discharge", "admission"}, optional
+        The episode date that places an episode in the period, over ``[report] period_by``
+        (default ``"discharge"``: episodes discharged in the period).
+    compare_to : path, optional
+        The output folder of an earlier report (its ``headline.json``): the first page then
+        gives, for each headline rate, the previous value and the change in percentage points
+        with its CI (see :mod:`iop_outcomes.report.previous`).
+    pdf : bool or {"a4", "letter"}, default False
+        With ``out``, also write ``report.pdf``, printed offline by headless Chromium
+        (:meth:`Report.write_pdf`; ``True`` is A4).
 
     Returns
     -------
@@ -156,6 +182,13 @@ def report(
     ['ledger_dispositions', 'ledger_reasons']
     """
     cfg = load_config(config)
+    if period is not None or period_by is not None:  # over the study file's [report]
+        text = period if period is not None else cfg.period
+        by = period_by if period_by is not None else cfg.period_by
+        p = parse_period(text if text is not None else "2025", by=by)  # checked here
+        over = {"period": p.text if text is not None else None, "period_by": p.by}
+        cfg = StudyConfig(**{**cfg.__dict__, **over})
+    previous = read_previous(compare_to) if compare_to is not None else None
     _timestamp(timestamp)  # an unusable choice fails now, not after the build
     steps = [
         "load",
@@ -186,6 +219,9 @@ def report(
             Path(data).name if isinstance(data, (str, Path)) else "<in-memory data>"
         )
         loaded = _load(data, cfg, progress)
+        selection = None
+        if cfg.period is not None:
+            loaded, selection = select_period(loaded, parse_period(cfg.period, by=cfg.period_by))
         step("load")
         rules = _episode_rules(cfg)
         eps: dict[str, pd.DataFrame] = {}
@@ -219,7 +255,7 @@ def report(
             ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=False, protected=protected)
             if n_pass == 0:  # the first pass runs the analyses
                 ctx.step = step
-            _build_sections(ctx, loaded, eps, rules, ("", ""), input_name)
+            _build_sections(ctx, loaded, eps, rules, ("", ""), input_name, selection, previous)
             if protected is None:  # the counts are known now: settle what the headline holds
                 protected = _protected_populations(ctx)
                 continue
@@ -231,7 +267,9 @@ def report(
             raise IOPError("Small-cell suppression across tables did not settle.")
         generated = _timestamp(timestamp, _assessment_dates(loaded.data))
         ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=True, protected=protected)
-        sections, prov = _build_sections(ctx, loaded, eps, rules, generated, input_name)
+        sections, prov = _build_sections(
+            ctx, loaded, eps, rules, generated, input_name, selection, previous
+        )
         step("suppression")
 
         banner = (
@@ -254,10 +292,11 @@ def report(
             stamp_label=generated[1],
             banner=banner,
             warnings=ctx.warnings,
+            headline=headline(ctx),
         )
         _final_identifier_check(rep, loaded)
         if out is not None:
-            rep.write(out)
+            rep.write(out, pdf=bool(pdf), paper=pdf if isinstance(pdf, str) else "a4")
         step("write")
     finally:
         if bar is not None:

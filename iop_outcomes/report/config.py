@@ -24,6 +24,10 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     threshold = 11                         # counts 1-10 shown as "<11"
     enabled = true                         # false: explicit, and the report says so
 
+    [report]                               # which episodes the report covers
+    period = "2025-Q1..2025-Q4"            # a year, quarter, month, day or a range A..B
+    period_by = "discharge"                # or "admission" (docs/report.md, Reporting period)
+
     [labels]                               # codes as your program says them (tables, text)
     virtual = "Telehealth"
     in_person = "On site"
@@ -46,7 +50,7 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     dictionary = "dictionary.csv"          # its REDCap data dictionary (relative)
     harmonize = "PHQ-8"                    # PHQ-9 scored as PHQ-8 from items 1-8
 
-The command line's ``--mapping``, ``--sheet``, ``--skip-rows``, ``--wide``, ``--episodes``,
+The command line's ``--period`` and ``--period-by`` override ``[report]``; its ``--mapping``, ``--sheet``, ``--skip-rows``, ``--wide``, ``--episodes``,
 ``--source``, ``--dictionary`` and ``--harmonize`` override these keys. With ``harmonize``, the
 short form stands in for the instrument it is scored from in ``instruments`` and
 ``primary_instrument`` (``"PHQ-8"`` for ``"PHQ-9"``).
@@ -109,11 +113,24 @@ class StudyConfig:
     #: ``[labels]``: a code of the data (``virtual``, ``dropped_out``, ``1m``) -> the words a
     #: reader sees (``"Telehealth"``), over the report's plain defaults
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``[report] period``: the reporting period as written (``"2025-Q1..2025-Q4"``; checked by
+    #: :func:`iop_outcomes.report.period.parse_period`), ``None`` for all the data
+    period: str | None = None
+    #: ``[report] period_by``: the episode date that places an episode in the period
+    period_by: str = "discharge"
     #: keys the configuration set explicitly ("groupings", "comparison.group", ...): a
     #: grouping column the user named must exist in the data; a default may be absent
     given: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.period is not None or self.period_by != "discharge":
+            from .period import parse_period
+
+            where = f" of {self.source}" if self.source else ""
+            text = self.period if self.period is not None else "2025"  # period_by alone
+            p = parse_period(text, by=self.period_by, source=f"key in [report]{where}")
+            if self.period is not None:
+                object.__setattr__(self, "period", p.text)
         if self.harmonize is None:
             return
         from .. import instruments as _inst
@@ -159,6 +176,7 @@ class StudyConfig:
             "trajectories": dict,
             "data": dict,
             "labels": dict,
+            "report": dict,
         }
         _check_keys(d, top, "the top level", where)
         kw: dict[str, Any] = {"source": source}
@@ -247,6 +265,11 @@ class StudyConfig:
             kw["threshold"] = sup["threshold"]
         if "enabled" in sup:
             kw["suppression_enabled"] = sup["enabled"]
+        rep = d.get("report", {})
+        _check_keys(rep, {"period": str, "period_by": str}, "[report]", where)
+        for k in ("period", "period_by"):
+            if k in rep:
+                kw[k] = rep[k]
         labels = d.get("labels", {})
         bad = {k: v for k, v in labels.items() if not isinstance(v, str) or not v.strip()}
         if bad:
@@ -385,6 +408,8 @@ class StudyConfig:
             ("data_source", None),
             ("dictionary", None),
             ("harmonize", None),
+            ("period", None),
+            ("period_by", "discharge"),
         ):
             if type(d[k]) is type(default) and d[k] == default:
                 del d[k]  # reading options are recorded when set

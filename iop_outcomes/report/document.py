@@ -37,6 +37,9 @@ class Report:
     banner: str = ""
     stamp_label: str = "Generated"
     warnings: list[str] = field(default_factory=list)
+    #: the headline rates as published, with their settings (``headline.json``; read by
+    #: ``compare_to``, see :mod:`iop_outcomes.report.previous`)
+    headline: dict | None = None
 
     def html(self) -> str:
         """The self-contained HTML document."""
@@ -69,8 +72,9 @@ class Report:
         paper: str = "a4",
         browser: str | Path | None = None,
     ) -> dict[str, Path]:
-        """Write ``report.html``, ``tables/<key>.csv``, ``tables.xlsx`` and ``provenance.json``
-        (and ``report.pdf`` with ``pdf=True``, see :meth:`write_pdf`).
+        """Write ``report.html``, ``tables/<key>.csv``, ``tables.xlsx``, ``provenance.json``
+        and ``headline.json`` (the headline rates as published, for ``compare_to``), and
+        ``report.pdf`` with ``pdf=True`` (see :meth:`write_pdf`).
 
         Returns the paths written. Files are byte-identical for the same data, configuration
         and seed (with the default data-derived date stamp); the PDF's text is too.
@@ -101,6 +105,14 @@ class Report:
             encoding="utf-8",
         )
         paths["provenance.json"] = out / "provenance.json"
+        if self.headline is not None:
+            (out / "headline.json").write_text(
+                json.dumps(self.headline, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
+                encoding="utf-8",
+            )
+            paths["headline.json"] = out / "headline.json"
+        else:  # a stale file from an earlier run must not be compared with
+            (out / "headline.json").unlink(missing_ok=True)
         if pdf:
             paths["report.pdf"] = self.write_pdf(out / "report.pdf", paper=paper, browser=browser)
         return paths

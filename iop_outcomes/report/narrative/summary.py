@@ -12,9 +12,12 @@ from ..format import _fmt_n, _n_of, _pct
 from ..render import Section
 
 
-def _period(data: pd.DataFrame) -> str:
-    """The reporting period to the month (an exact first or last date can belong to one
-    person): admissions, and the assessments."""
+def _period(data: pd.DataFrame, period=None) -> str:
+    """The reporting period: as given (a :class:`~iop_outcomes.report.period.Period`: its
+    dates and which episodes it selects), else to the month (an exact first or last date can
+    belong to one person) the admissions and the assessments of the data."""
+    if period is not None:
+        return period.describe()
 
     def span(col: str) -> tuple[str, str] | None:
         if col not in data.columns:
@@ -55,7 +58,12 @@ def _at_a_glance(ctx: _Ctx, period: str) -> str:
     if ch is not None and len(ch[ch["group"] == "Overall"]):
         r = ch[ch["group"] == "Overall"].iloc[0]
         adm, pair = r["n_episodes"], r["n_paired"]
-        text = f"{int(adm):,} admitted" if ctx.shown(adm) else "number admitted not shown"
+        what = (
+            "discharged in the period"
+            if cfg.period and cfg.period_by == "discharge"
+            else ("admitted in the period" if cfg.period else "admitted")
+        )
+        text = f"{int(adm):,} {what}" if ctx.shown(adm) else f"number {what} not shown"
         if ctx.shown(pair):
             text += f"; {int(pair):,} with a {inst} score at the start and the end"
             if ctx.shown(adm) and adm:
@@ -74,23 +82,35 @@ def _at_a_glance(ctx: _Ctx, period: str) -> str:
                     f"{r['endpoint_mean']:.1f} (negative = fewer symptoms)",
                 )
             )
+    prev, differ = _previous(ctx)
+    if differ:
+        rows.append(differ)
+
+    def vs(measure: str) -> str:
+        return f". {prev[measure]}" if measure in prev else ""
+
     rates = ctx.facts.get("rates", {}).get(inst)
     if rates is not None:
         from ... import instruments as _inst
 
         cut = _inst.get(inst).remission_below
-        for measure, label in (
-            ("response (≥50% reduction)", "Response (score at least halved)"),
-            ("remission", f"Remission (end score below {cut:g})"),
+        for measure, label, key in (
+            ("response (≥50% reduction)", "Response (score at least halved)", "response"),
+            ("remission", f"Remission (end score below {cut:g})", "remission"),
         ):
             r = rates[(rates["group"] == "Overall") & (rates["measure"] == measure)]
             if len(r):
-                rows.append((label, pct(r.iloc[0], "rate")))
+                rows.append((label, pct(r.iloc[0], "rate") + vs(key)))
     cs = ctx.facts.get("clinsig", {}).get(inst)
     if cs is not None:
         r = cs[cs["outcome"] == "recovered"]
         if len(r):
-            rows.append(("Recovered (reliable and clinically significant)", pct(r.iloc[0])))
+            rows.append(
+                (
+                    "Recovered (reliable and clinically significant)",
+                    pct(r.iloc[0]) + vs("recovered"),
+                )
+            )
     cmpr = ctx.facts.get("equivalence", {}).get(inst)
     if cmpr is not None and len(cmpr) and "conclusion" in cmpr:
         verdict = "; ".join(_verdict(ctx, r) for _, r in cmpr.iterrows())
@@ -107,7 +127,13 @@ def _at_a_glance(ctx: _Ctx, period: str) -> str:
             "Do not conclude",
             "that treatment alone caused the change (there is no control group); that the "
             "formats are equal (non-inferior only rules out a difference larger than the "
-            "margin); or that follow-up scores describe everyone (only those who answered).",
+            "margin); or that follow-up scores describe everyone (only those who answered)."
+            + (
+                " Nor that a change from the previous period is the program's doing (the "
+                "periods treat different people) or real when its interval includes 0."
+                if prev
+                else ""
+            ),
         )
     )
     body = "".join(
@@ -116,11 +142,39 @@ def _at_a_glance(ctx: _Ctx, period: str) -> str:
     return f'<table class="glance"><caption>At a glance</caption><tbody>{body}</tbody></table>'
 
 
+def _previous(ctx: _Ctx) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """The comparison with the previous report (``compare_to``): a sentence per headline
+    measure, or one row saying why nothing is compared (different settings)."""
+    from ..previous import comparisons, differing_settings, headline
+
+    prev = ctx.facts.get("previous")
+    if not prev:
+        return {}, None
+    cur = headline(ctx) or {}
+    differ = differing_settings(cur, prev)
+    label = f"previous period ({prev['period']})" if prev.get("period") else "previous report"
+    if differ:
+        return {}, (
+            f"Compared with the {label}",
+            f"not compared: the {label} was built with a different "
+            + ", ".join(differ)
+            + ", so its rates do not measure the same thing.",
+        )
+    return comparisons(cur, prev, ctx.cfg.ci_level), None
+
+
 def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int) -> None:
     cfg, th = ctx.cfg, ctx.threshold
     items: list[str] = []
     inst = cfg.primary_instrument
     sec.html(_at_a_glance(ctx, ctx.facts.get("period", "")))
+    if cfg.period:
+        verb = "discharged" if cfg.period_by == "discharge" else "admitted"
+        sec.p(
+            f"This report covers the episodes {verb} in the reporting period {cfg.period}; the "
+            "questionnaire rows counted below include the data's other episodes, which are "
+            "counted in the Data quality section and not analysed."
+        )
     ch = ctx.facts.get("change", {}).get(inst)
     if ch is not None and len(ch):
         row = ch[ch["group"] == "Overall"]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import iop_outcomes as iop
 from iop_outcomes.cli import EXIT_INPUT, main
 from iop_outcomes.exceptions import ConfigError
 from iop_outcomes.report.config import StudyConfig
@@ -324,3 +325,8 @@ def test_docs_screenshot_is_small_png():
     assert shot.stat().st_size < 300_000
     assert _png_size(shot)[0] == 960
     _assert_not_blank(shot)
+
+
+def test_report_pdf_needs_an_output_folder():
+    with pytest.raises(ConfigError, match="give out= too"):
+        iop.report(iop.synth.demo(), pdf=True)

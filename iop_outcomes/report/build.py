@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from ..episodes import episodes
-from ..exceptions import DataError, IOPError
+from ..exceptions import ConfigError, DataError, IOPError
 from .config import StudyConfig, load_config
 from .context import _Ctx
 from .disclosure import _hidden_populations, _protected_populations
@@ -181,6 +181,8 @@ def report(
     >>> rep.keys[:2]  # doctest: +SKIP
     ['ledger_dispositions', 'ledger_reasons']
     """
+    if pdf and out is None:
+        raise ConfigError("pdf= writes report.pdf into out=: give out= too (a folder).")
     cfg = load_config(config)
     if period is not None or period_by is not None:  # over the study file's [report]
         text = period if period is not None else cfg.period

@@ -799,3 +799,25 @@ def test_headline_stays_shown_when_a_few_episodes_lack_an_endpoint(tmp_path):
     for d in disp.index[disp == "*"]:
         shown = reasons.loc[reasons["disposition"] == d, "rows"]
         assert not shown.str.isdigit().all(), (d, shown.tolist())
+
+
+def test_flow_without_comparison_groups_counts_every_episode():
+    # without a format column the flow has one group, "(all)": its counts are the All column
+    # (they were 0 in every row: the sum of no group columns)
+    from iop_outcomes.report.sections.flow import _flow_wide
+
+    ep = pd.DataFrame(
+        {
+            "episode_id": ["a", "b", "c", "d"],
+            "baseline": [10.0, 12.0, None, 15.0],
+            "endpoint": [5.0, None, None, 9.0],
+            "discharge_status": ["completed", "dropped_out", "dropped_out", "completed"],
+            "los_days": [40, 10, 3, 41],
+        }
+    )
+    flow = iop.retention(ep, by=None, tests=False).flow
+    wide, groups = _flow_wide(flow)
+    assert groups == []
+    got = dict(zip(wide["status"], wide["All"], strict=True))
+    assert got["admitted"] == 4
+    assert got["baseline measured"] == 3 and got["no baseline score"] == 1

@@ -28,8 +28,10 @@ def _flow_wide(flow: pd.DataFrame) -> pd.DataFrame:
         observed=True,
     )
     groups = [g for g in wide.columns if g not in ("(all)",)]
+    overall = wide["(all)"] if not groups and "(all)" in wide.columns else None
     wide = wide[groups]
-    wide[_GROUP_LABEL_ALL] = wide.sum(axis=1)
+    # the groups add up to all episodes; without groups, the flow is the one of all episodes
+    wide[_GROUP_LABEL_ALL] = wide.sum(axis=1) if overall is None else overall
     stage_order = {s: i for i, s in enumerate(dict.fromkeys(f["stage"]))}
     wide = wide.reset_index()
     wide["_o"] = wide["stage"].map(stage_order)

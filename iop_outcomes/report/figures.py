@@ -10,8 +10,9 @@ More figures: :mod:`.figures_km`, :mod:`.figures_jt`, :mod:`.figures_forest`,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,17 @@ def _min_cell(ctx: _Ctx) -> int:
     """
     th = ctx.threshold
     return int(th) if th else 1
+
+
+def _drawn(fn):
+    """A figure function that draws only on the pass that writes the report (the passes
+    before it only settle the suppression; a figure publishes nothing a table does not)."""
+
+    @functools.wraps(fn)
+    def draw_if_writing(ctx: _Ctx, *args: Any, **kwargs: Any) -> Any:
+        return fn(ctx, *args, **kwargs) if ctx.draw else None
+
+    return draw_if_writing
 
 
 def _fig_count(ctx: _Ctx, n: int) -> str:
@@ -75,6 +87,7 @@ def _as_drawn(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     return out
 
 
+@_drawn
 def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | None) -> None:
     d = _numeric_rows(t, ["baseline_mean", "endpoint_mean"])
     if d.empty:
@@ -98,6 +111,7 @@ def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | No
     )
 
 
+@_drawn
 def _fig_clinsig(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -> None:
     d = _numeric_rows(t, ["estimate"])
     if d.empty:
@@ -143,6 +157,7 @@ def _fig_clinsig(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -
     )
 
 
+@_drawn
 def _fig_noninferiority(
     ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str, ref: str
 ) -> None:
@@ -189,6 +204,7 @@ def _fig_noninferiority(
     )
 
 
+@_drawn
 def _fig_followup(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
     d = _numeric_rows(t, ["estimate", "ci_low", "ci_high"])
     if d.empty:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .figures import _mpl
+from .figures import _drawn, _mpl
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,6 +102,7 @@ def plot_flow_boxes(stages: list[tuple[list[str] | None, list[list[str]], bool]]
     return ax
 
 
+@_drawn
 def _fig_flow(ctx: _Ctx, sec: Section, table: pd.DataFrame, inst: str, groups: list[str]) -> None:
     """The flow diagram of the published flow table ``table`` (columns ``stage, status``, the
     groups and ``All``)."""

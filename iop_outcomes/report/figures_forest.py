@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .figures import _mpl, _numeric_rows
+from .figures import _drawn, _mpl, _numeric_rows
 
 if TYPE_CHECKING:
     from .context import _Ctx
@@ -82,6 +82,7 @@ def _forest_frame(ctx: _Ctx, compare: pd.DataFrame, pooled: pd.DataFrame | None)
     return out[["label", "series", "contrast", *cols]]
 
 
+@_drawn
 def _fig_forest(
     ctx: _Ctx,
     sec: Section,

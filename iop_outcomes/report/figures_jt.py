@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..plots.clinsig import _band
-from .figures import _min_cell, _mpl
+from .figures import _drawn, _min_cell, _mpl
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -141,6 +141,7 @@ def plot_jt_heatmap(pre, post, params: dict, edges: np.ndarray, m: int, *, ax=No
     return ax
 
 
+@_drawn
 def _fig_jt(ctx: _Ctx, sec: Section, res: Any, table: pd.DataFrame, inst: str) -> None:
     """The heat map of the overall clinical-significance result ``res``, drawn when the
     table (``table``, as published) shows the overall n."""

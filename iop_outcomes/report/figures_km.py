@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .figures import _fig_count, _min_cell, _mpl
+from .figures import _drawn, _fig_count, _min_cell, _mpl
 
 if TYPE_CHECKING:
     from .context import _Ctx
@@ -203,6 +203,7 @@ def plot_km_at_risk(
     return ax, ax_table
 
 
+@_drawn
 def _fig_km(ctx: _Ctx, sec: Section, res: Any, table: pd.DataFrame, inst: str, g: str | None):
     """The Kaplan–Meier figure of the dropout table's result ``res`` (``table`` is that
     table as published, suppressed)."""

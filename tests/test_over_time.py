@@ -130,6 +130,10 @@ def test_two_of_three_and_four_of_five():
     w = special_causes([1.5, 1.2, 0.3, 1.1, 1.4, 0, 0], 0.0, 1.0, rules="western-electric")
     assert w["four_of_five"].tolist() == [True, True, False, True, True, False, False]
     assert not special_causes([1.5, 1.2, 0.3, 1.1, 1.4], 0.0, 1.0)["four_of_five"].any()
+    # one short of each: a single point beyond 2 sigma in 3; 3 of 5 beyond 1 sigma
+    assert not special_causes([0, 2.5, 0.5, 1.9, 0], 0.0, 1.0)["two_of_three"].any()
+    three = special_causes([1.5, 1.2, 0.3, 0.9, 1.4], 0.0, 1.0, rules="western-electric")
+    assert not three["four_of_five"].any()
 
 
 def test_signals_on_a_constructed_program_series():

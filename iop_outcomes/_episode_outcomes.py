@@ -130,6 +130,8 @@ def episode_outcome(
 
         res = clinical_significance(ep, method="nhs-talking-therapies", instrument=instrument)
         flags = res.episodes
+        if "episode_id" not in flags.columns and flags.index.name == "episode_id":
+            flags = flags.reset_index()  # the joint PHQ-9 + GAD-7 table is indexed by episode
         if "episode_id" in ep.columns and "episode_id" in flags.columns:
             base = ep
             if "instrument" in ep.columns and ep["episode_id"].duplicated().any():

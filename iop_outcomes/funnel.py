@@ -181,7 +181,7 @@ def _limit_curves(kind, target, x, sigma, applied, phi, tau2):
             else:
                 lo, hi = target - zc * s, target + zc * s
             if applied == "multiplicative":
-                r = np.sqrt(phi)
+                r = np.sqrt(max(phi, 1.0))  # an adjustment never narrows the limits
                 lo, hi = target - r * (target - lo), target + r * (hi - target)
         if kind == "proportion":
             lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
@@ -256,7 +256,9 @@ def funnel(
     **Overdispersion** (Spiegelhalter 2005 sec. 3.3; Spiegelhalter, Sherlaw-Johnson et al.
     2012): :math:`\hat\phi = \frac1I\sum z_{i,W}^2` from the z-scores Winsorised at their
     ``trim`` and ``1 - trim`` quantiles (10 %/90 %). ``"multiplicative"`` widens each limit's
-    distance from the target by :math:`\sqrt{\hat\phi}` (:math:`\theta_0 \pm
+    distance from the target by :math:`\sqrt{\hat\phi}` (never narrows it: :math:`\hat\phi
+    < 1` is taken as 1; Winsorising shrinks :math:`\hat\phi` below 1 when units do not
+    vary beyond chance) (:math:`\theta_0 \pm
     z_p\sqrt{\hat\phi\,\theta_0(1-\theta_0)/n}` where the normal approximation holds) and
     divides z by :math:`\sqrt{\hat\phi}`; ``"additive"`` (random effects) adds
     :math:`\hat\tau^2 = \max(0, (I\hat\phi - (I-1))/(\sum w_i - \sum w_i^2/\sum w_i))`,
@@ -432,7 +434,7 @@ def funnel(
         applied = "none"
     lim, _ = _limit_curves(kind, target, x, sigma, applied, phi, tau2 if np.isfinite(tau2) else 0)
     if applied == "multiplicative":
-        z_adj = z / np.sqrt(phi)
+        z_adj = z / np.sqrt(max(phi, 1.0))
     elif applied == "additive":
         z_adj = (estimate - target) / np.sqrt(s**2 + tau2)
     else:
@@ -520,7 +522,11 @@ def funnel(
     )
     od_text = {
         "none": "no overdispersion adjustment",
-        "multiplicative": f"limits widened by sqrt(phi) = {np.sqrt(phi):.3f} (multiplicative)",
+        "multiplicative": (
+            f"limits widened by sqrt(phi) = {np.sqrt(phi):.3f} (multiplicative)"
+            if phi > 1
+            else "multiplicative asked for, but phi <= 1: limits not narrowed (phi taken as 1)"
+        ),
         "additive": f"additive random effects, tau^2 = {tau2:.4g}",
     }[applied]
     notes.append(
@@ -555,7 +561,7 @@ def funnel(
             "instrument": eo.instrument,
             "kind": kind,
             "target": target,
-            "sigma": sigma,
+            **({"sigma": sigma} if kind == "mean" else {}),
             "phi": phi,
             "overdispersion_statistic": od_stat,
             "overdispersion_pvalue": od_p,

@@ -160,6 +160,16 @@ def test_overdispersion_multiplicative_and_additive():
     assert np.allclose(add.table["z_adjusted"], (t0["estimate"] - p0) / np.sqrt(s**2 + tau2))
 
 
+def test_multiplicative_never_narrows_the_limits():
+    ep = _units({"A": (50, 15), "B": (50, 16), "C": (50, 14), "D": (50, 15), "E": (50, 15)})
+    none = iop.funnel(ep, unit="site", outcome="dropout", overdispersion="none")
+    mult = iop.funnel(ep, unit="site", outcome="dropout", overdispersion="multiplicative")
+    assert mult.phi < 1
+    cols = ["lower_95", "upper_95", "lower_99_8", "upper_99_8", "z_adjusted"]
+    pd.testing.assert_frame_equal(mult.table[cols], none.table[cols])
+    assert iop.funnel(ep, unit="site", outcome="dropout").overdispersion == "none"
+
+
 # ----------------------------------------------------------------------------- case mix
 def test_indirect_standardisation_oe_hand_values():
     # one binary covariate: the logistic model is saturated, so each episode's expected
@@ -238,6 +248,27 @@ def test_rates_are_clinical_significance_counts(demo_episodes, outcome):
     cs = iop.clinical_significance(demo_episodes, method="nhs-talking-therapies", by="site")
     ref = cs.table[cs.table["outcome"] == outcome].set_index("site")
     t = f.table.set_index("unit")
+    for site in ref.index:
+        assert t.loc[site, "observed"] == ref.loc[site, "count"]
+        assert t.loc[site, "n"] == ref.loc[site, "n"]
+
+
+def test_joint_phq9_gad7_recovery(demo_episodes):
+    import warnings
+
+    from iop_outcomes.exceptions import IOPWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IOPWarning)
+        res = iop.load("data/demo/assessments.csv")
+    both = iop.episodes(res.data, instrument=["PHQ-9", "GAD-7"])
+    f = iop.funnel(both, unit="site", outcome="recovery", adjust=["baseline", "age"])
+    cs = iop.clinical_significance(both, method="nhs-talking-therapies", by="site")
+    ref = cs.table[cs.table["outcome"] == "recovery"].set_index("site")
+    t = f.table.set_index("unit")
+    assert "PHQ-9+GAD-7" in set(cs.episodes["measures_used"])  # the joint rules were used
+    # logistic MLE with an intercept: expected events sum to the observed events overall
+    assert t["expected"].sum() == pytest.approx(t["observed"].sum(), rel=1e-8)
     for site in ref.index:
         assert t.loc[site, "observed"] == ref.loc[site, "count"]
         assert t.loc[site, "n"] == ref.loc[site, "n"]

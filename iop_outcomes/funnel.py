@@ -156,15 +156,16 @@ def _casemix(d: pd.DataFrame, adjust: tuple[str, ...], kind: str):
     return np.asarray(fit.fittedvalues, dtype=float), sigma, model, notes, what
 
 
-def _limit_curves(kind, target, x, sigma, applied, phi, tau2):
-    """Limits at precision ``x`` for every level: dict level -> (lower, upper)."""
+def _limit_curves(kind, target, x, sigma, applied, phi, tau2, var=None):
+    """Limits at precision ``x`` for every level: dict level -> (lower, upper). ``var``: the
+    binomial variance of the observed count of a ratio (``ratio_limits="binomial"``)."""
     x = np.asarray(x, dtype=float)
     out = {}
     with np.errstate(invalid="ignore", divide="ignore"):
         if kind == "proportion":
             s = np.sqrt(target * (1 - target) / x)
         elif kind == "ratio":
-            s = 1.0 / np.sqrt(x)
+            s = 1.0 / np.sqrt(x) if var is None else np.sqrt(np.asarray(var, dtype=float)) / x
         else:
             s = sigma / np.sqrt(x)
     for name, level in LEVELS.items():
@@ -176,7 +177,7 @@ def _limit_curves(kind, target, x, sigma, applied, phi, tau2):
         else:
             if kind == "proportion":
                 lo, hi = binomial_limit(target, x, lo_p), binomial_limit(target, x, hi_p)
-            elif kind == "ratio":
+            elif kind == "ratio" and var is None:
                 lo, hi = poisson_limit(x, lo_p), poisson_limit(x, hi_p)
             else:
                 lo, hi = target - zc * s, target + zc * s
@@ -213,6 +214,7 @@ def funnel(
     shareable: bool | None = None,
     min_named: int = 11,
     trim: float = 0.1,
+    ratio_limits: str = "poisson",
 ) -> FunnelResult:
     r"""Funnel plot of an outcome per unit (site, clinician, cohort) against its volume.
 
@@ -296,6 +298,14 @@ def funnel(
         small-cell rule: counts 1-10 are not shown).
     trim : float, default 0.1
         Winsorisation fraction at each end for :math:`\hat\phi`.
+    ratio_limits : {"poisson", "binomial"}, default "poisson"
+        Limits of an adjusted rate's O/E. ``"poisson"``: Spiegelhalter's interpolated Poisson
+        limits, exact for rare events. ``"binomial"``: normal limits
+        :math:`1 \pm z_p\sqrt{V_i}/E_i` with the binomial variance of the observed count,
+        :math:`V_i = \sum_j \hat p_j(1 - \hat p_j)`, and :math:`z_i = (O_i - E_i)/\sqrt{V_i}`
+        — for common outcomes (recovery about 40 %) the Poisson variance :math:`E_i`
+        overstates :math:`V_i` by about :math:`1/(1-\bar p)` and the Poisson limits are too
+        wide; the curves are drawn for a unit of average risk, :math:`V = E(1-\bar p)`.
 
     Returns
     -------
@@ -343,6 +353,11 @@ def funnel(
     2    C  20       6.0  within 95 % limits
     """
     adjust = _check(unit, adjust, overdispersion, shareable, min_named, trim)
+    if ratio_limits not in ("poisson", "binomial"):
+        raise ConfigError(
+            "The 'ratio_limits' parameter of funnel must be 'poisson' or 'binomial'. "
+            f"Got {ratio_limits!r} instead."
+        )
     if shareable is None:
         shareable = not bool(_PERSON_UNIT.search(unit))
     eo = episode_outcome(
@@ -386,10 +401,16 @@ def funnel(
         if kind == "mean":
             sigma = float(np.std(y, ddof=1)) if len(y) > 1 else float("nan")
     g = (
-        d.assign(_fit=fitted)
+        d.assign(_fit=fitted, _var=fitted * (1 - fitted))
         .groupby("_unit", sort=True)
-        .agg(n=("y", "size"), total=("y", "sum"), exp_total=("_fit", "sum"))
+        .agg(
+            n=("y", "size"),
+            total=("y", "sum"),
+            exp_total=("_fit", "sum"),
+            var_total=("_var", "sum"),
+        )
     )
+    var = grid_var = None  # binomial variance of O for ratio_limits="binomial"
     n = g["n"].to_numpy(dtype=float)
     if kind == "mean":
         target = float(np.mean(y))
@@ -404,6 +425,16 @@ def funnel(
         with np.errstate(invalid="ignore", divide="ignore"):
             estimate = observed / expected
         x = expected
+        if ratio_limits == "binomial":
+            var = g["var_total"].to_numpy()
+            grid_var = 1 - float(np.mean(y))  # curves: var = E (1 - rate), average risk
+        elif float(np.mean(y)) > 0.1:
+            notes.append(
+                f"Poisson limits treat the expected events as rare; with an overall rate of "
+                f"{float(np.mean(y)):.0%} the binomial variance of O (sum of p(1 - p)) is about "
+                f"{1 - float(np.mean(y)):.0%} of E, so these limits are wider (more conservative) "
+                "and phi smaller than with ratio_limits='binomial'."
+            )
     else:
         target = float(np.sum(y) / len(y))
         observed = g["total"].to_numpy()
@@ -417,7 +448,7 @@ def funnel(
         )
     if kind == "mean" and not sigma > 0:
         raise DataError("funnel: the change has no spread (SD 0 or one episode); no limits.")
-    base, s = _limit_curves(kind, target, x, sigma, "none", 1.0, 0.0)
+    base, s = _limit_curves(kind, target, x, sigma, "none", 1.0, 0.0, var)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = (estimate - target) / s
     k = len(g)
@@ -432,7 +463,8 @@ def funnel(
         applied = overdispersion
     if applied != "none" and not np.isfinite(phi):
         applied = "none"
-    lim, _ = _limit_curves(kind, target, x, sigma, applied, phi, tau2 if np.isfinite(tau2) else 0)
+    tau2_used = tau2 if np.isfinite(tau2) else 0.0
+    lim, _ = _limit_curves(kind, target, x, sigma, applied, phi, tau2_used, var)
     if applied == "multiplicative":
         z_adj = z / np.sqrt(max(phi, 1.0))
     elif applied == "additive":
@@ -510,9 +542,8 @@ def funnel(
                 f"{', '.join(empty)}."
             )
     grid = _grid(kind, x)
-    glim, _ = _limit_curves(
-        kind, target, grid, sigma, applied, phi, tau2 if np.isfinite(tau2) else 0
-    )
+    gvar = None if grid_var is None else grid * grid_var
+    glim, _ = _limit_curves(kind, target, grid, sigma, applied, phi, tau2_used, gvar)
     limits = pd.concat(
         [
             pd.DataFrame({"x": grid, "level": LEVELS[name], "lower": lo, "upper": hi})
@@ -538,7 +569,9 @@ def funnel(
     limits_text = {
         "proportion": "exact binomial limits with Spiegelhalter's interpolation around the "
         "overall rate",
-        "ratio": "indirectly standardised ratio O/E with interpolated Poisson limits around 1",
+        "ratio": "indirectly standardised ratio O/E with interpolated Poisson limits around 1"
+        if var is None
+        else "indirectly standardised ratio O/E with normal limits 1 +/- z sqrt(sum p(1-p)) / E",
         "mean": "normal limits target +/- z * sigma / sqrt(n) around the overall mean",
     }[kind]
     if applied == "additive":
@@ -568,6 +601,7 @@ def funnel(
             "overdispersion": applied,
             "tau2": tau2,
             "trim": float(trim),
+            **({"ratio_limits": ratio_limits} if kind == "ratio" else {}),
             "shareable": shareable,
             "min_named": min_named,
             "better_is": eo.better_is,

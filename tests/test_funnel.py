@@ -198,6 +198,26 @@ def test_indirect_standardisation_oe_hand_values():
     assert t.loc["B", "upper_95"] == pytest.approx(_interp_limit(pmf, 0.975, e_b), abs=1e-6)
     assert t.loc["B", "lower_99_8"] == pytest.approx(_interp_limit(pmf, 0.001, e_b), abs=1e-6)
     assert list(f.model["term"]) == ["(intercept)", "format[virtual]"]
+    assert any("Poisson limits treat the expected events as rare" in n for n in f.notes)
+    # binomial variance of O: V = sum p (1 - p) = 60*.3*.7 + 20*.2*.8 (A), 40*.3*.7 + 80*.2*.8 (B)
+    fb = iop.funnel(
+        ep,
+        unit="site",
+        outcome="dropout",
+        adjust=["format"],
+        overdispersion="none",
+        ratio_limits="binomial",
+    )
+    tb = fb.table.set_index("unit")
+    v_a, v_b = 60 * 0.21 + 20 * 0.16, 40 * 0.21 + 80 * 0.16  # 15.8, 21.2
+    assert tb.loc["A", "z"] == pytest.approx((26 - e_a) / np.sqrt(v_a), rel=1e-7)
+    assert tb.loc["B", "upper_99_8"] == pytest.approx(
+        1 + 3.090232306167813 * np.sqrt(v_b) / e_b, rel=1e-7
+    )
+    assert tb.loc["B", "lower_95"] == pytest.approx(1 - 1.959963984540054 * np.sqrt(v_b) / e_b)
+    assert (tb["upper_95"] < t["upper_95"]).all()  # narrower than the Poisson limits here
+    with pytest.raises(ConfigError, match="'ratio_limits' parameter"):
+        iop.funnel(ep, unit="site", outcome="dropout", adjust=["format"], ratio_limits="exact")
 
 
 def test_mean_change_funnel():

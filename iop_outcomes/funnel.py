@@ -53,7 +53,8 @@ class FunnelResult(TableResult):
     table : DataFrame
         Per unit: ``unit``, ``n`` (episodes in the denominator), ``observed`` (events, or the
         mean), ``expected`` (events or mean expected under the target / case-mix model),
-        ``estimate`` (the plotted value: rate, O/E ratio or mean), ``x`` (the plotted
+        ``ratio`` (O/E, rates only), ``estimate`` (the plotted value: rate, O/E ratio or
+        mean), ``standardised_rate`` (adjusted rates: overall rate x O/E), ``x`` (the plotted
         precision: ``n``, or ``expected`` for ratios), ``target``, ``z`` (sampling z-score),
         ``z_adjusted`` (after the overdispersion adjustment applied), ``lower_95``,
         ``upper_95``, ``lower_99_8``, ``upper_99_8``, ``flag`` (which limit the unit crosses),
@@ -484,8 +485,11 @@ def funnel(
             "z_adjusted": z_adj,
         }
     )
+    if kind != "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table.insert(4, "ratio", observed / expected)  # O/E (the estimate, when adjusted)
     if kind == "ratio":
-        table.insert(5, "standardised_rate", estimate * float(np.mean(y)))
+        table.insert(6, "standardised_rate", estimate * float(np.mean(y)))
     for name in LEVELS:
         table[f"lower_{name}"], table[f"upper_{name}"] = lim[name]
     est = table["estimate"].to_numpy()

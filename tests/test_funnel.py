@@ -89,6 +89,7 @@ def test_crude_proportion_funnel_hand_values():
         row = t.loc[u] if u != "F" else t.loc["(small unit 1)"]
         assert row["n"] == n and row["observed"] == k
         assert row["expected"] == pytest.approx(n * p0)
+        assert row["ratio"] == pytest.approx(k / (n * p0))
         assert row["z"] == pytest.approx((k / n - p0) / np.sqrt(p0 * (1 - p0) / n))
         pmf = stats.binom.pmf(np.arange(n + 1), n, p0)
         for col, prob in [
@@ -192,6 +193,7 @@ def test_indirect_standardisation_oe_hand_values():
     assert t.loc["A", "expected"] == pytest.approx(e_a, rel=1e-8)
     assert t.loc["B", "expected"] == pytest.approx(e_b, rel=1e-8)
     assert t.loc["A", "estimate"] == pytest.approx(26 / e_a, rel=1e-8)
+    assert t.loc["A", "ratio"] == t.loc["A", "estimate"]
     assert t.loc["A", "z"] == pytest.approx((26 - e_a) / np.sqrt(e_a), rel=1e-7)
     assert t.loc["A", "standardised_rate"] == pytest.approx(26 / e_a * 50 / 200, rel=1e-8)
     pmf = stats.poisson.pmf(np.arange(200), e_b)

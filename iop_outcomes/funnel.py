@@ -23,12 +23,15 @@ from ._results import TableResult
 from ._stats import additive_tau2, binomial_limit, poisson_limit, winsorised_phi, z_crit
 from .exceptions import ConfigError, DataError
 
-__all__ = ["funnel", "FunnelResult", "LEVELS"]
+__all__ = ["funnel", "FunnelResult", "LEVELS", "MIN_UNITS_OVERDISPERSION"]
 
 #: Control-limit levels (two-sided) and the column suffix of each: 95 % ("about 2 SD") and
 #: 99.8 % ("about 3 SD"), as Spiegelhalter (2005) recommends.
 LEVELS: dict[str, float] = {"95": 0.95, "99_8": 0.998}
 _OVERDISPERSION = ("auto", "multiplicative", "additive", "none")
+#: Fewest units for ``overdispersion="auto"`` to estimate phi (10 % Winsorising of fewer units
+#: trims nothing at all and a chi-square test on a handful of z-scores has no power to speak of).
+MIN_UNITS_OVERDISPERSION = 10
 #: Unit columns whose units are people: a funnel of them is internal unless the user says so.
 _PERSON_UNIT = re.compile(
     r"clinician|therapist|provider|practitioner|counsel|psychiatrist|psychologist|doctor|"
@@ -269,7 +272,8 @@ def funnel(
     :math:`\theta_0 \pm z_p\sqrt{s^2 + \hat\tau^2}`); ``"auto"`` (default) applies the
     multiplicative adjustment only when :math:`I\hat\phi` exceeds the 95th percentile of
     :math:`\chi^2_{I-1}` (the target is estimated from the same units: one degree of
-    freedom fewer than the paper's :math:`\chi^2_I` for a known target); ``"none"`` never.
+    freedom fewer than the paper's :math:`\chi^2_I` for a known target) and there are at
+    least 10 units (:data:`MIN_UNITS_OVERDISPERSION`); ``"none"`` never.
 
     Parameters
     ----------
@@ -459,7 +463,14 @@ def funnel(
     se_all = s
     tau2 = additive_tau2(phi, se_all) if k > 1 else float("nan")
     if overdispersion == "auto":
-        applied = "multiplicative" if (phi > 1 and od_p < 0.05) else "none"
+        enough = k >= MIN_UNITS_OVERDISPERSION
+        applied = "multiplicative" if (enough and phi > 1 and od_p < 0.05) else "none"
+        if not enough:
+            notes.append(
+                f"overdispersion='auto' with {k} unit(s): phi is not estimable with fewer than "
+                f"{MIN_UNITS_OVERDISPERSION} units, so no adjustment was made (pass "
+                "overdispersion='multiplicative' to force one)."
+            )
     else:
         applied = overdispersion
     if applied != "none" and not np.isfinite(phi):
@@ -568,7 +579,7 @@ def funnel(
         f"Overdispersion: phi = {phi:.3f} from z-scores Winsorised at {trim:.0%}/{1 - trim:.0%}; "
         f"I*phi = {od_stat:.2f} on chi-square({k - 1}) p = {od_p:.3g}; {od_text}."
     )
-    if k < 10:
+    if k < MIN_UNITS_OVERDISPERSION and overdispersion != "auto":
         notes.append(f"Only {k} unit(s): phi is imprecise with fewer than about 10 units.")
     limits_text = {
         "proportion": "exact binomial limits with Spiegelhalter's interpolation around the "

@@ -161,6 +161,15 @@ def test_overdispersion_multiplicative_and_additive():
     assert np.allclose(add.table["z_adjusted"], (t0["estimate"] - p0) / np.sqrt(s**2 + tau2))
 
 
+def test_auto_needs_ten_units():
+    few = _units({"A": (40, 4), "B": (40, 20), "C": (40, 12)})  # phi = 3.6, but 3 units
+    f = iop.funnel(few, unit="site", outcome="dropout")
+    assert f.phi > 1 and f.overdispersion == "none"
+    assert any("fewer than 10 units" in n for n in f.notes)
+    forced = iop.funnel(few, unit="site", outcome="dropout", overdispersion="multiplicative")
+    assert forced.overdispersion == "multiplicative"
+
+
 def test_multiplicative_never_narrows_the_limits():
     ep = _units({"A": (50, 15), "B": (50, 16), "C": (50, 14), "D": (50, 15), "E": (50, 15)})
     none = iop.funnel(ep, unit="site", outcome="dropout", overdispersion="none")

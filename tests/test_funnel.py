@@ -382,3 +382,19 @@ def test_plot_structure():
         offsets[:, 1], f.table["estimate"]
     )
     plt.close("all")
+
+
+def test_plot_every_kind(demo_episodes):
+    import matplotlib.pyplot as plt
+
+    for kw in (
+        {"outcome": "recovery", "adjust": ["baseline"]},
+        {"outcome": "change", "adjust": ["baseline"]},
+    ):
+        f = iop.funnel(demo_episodes, unit="cohort", **kw)
+        ax = iop.plots.plot_funnel(f)
+        assert len(ax.lines) == 5
+        assert ax.get_xlabel() == (
+            "Expected number (case-mix model)" if f.kind == "ratio" else "Episodes (n)"
+        )
+    plt.close("all")

@@ -293,6 +293,10 @@ def test_joint_phq9_gad7_recovery(demo_episodes):
         warnings.simplefilter("ignore", IOPWarning)
         res = iop.load("data/demo/assessments.csv")
     both = iop.episodes(res.data, instrument=["PHQ-9", "GAD-7"])
+    # a LoadResult is accepted: the episode table (PHQ-9, the default) is built from it
+    from_load = iop.funnel(res, unit="site", outcome="recovery")
+    from_ep = iop.funnel(demo_episodes, unit="site", outcome="recovery")
+    pd.testing.assert_frame_equal(from_load.table, from_ep.table)
     f = iop.funnel(both, unit="site", outcome="recovery", adjust=["baseline", "age"])
     cs = iop.clinical_significance(both, method="nhs-talking-therapies", by="site")
     ref = cs.table[cs.table["outcome"] == "recovery"].set_index("site")

@@ -65,6 +65,9 @@ _LAZY: dict[str, str] = {
     "attrition": "retention",
     "durability": "retention",
     "missing_data_sensitivity": "sensitivity",
+    # monitoring: providers compared fairly, programs over time
+    "funnel": "funnel",
+    "over_time": "over_time",
     # reports
     "report": "report",
     "to_sql": "report.sql",

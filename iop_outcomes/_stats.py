@@ -19,6 +19,11 @@ __all__ = [
     "TIE_RTOL",
     "tie_tolerance",
     "midrank_below",
+    "binomial_limit",
+    "poisson_limit",
+    "winsorised_phi",
+    "additive_tau2",
+    "moving_range_sigma",
 ]
 
 #: Relative tolerance within which two floating-point results count as tied. The same
@@ -204,3 +209,144 @@ def midrank_below(values, ref: float, tol: float = 0.0) -> float:
     below = np.count_nonzero(v < ref - tol)
     at_or_below = np.count_nonzero(v <= ref + tol)
     return float((below + at_or_below) / (2.0 * v.size))
+
+
+def _interpolated_quantile(cdf, p: float, upper: int | np.ndarray):
+    """Interpolated ``p``-quantile of a discrete count distribution (vectorized over its
+    parameters): the smallest count :math:`r_p` with :math:`F(r_p) \\ge p`, less
+    :math:`\\alpha = (F(r_p) - p) / (F(r_p) - F(r_p - 1))`."""
+    r = np.asarray(upper, dtype=float)  # callers pass ppf(p), the smallest r with F(r) >= p
+    f_r = cdf(r)
+    f_rm1 = np.where(r > 0, cdf(r - 1), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alpha = np.where(f_r > f_rm1, (f_r - p) / (f_r - f_rm1), 0.0)
+    return r - alpha
+
+
+def binomial_limit(p0, n, prob: float):
+    """Funnel-plot control limit of a proportion: exact binomial, interpolated (vectorized).
+
+    With :math:`r_p` the smallest count whose binomial :math:`(n, \\theta_0)` distribution
+    function reaches ``prob`` (the ``prob`` quantile) and
+
+    .. math::
+        \\alpha = \\frac{F(r_p) - p}{F(r_p) - F(r_p - 1)}, \\qquad
+        \\text{limit} = \\frac{r_p - \\alpha}{n},
+
+    clipped to [0, 1]. Source: Spiegelhalter DJ (2005), Funnel plots for comparing
+    institutional performance, Stat Med 24:1185-1202, Appendix (the interpolation makes
+    the limits smooth in ``n`` instead of steps). ``prob`` = 0.025 / 0.975 gives the 95 %
+    limits, 0.001 / 0.999 the 99.8 % limits. NaN where ``n <= 0``.
+
+    Examples
+    --------
+    >>> round(float(binomial_limit(0.5, 20, 0.975)), 6)   # r_p = 14, alpha = 0.116471
+    0.694176
+    >>> float(binomial_limit(0.1, 5, 0.001))               # clipped at 0
+    0.0
+    """
+    p0 = np.asarray(p0, dtype=float)
+    n = np.asarray(n, dtype=float)
+    ok = n > 0
+    nn = np.where(ok, n, 1.0)
+    r = stats.binom.ppf(prob, nn, p0)
+    q = _interpolated_quantile(lambda k: stats.binom.cdf(k, nn, p0), prob, r)
+    return np.where(ok, np.clip(q / nn, 0.0, 1.0), np.nan)
+
+
+def poisson_limit(expected, prob: float):
+    """Funnel-plot control limit of an indirectly standardised ratio O/E (vectorized).
+
+    Under the null the observed count is Poisson with mean ``expected`` (E); the limit is the
+    interpolated ``prob`` quantile :math:`(r_p - \\alpha)/E` as in :func:`binomial_limit`,
+    floored at 0. Source: Spiegelhalter (2005), Stat Med 24:1185-1202, Appendix (the
+    standardised-ratio funnel, plotted against E). NaN where ``expected <= 0``.
+
+    Examples
+    --------
+    >>> round(float(poisson_limit(10.0, 0.975)), 6)   # r_p = 17, alpha = 0.840049
+    1.615995
+    """
+    e = np.asarray(expected, dtype=float)
+    ok = e > 0
+    ee = np.where(ok, e, 1.0)
+    r = stats.poisson.ppf(prob, ee)
+    q = _interpolated_quantile(lambda k: stats.poisson.cdf(k, ee), prob, r)
+    return np.where(ok, np.maximum(q / ee, 0.0), np.nan)
+
+
+def winsorised_phi(z, trim: float = 0.1) -> float:
+    """Multiplicative overdispersion factor from Winsorised z-scores.
+
+    The z-scores below their ``trim`` quantile are set to it and those above the ``1 - trim``
+    quantile to that (quantiles by linear interpolation, R ``quantile`` type 7), then
+
+    .. math:: \\hat\\phi = \\frac{1}{I}\\sum_{i=1}^{I} z_{i,W}^2 .
+
+    Source: Spiegelhalter (2005), Stat Med 24:1185-1202, sec. 3.3; Spiegelhalter, Sherlaw-Johnson
+    et al. (2012), Statistical methods for healthcare regulation, J R Stat Soc A 175:1-47
+    (10 % Winsorisation at each end). Missing z-scores are ignored.
+
+    Examples
+    --------
+    >>> z = [-3.0, -1.0, -0.5, 0.0, 0.2, 0.4, 0.8, 1.0, 1.5, 4.0]
+    >>> round(winsorised_phi(z), 6)   # limits -1.2 and 1.75 (type-7 quantiles)
+    0.984250
+    """
+    z = np.asarray(z, dtype=float)
+    z = z[np.isfinite(z)]
+    if z.size == 0:
+        return float("nan")
+    lo, hi = np.quantile(z, [trim, 1.0 - trim])
+    return float(np.mean(np.clip(z, lo, hi) ** 2))
+
+
+def additive_tau2(phi: float, se) -> float:
+    """Between-unit variance of the additive random-effects funnel (DerSimonian-Laird form).
+
+    .. math::
+        \\hat\\tau^2 = \\max\\left(0, \\frac{I\\hat\\phi - (I - 1)}
+        {\\sum_i w_i - \\sum_i w_i^2 / \\sum_i w_i}\\right), \\qquad w_i = 1/s_i^2,
+
+    with :math:`\\hat\\phi` the Winsorised overdispersion factor and :math:`s_i` each unit's
+    standard error under the null. Source: Spiegelhalter (2005), Stat Med 24:1185-1202,
+    sec. 3.3; DerSimonian & Laird (1986), Control Clin Trials 7:177-188.
+
+    Examples
+    --------
+    >>> round(additive_tau2(2.0, [0.1, 0.2, 0.1, 0.05]), 6)   # (8 - 3) / (625 - 180625/625)
+    0.014881
+    """
+    s = np.asarray(se, dtype=float)
+    s = s[np.isfinite(s) & (s > 0)]
+    k = s.size
+    if k < 2 or not np.isfinite(phi):
+        return float("nan")
+    w = 1.0 / s**2
+    denom = w.sum() - (w**2).sum() / w.sum()
+    return float(max(0.0, (k * phi - (k - 1)) / denom)) if denom > 0 else 0.0
+
+
+#: d2 for moving ranges of two successive points: the mean range of two independent standard
+#: normal values, 2/sqrt(pi) (Montgomery, Introduction to Statistical Quality Control, Table VI).
+D2_MR2 = 2.0 / np.sqrt(np.pi)
+
+
+def moving_range_sigma(x) -> float:
+    """Process sigma from the average moving range: :math:`\\overline{MR}/d_2`, d2 = 1.128.
+
+    :math:`\\overline{MR}` is the mean of :math:`|x_t - x_{t-1}|` over successive values
+    (missing values skipped). Used for the individuals (XmR) chart and, on the z-scores of a
+    p-chart, for Laney's :math:`\\sigma_z` (Laney 2002, Improved control charts for attributes,
+    Qual Eng 14:531-537). d2 = 2/sqrt(pi) = 1.1284 (published rounded to 1.128).
+
+    Examples
+    --------
+    >>> round(moving_range_sigma([1.0, 3.0, 2.0, 5.0]), 6)   # MR = 2, 1, 3; mean 2
+    1.772454
+    """
+    v = np.asarray(x, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return float("nan")
+    return float(np.mean(np.abs(np.diff(v))) / D2_MR2)

@@ -9,7 +9,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_AREAS = ("change", "clinsig", "compare", "effectsize", "trajectories", "retention", "sensitivity")
+_AREAS = (
+    "change",
+    "clinsig",
+    "compare",
+    "effectsize",
+    "trajectories",
+    "retention",
+    "sensitivity",
+    "funnel",
+    "over_time",
+)
 
 
 def __getattr__(name: str) -> Any:

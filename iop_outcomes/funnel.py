@@ -218,7 +218,7 @@ def funnel(
     shareable: bool | None = None,
     min_named: int = 11,
     trim: float = 0.1,
-    ratio_limits: str = "poisson",
+    ratio_limits: str = "auto",
 ) -> FunnelResult:
     r"""Funnel plot of an outcome per unit (site, clinician, cohort) against its volume.
 
@@ -303,8 +303,9 @@ def funnel(
         small-cell rule: counts 1-10 are not shown).
     trim : float, default 0.1
         Winsorisation fraction at each end for :math:`\hat\phi`.
-    ratio_limits : {"poisson", "binomial"}, default "poisson"
-        Limits of an adjusted rate's O/E. ``"poisson"``: Spiegelhalter's interpolated Poisson
+    ratio_limits : {"auto", "poisson", "binomial"}, default "auto"
+        Limits of an adjusted rate's O/E. ``"auto"``: binomial when the overall rate is above
+        10 % (recovery, response, dropout), else Poisson (rare events). ``"poisson"``: Spiegelhalter's interpolated Poisson
         limits, exact for rare events. ``"binomial"``: normal limits
         :math:`1 \pm z_p\sqrt{V_i}/E_i` with the binomial variance of the observed count,
         :math:`V_i = \sum_j \hat p_j(1 - \hat p_j)`, and :math:`z_i = (O_i - E_i)/\sqrt{V_i}`
@@ -358,9 +359,9 @@ def funnel(
     2    C  20       6.0  within 95 % limits
     """
     adjust = _check(unit, adjust, overdispersion, shareable, min_named, trim)
-    if ratio_limits not in ("poisson", "binomial"):
+    if ratio_limits not in ("auto", "poisson", "binomial"):
         raise ConfigError(
-            "The 'ratio_limits' parameter of funnel must be 'poisson' or 'binomial'. "
+            "The 'ratio_limits' parameter of funnel must be 'auto', 'poisson' or 'binomial'. "
             f"Got {ratio_limits!r} instead."
         )
     if shareable is None:
@@ -430,6 +431,14 @@ def funnel(
         with np.errstate(invalid="ignore", divide="ignore"):
             estimate = observed / expected
         x = expected
+        if ratio_limits == "auto":  # on synthetic data without real differences (499 units,
+            # a 40 % rate) the Poisson limits flagged 6 units at 95 %, the binomial ones 27
+            # of the 25 expected: Poisson limits are for rare events
+            ratio_limits = "binomial" if float(np.mean(y)) > 0.1 else "poisson"
+            notes.append(
+                f"Limits of O/E: {ratio_limits} (overall rate {float(np.mean(y)):.0%}; "
+                "binomial above 10 %, Poisson for rarer events)."
+            )
         if ratio_limits == "binomial":
             var = g["var_total"].to_numpy()
             grid_var = 1 - float(np.mean(y))  # curves: var = E (1 - rate), average risk

@@ -194,7 +194,10 @@ def test_indirect_standardisation_oe_hand_values():
     for (u, fmt), (n, k) in spec.items():
         rows += [(u, fmt, "dropped_out")] * k + [(u, fmt, "completed")] * (n - k)
     ep = pd.DataFrame(rows, columns=["site", "format", "discharge_status"])
-    f = iop.funnel(ep, unit="site", outcome="dropout", adjust=["format"], overdispersion="none")
+    f = iop.funnel(
+        ep, unit="site", outcome="dropout", adjust=["format"], overdispersion="none",
+        ratio_limits="poisson",
+    )  # fmt: skip
     t = f.table.set_index("unit")
     e_a = 60 * 0.30 + 20 * 0.20  # 22
     e_b = 40 * 0.30 + 80 * 0.20  # 28
@@ -210,6 +213,9 @@ def test_indirect_standardisation_oe_hand_values():
     assert t.loc["B", "lower_99_8"] == pytest.approx(_interp_limit(pmf, 0.001, e_b), abs=1e-6)
     assert list(f.model["term"]) == ["(intercept)", "format[virtual]"]
     assert any("Poisson limits treat the expected events as rare" in n for n in f.notes)
+    # the default picks the binomial limits for a common outcome (a 25 % dropout rate)
+    auto = iop.funnel(ep, unit="site", outcome="dropout", adjust=["format"], overdispersion="none")
+    assert any(n.startswith("Limits of O/E: binomial (overall rate 25%") for n in auto.notes)
     # binomial variance of O: V = sum p (1 - p) = 60*.3*.7 + 20*.2*.8 (A), 40*.3*.7 + 80*.2*.8 (B)
     fb = iop.funnel(
         ep,

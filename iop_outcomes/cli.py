@@ -239,6 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --to-sql: write only the shareable tables, not the identifiable episode table",
     )
+    r.add_argument(
+        "--suppression",
+        metavar="POLICY",
+        help="disclosure control: 'cms' (counts 1-10 hidden, with complementary suppression; "
+        "the default), 'round5' (counts rounded to the nearest 5, 1-4 shown as <5) or 'none' "
+        "(off, stated on the first page); overrides [suppression] policy in --config "
+        "(see docs/report.md, Disclosure control)",
+    )
     _reading_options(r, config=True)
 
     y = sub.add_parser(
@@ -283,6 +291,8 @@ def _config(args):
     given = {k: getattr(args, k) for k in READING if getattr(args, k, None) is not None}
     if given:
         cfg = StudyConfig(**{**cfg.__dict__, **given})
+    if getattr(args, "suppression", None) is not None:  # report --suppression POLICY
+        cfg = cfg.with_policy(args.suppression)
     return cfg
 
 
@@ -455,6 +465,7 @@ def cmd_summary(args) -> int:
             total_col="n_episodes",
             total_row="Overall",
             complements={"n_paired": "n_episodes"},
+            policy="round5" if cfg.suppression_policy == "round5" else "cms",
             small_n={
                 c: "n_paired"
                 for c in (

@@ -4,7 +4,10 @@ Every count a table or the text publishes is registered under its population key
 (:mod:`.populations`); the sums between them (declared by the sections, implied by the
 grouping columns and by related populations) are solved here, and a count that the published
 numbers would give back is hidden everywhere (:func:`_hidden_populations`). The headline
-counts are hidden last (:func:`_protected_populations`)."""
+counts are hidden last (:func:`_protected_populations`).
+
+This is the ``"cms"`` policy's step (see :mod:`.suppress`); the ``"round5"`` policy needs no
+cross-table step and ``"none"`` none at all."""
 
 from __future__ import annotations
 
@@ -41,9 +44,13 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
     count, one more count is hidden. Repeated until nothing changes; :func:`report` then
     rebuilds the tables with the result, whose own complementary suppression may hide more,
     until a pass hides nothing new.
+
+    Only the ``"cms"`` policy needs this step: under ``"round5"`` every published count is
+    rounded on its own, so a difference or sum of published counts is never an exact count
+    (and ``"none"`` hides nothing).
     """
     th = ctx.threshold
-    if th is None:
+    if th is None or ctx.policy != "cms":
         return frozenset()
     reg: dict[_Key, float] = {}
     hidden: set[_Key] = set()

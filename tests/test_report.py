@@ -700,7 +700,8 @@ def _mean_leak(means: list[str], n: float, th: int) -> bool:
                 continue
             tol = 0.5 * 10 ** -(len(m.split(".")[1]) if "." in m else 0) * cand + 1e-9
             ok &= abs(x * cand - round(x * cand)) <= tol
-        fits.append(cand) if ok else None
+        if ok:
+            fits.append(cand)
     return len(fits) == 1
 
 

@@ -146,7 +146,13 @@ class _Ctx:
             protect=protect,
             policy="round5" if self.policy == "round5" else "cms",
             **(
-                _proportion_columns(derived, complements, percent, percent_rows, self.cfg.ci_level)
+                {
+                    **_proportion_columns(
+                        derived, complements, percent, percent_rows, self.cfg.ci_level
+                    ),
+                    # the precision the page shows: percentages to 0.1 %
+                    "digits": {c: 3 if c in percent else digits for c in df.columns},
+                }
                 if self.policy == "round5"
                 else {}
             ),

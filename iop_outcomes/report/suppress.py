@@ -68,9 +68,11 @@ suppression" notes hide small counts and round the others to the nearest 5):
    intervals, p-values, effect sizes: the other ``derived=`` and ``small_n=`` columns) are
    hidden when their count is small and otherwise rounded to one decimal place (p-values to
    two), so that their formulas (a mean times n is a whole number; a t interval's half-width
-   is t(n-1) SD / sqrt(n)) cannot be solved for the exact n in a group of usual size. This
-   blurs, it does not prove: for groups of a few dozen episodes a determined reader may still
-   narrow the rounded n; choose ``"cms"`` when that matters.
+   is t(n-1) SD / sqrt(n)) cannot be solved for the exact n in a group of usual size. Every
+   other number of the table is kept to the precision the report shows (``digits=``), not
+   the six decimals of a CSV. This blurs, it does not prove: for groups of a few dozen
+   episodes a determined reader may still narrow the rounded n; choose ``"cms"`` when that
+   matters.
 """
 
 from __future__ import annotations
@@ -222,6 +224,7 @@ def suppress(
     intervals: Mapping[tuple[str, str], tuple[str, str]] | None = None,
     proportion_rows: np.ndarray | None = None,
     ci_level: float = 0.95,
+    digits: int | Mapping[str, int] | None = None,
 ) -> SuppressedTable:
     """Hide small counts, their complements and the values derived from them.
 
@@ -299,6 +302,11 @@ def suppress(
         rows those columns are other statistics.
     ci_level : float, default 0.95
         Level of the recomputed Wilson intervals.
+    digits : int or dict, optional
+        Under ``"round5"``: decimals kept in every other numeric column (the precision the
+        report shows; a dict gives them per column; p-values keep two): the written files then carry no more precision
+        than the page, which a model's p-value and interval together could otherwise be
+        solved with for its degrees of freedom, i.e. its exact n. ``None``: unchanged.
 
     Returns
     -------
@@ -436,6 +444,7 @@ def suppress(
             proportion_rows=proportion_rows,
             ci_level=ci_level,
             complement_label=complement_label,
+            digits=digits,
         )
     n_forced = int((hidden & ~primary).sum())
     guarded = (
@@ -613,6 +622,7 @@ def _round5_table(
     proportion_rows: np.ndarray | None,
     ci_level: float,
     complement_label: str,
+    digits: int | Mapping[str, int] | None = None,
 ) -> SuppressedTable:
     """Policy ``"round5"`` of :func:`suppress` (rules in the module docstring)."""
     n_rows = len(df)
@@ -681,11 +691,20 @@ def _round5_table(
         if d in col_pos:
             continue
         v = new.get(d, num(d))
-        digits = (
-            _ROUND5_P_DIGITS if str(d).lower() in ("pvalue", "p_value", "p") else (_ROUND5_DIGITS)
-        )
+        dg = _ROUND5_P_DIGITS if str(d).lower() in ("pvalue", "p_value", "p") else _ROUND5_DIGITS
         keep = recomputed.get(d, np.zeros(n_rows, dtype=bool))
-        new[d] = np.where(keep, v, np.round(v, digits))
+        new[d] = np.where(keep, v, np.round(v, dg))
+    # every other number to the precision the report shows (p-values to two decimals)
+    if digits is not None:
+        for c in df.columns:
+            if c in col_pos or c in new or not pd.api.types.is_float_dtype(df[c]):
+                continue
+            dg = digits.get(c) if isinstance(digits, Mapping) else digits
+            if dg is None:
+                continue
+            if str(c).lower() in ("pvalue", "p_value", "p"):
+                dg = min(dg, _ROUND5_P_DIGITS)
+            new[c] = np.round(num(c), dg)
 
     out = df.copy()
     prim_df = pd.DataFrame(False, index=df.index, columns=df.columns)

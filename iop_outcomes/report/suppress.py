@@ -67,7 +67,7 @@ suppression" notes hide small counts and round the others to the nearest 5):
 4. **Other statistics** computed with an exact count (means, SDs, changes and their t
    intervals, p-values, effect sizes: the other ``derived=`` and ``small_n=`` columns) are
    hidden when their count is small and otherwise rounded to one decimal place (p-values to
-   two), so that their formulas (a mean times n is a whole number; a t interval's half-width
+   two decimals, three below 0.01, and "< .001" below 0.001), so that their formulas (a mean times n is a whole number; a t interval's half-width
    is t(n-1) SD / sqrt(n)) cannot be solved for the exact n in a group of usual size. Every
    other number of the table is kept to the precision the report shows (``digits=``), not
    the six decimals of a CSV. This blurs, it does not prove: for groups of a few dozen
@@ -103,9 +103,24 @@ COMPLEMENT_LABEL = "*"
 #: The policies :func:`suppress` applies (a report's ``"none"`` is ``threshold=None``).
 TABLE_POLICIES = ("cms", "round5")
 #: Decimal places of the statistics other than counts and proportions under ``"round5"``
-#: (p-values: :data:`_ROUND5_P_DIGITS`).
+#: (p-values: :func:`_round_p`).
 _ROUND5_DIGITS = 1
-_ROUND5_P_DIGITS = 2
+_P_NAMES = ("pvalue", "p_value", "p")
+
+
+def _round_p(p: np.ndarray) -> np.ndarray:
+    """P-values under ``"round5"``: one significant digit's worth of precision, never a
+    false "< .001": two decimals from 0.01, three from 0.001 to 0.01, and 0 (printed
+    "< .001") below 0.001.
+
+    Examples
+    --------
+    >>> _round_p(np.array([0.012345, 0.0042, 0.0004, 0.75017])).tolist()
+    [0.01, 0.004, 0.0, 0.75]
+    """
+    p = np.asarray(p, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(p >= 0.01, np.round(p, 2), np.where(p >= 0.001, np.round(p, 3), 0.0 * p))
 
 
 def round5(x: Any) -> Any:
@@ -304,7 +319,7 @@ def suppress(
         Level of the recomputed Wilson intervals.
     digits : int or dict, optional
         Under ``"round5"``: decimals kept in every other numeric column (the precision the
-        report shows; a dict gives them per column; p-values keep two): the written files then carry no more precision
+        report shows; a dict gives them per column; p-values as the other statistics): the written files then carry no more precision
         than the page, which a model's p-value and interval together could otherwise be
         solved with for its degrees of freedom, i.e. its exact n. ``None``: unchanged.
 
@@ -691,10 +706,10 @@ def _round5_table(
         if d in col_pos:
             continue
         v = new.get(d, num(d))
-        dg = _ROUND5_P_DIGITS if str(d).lower() in ("pvalue", "p_value", "p") else _ROUND5_DIGITS
         keep = recomputed.get(d, np.zeros(n_rows, dtype=bool))
-        new[d] = np.where(keep, v, np.round(v, dg))
-    # every other number to the precision the report shows (p-values to two decimals)
+        r = _round_p(v) if str(d).lower() in _P_NAMES else np.round(v, _ROUND5_DIGITS)
+        new[d] = np.where(keep, v, r)
+    # every other number to the precision the report shows (p-values as above)
     if digits is not None:
         for c in df.columns:
             if c in col_pos or c in new or not pd.api.types.is_float_dtype(df[c]):
@@ -702,9 +717,7 @@ def _round5_table(
             dg = digits.get(c) if isinstance(digits, Mapping) else digits
             if dg is None:
                 continue
-            if str(c).lower() in ("pvalue", "p_value", "p"):
-                dg = min(dg, _ROUND5_P_DIGITS)
-            new[c] = np.round(num(c), dg)
+            new[c] = _round_p(num(c)) if str(c).lower() in _P_NAMES else np.round(num(c), dg)
 
     out = df.copy()
     prim_df = pd.DataFrame(False, index=df.index, columns=df.columns)

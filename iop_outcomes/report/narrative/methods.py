@@ -137,7 +137,8 @@ _ROUND5_TEXT = (
     "worked out from the rounded counts shown beside them (so 15 of 115 reads 13.0%), never "
     "from the exact ones, so that no percentage can give an exact count back. Averages, "
     "standard deviations, changes, effect sizes and their intervals are computed from the "
-    "exact data and shown to one decimal place (p-values to two), and are hidden ('*') when "
+    "exact data and shown to one decimal place (p-values to two, or three below 0.01), and "
+    "are hidden ('*') when "
     "the group is shown as '<{th}'. Figures are drawn from these tables. No identifiers, "
     "dates of birth or individual dates appear in this report or its tables."
 )

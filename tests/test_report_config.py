@@ -205,6 +205,8 @@ def test_suppression_policy_from_the_study_file(tmp_path):
         load_config({"suppression": {"policy": "hipaa"}})
     with pytest.raises(ConfigError, match=r"enabled = false and policy = 'round5'"):
         load_config({"suppression": {"policy": "round5", "enabled": False}})
+    with pytest.raises(ConfigError, match=r"at least 3 under policy \"round5\""):
+        load_config({"suppression": {"policy": "round5", "threshold": 2}})
     with pytest.raises(ConfigError, match=r"Known keys: \['enabled', 'policy', 'threshold'\]"):
         load_config({"suppression": {"polcy": "cms"}})
 

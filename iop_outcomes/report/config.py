@@ -144,6 +144,11 @@ class StudyConfig:
         object.__setattr__(self, "suppression_enabled", policy != "none")
         if self.threshold is None:
             object.__setattr__(self, "threshold", DEFAULT_THRESHOLDS[policy])
+        if policy == "round5" and self.threshold < 3:
+            raise ConfigError(
+                "The 'threshold' key in [suppression] must be at least 3 under policy "
+                f'"round5" (a count of 1 or 2 would round to 0). Got {self.threshold!r} instead.'
+            )
         if self.harmonize is None:
             return
         from .. import instruments as _inst

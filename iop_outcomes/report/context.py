@@ -22,7 +22,7 @@ from .format import _fmt_param
 from .populations import _headline_keys, _Key
 from .render import ReportFigure, ReportTable, Section, figure_to_svg, plain_label
 from .safety import scrub_identifiers
-from .suppress import _proportion_columns, round5, suppress
+from .suppress import ROUND5_DIGITS, _proportion_columns, round5, suppress
 
 
 class _Ctx:
@@ -121,6 +121,8 @@ class _Ctx:
         percent_rows: np.ndarray | None = None,
     ) -> ReportTable:
         df = scrub_identifiers(df.reset_index(drop=True))
+        if self.policy == "round5":  # statistics to one decimal (percentages to 0.1 %)
+            digits = min(digits, ROUND5_DIGITS)
         cell_keys = {
             c: [fn(row) for _, row in df.iterrows()] for c, fn in (keys or {}).items() if c in df
         }

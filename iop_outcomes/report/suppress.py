@@ -69,8 +69,8 @@ suppression" notes hide small counts and round the others to the nearest 5):
    hidden when their count is small and otherwise rounded to one decimal place (p-values to
    two decimals, three below 0.01, and "< .001" below 0.001), so that their formulas (a mean times n is a whole number; a t interval's half-width
    is t(n-1) SD / sqrt(n)) cannot be solved for the exact n in a group of usual size. Every
-   other number of the table is kept to the precision the report shows (``digits=``), not
-   the six decimals of a CSV. This blurs, it does not prove: for groups of a few dozen
+   other number of the table is kept to the precision the report shows (``digits=``; a
+   report shows one decimal under this policy), not the six decimals of a CSV. This blurs, it does not prove: for groups of a few dozen
    episodes a determined reader may still narrow the rounded n; choose ``"cms"`` when that
    matters.
 """
@@ -103,8 +103,8 @@ COMPLEMENT_LABEL = "*"
 #: The policies :func:`suppress` applies (a report's ``"none"`` is ``threshold=None``).
 TABLE_POLICIES = ("cms", "round5")
 #: Decimal places of the statistics other than counts and proportions under ``"round5"``
-#: (p-values: :func:`_round_p`).
-_ROUND5_DIGITS = 1
+#: (p-values: :func:`_round_p`); a report shows every other number to this precision too.
+ROUND5_DIGITS = 1
 _P_NAMES = ("pvalue", "p_value", "p")
 
 
@@ -707,7 +707,7 @@ def _round5_table(
             continue
         v = new.get(d, num(d))
         keep = recomputed.get(d, np.zeros(n_rows, dtype=bool))
-        r = _round_p(v) if str(d).lower() in _P_NAMES else np.round(v, _ROUND5_DIGITS)
+        r = _round_p(v) if str(d).lower() in _P_NAMES else np.round(v, ROUND5_DIGITS)
         new[d] = np.where(keep, v, r)
     # every other number to the precision the report shows (p-values as above)
     if digits is not None:

@@ -581,3 +581,12 @@ def test_round5_proportions_only_in_their_rows():
     assert r["n"].tolist() == [105, 60]
     assert r.loc[0, "estimate"] == 0.4  # a mean: rounded to one decimal
     assert r.loc[1, "estimate"] == pytest.approx(50 / 60)  # 48 of 62 -> 50 of 60
+
+
+def test_round5_shares_of_a_hidden_or_absent_total_are_hidden():
+    t = pd.DataFrame({"g": ["a", "b", "total"], "n": [2, 1, 3], "share": [2 / 3, 1 / 3, 1.0]})
+    r = suppress(t, 5, policy="round5", shares={"share": "n"}, total_row="total").table
+    assert r["share"].tolist() == ["*", "*", "*"] and r["n"].tolist() == ["<5", "<5", "<5"]
+    t = pd.DataFrame({"g": ["a", "b"], "n": [113, 37], "share": [113 / 150, 37 / 150]})
+    r = suppress(t, 5, policy="round5", shares={"share": "n"}).table  # no total row
+    assert r["n"].tolist() == [115, 35] and r["share"].tolist() == ["*", "*"]

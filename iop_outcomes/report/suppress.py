@@ -694,6 +694,8 @@ def _round5_table(
                 if len(tot):
                     est[rows] = rounded[rows, j] / rounded[tot[0], j]
                     mask[rows] |= hidden[tot[0], j]
+                else:  # a share of a total the table does not show: not recomputable
+                    mask[rows] = True
             new[d] = est
             hide[d] = hide.get(d, False) | mask
             recomputed[d] = np.ones(n_rows, dtype=bool)

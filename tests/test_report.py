@@ -638,6 +638,7 @@ def test_no_small_count_is_the_difference_of_counts_in_different_tables(policies
         found += [(col, *x) for x in _explained(leaks, _across_truth(sim, col))]
     if policy == "round5":
         found += _round5_leaks(out, th)
+        found += _interval_leaks(out, policies["none"][2], th)
     know = _attacker(out, "PHQ-9", "format", primary=True)
     if policy == "none":
         assert ("PHQ-9", "format", "in_person", "admitted", 116.0, 112.0) in found
@@ -740,6 +741,79 @@ def _round5_leaks(out: Path, th: int = 5) -> list:
                 if n is not None and _mean_leak([r["baseline_mean"], r["endpoint_mean"]], n, th):
                     out_.append((p.stem, r["group"], "exact n behind the means"))
     return out_
+
+
+def _shown_bounds(v: str, th: int) -> tuple[int, int]:
+    """The exact counts a cell published under "round5" can stand for: ``<5`` is 1 to 4, a
+    shown 5 is 5 to 7 (3 and 4 would read ``<5``), 115 is 113 to 117, 0 is 0."""
+    if v == f"<{th}":
+        return (1, th - 1)
+    x = _num(v)
+    if x is None:
+        return (0, 10**9)
+    return (0, 0) if x == 0 else (max(int(x) - 2, th), int(x) + 2)
+
+
+def _interval_leaks(out: Path, exact: Path, th: int = 5) -> list:
+    """An attacker who reasons with bounds: every published count of the participant flow and
+    the change tables is an interval of possible exact counts, and the sums that hold between
+    them (groups add up to the whole cohort, a flow stage's statuses to the episodes admitted,
+    paired + unpaired = episodes; learnt here from the same report built without disclosure
+    control, ``exact``) narrow the intervals, repeated until nothing changes. Returns every
+    count pinned to one exact value other than 0."""
+    var: dict = {}
+    cons: list = []
+
+    def read(d: Path, name: str) -> pd.DataFrame:
+        return pd.read_csv(d / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
+
+    flow, flow_x = read(out, "participant_flow"), read(exact, "participant_flow")
+    cols = list(flow.columns[2:])
+    for i, r in flow.iterrows():
+        for g in cols:
+            var[("flow", i, g)] = _shown_bounds(r[g], th)
+        cons.append((("flow", i, cols[-1]), [("flow", i, g) for g in cols[:-1]]))
+    adm = flow.index[flow["stage"] == "admitted"][0]
+    for stage, rows in flow.groupby("stage").groups.items():
+        for g in cols:
+            if stage != "admitted" and sum(float(flow_x.loc[r, g]) for r in rows) == float(
+                flow_x.loc[adm, g]
+            ):
+                cons.append((("flow", adm, g), [("flow", r, g) for r in rows]))
+    for p in sorted((out / "tables").glob("change_*.csv")):
+        t, tx = read(out, p.stem), read(exact, p.stem)
+        counts = ("n_episodes", "n_paired", "n_unpaired")
+        for i, r in t.iterrows():
+            for c in counts:
+                var[(p.stem, i, c)] = _shown_bounds(r[c], th)
+            cons.append(
+                ((p.stem, i, "n_episodes"), [(p.stem, i, "n_paired"), (p.stem, i, "n_unpaired")])
+            )
+        tot = t.index[t["group"] == "Overall"][0]
+        rest = [i for i in t.index if i != tot]
+        for c in counts:
+            if sum(float(tx.loc[i, c]) for i in rest) == float(tx.loc[tot, c]):
+                cons.append(((p.stem, tot, c), [(p.stem, i, c) for i in rest]))
+    changed = True
+    while changed:
+        changed = False
+        for total, members in cons:
+            lo = {k: var[k][0] for k in (total, *members)}
+            hi = {k: var[k][1] for k in (total, *members)}
+            new = {
+                total: (
+                    max(lo[total], sum(lo[m] for m in members)),
+                    min(hi[total], sum(hi[m] for m in members)),
+                )
+            }
+            for m in members:
+                others_lo = sum(lo[o] for o in members if o != m)
+                others_hi = sum(hi[o] for o in members if o != m)
+                new[m] = (max(lo[m], lo[total] - others_hi), min(hi[m], hi[total] - others_lo))
+            for k, b in new.items():
+                if b != var[k]:
+                    var[k], changed = b, True
+    return sorted(k for k, (lo, hi) in var.items() if lo == hi and lo != 0)
 
 
 def test_round5_attacker_finds_unrounded_numbers():

@@ -590,3 +590,26 @@ def test_round5_shares_of_a_hidden_or_absent_total_are_hidden():
     t = pd.DataFrame({"g": ["a", "b"], "n": [113, 37], "share": [113 / 150, 37 / 150]})
     r = suppress(t, 5, policy="round5", shares={"share": "n"}).table  # no total row
     assert r["n"].tolist() == [115, 35] and r["share"].tolist() == ["*", "*"]
+
+
+def test_round5_ranges_that_pin_an_exact_count_are_broken():
+    """Found by the attacker's audit of a 240-episode report: 116 in-person episodes admitted
+    (shown 115: 113 to 117); 112 with an endpoint score and 4 without (110 and "<5": together
+    109 to 116); 48 answered the 1-month follow-up and 68 did not (50 and 70: together 116 to
+    124). Rounded, each is safe; added up, the episodes admitted can only be 116. The
+    cross-table step hides one more count (the smallest shown one of a sum holding it), after
+    which no count is pinned."""
+    from iop_outcomes.report.disclosure import _round5_pins
+
+    def key(pop):
+        return ("PHQ-9", "format", "in_person", pop)
+
+    adm, scored, none, resp, nores = (key(p) for p in ("adm", "scored", "none", "resp", "no"))
+    reg = {adm: 116, scored: 112, none: 4, resp: 48, nores: 68}
+    cons = [(adm, (scored, none)), (adm, (resp, nores))]
+    out = _round5_pins(reg, {none}, cons, 5)
+    assert out == {none, resp}  # resp (48, shown 50) is the smallest shown count of its sum
+    # with 47 responders (shown 45: 45 to 47) the sums leave 116 to 117: nothing to hide
+    assert _round5_pins({**reg, resp: 47, nores: 69}, {none}, cons, 5) == {none}
+    # a headline count is hidden only when nothing else can be
+    assert _round5_pins(reg, {none}, cons, 5, protected=frozenset({resp})) == {none, nores}

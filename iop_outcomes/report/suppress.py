@@ -56,7 +56,12 @@ suppression" notes hide small counts and round the others to the nearest 5):
 2. **Rounding.** Every other count is rounded to the nearest multiple of 5 (7 -> 5, 8 -> 10,
    13 -> 15), totals included, each on its own: a total need not equal the sum of its rounded
    parts. The same count is rounded the same way in every table, and the difference of two
-   rounded counts is never an exact count, so no complementary suppression is needed.
+   rounded counts is never an exact count, so no complementary suppression is done here.
+   Rounding alone is not enough across sums, though: each rounded count stands for a range
+   (115: 113 to 117; ``"<5"``: 1 to 4), and sums narrow the ranges (two ``"<5"`` beside a
+   total of 10 are 4 and 4). A report therefore runs a cross-table step that hides (``"*"``,
+   through ``force=``) one more count wherever the ranges pin an exact count
+   (:func:`iop_outcomes.report.disclosure._round5_pins`).
 3. **Proportions from the rounded counts.** A proportion of ``k`` of ``n`` in the same row
    (``proportions=``) is recomputed as ``round5(k) / round5(n)`` and its Wilson interval
    (``intervals=``) from the same rounded counts; a share of the group's total row

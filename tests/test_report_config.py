@@ -205,8 +205,9 @@ def test_suppression_policy_from_the_study_file(tmp_path):
         load_config({"suppression": {"policy": "hipaa"}})
     with pytest.raises(ConfigError, match=r"enabled = false and policy = 'round5'"):
         load_config({"suppression": {"policy": "round5", "enabled": False}})
-    with pytest.raises(ConfigError, match=r"at least 3 under policy \"round5\""):
-        load_config({"suppression": {"policy": "round5", "threshold": 2}})
+    for bad in (2, 7):
+        with pytest.raises(ConfigError, match=r"at least 3 and not 7, 12, 17, ... under policy"):
+            load_config({"suppression": {"policy": "round5", "threshold": bad}})
     with pytest.raises(ConfigError, match=r"Known keys: \['enabled', 'policy', 'threshold'\]"):
         load_config({"suppression": {"polcy": "cms"}})
 
@@ -215,7 +216,7 @@ def test_suppression_option_on_the_command_line(tmp_path, capsys):
     from iop_outcomes.cli import _config, build_parser, main
 
     study = tmp_path / "study.toml"
-    study.write_text("[suppression]\nthreshold = 7\n")
+    study.write_text("[suppression]\nthreshold = 11\n")
     data = tmp_path / "d.csv"
     data.write_text("patient_id,instrument,assessment_date,total\n")
 
@@ -225,7 +226,7 @@ def test_suppression_option_on_the_command_line(tmp_path, capsys):
     assert cfg().suppression_policy == "cms"
     assert cfg("--suppression", "round5").suppression_threshold == 5
     got = cfg("--config", str(study), "--suppression", "round5")
-    assert (got.suppression_policy, got.suppression_threshold) == ("round5", 7)  # file's threshold
+    assert (got.suppression_policy, got.suppression_threshold) == ("round5", 11)  # the file's
     assert cfg("--suppression", "none").suppression_threshold is None
     code = main(["report", str(data), "--out", str(tmp_path / "r"), "--suppression", "cmss"])
     err = capsys.readouterr().err

@@ -553,8 +553,9 @@ def test_round5_checks_policy_and_threshold():
     t = pd.DataFrame({"n": [7]})
     with pytest.raises(ConfigError, match=r"'policy' parameter of suppress must be one of"):
         suppress(t, policy="round10")
-    with pytest.raises(ConfigError, match=r"at least 3 under policy 'round5'"):
-        suppress(t, 2, policy="round5")
+    for bad in (2, 7, 12):  # 2 would round to 0; with 7 a shown 5 could only be 7
+        with pytest.raises(ConfigError, match=r"at least 3 and not 7, 12, 17"):
+            suppress(t, bad, policy="round5")
     # off stays off whatever the policy
     assert suppress(t, None, policy="round5").table["n"].tolist() == [7]
 

@@ -144,11 +144,8 @@ class StudyConfig:
         object.__setattr__(self, "suppression_enabled", policy != "none")
         if self.threshold is None:
             object.__setattr__(self, "threshold", DEFAULT_THRESHOLDS[policy])
-        if policy == "round5" and self.threshold < 3:
-            raise ConfigError(
-                "The 'threshold' key in [suppression] must be at least 3 under policy "
-                f'"round5" (a count of 1 or 2 would round to 0). Got {self.threshold!r} instead.'
-            )
+        if policy == "round5":
+            _round5_threshold(self.threshold, "The 'threshold' key in [suppression]")
         if self.harmonize is None:
             return
         from .. import instruments as _inst
@@ -414,8 +411,8 @@ class StudyConfig:
         --------
         >>> StudyConfig().with_policy("round5").suppression_threshold
         5
-        >>> StudyConfig.from_dict({"suppression": {"threshold": 7}}).with_policy("round5").threshold
-        7
+        >>> StudyConfig.from_dict({"suppression": {"threshold": 11}}).with_policy("round5").threshold
+        11
         """
         policy = _policy(policy, "", what="The --suppression option")
         keep = "suppression.threshold" in self.given
@@ -485,6 +482,26 @@ def load_config(config: str | Path | dict | StudyConfig | None = None) -> StudyC
         "The 'config' parameter must be a path to a TOML file, a dict, a StudyConfig or None. "
         f"Got {type(config).__name__} instead."
     )
+
+
+def _round5_threshold(th: int, what: str) -> None:
+    """A threshold the ``"round5"`` policy can use: at least 3 (1 and 2 would round to 0) and
+    not 7, 12, 17, ... (then the counts shown as ``threshold - 2`` could only be ``threshold``:
+    with 7, the counts that round to 5 are 3 to 7, and 3 to 6 are hidden).
+
+    Examples
+    --------
+    >>> _round5_threshold(11, "t")
+    >>> _round5_threshold(7, "t")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ConfigError: t must be at least 3 and not 7, 12, 17, ... under policy "round5"
+    """
+    if th < 3 or th % 5 == 2:
+        raise ConfigError(
+            f'{what} must be at least 3 and not 7, 12, 17, ... under policy "round5" (a count '
+            "of 1 or 2 would round to 0; with 7, a count shown as 5 could only be 7). Got "
+            f"{th!r} instead; 5 (the default) and 11 work."
+        )
 
 
 def _policy(name: Any, where: str, what: str = "The 'policy' key") -> str:

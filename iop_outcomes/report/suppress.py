@@ -91,6 +91,7 @@ import pandas as pd
 
 from .._stats import wilson_ci
 from ..exceptions import ConfigError
+from .config import _round5_threshold
 
 __all__ = [
     "suppress",
@@ -369,11 +370,8 @@ def suppress(
             f"The 'policy' parameter of suppress must be one of {TABLE_POLICIES} (turn "
             f"suppression off with threshold=None). Got {policy!r} instead."
         )
-    if policy == "round5" and threshold is not None and threshold < 3:
-        raise ConfigError(
-            "The 'threshold' parameter of suppress must be at least 3 under policy 'round5' "
-            f"(a count of 1 or 2 would round to 0 and read as none). Got {threshold!r} instead."
-        )
+    if policy == "round5" and threshold is not None:
+        _round5_threshold(threshold, "The 'threshold' parameter of suppress")
     df = table.reset_index(drop=True) if not table.index.is_unique else table
     counts = list(counts) if counts is not None else _default_counts(df)
     derived = dict(derived or {})

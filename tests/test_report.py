@@ -816,9 +816,32 @@ def _interval_leaks(out: Path, exact: Path, th: int = 5) -> list:
     return sorted(k for k, (lo, hi) in var.items() if lo == hi and lo != 0)
 
 
-def test_round5_attacker_finds_unrounded_numbers():
+def test_round5_attacker_finds_unrounded_numbers(tmp_path):
     """The audit above can fail: a rate computed from the exact 13 of 113 beside the rounded
-    15 of 115, or a mean printed to six decimals, gives the exact counts back."""
+    15 of 115, a mean printed to six decimals, or rounded counts whose sums leave one value
+    (116 admitted shown as 115, with 110 + <5 endpoint-scored and 50 + 70 followed up) give
+    exact counts back."""
+    flow = [
+        ("admitted", "admitted", 116),
+        ("endpoint", "discharged, endpoint scored", 112),
+        ("endpoint", "discharged, no endpoint score", 4),
+        ("followup_1m", "responded", 48),
+        ("followup_1m", "eligible, no response", 68),
+    ]
+    for d, shown in (
+        (tmp_path / "x", str),
+        (tmp_path / "r", lambda v: "<5" if v < 5 else str(5 * round(v / 5))),
+    ):
+        (d / "tables").mkdir(parents=True)
+        pd.DataFrame(
+            [(a, b, shown(v), shown(v)) for a, b, v in flow],
+            columns=["stage", "status", "in_person", "All"],
+        ).to_csv(d / "tables" / "participant_flow.csv", index=False)
+        pd.DataFrame(
+            [(g, shown(116), shown(112), shown(4)) for g in ("Overall", "in_person")],
+            columns=["group", "n_episodes", "n_paired", "n_unpaired"],
+        ).to_csv(d / "tables" / "change_x.csv", index=False)
+    assert ("flow", 0, "in_person") in _interval_leaks(tmp_path / "r", tmp_path / "x")
     lo, hi = _wilson(13, 113)
     assert _proportion_leak(15, 115, 13 / 113, lo, hi, 5)
     lo, hi = _wilson(15, 115)

@@ -268,6 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
         "chromium, chromium-browser or google-chrome, or named by IOP_OUTCOMES_CHROMIUM); "
         "PAPER is a4 (the default) or letter",
     )
+    r.add_argument(
+        "--suppression",
+        metavar="POLICY",
+        help="disclosure control: 'cms' (counts 1-10 hidden, with complementary suppression; "
+        "the default), 'round5' (counts rounded to the nearest 5, 1-4 shown as <5) or 'none' "
+        "(off, stated on the first page); overrides [suppression] policy in --config "
+        "(see docs/report.md, Disclosure control)",
+    )
     _reading_options(r, config=True)
 
     y = sub.add_parser(
@@ -312,6 +320,8 @@ def _config(args):
     given = {k: getattr(args, k) for k in READING if getattr(args, k, None) is not None}
     if given:
         cfg = StudyConfig(**{**cfg.__dict__, **given})
+    if getattr(args, "suppression", None) is not None:  # report --suppression POLICY
+        cfg = cfg.with_policy(args.suppression)
     return cfg
 
 
@@ -499,6 +509,7 @@ def cmd_summary(args) -> int:
             total_col="n_episodes",
             total_row="Overall",
             complements={"n_paired": "n_episodes"},
+            policy="round5" if cfg.suppression_policy == "round5" else "cms",
             small_n={
                 c: "n_paired"
                 for c in (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html as html_module
 import json
 import re
 import subprocess
@@ -596,25 +597,284 @@ def _explained(leaks: list, truth: pd.DataFrame) -> list[str]:
     return out
 
 
-def test_no_small_count_is_the_difference_of_counts_in_different_tables(small):
-    """An attacker's audit of the written tables. 240 episodes: in_person has 116 admitted
-    and 112 paired PHQ-9 episodes (truth from the episode table), so 4 are unpaired; each
-    table alone hides that 4, but 116 in one table beside 112 in another gave it back."""
-    sim, [(_, out), _] = small
+@pytest.fixture(scope="module")
+def policies(small, tmp_path_factory):
+    """The 240-episode report of ``small`` under every disclosure-control policy:
+    ``{policy: (sim, report, out)}``."""
+    sim, [(rep, out), _] = small
+    built = {"cms": (sim, rep, out)}
+    for policy in ("round5", "none"):
+        d = tmp_path_factory.mktemp(f"policy_{policy}")
+        cfg = {**FAST, "suppression": {"policy": policy}}
+        built[policy] = (sim, iop.report(sim, config=cfg, out=d, strict=True), d)
+    return built
+
+
+#: the smallest count each policy shows (counts below it are hidden)
+_SHOWN_FROM = {"cms": 11, "round5": 5, "none": 11}
+
+
+@pytest.mark.parametrize("policy", ["cms", "round5", "none"])
+def test_no_small_count_is_the_difference_of_counts_in_different_tables(policies, policy):
+    """An attacker's audit of the written tables, under every policy. 240 episodes:
+    in_person has 116 admitted and 112 paired PHQ-9 episodes (truth from the episode table),
+    so 4 are unpaired; each table alone hides that 4, but 116 in one table beside 112 in
+    another gave it back. Under "cms" no published difference is a small count; under
+    "round5" no published number is exact (every count a multiple of 5, every percentage and
+    interval the one of the rounded counts, no mean singling out its n:
+    :func:`_round5_leaks`); under "none" the audit finds the 4 (the audit can fail)."""
+    sim, _, out = policies[policy]
+    th = _SHOWN_FROM[policy]
     truth = _episode_truth(sim, "PHQ-9", "format")
     d = truth["admitted"] - truth["paired"]
     assert truth.loc["in_person", "paired"] >= 11 and 1 <= d["in_person"] <= 10
+    found = []
     for inst in ("PHQ-9", "GAD-7"):
         for col in ("format", "site"):
             know = _attacker(out, inst, col, primary=inst == "PHQ-9")
-            assert _leaks(know) == [], (inst, col)
+            found += [(inst, col, *x) for x in _leaks(know, threshold=th)]
     for col in ("format", "site"):
-        leaks = _cross_leaks(out, col)
-        assert leaks == [], _explained(leaks, _across_truth(sim, col))
+        leaks = _cross_leaks(out, col, threshold=th)
+        found += [(col, *x) for x in _explained(leaks, _across_truth(sim, col))]
+    if policy == "round5":
+        found += _round5_leaks(out, th)
+        found += _interval_leaks(out, policies["none"][2], th)
     know = _attacker(out, "PHQ-9", "format", primary=True)
+    if policy == "none":
+        assert ("PHQ-9", "format", "in_person", "admitted", 116.0, 112.0) in found
+        return
+    assert found == []
     # the unpaired count itself is never published or derivable
     for a in know["in_person"]["admitted"]:
         assert a - d["in_person"] not in know["in_person"]["paired"]
+
+
+#: proportion tables: (table name prefix, k column, n column, estimate column)
+_PROPORTIONS = (
+    ("rates_", "k", "n", "rate"),
+    ("clinsig_", "count", "n", "estimate"),
+    ("nhs_benchmark", "count", "n", "estimate"),
+    ("quality_measures", "numerator", "denominator", "estimate"),
+    ("followup_response", "n_responded", "n_eligible", "estimate"),
+    ("durability", "count", "n", "estimate"),
+)
+
+
+def _wilson(k: float, n: float, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval written out (Wilson 1927)."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def _round5_candidates(shown: float, th: int) -> range:
+    """The exact counts a count published under "round5" can stand for."""
+    return range(max(int(shown) - 2, th), int(shown) + 3) if shown else range(0, 1)
+
+
+def _proportion_leak(k, n, est, lo, hi, th: int) -> bool:
+    """Whether a published proportion (with its Wilson interval) singles out exact counts
+    other than the rounded ones shown beside it: the attacker tries every pair of exact
+    counts that round to the published ``k`` and ``n``."""
+    fits = {
+        (a, b)
+        for a in _round5_candidates(k, th)
+        for b in _round5_candidates(n, th)
+        if 0 <= a <= b
+        and b > 0
+        and abs(a / b - est) < 5e-7
+        and all(abs(x - y) < 5e-7 for x, y in zip(_wilson(a, b), (lo, hi), strict=True))
+    }
+    return bool(fits) and (k, n) not in fits
+
+
+def _mean_leak(means: list[str], n: float, th: int) -> bool:
+    """Whether published means of whole-number scores single out their exact n: the sum
+    ``mean * n`` must be a whole number, to the precision the CSV prints the mean."""
+    fits = []
+    for cand in _round5_candidates(n, th):
+        ok = True
+        for m in means:
+            x = _num(m)
+            if x is None:
+                continue
+            tol = 0.5 * 10 ** -(len(m.split(".")[1]) if "." in m else 0) * cand + 1e-9
+            ok &= abs(x * cand - round(x * cand)) <= tol
+        if ok:
+            fits.append(cand)
+    return len(fits) == 1
+
+
+def _round5_leaks(out: Path, th: int = 5) -> list:
+    """What an attacker who knows the "round5" rules gets exactly from the written CSVs:
+    a count that is not a multiple of 5 (an unrounded count), a percentage or interval that
+    is not the one of the rounded counts beside it (then the exact pair is found by trying
+    the 25 pairs that round to them), and means that single out the exact n."""
+    out_ = []
+    for p in sorted((out / "tables").glob("*.csv")):
+        f = pd.read_csv(p, dtype=str, keep_default_na=False)
+        cols = [c for c in f.columns if c in COUNT_COLUMNS]
+        if p.stem == "participant_flow":
+            cols = [c for c in f.columns if c not in ("stage", "status")]
+        if p.stem.startswith("severity_shift"):
+            cols = [c for c in f.columns if c != "baseline band"]
+        if p.stem == "ledger_reasons":
+            cols = ["rows"]
+        for c in cols:
+            for v in f[c]:
+                x = _num(v)
+                if x is not None and x % 5:
+                    out_.append((p.stem, c, v, "not rounded"))
+        for prefix, k, n, e in _PROPORTIONS:
+            if not p.stem.startswith(prefix) or k not in f:
+                continue
+            for _, r in f.iterrows():
+                vals = [_num(r[c]) for c in (k, n, e, "ci_low", "ci_high")]
+                if None in vals:
+                    continue
+                if _proportion_leak(*vals, th):
+                    out_.append((p.stem, r.iloc[0], r.iloc[1], "exact counts behind the rate"))
+        if p.stem.startswith("change_"):
+            for _, r in f.iterrows():
+                n = _num(r["n_paired"])
+                if n is not None and _mean_leak([r["baseline_mean"], r["endpoint_mean"]], n, th):
+                    out_.append((p.stem, r["group"], "exact n behind the means"))
+    return out_
+
+
+def _shown_bounds(v: str, th: int) -> tuple[int, int]:
+    """The exact counts a cell published under "round5" can stand for: ``<5`` is 1 to 4, a
+    shown 5 is 5 to 7 (3 and 4 would read ``<5``), 115 is 113 to 117, 0 is 0."""
+    if v == f"<{th}":
+        return (1, th - 1)
+    x = _num(v)
+    if x is None:
+        return (0, 10**9)
+    return (0, 0) if x == 0 else (max(int(x) - 2, th), int(x) + 2)
+
+
+def _interval_leaks(out: Path, exact: Path, th: int = 5) -> list:
+    """An attacker who reasons with bounds: every published count of the participant flow and
+    the change tables is an interval of possible exact counts, and the sums that hold between
+    them (groups add up to the whole cohort, a flow stage's statuses to the episodes admitted,
+    paired + unpaired = episodes; learnt here from the same report built without disclosure
+    control, ``exact``) narrow the intervals, repeated until nothing changes. Returns every
+    count pinned to one exact value other than 0."""
+    var: dict = {}
+    cons: list = []
+
+    def read(d: Path, name: str) -> pd.DataFrame:
+        return pd.read_csv(d / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
+
+    flow, flow_x = read(out, "participant_flow"), read(exact, "participant_flow")
+    cols = list(flow.columns[2:])
+    for i, r in flow.iterrows():
+        for g in cols:
+            var[("flow", i, g)] = _shown_bounds(r[g], th)
+        cons.append((("flow", i, cols[-1]), [("flow", i, g) for g in cols[:-1]]))
+    adm = flow.index[flow["stage"] == "admitted"][0]
+    for stage, rows in flow.groupby("stage").groups.items():
+        for g in cols:
+            if stage != "admitted" and sum(float(flow_x.loc[r, g]) for r in rows) == float(
+                flow_x.loc[adm, g]
+            ):
+                cons.append((("flow", adm, g), [("flow", r, g) for r in rows]))
+    for p in sorted((out / "tables").glob("change_*.csv")):
+        t, tx = read(out, p.stem), read(exact, p.stem)
+        counts = ("n_episodes", "n_paired", "n_unpaired")
+        for i, r in t.iterrows():
+            for c in counts:
+                var[(p.stem, i, c)] = _shown_bounds(r[c], th)
+            cons.append(
+                ((p.stem, i, "n_episodes"), [(p.stem, i, "n_paired"), (p.stem, i, "n_unpaired")])
+            )
+        tot = t.index[t["group"] == "Overall"][0]
+        rest = [i for i in t.index if i != tot]
+        for c in counts:
+            if sum(float(tx.loc[i, c]) for i in rest) == float(tx.loc[tot, c]):
+                cons.append(((p.stem, tot, c), [(p.stem, i, c) for i in rest]))
+    changed = True
+    while changed:
+        changed = False
+        for total, members in cons:
+            lo = {k: var[k][0] for k in (total, *members)}
+            hi = {k: var[k][1] for k in (total, *members)}
+            new = {
+                total: (
+                    max(lo[total], sum(lo[m] for m in members)),
+                    min(hi[total], sum(hi[m] for m in members)),
+                )
+            }
+            for m in members:
+                others_lo = sum(lo[o] for o in members if o != m)
+                others_hi = sum(hi[o] for o in members if o != m)
+                new[m] = (max(lo[m], lo[total] - others_hi), min(hi[m], hi[total] - others_lo))
+            for k, b in new.items():
+                if b != var[k]:
+                    var[k], changed = b, True
+    return sorted(k for k, (lo, hi) in var.items() if lo == hi and lo != 0)
+
+
+def test_round5_attacker_finds_unrounded_numbers(tmp_path):
+    """The audit above can fail: a rate computed from the exact 13 of 113 beside the rounded
+    15 of 115, a mean printed to six decimals, or rounded counts whose sums leave one value
+    (116 admitted shown as 115, with 110 + <5 endpoint-scored and 50 + 70 followed up) give
+    exact counts back."""
+    flow = [
+        ("admitted", "admitted", 116),
+        ("endpoint", "discharged, endpoint scored", 112),
+        ("endpoint", "discharged, no endpoint score", 4),
+        ("followup_1m", "responded", 48),
+        ("followup_1m", "eligible, no response", 68),
+    ]
+    for d, shown in (
+        (tmp_path / "x", str),
+        (tmp_path / "r", lambda v: "<5" if v < 5 else str(5 * round(v / 5))),
+    ):
+        (d / "tables").mkdir(parents=True)
+        pd.DataFrame(
+            [(a, b, shown(v), shown(v)) for a, b, v in flow],
+            columns=["stage", "status", "in_person", "All"],
+        ).to_csv(d / "tables" / "participant_flow.csv", index=False)
+        pd.DataFrame(
+            [(g, shown(116), shown(112), shown(4)) for g in ("Overall", "in_person")],
+            columns=["group", "n_episodes", "n_paired", "n_unpaired"],
+        ).to_csv(d / "tables" / "change_x.csv", index=False)
+    assert ("flow", 0, "in_person") in _interval_leaks(tmp_path / "r", tmp_path / "x")
+    lo, hi = _wilson(13, 113)
+    assert _proportion_leak(15, 115, 13 / 113, lo, hi, 5)
+    lo, hi = _wilson(15, 115)
+    assert not _proportion_leak(15, 115, 15 / 115, lo, hi, 5)
+    assert _mean_leak([f"{1614 / 113:.6f}", f"{1001 / 113:.6f}"], 115, 5)  # n = 113
+    assert not _mean_leak([f"{1614 / 113:.1f}", f"{1001 / 113:.1f}"], 115, 5)
+
+
+@pytest.mark.parametrize("policy", ["cms", "round5", "none"])
+def test_policy_is_stated_in_the_methods_and_on_the_first_page(policies, policy):
+    _, rep, out = policies[policy]
+    page = re.sub(r"\s+", " ", html_module.unescape((out / "report.html").read_text()))
+    meth = page[page.index('id="methods"') : page.index('id="provenance"')]
+    summary = page[page.index('id="summary"') : page.index('id="data-quality"')]
+    banner = 'class="banner"' in page
+    if policy == "cms":
+        assert "Small-cell suppression: counts from 1 to 10 are shown as '<11'" in meth
+        assert "Cell size suppression policy (minimum cell size 11)" in meth
+        assert "Counts from 1 to 10 are hidden (shown as '<11')" in summary and not banner
+        assert rep.provenance["suppression"] == "threshold 11 (counts 1-10 hidden)"
+    elif policy == "round5":
+        assert 'Disclosure control (policy "round5"' in meth
+        assert "rounded to the nearest 5 (for example 7 is shown as 5 and 13 as 15)" in meth
+        assert "NHS England" in meth and "Mental Health Services Data Set" in meth
+        assert "every count is rounded to the nearest 5" in summary and not banner
+        assert rep.provenance["suppression"].startswith("round5: counts rounded")
+        assert rep.provenance["configuration"]["suppression_policy"] == "round5"
+        assert ">&lt;5<" in (out / "report.html").read_text()
+    else:
+        assert 'policy "none"' in meth and "must not be shared outside" in meth
+        assert "Small-cell suppression is OFF in this report" in page and banner
+        assert rep.provenance["suppression"] == "OFF"
+        assert "&lt;11" not in (out / "report.html").read_text()
 
 
 def test_cross_table_audit_sees_the_numbers_when_suppression_is_off(tmp_path):
@@ -745,18 +1005,23 @@ def test_files_do_not_depend_on_the_last_bits_of_a_number(tmp_path):
     assert re.findall(rb'id="p[0-9a-f]{10}"', a[2]) == [] and re.findall(rb'id="p\d+"', a[2])
 
 
-def test_headline_stays_shown_when_a_few_episodes_lack_an_endpoint(tmp_path):
-    """Issue 11: 6 of the admitted episodes lack a PHQ-9 score at one end. The overall paired
-    n and the overall response, remission and recovery rates stay shown (complements are
-    taken elsewhere: here the number admitted), and the attacker's audit of the written
-    tables still recovers no small count."""
+def _six_unpaired():
+    """The 240-episode data with all but 6 of the episodes without a PHQ-9 pair left out."""
     sim = iop.synth.generate(n_episodes=240, seed=11)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ep = iop.episodes(iop.load(sim.data).data, instrument="PHQ-9")
     unpaired = ep.loc[ep["baseline"].isna() | ep["endpoint"].isna(), "episode_id"]
     assert len(unpaired) > 6
-    sim = dataclasses.replace(sim, data=sim.data[~sim.data["episode_id"].isin(unpaired.iloc[6:])])
+    return dataclasses.replace(sim, data=sim.data[~sim.data["episode_id"].isin(unpaired.iloc[6:])])
+
+
+def test_headline_stays_shown_when_a_few_episodes_lack_an_endpoint(tmp_path):
+    """Issue 11: 6 of the admitted episodes lack a PHQ-9 score at one end. The overall paired
+    n and the overall response, remission and recovery rates stay shown (complements are
+    taken elsewhere: here the number admitted), and the attacker's audit of the written
+    tables still recovers no small count."""
+    sim = _six_unpaired()
     iop.report(sim, config=FAST, out=tmp_path, strict=True)
     truth = _episode_truth(sim, "PHQ-9", "format")
     admitted, paired = truth["admitted"].sum(), truth["paired"].sum()
@@ -821,3 +1086,46 @@ def test_flow_without_comparison_groups_counts_every_episode():
     got = dict(zip(wide["status"], wide["All"], strict=True))
     assert got["admitted"] == 4
     assert got["baseline measured"] == 3 and got["no baseline score"] == 1
+
+
+@pytest.mark.parametrize("policy", ["round5", "none"])
+def test_headline_stays_shown_under_every_policy(tmp_path, policy):
+    """The same 6 episodes without an endpoint (the "cms" case is the test above): the overall
+    paired n and the response, remission and recovery rates are shown, rounded under
+    "round5" (rates worked out from the rounded counts), exact under "none"."""
+    sim = _six_unpaired()
+    cfg = {**FAST, "sensitivity": {"enabled": False}, "suppression": {"policy": policy}}
+    iop.report(sim, config=cfg, out=tmp_path, strict=True)
+    truth = _episode_truth(sim, "PHQ-9", "format")
+    admitted, paired = truth["admitted"].sum(), truth["paired"].sum()
+    assert admitted - paired == 6 and paired >= 100
+
+    def shown(x):  # 7 -> 5, 13 -> 15 under round5; as it is under none
+        return 5 * int(x / 5 + 0.5) if policy == "round5" else int(x)
+
+    def table(name):
+        return pd.read_csv(tmp_path / "tables" / f"{name}.csv", dtype=str)
+
+    change = table("change_phq_9_format").set_index("group")
+    assert float(change.loc["Overall", "n_paired"]) == shown(paired)
+    assert float(change.loc["Overall", "n_episodes"]) == shown(admitted)
+    assert float(change.loc["Overall", "n_unpaired"]) == shown(6)  # 6 -> 5: not exact
+    rates = table("rates_phq_9_format")
+    for measure in ("response (≥50% reduction)", "remission"):
+        r = rates[(rates["group"] == "Overall") & (rates["measure"] == measure)].iloc[0]
+        assert float(r["n"]) == shown(paired)
+        assert float(r["rate"]) == pytest.approx(float(r["k"]) / float(r["n"]), abs=1e-6)
+        assert (float(r["ci_low"]), float(r["ci_high"])) == pytest.approx(
+            _wilson(float(r["k"]), float(r["n"])), abs=1e-6
+        )
+    cs = table("clinsig_phq_9")
+    rec = cs[(cs["group"] == "Overall") & (cs["outcome"] == "recovered")].iloc[0]
+    assert float(rec["n"]) == shown(paired)
+    assert float(rec["estimate"]) == pytest.approx(float(rec["count"]) / shown(paired), abs=1e-6)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (tmp_path / "report.html").read_text()))
+    assert f"{shown(paired):,} of {shown(admitted):,} episodes had a PHQ-9 score at both" in text
+    glance = text.split("At a glance", 1)[1].split("Do not conclude")[0]
+    r = rates[(rates["group"] == "Overall") & rates["measure"].str.startswith("response")]
+    assert f"{100 * float(r['rate'].iloc[0]):.1f}% (95% CI" in glance
+    if policy == "round5":
+        assert _round5_leaks(tmp_path) == []

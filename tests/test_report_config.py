@@ -168,3 +168,66 @@ def test_missing_data_sensitivity_in_the_report_follows_the_study_rules(tmp_path
         iop.report(iop.synth.generate(n_episodes=80, seed=4), config=cfg, out=tmp_path)
     assert len(seen) == 1
     assert (seen[0]["baseline"], seen[0]["endpoint"]) == ("label:intake", "label:discharge")
+
+
+def test_suppression_policy_from_the_study_file(tmp_path):
+    import pytest
+
+    from iop_outcomes.exceptions import ConfigError
+    from iop_outcomes.report.config import StudyConfig, load_config
+
+    cfg = load_config({})
+    assert (cfg.suppression_policy, cfg.suppression_threshold) == ("cms", 11)
+    assert "suppression_policy" not in cfg.to_dict()  # the default is not repeated
+    cfg = load_config({"suppression": {"policy": "round5"}})
+    assert (cfg.suppression_policy, cfg.suppression_threshold) == ("round5", 5)
+    assert cfg.to_dict()["suppression_policy"] == "round5"
+    cfg = load_config({"suppression": {"policy": "round5", "threshold": 11}})
+    assert cfg.suppression_threshold == 11  # "<11" as configured
+    cfg = load_config({"suppression": {"policy": "cms", "threshold": 6}})
+    assert cfg.suppression_threshold == 6
+    cfg = load_config({"suppression": {"policy": "None"}})  # case does not matter
+    assert (cfg.suppression_policy, cfg.suppression_threshold) == ("none", None)
+    # the older keys keep working: enabled = false is the policy "none"
+    cfg = load_config({"suppression": {"enabled": False, "threshold": 5}})
+    assert (cfg.suppression_policy, cfg.suppression_threshold) == ("none", None)
+    assert not StudyConfig(suppression_enabled=False).suppression_enabled
+    # a misspelt policy names the valid ones and the nearest
+    study = tmp_path / "study.toml"
+    study.write_text('[suppression]\npolicy = "round_5"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(study)
+    msg = str(e.value)
+    assert "The 'policy' key in [suppression] in " in msg and str(study) in msg
+    assert "must be one of 'cms', 'round5', 'none'" in msg
+    assert msg.endswith("Got 'round_5' instead; did you mean 'round5'?")
+    with pytest.raises(ConfigError, match=r"Got 'hipaa' instead\.$"):
+        load_config({"suppression": {"policy": "hipaa"}})
+    with pytest.raises(ConfigError, match=r"enabled = false and policy = 'round5'"):
+        load_config({"suppression": {"policy": "round5", "enabled": False}})
+    for bad in (2, 7):
+        with pytest.raises(ConfigError, match=r"at least 3 and not 7, 12, 17, ... under policy"):
+            load_config({"suppression": {"policy": "round5", "threshold": bad}})
+    with pytest.raises(ConfigError, match=r"Known keys: \['enabled', 'policy', 'threshold'\]"):
+        load_config({"suppression": {"polcy": "cms"}})
+
+
+def test_suppression_option_on_the_command_line(tmp_path, capsys):
+    from iop_outcomes.cli import _config, build_parser, main
+
+    study = tmp_path / "study.toml"
+    study.write_text("[suppression]\nthreshold = 11\n")
+    data = tmp_path / "d.csv"
+    data.write_text("patient_id,instrument,assessment_date,total\n")
+
+    def cfg(*extra):
+        return _config(build_parser().parse_args(["report", str(data), "--out", "o", *extra]))
+
+    assert cfg().suppression_policy == "cms"
+    assert cfg("--suppression", "round5").suppression_threshold == 5
+    got = cfg("--config", str(study), "--suppression", "round5")
+    assert (got.suppression_policy, got.suppression_threshold) == ("round5", 11)  # the file's
+    assert cfg("--suppression", "none").suppression_threshold is None
+    code = main(["report", str(data), "--out", str(tmp_path / "r"), "--suppression", "cmss"])
+    err = capsys.readouterr().err
+    assert code == 3 and "--suppression" in err and "did you mean 'cms'?" in err

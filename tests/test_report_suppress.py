@@ -466,3 +466,151 @@ def test_headline_counts_are_complements_only_when_nothing_else_protects():
     t2 = pd.DataFrame({"a": [230], "b": [6]})
     got = suppress(t2, counts=["a", "b"], total_col=True, protect=pd.DataFrame({"a": [True]}))
     assert got.table.iloc[0].tolist() == ["*", "<11"]
+
+
+# ------------------------------------------------------------------ policy "round5"
+def _wilson(k: float, n: float, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval written out (Wilson 1927; Newcombe 1998, method 3)."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def test_round5_rounds_counts_to_the_nearest_5_and_hides_1_to_4():
+    t = pd.DataFrame({"group": list("abcdef"), "n": [7, 13, 2, 0, 8, 12]})
+    got = suppress(t, 5, policy="round5").table["n"].tolist()
+    assert got == [5, 15, "<5", 0, 10, 10]  # 7 -> 5, 13 -> 15, 2 -> "<5", 8 -> 10, 12 -> 10
+    # a configured threshold of 11 shows counts 1-10 as "<11" and rounds the rest
+    got = suppress(t.assign(n=[7, 13, 2, 0, 11, 12]), 11, policy="round5").table["n"].tolist()
+    assert got == ["<11", 15, "<11", 0, 10, 10]
+    # no complementary suppression: a total beside one small member stays shown (rounded)
+    t = pd.DataFrame({"g": ["x", "y", "total"], "n": [3, 110, 113]})
+    r = suppress(t, 5, policy="round5", total_row="total")
+    assert r.table["n"].tolist() == ["<5", 110, 115] and r.policy == "round5"
+    assert "rounded to the nearest 5" in r.notes[0] and "(1 cell)" in r.notes[0]
+
+
+def test_round5_percentages_come_from_the_rounded_counts():
+    """Worked example: 13 responders of 113 paired episodes are published as 15 of 115, and
+    the rate as 15 / 115 = 13.04 %, not 13 / 113 = 11.50 % (which, printed to six decimals,
+    is only 13 of 113 among the counts that round to 15 and 115). The Wilson interval of
+    15 of 115 is 8.07 % to 20.41 % (formula written out in :func:`_wilson`, and
+    statsmodels' proportion_confint(method="wilson"))."""
+    t = pd.DataFrame({"k": [13, 2, 40], "n": [113, 113, 52], "rate": [13 / 113, 2 / 113, 40 / 52]})
+    t["ci_low"], t["ci_high"] = 0.0, 1.0  # placeholders: recomputed from the rounded counts
+    r = suppress(
+        t,
+        5,
+        policy="round5",
+        counts=["k", "n"],
+        derived={c: ["k", "n"] for c in ("rate", "ci_low", "ci_high")},
+        proportions={"rate": ("k", "n")},
+        intervals={("ci_low", "ci_high"): ("k", "n")},
+    ).table
+    assert r.loc[0, ["k", "n"]].tolist() == [15, 115]
+    assert r.loc[0, "rate"] == pytest.approx(0.130435, abs=1e-6)
+    lo, hi = _wilson(15, 115)
+    assert (round(lo, 4), round(hi, 4)) == (0.0807, 0.2041)
+    assert r.loc[0, "ci_low"] == pytest.approx(lo, abs=1e-12)
+    assert r.loc[0, "ci_high"] == pytest.approx(hi, abs=1e-12)
+    sm = pytest.importorskip("statsmodels.stats.proportion")
+    assert (r.loc[0, "ci_low"], r.loc[0, "ci_high"]) == pytest.approx(
+        sm.proportion_confint(15, 115, method="wilson"), abs=1e-9
+    )
+    # a small k hides its rate and interval; 40 of 52 -> 40 of 50 = 80 %
+    assert r.loc[1].tolist() == ["<5", 115, "*", "*", "*"]
+    assert r.loc[2, "rate"] == pytest.approx(0.8)
+
+
+def test_round5_other_statistics_are_rounded_and_hidden_for_small_counts():
+    t = pd.DataFrame(
+        {
+            "n": [113, 3],
+            "mean": [14.283186, 12.333333],  # 1614 / 113: the exact n behind it
+            "ci_low": [13.1, 5.0],
+            "pvalue": [0.012345, 0.5],
+        }
+    )
+    r = suppress(
+        t,
+        5,
+        policy="round5",
+        counts=["n"],
+        derived={"ci_low": "n", "pvalue": "n"},
+        small_n={"mean": "n"},
+    ).table
+    assert r.loc[0].tolist() == [115, 14.3, 13.1, 0.01]
+    assert r.loc[1].tolist() == ["<5", "*", "*", "*"]
+    # at one decimal, every n that rounds to 115 has a whole-number sum of scores near
+    # 14.3 * n: the mean no longer singles out n = 113 (it did at six decimals)
+    near = [n for n in range(113, 118) if abs(14.283186 * n - round(14.283186 * n)) < 1e-4]
+    assert near == [113]
+    assert all(abs(14.3 * n - round(14.3 * n)) <= 0.05 * n for n in range(113, 118))
+
+
+def test_round5_checks_policy_and_threshold():
+    t = pd.DataFrame({"n": [7]})
+    with pytest.raises(ConfigError, match=r"'policy' parameter of suppress must be one of"):
+        suppress(t, policy="round10")
+    for bad in (2, 7, 12):  # 2 would round to 0; with 7 a shown 5 could only be 7
+        with pytest.raises(ConfigError, match=r"at least 3 and not 7, 12, 17"):
+            suppress(t, bad, policy="round5")
+    # off stays off whatever the policy
+    assert suppress(t, None, policy="round5").table["n"].tolist() == [7]
+
+
+def test_round5_proportions_only_in_their_rows():
+    """Durability: rates in some rows, a mean change (points) in another."""
+    t = pd.DataFrame(
+        {
+            "measure": ["change", "kept"],
+            "n": [103, 62],
+            "count": [np.nan, 48],
+            "estimate": [0.4321, 48 / 62],
+        }
+    )
+    r = suppress(
+        t,
+        5,
+        policy="round5",
+        counts=["n", "count"],
+        derived={"estimate": ["n", "count"]},
+        proportions={"estimate": ("count", "n")},
+        proportion_rows=np.array([False, True]),
+    ).table
+    assert r["n"].tolist() == [105, 60]
+    assert r.loc[0, "estimate"] == 0.4  # a mean: rounded to one decimal
+    assert r.loc[1, "estimate"] == pytest.approx(50 / 60)  # 48 of 62 -> 50 of 60
+
+
+def test_round5_shares_of_a_hidden_or_absent_total_are_hidden():
+    t = pd.DataFrame({"g": ["a", "b", "total"], "n": [2, 1, 3], "share": [2 / 3, 1 / 3, 1.0]})
+    r = suppress(t, 5, policy="round5", shares={"share": "n"}, total_row="total").table
+    assert r["share"].tolist() == ["*", "*", "*"] and r["n"].tolist() == ["<5", "<5", "<5"]
+    t = pd.DataFrame({"g": ["a", "b"], "n": [113, 37], "share": [113 / 150, 37 / 150]})
+    r = suppress(t, 5, policy="round5", shares={"share": "n"}).table  # no total row
+    assert r["n"].tolist() == [115, 35] and r["share"].tolist() == ["*", "*"]
+
+
+def test_round5_ranges_that_pin_an_exact_count_are_broken():
+    """Found by the attacker's audit of a 240-episode report: 116 in-person episodes admitted
+    (shown 115: 113 to 117); 112 with an endpoint score and 4 without (110 and "<5": together
+    109 to 116); 48 answered the 1-month follow-up and 68 did not (50 and 70: together 116 to
+    124). Rounded, each is safe; added up, the episodes admitted can only be 116. The
+    cross-table step hides one more count (the smallest shown one of a sum holding it), after
+    which no count is pinned."""
+    from iop_outcomes.report.disclosure import _round5_pins
+
+    def key(pop):
+        return ("PHQ-9", "format", "in_person", pop)
+
+    adm, scored, none, resp, nores = (key(p) for p in ("adm", "scored", "none", "resp", "no"))
+    reg = {adm: 116, scored: 112, none: 4, resp: 48, nores: 68}
+    cons = [(adm, (scored, none)), (adm, (resp, nores))]
+    out = _round5_pins(reg, {none}, cons, 5)
+    assert out == {none, resp}  # resp (48, shown 50) is the smallest shown count of its sum
+    # with 47 responders (shown 45: 45 to 47) the sums leave 116 to 117: nothing to hide
+    assert _round5_pins({**reg, resp: 47, nores: 69}, {none}, cons, 5) == {none}
+    # a headline count is hidden only when nothing else can be
+    assert _round5_pins(reg, {none}, cons, 5, protected=frozenset({resp})) == {none, nores}

@@ -20,9 +20,9 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     endpoint = "label:discharge else last_in_treatment"
     followup = "label"                     # or "window" (default)
 
-    [suppression]
-    threshold = 11                         # counts 1-10 shown as "<11"
-    enabled = true                         # false: explicit, and the report says so
+    [suppression]                          # disclosure control (docs/report.md)
+    policy = "cms"                         # "cms" (default), "round5" or "none"
+    threshold = 11                         # cms: counts 1-10 shown as "<11" (round5: 5)
 
     [report]                               # which episodes the report covers
     period = "2025-Q1..2025-Q4"            # a year, quarter, month, day or a range A..B
@@ -54,19 +54,36 @@ The command line's ``--period`` and ``--period-by`` override ``[report]``; its `
 ``--source``, ``--dictionary`` and ``--harmonize`` override these keys. With ``harmonize``, the
 short form stands in for the instrument it is scored from in ``instruments`` and
 ``primary_instrument`` (``"PHQ-8"`` for ``"PHQ-9"``).
+
+``[suppression] policy`` names the disclosure-control policy (:data:`POLICIES`; the command
+line's ``--suppression`` overrides it): ``"cms"`` hides counts 1-10 with complementary
+suppression, ``"round5"`` rounds every count to the nearest 5 and shows counts 1-4 as ``"<5"``,
+``"none"`` turns disclosure control off (explicitly: the report then says so on its first
+page). The older ``enabled = false`` means ``policy = "none"``; ``threshold`` sets the smallest
+count shown (default 11 under ``cms``, 5 under ``round5``).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigError
 
-__all__ = ["StudyConfig", "load_config"]
+__all__ = ["StudyConfig", "load_config", "POLICIES", "DEFAULT_POLICY"]
+
+#: Disclosure-control policies (``[suppression] policy``), each explained in docs/report.md
+#: and stated in the report's methods text; see :mod:`iop_outcomes.report.suppress`.
+POLICIES = ("cms", "round5", "none")
+#: The default policy: the CMS cell-size rule a US program's payers and accreditors expect,
+#: with exact counts a board can add up (docs/report.md, "Disclosure control").
+DEFAULT_POLICY = "cms"
+#: The smallest count shown under each policy when ``threshold`` is not set.
+DEFAULT_THRESHOLDS = {"cms": 11, "round5": 5, "none": 11}
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,9 @@ class StudyConfig:
     ('Pilot', 5, 'PHQ-9')
     >>> StudyConfig.from_dict({"suppression": {"enabled": False}}).suppression_threshold is None
     True
+    >>> cfg = StudyConfig.from_dict({"suppression": {"policy": "round5"}})
+    >>> cfg.suppression_policy, cfg.suppression_threshold
+    ('round5', 5)
     """
 
     title: str = "Program outcomes report"
@@ -94,7 +114,10 @@ class StudyConfig:
     margins: dict[str, float] = field(default_factory=dict)
     episode_rules: dict[str, Any] = field(default_factory=dict)
     suppression_enabled: bool = True
-    threshold: int = 11
+    #: the smallest count shown; ``None``: the policy's default (:data:`DEFAULT_THRESHOLDS`)
+    threshold: int | None = None
+    #: ``[suppression] policy``: one of :data:`POLICIES` (``enabled = false`` means ``"none"``)
+    suppression_policy: str = DEFAULT_POLICY
     trajectories_enabled: bool = True
     sensitivity_enabled: bool = True
     sensitivity_methods: tuple[str, ...] = ("completers", "locf", "bocf", "mi", "mixed")
@@ -123,6 +146,15 @@ class StudyConfig:
     given: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        policy = _policy(self.suppression_policy, "")
+        if not self.suppression_enabled:
+            policy = "none"
+        object.__setattr__(self, "suppression_policy", policy)
+        object.__setattr__(self, "suppression_enabled", policy != "none")
+        if self.threshold is None:
+            object.__setattr__(self, "threshold", DEFAULT_THRESHOLDS[policy])
+        if policy == "round5":
+            _round5_threshold(self.threshold, "The 'threshold' key in [suppression]")
         if self.period is not None or self.period_by != "discharge":
             from .period import parse_period
 
@@ -152,7 +184,7 @@ class StudyConfig:
     @property
     def suppression_threshold(self) -> int | None:
         """Threshold passed to :func:`suppress` (``None`` when turned off)."""
-        return self.threshold if self.suppression_enabled else None
+        return self.threshold if self.suppression_policy != "none" else None
 
     # ------------------------------------------------------------------ reading
     @classmethod
@@ -181,8 +213,9 @@ class StudyConfig:
         _check_keys(d, top, "the top level", where)
         kw: dict[str, Any] = {"source": source}
         given = [k for k in d if k in top]
-        if isinstance(d.get("comparison"), dict):
-            given += [f"comparison.{k}" for k in d["comparison"]]
+        for sec in ("comparison", "suppression"):
+            if isinstance(d.get(sec), dict):
+                given += [f"{sec}.{k}" for k in d[sec]]
         kw["given"] = tuple(given)
         for k in ("title", "subtitle", "primary_instrument"):
             if k in d:
@@ -254,15 +287,23 @@ class StudyConfig:
         if "episodes" in d:
             kw["episode_rules"] = _episode_rules(d["episodes"], where)
         sup = d.get("suppression", {})
-        _check_keys(sup, {"threshold": int, "enabled": bool}, "[suppression]", where)
+        _check_keys(sup, {"policy": str, "threshold": int, "enabled": bool}, "[suppression]", where)
         if "threshold" in sup:
             if sup["threshold"] < 1:
                 raise ConfigError(
                     f"The 'threshold' key in [suppression]{where} must be a positive integer "
                     f"(counts below it are hidden; default 11). Got {sup['threshold']!r} "
-                    "instead. To turn suppression off, write enabled = false."
+                    'instead. To turn suppression off, write policy = "none".'
                 )
             kw["threshold"] = sup["threshold"]
+        if "policy" in sup:
+            kw["suppression_policy"] = _policy(sup["policy"], f" in [suppression]{where}")
+            if sup.get("enabled") is False and kw["suppression_policy"] != "none":
+                raise ConfigError(
+                    f"[suppression]{where} says enabled = false and policy = "
+                    f'{sup["policy"]!r}. Write only policy = "none" to turn disclosure '
+                    "control off, or leave out enabled."
+                )
         if "enabled" in sup:
             kw["suppression_enabled"] = sup["enabled"]
         rep = d.get("report", {})
@@ -385,6 +426,26 @@ class StudyConfig:
             "harmonize": self.harmonize,
         }
 
+    def with_policy(self, policy: str) -> StudyConfig:
+        """The same configuration under another disclosure-control policy (the command line's
+        ``--suppression``); a ``threshold`` the study file set is kept, else the policy's own.
+
+        Examples
+        --------
+        >>> StudyConfig().with_policy("round5").suppression_threshold
+        5
+        >>> StudyConfig.from_dict({"suppression": {"threshold": 11}}).with_policy("round5").threshold
+        11
+        """
+        policy = _policy(policy, "", what="The --suppression option")
+        keep = "suppression.threshold" in self.given
+        return replace(
+            self,
+            suppression_policy=policy,
+            suppression_enabled=policy != "none",
+            threshold=self.threshold if keep else None,
+        )
+
     def margin_for(self, instrument: str) -> float | None:
         """Equivalence margin for an instrument (``None`` when not configured)."""
         return self.margins.get(instrument, self.margins.get("*"))
@@ -394,6 +455,8 @@ class StudyConfig:
         d = asdict(self)
         d.pop("source", None)
         d.pop("given", None)
+        if d["suppression_policy"] == DEFAULT_POLICY:
+            del d["suppression_policy"]  # recorded when another policy is chosen
         if d.get("mapping"):
             d["mapping"] = Path(d["mapping"]).name
         if d.get("episodes"):
@@ -443,6 +506,49 @@ def load_config(config: str | Path | dict | StudyConfig | None = None) -> StudyC
     raise ConfigError(
         "The 'config' parameter must be a path to a TOML file, a dict, a StudyConfig or None. "
         f"Got {type(config).__name__} instead."
+    )
+
+
+def _round5_threshold(th: int, what: str) -> None:
+    """A threshold the ``"round5"`` policy can use: at least 3 (1 and 2 would round to 0) and
+    not 7, 12, 17, ... (then the counts shown as ``threshold - 2`` could only be ``threshold``:
+    with 7, the counts that round to 5 are 3 to 7, and 3 to 6 are hidden).
+
+    Examples
+    --------
+    >>> _round5_threshold(11, "t")
+    >>> _round5_threshold(7, "t")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ConfigError: t must be at least 3 and not 7, 12, 17, ... under policy "round5"
+    """
+    if th < 3 or th % 5 == 2:
+        raise ConfigError(
+            f'{what} must be at least 3 and not 7, 12, 17, ... under policy "round5" (a count '
+            "of 1 or 2 would round to 0; with 7, a count shown as 5 could only be 7). Got "
+            f"{th!r} instead; 5 (the default) and 11 work."
+        )
+
+
+def _policy(name: Any, where: str, what: str = "The 'policy' key") -> str:
+    """A disclosure-control policy name checked against :data:`POLICIES` (case and spaces
+    ignored); an unknown one is reported with the nearest valid name.
+
+    Examples
+    --------
+    >>> _policy(" Round5", "")
+    'round5'
+    >>> _policy("round10", "")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ConfigError: The 'policy' key must be one of 'cms', 'round5', 'none' (see docs/report.md, Disclosure control). Got 'round10' instead; did you mean 'round5'?
+    """
+    key = str(name).strip().lower() if isinstance(name, str) else name
+    if key in POLICIES:
+        return key
+    near = difflib.get_close_matches(str(key), POLICIES, n=1, cutoff=0.5)
+    hint = f"; did you mean {near[0]!r}?" if near else "."
+    raise ConfigError(
+        f"{what}{where} must be one of {', '.join(map(repr, POLICIES))} (see "
+        f"docs/report.md, Disclosure control). Got {name!r} instead{hint}"
     )
 
 

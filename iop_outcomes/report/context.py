@@ -22,7 +22,7 @@ from .format import _fmt_param
 from .populations import _headline_keys, _Key
 from .render import ReportFigure, ReportTable, Section, figure_to_svg, plain_label
 from .safety import scrub_identifiers
-from .suppress import suppress
+from .suppress import ROUND5_DIGITS, _proportion_columns, round5, suppress
 
 
 class _Ctx:
@@ -44,6 +44,8 @@ class _Ctx:
     ):
         self.cfg = cfg
         self.threshold = cfg.suppression_threshold
+        #: the disclosure-control policy ("cms", "round5" or "none"; see .suppress)
+        self.policy = cfg.suppression_policy
         self.protected = _headline_keys(cfg) if protected is None else protected
         self.strict = strict
         self.tables: list[ReportTable] = []
@@ -89,6 +91,8 @@ class _Ctx:
             return f"<{th}"
         if hidden:
             return "a suppressed number of"
+        if self.policy == "round5":
+            return f"{int(round5(v)):,}"
         return f"{int(v):,}" if float(v).is_integer() else _fmt_param(v)
 
     def add_table(
@@ -117,6 +121,8 @@ class _Ctx:
         percent_rows: np.ndarray | None = None,
     ) -> ReportTable:
         df = scrub_identifiers(df.reset_index(drop=True))
+        if self.policy == "round5":  # statistics to one decimal (percentages to 0.1 %)
+            digits = min(digits, ROUND5_DIGITS)
         cell_keys = {
             c: [fn(row) for _, row in df.iterrows()] for c, fn in (keys or {}).items() if c in df
         }
@@ -140,6 +146,18 @@ class _Ctx:
             force=force,
             shares=shares,
             protect=protect,
+            policy="round5" if self.policy == "round5" else "cms",
+            **(
+                {
+                    **_proportion_columns(
+                        derived, complements, percent, percent_rows, self.cfg.ci_level
+                    ),
+                    # the precision the page shows: percentages to 0.1 %
+                    "digits": {c: 3 if c in percent else digits for c in df.columns},
+                }
+                if self.policy == "round5"
+                else {}
+            ),
         )
         hidden = st.hidden
         for c, ks in cell_keys.items():

@@ -4,7 +4,12 @@ Every count a table or the text publishes is registered under its population key
 (:mod:`.populations`); the sums between them (declared by the sections, implied by the
 grouping columns and by related populations) are solved here, and a count that the published
 numbers would give back is hidden everywhere (:func:`_hidden_populations`). The headline
-counts are hidden last (:func:`_protected_populations`)."""
+counts are hidden last (:func:`_protected_populations`).
+
+Under the ``"round5"`` policy (see :mod:`.suppress`) the same sums are used differently:
+every published count stands for the range of exact counts that round to it, and a count is
+hidden wherever the sums would narrow a range to one value (:func:`_round5_pins`). ``"none"``
+hides nothing."""
 
 from __future__ import annotations
 
@@ -41,33 +46,18 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
     count, one more count is hidden. Repeated until nothing changes; :func:`report` then
     rebuilds the tables with the result, whose own complementary suppression may hide more,
     until a pass hides nothing new.
+
+    This is the ``"cms"`` policy's step. Under ``"round5"`` every published count is rounded on
+    its own, so a difference of published counts is never an exact count; what the sums can
+    still do there is narrow the range each rounded count stands for until one is exact
+    (:func:`_round5_pins`). ``"none"`` hides nothing.
     """
     th = ctx.threshold
     if th is None:
         return frozenset()
-    reg: dict[_Key, float] = {}
-    hidden: set[_Key] = set()
-    for k, cells in ctx.cells.items():
-        reg[k] = cells[0][0]
-        # hidden somewhere, or two tables disagree on the count (then it is not one
-        # population after all, and hiding it everywhere is the safe reading)
-        if any(h for _, h in cells) or len({v for v, _ in cells}) > 1:
-            hidden.add(k)
-    cons: list[tuple[_Key, tuple[_Key, ...]]] = list(ctx.identities)
-    cons += _related_pairs(reg)
-    # overall = sum over the groups of each grouping column
-    values: dict[tuple[str, str], set[str]] = {}
-    for inst, gcol, val, _ in reg:
-        if gcol != _ALL and not gcol.endswith("(contrast)"):
-            values.setdefault((inst, gcol), set()).add(val)
-    pops = sorted({(k[0], k[3]) for k in reg})
-    for (inst, gcol), vals in sorted(values.items()):
-        for i2, pop in pops:
-            if i2 != inst:
-                continue
-            members = tuple((inst, gcol, v, pop) for v in sorted(vals))
-            if any(m in reg for m in members):
-                cons.append(((inst, _ALL, _ALL, pop), members))
+    reg, hidden, cons = _constraints(ctx)
+    if ctx.policy == "round5":
+        return _round5_pins(reg, hidden, cons, th, ctx.protected)
 
     def peel() -> None:
         changed = True
@@ -104,6 +94,35 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
             break
         hidden.add(pick)
     return frozenset(hidden)
+
+
+def _constraints(ctx: _Ctx) -> tuple[dict, set, list]:
+    """The published counts (``reg``: population -> count), those hidden somewhere, and the
+    sums between them ``(total, members)`` (see :func:`_hidden_populations`)."""
+    reg: dict[_Key, float] = {}
+    hidden: set[_Key] = set()
+    for k, cells in ctx.cells.items():
+        reg[k] = cells[0][0]
+        # hidden somewhere, or two tables disagree on the count (then it is not one
+        # population after all, and hiding it everywhere is the safe reading)
+        if any(h for _, h in cells) or len({v for v, _ in cells}) > 1:
+            hidden.add(k)
+    cons: list[tuple[_Key, tuple[_Key, ...]]] = list(ctx.identities)
+    cons += _related_pairs(reg)
+    # overall = sum over the groups of each grouping column
+    values: dict[tuple[str, str], set[str]] = {}
+    for inst, gcol, val, _ in reg:
+        if gcol != _ALL and not gcol.endswith("(contrast)"):
+            values.setdefault((inst, gcol), set()).add(val)
+    pops = sorted({(k[0], k[3]) for k in reg})
+    for (inst, gcol), vals in sorted(values.items()):
+        for i2, pop in pops:
+            if i2 != inst:
+                continue
+            members = tuple((inst, gcol, v, pop) for v in sorted(vals))
+            if any(m in reg for m in members):
+                cons.append(((inst, _ALL, _ALL, pop), members))
+    return reg, hidden, cons
 
 
 def _complement_for(
@@ -244,3 +263,98 @@ def _linear_leak(
         if best is not None:
             return best
     return None
+
+
+def _round5_pins(
+    reg: dict,
+    hidden: set,
+    cons: Sequence[tuple[_Key, tuple[_Key, ...]]],
+    th: int,
+    protected: frozenset = frozenset(),
+) -> frozenset:
+    """The ``"round5"`` policy's cross-table step: counts to hide (``"*"``) so that no count
+    is pinned to its exact value by the ranges the rounded counts stand for.
+
+    A published count stands for a range of exact counts: ``"<5"`` for 1 to 4, a shown 5 for
+    5 to 7 (3 and 4 would read ``"<5"``), 115 for 113 to 117, 0 for 0 and ``"*"`` for any.
+    The sums between populations (:func:`_constraints`; an exact sum is an equation, one with
+    a positive remainder says ``total >= sum(members)``) narrow these ranges, repeated until
+    nothing changes (interval constraint propagation). Two counts shown as ``"<5"`` that add
+    up to a total shown as 10 are both 4 (1 to 4 each, 8 to 12 together); a count narrowed
+    to one value other than 0 is given away. Then one more count of a constraint holding it
+    is hidden (:func:`_complement_for`, headline counts last) and the ranges are worked out
+    again, until no count is pinned.
+
+    Examples
+    --------
+    >>> a, b, t = (("x", "g", "a", "n"), ("x", "g", "b", "n"), ("x", "*", "*", "n"))
+    >>> reg = {a: 4, b: 4, t: 8}
+    >>> sorted(_round5_pins(reg, {a, b}, [(t, (a, b))], 5))  # 8 shows as 10: hide it
+    [('x', '*', '*', 'n'), ('x', 'g', 'a', 'n'), ('x', 'g', 'b', 'n')]
+    >>> sorted(_round5_pins({**reg, t: 9}, {a, b}, [(t, (a, b))], 5))  # 9 -> 10: 7 to 8
+    [('x', 'g', 'a', 'n'), ('x', 'g', 'b', 'n')]
+    """
+    inf = float("inf")
+    hidden = set(hidden)
+    cons = [
+        (t, ms, reg[t] - sum(reg[m] for m in ms) == 0)
+        for t, ms in cons
+        if t in reg and all(m in reg for m in ms) and reg[t] - sum(reg[m] for m in ms) >= 0
+    ]
+    holding: dict[_Key, list[int]] = {}
+    for i, (t, ms, _) in enumerate(cons):
+        for k in (t, *ms):
+            holding.setdefault(k, []).append(i)
+
+    def ranges() -> dict[_Key, tuple[float, float]]:
+        bnd = {}
+        for k, v in reg.items():
+            if k in hidden:
+                bnd[k] = (1.0, th - 1.0) if 1 <= v < th else (0.0, inf)
+            elif v == 0:
+                bnd[k] = (0.0, 0.0)
+            else:
+                r = float(np.floor(v / 5 + 0.5) * 5)
+                bnd[k] = (max(r - 2, float(th)), r + 2)
+        todo = set(range(len(cons)))
+        while todo:
+            i = min(todo)
+            todo.discard(i)
+            t, ms, exact = cons[i]
+            lo = [bnd[m][0] for m in ms]
+            hi = [bnd[m][1] for m in ms]
+            new = {t: (max(bnd[t][0], sum(lo)), min(bnd[t][1], sum(hi)) if exact else bnd[t][1])}
+            for j, m in enumerate(ms):
+                o_lo = sum(lo[:j]) + sum(lo[j + 1 :])
+                o_hi = sum(hi[:j]) + sum(hi[j + 1 :])
+                m_lo = max(bnd[m][0], bnd[t][0] - o_hi) if exact else bnd[m][0]
+                new[m] = (m_lo, min(bnd[m][1], bnd[t][1] - o_lo))
+            for k, b in new.items():
+                if b != bnd[k] and b[0] <= b[1]:
+                    bnd[k] = b
+                    todo.update(holding.get(k, ()))
+        return bnd
+
+    for _ in range(len(reg) + 1):
+        bnd = ranges()
+        pinned = sorted(k for k, (lo, hi) in bnd.items() if lo == hi and reg[k] != 0)
+        if not pinned:
+            break
+        pick = None
+        for k in pinned:
+            for i in holding.get(k, ()):
+                t, ms, _ = cons[i]
+                c = _complement_for(t, ms, reg, hidden, protected)
+                if c is not None and (
+                    pick is None
+                    or (c in protected, reg[c], c) < (pick in protected, reg[pick], pick)
+                ):
+                    pick = c
+            if pick is None and k not in hidden:
+                pick = k  # in no sum that could be broken: hide the count itself
+            if pick is not None:
+                break
+        if pick is None:
+            break
+        hidden.add(pick)
+    return frozenset(hidden)

@@ -2,8 +2,8 @@
 
 >>> _n_of("1,126", "1,200")
 '1,126 of 1,200 episodes'
->>> _safe_count(7, 11), _safe_count(1200, 11)
-('<11', '1,200')
+>>> _safe_count(7, 11), _safe_count(1200, 11), _safe_count(1198, 5, rounded=True)
+('<11', '1,200', '1,200')
 >>> _month("last assessment 2025-06-17")
 'last assessment 2025-06'
 """
@@ -65,13 +65,53 @@ def _is_count_key(k: str) -> bool:
     return k in ("n", "count", "k") or k.startswith("n_") or k.endswith("_n")
 
 
-def _safe_count(v: Any, threshold: int | None) -> str:
-    """A count for running text, small-cell suppressed like the tables."""
+def _safe_count(v: Any, threshold: int | None, *, rounded: bool = False) -> str:
+    """A count for running text, small-cell suppressed like the tables (``rounded``: to the
+    nearest 5, the ``"round5"`` policy)."""
     if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool):
         return _fmt_param(v)
     if threshold is not None and 1 <= float(v) < threshold:
         return f"<{threshold}"
+    if rounded:
+        return f"{int(np.floor(float(v) / 5 + 0.5) * 5):,}"
     return f"{int(v):,}" if float(v).is_integer() else _fmt_param(v)
+
+
+def _disclosure_line(policy: str, threshold: int | None) -> str:
+    """The disclosure-control policy in one line (the provenance block).
+
+    >>> _disclosure_line("cms", 11)
+    'threshold 11 (counts 1-10 hidden)'
+    >>> _disclosure_line("round5", 5)
+    'round5: counts rounded to the nearest 5, counts 1-4 shown as <5'
+    """
+    if threshold is None or policy == "none":
+        return "OFF"
+    if policy == "round5":
+        return (
+            f"round5: counts rounded to the nearest 5, counts 1-{threshold - 1} shown as "
+            f"<{threshold}"
+        )
+    return f"threshold {threshold} (counts 1-{threshold - 1} hidden)"
+
+
+def _disclosure_sentence(policy: str, threshold: int | None) -> str:
+    """The disclosure-control policy in one sentence a board member reads (the summary).
+
+    >>> _disclosure_sentence("round5", 5)[:60]
+    'To protect privacy, every count is rounded to the nearest 5 '
+    """
+    if threshold is None or policy == "none":
+        return "Small-cell suppression was turned OFF for this report."
+    if policy == "round5":
+        return (
+            "To protect privacy, every count is rounded to the nearest 5 and counts from 1 to "
+            f"{threshold - 1} are shown as '<{threshold}'; percentages are worked out from the "
+            "rounded counts."
+        )
+    return (
+        f"Counts from 1 to {threshold - 1} are hidden (shown as '<{threshold}') to protect privacy."
+    )
 
 
 def _fmt_param(v: Any) -> str:

@@ -1,6 +1,14 @@
 """Small-cell suppression for shareable tables.
 
-Rules (after the CMS cell-size suppression policy and the NCHS/HHS practice of
+Two disclosure-control policies (``policy=``; a report names one in its study file, see
+:mod:`iop_outcomes.report.config` and docs/report.md, "Disclosure control"):
+
+* ``"cms"`` (the default): small counts hidden, with complementary suppression (below).
+* ``"round5"``: every count rounded to the nearest 5, small counts hidden (below).
+
+``threshold=None`` turns disclosure control off (the ``"none"`` policy of a report).
+
+Policy ``"cms"`` (after the CMS cell-size suppression policy and the NCHS/HHS practice of
 "complementary suppression"):
 
 1. **Primary suppression.** A count ``1 <= n < threshold`` (default 11, so counts 1–10) is
@@ -37,6 +45,39 @@ stops subtraction within a constraint; the report's cross-table step also solves
 sums together as one linear system. Neither reasons about bounds (non-negativity), and
 statistics other than counts and proportions (means, SDs, effect sizes) are hidden only for
 small counts, as they do not give a count back.
+
+Policy ``"round5"`` (the style of NHS England's published mental-health statistics: the NHS
+Talking Therapies for anxiety and depression monthly statistics and the Mental Health
+Services Monthly Statistics from the Mental Health Services Data Set, whose "rounding and
+suppression" notes hide small counts and round the others to the nearest 5):
+
+1. **Small counts.** A count ``1 <= n < threshold`` (default 5 in a report) is shown as
+   ``"<5"``; zero is shown.
+2. **Rounding.** Every other count is rounded to the nearest multiple of 5 (7 -> 5, 8 -> 10,
+   13 -> 15), totals included, each on its own: a total need not equal the sum of its rounded
+   parts. The same count is rounded the same way in every table, and the difference of two
+   rounded counts is never an exact count, so no complementary suppression is done here.
+   Rounding alone is not enough across sums, though: each rounded count stands for a range
+   (115: 113 to 117; ``"<5"``: 1 to 4), and sums narrow the ranges (two ``"<5"`` beside a
+   total of 10 are 4 and 4). A report therefore runs a cross-table step that hides (``"*"``,
+   through ``force=``) one more count wherever the ranges pin an exact count
+   (:func:`iop_outcomes.report.disclosure._round5_pins`).
+3. **Proportions from the rounded counts.** A proportion of ``k`` of ``n`` in the same row
+   (``proportions=``) is recomputed as ``round5(k) / round5(n)`` and its Wilson interval
+   (``intervals=``) from the same rounded counts; a share of the group's total row
+   (``shares=``) as ``round5(count) / round5(total)``. A reader can redo every percentage from
+   the table, and no percentage gives an unrounded count back (a rate of 13 / 113 printed to
+   six decimals would identify 13 and 113 among the counts that round to 15 and 115).
+   Where a publication computes its percentages from unrounded counts, this policy does not.
+4. **Other statistics** computed with an exact count (means, SDs, changes and their t
+   intervals, p-values, effect sizes: the other ``derived=`` and ``small_n=`` columns) are
+   hidden when their count is small and otherwise rounded to one decimal place (p-values to
+   two decimals, three below 0.01, and "< .001" below 0.001), so that their formulas (a mean times n is a whole number; a t interval's half-width
+   is t(n-1) SD / sqrt(n)) cannot be solved for the exact n in a group of usual size. Every
+   other number of the table is kept to the precision the report shows (``digits=``; a
+   report shows one decimal under this policy), not the six decimals of a CSV. This blurs, it does not prove: for groups of a few dozen
+   episodes a determined reader may still narrow the rounded n; choose ``"cms"`` when that
+   matters.
 """
 
 from __future__ import annotations
@@ -48,14 +89,57 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._stats import wilson_ci
 from ..exceptions import ConfigError
+from .config import _round5_threshold
 
-__all__ = ["suppress", "SuppressedTable", "DEFAULT_THRESHOLD", "COMPLEMENT_LABEL"]
+__all__ = [
+    "suppress",
+    "round5",
+    "SuppressedTable",
+    "DEFAULT_THRESHOLD",
+    "COMPLEMENT_LABEL",
+    "TABLE_POLICIES",
+]
 
 #: Default minimum cell size: counts 1–10 are shown as "<11".
 DEFAULT_THRESHOLD = 11
 #: Label of a cell hidden as a complement of a small cell, or derived from a hidden count.
 COMPLEMENT_LABEL = "*"
+#: The policies :func:`suppress` applies (a report's ``"none"`` is ``threshold=None``).
+TABLE_POLICIES = ("cms", "round5")
+#: Decimal places of the statistics other than counts and proportions under ``"round5"``
+#: (p-values: :func:`_round_p`); a report shows every other number to this precision too.
+ROUND5_DIGITS = 1
+_P_NAMES = ("pvalue", "p_value", "p")
+
+
+def _round_p(p: np.ndarray) -> np.ndarray:
+    """P-values under ``"round5"``: one significant digit's worth of precision, never a
+    false "< .001": two decimals from 0.01, three from 0.001 to 0.01, and 0 (printed
+    "< .001") below 0.001.
+
+    Examples
+    --------
+    >>> _round_p(np.array([0.012345, 0.0042, 0.0004, 0.75017])).tolist()
+    [0.01, 0.004, 0.0, 0.75]
+    """
+    p = np.asarray(p, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(p >= 0.01, np.round(p, 2), np.where(p >= 0.001, np.round(p, 3), 0.0 * p))
+
+
+def round5(x: Any) -> Any:
+    """Round counts to the nearest multiple of 5 (halves up; vectorized).
+
+    Examples
+    --------
+    >>> round5([7, 8, 13, 12, 115, 0])
+    array([  5.,  10.,  15.,  10., 115.,   0.])
+    >>> float(round5(2.5))
+    5.0
+    """
+    return np.floor(np.asarray(x, dtype=float) / 5.0 + 0.5) * 5.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +157,8 @@ class SuppressedTable:
         Minimum cell size; ``None`` when suppression was turned off.
     notes : tuple of str
         What was done, for printing under the table.
+    policy : {"cms", "round5"}
+        The policy applied (``"round5"``: the shown counts are rounded to the nearest 5).
     """
 
     table: pd.DataFrame
@@ -81,6 +167,7 @@ class SuppressedTable:
     derived: pd.DataFrame
     threshold: int | None
     notes: tuple[str, ...] = field(default=())
+    policy: str = "cms"
 
     @property
     def enabled(self) -> bool:
@@ -153,6 +240,12 @@ def suppress(
     shares: Mapping[str, str] | None = None,
     complement_label: str = COMPLEMENT_LABEL,
     protect: pd.DataFrame | None = None,
+    policy: str = "cms",
+    proportions: Mapping[str, tuple[str, str]] | None = None,
+    intervals: Mapping[tuple[str, str], tuple[str, str]] | None = None,
+    proportion_rows: np.ndarray | None = None,
+    ci_level: float = 0.95,
+    digits: int | Mapping[str, int] | None = None,
 ) -> SuppressedTable:
     """Hide small counts, their complements and the values derived from them.
 
@@ -213,6 +306,28 @@ def suppress(
         n, the responders) stay shown and a total or another group's count is hidden
         instead. A protected cell is still hidden when it is small, forced, or the only
         cell left that can protect a constraint (safety first).
+    policy : {"cms", "round5"}, default "cms"
+        ``"cms"``: the rules above. ``"round5"``: small counts hidden, every other count
+        rounded to the nearest 5, no complementary suppression, proportions recomputed from
+        the rounded counts and other statistics of a count rounded (module docstring).
+        ``complements``, ``by``, ``within``, ``total_row`` (except for ``shares``),
+        ``total_col``, ``column_totals`` and ``protect`` only matter under ``"cms"``.
+    proportions : dict, optional
+        Under ``"round5"``: ``{column: (k_column, n_column)}`` for a proportion ``k / n`` of
+        the same row, recomputed from the rounded counts.
+    intervals : dict, optional
+        Under ``"round5"``: ``{(low_column, high_column): (k_column, n_column)}`` for the
+        Wilson score interval of ``k / n`` at ``ci_level``, recomputed from the rounded counts.
+    proportion_rows : array of bool, optional
+        The rows where ``proportions`` and ``intervals`` hold (default: all); in the other
+        rows those columns are other statistics.
+    ci_level : float, default 0.95
+        Level of the recomputed Wilson intervals.
+    digits : int or dict, optional
+        Under ``"round5"``: decimals kept in every other numeric column (the precision the
+        report shows; a dict gives them per column; p-values as the other statistics): the written files then carry no more precision
+        than the page, which a model's p-value and interval together could otherwise be
+        solved with for its degrees of freedom, i.e. its exact n. ``None``: unchanged.
 
     Returns
     -------
@@ -226,6 +341,17 @@ def suppress(
     >>> s = suppress(t, derived={"pct": "n"})
     >>> s.table["n"].tolist(), s.table["pct"].tolist()
     ([120, 64, '*', '<11'], [55.0, 29.4, '*', '*'])
+
+    Rounded to the nearest 5, with the shares recomputed from the rounded counts
+    (64 -> 65 of 218 -> 220: 65 / 220 = 0.295455):
+
+    >>> t = t.assign(pct=t["n"] / 218)
+    >>> t.loc[4] = ["total", 218, 1.0]
+    >>> r = suppress(t, 5, policy="round5", shares={"pct": "n"}, total_row="total")
+    >>> r.table["n"].tolist()
+    [120, 65, 30, '<5', 220]
+    >>> [round(x, 6) if not isinstance(x, str) else x for x in r.table["pct"]]
+    [0.545455, 0.295455, 0.136364, '*', 1.0]
     """
     if not isinstance(table, pd.DataFrame):
         raise ConfigError(
@@ -239,6 +365,13 @@ def suppress(
             "The 'threshold' parameter of suppress must be a positive integer (counts below it "
             f"are hidden) or None to turn suppression off explicitly. Got {threshold!r} instead."
         )
+    if policy not in TABLE_POLICIES:
+        raise ConfigError(
+            f"The 'policy' parameter of suppress must be one of {TABLE_POLICIES} (turn "
+            f"suppression off with threshold=None). Got {policy!r} instead."
+        )
+    if policy == "round5" and threshold is not None:
+        _round5_threshold(threshold, "The 'threshold' parameter of suppress")
     df = table.reset_index(drop=True) if not table.index.is_unique else table
     counts = list(counts) if counts is not None else _default_counts(df)
     derived = dict(derived or {})
@@ -262,6 +395,12 @@ def suppress(
     ]
     if isinstance(total_col, str) and total_col not in counts:
         missing.append(total_col)
+    proportions = dict(proportions or {})
+    intervals = dict(intervals or {})
+    missing += [c for c in [*proportions, *(c for lh in intervals for c in lh)] if c not in df]
+    missing += [
+        c for kn in [*proportions.values(), *intervals.values()] for c in kn if c not in counts
+    ]
     if missing:
         raise ConfigError(
             f"suppress: column(s) {sorted(set(map(str, missing)))} not found among the count "
@@ -304,6 +443,27 @@ def suppress(
                 )
             fm = arr[:, [list(df.columns).index(c) for c in counts]] if counts else arr[:, :0]
         hidden |= fm & finite
+    if policy == "round5":
+        return _round5_table(
+            table,
+            df,
+            threshold=int(threshold),
+            counts=counts,
+            values=values,
+            primary=primary,
+            hidden=hidden,
+            derived=derived,
+            small_n=small_n,
+            shares=shares,
+            total_row=_total_row_mask(df, total_row, counts),
+            by_cols=by_cols,
+            proportions=proportions,
+            intervals=intervals,
+            proportion_rows=proportion_rows,
+            ci_level=ci_level,
+            complement_label=complement_label,
+            digits=digits,
+        )
     n_forced = int((hidden & ~primary).sum())
     guarded = (
         np.zeros_like(hidden)
@@ -459,3 +619,219 @@ def suppress(
         threshold=int(threshold),
         notes=tuple(notes),
     )
+
+
+def _round5_table(
+    table: pd.DataFrame,
+    df: pd.DataFrame,
+    *,
+    threshold: int,
+    counts: list[str],
+    values: np.ndarray,
+    primary: np.ndarray,
+    hidden: np.ndarray,
+    derived: dict,
+    small_n: dict,
+    shares: dict,
+    total_row: np.ndarray,
+    by_cols: list[str],
+    proportions: dict,
+    intervals: dict,
+    proportion_rows: np.ndarray | None,
+    ci_level: float,
+    complement_label: str,
+    digits: int | Mapping[str, int] | None = None,
+) -> SuppressedTable:
+    """Policy ``"round5"`` of :func:`suppress` (rules in the module docstring)."""
+    n_rows = len(df)
+    col_pos = {c: i for i, c in enumerate(counts)}
+    finite = np.isfinite(values)
+    shown = finite & ~hidden
+    rounded = np.where(shown, round5(values), np.nan)
+    prow = (
+        np.ones(n_rows, dtype=bool)
+        if proportion_rows is None
+        else np.asarray(proportion_rows, dtype=bool)
+    )
+
+    def num(c: str) -> np.ndarray:
+        return pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, copy=True)
+
+    def any_of(mask: np.ndarray, bases: Any) -> np.ndarray:
+        bases = [bases] if isinstance(bases, str) else list(bases)
+        out = np.zeros(n_rows, dtype=bool)
+        for b in bases:
+            out |= mask[:, col_pos[b]]
+        return out
+
+    new: dict[str, np.ndarray] = {
+        c: np.where(shown[:, j], rounded[:, j], values[:, j]) for c, j in col_pos.items()
+    }
+    hide: dict[str, np.ndarray] = {}
+    recomputed: dict[str, np.ndarray] = {}  # column -> rows recomputed from rounded counts
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for d, (k, n) in proportions.items():
+            rk, rn = rounded[:, col_pos[k]], rounded[:, col_pos[n]]
+            new[d] = np.where(prow, np.where(rn > 0, rk / rn, np.nan), num(d))
+            hide[d] = hide.get(d, False) | (prow & any_of(hidden, [k, n]))
+            recomputed[d] = prow
+        for (lo_c, hi_c), (k, n) in intervals.items():
+            rk, rn = rounded[:, col_pos[k]], rounded[:, col_pos[n]]
+            ok = prow & (rn > 0)
+            lo, hi = wilson_ci(np.where(ok, rk, 0.0), np.where(ok, rn, 1.0), ci_level)
+            for c, v in ((lo_c, lo), (hi_c, hi)):
+                new[c] = np.where(ok, v, np.where(prow, np.nan, num(c)))
+                hide[c] = hide.get(c, False) | (prow & any_of(hidden, [k, n]))
+                recomputed[c] = prow
+        groups = (
+            list(df.groupby(by_cols, sort=False, dropna=False).indices.values())
+            if by_cols
+            else [np.arange(n_rows)]
+        )
+        for d, base in shares.items():
+            j = col_pos[base]
+            est, mask = num(d), hidden[:, j].copy()
+            for rows in groups:
+                rows = np.sort(np.asarray(rows))
+                tot = rows[total_row[rows]]
+                if len(tot):
+                    est[rows] = rounded[rows, j] / rounded[tot[0], j]
+                    mask[rows] |= hidden[tot[0], j]
+                else:  # a share of a total the table does not show: not recomputable
+                    mask[rows] = True
+            new[d] = est
+            hide[d] = hide.get(d, False) | mask
+            recomputed[d] = np.ones(n_rows, dtype=bool)
+    for d, bases in derived.items():
+        hide[d] = hide.get(d, False) | any_of(hidden, bases)
+    for d, bases in small_n.items():
+        hide[d] = hide.get(d, False) | any_of(primary, bases)
+    # other statistics of a count: rounded so that their formulas do not give the exact n back
+    for d in {*derived, *small_n}:
+        if d in col_pos:
+            continue
+        v = new.get(d, num(d))
+        keep = recomputed.get(d, np.zeros(n_rows, dtype=bool))
+        r = _round_p(v) if str(d).lower() in _P_NAMES else np.round(v, ROUND5_DIGITS)
+        new[d] = np.where(keep, v, r)
+    # every other number to the precision the report shows (p-values as above)
+    if digits is not None:
+        for c in df.columns:
+            if c in col_pos or c in new or not pd.api.types.is_float_dtype(df[c]):
+                continue
+            dg = digits.get(c) if isinstance(digits, Mapping) else digits
+            if dg is None:
+                continue
+            new[c] = _round_p(num(c)) if str(c).lower() in _P_NAMES else np.round(num(c), dg)
+
+    out = df.copy()
+    prim_df = pd.DataFrame(False, index=df.index, columns=df.columns)
+    comp_df, der_df = prim_df.copy(), prim_df.copy()
+    for c, j in col_pos.items():
+        prim_df[c] = primary[:, j]
+        comp_df[c] = hidden[:, j] & ~primary[:, j]
+    for d, m in hide.items():
+        if d not in col_pos:
+            der_df[d] = np.asarray(m, dtype=bool) & np.ones(n_rows, dtype=bool)
+    label_primary = f"<{threshold}"
+    for c in df.columns:
+        p, q, d = prim_df[c].to_numpy(), comp_df[c].to_numpy(), der_df[c].to_numpy()
+        if c not in new and not (p.any() or q.any() or d.any()):
+            continue
+        if c in new:
+            v = new[c]
+            integer = pd.api.types.is_integer_dtype(df[c]) or c in col_pos
+            col = np.array(
+                [
+                    int(x) if integer and np.isfinite(x) and float(x).is_integer() else float(x)
+                    for x in v
+                ],
+                dtype=object,
+            )
+            if not (p.any() or q.any() or d.any()):
+                col = pd.Series(list(col), index=df.index).infer_objects().to_numpy()
+        else:
+            col = out[c].astype("object").to_numpy(copy=True)
+        if p.any() or q.any() or d.any():
+            col = col.astype(object)
+            col[p] = label_primary
+            col[q | d] = complement_label
+        out[c] = col
+
+    notes = []
+    n_p, n_hid = int(primary.sum()), int(der_df.to_numpy().sum() + comp_df.to_numpy().sum())
+    if counts:
+        notes.append(
+            "Counts are rounded to the nearest 5"
+            + (
+                f"; counts from 1 to {threshold - 1} are shown as '{label_primary}' "
+                f"({n_p} cell{'s' if n_p != 1 else ''})"
+                if n_p
+                else ""
+            )
+            + ". A total may differ from the sum of its rounded parts."
+        )
+    if proportions or intervals or shares:
+        notes.append("Percentages and their intervals are computed from the rounded counts.")
+    if n_hid:
+        notes.append(
+            f"'{complement_label}': computed from a count shown as '{label_primary}' "
+            f"({n_hid} cell{'s' if n_hid != 1 else ''})."
+        )
+    out.index = table.index
+    for m in (prim_df, comp_df, der_df):
+        m.index = table.index
+    return SuppressedTable(
+        table=out,
+        primary=prim_df,
+        complementary=comp_df,
+        derived=der_df,
+        threshold=int(threshold),
+        notes=tuple(notes),
+        policy="round5",
+    )
+
+
+def _proportion_columns(
+    derived: Mapping[str, str | Sequence[str]] | None,
+    complements: Mapping[str, str] | None,
+    percent: Sequence[str],
+    percent_rows: np.ndarray | None,
+    ci_level: float,
+) -> dict[str, Any]:
+    """The ``proportions=``, ``intervals=`` and ``proportion_rows=`` of a report table, read
+    from how it declares its columns: a percentage column derived from two counts is ``k / n``
+    (``k`` the count that ``complements`` pairs with ``n``, else the first), named
+    ``ci_low``/``ci_high`` its Wilson interval (every proportion of the report has a Wilson
+    interval: :func:`iop_outcomes.change.rates`, :func:`iop_outcomes.clinical_significance`,
+    :func:`iop_outcomes.retention.followup_response`, :func:`iop_outcomes.retention.durability`,
+    the quality measures).
+
+    Examples
+    --------
+    >>> cols = ("rate", "ci_low", "ci_high")
+    >>> _proportion_columns({c: ["k", "n"] for c in cols}, {"k": "n"}, cols, None, 0.95)
+    {'proportions': {'rate': ('k', 'n')}, 'intervals': {('ci_low', 'ci_high'): ('k', 'n')}, 'proportion_rows': None, 'ci_level': 0.95}
+    """
+    props: dict[str, tuple[str, str]] = {}
+    ivals: dict[tuple[str, str], tuple[str, str]] = {}
+    comp = dict(complements or {})
+    pairs = {}
+    for d, bases in (derived or {}).items():
+        bs = [bases] if isinstance(bases, str) else list(bases)
+        if d not in percent or len(bs) != 2:
+            continue
+        k = next((b for b in bs if b in comp), bs[0])
+        n = comp.get(k, next(b for b in bs if b != k))
+        pairs[d] = (k, n)
+    for d, kn in pairs.items():
+        if d == "ci_low" and pairs.get("ci_high") == kn:
+            ivals[("ci_low", "ci_high")] = kn
+        elif d not in ("ci_low", "ci_high"):
+            props[d] = kn
+    return {
+        "proportions": props,
+        "intervals": ivals,
+        "proportion_rows": percent_rows,
+        "ci_level": ci_level,
+    }

@@ -80,7 +80,9 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
     sec.html("<h3>Confidentiality</h3>")
     th = cfg.suppression_threshold
     sec.p(
-        (
+        _ROUND5_TEXT.format(lo=th - 1, th=th)
+        if th and ctx.policy == "round5"
+        else (
             f"Small-cell suppression: counts from 1 to {th - 1} are shown as '<{th}'. "
             "Where a hidden count could be recovered from a total, a percentage or the rest of "
             "its row or column, further cells are hidden ('*'), as are percentages, rates and "
@@ -100,9 +102,10 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
             "birth or individual dates appear in this report or its tables."
         )
         if th
-        else "Small-cell suppression was turned OFF (suppression.enabled = false). This "
-        "report may allow individuals to be identified and must not be shared outside the "
-        "organisation."
+        else 'Small-cell suppression was turned OFF (disclosure-control policy "none": '
+        '[suppression] policy = "none" or enabled = false in the study file). Every count is '
+        "shown as it is, however small. This report may allow individuals to be identified "
+        "and must not be shared outside the organisation."
     )
     sec.html("<h3>References</h3>")
     sec.bullets(
@@ -117,9 +120,37 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
             "J Am Stat Assoc 53:457-481.",
             "Centers for Medicare & Medicaid Services. Cell size suppression policy (minimum "
             "cell size 11).",
+            *([_ROUND5_SOURCE] if th and ctx.policy == "round5" else []),
             "Further sources are cited in each instrument entry and method text above.",
         ]
     )
+
+
+#: The methods text of the "round5" policy (iop_outcomes.report.suppress, docs/report.md).
+_ROUND5_TEXT = (
+    'Disclosure control (policy "round5", in the style of NHS England\'s published mental '
+    "health statistics): every count of people in this report, totals included, is rounded "
+    "to the nearest 5 (for example 7 is shown as 5 and 13 as 15), and counts from 1 to {lo} "
+    "are shown as '<{th}'. A zero is shown as 0. Because each number is rounded on its own, "
+    "a total can differ by a few from the sum of its parts, and the same group counted in two "
+    "tables shows the same rounded number. Percentages and their confidence intervals are "
+    "worked out from the rounded counts shown beside them (so 15 of 115 reads 13.0%), never "
+    "from the exact ones, so that no percentage can give an exact count back. Where the "
+    "rounded numbers, added up across tables, would still leave only one possible value for "
+    "a count (each rounded number stands for a few possible ones), one more number is "
+    "hidden ('*'). Averages, "
+    "standard deviations, changes, effect sizes and their intervals are computed from the "
+    "exact data and shown to one decimal place (p-values to two, or three below 0.01), and "
+    "are hidden ('*') when "
+    "the group is shown as '<{th}'. Figures are drawn from these tables. No identifiers, "
+    "dates of birth or individual dates appear in this report or its tables."
+)
+_ROUND5_SOURCE = (
+    "NHS England (formerly NHS Digital). NHS Talking Therapies for anxiety and depression, "
+    "Monthly Statistics; Mental Health Services Monthly Statistics (Mental Health Services "
+    "Data Set): rounding and suppression of small numbers (counts rounded to the nearest 5, "
+    "small counts suppressed)."
+)
 
 
 #: count-like parameters that do not count people
@@ -134,6 +165,8 @@ def _param_count(ctx: _Ctx, v: Any) -> str:
         return _safe_count(v, ctx.threshold)
     if isinstance(v, bool) or 0 <= float(v) < ctx.threshold:
         return _safe_count(v, ctx.threshold)
+    if ctx.policy == "round5":  # every count is rounded on its own
+        return _safe_count(v, ctx.threshold, rounded=True)
     shown = {
         cells[0][0]
         for k, cells in ctx.cells.items()

@@ -8,6 +8,7 @@ from importlib import metadata
 from typing import Any
 
 from ..context import _Ctx
+from ..format import _disclosure_line
 from ..inputs import _sha256_of
 from ..render import Section
 
@@ -47,7 +48,7 @@ def _provenance(
         },
         "configuration": ctx.cfg.to_dict(),
         "seed": ctx.cfg.seed,
-        "suppression": f"threshold {th} (counts 1-{th - 1} hidden)" if th else "OFF",
+        "suppression": _disclosure_line(ctx.policy, th),
         "versions": versions,
     }
     rows = [

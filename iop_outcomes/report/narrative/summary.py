@@ -8,7 +8,7 @@ import html
 import pandas as pd
 
 from ..context import _Ctx
-from ..format import _fmt_n, _n_of, _pct
+from ..format import _disclosure_sentence, _fmt_n, _n_of, _pct
 from ..render import Section
 
 
@@ -256,12 +256,7 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
         items.append("Key results are not available for these data; see the sections below.")
     items.append(
         f"The report was built from {n_read:,} questionnaire rows; see Data quality for what "
-        "was repaired or excluded. "
-        + (
-            f"Counts from 1 to {th - 1} are hidden (shown as '<{th}') to protect privacy."
-            if th
-            else "Small-cell suppression was turned OFF for this report."
-        )
+        "was repaired or excluded. " + _disclosure_sentence(ctx.policy, th)
     )
     sec.html(
         '<div class="summary">' + "".join(f"<p>{html.escape(t)}</p>" for t in items) + "</div>"

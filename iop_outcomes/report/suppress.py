@@ -606,7 +606,12 @@ def suppress(
             f"(complementary suppression; {n_c + n_d} cell{'s' if n_c + n_d != 1 else ''})."
         )
     if unprotected:
-        notes.append(f"Warning: {unprotected} total(s) could not be protected within this table.")
+        notes.append(
+            f"Warning: {unprotected} hidden count(s) could not be protected within this table: "
+            "each is the only count of its row or column, so that row's or column's total, "
+            "wherever it is published, gives it away. Hide that total too (iop.report does so "
+            "across its tables)."
+        )
     # restore the caller's index
     out.index = table.index
     for m in (prim_df, comp_df, der_df):

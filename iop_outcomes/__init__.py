@@ -65,6 +65,9 @@ _LAZY: dict[str, str] = {
     "attrition": "retention",
     "durability": "retention",
     "missing_data_sensitivity": "sensitivity",
+    # measurement-based care: off-track alerts
+    "monitor": "monitor",
+    "recovery_curves": "monitor",
     # reports
     "report": "report",
     "to_sql": "report.sql",

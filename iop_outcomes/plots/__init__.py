@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 _AREAS = ("change", "clinsig", "compare", "effectsize", "trajectories", "retention", "sensitivity")
+_AREAS += ("monitor",)  # off-track alerts: plot_recovery_curve
 
 
 def __getattr__(name: str) -> Any:

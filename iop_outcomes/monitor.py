@@ -371,11 +371,14 @@ def recovery_curves(
     if cut is not None and "discharge_date" in rows:
         done &= ~(rows["discharge_date"] > cut) & rows["discharge_date"].notna()
     rows = rows.loc[done.to_numpy()]
-    r = _roles(rows, inst.name)
-    base = r.loc[r["role"] == "baseline"].drop_duplicates("episode_id").set_index("episode_id")
-    post = r.loc[r["role"].isin(["treatment", "endpoint"]) & (r["days"] > 0)]
-    post = post.loc[post["episode_id"].isin(base.index) & post["total"].notna()]
-    n_ep = int(post["episode_id"].nunique())
+    n_ep = 0
+    if len(rows):
+        r = _roles(rows, inst.name)
+        base = r.loc[r["role"] == "baseline"].drop_duplicates("episode_id")
+        base = base.set_index("episode_id")
+        post = r.loc[r["role"].isin(["treatment", "endpoint"]) & (r["days"] > 0)]
+        post = post.loc[post["episode_id"].isin(base.index) & post["total"].notna()]
+        n_ep = int(post["episode_id"].nunique())
     if n_ep < min_episodes:
         raise DataError(
             f"{func}: {n_ep} completed {inst.name} episode(s) with a baseline and a later score "

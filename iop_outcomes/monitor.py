@@ -14,11 +14,12 @@ module answers it in two steps:
    solved exactly as the linear programme :math:`\\min_\\beta \\sum_i \\rho_\\tau(y_i - x_i'\\beta)`,
    :math:`\\rho_\\tau(u) = u(\\tau - 1[u < 0])`, with HiGHS (``scipy.optimize.linprog``). This
    follows the idea of the OQ-45 "expected treatment response" tracks (Finch, Lambert &
-   Schaalje 2001, *Clin Psychol Psychother* 8:231-242: expected recovery curves from a large
-   sample, conditional on the intake score, with a log-shaped course over sessions), with
-   percentiles from quantile regression in place of their model-based tolerance limits, so no
-   normality of the residuals is assumed. The log time term fits the fast early change of
-   intensive programs (the dose-response shape of Howard et al. 1986, *Am Psychol* 41:159-164).
+   Schaalje 2001, *Clin Psychol Psychother* 8:231-242: expected recovery curves generated
+   statistically from a program's own patients; the later OQ/YOQ curves are drawn by intake
+   severity, Bybee, Lambert & Eggett 2007), with the percentiles estimated directly by
+   quantile regression, so no normality or constant spread of the residuals is assumed. The
+   log time term fits the fast early change of intensive programs (the negatively accelerating
+   dose-response of Howard et al. 1986, *Am Psychol* 41:159-164).
    A user may instead supply a reference table (``baseline``, ``week``, ``expected``, ``upper``),
    interpolated bilinearly.
 
@@ -707,7 +708,7 @@ def monitor(
     tx = tx.sort_values(["episode_id", "assessment_date", "total"], kind="mergesort")
     last = tx.drop_duplicates("episode_id", keep="last").set_index("episode_id")
     excluded = pd.DataFrame(
-        {"episode_id": [e for e in open_ids if e not in base.index]}, dtype="object"
+        {"episode_id": pd.Index(open_ids).difference(base.index)}, dtype="object"
     )
     excluded["reason"] = "no baseline score (within the baseline window) by as_of"
 
@@ -812,81 +813,68 @@ def monitor(
     )
 
 
+def _fmt(spec: str, values) -> np.ndarray:
+    """``spec % value`` for each value (numpy's vectorized ``%`` formatting)."""
+    return np.char.mod(spec, np.asarray(values, dtype=float)).astype(object)
+
+
 def _reasons(out, inst, q, pts, by_week, min_week, item_val) -> pd.Series:
-    """One sentence per raised flag, with its numbers (vectorized string building)."""
+    """One sentence per raised flag, with its numbers.
+
+    Strings are built with numpy's vectorized formatting, for the flagged rows only.
+    """
     pct = f"{q * 100:g}th"
-    n = inst.name
+    text = np.full(len(out), "", dtype=object)
 
-    def f1(x):
-        return x.map(lambda v: f"{v:.1f}")
+    def add(flag: pd.Series, build) -> None:
+        m = flag.fillna(False).to_numpy(dtype=bool)
+        if not m.any():
+            return
+        r = out.loc[m]
+        msg = build(r)
+        sep = np.where(text[m] == "", "", "; ").astype(object)
+        text[m] = text[m] + sep + msg
 
-    lat = out["latest"].map(lambda v: f"{v:g}")
-    base = out["baseline"].map(lambda v: f"{v:g}")
-    wk = f1(out["week"])
-    parts = [
-        (
-            out["not_on_track"],
-            "not on track: "
-            + n
-            + " "
-            + lat
-            + " at week "
-            + wk
-            + " is above the "
-            + pct
-            + " percentile expected ("
-            + f1(out["upper"])
-            + "; median "
-            + f1(out["expected"])
-            + ") for baseline "
-            + base,
-        ),
-    ]
+    def nums(r):
+        return _fmt("%g", r["baseline"]), _fmt("%g", r["latest"]), _fmt("%.1f", r["week"])
+
+    def off(r):
+        b, lat, wk = nums(r)
+        return (
+            f"not on track: {inst.name} " + lat + " at week " + wk + f" is above the {pct} "
+            "percentile expected (" + _fmt("%.1f", r["upper"]) + "; median "
+            + _fmt("%.1f", r["expected"]) + ") for baseline " + b
+        )  # fmt: skip
+
+    add(out["not_on_track"], off)
     if pts is not None:
-        parts += [
-            (
-                out["reliable_deterioration"],
-                "reliable deterioration: "
-                + base
-                + " -> "
-                + lat
-                + " (change "
-                + out["change"].map(lambda v: f"{v:+g}")
-                + f", threshold {pts:g} points)",
-            ),
-            (
-                out["no_reliable_improvement"],
-                f"no reliable improvement by week {by_week:g}: "
-                + base
-                + " -> "
-                + lat
-                + " at week "
-                + wk
-                + " (change "
-                + out["change"].map(lambda v: f"{v:+g}")
-                + f"; reliable improvement needs -{pts:g})",
-            ),
-        ]
+
+        def det(r):
+            b, lat, _ = nums(r)
+            return (
+                "reliable deterioration: " + b + " -> " + lat + " (change "
+                + _fmt("%+g", r["change"]) + f", threshold {pts:g} points)"
+            )  # fmt: skip
+
+        def nri(r):
+            b, lat, wk = nums(r)
+            return (
+                f"no reliable improvement by week {by_week:g}: " + b + " -> " + lat + " at week "
+                + wk + " (change " + _fmt("%+g", r["change"])
+                + f"; reliable improvement needs -{pts:g})"
+            )  # fmt: skip
+
+        add(out["reliable_deterioration"], det)
+        add(out["no_reliable_improvement"], nri)
     if inst.safety_item is not None:
-        val = item_val.map(lambda v: "" if pd.isna(v) else f" = {v:g}")
-        parts.append(
-            (
-                out["safety_item"],
-                f"safety: item {inst.safety_item}"
-                + val
-                + " (above 0) in the latest "
-                + n
-                + " of "
-                + out["latest_date"].dt.strftime("%Y-%m-%d"),
+
+        def safety(r):
+            v = item_val.reindex(r.index).to_numpy(dtype=float)
+            shown = np.where(np.isnan(v), "", " = " + _fmt("%g", np.nan_to_num(v))).astype(object)
+            return (
+                f"safety: item {inst.safety_item}" + shown + f" (above 0) in the latest "
+                f"{inst.name} of " + r["latest_date"].dt.strftime("%Y-%m-%d").to_numpy(object)
             )
-        )
-    text = pd.Series("", index=out.index, dtype="object")
-    for mask, msg in parts:
-        m = mask.fillna(False).to_numpy(dtype=bool)
-        sep = np.where(text.to_numpy() == "", "", "; ")
-        text = pd.Series(
-            np.where(m, text.to_numpy() + sep + msg.astype(str).to_numpy(), text.to_numpy()),
-            index=out.index,
-            dtype="object",
-        )
-    return text
+
+        add(out["safety_item"], safety)
+    return pd.Series(text, index=out.index, dtype="object")

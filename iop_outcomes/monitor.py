@@ -85,11 +85,16 @@ METHOD = (
 def quantreg(X, y, q: float) -> tuple[np.ndarray, float]:
     """Linear quantile regression by exact linear programming (HiGHS).
 
-    Minimises the check loss :math:`\\sum_i \\rho_q(y_i - x_i'\\beta)` as the linear programme
-    :math:`\\min q 1'u + (1-q) 1'v` subject to :math:`X\\beta + u - v = y`, :math:`u, v \\ge 0`
-    (Koenker & Bassett 1978, *Econometrica* 46:33-50; Koenker 2005, *Quantile Regression*,
-    sec. 6.2). The same optimum as R ``quantreg::rq(method = "br")``; where the optimum is not
-    unique (tied integer scores), another vertex of the same loss may be returned.
+    Minimises the check loss :math:`\\sum_i \\rho_q(y_i - x_i'\\beta)`,
+    :math:`\\rho_q(u) = u(q - 1[u < 0])` (Koenker & Bassett 1978, *Econometrica* 46:33-50), through
+    its dual linear programme (Koenker 2005, *Quantile Regression*, sec. 6.2):
+
+    .. math::
+        \\max_a\\; y'a \\quad \\text{s.t.}\\quad X'a = 0,\\quad q - 1 \\le a_i \\le q,
+
+    whose constraint matrix has only ``p`` rows; the coefficients are the Lagrange multipliers
+    of :math:`X'a = 0`. The same optimum as R ``quantreg::rq(method = "br")``; where the optimum
+    is not unique (tied integer scores), another vertex of the same loss may be returned.
 
     Returns the coefficients and the minimised check loss.
 
@@ -101,20 +106,15 @@ def quantreg(X, y, q: float) -> tuple[np.ndarray, float]:
     >>> np.round(beta, 6).tolist(), round(loss, 6)       # the median line through 4 points
     ([0.0, 1.0], 3.0)
     """
-    from scipy import sparse
     from scipy.optimize import linprog
 
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
-    n, p = X.shape
-    eye = sparse.identity(n, format="csr")
-    A = sparse.hstack([sparse.csr_matrix(X), eye, -eye], format="csr")
-    c = np.concatenate([np.zeros(p), np.full(n, q), np.full(n, 1.0 - q)])
-    bounds = [(None, None)] * p + [(0, None)] * (2 * n)
-    res = linprog(c, A_eq=A, b_eq=y, bounds=bounds, method="highs")
-    if res.status != 0:  # pragma: no cover - a feasible LP with a finite optimum always solves
+    p = X.shape[1]
+    res = linprog(-y, A_eq=X.T, b_eq=np.zeros(p), bounds=(q - 1.0, q), method="highs")
+    if res.status != 0:  # pragma: no cover - a = 0 is feasible and the box bounds the optimum
         raise DataError(f"quantreg: the linear programme did not solve ({res.message}).")
-    beta = res.x[:p]
+    beta = -np.asarray(res.eqlin.marginals, dtype=float)
     r = y - X @ beta
     loss = float(np.sum(r * (q - (r < 0))))
     return beta, loss

@@ -212,16 +212,23 @@ class RecoveryCurves:
 
 
 def _bilinear(grid: pd.DataFrame, b: np.ndarray, w: np.ndarray):
-    from scipy.interpolate import RegularGridInterpolator
-
+    """Bilinear interpolation of ``expected`` and ``upper`` on the (baseline, week) grid."""
     bs = np.sort(grid["baseline"].unique())
     ws = np.sort(grid["week"].unique())
+    i = np.clip(np.searchsorted(bs, b, side="right") - 1, 0, len(bs) - 2)
+    j = np.clip(np.searchsorted(ws, w, side="right") - 1, 0, len(ws) - 2)
+    t = (b - bs[i]) / (bs[i + 1] - bs[i])
+    u = (w - ws[j]) / (ws[j + 1] - ws[j])
     out = []
     for col in ("expected", "upper"):
-        piv = grid.pivot_table(index="baseline", columns="week", values=col, aggfunc="mean")
-        piv = piv.reindex(index=bs, columns=ws)
-        f = RegularGridInterpolator((bs, ws), piv.to_numpy(float), bounds_error=False)
-        out.append(f(np.column_stack([b, w])))
+        v = grid.pivot_table(index="baseline", columns="week", values=col, aggfunc="mean")
+        v = v.reindex(index=bs, columns=ws).to_numpy(float)
+        out.append(
+            (1 - t) * (1 - u) * v[i, j]
+            + t * (1 - u) * v[i + 1, j]
+            + (1 - t) * u * v[i, j + 1]
+            + t * u * v[i + 1, j + 1]
+        )
     return out[0], out[1]
 
 
@@ -427,10 +434,11 @@ def _from_reference(ref: Any, instrument: Any, q: float) -> RecoveryCurves:
         )
     g = ref[need].apply(pd.to_numeric, errors="coerce")
     nb, nw = g["baseline"].nunique(), g["week"].nunique()
-    if g.isna().any().any() or len(g.drop_duplicates(["baseline", "week"])) != nb * nw or nb < 2:
+    full = len(g.drop_duplicates(["baseline", "week"])) == nb * nw == len(g)
+    if g.isna().any().any() or not full or nb < 2 or nw < 2:
         raise ConfigError(
             "The reference table must give a number in every column for each baseline x week of a "
-            f"full grid (at least 2 baselines and 2 weeks); found {len(g)} rows for {nb} "
+            f"full grid, once each (at least 2 baselines and 2 weeks); found {len(g)} rows for {nb} "
             f"baselines x {nw} weeks, {int(g.isna().any(axis=1).sum())} with missing values."
         )
     if instrument is None:
@@ -693,7 +701,7 @@ def monitor(
     open_ids = is_open.index[is_open.to_numpy()]
     n_closed_no_date = int((closed_no_date & (admit <= cut)).sum())
 
-    rows = rows.loc[rows["episode_id"].isin(open_ids)]
+    rows = rows.loc[is_open.to_numpy()[ep.ngroup().to_numpy()]]
     # roles see the episodes as open: a discharge after as_of is not known yet
     if "discharge_date" in rows.columns:
         rows = rows.assign(discharge_date=pd.NaT)
@@ -703,7 +711,10 @@ def monitor(
         .drop_duplicates("episode_id")
         .set_index("episode_id")
     )
-    tx = r.loc[r["role"].isin(_TX_ROLES) & r["episode_id"].isin(base.index) & r["total"].notna()]
+    codes, uniq = pd.factorize(r["episode_id"])
+    has_base = np.zeros(len(uniq), dtype=bool)
+    has_base[codes[((r["role"] == "baseline") & r["total"].notna()).to_numpy()]] = True
+    tx = r.loc[r["role"].isin(_TX_ROLES).to_numpy() & has_base[codes] & r["total"].notna()]
     # latest score: the last date; on one day the higher score (an alert errs towards showing)
     tx = tx.sort_values(["episode_id", "assessment_date", "total"], kind="mergesort")
     last = tx.drop_duplicates("episode_id", keep="last").set_index("episode_id")

@@ -63,6 +63,7 @@ import pandas as pd
 from . import _internal
 from . import instruments as _instruments
 from ._results import TableResult, format_table
+from ._stats import z_crit
 from .exceptions import ConfigError, DataError
 
 __all__ = ["RecoveryCurves", "MonitorResult", "recovery_curves", "monitor", "quantreg"]
@@ -582,7 +583,7 @@ def _threshold(inst, threshold: Any) -> tuple[float | None, str]:
     if inst.reliable_change is not None:
         return float(inst.reliable_change), inst.reliable_change_source
     if inst.reliability is not None and inst.clinical_sd is not None:
-        pts = 1.959964 * inst.clinical_sd * np.sqrt(2 * (1 - inst.reliability))
+        pts = z_crit(0.95) * inst.clinical_sd * np.sqrt(2 * (1 - inst.reliability))
         return float(pts), (
             f"Jacobson-Truax 1.96 x SD {inst.clinical_sd:g} x sqrt(2(1 - {inst.reliability:g}))"
         )

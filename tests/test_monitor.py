@@ -239,6 +239,53 @@ def test_reliable_deterioration_uses_the_instrument_threshold(res):
     assert g.table["safety_item"].isna().all()  # GAD-7 has no safety item
 
 
+@pytest.fixture
+def registry_restored(monkeypatch):
+    """Instruments registered in the test are forgotten afterwards."""
+    from iop_outcomes import instruments
+
+    monkeypatch.setattr(instruments, "_REGISTRY", dict(instruments._REGISTRY))
+    monkeypatch.setattr(instruments, "_ALIASES", dict(instruments._ALIASES))
+
+
+def test_threshold_without_a_published_one(registry_restored):
+    """Jacobson-Truax 1.96 * SD * sqrt(2 (1 - r)) from the instrument; none: flags missing."""
+    name = "TEST-MONITOR-JT"
+    iop.instruments.register(
+        {
+            "name": name,
+            "n_items": 9,
+            "item_min": 0,
+            "item_max": 3,
+            "bands": [[0, 27, "any"]],
+            "reliability": 0.8,
+            "clinical_sd": 5.0,
+        }
+    )
+    d = _ep("J1", [(0, 10), (7, 16)], inst=name).drop(columns="item_9")
+    g = iop.monitor(d, as_of=AS_OF, reference=GRID)
+    pts = 1.959964 * 5.0 * np.sqrt(2 * 0.2)  # 6.198 points, by hand
+    assert g.params["threshold_points"] == pytest.approx(pts, rel=1e-6)
+    assert not g.table.loc[0, "reliable_deterioration"]  # +6 < 6.198
+    assert iop.monitor(d, as_of=AS_OF, reference=GRID, threshold=6).table.loc[
+        0, "reliable_deterioration"
+    ]
+    assert iop.instruments.canonical_name(name) == name
+
+
+def test_no_threshold_leaves_the_change_flags_missing():
+    """PHQ-8 has neither a published threshold nor a clinical SD: the two flags are missing."""
+    p8 = _ep("Q1", [(0, 10), (7, 16)], inst="PHQ-8").drop(columns="item_9")
+    r8 = iop.monitor(p8, as_of=AS_OF, reference=GRID)
+    assert r8.table[["reliable_deterioration", "no_reliable_improvement"]].isna().all().all()
+    assert any("No reliable-change threshold for PHQ-8" in n for n in r8.notes)
+    assert r8.table.loc[0, "not_on_track"]  # the curves still apply
+
+
+def test_registry_restored_after_the_test():
+    assert iop.instruments.canonical_name("TEST-MONITOR-JT") is None
+
+
 def test_no_reliable_improvement_by_week(res):
     assert _row(res, "E05")["no_reliable_improvement"]  # week 4, -4
     assert not _row(res, "E06")["no_reliable_improvement"]  # week 4, -6

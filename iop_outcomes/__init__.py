@@ -68,6 +68,9 @@ _LAZY: dict[str, str] = {
     # monitoring: providers compared fairly, programs over time
     "funnel": "funnel",
     "over_time": "over_time",
+    # measurement-based care: off-track alerts
+    "monitor": "monitor",
+    "recovery_curves": "monitor",
     # reports
     "report": "report",
     "to_sql": "report.sql",

@@ -50,6 +50,8 @@ examples:
   iop-outcomes summary visits.csv --json    the same as JSON, for pipelines
   iop-outcomes report visits.csv --config study.toml --out reports/2025q1/
   iop-outcomes synth --n-episodes 500 --seed 1 --out synthetic.csv [--messy]
+  iop-outcomes monitor visits.csv --as-of 2025-03-01 --instrument PHQ-9 --out internal/
+                                            INTERNAL caseload of patients off track (identifiable)
 
 exit codes: 0 success; 1 validate --strict found problems; 2 usage error;
 3 input or configuration could not be used; 4 internal error (use --debug).
@@ -290,6 +292,46 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--seed", type=int, default=2026, help="random seed (default %(default)s)")
     y.add_argument("--out", required=True, help="output file (.csv, .parquet or .xlsx)")
     y.add_argument("--messy", action="store_true", help="inject realistic data-entry faults")
+
+    m = sub.add_parser(
+        "monitor",
+        parents=[common],
+        help="INTERNAL caseload: patients in treatment who are off track (identifiable)",
+        description="List every episode open on --as-of with its latest score, the expected "
+        "score and band from the program's completed episodes, and the flags not on track, "
+        "reliable deterioration, no reliable improvement by week N and a positive safety item. "
+        "Writes INTERNAL-identifiable-caseload-<date>.csv and .html into --out: they identify "
+        "patients, are for the treating team only, and the shareable report refuses to read them.",
+        epilog="example:\n  iop-outcomes monitor visits.csv --as-of 2025-03-01 --instrument PHQ-9 "
+        "--out internal/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m.add_argument("data", help="assessment file or database URL (with --table or --query)")
+    m.add_argument("--as-of", required=True, metavar="DATE", help="review date (YYYY-MM-DD)")
+    m.add_argument("--out", required=True, help="output directory (internal files only)")
+    m.add_argument(
+        "--instrument",
+        help="instrument to monitor (required when the data hold several, e.g. PHQ-9)",
+    )
+    m.add_argument(
+        "--reference",
+        metavar="FILE",
+        help="CSV of expected scores (baseline, week, expected, upper) to use instead of curves "
+        "fitted on the data's completed episodes",
+    )
+    m.add_argument(
+        "--upper",
+        type=float,
+        default=0.75,
+        help="percentile of the band, as a fraction (default %(default)s)",
+    )
+    m.add_argument(
+        "--by-week",
+        type=float,
+        default=4,
+        help="week by which reliable improvement is expected (default %(default)s)",
+    )
+    _reading_options(m, config=False)
     return p
 
 
@@ -566,12 +608,52 @@ def cmd_synth(args) -> int:
     return EXIT_OK
 
 
+def cmd_monitor(args) -> int:
+    import pandas as pd
+
+    import iop_outcomes as iop
+
+    res = _load(args.data, _config(args), sql=_database(args))
+    ref = None
+    if args.reference:
+        from ._internal import refuse_internal
+
+        refuse_internal(args.reference, "monitor --reference")
+        ref = pd.read_csv(args.reference)
+    mon = iop.monitor(
+        res,
+        as_of=args.as_of,
+        instrument=args.instrument,
+        reference=ref,
+        upper=args.upper,
+        by_week=args.by_week,
+    )
+    paths = mon.write(args.out)
+    t = mon.table
+    print(
+        f"{len(t):,} open episodes as of {mon.params['as_of']} ({mon.params['instrument']}); "
+        f"{int((t['n_flags'] > 0).sum()):,} flagged: "
+        + ", ".join(
+            f"{f} {int(t[f].fillna(False).sum()):,}"
+            for f in (
+                "not_on_track",
+                "reliable_deterioration",
+                "no_reliable_improvement",
+                "safety_item",
+            )
+        )
+    )
+    print(f"INTERNAL (identifies patients): {paths['html']} and {paths['csv']}")
+    return EXIT_OK
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "validate": cmd_validate,
     "summary": cmd_summary,
     "report": cmd_report,
     "synth": cmd_synth,
+    "monitor": cmd_monitor,
 }
 
 

@@ -84,6 +84,12 @@ class SynthParams:
     )
     site_sd: float = 1.0
     change_sd: float = 5.0
+    #: share of episodes that do not respond (known off-track truth, for validating alerts):
+    #: their true PHQ-9 change is drawn from N(off_track_change, off_track_sd) instead. 0 (the
+    #: default, and the demo data) leaves the model above unchanged, draw for draw.
+    off_track_share: float = 0.0
+    off_track_change: float = 1.0
+    off_track_sd: float = 2.5
     phq_mean: float = 16.0
     phq_sd: float = 5.5
     gad_mean: float = 13.0
@@ -132,6 +138,10 @@ class SynthParams:
             raise ConfigError(
                 f"format_mix must give shares of {FORMATS} summing to 1. Got {self.format_mix}."
             )
+        if not 0 <= self.off_track_share <= 1:
+            raise ConfigError(
+                f"off_track_share must be a share in [0, 1]. Got {self.off_track_share} instead."
+            )
         missing = [m for m in self.followup_months if m not in self.followup_response]
         if missing:
             raise ConfigError(f"followup_response lacks a probability for month(s) {missing}.")
@@ -154,7 +164,8 @@ class SynthTruth:
     episodes : DataFrame
         Per episode: format, site, true baseline and true endpoint (expected
         scores at the planned end of treatment, clipped to the scale), the
-        realised dropout, planned and attended weeks. ``true_endpoint -
+        realised dropout, planned and attended weeks; with ``off_track_share > 0`` also
+        ``off_track`` (the episode was drawn as a non-responder). ``true_endpoint -
         true_baseline`` averaged by format is the finite-sample truth.
     messy : DataFrame or None
         With ``messy=True``: one row per injected fault (row, kind).
@@ -282,6 +293,13 @@ def generate(n_episodes: int = 1500, seed: int = 2026, **params) -> SynthData:
     gad0 = np.clip(p.gad_mean + p.gad_sd * z2, 0, 21)
     delta = np.array([p.true_change[f] for f in fmt])
     c_phq = delta + site_eff[site_idx] + rng.normal(0, p.change_sd, n)
+    off_track = None
+    if p.off_track_share > 0:  # a generator of its own: the main stream is not shifted
+        rng_off = np.random.default_rng([p.seed, 14])
+        off_track = rng_off.random(n) < p.off_track_share
+        c_phq = np.where(
+            off_track, p.off_track_change + rng_off.normal(0, p.off_track_sd, n), c_phq
+        )
     c_gad = c_phq * p.gad_change_ratio + rng.normal(0, p.change_sd * 0.5, n)
     planned = rng.choice(np.asarray(p.planned_weeks), size=n)
 
@@ -450,6 +468,8 @@ def generate(n_episodes: int = 1500, seed: int = 2026, **params) -> SynthData:
             "true_gad_last": end_gad,
         }
     )
+    if off_track is not None:
+        truth_eps["off_track"] = off_track
     messy = None
     if p.messy:
         out, messy = _make_messy(out, rng)

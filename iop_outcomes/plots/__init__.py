@@ -19,6 +19,7 @@ _AREAS = (
     "sensitivity",
     "funnel",
     "over_time",
+    "monitor",
 )
 
 

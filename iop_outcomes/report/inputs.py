@@ -15,6 +15,9 @@ from .config import StudyConfig
 
 
 def _load(data: Any, cfg: StudyConfig, progress) -> Any:
+    from .._internal import refuse_internal
+
+    refuse_internal(data)  # an internal, identifiable output (monitor's caseload) never enters
     if hasattr(data, "ledger") and hasattr(data, "data"):
         return data
     if hasattr(data, "truth") and hasattr(data, "data"):  # SynthData

@@ -352,13 +352,16 @@ def test_parallel_read_is_the_one_process_read(tmp_path, monkeypatch):
 
 
 def test_parallel_pieces_end_at_line_ends(tmp_path):
+    # the jobs of the worker processes: ranges of the files in order, cut at line ends
     from iop_outcomes.io.fhir import _tasks
 
     p = tmp_path / "x.ndjson"
     p.write_bytes(b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * (i % 7)) for i in range(50)))
     q = tmp_path / "y.ndjson.gz"
     q.write_bytes(gzip.compress(b"{}\n" * 100))
-    tasks = _tasks([p, q], 4)
+    jobs = _tasks([p, q], 4)
+    assert 4 <= len(jobs) <= 2 * 4 + 1 and all(jobs)  # about two jobs per worker
+    tasks = [r for job in jobs for r in job]
     data = p.read_bytes()
     starts = [t[1] for t in tasks if t[0] == str(p)]
     assert starts[0] == 0 and len(starts) > 4 and starts == sorted(set(starts))

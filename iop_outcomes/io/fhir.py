@@ -88,15 +88,14 @@ every resource and read about 100x slower than parsing the same lines with ``orj
 and a malformed resource is ledgered instead of raising. ``orjson`` is used when installed
 (``pip install iop_outcomes[fhir]``), else ``json``.
 
-In parallel: an export of at least ``PARALLEL_MIN_BYTES`` (16 MiB, about 20,000 lines) of
-uncompressed NDJSON is cut at line ends into two pieces per CPU, and worker processes (the
-``fork`` start method, so on Linux) parse and walk the pieces; each returns its
-administrations as columns (:class:`_Chunk`), merged in record order, so record numbers, ledger
-and results are the one-process read's (``tests/test_fhir.py``). The files are hashed
-afterwards, in a thread, while this process builds the table (the workers have both CPUs
-while they walk).
-Gzip files and Bundle ``.json`` files are read whole, one per worker. Smaller exports, parsed
-resources, one CPU, or no ``fork``: one process.
+In parallel: an export of at least ``PARALLEL_MIN_BYTES`` (16 MiB, about 20,000 lines) is
+cut into about two jobs per CPU of equal estimated work (:func:`_tasks`; uncompressed NDJSON
+files cut at line ends, gzip and Bundle ``.json`` files whole), and worker processes (the
+``fork`` start method, so on Linux) parse and walk them; each returns its administrations as
+columns (:class:`_Chunk`), merged in record order, so record numbers, ledger and results are
+the one-process read's (``tests/test_fhir.py``). The files are hashed afterwards, in a thread,
+while this process builds the table (the workers have both CPUs while they walk). Smaller
+exports, parsed resources, one CPU, or no ``fork``: one process.
 """
 
 from __future__ import annotations
@@ -1029,6 +1028,10 @@ def fhir_to_long(data, name: str | None = None) -> tuple[pd.DataFrame, pd.DataFr
 PARALLEL_MIN_BYTES = 16 << 20
 #: The largest piece of an NDJSON file a worker reads (bytes).
 _MAX_PIECE = 64 << 20
+#: A line costs about as much to walk as this many bytes cost to parse (fitted to the
+#: benchmark export's job times: a byte of Patient lines of 65 bytes weighs 4.7, of
+#: responses of 1,300 bytes 1.2).
+_LINE_BYTES = 240
 #: Splittable files: NDJSON, not compressed (a gzip stream is read from its start).
 _SPLITTABLE = (".ndjson", ".jsonl")
 
@@ -1040,34 +1043,61 @@ def _workers() -> int:
         return os.cpu_count() or 1
 
 
-def _tasks(files: list[Path], workers: int) -> list[tuple[str, int, int | None]]:
-    """``(path, start, end)`` byte ranges, in record order: each uncompressed NDJSON file cut
-    at line ends into pieces of about a ``2 * workers``-th of the export (at most
-    ``_MAX_PIECE`` bytes: a worker holds its piece in memory), other files whole."""
+def _tasks(files: list[Path], workers: int) -> list[list[tuple[str, int, int | None]]]:
+    """Jobs for the worker processes: lists of ``(path, start, end)`` byte ranges, in record
+    order, about ``2 * workers`` of them of equal estimated work. A file's bytes weigh
+    ``1 + _LINE_BYTES / (its mean line length)`` (from its first 64 KiB): a line costs about as
+    much to walk as ``_LINE_BYTES`` bytes to parse, so a file of short lines (Patient) weighs
+    more per byte than one of long responses. Uncompressed NDJSON files are cut at line ends
+    (a job weighs at most ``_MAX_PIECE``: a worker holds its cut ranges in memory); other
+    files go whole. Consecutive small files share a job: each job costs a round trip."""
     sizes = [p.stat().st_size for p in files]
-    piece = max(1, min(sum(sizes) // (2 * workers), _MAX_PIECE))
-    out = []
-    for p, size in zip(files, sizes, strict=True):
-        cuts = [0]
-        if p.name.lower().endswith(_SPLITTABLE):
-            with open(p, "rb") as fh:
-                for target in range(piece, size, piece):
-                    if target <= cuts[-1]:
-                        continue
-                    fh.seek(target)
-                    while True:  # the cut is just after the first newline at or after target
-                        window = fh.read(1 << 16)
-                        at = window.find(b"\n")
-                        if at >= 0 or not window:
-                            break
-                    if at < 0:
-                        break
-                    cut = fh.tell() - len(window) + at + 1
-                    if cut < size:
-                        cuts.append(cut)
-        for a, b in zip(cuts, cuts[1:] + [None], strict=True):
-            out.append((str(p), a, b))
-    return out
+    weights = [_weight(p) for p in files]
+    total = sum(s * w for s, w in zip(sizes, weights, strict=True))
+    target = max(1.0, min(total / (2 * workers), float(_MAX_PIECE)))
+    jobs: list[list] = [[]]
+    room = target
+    for p, size, w in zip(files, sizes, weights, strict=True):
+        splittable = p.name.lower().endswith(_SPLITTABLE)
+        with open(p, "rb") as fh:
+            start = 0
+            while True:
+                if jobs[-1] and room <= 0:
+                    jobs.append([])
+                    room = target
+                cut = None
+                if splittable and (size - start) * w > room:
+                    cut = _line_end(fh, start + max(1, min(int(room / w), _MAX_PIECE)), size)
+                jobs[-1].append((str(p), start, cut))
+                room -= ((size if cut is None else cut) - start) * w
+                if cut is None:
+                    break
+                start, room = cut, 0.0  # the job is full: the rest of the file starts the next
+    return [job for job in jobs if job]
+
+
+def _weight(path: Path) -> float:
+    """Work per byte of a file, relative to parsing (see :func:`_tasks`)."""
+    if not path.name.lower().endswith(_SPLITTABLE):
+        return 1.5  # compressed or one JSON value: not sampled
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    lines = head.count(b"\n")
+    return 1.0 + _LINE_BYTES * lines / len(head) if lines else 1.0
+
+
+def _line_end(fh, target: int, size: int) -> int | None:
+    """The offset just after the first newline at or after ``target`` (``None``: none before
+    the end of the file, or it is the end)."""
+    fh.seek(target)
+    while True:
+        window = fh.read(1 << 16)
+        at = window.find(b"\n")
+        if at >= 0:
+            cut = fh.tell() - len(window) + at + 1
+            return cut if cut < size else None
+        if not window:
+            return None
 
 
 #: A worker process's view of the line counts of the pieces (-1: not counted yet), shared
@@ -1083,19 +1113,28 @@ def _share_counts(counts) -> None:
     _PIECE_LINES = counts
 
 
-def _walk_range(task: tuple[str, int, int | None], k: int, earlier: list, codes: _Codes) -> _Chunk:
-    """A worker process's job: walk the records of one range of a file (task ``k``). A range
-    that other ranges of its file follow counts its lines first and shares the count; the
-    lines before a range are the counts of the ``earlier`` ranges of its file, so that no
-    worker reads the bytes before its range."""
-    path, start, end = task
+def _walk_ranges(job: list, codes: _Codes) -> _Chunk:
+    """A worker process's job: walk the records of consecutive ranges of the export's files
+    (``(path, start, end, k, earlier)``: range ``k``, after the ``earlier`` ranges of its
+    file) as one chunk. A range that other ranges of its file follow is read and its lines
+    counted first, and the count shared (before any walking, so no other worker waits on this
+    one's walk); the lines before a range are the counts of the ``earlier`` ranges of its
+    file, so no worker reads the bytes before its range."""
     gc.disable()
-    data = None
-    if end is not None:
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            data = fh.read(end - start)
-        _PIECE_LINES[k] = data.count(b"\n")
+    data = {}
+    for path, start, end, k, _ in job:
+        if end is not None:
+            with open(path, "rb") as fh:
+                fh.seek(start)
+                data[k] = fh.read(end - start)
+            _PIECE_LINES[k] = data[k].count(b"\n")
+    w = _Walk(codes)
+    parts = (_range_records(*r, data.pop(r[3], None)) for r in job)
+    return w.pack(w.run(chain.from_iterable(parts)))
+
+
+def _range_records(path: str, start: int, end: int | None, k: int, earlier: list, data):
+    """The records of range ``k`` of a file (``data``: its bytes, when read already)."""
     before = None if start else 0
     deadline = time.monotonic() + _COUNT_WAIT
     while before is None and earlier and time.monotonic() < deadline:
@@ -1104,9 +1143,7 @@ def _walk_range(task: tuple[str, int, int | None], k: int, earlier: list, codes:
             before = sum(got)
         else:
             time.sleep(0.0005)
-    w = _Walk(codes)
-    n = w.run(_file_records(Path(path), None, start, end, before, data))
-    return w.pack(n)
+    yield from _file_records(Path(path), None, start, end, before, data)
 
 
 def _read_parallel(records: _Records, codes: _Codes, min_bytes: int | None = None):
@@ -1127,19 +1164,22 @@ def _read_parallel(records: _Records, codes: _Codes, min_bytes: int | None = Non
         or sum(p.stat().st_size for p in files) < min_bytes
     ):
         return None
-    tasks = _tasks(files, workers)
+    jobs, ranges = [], []  # each range numbered across the jobs, with its file's earlier ones
+    for job in _tasks(files, workers):
+        jobs.append([])
+        for path, start, end in job:
+            earlier = [j for j, r in enumerate(ranges) if r[0] == path]
+            jobs[-1].append((path, start, end, len(ranges), earlier))
+            ranges.append((path, start, end))
     ctx = mp.get_context("fork")
-    counts = ctx.Array("q", [-1] * len(tasks), lock=False)
+    counts = ctx.Array("q", [-1] * len(ranges), lock=False)
     with warnings.catch_warnings():  # Python >= 3.12 warns about fork in threaded processes
         warnings.simplefilter("ignore", DeprecationWarning)
         pool = ProcessPoolExecutor(
-            min(workers, len(tasks)), ctx, initializer=_share_counts, initargs=(counts,)
+            min(workers, len(jobs)), ctx, initializer=_share_counts, initargs=(counts,)
         )
         try:
-            futures = [
-                pool.submit(_walk_range, t, k, [j for j in range(k) if tasks[j][0] == t[0]], codes)
-                for k, t in enumerate(tasks)
-            ]
+            futures = [pool.submit(_walk_ranges, job, codes) for job in jobs]
         except Exception:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -135,6 +135,7 @@ def _fig_flow(ctx: _Ctx, sec: Section, table: pd.DataFrame, inst: str, groups: l
         "discharge (the paired episodes); the boxes at the right hold the others at each "
         "stage, and how treatment ended (completed, dropped out, transferred). Each row's boxes "
         "add up to the episodes admitted (the follow-up rows' too, so no arrow leads into "
-        f"them). Counts are the table's, all episodes{by}; <11 and * mark counts "
-        "the table hides, and boxes the table leaves out (0 in every group) are not drawn.",
+        f"them). Counts are the table's, all episodes{by}"
+        + (f"; <{ctx.threshold} and * mark counts the table hides" if ctx.threshold else "")
+        + ", and boxes the table leaves out (0 in every group) are not drawn.",
     )

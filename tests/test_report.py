@@ -1129,3 +1129,14 @@ def test_headline_stays_shown_under_every_policy(tmp_path, policy):
     assert f"{100 * float(r['rate'].iloc[0]):.1f}% (95% CI" in glance
     if policy == "round5":
         assert _round5_leaks(tmp_path) == []
+
+
+def test_round5_draws_no_kaplan_meier_figure(policies):
+    # its steps and numbers at risk are exact counts; round5 publishes counts rounded to 5
+    for policy in ("cms", "round5"):
+        _, rep, out = policies[policy]
+        page = re.sub(r"\s+", " ", html_module.unescape((out / "report.html").read_text()))
+        said = "not drawn under the round5 policy" in page
+        assert said == (policy == "round5")
+        if policy == "round5":
+            assert not any(f.key.startswith("dropout_km") for f in rep.figures)

@@ -20,6 +20,9 @@ show, a figure may not show either; three rules, all through :func:`.figures._mi
    count (or the group's n in the dropout table) by 0 or at least ``m`` — otherwise it reads
    "*" — so no two printed counts differ by a small number of episodes leaving treatment.
    Groups whose n or dropouts the dropout table hides are not drawn.
+
+Under the ``round5`` policy the figure is not drawn (a sentence says why): every count it
+would show, and every step, is exact, and that policy publishes counts only rounded to 5.
 """
 
 from __future__ import annotations
@@ -208,6 +211,13 @@ def _fig_km(ctx: _Ctx, sec: Section, res: Any, table: pd.DataFrame, inst: str, g
     """The Kaplan–Meier figure of the dropout table's result ``res`` (``table`` is that
     table as published, suppressed)."""
     if res is None or res.transfers != "censor" or not len(res.at_risk):
+        return
+    if getattr(ctx, "policy", "cms") == "round5":
+        sec.p(
+            "The Kaplan–Meier figure of time to dropout is not drawn under the round5 policy: "
+            "its steps and numbers at risk would give exact counts, which this report "
+            "publishes only rounded to 5."
+        )
         return
     m = _min_cell(ctx)
     shown = {

@@ -78,6 +78,13 @@ class TableResult:
         Parameters used (reliability, SD, thresholds, windows, ...).
     notes : tuple of str
         Caveats printed under the table.
+    roles : dict
+        What each column counts, for small-cell rules (``iop.report`` reads them): ``"count"``
+        (a count of episodes), ``"count of N"`` (a count among the ``N`` of column ``N``: the
+        rest, ``N`` minus it, is a count too), ``"from A, B"`` (computed from those counts:
+        it gives them back, as a rate or its interval does) and ``"statistic of A, B"`` (a
+        mean, SD or effect size of those episodes: uninformative unless they are few).
+        Columns without a role are labels or values that count nobody.
     """
 
     table: pd.DataFrame
@@ -86,6 +93,7 @@ class TableResult:
     params: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     digits: int = 2
+    roles: dict = field(default_factory=dict, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """Return a copy of the numeric table (tidy, one row per estimate)."""

@@ -515,6 +515,39 @@ class ChangeSummaryResult(TableResult):
 
     group_cols: tuple[str, ...] = ()
     ci_level: float = 0.95
+    #: what each column counts (``TableResult.roles``); the interval and p-value give n back
+    #: (a t interval's width, with the SDs and r), the means and SDs only when n is small
+    roles: dict = field(
+        default_factory=lambda: {
+            "n_episodes": "count",
+            "n_paired": "count of n_episodes",
+            "baseline_mean": "statistic of n_paired",
+            "baseline_sd": "statistic of n_paired",
+            "endpoint_mean": "statistic of n_paired",
+            "endpoint_sd": "statistic of n_paired",
+            "mean_change": "statistic of n_paired",
+            "r_pre_post": "statistic of n_paired",
+            "change_ci_low": "from n_paired",
+            "change_ci_high": "from n_paired",
+            "pvalue": "from n_paired",
+            "sd_change": "statistic of n_paired",
+            "se_change": "from n_paired",
+            "df": "from n_paired",
+            "statistic": "from n_paired",
+            **{
+                f"{m}_{c}": role
+                for m in ("response", "remission", "mcid")
+                for c, role in (
+                    ("n", "count"),
+                    ("k", f"count of {m}_n"),
+                    ("rate", f"from {m}_k, {m}_n"),
+                    ("ci_low", f"from {m}_k, {m}_n"),
+                    ("ci_high", f"from {m}_k, {m}_n"),
+                )
+            },
+        },
+        repr=False,
+    )
 
     def to_long(self) -> pd.DataFrame:
         t = self.table
@@ -1034,6 +1067,18 @@ class QualityMeasureResult(TableResult):
     """Quality-measure rates (``to_frame()``) plus one row per index event (``detail``)."""
 
     detail: pd.DataFrame = field(default_factory=pd.DataFrame)
+    roles: dict = field(
+        default_factory=lambda: {
+            "n_index": "count",
+            "n_pending": "count",
+            "numerator": "count of denominator",
+            "denominator": "count",
+            "estimate": "from numerator, denominator",
+            "ci_low": "from numerator, denominator",
+            "ci_high": "from numerator, denominator",
+        },
+        repr=False,
+    )
 
 
 def quality_measures(

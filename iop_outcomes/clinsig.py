@@ -23,7 +23,7 @@ points.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -129,6 +129,17 @@ class ClinicalSignificanceResult(TableResult):
 
     episodes: pd.DataFrame | None = None
     group_level: pd.DataFrame | None = None
+    roles: dict = field(
+        default_factory=lambda: {
+            "count": "count",
+            "n": "count",
+            "n_excluded": "count",
+            "estimate": "from count, n",
+            "ci_low": "from count, n",
+            "ci_high": "from count, n",
+        },
+        repr=False,
+    )
 
     def summary(self) -> str:
         text = super().summary()
@@ -2491,4 +2502,9 @@ def benchmarks(result_or_rates, *, year: str | None = "2024-25", ci_level: float
         params={"year": year if year is not None else "all"},
         notes=tuple(notes),
         digits=3,
+        roles={
+            "count": "count of n",
+            "n": "count",
+            **{c: "from count, n" for c in ("estimate", "ci_low", "ci_high")},
+        },
     )

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -348,6 +348,17 @@ class ComparisonResult(_SectionedResult):
     effect_sizes: pd.DataFrame | None = None
     balance: pd.DataFrame | None = None
     diagnostics: pd.DataFrame | None = None
+    roles: dict = field(
+        default_factory=lambda: {
+            "n_group": "count",
+            "n_reference": "count",
+            "estimate": "statistic of n_group, n_reference",
+            "ci_low": "statistic of n_group, n_reference",
+            "ci_high": "statistic of n_group, n_reference",
+            "pvalue": "statistic of n_group, n_reference",
+        },
+        repr=False,
+    )
     _SECTIONS = (
         ("Group means", "means", None),
         ("Standardized effect sizes", "effect_sizes", None),

@@ -397,6 +397,19 @@ class RetentionResult(TableResult):
     followup: pd.DataFrame = field(default_factory=pd.DataFrame)
     tests: pd.DataFrame = field(default_factory=pd.DataFrame)
     groups: tuple[str, ...] = ()
+    #: the roles of the ``followup`` table's columns
+    roles: dict = field(
+        default_factory=lambda: {
+            "n_eligible": "count",
+            "n_admitted": "count",
+            "n_discharged": "count",
+            "n_responded": "count of n_eligible",
+            "estimate": "from n_responded, n_eligible",
+            "ci_low": "from n_responded, n_eligible",
+            "ci_high": "from n_responded, n_eligible",
+        },
+        repr=False,
+    )
 
     def to_frame(self, which: str = "flow") -> pd.DataFrame:
         """Copy of one table: ``"flow"`` (default), ``"followup"`` or ``"tests"``."""
@@ -1009,6 +1022,21 @@ class SurvivalResult(TableResult):
     attendance: pd.DataFrame = field(default_factory=pd.DataFrame)
     transfers: str = "censor"
     groups: tuple[str, ...] = ()
+    roles: dict = field(
+        default_factory=lambda: {
+            "dropouts": "count",
+            "transfers": "count",
+            "censored": "count",
+            "n": "count",
+            "median_los": "statistic of n",
+            "los_ci_low": "statistic of n",
+            "los_ci_high": "statistic of n",
+            "median_dropout": "statistic of n",
+            "median_dropout_ci_low": "statistic of n",
+            "median_dropout_ci_high": "statistic of n",
+        },
+        repr=False,
+    )
 
     def to_frame(self, which: str = "table") -> pd.DataFrame:
         """Copy of one table: ``"table"`` (per group, default), ``"curve"``, ``"los_curve"``,
@@ -1353,6 +1381,17 @@ class AttritionResult(TableResult):
     (logistic model of non-response, odds ratios)."""
 
     model: pd.DataFrame = field(default_factory=pd.DataFrame)
+    roles: dict = field(
+        default_factory=lambda: {
+            "n_retained": "count",
+            "n_lost": "count",
+            "mean_retained": "statistic of n_retained",
+            "sd_retained": "statistic of n_retained",
+            "mean_lost": "statistic of n_lost",
+            "sd_lost": "statistic of n_lost",
+        },
+        repr=False,
+    )
 
     def to_frame(self, which: str = "table") -> pd.DataFrame:
         """Copy of ``"table"`` (default) or ``"model"``."""
@@ -1767,4 +1806,10 @@ def durability(
         },
         notes=notes,
         digits=3,
+        roles={
+            "n": "count",
+            "count": "count of n",
+            **{c: "from n, count" for c in ("estimate", "ci_low", "ci_high")},
+            **{c: "statistic of n" for c in ("sd", "se")},
+        },
     )

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -505,6 +505,16 @@ class SensitivityResult(TableResult):
     """
 
     imputations: pd.DataFrame | None = None
+    roles: dict = field(
+        default_factory=lambda: {
+            "n_used": "count",
+            "n_missing": "count",
+            "estimate": "statistic of n_used",
+            "ci_low": "statistic of n_used",
+            "ci_high": "statistic of n_used",
+        },
+        repr=False,
+    )
 
     def summary(self) -> str:
         shown = self.table.drop(

@@ -1140,3 +1140,38 @@ def test_round5_draws_no_kaplan_meier_figure(policies):
         assert said == (policy == "round5")
         if policy == "round5":
             assert not any(f.key.startswith("dropout_km") for f in rep.figures)
+
+
+def test_results_declare_what_their_columns_count():
+    # the report reads the column roles from the results (TableResult.roles) instead of
+    # restating them per table: every count column has a role, and every role names columns
+    # of the table (a misspelt column would leave a rate unprotected)
+    sim = iop.synth.generate(n_episodes=300, seed=5)
+    data = iop.load(sim.data).data
+    ep = iop.episodes(data, instrument="PHQ-9")
+    tables = {
+        "change_summary": (iop.change_summary(ep, by="format"), "table"),
+        "clinical_significance": (iop.clinical_significance(ep, by="format"), "table"),
+        "compare": (iop.compare(ep, group="format", reference="in_person"), "table"),
+        "dropout_survival": (iop.dropout_survival(ep, by="format"), "table"),
+        "retention": (iop.retention(ep, by="format", tests=False), "followup"),
+        "durability": (iop.durability(ep, instrument="PHQ-9"), "table"),
+        "quality_measures": (iop.quality_measures(data), "table"),
+    }
+    for name, (res, attr) in tables.items():
+        t = getattr(res, attr)
+        assert res.roles, name
+        names = r"n|count|n_\w+|\w+_n|numerator|denominator|dropouts|censored|transfers"
+        counted = [
+            c
+            for c in t.columns
+            if re.fullmatch(names, str(c)) and pd.api.types.is_numeric_dtype(t[c])
+        ]
+        assert set(counted) <= set(res.roles), (name, set(counted) - set(res.roles))
+        for col, role in res.roles.items():
+            if role == "count":
+                continue
+            named = re.fullmatch(r"(?:count of|from|statistic of) (.+)", role)
+            assert named, (name, col, role)
+            for base in named.group(1).split(", "):
+                assert base in res.roles, (name, col, role)

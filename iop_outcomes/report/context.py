@@ -25,6 +25,41 @@ from .safety import scrub_identifiers
 from .suppress import ROUND5_DIGITS, _proportion_columns, round5, suppress
 
 
+def _role_args(roles: dict, columns: Sequence) -> dict:
+    """``counts``, ``complements``, ``derived`` and ``small_n`` of :func:`.suppress.suppress`
+    from a result's column roles (:class:`iop_outcomes._results.TableResult`), for the
+    columns of a table.
+
+    >>> roles = {"count": "count of n", "n": "count", "estimate": "from count, n",
+    ...          "mean": "statistic of n"}
+    >>> args = _role_args(roles, ["group", "count", "n", "estimate"])
+    >>> args["counts"], args["complements"], args["derived"], args["small_n"]
+    (['count', 'n'], {'count': 'n'}, {'estimate': ['count', 'n']}, {})
+    """
+    cols = {str(c) for c in columns}
+    out: dict = {"counts": [], "complements": {}, "derived": {}, "small_n": {}}
+    for c, role in roles.items():
+        if c not in cols:
+            continue
+        if role == "count" or role.startswith("count of "):
+            out["counts"].append(c)
+            total = role.removeprefix("count of ") if role != "count" else None
+            if total in cols:
+                out["complements"][c] = total
+            continue
+        kind, _, bases = role.partition(" of " if role.startswith("statistic") else " ")
+        found = [b for b in bases.split(", ") if b in cols]
+        if not found:
+            continue
+        if kind == "from":
+            out["derived"][c] = found
+        elif kind == "statistic":
+            out["small_n"][c] = found if len(found) > 1 else found[0]
+        else:  # pragma: no cover - a role the vocabulary does not have
+            raise ValueError(f"unknown column role {role!r} of {c!r}")
+    return out
+
+
 class _Ctx:
     """State of one build pass.
 
@@ -121,6 +156,13 @@ class _Ctx:
         percent_rows: np.ndarray | None = None,
     ) -> ReportTable:
         df = scrub_identifiers(df.reset_index(drop=True))
+        # what the columns count, as the analysis result declares it (TableResult.roles), with
+        # what this table adds (columns the report made, rows that are not a partition)
+        declared = _role_args(getattr(result, "roles", None) or {}, df.columns)
+        counts = [*declared["counts"], *(c for c in counts if c not in declared["counts"])]
+        derived = {**declared["derived"], **(derived or {})}
+        small_n = {**declared["small_n"], **(small_n or {})}
+        complements = {**declared["complements"], **(complements or {})}
         if self.policy == "round5":  # statistics to one decimal (percentages to 0.1 %)
             digits = min(digits, ROUND5_DIGITS)
         cell_keys = {

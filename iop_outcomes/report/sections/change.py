@@ -52,20 +52,15 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
                 "pvalue",
                 "r_pre_post",
             ]
-            stats_cols = cols[4:]
             title = f"{inst} symptom change" + (f" by {g}" if g else "")
             t = ctx.add_table(
                 sec,
                 f"change_{_slug(inst)}_{g or 'overall'}",
                 title,
                 tb[cols],
-                counts=["n_episodes", "n_paired", "n_unpaired"],
-                # a t interval's width (with the SDs and r) and its p-value give n back
-                derived={c: "n_paired" for c in ("change_ci_low", "change_ci_high", "pvalue")},
-                small_n={c: "n_paired" for c in stats_cols},
+                counts=["n_unpaired"],  # made here: the result declares the others
                 total_row="Overall",
                 total_col="n_episodes",
-                complements={"n_paired": "n_episodes"},
                 keys={
                     c: (lambda r, g=g, inst=inst, pop=pop: _key(inst, g, r["group"], pop))
                     for c, pop in (

@@ -54,11 +54,9 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             + " (Jacobson–Truax)",
             tb[keep],
             percent=("estimate", "ci_low", "ci_high"),
-            counts=[c for c in ("count", "n") if c in keep],
             by="outcome",
             within="group",
             total_row="Overall",
-            derived={c: ["count", "n"] for c in ("estimate", "ci_low", "ci_high") if c in keep},
             keys={
                 "count": lambda r, g=g, inst=inst: _key(inst, g, r["group"], f"cs|{r['outcome']}"),
                 "n": lambda r, g=g, inst=inst: _key(inst, g, r["group"], "cs_n"),
@@ -126,10 +124,7 @@ def _nhs_benchmarks(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
         f"NHS Talking Therapies outcomes ({label}) and national rates",
         tb[keep],
         percent=("estimate", "ci_low", "ci_high", "national_estimate"),
-        counts=["count", "n"],
-        complements={"count": "n"},
         column_totals=False,
-        derived={c: ["count", "n"] for c in ("estimate", "ci_low", "ci_high") if c in keep},
         keys={
             "count": lambda r: _key("PHQ-9", None, None, f"nhs|{r['outcome']}"),
             "n": lambda r: _key(
@@ -163,15 +158,10 @@ def _quality_measures(ctx: _Ctx, sec: Section, loaded: Any) -> None:
         "US depression quality measures computable from these data (HEDIS DRR-E, CMS159; PHQ-9)",
         tb[keep],
         percent=("estimate", "ci_low", "ci_high"),
-        counts=["numerator", "denominator"],
-        complements={"numerator": "denominator"},
         column_totals=False,
         keys={
             "numerator": lambda r: _key("PHQ-9", None, None, _qm_pop(r, "num")),
             "denominator": lambda r: _key("PHQ-9", None, None, _qm_pop(r, "den")),
-        },
-        derived={
-            c: ["numerator", "denominator"] for c in ("estimate", "ci_low", "ci_high") if c in keep
         },
         result=res,
         digits=3,

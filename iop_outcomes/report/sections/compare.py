@@ -47,15 +47,9 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                 f"compare_{_slug(inst)}",
                 f"{inst}: adjusted difference in change, each {g} vs {ref}",
                 tb[keep],
-                counts=[c for c in ("n_group", "n_reference") if c in keep],
                 # rows are contrasts, not parts of a total: a column adds up to nothing any
                 # table publishes (sums over the groups are checked across tables)
                 column_totals=False,
-                small_n={
-                    c: ["n_group", "n_reference"]
-                    for c in ("estimate", "ci_low", "ci_high", "pvalue")
-                    if c in keep
-                },
                 keys={
                     "n_group": lambda r, inst=inst: _key(
                         inst, g, _contrast_sides(r["contrast"])[0], "cmp_n"

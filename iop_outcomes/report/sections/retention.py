@@ -38,11 +38,8 @@ def _followup_response(ctx: _Ctx, sec: Section, inst: str, ret: Any, fgroup: str
             f"Follow-up response ({inst})",
             fu,
             percent=("estimate", "ci_low", "ci_high"),
-            counts=["n_eligible", "n_responded"],
             by="window",
             total_row="Overall",
-            complements={"n_responded": "n_eligible"},
-            derived={c: ["n_responded", "n_eligible"] for c in ("estimate", "ci_low", "ci_high")},
             keys={
                 "n_eligible": lambda r: _key(
                     inst, fgroup, r["group"], f"fu_{r['window']}_eligible"
@@ -86,8 +83,6 @@ def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None
             tb[keep],
             # n = dropouts + censored; transfers are among the censored (or compete): these
             # row sums are checked with the other tables' counts (see _hidden_populations)
-            counts=[c for c in ("dropouts", "transfers", "censored", "n") if c in keep],
-            small_n={c: "n" for c in ("median_los", "los_ci_low", "los_ci_high") if c in keep},
             keys={
                 c: (lambda r, pop=pop: _key(inst, g, r["group"], pop))
                 for c, pop in (
@@ -161,7 +156,6 @@ def _attrition(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
                     f"Who answered the {fu_cols[0].removeprefix('followup_')} follow-up "
                     f"({inst}): responders vs non-responders",
                     tb[keep],
-                    counts=[c for c in ("n_retained", "n_lost") if c in keep],
                     total_col=True,
                     column_totals=False,
                     keys={
@@ -171,11 +165,6 @@ def _attrition(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
                         "n_lost": lambda r: _key(
                             inst, None, None, f"attr_lost|{w}|{r['variable']}"
                         ),
-                    },
-                    small_n={
-                        c: ("n_retained" if c.endswith("retained") else "n_lost")
-                        for c in ("mean_retained", "sd_retained", "mean_lost", "sd_lost")
-                        if c in keep
                     },
                     result=res,
                     notes=(
@@ -203,14 +192,7 @@ def _durability(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
             percent=("estimate", "ci_low", "ci_high"),
             # rates, and one mean change (points): percentages in the rates' rows only
             percent_rows=(tb["measure"].astype(str) != "change_from_endpoint").to_numpy(),
-            counts=["n", "count"],
             by="measure",
-            complements={"count": "n"},
-            derived={
-                "estimate": ["n", "count"],
-                "ci_low": ["n", "count"],
-                "ci_high": ["n", "count"],
-            },
             keys={
                 c: (
                     lambda r, pop=pop: _key(inst, None, None, f"{pop}|{r['window']}|{r['measure']}")

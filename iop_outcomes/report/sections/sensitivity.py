@@ -67,12 +67,10 @@ def _section_sensitivity(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, l
             "missing_data_sensitivity",
             f"Missing-data sensitivity ({inst})",
             tb[keep],
-            counts=[c for c in ("n_used", "n_missing") if c in keep],
             # each row's n_used + n_missing is the (published) number of episodes: a hidden
             # n_missing hides its n_used too; rows are methods, not parts of a total
             total_col=True,
             column_totals=False,
-            small_n={c: "n_used" for c in ("estimate", "ci_low", "ci_high") if c in keep},
             keys={
                 "n_used": lambda r: _sens_key(inst, g, r, "sens_n"),
                 "n_missing": lambda r: _sens_key(inst, g, r, "sens_missing"),

@@ -149,6 +149,7 @@ def test_missing_data_sensitivity_in_the_report_follows_the_study_rules(tmp_path
 
     import iop_outcomes as iop
     from iop_outcomes import sensitivity
+    from iop_outcomes.report.sections import sensitivity as section
 
     seen = []
     real = sensitivity.missing_data_sensitivity
@@ -157,7 +158,7 @@ def test_missing_data_sensitivity_in_the_report_follows_the_study_rules(tmp_path
         seen.append(kw.get("rules"))
         return real(*args, **kw)
 
-    monkeypatch.setattr(iop, "missing_data_sensitivity", spy)
+    monkeypatch.setattr(section, "missing_data_sensitivity", spy)
     cfg = {
         "sensitivity": {"methods": ["completers"]},
         "trajectories": {"enabled": False},

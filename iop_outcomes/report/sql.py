@@ -38,6 +38,9 @@ from typing import Any
 
 import pandas as pd
 
+from ..change import change_scores
+from ..clinsig import clinical_significance
+from ..episodes import episodes
 from ..exceptions import ConfigError
 from ..io.sql import read_sql, write_tables
 from .render import _cell_for_file, _shareable
@@ -130,8 +133,6 @@ def episode_outcomes(loaded, *, config=None) -> pd.DataFrame:
     >>> bool((paired["change"] == paired["endpoint"] - paired["baseline"]).all())
     True
     """
-    import iop_outcomes as iop
-
     from .config import load_config
     from .inputs import _episode_rules
 
@@ -145,11 +146,11 @@ def episode_outcomes(loaded, *, config=None) -> pd.DataFrame:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ep = iop.episodes(data, instrument=inst, rules=rules)
+            ep = episodes(data, instrument=inst, rules=rules)
             if not len(ep):
                 continue
-            ch = iop.change_scores(ep)
-            cs = iop.clinical_significance(ep, instrument=inst).episodes
+            ch = change_scores(ep)
+            cs = clinical_significance(ep, instrument=inst).episodes
         add = [c for c in cs.columns if c not in ch.columns and c not in ("pre", "post")]
         cs = cs[add].rename(columns={"category": "clinsig_category"})
         parts.append(ch.join(cs, how="left"))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from ...sensitivity import missing_data_sensitivity
 from ..context import _Ctx
 from ..populations import _ALL, _Key, _key
 from ..render import Section
@@ -16,10 +17,6 @@ from .common import _contrast_sides
 def _section_sensitivity(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, loaded: Any) -> None:
     """Missing-data sensitivity of the primary result (methods from the study configuration),
     or a line saying it was turned off."""
-    # through the package attribute, not an import: tests (test_report_config) replace
-    # iop.missing_data_sensitivity with a spy
-    import iop_outcomes as iop
-
     g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
     if not ctx.cfg.sensitivity_enabled:
         sec.p("Missing-data sensitivity analysis was turned off in the study configuration.")
@@ -32,7 +29,7 @@ def _section_sensitivity(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, l
     res = ctx.run(
         sec,
         "Missing-data sensitivity",
-        lambda: iop.missing_data_sensitivity(
+        lambda: missing_data_sensitivity(
             loaded,
             rules=ep.attrs.get("rules"),  # the study's [episodes] rules, discharge endpoint
             instrument=inst,

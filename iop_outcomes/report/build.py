@@ -251,10 +251,11 @@ def report(
         # Build passes: the analyses run once (cached); the tables are rebuilt with the
         # populations hidden so far until no table or cross-table sum hides anything new.
         cache: dict = {}
+        ids = _identifiers(loaded)
         forced: frozenset = frozenset()
         protected: frozenset | None = None
         for n_pass in range(200):
-            ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=False, protected=protected)
+            ctx = _Ctx(cfg, strict, cache, forced, draw=False, protected=protected, identifiers=ids)
             if n_pass == 0:  # the first pass runs the analyses
                 ctx.step = step
             _build_sections(ctx, loaded, eps, rules, ("", ""), input_name, selection, previous)
@@ -268,7 +269,7 @@ def report(
         else:  # pragma: no cover - the hidden set only grows, so this cannot happen
             raise IOPError("Small-cell suppression across tables did not settle.")
         generated = _timestamp(timestamp, _assessment_dates(loaded.data))
-        ctx = _Ctx(cfg, strict, cache=cache, forced=forced, draw=True, protected=protected)
+        ctx = _Ctx(cfg, strict, cache, forced, draw=True, protected=protected, identifiers=ids)
         sections, prov = _build_sections(
             ctx, loaded, eps, rules, generated, input_name, selection, previous
         )
@@ -306,17 +307,22 @@ def report(
     return rep
 
 
-def _final_identifier_check(rep: Report, loaded: Any) -> None:
-    """Refuse to produce a report in which an input identifier appears (defence in depth)."""
+def _identifiers(loaded: Any) -> frozenset:
+    """The input's patient and episode ids that could be recognised in text. An identifier
+    made of a few digits (REDCap's record ids 1, 2, 3 ...) cannot be told from a count;
+    identifier columns never reach a table (scrub_identifiers), and longer or zero-padded
+    numbers (MRNs such as 0012345) are still looked for."""
     data = loaded.data
     ids: set[str] = set()
     for col in ("patient_id", "episode_id"):
         if col in data.columns:
             ids |= set(data[col].astype("object").dropna().astype(str).unique())
-    # an identifier made of a few digits (REDCap's record ids 1, 2, 3 ...) cannot be told from
-    # a count in text; identifier columns never reach a table (scrub_identifiers), and longer
-    # or zero-padded numbers (MRNs such as 0012345) are still looked for
-    ids = {i for i in ids if not (i.isdigit() and len(i) < 7 and not i.startswith("0"))}
+    return frozenset(i for i in ids if not (i.isdigit() and len(i) < 7 and not i.startswith("0")))
+
+
+def _final_identifier_check(rep: Report, loaded: Any) -> None:
+    """Refuse to produce a report in which an input identifier appears (defence in depth)."""
+    ids = _identifiers(loaded)
     if not ids:
         return
     text = rep.html() + "\n".join(t.frame.to_csv() for t in rep.tables)

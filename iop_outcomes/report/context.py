@@ -8,6 +8,7 @@ and registers a table (its counts keyed by population, see :mod:`.populations`),
 from __future__ import annotations
 
 import html
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -76,8 +77,12 @@ class _Ctx:
         forced: frozenset = frozenset(),
         draw: bool = True,
         protected: frozenset | None = None,
+        identifiers: frozenset = frozenset(),
     ):
         self.cfg = cfg
+        #: the input's patient and episode ids, redacted from analysis messages the report
+        #: prints (an error naming the episodes it concerns must not name them outside)
+        self.identifiers = identifiers
         self.threshold = cfg.suppression_threshold
         #: the disclosure-control policy ("cms", "round5" or "none"; see .suppress)
         self.policy = cfg.suppression_policy
@@ -310,27 +315,45 @@ class _Ctx:
                 warnings.simplefilter("always")
                 out = fn()
             for w in caught:
-                msg = f"{what}: {w.message}"
+                msg = f"{what}: {self.redact(str(w.message))}"
                 if msg not in self.warnings:
                     self.warnings.append(msg)
             return out
         except (ModuleNotFoundError, ImportError, AttributeError) as e:
             if self.strict and not isinstance(e, ModuleNotFoundError | ImportError):
                 raise
+            why = self.redact(str(e))
             section.html(
                 f'<p class="unavailable">{html.escape(what)}: not available in this '
-                f"installation ({html.escape(type(e).__name__)}: {html.escape(str(e))}).</p>"
+                f"installation ({html.escape(type(e).__name__)}: {html.escape(why)}).</p>"
             )
-            self.warnings.append(f"{what}: not available ({e})")
+            self.warnings.append(f"{what}: not available ({why})")
         except Exception as e:
             if self.strict:
                 raise
+            why = self.redact(str(e))
             section.html(
                 f'<p class="unavailable">{html.escape(what)} could not be computed: '
-                f"{html.escape(str(e))}</p>"
+                f"{html.escape(why)}</p>"
             )
-            self.warnings.append(f"{what} could not be computed: {e}")
+            self.warnings.append(f"{what} could not be computed: {why}")
         return None
+
+    def redact(self, text: str) -> str:
+        """``text`` with every input identifier in it replaced by ``[identifier]``.
+
+        >>> from iop_outcomes.report.config import StudyConfig
+        >>> ctx = _Ctx(StudyConfig(), strict=False, identifiers=frozenset({"E000076"}))
+        >>> ctx.redact("'format' changes within episode(s) ['E000076', 'E000174']")
+        "'format' changes within episode(s) ['[identifier]', 'E000174']"
+        """
+        if not self.identifiers:
+            return text
+        return re.sub(
+            r"[A-Za-z0-9_\-]+",
+            lambda m: "[identifier]" if m.group(0) in self.identifiers else m.group(0),
+            text,
+        )
 
     def label(self, v: Any) -> Any:
         """A code as the reader sees it (the study file's ``[labels]``, then plain words)."""

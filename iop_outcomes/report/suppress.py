@@ -223,6 +223,21 @@ def _count_mask(mask: pd.DataFrame, counts: Sequence[str], n_rows: int, name: st
     return np.column_stack(cols) if cols else np.zeros((n_rows, 0), dtype=bool)
 
 
+def _suppressed(index, out, primary, complementary, derived, threshold, notes, policy="cms"):
+    """The :class:`SuppressedTable`, its frames on the caller's index."""
+    for m in (out, primary, complementary, derived):
+        m.index = index
+    return SuppressedTable(
+        table=out,
+        primary=primary,
+        complementary=complementary,
+        derived=derived,
+        threshold=int(threshold),
+        notes=tuple(notes),
+        policy=policy,
+    )
+
+
 def suppress(
     table: pd.DataFrame,
     threshold: int | None = DEFAULT_THRESHOLD,
@@ -612,18 +627,7 @@ def suppress(
             "wherever it is published, gives it away. Hide that total too (iop.report does so "
             "across its tables)."
         )
-    # restore the caller's index
-    out.index = table.index
-    for m in (prim_df, comp_df, der_df):
-        m.index = table.index
-    return SuppressedTable(
-        table=out,
-        primary=prim_df,
-        complementary=comp_df,
-        derived=der_df,
-        threshold=int(threshold),
-        notes=tuple(notes),
-    )
+    return _suppressed(table.index, out, prim_df, comp_df, der_df, threshold, notes)
 
 
 def _round5_table(
@@ -783,18 +787,7 @@ def _round5_table(
             f"'{complement_label}': computed from a count shown as '{label_primary}' "
             f"({n_hid} cell{'s' if n_hid != 1 else ''})."
         )
-    out.index = table.index
-    for m in (prim_df, comp_df, der_df):
-        m.index = table.index
-    return SuppressedTable(
-        table=out,
-        primary=prim_df,
-        complementary=comp_df,
-        derived=der_df,
-        threshold=int(threshold),
-        notes=tuple(notes),
-        policy="round5",
-    )
+    return _suppressed(table.index, out, prim_df, comp_df, der_df, threshold, notes, "round5")
 
 
 def _proportion_columns(

@@ -606,7 +606,8 @@ def monitor(
     Parameters
     ----------
     assessments : DataFrame or LoadResult
-        ``iop.load(...).data``. Extra columns (``clinician``) are carried into the table.
+        ``iop.load(...).data``. Its ``clinician``, ``site`` and ``program`` columns, when
+        present, are carried into the table (to group the caseload).
     as_of : date
         The day of the review. Assessments dated after it are ignored. An episode is **open**
         when admitted by then (``admit_date``, else its first score) and not discharged by then

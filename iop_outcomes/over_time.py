@@ -176,6 +176,20 @@ def special_causes(values, centre, sigma, *, rules: str = "nhs") -> pd.DataFrame
     return out
 
 
+def _still_open(data) -> bool:
+    """Whether the input holds episodes still in treatment (status ``ongoing``, or no
+    discharge date); ``True`` when it cannot tell."""
+    df = getattr(data, "data", data)
+    if not isinstance(df, pd.DataFrame):
+        return True
+    if "discharge_status" in df.columns:
+        status = df["discharge_status"].astype("object")
+        return bool((status.isna() | (status == "ongoing")).any())
+    if "discharge_date" in df.columns:
+        return bool(df["discharge_date"].isna().any())
+    return True
+
+
 def over_time(
     episodes: Any,
     *,
@@ -387,10 +401,11 @@ def over_time(
             "(overdispersion); chart='laney' gives limits that allow for it."
         )
     notes.append(f"Special-cause rules ({rules}): {RULE_SETS[rules]['source']}.")
-    notes.append(
-        "The last period(s) may hold episodes still in treatment: their outcome is counted "
-        "only once known, so recent points rest on fewer, quicker episodes."
-    )
+    if _still_open(episodes):
+        notes.append(
+            "The last period(s) may hold episodes still in treatment: their outcome is counted "
+            "only once known, so recent points rest on fewer, quicker episodes."
+        )
     return OverTimeResult(
         table=table,
         title=f"{eo.label[0].upper()}{eo.label[1:]} by {period} of admission",

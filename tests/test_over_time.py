@@ -178,3 +178,11 @@ def test_plot_structure():
     assert marked[:, 0].tolist() == [14, 20, 21, 22]
     assert marked[:, 0].tolist() == np.flatnonzero(r.table["signal"]).tolist()
     plt.close("all")
+
+
+def test_the_note_on_episodes_in_treatment_only_when_some_are():
+    ep = _dropout_series([3, 4, 5, 4, 6], [20] * 5, freq="QS")  # every episode closed
+    note = "may hold episodes still in treatment"
+    assert not any(note in n for n in iop.over_time(ep, outcome="dropout").notes)
+    ep.loc[ep.index[-1], "discharge_status"] = "ongoing"
+    assert any(note in n for n in iop.over_time(ep, outcome="dropout").notes)

@@ -21,7 +21,7 @@ NOTEBOOKS = sorted(NB_DIR.glob("[0-9][0-9]_*.py"))
 
 def test_the_suite_is_there():
     names = [p.stem for p in NOTEBOOKS]
-    assert len(names) == 7 and names[0] == "01_quick_start"
+    assert len(names) == 8 and names[0] == "01_quick_start"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

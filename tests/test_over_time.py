@@ -178,3 +178,20 @@ def test_plot_structure():
     assert marked[:, 0].tolist() == [14, 20, 21, 22]
     assert marked[:, 0].tolist() == np.flatnonzero(r.table["signal"]).tolist()
     plt.close("all")
+
+
+def test_roles_tell_the_report_what_each_column_counts():
+    """A rate chart's n and events are counts (the non-events too); the rate, z and limits give
+    them back; a mean-change chart's sum and mean are statistics of its n episodes."""
+    from iop_outcomes.report.context import _role_args
+
+    r = iop.over_time(_dropout_series([2, 3, 4, 5], [20] * 4), period="month", outcome="dropout")
+    args = _role_args(r.roles, r.table.columns)
+    assert args["counts"] == ["n", "observed"] and args["complements"] == {"observed": "n"}
+    assert args["derived"]["estimate"] == ["n", "observed"]
+    assert {c: args["derived"][c] for c in ("lcl", "ucl")} == {"lcl": ["n"], "ucl": ["n"]}
+    dates = pd.date_range("2024-01-01", periods=4, freq="QS").repeat(5)
+    ep = pd.DataFrame({"admit_date": dates, "baseline": 18.0, "endpoint": [9.0, 10.0] * 10})
+    m = iop.over_time(ep, outcome="change", instrument="PHQ-9")
+    margs = _role_args(m.roles, m.table.columns)
+    assert margs["counts"] == ["n"] and margs["small_n"]["estimate"] == "n"

@@ -75,7 +75,7 @@ def test_section_rates_are_over_times(tiny):
         == [f"{y}Q{q}" for y, q in [(2024, 1), (2024, 2), (2024, 3), (2024, 4), (2025, 1)]]
         + ["2025Q2", "2025Q3"]
     )
-    est = np.array([_num(v) for v in f["estimate"]])
+    est = np.array([_num(v) for v in f["rate"]])
     shown = np.isfinite(est)
     assert shown.sum() >= 4
     np.testing.assert_allclose(est[shown], ref["estimate"].to_numpy(dtype=float)[shown])
@@ -95,10 +95,10 @@ def test_no_small_period_count_is_recoverable(tiny):
     f = _table(rep).frame
     ref = _reference(data)
     assert int(ref["n"].iloc[-1]) == 1  # the tiny quarter
-    assert f["n"].iloc[-1] == "<11"
+    assert f["episodes"].iloc[-1] == "<11"
     rates = _table(rep, "rates_phq_9_format").frame
     r = rates[(rates["group"] == "Overall") & rates["measure"].str.startswith("response")]
-    for col, total in (("n", r["n"].iloc[0]), ("observed", r["k"].iloc[0])):
+    for col, total in (("episodes", r["n"].iloc[0]), ("count", r["k"].iloc[0])):
         vals = [_num(v) for v in f[col]]
         hidden = [i for i, v in enumerate(vals) if not np.isfinite(v)]
         # the total minus the shown periods leaves at least two hidden periods' sum
@@ -112,7 +112,7 @@ def test_figure_draws_only_what_the_table_publishes(tiny):
     t = _table(rep)
     ref = _reference(data)
     fig = [f for f in rep.figures if f.key == "over_time"][0]
-    hidden = [i for i, v in enumerate(t.frame["estimate"]) if not np.isfinite(_num(v))]
+    hidden = [i for i, v in enumerate(t.frame["rate"]) if not np.isfinite(_num(v))]
     assert hidden and "2025Q3" in fig.caption and "Not drawn" in fig.caption
     texts = [html.unescape(x) for x in re.findall(r"<!-- (.*?) -->", fig.svg, flags=re.S)]
     for i in hidden:

@@ -17,12 +17,14 @@ if TYPE_CHECKING:
 
 
 def _published(t: pd.DataFrame, res: Any) -> tuple[pd.DataFrame, list[str]]:
-    """The chart's table as the report publishes it: a period whose rate or limits the
-    suppressed table ``t`` hides is a gap (no point, no limit, no signal mark), the rest
+    """The chart's table (the columns of :class:`iop_outcomes.over_time.OverTimeResult`) as
+    the report publishes it: a period whose episodes, rate or limits the suppressed table ``t``
+    (columns ``period``, ``episodes``, ``rate``, ``lcl``, ``ucl``) hides is a gap (no point, no limit, no signal mark), the rest
     rounded as the table files print them. Also the periods left out."""
+    published = {"episodes": "n", "rate": "estimate", "lcl": "lcl", "ucl": "ucl"}
     num = {
-        c: pd.to_numeric(t[c], errors="coerce").astype(float)
-        for c in ("n", "estimate", "lcl", "ucl")
+        mine: pd.to_numeric(t[theirs], errors="coerce").astype(float)
+        for theirs, mine in published.items()
     }
     shown = np.logical_and.reduce([v.notna().to_numpy() for v in num.values()])
     has = res.table["n"].notna().to_numpy()  # a period without episodes is a gap anyway

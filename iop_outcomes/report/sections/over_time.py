@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pandas as pd
 
 from ...over_time import RULE_SETS, over_time
@@ -30,6 +33,25 @@ def _choose_period(admit: pd.Series) -> tuple[str | None, dict[str, int]]:
         if counts[p] >= MIN_PERIODS:
             return p, counts
     return None, counts
+
+
+def _renamed_roles(roles: dict, names: dict) -> dict:
+    """Column roles (:class:`iop_outcomes._results.TableResult`) with the columns renamed.
+
+    >>> _renamed_roles({"n": "count", "observed": "count of n", "estimate": "from n, observed"},
+    ...                {"n": "episodes", "observed": "count"})
+    {'episodes': 'count', 'count': 'count of episodes', 'estimate': 'from episodes, count'}
+    """
+    kind = re.compile(r"^(count of |from |statistic of )")
+
+    def columns(role: str) -> str:
+        head = kind.match(role)
+        if head is None:
+            return role
+        bases = role[head.end() :].split(", ")
+        return head.group(0) + ", ".join(names.get(b, b) for b in bases)
+
+    return {names.get(c, c): columns(r) for c, r in roles.items()}
 
 
 def _section_over_time(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
@@ -64,34 +86,37 @@ def _section_over_time(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> 
         "quality. An episode counts in the period it was admitted once its outcome is known, "
         "so the latest periods rest on fewer episodes."
     )
-    tb = res.table
-    tb = tb.assign(
-        signal=[
-            f"{d} ({r})" if s else ""
-            for s, d, r in zip(tb["signal"], tb["direction"], tb["rules"], strict=True)
-        ]
-    )
-    cols = ["period", "n", "observed", "estimate", "lcl", "ucl", "signal"]
-    pop = {"n": "n", "observed": "k"}
+    # the result's columns in the report's words; their roles (OverTimeResult.roles) with them
+    names = {"n": "episodes", "observed": "count", "estimate": "rate"}
+    tb = res.table.rename(columns=names)
+    tb["count"] = tb["count"].round().astype("Int64")  # events: a count of episodes
+    tb["signal"] = [
+        f"{d} ({r})" if s else ""
+        for s, d, r in zip(
+            res.table["signal"], res.table["direction"], res.table["rules"], strict=True
+        )
+    ]
+    cols = ["period", "episodes", "count", "rate", "lcl", "ucl", "signal"]
+    pop = {"episodes": "n", "count": "k"}
     t = ctx.add_table(
         sec,
         f"over_time_{outcome}",
         f"{res.title} ({inst}), {res.chart} chart with 3-sigma limits",
         tb[cols],
         # a signal says on which side of the centre line, or beyond which limit, the rate is
-        derived={"signal": ["n", "observed"]},
-        percent=("estimate", "lcl", "ucl"),
+        derived={"signal": ["episodes", "count"]},
+        percent=("rate", "lcl", "ucl"),
         column_totals=False,
         keys={
             c: (lambda r, c=c: _key(inst, None, None, f"ot|{outcome}|{r['period']}|{pop[c]}"))
-            for c in ("n", "observed")
+            for c in ("episodes", "count")
         },
-        result=res,
+        result=dataclasses.replace(res, roles=_renamed_roles(res.roles, names)),
         digits=3,
     )
     # the periods add up to the report's rate denominator and events (the rates table): a
     # small period must not come back by subtraction from those totals
-    shown = tb["n"].notna().to_numpy()
+    shown = tb["episodes"].notna().to_numpy()
     periods = tb.loc[shown, "period"].tolist()
     for c in ("n", "k"):
         ctx.identity(

@@ -90,6 +90,21 @@ def test_section_rates_are_over_times(tiny):
     assert "over-time" in rep.html()
 
 
+def _assert_not_recoverable(f: pd.DataFrame, col: str, total: float) -> None:
+    """The periods' ``col`` add up to ``total`` (published in the rates table): a hidden small
+    period must not come back by subtraction, alone or with other "<11" periods whose sum
+    pins them (all 1, or all 10)."""
+    vals = [_num(v) for v in f[col]]
+    assert not any(1 <= v < 11 for v in vals if np.isfinite(v))  # nothing small is shown
+    hidden = [v for v in f[col] if not np.isfinite(_num(v))]
+    if not hidden:
+        return
+    rest = _num(total) - sum(v for v in vals if np.isfinite(v))
+    assert len(hidden) >= 2
+    if all(h == "<11" for h in hidden):
+        assert rest not in (len(hidden), 10 * len(hidden))
+
+
 def test_no_small_period_count_is_recoverable(tiny):
     data, rep = tiny
     f = _table(rep).frame
@@ -99,12 +114,20 @@ def test_no_small_period_count_is_recoverable(tiny):
     rates = _table(rep, "rates_phq_9_format").frame
     r = rates[(rates["group"] == "Overall") & rates["measure"].str.startswith("response")]
     for col, total in (("episodes", r["n"].iloc[0]), ("count", r["k"].iloc[0])):
-        vals = [_num(v) for v in f[col]]
-        hidden = [i for i, v in enumerate(vals) if not np.isfinite(v)]
-        # the total minus the shown periods leaves at least two hidden periods' sum
-        assert len(hidden) >= 2 or (len(hidden) == 0 and np.isfinite(_num(total)))
-        # and nothing small is shown
-        assert not any(1 <= v < 11 for v in vals if np.isfinite(v))
+        _assert_not_recoverable(f, col, total)
+
+
+def test_two_tiny_periods_are_not_pinned_by_their_sum():
+    """Two quarters of one episode each, both "<11": their sum, 2, would say both are 1."""
+    data = _data(lambda d: d.notna())
+    ref = _reference(data)
+    assert ref["n"].tolist()[-2:] == [1, 1]
+    rep = _report(data)
+    f = _table(rep).frame
+    rates = _table(rep, "rates_phq_9_format").frame
+    r = rates[(rates["group"] == "Overall") & rates["measure"].str.startswith("response")]
+    for col, total in (("episodes", r["n"].iloc[0]), ("count", r["k"].iloc[0])):
+        _assert_not_recoverable(f, col, total)
 
 
 def test_figure_draws_only_what_the_table_publishes(tiny):

@@ -1157,6 +1157,8 @@ def test_results_declare_what_their_columns_count():
         "retention": (iop.retention(ep, by="format", tests=False), "followup"),
         "durability": (iop.durability(ep, instrument="PHQ-9"), "table"),
         "quality_measures": (iop.quality_measures(data), "table"),
+        "over_time": (iop.over_time(ep, outcome="response", instrument="PHQ-9"), "table"),
+        "over_time_change": (iop.over_time(ep, outcome="change", instrument="PHQ-9"), "table"),
     }
     for name, (res, attr) in tables.items():
         t = getattr(res, attr)

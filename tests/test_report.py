@@ -73,6 +73,7 @@ SECTIONS = [
     "Effect sizes",
     "Comparison by format",
     "Retention and follow-up",
+    "Outcomes over time",
     "Methods",
     "Provenance",
 ]
@@ -242,6 +243,7 @@ def test_minimal_file_suppression_off_and_sha256(tmp_path):
     assert "no &#x27;format&#x27; column" in html
     assert "could not be computed" in html and any("Kaplan" in w for w in rep.warnings)
     assert "could not be counted: the data give totals without item responses" in html
+    assert "No control chart: the episodes have no admission dates" in html
     assert re.findall(r"<h2>(.*?)</h2>", html) == SECTIONS
 
 

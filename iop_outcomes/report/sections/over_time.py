@@ -61,6 +61,9 @@ def _section_over_time(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> 
     outcome = ctx.cfg.over_time_outcome
     admit = ep["admit_date"] if "admit_date" in ep.columns else pd.Series(dtype=object)
     period, counts = _choose_period(admit)
+    if "admit_date" not in ep.columns or not admit.notna().any():
+        sec.p("No control chart: the episodes have no admission dates (admit_date).")
+        return
     if period is None:
         sec.p(
             f"No control chart: it needs admissions in at least {MIN_PERIODS} months or "

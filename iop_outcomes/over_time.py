@@ -406,8 +406,24 @@ def over_time(
             "The last period(s) may hold episodes still in treatment: their outcome is counted "
             "only once known, so recent points rest on fewer, quicker episodes."
         )
+    # what the columns count (iop.report's small-cell rules read them): a rate and its
+    # limits give the period's counts back; a mean change is a statistic of the n episodes
+    if eo.kind == "proportion":
+        roles = {
+            "n": "count",
+            "observed": "count of n",
+            **{c: "from n, observed" for c in ("estimate", "z")},
+            **{c: "from n" for c in ("sigma", "lcl", "ucl")},
+        }
+    else:
+        roles = {
+            "n": "count",
+            **{c: "statistic of n" for c in ("observed", "estimate", "z")},
+            **{c: "from n" for c in ("sigma", "lcl", "ucl")},
+        }
     return OverTimeResult(
         table=table,
+        roles=roles,
         title=f"{eo.label[0].upper()}{eo.label[1:]} by {period} of admission",
         method=f"{method}. Outcome: {eo.definition}.",
         params={

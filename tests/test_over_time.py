@@ -186,3 +186,20 @@ def test_the_note_on_episodes_in_treatment_only_when_some_are():
     assert not any(note in n for n in iop.over_time(ep, outcome="dropout").notes)
     ep.loc[ep.index[-1], "discharge_status"] = "ongoing"
     assert any(note in n for n in iop.over_time(ep, outcome="dropout").notes)
+
+
+def test_roles_tell_the_report_what_each_column_counts():
+    """A rate chart's n and events are counts (the non-events too); the rate, z and limits give
+    them back; a mean-change chart's sum and mean are statistics of its n episodes."""
+    from iop_outcomes.report.context import _role_args
+
+    r = iop.over_time(_dropout_series([2, 3, 4, 5], [20] * 4), period="month", outcome="dropout")
+    args = _role_args(r.roles, r.table.columns)
+    assert args["counts"] == ["n", "observed"] and args["complements"] == {"observed": "n"}
+    assert args["derived"]["estimate"] == ["n", "observed"]
+    assert {c: args["derived"][c] for c in ("lcl", "ucl")} == {"lcl": ["n"], "ucl": ["n"]}
+    dates = pd.date_range("2024-01-01", periods=4, freq="QS").repeat(5)
+    ep = pd.DataFrame({"admit_date": dates, "baseline": 18.0, "endpoint": [9.0, 10.0] * 10})
+    m = iop.over_time(ep, outcome="change", instrument="PHQ-9")
+    margs = _role_args(m.roles, m.table.columns)
+    assert margs["counts"] == ["n"] and margs["small_n"]["estimate"] == "n"

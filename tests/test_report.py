@@ -73,6 +73,7 @@ SECTIONS = [
     "Effect sizes",
     "Comparison by format",
     "Retention and follow-up",
+    "Outcomes over time",
     "Methods",
     "Provenance",
 ]
@@ -242,6 +243,7 @@ def test_minimal_file_suppression_off_and_sha256(tmp_path):
     assert "no &#x27;format&#x27; column" in html
     assert "could not be computed" in html and any("Kaplan" in w for w in rep.warnings)
     assert "could not be counted: the data give totals without item responses" in html
+    assert "No control chart: the episodes have no admission dates" in html
     assert re.findall(r"<h2>(.*?)</h2>", html) == SECTIONS
 
 
@@ -1157,6 +1159,8 @@ def test_results_declare_what_their_columns_count():
         "retention": (iop.retention(ep, by="format", tests=False), "followup"),
         "durability": (iop.durability(ep, instrument="PHQ-9"), "table"),
         "quality_measures": (iop.quality_measures(data), "table"),
+        "over_time": (iop.over_time(ep, outcome="response", instrument="PHQ-9"), "table"),
+        "over_time_change": (iop.over_time(ep, outcome="change", instrument="PHQ-9"), "table"),
     }
     for name, (res, attr) in tables.items():
         t = getattr(res, attr)

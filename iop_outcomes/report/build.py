@@ -44,6 +44,7 @@ from .sections.clinsig import _quality_measures, _section_clinsig
 from .sections.compare import _section_compare
 from .sections.effects import _section_effects
 from .sections.flow import _section_flow
+from .sections.over_time import _section_over_time
 from .sections.quality import _section_quality
 from .sections.retention import _section_retention
 from .sections.sensitivity import _section_sensitivity
@@ -74,6 +75,7 @@ def _build_sections(
     s_eff = Section("effect-sizes", "Effect sizes")
     s_cmp = Section("format-comparison", f"Comparison by {cfg.comparison_group}")
     s_ret = Section("retention", "Retention and follow-up")
+    s_time = Section("over-time", "Outcomes over time")
     s_meth = Section("methods", "Methods")
     s_prov = Section("provenance", "Provenance")
 
@@ -97,6 +99,8 @@ def _build_sections(
     ctx.step("compare")
     _section_retention(ctx, s_ret, eps[primary], primary, ret)
     _section_sensitivity(ctx, s_ret, eps[primary], primary, loaded)
+    if cfg.over_time_enabled:
+        _section_over_time(ctx, s_time, eps[primary], primary)
     ctx.step("retention")
     _summary(ctx, s_summary, eps, int(len(loaded.ledger)))
     _methods(ctx, s_meth, eps, rules)
@@ -110,6 +114,7 @@ def _build_sections(
         s_eff,
         s_cmp,
         s_ret,
+        *([s_time] if cfg.over_time_enabled else []),
         s_meth,
         s_prov,
     ]

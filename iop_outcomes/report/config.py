@@ -40,6 +40,10 @@ A study file (``study.toml``) names what the report analyses. Every key is optio
     [trajectories]                         # weekly mixed-model trajectories (primary instrument)
     enabled = true
 
+    [over_time]                            # control chart by admission quarter (or month)
+    enabled = true
+    outcome = "response"                   # or "remission" (primary instrument)
+
     [data]                                 # how iop.load reads the data file
     mapping = "mapping.toml"               # column mapping (relative to this file)
     sheet = "PHQ scores"                   # Excel sheet, by name or 0-based position
@@ -82,6 +86,9 @@ POLICIES = ("cms", "round5", "none")
 #: The default policy: the CMS cell-size rule a US program's payers and accreditors expect,
 #: with exact counts a board can add up (docs/report.md, "Disclosure control").
 DEFAULT_POLICY = "cms"
+#: ``[over_time] outcome``: the headline rates of the primary instrument that the report's
+#: rates table also publishes (so the periods' counts add up to a published total)
+OVER_TIME_OUTCOMES = ("response", "remission")
 #: The smallest count shown under each policy when ``threshold`` is not set.
 DEFAULT_THRESHOLDS = {"cms": 11, "round5": 5, "none": 11}
 
@@ -119,6 +126,9 @@ class StudyConfig:
     #: ``[suppression] policy``: one of :data:`POLICIES` (``enabled = false`` means ``"none"``)
     suppression_policy: str = DEFAULT_POLICY
     trajectories_enabled: bool = True
+    #: ``[over_time]``: the control-chart section (``enabled``) and its outcome
+    over_time_enabled: bool = True
+    over_time_outcome: str = "response"
     sensitivity_enabled: bool = True
     sensitivity_methods: tuple[str, ...] = ("completers", "locf", "bocf", "mi", "mixed")
     n_imputations: int = 20
@@ -206,6 +216,7 @@ class StudyConfig:
             "suppression": dict,
             "sensitivity": dict,
             "trajectories": dict,
+            "over_time": dict,
             "data": dict,
             "labels": dict,
             "report": dict,
@@ -339,6 +350,17 @@ class StudyConfig:
         _check_keys(traj, {"enabled": bool}, "[trajectories]", where)
         if "enabled" in traj:
             kw["trajectories_enabled"] = traj["enabled"]
+        ot = d.get("over_time", {})
+        _check_keys(ot, {"enabled": bool, "outcome": str}, "[over_time]", where)
+        if "enabled" in ot:
+            kw["over_time_enabled"] = ot["enabled"]
+        if "outcome" in ot:
+            if ot["outcome"] not in OVER_TIME_OUTCOMES:
+                raise ConfigError(
+                    f"The 'outcome' key in [over_time]{where} must be one of "
+                    f"{list(OVER_TIME_OUTCOMES)}. Got {ot['outcome']!r} instead."
+                )
+            kw["over_time_outcome"] = ot["outcome"]
         data = d.get("data", {})
         _check_keys(
             data,

@@ -78,6 +78,16 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
                     r = reg[total] - sum(reg[m] for m in members)
                     if r < 0:  # not a sum after all
                         continue
+                    if (
+                        r == 0
+                        and total not in hidden
+                        and _small_sum_pinned([reg[m] for m in members if m in hidden], th)
+                    ):
+                        pick = _complement_for(total, members, reg, hidden, ctx.protected)
+                        if pick is not None:
+                            hidden.add(pick)
+                            changed = True
+                        continue
                     unknown = [r] if r > 0 else []
                 if len(hid) + len(unknown) != 1 or (not hid and not 1 <= unknown[0] < th):
                     continue
@@ -94,6 +104,22 @@ def _hidden_populations(ctx: _Ctx) -> frozenset:
             break
         hidden.add(pick)
     return frozenset(hidden)
+
+
+def _small_sum_pinned(values: Sequence[float], th: int) -> bool:
+    """Whether hidden counts that each read ``"<th"`` (so lie in 1 .. th - 1) and whose sum an
+    exact constraint gives away are each pinned by that sum: all 1 (sum = their number) or all
+    th - 1. Two periods shown "<11" whose sum is known to be 2 are both 1.
+
+    >>> _small_sum_pinned([1, 1], 11), _small_sum_pinned([1, 2], 11), _small_sum_pinned([3], 11)
+    (True, False, False)
+    >>> _small_sum_pinned([10, 10, 10], 11), _small_sum_pinned([1, 12], 11)
+    (True, False)
+    """
+    m = len(values)
+    if m < 2 or not all(1 <= v < th for v in values):
+        return False  # one hidden count alone is the linear check's case
+    return sum(values) in (m, m * (th - 1))
 
 
 def _constraints(ctx: _Ctx) -> tuple[dict, set, list]:

@@ -87,6 +87,10 @@ def _parents(pop: str) -> tuple[str, ...]:
         return (f"fu_{p[1]}_responded",)
     if p[0] == "dur_k":
         return (f"dur_n|{p[1]}|{p[2]}",)
+    if p[0] == "ot" and p[-1] == "n":  # over time: a period's episodes with the rate known
+        return (f"rate_n|{p[1]}",)
+    if p[0] == "ot":  # ... and the events among them
+        return (f"ot|{p[1]}|{p[2]}|n", f"rate_k|{p[1]}")
     if pop == "sens_n|completers":
         return ("completed",)
     if p[0] == "safety":

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from iop_outcomes.report.pdf import find_chromium
+from iop_outcomes.report.pdf import OFFLINE_FLAGS, find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,14 +33,7 @@ def screenshot(html: Path, out: Path, *, width: int = 1280, height: int = 1180) 
         raw = Path(tmp) / "shot.png"
         cmd = [
             exe,
-            "--headless",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
+            *OFFLINE_FLAGS,
             f"--user-data-dir={Path(tmp) / 'profile'}",
             f"--window-size={width},{height}",
             f"--screenshot={raw}",

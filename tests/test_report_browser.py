@@ -23,23 +23,13 @@ from iop_outcomes.cli import EXIT_INPUT, main
 from iop_outcomes.exceptions import ConfigError
 from iop_outcomes.report.config import StudyConfig
 from iop_outcomes.report.document import Report
-from iop_outcomes.report.pdf import find_chromium, html_to_pdf
+from iop_outcomes.report.pdf import OFFLINE_FLAGS, find_chromium, html_to_pdf
 from iop_outcomes.report.render import Section
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "reports" / "demo" / "report.html"
 PROBE = Path(__file__).with_name("browser_probe.js")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-]
+FLAGS = [*OFFLINE_FLAGS, "--no-sandbox"]
 #: printable width in CSS px (96 px per inch) of the narrower paper, A4 (210 mm) less the
 #: print CSS's 12 mm side margins: 186 mm; Letter's is 8.5 in - 24 mm = 725 px
 A4_PRINT_WIDTH = round(186 / 25.4 * 96)

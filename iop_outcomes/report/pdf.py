@@ -47,7 +47,9 @@ _INSTALL = (
     f"{ENV} environment variable."
 )
 
-_FLAGS = (
+#: Headless Chromium, offline: what every use here starts it with (the PDF, the screenshot in
+#: the docs, the browser tests); add ``--no-sandbox`` when running as root.
+OFFLINE_FLAGS = (
     "--headless",
     "--disable-gpu",
     "--no-first-run",
@@ -56,9 +58,10 @@ _FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-extensions",
+    "--hide-scrollbars",
     "--host-resolver-rules=MAP * ~NOTFOUND",  # no host name resolves: nothing from the network
-    "--no-pdf-header-footer",
 )
+_FLAGS = (*OFFLINE_FLAGS, "--no-pdf-header-footer")
 
 
 def find_chromium(browser: str | os.PathLike | None = None) -> str:

@@ -213,7 +213,7 @@ def test_numbered_patient_ids_do_not_stop_the_report_but_real_ids_are_still_caug
 
     import iop_outcomes as iop
     from iop_outcomes.exceptions import IOPError
-    from iop_outcomes.report.build import _final_identifier_check
+    from iop_outcomes.report.build import _final_identifier_check, _identifiers
 
     sim = iop.synth.generate(n_episodes=120, seed=4).data
     numbered = {p: str(i + 1) for i, p in enumerate(pd.unique(sim["patient_id"]))}
@@ -229,7 +229,8 @@ def test_numbered_patient_ids_do_not_stop_the_report_but_real_ids_are_still_caug
     def check(ids, shown):
         table = ReportTable("t", "T", pd.DataFrame({"group": [shown], "n": [12]}))
         rep = SimpleNamespace(html=lambda: "<p>report</p>", tables=[table])
-        _final_identifier_check(rep, SimpleNamespace(data=pd.DataFrame({"patient_id": ids})))
+        loaded = SimpleNamespace(data=pd.DataFrame({"patient_id": ids}))
+        _final_identifier_check(rep, _identifiers(loaded))
 
     check(["12", "7"], "12")  # a count of 12: fine
     for leaked in ("P000123", "0012", "1234567"):  # named, zero-padded, MRN-length

@@ -1250,14 +1250,13 @@ def _build(m: _Chunk, records: _Records, codes: _Codes) -> tuple[pd.DataFrame, p
             "instrument": pd.Series(inst, dtype=object),
         }
     )
-    bad = problems
     quarantine = []
     for kind, (reason, fix) in _PROBLEMS.items():
-        pos = [i for i, p in bad if p[0] == kind]
+        pos = [i for i, p in problems if p[0] == kind]
         if pos:
             mask = np.zeros(n, dtype=bool)
             mask[pos] = True
-            detail = pd.Series([p[1] for i, p in bad if p[0] == kind], index=pos, dtype=object)
+            detail = pd.Series([p[1] for _, p in problems if p[0] == kind], index=pos, dtype=object)
             quarantine.append((mask, "*", reason, fix, detail))
     origin.attrs["quarantine"] = quarantine
     n_context = sum(m.context.values())

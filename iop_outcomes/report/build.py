@@ -302,7 +302,7 @@ def report(
             warnings=ctx.warnings,
             headline=headline(ctx),
         )
-        _final_identifier_check(rep, loaded)
+        _final_identifier_check(rep, ids)
         if out is not None:
             rep.write(out, pdf=bool(pdf), paper=pdf if isinstance(pdf, str) else "a4")
         step("write")
@@ -325,9 +325,9 @@ def _identifiers(loaded: Any) -> frozenset:
     return frozenset(i for i in ids if not (i.isdigit() and len(i) < 7 and not i.startswith("0")))
 
 
-def _final_identifier_check(rep: Report, loaded: Any) -> None:
-    """Refuse to produce a report in which an input identifier appears (defence in depth)."""
-    ids = _identifiers(loaded)
+def _final_identifier_check(rep: Report, ids: frozenset) -> None:
+    """Refuse to produce a report in which an input identifier (:func:`_identifiers`) appears
+    (defence in depth)."""
     if not ids:
         return
     text = rep.html() + "\n".join(t.frame.to_csv() for t in rep.tables)

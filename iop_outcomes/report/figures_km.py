@@ -212,7 +212,7 @@ def _fig_km(ctx: _Ctx, sec: Section, res: Any, table: pd.DataFrame, inst: str, g
     table as published, suppressed)."""
     if res is None or res.transfers != "censor" or not len(res.at_risk):
         return
-    if getattr(ctx, "policy", "cms") == "round5":
+    if ctx.policy == "round5":
         sec.p(
             "The Kaplan–Meier figure of time to dropout is not drawn under the round5 policy: "
             "its steps and numbers at risk would give exact counts, which this report "

@@ -40,7 +40,7 @@ from scipy import stats
 
 from . import instruments as _instruments
 from ._results import TableResult, format_table
-from ._stats import hedges_j, mean_ci, z_crit
+from ._stats import hedges_j, logit_fit, mean_ci, ols, z_crit
 from .exceptions import ConfigError, DataError, IOPWarning
 
 __all__ = [
@@ -558,34 +558,19 @@ def _welch(p: _Prepared, ci_level: float):
 
 
 def _ols(y: np.ndarray, X: np.ndarray, func: str, names: Sequence[str], vcov: str = "classical"):
-    r"""OLS via QR; classical or HC3 covariance; raises on rank deficiency.
-
-    HC3 (MacKinnon & White 1985): :math:`(X'X)^{-1} X' \mathrm{diag}(e_i^2/(1-h_i)^2) X
-    (X'X)^{-1}`, as R ``sandwich::vcovHC(type="HC3")``."""
-    n, k = X.shape
-    if n - k < 1:
-        raise DataError(f"{func}: {n} episodes are too few for a model with {k} parameters.")
-    q, rr = np.linalg.qr(X)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.abs(np.diag(rr)) / np.linalg.norm(X, axis=0)
-    if not np.all(rel > 1e-9):
+    """:func:`iop_outcomes._stats.ols`, with the failure said in the analysis' terms."""
+    try:
+        return ols(y, X, vcov=vcov)
+    except np.linalg.LinAlgError:
+        n, k = X.shape
+        if n - k < 1:
+            raise DataError(
+                f"{func}: {n} episodes are too few for a model with {k} parameters."
+            ) from None
         raise DataError(
             f"{func}: the model matrix is rank deficient (columns: {list(names)}); a "
             "covariate is constant or collinear with the group or another covariate."
-        )
-    beta = np.linalg.solve(rr, q.T @ y)
-    resid = y - X @ beta
-    df_resid = n - k
-    sigma2 = float(resid @ resid) / df_resid
-    rinv = np.linalg.inv(rr)
-    if vcov == "HC3":
-        h = np.einsum("ij,ij->i", q, q)
-        u = resid / (1 - h)
-        qu = q * u[:, None]
-        cov = rinv @ (qu.T @ qu) @ rinv.T
-    else:
-        cov = sigma2 * (rinv @ rinv.T)
-    return beta, cov, df_resid, resid
+        ) from None
 
 
 def _ancova(p: _Prepared, ci_level: float, func: str = "compare", vcov: str = "classical"):
@@ -674,30 +659,16 @@ def _ancova(p: _Prepared, ci_level: float, func: str = "compare", vcov: str = "c
 # --------------------------------------------------------------------------------------
 
 
-def _logit_fit(T: np.ndarray, Z: np.ndarray, func: str, max_iter: int = 50):
-    """Logistic regression by Newton–Raphson (as R ``glm(binomial)``'s IRLS)."""
-    beta = np.zeros(Z.shape[1])
-    converged = False
-    for _ in range(max_iter):
-        eta = np.clip(Z @ beta, -35, 35)
-        e = 1 / (1 + np.exp(-eta))
-        W = e * (1 - e)
-        grad = Z.T @ (T - e)
-        H = (Z * W[:, None]).T @ Z
-        try:
-            step = np.linalg.solve(H, grad)
-        except np.linalg.LinAlgError as exc:
-            raise DataError(
-                f"{func}: the propensity model is singular (collinear covariates or a "
-                "covariate that separates the groups)."
-            ) from exc
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10 * (1 + np.max(np.abs(beta))):
-            converged = True
-            break
-    eta = Z @ beta
-    e = 1 / (1 + np.exp(-eta))
-    return beta, e, converged
+def _logit_fit(T: np.ndarray, Z: np.ndarray, func: str):
+    """The propensity model: :func:`iop_outcomes._stats.logit_fit` and its fitted scores."""
+    try:
+        beta, _, converged = logit_fit(T, Z)
+    except np.linalg.LinAlgError as exc:
+        raise DataError(
+            f"{func}: the propensity model is singular (collinear covariates or a "
+            "covariate that separates the groups)."
+        ) from exc
+    return beta, 1 / (1 + np.exp(-(Z @ beta))), converged
 
 
 def _smd_table(X, names, T, w, contrast):

@@ -51,7 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from ._results import MISSING_GROUP, TableResult, format_p, format_table
-from ._stats import check_ci_level, mean_ci, wilson_ci, z_crit
+from ._stats import check_ci_level, logit_fit, mean_ci, wilson_ci, z_crit
 from .exceptions import ConfigError, DataError
 
 __all__ = [
@@ -295,34 +295,18 @@ def _binomial_patterns(y: np.ndarray, X: np.ndarray):
     return events, trials, X[first]
 
 
-def _logit_fit(y: np.ndarray, X: np.ndarray, maxiter: int = 50, tol: float = 1e-10):
-    """Maximum-likelihood logistic regression by Newton–Raphson (= Fisher scoring / IRLS for the
-    canonical logit link, as R ``glm(family = binomial)``); returns coefficients and their
-    standard errors from the inverse information at the estimate. Vectorized numpy; rows with
-    identical covariates are collapsed to binomial counts first when that saves work."""
-    from scipy.special import expit
-
+def _logit_fit(y: np.ndarray, X: np.ndarray):
+    """Maximum-likelihood logistic regression (:func:`iop_outcomes._stats.logit_fit`, as R
+    ``glm(family = binomial)``); returns coefficients and their standard errors from the
+    inverse information at the estimate. Rows with identical covariates are collapsed to
+    binomial counts first when that saves work."""
+    m = None
     if len(y) > 5000:
         y, m, X = _binomial_patterns(y, X)
-    else:
-        m = np.ones(len(y))
-    b = np.zeros(X.shape[1])
-    converged = False
-    for _ in range(maxiter):
-        mu = expit(X @ b)
-        info = (X * (m * mu * (1 - mu))[:, None]).T @ X
-        try:
-            step = np.linalg.solve(info, X.T @ (y - m * mu))
-        except np.linalg.LinAlgError as e:
-            raise _SeparationError("singular information matrix") from e
-        b = b + step
-        if np.abs(b).max() > 30:
-            break
-        if np.abs(step).max() < tol * (1 + np.abs(b).max()):
-            converged = True
-            break
-    mu = expit(X @ b)
-    info = (X * (m * mu * (1 - mu))[:, None]).T @ X
+    try:
+        b, info, converged = logit_fit(y, X, trials=m, stop_at=30)
+    except np.linalg.LinAlgError as e:
+        raise _SeparationError("singular information matrix") from e
     with np.errstate(invalid="ignore"):
         se = np.sqrt(np.diag(np.linalg.pinv(info)))
     if not converged or not np.isfinite(se).all() or np.abs(b).max() > 20:

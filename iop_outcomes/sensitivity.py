@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from ._results import TableResult, format_table
-from ._stats import z_crit
+from ._stats import ols, z_crit
 from .exceptions import ConfigError, ConvergenceWarning, DataError
 
 __all__ = ["missing_data_sensitivity", "rubin_pool", "SensitivityResult", "ASSUMPTIONS"]
@@ -171,18 +171,6 @@ def rubin_pool(estimates, variances, *, dfcom=np.inf, ci_level: float = 0.95) ->
 # --------------------------------------------------------------------------------------
 # Complete-data estimators (vectorized)
 # --------------------------------------------------------------------------------------
-def _ols(y: np.ndarray, X: np.ndarray):
-    """OLS with the classical covariance: beta, cov(beta), residual df."""
-    n, p = X.shape
-    xtx = X.T @ X
-    beta = np.linalg.solve(xtx, X.T @ y)
-    resid = y - X @ beta
-    df = n - p
-    s2 = float(resid @ resid) / df if df > 0 else np.nan
-    cov = s2 * np.linalg.inv(xtx)
-    return beta, cov, df
-
-
 def _mean_se(y: np.ndarray):
     n = y.size
     if n < 2:
@@ -241,7 +229,7 @@ def _estimates(
             dfr = y.size - X.shape[1]
         else:
             try:
-                beta, cov, dfr = _ols(y, X)
+                beta, cov, dfr, _ = ols(y, X)
                 b, v = beta[1:k], np.diag(cov)[1:k]
             except np.linalg.LinAlgError:
                 b = v = np.full(k - 1, np.nan)

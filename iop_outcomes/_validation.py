@@ -1,0 +1,497 @@
+"""One validation layer for the public API.
+
+Every public function declares the constraints of its parameters once, on the function::
+
+    @validate_params(
+        {
+            "episodes": ["frame"],
+            "group": [str],
+            "method": [Options("ancova", "welch")],
+            "ci_level": [Interval(float, 0, 1, closed="neither")],
+            "instrument": ["instrument", None],
+        },
+        renamed={"by": "group"},
+    )
+    def compare(episodes, *, group="format", ...): ...
+
+The decorator checks every declared parameter before the function runs and raises
+:class:`~iop_outcomes.ConfigError` with one message template (scikit-learn's)::
+
+    The 'ci_level' parameter of iop.compare must be a float in the range (0, 1).
+    Got '0.9' instead.
+
+A parameter may satisfy any one of its constraints. Constraints are
+
+- ``Options(*values)``: one of these values;
+- ``Interval(int | float, low, high, closed=...)``: a number in a range (``float`` accepts
+  ints and numpy numbers; never ``bool`` or strings);
+- a Python type (``str``, ``dict``, ``pd.DataFrame`` …): an instance of it (``bool`` is not
+  an ``int`` here);
+- ``None``: the value ``None``;
+- a name: ``"frame"`` (a pandas DataFrame), ``"columns"`` (a column name or a list/tuple of
+  them), ``"boolean"``, ``"callable"``, ``"instrument"`` (an instrument name: a string or a
+  registered :class:`~iop_outcomes.instruments.Instrument`), ``"instruments"`` (one name or
+  a list/tuple of names), ``"date"`` (anything :func:`pandas.Timestamp` reads),
+  ``"no_validation"`` (checked inside the function).
+
+``renamed`` maps keyword names of earlier releases to their new names: passing an old name
+raises a ConfigError that names the new one (no silent aliases; the package is at 0.x).
+
+The declared constraints are kept on the function (``func.__iop_constraints__``), so one
+parametrised test feeds bad values to every public function (``tests/test_api.py``).
+
+The same module holds the checks every analysis shares: :func:`check_columns`,
+:func:`check_numeric` and the instrument rule :func:`select_instrument`.
+
+The design follows scikit-learn's ``sklearn/utils/_param_validation.py`` (constraints on the
+function, one message template) and statsmodels' ``tools/validation`` (one argument order:
+value, name, then the rest); the code is our own.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import numbers
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ConfigError, DataError
+
+__all__ = [
+    "Interval",
+    "Options",
+    "validate_params",
+    "check_param",
+    "check_columns",
+    "check_numeric",
+    "select_instrument",
+    "public_name",
+]
+
+_NAMED = {
+    "frame",
+    "columns",
+    "boolean",
+    "callable",
+    "instrument",
+    "instruments",
+    "date",
+    "no_validation",
+}
+
+
+class Options:
+    """The parameter must be one of ``values`` (compared with ``==``; no type coercion).
+
+    Examples
+    --------
+    >>> Options("ancova", "welch").is_satisfied_by("welch")
+    True
+    >>> str(Options("ancova", "welch"))
+    "one of 'ancova', 'welch'"
+    """
+
+    def __init__(self, *values: Any):
+        self.values = tuple(values)
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (str, numbers.Number, type(None))
+        ):
+            return any(value is v for v in self.values)
+        return any(not isinstance(v, bool) and value == v for v in self.values)
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+class Interval:
+    """The parameter must be a number of ``kind`` (``int`` or ``float``) within a range.
+
+    ``low``/``high`` may be ``None`` (unbounded); ``closed`` is ``"both"``, ``"left"``,
+    ``"right"`` or ``"neither"``. ``float`` accepts Python and numpy integers and floats;
+    ``int`` accepts only integers. ``bool``, strings and NaN never pass.
+
+    Examples
+    --------
+    >>> level = Interval(float, 0, 1, closed="neither")
+    >>> level.is_satisfied_by(0.95), level.is_satisfied_by("0.95"), level.is_satisfied_by(1)
+    (True, False, False)
+    >>> str(level)
+    'a float in the range (0, 1)'
+    >>> str(Interval(int, 100, None, closed="left"))
+    'an int in the range [100, inf)'
+    """
+
+    def __init__(
+        self,
+        kind: type,
+        low: float | None,
+        high: float | None,
+        *,
+        closed: str = "both",
+    ):
+        if kind not in (int, float):
+            raise TypeError("Interval kind must be int or float")
+        if closed not in ("both", "left", "right", "neither"):
+            raise ValueError(f"closed must be 'both', 'left', 'right' or 'neither', not {closed!r}")
+        self.kind, self.low, self.high, self.closed = kind, low, high, closed
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if isinstance(value, (bool, np.bool_)):
+            return False
+        if self.kind is int:
+            if not isinstance(value, (numbers.Integral, np.integer)):
+                return False
+        elif not isinstance(value, (numbers.Real, np.integer, np.floating)):
+            return False
+        v = float(value)
+        if np.isnan(v):
+            return False
+        if self.low is not None:
+            if v < self.low or (v == self.low and self.closed in ("right", "neither")):
+                return False
+        if self.high is not None:
+            if v > self.high or (v == self.high and self.closed in ("left", "neither")):
+                return False
+        return True
+
+    def __str__(self) -> str:
+        left = "[" if self.closed in ("both", "left") else "("
+        right = "]" if self.closed in ("both", "right") else ")"
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        article = "an int" if self.kind is int else "a float"
+        return f"{article} in the range {left}{lo}, {hi}{right}"
+
+
+def _is_name_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+
+
+def _satisfies(value: Any, constraint: Any) -> bool:
+    if constraint is None:
+        return value is None
+    if isinstance(constraint, (Options, Interval)):
+        return constraint.is_satisfied_by(value)
+    if isinstance(constraint, str):
+        if constraint == "no_validation":
+            return True
+        if constraint == "frame":
+            return isinstance(value, pd.DataFrame)
+        if constraint == "columns":
+            return isinstance(value, str) or _is_name_list(value)
+        if constraint == "boolean":
+            return isinstance(value, (bool, np.bool_))
+        if constraint == "callable":
+            return callable(value)
+        if constraint == "instrument":
+            from .instruments import Instrument
+
+            return isinstance(value, (str, Instrument))
+        if constraint == "instruments":
+            from .instruments import Instrument
+
+            one = (str, Instrument)
+            return isinstance(value, one) or (
+                isinstance(value, (list, tuple))
+                and len(value) > 0
+                and all(isinstance(v, one) for v in value)
+            )
+        if constraint == "date":
+            if isinstance(value, (bool, np.bool_)) or value is None:
+                return False
+            try:
+                return not pd.isna(pd.Timestamp(value))
+            except (TypeError, ValueError):
+                return False
+        raise ValueError(f"unknown constraint {constraint!r}")
+    if isinstance(constraint, type):
+        if constraint is int and isinstance(value, (bool, np.bool_)):
+            return False
+        if constraint is int:
+            return isinstance(value, (int, np.integer))
+        return isinstance(value, constraint)
+    raise ValueError(f"unknown constraint {constraint!r}")
+
+
+_DESCRIBE = {
+    "frame": "a pandas DataFrame",
+    "columns": "a column name or a list of column names",
+    "boolean": "True or False",
+    "callable": "a callable",
+    "instrument": "an instrument name such as 'PHQ-9'",
+    "instruments": "an instrument name or a list of them",
+    "date": "a date (e.g. '2025-06-30')",
+}
+
+
+def _describe(constraint: Any) -> str:
+    if constraint is None:
+        return "None"
+    if isinstance(constraint, (Options, Interval)):
+        return str(constraint)
+    if isinstance(constraint, str):
+        return _DESCRIBE[constraint]
+    name = constraint.__name__
+    if constraint is pd.DataFrame:
+        return "a pandas DataFrame"
+    return f"an instance of {name!r}"
+
+
+def _describe_all(constraints: Sequence[Any]) -> str:
+    parts = [_describe(c) for c in constraints if c != "no_validation"]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, pd.DataFrame):
+        return f"a DataFrame of shape {value.shape}"
+    if isinstance(value, pd.Series):
+        return f"a Series of length {len(value)}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def public_name(func: Callable | str) -> str:
+    """How messages name a public function: ``'iop.compare'``.
+
+    Examples
+    --------
+    >>> public_name("compare")
+    'iop.compare'
+    """
+    name = func if isinstance(func, str) else func.__name__
+    return name if name.startswith("iop.") else f"iop.{name}"
+
+
+def check_param(value: Any, name: str, constraints: Sequence[Any], *, func: Callable | str) -> Any:
+    """Return ``value`` if it satisfies one of ``constraints``, else raise ConfigError.
+
+    Examples
+    --------
+    >>> check_param(0.9, "ci_level", [Interval(float, 0, 1, closed="neither")], func="rm_d")
+    0.9
+    >>> check_param("0.9", "ci_level", [Interval(float, 0, 1, closed="neither")], func="rm_d")
+    Traceback (most recent call last):
+    ...
+    iop_outcomes.exceptions.ConfigError: The 'ci_level' parameter of iop.rm_d must be a float \
+in the range (0, 1). Got '0.9' instead.
+    """
+    if any(_satisfies(value, c) for c in constraints):
+        return value
+    raise ConfigError(
+        f"The {name!r} parameter of {public_name(func)} must be {_describe_all(constraints)}. "
+        f"Got {_shown(value)} instead."
+    )
+
+
+def validate_params(
+    constraints: dict[str, list[Any]],
+    *,
+    renamed: dict[str, str] | None = None,
+) -> Callable[[Callable], Callable]:
+    """Attach parameter constraints to a public function and check them on every call.
+
+    Every parameter of the function must be declared (a parameter checked inside the
+    function is declared ``["no_validation"]``); a misspelt or missing declaration fails at
+    import time, so the constraints cannot drift from the signature.
+
+    Examples
+    --------
+    >>> @validate_params({"x": [Interval(float, 0, None, closed="neither")]})
+    ... def half(x):
+    ...     return x / 2
+    >>> half(3.0)
+    1.5
+    >>> half(-1)
+    Traceback (most recent call last):
+    ...
+    iop_outcomes.exceptions.ConfigError: The 'x' parameter of iop.half must be a float in the \
+range (0, inf). Got -1 instead.
+    """
+    renamed = dict(renamed or {})
+
+    def decorate(func: Callable) -> Callable:
+        sig = inspect.signature(func)
+        params = set(sig.parameters)
+        unknown = set(constraints) - params
+        undeclared = params - set(constraints)
+        if unknown or undeclared:
+            raise TypeError(
+                f"validate_params on {func.__qualname__}: constraints for unknown parameters "
+                f"{sorted(unknown)}; parameters without constraints {sorted(undeclared)}"
+            )
+        clash = set(renamed) & params
+        if clash:
+            raise TypeError(f"{func.__qualname__}: renamed names {sorted(clash)} still exist")
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            old = [k for k in kwargs if k in renamed]
+            if old:
+                k = old[0]
+                raise ConfigError(
+                    f"{public_name(func)} has no parameter {k!r}; it is now called "
+                    f"{renamed[k]!r}. Pass {renamed[k]}=... instead (see docs/api.md for "
+                    "the library's vocabulary)."
+                )
+            try:
+                bound = sig.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{public_name(func)}(): {exc}") from None
+            for name, value in bound.arguments.items():
+                check_param(value, name, constraints[name], func=func)
+            return func(*args, **kwargs)
+
+        wrapper.__iop_constraints__ = dict(constraints)  # type: ignore[attr-defined]
+        wrapper.__iop_renamed__ = dict(renamed)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def check_columns(
+    frame: pd.DataFrame,
+    columns: Iterable[str],
+    *,
+    func: Callable | str,
+    what: str = "table",
+    hint: str = "",
+) -> None:
+    """Raise DataError if ``frame`` lacks any of ``columns``; say what is missing and what exists.
+
+    Examples
+    --------
+    >>> check_columns(pd.DataFrame({"baseline": [1]}), ["baseline", "endpoint"],
+    ...               func="compare", what="episode table")
+    Traceback (most recent call last):
+    ...
+    iop_outcomes.exceptions.DataError: iop.compare needs the column(s) ['endpoint'] in the \
+episode table, which it lacks. Columns present: ['baseline'].
+    """
+    missing = [c for c in dict.fromkeys(columns) if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{public_name(func)} needs the column(s) {missing} in the {what}, which it lacks. "
+            f"Columns present: {list(map(str, frame.columns))}." + (f" {hint}" if hint else "")
+        )
+
+
+def check_numeric(
+    frame: pd.DataFrame, columns: Iterable[str], *, func: Callable | str, what: str = "table"
+) -> None:
+    """Raise DataError if any of ``columns`` is not numeric (bool counts as not numeric).
+
+    Examples
+    --------
+    >>> check_numeric(pd.DataFrame({"baseline": ["12"]}), ["baseline"], func="rm_d")
+    Traceback (most recent call last):
+    ...
+    iop_outcomes.exceptions.DataError: iop.rm_d needs numeric column(s) ['baseline'] in the \
+table; they hold text or booleans (dtype str). Convert them with pd.to_numeric first.
+    """
+    bad = [
+        c
+        for c in columns
+        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+    ]
+    if bad:
+        dtypes = ", ".join(sorted({str(frame[c].dtype) for c in bad}))
+        raise DataError(
+            f"{public_name(func)} needs numeric column(s) {bad} in the {what}; they hold text "
+            f"or booleans (dtype {dtypes}). Convert them with pd.to_numeric first."
+        )
+
+
+def _canonical(value: Any) -> str:
+    from . import instruments
+
+    if isinstance(value, instruments.Instrument):
+        return value.name
+    return instruments.canonical_name(str(value)) or str(value)
+
+
+def select_instrument(
+    frame: pd.DataFrame,
+    instrument: Any,
+    *,
+    func: Callable | str,
+    many: bool = False,
+    column: str = "instrument",
+) -> tuple[pd.DataFrame, Any]:
+    """The library's one instrument rule: keep the rows of the chosen instrument(s).
+
+    - ``instrument=None``: the table must hold exactly one instrument (or have no
+      ``instrument`` column); several raise ConfigError naming those found and how to choose.
+      No silent pooling, no silent choice.
+    - ``instrument="PHQ-9"`` (any registered spelling): keep that instrument's rows; none
+      found raises DataError naming the instruments present.
+    - ``many=True`` also accepts a list of instruments (rows of each kept, stacked).
+
+    Returns the rows kept (the frame itself when nothing is dropped) and the canonical name
+    (``None`` when the table has no instrument column and none was given; a tuple of names
+    for a list).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"instrument": ["PHQ-9", "GAD-7"], "total": [12, 9]})
+    >>> select_instrument(t, "phq9", func="compare")[1]
+    'PHQ-9'
+    >>> select_instrument(t, None, func="compare")
+    Traceback (most recent call last):
+    ...
+    iop_outcomes.exceptions.ConfigError: iop.compare: the table holds 2 instruments ('GAD-7', \
+'PHQ-9') and instrument=None asks for exactly one. Choose one with instrument='GAD-7'.
+    """
+    has_column = column in frame.columns
+    if has_column:
+        values = pd.unique(frame[column].dropna())
+        lookup = {v: _canonical(v) for v in values}
+        present = sorted(set(lookup.values()))
+    else:
+        lookup, present = {}, []
+    if instrument is None:
+        if len(present) > 1:
+            shown = ", ".join(repr(p) for p in present)
+            several = " (or a list of them)" if many else ""
+            raise ConfigError(
+                f"{public_name(func)}: the table holds {len(present)} instruments ({shown}) and "
+                f"instrument=None asks for exactly one. Choose one with "
+                f"instrument={present[0]!r}{several}."
+            )
+        return frame, (present[0] if present else None)
+    wanted_list = list(instrument) if isinstance(instrument, (list, tuple)) else [instrument]
+    if len(wanted_list) > 1 and not many:
+        raise ConfigError(
+            f"The 'instrument' parameter of {public_name(func)} must be one instrument name. "
+            f"Got {instrument!r} instead."
+        )
+    wanted = [_canonical(w) for w in wanted_list]
+    if not has_column:
+        if len(wanted) > 1:
+            raise DataError(
+                f"{public_name(func)}: instrument={instrument!r} names several instruments but "
+                f"the table has no {column!r} column to tell their rows apart."
+            )
+        return frame, wanted[0]
+    missing = [w for w in wanted if w not in present]
+    if missing:
+        raise DataError(
+            f"{public_name(func)}: no rows for instrument(s) {missing}. Instruments present: "
+            f"{present}."
+        )
+    keep = [v for v, c in lookup.items() if c in wanted]
+    out = (
+        frame
+        if len(keep) == len(lookup) and not frame[column].isna().any()
+        else (frame[frame[column].isin(keep).to_numpy()])
+    )
+    name = tuple(wanted) if isinstance(instrument, (list, tuple)) else wanted[0]
+    return out, name

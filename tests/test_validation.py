@@ -1,0 +1,136 @@
+"""The shared validation layer: constraints, the message template, the instrument rule."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from iop_outcomes import ConfigError, DataError
+from iop_outcomes._validation import (
+    Interval,
+    Options,
+    check_columns,
+    check_numeric,
+    check_param,
+    select_instrument,
+    validate_params,
+)
+
+LEVEL = [Interval(float, 0, 1, closed="neither")]
+
+
+@pytest.mark.parametrize("good", [0.95, 0.5, np.float64(0.9), 1e-9])
+def test_interval_accepts(good):
+    assert check_param(good, "ci_level", LEVEL, func="f") is good
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.1, "0.9", True, None, float("nan"), [0.9]])
+def test_interval_rejects_with_template(bad):
+    with pytest.raises(ConfigError) as e:
+        check_param(bad, "ci_level", LEVEL, func="rm_d")
+    assert str(e.value) == (
+        "The 'ci_level' parameter of iop.rm_d must be a float in the range (0, 1). "
+        f"Got {bad!r} instead."
+    )
+
+
+def test_int_interval_and_bool():
+    c = [Interval(int, 100, None, closed="left")]
+    assert check_param(100, "n_boot", c, func="f") == 100
+    assert check_param(np.int64(500), "n_boot", c, func="f") == 500
+    for bad in (99, 100.0, True, "200"):
+        with pytest.raises(ConfigError, match=r"an int in the range \[100, inf\)"):
+            check_param(bad, "n_boot", c, func="f")
+
+
+def test_options_and_alternatives():
+    c = [Options("ancova", "welch"), None]
+    assert check_param(None, "method", c, func="f") is None
+    assert check_param("welch", "method", c, func="f") == "welch"
+    with pytest.raises(ConfigError) as e:
+        check_param("ANCOVA", "method", c, func="compare")
+    assert "must be one of 'ancova', 'welch' or None. Got 'ANCOVA' instead." in str(e.value)
+    # True == 1 must not satisfy Options(1)
+    with pytest.raises(ConfigError):
+        check_param(True, "k", [Options(1, 2)], func="f")
+
+
+@pytest.mark.parametrize(
+    ("constraint", "good", "bad"),
+    [
+        ("frame", pd.DataFrame(), {"a": [1]}),
+        ("columns", ["a", "b"], ["a", 1]),
+        ("columns", "a", 3),
+        ("boolean", False, 0),
+        ("callable", len, "len"),
+        ("instrument", "PHQ-9", ["PHQ-9"]),
+        ("instruments", ["PHQ-9", "GAD-7"], []),
+        ("date", "2025-06-30", "not a date"),
+        (str, "x", 1),
+        (int, 3, True),
+    ],
+)
+def test_named_constraints(constraint, good, bad):
+    check_param(good, "x", [constraint], func="f")
+    with pytest.raises(ConfigError, match="The 'x' parameter of iop.f must be"):
+        check_param(bad, "x", [constraint], func="f")
+
+
+def test_decorator_checks_and_records_constraints():
+    @validate_params({"data": ["frame"], "level": LEVEL}, renamed={"by": "group"})
+    def f(data, *, level=0.95):
+        return level
+
+    assert f(pd.DataFrame(), level=0.9) == 0.9
+    assert f.__iop_constraints__["level"] is LEVEL
+    assert f.__iop_renamed__ == {"by": "group"}
+    with pytest.raises(ConfigError, match="'level' parameter of iop.f"):
+        f(pd.DataFrame(), level="0.9")
+    with pytest.raises(ConfigError, match="has no parameter 'by'; it is now called 'group'"):
+        f(pd.DataFrame(), by="format")
+    with pytest.raises(TypeError, match=r"iop.f\(\)"):
+        f(pd.DataFrame(), nope=1)
+
+
+def test_decorator_requires_every_parameter_declared():
+    with pytest.raises(TypeError, match=r"parameters without constraints \['b'\]"):
+
+        @validate_params({"a": [int]})
+        def g(a, b):
+            return a
+
+    with pytest.raises(TypeError, match=r"unknown parameters \['c'\]"):
+
+        @validate_params({"a": [int], "c": [int]})
+        def h(a):
+            return a
+
+
+def test_check_columns_and_numeric():
+    t = pd.DataFrame({"baseline": [1.0], "endpoint": ["3"], "flag": [True]})
+    check_columns(t, ["baseline"], func="f")
+    with pytest.raises(DataError, match=r"needs the column\(s\) \['change'\] in the episode"):
+        check_columns(t, ["baseline", "change"], func="f", what="episode table")
+    check_numeric(t, ["baseline"], func="f")
+    with pytest.raises(DataError, match=r"numeric column\(s\) \['endpoint', 'flag'\]"):
+        check_numeric(t, ["baseline", "endpoint", "flag"], func="f")
+
+
+def test_instrument_rule():
+    t = pd.DataFrame({"instrument": ["PHQ-9", "GAD-7", "PHQ-9", None], "total": [1, 2, 3, 4]})
+    with pytest.raises(ConfigError, match=r"2 instruments \('GAD-7', 'PHQ-9'\)"):
+        select_instrument(t, None, func="f")
+    out, name = select_instrument(t, "phq9", func="f")
+    assert name == "PHQ-9" and out["total"].tolist() == [1, 3]
+    out, name = select_instrument(t, ["GAD-7", "PHQ-9"], func="f", many=True)
+    assert name == ("GAD-7", "PHQ-9") and out["total"].tolist() == [1, 2, 3]
+    with pytest.raises(ConfigError, match="must be one instrument name"):
+        select_instrument(t, ["GAD-7", "PHQ-9"], func="f")
+    with pytest.raises(DataError, match=r"no rows for instrument\(s\) \['PCL-5'\]"):
+        select_instrument(t, "PCL-5", func="f")
+    one = t[t["instrument"] == "GAD-7"]
+    out, name = select_instrument(one, None, func="f")
+    assert out is one and name == "GAD-7"
+    out, name = select_instrument(pd.DataFrame({"total": [1]}), None, func="f")
+    assert name is None
+    out, name = select_instrument(pd.DataFrame({"total": [1]}), "gad7", func="f")
+    assert name == "GAD-7"

@@ -37,7 +37,7 @@ def format_p(p: float) -> str:
     return f"{p:.3f}".lstrip("0")
 
 
-def _fmt_value(col: str, v: Any, digits: int) -> str:
+def fmt_value(col: str, v: Any, digits: int) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
         return ""
     if col in ("pvalue", "p_value") or col.endswith("_pvalue"):
@@ -58,7 +58,7 @@ def format_table(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     floats to ``digits`` places, integers with thousands separators."""
     out = pd.DataFrame(index=df.index)
     for c in df.columns:
-        out[c] = [_fmt_value(str(c), v, digits) for v in df[c].tolist()]
+        out[c] = [fmt_value(str(c), v, digits) for v in df[c].tolist()]
     return out
 
 

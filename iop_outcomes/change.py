@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from . import instruments as _instruments
+from ._grouping import DEFAULT_AGE_BANDS, group_columns
 from ._results import MISSING_GROUP, TableResult, format_p
 from ._stats import mean_ci, wilson_ci
 from .exceptions import ConfigError, DataError, InstrumentError, IOPWarning
@@ -48,12 +49,10 @@ __all__ = [
 ]
 
 #: Lower bounds of the default age bands: <18, 18-25, 26-35, 36-50, 51-64, 65+.
-DEFAULT_AGE_BANDS: tuple[int, ...] = (18, 26, 36, 51, 65)
 
 _TOL = 1e-9
 _OVERALL = "Overall"
 #: Groupings derived when the data lack them: name -> the column they are computed from.
-_DERIVED = {"admit_quarter": "admit_date", "age_band": "age"}
 
 
 # --------------------------------------------------------------------------- input checks
@@ -380,72 +379,6 @@ def change_scores(
     return _score(episodes, instrument, mid, remission_below, "change_scores", zero_baseline).frame
 
 
-# --------------------------------------------------------------------------- groupings
-def _age_band_labels(bounds: Sequence[float]) -> list[str]:
-    def f(x):
-        return str(int(x)) if float(x).is_integer() else str(x)
-
-    labels = [f"<{f(bounds[0])}"]
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        top = f(hi - 1) if float(lo).is_integer() and float(hi).is_integer() else f"<{f(hi)}"
-        labels.append(f"{f(lo)}-{top}")
-    labels.append(f"{f(bounds[-1])}+")
-    return labels
-
-
-def _age_band(age: pd.Series, bounds, fn: str) -> pd.Series:
-    try:
-        bounds = [float(x) for x in bounds]
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"The 'age_bands' parameter of {fn} must be increasing lower bounds, e.g. "
-            f"{list(DEFAULT_AGE_BANDS)}. Got {bounds!r} instead."
-        ) from None
-    if len(bounds) < 1 or any(b2 <= b1 for b1, b2 in zip(bounds[:-1], bounds[1:], strict=True)):
-        raise ConfigError(
-            f"The 'age_bands' parameter of {fn} must be strictly increasing lower bounds, e.g. "
-            f"{list(DEFAULT_AGE_BANDS)}. Got {bounds!r} instead."
-        )
-    a = pd.to_numeric(age, errors="coerce")
-    edges = [-np.inf, *bounds, np.inf]
-    return pd.cut(a, bins=edges, labels=_age_band_labels(bounds), right=False)
-
-
-def _group_columns(df: pd.DataFrame, by, fn: str, age_bands) -> tuple[pd.DataFrame, list[str]]:
-    """Return a frame of grouping columns (derived ones computed) and their names."""
-    if by is None:
-        return pd.DataFrame(index=df.index), []
-    cols = [by] if isinstance(by, str) else list(by)
-    if not all(isinstance(c, str) for c in cols):
-        raise ConfigError(
-            f"The 'by' parameter of {fn} must be a column name or a list of names. "
-            f"Got {by!r} instead."
-        )
-    # results are always split by instrument already; repeated names count once
-    cols = [c for c in dict.fromkeys(cols) if c != "instrument"]
-    out = {}
-    for c in cols:
-        if c in df.columns:
-            out[c] = df[c]
-        elif c in _DERIVED:
-            if _DERIVED[c] not in df.columns:
-                raise DataError(
-                    f"{fn}: by={c!r} is derived from {_DERIVED[c]!r}, which the data lack."
-                )
-            if c == "admit_quarter":
-                d = pd.to_datetime(df["admit_date"], errors="coerce")
-                out[c] = d.dt.to_period("Q").astype(str).where(d.notna(), None)
-            else:
-                bounds = DEFAULT_AGE_BANDS if age_bands is None else age_bands
-                out[c] = _age_band(df["age"], bounds, fn)
-        else:
-            raise DataError(
-                f"{fn}: cannot group by {c!r}: no such column. Columns present: "
-                f"{[str(x) for x in df.columns]}; derived groupings: {list(_DERIVED)}."
-            )
-    return pd.DataFrame(out, index=df.index), cols
-
-
 def _label_missing(table: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     for c in cols:
         if c in table.columns and table[c].isna().any():
@@ -753,7 +686,7 @@ def change_summary(
         )
     sc = _score(episodes, instrument, mid, remission_below, fn, zero_baseline)
     f = sc.frame
-    groups, cols = _group_columns(f, by, fn, age_bands)
+    groups, cols = group_columns(f, by, fn, age_bands)
     paired = f["baseline"].notna().to_numpy() & f["endpoint"].notna().to_numpy()
     b = _numeric(f, "baseline", fn)
     e = _numeric(f, "endpoint", fn)
@@ -963,7 +896,7 @@ def severity_shift(
     fn = "severity_shift"
     sc = _score(episodes, instrument, None, None, fn)
     f = sc.frame
-    groups, cols = _group_columns(f, by, fn, age_bands)
+    groups, cols = group_columns(f, by, fn, age_bands)
     ok = f["baseline_band"].notna().to_numpy() & f["endpoint_band"].notna().to_numpy()
     w = pd.DataFrame(
         {
@@ -1234,7 +1167,7 @@ def quality_measures(
     n_phq9 = int(is_phq9.sum())
     n_invalid = int((is_phq9 & ~valid).sum())
 
-    groups, cols = _group_columns(df, by, fn, age_bands)
+    groups, cols = group_columns(df, by, fn, age_bands)
     a = pd.DataFrame({k: df[k] for k in ukeys})
     a["date"] = dates.dt.normalize()
     a["total"] = total

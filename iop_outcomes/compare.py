@@ -1359,10 +1359,10 @@ def subgroups(
     ci_level = _check_ci_level(ci_level, func)
     if isinstance(by, str) and by not in episodes.columns:
         # derived groupings (age_band, admit_quarter) exactly as change_summary derives them
-        from .change import _DERIVED, _group_columns
+        from ._grouping import DERIVED_GROUPINGS, group_columns
 
-        if by in _DERIVED:
-            episodes = episodes.assign(**{by: _group_columns(episodes, by, func, None)[0][by]})
+        if by in DERIVED_GROUPINGS:
+            episodes = episodes.assign(**{by: group_columns(episodes, by, func, None)[0][by]})
     covariates = tuple(c for c in _as_tuple(covariates) if c != by)
     p = _prepare(
         episodes,

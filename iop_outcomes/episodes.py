@@ -307,7 +307,7 @@ class EpisodeRules:
         return asdict(self)
 
 
-def _coerce_rules(rules) -> EpisodeRules:
+def coerce_rules(rules) -> EpisodeRules:
     if rules is None:
         return EpisodeRules()
     if isinstance(rules, EpisodeRules):
@@ -354,7 +354,7 @@ def assessment_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> pd.D
     >>> assessment_roles(d)["role"].tolist()
     ['baseline', 'treatment', 'endpoint', 'followup_3m']
     """
-    r = _coerce_rules(rules)
+    r = coerce_rules(rules)
     _require(data, ["episode_id", "instrument", "total"])
     names = _instruments(data, instrument)
     if r.uses_labels and "timepoint" not in data:
@@ -720,7 +720,7 @@ def episodes(data: pd.DataFrame, *, instrument="PHQ-9", rules=None) -> pd.DataFr
     >>> bool((ep["change"] == ep["endpoint"] - ep["baseline"]).where(ep["change"].notna(), True).all())
     True
     """
-    r = _coerce_rules(rules)
+    r = coerce_rules(rules)
     roles = assessment_roles(data, instrument=instrument, rules=r)
     names = _instruments(data, instrument)
     keys = ["episode_id", "instrument"]

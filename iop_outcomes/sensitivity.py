@@ -568,9 +568,9 @@ def _canonical(instrument: str) -> str:
 
 def _discharge_rules(rules):
     """The caller's episode rules with the endpoint rule set to ``discharge_only``."""
-    from .episodes import EpisodeRules, _coerce_rules
+    from .episodes import EpisodeRules, coerce_rules
 
-    r = _coerce_rules(rules)
+    r = coerce_rules(rules)
     # a label endpoint without a last_in_treatment fallback ("label:discharge") is kept
     if r.endpoint != "discharge_only" and (
         "last_in_treatment" in r.endpoint.split(" else ") or not r.endpoint.startswith("label:")

@@ -48,7 +48,7 @@ from .mapping import (
     STATUS_SYNONYMS,
     _did_you_mean,
     _entry,
-    _k,
+    name_key,
     normalize_name,
     normalize_timepoint,
     read_mapping,
@@ -910,7 +910,7 @@ class _Validator:
             return None
         if seen:
             self.values_seen.setdefault(col, []).append(v)
-        key = _k(v) if key is None else key
+        key = name_key(v) if key is None else key
         if key in user:
             self.values_used.setdefault(col, set()).add(key)
             return user[key]
@@ -929,10 +929,10 @@ class _Validator:
     def _labels(self, col: str, synonyms: dict[str, str], allowed: list[str]) -> pd.Series:
         """A labelled optional column: canonical labels; an unknown label is set to missing."""
         s = self.df[col]
-        canon_keys = {_k(a): a for a in allowed}
+        canon_keys = {name_key(a): a for a in allowed}
 
         def f(v):
-            key = _k(v)
+            key = name_key(v)
             mine = self._user_label(col, v, key)
             if mine is not None:
                 return ("mapped", mine)
@@ -1186,7 +1186,7 @@ class _Validator:
             c = _inst.canonical_name(str(v))
             if c is None:
                 return ("bad", None)
-            return ("ok" if _k(v) == _k(c) else "repair", c)
+            return ("ok" if name_key(v) == name_key(c) else "repair", c)
 
         kind, inst_cat, repaired_text = _classify(inst_raw, canon)
         inst = pd.Series(inst_cat, index=df.index)
@@ -1334,7 +1334,7 @@ class _Validator:
         def f(v):
             mine = self._user_label("timepoint", v)
             if mine is None:  # 'exit_arm_1' matches your 'exit'
-                key = _k(_ARM.sub("", str(v).strip().lower()))
+                key = name_key(_ARM.sub("", str(v).strip().lower()))
                 mine = self._user_label("timepoint", v, key, seen=False)
             if mine is not None:
                 c = normalize_timepoint(mine)

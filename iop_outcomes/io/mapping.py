@@ -96,7 +96,8 @@ OPTIONS = ("date_format", "decimal", "instrument")
 REQUIRED_TARGETS = ("patient_id", "instrument", "assessment_date", "week", "timepoint", "total")
 
 
-def _k(s: str) -> str:
+def name_key(s: str) -> str:
+    """A name compared loosely: case, spaces, '_', '-', '.' and '/' ignored ('Intake_Date' -> 'intakedate')."""
     return re.sub(r"[\s_\-./]+", "", str(s)).lower()
 
 
@@ -121,11 +122,11 @@ FORMAT_SYNONYMS = {
     ),
     **dict.fromkeys(["hybrid", "blended", "mixed"], "hybrid"),
 }
-FORMAT_SYNONYMS = {_k(k): v for k, v in FORMAT_SYNONYMS.items()}
+FORMAT_SYNONYMS = {name_key(k): v for k, v in FORMAT_SYNONYMS.items()}
 
 #: Discharge-status synonyms.
 STATUS_SYNONYMS = {
-    _k(k): v
+    name_key(k): v
     for k, v in {
         "completed": "completed",
         "complete": "completed",
@@ -225,7 +226,7 @@ def normalize_timepoint(value) -> str | None:
 class Mapping:
     """Column renames, value synonyms and options for one input.
 
-    ``values`` is keyed by the compared form of your label (:func:`_k`);
+    ``values`` is keyed by the compared form of your label (:func:`name_key`);
     ``value_keys`` keeps each label as you wrote it, for messages; ``file`` is the
     mapping file (``None`` for a dict).
     """
@@ -385,7 +386,7 @@ def _label_target(where: str, col: str, key, value):
             if col == "format"
             else (STATUS_LABELS, STATUS_SYNONYMS)
         )
-        c = {_k(a): a for a in labels}.get(_k(value)) or synonyms.get(_k(value))
+        c = {name_key(a): a for a in labels}.get(name_key(value)) or synonyms.get(name_key(value))
         known = labels
         what = f"a {col} label"
         fix = f"Use {', '.join(labels[:-1])} or {labels[-1]}."
@@ -474,8 +475,8 @@ def read_mapping(mapping) -> Mapping:
                 f"{_did_you_mean(c, VALUE_COLUMNS, '[values.{}]')} [values.<column>] applies to "
                 f"{', '.join(VALUE_COLUMNS)}."
             )
-        values[c] = {_k(a): _label_target(where, c, a, b) for a, b in table.items()}
-        keys[c] = {_k(a): str(a) for a in table}
+        values[c] = {name_key(a): _label_target(where, c, a, b) for a, b in table.items()}
+        keys[c] = {name_key(a): str(a) for a in table}
     options = dict(mapping.get("options", {}))
     for k, v in options.items():
         if k not in OPTIONS:

@@ -40,7 +40,7 @@ import pandas as pd
 
 from .. import instruments as _inst
 from ..exceptions import ConfigError, LoadError
-from .mapping import _ARM, _k, normalize_name, normalize_timepoint
+from .mapping import _ARM, name_key, normalize_name, normalize_timepoint
 from .readers import NULL_VALUES
 
 __all__ = ["Dictionary", "read_dictionary", "redcap_to_long"]
@@ -222,8 +222,8 @@ def _resolver(mp):
     user = mp.values.get("instrument", {}) if mp is not None else {}
 
     def resolve(name: str):
-        if _k(name) in user:
-            canon = _inst.canonical_name(user[_k(name)])
+        if name_key(name) in user:
+            canon = _inst.canonical_name(user[name_key(name)])
             return (name, canon) if canon else None
         canon = _inst.canonical_name(name)
         return (canon, canon) if canon else None
@@ -304,8 +304,10 @@ def _decode(values: pd.Series, field: Field | None, item: bool) -> pd.Series:
     if field is None or not field.choices:
         return values
     if item:
-        by_label = {_k(lab): code for code, lab in field.choices.items() if _is_number(code)}
-        return _per_value(values, lambda v: by_label.get(_k(v), v) if isinstance(v, str) else v)
+        by_label = {name_key(lab): code for code, lab in field.choices.items() if _is_number(code)}
+        return _per_value(
+            values, lambda v: by_label.get(name_key(v), v) if isinstance(v, str) else v
+        )
     return _per_value(values, lambda v: field.choices.get(v, v) if isinstance(v, str) else v)
 
 
@@ -479,7 +481,9 @@ def redcap_to_long(
 
             def known(v) -> bool:
                 stripped = _ARM.sub("", str(v).strip().lower())
-                return bool(normalize_timepoint(v) or _k(v) in user or _k(stripped) in user)
+                return bool(
+                    normalize_timepoint(v) or name_key(v) in user or name_key(stripped) in user
+                )
 
             repeat = t[REPEAT_FORM].notna() & ~ev.map(known, na_action="ignore").fillna(False)
             timepoint = ev.where(~repeat.astype(bool), None)

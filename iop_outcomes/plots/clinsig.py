@@ -105,7 +105,7 @@ def plot_jacobson_truax(data, ax=None, *, point_size: float = 18, alpha: float =
 
     # the band of change that is not counted as improvement or deterioration
     ax.plot(grid, grid, color="black", lw=1, label="no change")
-    band = _band(p, grid)
+    band = no_change_band(p, grid)
     if band is not None:
         lower, upper, label = band
         ax.fill_between(grid, lower, upper, color="#d9d9d9", alpha=0.6, lw=0, label=label)
@@ -145,7 +145,7 @@ def plot_jacobson_truax(data, ax=None, *, point_size: float = 18, alpha: float =
     return ax
 
 
-def _band(p: dict, grid: np.ndarray):
+def no_change_band(p: dict, grid: np.ndarray):
     """(lower line, upper line, legend label) of the 'no change counted' band, or None.
 
     Lines are endpoint scores over the baseline ``grid``, one rule per method (the method's

@@ -270,9 +270,9 @@ class StudyConfig:
             ref = comp["reference"]
             if comp.get("group", "format") == "format":
                 # the same label rules as the data ("In Person", "telehealth" -> in_person, virtual)
-                from ..io.mapping import FORMAT_SYNONYMS, _k
+                from ..io.mapping import FORMAT_SYNONYMS, name_key
 
-                ref = FORMAT_SYNONYMS.get(_k(ref), ref)
+                ref = FORMAT_SYNONYMS.get(name_key(ref), ref)
             kw["comparison_reference"] = ref
         if "margin" in comp:
             m = comp["margin"]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..plots.clinsig import _band
+from ..plots.clinsig import no_change_band
 from .figures import _drawn, _min_cell, _mpl
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def plot_jt_heatmap(pre, post, params: dict, edges: np.ndarray, m: int, *, ax=No
     handles.append(Patch(facecolor="white", edgecolor="#bbbbbb", label=blank))
     (ln,) = ax.plot(grid, grid, color="black", lw=1, label="no change")
     handles.append(ln)
-    band = _band(params, grid)
+    band = no_change_band(params, grid)
     if band is not None:
         lower, upper, label = band
         for line in (lower, upper):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..change import _DERIVED
+from .._grouping import DERIVED_GROUPINGS
 from ..episodes import EpisodeRules
 from ..exceptions import ConfigError
 from ..io.load import load
@@ -55,12 +55,12 @@ def _grouping_columns(ep: pd.DataFrame) -> list[str]:
         and not pd.api.types.is_numeric_dtype(ep[c])
         and not pd.api.types.is_datetime64_any_dtype(ep[c])
     ]
-    out += [d for d, src in _DERIVED.items() if src in ep.columns and d not in out]
+    out += [d for d, src in DERIVED_GROUPINGS.items() if src in ep.columns and d not in out]
     return out
 
 
 def _has_grouping(ep: pd.DataFrame, g: str | None) -> bool:
-    return g is not None and (g in ep.columns or _DERIVED.get(g, g) in ep.columns)
+    return g is not None and (g in ep.columns or DERIVED_GROUPINGS.get(g, g) in ep.columns)
 
 
 def _check_groupings(cfg: StudyConfig, eps: dict[str, pd.DataFrame]) -> None:

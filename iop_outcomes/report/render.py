@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._results import _fmt_value
+from .._results import fmt_value
 from ..exceptions import ConfigError
 from .safety import neutralise_formulas, neutralise_text, scrub_identifiers
 
@@ -558,7 +558,7 @@ def display_frame(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     """Strings for display: suppressed cells as they are, numbers formatted as in results."""
     return pd.DataFrame(
         {
-            c: [v if isinstance(v, str) else _fmt_value(str(c), v, digits) for v in df[c]]
+            c: [v if isinstance(v, str) else fmt_value(str(c), v, digits) for v in df[c]]
             for c in df.columns
         },
         index=df.index,

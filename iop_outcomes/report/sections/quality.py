@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...change import _DERIVED
+from ..._grouping import DERIVED_GROUPINGS
 from ..context import _Ctx
 from ..populations import _key
 from ..render import Section
@@ -140,7 +140,7 @@ def _name_like_groups(ctx: _Ctx, sec: Section, data: pd.DataFrame) -> None:
     cols = [
         c
         for c in dict.fromkeys([*ctx.cfg.groupings, ctx.cfg.comparison_group])
-        if c not in _DERIVED and c not in _CATEGORY_COLUMNS
+        if c not in DERIVED_GROUPINGS and c not in _CATEGORY_COLUMNS
     ]
     for col, names in name_like_values(data, cols).items():
         n_all = int(data[col].nunique())

@@ -260,15 +260,22 @@ def _shown(value: Any) -> str:
 
 
 def public_name(func: Callable | str) -> str:
-    """How messages name a public function: ``'iop.compare'``.
+    """How messages name a public function: ``'iop.compare'``, ``'iop.plots.plot_km'``.
 
     Examples
     --------
     >>> public_name("compare")
     'iop.compare'
     """
-    name = func if isinstance(func, str) else func.__name__
-    return name if name.startswith("iop.") else f"iop.{name}"
+    if isinstance(func, str):
+        return func if func.startswith("iop.") else f"iop.{func}"
+    module = getattr(func, "__module__", "") or ""
+    for area in ("plots", "synth", "instruments"):
+        if module == f"iop_outcomes.{area}" or module.startswith(f"iop_outcomes.{area}."):
+            return f"iop.{area}.{func.__name__}"
+    if module.startswith("iop_outcomes.io") and func.__name__ != "load":
+        return f"iop.io.{func.__name__}"
+    return f"iop.{func.__name__}"
 
 
 def check_param(value: Any, name: str, constraints: Sequence[Any], *, func: Callable | str) -> Any:

@@ -134,3 +134,17 @@ def test_instrument_rule():
     assert name is None
     out, name = select_instrument(pd.DataFrame({"total": [1]}), "gad7", func="f")
     assert name == "GAD-7"
+
+
+def test_public_name_says_where_a_function_lives():
+    from iop_outcomes._validation import public_name
+
+    def plot_x():
+        pass
+
+    plot_x.__module__ = "iop_outcomes.plots.retention"
+    assert public_name(plot_x) == "iop.plots.plot_x"
+    plot_x.__module__ = "iop_outcomes.synth"
+    assert public_name(plot_x) == "iop.synth.plot_x"
+    plot_x.__module__ = "iop_outcomes._compare.api"
+    assert public_name(plot_x) == "iop.plot_x"

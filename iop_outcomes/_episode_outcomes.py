@@ -101,7 +101,7 @@ def episode_outcome(
     >>> out.frame["y"].tolist()
     [0.0, 1.0, nan]
     """
-    from .retention import (
+    from ._retention.flow import (
         _as_episodes,
         _one_row_per_episode,
         _select_instrument,
@@ -172,7 +172,7 @@ def episode_outcome(
                 f"{func}(outcome='dropout') needs a 'discharge_status' column. "
                 f"Columns present: {sorted(map(str, one.columns))}."
             )
-        from .retention import STATUSES
+        from ._retention import STATUSES
 
         codes = _status_codes(one, func)
         closed = np.isin(

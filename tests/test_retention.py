@@ -29,7 +29,7 @@ from iop_outcomes.exceptions import ConfigError, DataError
 matplotlib.use("Agg")
 
 # the submodule (its public function has the same name)
-R = importlib.import_module("iop_outcomes.retention")
+R = importlib.import_module("iop_outcomes._retention.flow")
 
 REF = Path(__file__).parent / "reference" / "retention"
 

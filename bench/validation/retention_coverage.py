@@ -26,7 +26,7 @@ import time
 import numpy as np
 import pandas as pd
 
-R = importlib.import_module("iop_outcomes.retention")
+R = importlib.import_module("iop_outcomes._retention")
 
 RATE_D, RATE_T, PLANNED, CENS_MAX, T0 = 0.01, 0.004, 56, 120, 28
 

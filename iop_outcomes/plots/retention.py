@@ -27,7 +27,7 @@ _LABELS = {
 def _retention_result(data):
     if hasattr(data, "flow") and hasattr(data, "followup"):
         return data
-    from ..retention import retention
+    from .._retention import retention
 
     return retention(data, tests=False)
 
@@ -35,7 +35,7 @@ def _retention_result(data):
 def _survival_result(data):
     if hasattr(data, "curve") and hasattr(data, "at_risk"):
         return data
-    from ..retention import dropout_survival
+    from .._retention import dropout_survival
 
     return dropout_survival(data)
 

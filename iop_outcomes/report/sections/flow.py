@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...retention import retention
+from ..._retention import retention
 from ..context import _Ctx
 from ..figures_flow import _fig_flow
 from ..format import _labels

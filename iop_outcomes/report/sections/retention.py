@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...retention import attrition, dropout_survival, durability
+from ..._retention import attrition, dropout_survival, durability
 from ..context import _Ctx
 from ..figures import _fig_followup
 from ..figures_km import _fig_km

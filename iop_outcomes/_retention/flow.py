@@ -50,9 +50,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._results import MISSING_GROUP, TableResult, format_p, format_table
-from ._stats import check_ci_level, logit_fit, mean_ci, wilson_ci, z_crit
-from .exceptions import ConfigError, DataError
+from .._results import MISSING_GROUP, TableResult, format_p, format_table
+from .._stats import check_ci_level, logit_fit, mean_ci, wilson_ci, z_crit
+from ..exceptions import ConfigError, DataError
 
 __all__ = [
     "retention",
@@ -113,7 +113,7 @@ def _as_episodes(
     df = _frame(data, fname)
     cols = set(df.columns)
     if "baseline" not in cols and cols & {"total", "assessment_date", "timepoint", "item_1"}:
-        from .episodes import episodes as _episodes  # lazy: written alongside this module
+        from ..episodes import episodes as _episodes  # lazy: written alongside this module
 
         if instrument is not None or any_instrument:
             kw = {"instrument": instrument}
@@ -138,7 +138,7 @@ def _select_instrument(ep: pd.DataFrame, instrument: str | None, fname: str) -> 
                 f"({', '.join(map(str, present))}); pass instrument=... to choose one."
             )
         return ep
-    from . import instruments as _inst
+    from .. import instruments as _inst
 
     name = _inst.canonical_name(instrument) if hasattr(_inst, "canonical_name") else instrument
     keep = ep["instrument"].astype(str).map(_canon_or_self) == name
@@ -151,7 +151,7 @@ def _select_instrument(ep: pd.DataFrame, instrument: str | None, fname: str) -> 
 
 
 def _canon_or_self(name: str) -> str:
-    from . import instruments as _inst
+    from .. import instruments as _inst
 
     try:
         return _inst.canonical_name(name)
@@ -450,13 +450,13 @@ class RetentionResult(TableResult):
 
     def plot_flow(self, ax=None, **kwargs):
         """Draw the flow diagram (see :func:`iop_outcomes.plots.retention.plot_flow`)."""
-        from .plots.retention import plot_flow
+        from ..plots.retention import plot_flow
 
         return plot_flow(self, ax=ax, **kwargs)
 
     def plot_followup(self, ax=None, **kwargs):
         """Follow-up response bars with Wilson CIs."""
-        from .plots.retention import plot_followup_response
+        from ..plots.retention import plot_followup_response
 
         return plot_followup_response(self, ax=ax, **kwargs)
 
@@ -1053,7 +1053,7 @@ class SurvivalResult(TableResult):
     def plot(self, ax=None, **kwargs):
         """Kaplan–Meier curves with CI bands and numbers at risk
         (:func:`iop_outcomes.plots.retention.plot_km`)."""
-        from .plots.retention import plot_km
+        from ..plots.retention import plot_km
 
         return plot_km(self, ax=ax, **kwargs)
 
@@ -1679,7 +1679,7 @@ def durability(
     """
     fname = "durability"
     ci_level = check_ci_level(ci_level, fname)
-    from . import instruments as _inst
+    from .. import instruments as _inst
 
     ep = _select_instrument(_as_episodes(data, fname, instrument), instrument, fname)
     ep = ep.reset_index(drop=True)

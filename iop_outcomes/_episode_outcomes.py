@@ -101,11 +101,11 @@ def episode_outcome(
     >>> out.frame["y"].tolist()
     [0.0, 1.0, nan]
     """
-    from ._retention.flow import (
-        _as_episodes,
-        _one_row_per_episode,
-        _select_instrument,
-        _status_codes,
+    from ._retention.prepare import (
+        as_episodes,
+        keep_instrument,
+        one_row_per_episode,
+        status_codes,
     )
 
     key = _key(outcome)
@@ -115,7 +115,7 @@ def episode_outcome(
             f"Got {outcome!r} instead."
         )
     source, col, better_is, label = OUTCOMES[key]
-    ep = _as_episodes(data, func, instrument)
+    ep = as_episodes(data, func, instrument)
     keep = list(dict.fromkeys(keep))
     missing = [c for c in keep if c not in ep.columns]
     if missing:
@@ -154,7 +154,7 @@ def episode_outcome(
     elif source in ("change", "mean"):
         from .change import change_scores
 
-        one = _select_instrument(ep, instrument, func).reset_index(drop=True)
+        one = keep_instrument(ep, instrument, func).reset_index(drop=True)
         scored = change_scores(one, instrument=instrument, zero_baseline="not_responding")
         frame = one[keep].copy()
         if source == "mean":
@@ -166,7 +166,7 @@ def episode_outcome(
             vals = pd.unique(one["instrument"].dropna())
             inst = str(vals[0]) if len(vals) == 1 else None
     else:  # dropout: an episode fact, one row per episode
-        one = _one_row_per_episode(ep).reset_index(drop=True)
+        one = one_row_per_episode(ep).reset_index(drop=True)
         if "discharge_status" not in one.columns:
             raise DataError(
                 f"{func}(outcome='dropout') needs a 'discharge_status' column. "
@@ -174,7 +174,7 @@ def episode_outcome(
             )
         from ._retention import STATUSES
 
-        codes = _status_codes(one, func)
+        codes = status_codes(one, func)
         closed = np.isin(
             codes,
             [

@@ -24,12 +24,13 @@ from hypothesis import strategies as st
 from tolerance import SUMS
 
 import iop_outcomes as iop
+from iop_outcomes._retention.flow import flow_codes
+from iop_outcomes._retention.prepare import status_codes
 from iop_outcomes.exceptions import ConfigError, DataError
 
 matplotlib.use("Agg")
 
-# the submodule (its public function has the same name)
-R = importlib.import_module("iop_outcomes._retention.flow")
+R = importlib.import_module("iop_outcomes._retention")
 
 REF = Path(__file__).parent / "reference" / "retention"
 
@@ -434,9 +435,9 @@ def test_flow_invariant_every_episode_in_one_box(df, as_of):
         assert sub["n"].sum() == sizes[grp]
         assert (sub["n"] >= 0).all()
     # per-episode check: each episode's box code is exactly one valid box per stage
-    codes = R._flow_codes(
+    codes = flow_codes(
         df.reset_index(drop=True),
-        R._status_codes(df.reset_index(drop=True), "t"),
+        status_codes(df.reset_index(drop=True), "t"),
         ("1m", "6m"),
         None if as_of is None else pd.Timestamp(as_of),
     )

@@ -10,20 +10,19 @@ import pandas as pd
 from scipy import stats
 
 from .._results import TableResult, format_table
-from .._stats import check_ci_level, wilson_ci
+from .._stats import wilson_ci
+from .._validation import Interval, check_columns, public_name, validate_params
 from ..exceptions import ConfigError, DataError
+from ..io import LoadResult
 from .logistic import SeparationError, design, logit_or, perfect_fit
 from .prepare import (
     ALL,
     STATUSES,
     WINDOW_DAYS,
-    as_episodes,
     dates,
+    episode_table,
     group_codes,
-    instrument_of,
-    keep_instrument,
     numeric,
-    require,
     status_codes,
 )
 
@@ -151,14 +150,15 @@ class RetentionResult(TableResult):
         parts += [f"<br><small>{_html.escape(t)}</small>" for t in self._footer()]
         return "<div>" + "".join(parts) + "</div>"
 
-    def plot_flow(self, ax=None, **kwargs):
+    def plot_flow(self, *, ax=None, **kwargs):
         """Draw the flow diagram (see :func:`iop_outcomes.plots.retention.plot_flow`)."""
         from ..plots.retention import plot_flow
 
         return plot_flow(self, ax=ax, **kwargs)
 
-    def plot_followup(self, ax=None, **kwargs):
-        """Follow-up response bars with Wilson CIs."""
+    def plot_followup(self, *, ax=None, **kwargs):
+        """Follow-up response bars with Wilson CIs
+        (:func:`iop_outcomes.plots.retention.plot_followup_response`)."""
         from ..plots.retention import plot_followup_response
 
         return plot_followup_response(self, ax=ax, **kwargs)
@@ -204,10 +204,25 @@ def flow_codes(ep: pd.DataFrame, st_code: np.ndarray, windows, as_of) -> dict[st
     return codes
 
 
+@validate_params(
+    {
+        "episodes": ["frame", LoadResult],
+        "group": [str, None],
+        "reference": [str, int, None],
+        "windows": [tuple, list],
+        "as_of": ["date", None],
+        "covariates": ["columns"],
+        "tests": ["boolean"],
+        "instrument": ["instrument", None],
+        "ci_level": [Interval(float, 0, 1, closed="neither")],
+    },
+    renamed={"data": "episodes", "by": "group"},
+)
 def retention(
-    data: Any,
+    episodes: pd.DataFrame,
     *,
-    by: str | None = "format",
+    group: str | None = "format",
+    reference: str | int | None = None,
     windows: tuple[str, ...] = ("1m", "3m", "6m", "12m"),
     as_of: Any = None,
     covariates: tuple[str, ...] = ("baseline", "age"),
@@ -244,14 +259,21 @@ def retention(
     Between groups, per window, among eligible episodes: Pearson's chi-square test of
     independence without continuity correction (R ``chisq.test(correct = FALSE)``) and a
     logistic regression of response on group plus ``covariates`` (complete cases; odds ratios
-    with Wald intervals, as R ``glm(family = binomial)`` with ``confint.default``).
+    of each level against ``reference`` with Wald intervals, as R ``glm(family = binomial)``
+    with ``confint.default``).
 
     Parameters
     ----------
-    data : DataFrame
-        Episode table (``docs/data-format.md``) or loaded assessment rows.
-    by : str or None
-        Grouping column (cohort, format, site); None for one group.
+    episodes : DataFrame or LoadResult
+        Episode table (``docs/data-format.md``). Assessment rows are accepted too: a table
+        without a ``baseline`` column that holds ``total`` (or ``assessment_date``,
+        ``timepoint``) is taken as assessments and its episode table built with
+        :func:`iop_outcomes.episodes` for ``instrument``.
+    group : str or None
+        Column whose levels are compared (cohort, format, site); None for one group.
+    reference : str, optional
+        Level of ``group`` the others are compared with (odds ratios) and listed first;
+        default the first level (categorical order, else sorted).
     windows : tuple of str
         Follow-up windows among ``"1m", "3m", "6m", "12m"`` (columns ``followup_<w>``;
         a window whose column is absent is left out, with a note).
@@ -263,7 +285,8 @@ def retention(
     tests : bool
         Compute the between-group comparisons.
     instrument : str, optional
-        Instrument whose scores define the flow, when the table holds several.
+        Instrument whose scores define the flow. ``None``: the table must hold exactly one
+        (else a ConfigError names those found).
     ci_level : float
         Confidence level of the Wilson and Wald intervals.
 
@@ -285,7 +308,7 @@ def retention(
     ...                    "n_in_treatment": [5, 1, 0],
     ...                    "discharge_status": ["completed", "dropped_out", "ongoing"],
     ...                    "followup_1m": [7, None, None]})
-    >>> r = iop.retention(ep, by=None, windows=("1m",))
+    >>> r = iop.retention(ep, group=None, windows=("1m",))
     >>> print(r.flow.loc[r.flow["stage"] == "endpoint", ["box", "n"]].to_string(index=False))
                               box  n
       discharged, endpoint scored  1
@@ -294,41 +317,80 @@ def retention(
     >>> round(float(r.followup["estimate"].iloc[0]), 3)
     0.5
     """
-    fname = "retention"
-    ci_level = check_ci_level(ci_level, fname)
-    windows = tuple(windows)
-    bad = [w for w in windows if w not in WINDOW_DAYS]
-    if bad:
-        raise ConfigError(
-            f"The 'windows' parameter of {fname} must hold values among {list(WINDOW_DAYS)}. "
-            f"Got {bad} instead."
+    func = "retention"
+    windows = _check_windows(windows, func)
+    as_of = None if as_of is None else pd.Timestamp(as_of)
+    ep, inst = episode_table(episodes, instrument, func=func)
+    _check_one_row_per_episode(ep, func)
+    absent = [w for w in windows if f"followup_{w}" not in ep.columns]
+    windows = tuple(w for w in windows if w not in absent)
+    g, labels = group_codes(ep, group, reference, func=func)
+    codes = flow_codes(ep, status_codes(ep, func), windows, as_of)
+    flow = _flow_table(g, labels, codes, windows, len(ep))
+    denom = (
+        "discharged episodes whose window had closed by as_of"
+        if as_of is not None
+        else "all discharged episodes"
+    )
+    followup = _followup_table(g, labels, codes, windows, denom, ci_level)
+    notes = _flow_notes(ep, denom, absent, as_of)
+    test_tab = pd.DataFrame()
+    if tests and len(labels) > 1:
+        cov = (covariates,) if isinstance(covariates, str) else tuple(covariates)
+        test_tab, tnotes = _response_tests(
+            ep, g, labels, codes, windows, cov, ci_level, group, reference
         )
-    if as_of is not None:
-        try:
-            as_of = pd.Timestamp(as_of)
-        except (ValueError, TypeError) as e:
-            raise ConfigError(
-                f"The 'as_of' parameter of {fname} must be a date. Got {as_of!r} instead."
-            ) from e
-    ep = keep_instrument(as_episodes(data, fname, instrument), instrument, fname)
-    ep = ep.reset_index(drop=True)
+        notes += tnotes
+    return RetentionResult(
+        table=flow,
+        title=f"Participant flow and follow-up response by {group}"
+        if group
+        else "Participant flow",
+        method="CONSORT-style flow counts; follow-up response with Wilson score intervals",
+        params={
+            "group": group,
+            "reference": labels[0] if group else None,
+            "instrument": inst,
+            "windows": windows,
+            "as_of": None if as_of is None else str(as_of.date()),
+            "ci_level": ci_level,
+        },
+        notes=tuple(notes),
+        flow=flow,
+        followup=followup,
+        tests=test_tab,
+        groups=tuple(labels),
+    )
+
+
+def _check_windows(windows, func: str) -> tuple[str, ...]:
+    """The windows as a tuple; each must be a key of :data:`WINDOW_DAYS`."""
+    windows = tuple(windows)
+    if any(w not in WINDOW_DAYS for w in windows):
+        raise ConfigError(
+            f"The 'windows' parameter of {public_name(func)} must hold values among "
+            f"{list(WINDOW_DAYS)}. Got {windows!r} instead."
+        )
+    return windows
+
+
+def _check_one_row_per_episode(ep: pd.DataFrame, func: str) -> None:
+    """The flow counts episodes: the table must be non-empty with one row per episode."""
     if len(ep) == 0:
-        raise DataError(f"{fname} got an empty episode table.")
+        raise DataError(f"{public_name(func)} got an empty episode table.")
     if "episode_id" in ep.columns and ep["episode_id"].duplicated().any():
         dup = ep.loc[ep["episode_id"].duplicated(), "episode_id"].iloc[:5].tolist()
         raise DataError(
-            f"The episode table passed to {fname} has duplicated episode_id values (e.g. {dup}); "
-            "one row per episode is needed (choose an instrument)."
+            f"The episode table passed to {public_name(func)} has duplicated episode_id values "
+            f"(e.g. {dup}); one row per episode is needed (choose an instrument)."
         )
-    require(ep, ["baseline"], fname)
-    absent = [w for w in windows if f"followup_{w}" not in ep.columns]
-    windows = tuple(w for w in windows if w not in absent)
-    status = status_codes(ep, fname)
-    g, labels = group_codes(ep, by, fname)
-    k = len(labels)
-    codes = flow_codes(ep, status, windows, as_of)
-    nadm = np.bincount(g, minlength=k)
+    check_columns(ep, ["baseline"], func=func, what="episode table")
 
+
+def _flow_table(g, labels, codes, windows, n_episodes: int) -> pd.DataFrame:
+    """Tidy flow counts per group, stage and box; checks that every stage partitions."""
+    k = len(labels)
+    nadm = np.bincount(g, minlength=k)
     rows = []
     for stage, boxes in [
         *FLOW_BOXES.items(),
@@ -336,7 +398,7 @@ def retention(
     ]:
         nb = len(boxes)
         cnt = np.bincount(g * nb + codes[stage], minlength=k * nb).reshape(k, nb)
-        if cnt.sum() != len(ep) or (cnt.sum(axis=1) != nadm).any():  # the flow invariant
+        if cnt.sum() != n_episodes or (cnt.sum(axis=1) != nadm).any():  # the flow invariant
             raise RuntimeError(f"flow stage {stage!r} does not partition the episodes")
         for gi, lab in enumerate(labels):
             for bi, box in enumerate(boxes):
@@ -344,14 +406,13 @@ def retention(
     flow = pd.DataFrame(rows, columns=["group", "stage", "box", "box_order", "n"])
     flow["pct"] = 100.0 * flow["n"] / flow["group"].map(dict(zip(labels, nadm, strict=True)))
     flow["n"] = flow["n"].astype(np.int64)
+    return flow
 
-    # follow-up response (per group and overall)
+
+def _followup_table(g, labels, codes, windows, denom: str, ci_level: float) -> pd.DataFrame:
+    """Follow-up response per window and group (and all groups), Wilson intervals."""
+    k = len(labels)
     fu_rows = []
-    denom = (
-        "discharged episodes whose window had closed by as_of"
-        if as_of is not None
-        else "all discharged episodes"
-    )
     for w in windows:
         c = codes[f"followup_{w}"]
         cnt = np.bincount(g * 4 + c, minlength=k * 4).reshape(k, 4)
@@ -382,7 +443,11 @@ def retention(
     if len(followup):
         followup["denominator"] = denom
         followup["method"] = "Wilson score interval"
+    return followup
 
+
+def _flow_notes(ep: pd.DataFrame, denom: str, absent, as_of) -> list[str]:
+    """The flow's stated rules: the partition, 'measured after baseline', the denominator."""
     notes = [
         "Every episode is in exactly one box of each flow stage (checked).",
         "Measured after baseline: "
@@ -403,32 +468,14 @@ def retention(
             "windows (early responders included) are set aside; discharged episodes without a "
             "discharge date count as closed."
         )
-    test_tab = pd.DataFrame()
-    if tests and k > 1:
-        test_tab, tnotes = _response_tests(ep, g, labels, codes, windows, covariates, ci_level, by)
-        notes += tnotes
-    return RetentionResult(
-        table=flow,
-        title=f"Participant flow and follow-up response by {by}" if by else "Participant flow",
-        method="CONSORT-style flow counts; follow-up response with Wilson score intervals",
-        params={
-            "by": by,
-            "instrument": instrument_of(ep),
-            "windows": windows,
-            "as_of": None if as_of is None else str(as_of.date()),
-            "ci_level": ci_level,
-        },
-        notes=tuple(notes),
-        flow=flow,
-        followup=followup,
-        tests=test_tab,
-        groups=tuple(labels),
-    )
+    return notes
 
 
-def _response_tests(ep, g, labels, codes, windows, covariates, ci_level, by):
+def _response_tests(ep, g, labels, codes, windows, covariates, ci_level, group, reference):
+    """Per window, among eligible episodes: Pearson chi-square across the groups and the
+    logistic model of response on group (against the reference level) and covariates."""
     rows, notes = [], []
-    covs = [c for c in covariates if c in ep.columns and c != by]
+    covs = [c for c in covariates if c in ep.columns and c != group]
     skipped = [c for c in covariates if c not in ep.columns]
     if skipped:
         notes.append(f"Logistic model: covariate(s) {skipped} not in the data, left out.")
@@ -437,74 +484,99 @@ def _response_tests(ep, g, labels, codes, windows, covariates, ci_level, by):
         elig = c <= 1
         y = (c[elig] == 0).astype(float)
         gg = g[elig]
-        present = np.unique(gg)
-        if len(present) < 2:
+        if len(np.unique(gg)) < 2:
             continue
-        tab = np.vstack(
-            [
-                np.bincount(gg, weights=y, minlength=len(labels)),
-                np.bincount(gg, weights=1 - y, minlength=len(labels)),
-            ]
-        )[:, present]
-        tab = tab[:, tab.sum(axis=0) > 0]
         base = dict(window=w, ci_level=ci_level)
-        if tab.shape[1] >= 2 and (tab.sum(axis=1) > 0).all():
-            chi, p, dof, expected = stats.chi2_contingency(tab, correction=False)
-            if (expected < 5).any():
-                notes.append(
-                    f"Chi-square for {w}: some expected counts < 5; the approximation may be poor."
-                )
-            rows.append(
-                dict(
-                    base,
-                    test="Pearson chi-square",
-                    term=f"{by} (all levels)",
-                    statistic=chi,
-                    df=float(dof),
-                    pvalue=p,
-                    n_used=int(tab.sum()),
-                    method="Pearson chi-square, no continuity correction",
-                )
-            )
-        # logistic: response ~ group + covariates (complete cases)
-        rows_e = np.flatnonzero(elig)
-        cov = ep[covs].iloc[rows_e] if covs else pd.DataFrame(index=ep.index[rows_e])
-        ok = cov.notna().all(axis=1).to_numpy() if covs else np.ones(len(rows_e), dtype=bool)
-        gk, yy = gg[ok], y[ok]
-        present_ok = np.unique(gk)
-        if len(present_ok) < 2:
-            continue
-        ref_level = labels[present_ok[0]]
-        Xc, cnames, _ = design(cov.loc[ok], covs, intercept=False)
-        X = np.column_stack(
-            [np.ones(len(yy)), *[(gk == j).astype(float) for j in present_ok[1:]], Xc]
-        )
-        names = ["(intercept)", *[f"{by}[{labels[j]}]" for j in present_ok[1:]], *cnames]
-        n_used = len(yy)
-        if perfect_fit(yy, X):
-            notes.append(f"Logistic model for {w}: no variation or collinear design; not fitted.")
-            continue
-        try:
-            otab = logit_or(yy, X, names, ci_level)
-        except SeparationError as e:
-            notes.append(f"Logistic model for {w} not reported: {e}.")
-            continue
-        adj = f" adjusted for {', '.join(covs)}" if covs else " (unadjusted)"
-        for _, r in otab.iloc[1:].iterrows():
-            rows.append(
-                dict(
-                    base,
-                    test="logistic odds ratio",
-                    term=f"{r['term']} vs {ref_level}"
-                    if r["term"].startswith(f"{by}[")
-                    else r["term"],
-                    estimate=r["estimate"],
-                    ci_low=r["ci_low"],
-                    ci_high=r["ci_high"],
-                    statistic=r["statistic"],
-                    pvalue=r["pvalue"],
-                    n_used=int(n_used),
-                    method=f"logistic regression of response{adj}; Wald CI",
-                )
-            )
+        rows += _chi_square_row(base, y, gg, labels, group, notes)
+        rows += _logistic_rows(base, ep, elig, y, gg, labels, covs, group, reference, notes)
     return pd.DataFrame(rows).reindex(columns=_TEST_COLUMNS), notes
+
+
+def _chi_square_row(base, y, gg, labels, group, notes) -> list[dict]:
+    """Pearson chi-square of response by group (no continuity correction), if defined."""
+    present = np.unique(gg)
+    tab = np.vstack(
+        [
+            np.bincount(gg, weights=y, minlength=len(labels)),
+            np.bincount(gg, weights=1 - y, minlength=len(labels)),
+        ]
+    )[:, present]
+    tab = tab[:, tab.sum(axis=0) > 0]
+    if not (tab.shape[1] >= 2 and (tab.sum(axis=1) > 0).all()):
+        return []
+    chi, p, dof, expected = stats.chi2_contingency(tab, correction=False)
+    if (expected < 5).any():
+        notes.append(
+            f"Chi-square for {base['window']}: some expected counts < 5; the approximation "
+            "may be poor."
+        )
+    return [
+        dict(
+            base,
+            test="Pearson chi-square",
+            term=f"{group} (all levels)",
+            statistic=chi,
+            df=float(dof),
+            pvalue=p,
+            n_used=int(tab.sum()),
+            method="Pearson chi-square, no continuity correction",
+        )
+    ]
+
+
+def _logistic_rows(base, ep, elig, y, gg, labels, covs, group, reference, notes) -> list[dict]:
+    """Odds ratios of response, each group level against the reference, adjusted for
+    ``covs`` (complete cases); a note instead when the model cannot be fitted."""
+    w = base["window"]
+    rows_e = np.flatnonzero(elig)
+    cov = ep[covs].iloc[rows_e] if covs else pd.DataFrame(index=ep.index[rows_e])
+    ok = cov.notna().all(axis=1).to_numpy() if covs else np.ones(len(rows_e), dtype=bool)
+    gk, yy = gg[ok], y[ok]
+    present_ok = np.unique(gk)
+    if len(present_ok) < 2:
+        return []
+    if reference is not None and present_ok[0] != 0:  # labels[0] is the reference given
+        notes.append(
+            f"Logistic model for {w}: no eligible episode with complete covariates at the "
+            f"reference level {labels[0]!r}; not fitted."
+        )
+        return []
+    ref_level = labels[present_ok[0]]
+    Xc, cnames, _ = design(cov.loc[ok], covs, intercept=False)
+    X = np.column_stack([np.ones(len(yy)), *[(gk == j).astype(float) for j in present_ok[1:]], Xc])
+    names = ["(intercept)", *[f"{group}[{labels[j]}]" for j in present_ok[1:]], *cnames]
+    if perfect_fit(yy, X):
+        notes.append(f"Logistic model for {w}: no variation or collinear design; not fitted.")
+        return []
+    try:
+        otab = logit_or(yy, X, names, base["ci_level"])
+    except SeparationError as e:
+        notes.append(f"Logistic model for {w} not reported: {e}.")
+        return []
+    adj = f" adjusted for {', '.join(covs)}" if covs else " (unadjusted)"
+    otab = otab.iloc[1:]
+    is_group = otab["term"].str.startswith(f"{group}[").to_numpy()
+    terms = np.where(is_group, otab["term"] + f" vs {ref_level}", otab["term"]).tolist()
+    return [
+        dict(
+            base,
+            test="logistic odds ratio",
+            term=t,
+            estimate=e,
+            ci_low=lo,
+            ci_high=hi,
+            statistic=s,
+            pvalue=p,
+            n_used=len(yy),
+            method=f"logistic regression of response{adj}; Wald CI",
+        )
+        for t, e, lo, hi, s, p in zip(
+            terms,
+            otab["estimate"],
+            otab["ci_low"],
+            otab["ci_high"],
+            otab["statistic"],
+            otab["pvalue"],
+            strict=True,
+        )
+    ]

@@ -7,24 +7,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import instruments
 from .._results import TableResult
-from .._stats import check_ci_level, mean_ci, wilson_ci
+from .._stats import mean_ci, wilson_ci
+from .._validation import Interval, check_columns, public_name, validate_params
 from ..exceptions import ConfigError, DataError
-from .prepare import (
-    WINDOW_DAYS,
-    as_episodes,
-    group_codes,
-    keep_instrument,
-    numeric,
-    require,
-)
+from ..io import LoadResult
+from .prepare import WINDOW_DAYS, episode_table, group_codes, numeric
 
 
 # --------------------------------------------------------------------------------------
 # durability of gains
 # --------------------------------------------------------------------------------------
+@validate_params(
+    {
+        "episodes": ["frame", LoadResult],
+        "instrument": ["instrument", None],
+        "by": [str, None],
+        "ci_level": [Interval(float, 0, 1, closed="neither")],
+    },
+    renamed={"data": "episodes"},
+)
 def durability(
-    data: Any,
+    episodes: pd.DataFrame,
     *,
     instrument: str | None = None,
     by: str | None = None,
@@ -33,8 +38,8 @@ def durability(
     r"""Do gains hold after discharge? Change from discharge to each follow-up, reliable
     improvement kept, relapse into caseness.
 
-    Per follow-up window (columns ``followup_<w>`` present) and group, among episodes with both
-    an endpoint and a follow-up score:
+    Per follow-up window (columns ``followup_<w>`` present) and level of ``by``, among
+    episodes with both an endpoint and a follow-up score:
 
     * ``change_from_endpoint``: mean of follow-up − endpoint with a t interval
       (positive = scores rose after discharge);
@@ -48,12 +53,16 @@ def durability(
 
     Parameters
     ----------
-    data : DataFrame
-        Episode table (``baseline``, ``endpoint``, ``followup_<w>``) or loaded assessments.
+    episodes : DataFrame or LoadResult
+        Episode table (``baseline``, ``endpoint``, ``followup_<w>``). Assessment rows are
+        accepted too: a table without a ``baseline`` column that holds ``total`` (or
+        ``assessment_date``, ``timepoint``) is taken as assessments and its episode table built
+        with :func:`iop_outcomes.episodes` for ``instrument``.
     instrument : str, optional
-        Instrument name; default the table's single ``instrument`` value.
+        Instrument (its reliable-change threshold and caseness cut-off are used). ``None``: the
+        table must hold exactly one, named in its ``instrument`` column (else a ConfigError).
     by : str, optional
-        Grouping column.
+        Stratifying column: one set of rows per level (no test between levels).
     ci_level : float
         Confidence level.
 
@@ -75,96 +84,22 @@ def durability(
     1  kept_reliable_improvement  2      2      1.00
     2                    relapse  2      1      0.50
     """
-    fname = "durability"
-    ci_level = check_ci_level(ci_level, fname)
-    from .. import instruments as _inst
-
-    ep = keep_instrument(as_episodes(data, fname, instrument), instrument, fname)
-    ep = ep.reset_index(drop=True)
-    if instrument is None:
-        if "instrument" not in ep.columns or ep["instrument"].dropna().nunique() != 1:
-            raise ConfigError(
-                f"The 'instrument' parameter of {fname} is needed (the reliable-change threshold "
-                "and caseness cut-off depend on it); the table has no single instrument column."
-            )
-        instrument = str(ep["instrument"].dropna().iloc[0])
-    inst = _inst.get(instrument)
-    rc, cut = inst.reliable_change, inst.caseness_cutoff
-    if rc is None or cut is None:
-        raise ConfigError(
-            f"Instrument {inst.name!r} has no reliable_change / caseness_cutoff; register them."
-        )
-    require(ep, ["baseline", "endpoint"], fname)
-    fcols = [c for c in (f"followup_{w}" for w in WINDOW_DAYS) if c in ep.columns]
-    if not fcols:
-        raise DataError(f"{fname} needs at least one followup_<window> column; none present.")
-    empty = [c for c in fcols if ep[c].isna().all()]
-    fcols = [c for c in fcols if c not in empty]
-    if not fcols:
-        raise DataError(f"{fname}: the follow-up columns {empty} hold no scores.")
-    sign = 1.0 if inst.better_is == "lower" else -1.0
-    g, labels = group_codes(ep, by, fname)
-    base = numeric(ep, "baseline")
-    end = numeric(ep, "endpoint")
+    func = "durability"
+    ep, name = episode_table(episodes, instrument, func=func)
+    inst = _instrument_thresholds(name, func)
+    check_columns(ep, ["baseline", "endpoint"], func=func, what="episode table")
+    fcols, empty = _followup_columns(ep, func)
+    g, labels = group_codes(ep, by, None, func=func, param="by")
     rows = []
     for col in fcols:
-        fu = numeric(ep, col)
-        both = ~np.isnan(end) & ~np.isnan(fu)
-        ri_end = both & ~np.isnan(base) & (sign * (base - end) >= rc)
-        kept = ri_end & (sign * (base - fu) >= rc)
-        noncase = both & (sign * (end - cut) < 0)  # better than the cut-off at endpoint
-        relapse = noncase & (sign * (fu - cut) >= 0)
-        diff = fu - end
-        for gi, lab in enumerate(labels):
-            sel = g == gi
-            dd = diff[sel & both]
-            n = len(dd)
-            m = float(dd.mean()) if n else np.nan
-            sd = float(dd.std(ddof=1)) if n > 1 else np.nan
-            lo, hi = mean_ci(m, sd, n, ci_level)
-            w = col.removeprefix("followup_")
-            rows.append(
-                dict(
-                    group=lab,
-                    window=w,
-                    measure="change_from_endpoint",
-                    n=n,
-                    count=np.nan,
-                    estimate=m,
-                    sd=sd,
-                    se=sd / np.sqrt(n) if n > 1 else np.nan,
-                    ci_low=float(lo),
-                    ci_high=float(hi),
-                    method="mean difference, t interval",
-                )
-            )
-            for meas, den, num in (
-                ("kept_reliable_improvement", ri_end, kept),
-                ("relapse", noncase, relapse),
-            ):
-                nd, nn = int((sel & den).sum()), int((sel & num).sum())
-                lo, hi = wilson_ci(nn, nd, ci_level)
-                rows.append(
-                    dict(
-                        group=lab,
-                        window=w,
-                        measure=meas,
-                        n=nd,
-                        count=float(nn),
-                        estimate=nn / nd if nd else np.nan,
-                        sd=np.nan,
-                        se=np.nan,
-                        ci_low=float(lo),
-                        ci_high=float(hi),
-                        method="proportion, Wilson score interval",
-                    )
-                )
+        rows += _window_rows(ep, col, g, labels, inst, ci_level)
     table = pd.DataFrame(rows)
     table["count"] = table["count"].astype("Int64")
     table.insert(table.columns.get_loc("method"), "ci_level", ci_level)
     if by is None:
         table = table.drop(columns="group")
-    direction = "lower" if sign > 0 else "higher"
+    rc, cut = inst.reliable_change, inst.caseness_cutoff
+    direction = "lower" if inst.better_is == "lower" else "higher"
     notes = (
         *([f"Left out (no follow-up scores): {', '.join(empty)}."] if empty else []),
         f"Reliable improvement: baseline-to-score change >= {rc:g} points toward better "
@@ -195,3 +130,93 @@ def durability(
             **{c: "statistic of n" for c in ("sd", "se")},
         },
     )
+
+
+def _instrument_thresholds(name: Any, func: str):
+    """The registered instrument with its reliable-change threshold and caseness cut-off."""
+    if name is None:
+        raise ConfigError(
+            f"The 'instrument' parameter of {public_name(func)} is needed (the reliable-change "
+            "threshold and caseness cut-off depend on it); the table has no instrument column."
+        )
+    inst = instruments.get(name)
+    if inst.reliable_change is None or inst.caseness_cutoff is None:
+        raise ConfigError(
+            f"Instrument {inst.name!r} has no reliable_change / caseness_cutoff; register them."
+        )
+    return inst
+
+
+def _followup_columns(ep: pd.DataFrame, func: str) -> tuple[list[str], list[str]]:
+    """The ``followup_<w>`` columns holding scores, and those left out as empty."""
+    fcols = [c for c in (f"followup_{w}" for w in WINDOW_DAYS) if c in ep.columns]
+    if not fcols:
+        raise DataError(
+            f"{public_name(func)} needs at least one followup_<window> column; none present."
+        )
+    empty = [c for c in fcols if ep[c].isna().all()]
+    fcols = [c for c in fcols if c not in empty]
+    if not fcols:
+        raise DataError(f"{public_name(func)}: the follow-up columns {empty} hold no scores.")
+    return fcols, empty
+
+
+def _window_rows(ep, col: str, g, labels, inst, ci_level: float) -> list[dict]:
+    """The three measures of one follow-up window, per group."""
+    sign = 1.0 if inst.better_is == "lower" else -1.0
+    rc, cut = inst.reliable_change, inst.caseness_cutoff
+    base = numeric(ep, "baseline")
+    end = numeric(ep, "endpoint")
+    fu = numeric(ep, col)
+    both = ~np.isnan(end) & ~np.isnan(fu)
+    ri_end = both & ~np.isnan(base) & (sign * (base - end) >= rc)
+    kept = ri_end & (sign * (base - fu) >= rc)
+    noncase = both & (sign * (end - cut) < 0)  # better than the cut-off at endpoint
+    relapse = noncase & (sign * (fu - cut) >= 0)
+    diff = fu - end
+    w = col.removeprefix("followup_")
+    rows = []
+    for gi, lab in enumerate(labels):
+        sel = g == gi
+        dd = diff[sel & both]
+        n = len(dd)
+        m = float(dd.mean()) if n else np.nan
+        sd = float(dd.std(ddof=1)) if n > 1 else np.nan
+        lo, hi = mean_ci(m, sd, n, ci_level)
+        rows.append(
+            dict(
+                group=lab,
+                window=w,
+                measure="change_from_endpoint",
+                n=n,
+                count=np.nan,
+                estimate=m,
+                sd=sd,
+                se=sd / np.sqrt(n) if n > 1 else np.nan,
+                ci_low=float(lo),
+                ci_high=float(hi),
+                method="mean difference, t interval",
+            )
+        )
+        for meas, den, num in (
+            ("kept_reliable_improvement", ri_end, kept),
+            ("relapse", noncase, relapse),
+        ):
+            nd, nn = int((sel & den).sum()), int((sel & num).sum())
+            lo, hi = wilson_ci(nn, nd, ci_level)
+            rows.append(
+                dict(
+                    group=lab,
+                    window=w,
+                    measure=meas,
+                    n=nd,
+                    count=float(nn),
+                    estimate=nn / nd if nd else np.nan,
+                    sd=np.nan,
+                    se=np.nan,
+                    ci_low=float(lo),
+                    ci_high=float(hi),
+                    method="proportion, Wilson score interval",
+                )
+            )
+    return rows

@@ -1,5 +1,12 @@
-"""Input handling shared by the retention analyses: the episode table (built from assessment
-rows when needed), discharge status codes, group codes, numeric and date columns."""
+"""Input handling shared by the retention analyses.
+
+The first argument of every analysis is ``episodes``: the episode table of
+``docs/data-format.md`` (one row per episode and instrument). Assessment rows (``iop.load(...).data``)
+are accepted too and told apart by their columns: a table **without** a ``baseline`` column that
+holds ``total`` (or ``assessment_date``, ``timepoint``, ``item_1``) is taken as assessment rows
+and turned into the episode table with :func:`iop_outcomes.episodes`, for the instrument chosen
+by the library's one rule (``instrument=None`` needs exactly one instrument in the rows).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from .._results import MISSING_GROUP
+from .._validation import check_columns, public_name, select_instrument
 from ..exceptions import ConfigError, DataError
+from ..io import LoadResult
 
 #: Discharge statuses of the data contract, in flow order.
 STATUSES = ("completed", "dropped_out", "transferred", "administrative", "ongoing")
@@ -21,79 +30,45 @@ WINDOW_DAYS = {"1m": 60, "3m": 135, "6m": 270, "12m": 500}
 ALL = "(all)"
 
 
+#: Columns that mark a table of assessment rows (it has no ``baseline`` column).
+ASSESSMENT_COLUMNS = frozenset({"total", "assessment_date", "timepoint", "item_1"})
+
+
 # --------------------------------------------------------------------------------------
 # input handling
 # --------------------------------------------------------------------------------------
-def as_frame(data: Any, fname: str) -> pd.DataFrame:
-    if hasattr(data, "data") and isinstance(data.data, pd.DataFrame):  # LoadResult
-        data = data.data
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(
-            f"The 'data' parameter of {fname} must be a pandas DataFrame (episode table or "
-            f"loaded assessments). Got {type(data).__name__} instead."
+def is_assessments(frame: pd.DataFrame) -> bool:
+    """True for assessment rows: no ``baseline`` column, and ``total`` (or ``assessment_date``,
+    ``timepoint``, ``item_1``) present. Anything else is taken as an episode table."""
+    cols = set(frame.columns)
+    return "baseline" not in cols and bool(cols & ASSESSMENT_COLUMNS)
+
+
+def as_episodes(data: Any, instrument: Any, *, func: str, many: bool = False) -> pd.DataFrame:
+    """The episode table: ``data`` itself, or built from assessment rows with
+    :func:`iop_outcomes.episodes` for the instrument the library's rule chooses
+    (:func:`~iop_outcomes._validation.select_instrument`: ``None`` needs exactly one
+    instrument in the rows; no silent choice). A ``LoadResult`` stands for its ``.data``."""
+    frame = data.data if isinstance(data, LoadResult) else data
+    if not isinstance(frame, pd.DataFrame):
+        raise ConfigError(
+            f"The 'episodes' parameter of {public_name(func)} must be a pandas DataFrame (an "
+            f"episode table or assessment rows). Got {type(frame).__name__} instead."
         )
-    return data
+    if not is_assessments(frame):
+        return frame
+    _, name = select_instrument(frame, instrument, func=func, many=many)
+    from .. import episodes as build_episodes  # the public function (lazy: no import circle)
+
+    return build_episodes(frame, instrument=list(name) if isinstance(name, tuple) else name)
 
 
-def as_episodes(
-    data: Any, fname: str, instrument: str | None = None, any_instrument: bool = False
-) -> pd.DataFrame:
-    """Return an episode table; build it from assessment rows when needed (with
-    ``any_instrument``, every instrument, for analyses of episode facts only)."""
-    df = as_frame(data, fname)
-    cols = set(df.columns)
-    if "baseline" not in cols and cols & {"total", "assessment_date", "timepoint", "item_1"}:
-        from ..episodes import episodes as _episodes  # lazy: written alongside this module
-
-        if instrument is not None or any_instrument:
-            kw = {"instrument": instrument}
-        else:
-            kw = {}  # the episodes module's default instrument
-        built = _episodes(df, **kw)
-        df = built.to_frame() if hasattr(built, "to_frame") else built
-        if not isinstance(df, pd.DataFrame) and hasattr(built, "table"):
-            df = built.table
-    return df
-
-
-def keep_instrument(ep: pd.DataFrame, instrument: str | None, fname: str) -> pd.DataFrame:
-    """Keep one instrument's rows (episode tables hold one row per episode and instrument)."""
-    if "instrument" not in ep.columns:
-        return ep
-    present = pd.unique(ep["instrument"].dropna())
-    if instrument is None:
-        if len(present) > 1:
-            raise ConfigError(
-                f"The episode table passed to {fname} holds several instruments "
-                f"({', '.join(map(str, present))}); pass instrument=... to choose one."
-            )
-        return ep
-    from .. import instruments as _inst
-
-    name = _inst.canonical_name(instrument) if hasattr(_inst, "canonical_name") else instrument
-    keep = ep["instrument"].astype(str).map(_canon_or_self) == name
-    if not keep.any():
-        raise DataError(
-            f"No rows for instrument {instrument!r} in the episode table. "
-            f"Present: {', '.join(map(str, present))}."
-        )
-    return ep.loc[keep.to_numpy()]
-
-
-def _canon_or_self(name: str) -> str:
-    from .. import instruments as _inst
-
-    try:
-        return _inst.canonical_name(name)
-    except Exception:  # unknown instrument names stay as given
-        return name
-
-
-def instrument_of(ep: pd.DataFrame) -> str | None:
-    if "instrument" not in ep.columns:
-        return None
-    vals = pd.unique(ep["instrument"].dropna())
-    return str(vals[0]) if len(vals) == 1 else None
+def episode_table(data: Any, instrument: Any, *, func: str) -> tuple[pd.DataFrame, Any]:
+    """One instrument's episode rows (the rule of :func:`select_instrument`), index reset, and
+    the instrument's canonical name (``None`` when the table has no ``instrument`` column)."""
+    ep = as_episodes(data, instrument, func=func)
+    ep, name = select_instrument(ep, instrument, func=func)
+    return ep.reset_index(drop=True), name
 
 
 def one_row_per_episode(ep: pd.DataFrame) -> pd.DataFrame:
@@ -103,16 +78,7 @@ def one_row_per_episode(ep: pd.DataFrame) -> pd.DataFrame:
     return ep
 
 
-def require(ep: pd.DataFrame, needed: list[str], fname: str) -> None:
-    missing = [c for c in needed if c not in ep.columns]
-    if missing:
-        raise DataError(
-            f"{fname} needs column(s) {missing} in the episode table. "
-            f"Columns present: {sorted(map(str, ep.columns))}."
-        )
-
-
-def status_codes(ep: pd.DataFrame, fname: str) -> np.ndarray:
+def status_codes(ep: pd.DataFrame, func: str) -> np.ndarray:
     """Discharge status as integer codes: index into :data:`STATUSES`, ``len(STATUSES)`` for
     unknown (missing). Spelling is normalised (case, spaces); other values raise."""
     unknown = len(STATUSES)
@@ -123,27 +89,30 @@ def status_codes(ep: pd.DataFrame, fname: str) -> np.ndarray:
     bad = sorted(set(norm) - set(STATUSES))
     if bad:
         raise DataError(
-            f"The 'discharge_status' column passed to {fname} has value(s) {bad}; "
+            f"The 'discharge_status' column passed to {public_name(func)} has value(s) {bad}; "
             f"allowed: {list(STATUSES)} (or missing)."
         )
     lut = np.array([STATUSES.index(v) for v in norm] + [unknown], dtype=np.int64)
     return lut[codes]  # code -1 picks the trailing 'unknown'
 
 
-def group_codes(ep: pd.DataFrame, by: str | None, fname: str) -> tuple[np.ndarray, list[str]]:
-    """Integer group codes and their labels; missing labels become '(missing)'."""
-    if by is None:
+def group_codes(
+    ep: pd.DataFrame, group: str | None, reference: Any, *, func: str, param: str = "group"
+) -> tuple[np.ndarray, list[str]]:
+    """Integer group codes and their labels; missing labels become '(missing)' (last).
+
+    Levels are in categorical order, else sorted; ``reference`` (a level) is moved first, as
+    R's ``relevel``; ``None`` keeps the first level as the reference."""
+    if group is None:
+        if reference is not None:
+            raise ConfigError(
+                f"The 'reference' parameter of {public_name(func)} names a level of the "
+                f"'group' column, so it needs group=... . Got reference={reference!r} with "
+                "group=None."
+            )
         return np.zeros(len(ep), dtype=np.int64), [ALL]
-    if not isinstance(by, str):
-        raise ConfigError(
-            f"The 'by' parameter of {fname} must be a column name or None. Got {by!r} instead."
-        )
-    if by not in ep.columns:
-        raise DataError(
-            f"The 'by' column {by!r} passed to {fname} is not in the episode table. "
-            f"Columns present: {sorted(map(str, ep.columns))}."
-        )
-    col = ep[by]
+    check_columns(ep, [group], func=func, what="episode table", hint=f"Choose {param}=... or None.")
+    col = ep[group]
     if isinstance(col.dtype, pd.CategoricalDtype):
         codes = col.cat.codes.to_numpy().astype(np.int64)
         labels = [str(c) for c in col.cat.categories]
@@ -157,16 +126,38 @@ def group_codes(ep: pd.DataFrame, by: str | None, fname: str) -> tuple[np.ndarra
     if (codes < 0).any():
         codes = np.where(codes < 0, len(labels), codes)
         labels = [*labels, MISSING_GROUP]
-    return codes, labels
+    if reference is None:
+        return codes, labels
+    return _relevel(codes, labels, reference, group, func)
+
+
+def _relevel(
+    codes: np.ndarray, labels: list[str], reference: Any, group: str, func: str
+) -> tuple[np.ndarray, list[str]]:
+    """Move the ``reference`` level first (codes renumbered to match)."""
+    levels = [lab for lab in labels if lab != MISSING_GROUP]
+    if str(reference) not in levels:
+        shown = ", ".join(repr(v) for v in levels)
+        raise ConfigError(
+            f"The 'reference' parameter of {public_name(func)} must be a level of the "
+            f"{group!r} column ({shown}) or None. Got {reference!r} instead."
+        )
+    r = labels.index(str(reference))
+    order = [r, *(i for i in range(len(labels)) if i != r)]
+    new_code = np.empty(len(labels), dtype=np.int64)
+    new_code[order] = np.arange(len(labels))
+    return new_code[codes], [labels[i] for i in order]
 
 
 def numeric(ep: pd.DataFrame, col: str) -> np.ndarray:
+    """Column ``col`` as floats (NaN where missing or not a number; all NaN when absent)."""
     if col not in ep.columns:
         return np.full(len(ep), np.nan)
     return pd.to_numeric(ep[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def dates(ep: pd.DataFrame, col: str) -> pd.Series:
+    """Column ``col`` as datetimes (NaT where missing or unreadable; all NaT when absent)."""
     if col not in ep.columns:
         return pd.Series(pd.NaT, index=ep.index, dtype="datetime64[ns]")
     return pd.to_datetime(ep[col], errors="coerce")

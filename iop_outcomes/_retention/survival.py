@@ -10,17 +10,17 @@ import pandas as pd
 from scipy import stats
 
 from .._results import TableResult, format_p, format_table
-from .._stats import check_ci_level, mean_ci, z_crit
+from .._stats import mean_ci, z_crit
+from .._validation import Interval, Options, check_columns, public_name, validate_params
 from ..exceptions import ConfigError, DataError
+from ..io import LoadResult
 from .prepare import (
     STATUSES,
-    as_episodes,
     dates,
+    episode_table,
     group_codes,
-    keep_instrument,
     numeric,
     one_row_per_episode,
-    require,
     status_codes,
 )
 
@@ -268,7 +268,7 @@ class SurvivalResult(TableResult):
         parts += self._footer()
         return "\n".join(parts)
 
-    def plot(self, ax=None, **kwargs):
+    def plot(self, *, ax=None, **kwargs):
         """Kaplan–Meier curves with CI bands and numbers at risk
         (:func:`iop_outcomes.plots.retention.plot_km`)."""
         from ..plots.retention import plot_km
@@ -277,6 +277,7 @@ class SurvivalResult(TableResult):
 
 
 def _auto_times(tmax: float) -> np.ndarray:
+    """A round grid of at most about 9 times (days) from 0 to ``tmax``."""
     if not np.isfinite(tmax) or tmax <= 0:
         return np.array([0.0])
     for step in (1, 2, 7, 14, 28, 30, 60, 90, 180, 365, 730):
@@ -285,10 +286,24 @@ def _auto_times(tmax: float) -> np.ndarray:
     return np.arange(0, tmax + 1e-9, step, dtype=float)
 
 
+@validate_params(
+    {
+        "episodes": ["frame", LoadResult],
+        "group": [str, None],
+        "reference": [str, int, None],
+        "transfers": [Options("censor", "competing")],
+        "times": ["no_validation"],
+        "as_of": ["date", None],
+        "instrument": ["instrument", None],
+        "ci_level": [Interval(float, 0, 1, closed="neither")],
+    },
+    renamed={"data": "episodes", "by": "group"},
+)
 def dropout_survival(
-    data: Any,
+    episodes: pd.DataFrame,
     *,
-    by: str | None = "format",
+    group: str | None = "format",
+    reference: str | int | None = None,
     transfers: str = "censor",
     times: Any = None,
     as_of: Any = None,
@@ -316,17 +331,24 @@ def dropout_survival(
     ``summary.survfit``); ``se_log`` is :math:`\sigma` (``survfit$std.err``); intervals are
     missing where :math:`\hat S` is 0 or 1, as in R. Medians and their intervals follow R
     ``quantile.survfit`` (first time the curve, or its CI limits, reach 0.5; the midpoint of a
-    stretch exactly at 0.5). The log-rank statistic is R ``survdiff`` (rho = 0); with competing
+    stretch exactly at 0.5). The log-rank statistic is R ``survdiff`` (rho = 0), an omnibus
+    test across all levels of ``group`` (it does not depend on ``reference``); with competing
     transfers it tests the cause-specific hazard of dropout. Aalen–Johansen standard errors are
     the infinitesimal jackknife with a log interval capped at 1, as R ``survfit`` for
     multi-state data.
 
     Parameters
     ----------
-    data : DataFrame
-        Episode table or loaded assessments.
-    by : str or None
-        Grouping column.
+    episodes : DataFrame or LoadResult
+        Episode table. Assessment rows are accepted too: a table without a ``baseline`` column
+        that holds ``total`` (or ``assessment_date``, ``timepoint``) is taken as assessments
+        and its episode table built with :func:`iop_outcomes.episodes` for ``instrument``.
+        Only episode facts are used (status, length of stay, dates, attendance).
+    group : str or None
+        Column whose levels are compared; None for one group.
+    reference : str, optional
+        Level of ``group`` listed first (tables, curves, plots); default the first level
+        (categorical order, else sorted).
     transfers : {"censor", "competing"}
         How transfers to another level of care are treated.
     times : sequence of float, optional
@@ -334,8 +356,9 @@ def dropout_survival(
     as_of : date-like, optional
         Data-end date for ongoing episodes without ``los_days``.
     instrument : str, optional
-        Ignored for the survival itself (episode facts); used to pick rows when the table holds
-        several instruments.
+        Instrument whose episode rows are used (episode tables hold one row per episode and
+        instrument). ``None``: the table must hold exactly one (else a ConfigError names those
+        found).
     ci_level : float
         Confidence level.
 
@@ -358,7 +381,7 @@ def dropout_survival(
     >>> ep = pd.DataFrame({"los_days": [3, 5, 5, 8, 10, 12],
     ...                    "discharge_status": ["dropped_out", "completed", "dropped_out",
     ...                                         "completed", "dropped_out", "completed"]})
-    >>> r = iop.dropout_survival(ep, by=None)
+    >>> r = iop.dropout_survival(ep, group=None)
     >>> r.curve[["time", "n_risk", "n_event", "estimate"]].round(4)
        time  n_risk  n_event  estimate
     0   3.0       6        1    0.8333
@@ -367,19 +390,68 @@ def dropout_survival(
     3  10.0       2        1    0.3333
     4  12.0       1        0    0.3333
     """
-    fname = "dropout_survival"
-    ci_level = check_ci_level(ci_level, fname)
-    if transfers not in ("censor", "competing"):
-        raise ConfigError(
-            f"The 'transfers' parameter of {fname} must be 'censor' or 'competing'. "
-            f"Got {transfers!r} instead."
-        )
-    ep = as_episodes(data, fname, instrument, any_instrument=True)
-    if instrument is not None:
-        ep = keep_instrument(ep, instrument, fname)
+    func = "dropout_survival"
+    tgrid = None if times is None else _check_times(times, func)
+    ep, _ = episode_table(episodes, instrument, func=func)
     ep = one_row_per_episode(ep).reset_index(drop=True)
-    require(ep, ["discharge_status"], fname)
-    status = status_codes(ep, fname)
+    check_columns(ep, ["discharge_status"], func=func, what="episode table")
+    status = status_codes(ep, func)
+    time = _time_in_treatment(ep, status, as_of)
+    g, labels = group_codes(ep, group, reference, func=func)
+    ok = ~np.isnan(time) & (status < len(STATUSES))
+    _check_times_observed(time, ok, func)
+    time, st, g = time[ok], status[ok], g[ok]
+    drop = st == 1  # STATUSES: completed, dropped_out, transferred, administrative, ongoing
+    curve, los_curve, table = _curves_by_group(time, st, g, labels, transfers, ci_level)
+    if tgrid is None:
+        tgrid = _auto_times(float(time.max()) if len(time) else np.nan)
+    at_risk = _at_risk(time, g, labels, curve, tgrid, transfers)
+    present = [i for i in range(len(labels)) if (g == i).any()]
+    logrank = _logrank_table(time, drop, g, labels, present)
+    attendance = _attendance(ep.loc[ok].reset_index(drop=True), g, labels, ci_level)
+    return SurvivalResult(
+        table=table,
+        title=f"Time to dropout by {group}" if group else "Time to dropout",
+        method=(
+            "Kaplan-Meier (Greenwood, log-log CI)"
+            if transfers == "censor"
+            else "Aalen-Johansen cumulative incidence (competing transfers)"
+        ),
+        params={
+            "group": group,
+            "reference": labels[0] if group else None,
+            "transfers": transfers,
+            "ci_level": ci_level,
+        },
+        notes=tuple(_survival_notes(transfers, int((~ok).sum()))),
+        curve=curve,
+        logrank=logrank,
+        at_risk=at_risk,
+        los_curve=los_curve,
+        attendance=attendance,
+        transfers=transfers,
+        groups=tuple(labels[i] for i in present),
+    )
+
+
+def _check_times(times: Any, func: str) -> np.ndarray:
+    """The numbers-at-risk times as floats; they must be non-negative numbers (days)."""
+    tt = np.atleast_1d(np.asarray(times, dtype=object))
+    try:
+        tt = tt.astype(float)
+    except (TypeError, ValueError):
+        tt = np.array([np.nan])
+    if np.isnan(tt).any() or (tt < 0).any():
+        raise ConfigError(
+            f"The 'times' parameter of {public_name(func)} must be non-negative numbers (days). "
+            f"Got {times!r} instead."
+        )
+    return tt
+
+
+def _time_in_treatment(ep: pd.DataFrame, status: np.ndarray, as_of: Any) -> np.ndarray:
+    """Days in treatment: ``los_days``, else discharge (or ``as_of`` for ongoing episodes)
+    minus admission date."""
     time = numeric(ep, "los_days")
     fill = np.isnan(time)
     if fill.any():
@@ -389,24 +461,29 @@ def dropout_survival(
             dis = dis.fillna(pd.Timestamp(as_of)).where(pd.Series(status == 4) | dis.notna(), dis)
         alt = ((dis - adm).dt.days).to_numpy(dtype=float, na_value=np.nan)
         time = np.where(fill, alt, time)
-    g, labels = group_codes(ep, by, fname)
-    ok = ~np.isnan(time) & (status < len(STATUSES))
+    return time
+
+
+def _check_times_observed(time: np.ndarray, ok: np.ndarray, func: str) -> None:
+    """No negative length of stay; at least one episode with a time and a status."""
     if (time[ok] < 0).any():
         raise DataError(
-            f"{fname}: negative length of stay in {int((time[ok] < 0).sum())} episode(s)."
+            f"{public_name(func)}: negative length of stay in {int((time[ok] < 0).sum())} "
+            "episode(s)."
         )
-    n_excl = int((~ok).sum())
     if not ok.any():
         raise DataError(
-            f"{fname}: no episode has both a discharge status and a length of stay "
+            f"{public_name(func)}: no episode has both a discharge status and a length of stay "
             "(los_days, or admit_date and discharge_date)."
         )
-    time, st, g = time[ok], status[ok], g[ok]
-    drop = st == 1  # STATUSES: completed, dropped_out, transferred, administrative, ongoing
+
+
+def _curves_by_group(time, st, g, labels, transfers: str, ci_level: float):
+    """Per group: the dropout curve (KM, or Aalen–Johansen with competing transfers), the KM
+    of length of stay, and the summary row (counts, medians with CIs)."""
+    drop = st == 1
     disc = st != 4
     cause = np.where(drop, 1, np.where(st == 2, 2, 0)) if transfers == "competing" else None
-    k = len(labels)
-
     curves, los_curves, rows = [], [], []
     for gi, lab in enumerate(labels):
         sel = g == gi
@@ -440,29 +517,14 @@ def dropout_survival(
                 ci_level=ci_level,
             )
         )
-    curve = pd.concat(curves, ignore_index=True)
-    los_curve = pd.concat(los_curves, ignore_index=True)
     table = pd.DataFrame(rows)
     if transfers == "competing":
         table["censored"] = table["censored"] - table["transfers"]
+    return pd.concat(curves, ignore_index=True), pd.concat(los_curves, ignore_index=True), table
 
-    if times is not None:
-        tt = np.atleast_1d(np.asarray(times, dtype=object))
-        try:
-            tt = tt.astype(float)
-        except (TypeError, ValueError):
-            tt = np.array([np.nan])
-        if np.isnan(tt).any() or (tt < 0).any():
-            raise ConfigError(
-                f"The 'times' parameter of {fname} must be non-negative numbers (days). "
-                f"Got {times!r} instead."
-            )
-    # numbers at risk
-    tgrid = (
-        _auto_times(float(time.max()) if len(time) else np.nan)
-        if times is None
-        else (np.asarray(times, dtype=float))
-    )
+
+def _at_risk(time, g, labels, curve: pd.DataFrame, tgrid, transfers: str) -> pd.DataFrame:
+    """Numbers at risk and the curve's estimate at the times ``tgrid``, per group."""
     ar_rows = []
     for gi, lab in enumerate(labels):
         tt = np.sort(time[g == gi])
@@ -475,11 +537,13 @@ def dropout_survival(
         est = np.where(j >= 0, cg["estimate"].to_numpy()[np.maximum(j, 0)], base)
         for t, nr, e in zip(tgrid, nrisk, est, strict=True):
             ar_rows.append(dict(group=lab, time=float(t), n_risk=int(nr), estimate=float(e)))
-    at_risk = pd.DataFrame(ar_rows)
+    return pd.DataFrame(ar_rows)
 
-    obs, exp_, chi, dfree, p = _logrank(time, drop, g, k)
-    present = [i for i in range(k) if (g == i).any()]
-    logrank = pd.DataFrame(
+
+def _logrank_table(time, drop, g, labels, present) -> pd.DataFrame:
+    """The log-rank test with observed and expected dropouts per group present."""
+    obs, exp_, chi, dfree, p = _logrank(time, drop, g, len(labels))
+    return pd.DataFrame(
         {
             "group": [labels[i] for i in present],
             "observed": obs[present],
@@ -490,8 +554,10 @@ def dropout_survival(
             "method": "log-rank (Mantel-Haenszel), R survdiff rho = 0",
         }
     )
-    attendance = _attendance(ep.loc[ok].reset_index(drop=True), g, labels, ci_level)
 
+
+def _survival_notes(transfers: str, n_excluded: int) -> list[str]:
+    """What is an event, what is censored, which intervals; exclusions."""
     tr = (
         "transfers censored at discharge"
         if transfers == "censor"
@@ -508,26 +574,9 @@ def dropout_survival(
             "Cumulative incidence SE: infinitesimal jackknife, log CI capped at 1 (R "
             "survfit multi-state). Log-rank compares cause-specific dropout hazards."
         )
-    if n_excl:
-        notes.append(f"{n_excl} episode(s) without a length of stay or status excluded.")
-    return SurvivalResult(
-        table=table,
-        title=f"Time to dropout by {by}" if by else "Time to dropout",
-        method=(
-            "Kaplan-Meier (Greenwood, log-log CI)"
-            if transfers == "censor"
-            else "Aalen-Johansen cumulative incidence (competing transfers)"
-        ),
-        params={"by": by, "transfers": transfers, "ci_level": ci_level},
-        notes=tuple(notes),
-        curve=curve,
-        logrank=logrank,
-        at_risk=at_risk,
-        los_curve=los_curve,
-        attendance=attendance,
-        transfers=transfers,
-        groups=tuple(labels[i] for i in present),
-    )
+    if n_excluded:
+        notes.append(f"{n_excluded} episode(s) without a length of stay or status excluded.")
+    return notes
 
 
 def _attendance(ep: pd.DataFrame, g: np.ndarray, labels: list[str], ci_level: float):

@@ -52,7 +52,7 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
     res = ctx.run(
         sec,
         "Participant flow",
-        lambda: retention(ep, by=group, tests=False, windows=windows or ("1m",)),
+        lambda: retention(ep, group=group, tests=False, windows=windows or ("1m",)),
     )
     if res is None:
         return None

@@ -58,7 +58,7 @@ def _followup_response(ctx: _Ctx, sec: Section, inst: str, ret: Any, fgroup: str
 
 def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None) -> None:
     """Dropout during treatment (Kaplan–Meier): dropouts, transfers, censored, median stay."""
-    res = ctx.run(sec, "Dropout (Kaplan–Meier)", lambda: dropout_survival(ep, by=g))
+    res = ctx.run(sec, "Dropout (Kaplan–Meier)", lambda: dropout_survival(ep, group=g))
     if res is not None:
         tb = res.to_frame()
         tb["group"] = _labels(tb["group"])

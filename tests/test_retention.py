@@ -1,4 +1,5 @@
-"""Tests for iop_outcomes.retention.
+"""Tests for iop_outcomes._retention (retention, dropout_survival, attrition, durability) and
+iop_outcomes.plots.retention.
 
 Reference values:
 * tests/reference/retention/km_fixtures.R — R 4.2.2, survival 3.5.3: survfit (conf.type =
@@ -364,7 +365,8 @@ def test_result_printing_and_tables():
 
 
 def test_public_name_is_callable():
-    # the submodule shares the public name: both spellings give the function's result
+    # iop.retention is the function re-exported by the private package iop_outcomes._retention
+    assert iop.retention is R.retention
     assert isinstance(iop.retention(_hand_frame(), tests=False), R.RetentionResult)
 
 

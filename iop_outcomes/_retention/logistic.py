@@ -1,5 +1,5 @@
-"""Logistic models of response and non-response: design matrix, fit (:func:`_stats.logit_fit`),
-odds-ratio table."""
+"""Logistic models of response and non-response: design matrix, fit
+(:func:`iop_outcomes._stats.logit_fit`, the library's one logistic fit), odds-ratio table."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .._stats import logit_fit, z_crit
 
 
 # --------------------------------------------------------------------------------------
-# logistic model (numpy design matrix; statsmodels Logit)
+# logistic model (numpy design matrix; _stats.logit_fit, Newton-Raphson as R glm)
 # --------------------------------------------------------------------------------------
 def design(
     df: pd.DataFrame,

@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 
-R = importlib.import_module("iop_outcomes.retention")
+R = importlib.import_module("iop_outcomes._retention")
 
 
 def synthetic_episodes(n: int, seed: int = 1) -> pd.DataFrame:

@@ -60,10 +60,10 @@ _LAZY: dict[str, str] = {
     "trajectories": "trajectories",
     "early_change": "trajectories",
     # retention and missing data
-    "retention": "retention",
-    "dropout_survival": "retention",
-    "attrition": "retention",
-    "durability": "retention",
+    "retention": "_retention",
+    "dropout_survival": "_retention",
+    "attrition": "_retention",
+    "durability": "_retention",
     "missing_data_sensitivity": "sensitivity",
     # monitoring: providers compared fairly, programs over time
     "funnel": "funnel",

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._validation import select_instrument
 from .exceptions import ConfigError, DataError
 
 __all__ = ["OUTCOMES", "EpisodeOutcome", "episode_outcome"]
@@ -101,12 +102,7 @@ def episode_outcome(
     >>> out.frame["y"].tolist()
     [0.0, 1.0, nan]
     """
-    from .retention import (
-        _as_episodes,
-        _one_row_per_episode,
-        _select_instrument,
-        _status_codes,
-    )
+    from ._retention import STATUSES, as_episodes, one_row_per_episode, status_codes
 
     key = _key(outcome)
     if key not in OUTCOMES:
@@ -115,7 +111,7 @@ def episode_outcome(
             f"Got {outcome!r} instead."
         )
     source, col, better_is, label = OUTCOMES[key]
-    ep = _as_episodes(data, func, instrument)
+    ep = as_episodes(data, instrument, func=func, many=True)
     keep = list(dict.fromkeys(keep))
     missing = [c for c in keep if c not in ep.columns]
     if missing:
@@ -154,7 +150,7 @@ def episode_outcome(
     elif source in ("change", "mean"):
         from .change import change_scores
 
-        one = _select_instrument(ep, instrument, func).reset_index(drop=True)
+        one = select_instrument(ep, instrument, func=func)[0].reset_index(drop=True)
         scored = change_scores(one, instrument=instrument, zero_baseline="not_responding")
         frame = one[keep].copy()
         if source == "mean":
@@ -166,15 +162,13 @@ def episode_outcome(
             vals = pd.unique(one["instrument"].dropna())
             inst = str(vals[0]) if len(vals) == 1 else None
     else:  # dropout: an episode fact, one row per episode
-        one = _one_row_per_episode(ep).reset_index(drop=True)
+        one = one_row_per_episode(ep).reset_index(drop=True)
         if "discharge_status" not in one.columns:
             raise DataError(
                 f"{func}(outcome='dropout') needs a 'discharge_status' column. "
                 f"Columns present: {sorted(map(str, one.columns))}."
             )
-        from .retention import STATUSES
-
-        codes = _status_codes(one, func)
+        codes = status_codes(one, func)
         closed = np.isin(
             codes,
             [

@@ -30,7 +30,7 @@ import iop_outcomes as iop
 
 loaded = iop.load(DATA, mapping=MAPPING)
 ep = iop.episodes(loaded.data, instrument=INSTRUMENT)
-ret = iop.retention(ep, by=GROUP)
+ret = iop.retention(ep, group=GROUP, reference=REFERENCE)
 ret
 
 # %%
@@ -42,7 +42,7 @@ iop.plots.plot_followup_response(ret)
 # who answer tend to be doing better, so follow-up means describe responders, not everyone.
 
 # %%
-surv = iop.dropout_survival(ep, by=GROUP)
+surv = iop.dropout_survival(ep, group=GROUP, reference=REFERENCE)
 surv
 
 # %%

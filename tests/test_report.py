@@ -1082,7 +1082,7 @@ def test_flow_without_comparison_groups_counts_every_episode():
             "los_days": [40, 10, 3, 41],
         }
     )
-    flow = iop.retention(ep, by=None, tests=False).flow
+    flow = iop.retention(ep, group=None, tests=False).flow
     wide, groups = _flow_wide(flow)
     assert groups == []
     got = dict(zip(wide["status"], wide["All"], strict=True))
@@ -1155,8 +1155,8 @@ def test_results_declare_what_their_columns_count():
         "change_summary": (iop.change_summary(ep, by="format"), "table"),
         "clinical_significance": (iop.clinical_significance(ep, by="format"), "table"),
         "compare": (iop.compare(ep, group="format", reference="in_person"), "table"),
-        "dropout_survival": (iop.dropout_survival(ep, by="format"), "table"),
-        "retention": (iop.retention(ep, by="format", tests=False), "followup"),
+        "dropout_survival": (iop.dropout_survival(ep, group="format"), "table"),
+        "retention": (iop.retention(ep, group="format", tests=False), "followup"),
         "durability": (iop.durability(ep, instrument="PHQ-9"), "table"),
         "quality_measures": (iop.quality_measures(data), "table"),
         "over_time": (iop.over_time(ep, outcome="response", instrument="PHQ-9"), "table"),

@@ -207,7 +207,7 @@ def test_km_at_risk_small_counts_read_lt11():
             "format": ["a"] * 60 + ["b"] * 30,
         }
     )
-    res = iop.dropout_survival(ep, by="format")
+    res = iop.dropout_survival(ep, group="format")
     drawn = []
     mp = pytest.MonkeyPatch()
     orig = _context.figure_to_svg
@@ -329,7 +329,7 @@ def test_forest_points_equal_the_compare_table(demo):
 
 # --------------------------------------------------------------------------- flow
 def _flow_truth(sim) -> pd.DataFrame:
-    res = iop.retention(_episodes(sim), by="format", tests=False, windows=("1m", "3m", "6m"))
+    res = iop.retention(_episodes(sim), group="format", tests=False, windows=("1m", "3m", "6m"))
     return res.flow
 
 
@@ -363,7 +363,7 @@ def test_no_hidden_flow_or_dropout_count_in_any_figure(small):
                 ]["n"]
                 hidden.add(int(tr.sum()))
     drop = rep.table("dropout_survival")
-    surv = iop.dropout_survival(_episodes(sim), by="format").table
+    surv = iop.dropout_survival(_episodes(sim), group="format").table
     for c in ("n", "dropouts", "transfers", "censored"):
         for g, v in zip(drop["group"], drop[c], strict=True):
             if isinstance(v, str):

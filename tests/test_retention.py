@@ -1,4 +1,5 @@
-"""Tests for iop_outcomes.retention.
+"""Tests for iop_outcomes._retention (retention, dropout_survival, attrition, durability) and
+iop_outcomes.plots.retention.
 
 Reference values:
 * tests/reference/retention/km_fixtures.R — R 4.2.2, survival 3.5.3: survfit (conf.type =
@@ -24,12 +25,13 @@ from hypothesis import strategies as st
 from tolerance import SUMS
 
 import iop_outcomes as iop
+from iop_outcomes._retention.flow import flow_codes
+from iop_outcomes._retention.prepare import status_codes
 from iop_outcomes.exceptions import ConfigError, DataError
 
 matplotlib.use("Agg")
 
-# the submodule (its public function has the same name)
-R = importlib.import_module("iop_outcomes.retention")
+R = importlib.import_module("iop_outcomes._retention")
 
 REF = Path(__file__).parent / "reference" / "retention"
 
@@ -63,7 +65,7 @@ def km_data():
     ],
 )
 def test_curve_matches_r(km_data, transfers, fixture, cols):
-    res = R.dropout_survival(km_data, by="format", transfers=transfers)
+    res = R.dropout_survival(km_data, group="format", transfers=transfers)
     ref = pd.read_csv(REF / fixture)
     got = res.curve
     assert (
@@ -76,7 +78,7 @@ def test_curve_matches_r(km_data, transfers, fixture, cols):
 
 
 def test_other_ci_level_matches_r(km_data):
-    res = R.dropout_survival(km_data, by="format", ci_level=0.90)
+    res = R.dropout_survival(km_data, group="format", ci_level=0.90)
     ref = pd.read_csv(REF / "km_curve90.csv")
     for c in ("ci_low", "ci_high"):
         _close(res.curve[c], ref[c], 1e-10)
@@ -87,7 +89,7 @@ def test_other_ci_level_matches_r(km_data):
 
 
 def test_medians_match_r(km_data):
-    res = R.dropout_survival(km_data, by="format")
+    res = R.dropout_survival(km_data, group="format")
     ref = pd.read_csv(REF / "km_median.csv")
     tab = res.table.set_index("group").loc[ref["group"]]
     _close(tab["median_dropout"], ref["median"])
@@ -113,7 +115,7 @@ def test_median_midpoint_rule_matches_r():
         }
     )
     ref = pd.read_csv(REF / "km_tie.csv").iloc[0]
-    row = R.dropout_survival(ep, by=None).table.iloc[0]
+    row = R.dropout_survival(ep, group=None).table.iloc[0]
     _close(
         [row["median_dropout"], row["median_dropout_ci_low"], row["median_dropout_ci_high"]],
         [ref["median"], ref["ci_low"], ref["ci_high"]],
@@ -122,7 +124,7 @@ def test_median_midpoint_rule_matches_r():
 
 
 def test_logrank_and_at_risk_match_r(km_data):
-    res = R.dropout_survival(km_data, by="format", times=[0, 7, 14, 21, 28, 35])
+    res = R.dropout_survival(km_data, group="format", times=[0, 7, 14, 21, 28, 35])
     ref = pd.read_csv(REF / "km_logrank.csv")
     lr = res.logrank.set_index("group").loc[ref["group"]]
     _close(lr["statistic"], ref["statistic"])
@@ -152,21 +154,21 @@ def test_km_hand_example():
             ],
         }
     )
-    c = R.dropout_survival(ep, by=None).curve
+    c = R.dropout_survival(ep, group=None).curve
     _close(c["estimate"], [5 / 6, 2 / 3, 2 / 3, 1 / 3, 1 / 3])
     # Greenwood on the log scale at t = 5: 1/(6*5) + 1/(5*4)
     assert math.isclose(c["se_log"].iloc[1], math.sqrt(1 / 30 + 1 / 20))
     # competing transfers: the 12-day transfer is a competing event, not a dropout
-    cc = R.dropout_survival(ep, by=None, transfers="competing")
+    cc = R.dropout_survival(ep, group=None, transfers="competing")
     assert cc.curve["n_competing"].sum() == 1
     assert math.isclose(cc.curve["estimate"].iloc[-1], 1 - 1 / 3)  # no censoring before
     assert "competing" in str(cc)
 
 
 def test_km_row_order_and_label_invariance(km_data):
-    a = R.dropout_survival(km_data, by="format")
+    a = R.dropout_survival(km_data, group="format")
     shuffled = km_data.sample(frac=1, random_state=3).rename(columns={"format": "modality"})
-    b = R.dropout_survival(shuffled, by="modality")
+    b = R.dropout_survival(shuffled, group="modality")
     pd.testing.assert_frame_equal(a.curve, b.curve)
     assert a.logrank["statistic"].iloc[0] == pytest.approx(b.logrank["statistic"].iloc[0])
 
@@ -179,7 +181,7 @@ def test_los_from_dates_and_exclusions():
             "discharge_status": ["dropped_out", "completed", "ongoing", "completed"],
         }
     )
-    res = R.dropout_survival(ep, by=None, as_of="2025-01-25")
+    res = R.dropout_survival(ep, group=None, as_of="2025-01-25")
     assert res.curve["time"].tolist() == [10.0, 20.0]
     assert res.table["n"].iloc[0] == 3
     assert any("1 episode(s)" in n for n in res.notes)
@@ -230,8 +232,8 @@ def test_no_dropouts_and_all_censored():
 def test_survival_errors(km_data):
     with pytest.raises(ConfigError, match="'transfers' parameter"):
         R.dropout_survival(km_data, transfers="drop")
-    with pytest.raises(DataError, match="'by' column 'cohort'"):
-        R.dropout_survival(km_data, by="cohort")
+    with pytest.raises(DataError, match=r"needs the column\(s\) \['cohort'\]"):
+        R.dropout_survival(km_data, group="cohort")
     bad = km_data.assign(discharge_status="finished")
     with pytest.raises(DataError, match="finished"):
         R.dropout_survival(bad)
@@ -344,7 +346,7 @@ def test_flow_by_none_and_missing_group_labels():
     df.loc[0, "format"] = None
     res = R.retention(df, windows=("1m",), tests=False)
     assert "(missing)" in res.groups
-    one = R.retention(df, by=None, windows=("1m",), tests=False)
+    one = R.retention(df, group=None, windows=("1m",), tests=False)
     assert one.groups == ("(all)",)
     assert one.flow.loc[one.flow["stage"] == "admitted", "n"].tolist() == [10]
 
@@ -363,7 +365,8 @@ def test_result_printing_and_tables():
 
 
 def test_public_name_is_callable():
-    # the submodule shares the public name: both spellings give the function's result
+    # iop.retention is the function re-exported by the private package iop_outcomes._retention
+    assert iop.retention is R.retention
     assert isinstance(iop.retention(_hand_frame(), tests=False), R.RetentionResult)
 
 
@@ -372,12 +375,12 @@ def test_retention_errors():
         R.retention(_hand_frame(), windows=("2m",))
     with pytest.raises(ConfigError, match="'ci_level' parameter"):
         R.retention(_hand_frame(), ci_level=95)
-    with pytest.raises(DataError, match="must be a pandas DataFrame"):
+    with pytest.raises(ConfigError, match="'episodes' parameter of iop.retention must be a pandas"):
         R.retention([1, 2, 3])
     two = pd.concat(
         [_hand_frame().assign(instrument="PHQ-9"), _hand_frame().assign(instrument="GAD-7")]
     )
-    with pytest.raises(ConfigError, match="several instruments"):
+    with pytest.raises(ConfigError, match=r"holds 2 instruments \('GAD-7', 'PHQ-9'\)"):
         R.retention(two)
     res = R.retention(two, instrument="phq9", tests=False)
     assert res.flow.loc[res.flow["stage"] == "admitted", "n"].sum() == 10
@@ -434,9 +437,9 @@ def test_flow_invariant_every_episode_in_one_box(df, as_of):
         assert sub["n"].sum() == sizes[grp]
         assert (sub["n"] >= 0).all()
     # per-episode check: each episode's box code is exactly one valid box per stage
-    codes = R._flow_codes(
+    codes = flow_codes(
         df.reset_index(drop=True),
-        R._status_codes(df.reset_index(drop=True), "t"),
+        status_codes(df.reset_index(drop=True), "t"),
         ("1m", "6m"),
         None if as_of is None else pd.Timestamp(as_of),
     )
@@ -592,10 +595,10 @@ def test_accepts_assessment_rows():
         from_rows = fn(rows, instrument="PHQ-9")
         direct = fn(ep, instrument="PHQ-9")
         pd.testing.assert_frame_equal(from_rows.to_frame(), direct.to_frame())
-    # episode facts do not depend on the instrument: all instruments, one row per episode
-    pd.testing.assert_frame_equal(
-        R.dropout_survival(rows).to_frame("curve"), R.dropout_survival(ep).to_frame("curve")
-    )
+    # the instrument rule: rows of two instruments need instrument=... (no silent choice)
+    for fn in (R.retention, R.dropout_survival, R.attrition, R.durability):
+        with pytest.raises(ConfigError, match="holds 2 instruments"):
+            fn(rows)
     res = R.retention(rows, instrument="PHQ-9", tests=False)
     assert res.params["instrument"] == "PHQ-9"
     assert res.flow.loc[res.flow["stage"] == "admitted", "n"].sum() == ep["episode_id"].nunique()
@@ -633,7 +636,11 @@ def test_plot_flow_structure():
     assert any("Follow-up 1m: responded\nn = 1 = 33% of 3 eligible" == t for t in texts)
     assert any("window still open: 2" in t for t in texts)
     _, ax2 = plt.subplots()
-    assert plot_flow(_hand_frame(), ax=ax2) is ax2
+    assert plot_flow(res, ax=ax2) is ax2
+    with pytest.raises(ConfigError, match="'result' parameter of iop.plot_flow must be a Ret"):
+        plot_flow(_hand_frame())  # plots read results; they never run the analysis
+    with pytest.raises(TypeError):
+        plot_flow(res, ax2)  # ax is keyword-only
     plt.close("all")
 
 
@@ -662,3 +669,103 @@ def test_plot_km_and_followup_structure(km_data):
     heights = sorted(p.get_height() for p in ax.patches)
     assert heights == pytest.approx([0.0, 25.0, 50.0, 50.0])
     plt.close("all")
+
+
+# ----------------------------------------------------------------------------------------
+# the issue-13 vocabulary: group/reference, episodes first, one instrument rule, old names
+# ----------------------------------------------------------------------------------------
+def test_reference_level_odds_ratios_match_r_by_identity(models_data):
+    # R's fit has hybrid as the reference; relevelling to in_person gives, by the
+    # invariance of the logistic model to the dummy coding, OR(h vs i) = 1 / OR(i vs h) and
+    # OR(v vs i) = OR(v vs h) / OR(i vs h); covariate odds ratios do not change
+    glm = pd.read_csv(REF / "resp_glm.csv").iloc[1:].reset_index(drop=True)
+    or_ih, or_vh = glm["estimate"].iloc[0], glm["estimate"].iloc[1]
+    res = R.retention(models_data, windows=("3m",), reference="in_person")
+    ors = res.tests.loc[res.tests["test"] == "logistic odds ratio"]
+    assert ors["term"].tolist() == [
+        "format[hybrid] vs in_person",
+        "format[virtual] vs in_person",
+        "baseline",
+        "age",
+    ]
+    _close(ors["estimate"], [1 / or_ih, or_vh / or_ih, *glm["estimate"].iloc[2:]], 1e-6)
+    assert res.groups[0] == "in_person" and res.params["reference"] == "in_person"
+    chi = res.tests.loc[res.tests["test"] == "Pearson chi-square", "statistic"].item()
+    ref = pd.read_csv(REF / "resp_chisq.csv").iloc[0]
+    assert chi == pytest.approx(ref["statistic"], rel=SUMS)  # omnibus: reference-free
+
+
+def test_survival_reference_orders_groups_only(km_data):
+    a = R.dropout_survival(km_data, group="format")
+    b = R.dropout_survival(km_data, group="format", reference="virtual")
+    assert a.groups == ("hybrid", "in_person", "virtual")
+    assert b.groups == ("virtual", "hybrid", "in_person")
+    assert b.table["group"].tolist() == ["virtual", "hybrid", "in_person"]
+    assert b.logrank["statistic"].iloc[0] == pytest.approx(a.logrank["statistic"].iloc[0])
+    pd.testing.assert_frame_equal(
+        a.curve.loc[a.curve["group"] == "virtual"].reset_index(drop=True),
+        b.curve.loc[b.curve["group"] == "virtual"].reset_index(drop=True),
+    )
+
+
+def test_reference_errors(km_data):
+    with pytest.raises(ConfigError, match=r"'reference' parameter of iop.dropout_survival must"):
+        R.dropout_survival(km_data, group="format", reference="telehealth")
+    with pytest.raises(ConfigError, match="needs group="):
+        R.retention(_hand_frame(), group=None, reference="A")
+    with pytest.raises(DataError, match=r"\['cohort'\]"):
+        R.durability(_hand_frame().assign(instrument="PHQ-9"), by="cohort")
+
+
+@pytest.mark.parametrize(
+    ("fn", "old", "new"),
+    [
+        ("retention", "by", "group"),
+        ("dropout_survival", "by", "group"),
+        ("retention", "data", "episodes"),
+        ("dropout_survival", "data", "episodes"),
+        ("attrition", "data", "episodes"),
+        ("durability", "data", "episodes"),
+    ],
+)
+def test_old_keywords_raise_naming_the_new_one(fn, old, new):
+    with pytest.raises(ConfigError, match=f"no parameter '{old}'; it is now called '{new}'"):
+        getattr(iop, fn)(**{old: _hand_frame()} if old == "data" else {old: "format"})
+
+
+def test_instrument_rule_on_two_instrument_episode_table():
+    two = pd.concat(
+        [_hand_frame().assign(instrument="PHQ-9"), _hand_frame().assign(instrument="GAD-7")]
+    )
+    for fn in (iop.retention, iop.dropout_survival, iop.attrition, iop.durability):
+        with pytest.raises(ConfigError, match="instrument=None asks for exactly one"):
+            fn(two)
+    one = iop.dropout_survival(two.assign(los_days=10), instrument="GAD-7")
+    assert one.table["n"].sum() == 8  # e1-e10 less e9, e10 (no discharge status)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"ci_level": "0.95"}, "'ci_level' parameter of iop.retention must be a float"),
+        ({"tests": "yes"}, "'tests' parameter of iop.retention must be True or False"),
+        ({"as_of": "not a date"}, "'as_of' parameter of iop.retention must be a date"),
+        ({"windows": "1m"}, "'windows' parameter of iop.retention must be"),
+        ({"group": 3}, "'group' parameter of iop.retention must be"),
+    ],
+)
+def test_retention_bad_values(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        iop.retention(_hand_frame(), **kwargs)
+
+
+def test_plots_take_results_only(km_data):
+    from iop_outcomes.plots.retention import plot_followup_response, plot_km
+
+    flow = R.retention(_hand_frame(), tests=False, windows=("1m",))
+    with pytest.raises(ConfigError, match="must be a SurvivalResult"):
+        plot_km(flow)
+    with pytest.raises(ConfigError, match="must be a RetentionResult"):
+        plot_followup_response(R.dropout_survival(km_data))
+    with pytest.raises(ConfigError, match="'include_all' parameter"):
+        plot_followup_response(flow, include_all="no")

@@ -26,7 +26,7 @@ import time
 import numpy as np
 import pandas as pd
 
-R = importlib.import_module("iop_outcomes.retention")
+R = importlib.import_module("iop_outcomes._retention")
 
 RATE_D, RATE_T, PLANNED, CENS_MAX, T0 = 0.01, 0.004, 56, 120, 28
 
@@ -70,8 +70,8 @@ def main() -> None:
     t0 = time.perf_counter()
     for seed in range(1, n_seeds + 1):
         ep = simulate(n, np.random.default_rng(seed))
-        km = R.dropout_survival(ep, by=None, times=[T0])
-        cif = R.dropout_survival(ep, by=None, transfers="competing", times=[T0])
+        km = R.dropout_survival(ep, group=None, times=[T0])
+        cif = R.dropout_survival(ep, group=None, transfers="competing", times=[T0])
         for key, res, tr in (("km", km, km_truth), ("cif", cif, cif_truth)):
             c = res.curve
             row = c.loc[c["time"] <= T0].iloc[-1]

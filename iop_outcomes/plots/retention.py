@@ -1,14 +1,18 @@
 """Plots of retention: participant flow diagram, Kaplan–Meier curves, follow-up response.
 
-Every function takes ``ax=None`` (a new figure is made) and returns the Axes; none calls
-``plt.show()``.
+Every function reads a fitted result (never refits: no analysis is imported or run here), takes
+``ax=None`` keyword-only (a new figure is made) and returns the Axes; none calls ``plt.show()``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 
+from .._validation import Interval, Options, public_name, validate_params
 from ..exceptions import ConfigError
 from ._common import axes_or_new
 
@@ -24,27 +28,31 @@ _LABELS = {
 }
 
 
-def _retention_result(data):
-    if hasattr(data, "flow") and hasattr(data, "followup"):
-        return data
-    from ..retention import retention
+def _check_result(result, func: str, needs: tuple[str, ...], what: str) -> None:
+    """Raise the library's ConfigError unless ``result`` is the result this plot reads."""
+    if not all(hasattr(result, a) for a in needs):
+        raise ConfigError(
+            f"The 'result' parameter of {public_name(func)} must be {what}. "
+            f"Got {type(result).__name__} instead. Plots read fitted results and never refit."
+        )
 
-    return retention(data, tests=False)
 
-
-def _survival_result(data):
-    if hasattr(data, "curve") and hasattr(data, "at_risk"):
-        return data
-    from ..retention import dropout_survival
-
-    return dropout_survival(data)
+_FLOW = ("flow", "followup", "groups")
+_SURV = ("curve", "los_curve", "at_risk", "transfers", "groups")
 
 
 def _fmt(n: int, pct: float | None = None) -> str:
     return f"{n:,}" if pct is None or np.isnan(pct) else f"{n:,} ({pct:.0f}%)"
 
 
-def plot_flow(data, *, ax=None, fontsize: float = 8.0):
+@validate_params(
+    {
+        "result": ["no_validation"],
+        "ax": [Axes, None],
+        "fontsize": [Interval(float, 0, None, closed="neither")],
+    }
+)
+def plot_flow(result: Any, *, ax: Axes | None = None, fontsize: float = 8.0) -> Axes:
     """CONSORT-like participant flow diagram, one column per group, side by side.
 
     Main boxes follow the path admitted → baseline measured → measured after baseline →
@@ -53,9 +61,8 @@ def plot_flow(data, *, ax=None, fontsize: float = 8.0):
 
     Parameters
     ----------
-    data : RetentionResult or DataFrame
-        A result of :func:`iop_outcomes.retention`, or an episode table (then ``retention`` is
-        run with its defaults).
+    result : RetentionResult
+        A result of :func:`iop_outcomes.retention` (its ``flow`` and ``followup`` tables).
     ax : matplotlib Axes, optional
     fontsize : float
         Font size of the box text.
@@ -68,15 +75,17 @@ def plot_flow(data, *, ax=None, fontsize: float = 8.0):
     --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> import pandas as pd
+    >>> import iop_outcomes as iop
     >>> from iop_outcomes.plots.retention import plot_flow
     >>> ep = pd.DataFrame({"baseline": [12, 15], "endpoint": [6, None], "n_in_treatment": [4, 1],
     ...                    "discharge_status": ["completed", "dropped_out"],
     ...                    "followup_1m": [7, None], "format": ["virtual", "in_person"]})
-    >>> ax = plot_flow(ep)
+    >>> ax = plot_flow(iop.retention(ep, group="format", tests=False))
     >>> len(ax.texts) > 10
     True
     """
-    res = _retention_result(data)
+    _check_result(result, "plot_flow", _FLOW, "a RetentionResult (from iop.retention)")
+    res = result
     flow = res.flow
     groups = list(res.groups)
     stages = list(pd.unique(flow["stage"]))
@@ -169,13 +178,29 @@ def plot_flow(data, *, ax=None, fontsize: float = 8.0):
     return ax
 
 
-def plot_km(data, *, ax=None, ci: bool = True, at_risk: bool = True, curve: str = "dropout"):
+@validate_params(
+    {
+        "result": ["no_validation"],
+        "ax": [Axes, None],
+        "ci": ["boolean"],
+        "at_risk": ["boolean"],
+        "curve": [Options("dropout", "los")],
+    }
+)
+def plot_km(
+    result: Any,
+    *,
+    ax: Axes | None = None,
+    ci: bool = True,
+    at_risk: bool = True,
+    curve: str = "dropout",
+) -> Axes:
     """Kaplan–Meier curves (or cumulative incidence) with CI bands and numbers at risk.
 
     Parameters
     ----------
-    data : SurvivalResult or DataFrame
-        A result of :func:`iop_outcomes.dropout_survival` or an episode table.
+    result : SurvivalResult
+        A result of :func:`iop_outcomes.dropout_survival` (its curves and numbers at risk).
     ax : matplotlib Axes, optional
     ci : bool
         Shade the pointwise confidence band (log-log for Kaplan–Meier, log for cumulative
@@ -194,19 +219,17 @@ def plot_km(data, *, ax=None, ci: bool = True, at_risk: bool = True, curve: str 
     --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> import pandas as pd
+    >>> import iop_outcomes as iop
     >>> from iop_outcomes.plots.retention import plot_km
     >>> ep = pd.DataFrame({"los_days": [3, 5, 8, 10, 12, 20],
     ...                    "discharge_status": ["dropped_out", "completed"] * 3,
     ...                    "format": ["a", "b"] * 3})
-    >>> ax = plot_km(ep)
+    >>> ax = plot_km(iop.dropout_survival(ep, group="format"))
     >>> [ln.get_label() for ln in ax.get_lines() if not ln.get_label().startswith("_")]
     ['a', 'b']
     """
-    if curve not in ("dropout", "los"):
-        raise ConfigError(
-            f"The 'curve' parameter of plot_km must be 'dropout' or 'los'. Got {curve!r}."
-        )
-    res = _survival_result(data)
+    _check_result(result, "plot_km", _SURV, "a SurvivalResult (from iop.dropout_survival)")
+    res = result
     cur = res.curve if curve == "dropout" else res.los_curve
     cif = curve == "dropout" and res.transfers == "competing"
     start = 0.0 if cif else 1.0
@@ -297,13 +320,16 @@ def plot_km(data, *, ax=None, ci: bool = True, at_risk: bool = True, curve: str 
     return ax
 
 
-def plot_followup_response(data, *, ax=None, include_all: bool = False):
+@validate_params({"result": ["no_validation"], "ax": [Axes, None], "include_all": ["boolean"]})
+def plot_followup_response(
+    result: Any, *, ax: Axes | None = None, include_all: bool = False
+) -> Axes:
     """Follow-up response rate by window and group, with Wilson confidence intervals.
 
     Parameters
     ----------
-    data : RetentionResult or DataFrame
-        A result of :func:`iop_outcomes.retention` or an episode table.
+    result : RetentionResult
+        A result of :func:`iop_outcomes.retention` (its ``followup`` table).
     ax : matplotlib Axes, optional
     include_all : bool
         Also draw the all-groups bar.
@@ -316,15 +342,17 @@ def plot_followup_response(data, *, ax=None, include_all: bool = False):
     --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> import pandas as pd
+    >>> import iop_outcomes as iop
     >>> from iop_outcomes.plots.retention import plot_followup_response
     >>> ep = pd.DataFrame({"baseline": [12, 15, 9], "discharge_status": ["completed"] * 3,
     ...                    "followup_1m": [7, None, 5], "followup_3m": [None, None, 6],
     ...                    "format": ["a", "a", "b"]})
-    >>> ax = plot_followup_response(ep)
+    >>> ax = plot_followup_response(iop.retention(ep, group="format", tests=False))
     >>> len(ax.patches)
     4
     """
-    res = _retention_result(data)
+    _check_result(result, "plot_followup_response", _FLOW, "a RetentionResult (from iop.retention)")
+    res = result
     fu = res.followup
     if not include_all and len(res.groups) > 1:
         fu = fu.loc[fu["group"] != "(all)"]
@@ -351,7 +379,8 @@ def plot_followup_response(data, *, ax=None, include_all: bool = False):
     ax.set_xlabel("Follow-up window after discharge")
     ax.set_ylabel("Responded (% of eligible)")
     ax.set_ylim(0, 110)
-    ax.set_title("Follow-up response (Wilson 95% CI)")
+    lvl = 100 * float(res.params.get("ci_level", 0.95)) if hasattr(res, "params") else 95.0
+    ax.set_title(f"Follow-up response (Wilson {lvl:g}% CI)")
     if len(groups) > 1:
         ax.legend(frameon=False, ncols=min(4, len(groups)))
     ax.grid(axis="y", alpha=0.3)

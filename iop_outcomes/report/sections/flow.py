@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...retention import retention
+from ..._retention import retention
 from ..context import _Ctx
 from ..figures_flow import _fig_flow
 from ..format import _labels
@@ -52,7 +52,7 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
     res = ctx.run(
         sec,
         "Participant flow",
-        lambda: retention(ep, by=group, tests=False, windows=windows or ("1m",)),
+        lambda: retention(ep, group=group, tests=False, windows=windows or ("1m",)),
     )
     if res is None:
         return None

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...retention import attrition, dropout_survival, durability
+from ..._retention import attrition, dropout_survival, durability
 from ..context import _Ctx
 from ..figures import _fig_followup
 from ..figures_km import _fig_km
@@ -58,7 +58,7 @@ def _followup_response(ctx: _Ctx, sec: Section, inst: str, ret: Any, fgroup: str
 
 def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None) -> None:
     """Dropout during treatment (Kaplan–Meier): dropouts, transfers, censored, median stay."""
-    res = ctx.run(sec, "Dropout (Kaplan–Meier)", lambda: dropout_survival(ep, by=g))
+    res = ctx.run(sec, "Dropout (Kaplan–Meier)", lambda: dropout_survival(ep, group=g))
     if res is not None:
         tb = res.to_frame()
         tb["group"] = _labels(tb["group"])

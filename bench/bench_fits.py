@@ -69,7 +69,7 @@ def worker(path: str, calls: list[str]) -> None:
 
     import iop_outcomes as iop
 
-    mod = importlib.import_module("iop_outcomes.trajectories")
+    mod = importlib.import_module("iop_outcomes._trajectories.api")
     count = {"n": 0}
     orig = mod._reml_profile
 

@@ -20,7 +20,7 @@ import pytest
 
 import iop_outcomes as iop
 from iop_outcomes.exceptions import ConfigError, DataError
-from iop_outcomes.sensitivity import ASSUMPTIONS, rubin_pool
+from iop_outcomes._sensitivity import ASSUMPTIONS, rubin_pool
 
 REF = Path(__file__).parent / "reference" / "sensitivity"
 
@@ -455,7 +455,7 @@ def test_mixed_vectorized_equals_statsmodels(weekly_data, time, covariates, monk
     import functools
     import sys
 
-    mod = sys.modules["iop_outcomes.sensitivity"]
+    mod = sys.modules["iop_outcomes._sensitivity"]
     kw = dict(methods=("mixed",), time=time, covariates=covariates)
     new = iop.missing_data_sensitivity(weekly_data, **kw).table
     monkeypatch.setattr(mod, "_mixed", functools.partial(mod._mixed, engine="statsmodels"))

@@ -28,7 +28,7 @@ from iop_outcomes.plots.trajectories import (
     plot_individual_trajectories,
     plot_trajectories,
 )
-from iop_outcomes.trajectories import (
+from iop_outcomes._trajectories.api import (
     TrajectoryResult,
     _example_data,
     early_change,
@@ -491,7 +491,7 @@ def test_vectorized_engine_rejects_site(sim):
 def test_vectorized_fallback_when_fit_fails(small, monkeypatch):
     import sys
 
-    mod = sys.modules["iop_outcomes.trajectories"]  # the package binds the function name
+    mod = sys.modules["iop_outcomes._trajectories.api"]  # the package binds the function name
     orig = mod._reml_profile
 
     def broken(theta, S, structure, full=False, grad=False):
@@ -567,7 +567,7 @@ def _fitter_inputs(d, time="linear", knot=2):
     """(df, y, X, starts) as trajectories() hands them to the vectorized fitter."""
     import sys
 
-    mod = sys.modules["iop_outcomes.trajectories"]
+    mod = sys.modules["iop_outcomes._trajectories.api"]
     seen = {}
     orig = mod._fit_vectorized
 
@@ -584,7 +584,7 @@ def _fitter_inputs(d, time="linear", knot=2):
 
 
 def _suff(sim, structure):
-    from iop_outcomes.trajectories import _reml_suff
+    from iop_outcomes._trajectories.api import _reml_suff
 
     df, y, X, starts = _fitter_inputs(sim)
     week = df["week"].to_numpy(float)
@@ -605,7 +605,7 @@ def _suff(sim, structure):
 def test_reml_gradient_equals_central_differences(sim, structure, theta):
     # the analytic gradient of the profiled REML deviance against central differences of the
     # deviance itself (step 1e-6: truncation error ~1e-12, rounding ~1e-16·|d|/1e-6 ~ 1e-7)
-    from iop_outcomes.trajectories import _reml_profile
+    from iop_outcomes._trajectories.api import _reml_profile
 
     S, *_ = _suff(sim, structure)
     theta = np.asarray(theta, float)
@@ -627,7 +627,7 @@ def test_reml_gradient_equals_central_differences(sim, structure, theta):
 
 def test_deviance_is_even_in_each_column_of_lambda(sim):
     # why the fitter may search θ unbounded: ΛΛ' (so the deviance) ignores a column's sign
-    from iop_outcomes.trajectories import _canonical_theta, _reml_profile
+    from iop_outcomes._trajectories.api import _canonical_theta, _reml_profile
 
     S, *_ = _suff(sim, "slope")
     theta = np.array([0.9, -0.2, 0.35])
@@ -642,7 +642,7 @@ def test_profiled_vcov_equals_woodbury_gls_cov(sim, structure):
     # (X'V⁻¹X)⁻¹ two ways: σ²(X'H⁻¹X)⁻¹ from the profiled fit's sums, and _gls_cov's
     # per-episode Woodbury solve from D and σ² (lme4's vcov, checked against R in
     # test_fixed_effects_match_lme4)
-    from iop_outcomes.trajectories import _fit_vectorized, _gls_cov
+    from iop_outcomes._trajectories.api import _fit_vectorized, _gls_cov
 
     df, y, X, starts = _fitter_inputs(sim)
     fit, used, _, _ = _fit_vectorized(df, y, X, structure, starts)
@@ -652,7 +652,7 @@ def test_profiled_vcov_equals_woodbury_gls_cov(sim, structure):
 
 
 def _both_optimizers(d, time="linear", knot=2):
-    from iop_outcomes.trajectories import _fit_vectorized
+    from iop_outcomes._trajectories.api import _fit_vectorized
 
     df, y, X, starts = _fitter_inputs(d, time, knot)
     return [_fit_vectorized(df, y, X, "slope", starts, opt) for opt in ("l-bfgs-b", "nelder-mead")]
@@ -713,7 +713,7 @@ def test_quasi_newton_equals_nelder_mead_on_synthetic_cohort(synth_1k, time):
 def test_quasi_newton_failure_falls_back_to_nelder_mead(sim, monkeypatch):
     import sys
 
-    mod = sys.modules["iop_outcomes.trajectories"]
+    mod = sys.modules["iop_outcomes._trajectories.api"]
 
     def fails(x0, S, structure, fatol):
         return np.asarray(x0, float), np.inf, False, 1, "forced failure"

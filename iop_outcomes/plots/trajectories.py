@@ -62,13 +62,13 @@ def plot_trajectories(
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> from iop_outcomes.trajectories import _example_data
+    >>> from iop_outcomes._trajectories.api import _example_data
     >>> from iop_outcomes.plots.trajectories import plot_trajectories
     >>> ax = plot_trajectories(_example_data())
     >>> len(ax.get_lines())
     2
     """
-    from ..trajectories import TrajectoryResult, _prepare
+    from .._trajectories.api import TrajectoryResult, _prepare
 
     ax = _axes(ax)
     if isinstance(obj, TrajectoryResult):
@@ -140,13 +140,13 @@ def plot_individual_trajectories(
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> from iop_outcomes.trajectories import _example_data
+    >>> from iop_outcomes._trajectories.api import _example_data
     >>> ax = plot_individual_trajectories(_example_data(), n=10, mean=False)
     >>> len(ax.get_lines())
     10
     """
     from ..exceptions import ConfigError
-    from ..trajectories import _prepare
+    from .._trajectories.api import _prepare
 
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ConfigError(
@@ -210,12 +210,12 @@ def plot_early_change(obj: Any, *, ax=None, **kwargs):
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> from iop_outcomes.trajectories import _example_data
+    >>> from iop_outcomes._trajectories.api import _example_data
     >>> ax = plot_early_change(_example_data())
     >>> len(ax.patches)
     2
     """
-    from ..trajectories import EarlyChangeResult, early_change
+    from .._trajectories.api import EarlyChangeResult, early_change
 
     res = obj if isinstance(obj, EarlyChangeResult) else early_change(obj, **kwargs)
     t = res.table

@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import instruments as _instruments
-from ._results import TableResult, format_table
-from ._stats import wilson_ci, z_crit
-from .exceptions import ConfigError, ConvergenceWarning, DataError, IOPWarning
+from .. import instruments as _instruments
+from .._results import TableResult, format_table
+from .._stats import wilson_ci, z_crit
+from ..exceptions import ConfigError, ConvergenceWarning, DataError, IOPWarning
 
 __all__ = ["trajectories", "early_change", "TrajectoryResult", "EarlyChangeResult"]
 
@@ -192,7 +192,7 @@ def _prepare(
         keep &= ~after
     # intake scores taken shortly before admission (within the baseline window of
     # iop.EpisodeRules, 14 days by default) are the week-0 score, not pre-admission data
-    from .episodes import EpisodeRules
+    from ..episodes import EpisodeRules
 
     lead_weeks = EpisodeRules().baseline_window[0] / 7.0
     week = np.where((week < 0) & (week >= lead_weeks), 0.0, week)
@@ -849,7 +849,7 @@ class TrajectoryResult(TableResult):
         Examples
         --------
         >>> import iop_outcomes as iop
-        >>> from iop_outcomes.trajectories import _example_data
+        >>> from iop_outcomes._trajectories.api import _example_data
         >>> res = iop.trajectories(_example_data(), group="format")
         >>> ch = res.change(week=6).to_frame()
         >>> list(ch.columns[:4])
@@ -913,7 +913,7 @@ class TrajectoryResult(TableResult):
 
     def plot(self, ax=None, **kwargs):
         """Model-based mean trajectories with CI bands (and observed means); returns the Axes."""
-        from .plots.trajectories import plot_trajectories
+        from ..plots.trajectories import plot_trajectories
 
         return plot_trajectories(self, ax=ax, **kwargs)
 
@@ -1197,7 +1197,7 @@ def trajectories(
     Examples
     --------
     >>> import iop_outcomes as iop
-    >>> from iop_outcomes.trajectories import _example_data
+    >>> from iop_outcomes._trajectories.api import _example_data
     >>> res = iop.trajectories(_example_data(), group="format")
     >>> res.model_info["converged"], res.model_info["n_episodes"]
     (True, 40)
@@ -1527,7 +1527,7 @@ class EarlyChangeResult(TableResult):
 
     def plot(self, ax=None, **kwargs):
         """Bar chart of the early-change share by group; returns the Axes."""
-        from .plots.trajectories import plot_early_change
+        from ..plots.trajectories import plot_early_change
 
         return plot_early_change(self, ax=ax, **kwargs)
 
@@ -1595,7 +1595,7 @@ def early_change(
     Examples
     --------
     >>> import pandas as pd
-    >>> from iop_outcomes.trajectories import early_change
+    >>> from iop_outcomes._trajectories.api import early_change
     >>> d = pd.DataFrame({"episode_id": ["a"] * 3 + ["b"] * 3, "instrument": "PHQ-9",
     ...                   "week": [0, 2, 6] * 2, "total": [20, 12, 10, 18, 16, 8]})
     >>> t = early_change(d, group=None).to_frame()

@@ -416,7 +416,7 @@ def _mixed(
     # estimates, as lme4's vcov() (Laird & Ware 1982; Bates et al. 2015), from the
     # fit's own per-episode sums: no numerical Hessian. engine="statsmodels" (MixedLM, which
     # loops over episodes in Python) is kept to check the two against each other.
-    from .trajectories import _fit_vectorized, _gls_cov
+    from ._trajectories.api import _fit_vectorized, _gls_cov
 
     starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
     if engine == "statsmodels":

@@ -69,7 +69,10 @@ def worker(path: str, calls: list[str]) -> None:
 
     import iop_outcomes as iop
 
-    mod = importlib.import_module("iop_outcomes._trajectories.api")
+    try:  # the REML fitter's module (issue 13); before: iop_outcomes.trajectories
+        mod = importlib.import_module("iop_outcomes._trajectories.mixed")
+    except ModuleNotFoundError:
+        mod = importlib.import_module("iop_outcomes.trajectories")
     count = {"n": 0}
     orig = mod._reml_profile
 
@@ -82,9 +85,13 @@ def worker(path: str, calls: list[str]) -> None:
     eps = d["episode_id"].drop_duplicates().iloc[:200]
     small = d[d["episode_id"].isin(eps)]
     run = {
-        "trajectories linear": lambda x: iop.trajectories(x),
-        "trajectories categorical": lambda x: iop.trajectories(x, time="categorical"),
-        "sensitivity mixed": lambda x: iop.missing_data_sensitivity(x, methods=("mixed",)),
+        "trajectories linear": lambda x: iop.trajectories(x, instrument="PHQ-9"),
+        "trajectories categorical": lambda x: iop.trajectories(
+            x, instrument="PHQ-9", time="categorical"
+        ),
+        "sensitivity mixed": lambda x: iop.missing_data_sensitivity(
+            x, instrument="PHQ-9", methods=("mixed",)
+        ),
     }
     out = {}
     with warnings.catch_warnings():

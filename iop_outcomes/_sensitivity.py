@@ -416,7 +416,7 @@ def _mixed(
     # estimates, as lme4's vcov() (Laird & Ware 1982; Bates et al. 2015), from the
     # fit's own per-episode sums: no numerical Hessian. engine="statsmodels" (MixedLM, which
     # loops over episodes in Python) is kept to check the two against each other.
-    from ._trajectories.api import _fit_vectorized, _gls_cov
+    from ._trajectories.mixed import fit_vectorized, gls_cov
 
     starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
     if engine == "statsmodels":
@@ -428,9 +428,9 @@ def _mixed(
                 stacklevel=3,
             )
         Z = np.column_stack([np.ones_like(t), t])
-        vcov = _gls_cov(X, Z, starts, D, scale)
+        vcov = gls_cov(X, Z, starts, D, scale)
     else:
-        fit, structure, _opt, _history = _fit_vectorized(
+        fit, structure, _opt, _history = fit_vectorized(
             pd.DataFrame({"week": t}), y, X, "slope", starts
         )
         if structure != "slope":

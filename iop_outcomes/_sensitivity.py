@@ -967,7 +967,8 @@ def _endpoints(ep: pd.DataFrame, completed, notes: list) -> tuple:
 
 
 def _groups(ep: pd.DataFrame, group, reference, notes: list) -> tuple:
-    """Group levels (reference first) and each episode's level code (-1: none)."""
+    """Group levels (the reference, then the others sorted) and each episode's level code
+    (-1: none)."""
     if not group:
         return [], np.full(len(ep), -1)
     gv = ep[group].astype("string")
@@ -983,7 +984,7 @@ def _groups(ep: pd.DataFrame, group, reference, notes: list) -> tuple:
             f"The 'reference' parameter of iop.missing_data_sensitivity must be a level of "
             f"{group!r} present in the data {observed}. Got {reference!r} instead."
         )
-    levels = [reference, *[lv for lv in observed if lv != reference]]
+    levels = [reference, *[lv for lv in sorted(observed) if lv != reference]]
     codes = {lv: i for i, lv in enumerate(levels)}
     gcode = gv.map(codes).fillna(-1).to_numpy(dtype=int)
     if (gcode < 0).any():

@@ -198,8 +198,8 @@ def _drop_missing(values, keep: np.ndarray, reason: str, excluded: dict) -> np.n
 
 
 def _levels(out: pd.DataFrame, source: pd.Series, group: str, reference, func: str) -> tuple:
-    """Group levels with the reference first; the reference defaults to the first level in
-    categorical order (a categorical column), else in sorted order."""
+    """Group levels: the reference, then the others in sorted order. The reference defaults to
+    the first level in categorical order (a categorical column), else in sorted order."""
     out["grp"] = out["grp"].astype(str)
     present = set(out["grp"].unique())
     if isinstance(source.dtype, pd.CategoricalDtype):
@@ -216,7 +216,7 @@ def _levels(out: pd.DataFrame, source: pd.Series, group: str, reference, func: s
                 f"{order}. Got {reference!r} instead."
             )
     _check_constant(out, "grp", group, "it must be constant per episode")
-    return [ref] + [g for g in order if g != ref], ref
+    return [ref] + [g for g in sorted(order) if g != ref], ref
 
 
 def _check_constant(out: pd.DataFrame, col: str, name: str, rule: str) -> None:

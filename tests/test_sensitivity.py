@@ -455,7 +455,7 @@ def test_mixed_vectorized_equals_statsmodels(weekly_data, time, covariates, monk
     import functools
     import sys
 
-    mod = sys.modules["iop_outcomes._sensitivity"]
+    mod = sys.modules["iop_outcomes._sensitivity.api"]
     kw = dict(methods=("mixed",), time=time, covariates=covariates)
     new = iop.missing_data_sensitivity(weekly_data, **kw).table
     monkeypatch.setattr(mod, "_mixed", functools.partial(mod._mixed, engine="statsmodels"))

@@ -34,17 +34,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._results import TableResult, format_table
-from ._stats import ols, z_crit
-from ._validation import (
+from .._results import TableResult, format_table
+from .._stats import ols, z_crit
+from .._validation import (
     Interval,
     Options,
     check_columns,
     select_instrument,
     validate_params,
 )
-from .exceptions import ConfigError, ConvergenceWarning, DataError
-from .io import LoadResult
+from ..exceptions import ConfigError, ConvergenceWarning, DataError
+from ..io import LoadResult
 
 __all__ = ["missing_data_sensitivity", "rubin_pool", "SensitivityResult", "ASSUMPTIONS"]
 
@@ -424,7 +424,7 @@ def _mixed(
     # estimates, as lme4's vcov() (Laird & Ware 1982; Bates et al. 2015), from the
     # fit's own per-episode sums: no numerical Hessian. engine="statsmodels" (MixedLM, which
     # loops over episodes in Python) is kept to check the two against each other.
-    from ._trajectories.mixed import fit_vectorized, gls_cov
+    from .._trajectories.mixed import fit_vectorized, gls_cov
 
     starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
     if engine == "statsmodels":
@@ -535,7 +535,7 @@ class SensitivityResult(TableResult):
 
     def plot(self, *, estimand: str | None = None, ax=None):
         """Forest plot (:func:`iop_outcomes.plots.sensitivity.plot_sensitivity`)."""
-        from .plots.sensitivity import plot_sensitivity
+        from ..plots.sensitivity import plot_sensitivity
 
         return plot_sensitivity(self, estimand=estimand, ax=ax)
 
@@ -827,7 +827,7 @@ def _check_methods(methods) -> tuple:
 
 def _discharge_rules(rules):
     """The caller's episode rules with the endpoint rule set to ``discharge_only``."""
-    from .episodes import EpisodeRules, coerce_rules
+    from ..episodes import EpisodeRules, coerce_rules
 
     r = coerce_rules(rules)
     # a label endpoint without a last_in_treatment fallback ("label:discharge") is kept
@@ -857,7 +857,7 @@ def _inputs(assessments, episodes, instrument, rules, methods, notes) -> tuple:
         ep, ep_name = select_instrument(ep, name or instrument, func=missing_data_sensitivity)
         name = name or ep_name
     if ep is None:
-        from . import episodes as _episodes
+        from .. import episodes as _episodes
 
         rules = _discharge_rules(rules)
         ep = _episodes(long, instrument=name, rules=rules)
@@ -876,7 +876,7 @@ def _inputs(assessments, episodes, instrument, rules, methods, notes) -> tuple:
 
 
 def _canonical(instrument) -> str:
-    from .instruments import canonical_name
+    from ..instruments import canonical_name
 
     return canonical_name(str(instrument)) or str(instrument)
 
@@ -1012,7 +1012,7 @@ def _weekly(assessments: pd.DataFrame, instrument, rules) -> pd.DataFrame:
     Columns ``episode_id``, ``_t`` (weeks since admission), ``_y`` (total) and ``_role``
     (``baseline``, ``treatment`` or ``endpoint``), sorted by episode and time.
     """
-    from . import assessment_roles
+    from .. import assessment_roles
 
     roles = assessment_roles(assessments, instrument=instrument, rules=rules)
     roles = roles[roles["role"].isin(["baseline", "treatment", "endpoint"])]
@@ -1139,7 +1139,7 @@ def _finish_notes(notes, name, methods, levels, adjust, n_missing, n_analysed) -
     better = None
     if name:
         try:
-            from .instruments import get as _get
+            from ..instruments import get as _get
 
             better = _get(name).better_is
         except Exception:  # unknown instrument: no direction note

@@ -458,7 +458,9 @@ def test_mixed_vectorized_equals_statsmodels(weekly_data, time, covariates, monk
     mod = sys.modules["iop_outcomes._sensitivity.api"]
     kw = dict(methods=("mixed",), time=time, covariates=covariates)
     new = iop.missing_data_sensitivity(weekly_data, **kw).table
-    monkeypatch.setattr(mod, "_mixed", functools.partial(mod._mixed, engine="statsmodels"))
+    monkeypatch.setattr(
+        mod, "mixed_change", functools.partial(mod.mixed_change, engine="statsmodels")
+    )
     old = iop.missing_data_sensitivity(weekly_data, **kw).table
     assert len(new) == len(old) == 2
     np.testing.assert_allclose(new["estimate"], old["estimate"], rtol=0, atol=1e-6)

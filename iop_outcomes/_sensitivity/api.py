@@ -26,16 +26,12 @@ episodes and (2) the difference in mean change between each ``group`` level and 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._results import TableResult, format_table
-from .._stats import ols, z_crit
 from .._validation import (
     Interval,
     Options,
@@ -43,515 +39,16 @@ from .._validation import (
     select_instrument,
     validate_params,
 )
-from ..exceptions import ConfigError, ConvergenceWarning, DataError
+from ..exceptions import ConfigError, DataError
 from ..io import LoadResult
+from .estimates import Design, estimates, nused_all
+from .mi import run_mi
+from .mixed import mixed_change
+from .result import ASSUMPTIONS, LABELS, METHODS, SensitivityResult
 
-__all__ = ["missing_data_sensitivity", "rubin_pool", "SensitivityResult", "ASSUMPTIONS"]
-
-METHODS = ("completers", "locf", "bocf", "mi", "mixed")
-
-#: Plain-words assumption of each method (printed with every result).
-ASSUMPTIONS = {
-    "completers": "assumes those lost are like those retained (missing completely at random, MCAR)",
-    "locf": "assumes no change after the last score — biased when people drop out while "
-    "still improving or worsening",
-    "bocf": "assumes lost patients returned to baseline (conservative: no change for anyone lost)",
-    "mi": "assumes missing at random (MAR) given the variables in the imputation model",
-    "mixed": "valid under missing at random (MAR); uses all observed weekly scores",
-}
-
-_LABELS = {
-    "completers": "Completers only",
-    "locf": "LOCF",
-    "bocf": "BOCF",
-    "mi": "Multiple imputation",
-    "mixed": "Mixed model",
-}
+__all__ = ["missing_data_sensitivity"]
 
 _WEEKLY_METHODS = ("locf", "mixed")
-
-
-# --------------------------------------------------------------------------------------
-# Rubin's rules
-# --------------------------------------------------------------------------------------
-def rubin_pool(estimates, variances, *, dfcom=np.inf, ci_level: float = 0.95) -> pd.DataFrame:
-    """Pool completed-data estimates with Rubin's rules (Barnard–Rubin degrees of freedom).
-
-    Parameters
-    ----------
-    estimates, variances : array-like, shape (m,) or (m, k)
-        Completed-data estimates :math:`\\hat Q_\\ell` and their squared standard errors
-        :math:`U_\\ell` from each of the ``m`` imputed data sets (columns = parameters).
-    dfcom : float or array-like, default inf
-        Complete-data degrees of freedom (``n − p`` for a regression with ``p`` coefficients;
-        ``n − 1`` for a mean). ``inf`` gives Rubin's (1987) large-sample df.
-    ci_level : float
-        Confidence level of the t interval.
-
-    Returns
-    -------
-    DataFrame
-        One row per parameter: ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``,
-        ``statistic`` (t for H0: Q = 0), ``pvalue``, ``ubar``, ``b``, ``t``, ``riv``,
-        ``lambda``, ``fmi``, ``m``.
-
-    Notes
-    -----
-    .. math::
-        \\bar Q = \\frac1m\\sum_\\ell \\hat Q_\\ell,\\quad
-        \\bar U = \\frac1m\\sum_\\ell U_\\ell,\\quad
-        B = \\frac1{m-1}\\sum_\\ell(\\hat Q_\\ell-\\bar Q)^2,\\quad
-        T = \\bar U + (1 + 1/m)B
-
-    with :math:`r = (1+1/m)B/\\bar U` (relative increase in variance),
-    :math:`\\lambda = (1+1/m)B/T`, :math:`\\nu_{old} = (m-1)/\\lambda^2`,
-    :math:`\\nu_{obs} = \\frac{\\nu_{com}+1}{\\nu_{com}+3}\\nu_{com}(1-\\lambda)` and
-    :math:`\\nu = \\nu_{old}\\nu_{obs}/(\\nu_{old}+\\nu_{obs})` (Barnard & Rubin 1999;
-    :math:`\\nu = \\nu_{old}` when :math:`\\nu_{com} = \\infty`). As R ``mice::pool``,
-    :math:`\\lambda` is floored at 1e-4 in the df formula, and the fraction of missing
-    information is :math:`\\gamma = (r + 2/(\\nu+3))/(r+1)`. Interval:
-    :math:`\\bar Q \\pm t_{\\nu}\\sqrt{T}`.
-
-    References
-    ----------
-    Rubin DB (1987). *Multiple Imputation for Nonresponse in Surveys*. Wiley, pp. 76–77.
-    Barnard J, Rubin DB (1999). Small-sample degrees of freedom with multiple imputation.
-    *Biometrika* 86:948–955. van Buuren S (2018). *Flexible Imputation of Missing Data*, 2nd
-    ed., §2.3–2.4. Verified against ``mice::pool`` and ``mice::pool.scalar`` (mice 3.15.0).
-
-    Examples
-    --------
-    >>> r = rubin_pool([-5.10, -4.85, -5.32, -4.97, -5.21],
-    ...                [0.090, 0.084, 0.095, 0.088, 0.091], dfcom=199)
-    >>> round(float(r.estimate[0]), 3), round(float(r.t[0]), 5), round(float(r.df[0]), 3)
-    (-5.09, 0.13142, 30.525)
-    """
-    q = np.asarray(estimates, dtype=float)
-    u = np.asarray(variances, dtype=float)
-    if q.ndim == 1:
-        q = q[:, None]
-        u = u[:, None]
-    if q.shape != u.shape:
-        raise ConfigError(
-            "The 'variances' parameter of rubin_pool must have the shape of 'estimates'. "
-            f"Got {u.shape} and {q.shape} instead."
-        )
-    m = q.shape[0]
-    if m < 2:
-        raise ConfigError(f"rubin_pool needs at least 2 imputations. Got m={m} instead.")
-    dfcom = np.broadcast_to(np.asarray(dfcom, dtype=float), (q.shape[1],))
-    qbar = q.mean(axis=0)
-    ubar = u.mean(axis=0)
-    b = q.var(axis=0, ddof=1)
-    t = ubar + (1 + 1 / m) * b
-    with np.errstate(divide="ignore", invalid="ignore"):
-        riv = (1 + 1 / m) * b / ubar
-        lam = (1 + 1 / m) * b / t
-        lam_df = np.maximum(lam, 1e-4)
-        dfold = (m - 1) / lam_df**2
-        dfobs = (dfcom + 1) / (dfcom + 3) * dfcom * (1 - lam_df)
-        df = np.where(np.isfinite(dfcom), dfold * dfobs / (dfold + dfobs), dfold)
-        fmi = (riv + 2 / (df + 3)) / (riv + 1)
-        se = np.sqrt(t)
-        crit = stats.t.ppf(0.5 + ci_level / 2, df)
-        stat = qbar / se
-        p = 2 * stats.t.sf(np.abs(stat), df)
-    return pd.DataFrame(
-        {
-            "estimate": qbar,
-            "se": se,
-            "ci_low": qbar - crit * se,
-            "ci_high": qbar + crit * se,
-            "df": df,
-            "statistic": stat,
-            "pvalue": p,
-            "ubar": ubar,
-            "b": b,
-            "t": t,
-            "riv": riv,
-            "lambda": lam,
-            "fmi": fmi,
-            "m": m,
-        }
-    )
-
-
-# --------------------------------------------------------------------------------------
-# Complete-data estimators (vectorized)
-# --------------------------------------------------------------------------------------
-def _mean_se(y: np.ndarray):
-    n = y.size
-    if n < 2:
-        return np.nan, np.nan, n - 1
-    return float(y.mean()), float(y.std(ddof=1) / np.sqrt(n)), n - 1
-
-
-@dataclass
-class _Design:
-    """The analysis set: one row per episode, arrays aligned."""
-
-    baseline: np.ndarray  # (n,)
-    endpoint: np.ndarray  # (n,) NaN when no discharge score
-    last: np.ndarray | None  # last in-treatment score (LOCF), NaN -> baseline
-    group: np.ndarray  # (n,) int codes, -1 = not in a compared level / missing
-    levels: list  # group labels; levels[0] is the reference
-    cov: np.ndarray  # (n, c) covariate design (dummies), centred
-    cov_names: list
-    weekly: np.ndarray | None  # (n, W-1) intermediate weekly scores on the grid
-    episode_id: np.ndarray
-
-
-def _group_dummies(group: np.ndarray, n_levels: int) -> np.ndarray:
-    return (group[:, None] == np.arange(1, n_levels)[None, :]).astype(float)
-
-
-def _estimates(
-    change: np.ndarray, d: _Design, adjust: bool, baseline: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Complete-data estimates for a vector of changes (NaN rows are dropped).
-
-    Returns (estimates, variances, dfcom, n_used) over the parameters
-    [mean change, diff level 1 vs ref, diff level 2 vs ref, ...].
-    """
-    base = d.baseline if baseline is None else baseline
-    ok = ~np.isnan(change)
-    est, var, dfc, nused = [], [], [], []
-    mu, se, df = _mean_se(change[ok])
-    est.append(mu)
-    var.append(se**2)
-    dfc.append(df)
-    nused.append(int(ok.sum()))
-    k = len(d.levels)
-    if k >= 2:
-        ing = ok & (d.group >= 0)
-        y = change[ing]
-        X = [np.ones(y.size), *_group_dummies(d.group[ing], k).T]
-        if adjust:
-            X.append(base[ing] - base[ing].mean())
-            X.extend(d.cov[ing].T)
-        X = np.column_stack(X)
-        counts = np.bincount(d.group[ing], minlength=k)
-        if (counts < 1).any() or y.size <= X.shape[1]:
-            b = np.full(k - 1, np.nan)
-            v = np.full(k - 1, np.nan)
-            dfr = y.size - X.shape[1]
-        else:
-            try:
-                beta, cov, dfr, _ = ols(y, X)
-                b, v = beta[1:k], np.diag(cov)[1:k]
-            except np.linalg.LinAlgError:
-                b = v = np.full(k - 1, np.nan)
-                dfr = y.size - X.shape[1]
-        est.extend(b)
-        var.extend(v)
-        dfc.extend([dfr] * (k - 1))
-        nused.extend([int(ing.sum())] * (k - 1))
-    return np.array(est), np.array(var), np.array(dfc, dtype=float), np.array(nused)
-
-
-# --------------------------------------------------------------------------------------
-# Multiple imputation by chained equations (Bayesian linear regression, "norm")
-# --------------------------------------------------------------------------------------
-def _norm_draw(y, X, rng, ridge=1e-5):
-    """One posterior draw (beta*, sigma*) of a normal linear regression.
-
-    Algorithm 3.1 of van Buuren (2018) / ``mice.impute.norm``: sigma*^2 = SSR / chi2(n - q),
-    beta* = beta_hat + sigma* L z with L L' = (X'X + ridge·diag(X'X))^-1.
-    """
-    n, q = X.shape
-    xtx = X.T @ X
-    xtx = xtx + np.diag(np.diag(xtx)) * ridge
-    beta = np.linalg.solve(xtx, X.T @ y)
-    resid = y - X @ beta
-    df = max(n - q, 1)
-    sigma = np.sqrt(float(resid @ resid) / rng.chisquare(df))
-    v = np.linalg.inv(xtx)
-    v = (v + v.T) / 2
-    chol = np.linalg.cholesky(v)
-    beta_star = beta + sigma * (chol @ rng.standard_normal(q))
-    return beta_star, sigma
-
-
-def _mice_impute(
-    Y: np.ndarray, predictors: np.ndarray, n_iter: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Impute the NaNs of ``Y`` (n × p outcome columns, ordered by time) by chained equations.
-
-    ``predictors`` (n × c) are complete. Initialisation is a monotone pass (column j on the
-    complete predictors and columns < j); then ``n_iter`` sweeps of full conditionals
-    (column j on everything else). When the missingness is monotone in column order the
-    initial pass is already a proper draw and no sweeps are run.
-    """
-    Y = Y.copy()
-    miss = np.isnan(Y)
-    p = Y.shape[1]
-    n = Y.shape[0]
-    ones = np.ones((n, 1))
-    todo = [j for j in range(p) if miss[:, j].any()]
-    for j in todo:  # monotone initial pass
-        X = np.hstack([ones, predictors, Y[:, :j]])
-        obs = ~miss[:, j]
-        beta, sigma = _norm_draw(Y[obs, j], X[obs], rng)
-        mis = miss[:, j]
-        Y[mis, j] = X[mis] @ beta + sigma * rng.standard_normal(int(mis.sum()))
-    monotone = bool((np.diff(miss.astype(np.int8), axis=1) >= 0).all())
-    if monotone:
-        return Y
-    for _ in range(n_iter):
-        for j in todo:
-            others = np.delete(Y, j, axis=1)
-            X = np.hstack([ones, predictors, others])
-            obs = ~miss[:, j]
-            beta, sigma = _norm_draw(Y[obs, j], X[obs], rng)
-            mis = miss[:, j]
-            Y[mis, j] = X[mis] @ beta + sigma * rng.standard_normal(int(mis.sum()))
-    return Y
-
-
-# --------------------------------------------------------------------------------------
-# Mixed model
-# --------------------------------------------------------------------------------------
-def _time_basis(t: np.ndarray, W: float, time: str):
-    """Fixed-effect time basis f(t) with f(0) = 0, and its value at the endpoint week W."""
-    if time == "categorical":
-        wk = np.round(t).astype(np.int64)
-        weeks = [w for w in range(1, int(W) + 1) if (wk == w).any()]
-        if int(W) not in weeks:
-            raise DataError(
-                f"The mixed model (time='categorical') needs scores in endpoint week {W:g}; none "
-                "were found. Pass endpoint_week= or time='quadratic'."
-            )
-        F = np.column_stack([(wk == w).astype(float) for w in weeks])
-        at_w = np.array([float(w == int(W)) for w in weeks])
-        return F, at_w, [f"week{w}" for w in weeks]
-    powers = (1, 2) if time == "quadratic" else (1,)
-    F = np.column_stack([t**k for k in powers])
-    return F, np.array([float(W) ** k for k in powers]), [f"t^{k}" for k in powers]
-
-
-def _fit_reml_statsmodels(y, X, t, idx):
-    """REML by statsmodels ``MixedLM`` (random intercept and slope in t per episode).
-
-    The fitter used before issue 12, kept only to check the vectorized fitter against an
-    independent implementation (``_mixed(..., engine="statsmodels")``; it loops over episodes
-    in Python, ~4 ms each). L-BFGS, then BFGS (gradient tolerance 1e-8) started from its
-    solution; the higher REML likelihood wins; Powell as the last resort. Returns (β̂, D, σ̂², problem or "").
-    """
-    import statsmodels.api as sm
-
-    model = sm.MixedLM(y, X, groups=idx, exog_re=np.column_stack([np.ones_like(t), t]))
-    fits, msgs = [], []
-    start = None
-    for method in ("lbfgs", "bfgs"):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                kw = {"start_params": start} if start is not None else {}
-                if method == "bfgs":  # tight, to check the vectorized fit to ~1e-7
-                    kw["gtol"] = 1e-8
-                f = model.fit(reml=True, method=[method], **kw)
-            except (np.linalg.LinAlgError, ValueError) as e:  # pragma: no cover - rare
-                msgs.append(f"{method}: {e}")
-                continue
-        bad = [str(w.message) for w in caught if "onverg" in str(w.message)]
-        if f.converged and not bad and np.isfinite(f.llf):
-            fits.append(f)
-        else:
-            msgs.extend(bad or [f"{method}: not converged"])
-        start = f.params_object
-    problem = ""
-    if fits:
-        f = max(fits, key=lambda f: f.llf)
-    else:  # pragma: no cover - rare
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            f = model.fit(reml=True, method=["powell"])
-        problem = "the REML fit did not converge (" + "; ".join(msgs)[:200] + ")"
-    return np.asarray(f.fe_params), np.asarray(f.cov_re, float), float(f.scale), problem
-
-
-def _mixed(
-    long: pd.DataFrame,
-    d: _Design,
-    endpoint_week: float,
-    adjust: bool,
-    ci_level: float,
-    time: str,
-    engine: str = "vectorized",
-):
-    """Linear mixed model of weekly scores; model-based mean change from week 0 to W.
-
-    Rows: in-treatment scores with week ≤ W + 0.5. Fixed effects: time basis f(t) (week
-    dummies for ``time='categorical'``, else t, t²), group dummies and group × f(t), centred
-    covariates and covariates × f(t); random intercept and slope in t per episode (REML,
-    profiled over the relative covariance factor and vectorized over episodes, as the
-    trajectories fitter: lme4's formulation, Bates et al. 2015). With f(0) = 0 the change 0 → W for group g is
-    ``Σ_k f_k(W)·(β_k + β_{g,k} + Σ_c x̄_{g,c} β_{c,k})``, x̄_{g,c} being group g's mean of the
-    centred covariate c, so the estimand is the group's own mean change, as in the other
-    methods. The overall change weights the groups by their share of episodes. With
-    ``adjust=True`` the group difference is taken at the overall covariate means.
-    """
-    k = len(d.levels)
-    long = long[long["_t"] <= endpoint_week + 0.5]
-    if k >= 2:
-        long = long[d.group[long["_row"].to_numpy()] >= 0]
-    long = long.sort_values(["_row", "_t"], kind="stable")
-    idx = long["_row"].to_numpy()
-    t = long["_t"].to_numpy(dtype=float)
-    y = long["_y"].to_numpy(dtype=float)
-    g = d.group[idx]
-    F, at_w, fnames = _time_basis(t, endpoint_week, time)
-    nb = F.shape[1]
-    cols, names = [np.ones_like(t)], ["Intercept"]
-    cols.extend(F.T)
-    names.extend(fnames)
-    for j in range(1, k):
-        gj = (g == j).astype(float)
-        cols.append(gj)
-        names.append(f"g{j}")
-        cols.extend((gj[:, None] * F).T)
-        names.extend(f"g{j}:{f}" for f in fnames)
-    c = d.cov[idx]
-    for j in range(c.shape[1]):
-        cols.append(c[:, j])
-        names.append(f"c{j}")
-        cols.extend((c[:, j][:, None] * F).T)
-        names.extend(f"c{j}:{f}" for f in fnames)
-    X = np.column_stack(cols)
-    # profiled REML over the relative covariance factor, vectorized over episodes (the
-    # trajectories fitter; lme4's formulation), with its fallback chain slope -> uncorrelated
-    # -> intercept. The fixed-effects covariance is (X'V⁻¹X)⁻¹ = σ²(X'H⁻¹X)⁻¹ at the REML
-    # estimates, as lme4's vcov() (Laird & Ware 1982; Bates et al. 2015), from the
-    # fit's own per-episode sums: no numerical Hessian. engine="statsmodels" (MixedLM, which
-    # loops over episodes in Python) is kept to check the two against each other.
-    from .._trajectories.mixed import fit_vectorized, gls_cov
-
-    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-    if engine == "statsmodels":
-        beta, D, scale, problem = _fit_reml_statsmodels(y, X, t, idx)
-        if problem:  # pragma: no cover - rare
-            warnings.warn(
-                f"Mixed model (missing-data sensitivity): {problem}; its rows may be unreliable.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        Z = np.column_stack([np.ones_like(t), t])
-        vcov = gls_cov(X, Z, starts, D, scale)
-    else:
-        fit, structure, _opt, _history = fit_vectorized(
-            pd.DataFrame({"week": t}), y, X, "slope", starts
-        )
-        if structure != "slope":
-            warnings.warn(
-                "Mixed model (missing-data sensitivity): the random intercept-and-slope model "
-                f"did not converge; fitted with random={structure!r} instead.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        beta = np.asarray(fit["beta"])
-        vcov = np.asarray(fit["vcov"])
-    pos = {nm: i for i, nm in enumerate(names)}
-
-    used = np.zeros(d.baseline.size, bool)
-    used[np.unique(idx)] = True
-
-    def change_vec(gweights: np.ndarray, cmeans: np.ndarray) -> np.ndarray:
-        L = np.zeros(beta.size)
-        for b in range(nb):
-            L[pos[fnames[b]]] = at_w[b]
-            for j in range(1, k):
-                L[pos[f"g{j}:{fnames[b]}"]] = gweights[j] * at_w[b]
-            for j in range(c.shape[1]):
-                L[pos[f"c{j}:{fnames[b]}"]] = cmeans[j] * at_w[b]
-        return L
-
-    def cmean(sel):
-        return d.cov[sel].mean(axis=0) if c.shape[1] else np.zeros(0)
-
-    ing = used & (d.group >= 0)
-    share = np.bincount(d.group[ing], minlength=k) / max(ing.sum(), 1) if k >= 2 else None
-    Ls = [change_vec(share if k >= 2 else np.zeros(1), cmean(used))]
-    nused = [int(used.sum())]
-    for j in range(1, k):
-        e_j, e_0 = np.eye(k)[j], np.eye(k)[0]
-        if adjust:
-            cm_g = cm_r = cmean(used)
-        else:
-            cm_g, cm_r = cmean(used & (d.group == j)), cmean(used & (d.group == 0))
-        Ls.append(change_vec(e_j, cm_g) - change_vec(e_0, cm_r))
-        nused.append(int((used & ((d.group == j) | (d.group == 0))).sum()))
-    L = np.vstack(Ls)
-    est = L @ beta
-    se = np.sqrt(np.einsum("ij,jk,ik->i", L, vcov, L))
-    z = z_crit(ci_level)
-    return est, se, est - z * se, est + z * se, np.array(nused)
-
-
-# --------------------------------------------------------------------------------------
-# Result
-# --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SensitivityResult(TableResult):
-    """Side-by-side estimates under each missing-data method.
-
-    ``table`` has one row per estimand × method with ``estimand``, ``contrast``, ``method``,
-    ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``ci_level``, ``df``, ``n_used``,
-    ``n_missing`` (episodes whose discharge score was missing), ``fmi`` (MI only) and
-    ``assumption``. ``imputations`` holds the completed-data estimates of every imputation.
-    """
-
-    imputations: pd.DataFrame | None = None
-    roles: dict = field(
-        default_factory=lambda: {
-            "n_used": "count",
-            "n_missing": "count",
-            "estimate": "statistic of n_used",
-            "ci_low": "statistic of n_used",
-            "ci_high": "statistic of n_used",
-        },
-        repr=False,
-    )
-
-    def summary(self) -> str:
-        shown = self.table.drop(
-            columns=["assumption", "ci_level", "n_missing", "n_excluded"], errors="ignore"
-        )
-        if "fmi" in shown and shown["fmi"].isna().all():
-            shown = shown.drop(columns="fmi")
-        parts = [self.title] if self.title else []
-        for (est, con), block in shown.groupby(["estimand", "contrast"], sort=False):
-            label = est if not con else f"{est}: {con}"
-            parts.append("")
-            parts.append(label)
-            body = block.drop(columns=["estimand", "contrast"]).reset_index(drop=True)
-            body["method"] = body["method"].map(lambda m: _LABELS.get(m, m))
-            parts.append(format_table(body, self.digits).to_string(index=False))
-        parts.append("")
-        parts.append("Assumptions:")
-        for m in dict.fromkeys(self.table["method"]):
-            parts.append(f"  {_LABELS.get(m, m)}: {ASSUMPTIONS.get(m, '')}")
-        parts.extend(self._footer())
-        return "\n".join(parts)
-
-    def plot(self, *, estimand: str | None = None, ax=None):
-        """Forest plot (:func:`iop_outcomes.plots.sensitivity.plot_sensitivity`)."""
-        from ..plots.sensitivity import plot_sensitivity
-
-        return plot_sensitivity(self, estimand=estimand, ax=ax)
-
-    def _repr_html_(self) -> str:
-        import html
-
-        shown = self.table.drop(columns=["assumption"], errors="ignore")
-        body = format_table(shown, self.digits).to_html(index=False, border=0)
-        head = f"<p><strong>{html.escape(self.title)}</strong></p>" if self.title else ""
-        ass = "".join(
-            f"<br><small>{html.escape(_LABELS.get(m, m))}: {html.escape(ASSUMPTIONS[m])}</small>"
-            for m in dict.fromkeys(self.table["method"])
-            if m in ASSUMPTIONS
-        )
-        foot = "".join(f"<br><small>{html.escape(s)}</small>" for s in self._footer())
-        return f"<div>{head}{body}<small>Assumptions:</small>{ass}{foot}</div>"
 
 
 # --------------------------------------------------------------------------------------
@@ -755,7 +252,7 @@ def missing_data_sensitivity(
         long, last, weekly, W = _weekly_scores(
             long, ep, name, rules, voided, W, 2 + len(levels) + cov.shape[1], notes
         )
-    d = _Design(
+    d = Design(
         baseline=baseline,
         endpoint=endpoint,
         last=last,
@@ -776,14 +273,14 @@ def missing_data_sensitivity(
     rows, imputations = [], None
     for method in methods:
         if method == "mi":
-            pooled, imputations, mi_note = _run_mi(
+            pooled, imputations, mi_note = run_mi(
                 d, adjust, n_imputations, n_iterations, seed, progress
             )
             notes.append(mi_note)
             est = [pooled[c].to_numpy() for c in ("estimate", "se", "ci_low", "ci_high", "df")]
-            rows += _rows(method, *est, _nused_all(d), d, common, fmi=pooled["fmi"].to_numpy())
+            rows += _rows(method, *est, nused_all(d), d, common, fmi=pooled["fmi"].to_numpy())
         elif method == "mixed":
-            est, se, lo, hi, nused = _mixed(long, d, W, adjust, ci_level, time)
+            est, se, lo, hi, nused = mixed_change(long, d, W, adjust, ci_level, time)
             rows += _rows(method, est, se, lo, hi, np.full(len(est), np.inf), nused, d, common)
         else:
             rows += _t_rows(method, _filled_change(method, d), d, adjust, common)
@@ -803,7 +300,7 @@ def missing_data_sensitivity(
     return SensitivityResult(
         table=table,
         title=title,
-        method="missing-data sensitivity: " + ", ".join(_LABELS[m] for m in methods),
+        method="missing-data sensitivity: " + ", ".join(LABELS[m] for m in methods),
         params=params,
         notes=tuple(notes),
         imputations=imputations,
@@ -1078,7 +575,7 @@ def _weekly_scores(long, ep, name, rules, voided, W, min_obs: int, notes: list) 
     return wk, last, weekly[:, okw], W
 
 
-def _filled_change(method: str, d: _Design) -> np.ndarray:
+def _filled_change(method: str, d: Design) -> np.ndarray:
     """Change per episode under completers (NaN if missing), BOCF or LOCF."""
     if method == "completers":
         return d.endpoint - d.baseline
@@ -1088,7 +585,7 @@ def _filled_change(method: str, d: _Design) -> np.ndarray:
     return np.where(np.isnan(d.endpoint), carried, d.endpoint) - d.baseline
 
 
-def _rows(method, est, se, lo, hi, df, nused, d: _Design, common: dict, fmi=None) -> list:
+def _rows(method, est, se, lo, hi, df, nused, d: Design, common: dict, fmi=None) -> list:
     """Table rows of one method: the mean change, then each difference vs the reference."""
     contrasts = [f"{lv} − {d.levels[0]}" for lv in d.levels[1:]]
     return [
@@ -1112,9 +609,9 @@ def _rows(method, est, se, lo, hi, df, nused, d: _Design, common: dict, fmi=None
     ]
 
 
-def _t_rows(method, change, d: _Design, adjust: bool, common: dict) -> list:
+def _t_rows(method, change, d: Design, adjust: bool, common: dict) -> list:
     """Rows of a complete-data method: estimates with t intervals on their own df."""
-    est, var, dfc, nused = _estimates(change, d, adjust)
+    est, var, dfc, nused = estimates(change, d, adjust)
     se = np.sqrt(var)
     with np.errstate(invalid="ignore"):
         crit = stats.t.ppf(0.5 + common["ci_level"] / 2, np.where(dfc > 0, dfc, np.nan))
@@ -1159,63 +656,3 @@ def _finish_notes(notes, name, methods, levels, adjust, n_missing, n_analysed) -
         "Mixed-model intervals are Wald (normal)."
     )
     return {"instrument": name}
-
-
-def _nused_all(d: _Design) -> np.ndarray:
-    k = len(d.levels)
-    return np.array([d.baseline.size] + [int((d.group >= 0).sum())] * max(k - 1, 0))
-
-
-def _run_mi(d: _Design, adjust, n_imputations, n_iterations, seed, progress):
-    from tqdm.auto import tqdm
-
-    k = len(d.levels)
-    preds = [d.cov]
-    if k >= 2:
-        # episodes without a group level get their own indicator column
-        gd = _group_dummies(d.group, k)
-        if (d.group < 0).any():
-            gd = np.column_stack([gd, (d.group < 0).astype(float)])
-        preds.insert(0, gd)
-    P = np.column_stack(preds) if preds else np.zeros((d.baseline.size, 0))
-    weekly = d.weekly if d.weekly is not None else np.zeros((d.baseline.size, 0))
-    Y = np.column_stack([d.baseline, weekly, d.endpoint])
-    ss = seed if isinstance(seed, np.random.SeedSequence) else None
-    if isinstance(seed, np.random.Generator):
-        ss = np.random.SeedSequence(int(seed.integers(2**63)))
-    elif ss is None:
-        ss = np.random.SeedSequence(seed)
-    children = ss.spawn(n_imputations)
-    ests, vars_, dfc = [], [], None
-    for i in tqdm(
-        range(n_imputations),
-        desc="Multiple imputation",
-        unit="imp",
-        disable=(None if progress is None else not progress),
-    ):
-        rng = np.random.default_rng(children[i])
-        Yc = _mice_impute(Y, P, n_iterations, rng)
-        e, v, dfc, _ = _estimates(Yc[:, -1] - Yc[:, 0], d, adjust, baseline=Yc[:, 0])
-        ests.append(e)
-        vars_.append(v)
-    ests, vars_ = np.vstack(ests), np.vstack(vars_)
-    pooled = rubin_pool(ests, vars_, dfcom=dfc)
-    names = ["mean change"] + [f"difference: {lv} − {d.levels[0]}" for lv in d.levels[1:]]
-    imp = pd.DataFrame(
-        {
-            "imputation": np.repeat(np.arange(1, n_imputations + 1), len(names)),
-            "parameter": np.tile(names, n_imputations),
-            "estimate": ests.ravel(),
-            "variance": vars_.ravel(),
-        }
-    )
-    inputs = ["baseline", f"{weekly.shape[1]} weekly scores", "discharge score"]
-    if k >= 2:
-        inputs.append("group")
-    if d.cov_names:
-        inputs.append("covariates (" + ", ".join(d.cov_names) + ")")
-    note = (
-        f"MI: {n_imputations} imputations by chained equations (Bayesian linear regression "
-        f"draws) on {', '.join(inputs)}; Rubin's rules with Barnard–Rubin df."
-    )
-    return pooled, imp, note

@@ -549,7 +549,7 @@ def _fitted_rows(df: pd.DataFrame, has_group: bool) -> pd.DataFrame:
             "episode_id": df["ep"].to_numpy(),
             "week": df["week"].to_numpy(float),
             "total": df["y"].to_numpy(float),
-            "group": df["grp"].astype(str).to_numpy() if has_group else "all",
+            "group": pd.Categorical(df["grp"]) if has_group else "all",
         }
     )
 

@@ -17,11 +17,11 @@ Times, in fresh worker processes, on the same synthetic cohort per size
 ``main``; once this work is merged, pass ``--old-ref 3e22ae6``, the last main commit with the
 Nelder-Mead fitter), "new" the working tree this script lives in; for each size the old and new workers run one after
 the other in the same run. Each worker counts the profiled-deviance evaluations (calls of
-``_trajectories.mixed._reml_profile``, before issue 13 ``trajectories._reml_profile``), the
-wall and CPU time of each call (after a warm-up fit on 200 episodes, so imports are not
-timed) and the peak resident memory added by the call (``ru_maxrss`` before/after). The
-parent prints the old/new ratios, the largest differences between old and new estimates, and
-the scaling exponent b of wall time ~ n^b (least squares on log-log over the sizes). Results are recorded in bench/RESULTS.md ("Model fits").
+``_reml_profile`` of the fitter), the wall and CPU time of each call (after a warm-up fit on
+200 episodes, so imports are not timed) and the peak resident memory added by the call
+(``ru_maxrss`` before/after). The parent prints the old/new ratios, the largest differences
+between old and new estimates, and the scaling exponent b of wall time ~ n^b (least squares
+on log-log over the sizes). Results are recorded in bench/RESULTS.md ("Model fits").
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ _WEEKLY_METHODS = ("locf", "mixed")
     renamed={"data": "assessments"},
 )
 def missing_data_sensitivity(
-    assessments,
+    assessments: pd.DataFrame | LoadResult,
     *,
     episodes: pd.DataFrame | None = None,
     instrument: str | None = None,

@@ -8,16 +8,16 @@ Usage::
 Times, in fresh worker processes, on the same synthetic cohort per size
 (``iop.synth.generate(n_episodes=n, seed=4)`` loaded by ``iop.load``, cached as Parquet):
 
-* ``trajectories(data)`` (linear time) and ``trajectories(data, time="categorical")``: the
+* ``trajectories(data, instrument="PHQ-9")`` (linear time) and ``time="categorical"``: the
   vectorized profiled-REML mixed model;
-* ``missing_data_sensitivity(data, methods=("mixed",))``: the sensitivity section's mixed
+* ``missing_data_sensitivity(data, instrument="PHQ-9", methods=("mixed",))``: the mixed
   model (categorical time, random intercept and slope).
 
 "old" is the package exported by ``git archive <old-ref>`` (the code before this work: default
 ``main``; once this work is merged, pass ``--old-ref 3e22ae6``, the last main commit with the
 Nelder-Mead fitter), "new" the working tree this script lives in; for each size the old and new workers run one after
 the other in the same run. Each worker counts the profiled-deviance evaluations (calls of
-``trajectories._reml_profile``), the wall and CPU time of each call (after a warm-up fit on
+``_reml_profile`` of the fitter), the wall and CPU time of each call (after a warm-up fit on
 200 episodes, so imports are not timed) and the peak resident memory added by the call
 (``ru_maxrss`` before/after). The parent prints the old/new ratios, the largest differences
 between old and new estimates, and the scaling exponent b of wall time ~ n^b (least squares
@@ -69,7 +69,10 @@ def worker(path: str, calls: list[str]) -> None:
 
     import iop_outcomes as iop
 
-    mod = importlib.import_module("iop_outcomes.trajectories")
+    try:  # the REML fitter's module (issue 13); before: iop_outcomes.trajectories
+        mod = importlib.import_module("iop_outcomes._trajectories.mixed")
+    except ModuleNotFoundError:
+        mod = importlib.import_module("iop_outcomes.trajectories")
     count = {"n": 0}
     orig = mod._reml_profile
 
@@ -82,9 +85,13 @@ def worker(path: str, calls: list[str]) -> None:
     eps = d["episode_id"].drop_duplicates().iloc[:200]
     small = d[d["episode_id"].isin(eps)]
     run = {
-        "trajectories linear": lambda x: iop.trajectories(x),
-        "trajectories categorical": lambda x: iop.trajectories(x, time="categorical"),
-        "sensitivity mixed": lambda x: iop.missing_data_sensitivity(x, methods=("mixed",)),
+        "trajectories linear": lambda x: iop.trajectories(x, instrument="PHQ-9"),
+        "trajectories categorical": lambda x: iop.trajectories(
+            x, instrument="PHQ-9", time="categorical"
+        ),
+        "sensitivity mixed": lambda x: iop.missing_data_sensitivity(
+            x, instrument="PHQ-9", methods=("mixed",)
+        ),
     }
     out = {}
     with warnings.catch_warnings():

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from iop_outcomes.trajectories import early_change, trajectories
+from iop_outcomes import early_change, trajectories
 
 
 def make(n: int, seed: int = 1) -> pd.DataFrame:

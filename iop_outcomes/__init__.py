@@ -57,14 +57,14 @@ _LAZY: dict[str, str] = {
     "pool_sites": "compare",
     "dose_response": "compare",
     # trajectories
-    "trajectories": "trajectories",
-    "early_change": "trajectories",
+    "trajectories": "_trajectories",
+    "early_change": "_trajectories",
     # retention and missing data
     "retention": "_retention",
     "dropout_survival": "_retention",
     "attrition": "_retention",
     "durability": "_retention",
-    "missing_data_sensitivity": "sensitivity",
+    "missing_data_sensitivity": "_sensitivity",
     # monitoring: providers compared fairly, programs over time
     "funnel": "funnel",
     "over_time": "over_time",

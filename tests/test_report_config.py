@@ -148,7 +148,7 @@ def test_missing_data_sensitivity_in_the_report_follows_the_study_rules(tmp_path
     import warnings
 
     import iop_outcomes as iop
-    from iop_outcomes import sensitivity
+    from iop_outcomes import _sensitivity as sensitivity
     from iop_outcomes.report.sections import sensitivity as section
 
     seen = []

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 import iop_outcomes as iop
+from iop_outcomes._sensitivity import ASSUMPTIONS, rubin_pool
 from iop_outcomes.exceptions import ConfigError, DataError
-from iop_outcomes.sensitivity import ASSUMPTIONS, rubin_pool
 
 REF = Path(__file__).parent / "reference" / "sensitivity"
 
@@ -296,11 +296,11 @@ def test_input_errors(tiny, small_assessments):
         iop.missing_data_sensitivity(tiny, methods=("completers",), reference="hybrid")
     with pytest.raises(DataError, match=r"\['locf'\] need the weekly"):
         iop.missing_data_sensitivity(tiny, methods=("completers", "locf"))
-    with pytest.raises(DataError, match="lacks column"):
+    with pytest.raises(DataError, match=r"needs the column\(s\) \['age'\] in the episode table"):
         iop.missing_data_sensitivity(tiny, methods=("completers",), covariates=("age",))
     with pytest.raises(ConfigError, match="n_imputations"):
         iop.missing_data_sensitivity(tiny, methods=("mi",), n_imputations=1)
-    with pytest.raises(DataError, match="DataFrame"):
+    with pytest.raises(ConfigError, match="must be a pandas DataFrame or an instance of"):
         iop.missing_data_sensitivity([1, 2, 3])
 
 
@@ -455,10 +455,12 @@ def test_mixed_vectorized_equals_statsmodels(weekly_data, time, covariates, monk
     import functools
     import sys
 
-    mod = sys.modules["iop_outcomes.sensitivity"]
+    mod = sys.modules["iop_outcomes._sensitivity.api"]
     kw = dict(methods=("mixed",), time=time, covariates=covariates)
     new = iop.missing_data_sensitivity(weekly_data, **kw).table
-    monkeypatch.setattr(mod, "_mixed", functools.partial(mod._mixed, engine="statsmodels"))
+    monkeypatch.setattr(
+        mod, "mixed_change", functools.partial(mod.mixed_change, engine="statsmodels")
+    )
     old = iop.missing_data_sensitivity(weekly_data, **kw).table
     assert len(new) == len(old) == 2
     np.testing.assert_allclose(new["estimate"], old["estimate"], rtol=0, atol=1e-6)
@@ -549,3 +551,56 @@ def test_label_endpoint_rules(small_assessments):
     same = iop.missing_data_sensitivity(small_assessments, methods=("completers", "locf"))
     assert _row(res, "completers").estimate == pytest.approx(_row(same, "completers").estimate)
     assert _row(res, "locf").estimate == pytest.approx(_row(same, "locf").estimate)
+
+
+# ----------------------------------------------------------------------------------------
+# Issue 13: one vocabulary
+# ----------------------------------------------------------------------------------------
+def test_old_keyword_data_names_assessments(tiny):
+    with pytest.raises(ConfigError, match="no parameter 'data'; it is now called 'assessments'"):
+        iop.missing_data_sensitivity(data=tiny)
+
+
+def test_instrument_rule_on_two_instruments(small_assessments):
+    two = pd.concat(
+        [small_assessments, small_assessments.assign(instrument="GAD-7")], ignore_index=True
+    )
+    kw = dict(methods=("completers", "locf"))
+    with pytest.raises(ConfigError, match=r"holds 2 instruments \('GAD-7', 'PHQ-9'\)"):
+        iop.missing_data_sensitivity(two, **kw)
+    a = iop.missing_data_sensitivity(two, instrument="PHQ-9", **kw)
+    b = iop.missing_data_sensitivity(small_assessments, **kw)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    assert a.title == b.title and a.title.startswith("Missing-data sensitivity: PHQ-9 change")
+    # an episode table of two instruments: the same rule
+    eps = pd.DataFrame(
+        {
+            "episode_id": [1, 2, 3, 1, 2, 3],
+            "instrument": ["PHQ-9"] * 3 + ["GAD-7"] * 3,
+            "baseline": [18, 16, 20, 12, 11, 14],
+            "endpoint": [10, np.nan, 12, 8, 9, np.nan],
+        }
+    )
+    with pytest.raises(ConfigError, match="instrument=None asks for exactly one"):
+        iop.missing_data_sensitivity(eps, group=None, methods=("completers",))
+    one = iop.missing_data_sensitivity(eps, instrument="GAD-7", group=None, methods=("bocf",))
+    assert _row(one, "bocf").estimate == pytest.approx((-4 - 2 + 0) / 3)
+
+
+def test_bad_values_raise_the_template(tiny):
+    for kw, match in [
+        ({"ci_level": "0.9"}, r"'ci_level' parameter of iop.missing_data_sensitivity must be"),
+        ({"completed": "completed"}, "'completed' parameter"),
+        ({"time": "cubic"}, "'time' parameter"),
+        ({"adjust": "yes"}, "'adjust' parameter"),
+        ({"group": 3}, "'group' parameter"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            iop.missing_data_sensitivity(tiny, methods=("completers",), **kw)
+
+
+def test_plot_reads_a_result_only(tiny):
+    from iop_outcomes.plots.sensitivity import plot_sensitivity
+
+    with pytest.raises(ConfigError, match="must be a SensitivityResult"):
+        plot_sensitivity(tiny)

@@ -22,17 +22,13 @@ import pytest
 from tolerance import SUMS
 
 import iop_outcomes as iop
+from iop_outcomes._trajectories import TrajectoryResult, early_change, trajectories
+from iop_outcomes._trajectories.prepare import example_data as _example_data
 from iop_outcomes.exceptions import ConfigError, ConvergenceWarning, DataError
 from iop_outcomes.plots.trajectories import (
     plot_early_change,
     plot_individual_trajectories,
     plot_trajectories,
-)
-from iop_outcomes.trajectories import (
-    TrajectoryResult,
-    _example_data,
-    early_change,
-    trajectories,
 )
 
 REF = Path(__file__).parent / "reference" / "trajectories"
@@ -309,9 +305,12 @@ def test_missing_columns_listed_together(small):
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        ({"time": "cubic"}, "The 'time' parameter of trajectories must be one of"),
+        ({"time": "cubic"}, "The 'time' parameter of iop.trajectories must be one of"),
         ({"method": "ols"}, "The 'method' parameter"),
-        ({"ci_level": 95}, "strictly between 0 and 1"),
+        ({"ci_level": 95}, r"must be a float in the range \(0, 1\)\. Got 95 instead"),
+        ({"ci_level": "0.9"}, r"must be a float in the range \(0, 1\)"),
+        ({"max_week": -1}, "The 'max_week' parameter"),
+        ({"knot": "2"}, "The 'knot' parameter"),
         ({"time": "piecewise", "knot": 40}, "inside the observed weeks"),
         ({"reference": "hybrid"}, "The 'reference' parameter"),
     ],
@@ -322,7 +321,7 @@ def test_bad_options(small, kw, match):
 
 
 def test_unknown_instrument_rows(small):
-    with pytest.raises(DataError, match="No rows of instrument 'GAD-7'"):
+    with pytest.raises(DataError, match=r"no rows for instrument\(s\) \['GAD-7'\]"):
         trajectories(small, instrument="GAD-7")
 
 
@@ -422,7 +421,9 @@ def test_early_change_direction_higher_is_better():
 
 
 def test_early_change_bad_week():
-    with pytest.raises(ConfigError, match="positive integer"):
+    with pytest.raises(
+        ConfigError, match=r"The 'week' parameter of iop.early_change must be an int"
+    ):
         early_change(_example_data(), week=0)
 
 
@@ -441,20 +442,38 @@ def test_plot_trajectories_model_and_observed(fits):
     plt.close(fig)
 
 
-def test_plot_trajectories_from_data(small):
-    ax = plot_trajectories(small)
-    assert len(ax.get_lines()) == 2 and len(ax.collections) == 2
-    plt.close(ax.figure)
+def test_plots_read_results_and_never_refit(small):
+    # issue 13: plots take the result; assessment rows or analysis options raise ConfigError
+    with pytest.raises(ConfigError, match="must be a TrajectoryResult .* DataFrame of shape"):
+        plot_trajectories(small)
+    with pytest.raises(ConfigError, match="must be a TrajectoryResult"):
+        plot_individual_trajectories(small)
+    with pytest.raises(ConfigError, match="must be an EarlyChangeResult"):
+        plot_early_change(small)
+    res = trajectories(small)
+    with pytest.raises(ConfigError, match="no parameter 'instrument'.*iop.trajectories"):
+        plot_trajectories(res, instrument="PHQ-9")
+    with pytest.raises(TypeError):
+        plot_trajectories(res, None)  # ax is keyword-only
+    plt.close("all")
 
 
 def test_plot_individual_is_seeded(small):
-    a = plot_individual_trajectories(small, n=8, seed=4, mean=False)
-    b = plot_individual_trajectories(small, n=8, seed=4, mean=False)
+    res = trajectories(small)
+    a = plot_individual_trajectories(res, n=8, seed=4, mean=False)
+    b = plot_individual_trajectories(res, n=8, seed=4, mean=False)
     ya = [tuple(line.get_ydata()) for line in a.get_lines()]
     yb = [tuple(line.get_ydata()) for line in b.get_lines()]
     assert len(ya) == 8 and ya == yb
-    with_mean = plot_individual_trajectories(small, n=8, seed=4)
+    with_mean = plot_individual_trajectories(res, n=8, seed=4)
     assert len(with_mean.get_lines()) == 10
+    # the curves are the rows the model was fitted on
+    chosen = small[small["episode_id"] == small["episode_id"].iloc[0]]
+    assert res.rows["episode_id"].nunique() == small["episode_id"].nunique()
+    assert len(res.rows) == res.model_info["n_obs"]
+    assert chosen["total"].tolist() == (
+        res.rows.query("episode_id == @chosen.episode_id.iloc[0]")["total"].tolist()
+    )
     plt.close("all")
 
 
@@ -491,7 +510,7 @@ def test_vectorized_engine_rejects_site(sim):
 def test_vectorized_fallback_when_fit_fails(small, monkeypatch):
     import sys
 
-    mod = sys.modules["iop_outcomes.trajectories"]  # the package binds the function name
+    mod = sys.modules["iop_outcomes._trajectories.mixed"]
     orig = mod._reml_profile
 
     def broken(theta, S, structure, full=False, grad=False):
@@ -567,24 +586,24 @@ def _fitter_inputs(d, time="linear", knot=2):
     """(df, y, X, starts) as trajectories() hands them to the vectorized fitter."""
     import sys
 
-    mod = sys.modules["iop_outcomes.trajectories"]
+    mod = sys.modules["iop_outcomes._trajectories.api"]
     seen = {}
-    orig = mod._fit_vectorized
+    orig = mod.fit_vectorized
 
     def spy(df, y, X, random, starts, optimizer="l-bfgs-b"):
         seen.update(df=df, y=y, X=X, starts=starts)
         return orig(df, y, X, random, starts, optimizer)
 
-    mod._fit_vectorized = spy
+    mod.fit_vectorized = spy
     try:
-        trajectories(d, engine="vectorized", time=time, knot=knot)
+        trajectories(d, instrument="PHQ-9", engine="vectorized", time=time, knot=knot)
     finally:
-        mod._fit_vectorized = orig
+        mod.fit_vectorized = orig
     return seen["df"], seen["y"], seen["X"], seen["starts"]
 
 
 def _suff(sim, structure):
-    from iop_outcomes.trajectories import _reml_suff
+    from iop_outcomes._trajectories.mixed import _reml_suff
 
     df, y, X, starts = _fitter_inputs(sim)
     week = df["week"].to_numpy(float)
@@ -605,7 +624,7 @@ def _suff(sim, structure):
 def test_reml_gradient_equals_central_differences(sim, structure, theta):
     # the analytic gradient of the profiled REML deviance against central differences of the
     # deviance itself (step 1e-6: truncation error ~1e-12, rounding ~1e-16·|d|/1e-6 ~ 1e-7)
-    from iop_outcomes.trajectories import _reml_profile
+    from iop_outcomes._trajectories.mixed import _reml_profile
 
     S, *_ = _suff(sim, structure)
     theta = np.asarray(theta, float)
@@ -627,7 +646,7 @@ def test_reml_gradient_equals_central_differences(sim, structure, theta):
 
 def test_deviance_is_even_in_each_column_of_lambda(sim):
     # why the fitter may search θ unbounded: ΛΛ' (so the deviance) ignores a column's sign
-    from iop_outcomes.trajectories import _canonical_theta, _reml_profile
+    from iop_outcomes._trajectories.mixed import _canonical_theta, _reml_profile
 
     S, *_ = _suff(sim, "slope")
     theta = np.array([0.9, -0.2, 0.35])
@@ -642,7 +661,8 @@ def test_profiled_vcov_equals_woodbury_gls_cov(sim, structure):
     # (X'V⁻¹X)⁻¹ two ways: σ²(X'H⁻¹X)⁻¹ from the profiled fit's sums, and _gls_cov's
     # per-episode Woodbury solve from D and σ² (lme4's vcov, checked against R in
     # test_fixed_effects_match_lme4)
-    from iop_outcomes.trajectories import _fit_vectorized, _gls_cov
+    from iop_outcomes._trajectories.mixed import fit_vectorized as _fit_vectorized
+    from iop_outcomes._trajectories.mixed import gls_cov as _gls_cov
 
     df, y, X, starts = _fitter_inputs(sim)
     fit, used, _, _ = _fit_vectorized(df, y, X, structure, starts)
@@ -652,7 +672,7 @@ def test_profiled_vcov_equals_woodbury_gls_cov(sim, structure):
 
 
 def _both_optimizers(d, time="linear", knot=2):
-    from iop_outcomes.trajectories import _fit_vectorized
+    from iop_outcomes._trajectories.mixed import fit_vectorized as _fit_vectorized
 
     df, y, X, starts = _fitter_inputs(d, time, knot)
     return [_fit_vectorized(df, y, X, "slope", starts, opt) for opt in ("l-bfgs-b", "nelder-mead")]
@@ -713,7 +733,7 @@ def test_quasi_newton_equals_nelder_mead_on_synthetic_cohort(synth_1k, time):
 def test_quasi_newton_failure_falls_back_to_nelder_mead(sim, monkeypatch):
     import sys
 
-    mod = sys.modules["iop_outcomes.trajectories"]
+    mod = sys.modules["iop_outcomes._trajectories.mixed"]
 
     def fails(x0, S, structure, fatol):
         return np.asarray(x0, float), np.inf, False, 1, "forced failure"
@@ -725,3 +745,35 @@ def test_quasi_newton_failure_falls_back_to_nelder_mead(sim, monkeypatch):
     ref = pd.read_csv(REF / "lme4_fixed.csv").query("model == 'linear'").set_index("term")
     got = res.fixed.set_index("term").loc[ref.index]
     assert np.all(np.abs(got["estimate"] - ref["estimate"]) <= RTOL * ref["se"])
+
+
+# ------------------------------------------------------------------ issue 13: the vocabulary
+
+
+@pytest.mark.parametrize("func", [trajectories, early_change])
+def test_old_keyword_data_names_assessments(small, func):
+    with pytest.raises(ConfigError, match="no parameter 'data'; it is now called 'assessments'"):
+        func(data=small)
+
+
+@pytest.mark.parametrize("func", [trajectories, early_change])
+def test_instrument_rule_on_two_instruments(small, func):
+    two = pd.concat([small, small.assign(instrument="GAD-7")], ignore_index=True)
+    with pytest.raises(ConfigError, match=r"holds 2 instruments \('GAD-7', 'PHQ-9'\)"):
+        func(two)
+    # naming one gives the one-instrument result (the GAD-7 rows counted as excluded)
+    a, b = func(two, instrument="PHQ-9"), func(small)
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())
+
+
+def test_reference_defaults_to_first_category_else_sorted(small):
+    # rule 2 (docs/api.md): reference=None is the first level in categorical order
+    cat = small.assign(format=pd.Categorical(small["format"], ["virtual", "in_person"]))
+    res = trajectories(cat)
+    assert res.model_info["reference"] == "virtual"
+    assert "format[in_person]" in res.fixed["term"].tolist()
+    assert trajectories(small).model_info["reference"] == "in_person"  # sorted order
+    ec = early_change(small, reference="virtual").to_frame()
+    assert ec["group"].tolist() == ["virtual", "in_person"]
+    with pytest.raises(ConfigError, match="The 'reference' parameter of iop.early_change"):
+        early_change(small, reference="hybrid")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from .._validation import validate_params
+from ..exceptions import ConfigError
 
 __all__ = ["plot_sensitivity"]
 
@@ -16,7 +21,14 @@ _LABELS = {
 _MARKERS = {"completers": "o", "locf": "s", "bocf": "D", "mi": "^", "mixed": "v"}
 
 
-def plot_sensitivity(result, *, estimand: str | None = None, ax=None):
+@validate_params(
+    {
+        "result": ["no_validation"],  # a SensitivityResult, checked inside (duck-typed)
+        "estimand": [str, None],  # one of the result's estimands: checked inside
+        "ax": ["no_validation"],  # a matplotlib Axes or None
+    }
+)
+def plot_sensitivity(result: Any, *, estimand: str | None = None, ax=None):
     """Forest plot: one row per method and estimand, point estimate with its CI.
 
     Parameters
@@ -48,13 +60,17 @@ def plot_sensitivity(result, *, estimand: str | None = None, ax=None):
     """
     import matplotlib.pyplot as plt
 
-    from ..exceptions import ConfigError
-
+    if type(result).__name__ != "SensitivityResult" or not hasattr(result, "table"):
+        raise ConfigError(
+            "The 'result' parameter of iop.plots.plot_sensitivity must be a SensitivityResult "
+            f"(the result of iop.missing_data_sensitivity). Got {type(result).__name__!r} "
+            "instead. Plots draw fitted results and never refit."
+        )
     table = result.table
     if estimand is not None:
         if estimand not in set(table["estimand"]):
             raise ConfigError(
-                "The 'estimand' parameter of plot_sensitivity must be one of "
+                "The 'estimand' parameter of iop.plots.plot_sensitivity must be one of "
                 f"{sorted(set(table['estimand']))}. Got {estimand!r} instead."
             )
         table = table[table["estimand"] == estimand]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...sensitivity import missing_data_sensitivity
+from ..._sensitivity import missing_data_sensitivity
 from ..context import _Ctx
 from ..populations import _ALL, _Key, _key
 from ..render import Section

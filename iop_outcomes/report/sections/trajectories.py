@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...trajectories import trajectories
+from ..._trajectories import trajectories
 from ..context import _Ctx
 from ..figures import _as_drawn, _mpl
 from ..format import _slug

@@ -63,31 +63,8 @@ def _welch_row(a, b, ci_level):
     return est, se, est - tq * se, est + tq * se, t, df_, p
 
 
-def anchor_group(
-    df,
-    *,
-    instrument,
-    by,
-    ci_level,
-    pre,
-    post,
-    better_is,
-    mid,
-    mid_deterioration,
-    threshold,
-    reference_group,
-):
-    func = "clinical_significance"
-    df, inst, notes, by_cols, x, y, used, better_is, base = prepare(
-        df, instrument=instrument, by=by, pre=pre, post=post, better_is=better_is
-    )
-    if mid_deterioration is not None:
-        raise ConfigError(
-            f"{func}: mid_deterioration= applies to target='individual'; the group-level "
-            "anchor approach compares the mean change with mid= alone."
-        )
-    mid_i, _, mid_src = resolve_mid(mid, None, threshold, inst)
-    d = -1.0 if better_is == "lower" else 1.0
+def _within(df, x, y, used, by_cols, ci_level, mid_i, d, better_is) -> pd.DataFrame:
+    """Mean change per group (or overall) with its paired t interval and MID category."""
     change = (y - x)[used].to_numpy(float)
     rows = []
     if by_cols:
@@ -119,7 +96,12 @@ def anchor_group(
                 "category": cat,
             }
         )
-    within = pd.DataFrame(recs)
+    return pd.DataFrame(recs)
+
+
+def _between(df, y, by_cols, reference_group, ci_level, mid_i, d, better_is, post, notes):
+    """Each group's endpoint mean against the reference group's (Welch), or None."""
+    func = "clinical_significance"
     between = None
     if by_cols and reference_group is not None and len(by_cols) != 1:
         raise ConfigError(
@@ -175,6 +157,37 @@ def anchor_group(
             )
     elif by_cols:
         notes.append("Between-group comparisons need by= to name one column; none were made.")
+    return between
+
+
+def anchor_group(
+    df,
+    *,
+    instrument,
+    by,
+    ci_level,
+    pre,
+    post,
+    better_is,
+    mid,
+    mid_deterioration,
+    threshold,
+    reference_group,
+):
+    """The group-level anchor approach: within groups, between groups, params and notes."""
+    func = "clinical_significance"
+    df, inst, notes, by_cols, x, y, used, better_is, base = prepare(
+        df, instrument=instrument, by=by, pre=pre, post=post, better_is=better_is
+    )
+    if mid_deterioration is not None:
+        raise ConfigError(
+            f"{func}: mid_deterioration= applies to target='individual'; the group-level "
+            "anchor approach compares the mean change with mid= alone."
+        )
+    mid_i, _, mid_src = resolve_mid(mid, None, threshold, inst)
+    d = -1.0 if better_is == "lower" else 1.0
+    within = _within(df, x, y, used, by_cols, ci_level, mid_i, d, better_is)
+    between = _between(df, y, by_cols, reference_group, ci_level, mid_i, d, better_is, post, notes)
     params: dict[str, Any] = {
         "method": "anchor",
         "target": "group",

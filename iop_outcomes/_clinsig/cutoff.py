@@ -34,6 +34,77 @@ def sides(x: pd.Series, y: pd.Series, cut: float, better_is: str, inclusive: boo
     return (x <= cut if inclusive else x < cut), y > cut
 
 
+def _user_cutoff(cutoff, better_is, inclusive):
+    """A cut-off in points given by the user: inclusive (a caseness threshold) unless told."""
+    value = float(cutoff)
+    if not np.isfinite(value):
+        raise ConfigError(
+            "The 'cutoff' parameter of clinical_significance must be 'a', 'b', 'c', 'none', "
+            f"a finite number of points, or None (best available). Got {cutoff!r} instead."
+        )
+    inc = True if inclusive is None else bool(inclusive)
+    rule = side_rule(value, better_is, inc)
+    how = (
+        "a caseness threshold: a score at the cut-off counts as clinical"
+        if inc
+        else "strict: a score exactly at the cut-off is on neither side"
+    )
+    default = " (default for a user-supplied cut-off)" if inclusive is None else ""
+    return (
+        value,
+        inc,
+        {
+            "cutoff": "user-supplied",
+            "cutoff_value": value,
+            "cutoff_inclusive": inc,
+            "cutoff_rule": rule,
+        },
+        [f"Cut-off {value:g} points (user-supplied), {how}{default}: {rule}."],
+    )
+
+
+def _true_score_cutoff(cutoff, ha_se, sign, cm, csd, fm, fsd):
+    """Hageman & Arrindell (1999): a cut-off between true-score distributions.
+
+    Each population's SD becomes SD sqrt(r), its reliability derived from one standard error of
+    measurement. Returns (value, formula in words, params).
+    """
+    ha_params: dict[str, float] = {}
+    sc = sf = None
+    if cutoff in ("a", "c"):
+        r_c = 1.0 - ha_se**2 / csd**2
+        if not r_c > 0:
+            raise DataError(
+                "clinical_significance: the clinical SD is not larger than the standard "
+                "error of measurement; no true-score cut-off (Hageman-Arrindell)."
+            )
+        sc = csd * np.sqrt(r_c)
+        ha_params["reliability_clinical"] = float(r_c)
+    if cutoff in ("b", "c"):
+        r_f = 1.0 - ha_se**2 / fsd**2
+        if not r_f > 0:
+            raise DataError(
+                "clinical_significance: the functional SD is not larger than the standard "
+                "error of measurement; no true-score cut-off (Hageman-Arrindell)."
+            )
+        sf = fsd * np.sqrt(r_f)
+        ha_params["reliability_functional"] = float(r_f)
+    if cutoff == "a":
+        value = cm + sign * 2 * sc
+        formula = f"a_true = M_clin {'-' if sign < 0 else '+'} 2 SD_clin sqrt(r_clin)"
+    elif cutoff == "b":
+        value = fm - sign * 2 * sf
+        formula = f"b_true = M_func {'+' if sign < 0 else '-'} 2 SD_func sqrt(r_func)"
+    else:
+        value = (sc * fm + sf * cm) / (sc + sf)
+        formula = (
+            "c_true = (SD_clin sqrt(r_clin) M_func + SD_func sqrt(r_func) M_clin) / "
+            "(SD_clin sqrt(r_clin) + SD_func sqrt(r_func))"
+        )
+    formula += ", r = 1 - SEm^2 / SD^2 (Hageman & Arrindell 1999)"
+    return value, formula, ha_params
+
+
 def resolve_cutoff(cutoff, inst, better_is, xu, cm, csd, fm, fsd, inclusive=None, ha_se=None):
     """Resolve the clinical cut-off. Returns (value or None, inclusive, params, notes).
 
@@ -53,31 +124,7 @@ def resolve_cutoff(cutoff, inst, better_is, xu, cm, csd, fm, fsd, inclusive=None
     if isinstance(cutoff, (int, float, np.integer, np.floating)) and not isinstance(
         cutoff, (bool, np.bool_)
     ):
-        value = float(cutoff)
-        if not np.isfinite(value):
-            raise ConfigError(
-                "The 'cutoff' parameter of clinical_significance must be 'a', 'b', 'c', 'none', "
-                f"a finite number of points, or None (best available). Got {cutoff!r} instead."
-            )
-        inc = True if inclusive is None else bool(inclusive)
-        rule = side_rule(value, better_is, inc)
-        how = (
-            "a caseness threshold: a score at the cut-off counts as clinical"
-            if inc
-            else "strict: a score exactly at the cut-off is on neither side"
-        )
-        default = " (default for a user-supplied cut-off)" if inclusive is None else ""
-        return (
-            value,
-            inc,
-            {
-                "cutoff": "user-supplied",
-                "cutoff_value": value,
-                "cutoff_inclusive": inc,
-                "cutoff_rule": rule,
-            },
-            [f"Cut-off {value:g} points (user-supplied), {how}{default}: {rule}."],
-        )
+        return _user_cutoff(cutoff, better_is, inclusive)
     if cutoff not in (None, "a", "b", "c"):
         raise ConfigError(
             "The 'cutoff' parameter of clinical_significance must be 'a', 'b', 'c', 'none', a "
@@ -112,40 +159,7 @@ def resolve_cutoff(cutoff, inst, better_is, xu, cm, csd, fm, fsd, inclusive=None
     sign = -1.0 if better_is == "lower" else 1.0  # towards the functional side
     ha_params: dict[str, float] = {}
     if ha_se is not None:
-        # Hageman & Arrindell (1999): cut-offs between true-score distributions, SD * sqrt(r),
-        # each population's reliability derived from one standard error of measurement.
-        sc = sf = None
-        if cutoff in ("a", "c"):
-            r_c = 1.0 - ha_se**2 / csd**2
-            if not r_c > 0:
-                raise DataError(
-                    "clinical_significance: the clinical SD is not larger than the standard "
-                    "error of measurement; no true-score cut-off (Hageman-Arrindell)."
-                )
-            sc = csd * np.sqrt(r_c)
-            ha_params["reliability_clinical"] = float(r_c)
-        if cutoff in ("b", "c"):
-            r_f = 1.0 - ha_se**2 / fsd**2
-            if not r_f > 0:
-                raise DataError(
-                    "clinical_significance: the functional SD is not larger than the standard "
-                    "error of measurement; no true-score cut-off (Hageman-Arrindell)."
-                )
-            sf = fsd * np.sqrt(r_f)
-            ha_params["reliability_functional"] = float(r_f)
-        if cutoff == "a":
-            value = cm + sign * 2 * sc
-            formula = f"a_true = M_clin {'-' if sign < 0 else '+'} 2 SD_clin sqrt(r_clin)"
-        elif cutoff == "b":
-            value = fm - sign * 2 * sf
-            formula = f"b_true = M_func {'+' if sign < 0 else '-'} 2 SD_func sqrt(r_func)"
-        else:
-            value = (sc * fm + sf * cm) / (sc + sf)
-            formula = (
-                "c_true = (SD_clin sqrt(r_clin) M_func + SD_func sqrt(r_func) M_clin) / "
-                "(SD_clin sqrt(r_clin) + SD_func sqrt(r_func))"
-            )
-        formula += ", r = 1 - SEm^2 / SD^2 (Hageman & Arrindell 1999)"
+        value, formula, ha_params = _true_score_cutoff(cutoff, ha_se, sign, cm, csd, fm, fsd)
     elif cutoff == "a":
         value = cm + sign * 2 * csd
         formula = "a = M_clin - 2 SD_clin" if sign < 0 else "a = M_clin + 2 SD_clin"

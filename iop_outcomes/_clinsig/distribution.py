@@ -43,51 +43,20 @@ def distribution_based(
     mid=None,
     mid_deterioration=None,
 ):
-    func = "clinical_significance"
+    """The distribution (RCI), anchor and combined approaches: a pipeline of named steps."""
     df, inst, notes, by_cols, x, y, used, better_is, base = prepare(
         df, instrument=instrument, by=by, pre=pre, post=post, better_is=better_is
     )
     n_used = int(used.sum())
     d = -1.0 if better_is == "lower" else 1.0  # sign of a beneficial change (post - pre)
     xu, yu = x[used], y[used]
-    change = y - x
     anchor = method in ("anchor", "combined")
     params: dict[str, Any] = {"method": method}
-
     if anchor:
-        source = "anchor"
-        mid_i, mid_d, mid_src = resolve_mid(mid, mid_deterioration, threshold, inst)
-        rule = (
-            f"improved: {'decrease' if d < 0 else 'increase'} >= {mid_i:g} points; deteriorated: "
-            f"{'increase' if d < 0 else 'decrease'} >= {mid_d:g} points (inclusive)"
+        improved, deteriorated, rci, source = _beyond_mid(
+            method, params, base, notes, inst, x, y, used, d, mid, mid_deterioration, threshold
         )
-        params.update(
-            threshold_source="anchor",
-            **base,
-            reliability=None,
-            sd=None,
-            mid_improvement=mid_i,
-            mid_deterioration=mid_d,
-            threshold_points=mid_i,
-            threshold_rule=rule,
-        )
-        notes.append(
-            f"Minimal important difference {mid_i:g} points ({mid_src})"
-            + (f", {mid_d:g} points for deterioration" if mid_d != mid_i else "")
-            + f"; {rule}, as clinicalsignificance's anchor-based approach."
-        )
-        rci = pd.Series(np.nan, index=x.index)
-        ben = d * change
-        improved = used & (ben >= mid_i)
-        deteriorated = used & (ben <= -mid_d)
-        if method == "combined" and cutoff is None:
-            cutoff = "required"
-        elif method == "combined" and isinstance(cutoff, str) and cutoff.lower() == "none":
-            raise ConfigError(
-                "The 'cutoff' parameter of clinical_significance(method='combined') must be 'a', "
-                "'b', 'c', a number of points or None; the combined approach needs a cut-off "
-                f"(method='anchor' has none). Got {cutoff!r} instead."
-            )
+        cutoff = _combined_cutoff(method, cutoff)
     else:
         improved, deteriorated, rci, source = reliable_change(
             method,
@@ -108,10 +77,7 @@ def distribution_based(
             threshold=threshold,
             clinical_mean=clinical_mean,
         )
-
-    # cut-off
     ha = params.get("se_measurement") if method == "hageman-arrindell" else None
-    ha_post = (params["reliability_post"], params["se_post"]) if ha is not None else None
     cut_value, cut_inclusive, cut_params, cut_notes = resolve_cutoff(
         cutoff,
         inst,
@@ -126,97 +92,72 @@ def distribution_based(
     )
     params.update(cut_params)
     notes.extend(cut_notes)
-
-    group_level = None
-    ep = id_frame(df, by_cols)
-    ep["pre"] = x
-    ep["post"] = y
-    ep["change"] = change
-    if not anchor:
-        ep["rci"] = rci.where(used)
-    ep["reliable_improvement" if not anchor else "improvement"] = improved.astype("boolean").where(
-        used, pd.NA
+    ep = _episode_frame(df, by_cols, x, y, used, anchor, rci, improved, deteriorated)
+    recovered, harmed, group_level = _apply_cutoff(
+        params,
+        notes,
+        ep,
+        df,
+        by_cols,
+        x,
+        y,
+        xu,
+        yu,
+        used,
+        d,
+        improved,
+        deteriorated,
+        cut_value=cut_value,
+        inclusive=cut_inclusive,
+        better_is=better_is,
+        hageman=ha is not None,
+        harmed_category=harmed_category,
     )
-    ep["reliable_deterioration" if not anchor else "deterioration"] = deteriorated.astype(
-        "boolean"
-    ).where(used, pd.NA)
-    if cut_value is not None:
-        clinical_pre, functional_post = sides(x, y, cut_value, better_is, cut_inclusive)
-        if ha_post is not None:
-            # Hageman & Arrindell (1999): the endpoint's estimated true score must lie beyond the
-            # cut-off by more than its standard error times the one-sided critical value.
-            r2, se2 = ha_post
-            m_post = params["mean_post"]
-            cs = (m_post + (y - m_post) * r2 - cut_value) / (np.sqrt(r2) * se2)
-            crit = params["rci_critical"]
-            functional_post = d * cs > crit
-            ep["cs_indiv"] = cs.where(y.notna())
-            ep["clinical_post"] = (d * cs < -crit).astype("boolean").where(y.notna(), pd.NA)
-            params["cs_critical"] = crit
-            hk = {"d": d, "r_dd": params["r_dd"], "r2": r2, "cut": cut_value}
-            used_np = used.to_numpy(bool)
-            group_level = ha_group_level(df, by_cols, used_np, xu, yu, **hk)
-            whole = ha_group_level(df, [], used_np, xu, yu, **hk)
-            params["group_changed"] = float(whole["changed"].iloc[0])
-            params["group_functional"] = float(whole["functional"].iloc[0])
-            notes.append(
-                "Hageman-Arrindell CS_indiv = (M_post + (post - M_post) r_post - cut-off) / "
-                f"(sqrt(r_post) SE_post): functional at the endpoint when beyond {crit:.6g} "
-                "towards the functional side (one-sided 5 %). Group level (Hageman & Arrindell "
-                f"1999, as clinicalsignificance): {params['group_changed']:.1%} of the group "
-                f"with true improvement, {params['group_functional']:.1%} with a true endpoint "
-                "on the functional side" + (" (per group: .group_level)." if by_cols else ".")
-            )
-        recovered = improved & clinical_pre & functional_post
-        # clinicalsignificance (create_summary_table.cs_combined): !clinical_pre & !functional_post
-        harmed = deteriorated & ~clinical_pre & ~functional_post
-        ep["clinical_pre"] = clinical_pre.astype("boolean").where(x.notna(), pd.NA)
-        ep["functional_post"] = functional_post.astype("boolean").where(y.notna(), pd.NA)
-    else:
-        if harmed_category:
-            raise ConfigError(
-                f"{func}: harmed=True needs a cut-off (clinical/functional norms or cutoff=)."
-            )
-        recovered = pd.Series(False, index=x.index)
-        harmed = pd.Series(False, index=x.index)
-    categories = [*JT_CATEGORIES, "harmed"] if harmed_category else list(JT_CATEGORIES)
-    code = {c: i for i, c in enumerate(categories)}
-    conds = [~used, recovered, improved]
-    codes = [-1, code["recovered"], code["improved"]]
-    if harmed_category:
-        conds.append(harmed)
-        codes.append(code["harmed"])
-    conds.append(deteriorated)
-    codes.append(code["deteriorated"])
-    cat_codes = np.select(
-        [np.asarray(c, dtype=bool) for c in conds], codes, default=code["unchanged"]
-    ).astype(np.int8)
-    ep["category"] = pd.Categorical.from_codes(cat_codes, categories=categories)
-    if cut_value is not None:
-        ep["harmed"] = harmed.astype("boolean").where(used, pd.NA)
-
+    categories, flags = _categories(
+        ep, used, recovered, improved, deteriorated, harmed, harmed_category, cut_value
+    )
     outcomes = list(categories)
-    flags = pd.DataFrame({o: cat_codes == code[o] for o in outcomes}, index=ep.index)
-    what = "change beyond the MID" if anchor else "reliable improvement"
     if cut_value is None:
         outcomes.remove("recovered")
-        if method != "anchor":
-            notes.append(
-                "No cut-off (no clinical/functional norms given or registered): 'recovered' is "
-                f"not assessed; 'improved' counts every {what}."
-            )
-    elif harmed_category:
-        notes.append(
-            "Five categories as the R package clinicalsignificance's combined approach: 'harmed' "
-            "(deterioration, baseline not on the clinical side and endpoint not on the "
-            "functional side of the cut-off) is taken out of 'deteriorated'."
-        )
-    else:
-        notes.append(
-            f"Of the deteriorated, {int(harmed.sum()):,} moved from the functional to the clinical "
-            "side of the cut-off ('harmed' column of .episodes; harmed=True reports it as a "
-            "category)."
-        )
+    notes.extend(_category_notes(method, anchor, cut_value, harmed_category, harmed))
+    return _result(
+        method,
+        inst,
+        source,
+        params,
+        notes,
+        ep,
+        flags,
+        outcomes,
+        used,
+        group_level,
+        by_cols=by_cols,
+        ci_level=ci_level,
+        pre=pre,
+        post=post,
+        anchor=anchor,
+    )
+
+
+def _result(
+    method,
+    inst,
+    source,
+    params,
+    notes,
+    ep,
+    flags,
+    outcomes,
+    used,
+    group_level,
+    *,
+    by_cols,
+    ci_level,
+    pre,
+    post,
+    anchor,
+):
+    """The rates table (Wilson intervals), the closing notes and the result object."""
     denom = pd.DataFrame({o: used.to_numpy() for o in outcomes}, index=ep.index)
     table = rates_table(flags, denom, outcomes, by_cols, ep, ~used, ci_level)
     n_excl = int((~used).sum())
@@ -242,6 +183,180 @@ def distribution_based(
         episodes=ep,
         group_level=group_level,
     )
+
+
+def _beyond_mid(method, params, base, notes, inst, x, y, used, d, mid, mid_det, threshold):
+    """Anchor-based change: improved / deteriorated when the change reaches the MID."""
+    mid_i, mid_d, mid_src = resolve_mid(mid, mid_det, threshold, inst)
+    rule = (
+        f"improved: {'decrease' if d < 0 else 'increase'} >= {mid_i:g} points; deteriorated: "
+        f"{'increase' if d < 0 else 'decrease'} >= {mid_d:g} points (inclusive)"
+    )
+    params.update(
+        threshold_source="anchor",
+        **base,
+        reliability=None,
+        sd=None,
+        mid_improvement=mid_i,
+        mid_deterioration=mid_d,
+        threshold_points=mid_i,
+        threshold_rule=rule,
+    )
+    notes.append(
+        f"Minimal important difference {mid_i:g} points ({mid_src})"
+        + (f", {mid_d:g} points for deterioration" if mid_d != mid_i else "")
+        + f"; {rule}, as clinicalsignificance's anchor-based approach."
+    )
+    rci = pd.Series(np.nan, index=x.index)
+    ben = d * (y - x)
+    return used & (ben >= mid_i), used & (ben <= -mid_d), rci, "anchor"
+
+
+def _combined_cutoff(method, cutoff):
+    """The combined approach needs a cut-off: None asks for the best available or a."""
+    if method == "combined" and cutoff is None:
+        return "required"
+    if method == "combined" and isinstance(cutoff, str) and cutoff.lower() == "none":
+        raise ConfigError(
+            "The 'cutoff' parameter of clinical_significance(method='combined') must be 'a', "
+            "'b', 'c', a number of points or None; the combined approach needs a cut-off "
+            f"(method='anchor' has none). Got {cutoff!r} instead."
+        )
+    return cutoff
+
+
+def _episode_frame(df, by_cols, x, y, used, anchor, rci, improved, deteriorated):
+    """The per-episode table: identifiers, scores, change, index and the change flags."""
+    ep = id_frame(df, by_cols)
+    ep["pre"] = x
+    ep["post"] = y
+    ep["change"] = y - x
+    if not anchor:
+        ep["rci"] = rci.where(used)
+    ep["reliable_improvement" if not anchor else "improvement"] = improved.astype("boolean").where(
+        used, pd.NA
+    )
+    ep["reliable_deterioration" if not anchor else "deterioration"] = deteriorated.astype(
+        "boolean"
+    ).where(used, pd.NA)
+    return ep
+
+
+def _apply_cutoff(
+    params,
+    notes,
+    ep,
+    df,
+    by_cols,
+    x,
+    y,
+    xu,
+    yu,
+    used,
+    d,
+    improved,
+    deteriorated,
+    *,
+    cut_value,
+    inclusive,
+    better_is,
+    hageman,
+    harmed_category,
+):
+    """(recovered, harmed, group-level table or None): the sides of the cut-off per episode."""
+    if cut_value is None:
+        if harmed_category:
+            raise ConfigError(
+                "clinical_significance: harmed=True needs a cut-off (clinical/functional norms "
+                "or cutoff=)."
+            )
+        none = pd.Series(False, index=x.index)
+        return none, none.copy(), None
+    group_level = None
+    clinical_pre, functional_post = sides(x, y, cut_value, better_is, inclusive)
+    if hageman:
+        functional_post, group_level = _ha_functional(
+            params, notes, ep, df, by_cols, x, y, xu, yu, used, d, cut_value
+        )
+    recovered = improved & clinical_pre & functional_post
+    # clinicalsignificance (create_summary_table.cs_combined): !clinical_pre & !functional_post
+    harmed = deteriorated & ~clinical_pre & ~functional_post
+    ep["clinical_pre"] = clinical_pre.astype("boolean").where(x.notna(), pd.NA)
+    ep["functional_post"] = functional_post.astype("boolean").where(y.notna(), pd.NA)
+    return recovered, harmed, group_level
+
+
+def _ha_functional(params, notes, ep, df, by_cols, x, y, xu, yu, used, d, cut_value):
+    """Hageman & Arrindell (1999): functional endpoint by CS_indiv; group-level shares."""
+    # the endpoint's estimated true score must lie beyond the cut-off by more than its
+    # standard error times the one-sided critical value
+    r2, se2 = params["reliability_post"], params["se_post"]
+    m_post = params["mean_post"]
+    cs = (m_post + (y - m_post) * r2 - cut_value) / (np.sqrt(r2) * se2)
+    crit = params["rci_critical"]
+    functional_post = d * cs > crit
+    ep["cs_indiv"] = cs.where(y.notna())
+    ep["clinical_post"] = (d * cs < -crit).astype("boolean").where(y.notna(), pd.NA)
+    params["cs_critical"] = crit
+    hk = {"d": d, "r_dd": params["r_dd"], "r2": r2, "cut": cut_value}
+    used_np = used.to_numpy(bool)
+    group_level = ha_group_level(df, by_cols, used_np, xu, yu, **hk)
+    whole = ha_group_level(df, [], used_np, xu, yu, **hk)
+    params["group_changed"] = float(whole["changed"].iloc[0])
+    params["group_functional"] = float(whole["functional"].iloc[0])
+    notes.append(
+        "Hageman-Arrindell CS_indiv = (M_post + (post - M_post) r_post - cut-off) / "
+        f"(sqrt(r_post) SE_post): functional at the endpoint when beyond {crit:.6g} "
+        "towards the functional side (one-sided 5 %). Group level (Hageman & Arrindell "
+        f"1999, as clinicalsignificance): {params['group_changed']:.1%} of the group "
+        f"with true improvement, {params['group_functional']:.1%} with a true endpoint "
+        "on the functional side" + (" (per group: .group_level)." if by_cols else ".")
+    )
+    return functional_post, group_level
+
+
+def _categories(ep, used, recovered, improved, deteriorated, harmed, harmed_category, cut_value):
+    """The per-episode category (first match wins) and one boolean flag column per category."""
+    categories = [*JT_CATEGORIES, "harmed"] if harmed_category else list(JT_CATEGORIES)
+    code = {c: i for i, c in enumerate(categories)}
+    conds = [~used, recovered, improved]
+    codes = [-1, code["recovered"], code["improved"]]
+    if harmed_category:
+        conds.append(harmed)
+        codes.append(code["harmed"])
+    conds.append(deteriorated)
+    codes.append(code["deteriorated"])
+    cat_codes = np.select(
+        [np.asarray(c, dtype=bool) for c in conds], codes, default=code["unchanged"]
+    ).astype(np.int8)
+    ep["category"] = pd.Categorical.from_codes(cat_codes, categories=categories)
+    if cut_value is not None:
+        ep["harmed"] = harmed.astype("boolean").where(used, pd.NA)
+    flags = pd.DataFrame({o: cat_codes == code[o] for o in categories}, index=ep.index)
+    return categories, flags
+
+
+def _category_notes(method, anchor, cut_value, harmed_category, harmed) -> list[str]:
+    """What the categories mean with or without a cut-off and with or without 'harmed'."""
+    what = "change beyond the MID" if anchor else "reliable improvement"
+    if cut_value is None:
+        if method == "anchor":
+            return []
+        return [
+            "No cut-off (no clinical/functional norms given or registered): 'recovered' is "
+            f"not assessed; 'improved' counts every {what}."
+        ]
+    if harmed_category:
+        return [
+            "Five categories as the R package clinicalsignificance's combined approach: 'harmed' "
+            "(deterioration, baseline not on the clinical side and endpoint not on the "
+            "functional side of the cut-off) is taken out of 'deteriorated'."
+        ]
+    return [
+        f"Of the deteriorated, {int(harmed.sum()):,} moved from the functional to the clinical "
+        "side of the cut-off ('harmed' column of .episodes; harmed=True reports it as a "
+        "category)."
+    ]
 
 
 def ha_group_level(df, by_cols, used, xu, yu, *, d, r_dd, r2, cut) -> pd.DataFrame:

@@ -1539,3 +1539,74 @@ def test_new_methods_invariant_to_row_order_and_duplicated_index(kw):
         pd.testing.assert_frame_equal(res.group_level, res2.group_level)
         assert "Group level (Hageman & Arrindell 1999)" in str(res)
         assert res._repr_html_().count("<table") == 2
+
+
+# --------------------------------------------------------------------------- the instrument rule
+
+
+def test_two_instruments_need_a_choice():
+    ep = pd.DataFrame({"instrument": ["PHQ-9", "GAD-7"], "baseline": [20, 15], "endpoint": [10, 5]})
+    with pytest.raises(ConfigError, match=r"holds 2 instruments \('GAD-7', 'PHQ-9'\)"):
+        iop.clinical_significance(ep, threshold="fixed")
+    # naming one keeps its rows and says how many were left out
+    res = iop.clinical_significance(ep, instrument="GAD-7", threshold="fixed")
+    assert res.params["instrument"] == "GAD-7" and len(res.episodes) == 1
+    assert any("1 rows of other instruments were left out" in n for n in res.notes)
+    with pytest.raises(DataError, match="no rows for instrument"):
+        iop.clinical_significance(ep.iloc[:1], instrument="GAD-7", threshold="fixed")
+
+
+def test_nhs_joint_rules_need_the_list():
+    joint = nhs_joint_table()
+    with pytest.raises(ConfigError, match=r"instrument=\['PHQ-9', 'GAD-7'\]"):
+        iop.clinical_significance(joint, method="nhs")
+    # with the list: the joint rules; with one name: that measure's single-measure rules
+    both = iop.clinical_significance(joint, method="nhs", instrument=["GAD-7", "phq9"])
+    assert both.params["rules"] == "joint PHQ-9 + GAD-7"
+    one = iop.clinical_significance(joint, method="nhs", instrument="PHQ-9")
+    assert one.params["rules"] == "single measure (PHQ-9)"
+    # the list must be the joint pair, and it is only for the NHS rules
+    with pytest.raises(ConfigError, match="joint pair"):
+        iop.clinical_significance(joint, method="nhs", instrument=["PHQ-9", "PHQ-15"])
+    with pytest.raises(ConfigError, match="nhs-talking-therapies"):
+        iop.clinical_significance(joint, instrument=["PHQ-9", "GAD-7"], threshold="fixed")
+    # asking for the joint rules on a table without GAD-7 rows is a data error, not a fallback
+    phq = joint[joint["instrument"] == "PHQ-9"]
+    with pytest.raises(DataError, match=r"no rows for instrument\(s\) \['GAD-7'\]"):
+        iop.clinical_significance(phq, method="nhs", instrument=["PHQ-9", "GAD-7"])
+
+
+def test_validation_layer_messages():
+    ep = pd.DataFrame({"baseline": [20, 10], "endpoint": [10, 9]})
+    with pytest.raises(ConfigError, match=r"'ci_level' parameter of iop.clinical_significance"):
+        iop.clinical_significance(ep, instrument="PHQ-9", ci_level="0.9")
+    with pytest.raises(ConfigError, match=r"'harmed' parameter .* must be True or False"):
+        iop.clinical_significance(ep, instrument="PHQ-9", harmed="yes")
+    with pytest.raises(ConfigError, match=r"'target' parameter"):
+        iop.clinical_significance(ep, instrument="PHQ-9", target="cohort")
+    with pytest.raises(ConfigError, match=r"'ci_level' parameter of iop.benchmarks"):
+        iop.benchmarks({"recovery": (30, 50)}, ci_level=1.0)
+    with pytest.raises(ConfigError, match=r"'result_or_rates' parameter of iop.benchmarks"):
+        iop.benchmarks([30, 50])
+    with pytest.raises(DataError, match=r"needs the column\(s\) \['n'\] in the rates table"):
+        iop.benchmarks(pd.DataFrame({"outcome": ["recovery"], "count": [3]}))
+
+
+def test_plots_take_the_result_only():
+    import matplotlib.pyplot as plt
+
+    ep = pd.DataFrame({"baseline": [18, 15, 12, 20], "endpoint": [6, 13, 19, 14]})
+    res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed")
+    fig, ax = plt.subplots()
+    with pytest.raises(TypeError):
+        iop.plots.plot_jacobson_truax(res, ax)  # ax is keyword-only
+    with pytest.raises(ConfigError, match="never refit"):
+        iop.plots.plot_jacobson_truax(ep)
+    with pytest.raises(ConfigError, match="never refit"):
+        iop.plots.plot_change_distribution(ep)
+    with pytest.raises(ConfigError, match="now called 'measure'"):
+        iop.plots.plot_change_distribution(res, instrument="PHQ-9")
+    grp = iop.clinical_significance(ep, method="anchor", target="group", instrument="PHQ-9")
+    with pytest.raises(ConfigError, match="target='group'"):
+        iop.plots.plot_jacobson_truax(grp)
+    plt.close(fig)

@@ -34,13 +34,13 @@ _COLORS = {
 
 def _result(result: Any, func: str):
     """The result itself, checked to be one of :func:`iop_outcomes.clinical_significance`."""
-    if not (isinstance(getattr(result, "params", None), dict) and hasattr(result, "episodes")):
+    if not isinstance(getattr(result, "params", None), dict) or not hasattr(result, "table"):
         raise ConfigError(
             f"The 'result' parameter of iop.plots.{func} must be a result of "
             "iop.clinical_significance(...) (plots read results and never refit). "
             f"Got {type(result).__name__} instead."
         )
-    if result.episodes is None or "method" not in result.params:
+    if getattr(result, "episodes", None) is None or "method" not in result.params:
         raise ConfigError(
             f"iop.plots.{func} draws per-episode results; a group-level result "
             "(target='group') has no episodes to draw."

@@ -1604,6 +1604,8 @@ def test_plots_take_the_result_only():
         iop.plots.plot_jacobson_truax(ep)
     with pytest.raises(ConfigError, match="never refit"):
         iop.plots.plot_change_distribution(ep)
+    with pytest.raises(ConfigError, match="'ax' parameter"):
+        iop.plots.plot_change_distribution(res, ax="left")
     with pytest.raises(ConfigError, match="now called 'measure'"):
         iop.plots.plot_change_distribution(res, instrument="PHQ-9")
     grp = iop.clinical_significance(ep, method="anchor", target="group", instrument="PHQ-9")

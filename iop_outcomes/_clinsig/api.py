@@ -97,10 +97,13 @@ def clinical_significance(
         ``"anchor"`` (minimal important difference), ``"combined"`` (MID and cut-off, with
         *harmed*). Published service definitions: ``"nhs-talking-therapies"``. Short names
         ``"jt"``, ``"gln"``, ``"en"``, ``"hll"``, ``"nk"``, ``"ha"``, ``"nhs"`` work too.
-    instrument : str, optional
+    instrument : str or list of str, optional
         Instrument whose cited parameters (reliability, norms, thresholds, direction) to use; also
-        selects that instrument's rows when the table holds several. Needed, or explicit
-        ``reliability``/``better_is``/norms, when the data carry no ``instrument`` column.
+        selects that instrument's rows when the table holds several. ``None`` (default): the
+        table must hold one instrument (a ConfigError names those found otherwise). Needed, or
+        explicit ``reliability``/``better_is``/norms, when the data carry no ``instrument``
+        column. ``["PHQ-9", "GAD-7"]`` asks for the joint NHS Talking Therapies rules (with
+        ``method="nhs-talking-therapies"`` only; they never start on their own).
     reliability : float, optional
         Reliability :math:`r_{xx}` for the RCI (default: the instrument's, cited).
     sd : float, optional
@@ -276,9 +279,11 @@ def clinical_significance(
     * finished course: ``sessions_attended`` :math:`\ge` 2 where recorded, else
       ``n_in_treatment`` :math:`\ge` 2 (first and last scores from different contacts), else
       every episode with paired scores; ``discharge_status == "ongoing"`` is never finished.
-    * Single measure (only PHQ-9, say): the same rules on that measure alone (stated in the
-      notes; not strictly comparable with national figures). In a joint table, an episode with
-      only one paired measure is classified on that measure (counted in the notes).
+    * Joint rules with ``instrument=["PHQ-9", "GAD-7"]``; single measure with
+      ``instrument="PHQ-9"`` (say), or ``None`` on a table of one measure: the same rules on
+      that measure alone (stated in the notes; not strictly comparable with national figures).
+      In a joint table, an episode with only one paired measure is classified on that measure
+      (counted in the notes).
 
     References
     ----------

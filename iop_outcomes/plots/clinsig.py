@@ -48,7 +48,16 @@ def _result(result: Any, func: str):
     return result
 
 
-_AX = ["no_validation"]  # a matplotlib Axes or None; matplotlib is imported only when drawing
+def _check_ax(ax: Any, func: str) -> None:
+    """``ax`` is None or a matplotlib Axes (checked by what it offers: matplotlib loads lazily)."""
+    if ax is not None and not (hasattr(ax, "scatter") and hasattr(ax, "hist")):
+        raise ConfigError(
+            f"The 'ax' parameter of iop.plots.{func} must be a matplotlib Axes or None. "
+            f"Got {type(ax).__name__} instead."
+        )
+
+
+_AX = ["no_validation"]  # checked by _check_ax: matplotlib is imported only when drawing
 
 
 @validate_params(
@@ -103,6 +112,7 @@ def plot_jacobson_truax(
     'Baseline score (pre)'
     """
     res = _result(result, "plot_jacobson_truax")
+    _check_ax(ax, "plot_jacobson_truax")
     p = res.params
     method = p.get("method")
     if method == "nhs-talking-therapies":
@@ -251,6 +261,7 @@ def plot_change_distribution(
     [-6.0, 6.0]
     """
     res = _result(result, "plot_change_distribution")
+    _check_ax(ax, "plot_change_distribution")
     p = res.params
     method = p.get("method")
     ep = res.episodes

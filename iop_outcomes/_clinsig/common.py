@@ -185,10 +185,6 @@ def prepare(df, *, instrument, by, pre, post, better_is, func="clinical_signific
                 "(for example) or better_is='lower' / 'higher'."
             )
         better_is = inst.better_is
-    if better_is not in ("lower", "higher"):
-        raise ConfigError(
-            f"The 'better_is' parameter of {func} must be 'lower' or 'higher'. Got {better_is!r} instead."
-        )
     params: dict[str, Any] = {}
     if inst is not None:
         params["instrument"] = inst.name

@@ -43,9 +43,9 @@ _LAZY: dict[str, str] = {
     "change_summary": "change",
     "severity_shift": "change",
     "quality_measures": "change",
-    "clinical_significance": "clinsig",
-    "benchmarks": "clinsig",
-    "national_series": "clinsig",
+    "clinical_significance": "_clinsig",
+    "benchmarks": "_clinsig",
+    "national_series": "_clinsig",
     # effect sizes
     "rm_d": "effectsize",
     "rm_d_from_summary": "effectsize",

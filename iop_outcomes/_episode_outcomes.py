@@ -122,7 +122,7 @@ def episode_outcome(
     ep = ep.reset_index(drop=True)
     notes: list[str] = []
     if source == "nhs":
-        from .clinsig import clinical_significance
+        from ._clinsig import clinical_significance
 
         res = clinical_significance(ep, method="nhs-talking-therapies", instrument=instrument)
         flags = res.episodes

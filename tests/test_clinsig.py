@@ -22,7 +22,9 @@ from tolerance import SUMS
 
 import iop_outcomes as iop
 from iop_outcomes import ConfigError, DataError
-from iop_outcomes.clinsig import ClinicalSignificanceResult, national_series
+from iop_outcomes._clinsig import ClinicalSignificanceResult, GroupAnchorResult, national_series
+from iop_outcomes._clinsig.common import method_key
+from iop_outcomes._clinsig.results import METHODS
 
 matplotlib.use("Agg")
 
@@ -390,7 +392,9 @@ def nhs_joint_table():
 
 
 def test_nhs_joint_rules_hand_worked():
-    res = iop.clinical_significance(nhs_joint_table(), method="nhs-talking-therapies")
+    res = iop.clinical_significance(
+        nhs_joint_table(), method="nhs-talking-therapies", instrument=["PHQ-9", "GAD-7"]
+    )
     e = res.episodes
     assert res.params["rules"] == "joint PHQ-9 + GAD-7"
     assert list(e.index) == [f"E{i}" for i in range(1, 14)]
@@ -437,16 +441,21 @@ def test_nhs_joint_rules_hand_worked():
 
 def test_nhs_joint_by_group_sums_to_total():
     tab = nhs_joint_table()
-    total = counts(iop.clinical_significance(tab, method="nhs"))
-    grouped = counts(iop.clinical_significance(tab, method="nhs", by="format"), by="format")
+    total = counts(iop.clinical_significance(tab, method="nhs", instrument=["PHQ-9", "GAD-7"]))
+    grouped = counts(
+        iop.clinical_significance(tab, method="nhs", instrument=["PHQ-9", "GAD-7"], by="format"),
+        by="format",
+    )
     for k, v in total.items():
         assert grouped["in_person"][k] + grouped["virtual"][k] == v
 
 
 def test_nhs_invariant_to_row_order():
     tab = nhs_joint_table()
-    a = iop.clinical_significance(tab, method="nhs").table
-    b = iop.clinical_significance(tab.sample(frac=1, random_state=3), method="nhs").table
+    a = iop.clinical_significance(tab, method="nhs", instrument=["PHQ-9", "GAD-7"]).table
+    b = iop.clinical_significance(
+        tab.sample(frac=1, random_state=3), method="nhs", instrument=["PHQ-9", "GAD-7"]
+    ).table
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -463,7 +472,7 @@ def test_nhs_caseness_boundaries(phq, gad, caseness):
             "endpoint": [phq[1], gad[1]],
         }
     )
-    res = iop.clinical_significance(tab, method="nhs")
+    res = iop.clinical_significance(tab, method="nhs", instrument=["PHQ-9", "GAD-7"])
     assert bool(res.episodes["caseness"].iloc[0]) is caseness
     assert row(res, "at caseness")["count"] == int(caseness)
 
@@ -481,7 +490,7 @@ def test_nhs_recovery_boundaries(phq_last, gad_last, recovered):
             "endpoint": [phq_last, gad_last],
         }
     )
-    res = iop.clinical_significance(tab, method="nhs")
+    res = iop.clinical_significance(tab, method="nhs", instrument=["PHQ-9", "GAD-7"])
     assert row(res, "recovery")["count"] == int(recovered)
     assert row(res, "recovery")["n"] == 1
 
@@ -511,7 +520,9 @@ def test_nhs_reliable_change_boundaries(phq, gad, outcome):
             "endpoint": [phq[1], gad[1]],
         }
     )
-    res = iop.clinical_significance(tab, method="nhs-talking-therapies")
+    res = iop.clinical_significance(
+        tab, method="nhs-talking-therapies", instrument=["PHQ-9", "GAD-7"]
+    )
     assert res.episodes["reliable_change"].iloc[0] == outcome
     assert row(res, outcome)["count"] == 1
 
@@ -629,7 +640,7 @@ def test_national_prepost_rows_and_effect_size_arithmetic():
 def test_benchmarks_from_result_with_wilson_ci():
     from statsmodels.stats.proportion import proportion_confint
 
-    res = iop.clinical_significance(nhs_joint_table(), method="nhs")
+    res = iop.clinical_significance(nhs_joint_table(), method="nhs", instrument=["PHQ-9", "GAD-7"])
     b = iop.benchmarks(res)
     t = b.table.set_index("outcome")
     assert list(t.index) == [
@@ -649,7 +660,9 @@ def test_benchmarks_from_result_with_wilson_ci():
 def test_benchmarks_dict_dataframe_groups_and_years():
     b = iop.benchmarks({"recovery": (30, 50), "Reliable Improvement": (40, 50)}, year=None)
     assert len(b.table) == 2 * 8
-    tab = iop.clinical_significance(nhs_joint_table(), method="nhs", by="format").table
+    tab = iop.clinical_significance(
+        nhs_joint_table(), method="nhs", instrument=["PHQ-9", "GAD-7"], by="format"
+    ).table
     g = iop.benchmarks(tab)
     assert set(g.table["format"]) == {"in_person", "virtual"}
     assert len(g.table) == 2 * 4
@@ -713,7 +726,7 @@ def test_instrument_column_filtering_and_missing_scores():
             "endpoint": [10, 17, 5, 10],
         }
     )
-    with pytest.raises(ConfigError, match="several instruments"):
+    with pytest.raises(ConfigError, match="holds 2 instruments"):
         iop.clinical_significance(ep)
     res = iop.clinical_significance(ep, instrument="phq9", threshold="fixed")
     assert len(res.episodes) == 3
@@ -746,9 +759,9 @@ def test_config_errors(kwargs, err, match):
 
 
 def test_data_errors():
-    with pytest.raises(DataError, match=r"lack column\(s\) \['endpoint'\]"):
+    with pytest.raises(DataError, match=r"needs the column\(s\) \[.endpoint.\]"):
         iop.clinical_significance(pd.DataFrame({"baseline": [1]}), instrument="PHQ-9")
-    with pytest.raises(DataError, match="DataFrame"):
+    with pytest.raises(ConfigError, match="'episodes' parameter .* must be a pandas DataFrame"):
         iop.clinical_significance([1, 2], instrument="PHQ-9")
     with pytest.raises(DataError, match="non-numeric"):
         iop.clinical_significance(
@@ -756,9 +769,13 @@ def test_data_errors():
         )
     joint = nhs_joint_table()
     with pytest.raises(DataError, match="episode_id"):
-        iop.clinical_significance(joint.drop(columns="episode_id"), method="nhs")
+        iop.clinical_significance(
+            joint.drop(columns="episode_id"), method="nhs", instrument=["PHQ-9", "GAD-7"]
+        )
     with pytest.raises(DataError, match="repeat"):
-        iop.clinical_significance(pd.concat([joint, joint.iloc[:1]]), method="nhs")
+        iop.clinical_significance(
+            pd.concat([joint, joint.iloc[:1]]), method="nhs", instrument=["PHQ-9", "GAD-7"]
+        )
 
 
 # --------------------------------------------------------------------------- plots
@@ -785,8 +802,8 @@ def test_plots_structure(tmp_path):
     assert xs == pytest.approx([-5.608, 5.608], abs=1e-3)
     plt.close(ax.figure)
 
-    nhs = iop.clinical_significance(nhs_joint_table(), method="nhs")
-    ax = iop.plots.plot_change_distribution(nhs, instrument="GAD-7")
+    nhs = iop.clinical_significance(nhs_joint_table(), method="nhs", instrument=["PHQ-9", "GAD-7"])
+    ax = iop.plots.plot_change_distribution(nhs, measure="GAD-7")
     assert sorted(line.get_xdata()[0] for line in ax.lines) == [-4.0, 4.0]
     assert "GAD-7" in ax.get_xlabel()
     plt.close(ax.figure)
@@ -811,14 +828,18 @@ def test_nhs_joint_episode_columns_combine_rows():
             "sessions_attended": [np.nan, 3, 1, np.nan],
         }
     )
-    res = iop.clinical_significance(tab, method="nhs", by="site")
+    res = iop.clinical_significance(tab, method="nhs", instrument=["PHQ-9", "GAD-7"], by="site")
     e = res.episodes
     assert list(e.index) == ["a", "b"]
     assert e["site"].tolist() == ["north", "south"]
     assert e["finished_course"].tolist() == [True, False]
     assert e["phq9_first"].tolist() == [15, 15] and e["gad7_first"].tolist() == [12, 12]
     with pytest.raises(DataError, match="no episode_id"):
-        iop.clinical_significance(tab.assign(episode_id=[None, "a", "b", "b"]), method="nhs")
+        iop.clinical_significance(
+            tab.assign(episode_id=[None, "a", "b", "b"]),
+            method="nhs",
+            instrument=["PHQ-9", "GAD-7"],
+        )
 
 
 def test_wilson_end_points_exact():
@@ -834,8 +855,12 @@ def test_nhs_joint_matches_base_r_on_synthetic_episodes():
     ref_dir = Path(__file__).parent / "reference" / "clinsig"
     tab = pd.read_csv(ref_dir / "nhs_synthetic_episodes.csv")
     ref = pd.read_csv(ref_dir / "nhs_base_r.csv")
-    overall = iop.clinical_significance(tab, method="nhs").table.assign(format="Overall")
-    grouped = iop.clinical_significance(tab, method="nhs", by="format").table
+    overall = iop.clinical_significance(
+        tab, method="nhs", instrument=["PHQ-9", "GAD-7"]
+    ).table.assign(format="Overall")
+    grouped = iop.clinical_significance(
+        tab, method="nhs", instrument=["PHQ-9", "GAD-7"], by="format"
+    ).table
     got = pd.concat([overall, grouped])[["format", "outcome", "count", "n"]]
     merged = ref.merge(got, on=["format", "outcome"], suffixes=("_r", "_py"), validate="1:1")
     assert len(merged) == len(ref) == 21
@@ -1028,7 +1053,7 @@ def test_new_methods_match_clinicalsignificance(cs_r, case):
     if ("", "sum_pct_change") in ref:
         assert res.episodes["pct_change"].sum() == pytest.approx(ref[("", "sum_pct_change")])
         assert p["n_baseline_zero"] == ref[("", "n_pre_zero")]
-    method = iop.clinsig._METHODS.get(iop.clinsig._key(kw["method"]))
+    method = METHODS.get(method_key(kw["method"]))
     assert p["method"] == method and method in str(res)
 
 
@@ -1085,7 +1110,7 @@ def test_anchor_group_within_matches_clinicalsignificance(cs_r, case):
     ds, kw = _GROUP_CASES[case]
     ref = cs_r[case]
     res = iop.clinical_significance(_data(ds), method="anchor", target="group", **kw)
-    assert isinstance(res, iop.clinsig.GroupAnchorResult)
+    assert isinstance(res, GroupAnchorResult)
     t = res.table
     key = kw.get("by")
     groups = sorted({g for g, _ in ref})
@@ -1514,3 +1539,76 @@ def test_new_methods_invariant_to_row_order_and_duplicated_index(kw):
         pd.testing.assert_frame_equal(res.group_level, res2.group_level)
         assert "Group level (Hageman & Arrindell 1999)" in str(res)
         assert res._repr_html_().count("<table") == 2
+
+
+# --------------------------------------------------------------------------- the instrument rule
+
+
+def test_two_instruments_need_a_choice():
+    ep = pd.DataFrame({"instrument": ["PHQ-9", "GAD-7"], "baseline": [20, 15], "endpoint": [10, 5]})
+    with pytest.raises(ConfigError, match=r"holds 2 instruments \('GAD-7', 'PHQ-9'\)"):
+        iop.clinical_significance(ep, threshold="fixed")
+    # naming one keeps its rows and says how many were left out
+    res = iop.clinical_significance(ep, instrument="GAD-7", threshold="fixed")
+    assert res.params["instrument"] == "GAD-7" and len(res.episodes) == 1
+    assert any("1 rows of other instruments were left out" in n for n in res.notes)
+    with pytest.raises(DataError, match="no rows for instrument"):
+        iop.clinical_significance(ep.iloc[:1], instrument="GAD-7", threshold="fixed")
+
+
+def test_nhs_joint_rules_need_the_list():
+    joint = nhs_joint_table()
+    with pytest.raises(ConfigError, match=r"instrument=\['PHQ-9', 'GAD-7'\]"):
+        iop.clinical_significance(joint, method="nhs")
+    # with the list: the joint rules; with one name: that measure's single-measure rules
+    both = iop.clinical_significance(joint, method="nhs", instrument=["GAD-7", "phq9"])
+    assert both.params["rules"] == "joint PHQ-9 + GAD-7"
+    one = iop.clinical_significance(joint, method="nhs", instrument="PHQ-9")
+    assert one.params["rules"] == "single measure (PHQ-9)"
+    # the list must be the joint pair, and it is only for the NHS rules
+    with pytest.raises(ConfigError, match="joint pair"):
+        iop.clinical_significance(joint, method="nhs", instrument=["PHQ-9", "PHQ-15"])
+    with pytest.raises(ConfigError, match="nhs-talking-therapies"):
+        iop.clinical_significance(joint, instrument=["PHQ-9", "GAD-7"], threshold="fixed")
+    # asking for the joint rules on a table without GAD-7 rows is a data error, not a fallback
+    phq = joint[joint["instrument"] == "PHQ-9"]
+    with pytest.raises(DataError, match=r"no rows for instrument\(s\) \['GAD-7'\]"):
+        iop.clinical_significance(phq, method="nhs", instrument=["PHQ-9", "GAD-7"])
+
+
+def test_validation_layer_messages():
+    ep = pd.DataFrame({"baseline": [20, 10], "endpoint": [10, 9]})
+    with pytest.raises(ConfigError, match=r"'ci_level' parameter of iop.clinical_significance"):
+        iop.clinical_significance(ep, instrument="PHQ-9", ci_level="0.9")
+    with pytest.raises(ConfigError, match=r"'harmed' parameter .* must be True or False"):
+        iop.clinical_significance(ep, instrument="PHQ-9", harmed="yes")
+    with pytest.raises(ConfigError, match=r"'target' parameter"):
+        iop.clinical_significance(ep, instrument="PHQ-9", target="cohort")
+    with pytest.raises(ConfigError, match=r"'ci_level' parameter of iop.benchmarks"):
+        iop.benchmarks({"recovery": (30, 50)}, ci_level=1.0)
+    with pytest.raises(ConfigError, match=r"'result_or_rates' parameter of iop.benchmarks"):
+        iop.benchmarks([30, 50])
+    with pytest.raises(DataError, match=r"needs the column\(s\) \['n'\] in the rates table"):
+        iop.benchmarks(pd.DataFrame({"outcome": ["recovery"], "count": [3]}))
+
+
+def test_plots_take_the_result_only():
+    import matplotlib.pyplot as plt
+
+    ep = pd.DataFrame({"baseline": [18, 15, 12, 20], "endpoint": [6, 13, 19, 14]})
+    res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed")
+    fig, ax = plt.subplots()
+    with pytest.raises(TypeError):
+        iop.plots.plot_jacobson_truax(res, ax)  # ax is keyword-only
+    with pytest.raises(ConfigError, match="never refit"):
+        iop.plots.plot_jacobson_truax(ep)
+    with pytest.raises(ConfigError, match="never refit"):
+        iop.plots.plot_change_distribution(ep)
+    with pytest.raises(ConfigError, match="'ax' parameter"):
+        iop.plots.plot_change_distribution(res, ax="left")
+    with pytest.raises(ConfigError, match="now called 'measure'"):
+        iop.plots.plot_change_distribution(res, instrument="PHQ-9")
+    grp = iop.clinical_significance(ep, method="anchor", target="group", instrument="PHQ-9")
+    with pytest.raises(ConfigError, match="target='group'"):
+        iop.plots.plot_jacobson_truax(grp)
+    plt.close(fig)

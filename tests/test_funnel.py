@@ -304,7 +304,9 @@ def test_joint_phq9_gad7_recovery(demo_episodes):
     from_ep = iop.funnel(demo_episodes, unit="site", outcome="recovery")
     pd.testing.assert_frame_equal(from_load.table, from_ep.table)
     f = iop.funnel(both, unit="site", outcome="recovery", adjust=["baseline", "age"])
-    cs = iop.clinical_significance(both, method="nhs-talking-therapies", by="site")
+    cs = iop.clinical_significance(
+        both, method="nhs-talking-therapies", instrument=["PHQ-9", "GAD-7"], by="site"
+    )
     ref = cs.table[cs.table["outcome"] == "recovery"].set_index("site")
     t = f.table.set_index("unit")
     assert "PHQ-9+GAD-7" in set(cs.episodes["measures_used"])  # the joint rules were used

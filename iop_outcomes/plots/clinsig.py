@@ -1,17 +1,25 @@
 """Clinical-significance plots: the Jacobson-Truax scatter and the distribution of change.
 
-Both take a result of :func:`iop_outcomes.clinical_significance` (or an episode table plus the
-keyword arguments to compute one), draw on ``ax`` (a new figure when ``None``) and return the
+Both take a result of :func:`iop_outcomes.clinical_significance` (they read its ``episodes``
+and ``params`` and never refit), draw on ``ax`` (a new figure when ``None``) and return the
 Axes; neither calls ``plt.show()``.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from .. import instruments
+from .._validation import Interval, validate_params
 from ..exceptions import ConfigError
 from ._common import axes_or_new
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from .._clinsig import ClinicalSignificanceResult
 
 __all__ = ["plot_jacobson_truax", "plot_change_distribution"]
 
@@ -24,25 +32,49 @@ _COLORS = {
 }
 
 
-def _result(data, kwargs):
-    from ..clinsig import ClinicalSignificanceResult, clinical_significance
-
-    if isinstance(data, ClinicalSignificanceResult):
-        if kwargs:
-            raise ConfigError(
-                f"Options {sorted(kwargs)} only apply when a DataFrame is passed; the result "
-                "was already computed."
-            )
-        return data
-    if isinstance(data, pd.DataFrame):
-        return clinical_significance(data, **kwargs)
-    raise ConfigError(
-        "Pass a result of iop.clinical_significance(...) or an episode DataFrame. "
-        f"Got {type(data).__name__} instead."
-    )
+def _result(result: Any, func: str):
+    """The result itself, checked to be one of :func:`iop_outcomes.clinical_significance`."""
+    if not isinstance(getattr(result, "params", None), dict) or not hasattr(result, "table"):
+        raise ConfigError(
+            f"The 'result' parameter of iop.plots.{func} must be a result of "
+            "iop.clinical_significance(...) (plots read results and never refit). "
+            f"Got {type(result).__name__} instead."
+        )
+    if getattr(result, "episodes", None) is None or "method" not in result.params:
+        raise ConfigError(
+            f"iop.plots.{func} draws per-episode results; a group-level result "
+            "(target='group') has no episodes to draw."
+        )
+    return result
 
 
-def plot_jacobson_truax(data, ax=None, *, point_size: float = 18, alpha: float = 0.7, **kwargs):
+def _check_ax(ax: Any, func: str) -> None:
+    """``ax`` is None or a matplotlib Axes (checked by what it offers: matplotlib loads lazily)."""
+    if ax is not None and not (hasattr(ax, "scatter") and hasattr(ax, "hist")):
+        raise ConfigError(
+            f"The 'ax' parameter of iop.plots.{func} must be a matplotlib Axes or None. "
+            f"Got {type(ax).__name__} instead."
+        )
+
+
+_AX = ["no_validation"]  # checked by _check_ax: matplotlib is imported only when drawing
+
+
+@validate_params(
+    {
+        "result": ["no_validation"],
+        "ax": _AX,
+        "point_size": [Interval(float, 0, None, closed="neither")],
+        "alpha": [Interval(float, 0, 1, closed="both")],
+    }
+)
+def plot_jacobson_truax(
+    result: ClinicalSignificanceResult,
+    *,
+    ax: Axes | None = None,
+    point_size: float = 18,
+    alpha: float = 0.7,
+) -> Axes:
     """The classic Jacobson-Truax plot: each episode's baseline (x) against its endpoint (y).
 
     Draws the line of no change, the band of change that is not counted (for Jacobson-Truax,
@@ -55,9 +87,9 @@ def plot_jacobson_truax(data, ax=None, *, point_size: float = 18, alpha: float =
 
     Parameters
     ----------
-    data : ClinicalSignificanceResult or DataFrame
-        A distribution-based result (``method`` other than ``"nhs-talking-therapies"``), or an
-        episode table with ``kwargs`` passed to :func:`iop_outcomes.clinical_significance`.
+    result : ClinicalSignificanceResult
+        A per-episode result of :func:`iop_outcomes.clinical_significance` (``method`` other
+        than ``"nhs-talking-therapies"``).
     ax : matplotlib Axes, optional
         Axes to draw on; a new figure when ``None``.
     point_size, alpha : float
@@ -74,11 +106,13 @@ def plot_jacobson_truax(data, ax=None, *, point_size: float = 18, alpha: float =
     >>> import pandas as pd
     >>> import iop_outcomes as iop
     >>> ep = pd.DataFrame({"baseline": [18, 15, 12, 20], "endpoint": [6, 13, 19, 14]})
-    >>> ax = iop.plots.plot_jacobson_truax(ep, instrument="PHQ-9", threshold="fixed")
+    >>> res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed")
+    >>> ax = iop.plots.plot_jacobson_truax(res)
     >>> ax.get_xlabel()
     'Baseline score (pre)'
     """
-    res = _result(data, kwargs)
+    res = _result(result, "plot_jacobson_truax")
+    _check_ax(ax, "plot_jacobson_truax")
     p = res.params
     method = p.get("method")
     if method == "nhs-talking-therapies":
@@ -95,8 +129,6 @@ def plot_jacobson_truax(data, ax=None, *, point_size: float = 18, alpha: float =
     lo = float(np.nanmin(np.r_[x, y])) if len(x) else 0.0
     hi = float(np.nanmax(np.r_[x, y])) if len(x) else 1.0
     if "instrument" in p:
-        from .. import instruments
-
         inst = instruments.get(p["instrument"])
         lo, hi = min(lo, inst.total_min), max(hi, inst.total_max)
     pad = 0.04 * (hi - lo if hi > lo else 1.0)
@@ -179,19 +211,36 @@ def no_change_band(p: dict, grid: np.ndarray):
     return centre - half, centre + half, f"no reliable change (±{half:.3g} points)"
 
 
-def plot_change_distribution(data, ax=None, *, instrument: str | None = None, bins=None, **kwargs):
+@validate_params(
+    {
+        "result": ["no_validation"],
+        "ax": _AX,
+        "measure": ["instrument", None],
+        "bins": [Interval(int, 1, None), list, tuple, np.ndarray, str, None],
+    },
+    renamed={"instrument": "measure"},
+)
+def plot_change_distribution(
+    result: ClinicalSignificanceResult,
+    *,
+    ax: Axes | None = None,
+    measure: str | None = None,
+    bins: int | Any | None = None,
+) -> Axes:
     """Histogram of change (endpoint − baseline) with the reliable-change thresholds marked.
 
     Parameters
     ----------
-    data : ClinicalSignificanceResult or DataFrame
+    result : ClinicalSignificanceResult
         A ``"jacobson-truax"`` result (threshold from the sample, a reference or fixed), an
         ``"anchor"`` or ``"combined"`` result (the MID for improvement is marked on both
-        sides) or an ``"nhs-talking-therapies"`` result; or an episode table with ``kwargs`` passed to
+        sides) or an ``"nhs-talking-therapies"`` result of
         :func:`iop_outcomes.clinical_significance`.
     ax : matplotlib Axes, optional
-    instrument : str, optional
-        For NHS joint results: which measure to show (default PHQ-9).
+        Axes to draw on; a new figure when ``None``.
+    measure : str, optional
+        For NHS joint results: which of the result's measures to show (default: the first,
+        PHQ-9). Not an analysis choice: the result holds both measures' scores.
     bins : int or sequence, optional
         Histogram bins (default: one per integer point when the changes are whole numbers).
 
@@ -206,13 +255,13 @@ def plot_change_distribution(data, ax=None, *, instrument: str | None = None, bi
     >>> import pandas as pd
     >>> import iop_outcomes as iop
     >>> ep = pd.DataFrame({"baseline": [18, 15, 12, 20], "endpoint": [6, 13, 19, 14]})
-    >>> ax = iop.plots.plot_change_distribution(ep, instrument="PHQ-9", threshold="fixed")
+    >>> res = iop.clinical_significance(ep, instrument="PHQ-9", threshold="fixed")
+    >>> ax = iop.plots.plot_change_distribution(res)
     >>> sorted(round(line.get_xdata()[0], 1) for line in ax.lines)
     [-6.0, 6.0]
     """
-    if instrument is not None and isinstance(data, pd.DataFrame):
-        kwargs["instrument"] = instrument
-    res = _result(data, kwargs)
+    res = _result(result, "plot_change_distribution")
+    _check_ax(ax, "plot_change_distribution")
     p = res.params
     method = p.get("method")
     ep = res.episodes
@@ -227,13 +276,11 @@ def plot_change_distribution(data, ax=None, *, instrument: str | None = None, bi
             marks = (-half, md) if p.get("better_is", "lower") == "lower" else (-md, half)
         name = p.get("instrument", "score")
     elif method == "nhs-talking-therapies":
-        from .. import instruments
-
         cols = [c for c in ep.columns if c.endswith("_first")]
-        if instrument is None:
+        if measure is None:
             col = "phq9_first" if "phq9_first" in cols else cols[0]
         else:
-            inst = instruments.get(instrument)
+            inst = instruments.get(measure)
             col = f"{''.join(ch for ch in inst.name.lower() if ch.isalnum())}_first"
             if col not in cols:
                 raise ConfigError(

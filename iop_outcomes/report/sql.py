@@ -38,8 +38,8 @@ from typing import Any
 
 import pandas as pd
 
+from .._clinsig import clinical_significance
 from ..change import change_scores
-from ..clinsig import clinical_significance
 from ..episodes import episodes
 from ..exceptions import ConfigError
 from ..io.sql import read_sql, write_tables

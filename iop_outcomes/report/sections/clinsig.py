@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..._clinsig import benchmarks, clinical_significance
 from ...change import quality_measures
-from ...clinsig import benchmarks, clinical_significance
 from ..context import _Ctx
 from ..figures import _fig_clinsig
 from ..figures_jt import _fig_jt
@@ -81,7 +81,11 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
 
 def _nhs_benchmarks(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
     if {"PHQ-9", "GAD-7"} <= set(eps):
-        data, inst, label = pd.concat([eps["PHQ-9"], eps["GAD-7"]]), None, "PHQ-9 + GAD-7"
+        data, inst, label = (
+            pd.concat([eps["PHQ-9"], eps["GAD-7"]]),
+            ["PHQ-9", "GAD-7"],
+            "PHQ-9 + GAD-7",
+        )
     elif "PHQ-9" in eps:
         data, inst, label = eps["PHQ-9"], "PHQ-9", "PHQ-9"
     else:

@@ -32,12 +32,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import instruments as _inst
-from .._results import TableResult
-from ..exceptions import ConfigError, IOPWarning, LoadError
-from . import sql as _sql
-from .fhir import read_fhir
-from .mapping import (
+from ... import instruments as _inst
+from ..._results import TableResult
+from ...exceptions import ConfigError, IOPWarning, LoadError
+from .. import sql as _sql
+from ..fhir import read_fhir
+from ..mapping import (
     _ARM,
     CONTRACT_COLUMNS,
     FORMAT_LABELS,
@@ -54,10 +54,10 @@ from .mapping import (
     read_mapping,
     wide_to_long,
 )
-from .readers import NULL_VALUES, factorize, read_source, unique_map
-from .redcap import redcap_to_long
-from .visits import applies as _visit_rows
-from .visits import name_item_columns, visits_to_long
+from ..readers import NULL_VALUES, factorize, read_source, unique_map
+from ..redcap import redcap_to_long
+from ..visits import applies as _visit_rows
+from ..visits import name_item_columns, visits_to_long
 
 __all__ = ["load", "LoadResult"]
 
@@ -150,7 +150,7 @@ class LoadResult:
                 f"PHQ-9 item 9 (thoughts of death or self-harm) > 0 on {n_safety:,} accepted "
                 "administrations: follow the program's risk-assessment protocol (Simon et al. 2013)."
             )
-        from ..report.safety import name_like_values  # here: the report package imports load
+        from ...report.safety import name_like_values  # here: the report package imports load
 
         for col, names in name_like_values(self.data).items():
             notes.append(

@@ -40,7 +40,8 @@ import pandas as pd
 
 from .. import instruments as _inst
 from ..exceptions import ConfigError, LoadError
-from .mapping import _ARM, name_key, normalize_name, normalize_timepoint
+from ._names import ARM_SUFFIX, name_key, normalize_name
+from .mapping import normalize_timepoint
 from .readers import NULL_VALUES
 
 __all__ = ["Dictionary", "read_dictionary", "redcap_to_long"]
@@ -480,7 +481,7 @@ def redcap_to_long(
             user = mapping.values.get("timepoint", {}) if mapping is not None else {}
 
             def known(v) -> bool:
-                stripped = _ARM.sub("", str(v).strip().lower())
+                stripped = ARM_SUFFIX.sub("", str(v).strip().lower())
                 return bool(
                     normalize_timepoint(v) or name_key(v) in user or name_key(stripped) in user
                 )

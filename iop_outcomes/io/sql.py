@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigError, LoadError
-from .readers import _NULLABLE_INTS, RawSource, _compact, _narrow_ints
+from .readers import NULLABLE_INTS, RawSource, compact_labels, narrow_ints
 
 __all__ = ["read_sql", "write_tables", "is_sql_url", "redact_url", "wanted"]
 
@@ -515,9 +515,9 @@ def read_sql(
     names = result.column_names
     ids = set(text_columns(names)) if text_columns else set()
     whole = set(whole_numbers(names)) if whole_numbers else set()
-    result = _compact(_narrow_ints(_plain_types(result), whole), keep_text=ids)
+    result = compact_labels(narrow_ints(_plain_types(result), whole), keep_text=ids)
     frame = result.to_pandas(
-        types_mapper=_NULLABLE_INTS.get, date_as_object=False, self_destruct=True
+        types_mapper=NULLABLE_INTS.get, date_as_object=False, self_destruct=True
     )
     del result
     return RawSource(frame, display, sha256, "SQL")
@@ -684,7 +684,7 @@ def write_tables(
                             for n, f in zip(arrow.column_names, arrow.schema, strict=True)
                             if str(f.type) == "date32[day]"
                         }
-                        out = arrow.to_pandas(date_as_object=True, types_mapper=_NULLABLE_INTS.get)
+                        out = arrow.to_pandas(date_as_object=True, types_mapper=NULLABLE_INTS.get)
                         out.to_sql(
                             current,
                             con,

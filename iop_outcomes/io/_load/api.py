@@ -36,9 +36,9 @@ from ... import instruments as _inst
 from ..._results import TableResult
 from ...exceptions import ConfigError, IOPWarning, LoadError
 from .. import sql as _sql
+from .._names import ARM_SUFFIX, did_you_mean, entry_text, name_key, normalize_name
 from ..fhir import read_fhir
 from ..mapping import (
-    _ARM,
     CONTRACT_COLUMNS,
     FORMAT_LABELS,
     FORMAT_SYNONYMS,
@@ -46,10 +46,6 @@ from ..mapping import (
     MAX_WEEK,
     STATUS_LABELS,
     STATUS_SYNONYMS,
-    _did_you_mean,
-    _entry,
-    name_key,
-    normalize_name,
     normalize_timepoint,
     read_mapping,
     wide_to_long,
@@ -997,11 +993,13 @@ class _Validator:
             for key, label in table.items():
                 if key in self.values_used.get(col, set()):
                     continue
-                entry = f"{self.mp.where}: {_entry('values.' + col, written.get(key, key), label)}"
+                entry = (
+                    f"{self.mp.where}: {entry_text('values.' + col, written.get(key, key), label)}"
+                )
                 if col not in self.columns:
                     reason = f"{entry} matched no value: the data have no {col} column"
                 else:
-                    reason = f"{entry} matched no value of {col}" + _did_you_mean(
+                    reason = f"{entry} matched no value of {col}" + did_you_mean(
                         written.get(key, key), seen, aside=True
                     )
                 self.warn_file(
@@ -1334,7 +1332,7 @@ class _Validator:
         def f(v):
             mine = self._user_label("timepoint", v)
             if mine is None:  # 'exit_arm_1' matches your 'exit'
-                key = name_key(_ARM.sub("", str(v).strip().lower()))
+                key = name_key(ARM_SUFFIX.sub("", str(v).strip().lower()))
                 mine = self._user_label("timepoint", v, key, seen=False)
             if mine is not None:
                 c = normalize_timepoint(mine)

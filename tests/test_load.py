@@ -111,7 +111,7 @@ def test_scoring_in_row_blocks_equals_scoring_in_one_block(monkeypatch):
     d.loc[d.index[::7], "item_2"] = "Several days"  # answer texts
     d.loc[d.index[3::11], "item_5"] = 9  # out of range
     whole = quiet_load(d)
-    monkeypatch.setattr(sys.modules["iop_outcomes.io._load.api"], "_BLOCK_ROWS", 37)
+    monkeypatch.setattr(sys.modules["iop_outcomes.io._load.score"], "_BLOCK_ROWS", 37)
     blocks = quiet_load(d)
     assert len(d) > 20 * 37
     pd.testing.assert_frame_equal(blocks.data, whole.data)
@@ -1097,7 +1097,7 @@ def test_rows_listed_per_duplicate_group_match_a_plain_join():
     """The 'rows 3, 8, 11' texts of duplicate groups are built per group size, vectorized."""
     import importlib
 
-    joined_by_group = importlib.import_module("iop_outcomes.io._load.api")._joined_by_group
+    joined_by_group = importlib.import_module("iop_outcomes.io._load.duplicates")._joined_by_group
     rng = np.random.default_rng(0)
     gid = pd.factorize(rng.integers(0, 40, 120))[0]  # groups of sizes 1..8, interleaved
     rows = np.sort(rng.choice(10_000, 120, replace=False)) + 1

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._validation import validate_params
 from ..exceptions import ConfigError, LoadError
 from ._names import (
     ARM_SUFFIX,
@@ -360,6 +361,7 @@ def _label_target(where: str, col: str, key, value):
     return c
 
 
+@validate_params({"mapping": [dict, str, Path, Mapping, None]})
 def read_mapping(mapping) -> Mapping:
     """Build a :class:`Mapping` from ``None``, a dict, a Mapping or a TOML file path.
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import Interval, validate_params
 from ..exceptions import LoadError
 
 __all__ = ["read_source", "RawSource", "SUPPORTED"]
@@ -102,6 +103,17 @@ def _sha256_frame(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+@validate_params(
+    {
+        "source": ["no_validation"],  # a path or DataFrame: LoadError naming what was given
+        "sheet": [str, Interval(int, 0, None, closed="left"), None],
+        "name": [str, None],
+        "text_columns": ["callable", None],
+        "whole_numbers": ["callable", None],
+        "skip_rows": ["no_validation"],  # LoadError naming title rows (_check_skip_rows)
+        "missing_columns": ["callable", None],
+    }
+)
 def read_source(
     source,
     *,

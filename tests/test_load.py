@@ -1510,3 +1510,30 @@ def test_nullable_integers_in_every_optional_numeric_column(tmp_path, column):
         assert res.counts() == {"accepted": 3, "repaired": 0, "quarantined": 0}
         got = pd.to_numeric(res.data[column].astype("Float64"), errors="coerce")
         assert got.iloc[[0, 2]].tolist() == [3, 5] and pd.isna(got.iloc[1])
+
+
+# ------------------------------------------------------------------ parameters (issue 13)
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"strict": "yes"}, "The 'strict' parameter of iop.load must be True or False. Got 'yes'"),
+        ({"wide": 1}, "The 'wide' parameter of iop.load must be True or False. Got 1 instead."),
+        (
+            {"missing_items": 1.5},
+            "The 'missing_items' parameter of iop.load must be one of 'prorate', 'complete', an "
+            "int in the range [0, inf) or an instance of 'dict'. Got 1.5 instead.",
+        ),
+        ({"mapping": 5}, "The 'mapping' parameter of iop.load must be an instance of 'dict'"),
+        ({"name": 3}, "The 'name' parameter of iop.load must be an instance of 'str' or None."),
+        ({"sheet": -1}, "an int in the range [0, inf) or None. Got -1 instead."),
+        ({"table": 7}, "The 'table' parameter of iop.load must be an instance of 'str' or None"),
+    ],
+)
+def test_parameters_are_validated_before_reading(kw, message):
+    df = pd.DataFrame(
+        {"patient_id": ["a"], "instrument": ["PHQ-9"], "assessment_date": ["2025-01-06"]}
+        | {"total": [5]}
+    )
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        iop.load(df, **kw)
+    assert "strict" in iop.load.__iop_constraints__  # declared on the function

@@ -1,6 +1,20 @@
-"""Scoring in :func:`iop_outcomes.load`: items checked, totals from items (complete, or
-prorated: Arrieta et al. 2017) or as given, severity bands, the safety item, and the
-PHQ-9 -> PHQ-8 harmonisation (Kroenke et al. 2009); all rows at once.
+"""Scoring in :func:`iop_outcomes.load`: items checked, totals from items or as given, severity
+bands, the safety item, and the PHQ-9 -> PHQ-8 harmonisation; all rows at once.
+
+For an administration of an instrument with ``k`` items, ``a`` of them answered (each a whole
+number in the instrument's item range), answered-item sum ``S`` and given total ``T``:
+
+* all items answered: ``total = S`` (a given ``T != S`` is quarantined);
+* ``k - a <= max_missing`` and no ``T``: prorated, ``total = floor(S / a * k + 0.5)`` (the mean
+  of the answered items times ``k``, rounded half up; Arrieta et al. 2017; PHQ-9
+  ``max_missing`` 2); a repair;
+* some items missing and ``T`` given: ``T`` is used when ``S <= T <= S + (k - a) * item_max``
+  (a repair), else quarantined;
+* no items: ``total = T``.
+
+The PHQ-8 from a PHQ-9 (``harmonize="PHQ-8"``) is the sum of items 1-8 (Kroenke et al. 2009),
+prorated the same way with the PHQ-8's ``max_missing``. PHQ-9 item 9 (the safety item) is never
+imputed: ``safety_flag`` is missing when the item is.
 """
 
 from __future__ import annotations
@@ -235,7 +249,7 @@ class ScoreChecks:
             items,
             safety,
         )
-        # ---- totals (formulas in the module docs: sum; Arrieta et al. 2017 proration)
+        # ---- totals (formulas in the module docstring: sum; Arrieta et al. 2017 proration)
         g = given
         total = np.full(self.n, np.nan)
         rule = np.full(self.n, -1, dtype=np.int8)  # codes of RULES

@@ -174,6 +174,11 @@ def main() -> None:
     from iop_outcomes.io import fhir as fhir_module
     from iop_outcomes.io.fhir import fhir_to_long
 
+    try:  # the parallel read's settings live in their own module since issue 13
+        from iop_outcomes.io._fhir import parallel as fhir_module
+    except ImportError:
+        pass
+
     parallel = hasattr(fhir_module, "PARALLEL_MIN_BYTES")  # older versions: one process only
 
     # resources per administration: 1 + 2 / PER_PATIENT (Patient and EpisodeOfCare)

@@ -32,8 +32,8 @@ __version__ = "0.1.0"
 # public name -> submodule that defines it
 _LAZY: dict[str, str] = {
     # loading, validation, ledger
-    "load": "io.load",
-    "LoadResult": "io.load",
+    "load": "io._load",
+    "LoadResult": "io._load",
     # episodes and time points
     "episodes": "episodes",
     "EpisodeRules": "episodes",

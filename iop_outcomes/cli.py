@@ -156,6 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
+    _add_demo(sub, common)
+    _add_validate(sub, common)
+    _add_summary(sub, common)
+    _add_report(sub, common)
+    _add_synth(sub, common)
+    _add_monitor(sub, common)
+    return p
+
+
+def _add_demo(sub, common) -> None:
+    """The ``demo`` command: the full report from the bundled demo data."""
     d = sub.add_parser(
         "demo",
         parents=[common],
@@ -175,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
         "'now' (UTC clock, or SOURCE_DATE_EPOCH when set) or a text to show (default: %(default)s)",
     )
 
+
+def _add_validate(sub, common) -> None:
+    """The ``validate`` command: a data file's row ledger."""
     v = sub.add_parser(
         "validate",
         parents=[common],
@@ -191,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--ledger-out", help="write the full row ledger to this CSV file")
     _reading_options(v, config=False)
 
+
+def _add_summary(sub, common) -> None:
+    """The ``summary`` command: key tables (or JSON) for a data file."""
     s = sub.add_parser(
         "summary",
         parents=[common],
@@ -206,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="study configuration TOML (instruments, threshold, [data])")
     _reading_options(s, config=True)
 
+
+def _add_report(sub, common) -> None:
+    """The ``report`` command: the shareable report."""
     r = sub.add_parser(
         "report",
         parents=[common],
@@ -280,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _reading_options(r, config=True)
 
+
+def _add_synth(sub, common) -> None:
+    """The ``synth`` command: a synthetic dataset with known truth."""
     y = sub.add_parser(
         "synth",
         parents=[common],
@@ -293,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--out", required=True, help="output file (.csv, .parquet or .xlsx)")
     y.add_argument("--messy", action="store_true", help="inject realistic data-entry faults")
 
+
+def _add_monitor(sub, common) -> None:
+    """The ``monitor`` command: the internal off-track caseload."""
     m = sub.add_parser(
         "monitor",
         parents=[common],
@@ -332,7 +358,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="week by which reliable improvement is expected (default %(default)s)",
     )
     _reading_options(m, config=False)
-    return p
 
 
 # ------------------------------------------------------------------------------ commands

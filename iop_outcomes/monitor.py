@@ -246,7 +246,7 @@ def _rows_of(data: Any, func: str) -> pd.DataFrame:
     if hasattr(data, "ledger") and hasattr(data, "data"):  # LoadResult
         data = data.data
     elif hasattr(data, "truth") and hasattr(data, "data"):  # SynthData: validated and scored
-        from .io.load import load
+        from .io import load
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -57,10 +57,12 @@ True
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
+from ._validation import Interval, validate_params
 from .exceptions import ConfigError
 
 __all__ = ["SynthParams", "SynthTruth", "SynthData", "generate", "demo", "DEMO_PARAMS"]
@@ -243,6 +245,13 @@ def _items_for(target: np.ndarray, n_items: int, rng: np.random.Generator) -> np
 # ---------------------------------------------------------------------------
 
 
+@validate_params(
+    {
+        "n_episodes": [Interval(int, 1, None, closed="left")],
+        "seed": [Interval(int, 0, None, closed="left")],
+        "params": ["no_validation"],  # SynthParams' fields, checked by SynthParams
+    }
+)
 def generate(n_episodes: int = 1500, seed: int = 2026, **params) -> SynthData:
     """Simulate IOP assessments with known truth.
 
@@ -276,9 +285,31 @@ def generate(n_episodes: int = 1500, seed: int = 2026, **params) -> SynthData:
     """
     p = SynthParams(n_episodes=n_episodes, seed=seed, **params)
     rng = np.random.default_rng(p.seed)
-    n = p.n_episodes
+    # the steps draw from rng in this order (the data are identical for a seed)
+    s = _episode_level(p, rng)
+    _weekly_scores(p, rng, s)
+    _episode_dates(p, rng, s)
+    blocks = _in_treatment_rows(rng, s)
+    blocks += _followup_rows(p, rng, s)
+    out = _assessments(p, rng, s, blocks)
+    truth_eps = _true_episodes(s)
+    messy = None
+    if p.messy:
+        out, messy = _make_messy(out, rng)
+    truth = SynthTruth(
+        params=p,
+        format_change={f: float(p.true_change[f]) for f in s.fmt_names},
+        site_effects={k: float(e) for k, e in zip(p.sites, s.site_eff, strict=True)},
+        episodes=truth_eps,
+        messy=messy,
+    )
+    return SynthData(data=out, truth=truth)
 
-    # --- episode level -----------------------------------------------------
+
+def _episode_level(p: SynthParams, rng: np.random.Generator) -> SimpleNamespace:
+    """Episode-level draws: format, site (centred effects), true baselines and changes, planned
+    weeks, demographics."""
+    n = p.n_episodes
     fmt_names = list(p.format_mix)
     fmt = rng.choice(fmt_names, size=n, p=[p.format_mix[f] for f in fmt_names])
     # site effects are centred (sum to zero), so the format effects are the truth averaged over sites
@@ -317,8 +348,35 @@ def generate(n_episodes: int = 1500, seed: int = 2026, **params) -> SynthData:
     payer = rng.choice(
         ["commercial", "medicaid", "medicare", "self-pay"], size=n, p=[0.6, 0.25, 0.1, 0.05]
     )
+    return SimpleNamespace(
+        n=n,
+        fmt_names=fmt_names,
+        fmt=fmt,
+        site_eff=site_eff,
+        site=site,
+        phq0=phq0,
+        gad0=gad0,
+        c_phq=c_phq,
+        c_gad=c_gad,
+        off_track=off_track,
+        planned=planned,
+        age=age,
+        gender=gender,
+        race=race,
+        payer=payer,
+    )
 
-    # --- weekly true scores, dropout ---------------------------------------
+
+def _weekly_scores(p: SynthParams, rng: np.random.Generator, s: SimpleNamespace) -> None:
+    """Weekly true scores on the decelerating curve, items from the graded-response model,
+    dropout by the weekly hazard, discharge status."""
+    n = s.n
+    fmt = s.fmt
+    phq0 = s.phq0
+    gad0 = s.gad0
+    c_phq = s.c_phq
+    c_gad = s.c_gad
+    planned = s.planned
     max_w = int(max(p.planned_weeks))
     weeks = np.arange(max_w + 1)
     norm = 1 - np.exp(-planned / p.tau_weeks)
@@ -351,8 +409,22 @@ def generate(n_episodes: int = 1500, seed: int = 2026, **params) -> SynthData:
     transferred = dropped & (rng.random(n) < p.transfer_share)
     status = np.where(dropped, "dropped_out", "completed").astype(object)
     status[transferred] = "transferred"
+    s.true_phq = true_phq
+    s.true_gad = true_gad
+    s.phq_items = phq_items
+    s.gad_items = gad_items
+    s.weeks = weeks
+    s.last_week = last_week
+    s.dropped = dropped
+    s.status = status
 
-    # --- dates ---------------------------------------------------------------
+
+def _episode_dates(p: SynthParams, rng: np.random.Generator, s: SimpleNamespace) -> None:
+    """Admission and discharge dates (readmissions of earlier patients), ids, attendance."""
+    n = s.n
+    planned = s.planned
+    last_week = s.last_week
+    dropped = s.dropped
     start = np.datetime64(p.start_date, "D")
     admit = start + rng.integers(0, p.enrolment_days, n).astype("timedelta64[D]")
     los = np.where(dropped, last_week * 7 + rng.integers(1, 7, n), planned * 7)
@@ -376,8 +448,25 @@ def generate(n_episodes: int = 1500, seed: int = 2026, **params) -> SynthData:
     sessions_att = np.minimum(
         sessions_sched, np.round(attended_weeks * 3 * rng.uniform(0.75, 1.0, n))
     ).astype(int)
+    s.admit = admit
+    s.discharge = discharge
+    s.ep_ids = ep_ids
+    s.pat_ids = pat_ids
+    s.hours_per_week = hours_per_week
+    s.sessions_sched = sessions_sched
+    s.attended_weeks = attended_weeks
+    s.sessions_att = sessions_att
 
-    # --- in-treatment rows ---------------------------------------------------
+
+def _in_treatment_rows(rng: np.random.Generator, s: SimpleNamespace) -> list[pd.DataFrame]:
+    """PHQ-9 and GAD-7 rows of the weeks in treatment (the last of a completer at discharge)."""
+    weeks = s.weeks
+    last_week = s.last_week
+    admit = s.admit
+    discharge = s.discharge
+    status = s.status
+    phq_items = s.phq_items
+    gad_items = s.gad_items
     ep_w, wk = np.nonzero(weeks[None, :] <= last_week[:, None])
     jitter = np.where(wk == 0, rng.integers(-3, 2, len(wk)), rng.integers(0, 2, len(wk)))
     a_date = admit[ep_w] + (wk * 7 + jitter).astype("timedelta64[D]")
@@ -390,10 +479,21 @@ def generate(n_episodes: int = 1500, seed: int = 2026, **params) -> SynthData:
         _rows(ep_w, wk.astype(float), a_date, tp, "PHQ-9", phq_items[ep_w, wk]),
         _rows(ep_w, wk.astype(float), a_date, tp, "GAD-7", gad_items[ep_w, wk]),
     ]
+    return blocks
 
-    # --- follow-up rows ------------------------------------------------------
+
+def _followup_rows(p: SynthParams, rng: np.random.Generator, s: SimpleNamespace) -> list:
+    """Follow-up rows: response falling with time (lower after dropout), upward drift."""
+    n = s.n
+    true_phq = s.true_phq
+    true_gad = s.true_gad
+    last_week = s.last_week
+    status = s.status
+    discharge = s.discharge
+    admit = s.admit
     end_phq = true_phq[np.arange(n), last_week]
     end_gad = true_gad[np.arange(n), last_week]
+    blocks = []
     for m in p.followup_months:
         prob = np.full(n, p.followup_response[m])
         prob = np.where(status == "completed", prob, prob * p.followup_dropout_factor)
@@ -408,7 +508,28 @@ def generate(n_episodes: int = 1500, seed: int = 2026, **params) -> SynthData:
         tp_f = np.full(len(idx), f"followup_{m}m", dtype=object)
         blocks.append(_rows(idx, wk_f, d, tp_f, "PHQ-9", _items_for(f_phq, 9, rng)))
         blocks.append(_rows(idx, wk_f, d, tp_f, "GAD-7", _items_for(f_gad, 7, rng)))
+    s.end_phq = end_phq
+    s.end_gad = end_gad
+    return blocks
 
+
+def _assessments(p: SynthParams, rng: np.random.Generator, s: SimpleNamespace, blocks: list):
+    """The rows in the data contract's columns, a few items missing, sorted."""
+    pat_ids = s.pat_ids
+    ep_ids = s.ep_ids
+    admit = s.admit
+    discharge = s.discharge
+    status = s.status
+    fmt = s.fmt
+    site = s.site
+    age = s.age
+    gender = s.gender
+    race = s.race
+    payer = s.payer
+    sessions_sched = s.sessions_sched
+    sessions_att = s.sessions_att
+    hours_per_week = s.hours_per_week
+    attended_weeks = s.attended_weeks
     rows = pd.concat(blocks, ignore_index=True)
     # a few missing items (never item 9, the safety item, which is kept raw)
     item_cols = [f"item_{k}" for k in range(1, 10)]
@@ -450,37 +571,32 @@ def generate(n_episodes: int = 1500, seed: int = 2026, **params) -> SynthData:
     ).reset_index(drop=True)
     for c in ("assessment_date", "admit_date", "discharge_date"):
         out[c] = pd.to_datetime(out[c]).dt.normalize().astype("datetime64[ns]")
+    return out
 
+
+def _true_episodes(s: SimpleNamespace) -> pd.DataFrame:
+    """The per-episode truth (``SynthTruth.episodes``)."""
+    n, true_phq, true_gad, planned = s.n, s.true_phq, s.true_gad, s.planned
     truth_eps = pd.DataFrame(
         {
-            "episode_id": ep_ids,
-            "patient_id": pat_ids,
-            "format": fmt,
-            "site": site,
+            "episode_id": s.ep_ids,
+            "patient_id": s.pat_ids,
+            "format": s.fmt,
+            "site": s.site,
             "planned_weeks": planned,
-            "last_week": last_week,
-            "discharge_status": status,
-            "true_phq_baseline": phq0,
+            "last_week": s.last_week,
+            "discharge_status": s.status,
+            "true_phq_baseline": s.phq0,
             "true_phq_endpoint": true_phq[np.arange(n), planned],
-            "true_phq_last": end_phq,
-            "true_gad_baseline": gad0,
+            "true_phq_last": s.end_phq,
+            "true_gad_baseline": s.gad0,
             "true_gad_endpoint": true_gad[np.arange(n), planned],
-            "true_gad_last": end_gad,
+            "true_gad_last": s.end_gad,
         }
     )
-    if off_track is not None:
-        truth_eps["off_track"] = off_track
-    messy = None
-    if p.messy:
-        out, messy = _make_messy(out, rng)
-    truth = SynthTruth(
-        params=p,
-        format_change={f: float(p.true_change[f]) for f in fmt_names},
-        site_effects={s: float(e) for s, e in zip(p.sites, site_eff, strict=True)},
-        episodes=truth_eps,
-        messy=messy,
-    )
-    return SynthData(data=out, truth=truth)
+    if s.off_track is not None:
+        truth_eps["off_track"] = s.off_track
+    return truth_eps
 
 
 def _rows(ep, week, dates, tp, instrument, items) -> pd.DataFrame:
@@ -570,6 +686,7 @@ def _make_messy(df: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFram
 DEMO_PARAMS: dict = {"n_episodes": 1200, "seed": 20261123}
 
 
+@validate_params({})
 def demo() -> SynthData:
     """The bundled demo dataset: 1,200 episodes, 3 sites, all formats, PHQ-9 and GAD-7.
 
@@ -584,6 +701,7 @@ def demo() -> SynthData:
     return generate(**DEMO_PARAMS)
 
 
+@validate_params({"p": [SynthParams]})
 def params_dict(p: SynthParams) -> dict:
     """The parameters as a plain dict (for provenance blocks and JSON)."""
     return asdict(p)

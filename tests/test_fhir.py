@@ -310,7 +310,7 @@ def _same_read(a, b):
 
 
 def test_parallel_read_is_the_one_process_read(tmp_path, monkeypatch):
-    from iop_outcomes.io import fhir
+    from iop_outcomes.io._fhir import parallel as fhir
 
     lines = b"".join((EXPORT / f"{k}.ndjson").read_bytes() for k in FILES)
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
@@ -332,8 +332,8 @@ def test_parallel_read_is_the_one_process_read(tmp_path, monkeypatch):
         used.append(chunks is not None and len(chunks))
         return chunks
 
-    read_parallel = fhir._read_parallel
-    monkeypatch.setattr(fhir, "_read_parallel", spy)
+    read_parallel = fhir.read_parallel
+    monkeypatch.setattr(fhir, "read_parallel", spy)
     for data in (EXPORT, tmp_path / "one", tmp_path / "one" / "all.ndjson", tmp_path / "gz"):
         one = (*fhir_to_long(data), _load(data))
         assert used[-2:] == [False, False]  # a small export: read in this process
@@ -353,7 +353,7 @@ def test_parallel_read_is_the_one_process_read(tmp_path, monkeypatch):
 
 def test_parallel_pieces_end_at_line_ends(tmp_path):
     # the jobs of the worker processes: ranges of the files in order, cut at line ends
-    from iop_outcomes.io.fhir import _tasks
+    from iop_outcomes.io._fhir.parallel import _tasks
 
     p = tmp_path / "x.ndjson"
     p.write_bytes(b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * (i % 7)) for i in range(50)))

@@ -111,7 +111,7 @@ def test_scoring_in_row_blocks_equals_scoring_in_one_block(monkeypatch):
     d.loc[d.index[::7], "item_2"] = "Several days"  # answer texts
     d.loc[d.index[3::11], "item_5"] = 9  # out of range
     whole = quiet_load(d)
-    monkeypatch.setattr(sys.modules["iop_outcomes.io.load"], "_BLOCK_ROWS", 37)
+    monkeypatch.setattr(sys.modules["iop_outcomes.io._load.score"], "_BLOCK_ROWS", 37)
     blocks = quiet_load(d)
     assert len(d) > 20 * 37
     pd.testing.assert_frame_equal(blocks.data, whole.data)
@@ -1097,7 +1097,7 @@ def test_rows_listed_per_duplicate_group_match_a_plain_join():
     """The 'rows 3, 8, 11' texts of duplicate groups are built per group size, vectorized."""
     import importlib
 
-    joined_by_group = importlib.import_module("iop_outcomes.io.load")._joined_by_group
+    joined_by_group = importlib.import_module("iop_outcomes.io._load.duplicates")._joined_by_group
     rng = np.random.default_rng(0)
     gid = pd.factorize(rng.integers(0, 40, 120))[0]  # groups of sizes 1..8, interleaved
     rows = np.sort(rng.choice(10_000, 120, replace=False)) + 1
@@ -1510,3 +1510,30 @@ def test_nullable_integers_in_every_optional_numeric_column(tmp_path, column):
         assert res.counts() == {"accepted": 3, "repaired": 0, "quarantined": 0}
         got = pd.to_numeric(res.data[column].astype("Float64"), errors="coerce")
         assert got.iloc[[0, 2]].tolist() == [3, 5] and pd.isna(got.iloc[1])
+
+
+# ------------------------------------------------------------------ parameters (issue 13)
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"strict": "yes"}, "The 'strict' parameter of iop.load must be True or False. Got 'yes'"),
+        ({"wide": 1}, "The 'wide' parameter of iop.load must be True or False. Got 1 instead."),
+        (
+            {"missing_items": 1.5},
+            "The 'missing_items' parameter of iop.load must be one of 'prorate', 'complete', an "
+            "int in the range [0, inf) or an instance of 'dict'. Got 1.5 instead.",
+        ),
+        ({"mapping": 5}, "The 'mapping' parameter of iop.load must be an instance of 'dict'"),
+        ({"name": 3}, "The 'name' parameter of iop.load must be an instance of 'str' or None."),
+        ({"sheet": -1}, "an int in the range [0, inf) or None. Got -1 instead."),
+        ({"table": 7}, "The 'table' parameter of iop.load must be an instance of 'str' or None"),
+    ],
+)
+def test_parameters_are_validated_before_reading(kw, message):
+    df = pd.DataFrame(
+        {"patient_id": ["a"], "instrument": ["PHQ-9"], "assessment_date": ["2025-01-06"]}
+        | {"total": [5]}
+    )
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        iop.load(df, **kw)
+    assert "strict" in iop.load.__iop_constraints__  # declared on the function

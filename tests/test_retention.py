@@ -584,9 +584,9 @@ def test_durability_by_group():
 # ----------------------------------------------------------------------------------------
 def test_accepts_assessment_rows():
     episodes = pytest.importorskip("iop_outcomes.episodes")
-    pytest.importorskip("iop_outcomes.io.load")
+    pytest.importorskip("iop_outcomes.io._load")
     rows = (
-        importlib.import_module("iop_outcomes.io.load")
+        importlib.import_module("iop_outcomes.io._load")
         .load(iop.synth.generate(n_episodes=120, seed=7).data)
         .data
     )

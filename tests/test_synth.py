@@ -1,5 +1,6 @@
 """Synthetic cohorts: determinism, contract, and calibration targets (shared/DOMAIN.md)."""
 
+import re
 import warnings
 
 import numpy as np
@@ -191,3 +192,21 @@ def test_messy_faults_are_what_the_log_says():
             assert p.empty
         else:
             assert len(p) == len(r) and p["reason"].str.contains(text, regex=False).all()
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        (
+            {"n_episodes": 0},
+            "The 'n_episodes' parameter of iop.generate must be an int in the "
+            "range [1, inf). Got 0 instead.",
+        ),
+        ({"n_episodes": "5"}, "must be an int in the range [1, inf). Got '5' instead."),
+        ({"seed": -1}, "The 'seed' parameter of iop.generate must be an int in the range [0, inf)"),
+        ({"seed": 1.5}, "Got 1.5 instead."),
+    ],
+)
+def test_generate_parameters_are_validated(kw, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        iop.synth.generate(**kw)

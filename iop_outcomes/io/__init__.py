@@ -1,6 +1,6 @@
 """Reading, mapping and validating input data (see ``docs/data-format.md``)."""
 
-from .load import LoadResult, load
+from ._load import LoadResult, load
 from .mapping import Mapping, read_mapping
 from .readers import read_source
 

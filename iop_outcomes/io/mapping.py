@@ -32,8 +32,6 @@ adds a warning for a ``[values.X]`` entry that matched no value.
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -42,12 +40,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._validation import validate_params
 from ..exceptions import ConfigError, LoadError
+from ._names import (
+    ARM_SUFFIX,
+    did_you_mean,
+    entry_text,
+    name_key,
+    nearest,
+    normalize_name,
+)
+from .visits import read_instruments
 
 __all__ = [
     "Mapping",
     "read_mapping",
     "normalize_name",
+    "name_key",
     "CONTRACT_COLUMNS",
     "VALUE_COLUMNS",
     "FORMAT_SYNONYMS",
@@ -94,11 +103,6 @@ SECTIONS = ("columns", "values", "instruments", "options")
 OPTIONS = ("date_format", "decimal", "instrument")
 #: Targets that are required (a missing source column for one of them is an error).
 REQUIRED_TARGETS = ("patient_id", "instrument", "assessment_date", "week", "timepoint", "total")
-
-
-def name_key(s: str) -> str:
-    """A name compared loosely: case, spaces, '_', '-', '.' and '/' ignored ('Intake_Date' -> 'intakedate')."""
-    return re.sub(r"[\s_\-./]+", "", str(s)).lower()
 
 
 #: Delivery-format synonyms (keys compared without case, spaces, '-', '_').
@@ -157,19 +161,6 @@ STATUS_SYNONYMS = {
 }
 
 
-def normalize_name(col: str) -> str:
-    """Contract form of a column name: lower case, separators as ``_``.
-
-    Examples
-    --------
-    >>> normalize_name(" Patient ID "), normalize_name("Item-3"), normalize_name("item3")
-    ('patient_id', 'item_3', 'item_3')
-    """
-    s = re.sub(r"[\s\-./]+", "_", str(col).strip().lstrip("\ufeff")).lower().strip("_")
-    m = re.fullmatch(r"item_?(\d+)", s)
-    return f"item_{int(m.group(1))}" if m else s
-
-
 #: Follow-up months of the contract (other follow-up labels are not guessed at).
 FOLLOWUP_MONTHS = (1, 3, 6, 12)
 #: Largest week since admission a row may carry: five years, beyond any IOP/PHP episode and its
@@ -189,7 +180,6 @@ _TP_PATTERNS = [
     # Month 3, follow-up month 6
     (re.compile(rf"^{_FU}?(?:mo|month)(\d+){_FU}?$"), "followup_{}m"),
 ]
-_ARM = re.compile(r"[_\s]*arm[_\s]*\d+$")
 
 
 def normalize_timepoint(value) -> str | None:
@@ -206,7 +196,7 @@ def normalize_timepoint(value) -> str | None:
     >>> [normalize_timepoint(v) for v in ["3_month_followup_arm_1", "Month 3", "3mo FU", "FU1", "2 months"]]
     ['followup_3m', 'followup_3m', 'followup_3m', None, None]
     """
-    s = _ARM.sub("", str(value).strip().lower())
+    s = ARM_SUFFIX.sub("", str(value).strip().lower())
     s = re.sub(r"[\s\-_.]+", "", s)
     for pat, out in _TP_PATTERNS:
         m = pat.match(s)
@@ -296,7 +286,7 @@ class Mapping:
         out = []
         for src, tgt in self.columns.items():
             t = normalize_name(tgt)
-            entry = f"{self.where}: {_entry('columns', src, tgt)}"
+            entry = f"{self.where}: {entry_text('columns', src, tgt)}"
             if normalize_name(src) not in have:
                 out.append(
                     (
@@ -304,7 +294,7 @@ class Mapping:
                         str(src),
                         t,
                         f"{entry}: no column {str(src)!r} in {source}"
-                        + _did_you_mean(src, names, aside=True),
+                        + did_you_mean(src, names, aside=True),
                         "Correct the column name in the mapping, or remove the entry when this "
                         "file has no such column.",
                     )
@@ -323,30 +313,6 @@ class Mapping:
         return out
 
 
-def _entry(section: str, key, value) -> str:
-    """A mapping entry as TOML (``[columns] "Client ID" = "patient_id"``), for messages."""
-    q = lambda x: json.dumps(x if isinstance(x, str) else str(x), ensure_ascii=False)  # noqa: E731
-    return f"[{section}] {q(key)} = {q(value)}"
-
-
-def _nearest(word, names, cutoff: float = 0.6) -> list[str]:
-    """Up to three of ``names`` closest to ``word`` (difflib, case ignored), as written."""
-    keyed: dict[str, str] = {}
-    for n in names:
-        keyed.setdefault(str(n).lower(), str(n))
-    near = difflib.get_close_matches(str(word).lower(), list(keyed), n=3, cutoff=cutoff)
-    return [keyed[m] for m in near]
-
-
-def _did_you_mean(word, names, fmt: str = "{!r}", cutoff: float = 0.6, aside=False) -> str:
-    """`` Did you mean 'x'?`` (``aside``: `` (did you mean 'x'?)``), or ``''`` when none is near."""
-    near = _nearest(word, names, cutoff)
-    if not near:
-        return ""
-    names = " or ".join(fmt.format(n) for n in near)
-    return f" (did you mean {names}?)" if aside else f" Did you mean {names}?"
-
-
 def _is_contract(name: str) -> bool:
     """A contract column, an item column or a wide score column (``phq9_intake``)."""
     if name in CONTRACT_COLUMNS or re.fullmatch(r"item_\d+", name):
@@ -359,7 +325,7 @@ def _is_contract(name: str) -> bool:
 
 def _label_target(where: str, col: str, key, value):
     """The canonical label a ``[values.<col>]`` entry maps to; ConfigError when it is none."""
-    entry = f"{where}: {_entry('values.' + col, key, value)}"
+    entry = f"{where}: {entry_text('values.' + col, key, value)}"
     if col in GROUP_COLUMNS:
         if isinstance(value, (dict, list)):
             raise ConfigError(f"{entry}: the label must be text or a number.")
@@ -391,10 +357,11 @@ def _label_target(where: str, col: str, key, value):
         what = f"a {col} label"
         fix = f"Use {', '.join(labels[:-1])} or {labels[-1]}."
     if c is None:
-        raise ConfigError(f"{entry}: {value!r} is not {what}.{_did_you_mean(value, known)} {fix}")
+        raise ConfigError(f"{entry}: {value!r} is not {what}.{did_you_mean(value, known)} {fix}")
     return c
 
 
+@validate_params({"mapping": [dict, str, Path, Mapping, None]})
 def read_mapping(mapping) -> Mapping:
     """Build a :class:`Mapping` from ``None``, a dict, a Mapping or a TOML file path.
 
@@ -446,12 +413,12 @@ def read_mapping(mapping) -> Mapping:
             raise ConfigError(f"{where}: [{k}] must be a table. Got {type(v).__name__} instead.")
         if k not in SECTIONS and isinstance(v, dict):
             raise ConfigError(
-                f"{where}: unknown section [{k}].{_did_you_mean(k, SECTIONS, '[{}]')} A mapping "
+                f"{where}: unknown section [{k}].{did_you_mean(k, SECTIONS, '[{}]')} A mapping "
                 "has the sections [columns], [values.<column>], [instruments.<name>] and [options]."
             )
         if k not in SECTIONS:
             raise ConfigError(
-                f"{where}: the entry {_entry('', k, v)[3:]} is outside any section. Put column "
+                f"{where}: the entry {entry_text('', k, v)[3:]} is outside any section. Put column "
                 "renames under [columns]."
             )
     cols = dict(mapping.get("columns", {}))
@@ -467,12 +434,12 @@ def read_mapping(mapping) -> Mapping:
         if not isinstance(table, dict):
             raise ConfigError(
                 f"{where}: [values] holds one table per column, e.g. [values.format]; "
-                f"{_entry('values', col, table)[9:]} is not a table."
+                f"{entry_text('values', col, table)[9:]} is not a table."
             )
         if c not in VALUE_COLUMNS:
             raise ConfigError(
                 f"{where}: [values.{col}]: {c!r} is not a column that takes value synonyms."
-                f"{_did_you_mean(c, VALUE_COLUMNS, '[values.{}]')} [values.<column>] applies to "
+                f"{did_you_mean(c, VALUE_COLUMNS, '[values.{}]')} [values.<column>] applies to "
                 f"{', '.join(VALUE_COLUMNS)}."
             )
         values[c] = {name_key(a): _label_target(where, c, a, b) for a, b in table.items()}
@@ -481,7 +448,7 @@ def read_mapping(mapping) -> Mapping:
     for k, v in options.items():
         if k not in OPTIONS:
             raise ConfigError(
-                f"{where}: unknown option {_entry('options', k, v)}.{_did_you_mean(k, OPTIONS)} "
+                f"{where}: unknown option {entry_text('options', k, v)}.{did_you_mean(k, OPTIONS)} "
                 f"Known options: {', '.join(OPTIONS)}."
             )
     fmt = options.get("date_format")
@@ -490,8 +457,6 @@ def read_mapping(mapping) -> Mapping:
             f"{where}: [options] date_format must be a strptime format such as '%d/%m/%Y'. "
             f"Got {fmt!r} instead."
         )
-    from .visits import read_instruments
-
     instruments = read_instruments(mapping.get("instruments", {}), options, where)
     return _checked(Mapping(cols, values, options, file, keys, instruments), where)
 
@@ -502,11 +467,11 @@ def _checked(m: Mapping, where: str) -> Mapping:
         t = normalize_name(tgt)
         if _is_contract(t):
             continue
-        near = _nearest(t, CONTRACT_COLUMNS, cutoff=0.8)
+        near = nearest(t, CONTRACT_COLUMNS, cutoff=0.8)
         if near:
             raise ConfigError(
-                f"{where}: {_entry('columns', src, tgt)}: {t!r} is not a contract column."
-                f"{_did_you_mean(t, near)} Contract columns are listed in docs/data-format.md; "
+                f"{where}: {entry_text('columns', src, tgt)}: {t!r} is not a contract column."
+                f"{did_you_mean(t, near)} Contract columns are listed in docs/data-format.md; "
                 "to keep a column under a name of your own, leave it out of the mapping (columns "
                 "outside the contract are carried through as they are)."
             )

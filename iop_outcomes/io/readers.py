@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import Interval, validate_params
 from ..exceptions import LoadError
 
 __all__ = ["read_source", "RawSource", "SUPPORTED"]
@@ -102,6 +103,17 @@ def _sha256_frame(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+@validate_params(
+    {
+        "source": ["no_validation"],  # a path or DataFrame: LoadError naming what was given
+        "sheet": [str, Interval(int, 0, None, closed="left"), None],
+        "name": [str, None],
+        "text_columns": ["callable", None],
+        "whole_numbers": ["callable", None],
+        "skip_rows": ["no_validation"],  # LoadError naming title rows (_check_skip_rows)
+        "missing_columns": ["callable", None],
+    }
+)
 def read_source(
     source,
     *,
@@ -346,7 +358,7 @@ def _read_file(
         pf = pq.ParquetFile(path, read_dictionary=labels)
         whole = set(whole_numbers(schema.names)) if whole_numbers else set()
         pieces = [
-            _narrow_ints(pa.Table.from_batches([b]), whole)
+            narrow_ints(pa.Table.from_batches([b]), whole)
             for b in pf.iter_batches(batch_size=1 << 20, use_threads=True)
         ]
         table = (
@@ -357,8 +369,8 @@ def _read_file(
             else pf.schema_arrow.empty_table()
         )
         del pieces
-        frame = _compact(table, keep_text=ids).to_pandas(
-            types_mapper=_NULLABLE_INTS.get,
+        frame = compact_labels(table, keep_text=ids).to_pandas(
+            types_mapper=NULLABLE_INTS.get,
             date_as_object=False,
             self_destruct=True,
             split_blocks=True,
@@ -483,7 +495,7 @@ def _read_csv(
         if enc == "utf-16" or (skip_rows and cr_only):
             # UTF-16 is not ASCII-compatible, and old Mac line ends (CR only) are no lines to
             # cut pieces at (nor to skip title lines by): one read
-            return _narrow_ints(
+            return narrow_ints(
                 pacsv.read_csv(
                     path,
                     read_options=pacsv.ReadOptions(encoding=arrow_enc, skip_rows=skip_rows),
@@ -521,7 +533,7 @@ def _read_csv(
                     **{f.name: f.type for f in t.schema if not pa.types.is_null(f.type)},
                     **types,
                 }
-            pieces.append(_narrow_ints(t))
+            pieces.append(narrow_ints(t))
 
         lines = _line_pieces(path, CSV_PIECE_BYTES, sha, skip_rows)
         head = next(lines)
@@ -562,10 +574,10 @@ def _read_csv(
     if table is None or binary:
         # a Windows-1252 byte after the sniffed 64 KiB: read the whole file as Windows-1252
         table = read_any("cp1252")
-    table = _compact(table, keep_text=as_text)
+    table = compact_labels(table, keep_text=as_text)
     # convert column by column, releasing Arrow memory as it goes (peak memory on large files)
     frame = table.to_pandas(
-        types_mapper=_NULLABLE_INTS.get,
+        types_mapper=NULLABLE_INTS.get,
         date_as_object=False,
         self_destruct=True,
         split_blocks=True,
@@ -647,7 +659,7 @@ def _narrow(col):
     return col
 
 
-def _narrow_ints(table, whole=()):
+def narrow_ints(table, whole=()):
     """Every integer column of a table narrowed (see :func:`_narrow`); the floating-point
     columns named in ``whole`` too when every value is a whole number in the int16 range
     (a safe cast refuses anything else, and the column stays as it is)."""
@@ -699,11 +711,11 @@ def _join_pieces(pieces):
     return pa.table(out, names=names).unify_dictionaries()
 
 
-def _compact(table, keep_text=()):
+def compact_labels(table, keep_text=()):
     """Label columns (text other than identifiers) as dictionaries, in Arrow before pandas
     sees the data (pandas categoricals: a small code per row instead of a string).
     Identifiers stay text. Integer columns were narrowed piece by piece
-    (:func:`_narrow_ints`) and arrive in pandas as nullable integers, not float64.
+    (:func:`narrow_ints`) and arrive in pandas as nullable integers, not float64.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -728,7 +740,8 @@ def _nullable_ints():
     }
 
 
-_NULLABLE_INTS = _nullable_ints()
+#: Arrow integer types -> pandas nullable integer dtypes (``to_pandas(types_mapper=NULLABLE_INTS.get)``).
+NULLABLE_INTS = _nullable_ints()
 
 
 def unique_map(series: pd.Series, func) -> pd.Series:

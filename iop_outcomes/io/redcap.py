@@ -39,8 +39,10 @@ import numpy as np
 import pandas as pd
 
 from .. import instruments as _inst
+from .._validation import validate_params
 from ..exceptions import ConfigError, LoadError
-from .mapping import _ARM, name_key, normalize_name, normalize_timepoint
+from ._names import ARM_SUFFIX, name_key, normalize_name
+from .mapping import normalize_timepoint
 from .readers import NULL_VALUES
 
 __all__ = ["Dictionary", "read_dictionary", "redcap_to_long"]
@@ -117,6 +119,9 @@ def parse_choices(text: str) -> dict[str, str]:
     return out
 
 
+@validate_params(
+    {"dictionary": ["no_validation"]}  # a path or DataFrame, checked as it is read
+)
 def read_dictionary(dictionary) -> Dictionary:
     """Read a REDCap data dictionary (CSV file, DataFrame or :class:`Dictionary`).
 
@@ -414,6 +419,14 @@ def _raw_headers(columns: list, d: Dictionary | None, source: str) -> list:
     return out
 
 
+@validate_params(
+    {
+        "df": ["frame"],
+        "source": [str],
+        "dictionary": ["no_validation"],  # read by read_dictionary, with its own errors
+        "mapping": ["no_validation"],  # read by read_mapping
+    }
+)
 def redcap_to_long(
     df: pd.DataFrame, source: str, dictionary=None, mapping=None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -458,8 +471,28 @@ def redcap_to_long(
     status_cols = {c for c in columns if c.endswith("_complete")}
     carried = [c for c in columns if c not in used and c not in form_fields | status_cols]
 
-    # record-level fields: decoded, and filled down when the record has one value
     pid = t[rid]
+    base = _record_fields(t, carried, pid, d)
+    timepoint = _event_timepoints(t, mapping)
+    parts, has_any = _form_rows(t, forms, d, pid, base, carried, timepoint)
+    if not parts:
+        raise LoadError(
+            f"{source}: source='redcap', but none of the export's {n:,} rows has an answer, "
+            f"date or total of the questionnaire forms ({', '.join(fm.name for fm in forms)}). "
+            "Check that the export includes those forms' data."
+        )
+    long = pd.concat(parts, ignore_index=True)
+    long = long.sort_values(["_row", "_order"], kind="mergesort").reset_index(drop=True)
+    if "assessment_date" in long and long["assessment_date"].isna().all():
+        long = long.drop(columns="assessment_date")
+    if long["total"].isna().all():
+        long = long.drop(columns="total")
+    origin = _origin(long, forms, has_any)
+    return long.drop(columns=["_status", "_status_col", "_row", "_form", "_order"]), origin
+
+
+def _record_fields(t: pd.DataFrame, carried: list, pid: pd.Series, d) -> pd.DataFrame:
+    """The record-level fields: decoded, and filled down when the record has one value."""
     base = pd.DataFrame(index=t.index)
     for c in carried:
         col = _decode(t[c], d.fields.get(c) if d else None, item=False)
@@ -470,6 +503,12 @@ def redcap_to_long(
         one = per.transform("nunique") <= 1
         filled = per.transform("first")
         base[c] = col.where(col.notna() | ~one, filled)
+    return base
+
+
+def _event_timepoints(t: pd.DataFrame, mapping) -> pd.Series | None:
+    """The timepoint of each row: its event (without the arm), unless a repeating form's event
+    is no timepoint; ``None`` without events."""
     timepoint = None
     if EVENT in t:
         ev = _per_value(
@@ -480,7 +519,7 @@ def redcap_to_long(
             user = mapping.values.get("timepoint", {}) if mapping is not None else {}
 
             def known(v) -> bool:
-                stripped = _ARM.sub("", str(v).strip().lower())
+                stripped = ARM_SUFFIX.sub("", str(v).strip().lower())
                 return bool(
                     normalize_timepoint(v) or name_key(v) in user or name_key(stripped) in user
                 )
@@ -488,6 +527,13 @@ def redcap_to_long(
             repeat = t[REPEAT_FORM].notna() & ~ev.map(known, na_action="ignore").fillna(False)
             timepoint = ev.where(~repeat.astype(bool), None)
 
+    return timepoint
+
+
+def _form_rows(t, forms, d, pid, base, carried, timepoint) -> tuple[list, np.ndarray]:
+    """One frame of administrations per instrument form (rows with an answer, date or total
+    of the form), and which export rows have any."""
+    n = len(t)
     parts, has_any = [], np.zeros(n, dtype=bool)
     k_max = max(fm.n_items for fm in forms)
     for order, fm in enumerate(forms):
@@ -516,18 +562,12 @@ def redcap_to_long(
         part["_form"] = fm.name
         part["_order"] = order
         parts.append(part)
-    if not parts:
-        raise LoadError(
-            f"{source}: source='redcap', but none of the export's {n:,} rows has an answer, "
-            f"date or total of the questionnaire forms ({', '.join(fm.name for fm in forms)}). "
-            "Check that the export includes those forms' data."
-        )
-    long = pd.concat(parts, ignore_index=True)
-    long = long.sort_values(["_row", "_order"], kind="mergesort").reset_index(drop=True)
-    if "assessment_date" in long and long["assessment_date"].isna().all():
-        long = long.drop(columns="assessment_date")
-    if long["total"].isna().all():
-        long = long.drop(columns="total")
+    return parts, has_any
+
+
+def _origin(long: pd.DataFrame, forms, has_any: np.ndarray) -> pd.DataFrame:
+    """Each administration's export row and form, with the forms' item fields, the incomplete
+    forms to quarantine and the note on rows without an administration."""
     origin = pd.DataFrame(
         {
             "source_row": long["_row"].to_numpy(),
@@ -563,4 +603,4 @@ def redcap_to_long(
         else []
     )
     origin.attrs["rows_without_scores"] = 0
-    return long.drop(columns=["_status", "_status_col", "_row", "_form", "_order"]), origin
+    return origin

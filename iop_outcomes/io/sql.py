@@ -51,8 +51,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 import numpy as np
 import pandas as pd
 
+from .._validation import validate_params
 from ..exceptions import ConfigError, LoadError
-from .readers import _NULLABLE_INTS, RawSource, _compact, _narrow_ints
+from .readers import NULLABLE_INTS, RawSource, compact_labels, narrow_ints
 
 __all__ = ["read_sql", "write_tables", "is_sql_url", "redact_url", "wanted"]
 
@@ -413,6 +414,19 @@ def _plain_types(table):
     return pa.table(cols, names=table.column_names)
 
 
+@validate_params(
+    {
+        "url": [str, Path],
+        "table": [str, None],
+        "query": [str, None],
+        "name": [str, None],
+        "text_columns": ["callable", None],
+        "whole_numbers": ["callable", None],
+        "sheet": ["no_validation"],  # ConfigError: sheet= applies to Excel and CSV files
+        "skip_rows": ["no_validation"],
+        "missing_columns": ["callable", None],
+    }
+)
 def read_sql(
     url: str | Path,
     *,
@@ -515,9 +529,9 @@ def read_sql(
     names = result.column_names
     ids = set(text_columns(names)) if text_columns else set()
     whole = set(whole_numbers(names)) if whole_numbers else set()
-    result = _compact(_narrow_ints(_plain_types(result), whole), keep_text=ids)
+    result = compact_labels(narrow_ints(_plain_types(result), whole), keep_text=ids)
     frame = result.to_pandas(
-        types_mapper=_NULLABLE_INTS.get, date_as_object=False, self_destruct=True
+        types_mapper=NULLABLE_INTS.get, date_as_object=False, self_destruct=True
     )
     del result
     return RawSource(frame, display, sha256, "SQL")
@@ -569,6 +583,14 @@ def _in(schema: str | None, table: str) -> str:
     return ".".join('"' + p.replace('"', '""') + '"' for p in q)
 
 
+@validate_params(
+    {
+        "url": [str],
+        "tables": [Mapping],
+        "schema": [str, None],
+        "drop": [list, tuple],
+    }
+)
 def write_tables(
     url: str,
     tables: Mapping[str, pd.DataFrame],
@@ -617,49 +639,10 @@ def write_tables(
     kind = _scheme(url)
     shown = redact_url(url)
     done = [f"{schema}.{t}" if schema else t for t in tables]
-    current = ""
+    at = {"table": ""}  # the table being written, for the error message
     try:
-        if kind in ("postgresql", "postgres"):
-            dbapi = _need("adbc_driver_postgresql.dbapi", "a PostgreSQL database")
-            con = dbapi.connect(re.sub(r"^[^:]+://", "postgresql://", url, count=1))
-            try:
-                with con.cursor() as cur:
-                    if schema:
-                        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
-                    for current in drop:
-                        cur.execute(f"DROP TABLE IF EXISTS {_in(schema, current)}")
-                    for current, frame in tables.items():
-                        cur.adbc_ingest(
-                            current, _arrow_for_sql(frame), mode="replace", db_schema_name=schema
-                        )
-                con.commit()
-            except BaseException:
-                con.rollback()
-                raise
-            finally:
-                con.close()
-        elif kind == "duckdb":
-            duckdb = _need("duckdb", "a DuckDB database")
-            con = duckdb.connect(_duckdb_path(url))
-            try:
-                con.begin()
-                if schema:
-                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
-                for current in drop:
-                    con.execute(f"DROP TABLE IF EXISTS {_in(schema, current)}")
-                for current, frame in tables.items():
-                    con.register("_iop_outcomes_frame", _arrow_for_sql(frame))
-                    target = _in(schema, current)
-                    con.execute(
-                        f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _iop_outcomes_frame"
-                    )
-                    con.unregister("_iop_outcomes_frame")
-                con.commit()
-            except BaseException:
-                con.rollback()
-                raise
-            finally:
-                con.close()
+        if kind in ("postgresql", "postgres", "duckdb"):
+            _write_arrow(url, kind, tables, schema, drop, at)
         else:
             sa = _need("sqlalchemy", "a database through SQLAlchemy")
             engine = sa.create_engine(url)
@@ -673,18 +656,20 @@ def write_tables(
                         )
                     prep = engine.dialect.identifier_preparer
                     for current in drop:
+                        at["table"] = current
                         target = (prep.quote_schema(schema) + "." if schema else "") + prep.quote(
                             current
                         )
                         con.execute(sa.text(f"DROP TABLE IF EXISTS {target}"))
                     for current, frame in tables.items():
+                        at["table"] = current
                         arrow = _arrow_for_sql(frame)
                         dates = {
                             n: sa.Date
                             for n, f in zip(arrow.column_names, arrow.schema, strict=True)
                             if str(f.type) == "date32[day]"
                         }
-                        out = arrow.to_pandas(date_as_object=True, types_mapper=_NULLABLE_INTS.get)
+                        out = arrow.to_pandas(date_as_object=True, types_mapper=NULLABLE_INTS.get)
                         out.to_sql(
                             current,
                             con,
@@ -699,7 +684,7 @@ def write_tables(
         raise
     except Exception as exc:
         msg = _scrub(f"{type(exc).__name__}: {exc}", url).strip()
-        where = f" (table {current!r})" if current else ""
+        where = f" (table {at['table']!r})" if at["table"] else ""
         raise LoadError(
             f"Cannot write to {shown}{where}: {msg}. Nothing was changed (the transaction was "
             "rolled back). Check the URL, that the user may create tables"
@@ -707,3 +692,53 @@ def write_tables(
             + ", and that the server is running."
         ) from None
     return done
+
+
+def _write_arrow(url: str, kind: str, tables, schema, drop, at: dict) -> None:
+    """PostgreSQL (ADBC) and DuckDB: one transaction that creates the schema, drops ``drop``
+    and writes each table from Arrow; only how a table is ingested differs (ADBC's bulk
+    ingest; DuckDB's ``CREATE OR REPLACE TABLE ... AS SELECT`` from the registered Arrow table).
+    ``at["table"]`` names the table being written (for the caller's error message)."""
+    cur = None
+    if kind == "duckdb":
+        duckdb = _need("duckdb", "a DuckDB database")
+        con = duckdb.connect(_duckdb_path(url))
+        run = con.execute
+
+        def ingest(name: str, arrow) -> None:
+            con.register("_iop_outcomes_frame", arrow)
+            con.execute(
+                f"CREATE OR REPLACE TABLE {_in(schema, name)} AS SELECT * FROM _iop_outcomes_frame"
+            )
+            con.unregister("_iop_outcomes_frame")
+
+    else:
+        dbapi = _need("adbc_driver_postgresql.dbapi", "a PostgreSQL database")
+        con = dbapi.connect(re.sub(r"^[^:]+://", "postgresql://", url, count=1))
+        cur = con.cursor()
+        run = cur.execute
+
+        def ingest(name: str, arrow) -> None:
+            cur.adbc_ingest(name, arrow, mode="replace", db_schema_name=schema)
+
+    try:
+        try:
+            if kind == "duckdb":
+                con.begin()  # (ADBC connections start a transaction themselves)
+            if schema:
+                run(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
+            for name in drop:
+                at["table"] = name
+                run(f"DROP TABLE IF EXISTS {_in(schema, name)}")
+            for name, frame in tables.items():
+                at["table"] = name
+                ingest(name, _arrow_for_sql(frame))
+        finally:
+            if cur is not None:
+                cur.close()
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        con.close()

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigError
-from .mapping import _did_you_mean, _nearest, normalize_name
+from ._names import did_you_mean, nearest, normalize_name
 from .readers import given_cells
 
 __all__ = ["read_instruments", "visits_to_long", "applies", "name_item_columns"]
@@ -43,7 +43,7 @@ def _registered(name, where: str, entry: str) -> str:
         known = _inst.names()
         raise ConfigError(
             f"{where}: {entry}: {str(name)!r} is not a registered instrument."
-            f"{_did_you_mean(name, known)} Use one of {known}, or register it first with "
+            f"{did_you_mean(name, known)} Use one of {known}, or register it first with "
             "iop.instruments.register()."
         )
     return c
@@ -95,7 +95,7 @@ def read_instruments(table: dict, options: dict, where: str) -> dict[str, dict]:
         for k in spec:
             if k not in KEYS:
                 raise ConfigError(
-                    f"{where}: {head}: unknown key {k!r}.{_did_you_mean(k, KEYS)} Known keys: "
+                    f"{where}: {head}: unknown key {k!r}.{did_you_mean(k, KEYS)} Known keys: "
                     f"{', '.join(KEYS)}."
                 )
         for k in ("total", "date"):
@@ -178,7 +178,7 @@ def visits_to_long(df: pd.DataFrame, mp, yours: list, source: str):
     missing = [c for _i, _k, c, t in listed if t not in own]
     if missing:
         names = [str(c) for c in yours]
-        near = {c: _nearest(c, names) for c in missing}
+        near = {c: nearest(c, names) for c in missing}
         shown = "; ".join(
             f"{c!r}" + (f" (nearest: {', '.join(map(repr, near[c]))})" if near[c] else "")
             for c in missing

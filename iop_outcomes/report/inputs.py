@@ -10,7 +10,7 @@ import pandas as pd
 from .._grouping import DERIVED_GROUPINGS
 from ..episodes import EpisodeRules
 from ..exceptions import ConfigError
-from ..io.load import load
+from ..io import load
 from .config import StudyConfig
 
 

@@ -1,0 +1,108 @@
+"""What :func:`iop_outcomes.load` returns: :class:`LoadResult`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..._results import TableResult
+from .ledger import DISPOSITIONS
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Result of :func:`load`.
+
+    Attributes
+    ----------
+    data : DataFrame
+        Accepted and repaired rows, typed, in the contract's columns, with
+        ``total``, ``n_answered``, ``scoring_rule``, ``severity``,
+        ``safety_flag`` and ``source_row``.
+    ledger : DataFrame
+        One row per input row: ``source``, ``row`` (1-based data row; the
+        header is row 0), ``disposition``, ``reason`` (with the row's values),
+        ``check`` (the first reason without its values, for counting), ``column``, ``value``.
+    problems : DataFrame
+        One row per problem found (a row may have several), with ``fix``.
+    source, sha256 : str
+        Input name and SHA-256 (file bytes, a hash of a DataFrame, or of a database result
+        as an Arrow IPC stream; a database URL's password is never part of the name).
+    settings : dict
+        Scoring settings used (missing-item policy per instrument).
+    """
+
+    data: pd.DataFrame
+    ledger: pd.DataFrame
+    problems: pd.DataFrame
+    source: str
+    sha256: str
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def n_read(self) -> int:
+        return len(self.ledger)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per disposition (always all three keys)."""
+        vc = self.ledger["disposition"].value_counts()
+        return {d: int(vc.get(d, 0)) for d in DISPOSITIONS}
+
+    def summary(self) -> TableResult:
+        """Ledger summary: rows by disposition and reason."""
+        led = self.ledger
+        tab = (
+            led.assign(check=led["check"].cat.add_categories([""]).fillna(""))
+            .groupby(["disposition", "check"], observed=True, sort=False)
+            .size()
+            .rename("rows")
+            .reset_index()
+        )
+        order = {d: i for i, d in enumerate(DISPOSITIONS)}
+        tab = tab.sort_values(
+            ["disposition", "rows", "check"],
+            key=lambda s: s.map(order) if s.name == "disposition" else s,
+            ascending=[True, False, True],
+            kind="mergesort",
+        ).reset_index(drop=True)
+        tab["share"] = tab["rows"] / max(len(led), 1)
+        c = self.counts()
+        notes = [
+            f"Rows read {self.n_read:,} = accepted {c['accepted']:,} + repaired {c['repaired']:,} "
+            f"+ quarantined {c['quarantined']:,}."
+        ]
+        p = self.problems
+        notes += [r for r in p.loc[p["severity"] == "note", "reason"]] if len(p) else []
+        n_safety = (
+            int(self.data["safety_flag"].fillna(False).sum()) if "safety_flag" in self.data else 0
+        )
+        if n_safety:
+            notes.append(
+                f"PHQ-9 item 9 (thoughts of death or self-harm) > 0 on {n_safety:,} accepted "
+                "administrations: follow the program's risk-assessment protocol (Simon et al. 2013)."
+            )
+        from ...report.safety import name_like_values  # here: the report package imports load
+
+        for col, names in name_like_values(self.data).items():
+            notes.append(
+                f"{col} values look like people's names: {', '.join(map(repr, names))}. If they "
+                "are, rename them before sharing any output grouped by this column."
+            )
+        return TableResult(
+            tab,
+            title=f"Data quality: {self.source}",
+            method="iop.load validation and scoring",
+            params={k: v for k, v in self.settings.items() if k != "instruments"},
+            notes=tuple(notes),
+        )
+
+    def __repr__(self) -> str:
+        c = self.counts()
+        return (
+            f"LoadResult(source={self.source!r}, rows_read={self.n_read}, accepted={c['accepted']}, "
+            f"repaired={c['repaired']}, quarantined={c['quarantined']})"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()

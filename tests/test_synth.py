@@ -199,11 +199,14 @@ def test_messy_faults_are_what_the_log_says():
     [
         (
             {"n_episodes": 0},
-            "The 'n_episodes' parameter of iop.generate must be an int in the "
+            "The 'n_episodes' parameter of iop.synth.generate must be an int in the "
             "range [1, inf). Got 0 instead.",
         ),
         ({"n_episodes": "5"}, "must be an int in the range [1, inf). Got '5' instead."),
-        ({"seed": -1}, "The 'seed' parameter of iop.generate must be an int in the range [0, inf)"),
+        (
+            {"seed": -1},
+            "The 'seed' parameter of iop.synth.generate must be an int in the range [0, inf)",
+        ),
         ({"seed": 1.5}, "Got 1.5 instead."),
     ],
 )

@@ -113,7 +113,7 @@ def _as_episodes(
     df = _frame(data, fname)
     cols = set(df.columns)
     if "baseline" not in cols and cols & {"total", "assessment_date", "timepoint", "item_1"}:
-        from .episodes import episodes as _episodes  # lazy: written alongside this module
+        from ._episodes import episodes as _episodes  # lazy: written alongside this module
 
         if instrument is not None or any_instrument:
             kw = {"instrument": instrument}

@@ -568,7 +568,7 @@ def _canonical(instrument: str) -> str:
 
 def _discharge_rules(rules):
     """The caller's episode rules with the endpoint rule set to ``discharge_only``."""
-    from .episodes import EpisodeRules, coerce_rules
+    from ._episodes import EpisodeRules, coerce_rules
 
     r = coerce_rules(rules)
     # a label endpoint without a last_in_treatment fallback ("label:discharge") is kept
@@ -585,7 +585,7 @@ def _weekly(assessments: pd.DataFrame, instrument: str, rules) -> pd.DataFrame:
     Columns ``episode_id``, ``_t`` (weeks since admission), ``_y`` (total) and ``_role``
     (``baseline``, ``treatment`` or ``endpoint``), sorted by episode and time.
     """
-    from .episodes import assessment_roles
+    from ._episodes import assessment_roles
 
     roles = assessment_roles(assessments, instrument=_canonical(instrument), rules=rules)
     roles = roles[roles["role"].isin(["baseline", "treatment", "endpoint"])]
@@ -797,7 +797,7 @@ def missing_data_sensitivity(
     elif is_episode_table and "total" not in frame.columns:
         ep, assessments = frame, None
     else:
-        from .episodes import episodes as _episodes
+        from ._episodes import episodes as _episodes
 
         rules = _discharge_rules(rules)
         ep, assessments = _episodes(frame, instrument=_canonical(instrument), rules=rules), frame

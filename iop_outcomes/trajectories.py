@@ -192,7 +192,7 @@ def _prepare(
         keep &= ~after
     # intake scores taken shortly before admission (within the baseline window of
     # iop.EpisodeRules, 14 days by default) are the week-0 score, not pre-admission data
-    from .episodes import EpisodeRules
+    from ._episodes import EpisodeRules
 
     lead_weeks = EpisodeRules().baseline_window[0] / 7.0
     week = np.where((week < 0) & (week >= lead_weeks), 0.0, week)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...change import quality_measures
+from ..._change import quality_measures
 from ...clinsig import benchmarks, clinical_significance
 from ..context import _Ctx
 from ..figures import _fig_clinsig

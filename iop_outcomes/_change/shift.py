@@ -87,6 +87,12 @@ class SeverityShiftResult(TableResult):
             m = self.matrix(inst, gv if gv else None)
             yield head, (m.round(1) if self.normalize else m)
 
+    def plot(self, **kwargs):
+        """Draw this result with :func:`iop_outcomes.plots.plot_severity_shift` (keywords passed on)."""
+        from ..plots.change import plot_severity_shift
+
+        return plot_severity_shift(self, **kwargs)
+
     def summary(self) -> str:
         parts = [self.title]
         for head, m in self._panels():

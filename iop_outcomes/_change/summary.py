@@ -202,6 +202,12 @@ class ChangeSummaryResult(TableResult):
             )
         return d
 
+    def plot(self, **kwargs):
+        """Draw this result with :func:`iop_outcomes.plots.plot_change_by_group` (keywords passed on)."""
+        from ..plots.change import plot_change_by_group
+
+        return plot_change_by_group(self, **kwargs)
+
     def summary(self) -> str:
         body = self._display().to_string(index=False)
         return "\n".join([self.title, body, *self._footer()])

@@ -214,6 +214,8 @@ def moment_statistic(method: str, adjust: bool, sign: float, shift: float):
         md = sign * ((mx - my) + shift)
         return effect(method, n, md, vx, vy, cxy, adjust)[0]
 
+    return f
+
 
 def ncp_ci(t, df, ci_level: float):
     """Noncentrality limits (lo, hi) with P(T <= t | lo) = 1 − α/2 and P(T <= t | hi) = α/2

@@ -115,10 +115,13 @@ def _as_episodes(
     if "baseline" not in cols and cols & {"total", "assessment_date", "timepoint", "item_1"}:
         from ._episodes import episodes as _episodes  # lazy: written alongside this module
 
-        if instrument is not None or any_instrument:
+        if instrument is not None:
             kw = {"instrument": instrument}
+        elif any_instrument:  # every instrument, side by side (episodes' instrument rule)
+            present = list(pd.unique(df["instrument"].dropna())) if "instrument" in cols else []
+            kw = {"instrument": present or None}
         else:
-            kw = {}  # the episodes module's default instrument
+            kw = {"instrument": "PHQ-9"}  # was the episodes default; now explicit (issue 13)
         built = _episodes(df, **kw)
         df = built.to_frame() if hasattr(built, "to_frame") else built
         if not isinstance(df, pd.DataFrame) and hasattr(built, "table"):

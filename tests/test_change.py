@@ -337,6 +337,8 @@ def test_old_keyword_names_raise():
     res = iop.severity_shift(ep)
     with pytest.raises(ConfigError, match="now called 'stratum'"):
         iop.plots.plot_severity_shift(res, group="virtual")
+    with pytest.raises(ConfigError, match="now called 'stratum'"):
+        res.matrix(group="virtual")
     with pytest.raises(ConfigError, match="now called 'result'"):
         iop.plots.plot_change_by_group(data=iop.change_summary(ep))
 
@@ -365,8 +367,8 @@ def test_severity_shift_counts_and_row_percentages():
     # less severe: severe->mild, moderate->minimal = 2; same: 2; more severe: 1
     assert any("less severe band 2 (40.0%)" in n and "more severe band 1" in n for n in res.notes)
     g = iop.severity_shift(ep, instrument="PHQ-9", by="format")
-    assert g.matrix(group="p").loc["moderate", "Total"] == 3
-    assert g.matrix(group="v").loc["severe", "mild"] == 1
+    assert g.matrix(stratum="p").loc["moderate", "Total"] == 3
+    assert g.matrix(stratum="v").loc["severe", "mild"] == 1
     assert "format = p" in str(g)
     assert "row %" in str(iop.severity_shift(ep, instrument="PHQ-9", normalize=True))
 

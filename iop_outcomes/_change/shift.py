@@ -37,24 +37,29 @@ class SeverityShiftResult(TableResult):
         keys = ["instrument", *self.group_cols]
         return list(self.table[keys].drop_duplicates().itertuples(index=False, name=None))
 
-    def matrix(self, instrument=None, group=None, *, normalize=None) -> pd.DataFrame:
+    def matrix(self, instrument=None, stratum=None, *, normalize=None, **renamed) -> pd.DataFrame:
         """Square table (rows: baseline band, columns: endpoint band) for one instrument.
 
-        ``group`` selects a group (a value, or a tuple with one value per ``by``
-        column); by default the counts are summed over groups. ``normalize=True``
-        gives row percentages.
+        ``stratum`` selects one stratum of a result computed with ``by=`` (a value, or a
+        tuple with one value per ``by`` column); by default the counts are summed over
+        strata. ``normalize=True`` gives row percentages. ``instrument`` is needed when the
+        result holds several.
         """
+        if renamed:
+            k = next(iter(renamed))
+            hint = " it is now called 'stratum'." if k == "group" else ""
+            raise ConfigError(f"SeverityShiftResult.matrix has no parameter {k!r};{hint}")
         instrument, sub = _instrument_rows(self.table, instrument, "table")
-        if group is not None:
-            gv = group if isinstance(group, tuple) else (group,)
+        if stratum is not None:
+            gv = stratum if isinstance(stratum, tuple) else (stratum,)
             if len(gv) != len(self.group_cols):
                 raise ConfigError(
-                    f"group= needs one value per grouping column {list(self.group_cols)}."
+                    f"stratum= needs one value per by= column {list(self.group_cols)}."
                 )
             for c, v in zip(self.group_cols, gv, strict=True):
                 sub = sub[sub[c].astype(str) == str(v)]
             if sub.empty:
-                raise ConfigError(f"No group {group!r} in the table.")
+                raise ConfigError(f"No stratum {stratum!r} in the table.")
         labels = self.band_orders[instrument]
         m = sub.pivot_table(
             index="baseline_band",

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from .._grouping import DERIVED_GROUPINGS
 from .._episodes import EpisodeRules
+from .._grouping import DERIVED_GROUPINGS
 from ..exceptions import ConfigError
 from ..io.load import load
 from .config import StudyConfig

@@ -39,8 +39,8 @@ from typing import Any
 import pandas as pd
 
 from .._change import change_scores
-from ..clinsig import clinical_significance
 from .._episodes import episodes
+from ..clinsig import clinical_significance
 from ..exceptions import ConfigError
 from ..io.sql import read_sql, write_tables
 from .render import _cell_for_file, _shareable

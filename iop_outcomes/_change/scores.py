@@ -21,6 +21,7 @@ import pandas as pd
 from .. import instruments as _instruments
 from .._results import MISSING_GROUP
 from .._validation import (
+    Interval,
     Options,
     check_columns,
     check_numeric,
@@ -43,7 +44,7 @@ __all__ = [
 _TOL = 1e-9
 OVERALL = "Overall"
 #: constraint of the threshold overrides: one number for all instruments or one per instrument
-OVERRIDE = [None, float, int, dict]
+OVERRIDE = [None, Interval(float, None, None, closed="neither"), dict]
 
 
 def _name(func) -> str:

@@ -42,7 +42,7 @@ _NON_LABEL = {
         "result": ["no_validation"],  # a TableResult or a DataFrame, columns checked inside
         "ax": ["no_validation"],  # a matplotlib Axes (not imported to validate)
         "show_n": ["boolean"],
-        "null_line": [Interval(float, None, None), None],
+        "null_line": [Interval(float, None, None, closed="neither"), None],
     },
     renamed={"reference": "null_line"},
 )

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from iop_outcomes.effectsize import bootstrap_ci, rm_d
+from iop_outcomes import bootstrap_ci, rm_d
 
 N = 100_000
 N_BOOT = 2000

@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 import iop_outcomes as iop
+from iop_outcomes._episodes import assessment_roles
 from iop_outcomes._stats import wilson_ci
-from iop_outcomes.episodes import assessment_roles
 from iop_outcomes.monitor import recovery_curves
 
 WEEKS = (2, 3, 4)

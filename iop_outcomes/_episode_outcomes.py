@@ -148,7 +148,7 @@ def episode_outcome(
             frame["y"] = _bool_to_float(flags[col].reset_index(drop=True))
         inst = res.params.get("instrument", instrument) if hasattr(res, "params") else instrument
     elif source in ("change", "mean"):
-        from .change import change_scores
+        from ._change import change_scores
 
         one = select_instrument(ep, instrument, func=func)[0].reset_index(drop=True)
         scored = change_scores(one, instrument=instrument, zero_baseline="not_responding")

@@ -301,7 +301,7 @@ def _as_of(as_of: Any, func: str) -> pd.Timestamp | None:
 
 
 def _roles(rows: pd.DataFrame, inst_name: str) -> pd.DataFrame:
-    from .episodes import assessment_roles
+    from ._episodes import assessment_roles
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

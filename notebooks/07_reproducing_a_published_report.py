@@ -35,7 +35,7 @@ PUBLISHED_FOLLOWUP = "label"
 import pandas as pd
 
 import iop_outcomes as iop
-from iop_outcomes.effectsize import rm_d_from_summary
+from iop_outcomes import rm_d_from_summary
 
 # %% [markdown]
 # ## Meru Health: mean change and SD of change

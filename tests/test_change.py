@@ -101,7 +101,7 @@ def test_multiple_instruments_use_their_own_thresholds():
             "endpoint": [6, 6, 16, 16],
         }
     )
-    out = iop.change_scores(ep)
+    out = iop.change_scores(ep, instrument=["PHQ-9", "GAD-7"])
     assert out["mcid_improved"].tolist() == [False, True, False, False]
     # bands: GAD-7 16 is "severe", PHQ-9 16 "moderately severe"; union of categories ordered
     assert out["baseline_band"].tolist()[2:] == ["moderately severe", "severe"]
@@ -123,6 +123,7 @@ def test_overrides_and_float_noise_tolerance():
     assert bool(out["mcid_improved"].iloc[0]) is True
     o2 = iop.change_scores(
         pd.DataFrame({"instrument": ["PHQ-9", "GAD-7"], "baseline": [12, 12], "endpoint": [6, 6]}),
+        instrument=["PHQ-9", "GAD-7"],
         mid={"PHQ-9": 7},
         remission_below=7,
     )
@@ -166,13 +167,13 @@ def test_input_errors():
         iop.change_scores(ep)
     with pytest.raises(DataError, match=r"\['endpoint'\]"):
         iop.change_scores(pd.DataFrame({"baseline": [1]}), instrument="PHQ-9")
-    with pytest.raises(DataError, match="must be a pandas DataFrame"):
+    with pytest.raises(ConfigError, match="'episodes' parameter of iop.change_scores must be a"):
         iop.change_scores([1, 2], instrument="PHQ-9")
-    with pytest.raises(DataError, match="not numeric"):
+    with pytest.raises(DataError, match="numeric"):
         iop.change_scores(pd.DataFrame({"baseline": ["ten"], "endpoint": [5]}), instrument="PHQ-9")
     with pytest.raises(DataError, match="unknown instrument"):
         iop.change_scores(ep.assign(instrument="BDI-XYZ"))
-    with pytest.raises(DataError, match="also holds"):
+    with pytest.raises(DataError, match=r"no rows for instrument\(s\) \['PHQ-9'\]"):
         iop.change_scores(ep.assign(instrument="GAD-7"), instrument="PHQ-9")
     with pytest.raises(ConfigError):
         iop.change_scores(ep, instrument="nope")
@@ -305,9 +306,41 @@ def test_change_summary_two_instruments_get_separate_overall_rows():
             "endpoint": [10, 6, 5, 9],
         }
     )
-    t = iop.change_summary(ep).to_frame()
+    t = iop.change_summary(ep, instrument=["PHQ-9", "GAD-7"]).to_frame()
     assert t["instrument"].tolist() == ["PHQ-9", "GAD-7"]
     assert t["mean_change"].tolist() == [-7.0, -5.0]
+    one = iop.change_summary(ep, instrument="GAD-7").to_frame()
+    assert one["instrument"].tolist() == ["GAD-7"] and one["mean_change"].tolist() == [-5.0]
+
+
+def test_instrument_rule_two_instruments_need_a_choice():
+    # issue 13: instrument=None on a two-instrument table raises (no silent split or pooling)
+    ep = pd.DataFrame(
+        {
+            "instrument": ["PHQ-9", "PHQ-9", "GAD-7", "GAD-7"],
+            "baseline": [20, 10, 15, 9],
+            "endpoint": [10, 6, 5, 9],
+        }
+    )
+    for func in (iop.change_scores, iop.change_summary, iop.severity_shift):
+        with pytest.raises(ConfigError, match=r"holds 2 instruments \('GAD-7', 'PHQ-9'\)"):
+            func(ep)
+    sh = iop.severity_shift(ep, instrument=["PHQ-9", "GAD-7"])
+    assert sorted(sh.to_frame()["instrument"].unique()) == ["GAD-7", "PHQ-9"]
+    assert int(sh.matrix("GAD-7").loc["severe", "Total"]) == 1  # GAD-7 15 is severe (15-21)
+    with pytest.raises(ConfigError, match="draws one instrument"):
+        iop.plots.plot_severity_shift(sh)
+
+
+def test_old_keyword_names_raise():
+    ep = pd.read_csv(REF / "change_input.csv")
+    res = iop.severity_shift(ep)
+    with pytest.raises(ConfigError, match="now called 'stratum'"):
+        iop.plots.plot_severity_shift(res, group="virtual")
+    with pytest.raises(ConfigError, match="now called 'stratum'"):
+        res.matrix(group="virtual")
+    with pytest.raises(ConfigError, match="now called 'result'"):
+        iop.plots.plot_change_by_group(data=iop.change_summary(ep))
 
 
 # --------------------------------------------------------------------------- severity_shift
@@ -334,8 +367,8 @@ def test_severity_shift_counts_and_row_percentages():
     # less severe: severe->mild, moderate->minimal = 2; same: 2; more severe: 1
     assert any("less severe band 2 (40.0%)" in n and "more severe band 1" in n for n in res.notes)
     g = iop.severity_shift(ep, instrument="PHQ-9", by="format")
-    assert g.matrix(group="p").loc["moderate", "Total"] == 3
-    assert g.matrix(group="v").loc["severe", "mild"] == 1
+    assert g.matrix(stratum="p").loc["moderate", "Total"] == 3
+    assert g.matrix(stratum="v").loc["severe", "mild"] == 1
     assert "format = p" in str(g)
     assert "row %" in str(iop.severity_shift(ep, instrument="PHQ-9", normalize=True))
 
@@ -522,7 +555,7 @@ def test_quality_measures_invariant_to_row_order():
 # --------------------------------------------------------------------------- plots
 def test_plots_structure(tmp_path):
     ep = pd.read_csv(REF / "change_input.csv")
-    ax = iop.plots.plot_severity_shift(ep)
+    ax = iop.severity_shift(ep).plot()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["Baseline", "Endpoint"]
     heights = {}
     for p in ax.patches:
@@ -538,8 +571,13 @@ def test_plots_structure(tmp_path):
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["virtual (n=9)", "in_person (n=9)", "Overall (n=18)"]
     plt.close("all")
-    with pytest.raises(ConfigError):
-        iop.plots.plot_severity_shift(ep, kind="pie")
+    with pytest.raises(ConfigError, match="'kind' parameter"):
+        iop.plots.plot_severity_shift(iop.severity_shift(ep), kind="pie")
+    with pytest.raises(ConfigError, match="must be a SeverityShiftResult"):
+        iop.plots.plot_severity_shift(ep)
+    ax = iop.plots.plot_severity_shift(iop.severity_shift(ep, by="format"), stratum="virtual")
+    assert "n = 9" in ax.get_title()
+    plt.close("all")
 
 
 def test_by_instrument_is_implicit():

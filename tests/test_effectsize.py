@@ -21,17 +21,13 @@ from scipy import stats
 from tolerance import SUMS
 
 import iop_outcomes as iop
-from iop_outcomes.effectsize import (
-    _features,
-    _interval,
-    _moment_bootstrap,
-    _moment_statistic,
-    _resample_counts,
-    bootstrap_ci,
-    rm_d,
-    rm_d_from_summary,
-)
-from iop_outcomes.exceptions import ConfigError, DataError, IOPWarning
+from iop_outcomes import bootstrap_ci, rm_d, rm_d_from_summary
+from iop_outcomes._effectsize.formulas import features as _features
+from iop_outcomes._effectsize.formulas import moment_statistic as _moment_statistic
+from iop_outcomes._effectsize.resample import bootstrap_interval as _interval
+from iop_outcomes._effectsize.resample import moment_bootstrap as _moment_bootstrap
+from iop_outcomes._effectsize.resample import resample_counts as _resample_counts
+from iop_outcomes.exceptions import ConfigError, DataError
 
 REF = Path(__file__).parent / "reference" / "effectsize"
 
@@ -257,13 +253,36 @@ def test_tiny_groups_have_no_estimate():
     assert "fewer than 3" in str(res)
 
 
-def test_pooled_instruments_warn(example):
+def test_instrument_rule_never_pools(example):
+    # issue 13: rm_d pooled two instruments with only a warning; now instrument=None needs
+    # exactly one, a name keeps its rows, a list reports each instrument on its own rows
     data = example.assign(instrument=["PHQ-9"] * 5 + ["GAD-7"] * 5)
-    with pytest.warns(IOPWarning, match="several instruments"):
+    with pytest.raises(ConfigError, match=r"holds 2 instruments \('GAD-7', 'PHQ-9'\)"):
         rm_d(data)
+    with pytest.raises(ConfigError, match="holds 2 instruments"):
+        rm_d(data, by="instrument")
+    phq = _row(rm_d(data, instrument="PHQ-9"))
+    assert phq["estimate"] == _row(rm_d(example.iloc[:5]))["estimate"]
+    both = rm_d(data, instrument=["PHQ-9", "GAD-7"]).to_frame()
+    assert both["instrument"].tolist() == ["GAD-7", "PHQ-9"]
+    gad = _row(rm_d(example.iloc[5:]))
+    assert both["estimate"].tolist() == [gad["estimate"], phq["estimate"]]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        rm_d(data, by="instrument")
+        rm_d(data, instrument="GAD-7")
+
+
+def test_old_keyword_names_raise(example):
+    with pytest.raises(ConfigError, match="no parameter 'data'; it is now called 'episodes'"):
+        rm_d(data=example)
+    with pytest.raises(ConfigError, match="now called 'episodes'"):
+        bootstrap_ci(data=example, statistic=np.mean)
+    from iop_outcomes.plots.effectsize import plot_effect_sizes
+
+    with pytest.raises(ConfigError, match="now called 'null_line'"):
+        plot_effect_sizes(rm_d(example), reference=0.0)
+    with pytest.raises(ConfigError, match=r"'ci_level' parameter of iop.rm_d must be a float"):
+        rm_d(example, ci_level="0.9")  # was accepted as a string
 
 
 # ----------------------------------------------------------------------------- from summary
@@ -527,7 +546,7 @@ def test_errors(example):
         rm_d(example.assign(site=[1] * 9 + [None]), ci_method="bca", cluster="site")
     with pytest.raises(ConfigError, match="statistic"):
         bootstrap_ci(example, "mean")
-    with pytest.raises(ConfigError, match="'method' parameter of bootstrap_ci"):
+    with pytest.raises(ConfigError, match="'method' parameter of iop.bootstrap_ci"):
         bootstrap_ci(example, np.mean, method="bc")
 
 
@@ -598,16 +617,17 @@ def test_poisson_bootstrap_for_large_samples_matches_the_multinomial_bootstrap(m
     import numpy as np
     import pandas as pd
 
-    import iop_outcomes.effectsize as es
+    import iop_outcomes._effectsize.resample as resample
+    from iop_outcomes import rm_d as es_rm_d
 
     rng = np.random.default_rng(3)
     n = 60_000
     b = np.clip(np.round(rng.normal(16, 5, n)), 0, 27)
     e = np.clip(np.round(0.5 * b + rng.normal(2.5, 4.5, n)), 0, 27)
     df = pd.DataFrame({"baseline": b, "endpoint": e})
-    pois = es.rm_d(df, ci_method="percentile", n_boot=2000, seed=1).to_frame()
-    monkeypatch.setattr(es, "POISSON_MIN_N", 10**9)
-    mult = es.rm_d(df, ci_method="percentile", n_boot=2000, seed=1).to_frame()
+    pois = es_rm_d(df, ci_method="percentile", n_boot=2000, seed=1).to_frame()
+    monkeypatch.setattr(resample, "POISSON_MIN_N", 10**9)
+    mult = es_rm_d(df, ci_method="percentile", n_boot=2000, seed=1).to_frame()
     assert pois["estimate"].iloc[0] == mult["estimate"].iloc[0]
     for col in ("ci_low", "ci_high"):
         assert abs(pois[col].iloc[0] - mult[col].iloc[0]) < 0.004
@@ -618,7 +638,6 @@ def test_bca_counts_replicates_tied_with_the_estimate_as_half_whatever_the_last_
     # estimate; computed along another summation order it lands one ulp above or below it.
     # BCa's z0 must not depend on which: ties count half (as scipy.stats.bootstrap), within a
     # tolerance relative to the statistic's scale.
-    from iop_outcomes.effectsize import _interval
 
     rng = np.random.default_rng(0)
     theta = -0.2

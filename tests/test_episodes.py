@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import iop_outcomes as iop
-from iop_outcomes.episodes import EpisodeRules, assessment_roles
+from iop_outcomes._episodes import EpisodeRules, assessment_roles
 from iop_outcomes.exceptions import ConfigError, DataError
 
 ADMIT = pd.Timestamp("2025-03-03")
@@ -127,7 +127,7 @@ def test_several_episodes_per_patient_and_instruments():
         discharge=pd.Timestamp("2025-10-06"),
     )
     g = rows("E1", [0, 30], [15, 9], patient="P1", instrument="GAD-7")
-    ep = iop.episodes(pd.concat([a, b, g]), instrument=None)
+    ep = iop.episodes(pd.concat([a, b, g]), instrument=["PHQ-9", "GAD-7"])
     assert (
         ep[["episode_id", "instrument", "change"]].values.tolist()
         == [
@@ -174,8 +174,8 @@ def test_without_admit_date_first_assessment_is_admission():
 def test_invariant_to_row_order_and_loaded_data():
     sim = iop.synth.generate(n_episodes=120, seed=8)
     data = iop.load(sim.data).data
-    a = iop.episodes(data)
-    b = iop.episodes(data.sample(frac=1, random_state=1))
+    a = iop.episodes(data, instrument="PHQ-9")
+    b = iop.episodes(data.sample(frac=1, random_state=1), instrument="PHQ-9")
     pd.testing.assert_frame_equal(a, b)
     assert len(a) == 120 and a["episode_id"].is_unique
     paired = a[a["pair_status"] == "paired"]
@@ -184,10 +184,36 @@ def test_invariant_to_row_order_and_loaded_data():
 
 
 def test_errors_are_clear():
-    with pytest.raises(DataError, match=r"lack column\(s\) \['total'\]"):
+    with pytest.raises(DataError, match=r"column\(s\) \['total'\] in the assessments"):
         iop.episodes(pd.DataFrame({"episode_id": ["e"], "instrument": ["PHQ-9"]}))
-    with pytest.raises(DataError, match=r"No \['GAD-7'\] scores"):
+    with pytest.raises(DataError, match=r"no rows for instrument\(s\) \['GAD-7'\]"):
         iop.episodes(rows("E1", [0, 30], [20, 10]), instrument="GAD-7")
+
+
+def test_instrument_rule_two_instruments_need_a_choice():
+    # issue 13: instrument=None means exactly one instrument; no silent choice of PHQ-9
+    both = pd.concat(
+        [rows("E1", [0, 30], [20, 10]), rows("E1", [0, 30], [15, 9], instrument="GAD-7")]
+    )
+    for func in (iop.episodes, iop.assessment_roles):
+        with pytest.raises(ConfigError, match=r"holds 2 instruments \('GAD-7', 'PHQ-9'\)"):
+            func(both)
+    ep = iop.episodes(both, instrument=["GAD-7", "PHQ-9"])
+    assert ep[["instrument", "change"]].values.tolist() == [["GAD-7", -6], ["PHQ-9", -10]]
+    one = iop.episodes(both, instrument="PHQ-9")
+    assert one["instrument"].tolist() == ["PHQ-9"] and one["change"].tolist() == [-10]
+    roles = iop.assessment_roles(both, instrument=["PHQ-9", "GAD-7"])
+    assert sorted(roles["role"]) == ["baseline", "baseline", "endpoint", "endpoint"]
+
+
+def test_old_keyword_names_raise():
+    d = rows("E1", [0, 30], [20, 10])
+    with pytest.raises(ConfigError, match="no parameter 'data'; it is now called 'assessments'"):
+        iop.episodes(data=d)
+    with pytest.raises(ConfigError, match="now called 'assessments'"):
+        iop.assessment_roles(data=d)
+    with pytest.raises(ConfigError, match="'assessments' parameter of iop.episodes"):
+        iop.episodes([1, 2])
 
 
 def test_discharge_only_prefers_the_discharge_label():
@@ -251,7 +277,10 @@ def test_defaults_are_the_date_windows_and_their_text_is_unchanged():
     sim = iop.synth.generate(n_episodes=80, seed=5)
     data = iop.load(sim.data).data
     explicit = {"baseline": "window", "endpoint": "last_in_treatment", "followup": "window"}
-    pd.testing.assert_frame_equal(iop.episodes(data), iop.episodes(data, rules=explicit))
+    pd.testing.assert_frame_equal(
+        iop.episodes(data, instrument="PHQ-9"),
+        iop.episodes(data, instrument="PHQ-9", rules=explicit),
+    )
 
 
 def test_missing_intake_gives_no_baseline_unless_a_fallback_is_stated():
@@ -388,12 +417,12 @@ def test_label_rules_without_dates():
 def test_label_rules_invariant_to_row_order_and_agree_with_dates_on_complete_data():
     sim = iop.synth.generate(n_episodes=150, seed=11)
     data = iop.load(sim.data).data
-    a = iop.episodes(data, rules=PUBLISHED)
-    b = iop.episodes(data.sample(frac=1, random_state=2), rules=PUBLISHED)
+    a = iop.episodes(data, instrument="PHQ-9", rules=PUBLISHED)
+    b = iop.episodes(data.sample(frac=1, random_state=2), instrument="PHQ-9", rules=PUBLISHED)
     pd.testing.assert_frame_equal(a, b)
     # every synthetic episode has an intake inside the window and a discharge score that is
     # its last in-treatment score, so baseline and endpoint agree with the date rules
-    dates = iop.episodes(data)
+    dates = iop.episodes(data, instrument="PHQ-9")
     pd.testing.assert_series_equal(a["baseline"], dates["baseline"])
     pd.testing.assert_series_equal(a["endpoint"], dates["endpoint"])
     assert a.attrs["rules"]["baseline"] == "label:intake"

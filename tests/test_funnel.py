@@ -276,7 +276,7 @@ def demo_episodes():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IOPWarning)
         res = iop.load("data/demo/assessments.csv")
-    return iop.episodes(res.data)
+    return iop.episodes(res.data, instrument="PHQ-9")
 
 
 @pytest.mark.parametrize("outcome", ["recovery", "reliable improvement"])

@@ -329,7 +329,7 @@ def test_flow_hand_counts_with_as_of():
 
 
 def test_window_days_match_episode_rules():
-    episodes = pytest.importorskip("iop_outcomes.episodes")
+    episodes = pytest.importorskip("iop_outcomes._episodes")
     rules = episodes.EpisodeRules()
     assert {k: v[1] for k, v in rules.followup_windows.items()} == R.WINDOW_DAYS
 
@@ -583,7 +583,7 @@ def test_durability_by_group():
 # assessment rows → episode table (the lead's episodes module)
 # ----------------------------------------------------------------------------------------
 def test_accepts_assessment_rows():
-    episodes = pytest.importorskip("iop_outcomes.episodes")
+    episodes = pytest.importorskip("iop_outcomes._episodes")
     pytest.importorskip("iop_outcomes.io._load")
     rows = (
         importlib.import_module("iop_outcomes.io._load")

@@ -222,7 +222,10 @@ def test_duckdb_queries_a_parquet_file_in_memory(tmp_path):
     ref = _quiet(iop.load, FIXTURE)
     assert res.counts() == ref.counts()
     pd.testing.assert_frame_equal(
-        iop.episodes(res.data), iop.episodes(ref.data), check_dtype=False, check_categorical=False
+        iop.episodes(res.data, instrument="PHQ-9"),
+        iop.episodes(ref.data, instrument="PHQ-9"),
+        check_dtype=False,
+        check_categorical=False,
     )
 
 
@@ -267,7 +270,10 @@ def test_sqlite_url_through_sqlalchemy(tmp_path):
     cols = ["row", "disposition", "reason"]
     pd.testing.assert_frame_equal(res.ledger[cols], ref.ledger[cols], check_categorical=False)
     pd.testing.assert_frame_equal(
-        iop.episodes(res.data), iop.episodes(ref.data), check_dtype=False, check_categorical=False
+        iop.episodes(res.data, instrument="PHQ-9"),
+        iop.episodes(ref.data, instrument="PHQ-9"),
+        check_dtype=False,
+        check_categorical=False,
     )
 
 
@@ -329,7 +335,10 @@ def test_redcap_export_and_wide_table_read_from_a_database(tmp_path):
     res = _quiet(iop.load, "duckdb:///:memory:", query=query, **kw)
     assert res.counts() == ref.counts()
     pd.testing.assert_frame_equal(
-        iop.episodes(res.data), iop.episodes(ref.data), check_dtype=False, check_categorical=False
+        iop.episodes(res.data, instrument="PHQ-9"),
+        iop.episodes(ref.data, instrument="PHQ-9"),
+        check_dtype=False,
+        check_categorical=False,
     )
     wide = pd.DataFrame(
         {

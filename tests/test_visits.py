@@ -104,8 +104,8 @@ def test_visit_file_scores_and_episodes_equal_the_tidy_long_file(visits, tmp_pat
         by_key(visits.data, ["patient_id", "instrument", "assessment_date", *items]),
         by_key(tidy.data, ["patient_id", "instrument", "assessment_date", *items]),
     )
-    ep_v = iop.episodes(visits.data, instrument=None)
-    ep_t = iop.episodes(tidy.data, instrument=None)
+    ep_v = iop.episodes(visits.data, instrument=["PHQ-9", "GAD-7"])
+    ep_t = iop.episodes(tidy.data, instrument=["PHQ-9", "GAD-7"])
     assert len(ep_t) == 10  # 5 patients x 2 instruments
     pd.testing.assert_frame_equal(ep_v[list(ep_t.columns)], ep_t)
     # the columns outside the contract are carried through
@@ -458,8 +458,8 @@ def test_excel_visits_give_the_scores_and_episodes_of_the_tidy_long_file(workboo
     got = by_key(workbook.data, ["patient_id", "instrument", "assessment_date", "total"])
     garcia = got[got["patient_id"] == "00481523"]
     assert garcia["total"].tolist() == [15, 8, 5, 13, 7, 4]  # PHQ-9 x3, then GAD-7 x3
-    ep_x = iop.episodes(workbook.data, instrument=None)
-    ep_t = iop.episodes(tidy.data, instrument=None)
+    ep_x = iop.episodes(workbook.data, instrument=["PHQ-9", "GAD-7"])
+    ep_t = iop.episodes(tidy.data, instrument=["PHQ-9", "GAD-7"])
     assert len(ep_t) == 8  # 4 patients x 2 instruments
     for c in ep_t.columns:  # column by column, so a difference names its column
         pd.testing.assert_series_equal(ep_x[c], ep_t[c], obj=f"episodes column {c!r}")

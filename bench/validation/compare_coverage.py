@@ -103,7 +103,7 @@ def synth_frames(seeds: int, n_episodes: int, seed0: int = 1000):
                 dropout_hazard=1e-9,
                 true_change={"in_person": -7.0, "virtual": -6.0, "hybrid": -6.5},
             )
-            ep = iop.episodes(iop.load(sim.data).data)
+            ep = iop.episodes(iop.load(sim.data).data, instrument="PHQ-9")
         ep = ep[(ep["instrument"] == "PHQ-9") & ep["format"].isin(["virtual", "in_person"])]
         frames.append(ep[["format", "age", "baseline", "endpoint"]].dropna())
         tc = sim.truth.sample_format_change("PHQ-9")

@@ -13,8 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from iop_outcomes import rm_d
+from iop_outcomes._effectsize.formulas import effect as _effect
+from iop_outcomes._effectsize.formulas import variance as _variance
 from iop_outcomes._stats import z_crit
-from iop_outcomes.effectsize import _effect, _variance, rm_d
 
 MU_PRE, SD_PRE, CHANGE = 16.0, 5.0, 5.0  # PHQ-9-like: mean 16, SD 5, mean fall 5
 

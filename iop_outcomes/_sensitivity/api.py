@@ -324,7 +324,7 @@ def _check_methods(methods) -> tuple:
 
 def _discharge_rules(rules):
     """The caller's episode rules with the endpoint rule set to ``discharge_only``."""
-    from ..episodes import EpisodeRules, coerce_rules
+    from .._episodes import EpisodeRules, coerce_rules
 
     r = coerce_rules(rules)
     # a label endpoint without a last_in_treatment fallback ("label:discharge") is kept

@@ -1,26 +1,58 @@
 """Plots of symptom change: severity-band transitions and mean change by group.
 
-Both functions take ``ax=None`` (a new figure is made) and return the Axes;
-neither calls ``plt.show()``.
+Both functions read a result (of :func:`iop_outcomes.severity_shift` /
+:func:`iop_outcomes.change_summary`) and never refit; they take ``ax=None`` (a new figure
+is made, keyword-only) and return the Axes; neither calls ``plt.show()``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
+from .._validation import Options, validate_params
 from ..exceptions import ConfigError
 from ._common import axes_or_new
+
+
+def _one_instrument(result, func: str, analysis: str) -> str:
+    """The result's only instrument; a result of several cannot share one panel."""
+    insts = list(dict.fromkeys(result.table["instrument"]))
+    if len(insts) != 1:
+        raise ConfigError(
+            f"iop.plots.{func} draws one instrument; the result holds {insts}. Plot a result of "
+            f"one instrument, e.g. iop.{analysis}(episodes, instrument={insts[0]!r})."
+        )
+    return insts[0]
+
+
+def _require_result(result, func: str, kind: str, attrs: tuple[str, ...]) -> None:
+    """ConfigError unless ``result`` is the result object the plot reads."""
+    if not all(hasattr(result, a) for a in attrs):
+        raise ConfigError(
+            f"The 'result' parameter of iop.plots.{func} must be a {kind} (the result of "
+            f"iop.{'severity_shift' if 'Shift' in kind else 'change_summary'}). Got "
+            f"{type(result).__name__} instead."
+        )
+
 
 __all__ = ["plot_severity_shift", "plot_change_by_group"]
 
 
+@validate_params(
+    {
+        "result": ["no_validation"],  # a SeverityShiftResult, checked inside
+        "kind": [Options("bars", "heatmap")],
+        "stratum": ["no_validation"],  # a level (or tuple of levels) of the result's by=
+        "ax": ["no_validation"],  # a matplotlib Axes (not imported to validate)
+        "cmap": [str],
+    },
+    renamed={"data": "result", "group": "stratum"},
+)
 def plot_severity_shift(
-    data,
+    result,
     *,
-    instrument=None,
-    group=None,
     kind: str = "bars",
+    stratum=None,
     ax=None,
     cmap: str = "YlOrRd",
 ):
@@ -28,18 +60,17 @@ def plot_severity_shift(
 
     Parameters
     ----------
-    data : SeverityShiftResult or DataFrame
-        A result of :func:`iop_outcomes.severity_shift`, or an episode table
-        (``severity_shift`` is run on it).
-    instrument : str, optional
-        Which instrument to draw when the data hold several.
-    group : value or tuple, optional
-        One group of a grouped result; by default groups are summed.
+    result : SeverityShiftResult
+        A result of :func:`iop_outcomes.severity_shift` of one instrument (the plot
+        reads it and never refits).
     kind : {"bars", "heatmap"}
         ``"bars"``: two stacked 100 % bars (baseline, endpoint), one segment per
         band, labelled with its percentage. ``"heatmap"``: baseline band (rows)
         × endpoint band (columns), cells coloured by row percentage and labelled
         with the count; cells below the diagonal are improvements.
+    stratum : value or tuple, optional
+        One stratum of a result computed with ``by=`` (a value, or a tuple with one
+        value per ``by`` column); by default the strata are summed.
     ax : matplotlib Axes, optional
     cmap : str
         Matplotlib colour map (mild → severe).
@@ -55,30 +86,15 @@ def plot_severity_shift(
     >>> import pandas as pd
     >>> import iop_outcomes as iop
     >>> ep = pd.DataFrame({"baseline": [22, 16, 12, 12], "endpoint": [9, 16, 3, 15]})
-    >>> ax = iop.plots.plot_severity_shift(ep.assign(instrument="PHQ-9"))
+    >>> ax = iop.plots.plot_severity_shift(iop.severity_shift(ep, instrument="PHQ-9"))
     >>> [t.get_text() for t in ax.get_xticklabels()]
     ['Baseline', 'Endpoint']
     """
     import matplotlib.pyplot as plt
 
-    from ..change import SeverityShiftResult, severity_shift
-
-    if kind not in ("bars", "heatmap"):
-        raise ConfigError(
-            f"The 'kind' parameter of plot_severity_shift must be 'bars' or 'heatmap'. "
-            f"Got {kind!r} instead."
-        )
-    if isinstance(data, SeverityShiftResult):
-        res = data
-    elif isinstance(data, pd.DataFrame):
-        res = severity_shift(data, instrument=instrument)
-    else:
-        raise ConfigError(
-            "The 'data' parameter of plot_severity_shift must be a SeverityShiftResult or a "
-            f"DataFrame. Got {type(data).__name__} instead."
-        )
-    m = res.matrix(instrument, group, normalize=False).drop(columns="Total")
-    inst = instrument or res.table["instrument"].iloc[0]
+    _require_result(result, "plot_severity_shift", "SeverityShiftResult", ("matrix", "table"))
+    inst = _one_instrument(result, "plot_severity_shift", "severity_shift")
+    m = result.matrix(inst, stratum, normalize=False).drop(columns="Total")
     labels = list(m.index)
     n = int(m.to_numpy().sum())
     colors = plt.get_cmap(cmap)(np.linspace(0.15, 0.9, len(labels)))
@@ -140,11 +156,17 @@ def plot_severity_shift(
     return ax
 
 
+@validate_params(
+    {
+        "result": ["no_validation"],  # a ChangeSummaryResult, checked inside
+        "ax": ["no_validation"],  # a matplotlib Axes (not imported to validate)
+        "overall": ["boolean"],
+    },
+    renamed={"data": "result"},
+)
 def plot_change_by_group(
-    data,
+    result,
     *,
-    by=None,
-    instrument=None,
     ax=None,
     overall: bool = True,
 ):
@@ -152,13 +174,9 @@ def plot_change_by_group(
 
     Parameters
     ----------
-    data : ChangeSummaryResult or DataFrame
-        A result of :func:`iop_outcomes.change_summary`, or an episode table
-        (``change_summary(data, by=by)`` is run on it).
-    by : str or list of str, optional
-        Grouping, when ``data`` is an episode table.
-    instrument : str, optional
-        Which instrument to draw when the summary holds several.
+    result : ChangeSummaryResult
+        A result of :func:`iop_outcomes.change_summary` of one instrument (the plot reads
+        it and never refits); one row per stratum of its ``by=``.
     ax : matplotlib Axes, optional
     overall : bool
         Draw the Overall row (as a diamond, at the top).
@@ -175,22 +193,14 @@ def plot_change_by_group(
     >>> import iop_outcomes as iop
     >>> ep = pd.DataFrame({"instrument": "PHQ-9", "format": ["virtual"] * 3 + ["in_person"] * 3,
     ...                    "baseline": [18, 15, 20, 16, 12, 22], "endpoint": [8, 9, 4, 12, 10, 11]})
-    >>> ax = iop.plots.plot_change_by_group(ep, by="format")
+    >>> ax = iop.plots.plot_change_by_group(iop.change_summary(ep, by="format"))
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['virtual (n=3)', 'in_person (n=3)', 'Overall (n=6)']
     """
-    from ..change import ChangeSummaryResult, _instrument_rows, change_summary
-
-    if isinstance(data, ChangeSummaryResult):
-        res = data
-    elif isinstance(data, pd.DataFrame):
-        res = change_summary(data, by=by, instrument=instrument)
-    else:
-        raise ConfigError(
-            "The 'data' parameter of plot_change_by_group must be a ChangeSummaryResult or a "
-            f"DataFrame. Got {type(data).__name__} instead."
-        )
-    instrument, t = _instrument_rows(res.to_frame(), instrument, "summary")
+    _require_result(result, "plot_change_by_group", "ChangeSummaryResult", ("group_cols", "table"))
+    res = result
+    instrument = _one_instrument(result, "plot_change_by_group", "change_summary")
+    t = res.to_frame()
     cols = list(res.group_cols)
     if cols:
         is_overall = (t[cols] == "Overall").all(axis=1).to_numpy()

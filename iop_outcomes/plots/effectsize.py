@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataError
+from .._validation import Interval, check_columns, validate_params
 from ._common import axes_or_new
 
 __all__ = ["plot_effect_sizes"]
@@ -37,7 +37,16 @@ _NON_LABEL = {
 }
 
 
-def plot_effect_sizes(result, *, ax=None, show_n: bool = True, reference: float | None = 0.0):
+@validate_params(
+    {
+        "result": ["no_validation"],  # a TableResult or a DataFrame, columns checked inside
+        "ax": ["no_validation"],  # a matplotlib Axes (not imported to validate)
+        "show_n": ["boolean"],
+        "null_line": [Interval(float, None, None, closed="neither"), None],
+    },
+    renamed={"reference": "null_line"},
+)
+def plot_effect_sizes(result, *, ax=None, show_n: bool = True, null_line: float | None = 0.0):
     """Forest-style plot of pre–post effect sizes with their confidence intervals.
 
     Parameters
@@ -48,8 +57,8 @@ def plot_effect_sizes(result, *, ax=None, show_n: bool = True, reference: float 
     ax : matplotlib Axes, optional
     show_n : bool
         Append ``n = ...`` (``n_used``) to each row label.
-    reference : float or None
-        Draw a vertical line here (0 = no change); ``None`` for none.
+    null_line : float or None
+        Draw a vertical line at this value of no effect (0 = no change); ``None`` for none.
 
     Returns
     -------
@@ -70,12 +79,13 @@ def plot_effect_sizes(result, *, ax=None, show_n: bool = True, reference: float 
     ['in_person (n = 5)', 'virtual (n = 5)']
     """
     table = result.to_frame() if hasattr(result, "to_frame") else pd.DataFrame(result)
-    missing = [c for c in ("estimate", "ci_low", "ci_high") if c not in table.columns]
-    if missing:
-        raise DataError(
-            f"plot_effect_sizes needs the column(s) {missing}; got {list(table.columns)}. "
-            "Pass a result of iop.rm_d(...)."
-        )
+    check_columns(
+        table,
+        ("estimate", "ci_low", "ci_high"),
+        func="plots.plot_effect_sizes",
+        what="result",
+        hint="Pass a result of iop.rm_d(...).",
+    )
     ax = axes_or_new(ax, (6.0, 0.5 * len(table) + 1.5))
     label_cols = [c for c in table.columns if c not in _NON_LABEL]
     labels = []
@@ -91,8 +101,8 @@ def plot_effect_sizes(result, *, ax=None, show_n: bool = True, reference: float 
     hi = table["ci_high"].to_numpy(dtype=float)
     ax.hlines(y, lo, hi, color="0.3", linewidth=1.5)
     ax.plot(est, y, "o", color="C0", markersize=6, zorder=3)
-    if reference is not None:
-        ax.axvline(reference, color="0.6", linestyle="--", linewidth=1)
+    if null_line is not None:
+        ax.axvline(null_line, color="0.6", linestyle="--", linewidth=1)
     ax.set_yticks(y)
     ax.set_yticklabels(labels)
     method = str(table["method"].iloc[0]) if "method" in table.columns and len(table) else "d"

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..episodes import episodes
+from .._episodes import episodes
 from ..exceptions import ConfigError, DataError, IOPError
 from .config import StudyConfig, load_config
 from .context import _Ctx

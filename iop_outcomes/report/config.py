@@ -577,7 +577,7 @@ def _policy(name: Any, where: str, what: str = "The 'policy' key") -> str:
 def _episode_rules(table: dict, where: str) -> dict[str, Any]:
     """The ``[episodes]`` table, checked now by building the :class:`~iop_outcomes.EpisodeRules`
     it describes (so a misspelt rule is reported with the file, not when the report is built)."""
-    from ..episodes import EpisodeRules
+    from .._episodes import EpisodeRules
 
     _check_keys(table, {f.name: object for f in fields(EpisodeRules)}, "[episodes]", where)
     try:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from .._episodes import EpisodeRules
 from .._grouping import DERIVED_GROUPINGS
-from ..episodes import EpisodeRules
 from ..exceptions import ConfigError
 from ..io import load
 from .config import StudyConfig

@@ -38,9 +38,9 @@ from typing import Any
 
 import pandas as pd
 
+from .._change import change_scores
 from .._clinsig import clinical_significance
-from ..change import change_scores
-from ..episodes import episodes
+from .._episodes import episodes
 from ..exceptions import ConfigError
 from ..io.sql import read_sql, write_tables
 from .render import _cell_for_file, _shareable

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...change import change_summary, severity_shift
+from ..._change import change_summary, severity_shift
 from ..context import _Ctx
 from ..figures import _fig_change
 from ..format import _labels, _slug

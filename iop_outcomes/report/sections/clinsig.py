@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..._change import quality_measures
 from ..._clinsig import benchmarks, clinical_significance
-from ...change import quality_measures
 from ..context import _Ctx
 from ..figures import _fig_clinsig
 from ..figures_jt import _fig_jt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ...effectsize import rm_d
+from ..._effectsize import rm_d
 from ..context import _Ctx
 from ..format import _slug
 from ..populations import _key

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import instruments as _inst
+from ._validation import check_columns, select_instrument, validate_params
 from .exceptions import ConfigError, DataError
 from .io.mapping import normalize_timepoint as _normalize_timepoint
 
@@ -319,22 +319,32 @@ def coerce_rules(rules) -> EpisodeRules:
     )
 
 
-def _instruments(data: pd.DataFrame, instrument) -> list[str]:
-    present = [str(x) for x in pd.unique(data["instrument"].dropna())]
-    if instrument is None:
-        return sorted(present, key=lambda n: _inst.names().index(n) if n in _inst.names() else 99)
-    names = [instrument] if isinstance(instrument, str) else list(instrument)
-    out = [_inst.get(n).name for n in names]
-    missing = [n for n in out if n not in present]
-    if missing:
-        raise DataError(f"No {missing} scores in the data. Instruments present: {present}.")
-    return out
+def _instrument_rows(assessments: pd.DataFrame, instrument, func) -> tuple[pd.DataFrame, list]:
+    """The library's instrument rule (a list accepted): the rows kept and the names, in order."""
+    check_columns(
+        assessments,
+        ["episode_id", "instrument", "total"],
+        func=func,
+        what="assessments",
+        hint="Pass iop.load(...).data.",
+    )
+    rows, name = select_instrument(assessments, instrument, func=func, many=True)
+    names = [] if name is None else list(name) if isinstance(name, tuple) else [name]
+    return rows, names
 
 
-def assessment_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> pd.DataFrame:
+@validate_params(
+    {
+        "assessments": ["frame"],
+        "instrument": ["instruments", None],
+        "rules": ["no_validation"],  # EpisodeRules, dict or None: coerce_rules checks it
+    },
+    renamed={"data": "assessments"},
+)
+def assessment_roles(assessments: pd.DataFrame, *, instrument=None, rules=None) -> pd.DataFrame:
     """Label each assessment with the role it plays in its episode.
 
-    Returns the rows of ``data`` for the instrument(s) with added columns
+    Returns the rows of ``assessments`` for the instrument(s) with added columns
     ``days`` (days since admission), ``week`` (``days / 7`` when dates are
     given), ``in_treatment`` (bool) and ``role``: ``baseline``, ``endpoint``,
     ``treatment`` (in treatment, neither baseline nor endpoint),
@@ -343,6 +353,17 @@ def assessment_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> pd.D
     scores are dated), ``outside_windows`` (after discharge but in no
     follow-up window, or a second score in a window) or ``no_baseline``
     (in-treatment scores of an episode without a baseline).
+
+    Parameters
+    ----------
+    assessments : DataFrame
+        Validated assessments, ``iop.load(...).data``.
+    instrument : str, list of str or None
+        The library's instrument rule: ``None`` (default) needs assessments of exactly
+        one instrument (a ConfigError names those found otherwise); a name keeps that
+        instrument's rows; a list keeps each listed instrument (never pooled).
+    rules : EpisodeRules or dict, optional
+        As in :func:`episodes`.
 
     Examples
     --------
@@ -355,15 +376,15 @@ def assessment_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> pd.D
     ['baseline', 'treatment', 'endpoint', 'followup_3m']
     """
     r = coerce_rules(rules)
-    _require(data, ["episode_id", "instrument", "total"])
-    names = _instruments(data, instrument)
+    data = assessments
+    rows, _ = _instrument_rows(data, instrument, assessment_roles)
     if r.uses_labels and "timepoint" not in data:
         raise DataError(
             "The episode rules pick scores by their timepoint label "
             f"(baseline={r.baseline!r}, endpoint={r.endpoint!r}, followup={r.followup!r}), "
             f"but the assessments have no 'timepoint' column. Columns found: {list(data.columns)}."
         )
-    d = data.loc[data["instrument"].isin(names)].copy()
+    d = rows.copy()
     if "patient_id" not in d:
         d["patient_id"] = d["episode_id"]
     has_dates = "assessment_date" in d and d["assessment_date"].notna().any()
@@ -386,19 +407,6 @@ def assessment_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> pd.D
         b["role"] = "undated"
     a.loc[a["assessment_date"].isna().to_numpy(), "role"] = "undated"
     return pd.concat([a, b]).loc[d.index]
-
-
-def _require(data: pd.DataFrame, cols) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(
-            f"Expected a pandas DataFrame of assessments. Got {type(data).__name__} instead."
-        )
-    missing = [c for c in cols if c not in data.columns]
-    if missing:
-        raise DataError(
-            f"The assessments lack column(s) {missing}. Columns found: {list(data.columns)}. "
-            "Pass iop.load(...).data."
-        )
 
 
 def _pick_nearest(
@@ -480,7 +488,18 @@ def _is(labels: pd.Categorical, value: str) -> np.ndarray:
 
 
 def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
-    keys = ["episode_id", "instrument"]
+    """Roles by date windows (labels where the rules say so); adds days, week, role to ``d``."""
+    c = _date_context(d, all_rows, r)
+    role = np.full(len(d), "outside_windows", dtype=object)
+    _baseline_by_date(d, c, r, role)
+    _endpoint_by_date(d, c, r, role)
+    _followups_by_date(d, c, r, role)
+    d["role"] = role
+    del d["_t"]
+
+
+def _date_context(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> dict:
+    """Days since admission and since discharge, follow-up labels and the pick keys."""
     first_any = all_rows.groupby("episode_id", observed=True)["assessment_date"].min()
     admit = (
         d["admit_date"]
@@ -498,59 +517,74 @@ def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
     days = (t - admit).dt.days.to_numpy(dtype=float)
     d["days"] = days
     d["week"] = days / 7.0
-    after_dc = (t - disch).dt.days.to_numpy(dtype=float)  # NaN without a discharge date
     fu_label = (
         d["timepoint"].astype("str").str.startswith("followup").fillna(False).to_numpy(dtype=bool)
         if "timepoint" in d
         else np.zeros(len(d), dtype=bool)
     )
-    valid = d["total"].notna().to_numpy() & ~np.isnan(days)
-    role = np.full(len(d), "outside_windows", dtype=object)
+    return {
+        "keys": ["episode_id", "instrument"],
+        "days": days,
+        "after_dc": (t - disch).dt.days.to_numpy(dtype=float),  # NaN without a discharge date
+        "fu_label": fu_label,
+        "valid": d["total"].notna().to_numpy() & ~np.isnan(days),
+        "gk": (d["episode_id"].astype("str") + "\x1f" + d["instrument"].astype("str")).to_numpy(),
+        "tn": t.to_numpy(),
+        "t_int": t.to_numpy(dtype="datetime64[ns]").view("int64"),  # orders label picks
+        "y": d["total"].to_numpy(dtype=float),
+        "labels": _canonical_labels(d) if r.uses_labels else None,
+        "taken": np.zeros(len(d), dtype=bool),  # rows a label rule made baseline or endpoint
+    }
 
-    gk = (d["episode_id"].astype("str") + "\x1f" + d["instrument"].astype("str")).to_numpy()
-    tn = t.to_numpy()
-    t_int = t.to_numpy(dtype="datetime64[ns]").view("int64")  # orders label picks (valid: dated)
-    y = d["total"].to_numpy(dtype=float)
-    labels = _canonical_labels(d) if r.uses_labels else None
-    taken = np.zeros(len(d), dtype=bool)  # rows a label rule made baseline or endpoint
 
+def _baseline_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarray) -> None:
+    """The baseline pick; then which rows are in treatment and after the baseline."""
+    valid, days, gk, labels = c["valid"], c["days"], c["gk"], c["labels"]
     lo, hi = r.baseline_window
     picks = []
     for kind, v in r.choices("baseline"):
         if kind == "label":
-            picks.append(_pick_labelled(valid & _is(labels, v), gk, t_int, y, days, latest=False))
+            m = valid & _is(labels, v)
+            picks.append(_pick_labelled(m, gk, c["t_int"], c["y"], days, latest=False))
         else:
-            in_bw = valid & (days >= lo) & (days <= hi) & ~fu_label
-            picks.append(_pick_nearest(d, in_bw, days, keys))
+            in_bw = valid & (days >= lo) & (days <= hi) & ~c["fu_label"]
+            picks.append(_pick_nearest(d, in_bw, days, c["keys"]))
     base_pos = _first_alternative(gk, picks)
     role[base_pos] = "baseline"
     if labels is not None:
-        taken[base_pos] = True
+        c["taken"][base_pos] = True
+    tn = c["tn"]
     bd = pd.Series(tn[base_pos], index=gk[base_pos], dtype="datetime64[ns]")
     b_for_row = bd.reindex(gk).to_numpy()
     has_base = ~pd.isna(b_for_row)
-    after_base = has_base & (tn > np.where(has_base, b_for_row, tn))
-
+    c["after_base"] = has_base & (tn > np.where(has_base, b_for_row, tn))
+    after_dc = c["after_dc"]
     with np.errstate(invalid="ignore"):
         in_tx = (
             valid
-            & ~fu_label
+            & ~c["fu_label"]
             & np.where(np.isnan(after_dc), True, after_dc <= r.discharge_grace)
             & (days >= lo)
         )
-    later = in_tx & after_base
+    c["in_tx"] = in_tx
+    c["later"] = in_tx & c["after_base"]
     d["in_treatment"] = in_tx
     role[in_tx & ~has_base & (role != "baseline")] = "no_baseline"
-    role[later] = "treatment"
-    role[valid & (days < lo) & ~taken] = "before_baseline_window"
+    role[c["later"]] = "treatment"
+    role[valid & (days < lo) & ~c["taken"]] = "before_baseline_window"
+
+
+def _endpoint_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarray) -> None:
+    """The endpoint pick: by label, the last in treatment, or the discharge assessment."""
+    gk, labels, later = c["gk"], c["labels"], c["later"]
     picks = []
     for kind, v in r.choices("endpoint"):
         if kind == "label":
-            m = valid & after_base & _is(labels, v)
-            picks.append(_pick_labelled(m, gk, t_int, y, days, latest=True))
+            m = c["valid"] & c["after_base"] & _is(labels, v)
+            picks.append(_pick_labelled(m, gk, c["t_int"], c["y"], c["days"], latest=True))
         elif v == "last_in_treatment":
             dc = _is(labels if labels is not None else _canonical_labels(d), "discharge")
-            picks.append(_pick_last(later, gk, t_int, y, dc))
+            picks.append(_pick_last(later, gk, c["t_int"], c["y"], dc))
         else:
             # the discharge assessment: by its label where the episode has labels, else by date
             lo_dc, hi_dc = r.discharge_window
@@ -561,23 +595,29 @@ def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
             )
             labelled = tp.notna().groupby(gk).transform("any").to_numpy(dtype=bool)
             by_label = later & (tp == "discharge").fillna(False).to_numpy(dtype=bool)
-            a_dc = np.nan_to_num(after_dc, nan=1e9)
+            a_dc = np.nan_to_num(c["after_dc"], nan=1e9)
             by_date = later & ~labelled & (a_dc >= lo_dc) & (a_dc <= hi_dc)
-            picks.append(_pick_nearest(d, by_label | by_date, np.where(by_label, 0.0, a_dc), keys))
+            dist = np.where(by_label, 0.0, a_dc)
+            picks.append(_pick_nearest(d, by_label | by_date, dist, c["keys"]))
     end_pos = _first_alternative(gk, picks)
     role[end_pos] = "endpoint"
     if labels is not None:
-        taken[end_pos] = True
+        c["taken"][end_pos] = True
 
+
+def _followups_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarray) -> None:
+    """Each follow-up: by label, or the score nearest its target day within its window."""
+    valid, gk, labels, taken, after_dc = c["valid"], c["gk"], c["labels"], c["taken"], c["after_dc"]
     no_dc = np.all(np.isnan(after_dc))
-    post = (valid & ~in_tx if not no_dc else valid & fu_label) & ~taken
+    post = (valid & ~c["in_tx"] if not no_dc else valid & c["fu_label"]) & ~taken
     since_dc = np.where(np.isnan(after_dc), np.nan, after_dc)
     fu_choices = r.choices("followup")
     fu_labelled = {}
     if labels is not None and ("label", "followup") in fu_choices:
         for name in r.followup_windows:
             m = valid & ~taken & _is(labels, f"followup_{name}")
-            fu_labelled[name] = (m, _pick_labelled(m, gk, t_int, y, days, latest=False))
+            pos = _pick_labelled(m, gk, c["t_int"], c["y"], c["days"], latest=False)
+            fu_labelled[name] = (m, pos)
     for name, (a, b) in r.followup_windows.items():
         picks = []
         for kind, _ in fu_choices:
@@ -601,11 +641,9 @@ def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
             for other, (m, _) in fu_labelled.items():
                 if other != name:  # a row labelled for another follow-up is never this one
                     in_w &= ~m
-            picks.append(_pick_nearest(d, in_w, np.nan_to_num(dist), keys))
+            picks.append(_pick_nearest(d, in_w, np.nan_to_num(dist), c["keys"]))
         pos = _first_alternative(gk, picks)
         role[pos] = f"followup_{name}"
-    d["role"] = role
-    del d["_t"]
 
 
 def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
@@ -678,18 +716,29 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
     del d["_t"]
 
 
-def episodes(data: pd.DataFrame, *, instrument="PHQ-9", rules=None) -> pd.DataFrame:
+@validate_params(
+    {
+        "assessments": ["frame"],
+        "instrument": ["instruments", None],
+        "rules": ["no_validation"],  # EpisodeRules, dict or None: coerce_rules checks it
+    },
+    renamed={"data": "assessments"},
+)
+def episodes(assessments: pd.DataFrame, *, instrument=None, rules=None) -> pd.DataFrame:
     """One row per treatment episode and instrument: baseline, endpoint, change, follow-ups.
 
     Parameters
     ----------
-    data : DataFrame
+    assessments : DataFrame
         Validated assessments, ``iop.load(...).data`` (or any frame with the
         contract's columns ``episode_id``, ``instrument``, ``total`` and
         ``assessment_date`` or ``timepoint``/``week``).
     instrument : str, list of str or None
-        Instrument(s); ``None`` for every instrument present (rows stacked,
-        told apart by the ``instrument`` column).
+        The library's instrument rule: ``None`` (default) needs assessments of
+        exactly one instrument (a ConfigError names those found and how to
+        choose); a name keeps that instrument; a list, e.g.
+        ``["PHQ-9", "GAD-7"]``, gives one row per episode and instrument (rows
+        stacked, told apart by the ``instrument`` column; never pooled).
     rules : EpisodeRules or dict, optional
         Date-window rules (the defaults, see the module notes) or label rules
         (``{"baseline": "label:intake", ...}``, see :class:`EpisodeRules`).
@@ -697,7 +746,7 @@ def episodes(data: pd.DataFrame, *, instrument="PHQ-9", rules=None) -> pd.DataFr
     Returns
     -------
     DataFrame
-        One row per episode (every episode in ``data``, also those without a
+        One row per episode (every episode in ``assessments``, also those without a
         score on the instrument) with ``episode_id``, ``patient_id``,
         ``instrument``, ``baseline``, ``baseline_date``, ``endpoint``,
         ``endpoint_date``, ``change`` (endpoint − baseline), ``endpoint_week``,
@@ -721,8 +770,9 @@ def episodes(data: pd.DataFrame, *, instrument="PHQ-9", rules=None) -> pd.DataFr
     True
     """
     r = coerce_rules(rules)
+    data = assessments
+    names = _instrument_rows(data, instrument, episodes)[1]
     roles = assessment_roles(data, instrument=instrument, rules=r)
-    names = _instruments(data, instrument)
     keys = ["episode_id", "instrument"]
     date_col = "assessment_date" if "assessment_date" in roles else None
 

@@ -268,7 +268,9 @@ def public_name(func: Callable | str) -> str:
     'iop.compare'
     """
     if isinstance(func, str):
-        return func if func.startswith("iop.") else f"iop.{func}"
+        if func.startswith("iop."):
+            return func
+        return f"iop.plots.{func}" if func.startswith("plot_") else f"iop.{func}"
     module = getattr(func, "__module__", "") or ""
     for area in ("plots", "synth", "instruments"):
         if module == f"iop_outcomes.{area}" or module.startswith(f"iop_outcomes.{area}."):

@@ -41,7 +41,7 @@ import pandas as pd
 import iop_outcomes as iop
 from iop_outcomes._stats import wilson_ci
 from iop_outcomes.episodes import assessment_roles
-from iop_outcomes.monitor import recovery_curves
+from iop_outcomes._monitor import recovery_curves
 
 WEEKS = (2, 3, 4)
 UPPERS = (0.75, 0.9)

@@ -135,7 +135,7 @@ def _casemix(d: pd.DataFrame, adjust: tuple[str, ...], kind: str):
     """Expected value per episode from a model of the outcome on ``adjust`` (no unit term)."""
     import statsmodels.api as sm
 
-    from .compare import _covariate_design, _full_rank
+    from ._compare.api import _covariate_design, _full_rank
 
     X, names, _, notes = _covariate_design(d, adjust)
     X = np.column_stack([np.ones(len(d)), X])

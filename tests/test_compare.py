@@ -23,7 +23,7 @@ from scipy import stats
 from tolerance import SUMS
 
 from iop_outcomes import instruments
-from iop_outcomes.compare import (
+from iop_outcomes._compare.api import (
     _logit_fit,
     _msandwich_var,
     _weights,
@@ -93,7 +93,7 @@ def test_morris_variance_reduces_to_large_sample_form():
     """Morris (2008) eq. 25 tends to the large-sample form used on the metafor project's
     morris2008 page, 2(1 - rho)(1/nT + 1/nC) + d^2 / (2(nT + nC))."""
     from iop_outcomes._stats import hedges_j
-    from iop_outcomes.compare import _morris_var
+    from iop_outcomes._compare.api import _morris_var
 
     n1, n2, rho, d = 4000, 6000, 0.45, 0.6
     exact = _morris_var(d, float(hedges_j(n1 + n2 - 2)), rho, n1, n2)
@@ -232,7 +232,7 @@ def test_weights_and_weighted_smd_by_hand():
     T = np.array([1, 0, 1, 0])
     np.testing.assert_allclose(_weights(e, T, "iptw"), [5.0, 2.0, 1.25, 4 / 3])
     np.testing.assert_allclose(_weights(e, T, "overlap"), [0.8, 0.5, 0.2, 0.25])
-    from iop_outcomes.compare import _smd_table
+    from iop_outcomes._compare.api import _smd_table
 
     X = np.array([[1.0], [2.0], [4.0], [3.0]])
     w = _weights(e, T, "iptw")
@@ -433,7 +433,7 @@ def test_pooling_matches_metafor(key, variant):
     tau2_method = variant.split("_")[0]
     test = "knha" if variant.endswith("knha") else "z"
     if key == "pool_toy":
-        from iop_outcomes.compare import _meta
+        from iop_outcomes._compare.api import _meta
 
         out = _meta(ref["yi"], ref["vi"], tau2_method, 0.95, "higgins2009", test)
         out_m = _meta(ref["yi"], ref["vi"], tau2_method, 0.95, "metafor", test)

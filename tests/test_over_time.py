@@ -14,7 +14,7 @@ import pytest
 
 import iop_outcomes as iop
 from iop_outcomes.exceptions import ConfigError, DataError
-from iop_outcomes.over_time import special_causes
+from iop_outcomes._over_time import special_causes
 
 
 def _dropout_series(counts, ns, start="2020-01-01", freq="MS") -> pd.DataFrame:

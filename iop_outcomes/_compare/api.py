@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import instruments as _instruments
-from ._results import TableResult, format_table
-from ._stats import hedges_j, logit_fit, mean_ci, ols, z_crit
-from .exceptions import ConfigError, DataError, IOPWarning
+from .. import instruments as _instruments
+from .._results import TableResult, format_table
+from .._stats import hedges_j, logit_fit, mean_ci, ols, z_crit
+from ..exceptions import ConfigError, DataError, IOPWarning
 
 __all__ = [
     "compare",
@@ -320,7 +320,7 @@ class _SectionedResult(TableResult):
         return "\n".join(parts)
 
     def plot(self, ax=None, **kwargs):
-        from .plots import compare as _p
+        from ..plots import compare as _p
 
         return getattr(_p, self._PLOT)(self, ax=ax, **kwargs)
 
@@ -368,7 +368,7 @@ class ComparisonResult(_SectionedResult):
 
     def plot(self, kind: str | None = None, ax=None, **kwargs):
         """``kind="forest"`` (default) for the contrasts, ``"love"`` for the balance."""
-        from .plots import compare as _p
+        from ..plots import compare as _p
 
         kind = kind or "forest"
         if kind == "love":
@@ -1273,7 +1273,7 @@ def equivalence(
 
 def _p(p: float) -> str:
     """'p = .015' or 'p < .001'."""
-    from ._results import format_p
+    from .._results import format_p
 
     f = format_p(p)
     return f"p {f}" if f.startswith("<") else f"p = {f}"
@@ -1359,7 +1359,7 @@ def subgroups(
     ci_level = _check_ci_level(ci_level, func)
     if isinstance(by, str) and by not in episodes.columns:
         # derived groupings (age_band, admit_quarter) exactly as change_summary derives them
-        from ._grouping import DERIVED_GROUPINGS, group_columns
+        from .._grouping import DERIVED_GROUPINGS, group_columns
 
         if by in DERIVED_GROUPINGS:
             episodes = episodes.assign(**{by: group_columns(episodes, by, func, None)[0][by]})

@@ -17,7 +17,7 @@ __all__ = ["plot_forest", "plot_love", "plot_equivalence", "plot_dose_response"]
 
 def _forest_rows(obj) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
     """Rows (label, estimate, ci_low, ci_high) and optional pooled rows."""
-    from ..compare import ComparisonResult, PoolResult, SubgroupResult
+    from .._compare import ComparisonResult, PoolResult, SubgroupResult
 
     if isinstance(obj, PoolResult):
         s = obj.sites.copy()

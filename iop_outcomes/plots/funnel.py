@@ -1,4 +1,4 @@
-"""Funnel plot of a :class:`~iop_outcomes.funnel.FunnelResult` (reads the result, never refits)."""
+"""Funnel plot of a :class:`~iop_outcomes._funnel.FunnelResult` (reads the result, never refits)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def plot_funnel(result, ax=None, *, label_outliers: bool = True):
     >>> len(ax.collections), len(ax.lines)   # the units; target + 2 x 2 limit curves
     (1, 5)
     """
-    from ..funnel import FunnelResult
+    from .._funnel import FunnelResult
 
     if not isinstance(result, FunnelResult):
         raise ConfigError(

@@ -1,4 +1,4 @@
-"""Control chart of an :class:`~iop_outcomes.over_time.OverTimeResult` (reads it, never refits)."""
+"""Control chart of an :class:`~iop_outcomes._over_time.OverTimeResult` (reads it, never refits)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def plot_over_time(result, ax=None):
     >>> [t.get_text() for t in ax.get_xticklabels()][:2]
     ['2024Q1', '2024Q2']
     """
-    from ..over_time import OverTimeResult
+    from .._over_time import OverTimeResult
 
     if not isinstance(result, OverTimeResult):
         raise ConfigError(

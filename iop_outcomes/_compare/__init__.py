@@ -2,18 +2,16 @@
 ``iop.pool_sites``, ``iop.dose_response``): a private package; the public names are
 re-exported here and from :mod:`iop_outcomes`."""
 
-from .api import (
-    METHODS,
+from .api import compare, dose_response, subgroups
+from .design import METHODS
+from .equivalence import equivalence
+from .meta import pool_sites
+from .results import (
     ComparisonResult,
     DoseResponseResult,
     EquivalenceResult,
     PoolResult,
     SubgroupResult,
-    compare,
-    dose_response,
-    equivalence,
-    pool_sites,
-    subgroups,
 )
 
 __all__ = [

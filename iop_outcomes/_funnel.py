@@ -135,12 +135,12 @@ def _casemix(d: pd.DataFrame, adjust: tuple[str, ...], kind: str):
     """Expected value per episode from a model of the outcome on ``adjust`` (no unit term)."""
     import statsmodels.api as sm
 
-    from ._compare.api import _covariate_design, _full_rank
+    from ._compare.design import covariate_design, full_rank
 
-    X, names, _, notes = _covariate_design(d, adjust)
+    X, names, _, notes = covariate_design(d, adjust)
     X = np.column_stack([np.ones(len(d)), X])
     names = ["(intercept)", *names]
-    if not _full_rank(X):
+    if not full_rank(X):
         raise DataError(
             f"funnel: the case-mix covariates {list(adjust)} are collinear in the episodes used "
             "(a column is a combination of others); drop one."

@@ -8,12 +8,26 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from .._validation import Interval, validate_params
+from ..exceptions import ConfigError
 
 __all__ = ["plot_recovery_curve"]
 
 
+@validate_params(
+    {
+        "result": ["no_validation"],
+        "baseline": [Interval(float, None, None)],
+        "scores": [pd.DataFrame, None],
+        "ax": ["no_validation"],
+        "weeks": ["no_validation"],
+    },
+    renamed={"curves": "result"},
+)
 def plot_recovery_curve(
-    curves: Any,
+    result: Any,
     *,
     baseline: float,
     scores: Any = None,
@@ -24,7 +38,7 @@ def plot_recovery_curve(
 
     Parameters
     ----------
-    curves : RecoveryCurves
+    result : RecoveryCurves
         From :func:`iop_outcomes.recovery_curves` (or ``monitor(...).curves``).
     baseline : float
         The patient's baseline score.
@@ -52,6 +66,12 @@ def plot_recovery_curve(
     >>> [line.get_label() for line in ax.get_lines()][:2]
     ['expected (median)', '75th percentile']
     """
+    if not all(hasattr(result, a) for a in ("predict", "max_week", "upper_q", "instrument")):
+        raise ConfigError(
+            "plot_recovery_curve takes the curves of iop.recovery_curves (or monitor(...).curves). "
+            f"Got {type(result).__name__} instead."
+        )
+    curves = result
     if ax is None:
         import matplotlib.pyplot as plt
 

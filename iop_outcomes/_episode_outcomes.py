@@ -9,8 +9,9 @@ outcome                      source
 ===========================  =================================================================
 ``recovery``                 :func:`~iop_outcomes.clinical_significance`,
 ``reliable improvement``     ``method="nhs-talking-therapies"`` (NHS England definitions;
-``reliable recovery``        joint PHQ-9 + GAD-7 rules when the table holds both, else the
-``reliable deterioration``   single measure); its per-episode flags and denominators
+``reliable recovery``        the joint PHQ-9 + GAD-7 rules only with an explicit
+``reliable deterioration``   ``instrument=["PHQ-9", "GAD-7"]``, else the single measure the
+                             instrument rule selects); its per-episode flags and denominators
 ``response``, ``remission``  :func:`~iop_outcomes.change_scores` (50 % reduction; endpoint
                              below the instrument's remission cut-off); a baseline of 0 counts
                              as not responding, as the shareable report does
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._validation import select_instrument
 from .exceptions import ConfigError, DataError
 
 __all__ = ["OUTCOMES", "EpisodeOutcome", "episode_outcome"]
@@ -87,10 +89,15 @@ def episode_outcome(
     outcome: str,
     *,
     keep: Sequence[str],
-    instrument: str | None,
+    instrument: Any,
     func: str,
 ) -> EpisodeOutcome:
     """Outcome ``y`` per episode (one row per episode) with the columns ``keep``.
+
+    The instrument rule (:func:`~iop_outcomes._validation.select_instrument`) applies to the
+    score outcomes: ``instrument=None`` needs a table of one instrument; the NHS outcomes
+    accept the list ``["PHQ-9", "GAD-7"]`` for the joint rules (never chosen silently).
+    Dropout is an episode fact and reads every instrument's rows (one row per episode).
 
     Examples
     --------
@@ -104,14 +111,13 @@ def episode_outcome(
     from .retention import (
         _as_episodes,
         _one_row_per_episode,
-        _select_instrument,
         _status_codes,
     )
 
     key = _key(outcome)
     if key not in OUTCOMES:
         raise ConfigError(
-            f"The 'outcome' parameter of {func} must be one of {list(OUTCOMES)}. "
+            f"The 'outcome' parameter of iop.{func} must be one of {list(OUTCOMES)}. "
             f"Got {outcome!r} instead."
         )
     source, col, better_is, label = OUTCOMES[key]
@@ -125,6 +131,15 @@ def episode_outcome(
         )
     ep = ep.reset_index(drop=True)
     notes: list[str] = []
+    if source != "status":
+        ep, chosen = select_instrument(ep, instrument, func=func, many=source == "nhs")
+        ep = ep.reset_index(drop=True)
+        if isinstance(chosen, tuple) and set(chosen) != {"PHQ-9", "GAD-7"}:
+            raise ConfigError(
+                f"The 'instrument' parameter of iop.{func} takes a list only for the joint "
+                f"NHS Talking Therapies rules, ['PHQ-9', 'GAD-7']. Got {instrument!r} instead."
+            )
+        instrument = list(chosen) if isinstance(chosen, tuple) else chosen
     if source == "nhs":
         from .clinsig import clinical_significance
 
@@ -154,7 +169,7 @@ def episode_outcome(
     elif source in ("change", "mean"):
         from .change import change_scores
 
-        one = _select_instrument(ep, instrument, func).reset_index(drop=True)
+        one = ep
         scored = change_scores(one, instrument=instrument, zero_baseline="not_responding")
         frame = one[keep].copy()
         if source == "mean":

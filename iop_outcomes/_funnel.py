@@ -21,6 +21,7 @@ from scipy import stats
 from ._episode_outcomes import episode_outcome
 from ._results import TableResult
 from ._stats import additive_tau2, binomial_limit, poisson_limit, winsorised_phi, z_crit
+from ._validation import Interval, Options, validate_params
 from .exceptions import ConfigError, DataError
 
 __all__ = ["funnel", "FunnelResult", "LEVELS", "MIN_UNITS_OVERDISPERSION"]
@@ -98,35 +99,13 @@ class FunnelResult(TableResult):
         return plot_funnel(self, ax=ax, **kwargs)
 
 
-def _check(unit, adjust, overdispersion, shareable, min_named, trim) -> tuple[str, ...]:
-    if not isinstance(unit, str):
-        raise ConfigError(
-            f"The 'unit' parameter of funnel must be a column name. Got {unit!r} instead."
-        )
+def _adjust_columns(unit: str, adjust: Any) -> tuple[str, ...]:
+    """The case-mix columns as a tuple; the unit column cannot be one of them."""
     adjust = (adjust,) if isinstance(adjust, str) else tuple(adjust or ())
-    if any(not isinstance(a, str) for a in adjust) or unit in adjust:
+    if unit in adjust:
         raise ConfigError(
-            "The 'adjust' parameter of funnel must be a list of covariate column names other "
+            "The 'adjust' parameter of iop.funnel must be a list of covariate column names other "
             f"than the unit column. Got {list(adjust)!r} instead."
-        )
-    if overdispersion not in _OVERDISPERSION:
-        raise ConfigError(
-            f"The 'overdispersion' parameter of funnel must be one of {list(_OVERDISPERSION)}. "
-            f"Got {overdispersion!r} instead."
-        )
-    if shareable is not None and not isinstance(shareable, bool):
-        raise ConfigError(
-            f"The 'shareable' parameter of funnel must be True, False or None. "
-            f"Got {shareable!r} instead."
-        )
-    if isinstance(min_named, bool) or not isinstance(min_named, int) or min_named < 1:
-        raise ConfigError(
-            f"The 'min_named' parameter of funnel must be an integer >= 1. "
-            f"Got {min_named!r} instead."
-        )
-    if not isinstance(trim, (int, float)) or not 0 <= float(trim) < 0.5:
-        raise ConfigError(
-            f"The 'trim' parameter of funnel must be a number in [0, 0.5). Got {trim!r} instead."
         )
     return adjust
 
@@ -207,6 +186,20 @@ def _grid(kind: str, x: np.ndarray) -> np.ndarray:
     return np.unique(np.round(np.geomspace(1, top, 400)))
 
 
+@validate_params(
+    {
+        "episodes": ["no_validation"],  # a DataFrame or LoadResult, checked when read
+        "unit": [str],
+        "outcome": [str],
+        "adjust": ["columns"],
+        "instrument": ["instruments", None],
+        "overdispersion": [Options(*_OVERDISPERSION)],
+        "shareable": ["boolean", None],
+        "min_named": [Interval(int, 1, None, closed="left")],
+        "trim": [Interval(float, 0, 0.5, closed="left")],
+        "ratio_limits": [Options("auto", "poisson", "binomial")],
+    }
+)
 def funnel(
     episodes: Any,
     *,
@@ -288,9 +281,10 @@ def funnel(
     adjust : list of str, optional
         Case-mix covariates for indirect standardisation (e.g. ``["baseline", "age",
         "format"]``). Episodes missing any are left out, with a note.
-    instrument : str, optional
-        Instrument, when the table holds several (NHS outcomes use the joint PHQ-9 + GAD-7
-        rules when both are present and ``instrument`` is None).
+    instrument : str or list of str, optional
+        ``None``: the table must hold one instrument (else ConfigError naming those found).
+        The NHS outcomes use the joint PHQ-9 + GAD-7 rules only when asked with
+        ``instrument=["PHQ-9", "GAD-7"]``; dropout, an episode fact, reads every row.
     overdispersion : {"auto", "multiplicative", "additive", "none"}
         Adjustment of the limits for overdispersion (above).
     shareable : bool, optional
@@ -358,12 +352,7 @@ def funnel(
     1    B  40      20.0    above 95 % limit   worse
     2    C  20       6.0  within 95 % limits
     """
-    adjust = _check(unit, adjust, overdispersion, shareable, min_named, trim)
-    if ratio_limits not in ("auto", "poisson", "binomial"):
-        raise ConfigError(
-            "The 'ratio_limits' parameter of funnel must be 'auto', 'poisson' or 'binomial'. "
-            f"Got {ratio_limits!r} instead."
-        )
+    adjust = _adjust_columns(unit, adjust)
     if shareable is None:
         shareable = not bool(_PERSON_UNIT.search(unit))
     eo = episode_outcome(

@@ -17,6 +17,7 @@ import pandas as pd
 from ._episode_outcomes import episode_outcome
 from ._results import TableResult
 from ._stats import moving_range_sigma
+from ._validation import Interval, Options, validate_params
 from .exceptions import ConfigError, DataError
 
 __all__ = ["over_time", "OverTimeResult", "RULE_SETS", "special_causes"]
@@ -190,6 +191,18 @@ def _still_open(data) -> bool:
     return True
 
 
+@validate_params(
+    {
+        "episodes": ["no_validation"],  # a DataFrame or LoadResult, checked when read
+        "period": [Options(*_FREQ)],
+        "outcome": [str],
+        "date": [str],
+        "chart": [Options("p", "laney", "xbar", "individuals"), None],
+        "rules": [Options(*RULE_SETS)],
+        "instrument": ["instruments", None],
+        "min_periods": [Interval(int, 2, None, closed="left")],
+    }
+)
 def over_time(
     episodes: Any,
     *,
@@ -244,7 +257,9 @@ def over_time(
     chart : {"p", "laney", "xbar", "individuals"}, optional
         Default ``"p"`` for rates, ``"xbar"`` for mean change.
     rules : {"nhs", "western-electric"}
-    instrument : str, optional
+    instrument : str or list of str, optional
+        The instrument rule, as :func:`~iop_outcomes.funnel` (the joint NHS rules only with
+        ``instrument=["PHQ-9", "GAD-7"]``).
     min_periods : int, default 4
         Fewest periods with episodes for a chart (limits from fewer are not meaningful).
 
@@ -278,27 +293,12 @@ def over_time(
     4  2025Q1  50       0.2   False
     5  2025Q2  50       0.6    True  outside
     """
-    if period not in _FREQ:
-        raise ConfigError(
-            f"The 'period' parameter of over_time must be one of {list(_FREQ)}. "
-            f"Got {period!r} instead."
-        )
-    if rules not in RULE_SETS:
-        raise ConfigError(
-            f"The 'rules' parameter of over_time must be one of {list(RULE_SETS)}. "
-            f"Got {rules!r} instead."
-        )
-    if isinstance(min_periods, bool) or not isinstance(min_periods, int) or min_periods < 2:
-        raise ConfigError(
-            f"The 'min_periods' parameter of over_time must be an integer >= 2. "
-            f"Got {min_periods!r} instead."
-        )
     eo = episode_outcome(episodes, outcome, keep=[date], instrument=instrument, func="over_time")
     allowed = _CHARTS[eo.kind]
     chart = allowed[0] if chart is None else chart
     if chart not in allowed:
         raise ConfigError(
-            f"The 'chart' parameter of over_time must be one of {list(allowed)} for the "
+            f"The 'chart' parameter of iop.over_time must be one of {list(allowed)} for the "
             f"{eo.label}. Got {chart!r} instead."
         )
     d = eo.frame

@@ -299,11 +299,20 @@ def test_joint_phq9_gad7_recovery(demo_episodes):
         warnings.simplefilter("ignore", IOPWarning)
         res = iop.load("data/demo/assessments.csv")
     both = iop.episodes(res.data, instrument=["PHQ-9", "GAD-7"])
-    # a LoadResult is accepted: the episode table (PHQ-9, the default) is built from it
-    from_load = iop.funnel(res, unit="site", outcome="recovery")
+    # a LoadResult is accepted: the episode table of the instrument named is built from it
+    from_load = iop.funnel(res, unit="site", outcome="recovery", instrument="PHQ-9")
     from_ep = iop.funnel(demo_episodes, unit="site", outcome="recovery")
     pd.testing.assert_frame_equal(from_load.table, from_ep.table)
-    f = iop.funnel(both, unit="site", outcome="recovery", adjust=["baseline", "age"])
+    # the joint rules only when asked for: no silent joint choice
+    with pytest.raises(ConfigError, match=r"holds 2 instruments.*or a list of them"):
+        iop.funnel(both, unit="site", outcome="recovery")
+    f = iop.funnel(
+        both,
+        unit="site",
+        outcome="recovery",
+        adjust=["baseline", "age"],
+        instrument=["PHQ-9", "GAD-7"],
+    )
     cs = iop.clinical_significance(both, method="nhs-talking-therapies", by="site")
     ref = cs.table[cs.table["outcome"] == "recovery"].set_index("site")
     t = f.table.set_index("unit")
@@ -368,7 +377,7 @@ def test_site_units_shareable_by_default_and_empty_units_noted():
 # ----------------------------------------------------------------------------- errors, plot
 def test_errors():
     ep = _units(SPEC)
-    with pytest.raises(ConfigError, match="'outcome' parameter of funnel"):
+    with pytest.raises(ConfigError, match="'outcome' parameter of iop.funnel"):
         iop.funnel(ep, outcome="happiness")
     with pytest.raises(DataError, match=r"needs column\(s\) \['clinician'\]"):
         iop.funnel(ep, unit="clinician", outcome="dropout")

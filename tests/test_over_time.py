@@ -161,9 +161,9 @@ def test_gaps_and_bad_arguments():
     r = iop.over_time(ep, outcome="dropout")
     assert len(r.table) == 5 and pd.isna(r.table["estimate"].iloc[2])
     assert any("without episodes" in n for n in r.notes)
-    with pytest.raises(ConfigError, match="'chart' parameter of over_time"):
+    with pytest.raises(ConfigError, match="'chart' parameter of iop.over_time"):
         iop.over_time(ep, outcome="dropout", chart="xbar")
-    with pytest.raises(ConfigError, match="'period' parameter of over_time"):
+    with pytest.raises(ConfigError, match="'period' parameter of iop.over_time"):
         iop.over_time(ep, outcome="dropout", period="week")
 
 

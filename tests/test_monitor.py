@@ -18,9 +18,9 @@ import pytest
 
 import iop_outcomes as iop
 from iop_outcomes import _internal
+from iop_outcomes._monitor import TERMS, _design, quantreg, recovery_curves
 from iop_outcomes.cli import main
 from iop_outcomes.exceptions import ConfigError, DataError
-from iop_outcomes._monitor import TERMS, _design, quantreg, recovery_curves
 
 REF = Path(__file__).parent / "reference" / "monitor"
 

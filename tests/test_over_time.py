@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 import iop_outcomes as iop
-from iop_outcomes.exceptions import ConfigError, DataError
 from iop_outcomes._over_time import special_causes
+from iop_outcomes.exceptions import ConfigError, DataError
 
 
 def _dropout_series(counts, ns, start="2020-01-01", freq="MS") -> pd.DataFrame:

@@ -60,7 +60,7 @@ def plot_recovery_curve(
     >>> import pandas as pd, iop_outcomes as iop
     >>> g = pd.DataFrame({"baseline": [0, 0, 27, 27], "week": [0, 8, 0, 8],
     ...                   "expected": [0, 0, 27, 11], "upper": [0, 0, 27, 15]})
-    >>> c = iop.recovery_curves(reference=g, instrument="PHQ-9")
+    >>> c = iop.recovery_curves(curves_table=g, instrument="PHQ-9")
     >>> ax = plot_recovery_curve(c, baseline=18, scores=pd.DataFrame({"week": [0, 2, 4],
     ...                          "total": [18, 16, 17]}))
     >>> [line.get_label() for line in ax.get_lines()][:2]

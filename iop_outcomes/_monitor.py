@@ -656,22 +656,9 @@ def monitor(
     """
     func = "monitor"
     cut = _as_of(as_of, func)
-    if cut is None:
-        raise ConfigError("The 'as_of' parameter of monitor is required (a date).")
     q = float(upper)
     data = _rows_of(assessments, func)
-    rows, inst = _one_instrument(data, instrument, func)
-    if "assessment_date" not in rows.columns or rows["assessment_date"].isna().all():
-        raise DataError(
-            f"{func}: the assessments need 'assessment_date' to be placed before or after "
-            f"as_of. Columns found: {list(rows.columns)}."
-        )
-    rows = rows.copy()
-    if "safety_flag" not in rows.columns and inst.safety_item is not None:
-        col = f"item_{inst.safety_item}"
-        if col in rows.columns:
-            rows["safety_flag"] = pd.to_numeric(rows[col], errors="coerce").gt(0).astype("boolean")
-            rows.loc[pd.to_numeric(rows[col], errors="coerce").isna(), "safety_flag"] = pd.NA
+    rows, inst = _scored_rows(data, instrument, func)
     if curves is None:
         curves = recovery_curves(data, instrument=inst.name, upper=q, as_of=cut)
     else:
@@ -682,106 +669,20 @@ def monitor(
         )
     n_later = int((rows["assessment_date"] > cut).sum())
     rows = rows.loc[~(rows["assessment_date"] > cut).to_numpy()]
-
-    # --- open episodes -------------------------------------------------------------
-    ep = rows.groupby("episode_id", sort=True, observed=True)
-    first = ep["assessment_date"].min()
-    admit = ep["admit_date"].first().fillna(first) if "admit_date" in rows.columns else first.copy()
-    disch = (
-        ep["discharge_date"].first()
-        if "discharge_date" in rows.columns
-        else pd.Series(pd.NaT, index=first.index)
-    )
-    status = (
-        ep["discharge_status"].first().astype("object")
-        if "discharge_status" in rows.columns
-        else pd.Series(None, index=first.index, dtype="object")
-    )
-    closed_no_date = disch.isna() & status.notna() & (status != "ongoing")
-    is_open = (admit <= cut) & ~(disch <= cut) & ~closed_no_date
-    open_ids = is_open.index[is_open.to_numpy()]
-    n_closed_no_date = int((closed_no_date & (admit <= cut)).sum())
-
-    rows = rows.loc[is_open.to_numpy()[ep.ngroup().to_numpy()]]
-    # roles see the episodes as open: a discharge after as_of is not known yet
-    if "discharge_date" in rows.columns:
-        rows = rows.assign(discharge_date=pd.NaT)
-    r = _roles(rows, inst.name) if len(rows) else rows.assign(role=[], days=[])
-    base = (
-        r.loc[(r["role"] == "baseline") & r["total"].notna()]
-        .drop_duplicates("episode_id")
-        .set_index("episode_id")
-    )
-    codes, uniq = pd.factorize(r["episode_id"])
-    has_base = np.zeros(len(uniq), dtype=bool)
-    has_base[codes[((r["role"] == "baseline") & r["total"].notna()).to_numpy()]] = True
-    tx = r.loc[r["role"].isin(_TX_ROLES).to_numpy() & has_base[codes] & r["total"].notna()]
-    # latest score: the last date; on one day the higher score (an alert errs towards showing)
-    tx = tx.sort_values(["episode_id", "assessment_date", "total"], kind="mergesort")
-    last = tx.drop_duplicates("episode_id", keep="last").set_index("episode_id")
+    rows, admit, open_ids, n_closed_no_date = _open_episodes(rows, cut)
+    base, tx, last = _baseline_and_latest(rows, inst.name)
     excluded = pd.DataFrame(
         {"episode_id": pd.Index(open_ids).difference(base.index)}, dtype="object"
     )
     excluded["reason"] = "no baseline score (within the baseline window) by as_of"
-
-    out = pd.DataFrame(index=last.index)
-    out.index.name = "episode_id"
-    carry = [c for c in ("patient_id", "clinician", "site", "program") if c in last.columns]
-    for c in carry:
-        out[c] = last[c]
-    out["admit_date"] = admit.reindex(out.index)
-    out["baseline"] = base["total"].reindex(out.index).astype(float)
-    out["baseline_date"] = base["assessment_date"].reindex(out.index)
-    out["latest"] = last["total"].astype(float)
-    out["latest_date"] = last["assessment_date"]
-    out["week"] = (last["days"].astype(float) / 7.0).clip(lower=0.0)
-    out["change"] = out["latest"] - out["baseline"]
-    pred = curves.predict(out["baseline"].to_numpy(), out["week"].to_numpy())
-    out["expected"] = pred["expected"].to_numpy()
-    out["upper"] = pred["upper"].to_numpy()
-    out["days_since_latest"] = (cut - out["latest_date"]).dt.days.astype("Int64")
-
-    # --- flags -----------------------------------------------------------------------
+    out, carry = _caseload(last, base, admit, curves, cut)
     pts, pts_source = _threshold(inst, threshold)
-    late = out["week"] >= min_week
-    out["not_on_track"] = late & (out["latest"] > out["upper"])
-    d = 1.0 if inst.better_is == "lower" else -1.0
-    worse = d * out["change"]  # positive = worse
-    if pts is None:
-        out["reliable_deterioration"] = pd.array([pd.NA] * len(out), dtype="boolean")
-        out["no_reliable_improvement"] = pd.array([pd.NA] * len(out), dtype="boolean")
-    else:
-        out["reliable_deterioration"] = worse >= pts
-        out["no_reliable_improvement"] = (out["week"] >= by_week) & (-worse < pts)
-    if inst.safety_item is not None and "safety_flag" in tx.columns:
-        latest_day = tx.groupby("episode_id", observed=True)["assessment_date"].transform("max")
-        on_last = tx.loc[(tx["assessment_date"] == latest_day).to_numpy()]
-        sf = on_last["safety_flag"].astype("boolean")
-        any_pos = sf.fillna(False).groupby(on_last["episode_id"], observed=True).any()
-        all_na = sf.isna().groupby(on_last["episode_id"], observed=True).all()
-        safety = any_pos.astype("boolean").where(~all_na, pd.NA)
-        out["safety_item"] = safety.reindex(out.index).astype("boolean")
-        item_col = f"item_{inst.safety_item}"
-        item_val = (
-            pd.to_numeric(on_last[item_col], errors="coerce")
-            .groupby(on_last["episode_id"], observed=True)
-            .max()
-            .reindex(out.index)
-            if item_col in on_last.columns
-            else pd.Series(np.nan, index=out.index)
-        )
-    else:
-        out["safety_item"] = pd.array([pd.NA] * len(out), dtype="boolean")
-        item_val = pd.Series(np.nan, index=out.index)
-    for f in FLAGS:
-        out[f] = out[f].astype("boolean")
-    out["n_flags"] = sum(out[f].fillna(False).astype(int) for f in FLAGS).astype(int)
+    item_val = _flags(out, tx, inst, pts, by_week, min_week)
     out["status"] = np.where(out["n_flags"] > 0, "flagged", "on track")
     out["reasons"] = _reasons(out, inst, q, pts, by_week, min_week, item_val)
     out = out.reset_index()
     cols = ["patient_id", "episode_id", *[c for c in carry if c != "patient_id"]]
     out = out[[*cols, *[c for c in out.columns if c not in cols]]]
-
     notes = [
         f"{len(open_ids):,} episode(s) open on {cut.date().isoformat()}; {len(out):,} listed, "
         f"{len(excluded):,} without a baseline score are in .excluded.",
@@ -825,6 +726,127 @@ def monitor(
         curves=curves,
         excluded=excluded,
     )
+
+
+def _scored_rows(data: pd.DataFrame, instrument: Any, func: str):
+    """The instrument's rows (dated), with ``safety_flag`` from the safety item when absent."""
+    rows, inst = _one_instrument(data, instrument, func)
+    if "assessment_date" not in rows.columns or rows["assessment_date"].isna().all():
+        raise DataError(
+            f"{func}: the assessments need 'assessment_date' to be placed before or after "
+            f"as_of. Columns found: {list(rows.columns)}."
+        )
+    rows = rows.copy()
+    if "safety_flag" not in rows.columns and inst.safety_item is not None:
+        col = f"item_{inst.safety_item}"
+        if col in rows.columns:
+            rows["safety_flag"] = pd.to_numeric(rows[col], errors="coerce").gt(0).astype("boolean")
+            rows.loc[pd.to_numeric(rows[col], errors="coerce").isna(), "safety_flag"] = pd.NA
+    return rows, inst
+
+
+def _open_episodes(rows: pd.DataFrame, cut: pd.Timestamp):
+    """The rows of episodes open on ``cut``, their admission dates and ids, and the count of
+    episodes taken as closed for a status without a discharge date."""
+    ep = rows.groupby("episode_id", sort=True, observed=True)
+    first = ep["assessment_date"].min()
+    admit = ep["admit_date"].first().fillna(first) if "admit_date" in rows.columns else first.copy()
+    disch = (
+        ep["discharge_date"].first()
+        if "discharge_date" in rows.columns
+        else pd.Series(pd.NaT, index=first.index)
+    )
+    status = (
+        ep["discharge_status"].first().astype("object")
+        if "discharge_status" in rows.columns
+        else pd.Series(None, index=first.index, dtype="object")
+    )
+    closed_no_date = disch.isna() & status.notna() & (status != "ongoing")
+    is_open = (admit <= cut) & ~(disch <= cut) & ~closed_no_date
+    open_ids = is_open.index[is_open.to_numpy()]
+    n_closed_no_date = int((closed_no_date & (admit <= cut)).sum())
+    rows = rows.loc[is_open.to_numpy()[ep.ngroup().to_numpy()]]
+    # roles see the episodes as open: a discharge after as_of is not known yet
+    if "discharge_date" in rows.columns:
+        rows = rows.assign(discharge_date=pd.NaT)
+    return rows, admit, open_ids, n_closed_no_date
+
+
+def _baseline_and_latest(rows: pd.DataFrame, inst_name: str):
+    """Each open episode's baseline row, its in-treatment rows and its latest score."""
+    r = _roles(rows, inst_name) if len(rows) else rows.assign(role=[], days=[])
+    base = (
+        r.loc[(r["role"] == "baseline") & r["total"].notna()]
+        .drop_duplicates("episode_id")
+        .set_index("episode_id")
+    )
+    codes, uniq = pd.factorize(r["episode_id"])
+    has_base = np.zeros(len(uniq), dtype=bool)
+    has_base[codes[((r["role"] == "baseline") & r["total"].notna()).to_numpy()]] = True
+    tx = r.loc[r["role"].isin(_TX_ROLES).to_numpy() & has_base[codes] & r["total"].notna()]
+    # latest score: the last date; on one day the higher score (an alert errs towards showing)
+    tx = tx.sort_values(["episode_id", "assessment_date", "total"], kind="mergesort")
+    last = tx.drop_duplicates("episode_id", keep="last").set_index("episode_id")
+    return base, tx, last
+
+
+def _caseload(last, base, admit, curves, cut):
+    """One row per listed episode: identifiers, baseline, latest, week and expected scores."""
+    out = pd.DataFrame(index=last.index)
+    out.index.name = "episode_id"
+    carry = [c for c in ("patient_id", "clinician", "site", "program") if c in last.columns]
+    for c in carry:
+        out[c] = last[c]
+    out["admit_date"] = admit.reindex(out.index)
+    out["baseline"] = base["total"].reindex(out.index).astype(float)
+    out["baseline_date"] = base["assessment_date"].reindex(out.index)
+    out["latest"] = last["total"].astype(float)
+    out["latest_date"] = last["assessment_date"]
+    out["week"] = (last["days"].astype(float) / 7.0).clip(lower=0.0)
+    out["change"] = out["latest"] - out["baseline"]
+    pred = curves.predict(out["baseline"].to_numpy(), out["week"].to_numpy())
+    out["expected"] = pred["expected"].to_numpy()
+    out["upper"] = pred["upper"].to_numpy()
+    out["days_since_latest"] = (cut - out["latest_date"]).dt.days.astype("Int64")
+    return out, carry
+
+
+def _flags(out, tx, inst, pts, by_week, min_week) -> pd.Series:
+    """Add the four flags and ``n_flags`` to ``out``; return the latest safety-item value."""
+    late = out["week"] >= min_week
+    out["not_on_track"] = late & (out["latest"] > out["upper"])
+    d = 1.0 if inst.better_is == "lower" else -1.0
+    worse = d * out["change"]  # positive = worse
+    if pts is None:
+        out["reliable_deterioration"] = pd.array([pd.NA] * len(out), dtype="boolean")
+        out["no_reliable_improvement"] = pd.array([pd.NA] * len(out), dtype="boolean")
+    else:
+        out["reliable_deterioration"] = worse >= pts
+        out["no_reliable_improvement"] = (out["week"] >= by_week) & (-worse < pts)
+    if inst.safety_item is not None and "safety_flag" in tx.columns:
+        latest_day = tx.groupby("episode_id", observed=True)["assessment_date"].transform("max")
+        on_last = tx.loc[(tx["assessment_date"] == latest_day).to_numpy()]
+        sf = on_last["safety_flag"].astype("boolean")
+        any_pos = sf.fillna(False).groupby(on_last["episode_id"], observed=True).any()
+        all_na = sf.isna().groupby(on_last["episode_id"], observed=True).all()
+        safety = any_pos.astype("boolean").where(~all_na, pd.NA)
+        out["safety_item"] = safety.reindex(out.index).astype("boolean")
+        item_col = f"item_{inst.safety_item}"
+        item_val = (
+            pd.to_numeric(on_last[item_col], errors="coerce")
+            .groupby(on_last["episode_id"], observed=True)
+            .max()
+            .reindex(out.index)
+            if item_col in on_last.columns
+            else pd.Series(np.nan, index=out.index)
+        )
+    else:
+        out["safety_item"] = pd.array([pd.NA] * len(out), dtype="boolean")
+        item_val = pd.Series(np.nan, index=out.index)
+    for f in FLAGS:
+        out[f] = out[f].astype("boolean")
+    out["n_flags"] = sum(out[f].fillna(False).astype(int) for f in FLAGS).astype(int)
+    return item_val
 
 
 def _fmt(spec: str, values) -> np.ndarray:

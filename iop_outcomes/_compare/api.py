@@ -204,7 +204,7 @@ def compare(
     )
     params = dict(
         group=group,
-        reference=reference,
+        reference=p.reference,
         covariates=list(p.covariates),
         ci_level=ci_level,
         n_used=len(p.data),
@@ -326,6 +326,7 @@ def subgroups(
         instrument=instrument,
     )
     d = p.data
+    reference = p.reference
     levels = level_order(d[by])
     rows, es_rows, notes = [], [], []
     with warnings.catch_warnings(record=True) as caught:
@@ -360,58 +361,9 @@ def subgroups(
         raise DataError(f"{func}: no subgroup of {by!r} has enough episodes in both groups.")
     table = pd.concat(rows, ignore_index=True)
     inter = []
-    # F test of the group x by interaction in the pooled OLS model
     if method in ("welch", "ancova"):
-        G = dummy_matrix(d[group], [reference, *p.others])
-        B = dummy_matrix(d[by], levels)
-        base = [np.ones(len(d)), G, B]
-        if method == "ancova":
-            y = d["endpoint"].to_numpy(float)
-            Zc, _, _, _ = covariate_design(d, covariates)
-            base = [np.ones(len(d)), d["baseline"].to_numpy(float), G, B, Zc]
-        else:
-            y = d["change"].to_numpy(float)
-        Xr = np.column_stack(base)
-        prods = [G[:, [i]] * B[:, [j]] for i in range(G.shape[1]) for j in range(B.shape[1])]
-        Xf = np.column_stack([Xr, *prods]) if prods else Xr
-        rss_r, rank_r = _rss_rank(y, Xr)
-        rss_f, rank_f = _rss_rank(y, Xf)
-        df1, df2 = rank_f - rank_r, len(y) - rank_f
-        if df1 > 0 and df2 > 0:
-            F = ((rss_r - rss_f) / df1) / (rss_f / df2)
-            inter.append(
-                dict(
-                    test=f"F test ({group} x {by})",
-                    contrast="all",
-                    statistic=F,
-                    df1=float(df1),
-                    df2=float(df2),
-                    pvalue=float(stats.f.sf(F, df1, df2)),
-                    model=(
-                        "endpoint ~ baseline + group * by + covariates"
-                        if method == "ancova"
-                        else "change ~ group * by"
-                    ),
-                )
-            )
-    for contrast, t in table.groupby("contrast", sort=False):
-        t = t[np.isfinite(t["se"]) & (t["se"] > 0)]
-        if len(t) < 2:
-            continue
-        w = 1 / t["se"].to_numpy() ** 2
-        est = t["estimate"].to_numpy()
-        Q = float((w * (est - (w * est).sum() / w.sum()) ** 2).sum())
-        inter.append(
-            dict(
-                test="Cochran Q",
-                contrast=contrast,
-                statistic=Q,
-                df1=float(len(t) - 1),
-                df2=np.nan,
-                pvalue=float(stats.chi2.sf(Q, len(t) - 1)),
-                model="heterogeneity of subgroup estimates (inverse-variance)",
-            )
-        )
+        inter += _interaction_f(d, group, reference, p.others, by, levels, method, covariates)
+    inter += _cochran_q(table)
     params = dict(
         group=group,
         reference=reference,
@@ -536,3 +488,64 @@ def dose_response(
         notes=tuple(notes) + ("Observational association, not a causal dose effect.",),
         bins=bt,
     )
+
+
+def _interaction_f(d, group, reference, others, by, levels, method, covariates) -> list[dict]:
+    """F test of the group x by interaction: nested OLS models, as R anova(reduced, full)."""
+    G = dummy_matrix(d[group], [reference, *others])
+    B = dummy_matrix(d[by], levels)
+    base = [np.ones(len(d)), G, B]
+    if method == "ancova":
+        y = d["endpoint"].to_numpy(float)
+        Zc, _, _, _ = covariate_design(d, covariates)
+        base = [np.ones(len(d)), d["baseline"].to_numpy(float), G, B, Zc]
+    else:
+        y = d["change"].to_numpy(float)
+    Xr = np.column_stack(base)
+    prods = [G[:, [i]] * B[:, [j]] for i in range(G.shape[1]) for j in range(B.shape[1])]
+    Xf = np.column_stack([Xr, *prods]) if prods else Xr
+    rss_r, rank_r = _rss_rank(y, Xr)
+    rss_f, rank_f = _rss_rank(y, Xf)
+    df1, df2 = rank_f - rank_r, len(y) - rank_f
+    if df1 > 0 and df2 > 0:
+        F = ((rss_r - rss_f) / df1) / (rss_f / df2)
+        return [
+            dict(
+                test=f"F test ({group} x {by})",
+                contrast="all",
+                statistic=F,
+                df1=float(df1),
+                df2=float(df2),
+                pvalue=float(stats.f.sf(F, df1, df2)),
+                model=(
+                    "endpoint ~ baseline + group * by + covariates"
+                    if method == "ancova"
+                    else "change ~ group * by"
+                ),
+            )
+        ]
+    return []
+
+
+def _cochran_q(table: pd.DataFrame) -> list[dict]:
+    """Cochran's Q of the subgroup estimates per contrast (inverse-variance weights)."""
+    rows = []
+    for contrast, t in table.groupby("contrast", sort=False):
+        t = t[np.isfinite(t["se"]) & (t["se"] > 0)]
+        if len(t) < 2:
+            continue
+        w = 1 / t["se"].to_numpy() ** 2
+        est = t["estimate"].to_numpy()
+        Q = float((w * (est - (w * est).sum() / w.sum()) ** 2).sum())
+        rows.append(
+            dict(
+                test="Cochran Q",
+                contrast=contrast,
+                statistic=Q,
+                df1=float(len(t) - 1),
+                df2=np.nan,
+                pvalue=float(stats.chi2.sf(Q, len(t) - 1)),
+                model="heterogeneity of subgroup estimates (inverse-variance)",
+            )
+        )
+    return rows

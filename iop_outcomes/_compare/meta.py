@@ -191,108 +191,17 @@ def pool_sites(
         instrument=instrument,
     )
     d = p.data
+    reference = p.reference
     notes: list[str] = []
     if group is None:
-        g = d.groupby(site, observed=True)["change"]
-        s = pd.DataFrame({"n": g.size(), "estimate": g.mean(), "sd": g.std(ddof=1)})
-        small = s.index[s["n"] < 2].tolist()
-        s = s[s["n"] >= 2]
-        s["se"] = s["sd"] / np.sqrt(s["n"])
-        sites = pd.DataFrame(
-            {
-                "site": s.index,
-                "contrast": "mean change",
-                "estimate": s["estimate"].to_numpy(),
-                "se": s["se"].to_numpy(),
-                "n": s["n"].astype(int).to_numpy(),
-            }
-        )
-        if small:
-            notes.append(f"Sites with < 2 episodes excluded: {small}.")
-        effect = "mean pre-post change (endpoint - baseline), v = s^2/n"
+        sites, effect = _site_means(d, site, notes)
     elif method == "welch":
-        m = group_moments(d, [site, group])
-        ref_m = m.xs(reference, level=1) if reference in m.index.get_level_values(1) else None
-        parts = []
-        for g in p.others:
-            if ref_m is None or g not in m.index.get_level_values(1):
-                continue
-            j = m.xs(g, level=1).merge(
-                ref_m, left_index=True, right_index=True, how="outer", suffixes=("_g", "_r")
-            )
-            ok = (j["n_g"] >= 2) & (j["n_r"] >= 2)
-            bad = sorted(map(str, j.index[~ok]))
-            if bad:
-                notes.append(
-                    f"{contrast_label(g, reference)}: sites without >= 2 episodes in both "
-                    f"groups excluded: {bad}."
-                )
-            j = j[ok].sort_index()
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "site": j.index,
-                        "contrast": contrast_label(g, reference),
-                        "estimate": (j["mean_change_g"] - j["mean_change_r"]).to_numpy(),
-                        "se": np.sqrt(
-                            j["var_change_g"] / j["n_g"] + j["var_change_r"] / j["n_r"]
-                        ).to_numpy(),
-                        "n_group": j["n_g"].astype(int).to_numpy(),
-                        "n_reference": j["n_r"].astype(int).to_numpy(),
-                        "n": (j["n_g"] + j["n_r"]).astype(int).to_numpy(),
-                    }
-                )
-            )
-        if not parts or sum(len(x) for x in parts) == 0:
-            raise DataError(f"{func}: no site has enough episodes in both groups.")
-        sites = pd.concat(parts, ignore_index=True)
-        effect = "welch contrast of change (group - reference) within site, v = s1^2/n1 + s0^2/n0"
+        sites, effect = _site_welch(d, site, group, reference, p.others, notes, func)
     else:
-        parts = []
-        for lv, res in compare_within(
-            d,
-            site,
-            level_order(d[site]),
-            "Site ",
-            "excluded",
-            notes,
-            group=group,
-            reference=reference,
-            method=method,
-            covariates=p.covariates,
-            ci_level=ci_level,
-        ):
-            t = res.table[["contrast", "estimate", "se", "n_group", "n_reference"]].copy()
-            t.insert(0, "site", lv)
-            t["n"] = t["n_group"] + t["n_reference"]
-            parts.append(t)
-        if not parts:
-            raise DataError(f"{func}: no site has enough episodes in both groups.")
-        sites = pd.concat(parts, ignore_index=True)
-        effect = f"{method} contrast of change (group - reference) within site"
-    z = z_crit(ci_level)
-    sites["ci_low"] = sites["estimate"] - z * sites["se"]
-    sites["ci_high"] = sites["estimate"] + z * sites["se"]
-    pooled = []
-    for contrast, t in sites.groupby("contrast", sort=False):
-        t = t[np.isfinite(t["se"]) & (t["se"] > 0)]
-        if len(t) < 2:
-            notes.append(f"{contrast}: fewer than 2 sites; nothing to pool.")
-            continue
-        for m in tau2_methods:
-            row = _meta(
-                t["estimate"].to_numpy(), t["se"].to_numpy() ** 2, m, ci_level, pi_method, test
-            )
-            if not row["converged"]:
-                notes.append(f"{contrast}: REML did not converge; tau2 is the last iterate.")
-            pooled.append({"contrast": contrast, **row})
-            if len(t) < 3 and pi_method == "higgins2009":
-                notes.append(f"{contrast}: prediction interval needs >= 3 sites (t with k-2 df).")
-    # weights (%) under the first tau2 method, for the forest plot
-    if pooled:
-        first = {r["contrast"]: r["tau2"] for r in pooled if r["tau2_method"] == tau2_methods[0]}
-        wts = 1 / (sites["se"] ** 2 + sites["contrast"].map(first))
-        sites["weight_pct"] = 100 * wts / wts.groupby(sites["contrast"]).transform("sum")
+        sites, effect = _site_contrasts(
+            d, site, group, reference, method, p.covariates, ci_level, notes, func
+        )
+    pooled = _pool(sites, tau2_methods, ci_level, pi_method, test, notes)
     params = dict(
         site=site,
         group=group,
@@ -317,3 +226,121 @@ def pool_sites(
         notes=tuple(dict.fromkeys(notes)),
         sites=sites,
     )
+
+
+def _site_means(d, site, notes):
+    """Per-site mean change and its SE (metafor escalc("MC"))."""
+    g = d.groupby(site, observed=True)["change"]
+    s = pd.DataFrame({"n": g.size(), "estimate": g.mean(), "sd": g.std(ddof=1)})
+    small = s.index[s["n"] < 2].tolist()
+    s = s[s["n"] >= 2]
+    s["se"] = s["sd"] / np.sqrt(s["n"])
+    sites = pd.DataFrame(
+        {
+            "site": s.index,
+            "contrast": "mean change",
+            "estimate": s["estimate"].to_numpy(),
+            "se": s["se"].to_numpy(),
+            "n": s["n"].astype(int).to_numpy(),
+        }
+    )
+    if small:
+        notes.append(f"Sites with < 2 episodes excluded: {small}.")
+    effect = "mean pre-post change (endpoint - baseline), v = s^2/n"
+    return sites, effect
+
+
+def _site_welch(d, site, group, reference, others, notes, func):
+    """Per-site Welch contrasts of change, from the per-site, per-group moments."""
+    m = group_moments(d, [site, group])
+    ref_m = m.xs(reference, level=1) if reference in m.index.get_level_values(1) else None
+    parts = []
+    for g in others:
+        if ref_m is None or g not in m.index.get_level_values(1):
+            continue
+        j = m.xs(g, level=1).merge(
+            ref_m, left_index=True, right_index=True, how="outer", suffixes=("_g", "_r")
+        )
+        ok = (j["n_g"] >= 2) & (j["n_r"] >= 2)
+        bad = sorted(map(str, j.index[~ok]))
+        if bad:
+            notes.append(
+                f"{contrast_label(g, reference)}: sites without >= 2 episodes in both "
+                f"groups excluded: {bad}."
+            )
+        j = j[ok].sort_index()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "site": j.index,
+                    "contrast": contrast_label(g, reference),
+                    "estimate": (j["mean_change_g"] - j["mean_change_r"]).to_numpy(),
+                    "se": np.sqrt(
+                        j["var_change_g"] / j["n_g"] + j["var_change_r"] / j["n_r"]
+                    ).to_numpy(),
+                    "n_group": j["n_g"].astype(int).to_numpy(),
+                    "n_reference": j["n_r"].astype(int).to_numpy(),
+                    "n": (j["n_g"] + j["n_r"]).astype(int).to_numpy(),
+                }
+            )
+        )
+    if not parts or sum(len(x) for x in parts) == 0:
+        raise DataError(f"{func}: no site has enough episodes in both groups.")
+    sites = pd.concat(parts, ignore_index=True)
+    effect = "welch contrast of change (group - reference) within site, v = s1^2/n1 + s0^2/n0"
+    return sites, effect
+
+
+def _site_contrasts(d, site, group, reference, method, covariates, ci_level, notes, func):
+    """Per-site contrasts by :func:`compare` (ANCOVA)."""
+    parts = []
+    for lv, res in compare_within(
+        d,
+        site,
+        level_order(d[site]),
+        "Site ",
+        "excluded",
+        notes,
+        group=group,
+        reference=reference,
+        method=method,
+        covariates=covariates,
+        ci_level=ci_level,
+    ):
+        t = res.table[["contrast", "estimate", "se", "n_group", "n_reference"]].copy()
+        t.insert(0, "site", lv)
+        t["n"] = t["n_group"] + t["n_reference"]
+        parts.append(t)
+    if not parts:
+        raise DataError(f"{func}: no site has enough episodes in both groups.")
+    sites = pd.concat(parts, ignore_index=True)
+    effect = f"{method} contrast of change (group - reference) within site"
+    return sites, effect
+
+
+def _pool(sites, tau2_methods, ci_level, pi_method, test, notes) -> list[dict]:
+    """Site CIs, the pooled rows per contrast and tau² method, and each site's weight (%)."""
+    z = z_crit(ci_level)
+    sites["ci_low"] = sites["estimate"] - z * sites["se"]
+    sites["ci_high"] = sites["estimate"] + z * sites["se"]
+    pooled = []
+    for contrast, t in sites.groupby("contrast", sort=False):
+        t = t[np.isfinite(t["se"]) & (t["se"] > 0)]
+        if len(t) < 2:
+            notes.append(f"{contrast}: fewer than 2 sites; nothing to pool.")
+            continue
+        for m in tau2_methods:
+            row = _meta(
+                t["estimate"].to_numpy(), t["se"].to_numpy() ** 2, m, ci_level, pi_method, test
+            )
+            if not row["converged"]:
+                notes.append(f"{contrast}: REML did not converge; tau2 is the last iterate.")
+            pooled.append({"contrast": contrast, **row})
+            if len(t) < 3 and pi_method == "higgins2009":
+                notes.append(f"{contrast}: prediction interval needs >= 3 sites (t with k-2 df).")
+    # weights (%) under the first tau2 method, for the forest plot
+    if pooled:
+        first = {r["contrast"]: r["tau2"] for r in pooled if r["tau2_method"] == tau2_methods[0]}
+        wts = 1 / (sites["se"] ** 2 + sites["contrast"].map(first))
+        sites["weight_pct"] = 100 * wts / wts.groupby(sites["contrast"]).transform("sum")
+    return pooled

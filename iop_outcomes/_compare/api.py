@@ -356,7 +356,7 @@ def subgroups(
                 es_rows.append(e)
     for w in caught:
         notes.append(f"Subgroup warning: {w.message}")
-        warnings.warn(str(w.message), w.category, stacklevel=2)
+        warnings.warn(str(w.message), w.category, stacklevel=3)
     if not rows:
         raise DataError(f"{func}: no subgroup of {by!r} has enough episodes in both groups.")
     table = pd.concat(rows, ignore_index=True)

@@ -275,27 +275,14 @@ def weighted(p: Prepared, ci_level: float, kind: str, include_baseline: bool, fu
     z = z_crit(ci_level)
     rows, mrows, bal, diag, notes, warn_msgs = [], [], [], [], [], []
     for g in p.others:
+        label = contrast_label(g, ref)
         sub = d[d[group].isin([g, ref]).to_numpy()].reset_index(drop=True)
         T = (sub[group] == g).to_numpy(float)
         Y = sub["change"].to_numpy(float)
-        Zc, znames, _, cnotes = covariate_design(sub, p.covariates)
-        notes.extend(cnotes)
-        if include_baseline:
-            Zc = np.column_stack([sub["baseline"].to_numpy(float), Zc])
-            znames = ["baseline", *znames]
-        if Zc.shape[1] == 0:
-            raise ConfigError(
-                f"{func}: method {kind!r} needs covariates for the propensity score; pass "
-                "covariates=[...] or include_baseline=True."
-            )
-        Z = np.column_stack([np.ones(len(sub)), Zc])
-        if not full_rank(Z):
-            raise DataError(
-                f"{func}: the propensity model for {contrast_label(g, ref)} is rank deficient "
-                f"(columns {['(Intercept)', *znames]})."
-            )
+        Zc, znames, Z = _propensity_design(
+            sub, p.covariates, include_baseline, kind, label, func, notes
+        )
         beta, e, converged = _logit_fit(T, Z, func)
-        label = contrast_label(g, ref)
         if not converged:
             warn_msgs.append(f"{label}: the propensity model did not converge.")
         if np.any((e < 1e-8) | (e > 1 - 1e-8)):
@@ -305,20 +292,7 @@ def weighted(p: Prepared, ci_level: float, kind: str, include_baseline: bool, fu
                 "is possible. Drop or coarsen the separating covariate."
             )
         n1, n0 = int(T.sum()), int((1 - T).sum())
-        if kind == "doubly_robust":
-            w = _weights(e, T, "iptw")
-            m1 = _arm_predict(Z, Y, T == 1)
-            m0 = _arm_predict(Z, Y, T == 0)
-            phi1 = m1 + T * (Y - m1) / e
-            phi0 = m0 + (1 - T) * (Y - m0) / (1 - e)
-            mu1, mu0 = phi1.mean(), phi0.mean()
-            infl = (phi1 - mu1) - (phi0 - mu0)
-            se = float(np.sqrt((infl**2).sum()) / len(Y))
-        else:
-            w = _weights(e, T, kind)
-            mu1 = float((w * T * Y).sum() / (w * T).sum())
-            mu0 = float((w * (1 - T) * Y).sum() / (w * (1 - T)).sum())
-            se = float(np.sqrt(_msandwich_var(Z, T, Y, e, w, mu1, mu0, kind)))
+        w, mu1, mu0, se = _weighted_means(Z, T, Y, e, kind)
         est = mu1 - mu0
         stat = est / se
         rows.append(
@@ -351,48 +325,108 @@ def weighted(p: Prepared, ci_level: float, kind: str, include_baseline: bool, fu
                 )
             )
         bal.append(_smd_table(Zc, znames, T, w, label))
-        ess1 = w[T == 1].sum() ** 2 / (w[T == 1] ** 2).sum()
-        ess0 = w[T == 0].sum() ** 2 / (w[T == 0] ** 2).sum()
-        n_ext = int(((e < PS_EXTREME) | (e > 1 - PS_EXTREME)).sum())
-        max_smd = float(np.nanmax(np.abs(bal[-1]["smd_after"].to_numpy())))
-        diag.append(
-            dict(
-                contrast=label,
-                n_group=n1,
-                n_reference=n0,
-                ps_min=float(e.min()),
-                ps_max=float(e.max()),
-                n_extreme_ps=n_ext,
-                ess_group=float(ess1),
-                ess_reference=float(ess0),
-                max_abs_smd_after=max_smd,
-                max_weight=float(w.max()),
-                converged=bool(converged),
-            )
-        )
-        if kind in ("iptw", "doubly_robust") and n_ext:
-            warn_msgs.append(
-                f"{label}: {n_ext} episode(s) have propensity scores outside "
-                f"[{PS_EXTREME}, {1 - PS_EXTREME}] (weights > {1 / PS_EXTREME:.0f}); overlap is "
-                "poor and inverse-probability weights are unstable. Consider "
-                "method='overlap'."
-            )
-        for arm_name, ess, n_arm in ((g, ess1, n1), (ref, ess0, n0)):
-            if ess < ESS_MIN_SHARE * n_arm:
-                warn_msgs.append(
-                    f"{label}: effective sample size of {level_label(arm_name)} after weighting is "
-                    f"{ess:.1f} of {n_arm} (< {ESS_MIN_SHARE:.0%}); few episodes dominate "
-                    "the weighted estimate."
-                )
-        if kind != "doubly_robust" and max_smd > SMD_THRESHOLD:
-            warn_msgs.append(
-                f"{label}: covariate imbalance remains after weighting "
-                f"(max |SMD| = {max_smd:.3f} > {SMD_THRESHOLD})."
-            )
+        row, msgs = _diagnostics(label, g, ref, kind, e, w, T, converged, bal[-1])
+        diag.append(row)
+        warn_msgs.extend(msgs)
     for msg in warn_msgs:
-        warnings.warn(msg, IOPWarning, stacklevel=3)
+        warnings.warn(msg, IOPWarning, stacklevel=4)
     notes.extend(warn_msgs)
-    cov_txt = ", ".join((["baseline"] if include_baseline else []) + list(p.covariates))
+    return (
+        pd.DataFrame(rows),
+        pd.DataFrame(mrows),
+        None,
+        _weighted_method(kind, include_baseline, p.covariates),
+        notes,
+        pd.concat(bal, ignore_index=True),
+        pd.DataFrame(diag),
+    )
+
+
+def _propensity_design(sub, covariates, include_baseline, kind, label, func, notes):
+    """Covariates of the propensity model (baseline first when included) and its matrix."""
+    Zc, znames, _, cnotes = covariate_design(sub, covariates)
+    notes.extend(cnotes)
+    if include_baseline:
+        Zc = np.column_stack([sub["baseline"].to_numpy(float), Zc])
+        znames = ["baseline", *znames]
+    if Zc.shape[1] == 0:
+        raise ConfigError(
+            f"{func}: method {kind!r} needs covariates for the propensity score; pass "
+            "covariates=[...] or include_baseline=True."
+        )
+    Z = np.column_stack([np.ones(len(sub)), Zc])
+    if not full_rank(Z):
+        raise DataError(
+            f"{func}: the propensity model for {label} is rank deficient "
+            f"(columns {['(Intercept)', *znames]})."
+        )
+    return Zc, znames, Z
+
+
+def _weighted_means(Z, T, Y, e, kind):
+    """Weights, weighted arm means and the SE of their difference (AIPW: influence function;
+    IPTW / overlap: M-estimation sandwich)."""
+    if kind == "doubly_robust":
+        w = _weights(e, T, "iptw")
+        m1 = _arm_predict(Z, Y, T == 1)
+        m0 = _arm_predict(Z, Y, T == 0)
+        phi1 = m1 + T * (Y - m1) / e
+        phi0 = m0 + (1 - T) * (Y - m0) / (1 - e)
+        mu1, mu0 = phi1.mean(), phi0.mean()
+        infl = (phi1 - mu1) - (phi0 - mu0)
+        return w, mu1, mu0, float(np.sqrt((infl**2).sum()) / len(Y))
+    w = _weights(e, T, kind)
+    mu1 = float((w * T * Y).sum() / (w * T).sum())
+    mu0 = float((w * (1 - T) * Y).sum() / (w * (1 - T)).sum())
+    return w, mu1, mu0, float(np.sqrt(_msandwich_var(Z, T, Y, e, w, mu1, mu0, kind)))
+
+
+def _diagnostics(label, g, ref, kind, e, w, T, converged, balance):
+    """The weighting diagnostics row of one contrast and its overlap / balance warnings."""
+    n1, n0 = int(T.sum()), int((1 - T).sum())
+    ess1 = w[T == 1].sum() ** 2 / (w[T == 1] ** 2).sum()
+    ess0 = w[T == 0].sum() ** 2 / (w[T == 0] ** 2).sum()
+    n_ext = int(((e < PS_EXTREME) | (e > 1 - PS_EXTREME)).sum())
+    max_smd = float(np.nanmax(np.abs(balance["smd_after"].to_numpy())))
+    row = dict(
+        contrast=label,
+        n_group=n1,
+        n_reference=n0,
+        ps_min=float(e.min()),
+        ps_max=float(e.max()),
+        n_extreme_ps=n_ext,
+        ess_group=float(ess1),
+        ess_reference=float(ess0),
+        max_abs_smd_after=max_smd,
+        max_weight=float(w.max()),
+        converged=bool(converged),
+    )
+    msgs = []
+    if kind in ("iptw", "doubly_robust") and n_ext:
+        msgs.append(
+            f"{label}: {n_ext} episode(s) have propensity scores outside "
+            f"[{PS_EXTREME}, {1 - PS_EXTREME}] (weights > {1 / PS_EXTREME:.0f}); overlap is "
+            "poor and inverse-probability weights are unstable. Consider "
+            "method='overlap'."
+        )
+    for arm_name, ess, n_arm in ((g, ess1, n1), (ref, ess0, n0)):
+        if ess < ESS_MIN_SHARE * n_arm:
+            msgs.append(
+                f"{label}: effective sample size of {level_label(arm_name)} after weighting is "
+                f"{ess:.1f} of {n_arm} (< {ESS_MIN_SHARE:.0%}); few episodes dominate "
+                "the weighted estimate."
+            )
+    if kind != "doubly_robust" and max_smd > SMD_THRESHOLD:
+        msgs.append(
+            f"{label}: covariate imbalance remains after weighting "
+            f"(max |SMD| = {max_smd:.3f} > {SMD_THRESHOLD})."
+        )
+    return row, msgs
+
+
+def _weighted_method(kind: str, include_baseline: bool, covariates) -> str:
+    """The weighted method in words."""
+    cov_txt = ", ".join((["baseline"] if include_baseline else []) + list(covariates))
     desc = {
         "iptw": "inverse-probability-of-treatment weights (ATE): 1/e for the group, "
         "1/(1-e) for the reference",
@@ -406,20 +440,11 @@ def weighted(p: Prepared, ci_level: float, kind: str, include_baseline: bool, fu
         if kind == "doubly_robust"
         else "M-estimation sandwich SE including propensity-score estimation"
     )
-    method = (
+    return (
         f"Propensity score: logistic regression of group on [{cov_txt}], fitted separately "
         f"for each contrast (group vs reference only); {desc}; weighted (Hajek) difference "
         f"in mean change; {se_txt}; normal (Wald) intervals. SMDs use the unweighted pooled "
         "SD sqrt((s1^2 + s0^2)/2) before and after weighting."
-    )
-    return (
-        pd.DataFrame(rows),
-        pd.DataFrame(mrows),
-        None,
-        method,
-        notes,
-        pd.concat(bal, ignore_index=True),
-        pd.DataFrame(diag),
     )
 
 

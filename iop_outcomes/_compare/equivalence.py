@@ -118,27 +118,8 @@ def equivalence(
     func = "equivalence"
     check_columns(episodes, ["baseline", "endpoint", group], func=func, what="episode table")
     _, inst_name = select_instrument(episodes, instrument, func=func)
-    inst = None
-    if inst_name is not None:
-        try:
-            inst = _instruments.get(str(inst_name))
-        except Exception:  # unknown instrument: fine if a margin is given
-            inst = None
-    if margin is None:
-        if inst is None or inst.mid is None:
-            raise ConfigError(
-                f"{func}: no margin given and no instrument with a minimal important "
-                f"difference to derive one (instrument: {inst_name!r}). Pass margin= in score "
-                "points or instrument='PHQ-9'."
-            )
-        margin = MARGIN_SHARE_OF_MID * float(inst.mid)
-        margin_src = (
-            f"default margin = {MARGIN_SHARE_OF_MID} x MID ({inst.mid:g}) of {inst.name}; "
-            f"MID source: {inst.mid_source}"
-        )
-    else:
-        margin = float(margin)
-        margin_src = "margin set by the user"
+    inst = _instrument_or_none(inst_name)
+    margin, margin_src = _margin(margin, inst, inst_name, func)
     better = inst.better_is if inst is not None else "lower"
     s = 1.0 if better == "lower" else -1.0
     unit = f"{inst.name} points" if inst is not None else "points"
@@ -153,59 +134,15 @@ def equivalence(
         vcov=vcov,
     )
     rows, verdicts = [], []
-    conf = f"{1 - alpha:.0%}"
     for r in comp.table.itertuples(index=False):
         D, se, df = float(r.estimate), float(r.se), float(r.df)
         dist = stats.norm if not np.isfinite(df) else stats.t(df)
-        crit = dist.ppf(1 - alpha)
         gl, rl = level_label(r.group).replace("_", "-"), level_label(r.reference).replace("_", "-")
         if kind == "non-inferiority":
-            stat = (s * D - margin) / se
-            pval = float(dist.cdf(stat))
-            bound = s * D + crit * se  # worse-direction bound on the "s" scale
-            ok = bool(bound < margin)
-            shown = s * bound  # back on the D scale
-            side = "upper" if s > 0 else "lower"
-            rel = ("<" if s > 0 else ">") if ok else ("≥" if s > 0 else "≤")
-            mshown = s * margin
-            if ok:
-                v = (
-                    f"{gl} is non-inferior to {rl} within {_fmt(margin)} {unit} ({side} bound "
-                    f"of the one-sided {conf} CI {_fmt(shown)} {rel} {_fmt(mshown)}; "
-                    f"{_p(pval)})."
-                )
-            else:
-                v = (
-                    f"Non-inferiority of {gl} to {rl} within {_fmt(margin)} {unit} is not "
-                    f"shown ({side} bound of the one-sided {conf} CI {_fmt(shown)} {rel} "
-                    f"{_fmt(mshown)}; {_p(pval)})."
-                )
-            tests = dict(statistic=stat, pvalue=pval)
+            ok, v, tests = _non_inferiority(D, se, dist, s, margin, alpha, gl, rl, unit)
         else:
-            t_lo = (D + margin) / se
-            t_hi = (D - margin) / se
-            p_lo = float(dist.sf(t_lo))
-            p_hi = float(dist.cdf(t_hi))
-            pval = max(p_lo, p_hi)
-            ok = bool(pval < alpha)
             ci = f"{1 - 2 * alpha:.0%} CI {_fmt(r.ci_low)} to {_fmt(r.ci_high)}"
-            if ok:
-                v = (
-                    f"{gl} is equivalent to {rl} within ±{_fmt(margin)} {unit} ({ci}, inside "
-                    f"±{_fmt(margin)}; TOST {_p(pval)})."
-                )
-            else:
-                v = (
-                    f"Equivalence of {gl} and {rl} within ±{_fmt(margin)} {unit} is not shown "
-                    f"({ci}, not inside ±{_fmt(margin)}; TOST {_p(pval)})."
-                )
-            tests = dict(
-                lower_statistic=t_lo,
-                lower_pvalue=p_lo,
-                upper_statistic=t_hi,
-                upper_pvalue=p_hi,
-                pvalue=pval,
-            )
+            ok, v, tests = _tost(D, se, dist, margin, alpha, gl, rl, unit, ci)
         rows.append(
             dict(
                 contrast=r.contrast,
@@ -241,6 +178,87 @@ def equivalence(
         verdicts=tuple(verdicts),
         comparison=comp,
     )
+
+
+def _instrument_or_none(inst_name):
+    """The registered instrument of that name, or None (fine when a margin is given)."""
+    if inst_name is None:
+        return None
+    try:
+        return _instruments.get(str(inst_name))
+    except Exception:  # unknown instrument: fine if a margin is given
+        return None
+
+
+def _margin(margin, inst, inst_name, func) -> tuple[float, str]:
+    """The margin in score points and where it came from (default: a share of the MID)."""
+    if margin is not None:
+        return float(margin), "margin set by the user"
+    if inst is None or inst.mid is None:
+        raise ConfigError(
+            f"{func}: no margin given and no instrument with a minimal important "
+            f"difference to derive one (instrument: {inst_name!r}). Pass margin= in score "
+            "points or instrument='PHQ-9'."
+        )
+    return MARGIN_SHARE_OF_MID * float(inst.mid), (
+        f"default margin = {MARGIN_SHARE_OF_MID} x MID ({inst.mid:g}) of {inst.name}; "
+        f"MID source: {inst.mid_source}"
+    )
+
+
+def _non_inferiority(D, se, dist, s, margin, alpha, gl, rl, unit):
+    """One-sided test against the margin in the worse direction, and its verdict."""
+    conf = f"{1 - alpha:.0%}"
+    crit = dist.ppf(1 - alpha)
+    stat = (s * D - margin) / se
+    pval = float(dist.cdf(stat))
+    bound = s * D + crit * se  # worse-direction bound on the "s" scale
+    ok = bool(bound < margin)
+    shown = s * bound  # back on the D scale
+    side = "upper" if s > 0 else "lower"
+    rel = ("<" if s > 0 else ">") if ok else ("≥" if s > 0 else "≤")
+    mshown = s * margin
+    if ok:
+        v = (
+            f"{gl} is non-inferior to {rl} within {_fmt(margin)} {unit} ({side} bound "
+            f"of the one-sided {conf} CI {_fmt(shown)} {rel} {_fmt(mshown)}; "
+            f"{_p(pval)})."
+        )
+    else:
+        v = (
+            f"Non-inferiority of {gl} to {rl} within {_fmt(margin)} {unit} is not "
+            f"shown ({side} bound of the one-sided {conf} CI {_fmt(shown)} {rel} "
+            f"{_fmt(mshown)}; {_p(pval)})."
+        )
+    return ok, v, dict(statistic=stat, pvalue=pval)
+
+
+def _tost(D, se, dist, margin, alpha, gl, rl, unit, ci):
+    """Two one-sided tests (Schuirmann 1987) against +/- margin, and the verdict."""
+    t_lo = (D + margin) / se
+    t_hi = (D - margin) / se
+    p_lo = float(dist.sf(t_lo))
+    p_hi = float(dist.cdf(t_hi))
+    pval = max(p_lo, p_hi)
+    ok = bool(pval < alpha)
+    if ok:
+        v = (
+            f"{gl} is equivalent to {rl} within ±{_fmt(margin)} {unit} ({ci}, inside "
+            f"±{_fmt(margin)}; TOST {_p(pval)})."
+        )
+    else:
+        v = (
+            f"Equivalence of {gl} and {rl} within ±{_fmt(margin)} {unit} is not shown "
+            f"({ci}, not inside ±{_fmt(margin)}; TOST {_p(pval)})."
+        )
+    tests = dict(
+        lower_statistic=t_lo,
+        lower_pvalue=p_lo,
+        upper_statistic=t_hi,
+        upper_pvalue=p_hi,
+        pvalue=pval,
+    )
+    return ok, v, tests
 
 
 def _p(p: float) -> str:

@@ -417,3 +417,30 @@ def test_plot_every_kind(demo_episodes):
             "Expected number (case-mix model)" if f.kind == "ratio" else "Episodes (n)"
         )
     plt.close("all")
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"min_named": 0}, "min_named"),
+        ({"trim": 0.5}, "trim"),
+        ({"shareable": "yes"}, "shareable"),
+        ({"unit": ["site"]}, "unit"),
+        ({"instrument": 9}, "instrument"),
+    ],
+)
+def test_bad_parameters_raise_the_template(kw, name):
+    ep = pd.DataFrame({"site": ["A", "B"] * 10, "discharge_status": ["completed"] * 20})
+    with pytest.raises(ConfigError, match=rf"The '{name}' parameter of iop.funnel must be"):
+        iop.funnel(ep, outcome="dropout", **kw)
+
+
+def test_instrument_rule_on_two_instruments():
+    one = pd.DataFrame({"episode_id": ["a", "b"], "site": "A", "baseline": 15.0, "endpoint": 8.0})
+    both = pd.concat([one.assign(instrument="PHQ-9"), one.assign(instrument="GAD-7")])
+    with pytest.raises(ConfigError, match=r"holds 2 instruments .*instrument='GAD-7'"):
+        iop.funnel(both, outcome="change")
+    with pytest.raises(
+        ConfigError, match=r"The 'instrument' parameter of iop.funnel must be one instrument name"
+    ):
+        iop.funnel(both, outcome="response", instrument=["PHQ-9", "GAD-7"])

@@ -346,6 +346,14 @@ def test_renamed_keywords_raise_naming_the_new_one(call, old, new):
         call(**{old: GRID})
 
 
+def test_plot_recovery_curve_takes_the_result():
+    c = recovery_curves(curves_table=GRID, instrument="PHQ-9")
+    with pytest.raises(ConfigError, match=r"no parameter 'curves'; it is now called 'result'"):
+        iop.plots.plot_recovery_curve(curves=c, baseline=18)
+    with pytest.raises(ConfigError, match=r"takes the curves of iop.recovery_curves"):
+        iop.plots.plot_recovery_curve(GRID, baseline=18)
+
+
 def test_bad_parameters_raise_the_template():
     with pytest.raises(ConfigError, match=r"The 'upper' parameter of iop.monitor must be a float"):
         iop.monitor(caseload(), as_of=AS_OF, curves=GRID, upper=0.5)

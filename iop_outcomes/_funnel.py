@@ -271,7 +271,9 @@ def funnel(
     Parameters
     ----------
     episodes : DataFrame or LoadResult
-        Episode table (``iop.episodes``), or loaded assessments (the table is built).
+        Episode table (``iop.episodes``), or loaded assessments, told apart by their columns
+        (an assessment table has ``total`` and no ``baseline``); from assessments the episode
+        table is built with ``iop.episodes(..., instrument=instrument)``.
     unit : str, default "site"
         Column naming the provider unit (site, clinician, cohort, program).
     outcome : str, default "recovery"

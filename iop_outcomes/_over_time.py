@@ -249,7 +249,9 @@ def over_time(
     Parameters
     ----------
     episodes : DataFrame or LoadResult
-        Episode table (``iop.episodes``) or loaded assessments.
+        Episode table (``iop.episodes``) or loaded assessments, told apart as
+        :func:`~iop_outcomes.funnel` does (an assessment table has ``total`` and no
+        ``baseline``).
     period : {"quarter", "month"}
     outcome : str, default "recovery"
     date : str, default "admit_date"

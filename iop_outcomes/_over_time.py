@@ -17,7 +17,7 @@ import pandas as pd
 from ._episode_outcomes import episode_outcome
 from ._results import TableResult
 from ._stats import moving_range_sigma
-from ._validation import Interval, Options, validate_params
+from ._validation import Interval, Options, check_param, validate_params
 from .exceptions import ConfigError, DataError
 
 __all__ = ["over_time", "OverTimeResult", "RULE_SETS", "special_causes"]
@@ -137,10 +137,7 @@ def special_causes(values, centre, sigma, *, rules: str = "nhs") -> pd.DataFrame
     >>> s["outside"].tolist()[-2:]
     [True, False]
     """
-    if rules not in RULE_SETS:
-        raise ConfigError(
-            f"The 'rules' parameter must be one of {list(RULE_SETS)}. Got {rules!r} instead."
-        )
+    check_param(rules, "rules", [Options(*RULE_SETS)], func="special_causes")
     rs = RULE_SETS[rules]
     v = np.asarray(values, dtype=float)
     c = np.broadcast_to(np.asarray(centre, dtype=float), v.shape)

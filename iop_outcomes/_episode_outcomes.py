@@ -108,6 +108,12 @@ def episode_outcome(
     >>> out.frame["y"].tolist()
     [0.0, 1.0, nan]
     """
+    from .retention import (
+        _as_episodes,
+        _one_row_per_episode,
+        _status_codes,
+    )
+
     key = _key(outcome)
     if key not in OUTCOMES:
         raise ConfigError(
@@ -115,7 +121,7 @@ def episode_outcome(
             f"Got {outcome!r} instead."
         )
     source, col, better_is, label = OUTCOMES[key]
-    ep = _episode_table(data, func, instrument, every_instrument=source == "status")
+    ep = _as_episodes(data, func, instrument)
     keep = list(dict.fromkeys(keep))
     missing = [c for c in keep if c not in ep.columns]
     if missing:
@@ -175,19 +181,26 @@ def episode_outcome(
             vals = pd.unique(one["instrument"].dropna())
             inst = str(vals[0]) if len(vals) == 1 else None
     else:  # dropout: an episode fact, one row per episode
-        one = ep
-        if "episode_id" in ep.columns and ep["episode_id"].duplicated().any():
-            one = ep.drop_duplicates("episode_id")  # status is an episode fact
-        one = one.reset_index(drop=True)
+        one = _one_row_per_episode(ep).reset_index(drop=True)
         if "discharge_status" not in one.columns:
             raise DataError(
                 f"{func}(outcome='dropout') needs a 'discharge_status' column. "
                 f"Columns present: {sorted(map(str, one.columns))}."
             )
-        status = _statuses(one["discharge_status"], func)
-        closed = np.isin(status, ["completed", "dropped_out", "transferred", "administrative"])
+        from .retention import STATUSES
+
+        codes = _status_codes(one, func)
+        closed = np.isin(
+            codes,
+            [
+                STATUSES.index(s)
+                for s in ("completed", "dropped_out", "transferred", "administrative")
+            ],
+        )
         frame = one[keep].copy()
-        frame["y"] = np.where(closed, (status == "dropped_out").astype(float), np.nan)
+        frame["y"] = np.where(
+            closed, (codes == STATUSES.index("dropped_out")).astype(float), np.nan
+        )
         inst = None
     frame = frame.reset_index(drop=True)
     n_out = int(np.isnan(frame["y"].to_numpy(dtype=float)).sum())
@@ -206,42 +219,3 @@ def episode_outcome(
         instrument=inst,
         notes=notes,
     )
-
-
-def _episode_table(data: Any, func: str, instrument: Any, every_instrument: bool) -> pd.DataFrame:
-    """The episode table: the DataFrame itself, a LoadResult's rows, or episodes built from
-    assessment rows (``total`` and no ``baseline``) with :func:`iop_outcomes.episodes` for
-    the instrument(s) asked for (``every_instrument``: all present, for episode facts)."""
-    if hasattr(data, "data") and isinstance(data.data, pd.DataFrame):  # LoadResult
-        data = data.data
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(
-            f"iop.{func} needs an episode table (iop.episodes(...)) or loaded assessments as a "
-            f"pandas DataFrame. Got {type(data).__name__} instead."
-        )
-    cols = set(data.columns)
-    if "baseline" in cols or not cols & {"total", "assessment_date", "timepoint", "item_1"}:
-        return data
-    from . import episodes  # the public function, resolved lazily by the package
-
-    if instrument is None and every_instrument and "instrument" in cols:
-        present = sorted(map(str, pd.unique(data["instrument"].dropna())))
-        instrument = present if len(present) > 1 else None
-    return episodes(data, instrument=instrument)
-
-
-def _statuses(col: pd.Series, func: str) -> np.ndarray:
-    """Discharge status spelt as the data contract spells it (case, spaces and hyphens
-    normalised; missing stays missing); other values raise DataError."""
-    from .retention import STATUSES  # the data contract's statuses, defined with retention
-
-    codes, uniq = pd.factorize(col)  # missing -> -1; one pass over the rows
-    norm = [str(v).strip().lower().replace(" ", "_").replace("-", "_") for v in uniq]
-    bad = sorted(set(norm) - set(STATUSES))
-    if bad:
-        raise DataError(
-            f"The 'discharge_status' column passed to iop.{func} has value(s) {bad}; "
-            f"allowed: {list(STATUSES)} (or missing)."
-        )
-    lut = np.array([*norm, ""], dtype=object)
-    return lut[codes]  # code -1 picks the trailing '' (unknown)

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from iop_outcomes.compare import compare, dose_response, equivalence, pool_sites, subgroups
+from iop_outcomes._compare import compare, dose_response, equivalence, pool_sites, subgroups
 from iop_outcomes.exceptions import IOPWarning
 
 

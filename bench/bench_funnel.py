@@ -41,12 +41,13 @@ with warnings.catch_warnings():
     t_load, res = best(lambda: iop.load(path))
 t_ep, ep = best(lambda: iop.episodes(res.data, instrument=["PHQ-9", "GAD-7"]))
 phq = ep[ep["instrument"] == "PHQ-9"]
-t_crude, f = best(lambda: iop.funnel(ep, unit="clinician", outcome="recovery"))
+JOINT = ["PHQ-9", "GAD-7"]  # the NHS joint rules, asked for by name
+t_crude, f = best(lambda: iop.funnel(ep, unit="clinician", outcome="recovery", instrument=JOINT))
 t_adj, fa = best(lambda: iop.funnel(ep, unit="clinician", outcome="recovery",
-                                    adjust=["baseline", "age", "format"]))
+                                    adjust=["baseline", "age", "format"], instrument=JOINT))
 t_mean, fm = best(lambda: iop.funnel(phq, unit="clinician", outcome="change",
                                      adjust=["baseline", "age", "format"]))
-t_ot, ot = best(lambda: iop.over_time(ep, outcome="recovery"))
+t_ot, ot = best(lambda: iop.over_time(ep, outcome="recovery", instrument=JOINT))
 print(json.dumps({
     "rows": len(res.data), "episodes": int(ep["episode_id"].nunique()),
     "units": len(f.table), "load": t_load, "episodes_s": t_ep, "funnel_crude": t_crude,

@@ -7,7 +7,7 @@ score per week since admission, plus ``n_completed`` completed 8-week episodes f
 Each step runs in a fresh Python process (bench/_common.py):
 
 * ``load``: ``iop.load(file)``;
-* ``monitor``: ``iop.monitor(rows, as_of=..., reference=grid)`` on the loaded rows (the curves
+* ``monitor``: ``iop.monitor(rows, as_of=..., curves=grid)`` on the loaded rows (the curves
   from a reference table of the generating curve with a band 4 points above it, so this times
   the caseload alone);
 * ``monitor + curves``: the same with the curves fitted on the completed episodes
@@ -56,7 +56,7 @@ else:
     grid = pd.DataFrame({"baseline": b.ravel(), "week": w.ravel(), "expected": e.ravel(),
                          "upper": np.clip(e + 4, 0, 27).ravel()})
     t = time.perf_counter()
-    res = iop.monitor(rows, as_of=as_of, reference=grid if kind == "monitor" else None)
+    res = iop.monitor(rows, as_of=as_of, curves=grid if kind == "monitor" else None)
     print(json.dumps({"seconds": time.perf_counter() - t, "open": len(res.table),
                       "flagged": int((res.table["n_flags"] > 0).sum())}))
 """

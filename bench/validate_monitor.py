@@ -40,8 +40,8 @@ import pandas as pd
 
 import iop_outcomes as iop
 from iop_outcomes._episodes import assessment_roles
+from iop_outcomes._monitor import recovery_curves
 from iop_outcomes._stats import wilson_ci
-from iop_outcomes.monitor import recovery_curves
 
 WEEKS = (2, 3, 4)
 UPPERS = (0.75, 0.9)
@@ -143,7 +143,7 @@ def _check_against_monitor(rows, split, test_ids, n_dates: int = 3) -> None:
     later = rows.loc[rows["episode_id"].isin(test_ids), "assessment_date"]
     for as_of in np.quantile(later.astype("int64"), np.linspace(0.2, 0.6, n_dates)):
         as_of = pd.Timestamp(int(as_of)).normalize()
-        res = iop.monitor(rows, as_of=as_of, reference=curves).table
+        res = iop.monitor(rows, as_of=as_of, curves=curves).table
         ok = res["week"] >= 1
         expect = res["latest"] > curves.predict(res["baseline"], res["week"])["upper"]
         assert (res.loc[ok, "not_on_track"].astype(bool) == expect[ok]).all(), as_of

@@ -51,11 +51,11 @@ _LAZY: dict[str, str] = {
     "rm_d_from_summary": "_effectsize",
     "bootstrap_ci": "_effectsize",
     # cohort comparisons
-    "compare": "compare",
-    "equivalence": "compare",
-    "subgroups": "compare",
-    "pool_sites": "compare",
-    "dose_response": "compare",
+    "compare": "_compare",
+    "equivalence": "_compare",
+    "subgroups": "_compare",
+    "pool_sites": "_compare",
+    "dose_response": "_compare",
     # trajectories
     "trajectories": "_trajectories",
     "early_change": "_trajectories",
@@ -66,11 +66,11 @@ _LAZY: dict[str, str] = {
     "durability": "_retention",
     "missing_data_sensitivity": "_sensitivity",
     # monitoring: providers compared fairly, programs over time
-    "funnel": "funnel",
-    "over_time": "over_time",
+    "funnel": "_funnel",
+    "over_time": "_over_time",
     # measurement-based care: off-track alerts
-    "monitor": "monitor",
-    "recovery_curves": "monitor",
+    "monitor": "_monitor",
+    "recovery_curves": "_monitor",
     # reports
     "report": "report",
     "to_sql": "report.sql",

@@ -9,8 +9,9 @@ outcome                      source
 ===========================  =================================================================
 ``recovery``                 :func:`~iop_outcomes.clinical_significance`,
 ``reliable improvement``     ``method="nhs-talking-therapies"`` (NHS England definitions;
-``reliable recovery``        joint PHQ-9 + GAD-7 rules when the table holds both, else the
-``reliable deterioration``   single measure); its per-episode flags and denominators
+``reliable recovery``        the joint PHQ-9 + GAD-7 rules only with an explicit
+``reliable deterioration``   ``instrument=["PHQ-9", "GAD-7"]``, else the single measure the
+                             instrument rule selects); its per-episode flags and denominators
 ``response``, ``remission``  :func:`~iop_outcomes.change_scores` (50 % reduction; endpoint
                              below the instrument's remission cut-off); a baseline of 0 counts
                              as not responding, as the shareable report does
@@ -88,10 +89,15 @@ def episode_outcome(
     outcome: str,
     *,
     keep: Sequence[str],
-    instrument: str | None,
+    instrument: Any,
     func: str,
 ) -> EpisodeOutcome:
     """Outcome ``y`` per episode (one row per episode) with the columns ``keep``.
+
+    The instrument rule (:func:`~iop_outcomes._validation.select_instrument`) applies to the
+    score outcomes: ``instrument=None`` needs a table of one instrument; the NHS outcomes
+    accept the list ``["PHQ-9", "GAD-7"]`` for the joint rules (never chosen silently).
+    Dropout is an episode fact and reads every instrument's rows (one row per episode).
 
     Examples
     --------
@@ -107,7 +113,7 @@ def episode_outcome(
     key = _key(outcome)
     if key not in OUTCOMES:
         raise ConfigError(
-            f"The 'outcome' parameter of {func} must be one of {list(OUTCOMES)}. "
+            f"The 'outcome' parameter of iop.{func} must be one of {list(OUTCOMES)}. "
             f"Got {outcome!r} instead."
         )
     source, col, better_is, label = OUTCOMES[key]
@@ -121,6 +127,15 @@ def episode_outcome(
         )
     ep = ep.reset_index(drop=True)
     notes: list[str] = []
+    if source != "status":
+        ep, chosen = select_instrument(ep, instrument, func=func, many=source == "nhs")
+        ep = ep.reset_index(drop=True)
+        if isinstance(chosen, tuple) and set(chosen) != {"PHQ-9", "GAD-7"}:
+            raise ConfigError(
+                f"The 'instrument' parameter of iop.{func} takes a list only for the joint "
+                f"NHS Talking Therapies rules, ['PHQ-9', 'GAD-7']. Got {instrument!r} instead."
+            )
+        instrument = list(chosen) if isinstance(chosen, tuple) else chosen
     if source == "nhs":
         from ._clinsig import clinical_significance
 
@@ -150,7 +165,7 @@ def episode_outcome(
     elif source in ("change", "mean"):
         from ._change import change_scores
 
-        one = select_instrument(ep, instrument, func=func)[0].reset_index(drop=True)
+        one = ep
         scored = change_scores(one, instrument=instrument, zero_baseline="not_responding")
         frame = one[keep].copy()
         if source == "mean":

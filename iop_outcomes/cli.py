@@ -340,7 +340,7 @@ def _add_monitor(sub, common) -> None:
         help="instrument to monitor (required when the data hold several, e.g. PHQ-9)",
     )
     m.add_argument(
-        "--reference",
+        "--curves",
         metavar="FILE",
         help="CSV of expected scores (baseline, week, expected, upper) to use instead of curves "
         "fitted on the data's completed episodes",
@@ -640,16 +640,16 @@ def cmd_monitor(args) -> int:
 
     res = _load(args.data, _config(args), sql=_database(args))
     ref = None
-    if args.reference:
+    if args.curves:
         from ._internal import refuse_internal
 
-        refuse_internal(args.reference, "monitor --reference")
-        ref = pd.read_csv(args.reference)
+        refuse_internal(args.curves, "monitor --curves")
+        ref = pd.read_csv(args.curves)
     mon = iop.monitor(
         res,
         as_of=args.as_of,
         instrument=args.instrument,
-        reference=ref,
+        curves=ref,
         upper=args.upper,
         by_week=args.by_week,
     )

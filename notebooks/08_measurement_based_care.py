@@ -91,7 +91,7 @@ curves.plot(baseline=PLOT_BASELINE)
 #   administration, a prompt to follow the risk protocol, not a risk assessment.
 
 # %%
-res = iop.monitor(rows, as_of=AS_OF, reference=curves, instrument=INSTRUMENT, by_week=BY_WEEK)
+res = iop.monitor(rows, as_of=AS_OF, curves=curves, instrument=INSTRUMENT, by_week=BY_WEEK)
 print("\n".join(res.notes))
 
 # %% [markdown]

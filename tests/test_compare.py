@@ -23,16 +23,8 @@ from scipy import stats
 from tolerance import SUMS
 
 from iop_outcomes import instruments
-from iop_outcomes.compare import (
-    _logit_fit,
-    _msandwich_var,
-    _weights,
-    compare,
-    dose_response,
-    equivalence,
-    pool_sites,
-    subgroups,
-)
+from iop_outcomes._compare import compare, dose_response, equivalence, pool_sites, subgroups
+from iop_outcomes._compare.estimators import _logit_fit, _msandwich_var, _weights
 from iop_outcomes.exceptions import ConfigError, DataError, IOPWarning
 
 HERE = Path(__file__).parent / "reference" / "compare"
@@ -92,8 +84,8 @@ def test_d_ppc2_hand_calculation():
 def test_morris_variance_reduces_to_large_sample_form():
     """Morris (2008) eq. 25 tends to the large-sample form used on the metafor project's
     morris2008 page, 2(1 - rho)(1/nT + 1/nC) + d^2 / (2(nT + nC))."""
+    from iop_outcomes._compare.estimators import _morris_var
     from iop_outcomes._stats import hedges_j
-    from iop_outcomes.compare import _morris_var
 
     n1, n2, rho, d = 4000, 6000, 0.45, 0.6
     exact = _morris_var(d, float(hedges_j(n1 + n2 - 2)), rho, n1, n2)
@@ -232,7 +224,7 @@ def test_weights_and_weighted_smd_by_hand():
     T = np.array([1, 0, 1, 0])
     np.testing.assert_allclose(_weights(e, T, "iptw"), [5.0, 2.0, 1.25, 4 / 3])
     np.testing.assert_allclose(_weights(e, T, "overlap"), [0.8, 0.5, 0.2, 0.25])
-    from iop_outcomes.compare import _smd_table
+    from iop_outcomes._compare.estimators import _smd_table
 
     X = np.array([[1.0], [2.0], [4.0], [3.0]])
     w = _weights(e, T, "iptw")
@@ -433,7 +425,7 @@ def test_pooling_matches_metafor(key, variant):
     tau2_method = variant.split("_")[0]
     test = "knha" if variant.endswith("knha") else "z"
     if key == "pool_toy":
-        from iop_outcomes.compare import _meta
+        from iop_outcomes._compare.meta import _meta
 
         out = _meta(ref["yi"], ref["vi"], tau2_method, 0.95, "higgins2009", test)
         out_m = _meta(ref["yi"], ref["vi"], tau2_method, 0.95, "metafor", test)
@@ -524,24 +516,57 @@ def test_missing_rows_excluded_and_counted():
 
 
 def test_error_messages():
-    with pytest.raises(DataError, match=r"needs column\(s\) \['format'\]"):
+    with pytest.raises(DataError, match=r"needs the column\(s\) \['format'\]"):
         compare(EP.drop(columns="format"))
-    with pytest.raises(ConfigError, match="'reference' parameter of compare"):
+    with pytest.raises(ConfigError, match="'reference' parameter of iop.compare"):
         compare(EP, reference="telehealth")
-    with pytest.raises(ConfigError, match="'method' parameter of compare must be one of"):
+    with pytest.raises(ConfigError, match="'method' parameter of iop.compare must be one of"):
         compare(EP, method="t-test")
     with pytest.raises(ConfigError, match="'ci_level' parameter"):
         compare(EP, ci_level=95)
     with pytest.raises(ConfigError, match="takes no covariates"):
         compare(EP, method="welch", covariates=["age"])
     mixed = pd.concat([EP, EP.assign(instrument="GAD-7")])
-    with pytest.raises(DataError, match="several instruments"):
+    with pytest.raises(ConfigError, match=r"holds 2 instruments \('GAD-7', 'PHQ-9'\)"):
         compare(mixed)
     a = compare(mixed, instrument="phq9", method="welch").table
     b = compare(EP, method="welch").table
     np.testing.assert_allclose(a["estimate"], b["estimate"])
     with pytest.raises(DataError, match="rank deficient"):
         compare(EP.assign(age2=EP["age"] * 2), covariates=["age", "age2"])
+
+
+@pytest.mark.parametrize("func", [compare, equivalence, subgroups, pool_sites, dose_response])
+def test_instrument_rule_on_two_instruments(func):
+    """instrument=None on a PHQ-9 + GAD-7 table: ConfigError naming both and how to choose."""
+    mixed = pd.concat([EP, EP.assign(instrument="GAD-7")])
+    kw = {"group": "format"} if func is pool_sites else {}
+    with pytest.raises(ConfigError, match=r"holds 2 instruments .*instrument='GAD-7'"):
+        func(mixed, **kw)
+
+
+@pytest.mark.parametrize(
+    "func, kw, name",
+    [
+        (compare, {"ci_level": "0.95"}, "ci_level"),
+        (compare, {"vcov": "HC1"}, "vcov"),
+        (equivalence, {"alpha": 0.5}, "alpha"),
+        (equivalence, {"margin": -1}, "margin"),
+        (subgroups, {"by": 3}, "by"),
+        (pool_sites, {"tau2_methods": ["REML", "PM"]}, "tau2_methods"),
+        (pool_sites, {"test": "t"}, "test"),
+        (dose_response, {"per": 0}, "per"),
+        (dose_response, {"bins": 2.5}, "bins"),
+    ],
+)
+def test_bad_parameters_raise_the_template(func, kw, name):
+    with pytest.raises(ConfigError, match=rf"The '{name}' parameter of iop.{func.__name__} must"):
+        func(EP, **kw)
+
+
+def test_reference_none_is_the_first_level():
+    a = compare(EP, reference=None, method="welch")
+    assert set(a.table["reference"]) == {sorted(EP["format"].unique())[0]}
 
 
 def test_results_print_and_frame():

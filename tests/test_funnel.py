@@ -299,11 +299,20 @@ def test_joint_phq9_gad7_recovery(demo_episodes):
         warnings.simplefilter("ignore", IOPWarning)
         res = iop.load("data/demo/assessments.csv")
     both = iop.episodes(res.data, instrument=["PHQ-9", "GAD-7"])
-    # a LoadResult is accepted: the episode table (PHQ-9, the default) is built from it
-    from_load = iop.funnel(res, unit="site", outcome="recovery")
+    # a LoadResult is accepted: the episode table of the instrument named is built from it
+    from_load = iop.funnel(res, unit="site", outcome="recovery", instrument="PHQ-9")
     from_ep = iop.funnel(demo_episodes, unit="site", outcome="recovery")
     pd.testing.assert_frame_equal(from_load.table, from_ep.table)
-    f = iop.funnel(both, unit="site", outcome="recovery", adjust=["baseline", "age"])
+    # the joint rules only when asked for: no silent joint choice
+    with pytest.raises(ConfigError, match=r"holds 2 instruments.*or a list of them"):
+        iop.funnel(both, unit="site", outcome="recovery")
+    f = iop.funnel(
+        both,
+        unit="site",
+        outcome="recovery",
+        adjust=["baseline", "age"],
+        instrument=["PHQ-9", "GAD-7"],
+    )
     cs = iop.clinical_significance(
         both, method="nhs-talking-therapies", instrument=["PHQ-9", "GAD-7"], by="site"
     )
@@ -370,7 +379,7 @@ def test_site_units_shareable_by_default_and_empty_units_noted():
 # ----------------------------------------------------------------------------- errors, plot
 def test_errors():
     ep = _units(SPEC)
-    with pytest.raises(ConfigError, match="'outcome' parameter of funnel"):
+    with pytest.raises(ConfigError, match="'outcome' parameter of iop.funnel"):
         iop.funnel(ep, outcome="happiness")
     with pytest.raises(DataError, match=r"needs column\(s\) \['clinician'\]"):
         iop.funnel(ep, unit="clinician", outcome="dropout")
@@ -410,3 +419,30 @@ def test_plot_every_kind(demo_episodes):
             "Expected number (case-mix model)" if f.kind == "ratio" else "Episodes (n)"
         )
     plt.close("all")
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"min_named": 0}, "min_named"),
+        ({"trim": 0.5}, "trim"),
+        ({"shareable": "yes"}, "shareable"),
+        ({"unit": ["site"]}, "unit"),
+        ({"instrument": 9}, "instrument"),
+    ],
+)
+def test_bad_parameters_raise_the_template(kw, name):
+    ep = pd.DataFrame({"site": ["A", "B"] * 10, "discharge_status": ["completed"] * 20})
+    with pytest.raises(ConfigError, match=rf"The '{name}' parameter of iop.funnel must be"):
+        iop.funnel(ep, outcome="dropout", **kw)
+
+
+def test_instrument_rule_on_two_instruments():
+    one = pd.DataFrame({"episode_id": ["a", "b"], "site": "A", "baseline": 15.0, "endpoint": 8.0})
+    both = pd.concat([one.assign(instrument="PHQ-9"), one.assign(instrument="GAD-7")])
+    with pytest.raises(ConfigError, match=r"holds 2 instruments .*instrument='GAD-7'"):
+        iop.funnel(both, outcome="change")
+    with pytest.raises(
+        ConfigError, match=r"The 'instrument' parameter of iop.funnel must be one instrument name"
+    ):
+        iop.funnel(both, outcome="response", instrument=["PHQ-9", "GAD-7"])

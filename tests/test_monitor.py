@@ -18,9 +18,9 @@ import pytest
 
 import iop_outcomes as iop
 from iop_outcomes import _internal
+from iop_outcomes._monitor import TERMS, _design, quantreg, recovery_curves
 from iop_outcomes.cli import main
 from iop_outcomes.exceptions import ConfigError, DataError
-from iop_outcomes.monitor import TERMS, _design, quantreg, recovery_curves
 
 REF = Path(__file__).parent / "reference" / "monitor"
 
@@ -104,9 +104,9 @@ def test_recovery_curves_fit_equals_r(rdata, rcoef):
         ref = ref.set_index("term").loc[list(TERMS), "estimate"].to_numpy()
         np.testing.assert_allclose(c.coef[name].to_numpy(), ref, rtol=1e-6, atol=1e-7)
     assert c.n_episodes == 150 and c.n_scores == 1200 and c.max_week == 8.0
-    # the grid round trip: a saved table used as reference= reproduces the curves on its nodes
+    # the grid round trip: a saved table used as curves_table= reproduces the curves on its nodes
     tab = c.table()
-    back = recovery_curves(reference=tab, instrument="PHQ-9", upper=0.9)
+    back = recovery_curves(curves_table=tab, instrument="PHQ-9", upper=0.9)
     pts = tab.sample(20, random_state=1)
     np.testing.assert_allclose(
         back.predict(pts["baseline"], pts["week"]).to_numpy(),
@@ -129,7 +129,7 @@ def test_recovery_curves_as_of_uses_only_the_past(rdata):
 
 def test_upper_must_be_above_median():
     with pytest.raises(ConfigError, match="'upper' parameter"):
-        recovery_curves(reference=GRID, instrument="PHQ-9", upper=0.4)
+        recovery_curves(curves_table=GRID, instrument="PHQ-9", upper=0.4)
 
 
 # --------------------------------------------------------------------------- hand-built caseload
@@ -189,7 +189,7 @@ def caseload() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def res():
-    return iop.monitor(caseload(), as_of=AS_OF, reference=GRID)
+    return iop.monitor(caseload(), as_of=AS_OF, curves=GRID)
 
 
 def _row(res, eid):
@@ -233,7 +233,7 @@ def test_reliable_deterioration_uses_the_instrument_threshold(res):
     # GAD-7: the instrument's own threshold (4 points), not PHQ-9's
     gad = pd.concat([_ep("G1", [(0, 10), (7, 14)], inst="GAD-7")], ignore_index=True)
     gref = GRID.assign(baseline=GRID["baseline"] * 21 / 27)
-    g = iop.monitor(gad, as_of=AS_OF, reference=gref)
+    g = iop.monitor(gad, as_of=AS_OF, curves=gref)
     assert g.params["threshold_points"] == iop.instruments.get("GAD-7").reliable_change == 4
     assert g.table.loc[0, "reliable_deterioration"]
     assert g.table["safety_item"].isna().all()  # GAD-7 has no safety item
@@ -263,11 +263,11 @@ def test_threshold_without_a_published_one(registry_restored):
         }
     )
     d = _ep("J1", [(0, 10), (7, 16)], inst=name).drop(columns="item_9")
-    g = iop.monitor(d, as_of=AS_OF, reference=GRID)
+    g = iop.monitor(d, as_of=AS_OF, curves=GRID)
     pts = 1.959964 * 5.0 * np.sqrt(2 * 0.2)  # 6.198 points, by hand
     assert g.params["threshold_points"] == pytest.approx(pts, rel=1e-6)
     assert not g.table.loc[0, "reliable_deterioration"]  # +6 < 6.198
-    assert iop.monitor(d, as_of=AS_OF, reference=GRID, threshold=6).table.loc[
+    assert iop.monitor(d, as_of=AS_OF, curves=GRID, threshold=6).table.loc[
         0, "reliable_deterioration"
     ]
     assert iop.instruments.canonical_name(name) == name
@@ -276,7 +276,7 @@ def test_threshold_without_a_published_one(registry_restored):
 def test_no_threshold_leaves_the_change_flags_missing():
     """PHQ-8 has neither a published threshold nor a clinical SD: the two flags are missing."""
     p8 = _ep("Q1", [(0, 10), (7, 16)], inst="PHQ-8").drop(columns="item_9")
-    r8 = iop.monitor(p8, as_of=AS_OF, reference=GRID)
+    r8 = iop.monitor(p8, as_of=AS_OF, curves=GRID)
     assert r8.table[["reliable_deterioration", "no_reliable_improvement"]].isna().all().all()
     assert any("No reliable-change threshold for PHQ-8" in n for n in r8.notes)
     assert r8.table.loc[0, "not_on_track"]  # the curves still apply
@@ -290,7 +290,7 @@ def test_no_reliable_improvement_by_week(res):
     assert _row(res, "E05")["no_reliable_improvement"]  # week 4, -4
     assert not _row(res, "E06")["no_reliable_improvement"]  # week 4, -6
     assert not _row(res, "E01")["no_reliable_improvement"]  # week 2: too early
-    later = iop.monitor(caseload(), as_of=AS_OF, reference=GRID, by_week=5)
+    later = iop.monitor(caseload(), as_of=AS_OF, curves=GRID, by_week=5)
     assert not later.table.set_index("episode_id").loc["E05", "no_reliable_improvement"]
 
 
@@ -310,14 +310,14 @@ def test_as_of_handling(res):
     # E13: discharged on day 60, after as_of: open then
     assert "E13" in set(res.table["episode_id"])
     # a later date: E09 and E13 discharged, E10's day-42 score is now its latest (18 -> 26)
-    late = iop.monitor(caseload(), as_of=ADMIT + pd.Timedelta(days=45), reference=GRID)
+    late = iop.monitor(caseload(), as_of=ADMIT + pd.Timedelta(days=45), curves=GRID)
     ids = set(late.table["episode_id"])
     assert "E09" not in ids and "E13" in ids and "E11" in ids
     assert late.table.set_index("episode_id").loc["E10", "latest"] == 26.0
     # the same as truncating the data by hand
     d = caseload()
     trunc = d.loc[d["assessment_date"] <= pd.Timestamp(AS_OF)]
-    other = iop.monitor(trunc, as_of=AS_OF, reference=GRID)
+    other = iop.monitor(trunc, as_of=AS_OF, curves=GRID)
     pd.testing.assert_frame_equal(
         res.table.drop(columns="days_since_latest"),
         other.table.drop(columns="days_since_latest"),
@@ -329,25 +329,57 @@ def test_status_counts_and_row_order_invariance(res):
     assert t.loc["E03", "n_flags"] == 2  # not on track, deterioration (week 1: before by_week)
     assert t.loc["E01", "status"] == "on track" and t.loc["E02", "status"] == "flagged"
     shuffled = caseload().sample(frac=1.0, random_state=3)
-    again = iop.monitor(shuffled, as_of=AS_OF, reference=GRID)
+    again = iop.monitor(shuffled, as_of=AS_OF, curves=GRID)
     pd.testing.assert_frame_equal(res.table, again.table)
+
+
+@pytest.mark.parametrize(
+    "call, old, new",
+    [
+        (lambda **kw: iop.monitor(caseload(), as_of=AS_OF, **kw), "reference", "curves"),
+        (lambda **kw: recovery_curves(instrument="PHQ-9", **kw), "reference", "curves_table"),
+        (lambda **kw: recovery_curves(**kw), "data", "assessments"),
+    ],
+)
+def test_renamed_keywords_raise_naming_the_new_one(call, old, new):
+    with pytest.raises(ConfigError, match=rf"no parameter '{old}'; it is now called '{new}'"):
+        call(**{old: GRID})
+
+
+def test_plot_recovery_curve_takes_the_result():
+    c = recovery_curves(curves_table=GRID, instrument="PHQ-9")
+    with pytest.raises(ConfigError, match=r"no parameter 'curves'; it is now called 'result'"):
+        iop.plots.plot_recovery_curve(curves=c, baseline=18)
+    with pytest.raises(ConfigError, match=r"takes the curves of iop.recovery_curves"):
+        iop.plots.plot_recovery_curve(GRID, baseline=18)
+
+
+def test_bad_parameters_raise_the_template():
+    with pytest.raises(ConfigError, match=r"The 'upper' parameter of iop.monitor must be a float"):
+        iop.monitor(caseload(), as_of=AS_OF, curves=GRID, upper=0.5)
+    with pytest.raises(ConfigError, match=r"The 'threshold' parameter of iop.monitor"):
+        iop.monitor(caseload(), as_of=AS_OF, curves=GRID, threshold=0)
+    with pytest.raises(ConfigError, match=r"The 'as_of' parameter of iop.monitor must be a date"):
+        iop.monitor(caseload(), as_of=None, curves=GRID)
 
 
 def test_one_instrument_rule():
     d = pd.concat([caseload(), _ep("G1", [(0, 10), (7, 14)], inst="GAD-7")], ignore_index=True)
-    with pytest.raises(ConfigError, match=r"2 instruments \['GAD-7', 'PHQ-9'\]"):
-        iop.monitor(d, as_of=AS_OF, reference=GRID)
-    ok = iop.monitor(d, as_of=AS_OF, reference=GRID, instrument="PHQ-9")
+    with pytest.raises(
+        ConfigError, match=r"2 instruments \('GAD-7', 'PHQ-9'\).*instrument='GAD-7'"
+    ):
+        iop.monitor(d, as_of=AS_OF, curves=GRID)
+    ok = iop.monitor(d, as_of=AS_OF, curves=GRID, instrument="PHQ-9")
     assert "G1" not in set(ok.table["episode_id"])
 
 
 def test_bad_parameters():
     with pytest.raises(ConfigError, match="'as_of' parameter"):
-        iop.monitor(caseload(), as_of="not a date", reference=GRID)
+        iop.monitor(caseload(), as_of="not a date", curves=GRID)
     with pytest.raises(ConfigError, match="'by_week' parameter"):
-        iop.monitor(caseload(), as_of=AS_OF, reference=GRID, by_week=-1)
+        iop.monitor(caseload(), as_of=AS_OF, curves=GRID, by_week=-1)
     with pytest.raises(ConfigError, match=r"lacks column\(s\) \['upper'\]"):
-        iop.monitor(caseload(), as_of=AS_OF, reference=GRID.drop(columns="upper"))
+        iop.monitor(caseload(), as_of=AS_OF, curves=GRID.drop(columns="upper"))
 
 
 # --------------------------------------------------------------------------- internal outputs
@@ -395,7 +427,7 @@ def test_cli_monitor(tmp_path, capsys):
     ref = tmp_path / "reference.csv"
     GRID.to_csv(ref, index=False)
     out = tmp_path / "internal"
-    rc = main(["monitor", str(data), "--as-of", AS_OF, "--out", str(out), "--reference", str(ref)])
+    rc = main(["monitor", str(data), "--as-of", AS_OF, "--out", str(out), "--curves", str(ref)])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "10 open episodes as of 2025-02-10 (PHQ-9)" in printed
@@ -411,9 +443,9 @@ def test_cli_monitor(tmp_path, capsys):
     mixed = tmp_path / "mixed.csv"
     gad = _ep("G1", [(0, 10), (7, 14)], inst="GAD-7").assign(item_9=None)  # GAD-7 has 7 items
     pd.concat([d, gad]).to_csv(mixed, index=False, date_format="%Y-%m-%d")
-    rc = main(["monitor", str(mixed), "--as-of", AS_OF, "--out", str(out), "--reference", str(ref)])
+    rc = main(["monitor", str(mixed), "--as-of", AS_OF, "--out", str(out), "--curves", str(ref)])
     assert rc == 3
-    assert "--instrument PHQ-9" in capsys.readouterr().err
+    assert "--instrument and one of them" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- synth truth
@@ -439,7 +471,7 @@ def test_plot_recovery_curve_structure():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    c = recovery_curves(reference=GRID, instrument="PHQ-9")
+    c = recovery_curves(curves_table=GRID, instrument="PHQ-9")
     ax = iop.plots.plot_recovery_curve(
         c, baseline=20, scores=pd.DataFrame({"week": [0, 2, 4], "total": [20, 19, 12]})
     )

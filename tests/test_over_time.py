@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 import iop_outcomes as iop
+from iop_outcomes._over_time import special_causes
 from iop_outcomes.exceptions import ConfigError, DataError
-from iop_outcomes.over_time import special_causes
 
 
 def _dropout_series(counts, ns, start="2020-01-01", freq="MS") -> pd.DataFrame:
@@ -161,9 +161,9 @@ def test_gaps_and_bad_arguments():
     r = iop.over_time(ep, outcome="dropout")
     assert len(r.table) == 5 and pd.isna(r.table["estimate"].iloc[2])
     assert any("without episodes" in n for n in r.notes)
-    with pytest.raises(ConfigError, match="'chart' parameter of over_time"):
+    with pytest.raises(ConfigError, match="'chart' parameter of iop.over_time"):
         iop.over_time(ep, outcome="dropout", chart="xbar")
-    with pytest.raises(ConfigError, match="'period' parameter of over_time"):
+    with pytest.raises(ConfigError, match="'period' parameter of iop.over_time"):
         iop.over_time(ep, outcome="dropout", period="week")
 
 
@@ -203,3 +203,26 @@ def test_roles_tell_the_report_what_each_column_counts():
     m = iop.over_time(ep, outcome="change", instrument="PHQ-9")
     margs = _role_args(m.roles, m.table.columns)
     assert margs["counts"] == ["n"] and margs["small_n"]["estimate"] == "n"
+
+
+def test_instrument_rule_and_bad_parameters():
+    """instrument=None on a PHQ-9 + GAD-7 table raises naming both and the joint list; the
+    declared constraints give the template."""
+    dates = pd.date_range("2024-01-01", periods=5, freq="QS").repeat(4)
+    one = pd.DataFrame(
+        {
+            "episode_id": [f"E{i}" for i in range(len(dates))],
+            "admit_date": dates,
+            "baseline": 15.0,
+            "endpoint": 8.0,
+        }
+    )
+    both = pd.concat([one.assign(instrument="PHQ-9"), one.assign(instrument="GAD-7")])
+    with pytest.raises(ConfigError, match=r"holds 2 instruments .*or a list of them"):
+        iop.over_time(both, outcome="recovery")
+    with pytest.raises(ConfigError, match=r"holds 2 instruments"):
+        iop.over_time(both, outcome="change")
+    with pytest.raises(ConfigError, match=r"The 'min_periods' parameter of iop.over_time"):
+        iop.over_time(one, outcome="change", min_periods=1)
+    with pytest.raises(ConfigError, match=r"The 'rules' parameter of iop.over_time must be one"):
+        iop.over_time(one, outcome="change", rules="westgard")

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 import iop_outcomes as iop
-from iop_outcomes.compare import compare
+from iop_outcomes._compare import compare
 from iop_outcomes.exceptions import IOPWarning
 
 DELTA = 1.0

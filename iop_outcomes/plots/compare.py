@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._validation import Interval, validate_params
 from ..exceptions import ConfigError
 from ._common import axes_or_new
 
@@ -17,9 +18,16 @@ __all__ = ["plot_forest", "plot_love", "plot_equivalence", "plot_dose_response"]
 
 def _forest_rows(obj) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
     """Rows (label, estimate, ci_low, ci_high) and optional pooled rows."""
-    from ..compare import ComparisonResult, PoolResult, SubgroupResult
-
-    if isinstance(obj, PoolResult):
+    if isinstance(obj, pd.DataFrame):
+        need = {"label", "estimate", "ci_low", "ci_high"}
+        if not need <= set(obj.columns):
+            raise ConfigError(
+                f"plot_forest needs columns {sorted(need)} in a DataFrame. "
+                f"Got {list(obj.columns)} instead."
+            )
+        return obj.copy(), None, "Estimate"
+    # results are told apart by what they hold (pool_sites: sites; subgroups: interaction)
+    if getattr(obj, "sites", None) is not None:
         s = obj.sites.copy()
         multi = s["contrast"].nunique() > 1
         s["label"] = s["site"].astype(str) + ((" | " + s["contrast"]) if multi else "")
@@ -33,7 +41,7 @@ def _forest_rows(obj) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
             )
         xlabel = "Effect (per site)" if s["contrast"].iloc[0] != "mean change" else "Mean change"
         return s, pooled, xlabel
-    if isinstance(obj, SubgroupResult):
+    if getattr(obj, "interaction", None) is not None:
         t = obj.table.copy()
         multi = t["contrast"].nunique() > 1
         by = obj.params.get("by", "subgroup")
@@ -41,25 +49,26 @@ def _forest_rows(obj) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
             f"{by}=" + t["subgroup"].astype(str) + ((" | " + t["contrast"]) if multi else "")
         )
         return t, None, "Difference in change (group - reference)"
-    if isinstance(obj, ComparisonResult):
-        t = obj.table.copy()
+    table = getattr(obj, "table", None)
+    if isinstance(table, pd.DataFrame) and {"contrast", "estimate", "ci_low"} <= set(table):
+        t = table.copy()
         t["label"] = t["contrast"]
         return t, None, "Difference in change (group - reference)"
-    if isinstance(obj, pd.DataFrame):
-        need = {"label", "estimate", "ci_low", "ci_high"}
-        if not need <= set(obj.columns):
-            raise ConfigError(
-                f"plot_forest needs columns {sorted(need)} in a DataFrame. "
-                f"Got {list(obj.columns)} instead."
-            )
-        return obj.copy(), None, "Estimate"
     raise ConfigError(
         "plot_forest takes a compare/subgroups/pool_sites result or a DataFrame with "
         f"label, estimate, ci_low, ci_high. Got {type(obj).__name__} instead."
     )
 
 
-def plot_forest(result, ax=None, *, null: float = 0.0, show_pi: bool = True):
+@validate_params(
+    {
+        "result": ["no_validation"],
+        "ax": ["no_validation"],
+        "null": [Interval(float, None, None)],
+        "show_pi": ["boolean"],
+    }
+)
+def plot_forest(result, *, ax=None, null: float = 0.0, show_pi: bool = True):
     """Forest plot: one point with its CI per contrast, subgroup or site.
 
     For :func:`~iop_outcomes.pool_sites` results the pooled estimates are drawn as
@@ -105,7 +114,15 @@ def plot_forest(result, ax=None, *, null: float = 0.0, show_pi: bool = True):
     return ax
 
 
-def plot_love(result, ax=None, *, threshold: float = 0.1, absolute: bool = True):
+@validate_params(
+    {
+        "result": ["no_validation"],
+        "ax": ["no_validation"],
+        "threshold": [Interval(float, 0, None, closed="neither")],
+        "absolute": ["boolean"],
+    }
+)
+def plot_love(result, *, ax=None, threshold: float = 0.1, absolute: bool = True):
     """Love plot: standardized mean differences of each covariate before (open circles) and
     after (filled) weighting, with the ``threshold`` line (Austin 2009: 0.1).
 
@@ -138,7 +155,8 @@ def plot_love(result, ax=None, *, threshold: float = 0.1, absolute: bool = True)
     return ax
 
 
-def plot_equivalence(result, ax=None):
+@validate_params({"result": ["no_validation"], "ax": ["no_validation"]})
+def plot_equivalence(result, *, ax=None):
     """Each contrast's (1 − 2α) CI against the equivalence / non-inferiority margin.
 
     The shaded band is the region of clinically negligible difference; a CI entirely
@@ -181,7 +199,8 @@ def plot_equivalence(result, ax=None):
     return ax
 
 
-def plot_dose_response(result, ax=None):
+@validate_params({"result": ["no_validation"], "ax": ["no_validation"]})
+def plot_dose_response(result, *, ax=None):
     """Mean change (with CI) per dose band from :func:`~iop_outcomes.dose_response`."""
     b = getattr(result, "bins", None)
     if b is None:

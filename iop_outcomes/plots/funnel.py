@@ -1,9 +1,10 @@
-"""Funnel plot of a :class:`~iop_outcomes.funnel.FunnelResult` (reads the result, never refits)."""
+"""Funnel plot of a :class:`~iop_outcomes._funnel.FunnelResult` (reads the result, never refits)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._validation import validate_params
 from ..exceptions import ConfigError
 from ._common import axes_or_new
 
@@ -12,7 +13,10 @@ __all__ = ["plot_funnel"]
 _STYLE = {0.95: ("--", "95 % limits"), 0.998: ("-", "99.8 % limits")}
 
 
-def plot_funnel(result, ax=None, *, label_outliers: bool = True):
+@validate_params(
+    {"result": ["no_validation"], "ax": ["no_validation"], "label_outliers": ["boolean"]}
+)
+def plot_funnel(result, *, ax=None, label_outliers: bool = True):
     """Funnel plot: each unit's estimate against its volume, the target and the limit curves.
 
     Units outside the limits are labelled when ``label_outliers`` and the unit is named (in a
@@ -31,9 +35,7 @@ def plot_funnel(result, ax=None, *, label_outliers: bool = True):
     >>> len(ax.collections), len(ax.lines)   # the units; target + 2 x 2 limit curves
     (1, 5)
     """
-    from ..funnel import FunnelResult
-
-    if not isinstance(result, FunnelResult):
+    if not all(hasattr(result, a) for a in ("table", "limits", "target", "kind")):
         raise ConfigError(
             f"plot_funnel takes the result of iop.funnel. Got {type(result).__name__} instead."
         )

@@ -8,12 +8,26 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from .._validation import Interval, validate_params
+from ..exceptions import ConfigError
 
 __all__ = ["plot_recovery_curve"]
 
 
+@validate_params(
+    {
+        "result": ["no_validation"],
+        "baseline": [Interval(float, None, None)],
+        "scores": [pd.DataFrame, None],
+        "ax": ["no_validation"],
+        "weeks": ["no_validation"],
+    },
+    renamed={"curves": "result"},
+)
 def plot_recovery_curve(
-    curves: Any,
+    result: Any,
     *,
     baseline: float,
     scores: Any = None,
@@ -24,7 +38,7 @@ def plot_recovery_curve(
 
     Parameters
     ----------
-    curves : RecoveryCurves
+    result : RecoveryCurves
         From :func:`iop_outcomes.recovery_curves` (or ``monitor(...).curves``).
     baseline : float
         The patient's baseline score.
@@ -46,12 +60,18 @@ def plot_recovery_curve(
     >>> import pandas as pd, iop_outcomes as iop
     >>> g = pd.DataFrame({"baseline": [0, 0, 27, 27], "week": [0, 8, 0, 8],
     ...                   "expected": [0, 0, 27, 11], "upper": [0, 0, 27, 15]})
-    >>> c = iop.recovery_curves(reference=g, instrument="PHQ-9")
+    >>> c = iop.recovery_curves(curves_table=g, instrument="PHQ-9")
     >>> ax = plot_recovery_curve(c, baseline=18, scores=pd.DataFrame({"week": [0, 2, 4],
     ...                          "total": [18, 16, 17]}))
     >>> [line.get_label() for line in ax.get_lines()][:2]
     ['expected (median)', '75th percentile']
     """
+    if not all(hasattr(result, a) for a in ("predict", "max_week", "upper_q", "instrument")):
+        raise ConfigError(
+            "plot_recovery_curve takes the curves of iop.recovery_curves (or monitor(...).curves). "
+            f"Got {type(result).__name__} instead."
+        )
+    curves = result
     if ax is None:
         import matplotlib.pyplot as plt
 

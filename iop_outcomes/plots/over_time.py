@@ -1,16 +1,18 @@
-"""Control chart of an :class:`~iop_outcomes.over_time.OverTimeResult` (reads it, never refits)."""
+"""Control chart of an :class:`~iop_outcomes._over_time.OverTimeResult` (reads it, never refits)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._validation import validate_params
 from ..exceptions import ConfigError
 from ._common import axes_or_new
 
 __all__ = ["plot_over_time"]
 
 
-def plot_over_time(result, ax=None):
+@validate_params({"result": ["no_validation"], "ax": ["no_validation"]})
+def plot_over_time(result, *, ax=None):
     """Control chart: the series by period, centre line, stepped 3-sigma limits, and the
     points in a special-cause signal marked (orange = concern, blue = improvement).
 
@@ -27,9 +29,7 @@ def plot_over_time(result, ax=None):
     >>> [t.get_text() for t in ax.get_xticklabels()][:2]
     ['2024Q1', '2024Q2']
     """
-    from ..over_time import OverTimeResult
-
-    if not isinstance(result, OverTimeResult):
+    if not all(hasattr(result, a) for a in ("table", "chart", "outcome_label")):
         raise ConfigError(
             f"plot_over_time takes the result of iop.over_time. Got {type(result).__name__} "
             "instead."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...compare import compare, equivalence, pool_sites
+from ..._compare import compare, equivalence, pool_sites
 from ..context import _Ctx
 from ..figures import _fig_noninferiority
 from ..figures_forest import _fig_forest

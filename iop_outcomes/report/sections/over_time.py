@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from ...over_time import RULE_SETS, over_time
+from ..._over_time import RULE_SETS, over_time
 from ..context import _Ctx
 from ..figures_over_time import _fig_over_time
 from ..populations import _key

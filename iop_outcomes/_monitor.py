@@ -20,8 +20,8 @@ module answers it in two steps:
    quantile regression, so no normality or constant spread of the residuals is assumed. The
    log time term fits the fast early change of intensive programs (the negatively accelerating
    dose-response of Howard et al. 1986, *Am Psychol* 41:159-164).
-   A user may instead supply a reference table (``baseline``, ``week``, ``expected``, ``upper``),
-   interpolated bilinearly.
+   A user may instead supply a table of the curves (``baseline``, ``week``, ``expected``,
+   ``upper``; ``curves_table=``), interpolated bilinearly.
 
 2. :func:`monitor` lists every episode **open** on a date, with its latest score, week,
    expected score and band, and four flags, each with its reason and numbers:
@@ -64,6 +64,7 @@ from . import _internal
 from . import instruments as _instruments
 from ._results import TableResult, format_table
 from ._stats import z_crit
+from ._validation import Interval, select_instrument, validate_params
 from .exceptions import ConfigError, DataError
 
 __all__ = ["RecoveryCurves", "MonitorResult", "recovery_curves", "monitor", "quantreg"]
@@ -141,14 +142,14 @@ class RecoveryCurves:
         The band's percentile (0.75 = the 75th).
     coef : DataFrame or None
         Fitted coefficients, index :data:`TERMS`, columns ``expected`` (median) and ``upper``;
-        ``None`` for a reference table.
+        ``None`` for a supplied table of the curves.
     grid : DataFrame or None
-        A supplied reference table (``baseline``, ``week``, ``expected``, ``upper``).
+        A supplied table of the curves (``baseline``, ``week``, ``expected``, ``upper``).
     max_week, baseline_range
         Weeks and baselines of the data behind the curves; predictions hold the curve flat
         beyond ``max_week`` and clip baselines into the range.
     n_episodes, n_scores : int
-        Episodes and post-baseline scores fitted (0 for a reference table).
+        Episodes and post-baseline scores fitted (0 for a supplied table).
     score_range : tuple
         The instrument's total range; predictions are clipped to it.
     """
@@ -173,7 +174,7 @@ class RecoveryCurves:
         >>> import pandas as pd
         >>> g = pd.DataFrame({"baseline": [10, 10, 20, 20], "week": [0, 4, 0, 4],
         ...                   "expected": [10, 6, 20, 12], "upper": [10, 8, 20, 15]})
-        >>> c = recovery_curves(reference=g, instrument="PHQ-9")
+        >>> c = recovery_curves(curves_table=g, instrument="PHQ-9")
         >>> c.predict([15], [2]).round(3).to_dict("records")   # bilinear
         [{'expected': 12.0, 'upper': 13.25}]
         """
@@ -193,8 +194,9 @@ class RecoveryCurves:
     def table(self, baselines=None, weeks=None) -> pd.DataFrame:
         """The curves on a grid (``baseline``, ``week``, ``expected``, ``upper``).
 
-        The table can be saved and given back as ``reference=`` (e.g. curves from one year's
-        completed episodes applied to the next year's caseload).
+        The table can be saved and given back as ``recovery_curves(curves_table=...)`` or
+        ``monitor(curves=...)`` (e.g. curves from one year's completed episodes applied to the
+        next year's caseload).
         """
         lo, hi = self.baseline_range
         if baselines is None:
@@ -233,15 +235,6 @@ def _bilinear(grid: pd.DataFrame, b: np.ndarray, w: np.ndarray):
     return out[0], out[1]
 
 
-def _check_q(upper: Any) -> float:
-    if not (isinstance(upper, (int, float)) and 0.5 < float(upper) < 1):
-        raise ConfigError(
-            "The 'upper' parameter of recovery_curves / monitor must be a percentile above the "
-            f"median, a number in (0.5, 1) such as 0.75 or 0.9. Got {upper!r} instead."
-        )
-    return float(upper)
-
-
 def _rows_of(data: Any, func: str) -> pd.DataFrame:
     if hasattr(data, "ledger") and hasattr(data, "data"):  # LoadResult
         data = data.data
@@ -266,23 +259,13 @@ def _rows_of(data: Any, func: str) -> pd.DataFrame:
 
 
 def _one_instrument(data: pd.DataFrame, instrument: Any, func: str):
-    """The instrument analysed: the one named, else the table's only one (ConfigError if not)."""
-    if instrument is not None:
-        inst = _instruments.get(instrument)
-        keep = data["instrument"].astype("object").map(_instruments.canonical_name) == inst.name
-        if not keep.any():
-            found = sorted(data["instrument"].dropna().astype(str).unique().tolist())
-            raise DataError(f"{func}: no rows with instrument {inst.name!r}. Found: {found}.")
-        return data.loc[keep.to_numpy()], inst
-    found = sorted(data["instrument"].dropna().astype(str).unique().tolist())
-    names = sorted({_instruments.canonical_name(u) or u for u in found})
-    if len(names) != 1:
-        raise ConfigError(
-            f"{func}: the assessments hold {len(names)} instruments {names}; alerts are computed "
-            "for one instrument at a time. Pass instrument='PHQ-9' (for example; command line: "
-            "--instrument PHQ-9) to choose one."
-        )
-    return data, _instruments.get(names[0])
+    """The instrument analysed: the library's instrument rule (one named, else the table's only
+    one; ConfigError naming those found when it holds several)."""
+    try:
+        rows, name = select_instrument(data, instrument, func=func)
+    except ConfigError as exc:  # the command line chooses with --instrument
+        raise ConfigError(f"{exc} On the command line: --instrument and one of them.") from None
+    return rows, _instruments.get(name)
 
 
 def _as_of(as_of: Any, func: str) -> pd.Timestamp | None:
@@ -308,33 +291,50 @@ def _roles(rows: pd.DataFrame, inst_name: str) -> pd.DataFrame:
         return assessment_roles(rows, instrument=inst_name)
 
 
+#: The band's percentile: above the median, below 1.
+_UPPER = [Interval(float, 0.5, 1, closed="neither")]
+
+
+@validate_params(
+    {
+        "assessments": ["no_validation"],  # DataFrame, LoadResult or SynthData, checked when read
+        "instrument": ["instrument", None],
+        "upper": _UPPER,
+        "as_of": ["date", None],
+        "curves_table": [pd.DataFrame, None],
+        "min_episodes": [Interval(int, 1, None, closed="left")],
+    },
+    renamed={"data": "assessments", "reference": "curves_table"},
+)
 def recovery_curves(
-    data: Any = None,
+    assessments: Any = None,
     *,
     instrument: Any = None,
     upper: float = 0.75,
     as_of: Any = None,
-    reference: pd.DataFrame | None = None,
+    curves_table: pd.DataFrame | None = None,
     min_episodes: int = 30,
 ) -> RecoveryCurves:
-    """Fit expected recovery curves on completed episodes, or read a reference table.
+    """Fit expected recovery curves on completed episodes, or read a table of the curves.
 
     Parameters
     ----------
-    data : DataFrame or LoadResult
+    assessments : DataFrame or LoadResult
         Assessments (``iop.load(...).data``). The curves use episodes whose
         ``discharge_status`` is ``completed`` (without that column: episodes with a
         ``discharge_date``); with ``as_of``, only those discharged by then and only scores
         dated by then, so no later information enters. Post-baseline in-treatment scores are
         the responses, the episode's baseline and week since admission the predictors.
     instrument : str, optional
-        Required when the data hold several instruments.
+        ``None``: the assessments must hold exactly one instrument (else ConfigError naming
+        those found).
     upper : float
         Percentile of the band (0.75 = 75th; 0.9 for fewer, surer alerts).
     as_of : date, optional
-    reference : DataFrame, optional
-        A reference table with columns ``baseline``, ``week``, ``expected``, ``upper`` on a
-        full grid (as :meth:`RecoveryCurves.table` writes), used instead of fitting.
+    curves_table : DataFrame, optional
+        The curves as a table, columns ``baseline``, ``week``, ``expected``, ``upper`` on a
+        full grid (as :meth:`RecoveryCurves.table` writes), used instead of fitting (then
+        name its ``instrument``).
     min_episodes : int
         Fewest completed episodes to fit on (default 30).
 
@@ -361,10 +361,10 @@ def recovery_curves(
     True
     """
     func = "recovery_curves"
-    q = _check_q(upper)
-    if reference is not None:
-        return _from_reference(reference, instrument, q)
-    rows, inst = _one_instrument(_rows_of(data, func), instrument, func)
+    q = float(upper)
+    if curves_table is not None:
+        return _from_table(curves_table, instrument, q)
+    rows, inst = _one_instrument(_rows_of(assessments, func), instrument, func)
     cut = _as_of(as_of, func)
     if cut is not None and "assessment_date" in rows:
         rows = rows.loc[~(rows["assessment_date"] > cut).to_numpy()]
@@ -375,7 +375,7 @@ def recovery_curves(
     else:
         raise DataError(
             f"{func}: the assessments have neither 'discharge_status' nor 'discharge_date', so "
-            "completed episodes cannot be told from open ones. Add one, or pass reference=."
+            "completed episodes cannot be told from open ones. Add one, or pass curves_table=."
         )
     if cut is not None and "discharge_date" in rows:
         done &= ~(rows["discharge_date"] > cut) & rows["discharge_date"].notna()
@@ -392,7 +392,7 @@ def recovery_curves(
         raise DataError(
             f"{func}: {n_ep} completed {inst.name} episode(s) with a baseline and a later score "
             f"{'by ' + cut.date().isoformat() + ' ' if cut is not None else ''}are too few to "
-            f"fit expected recovery curves (min_episodes={min_episodes}). Pass reference= (a "
+            f"fit expected recovery curves (min_episodes={min_episodes}). Pass curves_table= (a "
             "table of expected scores) or fit on a larger history."
         )
     b = post["episode_id"].map(base["total"]).to_numpy(float)
@@ -417,20 +417,16 @@ def recovery_curves(
     )
 
 
-def _from_reference(ref: Any, instrument: Any, q: float) -> RecoveryCurves:
+def _from_table(ref: Any, instrument: Any, q: float) -> RecoveryCurves:
+    """Curves given by the user: RecoveryCurves as they are, a table of the curves checked."""
     func = "recovery_curves"
     if isinstance(ref, RecoveryCurves):
         return ref
-    if not isinstance(ref, pd.DataFrame):
-        raise ConfigError(
-            f"The 'reference' parameter of {func} / monitor must be a DataFrame (baseline, week, "
-            f"expected, upper) or RecoveryCurves. Got {type(ref).__name__} instead."
-        )
     need = ["baseline", "week", "expected", "upper"]
     missing = [c for c in need if c not in ref.columns]
     if missing:
         raise ConfigError(
-            f"The reference table lacks column(s) {missing}; it needs {need}. "
+            f"The table of the curves lacks column(s) {missing}; it needs {need}. "
             f"Columns found: {list(ref.columns)}."
         )
     g = ref[need].apply(pd.to_numeric, errors="coerce")
@@ -438,13 +434,14 @@ def _from_reference(ref: Any, instrument: Any, q: float) -> RecoveryCurves:
     full = len(g.drop_duplicates(["baseline", "week"])) == nb * nw == len(g)
     if g.isna().any().any() or not full or nb < 2 or nw < 2:
         raise ConfigError(
-            "The reference table must give a number in every column for each baseline x week of a "
+            "The table of the curves must give a number in every column for each baseline x week of a "
             f"full grid, once each (at least 2 baselines and 2 weeks); found {len(g)} rows for {nb} "
             f"baselines x {nw} weeks, {int(g.isna().any(axis=1).sum())} with missing values."
         )
     if instrument is None:
         raise ConfigError(
-            f"{func}: with reference= name the instrument it is for (instrument='PHQ-9')."
+            f"iop.{func}: with a table of the curves name the instrument it is for "
+            "(instrument='PHQ-9')."
         )
     inst = _instruments.get(instrument)
     return RecoveryCurves(
@@ -457,7 +454,7 @@ def _from_reference(ref: Any, instrument: Any, q: float) -> RecoveryCurves:
         n_episodes=0,
         n_scores=0,
         score_range=(float(inst.total_min), float(inst.total_max)),
-        source="reference table",
+        source="table of the curves",
     )
 
 
@@ -574,11 +571,6 @@ def _caseload_html(res: MonitorResult) -> str:
 def _threshold(inst, threshold: Any) -> tuple[float | None, str]:
     """Reliable-change threshold in points and where it came from."""
     if threshold is not None:
-        if not (isinstance(threshold, (int, float)) and threshold > 0):
-            raise ConfigError(
-                "The 'threshold' parameter of monitor must be a positive number of points. "
-                f"Got {threshold!r} instead."
-            )
         return float(threshold), "user-supplied"
     if inst.reliable_change is not None:
         return float(inst.reliable_change), inst.reliable_change_source
@@ -590,11 +582,24 @@ def _threshold(inst, threshold: Any) -> tuple[float | None, str]:
     return None, "none: the instrument has no reliable-change threshold"
 
 
+@validate_params(
+    {
+        "assessments": ["no_validation"],  # DataFrame, LoadResult or SynthData, checked when read
+        "as_of": ["date"],
+        "curves": [RecoveryCurves, pd.DataFrame, None],
+        "instrument": ["instrument", None],
+        "upper": _UPPER,
+        "by_week": [Interval(float, 0, None, closed="left")],
+        "min_week": [Interval(float, 0, None, closed="left")],
+        "threshold": [Interval(float, 0, None, closed="neither"), None],
+    },
+    renamed={"reference": "curves"},
+)
 def monitor(
     assessments: Any,
     *,
     as_of: Any,
-    reference: Any = None,
+    curves: Any = None,
     instrument: Any = None,
     upper: float = 0.75,
     by_week: float = 4,
@@ -613,8 +618,9 @@ def monitor(
         when admitted by then (``admit_date``, else its first score) and not discharged by then
         (no ``discharge_date``, or one after ``as_of``); episodes with a non-``ongoing``
         ``discharge_status`` but no ``discharge_date`` count as closed.
-    reference : RecoveryCurves or DataFrame, optional
-        Expected recovery curves; default: fitted by :func:`recovery_curves` on the episodes
+    curves : RecoveryCurves or DataFrame, optional
+        Expected recovery curves (or a table of them, as ``recovery_curves(curves_table=)``
+        takes); default: fitted by :func:`recovery_curves` on the episodes
         of ``assessments`` completed by ``as_of``.
     instrument : str, optional
         ``None``: the assessments must hold exactly one instrument (else ConfigError).
@@ -642,7 +648,7 @@ def monitor(
     ...     "assessment_date": pd.to_datetime(["2025-01-06", "2025-01-27", "2025-02-03"]),
     ...     "admit_date": pd.Timestamp("2025-01-06"), "total": [18.0, 17.0, 25.0],
     ...     "item_9": [0, 0, 1]})
-    >>> r = monitor(d, as_of="2025-02-05", reference=g)
+    >>> r = monitor(d, as_of="2025-02-05", curves=g)
     >>> r.table[["week", "latest", "expected", "upper"]].round(3).to_dict("records")
     [{'week': 4.0, 'latest': 25.0, 'expected': 12.667, 'upper': 14.0}]
     >>> r.table.loc[0, ["not_on_track", "reliable_deterioration", "safety_item"]].tolist()
@@ -650,16 +656,80 @@ def monitor(
     """
     func = "monitor"
     cut = _as_of(as_of, func)
-    if cut is None:
-        raise ConfigError("The 'as_of' parameter of monitor is required (a date).")
-    q = _check_q(upper)
-    for name, v in (("by_week", by_week), ("min_week", min_week)):
-        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0):
-            raise ConfigError(
-                f"The {name!r} parameter of monitor must be a number of weeks >= 0. "
-                f"Got {v!r} instead."
-            )
+    q = float(upper)
     data = _rows_of(assessments, func)
+    rows, inst = _scored_rows(data, instrument, func)
+    if curves is None:
+        curves = recovery_curves(data, instrument=inst.name, upper=q, as_of=cut)
+    else:
+        curves = _from_table(curves, inst.name, q)
+    if curves.instrument != inst.name:
+        raise ConfigError(
+            f"iop.{func}: the curves are for {curves.instrument}, the assessments for {inst.name}."
+        )
+    n_later = int((rows["assessment_date"] > cut).sum())
+    rows = rows.loc[~(rows["assessment_date"] > cut).to_numpy()]
+    rows, admit, open_ids, n_closed_no_date = _open_episodes(rows, cut)
+    base, tx, last = _baseline_and_latest(rows, inst.name)
+    excluded = pd.DataFrame(
+        {"episode_id": pd.Index(open_ids).difference(base.index)}, dtype="object"
+    )
+    excluded["reason"] = "no baseline score (within the baseline window) by as_of"
+    out, carry = _caseload(last, base, admit, curves, cut)
+    pts, pts_source = _threshold(inst, threshold)
+    item_val = _flags(out, tx, inst, pts, by_week, min_week)
+    out["status"] = np.where(out["n_flags"] > 0, "flagged", "on track")
+    out["reasons"] = _reasons(out, inst, q, pts, by_week, min_week, item_val)
+    out = out.reset_index()
+    cols = ["patient_id", "episode_id", *[c for c in carry if c != "patient_id"]]
+    out = out[[*cols, *[c for c in out.columns if c not in cols]]]
+    notes = [
+        f"{len(open_ids):,} episode(s) open on {cut.date().isoformat()}; {len(out):,} listed, "
+        f"{len(excluded):,} without a baseline score are in .excluded.",
+        f"Reliable-change threshold: {pts:g} points ({pts_source})."
+        if pts is not None
+        else f"No reliable-change threshold for {inst.name}: those flags are missing.",
+    ]
+    if n_later:
+        notes.append(f"{n_later:,} assessment(s) dated after as_of were ignored.")
+    if n_closed_no_date:
+        notes.append(
+            f"{n_closed_no_date:,} episode(s) with a discharge status but no discharge date "
+            "were taken as closed."
+        )
+    if curves.source == "fitted":
+        notes.append(
+            f"Curves fitted on {curves.n_episodes:,} completed episodes ({curves.n_scores:,} "
+            f"post-baseline scores, weeks up to {curves.max_week:.1f}; later weeks use the "
+            "curve's last week)."
+        )
+    notes.append(
+        "Internal: the table identifies patients. Share it only with the treating team; "
+        "it never belongs in the shareable report."
+    )
+    return MonitorResult(
+        table=out,
+        title=f"Off-track alerts, {inst.name}, as of {cut.date().isoformat()}",
+        method=METHOD
+        if curves.source == "fitted"
+        else "Expected scores from a table of the curves",
+        params={
+            "instrument": inst.name,
+            "as_of": cut.date().isoformat(),
+            "upper": q,
+            "by_week": by_week,
+            "min_week": min_week,
+            "threshold_points": pts,
+        },
+        notes=tuple(notes),
+        as_of=cut,
+        curves=curves,
+        excluded=excluded,
+    )
+
+
+def _scored_rows(data: pd.DataFrame, instrument: Any, func: str):
+    """The instrument's rows (dated), with ``safety_flag`` from the safety item when absent."""
     rows, inst = _one_instrument(data, instrument, func)
     if "assessment_date" not in rows.columns or rows["assessment_date"].isna().all():
         raise DataError(
@@ -672,19 +742,12 @@ def monitor(
         if col in rows.columns:
             rows["safety_flag"] = pd.to_numeric(rows[col], errors="coerce").gt(0).astype("boolean")
             rows.loc[pd.to_numeric(rows[col], errors="coerce").isna(), "safety_flag"] = pd.NA
-    if reference is None:
-        curves = recovery_curves(data, instrument=inst.name, upper=q, as_of=cut)
-    else:
-        curves = _from_reference(reference, inst.name, q)
-    if curves.instrument != inst.name:
-        raise ConfigError(
-            f"{func}: the reference curves are for {curves.instrument}, the assessments for "
-            f"{inst.name}."
-        )
-    n_later = int((rows["assessment_date"] > cut).sum())
-    rows = rows.loc[~(rows["assessment_date"] > cut).to_numpy()]
+    return rows, inst
 
-    # --- open episodes -------------------------------------------------------------
+
+def _open_episodes(rows: pd.DataFrame, cut: pd.Timestamp):
+    """The rows of episodes open on ``cut``, their admission dates and ids, and the count of
+    episodes taken as closed for a status without a discharge date."""
     ep = rows.groupby("episode_id", sort=True, observed=True)
     first = ep["assessment_date"].min()
     admit = ep["admit_date"].first().fillna(first) if "admit_date" in rows.columns else first.copy()
@@ -702,12 +765,16 @@ def monitor(
     is_open = (admit <= cut) & ~(disch <= cut) & ~closed_no_date
     open_ids = is_open.index[is_open.to_numpy()]
     n_closed_no_date = int((closed_no_date & (admit <= cut)).sum())
-
     rows = rows.loc[is_open.to_numpy()[ep.ngroup().to_numpy()]]
     # roles see the episodes as open: a discharge after as_of is not known yet
     if "discharge_date" in rows.columns:
         rows = rows.assign(discharge_date=pd.NaT)
-    r = _roles(rows, inst.name) if len(rows) else rows.assign(role=[], days=[])
+    return rows, admit, open_ids, n_closed_no_date
+
+
+def _baseline_and_latest(rows: pd.DataFrame, inst_name: str):
+    """Each open episode's baseline row, its in-treatment rows and its latest score."""
+    r = _roles(rows, inst_name) if len(rows) else rows.assign(role=[], days=[])
     base = (
         r.loc[(r["role"] == "baseline") & r["total"].notna()]
         .drop_duplicates("episode_id")
@@ -720,11 +787,11 @@ def monitor(
     # latest score: the last date; on one day the higher score (an alert errs towards showing)
     tx = tx.sort_values(["episode_id", "assessment_date", "total"], kind="mergesort")
     last = tx.drop_duplicates("episode_id", keep="last").set_index("episode_id")
-    excluded = pd.DataFrame(
-        {"episode_id": pd.Index(open_ids).difference(base.index)}, dtype="object"
-    )
-    excluded["reason"] = "no baseline score (within the baseline window) by as_of"
+    return base, tx, last
 
+
+def _caseload(last, base, admit, curves, cut):
+    """One row per listed episode: identifiers, baseline, latest, week and expected scores."""
     out = pd.DataFrame(index=last.index)
     out.index.name = "episode_id"
     carry = [c for c in ("patient_id", "clinician", "site", "program") if c in last.columns]
@@ -741,9 +808,11 @@ def monitor(
     out["expected"] = pred["expected"].to_numpy()
     out["upper"] = pred["upper"].to_numpy()
     out["days_since_latest"] = (cut - out["latest_date"]).dt.days.astype("Int64")
+    return out, carry
 
-    # --- flags -----------------------------------------------------------------------
-    pts, pts_source = _threshold(inst, threshold)
+
+def _flags(out, tx, inst, pts, by_week, min_week) -> pd.Series:
+    """Add the four flags and ``n_flags`` to ``out``; return the latest safety-item value."""
     late = out["week"] >= min_week
     out["not_on_track"] = late & (out["latest"] > out["upper"])
     d = 1.0 if inst.better_is == "lower" else -1.0
@@ -777,53 +846,7 @@ def monitor(
     for f in FLAGS:
         out[f] = out[f].astype("boolean")
     out["n_flags"] = sum(out[f].fillna(False).astype(int) for f in FLAGS).astype(int)
-    out["status"] = np.where(out["n_flags"] > 0, "flagged", "on track")
-    out["reasons"] = _reasons(out, inst, q, pts, by_week, min_week, item_val)
-    out = out.reset_index()
-    cols = ["patient_id", "episode_id", *[c for c in carry if c != "patient_id"]]
-    out = out[[*cols, *[c for c in out.columns if c not in cols]]]
-
-    notes = [
-        f"{len(open_ids):,} episode(s) open on {cut.date().isoformat()}; {len(out):,} listed, "
-        f"{len(excluded):,} without a baseline score are in .excluded.",
-        f"Reliable-change threshold: {pts:g} points ({pts_source})."
-        if pts is not None
-        else f"No reliable-change threshold for {inst.name}: those flags are missing.",
-    ]
-    if n_later:
-        notes.append(f"{n_later:,} assessment(s) dated after as_of were ignored.")
-    if n_closed_no_date:
-        notes.append(
-            f"{n_closed_no_date:,} episode(s) with a discharge status but no discharge date "
-            "were taken as closed."
-        )
-    if curves.source == "fitted":
-        notes.append(
-            f"Curves fitted on {curves.n_episodes:,} completed episodes ({curves.n_scores:,} "
-            f"post-baseline scores, weeks up to {curves.max_week:.1f}; later weeks use the "
-            "curve's last week)."
-        )
-    notes.append(
-        "Internal: the table identifies patients. Share it only with the treating team; "
-        "it never belongs in the shareable report."
-    )
-    return MonitorResult(
-        table=out,
-        title=f"Off-track alerts, {inst.name}, as of {cut.date().isoformat()}",
-        method=METHOD if curves.source == "fitted" else "Expected scores from a reference table",
-        params={
-            "instrument": inst.name,
-            "as_of": cut.date().isoformat(),
-            "upper": q,
-            "by_week": by_week,
-            "min_week": min_week,
-            "threshold_points": pts,
-        },
-        notes=tuple(notes),
-        as_of=cut,
-        curves=curves,
-        excluded=excluded,
-    )
+    return item_val
 
 
 def _fmt(spec: str, values) -> np.ndarray:

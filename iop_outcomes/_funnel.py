@@ -21,6 +21,7 @@ from scipy import stats
 from ._episode_outcomes import episode_outcome
 from ._results import TableResult
 from ._stats import additive_tau2, binomial_limit, poisson_limit, winsorised_phi, z_crit
+from ._validation import Interval, Options, validate_params
 from .exceptions import ConfigError, DataError
 
 __all__ = ["funnel", "FunnelResult", "LEVELS", "MIN_UNITS_OVERDISPERSION"]
@@ -98,35 +99,13 @@ class FunnelResult(TableResult):
         return plot_funnel(self, ax=ax, **kwargs)
 
 
-def _check(unit, adjust, overdispersion, shareable, min_named, trim) -> tuple[str, ...]:
-    if not isinstance(unit, str):
-        raise ConfigError(
-            f"The 'unit' parameter of funnel must be a column name. Got {unit!r} instead."
-        )
+def _adjust_columns(unit: str, adjust: Any) -> tuple[str, ...]:
+    """The case-mix columns as a tuple; the unit column cannot be one of them."""
     adjust = (adjust,) if isinstance(adjust, str) else tuple(adjust or ())
-    if any(not isinstance(a, str) for a in adjust) or unit in adjust:
+    if unit in adjust:
         raise ConfigError(
-            "The 'adjust' parameter of funnel must be a list of covariate column names other "
+            "The 'adjust' parameter of iop.funnel must be a list of covariate column names other "
             f"than the unit column. Got {list(adjust)!r} instead."
-        )
-    if overdispersion not in _OVERDISPERSION:
-        raise ConfigError(
-            f"The 'overdispersion' parameter of funnel must be one of {list(_OVERDISPERSION)}. "
-            f"Got {overdispersion!r} instead."
-        )
-    if shareable is not None and not isinstance(shareable, bool):
-        raise ConfigError(
-            f"The 'shareable' parameter of funnel must be True, False or None. "
-            f"Got {shareable!r} instead."
-        )
-    if isinstance(min_named, bool) or not isinstance(min_named, int) or min_named < 1:
-        raise ConfigError(
-            f"The 'min_named' parameter of funnel must be an integer >= 1. "
-            f"Got {min_named!r} instead."
-        )
-    if not isinstance(trim, (int, float)) or not 0 <= float(trim) < 0.5:
-        raise ConfigError(
-            f"The 'trim' parameter of funnel must be a number in [0, 0.5). Got {trim!r} instead."
         )
     return adjust
 
@@ -135,12 +114,12 @@ def _casemix(d: pd.DataFrame, adjust: tuple[str, ...], kind: str):
     """Expected value per episode from a model of the outcome on ``adjust`` (no unit term)."""
     import statsmodels.api as sm
 
-    from .compare import _covariate_design, _full_rank
+    from ._compare.design import covariate_design, full_rank
 
-    X, names, _, notes = _covariate_design(d, adjust)
+    X, names, _, notes = covariate_design(d, adjust)
     X = np.column_stack([np.ones(len(d)), X])
     names = ["(intercept)", *names]
-    if not _full_rank(X):
+    if not full_rank(X):
         raise DataError(
             f"funnel: the case-mix covariates {list(adjust)} are collinear in the episodes used "
             "(a column is a combination of others); drop one."
@@ -207,6 +186,20 @@ def _grid(kind: str, x: np.ndarray) -> np.ndarray:
     return np.unique(np.round(np.geomspace(1, top, 400)))
 
 
+@validate_params(
+    {
+        "episodes": ["no_validation"],  # a DataFrame or LoadResult, checked when read
+        "unit": [str],
+        "outcome": [str],
+        "adjust": ["columns"],
+        "instrument": ["instruments", None],
+        "overdispersion": [Options(*_OVERDISPERSION)],
+        "shareable": ["boolean", None],
+        "min_named": [Interval(int, 1, None, closed="left")],
+        "trim": [Interval(float, 0, 0.5, closed="left")],
+        "ratio_limits": [Options("auto", "poisson", "binomial")],
+    }
+)
 def funnel(
     episodes: Any,
     *,
@@ -278,7 +271,9 @@ def funnel(
     Parameters
     ----------
     episodes : DataFrame or LoadResult
-        Episode table (``iop.episodes``), or loaded assessments (the table is built).
+        Episode table (``iop.episodes``), or loaded assessments, told apart by their columns
+        (an assessment table has ``total`` and no ``baseline``); from assessments the episode
+        table is built with ``iop.episodes(..., instrument=instrument)``.
     unit : str, default "site"
         Column naming the provider unit (site, clinician, cohort, program).
     outcome : str, default "recovery"
@@ -288,9 +283,10 @@ def funnel(
     adjust : list of str, optional
         Case-mix covariates for indirect standardisation (e.g. ``["baseline", "age",
         "format"]``). Episodes missing any are left out, with a note.
-    instrument : str, optional
-        Instrument, when the table holds several (NHS outcomes use the joint PHQ-9 + GAD-7
-        rules when both are present and ``instrument`` is None).
+    instrument : str or list of str, optional
+        ``None``: the table must hold one instrument (else ConfigError naming those found).
+        The NHS outcomes use the joint PHQ-9 + GAD-7 rules only when asked with
+        ``instrument=["PHQ-9", "GAD-7"]``; dropout, an episode fact, reads every row.
     overdispersion : {"auto", "multiplicative", "additive", "none"}
         Adjustment of the limits for overdispersion (above).
     shareable : bool, optional
@@ -358,24 +354,79 @@ def funnel(
     1    B  40      20.0    above 95 % limit   worse
     2    C  20       6.0  within 95 % limits
     """
-    adjust = _check(unit, adjust, overdispersion, shareable, min_named, trim)
-    if ratio_limits not in ("auto", "poisson", "binomial"):
-        raise ConfigError(
-            "The 'ratio_limits' parameter of funnel must be 'auto', 'poisson' or 'binomial'. "
-            f"Got {ratio_limits!r} instead."
-        )
+    adjust = _adjust_columns(unit, adjust)
     if shareable is None:
         shareable = not bool(_PERSON_UNIT.search(unit))
+    eo, d, notes = _episode_rows(episodes, unit, outcome, adjust, instrument)
+    kind = "mean" if eo.kind == "mean" else ("ratio" if adjust else "proportion")
+    g, y, sigma, model = _unit_totals(d, adjust, eo.kind, kind, notes)
+    target, observed, expected, estimate, x, var, grid_var, ratio_limits = _estimates(
+        kind, g, y, ratio_limits, notes
+    )
+    _check_spread(kind, y, sigma, eo.label)
+    base, s = _limit_curves(kind, target, x, sigma, "none", 1.0, 0.0, var)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (estimate - target) / s
+    od = _overdispersion(z, s, float(trim), overdispersion, notes)
+    lim, _ = _limit_curves(kind, target, x, sigma, od["applied"], od["phi"], od["tau2_used"], var)
+    table = _unit_table(g, observed, expected, estimate, x, target, z, s, od, kind, y, lim)
+    table = _flag(table, eo.better_is)
+    table = _name_units(table, shareable, min_named, notes)
+    _empty_unit_notes(eo.frame[unit], g.index, notes)
+    limits = _limit_frame(kind, target, x, sigma, od, grid_var)
+    limits_text = _describe(kind, od, float(trim), overdispersion, var, notes)
+    outliers = table[table["flag"] != _FLAG_ORDER[2]].reset_index(drop=True)
+    title = f"Funnel plot: {eo.label} by {unit}"
+    if adjust:
+        title += f", adjusted for {', '.join(adjust)}"
+    if not shareable:
+        title = "INTERNAL - " + title
+    return FunnelResult(
+        table=table,
+        title=title,
+        method=f"Spiegelhalter (2005) funnel plot: {limits_text}; 95 % and 99.8 % limits. "
+        f"Outcome: {eo.definition}.",
+        params={
+            "unit": unit,
+            "outcome": eo.name,
+            "adjust": list(adjust),
+            "instrument": eo.instrument,
+            "kind": kind,
+            "target": target,
+            **({"sigma": sigma} if kind == "mean" else {}),
+            "phi": od["phi"],
+            "overdispersion_statistic": od["statistic"],
+            "overdispersion_pvalue": od["pvalue"],
+            "overdispersion": od["applied"],
+            "tau2": od["tau2"],
+            "trim": float(trim),
+            **({"ratio_limits": ratio_limits} if kind == "ratio" else {}),
+            "shareable": shareable,
+            "min_named": min_named,
+            "better_is": eo.better_is,
+        },
+        notes=tuple(notes),
+        limits=limits,
+        outliers=outliers,
+        model=model,
+        kind=kind,
+        target=target,
+        phi=od["phi"],
+        tau2=od["tau2"],
+        overdispersion=od["applied"],
+        shareable=shareable,
+        outcome_label=eo.label,
+    )
+
+
+def _episode_rows(episodes, unit, outcome, adjust, instrument):
+    """The outcome per episode with a unit (and every case-mix covariate), and the notes."""
     eo = episode_outcome(
         episodes, outcome, keep=[unit, *adjust], instrument=instrument, func="funnel"
     )
     d = eo.frame
     notes = list(eo.notes)
-    col = d[unit]
-    levels_all = (
-        [c for c in col.cat.categories] if isinstance(col.dtype, pd.CategoricalDtype) else None
-    )
-    no_unit = col.isna().to_numpy()
+    no_unit = d[unit].isna().to_numpy()
     if no_unit.any():
         notes.append(f"{int(no_unit.sum()):,} episode(s) without a {unit!r} value left out.")
     d = d.loc[~no_unit & d["y"].notna().to_numpy()]
@@ -390,13 +441,16 @@ def funnel(
     d = d.reset_index(drop=True)
     if len(d) == 0:
         raise DataError(f"funnel: no episode has both a {unit!r} value and the {eo.label}.")
-    d = d.assign(_unit=d[unit].astype(str))
-    kind = "mean" if eo.kind == "mean" else ("ratio" if adjust else "proportion")
+    return eo, d.assign(_unit=d[unit].astype(str)), notes
+
+
+def _unit_totals(d, adjust, outcome_kind, kind, notes):
+    """Per unit: episodes, observed total, expected total and binomial variance (case mix)."""
     model = pd.DataFrame()
     y = d["y"].to_numpy(dtype=float)
     sigma = float("nan")
     if adjust:
-        fitted, sigma, model, mnotes, what = _casemix(d, adjust, eo.kind)
+        fitted, sigma, model, mnotes, what = _casemix(d, adjust, outcome_kind)
         notes += mnotes
         notes.append(
             f"Case mix: {what} {list(adjust)} over all units' {len(d):,} episodes (no unit "
@@ -416,61 +470,66 @@ def funnel(
             var_total=("_var", "sum"),
         )
     )
+    return g, y, sigma, model
+
+
+def _estimates(kind, g, y, ratio_limits, notes):
+    """Target, observed, expected, the plotted estimate and precision ``x`` of each unit."""
     var = grid_var = None  # binomial variance of O for ratio_limits="binomial"
     n = g["n"].to_numpy(dtype=float)
     if kind == "mean":
         target = float(np.mean(y))
         observed = g["total"].to_numpy() / n
         expected = g["exp_total"].to_numpy() / n
-        estimate = target + observed - expected
-        x = n
-    elif kind == "ratio":
-        target = 1.0
-        observed = g["total"].to_numpy()
-        expected = g["exp_total"].to_numpy()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            estimate = observed / expected
-        x = expected
-        if ratio_limits == "auto":  # on synthetic data without real differences (499 units,
-            # a 40 % rate) the Poisson limits flagged 6 units at 95 %, the binomial ones 27
-            # of the 25 expected: Poisson limits are for rare events
-            ratio_limits = "binomial" if float(np.mean(y)) > 0.1 else "poisson"
-            notes.append(
-                f"Limits of O/E: {ratio_limits} (overall rate {float(np.mean(y)):.0%}; "
-                "binomial above 10 %, Poisson for rarer events)."
-            )
-        if ratio_limits == "binomial":
-            var = g["var_total"].to_numpy()
-            grid_var = 1 - float(np.mean(y))  # curves: var = E (1 - rate), average risk
-        elif float(np.mean(y)) > 0.1:
-            notes.append(
-                f"Poisson limits treat the expected events as rare; with an overall rate of "
-                f"{float(np.mean(y)):.0%} the binomial variance of O (sum of p(1 - p)) is about "
-                f"{1 - float(np.mean(y)):.0%} of E, so these limits are wider (more conservative) "
-                "and phi smaller than with ratio_limits='binomial'."
-            )
-    else:
+        return target, observed, expected, target + observed - expected, n, var, grid_var, None
+    if kind == "proportion":
         target = float(np.sum(y) / len(y))
         observed = g["total"].to_numpy()
-        expected = n * target
-        estimate = observed / n
-        x = n
+        return target, observed, n * target, observed / n, n, var, grid_var, None
+    observed = g["total"].to_numpy()
+    expected = g["exp_total"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = observed / expected
+    rate = float(np.mean(y))
+    if ratio_limits == "auto":  # on synthetic data without real differences (499 units,
+        # a 40 % rate) the Poisson limits flagged 6 units at 95 %, the binomial ones 27
+        # of the 25 expected: Poisson limits are for rare events
+        ratio_limits = "binomial" if rate > 0.1 else "poisson"
+        notes.append(
+            f"Limits of O/E: {ratio_limits} (overall rate {rate:.0%}; "
+            "binomial above 10 %, Poisson for rarer events)."
+        )
+    if ratio_limits == "binomial":
+        var = g["var_total"].to_numpy()
+        grid_var = 1 - rate  # curves: var = E (1 - rate), average risk
+    elif rate > 0.1:
+        notes.append(
+            f"Poisson limits treat the expected events as rare; with an overall rate of "
+            f"{rate:.0%} the binomial variance of O (sum of p(1 - p)) is about "
+            f"{1 - rate:.0%} of E, so these limits are wider (more conservative) "
+            "and phi smaller than with ratio_limits='binomial'."
+        )
+    return 1.0, observed, expected, estimate, expected, var, grid_var, ratio_limits
+
+
+def _check_spread(kind, y, sigma, label):
+    """A rate needs events and non-events; a mean needs spread."""
     if kind in ("proportion", "ratio") and not 0 < float(np.mean(y)) < 1:
         raise DataError(
-            f"funnel: the {eo.label} is {float(np.mean(y)):.0%} in every unit together; "
+            f"funnel: the {label} is {float(np.mean(y)):.0%} in every unit together; "
             "a funnel needs some episodes with and some without the outcome."
         )
     if kind == "mean" and not sigma > 0:
         raise DataError("funnel: the change has no spread (SD 0 or one episode); no limits.")
-    base, s = _limit_curves(kind, target, x, sigma, "none", 1.0, 0.0, var)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = (estimate - target) / s
-    k = len(g)
-    phi = winsorised_phi(z, float(trim))
+
+
+def _overdispersion(z, s, trim, overdispersion, notes) -> dict:
+    """Winsorised phi, its chi-square test, tau^2 and the adjustment applied."""
+    k = len(z)
+    phi = winsorised_phi(z, trim)
     od_stat = k * phi
     od_p = float(stats.chi2.sf(od_stat, k - 1)) if k > 1 else float("nan")
-    se_all = s
-    tau2 = additive_tau2(phi, se_all) if k > 1 else float("nan")
+    tau2 = additive_tau2(phi, s) if k > 1 else float("nan")
     if overdispersion == "auto":
         enough = k >= MIN_UNITS_OVERDISPERSION
         applied = "multiplicative" if (enough and phi > 1 and od_p < 0.05) else "none"
@@ -484,12 +543,23 @@ def funnel(
         applied = overdispersion
     if applied != "none" and not np.isfinite(phi):
         applied = "none"
-    tau2_used = tau2 if np.isfinite(tau2) else 0.0
-    lim, _ = _limit_curves(kind, target, x, sigma, applied, phi, tau2_used, var)
-    if applied == "multiplicative":
-        z_adj = z / np.sqrt(max(phi, 1.0))
-    elif applied == "additive":
-        z_adj = (estimate - target) / np.sqrt(s**2 + tau2)
+    return {
+        "k": k,
+        "phi": phi,
+        "statistic": od_stat,
+        "pvalue": od_p,
+        "tau2": tau2,
+        "tau2_used": tau2 if np.isfinite(tau2) else 0.0,
+        "applied": applied,
+    }
+
+
+def _unit_table(g, observed, expected, estimate, x, target, z, s, od, kind, y, lim):
+    """One row per unit: counts, estimate, z-scores and the limits at its precision."""
+    if od["applied"] == "multiplicative":
+        z_adj = z / np.sqrt(max(od["phi"], 1.0))
+    elif od["applied"] == "additive":
+        z_adj = (estimate - target) / np.sqrt(s**2 + od["tau2"])
     else:
         z_adj = z
     table = pd.DataFrame(
@@ -512,6 +582,11 @@ def funnel(
         table.insert(6, "standardised_rate", estimate * float(np.mean(y)))
     for name in LEVELS:
         table[f"lower_{name}"], table[f"upper_{name}"] = lim[name]
+    return table
+
+
+def _flag(table: pd.DataFrame, better_is: str) -> pd.DataFrame:
+    """Which limit each unit crosses, and whether that is better or worse."""
     est = table["estimate"].to_numpy()
     flag = np.select(
         [
@@ -526,12 +601,17 @@ def funnel(
     table["flag"] = flag
     above = np.char.startswith(flag.astype(str), "above")
     below = np.char.startswith(flag.astype(str), "below")
-    good_up = eo.better_is == "higher"
+    good_up = better_is == "higher"
     table["signal"] = np.where(
         above,
         "better" if good_up else "worse",
         np.where(below, "worse" if good_up else "better", ""),
     )
+    return table
+
+
+def _name_units(table, shareable, min_named, notes) -> pd.DataFrame:
+    """Small units unnamed (and listed last) in a shareable view; an internal view names all."""
     table["small"] = (table["n"] >= 1) & (table["n"] < min_named)
     table["named"] = ~table["small"] | (not shareable)
     if shareable and table["small"].any():
@@ -550,31 +630,40 @@ def funnel(
             "INTERNAL view: names every unit, including units with fewer than "
             f"{min_named} episodes; not for sharing (pass shareable=True for a view that is)."
         )
-    if levels_all is not None:
-        empty = [str(c) for c in levels_all if str(c) not in set(g.index)]
-        if empty:
-            notes.append(
-                f"{len(empty)} unit(s) with 0 episodes in the denominator left out: "
-                f"{', '.join(empty)}."
-            )
+    return table
+
+
+def _empty_unit_notes(col: pd.Series, kept: pd.Index, notes: list[str]) -> None:
+    """Note the units with no episode in the denominator."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        empty = [str(c) for c in col.cat.categories if str(c) not in set(kept)]
     else:
-        raw = set(eo.frame[unit].dropna().astype(str))
-        empty = sorted(raw - set(g.index))
-        if empty:
-            notes.append(
-                f"{len(empty)} unit(s) with 0 episodes in the denominator left out: "
-                f"{', '.join(empty)}."
-            )
+        empty = sorted(set(col.dropna().astype(str)) - set(kept))
+    if empty:
+        notes.append(
+            f"{len(empty)} unit(s) with 0 episodes in the denominator left out: {', '.join(empty)}."
+        )
+
+
+def _limit_frame(kind, target, x, sigma, od, grid_var) -> pd.DataFrame:
+    """The limit curves over a grid of precision, for plotting."""
     grid = _grid(kind, x)
     gvar = None if grid_var is None else grid * grid_var
-    glim, _ = _limit_curves(kind, target, grid, sigma, applied, phi, tau2_used, gvar)
-    limits = pd.concat(
+    glim, _ = _limit_curves(
+        kind, target, grid, sigma, od["applied"], od["phi"], od["tau2_used"], gvar
+    )
+    return pd.concat(
         [
             pd.DataFrame({"x": grid, "level": LEVELS[name], "lower": lo, "upper": hi})
             for name, (lo, hi) in glim.items()
         ],
         ignore_index=True,
     )
+
+
+def _describe(kind, od, trim, overdispersion, var, notes) -> str:
+    """The overdispersion note, and the limits in words for the method line."""
+    phi, tau2, applied, k = od["phi"], od["tau2"], od["applied"], od["k"]
     od_text = {
         "none": "no overdispersion adjustment",
         "multiplicative": (
@@ -586,11 +675,14 @@ def funnel(
     }[applied]
     notes.append(
         f"Overdispersion: phi = {phi:.3f} from z-scores Winsorised at {trim:.0%}/{1 - trim:.0%}; "
-        f"I*phi = {od_stat:.2f} on chi-square({k - 1}) p = {od_p:.3g}; {od_text}."
+        f"I*phi = {od['statistic']:.2f} on chi-square({k - 1}) p = {od['pvalue']:.3g}; "
+        f"{od_text}."
     )
     if k < MIN_UNITS_OVERDISPERSION and overdispersion != "auto":
         notes.append(f"Only {k} unit(s): phi is imprecise with fewer than about 10 units.")
-    limits_text = {
+    if applied == "additive":
+        return "normal limits target +/- z * sqrt(s^2 + tau^2) (additive random effects)"
+    return {
         "proportion": "exact binomial limits with Spiegelhalter's interpolation around the "
         "overall rate",
         "ratio": "indirectly standardised ratio O/E with interpolated Poisson limits around 1"
@@ -598,47 +690,3 @@ def funnel(
         else "indirectly standardised ratio O/E with normal limits 1 +/- z sqrt(sum p(1-p)) / E",
         "mean": "normal limits target +/- z * sigma / sqrt(n) around the overall mean",
     }[kind]
-    if applied == "additive":
-        limits_text = "normal limits target +/- z * sqrt(s^2 + tau^2) (additive random effects)"
-    outliers = table[table["flag"] != _FLAG_ORDER[2]].reset_index(drop=True)
-    title = f"Funnel plot: {eo.label} by {unit}"
-    if adjust:
-        title += f", adjusted for {', '.join(adjust)}"
-    if not shareable:
-        title = "INTERNAL - " + title
-    return FunnelResult(
-        table=table,
-        title=title,
-        method=f"Spiegelhalter (2005) funnel plot: {limits_text}; 95 % and 99.8 % limits. "
-        f"Outcome: {eo.definition}.",
-        params={
-            "unit": unit,
-            "outcome": eo.name,
-            "adjust": list(adjust),
-            "instrument": eo.instrument,
-            "kind": kind,
-            "target": target,
-            **({"sigma": sigma} if kind == "mean" else {}),
-            "phi": phi,
-            "overdispersion_statistic": od_stat,
-            "overdispersion_pvalue": od_p,
-            "overdispersion": applied,
-            "tau2": tau2,
-            "trim": float(trim),
-            **({"ratio_limits": ratio_limits} if kind == "ratio" else {}),
-            "shareable": shareable,
-            "min_named": min_named,
-            "better_is": eo.better_is,
-        },
-        notes=tuple(notes),
-        limits=limits,
-        outliers=outliers,
-        model=model,
-        kind=kind,
-        target=target,
-        phi=phi,
-        tau2=tau2,
-        overdispersion=applied,
-        shareable=shareable,
-        outcome_label=eo.label,
-    )

@@ -17,6 +17,7 @@ import pandas as pd
 from ._episode_outcomes import episode_outcome
 from ._results import TableResult
 from ._stats import moving_range_sigma
+from ._validation import Interval, Options, check_param, validate_params
 from .exceptions import ConfigError, DataError
 
 __all__ = ["over_time", "OverTimeResult", "RULE_SETS", "special_causes"]
@@ -136,10 +137,7 @@ def special_causes(values, centre, sigma, *, rules: str = "nhs") -> pd.DataFrame
     >>> s["outside"].tolist()[-2:]
     [True, False]
     """
-    if rules not in RULE_SETS:
-        raise ConfigError(
-            f"The 'rules' parameter must be one of {list(RULE_SETS)}. Got {rules!r} instead."
-        )
+    check_param(rules, "rules", [Options(*RULE_SETS)], func="special_causes")
     rs = RULE_SETS[rules]
     v = np.asarray(values, dtype=float)
     c = np.broadcast_to(np.asarray(centre, dtype=float), v.shape)
@@ -190,6 +188,18 @@ def _still_open(data) -> bool:
     return True
 
 
+@validate_params(
+    {
+        "episodes": ["no_validation"],  # a DataFrame or LoadResult, checked when read
+        "period": [Options(*_FREQ)],
+        "outcome": [str],
+        "date": [str],
+        "chart": [Options("p", "laney", "xbar", "individuals"), None],
+        "rules": [Options(*RULE_SETS)],
+        "instrument": ["instruments", None],
+        "min_periods": [Interval(int, 2, None, closed="left")],
+    }
+)
 def over_time(
     episodes: Any,
     *,
@@ -236,7 +246,9 @@ def over_time(
     Parameters
     ----------
     episodes : DataFrame or LoadResult
-        Episode table (``iop.episodes``) or loaded assessments.
+        Episode table (``iop.episodes``) or loaded assessments, told apart as
+        :func:`~iop_outcomes.funnel` does (an assessment table has ``total`` and no
+        ``baseline``).
     period : {"quarter", "month"}
     outcome : str, default "recovery"
     date : str, default "admit_date"
@@ -244,7 +256,9 @@ def over_time(
     chart : {"p", "laney", "xbar", "individuals"}, optional
         Default ``"p"`` for rates, ``"xbar"`` for mean change.
     rules : {"nhs", "western-electric"}
-    instrument : str, optional
+    instrument : str or list of str, optional
+        The instrument rule, as :func:`~iop_outcomes.funnel` (the joint NHS rules only with
+        ``instrument=["PHQ-9", "GAD-7"]``).
     min_periods : int, default 4
         Fewest periods with episodes for a chart (limits from fewer are not meaningful).
 
@@ -278,90 +292,21 @@ def over_time(
     4  2025Q1  50       0.2   False
     5  2025Q2  50       0.6    True  outside
     """
-    if period not in _FREQ:
-        raise ConfigError(
-            f"The 'period' parameter of over_time must be one of {list(_FREQ)}. "
-            f"Got {period!r} instead."
-        )
-    if rules not in RULE_SETS:
-        raise ConfigError(
-            f"The 'rules' parameter of over_time must be one of {list(RULE_SETS)}. "
-            f"Got {rules!r} instead."
-        )
-    if isinstance(min_periods, bool) or not isinstance(min_periods, int) or min_periods < 2:
-        raise ConfigError(
-            f"The 'min_periods' parameter of over_time must be an integer >= 2. "
-            f"Got {min_periods!r} instead."
-        )
     eo = episode_outcome(episodes, outcome, keep=[date], instrument=instrument, func="over_time")
     allowed = _CHARTS[eo.kind]
     chart = allowed[0] if chart is None else chart
     if chart not in allowed:
         raise ConfigError(
-            f"The 'chart' parameter of over_time must be one of {list(allowed)} for the "
+            f"The 'chart' parameter of iop.over_time must be one of {list(allowed)} for the "
             f"{eo.label}. Got {chart!r} instead."
         )
-    d = eo.frame
     notes = list(eo.notes)
-    when = pd.to_datetime(d[date], errors="coerce")
-    bad = when.isna() & d[date].notna()
-    if bad.any():
-        raise DataError(
-            f"over_time: column {date!r} holds value(s) that are not dates, such as "
-            f"{d.loc[bad, date].iloc[0]!r}."
-        )
-    keep = when.notna().to_numpy() & d["y"].notna().to_numpy()
-    n_nodate = int((when.isna().to_numpy() & d["y"].notna().to_numpy()).sum())
-    if n_nodate:
-        notes.append(f"{n_nodate:,} episode(s) without a {date!r} left out.")
-    per = when[keep].dt.to_period(_FREQ[period])
-    y = d.loc[keep, "y"].to_numpy(dtype=float)
-    g = (
-        pd.DataFrame({"per": per.to_numpy(), "y": y})
-        .groupby("per", sort=True)
-        .agg(n=("y", "size"), observed=("y", "sum"), var=("y", "var"))
-    )
-    if len(g) < min_periods:
-        raise DataError(
-            f"over_time needs at least {min_periods} {period}s with episodes to draw control "
-            f"limits; the data have {len(g)} ({', '.join(map(str, g.index))}). Use "
-            f"period='month' or wait for more data."
-        )
-    full = pd.period_range(g.index.min(), g.index.max(), freq=_FREQ[period])
-    gaps = [str(p) for p in full if p not in g.index]
-    g = g.reindex(full)
-    if gaps:
-        notes.append(f"{len(gaps)} {period}(s) without episodes (no point): {', '.join(gaps)}.")
+    full, g = _period_counts(eo.frame, date, period, min_periods, notes)
     n = g["n"].to_numpy(dtype=float)
     obs = g["observed"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         est = obs / n
-    sigma_z = float("nan")
-    if eo.kind == "proportion":
-        centre = float(np.nansum(obs) / np.nansum(n))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sig = np.sqrt(centre * (1 - centre) / n)
-            zt = (est - centre) / sig
-        sigma_z = moving_range_sigma(zt)
-        if chart == "laney":
-            sig = sig * sigma_z
-        method = (
-            "Laney (2002) p' chart: p-bar +/- 3 sigma_t sigma_z"
-            if chart == "laney"
-            else "p-chart: p-bar +/- 3 sqrt(p-bar (1 - p-bar) / n_t)"
-        )
-    else:
-        if chart == "xbar":
-            centre = float(np.nansum(obs) / np.nansum(n))
-            dfw = np.nansum(n - 1)
-            sp = float(np.sqrt(np.nansum((n - 1) * g["var"].to_numpy(dtype=float)) / dfw))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sig = sp / np.sqrt(n)
-            method = "X-bar chart: grand mean +/- 3 s_pooled / sqrt(n_t)"
-        else:
-            centre = float(np.nanmean(est))
-            sig = np.where(np.isfinite(est), moving_range_sigma(est), np.nan)
-            method = "individuals (XmR) chart of the period means: mean +/- 3 MR-bar / d2"
+    centre, sig, sigma_z, method = _chart_lines(eo.kind, chart, n, obs, est, g["var"])
     lcl, ucl = centre - 3 * sig, centre + 3 * sig
     if eo.kind == "proportion":
         lcl, ucl = np.clip(lcl, 0, 1), np.clip(ucl, 0, 1)
@@ -406,24 +351,9 @@ def over_time(
             "The last period(s) may hold episodes still in treatment: their outcome is counted "
             "only once known, so recent points rest on fewer, quicker episodes."
         )
-    # what the columns count (iop.report's small-cell rules read them): a rate and its
-    # limits give the period's counts back; a mean change is a statistic of the n episodes
-    if eo.kind == "proportion":
-        roles = {
-            "n": "count",
-            "observed": "count of n",
-            **{c: "from n, observed" for c in ("estimate", "z")},
-            **{c: "from n" for c in ("sigma", "lcl", "ucl")},
-        }
-    else:
-        roles = {
-            "n": "count",
-            **{c: "statistic of n" for c in ("observed", "estimate", "z")},
-            **{c: "from n" for c in ("sigma", "lcl", "ucl")},
-        }
     return OverTimeResult(
         table=table,
-        roles=roles,
+        roles=_column_roles(eo.kind),
         title=f"{eo.label[0].upper()}{eo.label[1:]} by {period} of admission",
         method=f"{method}. Outcome: {eo.definition}.",
         params={
@@ -443,3 +373,83 @@ def over_time(
         rule_set=rules,
         outcome_label=eo.label,
     )
+
+
+def _period_counts(d: pd.DataFrame, date: str, period: str, min_periods: int, notes: list):
+    """Episodes, events (or sums) and variance per period, every period first to last."""
+    when = pd.to_datetime(d[date], errors="coerce")
+    bad = when.isna() & d[date].notna()
+    if bad.any():
+        raise DataError(
+            f"over_time: column {date!r} holds value(s) that are not dates, such as "
+            f"{d.loc[bad, date].iloc[0]!r}."
+        )
+    keep = when.notna().to_numpy() & d["y"].notna().to_numpy()
+    n_nodate = int((when.isna().to_numpy() & d["y"].notna().to_numpy()).sum())
+    if n_nodate:
+        notes.append(f"{n_nodate:,} episode(s) without a {date!r} left out.")
+    per = when[keep].dt.to_period(_FREQ[period])
+    y = d.loc[keep, "y"].to_numpy(dtype=float)
+    g = (
+        pd.DataFrame({"per": per.to_numpy(), "y": y})
+        .groupby("per", sort=True)
+        .agg(n=("y", "size"), observed=("y", "sum"), var=("y", "var"))
+    )
+    if len(g) < min_periods:
+        raise DataError(
+            f"over_time needs at least {min_periods} {period}s with episodes to draw control "
+            f"limits; the data have {len(g)} ({', '.join(map(str, g.index))}). Use "
+            f"period='month' or wait for more data."
+        )
+    full = pd.period_range(g.index.min(), g.index.max(), freq=_FREQ[period])
+    gaps = [str(p) for p in full if p not in g.index]
+    if gaps:
+        notes.append(f"{len(gaps)} {period}(s) without episodes (no point): {', '.join(gaps)}.")
+    return full, g.reindex(full)
+
+
+def _chart_lines(kind: str, chart: str, n, obs, est, var: pd.Series):
+    """Centre line, each period's sigma, Laney's sigma_z and the chart in words."""
+    sigma_z = float("nan")
+    if kind == "proportion":
+        centre = float(np.nansum(obs) / np.nansum(n))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sig = np.sqrt(centre * (1 - centre) / n)
+            zt = (est - centre) / sig
+        sigma_z = moving_range_sigma(zt)
+        if chart == "laney":
+            sig = sig * sigma_z
+        method = (
+            "Laney (2002) p' chart: p-bar +/- 3 sigma_t sigma_z"
+            if chart == "laney"
+            else "p-chart: p-bar +/- 3 sqrt(p-bar (1 - p-bar) / n_t)"
+        )
+    elif chart == "xbar":
+        centre = float(np.nansum(obs) / np.nansum(n))
+        dfw = np.nansum(n - 1)
+        sp = float(np.sqrt(np.nansum((n - 1) * var.to_numpy(dtype=float)) / dfw))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sig = sp / np.sqrt(n)
+        method = "X-bar chart: grand mean +/- 3 s_pooled / sqrt(n_t)"
+    else:
+        centre = float(np.nanmean(est))
+        sig = np.where(np.isfinite(est), moving_range_sigma(est), np.nan)
+        method = "individuals (XmR) chart of the period means: mean +/- 3 MR-bar / d2"
+    return centre, sig, sigma_z, method
+
+
+def _column_roles(kind: str) -> dict:
+    """What the columns count (iop.report's small-cell rules read them): a rate and its
+    limits give the period's counts back; a mean change is a statistic of the n episodes."""
+    if kind == "proportion":
+        return {
+            "n": "count",
+            "observed": "count of n",
+            **{c: "from n, observed" for c in ("estimate", "z")},
+            **{c: "from n" for c in ("sigma", "lcl", "ucl")},
+        }
+    return {
+        "n": "count",
+        **{c: "statistic of n" for c in ("observed", "estimate", "z")},
+        **{c: "from n" for c in ("sigma", "lcl", "ucl")},
+    }

@@ -1,0 +1,239 @@
+"""Shared design steps of the comparisons: preparing the episode rows, model matrices, labels,
+the shared t row and the OLS fit said in the analysis' terms. Public inside the package
+(:func:`iop_outcomes.funnel` uses :func:`covariate_design` and :func:`full_rank`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._stats import ols
+from .._validation import check_columns, public_name, select_instrument
+from ..exceptions import ConfigError, DataError
+
+#: The estimators of :func:`iop_outcomes.compare`.
+METHODS = ("welch", "ancova", "iptw", "overlap", "doubly_robust")
+
+
+def as_tuple(x) -> tuple:
+    if x is None:
+        return ()
+    if isinstance(x, str):
+        return (x,)
+    return tuple(x)
+
+
+def level_order(s: pd.Series) -> list:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        present = set(s.dropna().unique())
+        return [c for c in s.cat.categories if c in present]
+    vals = pd.unique(s.dropna())
+    try:
+        return sorted(vals)
+    except TypeError:
+        return sorted(vals, key=str)
+
+
+def is_factor(s: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+
+
+@dataclass
+class Prepared:
+    data: pd.DataFrame  # complete cases; columns baseline, endpoint, change, group, covariates
+    group: str | None
+    reference: Any
+    others: list
+    covariates: tuple
+    n_excluded: int
+    instrument: Any
+
+
+def prepare(
+    episodes,
+    *,
+    group: str | None,
+    reference,
+    covariates=(),
+    extra=(),
+    func: str,
+    instrument=None,
+    need_groups: bool = True,
+) -> Prepared:
+    covariates = as_tuple(covariates)
+    extra = as_tuple(extra)
+    cols = ["baseline", "endpoint"] + ([group] if group else []) + list(covariates) + list(extra)
+    check_columns(episodes, cols, func=func, what="episode table")
+    if group is not None and group in covariates:
+        raise ConfigError(f"{func}: the group column {group!r} cannot also be a covariate.")
+    df, instrument = select_instrument(episodes, instrument, func=func)
+    d = df[list(dict.fromkeys(cols))].copy()
+    for c in ("baseline", "endpoint"):
+        if not pd.api.types.is_numeric_dtype(d[c]):
+            conv = pd.to_numeric(d[c], errors="coerce")
+            bad = conv.isna() & d[c].notna()
+            if bad.any():
+                raise DataError(
+                    f"{func}: column {c!r} must hold numeric scores; found non-numeric "
+                    f"value(s) such as {d.loc[bad, c].iloc[0]!r}."
+                )
+            d[c] = conv
+        d[c] = d[c].astype(float)
+    keep = d.notna().all(axis=1).to_numpy()
+    n_excluded = int((~keep).sum())
+    d = d.loc[keep].reset_index(drop=True)
+    d["change"] = d["endpoint"] - d["baseline"]
+    others: list = []
+    if group is not None:
+        levels = level_order(d[group])
+        if reference is None and levels:
+            reference = levels[0]  # rule 2: the first level (categorical, else sorted order)
+        if reference not in levels:
+            raise ConfigError(
+                f"The 'reference' parameter of {public_name(func)} must be a level of {group!r} with "
+                f"complete data. Got {reference!r}; levels present: {levels}."
+            )
+        others = [lv for lv in levels if lv != reference]
+        if need_groups and not others:
+            raise DataError(
+                f"{func}: column {group!r} has only the reference level {reference!r} among "
+                "complete cases; a comparison needs at least two groups."
+            )
+        counts = d[group].value_counts()
+        small = [lv for lv in [reference, *others] if counts.get(lv, 0) < 2]
+        if need_groups and small:
+            raise DataError(
+                f"{func}: every group needs at least 2 complete episodes; too few in {small} "
+                f"(counts: {counts.to_dict()})."
+            )
+    return Prepared(d, group, reference, others, covariates, n_excluded, instrument)
+
+
+def covariate_design(d: pd.DataFrame, covariates: Sequence[str]):
+    """Numeric covariates as they are; factors as treatment dummies (first level dropped).
+
+    Returns the matrix, column names, the emmeans-style reference-grid values (numeric
+    covariates at their mean; each factor averaged over its levels with equal weights)
+    and notes about dropped constant columns.
+    """
+    cols, names, grid, notes = [], [], [], []
+    for c in covariates:
+        s = d[c]
+        if is_factor(s):
+            levels = level_order(s)
+            if len(levels) < 2:
+                notes.append(f"Covariate {c!r} is constant in the data used and was dropped.")
+                continue
+            D = dummy_matrix(s, levels)
+            for j, lv in enumerate(levels[1:]):
+                cols.append(D[:, j])
+                names.append(f"{c}[{lv}]")
+                grid.append(1.0 / len(levels))
+        else:
+            x = s.to_numpy(dtype=float)
+            if np.ptp(x) == 0:
+                notes.append(f"Covariate {c!r} is constant in the data used and was dropped.")
+                continue
+            cols.append(x)
+            names.append(str(c))
+            grid.append(float(x.mean()))
+    X = np.column_stack(cols) if cols else np.empty((len(d), 0))
+    return X, names, np.asarray(grid, dtype=float), notes
+
+
+def dummy_matrix(s: pd.Series, levels: Sequence) -> np.ndarray:
+    """Treatment-coded 0/1 columns for ``levels[1:]`` (factorized once; fast on text)."""
+    codes, uniques = pd.factorize(s)
+    pos = {u: i for i, u in enumerate(uniques)}
+    out = np.zeros((len(s), max(len(levels) - 1, 0)))
+    for j, lv in enumerate(levels[1:]):
+        k = pos.get(lv)
+        if k is not None:
+            out[:, j] = codes == k
+    return out
+
+
+def full_rank(X: np.ndarray) -> bool:
+    """Full column rank by the QR diagonal relative to column norms (tolerance 1e-9)."""
+    if X.shape[1] == 0:
+        return True
+    r = np.linalg.qr(X, mode="r")
+    norms = np.linalg.norm(X, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.abs(np.diag(r)) / norms
+    return bool(np.all(norms > 0) and np.all(rel > 1e-9))
+
+
+def drop_small_groups(sub: pd.DataFrame, group: str, reference, min_n: int = 2):
+    """Drop non-reference groups with fewer than ``min_n`` episodes (for per-stratum fits)."""
+    counts = sub[group].value_counts()
+    small = [lv for lv, c in counts.items() if c < min_n and lv != reference]
+    if small:
+        sub = sub[~sub[group].isin(small).to_numpy()]
+    return sub, small
+
+
+def level_label(level) -> str:
+    return str(level)
+
+
+def contrast_label(g, ref) -> str:
+    return f"{level_label(g)} - {level_label(ref)}"
+
+
+def group_moments(d: pd.DataFrame, group) -> pd.DataFrame:
+    """Per-group n, means, variances (ddof=1) and baseline–endpoint covariance.
+
+    ``group`` is a column name or a list of them."""
+    keys = [group] if isinstance(group, str) else list(group)
+    by = [d[k] for k in keys] if len(keys) > 1 else d[keys[0]]
+    g = d.groupby(by, observed=True, sort=False)
+    out = g[["baseline", "endpoint", "change"]].mean()
+    out.columns = ["mean_baseline", "mean_endpoint", "mean_change"]
+    out["n"] = g.size()
+    var = g[["baseline", "endpoint", "change"]].var(ddof=1)
+    out["var_baseline"] = var["baseline"]
+    out["var_endpoint"] = var["endpoint"]
+    out["var_change"] = var["change"]
+    cb = d["baseline"] - g["baseline"].transform("mean")
+    ce = d["endpoint"] - g["endpoint"].transform("mean")
+    out["cov_be"] = (cb * ce).groupby(by, observed=True).sum() / (out["n"] - 1)
+    return out
+
+
+def t_row(est, se, df, ci_level: float) -> dict:
+    """Estimate, SE, two-sided t interval, t statistic and p-value on ``df`` degrees of freedom
+    (the shared columns of the Welch, ANCOVA and dose-response rows)."""
+    tc = stats.t.ppf(0.5 + ci_level / 2, df)
+    stat = est / se
+    return dict(
+        estimate=est,
+        se=se,
+        ci_low=est - tc * se,
+        ci_high=est + tc * se,
+        ci_level=ci_level,
+        statistic=stat,
+        df=df,
+        pvalue=2 * stats.t.sf(abs(stat), df),
+    )
+
+
+def fit_ols(y: np.ndarray, X: np.ndarray, func: str, names: Sequence[str], vcov: str = "classical"):
+    """:func:`iop_outcomes._stats.ols`, with the failure said in the analysis' terms."""
+    try:
+        return ols(y, X, vcov=vcov)
+    except np.linalg.LinAlgError:
+        n, k = X.shape
+        if n - k < 1:
+            raise DataError(
+                f"{func}: {n} episodes are too few for a model with {k} parameters."
+            ) from None
+        raise DataError(
+            f"{func}: the model matrix is rank deficient (columns: {list(names)}); a "
+            "covariate is constant or collinear with the group or another covariate."
+        ) from None

@@ -387,11 +387,13 @@ def test_first_argument_names_what_it_expects():
     assert not offenders, f"{len(offenders)} functions:\n" + "\n".join(offenders)
 
 
-def test_reference_comes_with_group():
-    """``reference=`` is the level ``group=`` is compared with, and means nothing else."""
-    offenders = [
-        name
-        for name, func in {**top_level_functions(), **plot_functions()}.items()
-        if "reference" in (params := inspect.signature(func).parameters) and "group" not in params
-    ]
-    assert not offenders, f"functions with reference= but no group=: {offenders}"
+def test_group_and_reference_come_together():
+    """``group=`` names the compared column and always comes with ``reference=`` (the level the
+    others are compared with); ``reference=`` means nothing else anywhere."""
+    offenders = []
+    for name, func in {**top_level_functions(), **plot_functions()}.items():
+        params = inspect.signature(func).parameters
+        if ("reference" in params) != ("group" in params):
+            has, lacks = ("reference", "group") if "reference" in params else ("group", "reference")
+            offenders.append(f"{name}: has {has}= but no {lacks}=")
+    assert not offenders, "\n".join(offenders)

@@ -308,7 +308,7 @@ def test_plots_import_no_analysis():
                 offenders.append(f"{rel}:{line} imports {target}")
     assert not offenders, (
         "plots read result objects and import analyses only under TYPE_CHECKING:\n"
-        + "\n".join(offenders)
+        + "\n".join(dict.fromkeys(offenders))
     )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
 import pkgutil
 import re
 import sys
@@ -25,7 +24,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))  # document this checkout, not an installed copy
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 import iop_outcomes  # noqa: E402
 

@@ -16,7 +16,7 @@
 # Outcome measures are not only for the annual report. Every **week** a quality lead asks which
 # patients in treatment are not improving; every **quarter**, whether a site or the whole
 # program is drifting. This notebook does both on the bundled **synthetic** demo data (no real
-# patients), with the methods of [docs/monitoring.md](../docs/monitoring.md).
+# patients), with the methods of `docs/monitoring.md`.
 #
 # The weekly list names patients, so it is an **internal** document for the treating team. This
 # notebook never prints it: it shows counts only. The quarterly views compare sites, which may be

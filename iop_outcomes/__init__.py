@@ -72,8 +72,8 @@ _LAZY: dict[str, str] = {
     "monitor": "monitor",
     "recovery_curves": "monitor",
     # reports
-    "report": "report",
-    "to_sql": "report.sql",
+    "report": "_report",
+    "to_sql": "_report.sql",
 }
 _SUBMODULES = ("synth", "plots", "io")
 

@@ -17,8 +17,8 @@ from openpyxl import load_workbook
 
 import iop_outcomes as iop
 from iop_outcomes.cli import main
-from iop_outcomes.report import find_identifiers
-from iop_outcomes.report.safety import name_like_values
+from iop_outcomes._report import find_identifiers
+from iop_outcomes._report.safety import name_like_values
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -158,7 +158,7 @@ def test_deterministic_apart_from_timestamp(small):
 
 
 def test_timestamp_choices():
-    from iop_outcomes.report.render import timestamp
+    from iop_outcomes._report.render import timestamp
 
     assert timestamp("data", ["2024-12-31", None]) == ("2024-Q4", "Data through")
     assert timestamp("data", []) == ("undated", "Data through")
@@ -985,7 +985,7 @@ def test_files_do_not_depend_on_the_last_bits_of_a_number(tmp_path):
     # differs in its last bits; tables, workbook and figures must not show it
     from matplotlib.figure import Figure
 
-    from iop_outcomes.report.render import ReportTable, figure_to_svg, write_csv, write_xlsx
+    from iop_outcomes._report.render import ReportTable, figure_to_svg, write_csv, write_xlsx
 
     def files(x: float, d: Path) -> list[bytes]:
         d.mkdir()
@@ -1071,7 +1071,7 @@ def test_headline_stays_shown_when_a_few_episodes_lack_an_endpoint(tmp_path):
 def test_flow_without_comparison_groups_counts_every_episode():
     # without a format column the flow has one group, "(all)": its counts are the All column
     # (they were 0 in every row: the sum of no group columns)
-    from iop_outcomes.report.sections.flow import _flow_wide
+    from iop_outcomes._report.sections.flow import _flow_wide
 
     ep = pd.DataFrame(
         {

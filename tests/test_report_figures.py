@@ -19,14 +19,14 @@ import pandas as pd
 import pytest
 
 import iop_outcomes as iop
-from iop_outcomes.report.figures import _min_cell
+from iop_outcomes._report.figures import _min_cell
 
 FAST = {
     "sensitivity": {"methods": ["completers"]},
     "trajectories": {"enabled": False},
 }
 NEW = ("participant_flow", "jacobson_truax_phq_9", "forest_phq_9", "dropout_km")
-_context = importlib.import_module("iop_outcomes.report.context")
+_context = importlib.import_module("iop_outcomes._report.context")
 
 
 def _record(fig) -> dict:
@@ -195,9 +195,9 @@ def test_km_numbers_at_risk_equal_hand_counts(demo):
 def test_km_at_risk_small_counts_read_lt11():
     """A hand-made episode table whose tails hold 1–10 episodes at risk: those read "<11",
     the curve stops while 11 remain, and a count 1–10 below the previous one reads "*"."""
-    from iop_outcomes.report.config import StudyConfig
-    from iop_outcomes.report.figures_km import _fig_km
-    from iop_outcomes.report.render import Section
+    from iop_outcomes._report.config import StudyConfig
+    from iop_outcomes._report.figures_km import _fig_km
+    from iop_outcomes._report.render import Section
 
     los = np.r_[np.arange(1, 61), 2 * np.arange(1, 31)].astype(float)  # a: 1..60, b: 2..60
     ep = pd.DataFrame(
@@ -292,7 +292,7 @@ def test_jt_heat_map_prints_no_count(demo, small):
 
 
 def test_jt_cells_hide_1_to_10(demo):
-    from iop_outcomes.report.figures_jt import _jt_cells, _jt_grid
+    from iop_outcomes._report.figures_jt import _jt_cells, _jt_grid
 
     e = _jt_grid(0, 27)
     pre = [1] * 10 + [14] * 11 + [26] * 30

@@ -1,4 +1,4 @@
-"""Writing a report to a SQL database (iop_outcomes/report/sql.py) and ``report --to-sql``.
+"""Writing a report to a SQL database (iop_outcomes/_report/sql.py) and ``report --to-sql``.
 
 Round trips run against a real PostgreSQL server (the ``postgres_url`` fixture) and DuckDB.
 """
@@ -17,7 +17,7 @@ import iop_outcomes as iop
 from iop_outcomes import LoadError
 from iop_outcomes.cli import main
 from iop_outcomes.io import sql as iosql
-from iop_outcomes.report import sql as rsql
+from iop_outcomes._report import sql as rsql
 
 pytest.importorskip("duckdb", reason="needs iop_outcomes[sql]")
 

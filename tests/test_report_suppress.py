@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from iop_outcomes.exceptions import ConfigError
-from iop_outcomes.report import suppress
+from iop_outcomes._report import suppress
 
 
 def _recoverable(values, hidden, constraints):
@@ -295,8 +295,8 @@ def test_forced_cells_are_hidden_protected_and_hide_their_derived_values():
 
 
 def _ctx_with(cells: dict, identities=(), threshold=11):
-    from iop_outcomes.report.config import StudyConfig
-    from iop_outcomes.report.context import _Ctx
+    from iop_outcomes._report.config import StudyConfig
+    from iop_outcomes._report.context import _Ctx
 
     ctx = _Ctx(StudyConfig(threshold=threshold), strict=True)
     ctx.cells = {k: [(float(v), hidden)] for k, (v, hidden) in cells.items()}
@@ -309,7 +309,7 @@ def test_cross_table_small_difference_hides_the_smaller_count():
     # hand-worked: 150 virtual episodes admitted (flow table), 145 with paired scores (change
     # table): 150 - 145 = 5 unpaired, a count of people from 1 to 10, so one of the two is
     # hidden everywhere: the smaller population (paired), as it hides least
-    from iop_outcomes.report.disclosure import _hidden_populations
+    from iop_outcomes._report.disclosure import _hidden_populations
 
     adm, pai = ("PHQ-9", "format", "virtual", "admitted"), ("PHQ-9", "format", "virtual", "paired")
     assert _hidden_populations(_ctx_with({adm: (150, False), pai: (145, False)})) == {pai}
@@ -327,7 +327,7 @@ def test_cross_table_small_difference_hides_the_smaller_count():
 def test_cross_table_whole_cohort_minus_other_groups():
     # hand-worked: overall admitted 300 = 150 + 100 + 50; hybrid's 50 is hidden in some table,
     # so 300 - 150 - 100 would give it back: the smallest other group (100) is hidden too
-    from iop_outcomes.report.disclosure import _hidden_populations
+    from iop_outcomes._report.disclosure import _hidden_populations
 
     k = {g: ("PHQ-9", "format", g, "admitted") for g in ("in_person", "virtual", "hybrid")}
     cells = {
@@ -344,7 +344,7 @@ def test_cross_table_sums_solved_together():
     # published totals t1 = x + y = 55, t2 = x + z = 65, t3 = y + z = 110: every sum has two
     # hidden terms, so no single subtraction works, but (t1 + t2 - t3) / 2 = 5 = x. One more
     # count must go (the smallest visible total, 55), after which x is not determined.
-    from iop_outcomes.report.disclosure import _hidden_populations
+    from iop_outcomes._report.disclosure import _hidden_populations
 
     def key(p):
         return ("PHQ-9", "*", "*", f"flow|s|{p}")
@@ -387,7 +387,7 @@ def test_counts_of_one_group_under_two_instruments_are_related():
     # hand-worked (the demo's hybrid group): 178 episodes paired on the PHQ-9, 177 on the
     # GAD-7; neither set holds the other in general, but 178 - 177 = 1 is the net number of
     # episodes paired on one and not the other, so the smaller count is hidden
-    from iop_outcomes.report.disclosure import _hidden_populations
+    from iop_outcomes._report.disclosure import _hidden_populations
 
     def key(inst, pop, g="hybrid"):
         return (inst, "format", g, pop)
@@ -416,7 +416,7 @@ def test_drr_e_and_nhs_denominators_are_related():
     # hand-worked: 356 episodes in the DRR-E denominator (PHQ-9 above 9 at an index score),
     # 347 at NHS caseness (PHQ-9 >= 10 or GAD-7 >= 8 at the first score, finished courses):
     # different rules picking mostly the same episodes; 356 - 347 = 9, so 347 is hidden
-    from iop_outcomes.report.disclosure import _hidden_populations
+    from iop_outcomes._report.disclosure import _hidden_populations
 
     def key(pop, inst="PHQ-9"):
         return (inst, "*", "*", pop)
@@ -600,7 +600,7 @@ def test_round5_ranges_that_pin_an_exact_count_are_broken():
     124). Rounded, each is safe; added up, the episodes admitted can only be 116. The
     cross-table step hides one more count (the smallest shown one of a sum holding it), after
     which no count is pinned."""
-    from iop_outcomes.report.disclosure import _round5_pins
+    from iop_outcomes._report.disclosure import _round5_pins
 
     def key(pop):
         return ("PHQ-9", "format", "in_person", pop)

@@ -5,7 +5,7 @@
 >>> rep.write("reports/demo")                     # doctest: +SKIP
 
 ``iop_outcomes.report`` is both this package and callable: ``iop.report(data, ...)`` builds a
-report (see :func:`iop_outcomes.report.build.report`).
+report (see :func:`iop_outcomes._report.build.report`).
 """
 
 from .build import report

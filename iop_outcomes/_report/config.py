@@ -81,7 +81,7 @@ from ..exceptions import ConfigError
 __all__ = ["StudyConfig", "load_config", "POLICIES", "DEFAULT_POLICY"]
 
 #: Disclosure-control policies (``[suppression] policy``), each explained in docs/report.md
-#: and stated in the report's methods text; see :mod:`iop_outcomes.report.suppress`.
+#: and stated in the report's methods text; see :mod:`iop_outcomes._report.suppress`.
 POLICIES = ("cms", "round5", "none")
 #: The default policy: the CMS cell-size rule a US program's payers and accreditors expect,
 #: with exact counts a board can add up (docs/report.md, "Disclosure control").
@@ -147,7 +147,7 @@ class StudyConfig:
     #: reader sees (``"Telehealth"``), over the report's plain defaults
     labels: dict[str, str] = field(default_factory=dict)
     #: ``[report] period``: the reporting period as written (``"2025-Q1..2025-Q4"``; checked by
-    #: :func:`iop_outcomes.report.period.parse_period`), ``None`` for all the data
+    #: :func:`iop_outcomes._report.period.parse_period`), ``None`` for all the data
     period: str | None = None
     #: ``[report] period_by``: the episode date that places an episode in the period
     period_by: str = "discharge"

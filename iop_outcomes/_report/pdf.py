@@ -130,7 +130,7 @@ def html_to_pdf(
     Parameters
     ----------
     html : str
-        The document (the report's :meth:`~iop_outcomes.report.Report.html`). It is written to
+        The document (the report's :meth:`~iop_outcomes._report.Report.html`). It is written to
         a temporary file with an ``@page { size: ... }`` rule for ``paper`` added, and opened
         by ``file://`` URL.
     path : path

@@ -144,7 +144,7 @@ def report(
         loaded with :func:`iop_outcomes.load` (lenient mode; the ledger is reported) with the
         configuration's ``[data]`` options (mapping, sheet, skip_rows, wide, episodes).
     config : path to a TOML file, dict or StudyConfig, optional
-        Study configuration (see :mod:`iop_outcomes.report.config`); defaults otherwise.
+        Study configuration (see :mod:`iop_outcomes._report.config`); defaults otherwise.
     out : path, optional
         Directory to write the report into (``report.html``, ``tables/``, ``tables.xlsx``,
         ``provenance.json``).
@@ -158,19 +158,19 @@ def report(
         The report's date stamp. ``"data"``: the quarter of the latest assessment date
         ("Data through 2025-Q2"), so the same data always give byte-identical files;
         ``"now"``: the generation time in UTC (``SOURCE_DATE_EPOCH`` replaces the clock when
-        set); any other text is shown as given. See :func:`iop_outcomes.report.render.timestamp`.
+        set); any other text is shown as given. See :func:`iop_outcomes._report.render.timestamp`.
     period : str, optional
         The reporting period (``"2025-Q1..2025-Q4"``, ``"2025-01"``, ``"2025"``,
         ``"2025-01-01..2025-03-31"``), over the configuration's ``[report] period``. Only the
         episodes in the period are analysed; the others are counted in the Data quality
-        section (see :mod:`iop_outcomes.report.period`). Default: all the data.
+        section (see :mod:`iop_outcomes._report.period`). Default: all the data.
     period_by : {"discharge", "admission"}, optional
         The episode date that places an episode in the period, over ``[report] period_by``
         (default ``"discharge"``: episodes discharged in the period).
     compare_to : path, optional
         The output folder of an earlier report (its ``headline.json``): the first page then
         gives, for each headline rate, the previous value and the change in percentage points
-        with its CI (see :mod:`iop_outcomes.report.previous`).
+        with its CI (see :mod:`iop_outcomes._report.previous`).
     pdf : bool or {"a4", "letter"}, default False
         With ``out``, also write ``report.pdf``, printed offline by headless Chromium
         (:meth:`Report.write_pdf`; ``True`` is A4).

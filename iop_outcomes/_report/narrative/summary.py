@@ -13,7 +13,7 @@ from ..render import Section
 
 
 def _period(data: pd.DataFrame, period=None) -> str:
-    """The reporting period: as given (a :class:`~iop_outcomes.report.period.Period`: its
+    """The reporting period: as given (a :class:`~iop_outcomes._report.period.Period`: its
     dates and which episodes it selects), else to the month (an exact first or last date can
     belong to one person) the admissions and the assessments of the data."""
     if period is not None:

@@ -122,7 +122,7 @@ def episode_outcomes(loaded, *, config=None) -> pd.DataFrame:
     Examples
     --------
     >>> import warnings, iop_outcomes as iop
-    >>> from iop_outcomes.report.sql import episode_outcomes
+    >>> from iop_outcomes._report.sql import episode_outcomes
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     res = iop.load(iop.synth.generate(n_episodes=30, seed=3).data)

@@ -38,7 +38,7 @@ class Report:
     stamp_label: str = "Generated"
     warnings: list[str] = field(default_factory=list)
     #: the headline rates as published, with their settings (``headline.json``; read by
-    #: ``compare_to``, see :mod:`iop_outcomes.report.previous`)
+    #: ``compare_to``, see :mod:`iop_outcomes._report.previous`)
     headline: dict | None = None
 
     def html(self) -> str:

@@ -1,7 +1,7 @@
 """Small-cell suppression for shareable tables.
 
 Two disclosure-control policies (``policy=``; a report names one in its study file, see
-:mod:`iop_outcomes.report.config` and docs/report.md, "Disclosure control"):
+:mod:`iop_outcomes._report.config` and docs/report.md, "Disclosure control"):
 
 * ``"cms"`` (the default): small counts hidden, with complementary suppression (below).
 * ``"round5"``: every count rounded to the nearest 5, small counts hidden (below).
@@ -38,7 +38,7 @@ population hidden in one table is hidden in all, and a small difference of neste
 of related ones: the same group's paired episodes under two instruments, the DRR-E and NHS
 denominators), a whole-cohort count minus the other groups, or a sum declared between tables
 (every flow stage adds up to the episodes admitted) never gives a hidden count back (see
-``iop_outcomes.report.disclosure._hidden_populations``).
+``iop_outcomes._report.disclosure._hidden_populations``).
 
 Limits: within a table the rule is "no constraint with exactly one hidden quantity", which
 stops subtraction within a constraint; the report's cross-table step also solves its known
@@ -61,7 +61,7 @@ suppression" notes hide small counts and round the others to the nearest 5):
    (115: 113 to 117; ``"<5"``: 1 to 4), and sums narrow the ranges (two ``"<5"`` beside a
    total of 10 are 4 and 4). A report therefore runs a cross-table step that hides (``"*"``,
    through ``force=``) one more count wherever the ranges pin an exact count
-   (:func:`iop_outcomes.report.disclosure._round5_pins`).
+   (:func:`iop_outcomes._report.disclosure._round5_pins`).
 3. **Proportions from the rounded counts.** A proportion of ``k`` of ``n`` in the same row
    (``proportions=``) is recomputed as ``round5(k) / round5(n)`` and its Wilson interval
    (``intervals=``) from the same rounded counts; a share of the group's total row

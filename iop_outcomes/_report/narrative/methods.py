@@ -126,7 +126,7 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
     )
 
 
-#: The methods text of the "round5" policy (iop_outcomes.report.suppress, docs/report.md).
+#: The methods text of the "round5" policy (iop_outcomes._report.suppress, docs/report.md).
 _ROUND5_TEXT = (
     'Disclosure control (policy "round5", in the style of NHS England\'s published mental '
     "health statistics): every count of people in this report, totals included, is rounded "

@@ -278,8 +278,8 @@ class _Ctx:
 
         Examples
         --------
-        >>> from iop_outcomes.report.config import StudyConfig
-        >>> from iop_outcomes.report.render import Section
+        >>> from iop_outcomes._report.config import StudyConfig
+        >>> from iop_outcomes._report.render import Section
         >>> cache, sec = {}, Section("s", "S")
         >>> first = _Ctx(StudyConfig(), strict=True, cache=cache)
         >>> first.run(sec, "A", lambda: 1), first.run(sec, "B", lambda: 2, by="site")
@@ -342,7 +342,7 @@ class _Ctx:
     def redact(self, text: str) -> str:
         """``text`` with every input identifier in it replaced by ``[identifier]``.
 
-        >>> from iop_outcomes.report.config import StudyConfig
+        >>> from iop_outcomes._report.config import StudyConfig
         >>> ctx = _Ctx(StudyConfig(), strict=False, identifiers=frozenset({"E000076"}))
         >>> ctx.redact("'format' changes within episode(s) ['E000076', 'E000174']")
         "'format' changes within episode(s) ['[identifier]', 'E000174']"

@@ -34,7 +34,7 @@ from .inputs import _assessment_dates, _check_groupings, _episode_rules, _load
 from .narrative.methods import _methods
 from .narrative.provenance import _provenance
 from .narrative.summary import _period, _summary
-from .period import PeriodSelection, _section_period, parse_period, select_period
+from .period import PeriodSelection, parse_period, select_period
 from .previous import headline, read_previous
 from .render import Section
 from .render import timestamp as _timestamp
@@ -45,6 +45,7 @@ from .sections.compare import _section_compare
 from .sections.effects import _section_effects
 from .sections.flow import _section_flow
 from .sections.over_time import _section_over_time
+from .sections.period import section_period
 from .sections.quality import _section_quality
 from .sections.retention import _section_retention
 from .sections.sensitivity import _section_sensitivity
@@ -83,7 +84,7 @@ def _build_sections(
     ctx.facts["previous"] = previous
     _section_quality(ctx, s_quality, loaded)
     if selection is not None:
-        _section_period(ctx, s_quality, s_flow, selection)
+        section_period(ctx, s_quality, s_flow, selection)
     ctx.step("quality")
     ret = _section_flow(ctx, s_flow, eps[primary], primary)
     ctx.step("flow")

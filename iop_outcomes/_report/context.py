@@ -18,10 +18,9 @@ import pandas as pd
 
 from ..exceptions import IOPError
 from .config import StudyConfig
-from .figures import _mpl
 from .format import _fmt_param
 from .populations import _headline_keys, _Key
-from .render import ReportFigure, ReportTable, Section, figure_to_svg, plain_label
+from .render import ReportFigure, ReportTable, Section, figure_to_svg, plain_label, pyplot
 from .safety import scrub_identifiers
 from .suppress import ROUND5_DIGITS, _proportion_columns, round5, suppress
 
@@ -253,7 +252,7 @@ class _Ctx:
 
     def add_figure(self, section: Section, key: str, title: str, fig, caption: str = "") -> None:
         if not self.draw:  # a pass that only settles the suppression
-            _mpl().close(fig)
+            pyplot().close(fig)
             return
         n = len(self.figures) + 1
         f = ReportFigure(

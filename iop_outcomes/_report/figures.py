@@ -18,19 +18,10 @@ import numpy as np
 import pandas as pd
 
 from .format import _safe_count, _slug
-from .render import FILE_DECIMALS, Section
+from .render import FILE_DECIMALS, Section, pyplot
 
-if TYPE_CHECKING:  # the context draws through _mpl: a type-only import, no cycle
+if TYPE_CHECKING:
     from .context import _Ctx
-
-
-def _mpl():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _min_cell(ctx: _Ctx) -> int:
@@ -92,7 +83,7 @@ def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | No
     d = _numeric_rows(t, ["baseline_mean", "endpoint_mean"])
     if d.empty:
         return
-    plt = _mpl()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
     x = np.arange(len(d))
     ax.bar(x - 0.2, d["baseline_mean"].astype(float), 0.4, label="baseline", color="#9bb7d4")
@@ -116,7 +107,7 @@ def _fig_clinsig(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -
     d = _numeric_rows(t, ["estimate"])
     if d.empty:
         return
-    plt = _mpl()
+    plt = pyplot()
     groups = list(dict.fromkeys(d["group"]))
     outcomes = list(dict.fromkeys(t["outcome"]))
     colors = ["#1f5f8b", "#6fa3c7", "#c9d3dc", "#e3a35f", "#a23b2a", "#777777"]
@@ -166,7 +157,7 @@ def _fig_noninferiority(
     d = _numeric_rows(t, ["estimate", "ci_low", "ci_high", "margin"])
     if d.empty:
         return
-    plt = _mpl()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.5 * len(d)), dpi=100)
     y = np.arange(len(d))[::-1]
     est = d["estimate"].astype(float).to_numpy()
@@ -209,7 +200,7 @@ def _fig_followup(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
     d = _numeric_rows(t, ["estimate", "ci_low", "ci_high"])
     if d.empty:
         return
-    plt = _mpl()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=100)
     windows = list(dict.fromkeys(t["window"]))
     pos = {w: i for i, w in enumerate(windows)}

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .figures import _drawn, _mpl
+from .figures import _drawn
+from .render import pyplot
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,7 +72,7 @@ def plot_flow_boxes(stages: list[tuple[list[str] | None, list[list[str]], bool]]
     ]
     total = sum(heights)
     if ax is None:
-        _, ax = _mpl().subplots(figsize=(6.6, total), dpi=100)
+        _, ax = pyplot().subplots(figsize=(6.6, total), dpi=100)
     ax.set_xlim(0, 6.6)
     ax.set_ylim(-total, 0)
     ax.set_axis_off()

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .figures import _drawn, _mpl, _numeric_rows
+from .figures import _drawn, _numeric_rows
+from .render import pyplot
 
 if TYPE_CHECKING:
     from .context import _Ctx
@@ -39,7 +40,7 @@ def plot_forest_rows(
     [[0.5, 0.0]]
     """
     if ax is None:
-        _, ax = _mpl().subplots(figsize=(6.4, 1.0 + 0.45 * len(rows)), dpi=100)
+        _, ax = pyplot().subplots(figsize=(6.4, 1.0 + 0.45 * len(rows)), dpi=100)
     y = -np.arange(len(rows), dtype=float)
     est, lo, hi = (rows[c].to_numpy(dtype=float) for c in ("estimate", "ci_low", "ci_high"))
     for s, (label, color, marker) in enumerate(_SERIES):

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .figures import _drawn, _fig_count, _min_cell, _mpl
+from .figures import _drawn, _fig_count, _min_cell
+from .render import pyplot
 
 if TYPE_CHECKING:
     from .context import _Ctx
@@ -157,7 +158,7 @@ def plot_km_at_risk(
     ['40', '25']
     """
     if ax is None or ax_table is None:
-        plt = _mpl()
+        plt = pyplot()
         _, (ax, ax_table) = plt.subplots(
             2,
             1,

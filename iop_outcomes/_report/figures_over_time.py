@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ..plots.over_time import plot_over_time
-from .figures import _as_drawn, _drawn, _mpl
-from .render import Section
+from .figures import _as_drawn, _drawn
+from .render import Section, pyplot
 
 if TYPE_CHECKING:
     from .context import _Ctx
@@ -43,7 +43,7 @@ def _published(t: pd.DataFrame, res: Any) -> tuple[pd.DataFrame, list[str]]:
 def _fig_over_time(ctx: _Ctx, sec: Section, t: pd.DataFrame, res: Any, inst: str) -> None:
     """:func:`iop_outcomes.plots.plot_over_time` of what table ``t`` publishes."""
     drawn, left_out = _published(t, res)
-    plt = _mpl()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
     plot_over_time(dataclasses.replace(res, table=drawn), ax=ax)
     ax.set_title("")

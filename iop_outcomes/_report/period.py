@@ -1,4 +1,5 @@
-"""The reporting period: which episodes a report covers, and the accounting of the others.
+"""The reporting period: which episodes a report covers (its accounting in the report:
+:mod:`.sections.period`).
 
 A period is written as a year (``2025``), a quarter (``2025-Q1``), a month (``2025-01``), a
 day (``2025-01-01``) or a range of any two of them (``2025-Q1..2025-Q4``,
@@ -70,12 +71,11 @@ class Period:
     def describe(self) -> str:
         """The period in words, as the first page states it."""
         verb = "discharged" if self.by == "discharge" else "admitted"
-        return (
-            f"{self.text} ({_day(self.start)} to {_day(self.end)}): episodes {verb} in the period"
-        )
+        dates = f"{day_text(self.start)} to {day_text(self.end)}"
+        return f"{self.text} ({dates}): episodes {verb} in the period"
 
 
-def _day(t: pd.Timestamp) -> str:
+def day_text(t: pd.Timestamp) -> str:
     return f"{t.day} {t:%B %Y}"
 
 
@@ -158,7 +158,7 @@ def parse_period(text: str | Period, *, by: str = "discharge", source: str = "pa
     end = _bounds(parts[-1], text, source)[1]
     if start > end:
         raise ConfigError(
-            f"The 'period' {source} starts after it ends ({_day(start)} is after {_day(end)}): "
+            f"The 'period' {source} starts after it ends ({day_text(start)} is after {day_text(end)}): "
             f"write the earlier end first, e.g. {parts[-1]}..{parts[0]}. Got {text!r} instead."
         )
     norm = "..".join(p.upper() if "q" in p.lower() else p for p in parts)
@@ -166,10 +166,10 @@ def parse_period(text: str | Period, *, by: str = "discharge", source: str = "pa
 
 
 #: where an episode falls, in table order: label by period_by
-_PLACES = ("in", "before", "after", "undated")
+PLACES = ("in", "before", "after", "undated")
 
 
-def _place_labels(by: str) -> dict[str, str]:
+def place_labels(by: str) -> dict[str, str]:
     verb = "discharged" if by == "discharge" else "admitted"
     return {
         "in": f"{verb} in the period (analysed)",
@@ -194,7 +194,7 @@ class PeriodSelection:
     def counts(self, instrument: str | None) -> pd.DataFrame:
         """Episodes (with a score of ``instrument``; all when ``None``, as the participant
         flow counts them) and questionnaire rows (every instrument) by where the episode
-        falls, in :data:`_PLACES` order."""
+        falls, in :data:`PLACES` order."""
         d = self.data
         eid = d["episode_id"].astype("object")
         rows = eid.map(self.place).value_counts()
@@ -203,9 +203,9 @@ class PeriodSelection:
         eps = self.place.loc[pd.unique(eid)].value_counts()
         return pd.DataFrame(
             {
-                "place": list(_PLACES),
-                "episodes": [int(eps.get(p, 0)) for p in _PLACES],
-                "rows": [int(rows.get(p, 0)) for p in _PLACES],
+                "place": list(PLACES),
+                "episodes": [int(eps.get(p, 0)) for p in PLACES],
+                "rows": [int(rows.get(p, 0)) for p in PLACES],
             }
         )
 
@@ -263,11 +263,11 @@ def select_period(loaded: Any, period: Period) -> tuple[Any, PeriodSelection]:
     keep = data["episode_id"].astype("object").map(place).to_numpy() == "in"
     if not keep.any():
         c = sel.counts(None).set_index("place")["episodes"]
-        labels = _place_labels(period.by)
-        where = "; ".join(f"{labels[p]}: {c[p]:,}" for p in _PLACES[1:] if c[p])
+        labels = place_labels(period.by)
+        where = "; ".join(f"{labels[p]}: {c[p]:,}" for p in PLACES[1:] if c[p])
         col = "discharge_date" if period.by == "discharge" else "admit_date"
         raise DataError(
-            f"The reporting period {period.text} ({_day(period.start)} to {_day(period.end)}) "
+            f"The reporting period {period.text} ({day_text(period.start)} to {day_text(period.end)}) "
             f"selects no episode of the data ({where or 'no episodes'}). Check the period, the "
             f"'{col}' column, or choose period_by = "
             f"{'admission' if period.by == 'discharge' else 'discharge'!r}."
@@ -281,54 +281,3 @@ def select_period(loaded: Any, period: Period) -> tuple[Any, PeriodSelection]:
         out = copy.copy(loaded)
         out.data = kept
     return out, sel
-
-
-def _section_period(ctx: Any, quality: Any, flow: Any, sel: PeriodSelection) -> None:
-    """The accounting of the period: a table in Data quality (episodes by where they fell),
-    and a sentence at the top of Participant flow.
-
-    The table has no total row: the episodes in the period are the participant flow's
-    "admitted", so a total would make a small count outside the period the difference of two
-    published numbers, and complementary suppression would then hide the number admitted
-    everywhere. Without it, a small count is hidden alone. Every episode is registered under
-    its population, and the sum of them declared, for the cross-table check."""
-    from .populations import _key
-
-    inst = ctx.cfg.primary_instrument
-    labels = _place_labels(sel.period.by)
-    c = sel.counts(None)  # every episode: the flow's "admitted" counts them all
-    pops = {"in": "admitted", "before": "period|before", "after": "period|after"}
-    pops |= {"undated": "period|undated"}
-    shown = c[(c["episodes"] > 0) | (c["place"] == "in")].copy()
-    for p in c.loc[~c.index.isin(shown.index), "place"]:  # zeros left out, still counted
-        ctx.register(_key(inst, None, None, pops[p]), 0, False)
-    place = shown["place"].to_numpy()
-    shown = pd.DataFrame({"episodes": shown["place"].map(labels), "n": shown["episodes"]})
-    quality.p(
-        f"Reporting period {sel.period.describe()}. Episodes outside it are not analysed in "
-        "this report: the table counts them (episodes of any instrument, as the participant "
-        "flow counts them); their questionnaire rows keep their disposition in the row ledger "
-        "above."
-    )
-    of = dict(zip(shown["episodes"], place, strict=True))
-    ctx.add_table(
-        quality,
-        "reporting_period",
-        f"Episodes by reporting period ({sel.period.text})",
-        shown,
-        counts=["n"],
-        column_totals=False,
-        keys={"n": lambda r: _key(inst, None, None, pops[of[r["episodes"]]])},
-        method="episodes placed by their "
-        + ("discharge date" if sel.period.by == "discharge" else "admission date")
-        + " (see docs/report.md, Reporting period)",
-    )
-    ctx.identity(
-        _key(inst, None, None, "period|all"), [_key(inst, None, None, pops[p]) for p in _PLACES]
-    )
-    verb = "discharged" if sel.period.by == "discharge" else "admitted"
-    flow.p(
-        f"This report covers the episodes {verb} in the reporting period {sel.period.text} "
-        f"({_day(sel.period.start)} to {_day(sel.period.end)}). Episodes outside it are "
-        "counted in the Data quality section and not analysed here."
-    )

@@ -142,6 +142,17 @@ class Section:
 
 
 # --------------------------------------------------------------------------- figures
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (imported when a figure is
+    drawn, so a report without figures never imports matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def figure_to_svg(fig) -> str:
     """Serialise a matplotlib figure to deterministic SVG text and close it."""
     import matplotlib

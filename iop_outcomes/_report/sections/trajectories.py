@@ -9,9 +9,9 @@ import pandas as pd
 
 from ...trajectories import trajectories
 from ..context import _Ctx
-from ..figures import _as_drawn, _mpl
+from ..figures import _as_drawn
 from ..format import _slug
-from ..render import Section
+from ..render import Section, pyplot
 
 
 def _section_trajectories(ctx: _Ctx, sec: Section, loaded: Any, inst: str) -> None:
@@ -44,7 +44,7 @@ def _section_trajectories(ctx: _Ctx, sec: Section, loaded: Any, inst: str) -> No
     means = getattr(res, "means", None)
     if isinstance(means, pd.DataFrame) and len(means) and {"week", "estimate"} <= set(means):
         means = _as_drawn(means, ["week", "estimate", "ci_low", "ci_high"])
-        plt = _mpl()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
         groups = means["group"] if "group" in means else pd.Series("All", index=means.index)
         for gname, sub in means.groupby(groups.astype("object"), sort=True):

@@ -16,9 +16,9 @@ import pytest
 from openpyxl import load_workbook
 
 import iop_outcomes as iop
-from iop_outcomes.cli import main
 from iop_outcomes._report import find_identifiers
 from iop_outcomes._report.safety import name_like_values
+from iop_outcomes.cli import main
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 import iop_outcomes as iop
-from iop_outcomes.cli import EXIT_INPUT, main
-from iop_outcomes.exceptions import ConfigError
 from iop_outcomes._report.config import StudyConfig
 from iop_outcomes._report.document import Report
 from iop_outcomes._report.pdf import OFFLINE_FLAGS, find_chromium, html_to_pdf
 from iop_outcomes._report.render import Section
+from iop_outcomes.cli import EXIT_INPUT, main
+from iop_outcomes.exceptions import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "reports" / "demo" / "report.html"

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from iop_outcomes.exceptions import ConfigError
 from iop_outcomes._report import (
     StudyConfig,
     find_identifiers,
@@ -17,6 +16,7 @@ from iop_outcomes._report import (
 )
 from iop_outcomes._report.render import ReportTable, write_csv, write_xlsx
 from iop_outcomes._report.safety import looks_like_person_name, name_like_values
+from iop_outcomes.exceptions import ConfigError
 
 
 def test_scrub_drops_identifiers_and_exact_dates():
@@ -153,11 +153,11 @@ def test_iop_report_is_the_function_whatever_the_import_order():
 
 
 def test_counts_in_running_text_are_suppressed():
-    from iop_outcomes._report.format import _is_count_key, _safe_count
+    from iop_outcomes._report.format import is_count_key, safe_count
 
-    assert _safe_count(3, 11) == "<11" and _safe_count(0, 11) == "0"
-    assert _safe_count(1127, 11) == "1,127" and _safe_count(3, None) == "3"
-    assert _is_count_key("n_excluded") and _is_count_key("n") and not _is_count_key("seed")
+    assert safe_count(3, 11) == "<11" and safe_count(0, 11) == "0"
+    assert safe_count(1127, 11) == "1,127" and safe_count(3, None) == "3"
+    assert is_count_key("n_excluded") and is_count_key("n") and not is_count_key("seed")
 
 
 def test_example_study_file_parses():
@@ -212,8 +212,8 @@ def test_numbered_patient_ids_do_not_stop_the_report_but_real_ids_are_still_caug
     from types import SimpleNamespace
 
     import iop_outcomes as iop
-    from iop_outcomes.exceptions import IOPError
     from iop_outcomes._report.build import _final_identifier_check, _identifiers
+    from iop_outcomes.exceptions import IOPError
 
     sim = iop.synth.generate(n_episodes=120, seed=4).data
     numbered = {p: str(i + 1) for i, p in enumerate(pd.unique(sim["patient_id"]))}

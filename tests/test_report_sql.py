@@ -15,9 +15,9 @@ import pytest
 
 import iop_outcomes as iop
 from iop_outcomes import LoadError
+from iop_outcomes._report import sql as rsql
 from iop_outcomes.cli import main
 from iop_outcomes.io import sql as iosql
-from iop_outcomes._report import sql as rsql
 
 pytest.importorskip("duckdb", reason="needs iop_outcomes[sql]")
 

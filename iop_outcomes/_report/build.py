@@ -27,35 +27,35 @@ import pandas as pd
 from ..episodes import episodes
 from ..exceptions import ConfigError, DataError, IOPError
 from .config import StudyConfig, load_config
-from .context import _Ctx
-from .disclosure import _hidden_populations, _protected_populations
+from .context import Ctx
+from .disclosure import hidden_populations, protected_populations
 from .document import Report
-from .inputs import _assessment_dates, _check_groupings, _episode_rules, _load
-from .narrative.methods import _methods
-from .narrative.provenance import _provenance
-from .narrative.summary import _period, _summary
+from .inputs import assessment_dates, check_groupings, episode_rules, load_input
+from .narrative.methods import section_methods
+from .narrative.provenance import section_provenance
+from .narrative.summary import period_text, section_summary
 from .period import PeriodSelection, parse_period, select_period
 from .previous import headline, read_previous
 from .render import Section
 from .render import timestamp as _timestamp
 from .safety import find_identifiers
-from .sections.change import _section_change
-from .sections.clinsig import _quality_measures, _section_clinsig
-from .sections.compare import _section_compare
-from .sections.effects import _section_effects
-from .sections.flow import _section_flow
-from .sections.over_time import _section_over_time
+from .sections.change import section_change
+from .sections.clinsig import section_clinsig, section_quality_measures
+from .sections.compare import section_compare
+from .sections.effects import section_effects
+from .sections.flow import section_flow
+from .sections.over_time import section_over_time
 from .sections.period import section_period
-from .sections.quality import _section_quality
-from .sections.retention import _section_retention
-from .sections.sensitivity import _section_sensitivity
-from .sections.trajectories import _section_trajectories
+from .sections.quality import section_quality
+from .sections.retention import section_retention
+from .sections.sensitivity import section_sensitivity
+from .sections.trajectories import section_trajectories
 
 __all__ = ["Report", "report"]
 
 
 def _build_sections(
-    ctx: _Ctx,
+    ctx: Ctx,
     loaded: Any,
     eps: dict[str, pd.DataFrame],
     rules: Any,
@@ -80,32 +80,32 @@ def _build_sections(
     s_meth = Section("methods", "Methods")
     s_prov = Section("provenance", "Provenance")
 
-    ctx.facts["period"] = _period(loaded.data, selection.period if selection else None)
+    ctx.facts["period"] = period_text(loaded.data, selection.period if selection else None)
     ctx.facts["previous"] = previous
-    _section_quality(ctx, s_quality, loaded)
+    section_quality(ctx, s_quality, loaded)
     if selection is not None:
         section_period(ctx, s_quality, s_flow, selection)
     ctx.step("quality")
-    ret = _section_flow(ctx, s_flow, eps[primary], primary)
+    ret = section_flow(ctx, s_flow, eps[primary], primary)
     ctx.step("flow")
-    _section_change(ctx, s_change, eps)
-    _section_trajectories(ctx, s_change, loaded, primary)
-    _quality_measures(ctx, s_change, loaded)
+    section_change(ctx, s_change, eps)
+    section_trajectories(ctx, s_change, loaded, primary)
+    section_quality_measures(ctx, s_change, loaded)
     ctx.step("change")
-    _section_clinsig(ctx, s_clin, eps)
+    section_clinsig(ctx, s_clin, eps)
     ctx.step("clinsig")
-    _section_effects(ctx, s_eff, eps)
+    section_effects(ctx, s_eff, eps)
     ctx.step("effects")
-    _section_compare(ctx, s_cmp, eps)
+    section_compare(ctx, s_cmp, eps)
     ctx.step("compare")
-    _section_retention(ctx, s_ret, eps[primary], primary, ret)
-    _section_sensitivity(ctx, s_ret, eps[primary], primary, loaded)
+    section_retention(ctx, s_ret, eps[primary], primary, ret)
+    section_sensitivity(ctx, s_ret, eps[primary], primary, loaded)
     if cfg.over_time_enabled:
-        _section_over_time(ctx, s_time, eps[primary], primary)
+        section_over_time(ctx, s_time, eps[primary], primary)
     ctx.step("retention")
-    _summary(ctx, s_summary, eps, int(len(loaded.ledger)))
-    _methods(ctx, s_meth, eps, rules)
-    prov = _provenance(ctx, s_prov, loaded, generated, input_name)
+    section_summary(ctx, s_summary, eps, int(len(loaded.ledger)))
+    section_methods(ctx, s_meth, eps, rules)
+    prov = section_provenance(ctx, s_prov, loaded, generated, input_name)
     sections = [
         s_summary,
         s_quality,
@@ -226,12 +226,12 @@ def report(
         input_name = name or (
             Path(data).name if isinstance(data, (str, Path)) else "<in-memory data>"
         )
-        loaded = _load(data, cfg, progress)
+        loaded = load_input(data, cfg, progress)
         selection = None
         if cfg.period is not None:
             loaded, selection = select_period(loaded, parse_period(cfg.period, by=cfg.period_by))
         step("load")
-        rules = _episode_rules(cfg)
+        rules = episode_rules(cfg)
         eps: dict[str, pd.DataFrame] = {}
         present = (
             set(loaded.data["instrument"].astype("object").unique()) if len(loaded.data) else set()
@@ -253,7 +253,7 @@ def report(
         if cfg.primary_instrument not in eps:
             cfg = StudyConfig(**{**cfg.__dict__, "primary_instrument": next(iter(eps))})
         step("episodes")
-        _check_groupings(cfg, eps)
+        check_groupings(cfg, eps)
         # Build passes: the analyses run once (cached); the tables are rebuilt with the
         # populations hidden so far until no table or cross-table sum hides anything new.
         cache: dict = {}
@@ -261,21 +261,21 @@ def report(
         forced: frozenset = frozenset()
         protected: frozenset | None = None
         for n_pass in range(200):
-            ctx = _Ctx(cfg, strict, cache, forced, draw=False, protected=protected, identifiers=ids)
+            ctx = Ctx(cfg, strict, cache, forced, draw=False, protected=protected, identifiers=ids)
             if n_pass == 0:  # the first pass runs the analyses
                 ctx.step = step
             _build_sections(ctx, loaded, eps, rules, ("", ""), input_name, selection, previous)
             if protected is None:  # the counts are known now: settle what the headline holds
-                protected = _protected_populations(ctx)
+                protected = protected_populations(ctx)
                 continue
-            more = forced | _hidden_populations(ctx)
+            more = forced | hidden_populations(ctx)
             if more == forced:
                 break
             forced = more
         else:  # pragma: no cover - the hidden set only grows, so this cannot happen
             raise IOPError("Small-cell suppression across tables did not settle.")
-        generated = _timestamp(timestamp, _assessment_dates(loaded.data))
-        ctx = _Ctx(cfg, strict, cache, forced, draw=True, protected=protected, identifiers=ids)
+        generated = _timestamp(timestamp, assessment_dates(loaded.data))
+        ctx = Ctx(cfg, strict, cache, forced, draw=True, protected=protected, identifiers=ids)
         sections, prov = _build_sections(
             ctx, loaded, eps, rules, generated, input_name, selection, previous
         )

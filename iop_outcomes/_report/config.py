@@ -164,7 +164,7 @@ class StudyConfig:
         if self.threshold is None:
             object.__setattr__(self, "threshold", DEFAULT_THRESHOLDS[policy])
         if policy == "round5":
-            _round5_threshold(self.threshold, "The 'threshold' key in [suppression]")
+            round5_threshold(self.threshold, "The 'threshold' key in [suppression]")
         if self.period is not None or self.period_by != "discharge":
             from .period import parse_period
 
@@ -531,15 +531,15 @@ def load_config(config: str | Path | dict | StudyConfig | None = None) -> StudyC
     )
 
 
-def _round5_threshold(th: int, what: str) -> None:
+def round5_threshold(th: int, what: str) -> None:
     """A threshold the ``"round5"`` policy can use: at least 3 (1 and 2 would round to 0) and
     not 7, 12, 17, ... (then the counts shown as ``threshold - 2`` could only be ``threshold``:
     with 7, the counts that round to 5 are 3 to 7, and 3 to 6 are hidden).
 
     Examples
     --------
-    >>> _round5_threshold(11, "t")
-    >>> _round5_threshold(7, "t")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    >>> round5_threshold(11, "t")
+    >>> round5_threshold(7, "t")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
     ConfigError: t must be at least 3 and not 7, 12, 17, ... under policy "round5"
     """

@@ -1,8 +1,8 @@
 """The state of one build pass: tables, figures, published counts and the analysis cache.
 
-:class:`_Ctx` is what every section writes into: :meth:`_Ctx.add_table` suppresses, scrubs
+:class:`Ctx` is what every section writes into: :meth:`Ctx.add_table` suppresses, scrubs
 and registers a table (its counts keyed by population, see :mod:`.populations`),
-:meth:`_Ctx.add_figure` adds a figure, :meth:`_Ctx.run` runs an analysis once per report
+:meth:`Ctx.add_figure` adds a figure, :meth:`Ctx.run` runs an analysis once per report
 (later passes replay it from the cache, by name) and turns a failure into a visible note."""
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import pandas as pd
 
 from ..exceptions import IOPError
 from .config import StudyConfig
-from .format import _fmt_param
-from .populations import _headline_keys, _Key
+from .format import fmt_param
+from .populations import PopKey, headline_keys
 from .render import ReportFigure, ReportTable, Section, figure_to_svg, plain_label, pyplot
 from .safety import scrub_identifiers
-from .suppress import ROUND5_DIGITS, _proportion_columns, round5, suppress
+from .suppress import ROUND5_DIGITS, proportion_columns, round5, suppress
 
 
 def _role_args(roles: dict, columns: Sequence) -> dict:
@@ -60,7 +60,7 @@ def _role_args(roles: dict, columns: Sequence) -> dict:
     return out
 
 
-class _Ctx:
+class Ctx:
     """State of one build pass.
 
     The report is built in passes (:func:`report`): analyses run once (``cache``), tables are
@@ -85,7 +85,7 @@ class _Ctx:
         self.threshold = cfg.suppression_threshold
         #: the disclosure-control policy ("cms", "round5" or "none"; see .suppress)
         self.policy = cfg.suppression_policy
-        self.protected = _headline_keys(cfg) if protected is None else protected
+        self.protected = headline_keys(cfg) if protected is None else protected
         self.strict = strict
         self.tables: list[ReportTable] = []
         self.figures: list[ReportFigure] = []
@@ -103,24 +103,24 @@ class _Ctx:
         self.draw = draw
         self.step: Callable[[str], None] = lambda label: None
         #: every published count: population key -> list of (value, hidden)
-        self.cells: dict[_Key, list[tuple[float, bool]]] = {}
+        self.cells: dict[PopKey, list[tuple[float, bool]]] = {}
         #: exact or approximate sums between populations: (total key, member keys)
-        self.identities: list[tuple[_Key, tuple[_Key, ...]]] = []
+        self.identities: list[tuple[PopKey, tuple[PopKey, ...]]] = []
 
-    def identity(self, total: _Key, members: Sequence[_Key]) -> None:
+    def identity(self, total: PopKey, members: Sequence[PopKey]) -> None:
         """Record that population ``total`` is the sum of ``members`` (up to an unpublished
         remainder, which counts as a cell of its own)."""
         self.identities.append((total, tuple(members)))
 
-    def register(self, key: _Key, value: float, hidden: bool) -> None:
+    def register(self, key: PopKey, value: float, hidden: bool) -> None:
         """Record a published count of population ``key`` (a table cell, a count quoted in
         the text, or a known zero left out of a table) for the cross-table check."""
         self.cells.setdefault(key, []).append((float(value), bool(hidden)))
 
-    def text_count(self, key: _Key | None, v: Any) -> str:
+    def text_count(self, key: PopKey | None, v: Any) -> str:
         """A count quoted in running text: registered like a table cell, hidden like one."""
         if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool):
-            return _fmt_param(v)
+            return fmt_param(v)
         th = self.threshold
         small = th is not None and 1 <= float(v) < th
         hidden = th is not None and (small or key in self.forced)
@@ -132,7 +132,7 @@ class _Ctx:
             return "a suppressed number of"
         if self.policy == "round5":
             return f"{int(round5(v)):,}"
-        return f"{int(v):,}" if float(v).is_integer() else _fmt_param(v)
+        return f"{int(v):,}" if float(v).is_integer() else fmt_param(v)
 
     def add_table(
         self,
@@ -151,7 +151,7 @@ class _Ctx:
         within=None,
         column_totals: bool = True,
         shares: dict | None = None,
-        keys: dict[str, Callable[[pd.Series], _Key | None]] | None = None,
+        keys: dict[str, Callable[[pd.Series], PopKey | None]] | None = None,
         result: Any = None,
         method: str = "",
         notes: Sequence[str] = (),
@@ -195,7 +195,7 @@ class _Ctx:
             policy="round5" if self.policy == "round5" else "cms",
             **(
                 {
-                    **_proportion_columns(
+                    **proportion_columns(
                         derived, complements, percent, percent_rows, self.cfg.ci_level
                     ),
                     # the precision the page shows: percentages to 0.1 %
@@ -280,10 +280,10 @@ class _Ctx:
         >>> from iop_outcomes._report.config import StudyConfig
         >>> from iop_outcomes._report.render import Section
         >>> cache, sec = {}, Section("s", "S")
-        >>> first = _Ctx(StudyConfig(), strict=True, cache=cache)
+        >>> first = Ctx(StudyConfig(), strict=True, cache=cache)
         >>> first.run(sec, "A", lambda: 1), first.run(sec, "B", lambda: 2, by="site")
         (1, 2)
-        >>> later = _Ctx(StudyConfig(), strict=True, cache=cache)  # a pass without "A"
+        >>> later = Ctx(StudyConfig(), strict=True, cache=cache)  # a pass without "A"
         >>> later.run(sec, "B", lambda: 99, by="site")  # replayed by name, not run again
         2
         >>> later.run(sec, "B", lambda: 2, by="site")  # doctest: +IGNORE_EXCEPTION_DETAIL
@@ -342,7 +342,7 @@ class _Ctx:
         """``text`` with every input identifier in it replaced by ``[identifier]``.
 
         >>> from iop_outcomes._report.config import StudyConfig
-        >>> ctx = _Ctx(StudyConfig(), strict=False, identifiers=frozenset({"E000076"}))
+        >>> ctx = Ctx(StudyConfig(), strict=False, identifiers=frozenset({"E000076"}))
         >>> ctx.redact("'format' changes within episode(s) ['E000076', 'E000174']")
         "'format' changes within episode(s) ['[identifier]', 'E000174']"
         """

@@ -3,8 +3,8 @@
 Every count a table or the text publishes is registered under its population key
 (:mod:`.populations`); the sums between them (declared by the sections, implied by the
 grouping columns and by related populations) are solved here, and a count that the published
-numbers would give back is hidden everywhere (:func:`_hidden_populations`). The headline
-counts are hidden last (:func:`_protected_populations`).
+numbers would give back is hidden everywhere (:func:`hidden_populations`). The headline
+counts are hidden last (:func:`protected_populations`).
 
 Under the ``"round5"`` policy (see :mod:`.suppress`) the same sums are used differently:
 every published count stands for the range of exact counts that round to it, and a count is
@@ -18,22 +18,22 @@ from typing import Any
 
 import numpy as np
 
-from .context import _Ctx
-from .populations import _ALL, _Key, _related_pairs
+from .context import Ctx
+from .populations import ALL, PopKey, related_pairs
 
 
-def _hidden_populations(ctx: _Ctx) -> frozenset:
+def hidden_populations(ctx: Ctx) -> frozenset:
     """Populations that must be hidden in every table and in the text (see :func:`report`).
 
     Starts from every population hidden in some table (primary, complementary or forced) and
     applies three kinds of sums, each a constraint ``total = sum(members) + remainder``:
 
-    * related populations of one group (:func:`_related_pairs`): ``a = b + (a - b)`` for
+    * related populations of one group (:func:`related_pairs`): ``a = b + (a - b)`` for
       every pair where one contains the other or the two overlap, within an instrument and
       across instruments, in both directions (the direction with a negative remainder says
       nothing and is skipped), so a difference from 1 to threshold - 1 hides the smaller;
     * the whole cohort: ``overall = sum over the groups`` of each grouping column;
-    * sums the sections declared (:meth:`_Ctx.identity`), e.g. every flow stage adds up to the
+    * sums the sections declared (:meth:`Ctx.identity`), e.g. every flow stage adds up to the
       episodes admitted, censored = completed + transferred + ..., clinical-significance
       categories add up to their n.
 
@@ -122,23 +122,23 @@ def _small_sum_pinned(values: Sequence[float], th: int) -> bool:
     return sum(values) in (m, m * (th - 1))
 
 
-def _constraints(ctx: _Ctx) -> tuple[dict, set, list]:
+def _constraints(ctx: Ctx) -> tuple[dict, set, list]:
     """The published counts (``reg``: population -> count), those hidden somewhere, and the
-    sums between them ``(total, members)`` (see :func:`_hidden_populations`)."""
-    reg: dict[_Key, float] = {}
-    hidden: set[_Key] = set()
+    sums between them ``(total, members)`` (see :func:`hidden_populations`)."""
+    reg: dict[PopKey, float] = {}
+    hidden: set[PopKey] = set()
     for k, cells in ctx.cells.items():
         reg[k] = cells[0][0]
         # hidden somewhere, or two tables disagree on the count (then it is not one
         # population after all, and hiding it everywhere is the safe reading)
         if any(h for _, h in cells) or len({v for v, _ in cells}) > 1:
             hidden.add(k)
-    cons: list[tuple[_Key, tuple[_Key, ...]]] = list(ctx.identities)
-    cons += _related_pairs(reg)
+    cons: list[tuple[PopKey, tuple[PopKey, ...]]] = list(ctx.identities)
+    cons += related_pairs(reg)
     # overall = sum over the groups of each grouping column
     values: dict[tuple[str, str], set[str]] = {}
     for inst, gcol, val, _ in reg:
-        if gcol != _ALL and not gcol.endswith("(contrast)"):
+        if gcol != ALL and not gcol.endswith("(contrast)"):
             values.setdefault((inst, gcol), set()).add(val)
     pops = sorted({(k[0], k[3]) for k in reg})
     for (inst, gcol), vals in sorted(values.items()):
@@ -147,15 +147,19 @@ def _constraints(ctx: _Ctx) -> tuple[dict, set, list]:
                 continue
             members = tuple((inst, gcol, v, pop) for v in sorted(vals))
             if any(m in reg for m in members):
-                cons.append(((inst, _ALL, _ALL, pop), members))
+                cons.append(((inst, ALL, ALL, pop), members))
     return reg, hidden, cons
 
 
 def _complement_for(
-    total: _Key, members: Sequence[_Key], reg: dict, hidden: set, protected: frozenset = frozenset()
-) -> _Key | None:
+    total: PopKey,
+    members: Sequence[PopKey],
+    reg: dict,
+    hidden: set,
+    protected: frozenset = frozenset(),
+) -> PopKey | None:
     """The published count of a constraint to hide next: its smallest positive visible
-    member, else its total; a headline count (``protected``, :func:`_headline_keys`) only
+    member, else its total; a headline count (``protected``, :func:`.populations.headline_keys`) only
     when nothing else of the constraint can be hidden."""
     for allowed in (False, True):
         cand = sorted(
@@ -170,27 +174,27 @@ def _complement_for(
     return None
 
 
-def _protected_populations(ctx: _Ctx) -> frozenset:
-    """The headline counts (:func:`_headline_keys`) and every related count of the same group
+def protected_populations(ctx: Ctx) -> frozenset:
+    """The headline counts (:func:`.populations.headline_keys`) and every related count of the same group
     equal to one of them (e.g. the episodes with an endpoint score when all of them are
     paired): hiding such a count while the headline shows its value would protect nothing,
     and the cross-table check would then hide the headline to protect it."""
     reg = {k: cells[0][0] for k, cells in ctx.cells.items()}
     heads = {k for k in ctx.protected if k in reg}
     out = set(ctx.protected)
-    for a, (b,) in _related_pairs(reg):
+    for a, (b,) in related_pairs(reg):
         if a in heads and b not in out and reg[b] == reg[a]:
             out.add(b)
     return frozenset(out)
 
 
 def _linear_leak(
-    cons: Sequence[tuple[_Key, tuple[_Key, ...]]],
+    cons: Sequence[tuple[PopKey, tuple[PopKey, ...]]],
     reg: dict,
     hidden: set,
     th: int,
     protected: frozenset = frozenset(),
-) -> _Key | None:
+) -> PopKey | None:
     """A count to hide because the constraints, solved together, determine a small count.
 
     Solving all constraints at once can give back what no single constraint does (e.g.
@@ -294,7 +298,7 @@ def _linear_leak(
 def _round5_pins(
     reg: dict,
     hidden: set,
-    cons: Sequence[tuple[_Key, tuple[_Key, ...]]],
+    cons: Sequence[tuple[PopKey, tuple[PopKey, ...]]],
     th: int,
     protected: frozenset = frozenset(),
 ) -> frozenset:
@@ -327,12 +331,12 @@ def _round5_pins(
         for t, ms in cons
         if t in reg and all(m in reg for m in ms) and reg[t] - sum(reg[m] for m in ms) >= 0
     ]
-    holding: dict[_Key, list[int]] = {}
+    holding: dict[PopKey, list[int]] = {}
     for i, (t, ms, _) in enumerate(cons):
         for k in (t, *ms):
             holding.setdefault(k, []).append(i)
 
-    def ranges() -> dict[_Key, tuple[float, float]]:
+    def ranges() -> dict[PopKey, tuple[float, float]]:
         bnd = {}
         for k, v in reg.items():
             if k in hidden:

@@ -1,10 +1,10 @@
 """The report's figures, drawn from the **suppressed** tables (a figure never shows what its
-table hides), with the numbers rounded as the tables publish them (:func:`_as_drawn`).
+table hides), with the numbers rounded as the tables publish them (:func:`as_drawn`).
 
 Figures that draw counts the tables do not list (numbers at risk, the Kaplan–Meier steps, the
 Jacobson–Truax heat map) read the small-cell rule through two functions only,
-:func:`_min_cell` (the smallest count a figure may let a reader read off) and
-:func:`_fig_count` (a count as printed), so that a suppression policy plugs in at one place.
+:func:`min_cell` (the smallest count a figure may let a reader read off) and
+:func:`fig_count` (a count as printed), so that a suppression policy plugs in at one place.
 More figures: :mod:`.figures_km`, :mod:`.figures_jt`, :mod:`.figures_forest`,
 :mod:`.figures_flow`."""
 
@@ -17,57 +17,57 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .format import _safe_count, _slug
+from .format import safe_count, slug
 from .render import FILE_DECIMALS, Section, pyplot
 
 if TYPE_CHECKING:
-    from .context import _Ctx
+    from .context import Ctx
 
 
-def _min_cell(ctx: _Ctx) -> int:
+def min_cell(ctx: Ctx) -> int:
     """The smallest number of episodes a figure may let a reader read off (a cell, a step, a
     difference of two printed counts): the report's suppression threshold, 1 without one.
 
     >>> from types import SimpleNamespace as NS
-    >>> _min_cell(NS(threshold=11)), _min_cell(NS(threshold=None))
+    >>> min_cell(NS(threshold=11)), min_cell(NS(threshold=None))
     (11, 1)
     """
     th = ctx.threshold
     return int(th) if th else 1
 
 
-def _drawn(fn):
+def drawn_when_writing(fn):
     """A figure function that draws only on the pass that writes the report (the passes
     before it only settle the suppression; a figure publishes nothing a table does not)."""
 
     @functools.wraps(fn)
-    def draw_if_writing(ctx: _Ctx, *args: Any, **kwargs: Any) -> Any:
+    def draw_if_writing(ctx: Ctx, *args: Any, **kwargs: Any) -> Any:
         return fn(ctx, *args, **kwargs) if ctx.draw else None
 
     return draw_if_writing
 
 
-def _fig_count(ctx: _Ctx, n: int) -> str:
+def fig_count(ctx: Ctx, n: int) -> str:
     """A count printed in a figure, as the report prints counts in its text (1–10 as "<11").
 
     >>> from types import SimpleNamespace as NS
     >>> ctx = NS(threshold=11)
-    >>> _fig_count(ctx, 7), _fig_count(ctx, 1200), _fig_count(ctx, 0)
+    >>> fig_count(ctx, 7), fig_count(ctx, 1200), fig_count(ctx, 0)
     ('<11', '1,200', '0')
     """
-    return _safe_count(int(n), ctx.threshold)
+    return safe_count(int(n), ctx.threshold)
 
 
-def _numeric_rows(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+def numeric_rows(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     """The rows whose ``cols`` are all numbers (not suppressed), with those numbers as drawn:
-    see :func:`_as_drawn`."""
+    see :func:`as_drawn`."""
     ok = np.ones(len(df), dtype=bool)
     for c in cols:
         ok &= np.array([isinstance(v, (int, float, np.integer, np.floating)) for v in df[c]])
-    return _as_drawn(df[ok], cols)
+    return as_drawn(df[ok], cols)
 
 
-def _as_drawn(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+def as_drawn(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     """``df`` with ``cols`` rounded to the tables' FILE_DECIMALS: a figure draws the numbers its
     table publishes, so the same data give the same SVG bytes on every CPU (model fits differ
     in the last bits between BLAS kernels, which moved axis limits and hence the layout)."""
@@ -78,9 +78,9 @@ def _as_drawn(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-@_drawn
-def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | None) -> None:
-    d = _numeric_rows(t, ["baseline_mean", "endpoint_mean"])
+@drawn_when_writing
+def fig_change(ctx: Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | None) -> None:
+    d = numeric_rows(t, ["baseline_mean", "endpoint_mean"])
     if d.empty:
         return
     plt = pyplot()
@@ -94,7 +94,7 @@ def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | No
     ax.spines[["top", "right"]].set_visible(False)
     ctx.add_figure(
         sec,
-        f"change_{_slug(inst)}",
+        f"change_{slug(inst)}",
         f"Mean {inst} at baseline and endpoint" + (f" by {g}" if g else ""),
         fig,
         caption=f"Mean {inst} at baseline and endpoint (paired episodes). A group whose means "
@@ -102,9 +102,9 @@ def _fig_change(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | No
     )
 
 
-@_drawn
-def _fig_clinsig(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -> None:
-    d = _numeric_rows(t, ["estimate"])
+@drawn_when_writing
+def fig_clinsig(ctx: Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -> None:
+    d = numeric_rows(t, ["estimate"])
     if d.empty:
         return
     plt = pyplot()
@@ -140,7 +140,7 @@ def _fig_clinsig(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -
     ax.spines[["top", "right"]].set_visible(False)
     ctx.add_figure(
         sec,
-        f"clinsig_{_slug(inst)}",
+        f"clinsig_{slug(inst)}",
         f"{inst} reliable change categories by {by}",
         fig,
         caption=f"{inst} Jacobson–Truax categories by {by}. Suppressed categories are left "
@@ -148,13 +148,13 @@ def _fig_clinsig(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -
     )
 
 
-@_drawn
-def _fig_noninferiority(
-    ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str, ref: str
+@drawn_when_writing
+def fig_noninferiority(
+    ctx: Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str, ref: str
 ) -> None:
     if not {"estimate", "ci_low", "ci_high", "margin"} <= set(t.columns):
         return
-    d = _numeric_rows(t, ["estimate", "ci_low", "ci_high", "margin"])
+    d = numeric_rows(t, ["estimate", "ci_low", "ci_high", "margin"])
     if d.empty:
         return
     plt = pyplot()
@@ -185,7 +185,7 @@ def _fig_noninferiority(
     ax.spines[["top", "right"]].set_visible(False)
     ctx.add_figure(
         sec,
-        f"noninferiority_{_slug(inst)}",
+        f"noninferiority_{slug(inst)}",
         f"{inst}: non-inferiority of each {g} vs {ctx.label(ref)}",
         fig,
         caption=f"Difference in adjusted mean {inst} change (each {g} minus {ctx.label(ref)}; "
@@ -195,9 +195,9 @@ def _fig_noninferiority(
     )
 
 
-@_drawn
-def _fig_followup(ctx: _Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
-    d = _numeric_rows(t, ["estimate", "ci_low", "ci_high"])
+@drawn_when_writing
+def fig_followup(ctx: Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
+    d = numeric_rows(t, ["estimate", "ci_low", "ci_high"])
     if d.empty:
         return
     plt = pyplot()

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .figures import _drawn
+from .figures import drawn_when_writing
 from .render import pyplot
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .context import _Ctx
+    from .context import Ctx
     from .render import Section
 
 _LINE = 0.16  # inches per text line at 7.5 pt, with leading
@@ -103,8 +103,8 @@ def plot_flow_boxes(stages: list[tuple[list[str] | None, list[list[str]], bool]]
     return ax
 
 
-@_drawn
-def _fig_flow(ctx: _Ctx, sec: Section, table: pd.DataFrame, inst: str, groups: list[str]) -> None:
+@drawn_when_writing
+def fig_flow(ctx: Ctx, sec: Section, table: pd.DataFrame, inst: str, groups: list[str]) -> None:
     """The flow diagram of the published flow table ``table`` (columns ``stage, status``, the
     groups and ``All``)."""
     if table.empty:

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .figures import _drawn, _numeric_rows
+from .figures import drawn_when_writing, numeric_rows
 from .render import pyplot
 
 if TYPE_CHECKING:
-    from .context import _Ctx
+    from .context import Ctx
     from .render import Section
 
 _SERIES = (
@@ -66,7 +66,7 @@ def plot_forest_rows(
     return ax
 
 
-def _forest_frame(ctx: _Ctx, compare: pd.DataFrame, pooled: pd.DataFrame | None) -> pd.DataFrame:
+def _forest_frame(ctx: Ctx, compare: pd.DataFrame, pooled: pd.DataFrame | None) -> pd.DataFrame:
     """The rows to draw: the comparison table's, then the pooled (REML) rows, as published."""
     cols = ["estimate", "ci_low", "ci_high"]
 
@@ -74,18 +74,18 @@ def _forest_frame(ctx: _Ctx, compare: pd.DataFrame, pooled: pd.DataFrame | None)
         return str(ctx.label(c))  # "virtual - in_person" -> "Virtual − In person"
 
     parts = []
-    d = _numeric_rows(compare, cols)
+    d = numeric_rows(compare, cols)
     parts.append(d.assign(label=[label(c) for c in d["contrast"]], series=0))
     if pooled is not None and "tau2_method" in pooled:
-        p = _numeric_rows(pooled[pooled["tau2_method"].astype(str) == "REML"], cols)
+        p = numeric_rows(pooled[pooled["tau2_method"].astype(str) == "REML"], cols)
         parts.append(p.assign(label=[f"{label(c)}, sites pooled" for c in p["contrast"]], series=1))
     out = pd.concat(parts, ignore_index=True)
     return out[["label", "series", "contrast", *cols]]
 
 
-@_drawn
-def _fig_forest(
-    ctx: _Ctx,
+@drawn_when_writing
+def fig_forest(
+    ctx: Ctx,
     sec: Section,
     compare: pd.DataFrame,
     pooled: pd.DataFrame | None,
@@ -101,7 +101,7 @@ def _fig_forest(
         return
     margin = None
     if noninf is not None and "margin" in noninf:
-        mg = _numeric_rows(noninf, ["margin"])["margin"]
+        mg = numeric_rows(noninf, ["margin"])["margin"]
         margin = float(mg.iloc[0]) if len(mg) else None
     how = "configured" if ctx.cfg.margin_for(inst) else "library default"
     ax = plot_forest_rows(

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..plots.clinsig import no_change_band
-from .figures import _drawn, _min_cell
+from .figures import drawn_when_writing, min_cell
 from .render import pyplot
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .context import _Ctx
+    from .context import Ctx
     from .render import Section
 
 _CLASS_COLORS = ("#e8f1f8", "#d6e6f2", "#9bc1dd", "#5a9bc9", "#2b6fa6", "#0d3f6b", "#061f38")
@@ -91,7 +91,7 @@ def plot_jt_heatmap(pre, post, params: dict, edges: np.ndarray, m: int, *, ax=No
     edges : array of float
         Cell edges (:func:`_jt_grid`).
     m : int
-        Smallest count shown (:func:`.figures._min_cell`).
+        Smallest count shown (:func:`.figures.min_cell`).
 
     Examples
     --------
@@ -142,8 +142,8 @@ def plot_jt_heatmap(pre, post, params: dict, edges: np.ndarray, m: int, *, ax=No
     return ax
 
 
-@_drawn
-def _fig_jt(ctx: _Ctx, sec: Section, res: Any, table: pd.DataFrame, inst: str) -> None:
+@drawn_when_writing
+def fig_jt(ctx: Ctx, sec: Section, res: Any, table: pd.DataFrame, inst: str) -> None:
     """The heat map of the overall clinical-significance result ``res``, drawn when the
     table (``table``, as published) shows the overall n."""
     from .. import instruments
@@ -159,7 +159,7 @@ def _fig_jt(ctx: _Ctx, sec: Section, res: Any, table: pd.DataFrame, inst: str) -
     ep = res.episodes[res.episodes["category"].notna()]
     spec = instruments.get(inst)
     edges = _jt_grid(int(spec.total_min), int(spec.total_max))
-    m = _min_cell(ctx)
+    m = min_cell(ctx)
     ax = plot_jt_heatmap(ep["pre"], ep["post"], p, edges, m)
     w = int(edges[1] - edges[0])
     band = (

@@ -2,7 +2,7 @@
 
 The curve is the one the report's dropout table summarises (the same
 :func:`iop_outcomes.dropout_survival` result, not refitted). What a shareable report may not
-show, a figure may not show either; three rules, all through :func:`.figures._min_cell`
+show, a figure may not show either; three rules, all through :func:`.figures.min_cell`
 (``m``, the suppression threshold, 11 by default):
 
 1. **Enough at risk.** A group's curve is drawn only while at least ``m`` episodes remain at
@@ -15,7 +15,7 @@ show, a figure may not show either; three rules, all through :func:`.figures._mi
    (OpenSAFELY's ``kaplan-meier-function`` action meets the same risk differently: it rounds
    the cumulative counts of events and censorings to blocks of ``count_min`` and re-estimates
    the curve from them; here the curve drawn stays the one the dropout table reports.)
-3. **Numbers at risk.** Printed as the tables print counts (:func:`.figures._fig_count`: 1–10
+3. **Numbers at risk.** Printed as the tables print counts (:func:`.figures.fig_count`: 1–10
    as "<11"); an exact count is printed only when it differs from the row's previous exact
    count (or the group's n in the dropout table) by 0 or at least ``m`` — otherwise it reads
    "*" — so no two printed counts differ by a small number of episodes leaving treatment.
@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .figures import _drawn, _fig_count, _min_cell
+from .figures import drawn_when_writing, fig_count, min_cell
 from .render import pyplot
 
 if TYPE_CHECKING:
-    from .context import _Ctx
+    from .context import Ctx
     from .render import Section
 
 _COLORS = ("#1f5f8b", "#e3a35f", "#6a9f58", "#a23b2a", "#7b5ea7", "#777777")
@@ -107,10 +107,10 @@ def _at_risk_labels(n_risk: Any, ctx: Any, n: int | None = None) -> list[str]:
     >>> _at_risk_labels([533, 530, 490, 300, 8, 0], NS(threshold=11), n=533)
     ['533', '*', '490', '300', '<11', '0']
     """
-    m = _min_cell(ctx)
+    m = min_cell(ctx)
     out, last = [], n
     for v in np.asarray(n_risk, dtype=int):
-        text = _fig_count(ctx, v)
+        text = fig_count(ctx, v)
         if text[:1].isdigit():
             if last is not None and 0 < last - v < m:
                 text = "*"
@@ -207,8 +207,8 @@ def plot_km_at_risk(
     return ax, ax_table
 
 
-@_drawn
-def _fig_km(ctx: _Ctx, sec: Section, res: Any, table: pd.DataFrame, inst: str, g: str | None):
+@drawn_when_writing
+def fig_km(ctx: Ctx, sec: Section, res: Any, table: pd.DataFrame, inst: str, g: str | None):
     """The Kaplan–Meier figure of the dropout table's result ``res`` (``table`` is that
     table as published, suppressed)."""
     if res is None or res.transfers != "censor" or not len(res.at_risk):
@@ -220,7 +220,7 @@ def _fig_km(ctx: _Ctx, sec: Section, res: Any, table: pd.DataFrame, inst: str, g
             "publishes only rounded to 5."
         )
         return
-    m = _min_cell(ctx)
+    m = min_cell(ctx)
     shown = {
         str(r["group"]): int(r["n"])
         for _, r in table.iterrows()

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from ..plots.over_time import plot_over_time
-from .figures import _as_drawn, _drawn
+from .figures import as_drawn, drawn_when_writing
 from .render import Section, pyplot
 
 if TYPE_CHECKING:
-    from .context import _Ctx
+    from .context import Ctx
 
 
 def _published(t: pd.DataFrame, res: Any) -> tuple[pd.DataFrame, list[str]]:
@@ -32,15 +32,15 @@ def _published(t: pd.DataFrame, res: Any) -> tuple[pd.DataFrame, list[str]]:
     for c in ("estimate", "lcl", "ucl"):
         drawn[c] = np.where(shown, num[c].to_numpy(), np.nan)
     drawn["centre"] = float(res.table["centre"].iloc[0])
-    drawn = _as_drawn(drawn, ["estimate", "lcl", "ucl", "centre"])
+    drawn = as_drawn(drawn, ["estimate", "lcl", "ucl", "centre"])
     drawn["signal"] = res.table["signal"].to_numpy() & shown
     drawn["direction"] = res.table["direction"].to_numpy()
     left_out = [str(p) for p, s, h in zip(t["period"], shown, has, strict=True) if h and not s]
     return drawn, left_out
 
 
-@_drawn
-def _fig_over_time(ctx: _Ctx, sec: Section, t: pd.DataFrame, res: Any, inst: str) -> None:
+@drawn_when_writing
+def fig_over_time(ctx: Ctx, sec: Section, t: pd.DataFrame, res: Any, inst: str) -> None:
     """:func:`iop_outcomes.plots.plot_over_time` of what table ``t`` publishes."""
     drawn, left_out = _published(t, res)
     plt = pyplot()

@@ -1,10 +1,10 @@
 """Small text formatting helpers for the report's running text.
 
->>> _n_of("1,126", "1,200")
+>>> n_of("1,126", "1,200")
 '1,126 of 1,200 episodes'
->>> _safe_count(7, 11), _safe_count(1200, 11), _safe_count(1198, 5, rounded=True)
+>>> safe_count(7, 11), safe_count(1200, 11), safe_count(1198, 5, rounded=True)
 ('<11', '1,200', '1,200')
->>> _month("last assessment 2025-06-17")
+>>> month_text("last assessment 2025-06-17")
 'last assessment 2025-06'
 """
 
@@ -19,14 +19,14 @@ import pandas as pd
 from .._results import MISSING_GROUP
 
 
-def _fmt_n(v: Any, threshold: int | None) -> str:
+def fmt_n(v: Any, threshold: int | None) -> str:
     if isinstance(v, str):
         return "fewer than " + v[1:] if v.startswith("<") else "a suppressed number"
     return f"{int(v):,}"
 
 
-def _n_of(k: str, n: str) -> str:
-    """'1,126 of 1,200 episodes', 'Of 240 episodes, fewer than 11', ... (counts as _fmt_n
+def n_of(k: str, n: str) -> str:
+    """'1,126 of 1,200 episodes', 'Of 240 episodes, fewer than 11', ... (counts as fmt_n
     gives them, hidden ones in words)."""
     k_hidden, n_hidden = not k[:1].isdigit(), not n[:1].isdigit()
     if n_hidden and k_hidden:
@@ -38,11 +38,11 @@ def _n_of(k: str, n: str) -> str:
     return f"{k} of {n} episodes"
 
 
-def _pct(v: Any) -> str:
+def percent_text(v: Any) -> str:
     return f"{100 * float(v):.0f}%"
 
 
-def _labels(s: pd.Series) -> pd.Series:
+def group_labels(s: pd.Series) -> pd.Series:
     """Group labels as text, a missing group value as "(missing)" (as change_summary and
     retention label it), so that every table names a group the same way."""
     o = s.astype("object")
@@ -52,37 +52,37 @@ def _labels(s: pd.Series) -> pd.Series:
 _DATE_RE = re.compile(r"\b(\d{4}-\d{2})-\d{2}(?:[ T][0-9:.]+)?\b")
 
 
-def _month(v: Any) -> str:
+def month_text(v: Any) -> str:
     """Parameter text with exact dates cut to the month (an exact date such as the last
     assessment in the data can belong to one person)."""
     if isinstance(v, (pd.Timestamp, np.datetime64)):
         v = str(pd.Timestamp(v).date())
-    return _DATE_RE.sub(r"\1", _fmt_param(v))
+    return _DATE_RE.sub(r"\1", fmt_param(v))
 
 
-def _is_count_key(k: str) -> bool:
+def is_count_key(k: str) -> bool:
     k = str(k).lower()
     return k in ("n", "count", "k") or k.startswith("n_") or k.endswith("_n")
 
 
-def _safe_count(v: Any, threshold: int | None, *, rounded: bool = False) -> str:
+def safe_count(v: Any, threshold: int | None, *, rounded: bool = False) -> str:
     """A count for running text, small-cell suppressed like the tables (``rounded``: to the
     nearest 5, the ``"round5"`` policy)."""
     if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool):
-        return _fmt_param(v)
+        return fmt_param(v)
     if threshold is not None and 1 <= float(v) < threshold:
         return f"<{threshold}"
     if rounded:
         return f"{int(np.floor(float(v) / 5 + 0.5) * 5):,}"
-    return f"{int(v):,}" if float(v).is_integer() else _fmt_param(v)
+    return f"{int(v):,}" if float(v).is_integer() else fmt_param(v)
 
 
-def _disclosure_line(policy: str, threshold: int | None) -> str:
+def disclosure_line(policy: str, threshold: int | None) -> str:
     """The disclosure-control policy in one line (the provenance block).
 
-    >>> _disclosure_line("cms", 11)
+    >>> disclosure_line("cms", 11)
     'threshold 11 (counts 1-10 hidden)'
-    >>> _disclosure_line("round5", 5)
+    >>> disclosure_line("round5", 5)
     'round5: counts rounded to the nearest 5, counts 1-4 shown as <5'
     """
     if threshold is None or policy == "none":
@@ -95,10 +95,10 @@ def _disclosure_line(policy: str, threshold: int | None) -> str:
     return f"threshold {threshold} (counts 1-{threshold - 1} hidden)"
 
 
-def _disclosure_sentence(policy: str, threshold: int | None) -> str:
+def disclosure_sentence(policy: str, threshold: int | None) -> str:
     """The disclosure-control policy in one sentence a board member reads (the summary).
 
-    >>> _disclosure_sentence("round5", 5)[:60]
+    >>> disclosure_sentence("round5", 5)[:60]
     'To protect privacy, every count is rounded to the nearest 5 '
     """
     if threshold is None or policy == "none":
@@ -114,13 +114,13 @@ def _disclosure_sentence(policy: str, threshold: int | None) -> str:
     )
 
 
-def _fmt_param(v: Any) -> str:
+def fmt_param(v: Any) -> str:
     if isinstance(v, float | np.floating):
         return f"{float(v):.4g}"
     if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_fmt_param(x) for x in v) + "]"
+        return "[" + ", ".join(fmt_param(x) for x in v) + "]"
     return str(v)
 
 
-def _slug(s: str) -> str:
+def slug(s: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in str(s).lower()).strip("_")

@@ -14,7 +14,7 @@ from ..io.load import load
 from .config import StudyConfig
 
 
-def _load(data: Any, cfg: StudyConfig, progress) -> Any:
+def load_input(data: Any, cfg: StudyConfig, progress) -> Any:
     from .._internal import refuse_internal
 
     refuse_internal(data)  # an internal, identifiable output (monitor's caseload) never enters
@@ -27,7 +27,7 @@ def _load(data: Any, cfg: StudyConfig, progress) -> Any:
         return load(data, **cfg.load_options())
 
 
-def _episode_rules(cfg: StudyConfig):
+def episode_rules(cfg: StudyConfig):
     if not cfg.episode_rules:
         return None
 
@@ -59,11 +59,11 @@ def _grouping_columns(ep: pd.DataFrame) -> list[str]:
     return out
 
 
-def _has_grouping(ep: pd.DataFrame, g: str | None) -> bool:
+def has_grouping(ep: pd.DataFrame, g: str | None) -> bool:
     return g is not None and (g in ep.columns or DERIVED_GROUPINGS.get(g, g) in ep.columns)
 
 
-def _check_groupings(cfg: StudyConfig, eps: dict[str, pd.DataFrame]) -> None:
+def check_groupings(cfg: StudyConfig, eps: dict[str, pd.DataFrame]) -> None:
     """A grouping column the study configuration names must be in the data (the defaults,
     ``format`` and ``site``, may be absent: their sections then say so)."""
     ep = eps.get(cfg.primary_instrument, next(iter(eps.values())))
@@ -75,7 +75,7 @@ def _check_groupings(cfg: StudyConfig, eps: dict[str, pd.DataFrame]) -> None:
     missing = [
         (k, g)
         for k, g in named
-        if not (_has_grouping(ep, g) if k == "groupings" else g in ep.columns)
+        if not (has_grouping(ep, g) if k == "groupings" else g in ep.columns)
     ]
     if not missing:
         return
@@ -92,7 +92,7 @@ def _check_groupings(cfg: StudyConfig, eps: dict[str, pd.DataFrame]) -> None:
     )
 
 
-def _sha256_of(data: Any) -> str:
+def sha256_of(data: Any) -> str:
     for attr in ("sha256", "source_sha256"):
         v = getattr(data, attr, None)
         if isinstance(v, str) and v:
@@ -100,6 +100,6 @@ def _sha256_of(data: Any) -> str:
     return ""
 
 
-def _assessment_dates(data: pd.DataFrame) -> Any:
+def assessment_dates(data: pd.DataFrame) -> Any:
     """Assessment dates of the accepted rows (empty when the column is absent)."""
     return data["assessment_date"] if "assessment_date" in data.columns else []

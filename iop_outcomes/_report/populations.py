@@ -2,8 +2,8 @@
 
 A published count is registered under a key ``(instrument, grouping column, group value,
 population)``; :func:`_parents` and :data:`_OVERLAPS` say which populations hold or overlap
-which, :func:`_related_pairs` turns that into pairs of counts whose difference is a count of
-people, and :func:`_headline_keys` names the counts the summary quotes."""
+which, :func:`related_pairs` turns that into pairs of counts whose difference is a count of
+people, and :func:`headline_keys` names the counts the summary quotes."""
 
 from __future__ import annotations
 
@@ -13,18 +13,18 @@ from .config import StudyConfig
 
 #: A published count's population: (instrument, grouping column, group value, population).
 #: The whole cohort (an "Overall" row or an "All" column) is grouping column and value "*".
-_Key = tuple[str, str, str, str]
+PopKey = tuple[str, str, str, str]
 
 
-_ALL = "*"
+ALL = "*"
 
 
-_OVERALL_LABELS = ("Overall", "All", "(all)", _ALL)
+_OVERALL_LABELS = ("Overall", "All", "(all)", ALL)
 
 
-def _key(inst: str, gcol: str | None, value: Any, pop: str) -> _Key:
+def pop_key(inst: str, gcol: str | None, value: Any, pop: str) -> PopKey:
     if gcol is None or str(value) in _OVERALL_LABELS:
-        return (str(inst), _ALL, _ALL, pop)
+        return (str(inst), ALL, ALL, pop)
     return (str(inst), str(gcol), str(value), pop)
 
 
@@ -40,7 +40,7 @@ _FLOW_POPS = {
 }
 
 
-def _flow_pop(stage: str, status: str) -> str:
+def flow_pop(stage: str, status: str) -> str:
     stage, status = str(stage), str(status)
     if (stage, status) in _FLOW_POPS:
         return _FLOW_POPS[(stage, status)]
@@ -133,7 +133,7 @@ def _related(pop: str) -> list[str]:
     return [*_ancestors(pop), *_OVERLAPS.get(pop, ())]
 
 
-def _related_pairs(reg: dict[_Key, float]) -> list[tuple[_Key, tuple[_Key, ...]]]:
+def related_pairs(reg: dict[PopKey, float]) -> list[tuple[PopKey, tuple[PopKey, ...]]]:
     """``(a, (b,))`` for every two published counts ``a``, ``b`` of one group (same grouping
     column and value) whose populations are related: the same population or one
     :func:`_related` to the other, under the same or another instrument.
@@ -149,10 +149,10 @@ def _related_pairs(reg: dict[_Key, float]) -> list[tuple[_Key, tuple[_Key, ...]]
     is skipped. Every constraint holds for the published numbers, so an extra one can only
     make the check stricter.
     """
-    by_group: dict[tuple[str, str], dict[str, list[_Key]]] = {}
+    by_group: dict[tuple[str, str], dict[str, list[PopKey]]] = {}
     for k in sorted(reg):
         by_group.setdefault((k[1], k[2]), {}).setdefault(k[3], []).append(k)
-    pairs: set[tuple[_Key, _Key]] = set()
+    pairs: set[tuple[PopKey, PopKey]] = set()
     for pops in by_group.values():
         for pop, ks in pops.items():
             across = _is_membership(pop)
@@ -206,8 +206,8 @@ _HEADLINE_POPS = (
 )
 
 
-def _headline_keys(cfg: StudyConfig) -> frozenset:
+def headline_keys(cfg: StudyConfig) -> frozenset:
     """The headline counts that complementary suppression leaves shown while any other
     count of the constraint can be hidden instead (issue 11: a program's overall paired n
     and rates are never hidden because 1–10 episodes lack an endpoint)."""
-    return frozenset(_key(cfg.primary_instrument, None, None, p) for p in _HEADLINE_POPS)
+    return frozenset(pop_key(cfg.primary_instrument, None, None, p) for p in _HEADLINE_POPS)

@@ -193,7 +193,7 @@ def svg_data_uri(svg: str) -> str:
 FILE_DECIMALS = 6
 
 
-def _cell_for_file(v: Any, col: str = "") -> Any:
+def cell_for_file(v: Any, col: str = "") -> Any:
     if v is None or v is pd.NA or v is pd.NaT:
         return None
     if isinstance(v, (bool, np.bool_)):
@@ -212,7 +212,7 @@ def _cell_for_file(v: Any, col: str = "") -> Any:
     return str(v)
 
 
-def _shareable(frame: pd.DataFrame, index: bool) -> pd.DataFrame:
+def shareable_frame(frame: pd.DataFrame, index: bool) -> pd.DataFrame:
     df = frame.reset_index() if index else frame.reset_index(drop=True)
     df = scrub_identifiers(df)
     df = neutralise_formulas(df)
@@ -222,8 +222,8 @@ def _shareable(frame: pd.DataFrame, index: bool) -> pd.DataFrame:
 
 def write_csv(table: ReportTable, path: Path) -> Path:
     """Write a table as UTF-8 CSV (floats to 6 decimal places; formulas neutralised)."""
-    df = _shareable(table.frame, table.index)
-    out = pd.DataFrame({c: [_cell_for_file(v, c) for v in df[c].tolist()] for c in df.columns})
+    df = shareable_frame(table.frame, table.index)
+    out = pd.DataFrame({c: [cell_for_file(v, c) for v in df[c].tolist()] for c in df.columns})
     out = out.reindex(columns=df.columns)
     text = out.to_csv(index=False, lineterminator="\n")
     path.write_text(text, encoding="utf-8")
@@ -269,12 +269,12 @@ def write_xlsx(
         ws.append([names[-1], neutralise_text(t.title)])
     for t, name in zip(tables, names, strict=True):
         sh = wb.create_sheet(name)
-        df = _shareable(t.frame, t.index)
+        df = shareable_frame(t.frame, t.index)
         sh.append([neutralise_text(c) for c in df.columns])
         for cell in sh[1]:
             cell.font = Font(bold=True)
         for row in df.itertuples(index=False):
-            sh.append([_cell_for_file(v, c) for v, c in zip(row, df.columns, strict=True)])
+            sh.append([cell_for_file(v, c) for v, c in zip(row, df.columns, strict=True)])
         # openpyxl treats any string starting with "=" as a formula: force text type
         for row in sh.iter_rows(min_row=1):
             for cell in row:
@@ -284,7 +284,7 @@ def write_xlsx(
         for j, col in enumerate(df.columns, start=1):
             # from the values as written (a float's full repr differs in its last digits
             # between CPUs, which made the column widths, and the bytes, differ)
-            shown = (_cell_for_file(v, col) for v in df[col].tolist()[:200])
+            shown = (cell_for_file(v, col) for v in df[col].tolist()[:200])
             width = max([len(str(col)), *(len(str(v)) for v in shown)])
             sh.column_dimensions[sh.cell(row=1, column=j).column_letter].width = min(
                 max(8, width + 2), 60

@@ -43,7 +43,7 @@ from ..clinsig import clinical_significance
 from ..episodes import episodes
 from ..exceptions import ConfigError
 from ..io.sql import read_sql, write_tables
-from .render import _cell_for_file, _shareable
+from .render import cell_for_file, shareable_frame
 
 __all__ = ["to_sql", "episode_outcomes", "EPISODE_TABLE"]
 
@@ -76,7 +76,7 @@ def _typed(frame: pd.DataFrame, marks: frozenset[str] = frozenset({"*", "<11"}))
     """
     out: dict[str, Any] = {}
     for c in frame.columns:
-        cells = [_cell_for_file(v, c) for v in frame[c].tolist()]
+        cells = [cell_for_file(v, c) for v in frame[c].tolist()]
         values = [v for v in cells if v is not None]
         hidden = [isinstance(v, str) and v in marks for v in cells]
         numbers = [v for v in values if not isinstance(v, str)]
@@ -134,10 +134,10 @@ def episode_outcomes(loaded, *, config=None) -> pd.DataFrame:
     True
     """
     from .config import load_config
-    from .inputs import _episode_rules
+    from .inputs import episode_rules
 
     cfg = load_config(config)
-    rules = _episode_rules(cfg)
+    rules = episode_rules(cfg)
     data = loaded.data
     present = set(data["instrument"].astype("object").unique()) if len(data) else set()
     parts = []
@@ -235,7 +235,7 @@ def to_sql(
     index = []
     for i, t in enumerate(report.tables, start=1):
         name = _sql_name(t.key)
-        tables[name] = _typed(_shareable(t.frame, t.index), marks)
+        tables[name] = _typed(shareable_frame(t.frame, t.index), marks)
         index.append(
             {
                 "position": i,

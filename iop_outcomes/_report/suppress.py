@@ -38,7 +38,7 @@ population hidden in one table is hidden in all, and a small difference of neste
 of related ones: the same group's paired episodes under two instruments, the DRR-E and NHS
 denominators), a whole-cohort count minus the other groups, or a sum declared between tables
 (every flow stage adds up to the episodes admitted) never gives a hidden count back (see
-``iop_outcomes._report.disclosure._hidden_populations``).
+``iop_outcomes._report.disclosure.hidden_populations``).
 
 Limits: within a table the rule is "no constraint with exactly one hidden quantity", which
 stops subtraction within a constraint; the report's cross-table step also solves its known
@@ -91,7 +91,7 @@ import pandas as pd
 
 from .._stats import wilson_ci
 from ..exceptions import ConfigError
-from .config import _round5_threshold
+from .config import round5_threshold
 
 __all__ = [
     "suppress",
@@ -386,7 +386,7 @@ def suppress(
             f"suppression off with threshold=None). Got {policy!r} instead."
         )
     if policy == "round5" and threshold is not None:
-        _round5_threshold(threshold, "The 'threshold' parameter of suppress")
+        round5_threshold(threshold, "The 'threshold' parameter of suppress")
     df = table.reset_index(drop=True) if not table.index.is_unique else table
     counts = list(counts) if counts is not None else _default_counts(df)
     derived = dict(derived or {})
@@ -790,7 +790,7 @@ def _round5_table(
     return _suppressed(table.index, out, prim_df, comp_df, der_df, threshold, notes, "round5")
 
 
-def _proportion_columns(
+def proportion_columns(
     derived: Mapping[str, str | Sequence[str]] | None,
     complements: Mapping[str, str] | None,
     percent: Sequence[str],
@@ -808,7 +808,7 @@ def _proportion_columns(
     Examples
     --------
     >>> cols = ("rate", "ci_low", "ci_high")
-    >>> _proportion_columns({c: ["k", "n"] for c in cols}, {"k": "n"}, cols, None, 0.95)
+    >>> proportion_columns({c: ["k", "n"] for c in cols}, {"k": "n"}, cols, None, 0.95)
     {'proportions': {'rate': ('k', 'n')}, 'intervals': {('ci_low', 'ci_high'): ('k', 'n')}, 'proportion_rows': None, 'ci_level': 0.95}
     """
     props: dict[str, tuple[str, str]] = {}

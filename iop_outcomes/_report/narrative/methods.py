@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..context import _Ctx
-from ..format import _is_count_key, _month, _safe_count
-from ..populations import _key
+from ..context import Ctx
+from ..format import is_count_key, month_text, safe_count
+from ..populations import pop_key
 from ..render import Section
 
 
-def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) -> None:
+def section_methods(ctx: Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) -> None:
     from ... import instruments as _inst
 
     cfg = ctx.cfg
@@ -30,7 +30,7 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
     if texts:
         rule_txt = " ".join(sorted(texts))
     ep_meta = [
-        f"{inst}: {ctx.text_count(_key(inst, None, None, 'admitted'), len(ep))} episodes in "
+        f"{inst}: {ctx.text_count(pop_key(inst, None, None, 'admitted'), len(ep))} episodes in "
         "the episode table."
         for inst, ep in eps.items()
     ]
@@ -68,7 +68,7 @@ def _methods(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], rules: Any) 
             continue
         seen.add(key)
         p = ", ".join(
-            f"{k} = {_param_count(ctx, v) if _is_count_key(k) and k not in _NOT_PEOPLE else _month(v)}"
+            f"{k} = {_param_count(ctx, v) if is_count_key(k) and k not in _NOT_PEOPLE else month_text(v)}"
             for k, v in params.items()
         )
         s = f"<li><strong>{html.escape(title)}</strong>: {html.escape(method or 'see table')}"
@@ -157,19 +157,19 @@ _ROUND5_SOURCE = (
 _NOT_PEOPLE = frozenset({"n_imputations", "n_boot", "n_bootstrap", "n_iter", "n_draws"})
 
 
-def _param_count(ctx: _Ctx, v: Any) -> str:
+def _param_count(ctx: Ctx, v: Any) -> str:
     """A count among a result's parameters, for the methods text: shown only when small-cell
     suppression is off or a table shows the same number (so the text adds nothing a table
     does not already publish); otherwise suppressed."""
     if ctx.threshold is None or not isinstance(v, (int, float, np.integer, np.floating)):
-        return _safe_count(v, ctx.threshold)
+        return safe_count(v, ctx.threshold)
     if isinstance(v, bool) or 0 <= float(v) < ctx.threshold:
-        return _safe_count(v, ctx.threshold)
+        return safe_count(v, ctx.threshold)
     if ctx.policy == "round5":  # every count is rounded on its own
-        return _safe_count(v, ctx.threshold, rounded=True)
+        return safe_count(v, ctx.threshold, rounded=True)
     shown = {
         cells[0][0]
         for k, cells in ctx.cells.items()
         if k not in ctx.forced and not any(h for _, h in cells)
     }
-    return _safe_count(v, ctx.threshold) if float(v) in shown else "(suppressed)"
+    return safe_count(v, ctx.threshold) if float(v) in shown else "(suppressed)"

@@ -7,16 +7,16 @@ import platform
 from importlib import metadata
 from typing import Any
 
-from ..context import _Ctx
-from ..format import _disclosure_line
-from ..inputs import _sha256_of
+from ..context import Ctx
+from ..format import disclosure_line
+from ..inputs import sha256_of
 from ..render import Section
 
 _PACKAGES = ("iop_outcomes", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "openpyxl")
 
 
-def _provenance(
-    ctx: _Ctx, sec: Section, loaded: Any, generated: tuple[str, str], input_name: str
+def section_provenance(
+    ctx: Ctx, sec: Section, loaded: Any, generated: tuple[str, str], input_name: str
 ) -> dict:
     ledger = loaded.ledger
     led = ctx.facts.get("ledger")
@@ -40,7 +40,7 @@ def _provenance(
         "stamp": generated[1],
         "input": {
             "name": input_name,
-            "sha256": _sha256_of(loaded),
+            "sha256": sha256_of(loaded),
             "rows_read": int(len(ledger)),
             "accepted": _c("accepted"),
             "repaired": _c("repaired"),
@@ -48,7 +48,7 @@ def _provenance(
         },
         "configuration": ctx.cfg.to_dict(),
         "seed": ctx.cfg.seed,
-        "suppression": _disclosure_line(ctx.policy, th),
+        "suppression": disclosure_line(ctx.policy, th),
         "versions": versions,
     }
     rows = [

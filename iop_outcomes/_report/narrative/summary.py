@@ -7,12 +7,12 @@ import html
 
 import pandas as pd
 
-from ..context import _Ctx
-from ..format import _disclosure_sentence, _fmt_n, _n_of, _pct
+from ..context import Ctx
+from ..format import disclosure_sentence, fmt_n, n_of, percent_text
 from ..render import Section
 
 
-def _period(data: pd.DataFrame, period=None) -> str:
+def period_text(data: pd.DataFrame, period=None) -> str:
     """The reporting period: as given (a :class:`~iop_outcomes._report.period.Period`: its
     dates and which episodes it selects), else to the month (an exact first or last date can
     belong to one person) the admissions and the assessments of the data."""
@@ -36,12 +36,12 @@ def _period(data: pd.DataFrame, period=None) -> str:
     return "; ".join(parts) or "not recorded in the data"
 
 
-def _verdict(ctx: _Ctx, r: pd.Series) -> str:
+def _verdict(ctx: Ctx, r: pd.Series) -> str:
     """One contrast's non-inferiority conclusion in words: "Virtual vs In person: ..."."""
     return f"{str(ctx.label(r['contrast'])).replace(' − ', ' vs ')}: {r['conclusion']}"
 
 
-def _at_a_glance(ctx: _Ctx, period: str) -> str:
+def _at_a_glance(ctx: Ctx, period: str) -> str:
     """The first thing a reader sees: period, completeness, the headline numbers with their
     intervals (from the suppressed tables, so a hidden number reads "not shown"), the format
     verdict and what not to conclude. HTML."""
@@ -142,7 +142,7 @@ def _at_a_glance(ctx: _Ctx, period: str) -> str:
     return f'<table class="glance"><caption>At a glance</caption><tbody>{body}</tbody></table>'
 
 
-def _previous(ctx: _Ctx) -> tuple[dict[str, str], tuple[str, str] | None]:
+def _previous(ctx: Ctx) -> tuple[dict[str, str], tuple[str, str] | None]:
     """The comparison with the previous report (``compare_to``): a sentence per headline
     measure, or one row saying why nothing is compared (different settings)."""
     from ..previous import comparisons, differing_settings, headline
@@ -163,7 +163,7 @@ def _previous(ctx: _Ctx) -> tuple[dict[str, str], tuple[str, str] | None]:
     return comparisons(cur, prev, ctx.cfg.ci_level), None
 
 
-def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int) -> None:
+def section_summary(ctx: Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int) -> None:
     cfg, th = ctx.cfg, ctx.threshold
     items: list[str] = []
     inst = cfg.primary_instrument
@@ -181,7 +181,7 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
         row = row.iloc[0] if len(row) else ch.iloc[0]
         if ctx.shown(row["baseline_mean"]) and ctx.shown(row["mean_change"]):
             items.append(
-                _n_of(_fmt_n(row["n_paired"], th), _fmt_n(row["n_episodes"], th))
+                n_of(fmt_n(row["n_paired"], th), fmt_n(row["n_episodes"], th))
                 + f" had a {inst} score at both the start and the end of treatment. "
                 f"Their average {inst} score fell from {row['baseline_mean']:.1f} to "
                 f"{row['endpoint_mean']:.1f}, a change of {row['mean_change']:.1f} points ("
@@ -211,7 +211,7 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
         for o in ("recovered", "improved", "deteriorated"):
             r = cs[cs["outcome"] == o]
             if len(r) and ctx.shown(r.iloc[0]["estimate"]):
-                parts.append(f"{_pct(r.iloc[0]['estimate'])} {o}")
+                parts.append(f"{percent_text(r.iloc[0]['estimate'])} {o}")
         if parts:
             items.append(
                 "Judged by the Jacobson–Truax reliable change criteria: "
@@ -235,7 +235,7 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
         r = saf.frame.iloc[0]
         if ctx.shown(r["n"]) and ctx.shown(r["pct"]):
             items.append(
-                f"{_fmt_n(r['n'], th)} episodes ({_pct(r['pct'])}) had at least one PHQ-9 "
+                f"{fmt_n(r['n'], th)} episodes ({percent_text(r['pct'])}) had at least one PHQ-9 "
                 "answer above 0 on item 9 (thoughts of death or self-harm), each a positive "
                 "screen that calls for the program's risk-assessment protocol."
             )
@@ -244,7 +244,7 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
         parts = []
         for _, r in fu[fu["group"] == "Overall"].iterrows():
             if ctx.shown(r["estimate"]) and ctx.shown(r["n_responded"]) and r["n_responded"]:
-                parts.append(f"{_pct(r['estimate'])} at the {ctx.label(r['window'])}")
+                parts.append(f"{percent_text(r['estimate'])} at the {ctx.label(r['window'])}")
         if parts:
             items.append(
                 "Follow-up questionnaires were returned for "
@@ -256,7 +256,7 @@ def _summary(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame], n_read: int)
         items.append("Key results are not available for these data; see the sections below.")
     items.append(
         f"The report was built from {n_read:,} questionnaire rows; see Data quality for what "
-        "was repaired or excluded. " + _disclosure_sentence(ctx.policy, th)
+        "was repaired or excluded. " + disclosure_sentence(ctx.policy, th)
     )
     sec.html(
         '<div class="summary">' + "".join(f"<p>{html.escape(t)}</p>" for t in items) + "</div>"

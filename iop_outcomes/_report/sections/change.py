@@ -7,17 +7,17 @@ from typing import Any
 import pandas as pd
 
 from ...change import change_summary, severity_shift
-from ..context import _Ctx
-from ..figures import _fig_change
-from ..format import _labels, _slug
-from ..inputs import _has_grouping
-from ..populations import _key
+from ..context import Ctx
+from ..figures import fig_change
+from ..format import group_labels, slug
+from ..inputs import has_grouping
+from ..populations import pop_key
 from ..render import Section
 
 
-def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
+def section_change(ctx: Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
     for inst, ep in eps.items():
-        groupings = [g for g in ctx.cfg.groupings if _has_grouping(ep, g)]
+        groupings = [g for g in ctx.cfg.groupings if has_grouping(ep, g)]
         by = groupings[0] if groupings else None
         for g in groupings or [None]:
             res = ctx.run(
@@ -35,7 +35,7 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
             if g is None:
                 tb[gcol] = "Overall"
             tb = tb.rename(columns={g: "group"} if g else {gcol: "group"})
-            tb["group"] = _labels(tb["group"])
+            tb["group"] = group_labels(tb["group"])
             tb["n_unpaired"] = tb["n_episodes"] - tb["n_paired"]
             cols = [
                 "group",
@@ -55,14 +55,14 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
             title = f"{inst} symptom change" + (f" by {g}" if g else "")
             t = ctx.add_table(
                 sec,
-                f"change_{_slug(inst)}_{g or 'overall'}",
+                f"change_{slug(inst)}_{g or 'overall'}",
                 title,
                 tb[cols],
                 counts=["n_unpaired"],  # made here: the result declares the others
                 total_row="Overall",
                 total_col="n_episodes",
                 keys={
-                    c: (lambda r, g=g, inst=inst, pop=pop: _key(inst, g, r["group"], pop))
+                    c: (lambda r, g=g, inst=inst, pop=pop: pop_key(inst, g, r["group"], pop))
                     for c, pop in (
                         ("n_episodes", "admitted"),
                         ("n_paired", "paired"),
@@ -74,18 +74,18 @@ def _section_change(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
             )
             for gv in tb["group"]:
                 ctx.identity(
-                    _key(inst, g, gv, "admitted"),
-                    [_key(inst, g, gv, "paired"), _key(inst, g, gv, "unpaired")],
+                    pop_key(inst, g, gv, "admitted"),
+                    [pop_key(inst, g, gv, "paired"), pop_key(inst, g, gv, "unpaired")],
                 )
             if g == by:
                 ctx.facts.setdefault("change", {})[inst] = t.frame
                 if inst == ctx.cfg.primary_instrument:
-                    _fig_change(ctx, sec, t.frame, inst, g)
+                    fig_change(ctx, sec, t.frame, inst, g)
             _rates(ctx, sec, inst, g, by, res, tb)
         _severity_shift(ctx, sec, inst, ep)
 
 
-def _rates(ctx: _Ctx, sec: Section, inst: str, g: Any, by: Any, res: Any, tb: pd.DataFrame) -> None:
+def _rates(ctx: Ctx, sec: Section, inst: str, g: Any, by: Any, res: Any, tb: pd.DataFrame) -> None:
     """Response, remission and MCID improvement rates of one change summary ``res`` (whose
     table, with text group labels, is ``tb``)."""
     rows = []
@@ -115,7 +115,7 @@ def _rates(ctx: _Ctx, sec: Section, inst: str, g: Any, by: Any, res: Any, tb: pd
         rt = rt[["measure", "group", "k", "n", "rate", "ci_low", "ci_high"]]
         t2 = ctx.add_table(
             sec,
-            f"rates_{_slug(inst)}_{g or 'overall'}",
+            f"rates_{slug(inst)}_{g or 'overall'}",
             f"{inst} response, remission and MCID improvement" + (f" by {g}" if g else ""),
             rt,
             percent=("rate", "ci_low", "ci_high"),
@@ -127,7 +127,7 @@ def _rates(ctx: _Ctx, sec: Section, inst: str, g: Any, by: Any, res: Any, tb: pd
             derived={c: ["k", "n"] for c in ("rate", "ci_low", "ci_high")},
             keys={
                 c: (
-                    lambda r, c=c, g=g, inst=inst, flags=flags: _key(
+                    lambda r, c=c, g=g, inst=inst, flags=flags: pop_key(
                         inst, g, r["group"], f"rate_{c}|{flags[r['measure']]}"
                     )
                 )
@@ -141,7 +141,7 @@ def _rates(ctx: _Ctx, sec: Section, inst: str, g: Any, by: Any, res: Any, tb: pd
             ctx.facts.setdefault("rates", {})[inst] = t2.frame
 
 
-def _severity_shift(ctx: _Ctx, sec: Section, inst: str, ep: pd.DataFrame) -> None:
+def _severity_shift(ctx: Ctx, sec: Section, inst: str, ep: pd.DataFrame) -> None:
     """Severity band at baseline by severity band at endpoint (whole cohort)."""
     res = ctx.run(sec, f"Severity shift ({inst})", lambda ep=ep: severity_shift(ep))
     if res is not None:
@@ -168,14 +168,14 @@ def _severity_shift(ctx: _Ctx, sec: Section, inst: str, ep: pd.DataFrame) -> Non
         cols = [*order, "total"]
         ctx.add_table(
             sec,
-            f"severity_shift_{_slug(inst)}",
+            f"severity_shift_{slug(inst)}",
             f"{inst} severity band at baseline (rows) and endpoint (columns)",
             wide,
             counts=[str(c) for c in cols],
             total_col="total",
             keys={
                 str(c): (
-                    lambda r, c=c, inst=inst: _key(
+                    lambda r, c=c, inst=inst: pop_key(
                         inst,
                         None,
                         None,
@@ -189,17 +189,17 @@ def _severity_shift(ctx: _Ctx, sec: Section, inst: str, ep: pd.DataFrame) -> Non
             result=res,
         )
         ctx.identity(
-            _key(inst, None, None, "paired"),
-            [_key(inst, None, None, f"shift_total|{b}") for b in wide["baseline band"]],
+            pop_key(inst, None, None, "paired"),
+            [pop_key(inst, None, None, f"shift_total|{b}") for b in wide["baseline band"]],
         )
         for _, r in wide.iterrows():  # rows add up to their total
             b = r["baseline band"]
             ctx.identity(
-                _key(inst, None, None, f"shift_total|{b}"),
-                [_key(inst, None, None, f"shift|{b}|{e}") for e in order],
+                pop_key(inst, None, None, f"shift_total|{b}"),
+                [pop_key(inst, None, None, f"shift|{b}|{e}") for e in order],
             )
         for e in order:  # endpoint bands: column totals published nowhere, but sums
             ctx.identity(
-                _key(inst, None, None, f"shift_col|{e}"),
-                [_key(inst, None, None, f"shift|{b}|{e}") for b in wide["baseline band"]],
+                pop_key(inst, None, None, f"shift_col|{e}"),
+                [pop_key(inst, None, None, f"shift|{b}|{e}") for b in wide["baseline band"]],
             )

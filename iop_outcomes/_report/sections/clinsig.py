@@ -9,16 +9,16 @@ import pandas as pd
 
 from ...change import quality_measures
 from ...clinsig import benchmarks, clinical_significance
-from ..context import _Ctx
-from ..figures import _fig_clinsig
-from ..figures_jt import _fig_jt
-from ..format import _slug
-from ..populations import _key
+from ..context import Ctx
+from ..figures import fig_clinsig
+from ..figures_jt import fig_jt
+from ..format import slug
+from ..populations import pop_key
 from ..render import Section
-from .common import _overall_and_by
+from .common import overall_and_by
 
 
-def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
+def section_clinsig(ctx: Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
     sec.p(
         "Reliable change asks whether an episode's change is larger than measurement error "
         "alone would produce (the reliable change index); clinically significant change asks "
@@ -29,7 +29,7 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
     )
     for inst, ep in eps.items():
         g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
-        results, tb = _overall_and_by(
+        results, tb = overall_and_by(
             ctx,
             sec,
             f"Clinical significance ({inst})",
@@ -48,7 +48,7 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
         ]
         t = ctx.add_table(
             sec,
-            f"clinsig_{_slug(inst)}",
+            f"clinsig_{slug(inst)}",
             f"{inst} reliable and clinically significant change"
             + (f", overall and by {g}" if g else "")
             + " (Jacobson–Truax)",
@@ -58,8 +58,10 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             within="group",
             total_row="Overall",
             keys={
-                "count": lambda r, g=g, inst=inst: _key(inst, g, r["group"], f"cs|{r['outcome']}"),
-                "n": lambda r, g=g, inst=inst: _key(inst, g, r["group"], "cs_n"),
+                "count": lambda r, g=g, inst=inst: pop_key(
+                    inst, g, r["group"], f"cs|{r['outcome']}"
+                ),
+                "n": lambda r, g=g, inst=inst: pop_key(inst, g, r["group"], "cs_n"),
             },
             result=res0,
             digits=3,
@@ -67,19 +69,19 @@ def _section_clinsig(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
         if "outcome" in tb.columns:
             for gv, sub in tb.groupby("group", sort=False):
                 ctx.identity(
-                    _key(inst, g, gv, "cs_n"),
-                    [_key(inst, g, gv, f"cs|{o}") for o in sub["outcome"]],
+                    pop_key(inst, g, gv, "cs_n"),
+                    [pop_key(inst, g, gv, f"cs|{o}") for o in sub["outcome"]],
                 )
         ctx.facts.setdefault("clinsig", {})[inst] = t.frame[t.frame["group"] == "Overall"]
         if g and inst == ctx.cfg.primary_instrument:
-            _fig_clinsig(ctx, sec, t.frame, inst, g)
+            fig_clinsig(ctx, sec, t.frame, inst, g)
         if inst == ctx.cfg.primary_instrument:
             overall = [r for r in results if g is None or g not in r.table.columns]
-            _fig_jt(ctx, sec, overall[0] if overall else None, t.frame, inst)
+            fig_jt(ctx, sec, overall[0] if overall else None, t.frame, inst)
     _nhs_benchmarks(ctx, sec, eps)
 
 
-def _nhs_benchmarks(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
+def _nhs_benchmarks(ctx: Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
     if {"PHQ-9", "GAD-7"} <= set(eps):
         data, inst, label = pd.concat([eps["PHQ-9"], eps["GAD-7"]]), None, "PHQ-9 + GAD-7"
     elif "PHQ-9" in eps:
@@ -126,8 +128,8 @@ def _nhs_benchmarks(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
         percent=("estimate", "ci_low", "ci_high", "national_estimate"),
         column_totals=False,
         keys={
-            "count": lambda r: _key("PHQ-9", None, None, f"nhs|{r['outcome']}"),
-            "n": lambda r: _key(
+            "count": lambda r: pop_key("PHQ-9", None, None, f"nhs|{r['outcome']}"),
+            "n": lambda r: pop_key(
                 "PHQ-9",
                 None,
                 None,
@@ -139,7 +141,7 @@ def _nhs_benchmarks(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> No
     )
 
 
-def _quality_measures(ctx: _Ctx, sec: Section, loaded: Any) -> None:
+def section_quality_measures(ctx: Ctx, sec: Section, loaded: Any) -> None:
     if "PHQ-9" not in set(loaded.data["instrument"].astype("object").unique()):
         return
     sec.html("<h3>US quality measures (PHQ-9)</h3>")
@@ -160,8 +162,8 @@ def _quality_measures(ctx: _Ctx, sec: Section, loaded: Any) -> None:
         percent=("estimate", "ci_low", "ci_high"),
         column_totals=False,
         keys={
-            "numerator": lambda r: _key("PHQ-9", None, None, _qm_pop(r, "num")),
-            "denominator": lambda r: _key("PHQ-9", None, None, _qm_pop(r, "den")),
+            "numerator": lambda r: pop_key("PHQ-9", None, None, _qm_pop(r, "num")),
+            "denominator": lambda r: pop_key("PHQ-9", None, None, _qm_pop(r, "den")),
         },
         result=res,
         digits=3,

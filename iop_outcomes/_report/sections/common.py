@@ -7,12 +7,12 @@ from typing import Any
 
 import pandas as pd
 
-from ..context import _Ctx
-from ..format import _labels
+from ..context import Ctx
+from ..format import group_labels
 from ..render import Section
 
 
-def _overall_and_by(ctx: _Ctx, sec: Section, what: str, fn: Callable[[Any], Any], g):
+def overall_and_by(ctx: Ctx, sec: Section, what: str, fn: Callable[[Any], Any], g):
     """Run ``fn(by)`` overall and, when ``g`` is given, by ``g``.
 
     Returns the results that ran and one table of them with a text ``group`` column
@@ -33,11 +33,11 @@ def _overall_and_by(ctx: _Ctx, sec: Section, what: str, fn: Callable[[Any], Any]
     if not parts:
         return results, None
     tb = pd.concat(parts, ignore_index=True)
-    tb["group"] = _labels(tb["group"])
+    tb["group"] = group_labels(tb["group"])
     return results, tb
 
 
-def _contrast_sides(label: Any) -> tuple[str, str]:
+def contrast_sides(label: Any) -> tuple[str, str]:
     """``"virtual - in_person"`` (or with a minus sign) -> ``("virtual", "in_person")``."""
     for sep in (" − ", " - "):
         if sep in str(label):

@@ -6,16 +6,16 @@ import numpy as np
 import pandas as pd
 
 from ...compare import compare, equivalence, pool_sites
-from ..context import _Ctx
-from ..figures import _fig_noninferiority
-from ..figures_forest import _fig_forest
-from ..format import _slug
-from ..populations import _key
+from ..context import Ctx
+from ..figures import fig_noninferiority
+from ..figures_forest import fig_forest
+from ..format import slug
+from ..populations import pop_key
 from ..render import Section
-from .common import _contrast_sides
+from .common import contrast_sides
 
 
-def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
+def section_compare(ctx: Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
     g, ref = ctx.cfg.comparison_group, ctx.cfg.comparison_reference
     for inst, ep in eps.items():
         if g not in ep.columns:
@@ -44,18 +44,18 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             ]
             t = ctx.add_table(
                 sec,
-                f"compare_{_slug(inst)}",
+                f"compare_{slug(inst)}",
                 f"{inst}: adjusted difference in change, each {g} vs {ref}",
                 tb[keep],
                 # rows are contrasts, not parts of a total: a column adds up to nothing any
                 # table publishes (sums over the groups are checked across tables)
                 column_totals=False,
                 keys={
-                    "n_group": lambda r, inst=inst: _key(
-                        inst, g, _contrast_sides(r["contrast"])[0], "cmp_n"
+                    "n_group": lambda r, inst=inst: pop_key(
+                        inst, g, contrast_sides(r["contrast"])[0], "cmp_n"
                     ),
-                    "n_reference": lambda r, inst=inst: _key(
-                        inst, g, _contrast_sides(r["contrast"])[1], "cmp_n"
+                    "n_reference": lambda r, inst=inst: pop_key(
+                        inst, g, contrast_sides(r["contrast"])[1], "cmp_n"
                     ),
                 },
                 result=res,
@@ -96,7 +96,7 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                 )
             t = ctx.add_table(
                 sec,
-                f"noninferiority_{_slug(inst)}",
+                f"noninferiority_{slug(inst)}",
                 f"{inst}: non-inferiority of each {g} vs {ref}",
                 tb,
                 result=res,
@@ -111,7 +111,7 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             )
             ctx.facts.setdefault("equivalence", {})[inst] = published["noninf"] = t.frame
             if inst == ctx.cfg.primary_instrument:
-                _fig_noninferiority(ctx, sec, t.frame, inst, g, ref)
+                fig_noninferiority(ctx, sec, t.frame, inst, g, ref)
         if "site" in ep.columns and ep["site"].nunique() > 1:
             res = ctx.run(
                 sec,
@@ -142,7 +142,7 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                 keep = ["sites" if c == "k" else c for c in keep]
                 published["pooled"] = ctx.add_table(
                     sec,
-                    f"pool_sites_{_slug(inst)}",
+                    f"pool_sites_{slug(inst)}",
                     f"{inst}: the {g} difference estimated within each site and pooled "
                     "(random effects)",
                     tb[keep],
@@ -153,7 +153,7 @@ def _section_compare(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
                     ),
                 ).frame
         if inst == ctx.cfg.primary_instrument and "compare" in published:
-            _fig_forest(
+            fig_forest(
                 ctx,
                 sec,
                 published["compare"],

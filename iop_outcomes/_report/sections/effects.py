@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 
 from ...effectsize import rm_d
-from ..context import _Ctx
-from ..format import _slug
-from ..populations import _key
+from ..context import Ctx
+from ..format import slug
+from ..populations import pop_key
 from ..render import Section
-from .common import _overall_and_by
+from .common import overall_and_by
 
 
-def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
+def section_effects(ctx: Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> None:
     sec.p(
         "Standardised pre–post effect sizes. Several variants exist and give different numbers "
         "for the same data; each row names its variant. d_av divides the mean change by the "
@@ -23,7 +23,7 @@ def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
         g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
         parts = []
         for method in ("g_av", "d_z", "d_rm"):
-            results, tb = _overall_and_by(
+            results, tb = overall_and_by(
                 ctx,
                 sec,
                 f"Effect size {method} ({inst})",
@@ -57,7 +57,7 @@ def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
         ]
         t = ctx.add_table(
             sec,
-            f"effect_sizes_{_slug(inst)}",
+            f"effect_sizes_{slug(inst)}",
             f"{inst} pre–post effect sizes",
             tb[keep],
             counts=["n_used"],
@@ -65,7 +65,9 @@ def _section_effects(ctx: _Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> N
             total_row="Overall",
             small_n={c: "n_used" for c in ("estimate", "ci_low", "ci_high", "r") if c in keep},
             keys={
-                "n_used": lambda r, g=g, inst=inst: _key(inst, g, r["group"], f"es_n|{r['method']}")
+                "n_used": lambda r, g=g, inst=inst: pop_key(
+                    inst, g, r["group"], f"es_n|{r['method']}"
+                )
             },
             method="iop.rm_d; variant per row (see methods)",
             digits=2,

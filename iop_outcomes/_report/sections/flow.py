@@ -7,10 +7,10 @@ from typing import Any
 import pandas as pd
 
 from ...retention import retention
-from ..context import _Ctx
-from ..figures_flow import _fig_flow
-from ..format import _labels
-from ..populations import _flow_pop, _key
+from ..context import Ctx
+from ..figures_flow import fig_flow
+from ..format import group_labels
+from ..populations import flow_pop, pop_key
 from ..render import Section
 
 _GROUP_LABEL_ALL = "All"
@@ -18,7 +18,7 @@ _GROUP_LABEL_ALL = "All"
 
 def _flow_wide(flow: pd.DataFrame) -> pd.DataFrame:
     f = flow.copy()
-    f["group"] = _labels(f["group"])
+    f["group"] = group_labels(f["group"])
     wide = f.pivot_table(
         index=["stage", "box_order", "box"],
         columns="group",
@@ -42,7 +42,7 @@ def _flow_wide(flow: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index(drop=True), groups
 
 
-def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
+def section_flow(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
     group = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
     windows = tuple(
         w
@@ -63,7 +63,7 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
     empty = (full[cols] == 0).all(axis=1).to_numpy() & (full["stage"] != "admitted").to_numpy()
     for _, r in full[empty].iterrows():
         for c in cols:
-            ctx.register(_key(inst, group, c, _flow_pop(r["stage"], r["status"])), 0, False)
+            ctx.register(pop_key(inst, group, c, flow_pop(r["stage"], r["status"])), 0, False)
     wide = full[~empty].reset_index(drop=True)
     left_out = [str(ctx.label(v)).lower() for v in full.loc[empty, "status"]]
     sec.p(
@@ -88,7 +88,7 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
         # assume an implicit total is known and hide a status beside every small one
         column_totals=False,
         keys={
-            c: (lambda r, c=c: _key(inst, group, c, _flow_pop(r["stage"], r["status"])))
+            c: (lambda r, c=c: pop_key(inst, group, c, flow_pop(r["stage"], r["status"])))
             for c in [*groups, _GROUP_LABEL_ALL]
         },
         result=res,
@@ -99,18 +99,18 @@ def _section_flow(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
             if stage == "admitted":
                 continue
             ctx.identity(
-                _key(inst, group, c, "admitted"),
-                [_key(inst, group, c, _flow_pop(stage, b)) for b in sub["status"]],
+                pop_key(inst, group, c, "admitted"),
+                [pop_key(inst, group, c, flow_pop(stage, b)) for b in sub["status"]],
             )
             if str(stage).startswith("followup_"):
                 w = str(stage).removeprefix("followup_")
                 ctx.identity(
-                    _key(inst, group, c, f"fu_{w}_eligible"),
+                    pop_key(inst, group, c, f"fu_{w}_eligible"),
                     [
-                        _key(inst, group, c, _flow_pop(stage, b))
+                        pop_key(inst, group, c, flow_pop(stage, b))
                         for b in ("responded", "eligible, no response")
                     ],
                 )
     ctx.facts["flow"] = t.frame
-    _fig_flow(ctx, sec, t.frame, inst, groups)
+    fig_flow(ctx, sec, t.frame, inst, groups)
     return res

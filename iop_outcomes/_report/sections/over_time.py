@@ -8,9 +8,9 @@ import re
 import pandas as pd
 
 from ...over_time import RULE_SETS, over_time
-from ..context import _Ctx
-from ..figures_over_time import _fig_over_time
-from ..populations import _key
+from ..context import Ctx
+from ..figures_over_time import fig_over_time
+from ..populations import pop_key
 from ..render import Section
 
 #: fewest periods with admissions for a chart (as :func:`iop_outcomes.over_time`'s default)
@@ -54,7 +54,7 @@ def _renamed_roles(roles: dict, names: dict) -> dict:
     return {names.get(c, c): columns(r) for c, r in roles.items()}
 
 
-def _section_over_time(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
+def section_over_time(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
     """The chart of ``[over_time] outcome`` of the primary instrument's episodes by admission
     period (:func:`iop_outcomes.over_time`, its statistics as they come), when admissions
     span at least four quarters or months; else one sentence saying why it is absent."""
@@ -111,7 +111,7 @@ def _section_over_time(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> 
         percent=("rate", "lcl", "ucl"),
         column_totals=False,
         keys={
-            c: (lambda r, c=c: _key(inst, None, None, f"ot|{outcome}|{r['period']}|{pop[c]}"))
+            c: (lambda r, c=c: pop_key(inst, None, None, f"ot|{outcome}|{r['period']}|{pop[c]}"))
             for c in ("episodes", "count")
         },
         result=dataclasses.replace(res, roles=_renamed_roles(res.roles, names)),
@@ -123,7 +123,7 @@ def _section_over_time(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> 
     periods = tb.loc[shown, "period"].tolist()
     for c in ("n", "k"):
         ctx.identity(
-            _key(inst, None, None, f"rate_{c}|{outcome}"),
-            [_key(inst, None, None, f"ot|{outcome}|{p}|{c}") for p in periods],
+            pop_key(inst, None, None, f"rate_{c}|{outcome}"),
+            [pop_key(inst, None, None, f"ot|{outcome}|{p}|{c}") for p in periods],
         )
-    _fig_over_time(ctx, sec, t.frame, res, inst)
+    fig_over_time(ctx, sec, t.frame, res, inst)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..period import PLACES, PeriodSelection, day_text, place_labels
-from ..populations import _key
+from ..populations import pop_key
 
 
 def section_period(ctx: Any, quality: Any, flow: Any, sel: PeriodSelection) -> None:
@@ -28,7 +28,7 @@ def section_period(ctx: Any, quality: Any, flow: Any, sel: PeriodSelection) -> N
     pops |= {"undated": "period|undated"}
     shown = c[(c["episodes"] > 0) | (c["place"] == "in")].copy()
     for p in c.loc[~c.index.isin(shown.index), "place"]:  # zeros left out, still counted
-        ctx.register(_key(inst, None, None, pops[p]), 0, False)
+        ctx.register(pop_key(inst, None, None, pops[p]), 0, False)
     place = shown["place"].to_numpy()
     shown = pd.DataFrame({"episodes": shown["place"].map(labels), "n": shown["episodes"]})
     quality.p(
@@ -45,13 +45,14 @@ def section_period(ctx: Any, quality: Any, flow: Any, sel: PeriodSelection) -> N
         shown,
         counts=["n"],
         column_totals=False,
-        keys={"n": lambda r: _key(inst, None, None, pops[of[r["episodes"]]])},
+        keys={"n": lambda r: pop_key(inst, None, None, pops[of[r["episodes"]]])},
         method="episodes placed by their "
         + ("discharge date" if sel.period.by == "discharge" else "admission date")
         + " (see docs/report.md, Reporting period)",
     )
     ctx.identity(
-        _key(inst, None, None, "period|all"), [_key(inst, None, None, pops[p]) for p in PLACES]
+        pop_key(inst, None, None, "period|all"),
+        [pop_key(inst, None, None, pops[p]) for p in PLACES],
     )
     verb = "discharged" if sel.period.by == "discharge" else "admitted"
     flow.p(

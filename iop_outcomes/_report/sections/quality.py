@@ -8,13 +8,13 @@ from typing import Any
 import pandas as pd
 
 from ..._grouping import DERIVED_GROUPINGS
-from ..context import _Ctx
-from ..populations import _key
+from ..context import Ctx
+from ..populations import pop_key
 from ..render import Section
 from ..safety import name_like_values
 
 
-def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
+def section_quality(ctx: Ctx, sec: Section, loaded: Any) -> None:
     ledger = loaded.ledger
     counts = ledger["disposition"].value_counts()
     n_read = int(len(ledger))
@@ -42,7 +42,7 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
         counts=["rows"],
         shares={"share": "rows"},
         total_row="rows read",
-        keys={"rows": lambda r: _key("rows", None, None, f"ledger|{r['disposition']}")},
+        keys={"rows": lambda r: pop_key("rows", None, None, f"ledger|{r['disposition']}")},
         method="iop.load validation and scoring (row ledger)",
     )
     ctx.facts["ledger"] = t.frame
@@ -67,7 +67,7 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
                 # assumed known within this table
                 column_totals=False,
                 keys={
-                    "rows": lambda r: _key(
+                    "rows": lambda r: pop_key(
                         "rows", None, None, f"ledger|{r['disposition']}|{r['reason']}"
                     )
                 },
@@ -75,8 +75,8 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
             )
             for d, sub in tab.groupby("disposition", sort=False, observed=True):
                 ctx.identity(
-                    _key("rows", None, None, f"ledger|{d}"),
-                    [_key("rows", None, None, f"ledger|{d}|{r}") for r in sub[label]],
+                    pop_key("rows", None, None, f"ledger|{d}"),
+                    [pop_key("rows", None, None, f"ledger|{d}|{r}") for r in sub[label]],
                 )
     data = loaded.data
     if "safety_flag" in data.columns and "instrument" in data.columns:
@@ -115,7 +115,7 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
                 shares={"pct": "n"},
                 total_row="total",
                 keys={
-                    "n": lambda r: _key(
+                    "n": lambda r: pop_key(
                         "PHQ-9",
                         None,
                         None,
@@ -133,7 +133,7 @@ def _section_quality(ctx: _Ctx, sec: Section, loaded: Any) -> None:
 _CATEGORY_COLUMNS = frozenset({"format", "gender_identity", "race_ethnicity", "payer"})
 
 
-def _name_like_groups(ctx: _Ctx, sec: Section, data: pd.DataFrame) -> None:
+def _name_like_groups(ctx: Ctx, sec: Section, data: pd.DataFrame) -> None:
     """Ask about group labels that look like people's names, without repeating them (the
     shared report must not print a possible name a second time; ``LoadResult.summary()``,
     which stays inside the organisation, lists them)."""

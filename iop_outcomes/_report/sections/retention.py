@@ -7,15 +7,15 @@ from typing import Any
 import pandas as pd
 
 from ...retention import attrition, dropout_survival, durability
-from ..context import _Ctx
-from ..figures import _fig_followup
-from ..figures_km import _fig_km
-from ..format import _labels
-from ..populations import _key
+from ..context import Ctx
+from ..figures import fig_followup
+from ..figures_km import fig_km
+from ..format import group_labels
+from ..populations import pop_key
 from ..render import Section
 
 
-def _section_retention(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, ret: Any) -> None:
+def section_retention(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str, ret: Any) -> None:
     """Follow-up response (from the participant flow's ``ret``), dropout, attrition and
     durability of gains."""
     g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
@@ -25,11 +25,11 @@ def _section_retention(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, ret
     _durability(ctx, sec, ep, inst)
 
 
-def _followup_response(ctx: _Ctx, sec: Section, inst: str, ret: Any, fgroup: str | None) -> None:
+def _followup_response(ctx: Ctx, sec: Section, inst: str, ret: Any, fgroup: str | None) -> None:
     """Follow-up response by window and group, from the participant flow's retention result."""
     if ret is not None and len(getattr(ret, "followup", [])):
         fu = ret.followup.copy()
-        fu["group"] = _labels(fu["group"]).replace({"(all)": "Overall"})
+        fu["group"] = group_labels(fu["group"]).replace({"(all)": "Overall"})
         keep = ["window", "group", "n_eligible", "n_responded", "estimate", "ci_low", "ci_high"]
         fu = fu[[c for c in keep if c in fu.columns]]
         t = ctx.add_table(
@@ -41,10 +41,10 @@ def _followup_response(ctx: _Ctx, sec: Section, inst: str, ret: Any, fgroup: str
             by="window",
             total_row="Overall",
             keys={
-                "n_eligible": lambda r: _key(
+                "n_eligible": lambda r: pop_key(
                     inst, fgroup, r["group"], f"fu_{r['window']}_eligible"
                 ),
-                "n_responded": lambda r: _key(
+                "n_responded": lambda r: pop_key(
                     inst, fgroup, r["group"], f"fu_{r['window']}_responded"
                 ),
             },
@@ -53,15 +53,15 @@ def _followup_response(ctx: _Ctx, sec: Section, inst: str, ret: Any, fgroup: str
             notes=tuple(str(d) for d in ret.followup.get("denominator", pd.Series()).unique()[:1]),
         )
         ctx.facts["followup"] = t.frame
-        _fig_followup(ctx, sec, t.frame, inst)
+        fig_followup(ctx, sec, t.frame, inst)
 
 
-def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None) -> None:
+def _dropout(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None) -> None:
     """Dropout during treatment (Kaplan–Meier): dropouts, transfers, censored, median stay."""
     res = ctx.run(sec, "Dropout (Kaplan–Meier)", lambda: dropout_survival(ep, by=g))
     if res is not None:
         tb = res.to_frame()
-        tb["group"] = _labels(tb["group"])
+        tb["group"] = group_labels(tb["group"])
         keep = [
             c
             for c in [
@@ -82,9 +82,9 @@ def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None
             f"Dropout during treatment ({inst} episodes)",
             tb[keep],
             # n = dropouts + censored; transfers are among the censored (or compete): these
-            # row sums are checked with the other tables' counts (see _hidden_populations)
+            # row sums are checked with the other tables' counts (see disclosure.hidden_populations)
             keys={
-                c: (lambda r, pop=pop: _key(inst, g, r["group"], pop))
+                c: (lambda r, pop=pop: pop_key(inst, g, r["group"], pop))
                 for c, pop in (
                     ("n", "admitted"),
                     ("dropouts", "dropped_out"),
@@ -94,16 +94,16 @@ def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None
             },
             result=res,
         )
-        _fig_km(ctx, sec, res, t.frame, inst, g)
+        fig_km(ctx, sec, res, t.frame, inst, g)
         for gv in tb["group"]:
             ctx.identity(
-                _key(inst, g, gv, "admitted"),
-                [_key(inst, g, gv, "dropped_out"), _key(inst, g, gv, "censored")],
+                pop_key(inst, g, gv, "admitted"),
+                [pop_key(inst, g, gv, "dropped_out"), pop_key(inst, g, gv, "censored")],
             )
             ctx.identity(
-                _key(inst, g, gv, "censored"),
+                pop_key(inst, g, gv, "censored"),
                 [
-                    _key(inst, g, gv, p)
+                    pop_key(inst, g, gv, p)
                     for p in (
                         "completed",
                         "transferred",
@@ -115,7 +115,7 @@ def _dropout(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None
             )
 
 
-def _attrition(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
+def _attrition(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
     """Attrition: episodes that answered the 3-month (else 1-month) follow-up vs those that
     did not, compared on their characteristics."""
     fu_cols = [w for w in ("followup_3m", "followup_1m") if w in ep.columns and ep[w].notna().any()]
@@ -143,10 +143,10 @@ def _attrition(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
             w = fu_cols[0].removeprefix("followup_")
             for v in tb.get("variable", pd.Series(dtype=object)):
                 ctx.identity(
-                    _key(inst, None, None, "admitted"),
+                    pop_key(inst, None, None, "admitted"),
                     [
-                        _key(inst, None, None, f"attr_ret|{w}|{v}"),
-                        _key(inst, None, None, f"attr_lost|{w}|{v}"),
+                        pop_key(inst, None, None, f"attr_ret|{w}|{v}"),
+                        pop_key(inst, None, None, f"attr_lost|{w}|{v}"),
                     ],
                 )
             if len(tb):
@@ -159,10 +159,10 @@ def _attrition(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
                     total_col=True,
                     column_totals=False,
                     keys={
-                        "n_retained": lambda r: _key(
+                        "n_retained": lambda r: pop_key(
                             inst, None, None, f"attr_ret|{w}|{r['variable']}"
                         ),
-                        "n_lost": lambda r: _key(
+                        "n_lost": lambda r: pop_key(
                             inst, None, None, f"attr_lost|{w}|{r['variable']}"
                         ),
                     },
@@ -174,7 +174,7 @@ def _attrition(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
                 )
 
 
-def _durability(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
+def _durability(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
     """Durability of gains after discharge (rates and the mean change from endpoint)."""
     res = ctx.run(sec, "Durability of gains", lambda: durability(ep, instrument=inst))
     if res is not None:
@@ -195,7 +195,9 @@ def _durability(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> None:
             by="measure",
             keys={
                 c: (
-                    lambda r, pop=pop: _key(inst, None, None, f"{pop}|{r['window']}|{r['measure']}")
+                    lambda r, pop=pop: pop_key(
+                        inst, None, None, f"{pop}|{r['window']}|{r['measure']}"
+                    )
                 )
                 for c, pop in (("n", "dur_n"), ("count", "dur_k"))
             },

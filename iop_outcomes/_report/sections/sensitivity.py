@@ -8,13 +8,13 @@ from typing import Any
 import pandas as pd
 
 from ...sensitivity import missing_data_sensitivity
-from ..context import _Ctx
-from ..populations import _ALL, _Key, _key
+from ..context import Ctx
+from ..populations import ALL, PopKey, pop_key
 from ..render import Section
-from .common import _contrast_sides
+from .common import contrast_sides
 
 
-def _section_sensitivity(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, loaded: Any) -> None:
+def section_sensitivity(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str, loaded: Any) -> None:
     """Missing-data sensitivity of the primary result (methods from the study configuration),
     or a line saying it was turned off."""
     g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
@@ -79,21 +79,22 @@ def _section_sensitivity(ctx: _Ctx, sec: Section, ep: pd.DataFrame, inst: str, l
         for _, r in tb.iterrows():
             for pop in ("sens_n", "sens_missing"):
                 k = _sens_key(inst, g, r, pop)
-                if k[1] != _ALL:
-                    ctx.identity(_key(inst, None, None, f"{pop}|{r['method']}"), [k])
+                if k[1] != ALL:
+                    ctx.identity(pop_key(inst, None, None, f"{pop}|{r['method']}"), [k])
             k = _sens_key(inst, g, r, "sens_n")
-            if k[1] != _ALL:
-                a, b = _contrast_sides(r["contrast"])
-                ctx.identity(k, [_key(inst, g, a, "admitted"), _key(inst, g, b, "admitted")])
+            if k[1] != ALL:
+                a, b = contrast_sides(r["contrast"])
+                ctx.identity(k, [pop_key(inst, g, a, "admitted"), pop_key(inst, g, b, "admitted")])
             elif r["method"] == "completers":
                 ctx.identity(
-                    _key(inst, None, None, "admitted"), [k, _sens_key(inst, g, r, "sens_missing")]
+                    pop_key(inst, None, None, "admitted"),
+                    [k, _sens_key(inst, g, r, "sens_missing")],
                 )
         ctx.facts["sensitivity"] = res
 
 
-def _sens_key(inst: str, g: str | None, r: pd.Series, pop: str) -> _Key:
+def _sens_key(inst: str, g: str | None, r: pd.Series, pop: str) -> PopKey:
     c = r.get("contrast", "")
     if g is None or not isinstance(c, str) or not c.strip():
-        return _key(inst, None, None, f"{pop}|{r['method']}")
-    return _key(inst, f"{g}(contrast)", c, f"{pop}|{r['method']}")
+        return pop_key(inst, None, None, f"{pop}|{r['method']}")
+    return pop_key(inst, f"{g}(contrast)", c, f"{pop}|{r['method']}")

@@ -8,13 +8,13 @@ from typing import Any
 import pandas as pd
 
 from ...trajectories import trajectories
-from ..context import _Ctx
-from ..figures import _as_drawn
-from ..format import _slug
+from ..context import Ctx
+from ..figures import as_drawn
+from ..format import slug
 from ..render import Section, pyplot
 
 
-def _section_trajectories(ctx: _Ctx, sec: Section, loaded: Any, inst: str) -> None:
+def section_trajectories(ctx: Ctx, sec: Section, loaded: Any, inst: str) -> None:
     if not ctx.cfg.trajectories_enabled:
         return
     g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in loaded.data.columns else None
@@ -36,14 +36,14 @@ def _section_trajectories(ctx: _Ctx, sec: Section, loaded: Any, inst: str) -> No
     keep = [c for c in ["term", "estimate", "ci_low", "ci_high", "pvalue"] if c in tb.columns]
     ctx.add_table(
         sec,
-        f"trajectory_{_slug(inst)}",
+        f"trajectory_{slug(inst)}",
         f"{inst} weekly trajectory model: fixed effects",
         tb[keep],
         result=res,
     )
     means = getattr(res, "means", None)
     if isinstance(means, pd.DataFrame) and len(means) and {"week", "estimate"} <= set(means):
-        means = _as_drawn(means, ["week", "estimate", "ci_low", "ci_high"])
+        means = as_drawn(means, ["week", "estimate", "ci_low", "ci_high"])
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
         groups = means["group"] if "group" in means else pd.Series("All", index=means.index)
@@ -64,7 +64,7 @@ def _section_trajectories(ctx: _Ctx, sec: Section, loaded: Any, inst: str) -> No
         ax.spines[["top", "right"]].set_visible(False)
         ctx.add_figure(
             sec,
-            f"trajectory_{_slug(inst)}",
+            f"trajectory_{slug(inst)}",
             f"{inst} weekly trajectories",
             fig,
             caption=f"Model-based mean {inst} by week with {100 * ctx.cfg.ci_level:g}% "

@@ -73,6 +73,8 @@ _LAZY: dict[str, str] = {
     "recovery_curves": "monitor",
     # reports
     "report": "_report",
+    "Report": "_report",
+    "StudyConfig": "_report",
     "to_sql": "_report.sql",
 }
 _SUBMODULES = ("synth", "plots", "io")

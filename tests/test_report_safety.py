@@ -152,6 +152,15 @@ def test_iop_report_is_the_function_whatever_the_import_order():
     assert sys.modules["iop_outcomes._report"].report is report  # the package stays reachable
 
 
+def test_report_classes_are_public_at_the_top_level():
+    import iop_outcomes as iop
+    from iop_outcomes._report.config import StudyConfig
+    from iop_outcomes._report.document import Report
+
+    assert iop.Report is Report and iop.StudyConfig is StudyConfig
+    assert {"Report", "StudyConfig", "report", "to_sql"} <= set(iop.__all__)
+
+
 def test_counts_in_running_text_are_suppressed():
     from iop_outcomes._report.format import is_count_key, safe_count
 

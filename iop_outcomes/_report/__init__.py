@@ -4,8 +4,9 @@
 >>> rep = iop.report(iop.synth.demo())            # doctest: +SKIP
 >>> rep.write("reports/demo")                     # doctest: +SKIP
 
-``iop_outcomes.report`` is both this package and callable: ``iop.report(data, ...)`` builds a
-report (see :func:`iop_outcomes._report.build.report`).
+A private package: the public entry points are :func:`iop_outcomes.report` (builds a
+:class:`iop_outcomes.Report`, configured by a TOML file, a dict or an
+:class:`iop_outcomes.StudyConfig`) and :func:`iop_outcomes.to_sql`.
 """
 
 from .build import report

@@ -368,25 +368,7 @@ def suppress(
     >>> [round(x, 6) if not isinstance(x, str) else x for x in r.table["pct"]]
     [0.545455, 0.295455, 0.136364, '*', 1.0]
     """
-    if not isinstance(table, pd.DataFrame):
-        raise ConfigError(
-            f"The 'table' parameter of suppress must be a pandas DataFrame. "
-            f"Got {type(table).__name__} instead."
-        )
-    if threshold is not None and (
-        isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1
-    ):
-        raise ConfigError(
-            "The 'threshold' parameter of suppress must be a positive integer (counts below it "
-            f"are hidden) or None to turn suppression off explicitly. Got {threshold!r} instead."
-        )
-    if policy not in TABLE_POLICIES:
-        raise ConfigError(
-            f"The 'policy' parameter of suppress must be one of {TABLE_POLICIES} (turn "
-            f"suppression off with threshold=None). Got {policy!r} instead."
-        )
-    if policy == "round5" and threshold is not None:
-        round5_threshold(threshold, "The 'threshold' parameter of suppress")
+    _check_arguments(table, threshold, policy)
     df = table.reset_index(drop=True) if not table.index.is_unique else table
     counts = list(counts) if counts is not None else _default_counts(df)
     derived = dict(derived or {})
@@ -395,69 +377,28 @@ def suppress(
     by_cols = [by] if isinstance(by, str) else list(by or [])
     within_cols = [within] if isinstance(within, str) else list(within or [])
     complements = dict(complements or {})
-    missing = [
-        c
-        for c in [*counts, *derived, *small_n, *shares, *by_cols, *within_cols]
-        if c not in df.columns
-    ]
-    missing += [c for c in shares.values() if c not in counts]
-    missing += [c for kv in complements.items() for c in kv if c not in counts]
-    missing += [
-        c
-        for v in [*derived.values(), *small_n.values()]
-        for c in ([v] if isinstance(v, str) else v)
-        if c not in counts
-    ]
-    if isinstance(total_col, str) and total_col not in counts:
-        missing.append(total_col)
     proportions = dict(proportions or {})
     intervals = dict(intervals or {})
-    missing += [c for c in [*proportions, *(c for lh in intervals for c in lh)] if c not in df]
-    missing += [
-        c for kn in [*proportions.values(), *intervals.values()] for c in kn if c not in counts
-    ]
-    if missing:
-        raise ConfigError(
-            f"suppress: column(s) {sorted(set(map(str, missing)))} not found among the count "
-            f"columns or table columns. Table columns: {[str(c) for c in df.columns]}; "
-            f"count columns: {counts}."
-        )
-
-    shape_false = pd.DataFrame(False, index=table.index, columns=table.columns)
-    if threshold is None:
-        return SuppressedTable(
-            table=table.copy(),
-            primary=shape_false,
-            complementary=shape_false.copy(),
-            derived=shape_false.copy(),
-            threshold=None,
-            notes=("Small-cell suppression was turned OFF for this table.",),
-        )
-
-    n_rows = len(df)
-    col_pos = {c: i for i, c in enumerate(counts)}
-    values = (
-        np.column_stack(
-            [pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in counts]
-        )
-        if counts
-        else np.zeros((n_rows, 0))
+    _check_named_columns(
+        df,
+        counts,
+        [*derived, *small_n, *shares, *by_cols, *within_cols],
+        total_col=total_col,
+        shares=shares,
+        complements=complements,
+        bases=[*derived.values(), *small_n.values()],
+        proportions=proportions,
+        intervals=intervals,
     )
+    if threshold is None:
+        return _not_suppressed(table)
+
+    values = _count_values(df, counts)
     finite = np.isfinite(values)
     primary = finite & (values >= 1) & (values < threshold)
     hidden = primary.copy()
-    n_forced = 0
     if force is not None:
-        if isinstance(force, pd.DataFrame):
-            fm = _count_mask(force, counts, n_rows, "force")
-        else:
-            arr = np.asarray(force, dtype=bool)
-            if arr.shape != df.shape:
-                raise ConfigError(
-                    f"suppress: 'force' must have the table's shape {df.shape}; got {arr.shape}."
-                )
-            fm = arr[:, [list(df.columns).index(c) for c in counts]] if counts else arr[:, :0]
-        hidden |= fm & finite
+        hidden |= _force_mask(force, df, counts) & finite
     if policy == "round5":
         return _round5_table(
             table,
@@ -483,8 +424,123 @@ def suppress(
     guarded = (
         np.zeros_like(hidden)
         if protect is None
-        else _count_mask(protect, counts, n_rows, "protect")
+        else _count_mask(protect, counts, len(df), "protect")
     )
+    col_pos = {c: i for i, c in enumerate(counts)}
+    _hide_small_remainders(hidden, values, guarded, complements, col_pos, threshold)
+    is_total = _total_row_mask(df, total_row, counts)
+    groups = _row_groups(df, by_cols)
+    constraints = _constraints(
+        df, groups, is_total, finite, counts, within_cols, total_col, column_totals
+    )
+    unprotected = _complementary_suppression(constraints, hidden, values, guarded)
+    prim_df, comp_df, der_df = _cms_masks(
+        df, primary, hidden, col_pos, derived, shares, small_n, groups, is_total
+    )
+    out = _labelled(df, prim_df, comp_df, der_df, f"<{threshold}", complement_label)
+    notes = _cms_notes(
+        threshold, primary, hidden & ~primary, der_df, n_forced, unprotected, complement_label
+    )
+    return _suppressed(table.index, out, prim_df, comp_df, der_df, threshold, notes)
+
+
+def _check_arguments(table: Any, threshold: Any, policy: Any) -> None:
+    """The table, threshold and policy of :func:`suppress`, checked."""
+    if not isinstance(table, pd.DataFrame):
+        raise ConfigError(
+            f"The 'table' parameter of suppress must be a pandas DataFrame. "
+            f"Got {type(table).__name__} instead."
+        )
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1
+    ):
+        raise ConfigError(
+            "The 'threshold' parameter of suppress must be a positive integer (counts below it "
+            f"are hidden) or None to turn suppression off explicitly. Got {threshold!r} instead."
+        )
+    if policy not in TABLE_POLICIES:
+        raise ConfigError(
+            f"The 'policy' parameter of suppress must be one of {TABLE_POLICIES} (turn "
+            f"suppression off with threshold=None). Got {policy!r} instead."
+        )
+    if policy == "round5" and threshold is not None:
+        round5_threshold(threshold, "The 'threshold' parameter of suppress")
+
+
+def _check_named_columns(
+    df: pd.DataFrame,
+    counts: list,
+    named: list,
+    *,
+    total_col: Any,
+    shares: dict,
+    complements: dict,
+    bases: list,
+    proportions: dict,
+    intervals: dict,
+) -> None:
+    """Every column the arguments of :func:`suppress` name exists (counts among the counts)."""
+    missing = [c for c in [*counts, *named] if c not in df.columns]
+    missing += [c for c in shares.values() if c not in counts]
+    missing += [c for kv in complements.items() for c in kv if c not in counts]
+    missing += [c for v in bases for c in ([v] if isinstance(v, str) else v) if c not in counts]
+    if isinstance(total_col, str) and total_col not in counts:
+        missing.append(total_col)
+    missing += [c for c in [*proportions, *(c for lh in intervals for c in lh)] if c not in df]
+    missing += [
+        c for kn in [*proportions.values(), *intervals.values()] for c in kn if c not in counts
+    ]
+    if missing:
+        raise ConfigError(
+            f"suppress: column(s) {sorted(set(map(str, missing)))} not found among the count "
+            f"columns or table columns. Table columns: {[str(c) for c in df.columns]}; "
+            f"count columns: {counts}."
+        )
+
+
+def _not_suppressed(table: pd.DataFrame) -> SuppressedTable:
+    """The table as given, recorded as not suppressed (``threshold=None``)."""
+    shape_false = pd.DataFrame(False, index=table.index, columns=table.columns)
+    return SuppressedTable(
+        table=table.copy(),
+        primary=shape_false,
+        complementary=shape_false.copy(),
+        derived=shape_false.copy(),
+        threshold=None,
+        notes=("Small-cell suppression was turned OFF for this table.",),
+    )
+
+
+def _count_values(df: pd.DataFrame, counts: list) -> np.ndarray:
+    """The count columns as a float matrix (rows x counts; not a number: NaN)."""
+    if not counts:
+        return np.zeros((len(df), 0))
+    return np.column_stack(
+        [pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in counts]
+    )
+
+
+def _force_mask(force: Any, df: pd.DataFrame, counts: list) -> np.ndarray:
+    """The ``force=`` cells on the count columns (a DataFrame aligned by name, else by shape)."""
+    if isinstance(force, pd.DataFrame):
+        return _count_mask(force, counts, len(df), "force")
+    arr = np.asarray(force, dtype=bool)
+    if arr.shape != df.shape:
+        raise ConfigError(
+            f"suppress: 'force' must have the table's shape {df.shape}; got {arr.shape}."
+        )
+    return arr[:, [list(df.columns).index(c) for c in counts]] if counts else arr[:, :0]
+
+
+def _hide_small_remainders(
+    hidden: np.ndarray,
+    values: np.ndarray,
+    guarded: np.ndarray,
+    complements: dict,
+    col_pos: dict,
+    threshold: int,
+) -> None:
+    """Hide ``k`` (in place) where the unshown remainder ``n - k`` of a "k of n" is small."""
     for k_col, n_col in complements.items():
         kj, nj = col_pos[k_col], col_pos[n_col]
         rest = values[:, nj] - values[:, kj]
@@ -495,15 +551,33 @@ def suppress(
         hidden[:, kj] |= small_rest & ~take_n
         hidden[:, nj] |= take_n
 
-    # constraints: (member cells, total cell or None); a cell is (row, count-column index)
-    is_total = _total_row_mask(df, total_row, counts)
-    groups = (
-        df.groupby(by_cols, sort=False, dropna=False).indices.values()
-        if by_cols
-        else [np.arange(n_rows)]
-    )
+
+def _row_groups(df: pd.DataFrame, by_cols: list) -> list:
+    """The row positions of each ``by`` group (the whole table without ``by``)."""
+    if not by_cols:
+        return [np.arange(len(df))]
+    return list(df.groupby(by_cols, sort=False, dropna=False).indices.values())
+
+
+#: a cell of the count matrix: (row, count-column index)
+_Cell = tuple[int, int]
+
+
+def _constraints(
+    df: pd.DataFrame,
+    groups: list,
+    is_total: np.ndarray,
+    finite: np.ndarray,
+    counts: list,
+    within_cols: list,
+    total_col: Any,
+    column_totals: bool,
+) -> list[tuple[list[_Cell], _Cell | None]]:
+    """The published sums: (member cells, total cell or None) per column of each ``by``
+    group, per count column of each ``within`` group, and per row with ``total_col``."""
+    col_pos = {c: i for i, c in enumerate(counts)}
     row_cols = [c for c in counts if c != total_col] if total_col is not None else counts
-    constraints: list[tuple[list[tuple[int, int]], tuple[int, int] | None]] = []
+    constraints: list[tuple[list[_Cell], _Cell | None]] = []
     for rows in groups:
         rows = np.sort(np.asarray(rows))
         members = [r for r in rows if not is_total[r]]
@@ -522,7 +596,7 @@ def suppress(
                 j = col_pos[c]
                 constraints.append(([(r, j) for r in rows if finite[r, j]], None))
     if total_col is not None:
-        for r in range(n_rows):
+        for r in range(len(df)):
             cells = [(r, col_pos[c]) for c in row_cols if finite[r, col_pos[c]]]
             total = (
                 (r, col_pos[total_col])
@@ -530,9 +604,19 @@ def suppress(
                 else None
             )
             constraints.append((cells, total))
+    return constraints
 
+
+def _complementary_suppression(
+    constraints: list[tuple[list[_Cell], _Cell | None]],
+    hidden: np.ndarray,
+    values: np.ndarray,
+    guarded: np.ndarray,
+) -> int:
+    """Hide (in place) a second cell of every constraint with exactly one hidden quantity,
+    until none is left; the number of constraints that could not be protected."""
     # cell -> constraints it belongs to (to prefer complements that protect several at once)
-    member_of: dict[tuple[int, int], list[int]] = {}
+    member_of: dict[_Cell, list[int]] = {}
     for ci, (cells, total) in enumerate(constraints):
         for q in cells + ([total] if total is not None else []):
             member_of.setdefault(q, []).append(ci)
@@ -541,7 +625,7 @@ def suppress(
         cells, total = constraints[ci]
         return sum(hidden[q] for q in cells) + (int(hidden[total]) if total is not None else 0)
 
-    def cost(q: tuple[int, int], this: int) -> tuple[int, float, tuple[int, int]]:
+    def cost(q: _Cell, this: int) -> tuple[int, float, _Cell]:
         # new exposed constraints it creates minus exposed ones it repairs; then its size
         k = [n_hidden_in(ci) for ci in member_of.get(q, []) if ci != this]
         return (sum(x == 0 for x in k) - sum(x == 1 for x in k), float(values[q]), q)
@@ -569,10 +653,23 @@ def suppress(
                 continue
             hidden[pick] = True
             changed = True
-    unprotected = sum(n_hidden_in(ci) == 1 for ci in range(len(constraints)))
+    return sum(n_hidden_in(ci) == 1 for ci in range(len(constraints)))
 
+
+def _cms_masks(
+    df: pd.DataFrame,
+    primary: np.ndarray,
+    hidden: np.ndarray,
+    col_pos: dict,
+    derived: dict,
+    shares: dict,
+    small_n: dict,
+    groups: list,
+    is_total: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The primary, complementary and derived cells of the table, as boolean frames."""
+    n_rows = len(df)
     complementary = hidden & ~primary
-    out = df.copy()
     prim_df = pd.DataFrame(False, index=df.index, columns=df.columns)
     comp_df = prim_df.copy()
     der_df = prim_df.copy()
@@ -598,7 +695,19 @@ def suppress(
         for b in bases:
             mask |= primary[:, col_pos[b]]
         der_df[d] = der_df[d].to_numpy() | (mask & ~(prim_df[d].to_numpy() | comp_df[d].to_numpy()))
-    label_primary = f"<{threshold}"
+    return prim_df, comp_df, der_df
+
+
+def _labelled(
+    df: pd.DataFrame,
+    prim_df: pd.DataFrame,
+    comp_df: pd.DataFrame,
+    der_df: pd.DataFrame,
+    label_primary: str,
+    complement_label: str,
+) -> pd.DataFrame:
+    """The display table: hidden cells replaced by their labels."""
+    out = df.copy()
     for c in df.columns:
         p, q, d = prim_df[c].to_numpy(), comp_df[c].to_numpy(), der_df[c].to_numpy()
         if p.any() or q.any() or d.any():
@@ -606,7 +715,20 @@ def suppress(
             col[p] = label_primary
             col[q | d] = complement_label
             out[c] = col
+    return out
 
+
+def _cms_notes(
+    threshold: int,
+    primary: np.ndarray,
+    complementary: np.ndarray,
+    der_df: pd.DataFrame,
+    n_forced: int,
+    unprotected: int,
+    complement_label: str,
+) -> list[str]:
+    """What policy ``"cms"`` did to the table, for printing under it."""
+    label_primary = f"<{threshold}"
     notes = []
     n_p, n_c, n_d = int(primary.sum()), int(complementary.sum()), int(der_df.to_numpy().sum())
     if n_p:
@@ -627,7 +749,7 @@ def suppress(
             "wherever it is published, gives it away. Hide that total too (iop.report does so "
             "across its tables)."
         )
-    return _suppressed(table.index, out, prim_df, comp_df, der_df, threshold, notes)
+    return notes
 
 
 def _round5_table(
@@ -654,25 +776,13 @@ def _round5_table(
     """Policy ``"round5"`` of :func:`suppress` (rules in the module docstring)."""
     n_rows = len(df)
     col_pos = {c: i for i, c in enumerate(counts)}
-    finite = np.isfinite(values)
-    shown = finite & ~hidden
+    shown = np.isfinite(values) & ~hidden
     rounded = np.where(shown, round5(values), np.nan)
     prow = (
         np.ones(n_rows, dtype=bool)
         if proportion_rows is None
         else np.asarray(proportion_rows, dtype=bool)
     )
-
-    def num(c: str) -> np.ndarray:
-        return pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, copy=True)
-
-    def any_of(mask: np.ndarray, bases: Any) -> np.ndarray:
-        bases = [bases] if isinstance(bases, str) else list(bases)
-        out = np.zeros(n_rows, dtype=bool)
-        for b in bases:
-            out |= mask[:, col_pos[b]]
-        return out
-
     new: dict[str, np.ndarray] = {
         c: np.where(shown[:, j], rounded[:, j], values[:, j]) for c, j in col_pos.items()
     }
@@ -681,59 +791,119 @@ def _round5_table(
     with np.errstate(invalid="ignore", divide="ignore"):
         for d, (k, n) in proportions.items():
             rk, rn = rounded[:, col_pos[k]], rounded[:, col_pos[n]]
-            new[d] = np.where(prow, np.where(rn > 0, rk / rn, np.nan), num(d))
-            hide[d] = hide.get(d, False) | (prow & any_of(hidden, [k, n]))
+            new[d] = np.where(prow, np.where(rn > 0, rk / rn, np.nan), _numeric(df, d))
+            hide[d] = hide.get(d, False) | (prow & _any_of(hidden, [k, n], col_pos))
             recomputed[d] = prow
         for (lo_c, hi_c), (k, n) in intervals.items():
             rk, rn = rounded[:, col_pos[k]], rounded[:, col_pos[n]]
             ok = prow & (rn > 0)
             lo, hi = wilson_ci(np.where(ok, rk, 0.0), np.where(ok, rn, 1.0), ci_level)
             for c, v in ((lo_c, lo), (hi_c, hi)):
-                new[c] = np.where(ok, v, np.where(prow, np.nan, num(c)))
-                hide[c] = hide.get(c, False) | (prow & any_of(hidden, [k, n]))
+                new[c] = np.where(ok, v, np.where(prow, np.nan, _numeric(df, c)))
+                hide[c] = hide.get(c, False) | (prow & _any_of(hidden, [k, n], col_pos))
                 recomputed[c] = prow
-        groups = (
-            list(df.groupby(by_cols, sort=False, dropna=False).indices.values())
-            if by_cols
-            else [np.arange(n_rows)]
+        _round5_shares(
+            df, new, hide, recomputed, rounded, hidden, col_pos, shares, total_row, by_cols
         )
-        for d, base in shares.items():
-            j = col_pos[base]
-            est, mask = num(d), hidden[:, j].copy()
-            for rows in groups:
-                rows = np.sort(np.asarray(rows))
-                tot = rows[total_row[rows]]
-                if len(tot):
-                    est[rows] = rounded[rows, j] / rounded[tot[0], j]
-                    mask[rows] |= hidden[tot[0], j]
-                else:  # a share of a total the table does not show: not recomputable
-                    mask[rows] = True
-            new[d] = est
-            hide[d] = hide.get(d, False) | mask
-            recomputed[d] = np.ones(n_rows, dtype=bool)
     for d, bases in derived.items():
-        hide[d] = hide.get(d, False) | any_of(hidden, bases)
+        hide[d] = hide.get(d, False) | _any_of(hidden, bases, col_pos)
     for d, bases in small_n.items():
-        hide[d] = hide.get(d, False) | any_of(primary, bases)
-    # other statistics of a count: rounded so that their formulas do not give the exact n back
-    for d in {*derived, *small_n}:
+        hide[d] = hide.get(d, False) | _any_of(primary, bases, col_pos)
+    _round_statistics(df, new, recomputed, col_pos, {*derived, *small_n}, digits)
+    prim_df, comp_df, der_df = _round5_masks(df, primary, hidden, hide, col_pos)
+    out = _round5_labelled(
+        df, new, prim_df, comp_df, der_df, col_pos, f"<{threshold}", complement_label
+    )
+    notes = _round5_notes(
+        threshold,
+        primary,
+        comp_df,
+        der_df,
+        bool(counts),
+        bool(proportions or intervals or shares),
+        complement_label,
+    )
+    return _suppressed(table.index, out, prim_df, comp_df, der_df, threshold, notes, "round5")
+
+
+def _numeric(df: pd.DataFrame, c: str) -> np.ndarray:
+    """Column ``c`` as floats (not a number: NaN), a copy."""
+    return pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, copy=True)
+
+
+def _any_of(mask: np.ndarray, bases: Any, col_pos: dict) -> np.ndarray:
+    """Rows where ``mask`` holds for any of the count columns ``bases``."""
+    bases = [bases] if isinstance(bases, str) else list(bases)
+    out = np.zeros(mask.shape[0], dtype=bool)
+    for b in bases:
+        out |= mask[:, col_pos[b]]
+    return out
+
+
+def _round5_shares(
+    df: pd.DataFrame,
+    new: dict,
+    hide: dict,
+    recomputed: dict,
+    rounded: np.ndarray,
+    hidden: np.ndarray,
+    col_pos: dict,
+    shares: dict,
+    total_row: np.ndarray,
+    by_cols: list,
+) -> None:
+    """Shares of the group's total row recomputed from the rounded counts (in place)."""
+    groups = _row_groups(df, by_cols)
+    for d, base in shares.items():
+        j = col_pos[base]
+        est, mask = _numeric(df, d), hidden[:, j].copy()
+        for rows in groups:
+            rows = np.sort(np.asarray(rows))
+            tot = rows[total_row[rows]]
+            if len(tot):
+                est[rows] = rounded[rows, j] / rounded[tot[0], j]
+                mask[rows] |= hidden[tot[0], j]
+            else:  # a share of a total the table does not show: not recomputable
+                mask[rows] = True
+        new[d] = est
+        hide[d] = hide.get(d, False) | mask
+        recomputed[d] = np.ones(len(df), dtype=bool)
+
+
+def _round_statistics(
+    df: pd.DataFrame,
+    new: dict,
+    recomputed: dict,
+    col_pos: dict,
+    of_counts: set,
+    digits: int | Mapping[str, int] | None,
+) -> None:
+    """Other statistics of a count rounded, so that their formulas do not give the exact n
+    back, and every other number to the precision the report shows (in place)."""
+    for d in of_counts:
         if d in col_pos:
             continue
-        v = new.get(d, num(d))
-        keep = recomputed.get(d, np.zeros(n_rows, dtype=bool))
+        v = new.get(d, _numeric(df, d))
+        keep = recomputed.get(d, np.zeros(len(df), dtype=bool))
         r = _round_p(v) if str(d).lower() in _P_NAMES else np.round(v, ROUND5_DIGITS)
         new[d] = np.where(keep, v, r)
-    # every other number to the precision the report shows (p-values as above)
-    if digits is not None:
-        for c in df.columns:
-            if c in col_pos or c in new or not pd.api.types.is_float_dtype(df[c]):
-                continue
-            dg = digits.get(c) if isinstance(digits, Mapping) else digits
-            if dg is None:
-                continue
-            new[c] = _round_p(num(c)) if str(c).lower() in _P_NAMES else np.round(num(c), dg)
+    if digits is None:
+        return
+    for c in df.columns:
+        if c in col_pos or c in new or not pd.api.types.is_float_dtype(df[c]):
+            continue
+        dg = digits.get(c) if isinstance(digits, Mapping) else digits
+        if dg is None:
+            continue
+        num = _numeric(df, c)
+        new[c] = _round_p(num) if str(c).lower() in _P_NAMES else np.round(num, dg)
 
-    out = df.copy()
+
+def _round5_masks(
+    df: pd.DataFrame, primary: np.ndarray, hidden: np.ndarray, hide: dict, col_pos: dict
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The primary, forced and derived cells under ``"round5"``, as boolean frames."""
+    n_rows = len(df)
     prim_df = pd.DataFrame(False, index=df.index, columns=df.columns)
     comp_df, der_df = prim_df.copy(), prim_df.copy()
     for c, j in col_pos.items():
@@ -742,7 +912,21 @@ def _round5_table(
     for d, m in hide.items():
         if d not in col_pos:
             der_df[d] = np.asarray(m, dtype=bool) & np.ones(n_rows, dtype=bool)
-    label_primary = f"<{threshold}"
+    return prim_df, comp_df, der_df
+
+
+def _round5_labelled(
+    df: pd.DataFrame,
+    new: dict,
+    prim_df: pd.DataFrame,
+    comp_df: pd.DataFrame,
+    der_df: pd.DataFrame,
+    col_pos: dict,
+    label_primary: str,
+    complement_label: str,
+) -> pd.DataFrame:
+    """The display table: rounded and recomputed values, hidden cells replaced by labels."""
+    out = df.copy()
     for c in df.columns:
         p, q, d = prim_df[c].to_numpy(), comp_df[c].to_numpy(), der_df[c].to_numpy()
         if c not in new and not (p.any() or q.any() or d.any()):
@@ -766,10 +950,23 @@ def _round5_table(
             col[p] = label_primary
             col[q | d] = complement_label
         out[c] = col
+    return out
 
+
+def _round5_notes(
+    threshold: int,
+    primary: np.ndarray,
+    comp_df: pd.DataFrame,
+    der_df: pd.DataFrame,
+    has_counts: bool,
+    has_proportions: bool,
+    complement_label: str,
+) -> list[str]:
+    """What policy ``"round5"`` did to the table, for printing under it."""
+    label_primary = f"<{threshold}"
     notes = []
     n_p, n_hid = int(primary.sum()), int(der_df.to_numpy().sum() + comp_df.to_numpy().sum())
-    if counts:
+    if has_counts:
         notes.append(
             "Counts are rounded to the nearest 5"
             + (
@@ -780,14 +977,14 @@ def _round5_table(
             )
             + ". A total may differ from the sum of its rounded parts."
         )
-    if proportions or intervals or shares:
+    if has_proportions:
         notes.append("Percentages and their intervals are computed from the rounded counts.")
     if n_hid:
         notes.append(
             f"'{complement_label}': computed from a count shown as '{label_primary}' "
             f"({n_hid} cell{'s' if n_hid != 1 else ''})."
         )
-    return _suppressed(table.index, out, prim_df, comp_df, der_df, threshold, notes, "round5")
+    return notes
 
 
 def proportion_columns(

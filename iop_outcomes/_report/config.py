@@ -199,214 +199,34 @@ class StudyConfig:
     # ------------------------------------------------------------------ reading
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str | None = None) -> StudyConfig:
-        """Build a configuration from the TOML structure, validating every key."""
+        """Build a configuration from the TOML structure, validating every key.
+
+        Examples
+        --------
+        >>> cfg = StudyConfig.from_dict({"suppression": {"threshold": 5}, "seed": 7})
+        >>> cfg.threshold, cfg.seed, cfg.given
+        (5, 7, ('suppression', 'seed', 'suppression.threshold'))
+        """
         where = f" in {source}" if source else ""
         if not isinstance(d, dict):
             raise ConfigError(f"The study configuration{where} must be a table of keys.")
-        top = {
-            "title": str,
-            "subtitle": str,
-            "instruments": list,
-            "primary_instrument": str,
-            "groupings": list,
-            "seed": int,
-            "ci_level": float,
-            "comparison": dict,
-            "episodes": dict,
-            "suppression": dict,
-            "sensitivity": dict,
-            "trajectories": dict,
-            "over_time": dict,
-            "data": dict,
-            "labels": dict,
-            "report": dict,
-        }
-        _check_keys(d, top, "the top level", where)
-        kw: dict[str, Any] = {"source": source}
-        given = [k for k in d if k in top]
+        _check_keys(d, _TOP_KEYS, "the top level", where)
+        given = [k for k in d if k in _TOP_KEYS]
         for sec in ("comparison", "suppression"):
             if isinstance(d.get(sec), dict):
                 given += [f"{sec}.{k}" for k in d[sec]]
-        kw["given"] = tuple(given)
-        for k in ("title", "subtitle", "primary_instrument"):
-            if k in d:
-                kw[k] = d[k]
-        if "seed" in d:
-            kw["seed"] = d["seed"]
-        if "ci_level" in d:
-            lvl = float(d["ci_level"])
-            if not 0.5 < lvl < 1:
-                raise ConfigError(
-                    f"The 'ci_level' key{where} must be between 0.5 and 1 (e.g. 0.95). "
-                    f"Got {d['ci_level']!r} instead."
-                )
-            kw["ci_level"] = lvl
-        for k in ("instruments", "groupings"):
-            if k in d:
-                if not all(isinstance(v, str) for v in d[k]):
-                    raise ConfigError(
-                        f"The '{k}' key{where} must be a list of names, e.g. "
-                        f'{k} = ["PHQ-9", "GAD-7"]. Got {d[k]!r} instead.'
-                    )
-                kw[k] = tuple(d[k])
-        if "instruments" in d:
-            from .. import instruments as _inst
-
-            kw["instruments"] = tuple(_inst.canonical_name(v) for v in d["instruments"])
-        if "primary_instrument" in d:
-            from .. import instruments as _inst
-
-            kw["primary_instrument"] = _inst.canonical_name(d["primary_instrument"])
-        comp = d.get("comparison", {})
-        _check_keys(
-            comp,
-            {"group": str, "reference": str, "margin": (int, float, dict)},
-            "[comparison]",
-            where,
-        )
-        if "group" in comp:
-            kw["comparison_group"] = comp["group"]
-        if "reference" in comp:
-            ref = comp["reference"]
-            if comp.get("group", "format") == "format":
-                # the same label rules as the data ("In Person", "telehealth" -> in_person, virtual)
-                from ..io.mapping import FORMAT_SYNONYMS, name_key
-
-                ref = FORMAT_SYNONYMS.get(name_key(ref), ref)
-            kw["comparison_reference"] = ref
-        if "margin" in comp:
-            m = comp["margin"]
-            if isinstance(m, dict):
-                margins = {}
-                for name, v in m.items():
-                    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-                        raise ConfigError(
-                            f"The margin for {name!r} in [comparison]{where} must be a positive "
-                            f"number of scale points. Got {v!r} instead."
-                        )
-                    from .. import instruments as _inst
-
-                    margins[_inst.canonical_name(name)] = float(v)
-            else:
-                if isinstance(m, bool) or m <= 0:
-                    raise ConfigError(
-                        f"The 'margin' key in [comparison]{where} must be a positive number of "
-                        f"scale points. Got {m!r} instead."
-                    )
-                margins = {"*": float(m)}
-            kw["margins"] = margins
+        kw: dict[str, Any] = {"source": source, "given": tuple(given)}
+        kw |= _top_level(d, where)
+        kw |= _comparison(d.get("comparison", {}), where)
         if "episodes" in d:
             kw["episode_rules"] = _episode_rules(d["episodes"], where)
-        sup = d.get("suppression", {})
-        _check_keys(sup, {"policy": str, "threshold": int, "enabled": bool}, "[suppression]", where)
-        if "threshold" in sup:
-            if sup["threshold"] < 1:
-                raise ConfigError(
-                    f"The 'threshold' key in [suppression]{where} must be a positive integer "
-                    f"(counts below it are hidden; default 11). Got {sup['threshold']!r} "
-                    'instead. To turn suppression off, write policy = "none".'
-                )
-            kw["threshold"] = sup["threshold"]
-        if "policy" in sup:
-            kw["suppression_policy"] = _policy(sup["policy"], f" in [suppression]{where}")
-            if sup.get("enabled") is False and kw["suppression_policy"] != "none":
-                raise ConfigError(
-                    f"[suppression]{where} says enabled = false and policy = "
-                    f'{sup["policy"]!r}. Write only policy = "none" to turn disclosure '
-                    "control off, or leave out enabled."
-                )
-        if "enabled" in sup:
-            kw["suppression_enabled"] = sup["enabled"]
-        rep = d.get("report", {})
-        _check_keys(rep, {"period": str, "period_by": str}, "[report]", where)
-        for k in ("period", "period_by"):
-            if k in rep:
-                kw[k] = rep[k]
-        labels = d.get("labels", {})
-        bad = {k: v for k, v in labels.items() if not isinstance(v, str) or not v.strip()}
-        if bad:
-            raise ConfigError(
-                f"Each entry of [labels]{where} maps a code of the data to the words a reader "
-                f'sees, e.g. virtual = "Telehealth". Not text: {bad!r}.'
-            )
-        if labels:
-            kw["labels"] = {str(k): v.strip() for k, v in labels.items()}
-        sens = d.get("sensitivity", {})
-        _check_keys(
-            sens, {"enabled": bool, "methods": list, "n_imputations": int}, "[sensitivity]", where
-        )
-        if "enabled" in sens:
-            kw["sensitivity_enabled"] = sens["enabled"]
-        if "methods" in sens:
-            kw["sensitivity_methods"] = tuple(str(m) for m in sens["methods"])
-        if "n_imputations" in sens:
-            if sens["n_imputations"] < 2:
-                raise ConfigError(
-                    f"The 'n_imputations' key in [sensitivity]{where} must be at least 2. "
-                    f"Got {sens['n_imputations']!r} instead."
-                )
-            kw["n_imputations"] = sens["n_imputations"]
-        traj = d.get("trajectories", {})
-        _check_keys(traj, {"enabled": bool}, "[trajectories]", where)
-        if "enabled" in traj:
-            kw["trajectories_enabled"] = traj["enabled"]
-        ot = d.get("over_time", {})
-        _check_keys(ot, {"enabled": bool, "outcome": str}, "[over_time]", where)
-        if "enabled" in ot:
-            kw["over_time_enabled"] = ot["enabled"]
-        if "outcome" in ot:
-            if ot["outcome"] not in OVER_TIME_OUTCOMES:
-                raise ConfigError(
-                    f"The 'outcome' key in [over_time]{where} must be one of "
-                    f"{list(OVER_TIME_OUTCOMES)}. Got {ot['outcome']!r} instead."
-                )
-            kw["over_time_outcome"] = ot["outcome"]
-        data = d.get("data", {})
-        _check_keys(
-            data,
-            {
-                "mapping": str,
-                "sheet": (str, int),
-                "skip_rows": int,
-                "wide": bool,
-                "episodes": str,
-                "source": str,
-                "dictionary": str,
-                "harmonize": str,
-            },
-            "[data]",
-            where,
-        )
-        for k in ("mapping", "episodes", "dictionary"):  # files named relative to the study file
-            if k in data:
-                mp = Path(data[k])
-                if source and not mp.is_absolute():
-                    mp = Path(source).parent / mp
-                kw[k] = str(mp)
-        if "sheet" in data and (
-            isinstance(data["sheet"], bool)
-            or (isinstance(data["sheet"], int) and data["sheet"] < 0)
-        ):
-            raise ConfigError(
-                f"The 'sheet' key in [data]{where} must be a sheet name or a 0-based position "
-                f"(an integer >= 0). Got {data['sheet']!r} instead."
-            )
-        if "skip_rows" in data and data["skip_rows"] < 0:
-            raise ConfigError(
-                f"The 'skip_rows' key in [data]{where} must be an integer >= 0 (the title rows "
-                f"above the header). Got {data['skip_rows']!r} instead."
-            )
-        for k in ("sheet", "skip_rows", "wide", "harmonize"):
-            if k in data:
-                kw[k] = data[k]
-        if "source" in data:
-            if data["source"] not in ("redcap", "fhir"):
-                raise ConfigError(
-                    f"The 'source' key in [data]{where} must be \"redcap\" (a REDCap export) or "
-                    '"fhir" (a FHIR R4 export); leave it out for the data contract\'s own '
-                    f"layout. Got {data['source']!r} instead."
-                )
-            kw["data_source"] = data["source"]
+        kw |= _suppression(d.get("suppression", {}), where)
+        kw |= _report_keys(d.get("report", {}), where)
+        kw |= _labels(d.get("labels", {}), where)
+        kw |= _sensitivity(d.get("sensitivity", {}), where)
+        kw |= _trajectories(d.get("trajectories", {}), where)
+        kw |= _over_time(d.get("over_time", {}), where)
+        kw |= _data(d.get("data", {}), source, where)
         return cls(**kw)
 
     @classmethod
@@ -506,6 +326,249 @@ class StudyConfig:
     def to_json(self) -> str:
         """Deterministic JSON (sorted keys)."""
         return json.dumps(self.to_dict(), sort_keys=True, indent=2, default=str)
+
+
+#: the top-level keys of a study file and their types
+_TOP_KEYS = {
+    "title": str,
+    "subtitle": str,
+    "instruments": list,
+    "primary_instrument": str,
+    "groupings": list,
+    "seed": int,
+    "ci_level": float,
+    "comparison": dict,
+    "episodes": dict,
+    "suppression": dict,
+    "sensitivity": dict,
+    "trajectories": dict,
+    "over_time": dict,
+    "data": dict,
+    "labels": dict,
+    "report": dict,
+}
+
+
+def _top_level(d: dict, where: str) -> dict[str, Any]:
+    """The top-level keys: title, instruments, seed, ci_level ..."""
+    kw: dict[str, Any] = {}
+    for k in ("title", "subtitle", "primary_instrument"):
+        if k in d:
+            kw[k] = d[k]
+    if "seed" in d:
+        kw["seed"] = d["seed"]
+    if "ci_level" in d:
+        lvl = float(d["ci_level"])
+        if not 0.5 < lvl < 1:
+            raise ConfigError(
+                f"The 'ci_level' key{where} must be between 0.5 and 1 (e.g. 0.95). "
+                f"Got {d['ci_level']!r} instead."
+            )
+        kw["ci_level"] = lvl
+    for k in ("instruments", "groupings"):
+        if k in d:
+            if not all(isinstance(v, str) for v in d[k]):
+                raise ConfigError(
+                    f"The '{k}' key{where} must be a list of names, e.g. "
+                    f'{k} = ["PHQ-9", "GAD-7"]. Got {d[k]!r} instead.'
+                )
+            kw[k] = tuple(d[k])
+    if "instruments" in d:
+        from .. import instruments as _inst
+
+        kw["instruments"] = tuple(_inst.canonical_name(v) for v in d["instruments"])
+    if "primary_instrument" in d:
+        from .. import instruments as _inst
+
+        kw["primary_instrument"] = _inst.canonical_name(d["primary_instrument"])
+    return kw
+
+
+def _comparison(comp: dict, where: str) -> dict[str, Any]:
+    """The ``[comparison]`` table: group, reference, margin(s)."""
+    kw: dict[str, Any] = {}
+    _check_keys(
+        comp,
+        {"group": str, "reference": str, "margin": (int, float, dict)},
+        "[comparison]",
+        where,
+    )
+    if "group" in comp:
+        kw["comparison_group"] = comp["group"]
+    if "reference" in comp:
+        ref = comp["reference"]
+        if comp.get("group", "format") == "format":
+            # the same label rules as the data ("In Person", "telehealth" -> in_person, virtual)
+            from ..io.mapping import FORMAT_SYNONYMS, name_key
+
+            ref = FORMAT_SYNONYMS.get(name_key(ref), ref)
+        kw["comparison_reference"] = ref
+    if "margin" in comp:
+        m = comp["margin"]
+        if isinstance(m, dict):
+            margins = {}
+            for name, v in m.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                    raise ConfigError(
+                        f"The margin for {name!r} in [comparison]{where} must be a positive "
+                        f"number of scale points. Got {v!r} instead."
+                    )
+                from .. import instruments as _inst
+
+                margins[_inst.canonical_name(name)] = float(v)
+        else:
+            if isinstance(m, bool) or m <= 0:
+                raise ConfigError(
+                    f"The 'margin' key in [comparison]{where} must be a positive number of "
+                    f"scale points. Got {m!r} instead."
+                )
+            margins = {"*": float(m)}
+        kw["margins"] = margins
+    return kw
+
+
+def _suppression(sup: dict, where: str) -> dict[str, Any]:
+    """The ``[suppression]`` table: policy, threshold, enabled."""
+    kw: dict[str, Any] = {}
+    _check_keys(sup, {"policy": str, "threshold": int, "enabled": bool}, "[suppression]", where)
+    if "threshold" in sup:
+        if sup["threshold"] < 1:
+            raise ConfigError(
+                f"The 'threshold' key in [suppression]{where} must be a positive integer "
+                f"(counts below it are hidden; default 11). Got {sup['threshold']!r} "
+                'instead. To turn suppression off, write policy = "none".'
+            )
+        kw["threshold"] = sup["threshold"]
+    if "policy" in sup:
+        kw["suppression_policy"] = _policy(sup["policy"], f" in [suppression]{where}")
+        if sup.get("enabled") is False and kw["suppression_policy"] != "none":
+            raise ConfigError(
+                f"[suppression]{where} says enabled = false and policy = "
+                f'{sup["policy"]!r}. Write only policy = "none" to turn disclosure '
+                "control off, or leave out enabled."
+            )
+    if "enabled" in sup:
+        kw["suppression_enabled"] = sup["enabled"]
+    return kw
+
+
+def _report_keys(rep: dict, where: str) -> dict[str, Any]:
+    """The ``[report]`` table: period, period_by."""
+    kw: dict[str, Any] = {}
+    _check_keys(rep, {"period": str, "period_by": str}, "[report]", where)
+    for k in ("period", "period_by"):
+        if k in rep:
+            kw[k] = rep[k]
+    return kw
+
+
+def _labels(labels: dict, where: str) -> dict[str, Any]:
+    """The ``[labels]`` table: codes of the data -> the words a reader sees."""
+    kw: dict[str, Any] = {}
+    bad = {k: v for k, v in labels.items() if not isinstance(v, str) or not v.strip()}
+    if bad:
+        raise ConfigError(
+            f"Each entry of [labels]{where} maps a code of the data to the words a reader "
+            f'sees, e.g. virtual = "Telehealth". Not text: {bad!r}.'
+        )
+    if labels:
+        kw["labels"] = {str(k): v.strip() for k, v in labels.items()}
+    return kw
+
+
+def _sensitivity(sens: dict, where: str) -> dict[str, Any]:
+    """The ``[sensitivity]`` table."""
+    kw: dict[str, Any] = {}
+    _check_keys(
+        sens, {"enabled": bool, "methods": list, "n_imputations": int}, "[sensitivity]", where
+    )
+    if "enabled" in sens:
+        kw["sensitivity_enabled"] = sens["enabled"]
+    if "methods" in sens:
+        kw["sensitivity_methods"] = tuple(str(m) for m in sens["methods"])
+    if "n_imputations" in sens:
+        if sens["n_imputations"] < 2:
+            raise ConfigError(
+                f"The 'n_imputations' key in [sensitivity]{where} must be at least 2. "
+                f"Got {sens['n_imputations']!r} instead."
+            )
+        kw["n_imputations"] = sens["n_imputations"]
+    return kw
+
+
+def _trajectories(traj: dict, where: str) -> dict[str, Any]:
+    """The ``[trajectories]`` table."""
+    kw: dict[str, Any] = {}
+    _check_keys(traj, {"enabled": bool}, "[trajectories]", where)
+    if "enabled" in traj:
+        kw["trajectories_enabled"] = traj["enabled"]
+    return kw
+
+
+def _over_time(ot: dict, where: str) -> dict[str, Any]:
+    """The ``[over_time]`` table."""
+    kw: dict[str, Any] = {}
+    _check_keys(ot, {"enabled": bool, "outcome": str}, "[over_time]", where)
+    if "enabled" in ot:
+        kw["over_time_enabled"] = ot["enabled"]
+    if "outcome" in ot:
+        if ot["outcome"] not in OVER_TIME_OUTCOMES:
+            raise ConfigError(
+                f"The 'outcome' key in [over_time]{where} must be one of "
+                f"{list(OVER_TIME_OUTCOMES)}. Got {ot['outcome']!r} instead."
+            )
+        kw["over_time_outcome"] = ot["outcome"]
+    return kw
+
+
+def _data(data: dict, source: str | None, where: str) -> dict[str, Any]:
+    """The ``[data]`` table: how the data file is read (files relative to the study file)."""
+    kw: dict[str, Any] = {}
+    _check_keys(
+        data,
+        {
+            "mapping": str,
+            "sheet": (str, int),
+            "skip_rows": int,
+            "wide": bool,
+            "episodes": str,
+            "source": str,
+            "dictionary": str,
+            "harmonize": str,
+        },
+        "[data]",
+        where,
+    )
+    for k in ("mapping", "episodes", "dictionary"):  # files named relative to the study file
+        if k in data:
+            mp = Path(data[k])
+            if source and not mp.is_absolute():
+                mp = Path(source).parent / mp
+            kw[k] = str(mp)
+    if "sheet" in data and (
+        isinstance(data["sheet"], bool) or (isinstance(data["sheet"], int) and data["sheet"] < 0)
+    ):
+        raise ConfigError(
+            f"The 'sheet' key in [data]{where} must be a sheet name or a 0-based position "
+            f"(an integer >= 0). Got {data['sheet']!r} instead."
+        )
+    if "skip_rows" in data and data["skip_rows"] < 0:
+        raise ConfigError(
+            f"The 'skip_rows' key in [data]{where} must be an integer >= 0 (the title rows "
+            f"above the header). Got {data['skip_rows']!r} instead."
+        )
+    for k in ("sheet", "skip_rows", "wide", "harmonize"):
+        if k in data:
+            kw[k] = data[k]
+    if "source" in data:
+        if data["source"] not in ("redcap", "fhir"):
+            raise ConfigError(
+                f"The 'source' key in [data]{where} must be \"redcap\" (a REDCap export) or "
+                '"fhir" (a FHIR R4 export); leave it out for the data contract\'s own '
+                f"layout. Got {data['source']!r} instead."
+            )
+        kw["data_source"] = data["source"]
+    return kw
 
 
 def load_config(config: str | Path | dict | StudyConfig | None = None) -> StudyConfig:

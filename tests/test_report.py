@@ -157,6 +157,31 @@ def test_deterministic_apart_from_timestamp(small):
     assert _unstamped(a) == _unstamped(b)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"config": 3}, r"'config' parameter of iop.report must be an instance of 'str'"),
+        ({"progress": "yes"}, r"'progress' parameter of iop.report must be True or False"),
+        (
+            {"period": 2025},
+            r"'period' parameter of iop.report must be an instance of 'str' or None",
+        ),
+        ({"period_by": "referral"}, r"'period_by' .* one of 'discharge', 'admission' or None"),
+        (
+            {"pdf": "A5", "out": "x"},
+            r"'pdf' parameter of iop.report must be True or False or one of 'a4', 'letter'",
+        ),
+        (
+            {"timestamp": None},
+            r"'timestamp' parameter of iop.report must be an instance of 'str'\. Got None",
+        ),
+    ],
+)
+def test_report_parameters_are_checked_before_the_build(kwargs, message):
+    with pytest.raises(iop.ConfigError, match=message):
+        iop.report(pd.DataFrame(), **kwargs)
+
+
 def test_timestamp_choices():
     from iop_outcomes._report.render import timestamp
 

@@ -159,6 +159,17 @@ def test_error_message_has_no_password(built):
     assert "hunter2" not in str(err.value) and "iop:***@" in str(err.value)
 
 
+def test_to_sql_parameters_are_checked(built, tmp_path):
+    res, rep, _ = built
+    url = f"duckdb:///{tmp_path / 'x.duckdb'}"
+    with pytest.raises(iop.ConfigError, match=r"'report' parameter of iop.to_sql must be an inst"):
+        iop.to_sql(res, url)
+    with pytest.raises(iop.ConfigError, match=r"'loaded' parameter of iop.to_sql .* Got a Data"):
+        iop.to_sql(rep, url, loaded=res.data)
+    with pytest.raises(iop.ConfigError, match=r"'schema' parameter of iop.to_sql"):
+        iop.to_sql(rep, url, schema=1)
+
+
 def test_duckdb_and_sqlite_round_trip(built, tmp_path):
     res, rep, _ = built
     db = tmp_path / "bi.duckdb"

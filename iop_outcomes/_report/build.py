@@ -17,13 +17,17 @@ This module is the orchestration: the build passes (:func:`report`), the order o
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .._validation import Options, validate_params
 from ..episodes import episodes
 from ..exceptions import ConfigError, DataError, IOPError
 from .config import StudyConfig, load_config
@@ -34,7 +38,7 @@ from .inputs import assessment_dates, check_groupings, episode_rules, load_input
 from .narrative.methods import section_methods
 from .narrative.provenance import section_provenance
 from .narrative.summary import period_text, section_summary
-from .period import PeriodSelection, parse_period, select_period
+from .period import PERIOD_BY, PeriodSelection, parse_period, select_period
 from .previous import headline, read_previous
 from .render import Section
 from .render import timestamp as _timestamp
@@ -56,6 +60,7 @@ __all__ = ["Report", "report"]
 
 def _build_sections(
     ctx: Ctx,
+    *,
     loaded: Any,
     eps: dict[str, pd.DataFrame],
     rules: Any,
@@ -122,6 +127,21 @@ def _build_sections(
     return sections, prov
 
 
+@validate_params(
+    {
+        "data": ["no_validation"],  # a path, URL, DataFrame, LoadResult or SynthData: load_input
+        "config": [str, os.PathLike, dict, StudyConfig, None],
+        "out": [str, os.PathLike, None],
+        "name": [str, None],
+        "progress": ["boolean"],
+        "strict": ["boolean"],
+        "timestamp": [str],  # "data", "now" or a text: render.timestamp
+        "period": [str, None],  # the period's syntax: parse_period
+        "period_by": [Options(*PERIOD_BY), None],
+        "compare_to": [str, os.PathLike, None],
+        "pdf": ["boolean", Options("a4", "letter")],
+    }
+)
 def report(
     data: Any,
     *,
@@ -145,7 +165,8 @@ def report(
         loaded with :func:`iop_outcomes.load` (lenient mode; the ledger is reported) with the
         configuration's ``[data]`` options (mapping, sheet, skip_rows, wide, episodes).
     config : path to a TOML file, dict or StudyConfig, optional
-        Study configuration (see :mod:`iop_outcomes._report.config`); defaults otherwise.
+        Study configuration (docs/report.md, "Study configuration"; :class:`StudyConfig`);
+        defaults otherwise.
     out : path, optional
         Directory to write the report into (``report.html``, ``tables/``, ``tables.xlsx``,
         ``provenance.json``).
@@ -159,19 +180,19 @@ def report(
         The report's date stamp. ``"data"``: the quarter of the latest assessment date
         ("Data through 2025-Q2"), so the same data always give byte-identical files;
         ``"now"``: the generation time in UTC (``SOURCE_DATE_EPOCH`` replaces the clock when
-        set); any other text is shown as given. See :func:`iop_outcomes._report.render.timestamp`.
+        set); any other text is shown as given (docs/report.md, "Deterministic output").
     period : str, optional
         The reporting period (``"2025-Q1..2025-Q4"``, ``"2025-01"``, ``"2025"``,
         ``"2025-01-01..2025-03-31"``), over the configuration's ``[report] period``. Only the
         episodes in the period are analysed; the others are counted in the Data quality
-        section (see :mod:`iop_outcomes._report.period`). Default: all the data.
+        section (docs/report.md, "Reporting period"). Default: all the data.
     period_by : {"discharge", "admission"}, optional
         The episode date that places an episode in the period, over ``[report] period_by``
         (default ``"discharge"``: episodes discharged in the period).
     compare_to : path, optional
         The output folder of an earlier report (its ``headline.json``): the first page then
         gives, for each headline rate, the previous value and the change in percentage points
-        with its CI (see :mod:`iop_outcomes._report.previous`).
+        with its CI (docs/report.md, "Comparing with the previous period").
     pdf : bool or {"a4", "letter"}, default False
         With ``out``, also write ``report.pdf``, printed offline by headless Chromium
         (:meth:`Report.write_pdf`; ``True`` is A4).
@@ -189,39 +210,10 @@ def report(
     """
     if pdf and out is None:
         raise ConfigError("pdf= writes report.pdf into out=: give out= too (a folder).")
-    cfg = load_config(config)
-    if period is not None or period_by is not None:  # over the study file's [report]
-        text = period if period is not None else cfg.period
-        by = period_by if period_by is not None else cfg.period_by
-        p = parse_period(text if text is not None else "2025", by=by)  # checked here
-        over = {"period": p.text if text is not None else None, "period_by": p.by}
-        cfg = StudyConfig(**{**cfg.__dict__, **over})
+    cfg = _settings(config, period, period_by)
     previous = read_previous(compare_to) if compare_to is not None else None
     _timestamp(timestamp)  # an unusable choice fails now, not after the build
-    steps = [
-        "load",
-        "episodes",
-        "quality",
-        "flow",
-        "change",
-        "clinsig",
-        "effects",
-        "compare",
-        "retention",
-        "suppression",
-        "write",
-    ]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(steps), file=sys.stderr, desc="report", unit="step", leave=False)
-
-    def step(label: str) -> None:
-        if bar is not None:
-            bar.set_postfix_str(label)
-            bar.update(1)
-
+    bar, step = _progress_bar(progress)
     try:
         input_name = name or (
             Path(data).name if isinstance(data, (str, Path)) else "<in-memory data>"
@@ -232,77 +224,27 @@ def report(
             loaded, selection = select_period(loaded, parse_period(cfg.period, by=cfg.period_by))
         step("load")
         rules = episode_rules(cfg)
-        eps: dict[str, pd.DataFrame] = {}
-        present = (
-            set(loaded.data["instrument"].astype("object").unique()) if len(loaded.data) else set()
-        )
-        for inst in cfg.instruments:
-            if inst not in present:
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ep = episodes(loaded.data, instrument=inst, rules=rules)
-            if len(ep):
-                eps[inst] = ep
-        if not eps:
-            raise DataError(
-                f"None of the configured instruments {list(cfg.instruments)} has accepted rows in "
-                f"the data (instruments found: {sorted(map(str, present))}). Check the "
-                "'instruments' key of the study configuration or the data's instrument column."
-            )
+        eps = _episodes_by_instrument(loaded, cfg, rules)
         if cfg.primary_instrument not in eps:
             cfg = StudyConfig(**{**cfg.__dict__, "primary_instrument": next(iter(eps))})
         step("episodes")
         check_groupings(cfg, eps)
-        # Build passes: the analyses run once (cached); the tables are rebuilt with the
-        # populations hidden so far until no table or cross-table sum hides anything new.
-        cache: dict = {}
         ids = _identifiers(loaded)
-        forced: frozenset = frozenset()
-        protected: frozenset | None = None
-        for n_pass in range(200):
-            ctx = Ctx(cfg, strict, cache, forced, draw=False, protected=protected, identifiers=ids)
-            if n_pass == 0:  # the first pass runs the analyses
-                ctx.step = step
-            _build_sections(ctx, loaded, eps, rules, ("", ""), input_name, selection, previous)
-            if protected is None:  # the counts are known now: settle what the headline holds
-                protected = protected_populations(ctx)
-                continue
-            more = forced | hidden_populations(ctx)
-            if more == forced:
-                break
-            forced = more
-        else:  # pragma: no cover - the hidden set only grows, so this cannot happen
-            raise IOPError("Small-cell suppression across tables did not settle.")
+        build = functools.partial(
+            _build_sections,
+            loaded=loaded,
+            eps=eps,
+            rules=rules,
+            input_name=input_name,
+            selection=selection,
+            previous=previous,
+        )
+        cache, forced, protected = _settle_suppression(cfg, strict, ids, build, step)
         generated = _timestamp(timestamp, assessment_dates(loaded.data))
         ctx = Ctx(cfg, strict, cache, forced, draw=True, protected=protected, identifiers=ids)
-        sections, prov = _build_sections(
-            ctx, loaded, eps, rules, generated, input_name, selection, previous
-        )
+        sections, prov = build(ctx, generated=generated)
         step("suppression")
-
-        banner = (
-            ""
-            if cfg.suppression_threshold
-            else (
-                "Small-cell suppression is OFF in this report: it may identify individuals. "
-                "Do not share it outside the organisation."
-            )
-        )
-        rep = Report(
-            title=cfg.title,
-            subtitle=cfg.subtitle,
-            sections=sections,
-            tables=ctx.tables,
-            figures=ctx.figures,
-            provenance=prov,
-            config=cfg,
-            generated=generated[0],
-            stamp_label=generated[1],
-            banner=banner,
-            warnings=ctx.warnings,
-            headline=headline(ctx),
-        )
+        rep = _assemble(ctx, sections, prov, generated)
         _final_identifier_check(rep, ids)
         if out is not None:
             rep.write(out, pdf=bool(pdf), paper=pdf if isinstance(pdf, str) else "a4")
@@ -311,6 +253,126 @@ def report(
         if bar is not None:
             bar.close()
     return rep
+
+
+def _settings(config: Any, period: str | None, period_by: str | None) -> StudyConfig:
+    """The study configuration, with ``period``/``period_by`` over its ``[report]`` table."""
+    cfg = load_config(config)
+    if period is not None or period_by is not None:  # over the study file's [report]
+        text = period if period is not None else cfg.period
+        by = period_by if period_by is not None else cfg.period_by
+        p = parse_period(text if text is not None else "2025", by=by)  # checked here
+        over = {"period": p.text if text is not None else None, "period_by": p.by}
+        cfg = StudyConfig(**{**cfg.__dict__, **over})
+    return cfg
+
+
+#: the build's steps, as the progress bar counts them
+_STEPS = (
+    "load",
+    "episodes",
+    "quality",
+    "flow",
+    "change",
+    "clinsig",
+    "effects",
+    "compare",
+    "retention",
+    "suppression",
+    "write",
+)
+
+
+def _progress_bar(progress: bool) -> tuple[Any, Callable[[str], None]]:
+    """A progress bar on standard error (``None`` without ``progress``) and its step call."""
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(_STEPS), file=sys.stderr, desc="report", unit="step", leave=False)
+
+    def step(label: str) -> None:
+        if bar is not None:
+            bar.set_postfix_str(label)
+            bar.update(1)
+
+    return bar, step
+
+
+def _episodes_by_instrument(loaded: Any, cfg: StudyConfig, rules: Any) -> dict[str, pd.DataFrame]:
+    """The episodes of each configured instrument that has accepted rows (one at least)."""
+    eps: dict[str, pd.DataFrame] = {}
+    present = (
+        set(loaded.data["instrument"].astype("object").unique()) if len(loaded.data) else set()
+    )
+    for inst in cfg.instruments:
+        if inst not in present:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ep = episodes(loaded.data, instrument=inst, rules=rules)
+        if len(ep):
+            eps[inst] = ep
+    if not eps:
+        raise DataError(
+            f"None of the configured instruments {list(cfg.instruments)} has accepted rows in "
+            f"the data (instruments found: {sorted(map(str, present))}). Check the "
+            "'instruments' key of the study configuration or the data's instrument column."
+        )
+    return eps
+
+
+def _settle_suppression(
+    cfg: StudyConfig, strict: bool, ids: frozenset, build: Callable, step: Callable
+) -> tuple[dict, frozenset, frozenset | None]:
+    """The build passes before the written one: the analyses run once (cached); the tables
+    are rebuilt with the populations hidden so far until no table or cross-table sum hides
+    anything new. Returns the analysis cache, the hidden populations and the protected ones."""
+    cache: dict = {}
+    forced: frozenset = frozenset()
+    protected: frozenset | None = None
+    for n_pass in range(200):
+        ctx = Ctx(cfg, strict, cache, forced, draw=False, protected=protected, identifiers=ids)
+        if n_pass == 0:  # the first pass runs the analyses
+            ctx.step = step
+        build(ctx, generated=("", ""))
+        if protected is None:  # the counts are known now: settle what the headline holds
+            protected = protected_populations(ctx)
+            continue
+        more = forced | hidden_populations(ctx)
+        if more == forced:
+            break
+        forced = more
+    else:  # pragma: no cover - the hidden set only grows, so this cannot happen
+        raise IOPError("Small-cell suppression across tables did not settle.")
+    return cache, forced, protected
+
+
+def _assemble(ctx: Ctx, sections: list[Section], prov: dict, generated: tuple[str, str]) -> Report:
+    """The :class:`Report` of the written pass, with a banner when suppression is off."""
+    cfg = ctx.cfg
+    banner = (
+        ""
+        if cfg.suppression_threshold
+        else (
+            "Small-cell suppression is OFF in this report: it may identify individuals. "
+            "Do not share it outside the organisation."
+        )
+    )
+    return Report(
+        title=cfg.title,
+        subtitle=cfg.subtitle,
+        sections=sections,
+        tables=ctx.tables,
+        figures=ctx.figures,
+        provenance=prov,
+        config=cfg,
+        generated=generated[0],
+        stamp_label=generated[1],
+        banner=banner,
+        warnings=ctx.warnings,
+        headline=headline(ctx),
+    )
 
 
 def _identifiers(loaded: Any) -> frozenset:

@@ -38,11 +38,13 @@ from typing import Any
 
 import pandas as pd
 
+from .._validation import validate_params
 from ..change import change_scores
 from ..clinsig import clinical_significance
 from ..episodes import episodes
-from ..exceptions import ConfigError
+from ..io import LoadResult
 from ..io.sql import read_sql, write_tables
+from .document import Report
 from .render import cell_for_file, shareable_frame
 
 __all__ = ["to_sql", "episode_outcomes", "EPISODE_TABLE"]
@@ -177,11 +179,14 @@ def _qualified(name: str) -> str:
     return ".".join('"' + p.replace('"', '""') + '"' for p in name.split("."))
 
 
+@validate_params(
+    {"report": [Report], "url": [str], "loaded": [LoadResult, None], "schema": [str, None]}
+)
 def to_sql(
-    report,
+    report: Report,
     url: str,
     *,
-    loaded=None,
+    loaded: LoadResult | None = None,
     schema: str | None = None,
 ) -> list[str]:
     """Write a report's tables (and, given ``loaded``, the identifiable episode table) to a
@@ -222,11 +227,6 @@ def to_sql(
     >>> written[-1], "outcomes.report_tables" in written
     ('outcomes.internal_episode_outcomes_identifiable', True)
     """
-    if not hasattr(report, "tables") or not hasattr(report, "provenance"):
-        raise ConfigError(
-            "The 'report' parameter of iop.to_sql must be a Report (iop.report(...)). Got "
-            f"{type(report).__name__} instead."
-        )
     from .suppress import COMPLEMENT_LABEL
 
     th = report.config.suppression_threshold

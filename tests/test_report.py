@@ -182,6 +182,11 @@ def test_report_parameters_are_checked_before_the_build(kwargs, message):
         iop.report(pd.DataFrame(), **kwargs)
 
 
+def test_report_data_of_another_type_is_named():
+    with pytest.raises(iop.ConfigError, match=r"'data' parameter of iop.report must be a file "):
+        iop.report([1, 2, 3])
+
+
 def test_timestamp_choices():
     from iop_outcomes._report.render import timestamp
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -15,6 +16,17 @@ from .config import StudyConfig
 
 
 def load_input(data: Any, cfg: StudyConfig, progress) -> Any:
+    """The report's input as a :class:`~iop_outcomes.LoadResult`: a LoadResult as given, else
+    loaded (a SynthData's rows, a path, URL or DataFrame) with the study's ``[data]`` options.
+
+    Examples
+    --------
+    >>> load_input(42, StudyConfig(), False)
+    Traceback (most recent call last):
+    ...
+    iop_outcomes.exceptions.ConfigError: The 'data' parameter of iop.report must be a file \
+path, a database URL, a DataFrame, a LoadResult (iop.load) or a SynthData. Got int instead.
+    """
     from .._internal import refuse_internal
 
     refuse_internal(data)  # an internal, identifiable output (monitor's caseload) never enters
@@ -22,6 +34,12 @@ def load_input(data: Any, cfg: StudyConfig, progress) -> Any:
         return data
     if hasattr(data, "truth") and hasattr(data, "data"):  # SynthData
         data = data.data
+    if not isinstance(data, (str, os.PathLike, pd.DataFrame)):
+        raise ConfigError(
+            "The 'data' parameter of iop.report must be a file path, a database URL, a "
+            "DataFrame, a LoadResult (iop.load) or a SynthData. Got "
+            f"{type(data).__name__} instead."
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return load(data, **cfg.load_options())

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from iop_outcomes.report.pdf import OFFLINE_FLAGS, find_chromium
+from iop_outcomes._report.pdf import OFFLINE_FLAGS, find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 

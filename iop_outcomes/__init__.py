@@ -72,8 +72,10 @@ _LAZY: dict[str, str] = {
     "monitor": "_monitor",
     "recovery_curves": "_monitor",
     # reports
-    "report": "report",
-    "to_sql": "report.sql",
+    "report": "_report",
+    "Report": "_report",
+    "StudyConfig": "_report",
+    "to_sql": "_report.sql",
 }
 _SUBMODULES = ("synth", "plots", "io")
 

@@ -492,7 +492,7 @@ class MonitorResult(TableResult):
         inst = self.params.get("instrument", "")
         stem = f"{_internal.FILE_PREFIX}caseload-{self.as_of.date().isoformat()}-{inst}"
         paths = {"csv": out / f"{stem}.csv", "html": out / f"{stem}.html"}
-        from .report.safety import neutralise_formulas
+        from ._report.safety import neutralise_formulas
 
         frame = self.table.copy()
         frame.insert(0, _internal.MARKER_COLUMN, _internal.MARKER_TEXT)

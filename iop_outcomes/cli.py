@@ -381,7 +381,7 @@ READING = (
 def _config(args):
     """The study configuration (``--config``, else defaults), with the reading options given on
     the command line in place of its ``[data]`` keys."""
-    from .report.config import StudyConfig, load_config
+    from ._report.config import StudyConfig, load_config
 
     cfg = load_config(getattr(args, "config", None))
     given = {k: getattr(args, k) for k in READING if getattr(args, k, None) is not None}
@@ -434,7 +434,7 @@ def cmd_report(args) -> int:
 
     cfg = _config(args)
     if args.period is not None:  # checked now, the message naming the option
-        from .report.period import parse_period
+        from ._report.period import parse_period
 
         parse_period(args.period, source="option --period")
     sql = _database(args)
@@ -443,7 +443,7 @@ def cmd_report(args) -> int:
 
         raise ConfigError("--schema names the schema of --to-sql URL: give --to-sql too.")
     if args.pdf:  # before the build: a missing browser is said at once, not after it
-        from .report.pdf import find_chromium
+        from ._report.pdf import find_chromium
 
         find_chromium()
     data, name = args.data, None
@@ -488,7 +488,7 @@ def cmd_report(args) -> int:
 
 
 def _finish_report(args, rep, out: Path) -> None:
-    from .report.render import display_frame
+    from ._report.render import display_frame
 
     for w in rep.warnings:
         print(f"note: {w}", file=sys.stderr)
@@ -510,7 +510,7 @@ def cmd_validate(args) -> int:
     res = _load(args.data, _config(args), strict=False, sql=_database(args))
     print(res.summary())
     if args.ledger_out:
-        from .report.safety import neutralise_formulas
+        from ._report.safety import neutralise_formulas
 
         res.ledger.pipe(neutralise_formulas).to_csv(args.ledger_out, index=False)
         print(f"Ledger written to {args.ledger_out} ({len(res.ledger):,} rows).")
@@ -533,7 +533,7 @@ def cmd_validate(args) -> int:
 def cmd_summary(args) -> int:
     import iop_outcomes as iop
 
-    from .report.suppress import suppress
+    from ._report.suppress import suppress
 
     cfg = _config(args)
     sql = _database(args)
@@ -599,7 +599,7 @@ def cmd_summary(args) -> int:
         f"{out['input']}: {ledger['rows_read']:,} rows read = {ledger['accepted']:,} accepted "
         f"+ {ledger['repaired']:,} repaired + {ledger['quarantined']:,} quarantined"
     )
-    from .report.render import display_frame
+    from ._report.render import display_frame
 
     for inst, st in tables:
         print(f"\n{inst} symptom change (change = endpoint - baseline; negative = improvement)")

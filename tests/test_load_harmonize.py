@@ -207,7 +207,7 @@ def test_command_line_and_study_file(tmp_path, capsys):
     assert "must be 'PHQ-8'" in capsys.readouterr().err
     study = tmp_path / "study.toml"
     study.write_text('instruments = ["PHQ-9", "GAD-7"]\n[data]\nharmonize = "PHQ-8"\n')
-    from iop_outcomes.report.config import load_config
+    from iop_outcomes._report.config import load_config
 
     cfg = load_config(study)
     assert cfg.instruments == ("PHQ-8", "GAD-7") and cfg.primary_instrument == "PHQ-8"

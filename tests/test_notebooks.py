@@ -53,7 +53,7 @@ def demo_ids():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes_without_identifiers(path, demo_ids):
-    from iop_outcomes.report import find_identifiers
+    from iop_outcomes._report import find_identifiers
 
     nb = jupytext.read(path)
     t0 = time.time()

@@ -191,7 +191,7 @@ def test_the_note_on_episodes_in_treatment_only_when_some_are():
 def test_roles_tell_the_report_what_each_column_counts():
     """A rate chart's n and events are counts (the non-events too); the rate, z and limits give
     them back; a mean-change chart's sum and mean are statistics of its n episodes."""
-    from iop_outcomes.report.context import _role_args
+    from iop_outcomes._report.context import _role_args
 
     r = iop.over_time(_dropout_series([2, 3, 4, 5], [20] * 4), period="month", outcome="dropout")
     args = _role_args(r.roles, r.table.columns)

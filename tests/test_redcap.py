@@ -276,7 +276,7 @@ def test_choices_are_parsed():
 
 
 def test_study_file_data_table_names_the_export_and_its_dictionary(tmp_path):
-    from iop_outcomes.report.config import load_config
+    from iop_outcomes._report.config import load_config
 
     study = tmp_path / "study.toml"
     study.write_text('[data]\nsource = "redcap"\ndictionary = "dictionary.csv"\n')

@@ -16,9 +16,9 @@ import pytest
 from openpyxl import load_workbook
 
 import iop_outcomes as iop
+from iop_outcomes._report import find_identifiers
+from iop_outcomes._report.safety import name_like_values
 from iop_outcomes.cli import main
-from iop_outcomes.report import find_identifiers
-from iop_outcomes.report.safety import name_like_values
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -157,8 +157,38 @@ def test_deterministic_apart_from_timestamp(small):
     assert _unstamped(a) == _unstamped(b)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"config": 3}, r"'config' parameter of iop.report must be an instance of 'str'"),
+        ({"progress": "yes"}, r"'progress' parameter of iop.report must be True or False"),
+        (
+            {"period": 2025},
+            r"'period' parameter of iop.report must be an instance of 'str' or None",
+        ),
+        ({"period_by": "referral"}, r"'period_by' .* one of 'discharge', 'admission' or None"),
+        (
+            {"pdf": "A5", "out": "x"},
+            r"'pdf' parameter of iop.report must be True or False or one of 'a4', 'letter'",
+        ),
+        (
+            {"timestamp": None},
+            r"'timestamp' parameter of iop.report must be an instance of 'str'\. Got None",
+        ),
+    ],
+)
+def test_report_parameters_are_checked_before_the_build(kwargs, message):
+    with pytest.raises(iop.ConfigError, match=message):
+        iop.report(pd.DataFrame(), **kwargs)
+
+
+def test_report_data_of_another_type_is_named():
+    with pytest.raises(iop.ConfigError, match=r"'data' parameter of iop.report must be a file "):
+        iop.report([1, 2, 3])
+
+
 def test_timestamp_choices():
-    from iop_outcomes.report.render import timestamp
+    from iop_outcomes._report.render import timestamp
 
     assert timestamp("data", ["2024-12-31", None]) == ("2024-Q4", "Data through")
     assert timestamp("data", []) == ("undated", "Data through")
@@ -985,7 +1015,7 @@ def test_files_do_not_depend_on_the_last_bits_of_a_number(tmp_path):
     # differs in its last bits; tables, workbook and figures must not show it
     from matplotlib.figure import Figure
 
-    from iop_outcomes.report.render import ReportTable, figure_to_svg, write_csv, write_xlsx
+    from iop_outcomes._report.render import ReportTable, figure_to_svg, write_csv, write_xlsx
 
     def files(x: float, d: Path) -> list[bytes]:
         d.mkdir()
@@ -1071,7 +1101,7 @@ def test_headline_stays_shown_when_a_few_episodes_lack_an_endpoint(tmp_path):
 def test_flow_without_comparison_groups_counts_every_episode():
     # without a format column the flow has one group, "(all)": its counts are the All column
     # (they were 0 in every row: the sum of no group columns)
-    from iop_outcomes.report.sections.flow import _flow_wide
+    from iop_outcomes._report.sections.flow import _flow_wide
 
     ep = pd.DataFrame(
         {

@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 import iop_outcomes as iop
+from iop_outcomes._report.config import StudyConfig
+from iop_outcomes._report.document import Report
+from iop_outcomes._report.pdf import OFFLINE_FLAGS, find_chromium, html_to_pdf
+from iop_outcomes._report.render import Section
 from iop_outcomes.cli import EXIT_INPUT, main
 from iop_outcomes.exceptions import ConfigError
-from iop_outcomes.report.config import StudyConfig
-from iop_outcomes.report.document import Report
-from iop_outcomes.report.pdf import OFFLINE_FLAGS, find_chromium, html_to_pdf
-from iop_outcomes.report.render import Section
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "reports" / "demo" / "report.html"
@@ -262,7 +262,7 @@ def test_report_write_pdf_and_errors(chromium, tmp_path, monkeypatch):
         rep.write_pdf(tmp_path / "x.pdf")
     monkeypatch.delenv("IOP_OUTCOMES_CHROMIUM")
     monkeypatch.setenv("PATH", str(tmp_path))  # no browser on PATH
-    pdf_module = sys.modules["iop_outcomes.report.pdf"]  # iop.report is also a function
+    pdf_module = sys.modules["iop_outcomes._report.pdf"]  # iop.report is also a function
     monkeypatch.setattr(pdf_module, "_APPS", ())
     with pytest.raises(ConfigError, match="none of chromium, chromium-browser.*is on PATH"):
         find_chromium()

@@ -2,7 +2,7 @@
 
 
 def test_config_reference_label_follows_the_data_label_rules():
-    from iop_outcomes.report.config import load_config
+    from iop_outcomes._report.config import load_config
 
     assert (
         load_config({"comparison": {"reference": "In Person"}}).comparison_reference == "in_person"
@@ -18,9 +18,9 @@ def test_episode_rules_by_label_from_a_study_file(tmp_path):
     import pytest
 
     import iop_outcomes as iop
+    from iop_outcomes._report.config import load_config
+    from iop_outcomes._report.inputs import episode_rules
     from iop_outcomes.exceptions import ConfigError
-    from iop_outcomes.report.config import load_config
-    from iop_outcomes.report.inputs import _episode_rules
 
     study = tmp_path / "study.toml"
     study.write_text(
@@ -31,7 +31,7 @@ def test_episode_rules_by_label_from_a_study_file(tmp_path):
         "baseline_window = [-14, 7]\n"
     )
     cfg = load_config(study)
-    rules = _episode_rules(cfg)
+    rules = episode_rules(cfg)
     assert rules == iop.EpisodeRules(
         baseline="label:intake",
         endpoint="label:discharge else last_in_treatment",
@@ -73,7 +73,7 @@ def test_report_methods_state_the_label_episode_rules(tmp_path):
 
 
 def test_data_table_takes_the_reading_options_relative_to_the_study_file(tmp_path):
-    from iop_outcomes.report.config import load_config
+    from iop_outcomes._report.config import load_config
 
     study = tmp_path / "conf" / "study.toml"
     study.parent.mkdir()
@@ -107,8 +107,8 @@ def test_data_table_takes_the_reading_options_relative_to_the_study_file(tmp_pat
 def test_data_table_reading_options_are_checked():
     import pytest
 
+    from iop_outcomes._report.config import load_config
     from iop_outcomes.exceptions import ConfigError
-    from iop_outcomes.report.config import load_config
 
     cases = [
         (
@@ -149,7 +149,7 @@ def test_missing_data_sensitivity_in_the_report_follows_the_study_rules(tmp_path
 
     import iop_outcomes as iop
     from iop_outcomes import _sensitivity as sensitivity
-    from iop_outcomes.report.sections import sensitivity as section
+    from iop_outcomes._report.sections import sensitivity as section
 
     seen = []
     real = sensitivity.missing_data_sensitivity
@@ -174,8 +174,8 @@ def test_missing_data_sensitivity_in_the_report_follows_the_study_rules(tmp_path
 def test_suppression_policy_from_the_study_file(tmp_path):
     import pytest
 
+    from iop_outcomes._report.config import StudyConfig, load_config
     from iop_outcomes.exceptions import ConfigError
-    from iop_outcomes.report.config import StudyConfig, load_config
 
     cfg = load_config({})
     assert (cfg.suppression_policy, cfg.suppression_threshold) == ("cms", 11)

@@ -19,14 +19,14 @@ import pandas as pd
 import pytest
 
 import iop_outcomes as iop
-from iop_outcomes.report.figures import _min_cell
+from iop_outcomes._report.figures import min_cell
 
 FAST = {
     "sensitivity": {"methods": ["completers"]},
     "trajectories": {"enabled": False},
 }
 NEW = ("participant_flow", "jacobson_truax_phq_9", "forest_phq_9", "dropout_km")
-_context = importlib.import_module("iop_outcomes.report.context")
+_context = importlib.import_module("iop_outcomes._report.context")
 
 
 def _record(fig) -> dict:
@@ -195,9 +195,9 @@ def test_km_numbers_at_risk_equal_hand_counts(demo):
 def test_km_at_risk_small_counts_read_lt11():
     """A hand-made episode table whose tails hold 1–10 episodes at risk: those read "<11",
     the curve stops while 11 remain, and a count 1–10 below the previous one reads "*"."""
-    from iop_outcomes.report.config import StudyConfig
-    from iop_outcomes.report.figures_km import _fig_km
-    from iop_outcomes.report.render import Section
+    from iop_outcomes._report.config import StudyConfig
+    from iop_outcomes._report.figures_km import fig_km
+    from iop_outcomes._report.render import Section
 
     los = np.r_[np.arange(1, 61), 2 * np.arange(1, 31)].astype(float)  # a: 1..60, b: 2..60
     ep = pd.DataFrame(
@@ -212,8 +212,8 @@ def test_km_at_risk_small_counts_read_lt11():
     mp = pytest.MonkeyPatch()
     orig = _context.figure_to_svg
     mp.setattr(_context, "figure_to_svg", lambda fig: (drawn.append(_record(fig)), orig(fig))[1])
-    ctx = _context._Ctx(StudyConfig(), strict=True)
-    _fig_km(ctx, Section("s", "S"), res, res.to_frame(), "PHQ-9", "format")
+    ctx = _context.Ctx(StudyConfig(), strict=True)
+    fig_km(ctx, Section("s", "S"), res, res.to_frame(), "PHQ-9", "format")
     mp.undo()
     curve_ax, table_ax = drawn[0]["axes"]
     seen = {"exact": 0, "<11": 0, "*": 0}
@@ -292,7 +292,7 @@ def test_jt_heat_map_prints_no_count(demo, small):
 
 
 def test_jt_cells_hide_1_to_10(demo):
-    from iop_outcomes.report.figures_jt import _jt_cells, _jt_grid
+    from iop_outcomes._report.figures_jt import _jt_cells, _jt_grid
 
     e = _jt_grid(0, 27)
     pre = [1] * 10 + [14] * 11 + [26] * 30
@@ -389,9 +389,9 @@ def test_no_hidden_flow_or_dropout_count_in_any_figure(small):
 def test_min_cell_follows_the_threshold():
     from types import SimpleNamespace as NS
 
-    assert _min_cell(NS(threshold=11)) == 11
-    assert _min_cell(NS(threshold=6)) == 6
-    assert _min_cell(NS(threshold=None)) == 1
+    assert min_cell(NS(threshold=11)) == 11
+    assert min_cell(NS(threshold=6)) == 6
+    assert min_cell(NS(threshold=None)) == 1
 
 
 # Byte-stable SVG: tests/test_report.py::test_deterministic_apart_from_timestamp compares two

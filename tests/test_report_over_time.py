@@ -1,4 +1,4 @@
-"""The report's "Outcomes over time" section (iop_outcomes/report/sections/over_time.py)."""
+"""The report's "Outcomes over time" section (iop_outcomes/_report/sections/over_time.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import iop_outcomes as iop
-from iop_outcomes.report.figures_over_time import _published
-from iop_outcomes.report.sections.over_time import _choose_period
+from iop_outcomes._report.figures_over_time import _published
+from iop_outcomes._report.sections.over_time import _choose_period
 
 FAST = {
     "sensitivity": {"enabled": False},

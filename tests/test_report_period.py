@@ -5,8 +5,8 @@ import warnings
 import pandas as pd
 import pytest
 
+from iop_outcomes._report.period import parse_period, select_period
 from iop_outcomes.exceptions import ConfigError, DataError
-from iop_outcomes.report.period import parse_period, select_period
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_period_errors_say_the_fix(text, match):
 
 
 def test_period_by_and_source_in_messages(tmp_path):
-    from iop_outcomes.report.config import load_config
+    from iop_outcomes._report.config import load_config
 
     with pytest.raises(ConfigError, match=r"'period_by' parameter must be one of"):
         parse_period("2025", by="referral")
@@ -235,7 +235,7 @@ def test_a_few_episodes_outside_the_period_hide_nothing_else(tmp_path):
 
 
 def test_without_a_period_the_first_page_gives_the_data_dates():
-    from iop_outcomes.report.narrative.summary import _period
+    from iop_outcomes._report.narrative.summary import period_text
 
     d = pd.DataFrame(
         {
@@ -244,6 +244,6 @@ def test_without_a_period_the_first_page_gives_the_data_dates():
         }
     )
     assert (
-        _period(d)
+        period_text(d)
         == "admissions January 2025 to March 2025; questionnaires January 2025 to May 2025"
     )

@@ -8,8 +8,8 @@ import warnings
 import pandas as pd
 import pytest
 
+from iop_outcomes._report.previous import comparisons, differing_settings, read_previous
 from iop_outcomes.exceptions import ConfigError
-from iop_outcomes.report.previous import comparisons, differing_settings, read_previous
 
 CFG = {"sensitivity": {"enabled": False}, "trajectories": {"enabled": False}}
 

@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from iop_outcomes.exceptions import ConfigError
-from iop_outcomes.report import (
+from iop_outcomes._report import (
     StudyConfig,
     find_identifiers,
     load_config,
     neutralise_formulas,
     scrub_identifiers,
 )
-from iop_outcomes.report.render import ReportTable, write_csv, write_xlsx
-from iop_outcomes.report.safety import looks_like_person_name, name_like_values
+from iop_outcomes._report.render import ReportTable, write_csv, write_xlsx
+from iop_outcomes._report.safety import looks_like_person_name, name_like_values
+from iop_outcomes.exceptions import ConfigError
 
 
 def test_scrub_drops_identifiers_and_exact_dates():
@@ -145,19 +145,28 @@ def test_iop_report_is_the_function_whatever_the_import_order():
     import sys
 
     import iop_outcomes as iop
-    from iop_outcomes.report.build import report
+    from iop_outcomes._report.build import report
 
-    importlib.import_module("iop_outcomes.report")  # importing the package must not shadow it
+    importlib.import_module("iop_outcomes._report")  # importing the package must not shadow it
     assert iop.report is report
-    assert sys.modules["iop_outcomes.report"].report is report  # the package stays reachable
+    assert sys.modules["iop_outcomes._report"].report is report  # the package stays reachable
+
+
+def test_report_classes_are_public_at_the_top_level():
+    import iop_outcomes as iop
+    from iop_outcomes._report.config import StudyConfig
+    from iop_outcomes._report.document import Report
+
+    assert iop.Report is Report and iop.StudyConfig is StudyConfig
+    assert {"Report", "StudyConfig", "report", "to_sql"} <= set(iop.__all__)
 
 
 def test_counts_in_running_text_are_suppressed():
-    from iop_outcomes.report.format import _is_count_key, _safe_count
+    from iop_outcomes._report.format import is_count_key, safe_count
 
-    assert _safe_count(3, 11) == "<11" and _safe_count(0, 11) == "0"
-    assert _safe_count(1127, 11) == "1,127" and _safe_count(3, None) == "3"
-    assert _is_count_key("n_excluded") and _is_count_key("n") and not _is_count_key("seed")
+    assert safe_count(3, 11) == "<11" and safe_count(0, 11) == "0"
+    assert safe_count(1127, 11) == "1,127" and safe_count(3, None) == "3"
+    assert is_count_key("n_excluded") and is_count_key("n") and not is_count_key("seed")
 
 
 def test_example_study_file_parses():
@@ -212,8 +221,8 @@ def test_numbered_patient_ids_do_not_stop_the_report_but_real_ids_are_still_caug
     from types import SimpleNamespace
 
     import iop_outcomes as iop
+    from iop_outcomes._report.build import _final_identifier_check, _identifiers
     from iop_outcomes.exceptions import IOPError
-    from iop_outcomes.report.build import _final_identifier_check, _identifiers
 
     sim = iop.synth.generate(n_episodes=120, seed=4).data
     numbered = {p: str(i + 1) for i, p in enumerate(pd.unique(sim["patient_id"]))}
@@ -241,7 +250,7 @@ def test_numbered_patient_ids_do_not_stop_the_report_but_real_ids_are_still_caug
 def test_html_tables_read_in_plain_words_percentages_and_the_programs_labels():
     """Issue 11: plain headers with units, codes as words (a study file's [labels] first),
     proportions as percentages with one decimal; the CSV keeps the codes and proportions."""
-    from iop_outcomes.report.render import ReportTable, _table_html
+    from iop_outcomes._report.render import ReportTable, _table_html
 
     frame = pd.DataFrame(
         {

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from iop_outcomes.report.suppress import suppress
+from iop_outcomes._report.suppress import suppress
 
 
 def test_hidden_missing_count_hides_its_n_used():

@@ -1,4 +1,4 @@
-"""Writing a report to a SQL database (iop_outcomes/report/sql.py) and ``report --to-sql``.
+"""Writing a report to a SQL database (iop_outcomes/_report/sql.py) and ``report --to-sql``.
 
 Round trips run against a real PostgreSQL server (the ``postgres_url`` fixture) and DuckDB.
 """
@@ -15,9 +15,9 @@ import pytest
 
 import iop_outcomes as iop
 from iop_outcomes import LoadError
+from iop_outcomes._report import sql as rsql
 from iop_outcomes.cli import main
 from iop_outcomes.io import sql as iosql
-from iop_outcomes.report import sql as rsql
 
 pytest.importorskip("duckdb", reason="needs iop_outcomes[sql]")
 
@@ -157,6 +157,17 @@ def test_error_message_has_no_password(built):
     with pytest.raises(LoadError) as err:
         iop.to_sql(rep, "postgresql://iop:hunter2@127.0.0.1:1/none")
     assert "hunter2" not in str(err.value) and "iop:***@" in str(err.value)
+
+
+def test_to_sql_parameters_are_checked(built, tmp_path):
+    res, rep, _ = built
+    url = f"duckdb:///{tmp_path / 'x.duckdb'}"
+    with pytest.raises(iop.ConfigError, match=r"'report' parameter of iop.to_sql must be an inst"):
+        iop.to_sql(res, url)
+    with pytest.raises(iop.ConfigError, match=r"'loaded' parameter of iop.to_sql .* Got a Data"):
+        iop.to_sql(rep, url, loaded=res.data)
+    with pytest.raises(iop.ConfigError, match=r"'schema' parameter of iop.to_sql"):
+        iop.to_sql(rep, url, schema=1)
 
 
 def test_duckdb_and_sqlite_round_trip(built, tmp_path):

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from iop_outcomes._report import suppress
 from iop_outcomes.exceptions import ConfigError
-from iop_outcomes.report import suppress
 
 
 def _recoverable(values, hidden, constraints):
@@ -295,10 +295,10 @@ def test_forced_cells_are_hidden_protected_and_hide_their_derived_values():
 
 
 def _ctx_with(cells: dict, identities=(), threshold=11):
-    from iop_outcomes.report.config import StudyConfig
-    from iop_outcomes.report.context import _Ctx
+    from iop_outcomes._report.config import StudyConfig
+    from iop_outcomes._report.context import Ctx
 
-    ctx = _Ctx(StudyConfig(threshold=threshold), strict=True)
+    ctx = Ctx(StudyConfig(threshold=threshold), strict=True)
     ctx.cells = {k: [(float(v), hidden)] for k, (v, hidden) in cells.items()}
     for total, members in identities:
         ctx.identity(total, members)
@@ -309,25 +309,25 @@ def test_cross_table_small_difference_hides_the_smaller_count():
     # hand-worked: 150 virtual episodes admitted (flow table), 145 with paired scores (change
     # table): 150 - 145 = 5 unpaired, a count of people from 1 to 10, so one of the two is
     # hidden everywhere: the smaller population (paired), as it hides least
-    from iop_outcomes.report.disclosure import _hidden_populations
+    from iop_outcomes._report.disclosure import hidden_populations
 
     adm, pai = ("PHQ-9", "format", "virtual", "admitted"), ("PHQ-9", "format", "virtual", "paired")
-    assert _hidden_populations(_ctx_with({adm: (150, False), pai: (145, False)})) == {pai}
+    assert hidden_populations(_ctx_with({adm: (150, False), pai: (145, False)})) == {pai}
     # 11 apart: nothing to hide; the same count hidden in one table is hidden (returned) too
-    assert _hidden_populations(_ctx_with({adm: (156, False), pai: (145, False)})) == set()
-    assert _hidden_populations(_ctx_with({adm: (156, False), pai: (145, True)})) == {pai}
+    assert hidden_populations(_ctx_with({adm: (156, False), pai: (145, False)})) == set()
+    assert hidden_populations(_ctx_with({adm: (156, False), pai: (145, True)})) == {pai}
     # equal nested populations (every admitted episode paired) are hidden together
-    assert _hidden_populations(_ctx_with({adm: (145, False), pai: (145, True)})) == {adm, pai}
+    assert hidden_populations(_ctx_with({adm: (145, False), pai: (145, True)})) == {adm, pai}
     # suppression off: nothing
     off = _ctx_with({adm: (150, False), pai: (145, False)})
     off.threshold = None
-    assert _hidden_populations(off) == set()
+    assert hidden_populations(off) == set()
 
 
 def test_cross_table_whole_cohort_minus_other_groups():
     # hand-worked: overall admitted 300 = 150 + 100 + 50; hybrid's 50 is hidden in some table,
     # so 300 - 150 - 100 would give it back: the smallest other group (100) is hidden too
-    from iop_outcomes.report.disclosure import _hidden_populations
+    from iop_outcomes._report.disclosure import hidden_populations
 
     k = {g: ("PHQ-9", "format", g, "admitted") for g in ("in_person", "virtual", "hybrid")}
     cells = {
@@ -336,7 +336,7 @@ def test_cross_table_whole_cohort_minus_other_groups():
         k["virtual"]: (100, False),
         k["hybrid"]: (50, True),
     }
-    assert _hidden_populations(_ctx_with(cells)) == {k["hybrid"], k["virtual"]}
+    assert hidden_populations(_ctx_with(cells)) == {k["hybrid"], k["virtual"]}
 
 
 def test_cross_table_sums_solved_together():
@@ -344,7 +344,7 @@ def test_cross_table_sums_solved_together():
     # published totals t1 = x + y = 55, t2 = x + z = 65, t3 = y + z = 110: every sum has two
     # hidden terms, so no single subtraction works, but (t1 + t2 - t3) / 2 = 5 = x. One more
     # count must go (the smallest visible total, 55), after which x is not determined.
-    from iop_outcomes.report.disclosure import _hidden_populations
+    from iop_outcomes._report.disclosure import hidden_populations
 
     def key(p):
         return ("PHQ-9", "*", "*", f"flow|s|{p}")
@@ -362,7 +362,7 @@ def test_cross_table_sums_solved_together():
         (key("t2"), [key("x"), key("z")]),
         (key("t3"), [key("y"), key("z")]),
     ]
-    got = _hidden_populations(_ctx_with(cells, ids))
+    got = hidden_populations(_ctx_with(cells, ids))
     assert got == {key("x"), key("y"), key("z"), key("t1")}
 
 
@@ -387,56 +387,56 @@ def test_counts_of_one_group_under_two_instruments_are_related():
     # hand-worked (the demo's hybrid group): 178 episodes paired on the PHQ-9, 177 on the
     # GAD-7; neither set holds the other in general, but 178 - 177 = 1 is the net number of
     # episodes paired on one and not the other, so the smaller count is hidden
-    from iop_outcomes.report.disclosure import _hidden_populations
+    from iop_outcomes._report.disclosure import hidden_populations
 
     def key(inst, pop, g="hybrid"):
         return (inst, "format", g, pop)
 
     phq, gad = key("PHQ-9", "paired"), key("GAD-7", "paired")
-    assert _hidden_populations(_ctx_with({phq: (178, False), gad: (177, False)})) == {gad}
+    assert hidden_populations(_ctx_with({phq: (178, False), gad: (177, False)})) == {gad}
     # whichever instrument has the smaller count: here the PHQ-9
-    assert _hidden_populations(_ctx_with({phq: (170, False), gad: (177, False)})) == {phq}
+    assert hidden_populations(_ctx_with({phq: (170, False), gad: (177, False)})) == {phq}
     # 11 apart, or in different groups: unrelated
-    assert _hidden_populations(_ctx_with({phq: (188, False), gad: (177, False)})) == set()
+    assert hidden_populations(_ctx_with({phq: (188, False), gad: (177, False)})) == set()
     other = key("GAD-7", "paired", "virtual")
-    assert _hidden_populations(_ctx_with({phq: (178, False), other: (177, False)})) == set()
+    assert hidden_populations(_ctx_with({phq: (178, False), other: (177, False)})) == set()
     # equal counts are shown or hidden together: a reader would take one for the other
-    assert _hidden_populations(_ctx_with({phq: (177, False), gad: (177, True)})) == {phq, gad}
+    assert hidden_populations(_ctx_with({phq: (177, False), gad: (177, True)})) == {phq, gad}
     # nested across instruments: the effect-size n of the GAD-7 within the PHQ-9 flow's
     # episodes measured after baseline (flow vs each instrument)
     flow, es = key("PHQ-9", "measured"), key("GAD-7", "es_n|g_av")
-    assert _hidden_populations(_ctx_with({flow: (178, False), es: (175, False)})) == {es}
+    assert hidden_populations(_ctx_with({flow: (178, False), es: (175, False)})) == {es}
     # outcomes counted among the episodes are not related across instruments (a PHQ-9
     # responder and a GAD-7 responder are different events)
     k1, k2 = key("PHQ-9", "rate_k|response"), key("GAD-7", "rate_k|response")
-    assert _hidden_populations(_ctx_with({k1: (75, False), k2: (69, False)})) == set()
+    assert hidden_populations(_ctx_with({k1: (75, False), k2: (69, False)})) == set()
 
 
 def test_drr_e_and_nhs_denominators_are_related():
     # hand-worked: 356 episodes in the DRR-E denominator (PHQ-9 above 9 at an index score),
     # 347 at NHS caseness (PHQ-9 >= 10 or GAD-7 >= 8 at the first score, finished courses):
     # different rules picking mostly the same episodes; 356 - 347 = 9, so 347 is hidden
-    from iop_outcomes.report.disclosure import _hidden_populations
+    from iop_outcomes._report.disclosure import hidden_populations
 
     def key(pop, inst="PHQ-9"):
         return (inst, "*", "*", pop)
 
     den, case = key("qm|den"), key("nhs_n_caseness")
-    assert _hidden_populations(_ctx_with({den: (356, False), case: (347, False)})) == {case}
-    assert _hidden_populations(_ctx_with({den: (340, False), case: (347, False)})) == {den}
+    assert hidden_populations(_ctx_with({den: (356, False), case: (347, False)})) == {case}
+    assert hidden_populations(_ctx_with({den: (340, False), case: (347, False)})) == {den}
     # the NHS n counts episodes paired on either instrument: it may exceed the PHQ-9's paired
     # episodes (GAD-7-only pairs) as well as fall short of them; either way the smaller goes
     n_all = key("nhs_n_all")
     paired = key("paired", "GAD-7")
-    got = _hidden_populations(_ctx_with({n_all: (1126, False), paired: (1124, False)}))
+    got = hidden_populations(_ctx_with({n_all: (1126, False), paired: (1124, False)}))
     assert got == {paired}
-    got = _hidden_populations(_ctx_with({n_all: (1120, False), paired: (1124, False)}))
+    got = hidden_populations(_ctx_with({n_all: (1120, False), paired: (1124, False)}))
     assert got == {n_all}
     # the primary instrument's overall paired n is a headline count (issue 11): the other
     # count of the pair is hidden instead, whichever is smaller
     headline = key("paired")
     for n in (1126, 1120):
-        got = _hidden_populations(_ctx_with({n_all: (n, False), headline: (1124, False)}))
+        got = hidden_populations(_ctx_with({n_all: (n, False), headline: (1124, False)}))
         assert got == {n_all}
 
 
@@ -600,7 +600,7 @@ def test_round5_ranges_that_pin_an_exact_count_are_broken():
     124). Rounded, each is safe; added up, the episodes admitted can only be 116. The
     cross-table step hides one more count (the smallest shown one of a sum holding it), after
     which no count is pinned."""
-    from iop_outcomes.report.disclosure import _round5_pins
+    from iop_outcomes._report.disclosure import _round5_pins
 
     def key(pop):
         return ("PHQ-9", "format", "in_person", pop)

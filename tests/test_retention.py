@@ -637,7 +637,9 @@ def test_plot_flow_structure():
     assert any("window still open: 2" in t for t in texts)
     _, ax2 = plt.subplots()
     assert plot_flow(res, ax=ax2) is ax2
-    with pytest.raises(ConfigError, match="'result' parameter of iop.plots.plot_flow must be a Ret"):
+    with pytest.raises(
+        ConfigError, match="'result' parameter of iop.plots.plot_flow must be a Ret"
+    ):
         plot_flow(_hand_frame())  # plots read results; they never run the analysis
     with pytest.raises(TypeError):
         plot_flow(res, ax2)  # ax is keyword-only

@@ -82,7 +82,7 @@ class LoadResult:
                 f"PHQ-9 item 9 (thoughts of death or self-harm) > 0 on {n_safety:,} accepted "
                 "administrations: follow the program's risk-assessment protocol (Simon et al. 2013)."
             )
-        from ...report.safety import name_like_values  # here: the report package imports load
+        from ..._report.safety import name_like_values  # here: the report package imports load
 
         for col, names in name_like_values(self.data).items():
             notes.append(

@@ -1,0 +1,72 @@
+"""Weekly trajectories (linear mixed model) in the symptom change section."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pandas as pd
+
+from ..._trajectories import trajectories
+from ..context import Ctx
+from ..figures import as_drawn
+from ..format import slug
+from ..render import Section, pyplot
+
+
+def section_trajectories(ctx: Ctx, sec: Section, loaded: Any, inst: str) -> None:
+    if not ctx.cfg.trajectories_enabled:
+        return
+    g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in loaded.data.columns else None
+    sec.html(f"<h3>Weekly trajectories ({html.escape(inst)})</h3>")
+    sec.p(
+        "All in-treatment scores, not only the first and last, modelled with a linear mixed "
+        "model (random intercept and slope per episode). The lines are model-based mean scores "
+        "by week; the table gives the fixed effects (the weekly slope and how it differs by "
+        "group)."
+    )
+    res = ctx.run(
+        sec,
+        "Trajectories",
+        lambda: trajectories(loaded.data, instrument=inst, group=g, ci_level=ctx.cfg.ci_level),
+    )
+    if res is None:
+        return
+    tb = res.to_frame()
+    keep = [c for c in ["term", "estimate", "ci_low", "ci_high", "pvalue"] if c in tb.columns]
+    ctx.add_table(
+        sec,
+        f"trajectory_{slug(inst)}",
+        f"{inst} weekly trajectory model: fixed effects",
+        tb[keep],
+        result=res,
+    )
+    means = getattr(res, "means", None)
+    if isinstance(means, pd.DataFrame) and len(means) and {"week", "estimate"} <= set(means):
+        means = as_drawn(means, ["week", "estimate", "ci_low", "ci_high"])
+        plt = pyplot()
+        fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+        groups = means["group"] if "group" in means else pd.Series("All", index=means.index)
+        for gname, sub in means.groupby(groups.astype("object"), sort=True):
+            sub = sub.sort_values("week")
+            x = sub["week"].to_numpy(dtype=float)
+            ax.plot(x, sub["estimate"].to_numpy(dtype=float), marker="o", ms=3, label=str(gname))
+            if {"ci_low", "ci_high"} <= set(sub):
+                ax.fill_between(
+                    x,
+                    sub["ci_low"].to_numpy(dtype=float),
+                    sub["ci_high"].to_numpy(dtype=float),
+                    alpha=0.15,
+                )
+        ax.set_xlabel("week since admission")
+        ax.set_ylabel(f"model-based mean {inst}")
+        ax.legend(frameon=False, fontsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+        ctx.add_figure(
+            sec,
+            f"trajectory_{slug(inst)}",
+            f"{inst} weekly trajectories",
+            fig,
+            caption=f"Model-based mean {inst} by week with {100 * ctx.cfg.ci_level:g}% "
+            "confidence bands (linear mixed model).",
+        )

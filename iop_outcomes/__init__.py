@@ -12,8 +12,6 @@ never imports statsmodels.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 from . import instruments
@@ -108,21 +106,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-class _Package(types.ModuleType):
-    """Keeps ``iop.episodes``, ``iop.compare`` … bound to the public *functions*.
-
-    Importing a submodule makes Python set it as an attribute of the package,
-    which would shadow a public function of the same name (``episodes.py``
-    defines ``episodes``). The function wins; the module stays reachable
-    through ``sys.modules`` / ``importlib.import_module``.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name and hasattr(value, name):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -147,6 +147,8 @@ def quality_measures(
         PHQ-9 (NCQA DRR-E; CMS159v12-v14, see References), so the measure fixes the
         instrument and no ``instrument=`` is taken.
     measure : {"DRR-E", "CMS159"}
+        The measure (default ``"DRR-E"``); case, ``_`` and spaces are ignored, and ``"DRR"``,
+        ``"NQF0710"`` / ``"0710e"`` and ``"CMS159v12"``-style names are accepted.
     by : str or list of str, optional
         Grouping columns (values taken from the index assessment's row;
         ``admit_quarter``/``age_band`` derived when absent).
@@ -159,7 +161,12 @@ def quality_measures(
         the prior year to April 30 of the measurement year; CMS159 the 12
         months ending two months before the measurement period).
     ci_level : float
-        Level of the Wilson score intervals.
+        Level of the Wilson score intervals, strictly between 0 and 1 (default 0.95).
+    age_bands : list, tuple or array of numbers, optional
+        Lower bounds of the age bands for ``by="age_band"`` (derived from ``age`` when the
+        data have no ``age_band`` column), strictly increasing and left-closed; the default
+        ``(18, 26, 36, 51, 65)`` gives ``<18``, ``18-25``, ``26-35``, ``36-50``, ``51-64``,
+        ``65+``.
 
     Returns
     -------

@@ -289,6 +289,35 @@ def subgroups(
       :math:`Q = \sum w_i(\hat\theta_i - \bar\theta_w)^2`, :math:`w_i = 1/SE_i^2`,
       :math:`\chi^2_{k-1}` (any method).
 
+    Parameters
+    ----------
+    episodes : DataFrame
+        Episode table with ``baseline``, ``endpoint``, the ``group`` column and the ``by``
+        column (or what it is derived from; see ``by``). Episodes missing one of them or a
+        covariate are excluded (counted in ``params``).
+    group : str
+        Column holding the cohort (default ``"format"``).
+    reference : scalar or None
+        The level the others are compared with within each subgroup (default
+        ``"in_person"``); ``None``: the first level of ``group`` (categorical order, else
+        sorted).
+    by : str
+        Column whose levels are the subgroups (default ``"age_band"``). ``"age_band"`` and
+        ``"admit_quarter"`` are derived from ``age`` (bands ``<18``, ``18-25``, ``26-35``,
+        ``36-50``, ``51-64``, ``65+``) and ``admit_date`` when the table lacks them, as in
+        :func:`change_summary`. Subgroups follow its categorical order, else sorted order.
+    method : {"ancova", "welch", "iptw", "overlap", "doubly_robust"}
+        The :func:`compare` method used within each subgroup (default ``"ancova"``). The F
+        test of effect modification is given for ``"welch"`` and ``"ancova"`` only.
+    covariates : str or sequence of str
+        Adjustment covariates of each subgroup's :func:`compare` and of the ANCOVA F test
+        (default none); the ``by`` column is dropped from them.
+    ci_level : float
+        Confidence level of the subgroup intervals, strictly between 0 and 1 (default 0.95).
+    instrument : str, optional
+        ``None`` (default): the table must hold exactly one instrument (else a ConfigError
+        names those found); a name keeps that instrument's rows.
+
     Returns
     -------
     SubgroupResult
@@ -420,6 +449,38 @@ def dose_response(
 
     ``bins`` quantile bands of dose give mean change with t intervals (``.bins``) for a
     plot of the shape.
+
+    Parameters
+    ----------
+    episodes : DataFrame
+        Episode table with ``baseline``, ``endpoint``, the ``dose`` column and any
+        ``covariates``; episodes missing one of them are excluded (counted in ``params``).
+    dose : str
+        Numeric column of attended treatment, e.g. hours or sessions (default
+        ``"attendance_hours"``); at least 3 episodes with differing values are needed.
+    covariates : str or sequence of str
+        Further adjustment covariates besides ``baseline`` (numeric used as is;
+        text/categorical/bool as factors; default none).
+    per : float
+        Units of dose the slope is reported per, greater than 0 (default 1.0; ``per=10``
+        gives change per 10 hours).
+    bins : int
+        Number of quantile bands of dose for ``.bins``, at least 1 (default 5; fewer when
+        tied doses make quantiles coincide).
+    ci_level : float
+        Confidence level of the slope's and the bands' t intervals, strictly between 0 and
+        1 (default 0.95).
+    instrument : str, optional
+        ``None`` (default): the table must hold exactly one instrument (else a ConfigError
+        names those found); a name keeps that instrument's rows.
+
+    Returns
+    -------
+    DoseResponseResult
+        ``.table``: one row for the slope (``term``, ``estimate``, ``se``, ``ci_low``,
+        ``ci_high``, ``ci_level``, ``statistic``, ``df``, ``pvalue``, ``n_used``,
+        ``method``); ``.bins``: one row per dose band (``band``, ``n``, ``mean_dose``,
+        ``mean_change``, ``sd_change``, ``ci_low``, ``ci_high``).
 
     Examples
     --------

@@ -70,6 +70,14 @@ def equivalence(
 
     Parameters
     ----------
+    episodes : DataFrame
+        Episode table with ``baseline``, ``endpoint`` and the ``group`` column (and any
+        ``covariates``); episodes missing one of them are excluded, as in :func:`compare`.
+    group : str
+        Column holding the cohort (default ``"format"``).
+    reference : scalar or None
+        The level the others are tested against (default ``"in_person"``); ``None``: the
+        first level of ``group`` (categorical order, else sorted).
     margin : float, optional
         Margin in score points. Default: half the instrument's minimal important
         difference (``MARGIN_SHARE_OF_MID`` × ``instrument.mid``; PHQ-9 MID 5 → 2.5
@@ -80,14 +88,24 @@ def equivalence(
     method : {"ancova", "welch", "iptw", "overlap", "doubly_robust"}
         How D and its SE are estimated (see :func:`compare`).
     kind : {"non-inferiority", "equivalence"}
+        One one-sided test against ``+margin`` in the "worse" direction
+        (``"non-inferiority"``, the default) or two one-sided tests against ``-margin`` and
+        ``+margin`` (``"equivalence"``, TOST).
     instrument : str, optional
         Instrument whose MID sets the default margin and whose ``better_is`` sets the
-        direction; inferred from an ``instrument`` column holding one instrument.
+        direction. ``None`` (default): the instrument rule, the table must hold exactly one
+        instrument (else a ConfigError names those found) and that one is used; a name also
+        keeps that instrument's rows. Without an ``instrument`` column, give ``instrument=``
+        or ``margin=`` (the direction is then lower-is-better).
+    covariates : str or sequence of str
+        Adjustment covariates, passed to :func:`compare` (default none).
     alpha : float
-        One-sided level of each test (default 0.05, the TOST convention; CONSORT-style
-        non-inferiority with a two-sided 95 % CI is ``alpha=0.025``).
-    covariates, vcov
-        Passed to :func:`compare` (``vcov="HC3"`` for ANCOVA with sandwich SEs).
+        One-sided level of each test, strictly between 0 and 0.5 (default 0.05, the TOST
+        convention; CONSORT-style non-inferiority with a two-sided 95 % CI is
+        ``alpha=0.025``). The reported interval is the two-sided :math:`1-2\alpha` CI.
+    vcov : {"classical", "HC3"}
+        ANCOVA covariance, passed to :func:`compare` (default ``"classical"``; ``"HC3"``
+        for sandwich SEs; ``method="ancova"`` only).
 
     Returns
     -------

@@ -158,6 +158,57 @@ def pool_sites(
 
     Sites with fewer than 2 episodes (in any arm) are excluded and listed in ``notes``.
 
+    Parameters
+    ----------
+    episodes : DataFrame
+        Episode table with ``baseline``, ``endpoint`` and the ``site`` column (and the
+        ``group`` column and ``covariates`` when given); episodes missing one of them are
+        excluded (counted in ``params``).
+    site : str
+        Column holding the site (default ``"site"``); one effect per site. A contrast with
+        fewer than 2 usable sites is not pooled (a note says so).
+    group : str, optional
+        ``None`` (default): pool each site's mean pre-post change. A column name: pool each
+        site's contrast of every other level of ``group`` with ``reference`` (one pooled
+        row per contrast).
+    reference : scalar or None
+        With ``group``: the level the others are compared with (default ``"in_person"``);
+        ``None``: the first level of ``group`` (categorical order, else sorted). Not used
+        when ``group=None``.
+    method : {"welch", "ancova"}
+        With ``group``: the per-site contrast, the Welch difference in mean change
+        (default) or the ANCOVA adjusted difference of :func:`compare`. Not used when
+        ``group=None``.
+    covariates : str or sequence of str
+        With ``group`` and ``method="ancova"``: adjustment covariates of each site's
+        :func:`compare` (default none). Not used when ``group=None``; with
+        ``method="welch"`` they enter no estimate (only episodes missing them are
+        excluded).
+    tau2_methods : {"REML", "DL"} or list of them
+        Estimator(s) of :math:`\tau^2`, REML and/or DerSimonian-Laird (default both,
+        ``("REML", "DL")``): one pooled row per contrast and estimator; the first sets the
+        sites' ``weight_pct``.
+    test : {"z", "knha"}
+        Wald z interval and test (default, as metafor) or the Hartung-Knapp-Sidik-Jonkman
+        SE with :math:`t_{k-1}` (``"knha"``; recommended with few sites).
+    pi_method : {"higgins2009", "metafor"}
+        Prediction interval with :math:`t_{k-2}` (default; needs at least 3 sites) or with
+        the CI's critical value, as metafor's ``predict()``.
+    ci_level : float
+        Level of the site, pooled and prediction intervals, strictly between 0 and 1
+        (default 0.95).
+    instrument : str, optional
+        ``None`` (default): the table must hold exactly one instrument (else a ConfigError
+        names those found); a name keeps that instrument's rows.
+
+    Returns
+    -------
+    PoolResult
+        ``.table``: one row per contrast and :math:`\tau^2` estimator (``estimate``, ``se``,
+        ``ci_low``, ``ci_high``, ``pvalue``, ``tau2``, ``I2``, ``H2``, ``Q``, ``pi_low``,
+        ``pi_high``, ...); ``.sites``: the per-site effects with their intervals and
+        weights.
+
     References
     ----------
     DerSimonian & Laird (1986), Control Clin Trials 7:177. Viechtbauer (2005), J Educ

@@ -191,6 +191,26 @@ def register(definition: dict[str, Any] | str | Path, *, replace: bool = False) 
     A TOML file holds one instrument as top-level keys, or several as
     ``[[instrument]]`` tables (the format of the built-in ``builtin.toml``).
 
+    Parameters
+    ----------
+    definition : dict, str or Path
+        The instrument's fields as a dict (the fields of :class:`Instrument`: ``name``,
+        ``n_items``, ``item_min``, ``item_max`` and ``bands`` required, the rest optional,
+        e.g. ``aliases``, ``better_is``, ``mid``, ``reliability`` with their ``*_source``
+        citations), or the path of a TOML file holding one or several such definitions.
+        Unknown fields, missing required fields and inconsistent values (bands that do not
+        tile the total range without gaps, ``item_max <= item_min``, ...) raise
+        :class:`~iop_outcomes.exceptions.InstrumentError`.
+    replace : bool
+        If False (default), a name or alias already registered raises
+        :class:`~iop_outcomes.exceptions.InstrumentError`; if True, the new definition
+        replaces the registered one.
+
+    Returns
+    -------
+    Instrument
+        The registered instrument (from a file of several: the last one).
+
     Examples
     --------
     >>> import iop_outcomes as iop
@@ -226,12 +246,52 @@ def register(definition: dict[str, Any] | str | Path, *, replace: bool = False) 
 
 
 def canonical_name(name: str) -> str | None:
-    """Canonical instrument name for a spelling (``'phq9'`` -> ``'PHQ-9'``), else ``None``."""
+    """Canonical instrument name for a spelling (``'phq9'`` -> ``'PHQ-9'``), else ``None``.
+
+    Parameters
+    ----------
+    name : str
+        A registered name or alias in any spelling: case, spaces, ``-`` and ``_`` are
+        ignored.
+
+    Returns
+    -------
+    str or None
+        The registered name, or ``None`` when no instrument has that name or alias.
+
+    Examples
+    --------
+    >>> import iop_outcomes as iop
+    >>> iop.instruments.canonical_name("gad 7"), iop.instruments.canonical_name("BDI-II")
+    ('GAD-7', None)
+    """
     return _ALIASES.get(_key(name))
 
 
 def get(name: str | Instrument) -> Instrument:
-    """Look up an instrument by name or alias (case, spaces, '-' and '_' ignored)."""
+    """Look up an instrument by name or alias (case, spaces, '-' and '_' ignored).
+
+    Parameters
+    ----------
+    name : str or Instrument
+        A registered name or alias in any spelling (see :func:`canonical_name`); an
+        :class:`Instrument` is returned as it is.
+
+    Returns
+    -------
+    Instrument
+
+    Raises
+    ------
+    InstrumentError
+        When no instrument has that name or alias (the message lists the registered ones).
+
+    Examples
+    --------
+    >>> import iop_outcomes as iop
+    >>> iop.instruments.get("phq_9").name
+    'PHQ-9'
+    """
     if isinstance(name, Instrument):
         return name
     canon = canonical_name(name)

@@ -365,10 +365,28 @@ def _label_target(where: str, col: str, key, value):
 def read_mapping(mapping) -> Mapping:
     """Build a :class:`Mapping` from ``None``, a dict, a Mapping or a TOML file path.
 
-    Raises :class:`~iop_outcomes.ConfigError`, naming the entry, the file and the
-    nearest valid names, for an unknown section or option, ``[values.X]`` for a
-    column that takes no value synonyms, a value synonym to a label that does not
-    exist, and a ``[columns]`` target close to a contract column but not one.
+    Parameters
+    ----------
+    mapping : dict, str, Path, Mapping or None
+        ``None``: an empty mapping (the input already follows the contract). A flat dict
+        ``{your column: contract column}`` renames columns. A dict with the sections
+        ``columns`` (renames), ``values`` (``{column: {your label: contract label}}``
+        value synonyms), ``instruments`` (visit-row layouts, :mod:`iop_outcomes.io.visits`)
+        and ``options`` (``date_format``, ``decimal``, ``instrument``), or the path of a
+        TOML file holding those sections (``docs/data-format.md``). A :class:`Mapping` is
+        returned as it is.
+
+    Returns
+    -------
+    Mapping
+
+    Raises
+    ------
+    ConfigError
+        Naming the entry, the file and the nearest valid names: for a file that is missing
+        or not valid TOML, an unknown section or option, ``[values.X]`` for a column that
+        takes no value synonyms, a value synonym to a label that does not exist, and a
+        ``[columns]`` target close to a contract column but not one.
 
     Examples
     --------

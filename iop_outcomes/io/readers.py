@@ -148,7 +148,16 @@ def read_source(
         when none). When the chosen sheet lacks them, or is empty, the error names the sheets
         of the workbook and those that have them.
 
-    A file with a header and no rows is an error (:class:`~iop_outcomes.exceptions.LoadError`).
+    Returns
+    -------
+    RawSource
+        The frame as read, its display name, the SHA-256 of its content, its kind and, for a
+        CSV file, its delimiter.
+
+    Raises
+    ------
+    LoadError
+        When the input cannot be read, including a file with a header and no rows.
 
     Examples
     --------

@@ -74,6 +74,26 @@ def plot_forest(result, *, ax=None, null: float = 0.0, show_pi: bool = True):
     For :func:`~iop_outcomes.pool_sites` results the pooled estimates are drawn as
     diamonds below the sites, with the prediction interval as a thin line.
 
+    Parameters
+    ----------
+    result : ComparisonResult, SubgroupResult, PoolResult or DataFrame
+        A result of :func:`~iop_outcomes.compare` (one row per contrast),
+        :func:`~iop_outcomes.subgroups` (one per subgroup and contrast) or
+        :func:`~iop_outcomes.pool_sites` (one per site, marker size by weight, then the
+        pooled rows), or a table with ``label``, ``estimate``, ``ci_low`` and ``ci_high``.
+        The plot reads it and never refits.
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure when ``None``.
+    null : float
+        Position of the dashed line of no difference (default 0).
+    show_pi : bool
+        For :func:`~iop_outcomes.pool_sites` results: draw each pooled row's prediction
+        interval as a dotted line (default True; only where it is finite).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
     Examples
     --------
     >>> import matplotlib
@@ -126,8 +146,34 @@ def plot_love(result, *, ax=None, threshold: float = 0.1, absolute: bool = True)
     """Love plot: standardized mean differences of each covariate before (open circles) and
     after (filled) weighting, with the ``threshold`` line (Austin 2009: 0.1).
 
-    ``result`` is a :func:`~iop_outcomes.compare` result of a weighted method or its
-    ``.balance`` table.
+    Parameters
+    ----------
+    result : ComparisonResult or DataFrame
+        A :func:`~iop_outcomes.compare` result of a weighted method (``"iptw"``,
+        ``"overlap"`` or ``"doubly_robust"``) or its ``.balance`` table (columns
+        ``covariate``, ``smd_before``, ``smd_after``, optionally ``contrast``).
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure when ``None``.
+    threshold : float
+        Balance threshold drawn as a dashed line, greater than 0 (default 0.1, Austin 2009).
+    absolute : bool
+        Plot absolute SMDs with one threshold line (default True); False plots the signed
+        SMDs with lines at ``-threshold`` and ``+threshold``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> bal = pd.DataFrame({"covariate": ["baseline", "age"], "smd_before": [0.3, -0.15],
+    ...                     "smd_after": [0.02, -0.01]})
+    >>> ax = plot_love(bal)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['baseline', 'age']
     """
     bal = getattr(result, "balance", result)
     if not isinstance(bal, pd.DataFrame) or not {"smd_before", "smd_after"} <= set(bal.columns):
@@ -161,7 +207,32 @@ def plot_equivalence(result, *, ax=None):
 
     The shaded band is the region of clinically negligible difference; a CI entirely
     inside it (non-inferiority: entirely left of +margin on a lower-is-better scale)
-    supports the claim.
+    supports the claim. CIs are green where the claim holds, red where it does not.
+
+    Parameters
+    ----------
+    result : EquivalenceResult
+        A result of :func:`~iop_outcomes.equivalence` (the plot reads it and never refits).
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure when ``None``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> import iop_outcomes as iop
+    >>> ep = pd.DataFrame({
+    ...     "format": ["in_person"] * 4 + ["virtual"] * 4,
+    ...     "baseline": [18, 15, 20, 16, 17, 19, 14, 21],
+    ...     "endpoint": [10, 9, 13, 10, 9, 12, 9, 12]})
+    >>> ax = plot_equivalence(iop.equivalence(ep, method="welch", instrument="PHQ-9"))
+    >>> ax.get_title()
+    'Non-inferiority'
     """
     t = getattr(result, "table", None)
     if t is None or "margin" not in t:
@@ -201,7 +272,34 @@ def plot_equivalence(result, *, ax=None):
 
 @validate_params({"result": ["no_validation"], "ax": ["no_validation"]})
 def plot_dose_response(result, *, ax=None):
-    """Mean change (with CI) per dose band from :func:`~iop_outcomes.dose_response`."""
+    """Mean change (with CI) per dose band from :func:`~iop_outcomes.dose_response`.
+
+    Parameters
+    ----------
+    result : DoseResponseResult
+        A result of :func:`~iop_outcomes.dose_response`; its ``.bins`` are drawn (the plot
+        reads it and never refits).
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure when ``None``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> import iop_outcomes as iop
+    >>> ep = pd.DataFrame({
+    ...     "attendance_hours": [20, 40, 60, 80, 30, 50, 70, 90],
+    ...     "baseline": [18, 15, 20, 16, 17, 19, 14, 21],
+    ...     "endpoint": [14, 9, 11, 6, 13, 12, 6, 9]})
+    >>> ax = plot_dose_response(iop.dose_response(ep, bins=2))
+    >>> len(ax.lines[0].get_xdata())   # one point per dose band
+    2
+    """
     b = getattr(result, "bins", None)
     if b is None:
         raise ConfigError("plot_dose_response needs a dose_response() result.")

@@ -23,6 +23,21 @@ def plot_funnel(result, *, ax=None, label_outliers: bool = True):
     shareable view small units are never labelled). The x axis is the number of episodes, or
     the expected count for an indirectly standardised ratio.
 
+    Parameters
+    ----------
+    result : FunnelResult
+        A result of :func:`~iop_outcomes.funnel`; its ``table`` (units) and ``limits``
+        (limit curves) are drawn (the plot reads it and never refits).
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure when ``None``.
+    label_outliers : bool
+        Write the unit's name beside each unit outside the 95 % limits (default
+        True); units the result does not name (``named`` False) stay unlabelled.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
     Examples
     --------
     >>> import matplotlib

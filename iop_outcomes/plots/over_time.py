@@ -16,6 +16,18 @@ def plot_over_time(result, *, ax=None):
     """Control chart: the series by period, centre line, stepped 3-sigma limits, and the
     points in a special-cause signal marked (orange = concern, blue = improvement).
 
+    Parameters
+    ----------
+    result : OverTimeResult
+        A result of :func:`~iop_outcomes.over_time`; its ``table`` (one row per period) is
+        drawn (the plot reads it and never refits).
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure when ``None``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
     Examples
     --------
     >>> import matplotlib

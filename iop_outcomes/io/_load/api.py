@@ -226,11 +226,17 @@ def load(
         ledger's source is the URL without its password. See :mod:`iop_outcomes.io.sql` and
         ``docs/data-format.md``, "SQL databases" (``pip install "iop_outcomes[sql]"``).
 
-    A file with a header but no rows raises :class:`~iop_outcomes.LoadError`.
-
     Returns
     -------
     LoadResult
+
+    Raises
+    ------
+    LoadError
+        When the input cannot be read (including a file with a header but no rows), or with
+        ``strict=True`` when any row would be quarantined or a file-level warning applies.
+    ConfigError
+        When a parameter or the mapping is invalid.
 
     Examples
     --------

@@ -31,7 +31,8 @@ A parameter may satisfy any one of its constraints. Constraints are
 - a name: ``"frame"`` (a pandas DataFrame), ``"columns"`` (a column name or a list/tuple of
   them), ``"boolean"``, ``"callable"``, ``"instrument"`` (an instrument name: a string or a
   registered :class:`~iop_outcomes.instruments.Instrument`), ``"instruments"`` (one name or
-  a list/tuple of names), ``"date"`` (anything :func:`pandas.Timestamp` reads),
+  a list/tuple of names), ``"date"`` (anything :func:`pandas.Timestamp` reads), ``"axes"`` (a
+  matplotlib Axes, recognised without importing matplotlib),
   ``"no_validation"`` (checked inside the function).
 
 ``renamed`` maps keyword names of earlier releases to their new names: passing an old name
@@ -80,6 +81,7 @@ _NAMED = {
     "instrument",
     "instruments",
     "date",
+    "axes",
     "no_validation",
 }
 
@@ -202,6 +204,11 @@ def _satisfies(value: Any, constraint: Any) -> bool:
                 and len(value) > 0
                 and all(isinstance(v, one) for v in value)
             )
+        if constraint == "axes":
+            return any(
+                c.__module__.startswith("matplotlib.axes") and c.__name__ == "Axes"
+                for c in type(value).__mro__
+            )
         if constraint == "date":
             if isinstance(value, (bool, np.bool_)) or value is None:
                 return False
@@ -227,6 +234,7 @@ _DESCRIBE = {
     "instrument": "an instrument name such as 'PHQ-9'",
     "instruments": "an instrument name or a list of them",
     "date": "a date (e.g. '2025-06-30')",
+    "axes": "a matplotlib Axes",
 }
 
 

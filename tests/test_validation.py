@@ -148,3 +148,20 @@ def test_public_name_says_where_a_function_lives():
     assert public_name(plot_x) == "iop.synth.plot_x"
     plot_x.__module__ = "iop_outcomes._compare.api"
     assert public_name(plot_x) == "iop.plot_x"
+
+
+def test_axes_constraint_recognises_matplotlib_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    try:
+        assert check_param(ax, "ax", ["axes", None], func="plot_x") is ax
+        with pytest.raises(ConfigError, match="must be a matplotlib Axes or None. Got 'ax'"):
+            check_param("ax", "ax", ["axes", None], func="plot_x")
+        with pytest.raises(ConfigError, match="iop.plots.plot_x"):
+            check_param(fig, "ax", ["axes", None], func="plot_x")
+    finally:
+        plt.close(fig)

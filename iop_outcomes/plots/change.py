@@ -7,11 +7,16 @@ is made, keyword-only) and return the Axes; neither calls ``plt.show()``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .._validation import Options, validate_params
 from ..exceptions import ConfigError
 from ._common import axes_or_new
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 def _one_instrument(result, func: str, analysis: str) -> str:
@@ -43,7 +48,7 @@ __all__ = ["plot_severity_shift", "plot_change_by_group"]
         "result": ["no_validation"],  # a SeverityShiftResult, checked inside
         "kind": [Options("bars", "heatmap")],
         "stratum": ["no_validation"],  # a level (or tuple of levels) of the result's by=
-        "ax": ["no_validation"],  # a matplotlib Axes (not imported to validate)
+        "ax": ["axes", None],
         "cmap": [str],
     },
     renamed={"data": "result", "group": "stratum"},
@@ -55,7 +60,7 @@ def plot_severity_shift(
     stratum=None,
     ax=None,
     cmap: str = "YlOrRd",
-):
+) -> Axes:
     """Severity bands at baseline and endpoint: stacked bars or a shift heat map.
 
     Parameters
@@ -159,7 +164,7 @@ def plot_severity_shift(
 @validate_params(
     {
         "result": ["no_validation"],  # a ChangeSummaryResult, checked inside
-        "ax": ["no_validation"],  # a matplotlib Axes (not imported to validate)
+        "ax": ["axes", None],
         "overall": ["boolean"],
     },
     renamed={"data": "result"},
@@ -169,7 +174,7 @@ def plot_change_by_group(
     *,
     ax=None,
     overall: bool = True,
-):
+) -> Axes:
     """Mean change (endpoint − baseline) with its confidence interval, one row per group.
 
     Parameters

@@ -48,22 +48,10 @@ def _result(result: Any, func: str):
     return result
 
 
-def _check_ax(ax: Any, func: str) -> None:
-    """``ax`` is None or a matplotlib Axes (checked by what it offers: matplotlib loads lazily)."""
-    if ax is not None and not (hasattr(ax, "scatter") and hasattr(ax, "hist")):
-        raise ConfigError(
-            f"The 'ax' parameter of iop.plots.{func} must be a matplotlib Axes or None. "
-            f"Got {type(ax).__name__} instead."
-        )
-
-
-_AX = ["no_validation"]  # checked by _check_ax: matplotlib is imported only when drawing
-
-
 @validate_params(
     {
         "result": ["no_validation"],
-        "ax": _AX,
+        "ax": ["axes", None],
         "point_size": [Interval(float, 0, None, closed="neither")],
         "alpha": [Interval(float, 0, 1, closed="both")],
     }
@@ -112,7 +100,6 @@ def plot_jacobson_truax(
     'Baseline score (pre)'
     """
     res = _result(result, "plot_jacobson_truax")
-    _check_ax(ax, "plot_jacobson_truax")
     p = res.params
     method = p.get("method")
     if method == "nhs-talking-therapies":
@@ -214,7 +201,7 @@ def no_change_band(p: dict, grid: np.ndarray):
 @validate_params(
     {
         "result": ["no_validation"],
-        "ax": _AX,
+        "ax": ["axes", None],
         "measure": ["instrument", None],
         "bins": [Interval(int, 1, None), list, tuple, np.ndarray, str, None],
     },
@@ -261,7 +248,6 @@ def plot_change_distribution(
     [-6.0, 6.0]
     """
     res = _result(result, "plot_change_distribution")
-    _check_ax(ax, "plot_change_distribution")
     p = res.params
     method = p.get("method")
     ep = res.episodes

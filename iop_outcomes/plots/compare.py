@@ -6,12 +6,17 @@ matplotlib Axes; none calls ``plt.show()``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from .._validation import Interval, validate_params
 from ..exceptions import ConfigError
 from ._common import axes_or_new
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_forest", "plot_love", "plot_equivalence", "plot_dose_response"]
 
@@ -63,12 +68,12 @@ def _forest_rows(obj) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
 @validate_params(
     {
         "result": ["no_validation"],
-        "ax": ["no_validation"],
+        "ax": ["axes", None],
         "null": [Interval(float, None, None)],
         "show_pi": ["boolean"],
     }
 )
-def plot_forest(result, *, ax=None, null: float = 0.0, show_pi: bool = True):
+def plot_forest(result, *, ax=None, null: float = 0.0, show_pi: bool = True) -> Axes:
     """Forest plot: one point with its CI per contrast, subgroup or site.
 
     For :func:`~iop_outcomes.pool_sites` results the pooled estimates are drawn as
@@ -137,12 +142,12 @@ def plot_forest(result, *, ax=None, null: float = 0.0, show_pi: bool = True):
 @validate_params(
     {
         "result": ["no_validation"],
-        "ax": ["no_validation"],
+        "ax": ["axes", None],
         "threshold": [Interval(float, 0, None, closed="neither")],
         "absolute": ["boolean"],
     }
 )
-def plot_love(result, *, ax=None, threshold: float = 0.1, absolute: bool = True):
+def plot_love(result, *, ax=None, threshold: float = 0.1, absolute: bool = True) -> Axes:
     """Love plot: standardized mean differences of each covariate before (open circles) and
     after (filled) weighting, with the ``threshold`` line (Austin 2009: 0.1).
 
@@ -201,8 +206,13 @@ def plot_love(result, *, ax=None, threshold: float = 0.1, absolute: bool = True)
     return ax
 
 
-@validate_params({"result": ["no_validation"], "ax": ["no_validation"]})
-def plot_equivalence(result, *, ax=None):
+@validate_params(
+    {
+        "result": ["no_validation"],
+        "ax": ["axes", None],
+    }
+)
+def plot_equivalence(result, *, ax=None) -> Axes:
     """Each contrast's (1 − 2α) CI against the equivalence / non-inferiority margin.
 
     The shaded band is the region of clinically negligible difference; a CI entirely
@@ -270,8 +280,13 @@ def plot_equivalence(result, *, ax=None):
     return ax
 
 
-@validate_params({"result": ["no_validation"], "ax": ["no_validation"]})
-def plot_dose_response(result, *, ax=None):
+@validate_params(
+    {
+        "result": ["no_validation"],
+        "ax": ["axes", None],
+    }
+)
+def plot_dose_response(result, *, ax=None) -> Axes:
     """Mean change (with CI) per dose band from :func:`~iop_outcomes.dose_response`.
 
     Parameters

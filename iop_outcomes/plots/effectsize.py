@@ -5,11 +5,16 @@ Takes ``ax=None`` (a new figure is made) and returns the Axes; never calls ``plt
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from .._validation import Interval, check_columns, validate_params
 from ._common import axes_or_new
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_effect_sizes"]
 
@@ -40,13 +45,15 @@ _NON_LABEL = {
 @validate_params(
     {
         "result": ["no_validation"],  # a TableResult or a DataFrame, columns checked inside
-        "ax": ["no_validation"],  # a matplotlib Axes (not imported to validate)
+        "ax": ["axes", None],
         "show_n": ["boolean"],
         "null_line": [Interval(float, None, None, closed="neither"), None],
     },
     renamed={"reference": "null_line"},
 )
-def plot_effect_sizes(result, *, ax=None, show_n: bool = True, null_line: float | None = 0.0):
+def plot_effect_sizes(
+    result, *, ax=None, show_n: bool = True, null_line: float | None = 0.0
+) -> Axes:
     """Forest-style plot of pre–post effect sizes with their confidence intervals.
 
     Parameters

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .._validation import validate_params
 from ..exceptions import ConfigError
 from ._common import axes_or_new
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 __all__ = ["plot_funnel"]
 
 _STYLE = {0.95: ("--", "95 % limits"), 0.998: ("-", "99.8 % limits")}
 
 
-@validate_params(
-    {"result": ["no_validation"], "ax": ["no_validation"], "label_outliers": ["boolean"]}
-)
-def plot_funnel(result, *, ax=None, label_outliers: bool = True):
+@validate_params({"result": ["no_validation"], "ax": ["axes", None], "label_outliers": ["boolean"]})
+def plot_funnel(result, *, ax=None, label_outliers: bool = True) -> Axes:
     """Funnel plot: each unit's estimate against its volume, the target and the limit curves.
 
     Units outside the limits are labelled when ``label_outliers`` and the unit is named (in a

@@ -5,13 +5,16 @@ Every function takes ``ax=None`` (a new figure is made) and returns the matplotl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .._validation import Interval, validate_params
 from ..exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_recovery_curve"]
 
@@ -21,7 +24,7 @@ __all__ = ["plot_recovery_curve"]
         "result": ["no_validation"],
         "baseline": [Interval(float, None, None)],
         "scores": [pd.DataFrame, None],
-        "ax": ["no_validation"],
+        "ax": ["axes", None],
         "weeks": ["no_validation"],
     },
     renamed={"curves": "result"},
@@ -33,7 +36,7 @@ def plot_recovery_curve(
     scores: Any = None,
     ax=None,
     weeks: Any = None,
-):
+) -> Axes:
     """Expected score (median) and the upper band by week for one baseline score.
 
     Parameters

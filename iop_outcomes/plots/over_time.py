@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .._validation import validate_params
 from ..exceptions import ConfigError
 from ._common import axes_or_new
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 __all__ = ["plot_over_time"]
 
 
-@validate_params({"result": ["no_validation"], "ax": ["no_validation"]})
-def plot_over_time(result, *, ax=None):
+@validate_params(
+    {
+        "result": ["no_validation"],
+        "ax": ["axes", None],
+    }
+)
+def plot_over_time(result, *, ax=None) -> Axes:
     """Control chart: the series by period, centre line, stepped 3-sigma limits, and the
     points in a special-cause signal marked (orange = concern, blue = improvement).
 

@@ -48,7 +48,7 @@ def _fmt(n: int, pct: float | None = None) -> str:
 @validate_params(
     {
         "result": ["no_validation"],
-        "ax": [Axes, None],
+        "ax": ["axes", None],
         "fontsize": [Interval(float, 0, None, closed="neither")],
     }
 )
@@ -181,7 +181,7 @@ def plot_flow(result: Any, *, ax: Axes | None = None, fontsize: float = 8.0) -> 
 @validate_params(
     {
         "result": ["no_validation"],
-        "ax": [Axes, None],
+        "ax": ["axes", None],
         "ci": ["boolean"],
         "at_risk": ["boolean"],
         "curve": [Options("dropout", "los")],
@@ -320,7 +320,7 @@ def plot_km(
     return ax
 
 
-@validate_params({"result": ["no_validation"], "ax": [Axes, None], "include_all": ["boolean"]})
+@validate_params({"result": ["no_validation"], "ax": ["axes", None], "include_all": ["boolean"]})
 def plot_followup_response(
     result: Any, *, ax: Axes | None = None, include_all: bool = False
 ) -> Axes:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._validation import validate_params
 from ..exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_sensitivity"]
 
@@ -25,10 +28,10 @@ _MARKERS = {"completers": "o", "locf": "s", "bocf": "D", "mi": "^", "mixed": "v"
     {
         "result": ["no_validation"],  # a SensitivityResult, checked inside (duck-typed)
         "estimand": [str, None],  # one of the result's estimands: checked inside
-        "ax": ["no_validation"],  # a matplotlib Axes or None
+        "ax": ["axes", None],
     }
 )
-def plot_sensitivity(result: Any, *, estimand: str | None = None, ax=None):
+def plot_sensitivity(result: Any, *, estimand: str | None = None, ax=None) -> Axes:
     """Forest plot: one row per method and estimand, point estimate with its CI.
 
     Parameters

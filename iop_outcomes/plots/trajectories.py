@@ -7,12 +7,15 @@ figure is made when omitted) and returns the matplotlib Axes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._validation import Interval, validate_params
 from ..exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_trajectories", "plot_individual_trajectories", "plot_early_change"]
 
@@ -64,12 +67,12 @@ def _no_analysis_options(kwargs: dict, func: str, made_by: str) -> None:
 @validate_params(
     {
         "result": ["no_validation"],  # a TrajectoryResult, checked inside (duck-typed)
-        "ax": ["no_validation"],  # a matplotlib Axes or None
+        "ax": ["axes", None],
         "observed": ["boolean"],
         "kwargs": ["no_validation"],  # passed to matplotlib
     }
 )
-def plot_trajectories(result: Any, *, ax=None, observed: bool = True, **kwargs):
+def plot_trajectories(result: Any, *, ax=None, observed: bool = True, **kwargs) -> Axes:
     """Model-based mean trajectories by group with confidence bands.
 
     Parameters
@@ -127,7 +130,7 @@ def plot_trajectories(result: Any, *, ax=None, observed: bool = True, **kwargs):
 @validate_params(
     {
         "result": ["no_validation"],  # a TrajectoryResult, checked inside (duck-typed)
-        "ax": ["no_validation"],  # a matplotlib Axes or None
+        "ax": ["axes", None],
         "n": [Interval(int, 1, None, closed="left")],
         "seed": [Interval(int, 0, None, closed="left")],
         "mean": ["boolean"],
@@ -135,7 +138,7 @@ def plot_trajectories(result: Any, *, ax=None, observed: bool = True, **kwargs):
 )
 def plot_individual_trajectories(
     result: Any, *, ax=None, n: int = 30, seed: int = 0, mean: bool = True
-):
+) -> Axes:
     """A seeded random sample of ``n`` episodes' observed curves, coloured by group.
 
     Draws the rows the model was fitted on (``result.rows``: in-treatment scores of the
@@ -213,10 +216,10 @@ def plot_individual_trajectories(
 @validate_params(
     {
         "result": ["no_validation"],  # an EarlyChangeResult, checked inside (duck-typed)
-        "ax": ["no_validation"],  # a matplotlib Axes or None
+        "ax": ["axes", None],
     }
 )
-def plot_early_change(result: Any, *, ax=None):
+def plot_early_change(result: Any, *, ax=None) -> Axes:
     """Early-change share by group: bars with Wilson CIs, share of mean change annotated.
 
     Parameters

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._validation import select_instrument
+from ._instrument_rule import select_instrument
 from .exceptions import ConfigError, DataError
 
 __all__ = ["OUTCOMES", "EpisodeOutcome", "episode_outcome"]

@@ -46,7 +46,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._validation import check_columns, select_instrument, validate_params
+from ._instrument_rule import select_instrument
+from ._validation import check_columns, validate_params
 from .exceptions import ConfigError, DataError
 from .io.mapping import normalize_timepoint as _normalize_timepoint
 

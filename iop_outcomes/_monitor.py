@@ -62,9 +62,10 @@ import pandas as pd
 
 from . import _internal
 from . import instruments as _instruments
+from ._instrument_rule import select_instrument
 from ._results import TableResult, format_table
 from ._stats import z_crit
-from ._validation import Interval, select_instrument, validate_params
+from ._validation import Interval, validate_params
 from .exceptions import ConfigError, DataError
 
 __all__ = ["RecoveryCurves", "MonitorResult", "recovery_curves", "monitor", "quantreg"]

@@ -41,8 +41,8 @@ raises a ConfigError that names the new one (no silent aliases; the package is a
 The declared constraints are kept on the function (``func.__iop_constraints__``), so one
 parametrised test feeds bad values to every public function (``tests/test_api.py``).
 
-The same module holds the checks every analysis shares: :func:`check_columns`,
-:func:`check_numeric` and the instrument rule :func:`select_instrument`.
+The same module holds the column checks every analysis shares: :func:`check_columns` and
+:func:`check_numeric`. The instrument rule is :func:`iop_outcomes._instrument_rule.select_instrument`.
 
 The design follows scikit-learn's ``sklearn/utils/_param_validation.py`` (constraints on the
 function, one message template) and statsmodels' ``tools/validation`` (one argument order:
@@ -55,12 +55,15 @@ import functools
 import inspect
 import numbers
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# numpy and pandas are imported inside the checks: `import iop_outcomes` (which registers the
+# instruments, whose functions are validated here) must not pull them in.
 
 __all__ = [
     "Interval",
@@ -69,21 +72,8 @@ __all__ = [
     "check_param",
     "check_columns",
     "check_numeric",
-    "select_instrument",
     "public_name",
 ]
-
-_NAMED = {
-    "frame",
-    "columns",
-    "boolean",
-    "callable",
-    "instrument",
-    "instruments",
-    "date",
-    "axes",
-    "no_validation",
-}
 
 
 class Options:
@@ -101,6 +91,8 @@ class Options:
         self.values = tuple(values)
 
     def is_satisfied_by(self, value: Any) -> bool:
+        import numpy as np
+
         if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (str, numbers.Number, type(None))
         ):
@@ -144,6 +136,8 @@ class Interval:
         self.kind, self.low, self.high, self.closed = kind, low, high, closed
 
     def is_satisfied_by(self, value: Any) -> bool:
+        import numpy as np
+
         if isinstance(value, (bool, np.bool_)):
             return False
         if self.kind is int:
@@ -175,53 +169,62 @@ def _is_name_list(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
 
 
+def _is_a(value: Any, module: str, name: str) -> bool:
+    """``isinstance`` by class name and module, so the check imports nothing."""
+    return any(c.__name__ == name and c.__module__.startswith(module) for c in type(value).__mro__)
+
+
+def _is_bool(value: Any) -> bool:
+    return (
+        isinstance(value, bool) or _is_a(value, "numpy", "bool") or _is_a(value, "numpy", "bool_")
+    )
+
+
+def _is_instrument(value: Any) -> bool:
+    return isinstance(value, str) or _is_a(value, "iop_outcomes.instruments", "Instrument")
+
+
+def _is_date(value: Any) -> bool:
+    if _is_bool(value) or value is None:
+        return False
+    import pandas as pd
+
+    try:
+        return not pd.isna(pd.Timestamp(value))
+    except (TypeError, ValueError):
+        return False
+
+
+_NAMED_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "no_validation": lambda v: True,
+    "frame": lambda v: _is_a(v, "pandas", "DataFrame"),
+    "columns": lambda v: isinstance(v, str) or _is_name_list(v),
+    "boolean": _is_bool,
+    "callable": callable,
+    "instrument": _is_instrument,
+    "instruments": lambda v: (
+        _is_instrument(v)
+        or (isinstance(v, (list, tuple)) and len(v) > 0 and all(_is_instrument(x) for x in v))
+    ),
+    "axes": lambda v: _is_a(v, "matplotlib.axes", "Axes"),
+    "date": _is_date,
+}
+
+
 def _satisfies(value: Any, constraint: Any) -> bool:
     if constraint is None:
         return value is None
     if isinstance(constraint, (Options, Interval)):
         return constraint.is_satisfied_by(value)
     if isinstance(constraint, str):
-        if constraint == "no_validation":
-            return True
-        if constraint == "frame":
-            return isinstance(value, pd.DataFrame)
-        if constraint == "columns":
-            return isinstance(value, str) or _is_name_list(value)
-        if constraint == "boolean":
-            return isinstance(value, (bool, np.bool_))
-        if constraint == "callable":
-            return callable(value)
-        if constraint == "instrument":
-            from .instruments import Instrument
-
-            return isinstance(value, (str, Instrument))
-        if constraint == "instruments":
-            from .instruments import Instrument
-
-            one = (str, Instrument)
-            return isinstance(value, one) or (
-                isinstance(value, (list, tuple))
-                and len(value) > 0
-                and all(isinstance(v, one) for v in value)
-            )
-        if constraint == "axes":
-            return any(
-                c.__module__.startswith("matplotlib.axes") and c.__name__ == "Axes"
-                for c in type(value).__mro__
-            )
-        if constraint == "date":
-            if isinstance(value, (bool, np.bool_)) or value is None:
-                return False
-            try:
-                return not pd.isna(pd.Timestamp(value))
-            except (TypeError, ValueError):
-                return False
-        raise ValueError(f"unknown constraint {constraint!r}")
+        if constraint not in _NAMED_CHECKS:
+            raise ValueError(f"unknown constraint {constraint!r}")
+        return _NAMED_CHECKS[constraint](value)
     if isinstance(constraint, type):
-        if constraint is int and isinstance(value, (bool, np.bool_)):
-            return False
         if constraint is int:
-            return isinstance(value, (int, np.integer))
+            return not _is_bool(value) and (
+                isinstance(value, int) or _is_a(value, "numpy", "integer")
+            )
         return isinstance(value, constraint)
     raise ValueError(f"unknown constraint {constraint!r}")
 
@@ -245,10 +248,9 @@ def _describe(constraint: Any) -> str:
         return str(constraint)
     if isinstance(constraint, str):
         return _DESCRIBE[constraint]
-    name = constraint.__name__
-    if constraint is pd.DataFrame:
+    if constraint.__name__ == "DataFrame" and constraint.__module__.startswith("pandas"):
         return "a pandas DataFrame"
-    return f"an instance of {name!r}"
+    return f"an instance of {constraint.__name__!r}"
 
 
 def _describe_all(constraints: Sequence[Any]) -> str:
@@ -259,6 +261,8 @@ def _describe_all(constraints: Sequence[Any]) -> str:
 
 
 def _shown(value: Any) -> str:
+    import pandas as pd
+
     if isinstance(value, pd.DataFrame):
         return f"a DataFrame of shape {value.shape}"
     if isinstance(value, pd.Series):
@@ -386,6 +390,7 @@ def check_columns(
 
     Examples
     --------
+    >>> import pandas as pd
     >>> check_columns(pd.DataFrame({"baseline": [1]}), ["baseline", "endpoint"],
     ...               func="compare", what="episode table")
     Traceback (most recent call last):
@@ -408,12 +413,15 @@ def check_numeric(
 
     Examples
     --------
+    >>> import pandas as pd
     >>> check_numeric(pd.DataFrame({"baseline": ["12"]}), ["baseline"], func="rm_d")
     Traceback (most recent call last):
     ...
     iop_outcomes.exceptions.DataError: iop.rm_d needs numeric column(s) ['baseline'] in the \
 table; they hold text or booleans (dtype str). Convert them with pd.to_numeric first.
     """
+    import pandas as pd
+
     bad = [
         c
         for c in columns
@@ -425,90 +433,3 @@ table; they hold text or booleans (dtype str). Convert them with pd.to_numeric f
             f"{public_name(func)} needs numeric column(s) {bad} in the {what}; they hold text "
             f"or booleans (dtype {dtypes}). Convert them with pd.to_numeric first."
         )
-
-
-def _canonical(value: Any) -> str:
-    from . import instruments
-
-    if isinstance(value, instruments.Instrument):
-        return value.name
-    return instruments.canonical_name(str(value)) or str(value)
-
-
-def select_instrument(
-    frame: pd.DataFrame,
-    instrument: Any,
-    *,
-    func: Callable | str,
-    many: bool = False,
-    column: str = "instrument",
-) -> tuple[pd.DataFrame, Any]:
-    """The library's one instrument rule: keep the rows of the chosen instrument(s).
-
-    - ``instrument=None``: the table must hold exactly one instrument (or have no
-      ``instrument`` column); several raise ConfigError naming those found and how to choose.
-      No silent pooling, no silent choice.
-    - ``instrument="PHQ-9"`` (any registered spelling): keep that instrument's rows; none
-      found raises DataError naming the instruments present.
-    - ``many=True`` also accepts a list of instruments (rows of each kept, stacked).
-
-    Returns the rows kept (the frame itself when nothing is dropped) and the canonical name
-    (``None`` when the table has no instrument column and none was given; a tuple of names
-    for a list).
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"instrument": ["PHQ-9", "GAD-7"], "total": [12, 9]})
-    >>> select_instrument(t, "phq9", func="compare")[1]
-    'PHQ-9'
-    >>> select_instrument(t, None, func="compare")
-    Traceback (most recent call last):
-    ...
-    iop_outcomes.exceptions.ConfigError: iop.compare: the table holds 2 instruments ('GAD-7', \
-'PHQ-9') and instrument=None asks for exactly one. Choose one with instrument='GAD-7'.
-    """
-    has_column = column in frame.columns
-    if has_column:
-        values = pd.unique(frame[column].dropna())
-        lookup = {v: _canonical(v) for v in values}
-        present = sorted(set(lookup.values()))
-    else:
-        lookup, present = {}, []
-    if instrument is None:
-        if len(present) > 1:
-            shown = ", ".join(repr(p) for p in present)
-            several = " (or a list of them)" if many else ""
-            raise ConfigError(
-                f"{public_name(func)}: the table holds {len(present)} instruments ({shown}) and "
-                f"instrument=None asks for exactly one. Choose one with "
-                f"instrument={present[0]!r}{several}."
-            )
-        return frame, (present[0] if present else None)
-    wanted_list = list(instrument) if isinstance(instrument, (list, tuple)) else [instrument]
-    if len(wanted_list) > 1 and not many:
-        raise ConfigError(
-            f"The 'instrument' parameter of {public_name(func)} must be one instrument name. "
-            f"Got {instrument!r} instead."
-        )
-    wanted = [_canonical(w) for w in wanted_list]
-    if not has_column:
-        if len(wanted) > 1:
-            raise DataError(
-                f"{public_name(func)}: instrument={instrument!r} names several instruments but "
-                f"the table has no {column!r} column to tell their rows apart."
-            )
-        return frame, wanted[0]
-    missing = [w for w in wanted if w not in present]
-    if missing:
-        raise DataError(
-            f"{public_name(func)}: no rows for instrument(s) {missing}. Instruments present: "
-            f"{present}."
-        )
-    keep = [v for v, c in lookup.items() if c in wanted]
-    out = (
-        frame
-        if len(keep) == len(lookup) and not frame[column].isna().any()
-        else (frame[frame[column].isin(keep).to_numpy()])
-    )
-    name = tuple(wanted) if isinstance(instrument, (list, tuple)) else wanted[0]
-    return out, name

@@ -91,6 +91,7 @@ def public_functions() -> dict[str, Callable]:
         **plot_functions(),
         **module_functions("synth"),
         **module_functions("io"),
+        **module_functions("instruments"),
     }
 
 

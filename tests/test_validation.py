@@ -1,4 +1,4 @@
-"""The shared validation layer: constraints, the message template, the instrument rule."""
+"""The shared validation layer: constraints and the message template."""
 
 import numpy as np
 import pandas as pd
@@ -11,7 +11,6 @@ from iop_outcomes._validation import (
     check_columns,
     check_numeric,
     check_param,
-    select_instrument,
     validate_params,
 )
 
@@ -113,27 +112,6 @@ def test_check_columns_and_numeric():
     check_numeric(t, ["baseline"], func="f")
     with pytest.raises(DataError, match=r"numeric column\(s\) \['endpoint', 'flag'\]"):
         check_numeric(t, ["baseline", "endpoint", "flag"], func="f")
-
-
-def test_instrument_rule():
-    t = pd.DataFrame({"instrument": ["PHQ-9", "GAD-7", "PHQ-9", None], "total": [1, 2, 3, 4]})
-    with pytest.raises(ConfigError, match=r"2 instruments \('GAD-7', 'PHQ-9'\)"):
-        select_instrument(t, None, func="f")
-    out, name = select_instrument(t, "phq9", func="f")
-    assert name == "PHQ-9" and out["total"].tolist() == [1, 3]
-    out, name = select_instrument(t, ["GAD-7", "PHQ-9"], func="f", many=True)
-    assert name == ("GAD-7", "PHQ-9") and out["total"].tolist() == [1, 2, 3]
-    with pytest.raises(ConfigError, match="must be one instrument name"):
-        select_instrument(t, ["GAD-7", "PHQ-9"], func="f")
-    with pytest.raises(DataError, match=r"no rows for instrument\(s\) \['PCL-5'\]"):
-        select_instrument(t, "PCL-5", func="f")
-    one = t[t["instrument"] == "GAD-7"]
-    out, name = select_instrument(one, None, func="f")
-    assert out is one and name == "GAD-7"
-    out, name = select_instrument(pd.DataFrame({"total": [1]}), None, func="f")
-    assert name is None
-    out, name = select_instrument(pd.DataFrame({"total": [1]}), "gad7", func="f")
-    assert name == "GAD-7"
 
 
 def test_public_name_says_where_a_function_lives():

@@ -19,15 +19,9 @@ import numpy as np
 import pandas as pd
 
 from .. import instruments as _instruments
+from .._instrument_rule import select_instrument
 from .._results import MISSING_GROUP
-from .._validation import (
-    Interval,
-    Options,
-    check_columns,
-    check_numeric,
-    select_instrument,
-    validate_params,
-)
+from .._validation import Interval, Options, check_columns, check_numeric, validate_params
 from ..exceptions import ConfigError, DataError, InstrumentError, IOPWarning
 
 __all__ = [

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from .. import instruments as _instruments
+from .._instrument_rule import select_instrument
 from .._stats import wilson_ci
-from .._validation import check_columns, select_instrument
+from .._validation import check_columns
 from ..exceptions import ConfigError, DataError
 from .results import ID_COLUMNS
 
@@ -28,7 +29,7 @@ def slug(name: str) -> str:
 def canonical_names(s: pd.Series) -> pd.Series:
     """Canonical instrument names for a column (looked up once per distinct value)."""
     codes, uniques = pd.factorize(s)
-    names = np.array([_instruments.canonical_name(u) for u in uniques] + [None], dtype=object)
+    names = np.array([_instruments.canonical_name(str(u)) for u in uniques] + [None], dtype=object)
     return pd.Series(names[codes], index=s.index, dtype=object)
 
 

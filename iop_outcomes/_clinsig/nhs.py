@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from .. import instruments as _instruments
-from .._validation import check_columns, select_instrument
+from .._instrument_rule import select_instrument
+from .._validation import check_columns
 from ..exceptions import ConfigError, DataError
 from .common import (
     PRE_POST_HINT,

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._instrument_rule import select_instrument
 from .._stats import ols
-from .._validation import check_columns, public_name, select_instrument
+from .._validation import check_columns, public_name
 from ..exceptions import ConfigError, DataError
 
 #: The estimators of :func:`iop_outcomes.compare`.

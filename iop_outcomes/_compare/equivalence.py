@@ -10,8 +10,9 @@ import pandas as pd
 from scipy import stats
 
 from .. import instruments as _instruments
+from .._instrument_rule import select_instrument
 from .._results import format_p
-from .._validation import Interval, Options, check_columns, select_instrument, validate_params
+from .._validation import Interval, Options, check_columns, validate_params
 from ..exceptions import ConfigError
 from .api import compare
 from .design import METHODS, level_label

@@ -15,16 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._instrument_rule import select_instrument
 from .._results import TableResult
 from .._stats import z_crit
-from .._validation import (
-    Interval,
-    Options,
-    check_columns,
-    check_numeric,
-    select_instrument,
-    validate_params,
-)
+from .._validation import Interval, Options, check_columns, check_numeric, validate_params
 from ..exceptions import ConfigError, DataError
 from .formulas import (
     DEFAULT_METHOD,

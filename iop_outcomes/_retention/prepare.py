@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._instrument_rule import select_instrument
 from .._results import MISSING_GROUP
-from .._validation import check_columns, public_name, select_instrument
+from .._validation import check_columns, public_name
 from ..exceptions import ConfigError, DataError
 from ..io import LoadResult
 

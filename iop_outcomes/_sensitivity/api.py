@@ -32,13 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import (
-    Interval,
-    Options,
-    check_columns,
-    select_instrument,
-    validate_params,
-)
+from .._instrument_rule import select_instrument
+from .._validation import Interval, Options, check_columns, validate_params
 from ..exceptions import ConfigError, DataError
 from ..io import LoadResult
 from .estimates import Design, estimates, nused_all

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import select_instrument
+from .._instrument_rule import select_instrument
 from ..exceptions import ConfigError, DataError
 
 __all__ = ["Prepared", "prepare", "example_data"]

@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .._validation import validate_params
 from ..exceptions import InstrumentError
 
 __all__ = ["Instrument", "get", "register", "names", "canonical_name", "DEFAULT_ANSWER_LABELS"]
@@ -185,6 +186,7 @@ def _check(inst: Instrument) -> None:
         )
 
 
+@validate_params({"definition": [dict, str, Path], "replace": ["boolean"]})
 def register(definition: dict[str, Any] | str | Path, *, replace: bool = False) -> Instrument:
     """Register an instrument from a dict or a TOML file and return it.
 
@@ -245,6 +247,7 @@ def register(definition: dict[str, Any] | str | Path, *, replace: bool = False) 
     return inst
 
 
+@validate_params({"name": [str]})
 def canonical_name(name: str) -> str | None:
     """Canonical instrument name for a spelling (``'phq9'`` -> ``'PHQ-9'``), else ``None``.
 
@@ -268,6 +271,7 @@ def canonical_name(name: str) -> str | None:
     return _ALIASES.get(_key(name))
 
 
+@validate_params({"name": ["instrument"]})
 def get(name: str | Instrument) -> Instrument:
     """Look up an instrument by name or alias (case, spaces, '-' and '_' ignored).
 
@@ -303,6 +307,7 @@ def get(name: str | Instrument) -> Instrument:
     return _REGISTRY[canon]
 
 
+@validate_params({})
 def names() -> list[str]:
     """Names of all registered instruments, built-ins first."""
     return list(_REGISTRY)

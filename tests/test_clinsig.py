@@ -1091,15 +1091,15 @@ _GROUP_CASES = {
     "antidepressants_group_within_mid8": (AD[0], {"better_is": "lower", "mid": 8}),
     "antidepressants_group_within_mid8_by_condition": (
         AD[0],
-        {"better_is": "lower", "mid": 8, "by": "condition"},
+        {"better_is": "lower", "mid": 8, "group": "condition"},
     ),
     "claus_2020_bdi_group_within_mid7_by_treatment": (
         BDI[0],
-        {"better_is": "lower", "mid": 7, "by": "treatment"},
+        {"better_is": "lower", "mid": 7, "group": "treatment"},
     ),
     "claus_2020_bdi_group_within_mid2_by_treatment_90": (
         BDI[0],
-        {"better_is": "lower", "mid": 2, "by": "treatment", "ci_level": 0.90},
+        {"better_is": "lower", "mid": 2, "group": "treatment", "ci_level": 0.90},
     ),
     "jacobson_1989_das_group_within_mid10": (DAS[0], {"better_is": "higher", "threshold": 10}),
 }
@@ -1112,7 +1112,7 @@ def test_anchor_group_within_matches_clinicalsignificance(cs_r, case):
     res = iop.clinical_significance(_data(ds), method="anchor", target="group", **kw)
     assert isinstance(res, GroupAnchorResult)
     t = res.table
-    key = kw.get("by")
+    key = kw.get("group")
     groups = sorted({g for g, _ in ref})
     assert len(t) == len(groups)
     for g in groups:
@@ -1130,11 +1130,11 @@ def test_anchor_group_within_matches_clinicalsignificance(cs_r, case):
 @pytest.mark.parametrize(
     "case, kw",
     [
-        ("antidepressants_group_between_mid8", {"by": "condition", "mid": 8}),
-        ("claus_2020_bdi_group_between_mid3", {"by": "treatment", "mid": 3}),
+        ("antidepressants_group_between_mid8", {"group": "condition", "mid": 8}),
+        ("claus_2020_bdi_group_between_mid3", {"group": "treatment", "mid": 3}),
         (
             "claus_2020_bdi_group_between_mid3_ref_pa",
-            {"by": "treatment", "mid": 3, "reference_group": "PA"},
+            {"group": "treatment", "mid": 3, "reference": "PA"},
         ),
     ],
 )
@@ -1402,7 +1402,7 @@ def test_anchor_group_hand_worked():
     assert r["category"] == "not significantly less than the threshold"  # B 7 < 8 < U 11.11
     assert bool(r["beneficial"]) is True
     g = iop.clinical_significance(
-        ep, method="anchor", target="group", better_is="lower", mid=1, by="site"
+        ep, method="anchor", target="group", better_is="lower", mid=1, group="site"
     )
     assert list(g.table["site"]) == ["a", "b"]
     b = g.between.iloc[0]
@@ -1415,19 +1415,82 @@ def test_anchor_group_hand_worked():
     # a duplicated index (e.g. after pd.concat) and row order change nothing
     shuffled = ep.iloc[[6, 0, 4, 1, 5, 2, 3]].set_axis([0, 0, 1, 1, 2, 2, 3])
     g2 = iop.clinical_significance(
-        shuffled, method="anchor", target="group", better_is="lower", mid=1, by="site"
+        shuffled, method="anchor", target="group", better_is="lower", mid=1, group="site"
     )
     pd.testing.assert_frame_equal(g2.table, g.table)
     pd.testing.assert_frame_equal(g2.between, g.between)
-    with pytest.raises(ConfigError, match="reference_group"):
+    with pytest.raises(ConfigError, match="'reference' parameter"):
         iop.clinical_significance(
-            ep, method="anchor", target="group", better_is="lower", mid=1, by="site",
-            reference_group="z",
+            ep, method="anchor", target="group", better_is="lower", mid=1, group="site",
+            reference="z",
         )  # fmt: skip
     with pytest.raises(ConfigError, match="target"):
         iop.clinical_significance(ep, target="group", better_is="lower", reliability=0.8)
     with pytest.raises(ConfigError, match="target"):
         iop.clinical_significance(ep, method="anchor", target="groups", mid=5, better_is="lower")
+
+
+def test_anchor_group_compares_group_with_reference():
+    """Rule 2: the compared column is group= with reference=; by= only stratifies."""
+    ep = pd.DataFrame(
+        {
+            "baseline": [20, 20, 20, 20, 15, 15, 15],
+            "endpoint": [14, 12, 10, 16, 14, 13, 16],
+            "site": ["a", "a", "a", "a", "b", "b", "b"],
+        }
+    )
+    kw = {"method": "anchor", "target": "group", "better_is": "lower", "mid": 1}
+    g = iop.clinical_significance(ep, **kw, group="site", reference="b")
+    b = g.between.iloc[0]
+    # endpoint means: a 13, b 14.333 (as in test_anchor_group_hand_worked, mirrored)
+    assert (b["reference"], b["comparison"]) == ("b", "a")
+    assert b["estimate"] == pytest.approx(13 - (14 + 1 / 3))
+    assert b["se"] == pytest.approx(np.sqrt((20 / 3) / 4 + (7 / 3) / 3))
+    assert bool(b["beneficial"]) is True
+    assert (g.params["group"], g.params["reference"]) == ("site", "b")
+    assert "reference_group" not in g.params
+    # reference=None: the first level in categorical order (not sorted order) ...
+    cat = ep.assign(site=pd.Categorical(ep["site"], categories=["b", "a"]))
+    gc = iop.clinical_significance(cat, **kw, group="site")
+    assert gc.params["reference"] == "b"
+    pd.testing.assert_frame_equal(gc.between, g.between, check_dtype=False)
+    # ... else sorted order
+    assert iop.clinical_significance(ep, **kw, group="site").params["reference"] == "a"
+    # a single level: within only, no between, said in the notes
+    one = iop.clinical_significance(ep.iloc[:4], **kw, group="site")
+    assert one.between is None and one.params["reference"] is None
+    assert any("one level" in n for n in one.notes)
+
+
+def test_anchor_group_keyword_errors():
+    ep = pd.DataFrame(
+        {"baseline": [20, 20, 15, 15], "endpoint": [14, 12, 14, 13], "site": list("aabb")}
+    )
+    kw = {"method": "anchor", "target": "group", "better_is": "lower", "mid": 1}
+    # the old keyword names the new one
+    with pytest.raises(ConfigError, match="'reference'"):
+        iop.clinical_significance(ep, **kw, group="site", reference_group="b")
+    # by= does not name the compared column any more
+    with pytest.raises(ConfigError, match=r"group='site'"):
+        iop.clinical_significance(ep, **kw, by="site")
+    # reference= without group=
+    with pytest.raises(ConfigError, match="needs group="):
+        iop.clinical_significance(ep, **kw, reference="a")
+    # group= / reference= with any other method or target
+    for other in (
+        {"method": "anchor", "mid": 1},
+        {"method": "jacobson-truax", "reliability": 0.8},
+        {"method": "combined", "mid": 1, "cutoff": 15},
+        {"method": "percentage"},
+    ):
+        for extra in ({"group": "site"}, {"group": "site", "reference": "a"}):
+            with pytest.raises(ConfigError, match="target='group'"):
+                iop.clinical_significance(ep, better_is="lower", **other, **extra)
+    with pytest.raises(ConfigError, match=r"\['group'\] do not apply"):
+        iop.clinical_significance(ep, method="nhs", instrument="PHQ-9", group="site")
+    # a missing column is a data error naming it
+    with pytest.raises(DataError, match=r"\['clinic'\]"):
+        iop.clinical_significance(ep, **kw, group="clinic")
 
 
 def test_new_methods_plots_by_structure():

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._compare.design import level_order
+from .._validation import check_columns
 from ..exceptions import ConfigError
 from .common import prepare, resolve_mid
 from .results import METHOD_LABEL, GroupAnchorResult
@@ -99,72 +101,78 @@ def _within(df, x, y, used, by_cols, ci_level, mid_i, d, better_is) -> pd.DataFr
     return pd.DataFrame(recs)
 
 
-def _between(df, y, by_cols, reference_group, ci_level, mid_i, d, better_is, post, notes):
-    """Each group's endpoint mean against the reference group's (Welch), or None."""
+def _reference_level(levels, reference, func):
+    """The reference level: ``reference`` if it is one of ``levels``, else the first level."""
+    if reference is None:
+        return levels[0] if levels else None
+    if reference in levels:
+        return reference
+    raise ConfigError(
+        f"The 'reference' parameter of {func} must be one of {levels} (the levels of group= "
+        f"with an endpoint score). Got {reference!r} instead."
+    )
+
+
+def _between(df, y, group, reference, ci_level, mid_i, d, better_is, post, notes):
+    """Each group's endpoint mean against the reference group's (Welch), or None.
+
+    Levels in categorical order (a categorical column), else sorted; the reference defaults to
+    the first (clinicalsignificance takes the first in sorted order).
+    """
     func = "clinical_significance"
-    between = None
-    if by_cols and reference_group is not None and len(by_cols) != 1:
-        raise ConfigError(
-            f"{func}: reference_group= needs by= to name one column; got by={by_cols!r}."
+    if group is None:
+        return None
+    has_post = y.notna() & df[group].notna()
+    levels = level_order(df.loc[has_post, group])
+    ref = _reference_level(levels, reference, func)
+    brecs = []
+    yv, gv, hp = y.to_numpy(float), df[group].to_numpy(), has_post.to_numpy(bool)
+    b = yv[hp & (gv == ref)]
+    for comp in levels:
+        if comp == ref:
+            continue
+        a = yv[hp & (gv == comp)]
+        est, se, lo, hi, t, df_, p = _welch_row(a, b, ci_level)
+        cat = _mid_category(est, lo, hi, mid_i, d, better_is) if np.isfinite(se) else None
+        brecs.append(
+            {
+                "reference": ref,
+                "comparison": comp,
+                "estimate": est,
+                "se": se,
+                "ci_low": lo,
+                "ci_high": hi,
+                "ci_level": float(ci_level),
+                "statistic": t,
+                "df": df_,
+                "pvalue": p,
+                "n_reference": len(b),
+                "n_comparison": len(a),
+                "mid": mid_i,
+                "beneficial": bool(d * est > 0),
+                "category": cat,
+            }
         )
-    if len(by_cols) == 1:
-        g = by_cols[0]
-        has_post = y.notna() & df[g].notna()
-        groups = sorted(pd.unique(df.loc[has_post, g]).tolist(), key=str)
-        if reference_group is None:
-            ref = groups[0] if groups else None
-        elif reference_group in groups:
-            ref = reference_group
-        else:
-            raise ConfigError(
-                f"The 'reference_group' parameter of {func} must be one of {groups}. "
-                f"Got {reference_group!r} instead."
-            )
-        brecs = []
-        yv, gv, hp = y.to_numpy(float), df[g].to_numpy(), has_post.to_numpy(bool)
-        b = yv[hp & (gv == ref)]
-        for comp in groups:
-            if comp == ref:
-                continue
-            a = yv[hp & (gv == comp)]
-            est, se, lo, hi, t, df_, p = _welch_row(a, b, ci_level)
-            cat = _mid_category(est, lo, hi, mid_i, d, better_is) if np.isfinite(se) else None
-            brecs.append(
-                {
-                    "reference": ref,
-                    "comparison": comp,
-                    "estimate": est,
-                    "se": se,
-                    "ci_low": lo,
-                    "ci_high": hi,
-                    "ci_level": float(ci_level),
-                    "statistic": t,
-                    "df": df_,
-                    "pvalue": p,
-                    "n_reference": len(b),
-                    "n_comparison": len(a),
-                    "mid": mid_i,
-                    "beneficial": bool(d * est > 0),
-                    "category": cat,
-                }
-            )
-        between = pd.DataFrame(brecs) if brecs else None
-        if between is not None:
-            notes.append(
-                f"Between groups: each {g} against the reference {ref!r} on the endpoint score "
-                f"({post!r}; every row with an endpoint, as clinicalsignificance's "
-                "effect = 'between'), Welch t interval; estimate = comparison - reference."
-            )
-    elif by_cols:
-        notes.append("Between-group comparisons need by= to name one column; none were made.")
-    return between
+    if not brecs:
+        notes.append(
+            f"group={group!r} has one level with an endpoint score; no between-group "
+            "comparison was made."
+        )
+        return None
+    notes.append(
+        f"Between groups: each {group} against the reference {ref!r} on the endpoint score "
+        f"({post!r}; every row with an endpoint, as clinicalsignificance's "
+        "effect = 'between'), Welch t interval; estimate = comparison - reference."
+    )
+    return pd.DataFrame(brecs)
 
 
 def anchor_group(
     df,
     *,
     instrument,
-    by,
+    group,
+    reference,
     ci_level,
     pre,
     post,
@@ -172,12 +180,17 @@ def anchor_group(
     mid,
     mid_deterioration,
     threshold,
-    reference_group,
 ):
-    """The group-level anchor approach: within groups, between groups, params and notes."""
+    """The group-level anchor approach: within groups, between groups, params and notes.
+
+    ``group`` names the compared column (within: one row per level; between: each level
+    against ``reference``).
+    """
     func = "clinical_significance"
+    if group is not None:
+        check_columns(df, [group], func=func, what="episode table")
     df, inst, notes, by_cols, x, y, used, better_is, base = prepare(
-        df, instrument=instrument, by=by, pre=pre, post=post, better_is=better_is
+        df, instrument=instrument, by=group, pre=pre, post=post, better_is=better_is
     )
     if mid_deterioration is not None:
         raise ConfigError(
@@ -187,7 +200,7 @@ def anchor_group(
     mid_i, _, mid_src = resolve_mid(mid, None, threshold, inst)
     d = -1.0 if better_is == "lower" else 1.0
     within = _within(df, x, y, used, by_cols, ci_level, mid_i, d, better_is)
-    between = _between(df, y, by_cols, reference_group, ci_level, mid_i, d, better_is, post, notes)
+    between = _between(df, y, group, reference, ci_level, mid_i, d, better_is, post, notes)
     params: dict[str, Any] = {
         "method": "anchor",
         "target": "group",
@@ -198,8 +211,9 @@ def anchor_group(
         "mid_improvement": mid_i,
         "ci_method": "paired t (within), Welch t (between)",
     }
-    if between is not None:
-        params["reference_group"] = between["reference"].iloc[0]
+    if group is not None:
+        params["group"] = group
+        params["reference"] = None if between is None else between["reference"].iloc[0]
     lower = better_is == "lower"
     notes.append(
         f"Minimal important difference {mid_i:g} points ({mid_src}). Within groups: mean change "

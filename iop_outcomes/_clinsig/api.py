@@ -48,8 +48,10 @@ _NUMBER = Interval(float, None, None)
         "pct_improvement": [_POSITIVE, None],
         "pct_deterioration": [_POSITIVE, None],
         "target": [Options("individual", "group")],
-        "reference_group": ["no_validation"],
-    }
+        "group": [str, None],
+        "reference": ["no_validation"],
+    },
+    renamed={"reference_group": "reference"},
 )
 def clinical_significance(
     episodes: pd.DataFrame,
@@ -77,7 +79,8 @@ def clinical_significance(
     pct_improvement: float | None = None,
     pct_deterioration: float | None = None,
     target: str = "individual",
-    reference_group: Any = None,
+    group: str | None = None,
+    reference: Any = None,
 ) -> ClinicalSignificanceResult | GroupAnchorResult:
     r"""Classify each episode's change and count the categories, overall or per group.
 
@@ -122,7 +125,8 @@ def clinical_significance(
         norms are known, ``"a"`` when only clinical norms are, otherwise none. A number is a
         cut-off in points, read as a caseness threshold (see ``cutoff_inclusive``).
     by : str or list of str, optional
-        Columns to group the counts by.
+        Columns to stratify the counts by (one result per level, no test between levels).
+        Not with ``target="group"``: there the compared column is ``group=``.
     ci_level : float, default 0.95
         Level of the Wilson score intervals.
     pre, post : str
@@ -154,13 +158,17 @@ def clinical_significance(
         For ``"percentage"``: the fraction of the baseline score a change must reach to count
         as improvement (default 0.5 = 50 %) or deterioration (default: ``pct_improvement``).
     target : {"individual", "group"}, default "individual"
-        ``"group"`` (with ``method="anchor"``): does each group's mean change, with its
-        ``ci_level`` t interval, exceed the MID; with ``by=`` one column, each group's endpoint
-        scores are also compared with a reference group's. Returns a
+        ``"group"`` (with ``method="anchor"``): does the mean change, with its ``ci_level`` t
+        interval, exceed the MID (overall, or per level of ``group=``, whose levels' endpoint
+        scores are also compared with the ``reference`` level's). Returns a
         :class:`GroupAnchorResult`.
-    reference_group : optional
-        The reference group for between-group comparisons (default: the first in sorted
-        order, as clinicalsignificance).
+    group : str, optional
+        With ``method="anchor", target="group"`` only: the compared column (within-group results
+        per level, and each level against ``reference`` between groups).
+    reference : optional
+        With ``group=``: the level the others are compared with (default ``None``: the first
+        level in categorical order when the column is categorical, else in sorted order; for
+        text labels that is clinicalsignificance's default, the first in sorted order).
 
     Returns
     -------
@@ -339,6 +347,24 @@ def clinical_significance(
     >>> grp = iop.clinical_significance(ep, method="anchor", target="group", instrument="PHQ-9")
     >>> grp.table[["estimate", "n", "category"]].round(2).to_dict("records")
     [{'estimate': -4.0, 'n': 5, 'category': 'statistically not significant'}]
+
+    Compared groups (``group=`` with ``reference=``): each format's mean change, and its
+    endpoint mean against the in-person format's (Welch).
+
+    >>> ep["format"] = ["virtual", "in_person", "in_person", "virtual", "in_person"]
+    >>> cmp = iop.clinical_significance(
+    ...     ep, method="anchor", target="group", instrument="PHQ-9",
+    ...     group="format", reference="in_person",
+    ... )
+    >>> cmp.table[["format", "estimate", "n"]].round(2).values.tolist()  # mean of post - pre
+    [['in_person', -0.67, 3], ['virtual', -9.0, 2]]
+    >>> cmp.between[["reference", "comparison", "estimate"]].round(2).values.tolist()
+    [['in_person', 'virtual', -1.33]]
+    >>> cmp.params["group"], cmp.params["reference"]
+    ('format', 'in_person')
+
+    (In person: changes -2, +7, -7, mean -0.67; virtual: -12, -6, mean -9. Endpoint means:
+    virtual 10, in person 34/3 = 11.33, difference -1.33.)
     """
     m = _method_name(method)
     _check_target_and_instrument(m, target, instrument)
@@ -359,9 +385,11 @@ def clinical_significance(
         "mid_deterioration": mid_deterioration,
         "pct_improvement": pct_improvement,
         "pct_deterioration": pct_deterioration,
-        "reference_group": reference_group,
+        "group": group,
+        "reference": reference,
     }
     _check_applicable(m, target, options)
+    _check_group(target, by, group, reference)
     common = {"instrument": instrument, "by": by, "ci_level": ci_level, "pre": pre, "post": post}
     if m == "nhs-talking-therapies":
         return nhs_outcomes(episodes, **common)
@@ -384,13 +412,15 @@ def clinical_significance(
             pct_deterioration=pct_deterioration,
         )
     if m == "anchor" and target == "group":
+        common.pop("by")
         return anchor_group(
             episodes,
             **common,
+            group=group,
+            reference=reference,
             mid=mid,
             mid_deterioration=mid_deterioration,
             threshold=threshold,
-            reference_group=reference_group,
         )
     return distribution_based(
         episodes,
@@ -463,7 +493,7 @@ def _check_applicable(m: str, target: str, options: dict[str, Any]) -> None:
         "statistical": _CUT_KEYS,
         "percentage": {"pct_improvement", "pct_deterioration"},
         "anchor": (
-            {"threshold", "mid", "reference_group"}
+            {"threshold", "mid", "group", "reference"}
             if target == "group"
             else {"threshold", "mid", "mid_deterioration"}
         ),
@@ -476,8 +506,28 @@ def _check_applicable(m: str, target: str, options: dict[str, Any]) -> None:
     ]
     if given:
         hint = {"anchor": " Use method='combined' for a cut-off with the MID."}.get(m, "")
+        if {"group", "reference"} & set(given):
+            hint += (
+                " group= and reference= (a compared column and its reference level) apply to "
+                "method='anchor', target='group'; use by= to stratify."
+            )
         raise ConfigError(
             f"clinical_significance(method={m!r}"
             + (", target='group'" if target == "group" else "")
             + f"): {given} do not apply.{hint}"
+        )
+
+
+def _check_group(target: str, by: Any, group: Any, reference: Any) -> None:
+    """With target='group' the compared column is group= (by= would compare, not stratify)."""
+    func = "clinical_significance"
+    if target == "group" and by is not None:
+        raise ConfigError(
+            f"{func}(method='anchor', target='group'): by= does not apply; name the compared "
+            f"column with group= (and its reference level with reference=), e.g. group={by!r}."
+        )
+    if reference is not None and group is None:
+        raise ConfigError(
+            f"{func}: reference={reference!r} needs group= (the column whose levels are "
+            "compared with it)."
         )

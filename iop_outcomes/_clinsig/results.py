@@ -128,13 +128,13 @@ class GroupAnchorResult(TableResult):
     Attributes
     ----------
     table : DataFrame
-        Within groups (one row per group, or one row): mean change ``estimate`` (endpoint −
+        Within groups (one row per level of ``group=``, or one row): mean change ``estimate`` (endpoint −
         baseline, points), ``se``, ``ci_low``, ``ci_high`` (paired t interval), ``ci_level``,
         ``statistic`` (t), ``df``, ``pvalue``, ``n``, ``mid``, ``beneficial`` (estimate in the
         better direction) and ``category``.
     between : DataFrame or None
-        Between groups (with ``by=`` naming one column): each group against the reference
-        group on the endpoint score: ``reference``, ``comparison``, ``estimate`` (comparison
+        Between groups (with ``group=``): each level against the ``reference`` level on the
+        endpoint score: ``reference``, ``comparison``, ``estimate`` (comparison
         mean − reference mean), ``se``, ``ci_low``, ``ci_high`` (Welch t interval),
         ``ci_level``, ``statistic``, ``df``, ``pvalue``, ``n_reference``, ``n_comparison``,
         ``mid``, ``beneficial`` (the comparison group scores better), ``category``.

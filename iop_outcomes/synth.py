@@ -88,7 +88,7 @@ class SynthParams:
     change_sd: float = 5.0
     #: share of episodes that do not respond (known off-track truth, for validating alerts):
     #: their true PHQ-9 change is drawn from N(off_track_change, off_track_sd) instead. 0 (the
-    #: default, and the demo data) leaves the model above unchanged, draw for draw.
+    #: default) leaves the model above unchanged, draw for draw; the demo data use 0.1.
     off_track_share: float = 0.0
     off_track_change: float = 1.0
     off_track_sd: float = 2.5
@@ -683,14 +683,21 @@ def _make_messy(df: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFram
 
 
 #: Parameters of the bundled demo dataset (data/demo/assessments.csv).
-DEMO_PARAMS: dict = {"n_episodes": 1200, "seed": 20261123}
+DEMO_PARAMS: dict = {
+    "n_episodes": 1200,
+    "seed": 20261123,
+    # a known 10 % of non-responders, so off-track alerts can be checked against the truth
+    "off_track_share": 0.1,
+}
 
 
 @validate_params({})
 def demo() -> SynthData:
     """The bundled demo dataset: 1,200 episodes, 3 sites, all formats, PHQ-9 and GAD-7.
 
-    Identical to ``data/demo/assessments.csv`` (written by ``data/demo/make_demo.py``).
+    Identical to ``data/demo/assessments.csv`` (written by ``data/demo/make_demo.py``). A known
+    10 % of episodes are drawn as non-responders (``off_track_share=0.1``; the truth's
+    ``off_track`` column marks them), so off-track alerts can be checked on the demo.
 
     Examples
     --------

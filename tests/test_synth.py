@@ -2,6 +2,7 @@
 
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -213,3 +214,19 @@ def test_messy_faults_are_what_the_log_says():
 def test_generate_parameters_are_validated(kw, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         iop.synth.generate(**kw)
+
+
+def test_demo_truth_has_a_known_share_of_off_track_episodes():
+    """Issue 14: the demo's truth marks its drawn non-responders, so alerts can be checked."""
+    demo = iop.synth.demo()
+    assert iop.synth.DEMO_PARAMS["off_track_share"] == 0.1
+    t = demo.truth.episodes
+    share = t["off_track"].mean()
+    # binomial(1200, 0.1): SD of the share 0.0087; 4 SDs either side
+    assert abs(share - 0.1) < 4 * (0.1 * 0.9 / len(t)) ** 0.5
+    # drawn non-responders change far less than the rest (true change ~ N(+1, 2.5) vs N(-7, 5))
+    change = t["true_phq_endpoint"] - t["true_phq_baseline"]
+    assert change[t["off_track"]].mean() > change[~t["off_track"]].mean() + 4
+    # the committed truth file carries the same column
+    committed = pd.read_csv(Path(__file__).parents[1] / "data/demo/truth_episodes.csv")
+    assert committed["off_track"].sum() == int(t["off_track"].sum())

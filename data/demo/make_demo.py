@@ -5,7 +5,8 @@
 Writes ``data/demo/assessments.csv`` (long format, one row per administered
 PHQ-9 or GAD-7) and ``data/demo/truth_episodes.csv`` (the generating truth per
 episode) from ``iop.synth.demo()`` — 1,200 episodes, 3 sites, in-person /
-virtual / hybrid, weekly scores in treatment and 1/3/6-month follow-ups.
+virtual / hybrid, weekly scores in treatment and 1/3/6-month follow-ups; a known
+10 % of episodes are drawn as non-responders (the truth's ``off_track`` column).
 A test regenerates both and checks they are byte-identical.
 """
 

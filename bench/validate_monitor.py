@@ -10,7 +10,8 @@ flags judged on episodes admitted after it):
 * ``synth, off_track_share=0.2``: ``iop.synth.generate`` with a known 20 % of non-responders
   (their true change ~ N(+1, 2.5)); outcomes both observed and true;
 * ``synth, default``: the default model (true change ~ N(-7, 5) for everyone);
-* ``demo``: the bundled demo data (``iop.synth.demo()``), observed outcomes only.
+* ``demo``: the bundled demo data (``iop.synth.demo()``), with its known 10 % of non-responders
+  (``off_track_share=0.1``).
 
 For each test episode with a PHQ-9 score near week k (k = 2, 3, 4: the in-treatment score whose
 days since admission are nearest 7k, within +-3 days) and a later endpoint, the flag is

@@ -317,6 +317,17 @@ def _add_synth(sub, common) -> None:
     y.add_argument("--messy", action="store_true", help="inject realistic data-entry faults")
 
 
+class _Renamed(argparse.Action):
+    """A flag renamed in an earlier release: using it names the new one (no silent alias)."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, nargs="?", help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is now {self.new}; pass {self.new} instead (docs/cli.md)")
+
+
 def _add_monitor(sub, common) -> None:
     """The ``monitor`` command: the internal off-track caseload."""
     m = sub.add_parser(
@@ -345,6 +356,7 @@ def _add_monitor(sub, common) -> None:
         help="CSV of expected scores (baseline, week, expected, upper) to use instead of curves "
         "fitted on the data's completed episodes",
     )
+    m.add_argument("--reference", action=_Renamed, new="--curves")
     m.add_argument(
         "--upper",
         type=float,

@@ -238,3 +238,12 @@ def test_report_reads_with_the_data_table_and_flags_override_it(sheets, capsys):
         "PHQ scores",
         2,
     )
+
+
+def test_monitor_renamed_flag_names_the_new_one(capsys):
+    from iop_outcomes.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["monitor", "x.csv", "--as-of", "2025-06-30", "--out", "o", "--reference", "c.csv"])
+    assert e.value.code == 2
+    assert "--reference is now --curves" in capsys.readouterr().err

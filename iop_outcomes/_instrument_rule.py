@@ -89,6 +89,18 @@ def select_instrument(
             )
         return frame, wanted[0]
     missing = [w for w in wanted if w not in present]
+    unknown = [w for w in missing if instruments.canonical_name(str(w)) is None]
+    if unknown:
+        import difflib
+
+        known = instruments.names()
+        close = difflib.get_close_matches(str(unknown[0]), known, n=1, cutoff=0.5)
+        guess = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"The 'instrument' parameter of {public_name(func)} names {unknown[0]!r}, which is "
+            f"not a registered instrument and not in the table.{guess} Registered: {known}; in "
+            f"the table: {present}. Register your own with iop.instruments.register(...)."
+        )
     if missing:
         raise DataError(
             f"{public_name(func)}: no rows for instrument(s) {missing}. Instruments present: "

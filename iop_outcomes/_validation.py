@@ -185,14 +185,21 @@ def _is_instrument(value: Any) -> bool:
 
 
 def _is_date(value: Any) -> bool:
-    if _is_bool(value) or value is None:
+    """A calendar date between 1900 and 2199: a date/datetime/Timestamp or an ISO-like text.
+
+    Numbers are refused (``20250601`` would be read as nanoseconds since 1970) and so are
+    texts pandas reads into another era (``"June 1st"`` becomes year 1)."""
+    if _is_bool(value) or value is None or isinstance(value, (int, float)):
+        return False
+    if _is_a(value, "numpy", "number"):
         return False
     import pandas as pd
 
     try:
-        return not pd.isna(pd.Timestamp(value))
-    except (TypeError, ValueError):
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError, OverflowError):
         return False
+    return not pd.isna(stamp) and 1900 <= stamp.year < 2200
 
 
 _NAMED_CHECKS: dict[str, Callable[[Any], bool]] = {
@@ -236,7 +243,7 @@ _DESCRIBE = {
     "callable": "a callable",
     "instrument": "an instrument name such as 'PHQ-9'",
     "instruments": "an instrument name or a list of them",
-    "date": "a date (e.g. '2025-06-30')",
+    "date": "a date between 1900 and 2199 (e.g. '2025-06-30')",
     "axes": "a matplotlib Axes",
 }
 
@@ -307,9 +314,55 @@ in the range (0, 1). Got '0.9' instead.
     """
     if any(_satisfies(value, c) for c in constraints):
         return value
+    hint = ""
+    if _is_a(value, "iop_outcomes", "LoadResult") and "frame" in constraints:
+        hint = " Pass its .data (the assessment rows)."
     raise ConfigError(
         f"The {name!r} parameter of {public_name(func)} must be {_describe_all(constraints)}. "
-        f"Got {_shown(value)} instead."
+        f"Got {_shown(value)} instead.{hint}"
+    )
+
+
+_VOCABULARY = {
+    "by": "by= only stratifies (one result per level, no test between them)",
+    "group": "group= names the column whose levels are compared (with reference=)",
+    "reference": "reference= is the level of group= the others are compared with",
+}
+_ANALYSIS_OPTIONS = {"instrument", "group", "by", "reference", "ci_level", "method", "covariates"}
+
+
+def _unknown_keyword(func: Callable, name: str, params: list[str]) -> None:
+    """Raise the most helpful error for a keyword the function does not take."""
+    import difflib
+
+    where = public_name(func)
+    if where.startswith("iop.plots.") and name in _ANALYSIS_OPTIONS:
+        raise ConfigError(
+            f"{where} has no parameter {name!r}: plots take no analysis options; they draw a "
+            f"result you already have. Pass {name}= to the analysis that made the result, then "
+            f"plot that (docs/api.md, rule 6)."
+        )
+    if name in _VOCABULARY:
+        if "group" in params:
+            does = "compares, with group= and reference="
+            hint = (
+                "For one comparison per level of another column use "
+                "iop.subgroups(episodes, group=..., by=...)."
+            )
+        elif "by" in params:
+            does = "summarises, with by= (one result per level)"
+            hint = "To compare levels, use iop.compare(episodes, group=..., reference=...)."
+        else:
+            does = "neither compares nor stratifies"
+            hint = f"Its parameters: {params}."
+        raise ConfigError(
+            f"{where} has no parameter {name!r}: {_VOCABULARY[name]}, and this function {does}. "
+            f"{hint} (docs/api.md, rule 2)"
+        )
+    close = difflib.get_close_matches(name, params, n=1)
+    guess = f" Did you mean {close[0]!r}?" if close else ""
+    raise TypeError(
+        f"{where}() got an unexpected keyword argument {name!r}.{guess} Its parameters: {params}."
     )
 
 
@@ -366,6 +419,9 @@ range (0, inf). Got -1 instead.
             try:
                 bound = sig.bind(*args, **kwargs)
             except TypeError as exc:
+                unknown = [k for k in kwargs if k not in sig.parameters]
+                if unknown:
+                    _unknown_keyword(func, unknown[0], list(sig.parameters))
                 raise TypeError(f"{public_name(func)}(): {exc}") from None
             for name, value in bound.arguments.items():
                 check_param(value, name, constraints[name], func=func)
@@ -400,9 +456,35 @@ episode table, which it lacks. Columns present: ['baseline'].
     """
     missing = [c for c in dict.fromkeys(columns) if c not in frame.columns]
     if missing:
+        import difflib
+
+        present = list(map(str, frame.columns))
+        guesses = [
+            f"{m!r}: did you mean {g[0]!r}?"
+            for m in missing
+            if (g := difflib.get_close_matches(str(m), present, n=1, cutoff=0.75))
+        ]
+        table = ""
+        if (
+            "total" in present
+            and "baseline" not in present
+            and {"baseline", "endpoint"} & set(missing)
+        ):
+            table = (
+                " This looks like assessment rows (one per questionnaire): build the episode "
+                "table first with iop.episodes(assessments, instrument=...)."
+            )
+        elif "baseline" in present and "total" not in present and "total" in missing:
+            table = (
+                " This looks like an episode table (one row per episode): pass the assessment "
+                "rows, iop.load(...).data, instead."
+            )
         raise DataError(
             f"{public_name(func)} needs the column(s) {missing} in the {what}, which it lacks. "
-            f"Columns present: {list(map(str, frame.columns))}." + (f" {hint}" if hint else "")
+            + (" ".join(guesses) + " " if guesses else "")
+            + f"Columns present: {present}."
+            + table
+            + (f" {hint}" if hint else "")
         )
 
 

@@ -10,6 +10,7 @@ runs, because the validation layer checks every argument first.
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import pytest
 from public_api import (
@@ -20,6 +21,7 @@ from public_api import (
     top_level_functions,
 )
 
+import iop_outcomes as iop
 from iop_outcomes import ConfigError
 from iop_outcomes._validation import check_param, public_name
 
@@ -176,3 +178,20 @@ def _rejects(constraints, value):
 
 def test_top_level_names_are_functions_users_can_call():
     assert all(callable(f) for f in top_level_functions().values())
+
+
+def test_plots_lists_every_plot_function():
+    import importlib
+
+    found = set()
+    for path in sorted((Path(iop.__file__).parent / "plots").glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        module = importlib.import_module(f"iop_outcomes.plots.{path.stem}")
+        found |= {
+            n
+            for n, o in vars(module).items()
+            if n.startswith("plot_") and inspect.isfunction(o) and o.__module__ == module.__name__
+        }
+    assert found == set(iop.plots.__all__)
+    assert set(iop.plots.__all__) <= set(dir(iop.plots))

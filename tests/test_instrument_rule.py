@@ -26,3 +26,11 @@ def test_instrument_rule():
     assert name is None
     out, name = select_instrument(pd.DataFrame({"total": [1]}), "gad7", func="f")
     assert name == "GAD-7"
+
+
+def test_an_unregistered_instrument_is_a_bad_argument():
+    t = pd.DataFrame({"instrument": ["PHQ-9"], "total": [12]})
+    with pytest.raises(ConfigError, match=r"'PHQ9x'.*not a registered instrument.*'PHQ-9'"):
+        select_instrument(t, "PHQ9x", func="compare")
+    own = pd.DataFrame({"instrument": ["MyScale"], "total": [3]})  # unregistered but present
+    assert select_instrument(own, "MyScale", func="compare")[1] == "MyScale"

@@ -143,3 +143,53 @@ def test_axes_constraint_recognises_matplotlib_axes():
             check_param(fig, "ax", ["axes", None], func="plot_x")
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize("bad", ["June 1st", 20250601, 20250601.0, "0001-06-01", "2300-01-01"])
+def test_dates_read_into_another_era_are_refused(bad):
+    # pandas reads "June 1st" as year 1 and 20250601 as nanoseconds after 1970
+    with pytest.raises(ConfigError, match="must be a date between 1900 and 2199"):
+        check_param(bad, "as_of", ["date", None], func="retention")
+    assert check_param("2025-06-01", "as_of", ["date"], func="retention") == "2025-06-01"
+
+
+def test_unknown_keywords_explain_the_vocabulary():
+    import iop_outcomes as iop
+
+    ep = pd.DataFrame({"baseline": [10.0], "endpoint": [5.0], "format": ["virtual"]})
+    with pytest.raises(ConfigError, match=r"no parameter 'by': by= only stratifies.*subgroups"):
+        iop.compare(ep, by="format")
+    with pytest.raises(ConfigError, match=r"no parameter 'group'.*summarises, with by=.*compare"):
+        iop.change_summary(ep, group="format")
+    with pytest.raises(ConfigError, match=r"plots take no analysis options"):
+        iop.plots.plot_km(None, instrument="PHQ-9")
+    with pytest.raises(TypeError, match=r"Did you mean 'method'\?"):
+        iop.compare(ep, methd="welch")
+
+
+def test_column_messages_suggest_names_and_the_right_table():
+    assessments = pd.DataFrame({"episode_id": ["e"], "total": [12], "format": ["virtual"]})
+    with pytest.raises(DataError, match=r"This looks like assessment rows.*iop\.episodes"):
+        check_columns(assessments, ["baseline", "endpoint"], func="compare", what="episode table")
+    episodes = pd.DataFrame({"baseline": [10.0], "endpoint": [5.0], "format": ["virtual"]})
+    with pytest.raises(DataError, match=r"'fromat': did you mean 'format'\?"):
+        check_columns(episodes, ["fromat"], func="compare")
+    with pytest.raises(DataError, match=r"This looks like an episode table.*iop\.load"):
+        check_columns(episodes, ["total"], func="trajectories")
+
+
+def test_a_load_result_is_pointed_to_its_data():
+    import iop_outcomes as iop
+
+    loaded = iop.load(
+        pd.DataFrame(
+            {
+                "patient_id": ["p"],
+                "instrument": ["PHQ-9"],
+                "assessment_date": ["2025-01-06"],
+                "total": [12],
+            }
+        )
+    )
+    with pytest.raises(ConfigError, match=r"Pass its \.data"):
+        iop.compare(loaded)

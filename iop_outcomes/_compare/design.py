@@ -95,9 +95,15 @@ def prepare(
         if reference is None and levels:
             reference = levels[0]  # rule 2: the first level (categorical, else sorted order)
         if reference not in levels:
+            default = (
+                " (the compare family's default, for group='format')"
+                if reference == "in_person"
+                else ""
+            )
             raise ConfigError(
                 f"The 'reference' parameter of {public_name(func)} must be a level of {group!r} with "
-                f"complete data. Got {reference!r}; levels present: {levels}."
+                f"complete data. Got {reference!r}{default}; levels present: {levels}. Pass "
+                f"reference={levels[0]!r} (or another level), or reference=None for the first."
             )
         others = [lv for lv in levels if lv != reference]
         if need_groups and not others:

@@ -23,6 +23,34 @@ _AREAS = (
 )
 
 
+#: every public plot function, by area (listed so that ``dir`` and tab completion show them)
+__all__ = [
+    "plot_severity_shift",
+    "plot_change_by_group",
+    "plot_jacobson_truax",
+    "plot_change_distribution",
+    "plot_forest",
+    "plot_love",
+    "plot_equivalence",
+    "plot_dose_response",
+    "plot_effect_sizes",
+    "plot_trajectories",
+    "plot_individual_trajectories",
+    "plot_early_change",
+    "plot_flow",
+    "plot_km",
+    "plot_followup_response",
+    "plot_sensitivity",
+    "plot_funnel",
+    "plot_over_time",
+    "plot_recovery_curve",
+]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
     if name.startswith("plot_"):
         for area in _AREAS:

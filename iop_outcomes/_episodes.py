@@ -373,7 +373,8 @@ def assessment_roles(assessments: pd.DataFrame, *, instrument=None, rules=None) 
     ...     "assessment_date": pd.to_datetime(["2025-01-02", "2025-01-20", "2025-02-10", "2025-05-01"]),
     ...     "admit_date": pd.Timestamp("2025-01-01"), "discharge_date": pd.Timestamp("2025-02-12"),
     ...     "total": [18.0, 14.0, 9.0, 11.0]})
-    >>> assessment_roles(d)["role"].tolist()
+    >>> import iop_outcomes as iop
+    >>> iop.assessment_roles(d)["role"].tolist()
     ['baseline', 'treatment', 'endpoint', 'followup_3m']
     """
     r = coerce_rules(rules)

@@ -354,7 +354,7 @@ def recovery_curves(
     --------
     >>> import iop_outcomes as iop
     >>> sim = iop.synth.generate(n_episodes=200, seed=5)
-    >>> c = recovery_curves(sim, instrument="PHQ-9")
+    >>> c = iop.recovery_curves(sim, instrument="PHQ-9")
     >>> list(c.coef.index), c.upper_q
     (['intercept', 'baseline', 'log1p_week', 'baseline:log1p_week'], 0.75)
     >>> p = c.predict([18, 18], [0, 6])
@@ -643,13 +643,14 @@ def monitor(
     Examples
     --------
     >>> import pandas as pd
+    >>> import iop_outcomes as iop
     >>> g = pd.DataFrame({"baseline": [0, 0, 27, 27], "week": [0, 8, 0, 8],
     ...                   "expected": [0, 0, 27, 11], "upper": [0, 0, 27, 15]})
     >>> d = pd.DataFrame({"patient_id": "P1", "episode_id": "E1", "instrument": "PHQ-9",
     ...     "assessment_date": pd.to_datetime(["2025-01-06", "2025-01-27", "2025-02-03"]),
     ...     "admit_date": pd.Timestamp("2025-01-06"), "total": [18.0, 17.0, 25.0],
     ...     "item_9": [0, 0, 1]})
-    >>> r = monitor(d, as_of="2025-02-05", curves=g)
+    >>> r = iop.monitor(d, as_of="2025-02-05", curves=g)
     >>> r.table[["week", "latest", "expected", "upper"]].round(3).to_dict("records")
     [{'week': 4.0, 'latest': 25.0, 'expected': 12.667, 'upper': 14.0}]
     >>> r.table.loc[0, ["not_on_track", "reliable_deterioration", "safety_item"]].tolist()

@@ -38,7 +38,8 @@ def national_series() -> pd.DataFrame:
 
     Examples
     --------
-    >>> s = national_series()
+    >>> import iop_outcomes as iop
+    >>> s = iop.national_series()
     >>> s.query("year == '2024-25' and outcome == 'recovery'")["value"].item()
     50.5
     >>> s.query("outcome == 'PHQ-9 first score mean'")["value"].item()
@@ -85,7 +86,8 @@ def benchmarks(result_or_rates, *, year: str | None = "2024-25", ci_level: float
 
     Examples
     --------
-    >>> b = benchmarks({"recovery": (30, 50)}, year="2024-25")
+    >>> import iop_outcomes as iop
+    >>> b = iop.benchmarks({"recovery": (30, 50)}, year="2024-25")
     >>> row = b.table.iloc[0]
     >>> row["outcome"], round(float(row["estimate"]), 2), float(row["national_estimate"])
     ('recovery', 0.6, 0.505)

@@ -208,11 +208,45 @@ class RecoveryCurves:
         pred = self.predict(bb.ravel(), ww.ravel())
         return pd.DataFrame({"baseline": bb.ravel(), "week": ww.ravel(), **pred})
 
-    def plot(self, baseline: float, *, ax=None, **kwargs):
+    def plot(self, baseline: float | None = None, *, ax=None, **kwargs):
         """The expected curve and band for one baseline; see :func:`plots.plot_recovery_curve`."""
+        if baseline is None:
+            raise ConfigError(
+                "RecoveryCurves.plot needs baseline=: the curve is drawn for one baseline "
+                f"score, e.g. baseline={round(float(np.mean(self.baseline_range)))}."
+            )
         from .plots.monitor import plot_recovery_curve
 
         return plot_recovery_curve(self, baseline=baseline, ax=ax, **kwargs)
+
+    def summary(self) -> str:
+        """What the curves are and, for three baselines, the expected score and band by week."""
+        lo, hi = self.baseline_range
+        if self.source == "fitted":
+            origin = (
+                f"fitted on {self.n_episodes:,} completed episodes ({self.n_scores:,} "
+                "post-baseline scores)"
+            )
+        else:
+            origin = "from a supplied table"
+        head = (
+            f"{self.instrument} expected recovery curves: median and {100 * self.upper_q:g}th "
+            f"percentile by week, {origin}; weeks 0-{self.max_week:g}, baselines "
+            f"{lo:g}-{hi:g}."
+        )
+        baselines = sorted({float(round(lo + (hi - lo) * f)) for f in (0.25, 0.5, 0.75)})
+        weeks = [w for w in (0, 1, 2, 4, 8, 12) if w <= self.max_week]
+        grid = self.table(baselines, weeks).round(1)
+        wide = grid.pivot(index="week", columns="baseline", values=["expected", "upper"])
+        wide.columns = [f"{v} (baseline {b:g})" for v, b in wide.columns]
+        return f"{head}\n{wide.to_string()}"
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        head, _, body = self.summary().partition("\n")
+        return f"<div><p>{html.escape(head)}</p><pre>{html.escape(body)}</pre></div>"
 
 
 def _bilinear(grid: pd.DataFrame, b: np.ndarray, w: np.ndarray):
@@ -481,6 +515,26 @@ class MonitorResult(TableResult):
     def flagged(self) -> pd.DataFrame:
         """The rows with at least one flag."""
         return self.table.loc[self.table["n_flags"] > 0].reset_index(drop=True)
+
+    #: rows printed in a notebook or console (the whole caseload is in ``table``)
+    max_rows = 20
+
+    def _display(self) -> tuple[pd.DataFrame, list[str]]:
+        """The flagged episodes first, the columns a reviewer reads, dates without times."""
+        t = self.table
+        order = np.argsort(-t["n_flags"].to_numpy(), kind="stable") if len(t) else []
+        shown = t.iloc[order[: self.max_rows]][[c for c in _SHOW if c in t.columns]].copy()
+        for c in shown.columns:
+            if pd.api.types.is_datetime64_any_dtype(shown[c]):
+                shown[c] = shown[c].dt.strftime("%Y-%m-%d")
+        n_flagged = int((t["n_flags"] > 0).sum()) if len(t) else 0
+        cut = [f"{len(t):,} open episodes, {n_flagged:,} with a flag."]
+        if len(t) > self.max_rows:
+            cut.append(
+                f"Showing {self.max_rows} (flagged first); the whole caseload is in .table, "
+                "the flagged rows in .flagged()."
+            )
+        return shown.reset_index(drop=True), cut
 
     def write(self, out: str | Path) -> dict[str, Path]:
         """Write the internal caseload as CSV and HTML into the folder ``out``.

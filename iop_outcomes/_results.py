@@ -109,11 +109,16 @@ class TableResult:
         lines.extend(self.notes)
         return lines
 
+    def _display(self) -> tuple[pd.DataFrame, list[str]]:
+        """The rows and columns printed, and lines said about what is left out (all, none)."""
+        return self.table, []
+
     def summary(self) -> str:
         """Plain-text rendering: title, table, method, parameters, notes."""
-        body = format_table(self.table, self.digits).to_string(index=not _trivial_index(self.table))
-        parts = [self.title, body, *self._footer()] if self.title else [body, *self._footer()]
-        return "\n".join(parts)
+        shown, cut = self._display()
+        body = format_table(shown, self.digits).to_string(index=not _trivial_index(shown))
+        parts = [self.title] if self.title else []
+        return "\n".join([*parts, body, *cut, *self._footer()])
 
     def __str__(self) -> str:
         return self.summary()
@@ -122,11 +127,12 @@ class TableResult:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        table = format_table(self.table, self.digits).to_html(
-            index=not _trivial_index(self.table), border=0, classes="iop-table"
+        shown, cut = self._display()
+        table = format_table(shown, self.digits).to_html(
+            index=not _trivial_index(shown), border=0, classes="iop-table"
         )
         head = f"<p><strong>{html.escape(self.title)}</strong></p>" if self.title else ""
-        foot = "".join(f"<br><small>{html.escape(s)}</small>" for s in self._footer())
+        foot = "".join(f"<br><small>{html.escape(s)}</small>" for s in [*cut, *self._footer()])
         return f"<div>{head}{table}{foot}</div>"
 
 

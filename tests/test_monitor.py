@@ -479,3 +479,23 @@ def test_plot_recovery_curve_structure():
     np.testing.assert_allclose(lines["expected (median)"].get_ydata()[-1], 10.0)  # 20 - 20*8/16
     np.testing.assert_allclose(lines["above the band"].get_ydata(), [19.0])  # 19 > 18.5
     plt.close(ax.figure)
+
+
+def test_printing_a_caseload_shows_flagged_rows_first_and_says_what_is_left_out():
+    sim = iop.synth.generate(n_episodes=300, seed=9)
+    rows = iop.load(sim.data).data
+    res = iop.monitor(rows, as_of="2024-09-30", instrument="PHQ-9")
+    shown, cut = res._display()
+    assert len(shown) == min(len(res.table), res.max_rows)
+    flags = res.table["n_flags"].to_numpy()
+    # flagged rows first: the shown rows carry the largest flag counts
+    assert sorted(flags, reverse=True)[: len(shown)] == sorted(
+        res.table.set_index("episode_id").loc[shown["episode_id"], "n_flags"], reverse=True
+    )
+    assert cut[0] == f"{len(res.table):,} open episodes, {int((flags > 0).sum()):,} with a flag."
+    assert "00:00:00" not in str(res)
+    curves = res.curves
+    text = repr(curves)
+    assert text.startswith("PHQ-9 expected recovery curves") and "<pre>" in curves._repr_html_()
+    with pytest.raises(ConfigError, match="needs baseline="):
+        curves.plot()

@@ -54,7 +54,7 @@ def sections() -> list[tuple[str, str, dict[str, Callable]]]:
 
     top = _functions(iop, iop.__all__)
     extra = []
-    for name in ("io", "synth"):
+    for name in ("io", "synth", "instruments"):
         module = importlib.import_module(f"iop_outcomes.{name}")
         funcs = _functions(module, module.__all__)
         funcs = {n: f for n, f in funcs.items() if top.get(n) is not f}

@@ -15,7 +15,6 @@ __all__ = [
     "mean_ci",
     "z_crit",
     "hedges_j",
-    "check_ci_level",
     "TIE_RTOL",
     "tie_tolerance",
     "midrank_below",
@@ -151,24 +150,6 @@ def hedges_j(df):
     df = np.asarray(df, dtype=float)
     with np.errstate(invalid="ignore"):
         return np.exp(gammaln(df / 2) - 0.5 * np.log(df / 2) - gammaln((df - 1) / 2))
-
-
-def check_ci_level(ci_level, func: str) -> float:
-    """``float(ci_level)`` if it is an int or float in (0, 1), else ConfigError naming ``func``.
-
-    Examples
-    --------
-    >>> check_ci_level(0.9, "retention")
-    0.9
-    """
-    if not (isinstance(ci_level, (int, float)) and 0 < float(ci_level) < 1):
-        from .exceptions import ConfigError
-
-        raise ConfigError(
-            f"The 'ci_level' parameter of {func} must be a number in (0, 1). "
-            f"Got {ci_level!r} instead."
-        )
-    return float(ci_level)
 
 
 def tie_tolerance(*scales) -> float:

@@ -9,13 +9,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import instruments
 from ._validation import public_name
 from .exceptions import ConfigError, DataError
 
-__all__ = ["select_instrument"]
+__all__ = ["select_instrument", "canonical_names"]
+
+
+def canonical_names(s: pd.Series) -> pd.Series:
+    """Canonical instrument names for a column, looked up once per distinct value; ``None``
+    for a missing or unregistered spelling.
+
+    Examples
+    --------
+    >>> canonical_names(pd.Series(["phq9", "GAD 7", None, "BDI"])).tolist()
+    ['PHQ-9', 'GAD-7', None, None]
+    """
+    codes, uniques = pd.factorize(s)
+    names = np.array([instruments.canonical_name(str(u)) for u in uniques] + [None], dtype=object)
+    return pd.Series(names[codes], index=s.index, dtype=object)
 
 
 def _canonical(value: Any) -> str:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import instruments as _instruments
 from .._grouping import group_columns
+from .._instrument_rule import canonical_names
 from .._results import TableResult
 from .._stats import wilson_ci
 from .._validation import Interval, Options, check_columns, validate_params
@@ -239,12 +239,7 @@ def _phq9_rows(df: pd.DataFrame, ukeys: list[str], by, as_of, age_bands):
         as_of_src = "as_of"
     as_of_ts = as_of_ts.normalize() if pd.notna(as_of_ts) else as_of_ts
 
-    canon = (
-        df["instrument"]
-        .astype(str)
-        .map({v: _instruments.canonical_name(v) for v in pd.unique(df["instrument"].astype(str))})
-    )
-    is_phq9 = (canon == "PHQ-9") & df["instrument"].notna()
+    is_phq9 = canonical_names(df["instrument"]).eq("PHQ-9")
     total = pd.to_numeric(df["total"], errors="coerce")
     valid = is_phq9 & dates.notna() & total.notna()
     counts = {"n_phq9": int(is_phq9.sum()), "n_invalid": int((is_phq9 & ~valid).sum())}

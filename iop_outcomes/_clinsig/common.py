@@ -26,13 +26,6 @@ def slug(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", name.lower())
 
 
-def canonical_names(s: pd.Series) -> pd.Series:
-    """Canonical instrument names for a column (looked up once per distinct value)."""
-    codes, uniques = pd.factorize(s)
-    names = np.array([_instruments.canonical_name(str(u)) for u in uniques] + [None], dtype=object)
-    return pd.Series(names[codes], index=s.index, dtype=object)
-
-
 def id_frame(df: pd.DataFrame, by_cols) -> pd.DataFrame:
     """The identifier and grouping columns of ``df``: the start of a per-episode table."""
     ep = pd.DataFrame(index=df.index)

@@ -13,13 +13,12 @@ import numpy as np
 import pandas as pd
 
 from .. import instruments as _instruments
-from .._instrument_rule import select_instrument
+from .._instrument_rule import canonical_names, select_instrument
 from .._validation import check_columns
 from ..exceptions import ConfigError, DataError
 from .common import (
     PRE_POST_HINT,
     by_columns,
-    canonical_names,
     first_label,
     id_frame,
     numeric_scores,

@@ -21,7 +21,14 @@ import pandas as pd
 from .. import instruments as _instruments
 from .._instrument_rule import select_instrument
 from .._results import MISSING_GROUP
-from .._validation import Interval, Options, check_columns, check_numeric, validate_params
+from .._validation import (
+    Interval,
+    Options,
+    check_columns,
+    check_numeric,
+    public_name,
+    validate_params,
+)
 from ..exceptions import ConfigError, DataError, InstrumentError, IOPWarning
 
 __all__ = [
@@ -41,10 +48,6 @@ OVERALL = "Overall"
 OVERRIDE = [None, Interval(float, None, None, closed="neither"), dict]
 
 
-def _name(func) -> str:
-    return f"iop.{getattr(func, '__name__', func)}"
-
-
 def _resolve_instruments(
     df: pd.DataFrame, instrument, func: Callable | str, many: bool
 ) -> tuple[pd.DataFrame, np.ndarray, list[_instruments.Instrument]]:
@@ -55,20 +58,20 @@ def _resolve_instruments(
     """
     if "instrument" in df.columns and df["instrument"].isna().any():
         raise DataError(
-            f"{_name(func)}: {int(df['instrument'].isna().sum())} row(s) have no instrument. "
+            f"{public_name(func)}: {int(df['instrument'].isna().sum())} row(s) have no instrument. "
             "Fill the 'instrument' column."
         )
     df, _ = select_instrument(df, instrument, func=func, many=many)
     if "instrument" not in df.columns:
         if instrument is None:
             raise DataError(
-                f"{_name(func)} needs to know the instrument: the data have no 'instrument' "
+                f"{public_name(func)} needs to know the instrument: the data have no 'instrument' "
                 "column. Pass instrument='PHQ-9' (or another registered name)."
             )
         try:
             inst = _instruments.get(instrument)
         except InstrumentError as exc:
-            raise ConfigError(f"The 'instrument' parameter of {_name(func)}: {exc}") from None
+            raise ConfigError(f"The 'instrument' parameter of {public_name(func)}: {exc}") from None
         return df, np.zeros(len(df), dtype=np.intp), [inst]
     col = df["instrument"]
     codes, spellings = pd.factorize(col.astype(str))  # order of first appearance
@@ -76,7 +79,7 @@ def _resolve_instruments(
     unknown = [name for name, c in zip(spellings, canon, strict=True) if c is None]
     if unknown:
         raise DataError(
-            f"{_name(func)}: unknown instrument(s) {unknown[:5]} in the 'instrument' column. "
+            f"{public_name(func)}: unknown instrument(s) {unknown[:5]} in the 'instrument' column. "
             f"Known: {_instruments.names()}. Register your own with iop.instruments.register()."
         )
     uniq = list(dict.fromkeys(canon))  # several spellings may name one instrument
@@ -103,7 +106,7 @@ def instrument_param(
             vals.append(np.nan if v is None else float(v))
         except (TypeError, ValueError):
             raise ConfigError(
-                f"The '{arg}' parameter of {_name(fn)} must be a number or a dict of numbers by "
+                f"The '{arg}' parameter of {public_name(fn)} must be a number or a dict of numbers by "
                 f"instrument. Got {override!r} instead."
             ) from None
     return np.asarray(vals, dtype=float)[codes]
@@ -211,7 +214,7 @@ def score(
         both = ~np.isnan(old) & paired
         if np.any(np.abs(old[both] - change[both]) > 1e-6):
             warnings.warn(
-                f"{_name(fn)}: the input 'change' column disagrees with endpoint − baseline in "
+                f"{public_name(fn)}: the input 'change' column disagrees with endpoint − baseline in "
                 f"{int(np.sum(np.abs(old[both] - change[both]) > 1e-6))} row(s); it was "
                 "recomputed as endpoint − baseline.",
                 IOPWarning,
@@ -231,7 +234,7 @@ def score(
     higher = [i.name for i in insts if i.better_is != "lower"]
     if higher:
         warnings.warn(
-            f"{_name(fn)}: {higher} are higher-is-better instruments; 'response' (a 50 % reduction) "
+            f"{public_name(fn)}: {higher} are higher-is-better instruments; 'response' (a 50 % reduction) "
             "and 'remission' (score below a cut-off) are not defined for them and are left NA. "
             "Change, percent change, MCID improvement (in the improving direction) and bands "
             "are computed.",

@@ -303,19 +303,9 @@ def _one_instrument(data: pd.DataFrame, instrument: Any, func: str):
     return rows, _instruments.get(name)
 
 
-def _as_of(as_of: Any, func: str) -> pd.Timestamp | None:
-    if as_of is None:
-        return None
-    try:
-        ts = pd.Timestamp(as_of)
-    except (ValueError, TypeError):
-        ts = pd.NaT
-    if ts is pd.NaT or pd.isna(ts):
-        raise ConfigError(
-            f"The 'as_of' parameter of {func} must be a date such as '2025-03-01'. "
-            f"Got {as_of!r} instead."
-        )
-    return ts.normalize()
+def _as_of(as_of: Any) -> pd.Timestamp | None:
+    """The review date as a day (checked by the 'date' constraint of the public functions)."""
+    return None if as_of is None else pd.Timestamp(as_of).normalize()
 
 
 def _roles(rows: pd.DataFrame, inst_name: str) -> pd.DataFrame:
@@ -400,7 +390,7 @@ def recovery_curves(
     if curves_table is not None:
         return _from_table(curves_table, instrument, q)
     rows, inst = _one_instrument(_rows_of(assessments, func), instrument, func)
-    cut = _as_of(as_of, func)
+    cut = _as_of(as_of)
     if cut is not None and "assessment_date" in rows:
         rows = rows.loc[~(rows["assessment_date"] > cut).to_numpy()]
     if "discharge_status" in rows and rows["discharge_status"].notna().any():
@@ -711,7 +701,7 @@ def monitor(
     [True, True, True]
     """
     func = "monitor"
-    cut = _as_of(as_of, func)
+    cut = _as_of(as_of)
     q = float(upper)
     data = _rows_of(assessments, func)
     rows, inst = _scored_rows(data, instrument, func)

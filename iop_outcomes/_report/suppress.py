@@ -928,29 +928,21 @@ def _round5_labelled(
     """The display table: rounded and recomputed values, hidden cells replaced by labels."""
     out = df.copy()
     for c in df.columns:
-        p, q, d = prim_df[c].to_numpy(), comp_df[c].to_numpy(), der_df[c].to_numpy()
-        if c not in new and not (p.any() or q.any() or d.any()):
+        if c not in new:
             continue
-        if c in new:
-            v = new[c]
-            integer = pd.api.types.is_integer_dtype(df[c]) or c in col_pos
-            col = np.array(
-                [
-                    int(x) if integer and np.isfinite(x) and float(x).is_integer() else float(x)
-                    for x in v
-                ],
-                dtype=object,
-            )
-            if not (p.any() or q.any() or d.any()):
-                col = pd.Series(list(col), index=df.index).infer_objects().to_numpy()
-        else:
-            col = out[c].astype("object").to_numpy(copy=True)
-        if p.any() or q.any() or d.any():
-            col = col.astype(object)
-            col[p] = label_primary
-            col[q | d] = complement_label
+        v = new[c]
+        integer = pd.api.types.is_integer_dtype(df[c]) or c in col_pos
+        col = np.array(
+            [
+                int(x) if integer and np.isfinite(x) and float(x).is_integer() else float(x)
+                for x in v
+            ],
+            dtype=object,
+        )
+        if not (prim_df[c].any() or comp_df[c].any() or der_df[c].any()):
+            col = pd.Series(list(col), index=df.index).infer_objects().to_numpy()
         out[c] = col
-    return out
+    return _labelled(out, prim_df, comp_df, der_df, label_primary, complement_label)
 
 
 def _round5_notes(

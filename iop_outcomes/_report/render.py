@@ -69,7 +69,10 @@ def timestamp(when: str = "data", dates: Any = None) -> tuple[str, str]:
     ('2026-01-15', 'Generated')
     """
     if when == "data":
-        d = pd.to_datetime(pd.Series(dates, dtype=object), errors="coerce").max()
+        s = dates if isinstance(dates, pd.Series) else pd.Series(dates, dtype=object)
+        if not pd.api.types.is_datetime64_any_dtype(s.dtype):  # dated rows are datetimes
+            s = pd.to_datetime(s.astype(object), errors="coerce")
+        d = s.max()
         if pd.isna(d):
             return "undated", "Data through"
         return f"{d.year}-Q{(d.month - 1) // 3 + 1}", "Data through"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..._grouping import DERIVED_GROUPINGS
@@ -47,7 +48,12 @@ def section_quality(ctx: Ctx, sec: Section, loaded: Any) -> None:
     )
     ctx.facts["ledger"] = t.frame
     _name_like_groups(ctx, sec, loaded.data)
-    summ = loaded.summary().to_frame() if hasattr(loaded, "summary") else pd.DataFrame()
+    summ = (
+        ctx.run(sec, "Ledger summary", lambda: loaded.summary().to_frame())
+        if hasattr(loaded, "summary")
+        else None
+    )
+    summ = summ if summ is not None else pd.DataFrame()
     label = next((c for c in ("check", "reason") if c in summ.columns), None)
     if label is not None and "rows" in summ.columns:
         tab = summ[summ["disposition"].astype("object") != "accepted"][
@@ -78,21 +84,15 @@ def section_quality(ctx: Ctx, sec: Section, loaded: Any) -> None:
                     pop_key("rows", None, None, f"ledger|{d}"),
                     [pop_key("rows", None, None, f"ledger|{d}|{r}") for r in sub[label]],
                 )
-    data = loaded.data
-    if "safety_flag" in data.columns and "instrument" in data.columns:
-        phq = data[data["instrument"].astype("object") == "PHQ-9"]
-        flag = phq["safety_flag"].astype("boolean")
-        known = flag.notna()
-        if len(phq) and not known.any():
+    counts = ctx.run(sec, "PHQ-9 item 9 screen", lambda: _safety_counts(loaded.data))
+    if counts is not None:
+        n_rows, n_ep, k_ep = counts
+        if n_rows and n_ep == 0:
             sec.p(
                 "PHQ-9 item 9 (thoughts of death or self-harm) could not be counted: the data "
                 "give totals without item responses."
             )
-        elif len(phq):
-            key = "episode_id" if "episode_id" in phq.columns else "patient_id"
-            by_ep = flag[known].groupby(phq.loc[known, key].astype("object")).any()
-            n_ep = int(len(by_ep))
-            k_ep = int(by_ep.sum())
+        elif n_rows:
             st = pd.DataFrame(
                 {
                     "episodes": ["item 9 > 0 at least once", "item 9 always 0", "total"],
@@ -127,6 +127,30 @@ def section_quality(ctx: Ctx, sec: Section, loaded: Any) -> None:
                 method="safety_flag from iop.load: PHQ-9 item 9 > 0 (Simon et al. 2013)",
                 digits=3,
             )
+
+
+def _safety_counts(data: pd.DataFrame) -> tuple[int, int, int] | None:
+    """The PHQ-9 rows, the episodes (patients without episode ids) with a known item 9
+    answer, and those with item 9 > 0 at least once; None without the columns.
+
+    >>> d = pd.DataFrame({"instrument": ["PHQ-9", "PHQ-9", "PHQ-9", "PHQ-9", "GAD-7"],
+    ...                   "episode_id": ["a", "a", "b", None, "b"],
+    ...                   "safety_flag": [False, True, None, True, True]})
+    >>> _safety_counts(d)
+    (4, 1, 1)
+    """
+    if "safety_flag" not in data.columns or "instrument" not in data.columns:
+        return None
+    phq = data[(data["instrument"] == "PHQ-9").fillna(False).to_numpy(dtype=bool)]
+    flag = phq["safety_flag"].astype("boolean")
+    known = flag.notna().to_numpy(dtype=bool)
+    key = "episode_id" if "episode_id" in phq.columns else "patient_id"
+    codes, _ = pd.factorize(phq[key][known])  # a missing id: -1, not counted
+    pos = flag.to_numpy(dtype=bool, na_value=False)[known][codes >= 0]
+    codes = codes[codes >= 0]
+    n_ep = int(codes.max()) + 1 if len(codes) else 0
+    k_ep = int(np.bincount(codes[pos], minlength=n_ep).astype(bool).sum())
+    return len(phq), n_ep, k_ep
 
 
 #: Grouping columns whose labels are fixed categories, not names (see safety.NAME_CHECK_COLUMNS)

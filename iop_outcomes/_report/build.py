@@ -104,10 +104,12 @@ def _build_sections(
     section_compare(ctx, s_cmp, eps)
     ctx.step("compare")
     section_retention(ctx, s_ret, eps[primary], primary, ret)
+    ctx.step("retention")
     section_sensitivity(ctx, s_ret, eps[primary], primary, loaded)
+    ctx.step("sensitivity")
     if cfg.over_time_enabled:
         section_over_time(ctx, s_time, eps[primary], primary)
-    ctx.step("retention")
+    ctx.step("over time")
     section_summary(ctx, s_summary, eps, int(len(loaded.ledger)))
     section_methods(ctx, s_meth, eps, rules)
     prov = section_provenance(ctx, s_prov, loaded, generated, input_name)
@@ -239,11 +241,13 @@ def report(
             selection=selection,
             previous=previous,
         )
-        cache, forced, protected = _settle_suppression(cfg, strict, ids, build, step)
         generated = _timestamp(timestamp, assessment_dates(loaded.data))
-        ctx = Ctx(cfg, strict, cache, forced, draw=True, protected=protected, identifiers=ids)
-        sections, prov = build(ctx, generated=generated)
+        ctx, (sections, prov) = _settle_suppression(
+            cfg, strict, ids, functools.partial(build, generated=generated), step
+        )
         step("suppression")
+        ctx.draw_deferred()
+        step("figures")
         rep = _assemble(ctx, sections, prov, generated)
         _final_identifier_check(rep, ids)
         if out is not None:
@@ -278,7 +282,10 @@ _STEPS = (
     "effects",
     "compare",
     "retention",
+    "sensitivity",
+    "over time",
     "suppression",
+    "figures",
     "write",
 )
 
@@ -324,10 +331,15 @@ def _episodes_by_instrument(loaded: Any, cfg: StudyConfig, rules: Any) -> dict[s
 
 def _settle_suppression(
     cfg: StudyConfig, strict: bool, ids: frozenset, build: Callable, step: Callable
-) -> tuple[dict, frozenset, frozenset | None]:
-    """The build passes before the written one: the analyses run once (cached); the tables
-    are rebuilt with the populations hidden so far until no table or cross-table sum hides
-    anything new. Returns the analysis cache, the hidden populations and the protected ones."""
+) -> tuple[Ctx, Any]:
+    """The build passes: the analyses run once (on the first pass, then replayed from the
+    cache); the tables are rebuilt with the populations hidden so far until no table or
+    cross-table sum hides anything new. Returns the last pass (its tables are final; its
+    figures are kept to be drawn, :meth:`.context.Ctx.draw_deferred`) and what it built.
+
+    The first pass also settles which populations the headline protects (its counts are
+    known then); when that adds to the headline's own counts, a pass with them follows
+    before any hidden population is counted."""
     cache: dict = {}
     forced: frozenset = frozenset()
     protected: frozenset | None = None
@@ -335,17 +347,18 @@ def _settle_suppression(
         ctx = Ctx(cfg, strict, cache, forced, draw=False, protected=protected, identifiers=ids)
         if n_pass == 0:  # the first pass runs the analyses
             ctx.step = step
-        build(ctx, generated=("", ""))
+        built = build(ctx)
         if protected is None:  # the counts are known now: settle what the headline holds
             protected = protected_populations(ctx)
-            continue
+            if protected != ctx.protected:
+                continue
         more = forced | hidden_populations(ctx)
         if more == forced:
-            break
+            return ctx, built
         forced = more
-    else:  # pragma: no cover - the hidden set only grows, so this cannot happen
-        raise IOPError("Small-cell suppression across tables did not settle.")
-    return cache, forced, protected
+    raise IOPError(  # pragma: no cover - the hidden set only grows: this cannot happen
+        "Small-cell suppression across tables did not settle."
+    )
 
 
 def _assemble(ctx: Ctx, sections: list[Section], prov: dict, generated: tuple[str, str]) -> Report:

@@ -20,7 +20,7 @@ from ..exceptions import IOPError
 from .config import StudyConfig
 from .format import fmt_param
 from .populations import PopKey, headline_keys
-from .render import ReportFigure, ReportTable, Section, figure_to_svg, plain_label, pyplot
+from .render import ReportFigure, ReportTable, Section, figure_to_svg, plain_label
 from .safety import scrub_identifiers
 from .suppress import ROUND5_DIGITS, proportion_columns, round5, suppress
 
@@ -60,12 +60,18 @@ def _role_args(roles: dict, columns: Sequence) -> dict:
     return out
 
 
+class _FigureSlot:
+    """The place of a figure in a section until it is drawn (:meth:`Ctx.draw_deferred`)."""
+
+
 class Ctx:
     """State of one build pass.
 
     The report is built in passes (:func:`report`): analyses run once (``cache``), tables are
     rebuilt each pass with the populations hidden so far (``forced``) until the set of hidden
-    populations stops growing; the last pass also draws the figures (``draw``).
+    populations stops growing. Figures are drawn at once when ``draw`` is true; otherwise
+    their calls are kept and the last pass, whose tables are final, draws them
+    (:meth:`draw_deferred`).
     """
 
     def __init__(
@@ -101,6 +107,8 @@ class Ctx:
         self.ran: set[tuple[str, str | None]] = set()  # names run in this pass
         self.forced = forced
         self.draw = draw
+        #: figure calls kept while ``draw`` is false: (section, slot, call, args, kwargs)
+        self.deferred: list[tuple[Section, _FigureSlot, Callable, tuple, dict]] = []
         self.step: Callable[[str], None] = lambda label: None
         #: every published count: population key -> list of (value, hidden)
         self.cells: dict[PopKey, list[tuple[float, bool]]] = {}
@@ -250,10 +258,26 @@ class Ctx:
             out = f"{key}_{i}"
         return out
 
+    def defer(self, section: Section, call: Callable, args: tuple, kwargs: dict) -> None:
+        """Keep a figure call of a pass that only settles the suppression, with its place in
+        ``section`` (:func:`.figures.drawn_when_writing`)."""
+        slot = _FigureSlot()
+        section.blocks.append(slot)
+        self.deferred.append((section, slot, call, args, kwargs))
+
+    def draw_deferred(self) -> None:
+        """Draw the figures this pass kept, in the order they were called, each into its
+        place: what a call writes into its section (the figure, a note why it is not drawn)
+        replaces the place held for it. Called on the pass whose tables are final."""
+        self.draw = True
+        deferred, self.deferred = self.deferred, []
+        for section, slot, call, args, kwargs in deferred:
+            into = Section(section.id, section.title)
+            call(into, *args, **kwargs)
+            i = next(i for i, b in enumerate(section.blocks) if b is slot)
+            section.blocks[i : i + 1] = into.blocks
+
     def add_figure(self, section: Section, key: str, title: str, fig, caption: str = "") -> None:
-        if not self.draw:  # a pass that only settles the suppression
-            pyplot().close(fig)
-            return
         n = len(self.figures) + 1
         f = ReportFigure(
             key=self._unique(key, [x.key for x in self.figures]),

@@ -37,12 +37,19 @@ def min_cell(ctx: Ctx) -> int:
 
 
 def drawn_when_writing(fn):
-    """A figure function that draws only on the pass that writes the report (the passes
-    before it only settle the suppression; a figure publishes nothing a table does not)."""
+    """A figure function ``fn(ctx, sec, ...)`` that draws when the report is written.
+
+    On a build pass that only settles the suppression (``ctx.draw`` false) the call is kept
+    (:meth:`.context.Ctx.defer`) with a place held in ``sec``; the pass whose tables are final
+    draws its kept figures (:meth:`.context.Ctx.draw_deferred`), from the same suppressed
+    tables, into those places. A figure publishes nothing a table does not."""
 
     @functools.wraps(fn)
-    def draw_if_writing(ctx: Ctx, *args: Any, **kwargs: Any) -> Any:
-        return fn(ctx, *args, **kwargs) if ctx.draw else None
+    def draw_if_writing(ctx: Ctx, sec: Section, *args: Any, **kwargs: Any) -> Any:
+        if ctx.draw:
+            return fn(ctx, sec, *args, **kwargs)
+        ctx.defer(sec, functools.partial(fn, ctx), args, kwargs)
+        return None
 
     return draw_if_writing
 
@@ -226,4 +233,36 @@ def fig_followup(ctx: Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
         caption="Share of discharged episodes with a follow-up score in each window "
         f"({inst}), with Wilson 95% intervals. A rate the table hides (too few episodes) is "
         "not drawn.",
+    )
+
+
+@drawn_when_writing
+def fig_trajectories(ctx: Ctx, sec: Section, means: pd.DataFrame, inst: str) -> None:
+    """Model-based mean scores by week and group with their confidence bands (the trajectory
+    model's ``means``, rounded as drawn)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+    groups = means["group"] if "group" in means else pd.Series("All", index=means.index)
+    for gname, sub in means.groupby(groups.astype("object"), sort=True):
+        sub = sub.sort_values("week")
+        x = sub["week"].to_numpy(dtype=float)
+        ax.plot(x, sub["estimate"].to_numpy(dtype=float), marker="o", ms=3, label=str(gname))
+        if {"ci_low", "ci_high"} <= set(sub):
+            ax.fill_between(
+                x,
+                sub["ci_low"].to_numpy(dtype=float),
+                sub["ci_high"].to_numpy(dtype=float),
+                alpha=0.15,
+            )
+    ax.set_xlabel("week since admission")
+    ax.set_ylabel(f"model-based mean {inst}")
+    ax.legend(frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    ctx.add_figure(
+        sec,
+        f"trajectory_{slug(inst)}",
+        f"{inst} weekly trajectories",
+        fig,
+        caption=f"Model-based mean {inst} by week with {100 * ctx.cfg.ci_level:g}% "
+        "confidence bands (linear mixed model).",
     )

@@ -9,9 +9,9 @@ import pandas as pd
 
 from ..._trajectories import trajectories
 from ..context import Ctx
-from ..figures import as_drawn
+from ..figures import as_drawn, fig_trajectories
 from ..format import slug
-from ..render import Section, pyplot
+from ..render import Section
 
 
 def section_trajectories(ctx: Ctx, sec: Section, loaded: Any, inst: str) -> None:
@@ -43,30 +43,4 @@ def section_trajectories(ctx: Ctx, sec: Section, loaded: Any, inst: str) -> None
     )
     means = getattr(res, "means", None)
     if isinstance(means, pd.DataFrame) and len(means) and {"week", "estimate"} <= set(means):
-        means = as_drawn(means, ["week", "estimate", "ci_low", "ci_high"])
-        plt = pyplot()
-        fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
-        groups = means["group"] if "group" in means else pd.Series("All", index=means.index)
-        for gname, sub in means.groupby(groups.astype("object"), sort=True):
-            sub = sub.sort_values("week")
-            x = sub["week"].to_numpy(dtype=float)
-            ax.plot(x, sub["estimate"].to_numpy(dtype=float), marker="o", ms=3, label=str(gname))
-            if {"ci_low", "ci_high"} <= set(sub):
-                ax.fill_between(
-                    x,
-                    sub["ci_low"].to_numpy(dtype=float),
-                    sub["ci_high"].to_numpy(dtype=float),
-                    alpha=0.15,
-                )
-        ax.set_xlabel("week since admission")
-        ax.set_ylabel(f"model-based mean {inst}")
-        ax.legend(frameon=False, fontsize=8)
-        ax.spines[["top", "right"]].set_visible(False)
-        ctx.add_figure(
-            sec,
-            f"trajectory_{slug(inst)}",
-            f"{inst} weekly trajectories",
-            fig,
-            caption=f"Model-based mean {inst} by week with {100 * ctx.cfg.ci_level:g}% "
-            "confidence bands (linear mixed model).",
-        )
+        fig_trajectories(ctx, sec, as_drawn(means, ["week", "estimate", "ci_low", "ci_high"]), inst)

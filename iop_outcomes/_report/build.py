@@ -341,10 +341,20 @@ def _settle_suppression(
     known then); when that adds to the headline's own counts, a pass with them follows
     before any hidden population is counted."""
     cache: dict = {}
+    suppressed: dict = {}
     forced: frozenset = frozenset()
     protected: frozenset | None = None
     for n_pass in range(200):
-        ctx = Ctx(cfg, strict, cache, forced, draw=False, protected=protected, identifiers=ids)
+        ctx = Ctx(
+            cfg,
+            strict,
+            cache,
+            forced,
+            draw=False,
+            protected=protected,
+            identifiers=ids,
+            suppressed=suppressed,
+        )
         if n_pass == 0:  # the first pass runs the analyses
             ctx.step = step
         built = build(ctx)

@@ -7,7 +7,10 @@ and registers a table (its counts keyed by population, see :mod:`.populations`),
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import html
+import pickle
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -22,7 +25,7 @@ from .format import fmt_param
 from .populations import PopKey, headline_keys
 from .render import ReportFigure, ReportTable, Section, figure_to_svg, plain_label
 from .safety import scrub_identifiers
-from .suppress import ROUND5_DIGITS, proportion_columns, round5, suppress
+from .suppress import ROUND5_DIGITS, SuppressedTable, proportion_columns, round5, suppress
 
 
 def _role_args(roles: dict, columns: Sequence) -> dict:
@@ -83,6 +86,7 @@ class Ctx:
         draw: bool = True,
         protected: frozenset | None = None,
         identifiers: frozenset = frozenset(),
+        suppressed: dict | None = None,
     ):
         self.cfg = cfg
         #: the input's patient and episode ids, redacted from analysis messages the report
@@ -106,6 +110,8 @@ class Ctx:
         )
         self.ran: set[tuple[str, str | None]] = set()  # names run in this pass
         self.forced = forced
+        #: suppressed tables by their input, shared by the passes (:meth:`_suppress`)
+        self.suppressed: dict[bytes, SuppressedTable] = suppressed if suppressed is not None else {}
         self.draw = draw
         #: figure calls kept while ``draw`` is false: (section, slot, call, args, kwargs)
         self.deferred: list[tuple[Section, _FigureSlot, Callable, tuple, dict]] = []
@@ -185,9 +191,7 @@ class Ctx:
         for c, ks in cell_keys.items():
             force[c] = [k in self.forced for k in ks]
             protect[c] = [k in self.protected for k in ks]
-        st = suppress(
-            df,
-            self.threshold,
+        args = dict(
             counts=list(counts),
             derived=derived,
             small_n=small_n,
@@ -213,6 +217,7 @@ class Ctx:
                 else {}
             ),
         )
+        st = self._suppress(df, args)
         hidden = st.hidden
         for c, ks in cell_keys.items():
             vals = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
@@ -246,6 +251,18 @@ class Ctx:
                 )
             )
         return t
+
+    def _suppress(self, df: pd.DataFrame, args: dict) -> SuppressedTable:
+        """:func:`.suppress.suppress` of ``df`` with ``args``, once per report: the passes
+        that settle the suppression rebuild every table, and most come out as before (same
+        values, same cells forced and protected); those reuse the earlier outcome (a copy)."""
+        try:  # the table and every argument, the forced and protected cells among them
+            key = hashlib.sha256(pickle.dumps((df, args), protocol=5)).digest()
+        except (pickle.PicklingError, TypeError, AttributeError):  # pragma: no cover
+            return suppress(df, self.threshold, **args)
+        if key not in self.suppressed:
+            self.suppressed[key] = suppress(df, self.threshold, **args)
+        return copy.deepcopy(self.suppressed[key])
 
     @staticmethod
     def _unique(key: str, taken: list[str]) -> str:

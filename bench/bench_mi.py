@@ -1,4 +1,4 @@
-"""Benchmark of the multiple imputation of missing_data_sensitivity, old code against new (not a test).
+"""Benchmark of the multiple imputation in missing_data_sensitivity, old against new (not a test).
 
 Usage::
 

@@ -40,6 +40,7 @@ __all__ = [
     "Section",
     "figure_to_svg",
     "svg_data_uri",
+    "file_cells",
     "write_csv",
     "write_xlsx",
     "render_html",
@@ -220,11 +221,24 @@ def shareable_frame(frame: pd.DataFrame, index: bool) -> pd.DataFrame:
     return df
 
 
-def write_csv(table: ReportTable, path: Path) -> Path:
-    """Write a table as UTF-8 CSV (floats to 6 decimal places; formulas neutralised)."""
+def file_cells(table: ReportTable) -> tuple[list[str], list[list]]:
+    """A table's column names and its cells as written to files, column by column: the
+    :func:`shareable_frame` passed through :func:`cell_for_file`. The CSV and the workbook
+    are written from the same cells, computed once."""
     df = shareable_frame(table.frame, table.index)
-    out = pd.DataFrame({c: [cell_for_file(v, c) for v in df[c].tolist()] for c in df.columns})
-    out = out.reindex(columns=df.columns)
+    cols = list(df.columns)
+    return cols, [[cell_for_file(v, c) for v in df.iloc[:, j].tolist()] for j, c in enumerate(cols)]
+
+
+def write_csv(
+    table: ReportTable, path: Path, cells: tuple[list[str], list[list]] | None = None
+) -> Path:
+    """Write a table as UTF-8 CSV (floats to 6 decimal places; formulas neutralised).
+
+    ``cells``: the table's :func:`file_cells`, when already computed."""
+    cols, values = cells if cells is not None else file_cells(table)
+    out = pd.DataFrame(dict(zip(cols, values, strict=True)))
+    out = out.reindex(columns=cols)
     text = out.to_csv(index=False, lineterminator="\n")
     path.write_text(text, encoding="utf-8")
     return path
@@ -247,9 +261,12 @@ def write_xlsx(
     *,
     title: str,
     about: Sequence[tuple[str, str]] = (),
+    cells: Sequence[tuple[list[str], list[list]]] | None = None,
 ) -> Path:
     """Write every table to one workbook (a sheet each, plus an ``about`` sheet), then
-    normalise the archive so that identical content gives identical bytes."""
+    normalise the archive so that identical content gives identical bytes.
+
+    ``cells``: the tables' :func:`file_cells`, in order, when already computed."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -267,25 +284,25 @@ def write_xlsx(
     for t in tables:
         names.append(_sheet_name(t.key, used))
         ws.append([names[-1], neutralise_text(t.title)])
-    for t, name in zip(tables, names, strict=True):
+    if cells is None:
+        cells = [file_cells(t) for t in tables]
+    for t, name, (cols, values) in zip(tables, names, cells, strict=True):
         sh = wb.create_sheet(name)
-        df = shareable_frame(t.frame, t.index)
-        sh.append([neutralise_text(c) for c in df.columns])
+        sh.append([neutralise_text(c) for c in cols])
         for cell in sh[1]:
             cell.font = Font(bold=True)
-        for row in df.itertuples(index=False):
-            sh.append([cell_for_file(v, c) for v, c in zip(row, df.columns, strict=True)])
+        for row in zip(*values, strict=True):
+            sh.append(list(row))
         # openpyxl treats any string starting with "=" as a formula: force text type
         for row in sh.iter_rows(min_row=1):
             for cell in row:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"
         sh.freeze_panes = "A2"
-        for j, col in enumerate(df.columns, start=1):
+        for j, (col, shown) in enumerate(zip(cols, values, strict=True), start=1):
             # from the values as written (a float's full repr differs in its last digits
             # between CPUs, which made the column widths, and the bytes, differ)
-            shown = (cell_for_file(v, col) for v in df[col].tolist()[:200])
-            width = max([len(str(col)), *(len(str(v)) for v in shown)])
+            width = max([len(str(col)), *(len(str(v)) for v in shown[:200])])
             sh.column_dimensions[sh.cell(row=1, column=j).column_letter].width = min(
                 max(8, width + 2), 60
             )

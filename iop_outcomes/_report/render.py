@@ -32,7 +32,12 @@ import pandas as pd
 
 from .._results import fmt_value
 from ..exceptions import ConfigError
-from .safety import neutralise_formulas, neutralise_text, scrub_identifiers
+from .safety import (
+    neutralise_formulas,
+    neutralise_text,
+    neutralised_values,
+    scrub_identifiers,
+)
 
 __all__ = [
     "ReportTable",
@@ -225,9 +230,16 @@ def file_cells(table: ReportTable) -> tuple[list[str], list[list]]:
     """A table's column names and its cells as written to files, column by column: the
     :func:`shareable_frame` passed through :func:`cell_for_file`. The CSV and the workbook
     are written from the same cells, computed once."""
-    df = shareable_frame(table.frame, table.index)
-    cols = list(df.columns)
-    return cols, [[cell_for_file(v, c) for v in df.iloc[:, j].tolist()] for j, c in enumerate(cols)]
+    frame = table.frame
+    df = scrub_identifiers(frame.reset_index() if table.index else frame.reset_index(drop=True))
+    # shareable_frame's cells without building its frame: neutralise_formulas, column by column
+    cols = [str(neutralise_text(c) if isinstance(c, str) else c) for c in df.columns]
+    values = []
+    for j, c in enumerate(cols):
+        s = df.iloc[:, j]
+        vals = neutralised_values(s)
+        values.append([cell_for_file(v, c) for v in (s if vals is None else vals).tolist()])
+    return cols, values
 
 
 def write_csv(

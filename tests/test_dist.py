@@ -101,10 +101,29 @@ def test_pearson_chi2():
             _dist.pearson_chi2(bad)
 
 
-def test_no_scipy_stats_import():
-    code = "import sys; from iop_outcomes import _dist, _stats; print('scipy.stats' in sys.modules)"
+def _imports_scipy_stats(code: str) -> bool:
+    code = f"import sys, warnings; warnings.simplefilter('ignore'); {code}; "
+    code += "print('scipy.stats' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    return out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_report_modules_do_not_import_scipy_stats():
+    """Importing the report and every analysis it runs leaves scipy.stats (~1 s) unimported."""
+    mods = ["_dist", "_stats", "_report.build", "_change", "_clinsig", "_compare", "_effectsize",
+            "_funnel", "_monitor", "_over_time", "_retention", "_sensitivity", "_trajectories"]  # fmt: skip
+    assert not _imports_scipy_stats("; ".join(f"import iop_outcomes.{m}" for m in mods))
+
+
+@pytest.mark.slow
+def test_report_does_not_import_scipy_stats(tmp_path):
+    """The whole report, every section on (about 10 s)."""
+    code = (
+        "import iop_outcomes as iop; "
+        "d = iop.synth.generate(n_episodes=150, seed=3).data; "
+        f"iop.report(d, out={str(tmp_path)!r})"
+    )
+    assert not _imports_scipy_stats(code)
 
 
 def test_frozen():

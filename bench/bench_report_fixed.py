@@ -50,7 +50,11 @@ def _run(tree: str, kind: str, csv: str) -> dict:
     env = dict(os.environ, PYTHONPATH=tree)
     with tempfile.TemporaryDirectory() as out:
         p = subprocess.run(
-            [sys.executable, "-c", STEP, kind, csv, out], capture_output=True, text=True, env=env
+            [sys.executable, "-c", STEP, kind, csv, out],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=out,  # not the current directory: it would come before PYTHONPATH
         )
     if p.returncode != 0:
         raise SystemExit(p.stderr)
@@ -59,11 +63,11 @@ def _run(tree: str, kind: str, csv: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--csv", required=True)
+    ap.add_argument("--csv", required=True, type=os.path.abspath)
     ap.add_argument("--trees", nargs="+", required=True, help="name=path ...")
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
-    trees = dict(t.split("=", 1) for t in a.trees)
+    trees = {k: os.path.abspath(v) for k, v in (t.split("=", 1) for t in a.trees)}
     best: dict[tuple[str, str], dict] = {}
     for _ in range(a.repeat):
         for kind in ("import", "load", "report"):

@@ -594,13 +594,14 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
+def _display_column(c: Any, values: Any, digits: int) -> list[str]:
+    return [v if isinstance(v, str) else fmt_value(str(c), v, digits) for v in values]
+
+
 def display_frame(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     """Strings for display: suppressed cells as they are, numbers formatted as in results."""
     return pd.DataFrame(
-        {
-            c: [v if isinstance(v, str) else fmt_value(str(c), v, digits) for v in df[c]]
-            for c in df.columns
-        },
+        {c: _display_column(c, df[c], digits) for c in df.columns},
         index=df.index,
     )
 
@@ -616,7 +617,8 @@ def _header(c: Any, t: ReportTable) -> str:
 
 def _table_html(t: ReportTable) -> str:
     df = t.frame.reset_index() if t.index else t.frame
-    disp = display_frame(df, t.digits)
+    # display_frame's strings, column by column (without building its frame of strings)
+    disp = {c: _display_column(c, df[c], t.digits) for c in df.columns}
     rows_ = np.ones(len(df), bool) if t.percent_rows is None else t.percent_rows
     for c in t.percent:  # proportions as percentages with one decimal
         if c in df.columns:
@@ -627,14 +629,14 @@ def _table_html(t: ReportTable) -> str:
     head = "".join(f"<th>{html.escape(_header(c, t))}</th>" for c in df.columns)
     rows = []
     raw = df.to_numpy(dtype=object)
-    shown = disp.to_numpy(dtype=object)
+    shown = [disp[c] for c in df.columns]
     for i in range(len(df)):
         cells = []
         for j in range(df.shape[1]):
             v = raw[i, j]
             num = _is_num(v) or (isinstance(v, str) and (v.startswith("<") or v == "*"))
             cls = ' class="num"' if num else ""
-            text = shown[i, j] if num else plain_label(shown[i, j], t.labels)
+            text = shown[j][i] if num else plain_label(shown[j][i], t.labels)
             cells.append(f"<td{cls}>{html.escape(str(text))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     key = html.escape(t.key)

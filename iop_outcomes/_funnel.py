@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from . import _dist
 from ._episode_outcomes import episode_outcome
 from ._results import TableResult
 from ._stats import additive_tau2, binomial_limit, poisson_limit, winsorised_phi, z_crit
@@ -528,7 +528,7 @@ def _overdispersion(z, s, trim, overdispersion, notes) -> dict:
     k = len(z)
     phi = winsorised_phi(z, trim)
     od_stat = k * phi
-    od_p = float(stats.chi2.sf(od_stat, k - 1)) if k > 1 else float("nan")
+    od_p = float(_dist.chi2.sf(od_stat, k - 1)) if k > 1 else float("nan")
     tau2 = additive_tau2(phi, s) if k > 1 else float("nan")
     if overdispersion == "auto":
         enough = k >= MIN_UNITS_OVERDISPERSION

@@ -7,7 +7,8 @@ re-deriving them.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from . import _dist
 
 __all__ = [
     "wilson_ci",
@@ -37,7 +38,7 @@ TIE_RTOL = 1e-9
 
 def z_crit(ci_level: float = 0.95) -> float:
     """Two-sided standard-normal critical value, e.g. 1.959964 for 95 %."""
-    return float(stats.norm.ppf(0.5 + ci_level / 2))
+    return float(_dist.norm.ppf(0.5 + ci_level / 2))
 
 
 def wilson_ci(k, n, ci_level: float = 0.95):
@@ -126,7 +127,7 @@ def mean_ci(mean, sd, n, ci_level: float = 0.95):
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         df = np.where(n > 1, n - 1, np.nan)
-        t = stats.t.ppf(0.5 + ci_level / 2, df)
+        t = _dist.t.ppf(0.5 + ci_level / 2, df)
         half = t * sd / np.sqrt(n)
     return mean - half, mean + half
 
@@ -232,8 +233,8 @@ def binomial_limit(p0, n, prob: float):
     n = np.asarray(n, dtype=float)
     ok = n > 0
     nn = np.where(ok, n, 1.0)
-    r = stats.binom.ppf(prob, nn, p0)
-    q = _interpolated_quantile(lambda k: stats.binom.cdf(k, nn, p0), prob, r)
+    r = _dist.binom.ppf(prob, nn, p0)
+    q = _interpolated_quantile(lambda k: _dist.binom.cdf(k, nn, p0), prob, r)
     return np.where(ok, np.clip(q / nn, 0.0, 1.0), np.nan)
 
 
@@ -253,8 +254,8 @@ def poisson_limit(expected, prob: float):
     e = np.asarray(expected, dtype=float)
     ok = e > 0
     ee = np.where(ok, e, 1.0)
-    r = stats.poisson.ppf(prob, ee)
-    q = _interpolated_quantile(lambda k: stats.poisson.cdf(k, ee), prob, r)
+    r = _dist.poisson.ppf(prob, ee)
+    q = _interpolated_quantile(lambda k: _dist.poisson.cdf(k, ee), prob, r)
     return np.where(ok, np.maximum(q / ee, 0.0), np.nan)
 
 

@@ -278,3 +278,34 @@ def test_html_tables_read_in_plain_words_percentages_and_the_programs_labels():
     assert cfg.labels == {"virtual": "Telehealth"}
     with pytest.raises(ConfigError, match=r"\[labels\]"):
         StudyConfig.from_dict({"labels": {"virtual": 3}})
+
+
+def test_file_cells_are_the_shareable_frame_cells():
+    """file_cells (what the CSV and the workbook are written from) gives the cells of
+    shareable_frame passed through cell_for_file, for every kind of column."""
+    import numpy as np
+
+    from iop_outcomes._report.render import cell_for_file, file_cells, shareable_frame
+
+    frame = pd.DataFrame(
+        {
+            "label": ["=1+1", None, "ok", "-2 points"],
+            "cat": pd.Categorical(["a", "=b", None, "a"]),
+            "mixed": pd.Series(["x", 1, 2.5, None], dtype=object),
+            "flag": pd.Series([True, None, False, True], dtype=object),
+            "b": [True, False, True, False],
+            "n": pd.array([1, None, 3, 4], dtype="Int64"),
+            "when": pd.to_datetime(["2025-01-01", None, "2025-03-01", "2025-04-01"]),
+            "x": [-0.0, np.nan, 1 / 3, np.inf],
+            "patient_id": ["p1", "p2", "p3", "p4"],
+            "=name": ["a", "b", "c", "d"],
+        },
+        index=pd.Index(["+r1", "r2", "r3", "r4"], name="row"),
+    )
+    for index in (False, True):
+        t = ReportTable(key="t", title="T", frame=frame, index=index)
+        df = shareable_frame(t.frame, t.index)
+        cols, values = file_cells(t)
+        assert cols == list(df.columns)
+        expected = [[cell_for_file(v, c) for v in df[c].tolist()] for c in df.columns]
+        assert repr(values) == repr(expected)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._grouping import DEFAULT_AGE_BANDS, group_columns
 from .._results import TableResult, format_p
 from .._stats import mean_ci, wilson_ci
@@ -45,7 +45,7 @@ def _group_stats(w: pd.DataFrame, keys: list[str], ci_level: float) -> pd.DataFr
         lo, hi = mean_ci(res["mean_change"].to_numpy(), res["sd_change"].to_numpy(), n, ci_level)
         df_ = np.where(n > 1, n - 1, np.nan)
         t = res["mean_change"].to_numpy() / se
-        p = np.where(np.isfinite(t), 2 * stats.t.sf(np.abs(t), df_), np.nan)
+        p = np.where(np.isfinite(t), 2 * _dist.t.sf(np.abs(t), df_), np.nan)
     res["se_change"] = se
     res["change_ci_low"] = lo
     res["change_ci_high"] = hi

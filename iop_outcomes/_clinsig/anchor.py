@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._compare.design import level_order
 from .._validation import check_columns
 from ..exceptions import ConfigError
@@ -44,9 +44,9 @@ def _t_row(values, ci_level):
         return est, np.nan, np.nan, np.nan, np.nan, float(n - 1), np.nan, n
     se = float(v.std(ddof=1) / np.sqrt(n))
     df_ = float(n - 1)
-    tq = float(stats.t.ppf(0.5 + ci_level / 2, df_))
+    tq = float(_dist.t.ppf(0.5 + ci_level / 2, df_))
     t = est / se if se > 0 else np.nan
-    p = float(2 * stats.t.sf(abs(t), df_)) if se > 0 else np.nan
+    p = float(2 * _dist.t.sf(abs(t), df_)) if se > 0 else np.nan
     return est, se, est - tq * se, est + tq * se, t, df_, p, n
 
 
@@ -59,9 +59,9 @@ def _welch_row(a, b, ci_level):
     va, vb = a.var(ddof=1) / na, b.var(ddof=1) / nb
     se = float(np.sqrt(va + vb))
     df_ = float((va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1)))
-    tq = float(stats.t.ppf(0.5 + ci_level / 2, df_))
+    tq = float(_dist.t.ppf(0.5 + ci_level / 2, df_))
     t = est / se if se > 0 else np.nan
-    p = float(2 * stats.t.sf(abs(t), df_)) if se > 0 else np.nan
+    p = float(2 * _dist.t.sf(abs(t), df_)) if se > 0 else np.nan
     return est, se, est - tq * se, est + tq * se, t, df_, p
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from ..exceptions import ConfigError
 from .common import id_frame, prepare, rates_table, resolve_mid
 from .cutoff import resolve_cutoff, sides
@@ -392,8 +392,8 @@ def ha_group_level(df, by_cols, used, xu, yu, *, d, r_dd, r2, cut) -> pd.DataFra
         )
     agg["n"] = agg["n"].astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        agg["changed"] = stats.norm.cdf(d * agg["mean_change"] / (agg["sd_change"] * np.sqrt(r_dd)))
-        agg["functional"] = stats.norm.cdf(
+        agg["changed"] = _dist.norm.cdf(d * agg["mean_change"] / (agg["sd_change"] * np.sqrt(r_dd)))
+        agg["functional"] = _dist.norm.cdf(
             -d * (cut - agg["mean_post"]) / (agg["sd_post"] * np.sqrt(r2))
         )
     return agg

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._stats import z_crit
 from ..exceptions import ConfigError, DataError
 from .common import reliability_value
@@ -65,7 +65,7 @@ def reliable_change(
     elif method == "nunnally-kotsch":
         rci = _nunnally_kotsch(params, notes, x, y, sd_used, r, m_pre, reliability_post, crit)
     else:  # hageman-arrindell
-        crit = float(stats.norm.ppf(0.95))  # one-sided, as Hageman & Arrindell (1999)
+        crit = float(_dist.norm.ppf(0.95))  # one-sided, as Hageman & Arrindell (1999)
         rci = _hageman_arrindell(
             params, notes, change, xu, yu, n_used, sd_used, r, m_pre, reliability_post, crit
         )

@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._stats import mean_ci
 from .._validation import Interval, Options, validate_params
 from ..exceptions import ConfigError, DataError, IOPWarning
@@ -577,7 +577,7 @@ def _interaction_f(d, group, reference, others, by, levels, method, covariates) 
                 statistic=F,
                 df1=float(df1),
                 df2=float(df2),
-                pvalue=float(stats.f.sf(F, df1, df2)),
+                pvalue=float(_dist.f.sf(F, df1, df2)),
                 model=(
                     "endpoint ~ baseline + group * by + covariates"
                     if method == "ancova"
@@ -605,7 +605,7 @@ def _cochran_q(table: pd.DataFrame) -> list[dict]:
                 statistic=Q,
                 df1=float(len(t) - 1),
                 df2=np.nan,
-                pvalue=float(stats.chi2.sf(Q, len(t) - 1)),
+                pvalue=float(_dist.chi2.sf(Q, len(t) - 1)),
                 model="heterogeneity of subgroup estimates (inverse-variance)",
             )
         )

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._instrument_rule import select_instrument
 from .._stats import ols
 from .._validation import check_columns, public_name
@@ -216,7 +216,7 @@ def group_moments(d: pd.DataFrame, group) -> pd.DataFrame:
 def t_row(est, se, df, ci_level: float) -> dict:
     """Estimate, SE, two-sided t interval, t statistic and p-value on ``df`` degrees of freedom
     (the shared columns of the Welch, ANCOVA and dose-response rows)."""
-    tc = stats.t.ppf(0.5 + ci_level / 2, df)
+    tc = _dist.t.ppf(0.5 + ci_level / 2, df)
     stat = est / se
     return dict(
         estimate=est,
@@ -226,7 +226,7 @@ def t_row(est, se, df, ci_level: float) -> dict:
         ci_level=ci_level,
         statistic=stat,
         df=df,
-        pvalue=2 * stats.t.sf(abs(stat), df),
+        pvalue=2 * _dist.t.sf(abs(stat), df),
     )
 
 

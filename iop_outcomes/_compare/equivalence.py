@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .. import instruments as _instruments
 from .._instrument_rule import select_instrument
 from .._results import format_p
@@ -155,7 +155,7 @@ def equivalence(
     rows, verdicts = [], []
     for r in comp.table.itertuples(index=False):
         D, se, df = float(r.estimate), float(r.se), float(r.df)
-        dist = stats.norm if not np.isfinite(df) else stats.t(df)
+        dist = _dist.norm if not np.isfinite(df) else _dist.t(df)
         gl, rl = level_label(r.group).replace("_", "-"), level_label(r.reference).replace("_", "-")
         if kind == "non-inferiority":
             ok, v, tests = _non_inferiority(D, se, dist, s, margin, alpha, gl, rl, unit)

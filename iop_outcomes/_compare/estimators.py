@@ -7,8 +7,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._stats import hedges_j, logit_fit, mean_ci, z_crit
 from ..exceptions import ConfigError, DataError, IOPWarning
 from .design import (
@@ -128,7 +128,7 @@ def ancova(p: Prepared, ci_level: float, func: str = "compare", vcov: str = "cla
     X = np.column_stack([np.ones(len(d)), base, dummies, Z])
     names = ["(Intercept)", "baseline", *[f"{group}[{g}]" for g in p.others], *znames]
     beta, cov, df_resid, _ = fit_ols(y, X, func, names, vcov)
-    tc = stats.t.ppf(0.5 + ci_level / 2, df_resid)
+    tc = _dist.t.ppf(0.5 + ci_level / 2, df_resid)
     m = group_moments(d, group)
     rows, es_rows = [], []
     for j, g in enumerate(p.others):
@@ -307,7 +307,7 @@ def weighted(p: Prepared, ci_level: float, kind: str, include_baseline: bool, fu
                 ci_level=ci_level,
                 statistic=stat,
                 df=np.inf,
-                pvalue=2 * stats.norm.sf(abs(stat)),
+                pvalue=2 * _dist.norm.sf(abs(stat)),
                 n_group=n1,
                 n_reference=n0,
                 method=kind,

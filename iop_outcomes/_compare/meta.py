@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._stats import z_crit
 from .._validation import Interval, Options, check_param, validate_params
 from ..exceptions import DataError
@@ -56,13 +56,13 @@ def _meta(y, v, tau2_method, ci_level, pi_method, test="z"):
     if test == "knha":  # Hartung-Knapp(-Sidik-Jonkman): scaled SE, t(k-1)
         df = float(k - 1)
         se = float(np.sqrt((w * (y - mu) ** 2).sum() / ((k - 1) * w.sum())))
-        z = float(stats.t.ppf(0.5 + ci_level / 2, df))
-        pval = float(2 * stats.t.sf(abs(mu / se), df))
+        z = float(_dist.t.ppf(0.5 + ci_level / 2, df))
+        pval = float(2 * _dist.t.sf(abs(mu / se), df))
     else:
         df = np.inf
         se = float(1 / np.sqrt(w.sum()))
         z = z_crit(ci_level)
-        pval = float(2 * stats.norm.sf(abs(mu / se)))
+        pval = float(2 * _dist.norm.sf(abs(mu / se)))
     wf = 1 / v
     mu_fe = (wf * y).sum() / wf.sum()
     Q = float((wf * (y - mu_fe) ** 2).sum())
@@ -70,7 +70,7 @@ def _meta(y, v, tau2_method, ci_level, pi_method, test="z"):
     I2 = 100 * tau2 / (tau2 + vt)
     H2 = (tau2 + vt) / vt
     if pi_method == "higgins2009":
-        crit = stats.t.ppf(0.5 + ci_level / 2, k - 2) if k >= 3 else np.nan
+        crit = _dist.t.ppf(0.5 + ci_level / 2, k - 2) if k >= 3 else np.nan
     else:  # as metafor's predict(): the CI's critical value
         crit = z
     half = crit * np.sqrt(tau2 + se**2)
@@ -92,7 +92,7 @@ def _meta(y, v, tau2_method, ci_level, pi_method, test="z"):
         H2=H2,
         Q=Q,
         Q_df=float(k - 1),
-        Q_pvalue=float(stats.chi2.sf(Q, k - 1)) if k > 1 else np.nan,
+        Q_pvalue=float(_dist.chi2.sf(Q, k - 1)) if k > 1 else np.nan,
         pi_low=mu - half,
         pi_high=mu + half,
         pi_method=pi_method,

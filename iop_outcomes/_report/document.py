@@ -13,7 +13,15 @@ import pandas as pd
 
 from ..exceptions import ConfigError
 from .config import StudyConfig
-from .render import ReportFigure, ReportTable, Section, render_html, write_csv, write_xlsx
+from .render import (
+    ReportFigure,
+    ReportTable,
+    Section,
+    file_cells,
+    render_html,
+    write_csv,
+    write_xlsx,
+)
 
 
 @dataclass
@@ -87,15 +95,16 @@ class Report:
         paths: dict[str, Path] = {}
         for old in (out / "tables").glob("*.csv"):
             old.unlink()
-        for t in self.tables:
-            paths[f"tables/{t.key}.csv"] = write_csv(t, out / "tables" / f"{t.key}.csv")
+        cells = [file_cells(t) for t in self.tables]  # shared by the CSVs and the workbook
+        for t, c in zip(self.tables, cells, strict=True):
+            paths[f"tables/{t.key}.csv"] = write_csv(t, out / "tables" / f"{t.key}.csv", c)
         about = [
             (self.stamp_label.lower(), self.generated),
             ("input sha256", self.provenance.get("input", {}).get("sha256", "")),
             ("small-cell suppression", self.provenance.get("suppression", "")),
         ]
         paths["tables.xlsx"] = write_xlsx(
-            self.tables, out / "tables.xlsx", title=self.title, about=about
+            self.tables, out / "tables.xlsx", title=self.title, about=about, cells=cells
         )
         text = self.html()
         (out / "report.html").write_text(text, encoding="utf-8")

@@ -32,7 +32,12 @@ import pandas as pd
 
 from .._results import fmt_value
 from ..exceptions import ConfigError
-from .safety import neutralise_formulas, neutralise_text, scrub_identifiers
+from .safety import (
+    neutralise_formulas,
+    neutralise_text,
+    neutralised_values,
+    scrub_identifiers,
+)
 
 __all__ = [
     "ReportTable",
@@ -40,6 +45,7 @@ __all__ = [
     "Section",
     "figure_to_svg",
     "svg_data_uri",
+    "file_cells",
     "write_csv",
     "write_xlsx",
     "render_html",
@@ -223,11 +229,31 @@ def shareable_frame(frame: pd.DataFrame, index: bool) -> pd.DataFrame:
     return df
 
 
-def write_csv(table: ReportTable, path: Path) -> Path:
-    """Write a table as UTF-8 CSV (floats to 6 decimal places; formulas neutralised)."""
-    df = shareable_frame(table.frame, table.index)
-    out = pd.DataFrame({c: [cell_for_file(v, c) for v in df[c].tolist()] for c in df.columns})
-    out = out.reindex(columns=df.columns)
+def file_cells(table: ReportTable) -> tuple[list[str], list[list]]:
+    """A table's column names and its cells as written to files, column by column: the
+    :func:`shareable_frame` passed through :func:`cell_for_file`. The CSV and the workbook
+    are written from the same cells, computed once."""
+    frame = table.frame
+    df = scrub_identifiers(frame.reset_index() if table.index else frame.reset_index(drop=True))
+    # shareable_frame's cells without building its frame: neutralise_formulas, column by column
+    cols = [str(neutralise_text(c) if isinstance(c, str) else c) for c in df.columns]
+    values = []
+    for j, c in enumerate(cols):
+        s = df.iloc[:, j]
+        vals = neutralised_values(s)
+        values.append([cell_for_file(v, c) for v in (s if vals is None else vals).tolist()])
+    return cols, values
+
+
+def write_csv(
+    table: ReportTable, path: Path, cells: tuple[list[str], list[list]] | None = None
+) -> Path:
+    """Write a table as UTF-8 CSV (floats to 6 decimal places; formulas neutralised).
+
+    ``cells``: the table's :func:`file_cells`, when already computed."""
+    cols, values = cells if cells is not None else file_cells(table)
+    out = pd.DataFrame(dict(zip(cols, values, strict=True)))
+    out = out.reindex(columns=cols)
     text = out.to_csv(index=False, lineterminator="\n")
     path.write_text(text, encoding="utf-8")
     return path
@@ -250,9 +276,12 @@ def write_xlsx(
     *,
     title: str,
     about: Sequence[tuple[str, str]] = (),
+    cells: Sequence[tuple[list[str], list[list]]] | None = None,
 ) -> Path:
     """Write every table to one workbook (a sheet each, plus an ``about`` sheet), then
-    normalise the archive so that identical content gives identical bytes."""
+    normalise the archive so that identical content gives identical bytes.
+
+    ``cells``: the tables' :func:`file_cells`, in order, when already computed."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -270,25 +299,25 @@ def write_xlsx(
     for t in tables:
         names.append(_sheet_name(t.key, used))
         ws.append([names[-1], neutralise_text(t.title)])
-    for t, name in zip(tables, names, strict=True):
+    if cells is None:
+        cells = [file_cells(t) for t in tables]
+    for t, name, (cols, values) in zip(tables, names, cells, strict=True):
         sh = wb.create_sheet(name)
-        df = shareable_frame(t.frame, t.index)
-        sh.append([neutralise_text(c) for c in df.columns])
+        sh.append([neutralise_text(c) for c in cols])
         for cell in sh[1]:
             cell.font = Font(bold=True)
-        for row in df.itertuples(index=False):
-            sh.append([cell_for_file(v, c) for v, c in zip(row, df.columns, strict=True)])
+        for row in zip(*values, strict=True):
+            sh.append(list(row))
         # openpyxl treats any string starting with "=" as a formula: force text type
         for row in sh.iter_rows(min_row=1):
             for cell in row:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"
         sh.freeze_panes = "A2"
-        for j, col in enumerate(df.columns, start=1):
+        for j, (col, shown) in enumerate(zip(cols, values, strict=True), start=1):
             # from the values as written (a float's full repr differs in its last digits
             # between CPUs, which made the column widths, and the bytes, differ)
-            shown = (cell_for_file(v, col) for v in df[col].tolist()[:200])
-            width = max([len(str(col)), *(len(str(v)) for v in shown)])
+            width = max([len(str(col)), *(len(str(v)) for v in shown[:200])])
             sh.column_dimensions[sh.cell(row=1, column=j).column_letter].width = min(
                 max(8, width + 2), 60
             )
@@ -568,13 +597,14 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
+def _display_column(c: Any, values: Any, digits: int) -> list[str]:
+    return [v if isinstance(v, str) else fmt_value(str(c), v, digits) for v in values]
+
+
 def display_frame(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     """Strings for display: suppressed cells as they are, numbers formatted as in results."""
     return pd.DataFrame(
-        {
-            c: [v if isinstance(v, str) else fmt_value(str(c), v, digits) for v in df[c]]
-            for c in df.columns
-        },
+        {c: _display_column(c, df[c], digits) for c in df.columns},
         index=df.index,
     )
 
@@ -590,7 +620,8 @@ def _header(c: Any, t: ReportTable) -> str:
 
 def _table_html(t: ReportTable) -> str:
     df = t.frame.reset_index() if t.index else t.frame
-    disp = display_frame(df, t.digits)
+    # display_frame's strings, column by column (without building its frame of strings)
+    disp = {c: _display_column(c, df[c], t.digits) for c in df.columns}
     rows_ = np.ones(len(df), bool) if t.percent_rows is None else t.percent_rows
     for c in t.percent:  # proportions as percentages with one decimal
         if c in df.columns:
@@ -601,14 +632,14 @@ def _table_html(t: ReportTable) -> str:
     head = "".join(f"<th>{html.escape(_header(c, t))}</th>" for c in df.columns)
     rows = []
     raw = df.to_numpy(dtype=object)
-    shown = disp.to_numpy(dtype=object)
+    shown = [disp[c] for c in df.columns]
     for i in range(len(df)):
         cells = []
         for j in range(df.shape[1]):
             v = raw[i, j]
             num = _is_num(v) or (isinstance(v, str) and (v.startswith("<") or v == "*"))
             cls = ' class="num"' if num else ""
-            text = shown[i, j] if num else plain_label(shown[i, j], t.labels)
+            text = shown[j][i] if num else plain_label(shown[j][i], t.labels)
             cells.append(f"<td{cls}>{html.escape(str(text))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     key = html.escape(t.key)

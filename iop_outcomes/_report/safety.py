@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "is_identifier_column",
     "scrub_identifiers",
     "neutralise_formulas",
+    "neutralised_values",
     "neutralise_text",
     "find_identifiers",
     "NAME_CHECK_COLUMNS",
@@ -192,6 +194,25 @@ def neutralise_text(value: str) -> str:
     return value
 
 
+def neutralised_values(s: pd.Series) -> np.ndarray | None:
+    """A column's values as objects with :func:`neutralise_text` applied to the text ones;
+    ``None`` for a numeric or boolean column, which has no text to neutralise.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> neutralised_values(pd.Series(["=1+1", "ok"])).tolist(), neutralised_values(pd.Series([1]))
+    (["'=1+1", 'ok'], None)
+    """
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return None
+    vals = s.astype("object").to_numpy(copy=True)
+    for i, v in enumerate(vals):
+        if isinstance(v, str):
+            vals[i] = neutralise_text(v)
+    return vals
+
+
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """Neutralise formula-like text in cells, column names and index labels.
 
@@ -208,14 +229,9 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """
     out = df.copy()
     for c in out.columns:
-        s = out[c]
-        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            continue
-        vals = s.astype("object").to_numpy(copy=True)
-        for i, v in enumerate(vals):
-            if isinstance(v, str):
-                vals[i] = neutralise_text(v)
-        out[c] = vals
+        vals = neutralised_values(out[c])
+        if vals is not None:
+            out[c] = vals
     out.columns = [neutralise_text(c) if isinstance(c, str) else c for c in out.columns]
     if out.index.dtype == object:
         out.index = [neutralise_text(v) if isinstance(v, str) else v for v in out.index]

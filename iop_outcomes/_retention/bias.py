@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._results import TableResult, format_table
 from .._validation import Interval, check_columns, public_name, validate_params
 from ..exceptions import ConfigError, DataError
@@ -218,10 +218,10 @@ def _continuous_row(c: str, s: pd.Series, kept: np.ndarray) -> dict:
     sb = b.std(ddof=1) if len(b) > 1 else np.nan
     smd = (ma - mb) / np.sqrt((sa**2 + sb**2) / 2)
     if len(a) > 1 and len(b) > 1:
-        tt = stats.ttest_ind(a, b, equal_var=False)
+        tt_stat, tt_p, _ = _dist.welch_t(a, b)
         se = np.sqrt(sa**2 / len(a) + sb**2 / len(b))
         dfw = se**4 / ((sa**2 / len(a)) ** 2 / (len(a) - 1) + (sb**2 / len(b)) ** 2 / (len(b) - 1))
-        stat, df_, p = float(tt.statistic), float(dfw), float(tt.pvalue)
+        stat, df_, p = float(tt_stat), float(dfw), float(tt_p)
     else:
         stat = df_ = p = np.nan
     return dict(
@@ -256,7 +256,7 @@ def _categorical_rows(c: str, s: pd.Series, kept: np.ndarray) -> list[dict]:
     ctab = ct.to_numpy().astype(float)  # levels × (retained, lost)
     nr, nl = ctab[:, 0].sum(), ctab[:, 1].sum()
     if len(levels) >= 2 and nr > 0 and nl > 0:
-        chi, p, dof, _ = stats.chi2_contingency(ctab, correction=False)
+        chi, p, dof, _ = _dist.pearson_chi2(ctab)
     else:
         chi = p = dof = np.nan
     rows = []

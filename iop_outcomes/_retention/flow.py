@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._results import TableResult, format_table
 from .._stats import wilson_ci
 from .._validation import Interval, check_columns, public_name, validate_params
@@ -504,7 +504,7 @@ def _chi_square_row(base, y, gg, labels, group, notes) -> list[dict]:
     tab = tab[:, tab.sum(axis=0) > 0]
     if not (tab.shape[1] >= 2 and (tab.sum(axis=1) > 0).all()):
         return []
-    chi, p, dof, expected = stats.chi2_contingency(tab, correction=False)
+    chi, p, dof, expected = _dist.pearson_chi2(tab)
     if (expected < 5).any():
         notes.append(
             f"Chi-square for {base['window']}: some expected counts < 5; the approximation "

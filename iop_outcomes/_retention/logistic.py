@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._stats import logit_fit, z_crit
 
 
@@ -97,7 +97,7 @@ def logit_or(y: np.ndarray, X: np.ndarray, names: list[str], ci_level: float) ->
             "log_or": b,
             "se": se,
             "statistic": b / se,
-            "pvalue": 2 * stats.norm.sf(np.abs(b / se)),
+            "pvalue": 2 * _dist.norm.sf(np.abs(b / se)),
         }
     )
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._results import TableResult, format_p, format_table
 from .._stats import mean_ci, z_crit
 from .._validation import Interval, Options, check_columns, public_name, validate_params
@@ -138,7 +138,7 @@ def _logrank(time: np.ndarray, event: np.ndarray, g: np.ndarray, k: int):
         return obs, exp_, np.nan, 0, np.nan
     diff = (obs - exp_)[use[1:]]
     chi = float(diff @ np.linalg.solve(V[np.ix_(use[1:], use[1:])], diff))
-    return obs, exp_, chi, dfree, float(stats.chi2.sf(chi, dfree))
+    return obs, exp_, chi, dfree, float(_dist.chi2.sf(chi, dfree))
 
 
 def _aalen_johansen(time: np.ndarray, cause: np.ndarray, ci_level: float) -> pd.DataFrame:

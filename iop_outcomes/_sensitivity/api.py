@@ -30,8 +30,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist as stats  # scipy.stats call shapes (t.ppf, t.sf), no scipy.stats import
 from .._instrument_rule import select_instrument
 from .._validation import Interval, Options, check_columns, validate_params
 from ..exceptions import ConfigError, DataError

@@ -7,8 +7,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist as stats  # scipy.stats call shapes (t.ppf, t.sf), no scipy.stats import
 from ..exceptions import ConfigError
 from .estimates import Design, estimates, group_dummies
 

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._stats import z_crit
 from .._validation import Interval, Options, validate_params
 from ..exceptions import ConfigError, ConvergenceWarning, DataError
@@ -482,7 +482,7 @@ def _fixed_table(fe, cov, names, gname, knot, ci_level) -> pd.DataFrame:
             "estimate": fe,
             "se": se,
             "statistic": zstat,
-            "pvalue": 2 * stats.norm.sf(np.abs(zstat)),
+            "pvalue": 2 * _dist.norm.sf(np.abs(zstat)),
             "ci_low": fe - z * se,
             "ci_high": fe + z * se,
         }

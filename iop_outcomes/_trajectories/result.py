@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _dist
 from .._results import TableResult, format_table
 from .._stats import z_crit
 from .._validation import Interval, Options, check_param
@@ -83,7 +83,7 @@ class TrajectoryResult(TableResult):
         se = np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
         z = z_crit(ci_level)
         with np.errstate(divide="ignore", invalid="ignore"):
-            p = 2 * stats.norm.sf(np.abs(est / se))
+            p = 2 * _dist.norm.sf(np.abs(est / se))
         return est, se, est - z * se, est + z * se, p
 
     def _check_week(self, week: float, name: str) -> None:

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .. import _dist as stats  # scipy.stats call shapes (t.ppf, t.sf), no scipy.stats import
+from .. import _dist
 from ..exceptions import ConfigError
 from .estimates import Design, estimates, group_dummies
 
@@ -97,9 +97,9 @@ def rubin_pool(estimates, variances, *, dfcom=np.inf, ci_level: float = 0.95) ->
         df = np.where(np.isfinite(dfcom), dfold * dfobs / (dfold + dfobs), dfold)
         fmi = (riv + 2 / (df + 3)) / (riv + 1)
         se = np.sqrt(t)
-        crit = stats.t.ppf(0.5 + ci_level / 2, df)
+        crit = _dist.t.ppf(0.5 + ci_level / 2, df)
         stat = qbar / se
-        p = 2 * stats.t.sf(np.abs(stat), df)
+        p = 2 * _dist.t.sf(np.abs(stat), df)
     return pd.DataFrame(
         {
             "estimate": qbar,
@@ -233,9 +233,23 @@ def _mice_impute(
     return M[:, st.a0 :]
 
 
+def _steps(n: int, progress: bool | None):
+    """``range(n)``, with a progress bar unless ``progress`` is False (None: tqdm decides by
+    the terminal). tqdm is imported only for a bar."""
+    if progress is False:
+        return range(n)
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        range(n),
+        desc="Multiple imputation",
+        unit="imp",
+        disable=(None if progress is None else not progress),
+    )
+
+
 def run_mi(d: Design, adjust, n_imputations, n_iterations, seed, progress):
     from threadpoolctl import threadpool_limits
-    from tqdm.auto import tqdm
 
     k = len(d.levels)
     preds = [d.cov]
@@ -260,12 +274,7 @@ def run_mi(d: Design, adjust, n_imputations, n_iterations, seed, progress):
     # episodes on 2 busy cores the imputations took 2.2x as long with the default threads).
     with threadpool_limits(limits=1, user_api="blas"):
         start = _mice_start(Y, P)
-        for i in tqdm(
-            range(n_imputations),
-            desc="Multiple imputation",
-            unit="imp",
-            disable=(None if progress is None else not progress),
-        ):
+        for i in _steps(n_imputations, progress):
             rng = np.random.default_rng(children[i])
             Yc = _mice_impute(Y, P, n_iterations, rng, start)
             e, v, dfc, _ = estimates(Yc[:, -1] - Yc[:, 0], d, adjust, baseline=Yc[:, 0])

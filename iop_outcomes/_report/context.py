@@ -7,7 +7,7 @@ and registers a table (its counts keyed by population, see :mod:`.populations`),
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import hashlib
 import html
 import pickle
@@ -260,9 +260,11 @@ class Ctx:
             key = hashlib.sha256(pickle.dumps((df, args), protocol=5)).digest()
         except (pickle.PicklingError, TypeError, AttributeError):  # pragma: no cover
             return suppress(df, self.threshold, **args)
-        if key not in self.suppressed:
-            self.suppressed[key] = suppress(df, self.threshold, **args)
-        return copy.deepcopy(self.suppressed[key])
+        st = self.suppressed.get(key)
+        if st is None:
+            st = self.suppressed[key] = suppress(df, self.threshold, **args)
+        frames = ("table", "primary", "complementary", "derived")
+        return dataclasses.replace(st, **{f: getattr(st, f).copy() for f in frames})
 
     @staticmethod
     def _unique(key: str, taken: list[str]) -> str:

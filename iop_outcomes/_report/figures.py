@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .format import safe_count, slug
-from .render import FILE_DECIMALS, Section, pyplot
+from .render import FILE_DECIMALS, Section, subplots
 
 if TYPE_CHECKING:
     from .context import Ctx
@@ -90,8 +90,7 @@ def fig_change(ctx: Ctx, sec: Section, t: pd.DataFrame, inst: str, g: str | None
     d = numeric_rows(t, ["baseline_mean", "endpoint_mean"])
     if d.empty:
         return
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+    fig, ax = subplots(figsize=(6.4, 3.4), dpi=100)
     x = np.arange(len(d))
     ax.bar(x - 0.2, d["baseline_mean"].astype(float), 0.4, label="baseline", color="#9bb7d4")
     ax.bar(x + 0.2, d["endpoint_mean"].astype(float), 0.4, label="endpoint", color="#1f5f8b")
@@ -114,11 +113,10 @@ def fig_clinsig(ctx: Ctx, sec: Section, t: pd.DataFrame, inst: str, by: str) -> 
     d = numeric_rows(t, ["estimate"])
     if d.empty:
         return
-    plt = pyplot()
     groups = list(dict.fromkeys(d["group"]))
     outcomes = list(dict.fromkeys(t["outcome"]))
     colors = ["#1f5f8b", "#6fa3c7", "#c9d3dc", "#e3a35f", "#a23b2a", "#777777"]
-    fig, ax = plt.subplots(figsize=(6.4, 0.6 + 0.55 * len(groups)), dpi=100)
+    fig, ax = subplots(figsize=(6.4, 0.6 + 0.55 * len(groups)), dpi=100)
     left = np.zeros(len(groups))
     for i, o in enumerate(outcomes):
         vals = np.array(
@@ -164,8 +162,7 @@ def fig_noninferiority(
     d = numeric_rows(t, ["estimate", "ci_low", "ci_high", "margin"])
     if d.empty:
         return
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.5 * len(d)), dpi=100)
+    fig, ax = subplots(figsize=(6.4, 0.9 + 0.5 * len(d)), dpi=100)
     y = np.arange(len(d))[::-1]
     est = d["estimate"].astype(float).to_numpy()
     lo = d["ci_low"].astype(float).to_numpy()
@@ -207,8 +204,7 @@ def fig_followup(ctx: Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
     d = numeric_rows(t, ["estimate", "ci_low", "ci_high"])
     if d.empty:
         return
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=100)
+    fig, ax = subplots(figsize=(6.4, 3.2), dpi=100)
     windows = list(dict.fromkeys(t["window"]))
     pos = {w: i for i, w in enumerate(windows)}
     for gname, sub in d.groupby("group", sort=False):
@@ -240,8 +236,7 @@ def fig_followup(ctx: Ctx, sec: Section, t: pd.DataFrame, inst: str) -> None:
 def fig_trajectories(ctx: Ctx, sec: Section, means: pd.DataFrame, inst: str) -> None:
     """Model-based mean scores by week and group with their confidence bands (the trajectory
     model's ``means``, rounded as drawn)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+    fig, ax = subplots(figsize=(6.4, 3.4), dpi=100)
     groups = means["group"] if "group" in means else pd.Series("All", index=means.index)
     for gname, sub in means.groupby(groups.astype("object"), sort=True):
         sub = sub.sort_values("week")

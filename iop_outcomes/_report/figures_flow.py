@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .figures import drawn_when_writing
-from .render import pyplot
+from .render import subplots
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,7 +72,7 @@ def plot_flow_boxes(stages: list[tuple[list[str] | None, list[list[str]], bool]]
     ]
     total = sum(heights)
     if ax is None:
-        _, ax = pyplot().subplots(figsize=(6.6, total), dpi=100)
+        _, ax = subplots(figsize=(6.6, total), dpi=100)
     ax.set_xlim(0, 6.6)
     ax.set_ylim(-total, 0)
     ax.set_axis_off()

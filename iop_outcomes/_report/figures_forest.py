@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .figures import drawn_when_writing, numeric_rows
-from .render import pyplot
+from .render import subplots
 
 if TYPE_CHECKING:
     from .context import Ctx
@@ -40,7 +40,7 @@ def plot_forest_rows(
     [[0.5, 0.0]]
     """
     if ax is None:
-        _, ax = pyplot().subplots(figsize=(6.4, 1.0 + 0.45 * len(rows)), dpi=100)
+        _, ax = subplots(figsize=(6.4, 1.0 + 0.45 * len(rows)), dpi=100)
     y = -np.arange(len(rows), dtype=float)
     est, lo, hi = (rows[c].to_numpy(dtype=float) for c in ("estimate", "ci_low", "ci_high"))
     for s, (label, color, marker) in enumerate(_SERIES):

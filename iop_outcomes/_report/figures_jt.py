@@ -20,7 +20,7 @@ import numpy as np
 
 from ..plots.clinsig import no_change_band
 from .figures import drawn_when_writing, min_cell
-from .render import pyplot
+from .render import subplots
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,7 +105,7 @@ def plot_jt_heatmap(pre, post, params: dict, edges: np.ndarray, m: int, *, ax=No
     from matplotlib.patches import Patch
 
     if ax is None:
-        _, ax = pyplot().subplots(figsize=(6.4, 4.6), dpi=100)
+        _, ax = subplots(figsize=(6.4, 4.6), dpi=100)
     classes = _count_classes(m)
     cmap = ListedColormap(list(_CLASS_COLORS[-len(classes) :]))
     cells = _jt_cells(pre, post, edges, m)

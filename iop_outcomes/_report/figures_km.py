@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .figures import drawn_when_writing, fig_count, min_cell
-from .render import pyplot
+from .render import subplots
 
 if TYPE_CHECKING:
     from .context import Ctx
@@ -158,8 +158,7 @@ def plot_km_at_risk(
     ['40', '25']
     """
     if ax is None or ax_table is None:
-        plt = pyplot()
-        _, (ax, ax_table) = plt.subplots(
+        _, (ax, ax_table) = subplots(
             2,
             1,
             sharex=True,

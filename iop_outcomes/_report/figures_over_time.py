@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..plots.over_time import plot_over_time
 from .figures import as_drawn, drawn_when_writing
-from .render import Section, pyplot
+from .render import Section, subplots
 
 if TYPE_CHECKING:
     from .context import Ctx
@@ -43,8 +43,7 @@ def _published(t: pd.DataFrame, res: Any) -> tuple[pd.DataFrame, list[str]]:
 def fig_over_time(ctx: Ctx, sec: Section, t: pd.DataFrame, res: Any, inst: str) -> None:
     """:func:`iop_outcomes.plots.plot_over_time` of what table ``t`` publishes."""
     drawn, left_out = _published(t, res)
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+    fig, ax = subplots(figsize=(6.4, 3.4), dpi=100)
     plot_over_time(dataclasses.replace(res, table=drawn), ax=ax)
     ax.set_title("")
     ax.spines[["top", "right"]].set_visible(False)

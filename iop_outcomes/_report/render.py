@@ -21,6 +21,7 @@ import io
 import math
 import os
 import re
+import sys
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -151,21 +152,25 @@ class Section:
 
 
 # --------------------------------------------------------------------------- figures
-def pyplot():
-    """``matplotlib.pyplot`` on the non-interactive Agg backend (imported when a figure is
-    drawn, so a report without figures never imports matplotlib)."""
-    import matplotlib
+def subplots(*args: Any, figsize: Any = None, dpi: Any = None, **kwargs: Any) -> tuple:
+    """A new figure and its axes, as ``matplotlib.pyplot.subplots`` gives them, made without
+    pyplot (``matplotlib.figure.Figure``): the report draws into files only, so it needs no
+    pyplot state, backend or figure manager (imported when a figure is drawn, so a report
+    without figures never imports matplotlib).
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    >>> fig, ax = subplots(figsize=(2, 1), dpi=100)
+    >>> type(fig).__name__, fig.get_size_inches().tolist()
+    ('Figure', [2.0, 1.0])
+    """
+    from matplotlib.figure import Figure
 
-    return plt
+    fig = Figure(figsize=figsize, dpi=dpi)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def figure_to_svg(fig) -> str:
     """Serialise a matplotlib figure to deterministic SVG text and close it."""
     import matplotlib
-    import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": "iop-outcomes", "svg.fonttype": "path"}):
@@ -175,7 +180,8 @@ def figure_to_svg(fig) -> str:
             bbox_inches="tight",
             metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
         )
-    plt.close(fig)
+    if "matplotlib.pyplot" in sys.modules:  # a figure pyplot made is released there
+        sys.modules["matplotlib.pyplot"].close(fig)
     text = buf.getvalue().decode("utf-8")
     # drop the comment carrying the matplotlib version so outputs match across versions
     text = re.sub(r"<!-- Created with matplotlib.*?-->\n?", "", text)

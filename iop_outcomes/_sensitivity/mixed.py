@@ -35,6 +35,45 @@ def _time_basis(t: np.ndarray, W: float, time: str):
     return F, np.array([float(W) ** k for k in powers]), [f"t^{k}" for k in powers]
 
 
+def _design_matrix(F: np.ndarray, fnames: list, g: np.ndarray, k: int, c: np.ndarray):
+    """The mixed model's fixed-effects design and its column names: intercept, f(t), per
+    non-reference group j its dummy and dummy × f(t), per centred covariate its value and
+    value × f(t).
+
+    Written column by column into one preallocated array: the matrix is the largest object of
+    the fit (rows × (1 + nb)(k + covariates) floats), so no list of its columns is held beside
+    it (peak memory). The intercept's f(t) columns are 1 × f(t) = f(t), exactly.
+
+    Examples
+    --------
+    >>> F = np.array([[0.0], [1.0], [2.0]])
+    >>> X, names = _design_matrix(F, ["t^1"], np.array([0, 1, 1]), 2, np.zeros((3, 0)))
+    >>> names
+    ['Intercept', 't^1', 'g1', 'g1:t^1']
+    >>> X
+    array([[1., 0., 0., 0.],
+           [1., 1., 1., 1.],
+           [1., 2., 1., 2.]])
+    """
+    nb = F.shape[1]
+    n_blocks = 1 + max(k - 1, 0) + c.shape[1]  # intercept, group dummies, covariates
+    X = np.empty((F.shape[0], (1 + nb) * n_blocks))
+    names: list = []
+
+    def put(name: str, v: np.ndarray, label: str) -> None:  # v and v × f(t)
+        at = len(names)
+        X[:, at] = v
+        np.multiply(v[:, None], F, out=X[:, at + 1 : at + 1 + nb])
+        names.extend([name, *(f"{label}{f}" for f in fnames)])
+
+    put("Intercept", np.ones(len(F)), "")
+    for j in range(1, k):
+        put(f"g{j}", (g == j).astype(float), f"g{j}:")
+    for j in range(c.shape[1]):
+        put(f"c{j}", c[:, j], f"c{j}:")
+    return X, names
+
+
 def _fit_reml_statsmodels(y, X, t, idx):
     """REML by statsmodels ``MixedLM`` (random intercept and slope in t per episode).
 
@@ -108,22 +147,9 @@ def mixed_change(
     g = d.group[idx]
     F, at_w, fnames = _time_basis(t, endpoint_week, time)
     nb = F.shape[1]
-    cols, names = [np.ones_like(t)], ["Intercept"]
-    cols.extend(F.T)
-    names.extend(fnames)
-    for j in range(1, k):
-        gj = (g == j).astype(float)
-        cols.append(gj)
-        names.append(f"g{j}")
-        cols.extend((gj[:, None] * F).T)
-        names.extend(f"g{j}:{f}" for f in fnames)
     c = d.cov[idx]
-    for j in range(c.shape[1]):
-        cols.append(c[:, j])
-        names.append(f"c{j}")
-        cols.extend((c[:, j][:, None] * F).T)
-        names.extend(f"c{j}:{f}" for f in fnames)
-    X = np.column_stack(cols)
+    X, names = _design_matrix(F, fnames, g, k, c)
+    del F
     # profiled REML over the relative covariance factor, vectorized over episodes (the
     # trajectories fitter; lme4's formulation), with its fallback chain slope -> uncorrelated
     # -> intercept. The fixed-effects covariance is (X'V⁻¹X)⁻¹ = σ²(X'H⁻¹X)⁻¹ at the REML

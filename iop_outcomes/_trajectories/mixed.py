@@ -154,6 +154,7 @@ def _reml_profile(theta, S, structure, full=False, grad=False):
         u0 = a * zxy[0]
         w0 = u0 / det[:, None]
         h = S["G"] - np.einsum("ep,eq->pq", u0, w0)
+        del u0  # (E, p + 1) arrays: freed as soon as used (peak memory of the gradient)
     else:
         a, b, c = L[0, 0], L[1, 0], L[1, 1]
         s00, s01, s11 = zz[:, 0, 0], zz[:, 0, 1], zz[:, 1, 1]
@@ -166,6 +167,7 @@ def _reml_profile(theta, S, structure, full=False, grad=False):
         w0 = (m11[:, None] * u0 - m01[:, None] * u1) / det[:, None]
         w1 = (m00[:, None] * u1 - m01[:, None] * u0) / det[:, None]
         h = S["G"] - np.einsum("ep,eq->pq", u0, w0) - np.einsum("ep,eq->pq", u1, w1)
+        del u0, u1  # (E, p + 1) arrays: freed as soon as used (peak memory of the gradient)
     xhx, xhy, yhy = h[:p, :p], h[:p, p], h[p, p]
     try:
         cf = np.linalg.cholesky(xhx)
@@ -217,6 +219,7 @@ def _reml_gradient(L, S, structure, det, w0, w1, xhx, beta, r2):
             zxy[0] - s00[:, None] * lw0 - s01[:, None] * lw1,
             zxy[1] - s01[:, None] * lw0 - s11[:, None] * lw1,
         ]
+        del lw0, lw1  # (E, p + 1) each
         # N = Λ M^-1 Λ' per episode (symmetric), Z'H^-1 Z = S - S N S
         m00 = 1.0 + a * a * s00 + 2 * a * b * s01 + b * b * s11
         m01 = c * (a * s01 + b * s11)

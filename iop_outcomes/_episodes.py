@@ -389,20 +389,21 @@ def assessment_roles(assessments: pd.DataFrame, *, instrument=None, rules=None) 
     d = rows.copy()
     if "patient_id" not in d:
         d["patient_id"] = d["episode_id"]
+    gk = _group_codes(d)
     has_dates = "assessment_date" in d and d["assessment_date"].notna().any()
     if not has_dates:
-        _by_labels(d, r)
+        _by_labels(d, r, gk)
         return d
     # episodes with no dated score at all fall back to their timepoint labels
-    dated = d["assessment_date"].notna().groupby([d["episode_id"], d["instrument"]], observed=True)
-    dated_ep = dated.transform("any").to_numpy(dtype=bool)
+    is_dated = d["assessment_date"].notna().to_numpy()
+    dated_ep = (np.bincount(gk, weights=is_dated, minlength=_n_groups(gk)) > 0)[gk]
     if dated_ep.all():
-        _by_dates(d, data, r)
+        _by_dates(d, data, r, gk)
         return d
     a, b = d.loc[dated_ep].copy(), d.loc[~dated_ep].copy()
-    _by_dates(a, data, r)
+    _by_dates(a, data, r, gk[dated_ep])
     if "timepoint" in b or "week" in b:
-        _by_labels(b, r)
+        _by_labels(b, r, gk[~dated_ep])
     else:
         b["days"] = b["week"] = np.nan
         b["in_treatment"] = False
@@ -411,19 +412,42 @@ def assessment_roles(assessments: pd.DataFrame, *, instrument=None, rules=None) 
     return pd.concat([a, b]).loc[d.index]
 
 
+def _group_codes(d: pd.DataFrame) -> np.ndarray:
+    """One int64 code per (episode, instrument) pair: the pick key, factorised once.
+
+    Missing ids are a group of their own (as a string key would make them); the codes are
+    below ``n_episodes * n_instruments``, so per-group arrays are indexed by them directly.
+    """
+    ec, _ = pd.factorize(d["episode_id"], use_na_sentinel=False)
+    ic, iu = pd.factorize(d["instrument"], use_na_sentinel=False)
+    return ec.astype(np.int64) * max(len(iu), 1) + ic
+
+
+def _n_groups(gk: np.ndarray) -> int:
+    return int(gk.max()) + 1 if len(gk) else 0
+
+
+def _first_per_group(pos: np.ndarray, key: np.ndarray, order: np.ndarray, *, last=False):
+    """``pos[order]`` reduced to the first (``last``: the last) row of each run of ``key``."""
+    k = key[order]
+    if last:
+        edge = np.r_[k[1:] != k[:-1], True] if len(k) else np.zeros(0, dtype=bool)
+    else:
+        edge = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, dtype=bool)
+    return pos[order[edge]]
+
+
 def _pick_nearest(
-    d: pd.DataFrame, mask: np.ndarray, dist: np.ndarray, keys: list[str]
+    mask: np.ndarray, gk: np.ndarray, dist: np.ndarray, t: np.ndarray, y: np.ndarray
 ) -> np.ndarray:
-    """Positions (into d) of the row nearest 0 in ``dist`` per key group among ``mask`` rows;
-    ties → the earlier date, then (scores on the same day) the lower score, whatever the row
-    order."""
-    cand = pd.DataFrame({"_pos": np.nonzero(mask)[0], "_dist": np.abs(dist[mask])})
-    for k in keys:
-        cand[k] = d[k].to_numpy()[mask]
-    cand["_date"] = d["_t"].to_numpy()[mask]
-    cand["_y"] = d["total"].to_numpy(dtype=float, na_value=np.nan)[mask]
-    cand = cand.sort_values([*keys, "_dist", "_date", "_y"], kind="mergesort")
-    return cand.drop_duplicates(keys, keep="first")["_pos"].to_numpy()
+    """Positions of the row nearest 0 in ``dist`` per group ``gk`` among ``mask`` rows;
+    ties → the earlier date ``t``, then (scores on the same day) the lower score ``y``, then
+    the earlier row: the pick does not depend on row order beyond exact duplicates.
+    (A stable lexicographic sort; NaN sorts last, as in pandas.)"""
+    pos = np.nonzero(mask)[0]
+    k = gk[pos]
+    order = np.lexsort((y[pos], t[pos], np.abs(dist[pos]), k))
+    return _first_per_group(pos, k, order)
 
 
 def _pick_last(
@@ -435,11 +459,9 @@ def _pick_last(
     labelled ``discharge``, then to the lower score ``y``: the pick does not depend on row order.
     """
     pos = np.nonzero(mask)[0]
-    cand = pd.DataFrame(
-        {"_pos": pos, "_k": key[pos], "_t": t[pos], "_dc": discharge[pos], "_y": -y[pos]}
-    )
-    cand = cand.sort_values(["_k", "_t", "_dc", "_y"], kind="mergesort")
-    return cand.drop_duplicates("_k", keep="last")["_pos"].to_numpy()
+    k = key[pos]
+    order = np.lexsort((-y[pos], discharge[pos], t[pos], k))
+    return _first_per_group(pos, k, order, last=True)
 
 
 def _pick_labelled(
@@ -452,11 +474,9 @@ def _pick_labelled(
     """
     pos = np.nonzero(mask)[0]
     tt = t[pos]
-    cand = pd.DataFrame(
-        {"_pos": pos, "_k": key[pos], "_t": -tt if latest else tt, "_y": y[pos], "_w": w[pos]}
-    )
-    cand = cand.sort_values(["_k", "_t", "_y", "_w"], kind="mergesort")
-    return cand.drop_duplicates("_k", keep="first")["_pos"].to_numpy()
+    k = key[pos]
+    order = np.lexsort((w[pos], y[pos], -tt if latest else tt, k))
+    return _first_per_group(pos, k, order)
 
 
 def _first_alternative(key: np.ndarray, picks: list[np.ndarray]) -> np.ndarray:
@@ -464,10 +484,9 @@ def _first_alternative(key: np.ndarray, picks: list[np.ndarray]) -> np.ndarray:
     if len(picks) == 1:
         return picks[0]
     pos = np.concatenate(picks)
-    order = np.repeat(np.arange(len(picks)), [len(p) for p in picks])
-    cand = pd.DataFrame({"_pos": pos, "_k": key[pos], "_o": order})
-    cand = cand.sort_values(["_k", "_o"], kind="mergesort")
-    return cand.drop_duplicates("_k", keep="first")["_pos"].to_numpy()
+    alt = np.repeat(np.arange(len(picks)), [len(p) for p in picks])
+    k = key[pos]
+    return _first_per_group(pos, k, np.lexsort((alt, k)))
 
 
 def _canonical_labels(d: pd.DataFrame) -> pd.Categorical:
@@ -489,51 +508,64 @@ def _is(labels: pd.Categorical, value: str) -> np.ndarray:
     )
 
 
-def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
+def _tp_is(d: pd.DataFrame, value: str) -> np.ndarray:
+    """Rows whose ``timepoint`` equals ``value`` (none without the column)."""
+    if "timepoint" not in d:
+        return np.zeros(len(d), dtype=bool)
+    return (d["timepoint"] == value).fillna(False).to_numpy(dtype=bool)
+
+
+def _tp_startswith(d: pd.DataFrame, prefix: str) -> np.ndarray:
+    """Rows whose ``timepoint`` starts with ``prefix``: on a categorical column, one test per
+    category (the loader's ``timepoint`` is categorical), never a string per row."""
+    if "timepoint" not in d:
+        return np.zeros(len(d), dtype=bool)
+    col = d["timepoint"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = col.cat.categories.astype("str")
+        hit = np.append(np.asarray(cats.str.startswith(prefix), dtype=bool), False)
+        return hit[col.cat.codes.to_numpy()]  # code -1 (missing) → the appended False
+    return col.astype("str").str.startswith(prefix).fillna(False).to_numpy(dtype=bool)
+
+
+def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
     """Roles by date windows (labels where the rules say so); adds days, week, role to ``d``."""
-    c = _date_context(d, all_rows, r)
+    c = _date_context(d, all_rows, r, gk)
     role = np.full(len(d), "outside_windows", dtype=object)
     _baseline_by_date(d, c, r, role)
     _endpoint_by_date(d, c, r, role)
     _followups_by_date(d, c, r, role)
     d["role"] = role
-    del d["_t"]
 
 
-def _date_context(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> dict:
+def _date_context(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules, gk) -> dict:
     """Days since admission and since discharge, follow-up labels and the pick keys."""
-    first_any = all_rows.groupby("episode_id", observed=True)["assessment_date"].min()
     admit = (
         d["admit_date"]
         if "admit_date" in d
         else pd.Series(pd.NaT, index=d.index, dtype="datetime64[ns]")
     )
-    admit = admit.fillna(d["episode_id"].map(first_any))
+    if admit.isna().any():  # the episode's first assessment (any instrument) stands in
+        first_any = all_rows.groupby("episode_id", observed=True)["assessment_date"].min()
+        admit = admit.fillna(d["episode_id"].map(first_any))
     disch = (
         d["discharge_date"]
         if "discharge_date" in d
         else pd.Series(pd.NaT, index=d.index, dtype="datetime64[ns]")
     )
     t = d["assessment_date"]
-    d["_t"] = t.to_numpy()
     days = (t - admit).dt.days.to_numpy(dtype=float)
     d["days"] = days
     d["week"] = days / 7.0
-    fu_label = (
-        d["timepoint"].astype("str").str.startswith("followup").fillna(False).to_numpy(dtype=bool)
-        if "timepoint" in d
-        else np.zeros(len(d), dtype=bool)
-    )
     return {
-        "keys": ["episode_id", "instrument"],
         "days": days,
         "after_dc": (t - disch).dt.days.to_numpy(dtype=float),  # NaN without a discharge date
-        "fu_label": fu_label,
+        "fu_label": _tp_startswith(d, "followup"),
         "valid": d["total"].notna().to_numpy() & ~np.isnan(days),
-        "gk": (d["episode_id"].astype("str") + "\x1f" + d["instrument"].astype("str")).to_numpy(),
+        "gk": gk,
         "tn": t.to_numpy(),
         "t_int": t.to_numpy(dtype="datetime64[ns]").view("int64"),  # orders label picks
-        "y": d["total"].to_numpy(dtype=float),
+        "y": d["total"].to_numpy(dtype=float, na_value=np.nan),
         "labels": _canonical_labels(d) if r.uses_labels else None,
         "taken": np.zeros(len(d), dtype=bool),  # rows a label rule made baseline or endpoint
     }
@@ -550,15 +582,16 @@ def _baseline_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarra
             picks.append(_pick_labelled(m, gk, c["t_int"], c["y"], days, latest=False))
         else:
             in_bw = valid & (days >= lo) & (days <= hi) & ~c["fu_label"]
-            picks.append(_pick_nearest(d, in_bw, days, c["keys"]))
+            picks.append(_pick_nearest(in_bw, gk, days, c["tn"], c["y"]))
     base_pos = _first_alternative(gk, picks)
     role[base_pos] = "baseline"
     if labels is not None:
         c["taken"][base_pos] = True
     tn = c["tn"]
-    bd = pd.Series(tn[base_pos], index=gk[base_pos], dtype="datetime64[ns]")
-    b_for_row = bd.reindex(gk).to_numpy()
-    has_base = ~pd.isna(b_for_row)
+    bd = np.full(_n_groups(gk), np.datetime64("NaT"), dtype=tn.dtype)
+    bd[gk[base_pos]] = tn[base_pos]
+    b_for_row = bd[gk]
+    has_base = ~np.isnat(b_for_row)
     c["after_base"] = has_base & (tn > np.where(has_base, b_for_row, tn))
     after_dc = c["after_dc"]
     with np.errstate(invalid="ignore"):
@@ -590,17 +623,17 @@ def _endpoint_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarra
         else:
             # the discharge assessment: by its label where the episode has labels, else by date
             lo_dc, hi_dc = r.discharge_window
-            tp = (
-                d["timepoint"].astype("str")
-                if "timepoint" in d
-                else pd.Series(None, index=d.index, dtype="str")
+            has_tp = d["timepoint"].notna().to_numpy() if "timepoint" in d else None
+            labelled = (
+                (np.bincount(gk, weights=has_tp, minlength=_n_groups(gk)) > 0)[gk]
+                if has_tp is not None
+                else np.zeros(len(d), dtype=bool)
             )
-            labelled = tp.notna().groupby(gk).transform("any").to_numpy(dtype=bool)
-            by_label = later & (tp == "discharge").fillna(False).to_numpy(dtype=bool)
+            by_label = later & _tp_is(d, "discharge")
             a_dc = np.nan_to_num(c["after_dc"], nan=1e9)
             by_date = later & ~labelled & (a_dc >= lo_dc) & (a_dc <= hi_dc)
             dist = np.where(by_label, 0.0, a_dc)
-            picks.append(_pick_nearest(d, by_label | by_date, dist, c["keys"]))
+            picks.append(_pick_nearest(by_label | by_date, gk, dist, c["tn"], c["y"]))
     end_pos = _first_alternative(gk, picks)
     role[end_pos] = "endpoint"
     if labels is not None:
@@ -631,24 +664,19 @@ def _followups_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarr
                 in_w = post & (since_dc >= a) & (since_dc <= b)
             if no_dc:
                 # no discharge dates: follow-ups only by their labels
-                label = (
-                    d["timepoint"].astype("str")
-                    if "timepoint" in d
-                    else pd.Series("", index=d.index)
-                )
-                in_w = post & (label == f"followup_{name}").fillna(False).to_numpy(dtype=bool)
+                in_w = post & _tp_is(d, f"followup_{name}")
                 dist = np.zeros(len(d))
             else:
                 dist = since_dc - target
             for other, (m, _) in fu_labelled.items():
                 if other != name:  # a row labelled for another follow-up is never this one
                     in_w &= ~m
-            picks.append(_pick_nearest(d, in_w, np.nan_to_num(dist), c["keys"]))
+            picks.append(_pick_nearest(in_w, gk, np.nan_to_num(dist), c["tn"], c["y"]))
         pos = _first_alternative(gk, picks)
         role[pos] = f"followup_{name}"
 
 
-def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
+def _by_labels(d: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
     if "timepoint" not in d and "week" not in d:
         raise DataError(
             "Without assessment dates, episodes need 'timepoint' labels or 'week' numbers."
@@ -666,14 +694,11 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
     valid = d["total"].notna().to_numpy()
     d["week"] = week.to_numpy()
     d["days"] = week.to_numpy() * 7
-    d["_t"] = np.where(disc, np.inf, week.to_numpy())
+    t = np.where(disc, np.inf, week.to_numpy())
     in_tx = valid & ~fu & (disc | week.notna().to_numpy())
     d["in_treatment"] = in_tx
-    keys = ["episode_id", "instrument"]
     role = np.full(len(d), "outside_windows", dtype=object)
-    gk = (d["episode_id"].astype("str") + "\x1f" + d["instrument"].astype("str")).to_numpy()
-    t = d["_t"].to_numpy()
-    y = d["total"].to_numpy(dtype=float)
+    y = d["total"].to_numpy(dtype=float, na_value=np.nan)
     w = week.to_numpy()
     labels = _canonical_labels(d) if r.uses_labels else None
     taken = np.zeros(len(d), dtype=bool)
@@ -684,11 +709,13 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
         else:
             is_intake = (tp == "intake").fillna(False).to_numpy(dtype=bool)
             base_ok = in_tx & (is_intake | (week.to_numpy() == 0))
-            picks.append(_pick_nearest(d, base_ok, np.zeros(len(d)), keys))
+            picks.append(_pick_nearest(base_ok, gk, np.zeros(len(d)), t, y))
     base_pos = _first_alternative(gk, picks)
     role[base_pos] = "baseline"
     taken[base_pos] = labels is not None
-    has_base = pd.Series(gk).isin(set(gk[base_pos])).to_numpy()
+    with_base = np.zeros(_n_groups(gk), dtype=bool)
+    with_base[gk[base_pos]] = True
+    has_base = with_base[gk]
     later = in_tx & has_base & (role != "baseline")
     role[later] = "treatment"
     role[in_tx & ~has_base] = "no_baseline"
@@ -712,10 +739,9 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
                 picks.append(_pick_labelled(m, gk, t, y, w, latest=False))
             else:
                 m = valid & (tp == f"followup_{name}").fillna(False).to_numpy(dtype=bool)
-                picks.append(_pick_nearest(d, m, np.zeros(len(d)), keys))
+                picks.append(_pick_nearest(m, gk, np.zeros(len(d)), t, y))
         role[_first_alternative(gk, picks)] = f"followup_{name}"
     d["role"] = role
-    del d["_t"]
 
 
 @validate_params(

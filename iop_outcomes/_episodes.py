@@ -801,52 +801,68 @@ def episodes(assessments: pd.DataFrame, *, instrument=None, rules=None) -> pd.Da
     data = assessments
     names = _instrument_rows(data, instrument, episodes)[1]
     roles = assessment_roles(data, instrument=instrument, rules=r)
-    keys = ["episode_id", "instrument"]
     date_col = "assessment_date" if "assessment_date" in roles else None
 
-    # episode attributes: first non-missing value per episode, across all instruments
-    carry = [
-        c
-        for c in data.columns
-        if c not in _ASSESSMENT_COLS and not c.startswith("item_") and c != "episode_id"
-    ]
-    attrs = data.groupby("episode_id", observed=True, sort=True)[carry].first() if carry else None
-    ep_ids = pd.Index(pd.unique(data["episode_id"].dropna()), name="episode_id").sort_values()
-    grid = pd.MultiIndex.from_product([ep_ids, names], names=keys)
-    out = pd.DataFrame(index=grid).reset_index()
+    # the output grid, in its final order (instrument as named, then episode_id): one row per
+    # instrument and episode, addressed by integer codes (the ids are factorised once here)
+    ep_code, ep_uniques = pd.factorize(data["episode_id"])
+    ep_ids, by_id = pd.Index(ep_uniques, name="episode_id").sort_values(return_indexer=True)
+    n_ep = len(ep_ids)
+    ep_rank = np.empty(n_ep + 1, dtype=np.int64)
+    ep_rank[by_id] = np.arange(n_ep)
+    ep_rank[n_ep] = -1  # a missing episode_id (code -1) belongs to no row
+    out = pd.DataFrame(
+        {
+            "episode_id": ep_ids[np.tile(np.arange(n_ep), len(names))],
+            "instrument": np.repeat(np.array(names, dtype=object), n_ep),
+        }
+    )
+    n_out = len(out)
+    # each role row's output row: instrument position * n_episodes + episode rank
+    r_code, r_uniques = pd.factorize(roles["episode_id"])
+    r_rank = np.append(ep_ids.get_indexer(r_uniques), -1)[r_code]
+    i_code, i_uniques = pd.factorize(roles["instrument"])
+    inst_pos = {n: i for i, n in enumerate(names)}
+    i_pos = np.array([inst_pos.get(u, -1) for u in i_uniques] + [-1], dtype=np.int64)[i_code]
+    row = np.where((r_rank >= 0) & (i_pos >= 0), i_pos * n_ep + r_rank, -1)
+    role_code, role_names = pd.factorize(roles["role"])
+    role_of = {str(v): k for k, v in enumerate(role_names)}
+
+    def rows_with(role: str) -> tuple[np.ndarray, np.ndarray]:
+        """The role's rows (positions in roles) and their output rows."""
+        hit = (role_code == role_of.get(role, -2)) & (row >= 0)
+        return np.nonzero(hit)[0], row[hit]
+
+    def take(values: pd.Series, pos: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """``values[pos]`` placed at output rows ``at``; missing elsewhere (dtype as reindex)."""
+        src = np.full(n_out, -1, dtype=np.int64)
+        src[at] = pos
+        return values.reset_index(drop=True).reindex(src).to_numpy()
 
     def pick(role: str, prefix: str) -> None:
-        sub = roles.loc[
-            roles["role"] == role, [*keys, "total", *([date_col] if date_col else []), "week"]
-        ]
-        sub = sub.set_index(keys)
-        out[prefix] = sub["total"].reindex(pd.MultiIndex.from_frame(out[keys])).to_numpy()
+        pos, at = rows_with(role)
+        out[prefix] = take(roles["total"], pos, at)
         if date_col:
-            out[f"{prefix}_date"] = (
-                sub[date_col].reindex(pd.MultiIndex.from_frame(out[keys])).to_numpy()
-            )
+            out[f"{prefix}_date"] = take(roles[date_col], pos, at)
         if prefix == "endpoint":
-            out["endpoint_week"] = (
-                sub["week"].reindex(pd.MultiIndex.from_frame(out[keys])).to_numpy()
-            )
+            out["endpoint_week"] = take(roles["week"], pos, at)
 
     pick("baseline", "baseline")
     pick("endpoint", "endpoint")
     out["change"] = out["endpoint"] - out["baseline"]
     for name in r.followup_windows:
         pick(f"followup_{name}", f"followup_{name}")
-    idx = pd.MultiIndex.from_frame(out[keys])
-    n_scores = roles.groupby(keys, observed=True).size().reindex(idx, fill_value=0)
-    out["n_scores"] = n_scores.to_numpy()
-    tx_roles = roles["role"].isin(["baseline", "treatment", "endpoint"])
+    counted = row >= 0
+    out["n_scores"] = np.bincount(row[counted], minlength=n_out).astype(np.int64)
     # scores from baseline through endpoint (the endpoint is the last one counted)
-    ended = roles.loc[tx_roles].copy()
-    end_t = out.set_index(keys)["endpoint_week"]
-    ended["_end"] = end_t.reindex(pd.MultiIndex.from_frame(ended[keys])).to_numpy()
-    ended = ended.loc[ended["_end"].isna() | (ended["week"] <= ended["_end"])]
-    out["n_in_treatment"] = (
-        ended.groupby(keys, observed=True).size().reindex(idx, fill_value=0).to_numpy()
+    tx = np.isin(
+        role_code, [role_of[x] for x in ("baseline", "treatment", "endpoint") if x in role_of]
     )
+    tx &= counted
+    end_week = out["endpoint_week"].to_numpy(dtype=float)[row[tx]]
+    week = roles["week"].to_numpy(dtype=float, na_value=np.nan)[tx]
+    kept = np.isnan(end_week) | (week <= end_week)
+    out["n_in_treatment"] = np.bincount(row[tx][kept], minlength=n_out).astype(np.int64)
     status = np.where(
         out["n_scores"] == 0,
         "no_scores",
@@ -860,19 +876,31 @@ def episodes(assessments: pd.DataFrame, *, instrument=None, rules=None) -> pd.Da
         status, categories=["paired", "no_endpoint", "no_baseline", "no_scores"]
     )
 
-    if attrs is not None:
-        out = out.merge(attrs, left_on="episode_id", right_index=True, how="left")
+    # episode attributes: first non-missing value per episode, across all instruments
+    carry = [
+        c
+        for c in data.columns
+        if c not in _ASSESSMENT_COLS and not c.startswith("item_") and c != "episode_id"
+    ]
+    if carry:
+        rank = ep_rank[ep_code]
+        known = rank >= 0
+        src = data[carry] if known.all() else data.loc[known, carry]
+        attrs = src.groupby(rank[known], sort=True).first()  # row k: the episode ranked k
+        clash = set(carry) & set(out.columns)
+        if clash:  # a carried column named like an output column: the merge's suffixes
+            attrs.index = ep_ids
+            out = out.merge(attrs, left_on="episode_id", right_index=True, how="left")
+        else:
+            at = np.tile(np.arange(n_ep), len(names))
+            out = pd.concat([out, attrs.take(at).reset_index(drop=True)], axis=1)
     if "admit_date" in out and "discharge_date" in out:
         out["los_days"] = (out["discharge_date"] - out["admit_date"]).dt.days
     lead = ["episode_id", "patient_id", "instrument"]
     rest = [c for c in out.columns if c not in lead]
     out = out[[c for c in lead if c in out.columns] + rest]
     out["instrument"] = out["instrument"].astype("str")
-    out = out.sort_values(
-        ["instrument", "episode_id"],
-        kind="mergesort",
-        key=lambda s: s.map({n: i for i, n in enumerate(names)}) if s.name == "instrument" else s,
-    ).reset_index(drop=True)
+    out = out.reset_index(drop=True)
     out.attrs["rules"] = r.to_dict()
     out.attrs["rules_text"] = r.describe()
     return out

@@ -797,10 +797,33 @@ def episodes(assessments: pd.DataFrame, *, instrument=None, rules=None) -> pd.Da
     >>> bool((ep["change"] == ep["endpoint"] - ep["baseline"]).where(ep["change"].notna(), True).all())
     True
     """
+    return episodes_and_roles(assessments, instrument=instrument, rules=rules)[0]
+
+
+def episodes_and_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> tuple:
+    """:func:`episodes` and the :func:`assessment_roles` it was built from, from one pass.
+
+    For callers that need both (``missing_data_sensitivity`` reads the weekly in-treatment
+    scores by their roles): the roles are computed once. The parameters are checked as in
+    :func:`episodes`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"episode_id": "e", "instrument": "PHQ-9", "total": [18.0, 9.0],
+    ...     "assessment_date": pd.to_datetime(["2025-01-02", "2025-02-10"])})
+    >>> ep, roles = episodes_and_roles(d)
+    >>> ep["change"].tolist(), roles["role"].tolist()
+    ([-9.0], ['baseline', 'endpoint'])
+    """
     r = coerce_rules(rules)
-    data = assessments
     names = _instrument_rows(data, instrument, episodes)[1]
     roles = assessment_roles(data, instrument=instrument, rules=r)
+    return _episode_table(data, names, roles, r), roles
+
+
+def _episode_table(data: pd.DataFrame, names: list, roles: pd.DataFrame, r) -> pd.DataFrame:
+    """The episode table of :func:`episodes` from the assessment roles."""
     date_col = "assessment_date" if "assessment_date" in roles else None
 
     # the output grid, in its final order (instrument as named, then episode_id): one row per

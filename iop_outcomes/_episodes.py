@@ -437,6 +437,24 @@ def _first_per_group(pos: np.ndarray, key: np.ndarray, order: np.ndarray, *, las
     return pos[order[edge]]
 
 
+def _at_group_extreme(k: np.ndarray, v: np.ndarray, *, largest: bool) -> np.ndarray | None:
+    """The rows whose ``v`` equals their group's (``k``) minimum (``largest``: maximum): the
+    only rows a stable sort on ``(k, v, ...)`` can put first (last) in their group. None when
+    ``v`` has NaN (which sorts last, so every row must be sorted)."""
+    if v.dtype.kind == "M":
+        v = v.view(np.int64)
+    if v.dtype.kind == "f":
+        if np.isnan(v).any():
+            return None
+        start = -np.inf if largest else np.inf
+    else:
+        v = v.astype(np.int64, copy=False)
+        start = np.iinfo(np.int64).min if largest else np.iinfo(np.int64).max
+    ext = np.full(_n_groups(k), start, dtype=v.dtype)
+    (np.maximum if largest else np.minimum).at(ext, k, v)
+    return np.nonzero(v == ext[k])[0]
+
+
 def _pick_nearest(
     mask: np.ndarray, gk: np.ndarray, dist: np.ndarray, t: np.ndarray, y: np.ndarray
 ) -> np.ndarray:
@@ -445,8 +463,12 @@ def _pick_nearest(
     the earlier row: the pick does not depend on row order beyond exact duplicates.
     (A stable lexicographic sort; NaN sorts last, as in pandas.)"""
     pos = np.nonzero(mask)[0]
+    d = np.abs(dist[pos])
+    near = _at_group_extreme(gk[pos], d, largest=False)
+    if near is not None:  # only the rows at their group's least distance can win
+        pos, d = pos[near], d[near]
     k = gk[pos]
-    order = np.lexsort((y[pos], t[pos], np.abs(dist[pos]), k))
+    order = np.lexsort((y[pos], t[pos], d, k))
     return _first_per_group(pos, k, order)
 
 
@@ -459,6 +481,9 @@ def _pick_last(
     labelled ``discharge``, then to the lower score ``y``: the pick does not depend on row order.
     """
     pos = np.nonzero(mask)[0]
+    late = _at_group_extreme(key[pos], t[pos], largest=True)
+    if late is not None:  # only the rows at their group's latest time can win
+        pos = pos[late]
     k = key[pos]
     order = np.lexsort((-y[pos], discharge[pos], t[pos], k))
     return _first_per_group(pos, k, order, last=True)

@@ -533,6 +533,26 @@ def _is(labels: pd.Categorical, value: str) -> np.ndarray:
     )
 
 
+def _role_names(r: EpisodeRules) -> list[str]:
+    """The roles a row can get, in code order (code 0, the default: ``outside_windows``)."""
+    fixed = ["outside_windows", "baseline", "treatment", "endpoint", "no_baseline"]
+    return [*fixed, "before_baseline_window", *(f"followup_{k}" for k in r.followup_windows)]
+
+
+def _role_codes(r: EpisodeRules) -> dict[str, int]:
+    return {name: i for i, name in enumerate(_role_names(r))}
+
+
+def _role_column(codes: np.ndarray, r: EpisodeRules) -> pd.api.extensions.ExtensionArray:
+    """The ``role`` column (dtype ``str``) from the int8 role codes, built by Arrow from the
+    small dictionary of names (no Python string per row)."""
+    import pyarrow as pa
+
+    names = pa.array(_role_names(r), type=pa.large_string())
+    arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), names)
+    return pd.array(arr.cast(pa.large_string()), dtype="str")
+
+
 def _tp_is(d: pd.DataFrame, value: str) -> np.ndarray:
     """Rows whose ``timepoint`` equals ``value`` (none without the column)."""
     if "timepoint" not in d:
@@ -556,11 +576,11 @@ def _tp_startswith(d: pd.DataFrame, prefix: str) -> np.ndarray:
 def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
     """Roles by date windows (labels where the rules say so); adds days, week, role to ``d``."""
     c = _date_context(d, all_rows, r, gk)
-    role = np.full(len(d), "outside_windows", dtype=object)
+    role = np.zeros(len(d), dtype=np.int8)  # codes into _role_names(r)
     _baseline_by_date(d, c, r, role)
     _endpoint_by_date(d, c, r, role)
     _followups_by_date(d, c, r, role)
-    d["role"] = role
+    d["role"] = _role_column(role, r)
 
 
 def _date_context(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules, gk) -> dict:
@@ -598,6 +618,7 @@ def _date_context(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules, gk) 
 
 def _baseline_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarray) -> None:
     """The baseline pick; then which rows are in treatment and after the baseline."""
+    R = _role_codes(r)
     valid, days, gk, labels = c["valid"], c["days"], c["gk"], c["labels"]
     lo, hi = r.baseline_window
     picks = []
@@ -609,7 +630,7 @@ def _baseline_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarra
             in_bw = valid & (days >= lo) & (days <= hi) & ~c["fu_label"]
             picks.append(_pick_nearest(in_bw, gk, days, c["tn"], c["y"]))
     base_pos = _first_alternative(gk, picks)
-    role[base_pos] = "baseline"
+    role[base_pos] = R["baseline"]
     if labels is not None:
         c["taken"][base_pos] = True
     tn = c["tn"]
@@ -629,13 +650,14 @@ def _baseline_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarra
     c["in_tx"] = in_tx
     c["later"] = in_tx & c["after_base"]
     d["in_treatment"] = in_tx
-    role[in_tx & ~has_base & (role != "baseline")] = "no_baseline"
-    role[c["later"]] = "treatment"
-    role[valid & (days < lo) & ~c["taken"]] = "before_baseline_window"
+    role[in_tx & ~has_base & (role != R["baseline"])] = R["no_baseline"]
+    role[c["later"]] = R["treatment"]
+    role[valid & (days < lo) & ~c["taken"]] = R["before_baseline_window"]
 
 
 def _endpoint_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarray) -> None:
     """The endpoint pick: by label, the last in treatment, or the discharge assessment."""
+    R = _role_codes(r)
     gk, labels, later = c["gk"], c["labels"], c["later"]
     picks = []
     for kind, v in r.choices("endpoint"):
@@ -660,13 +682,14 @@ def _endpoint_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarra
             dist = np.where(by_label, 0.0, a_dc)
             picks.append(_pick_nearest(by_label | by_date, gk, dist, c["tn"], c["y"]))
     end_pos = _first_alternative(gk, picks)
-    role[end_pos] = "endpoint"
+    role[end_pos] = R["endpoint"]
     if labels is not None:
         c["taken"][end_pos] = True
 
 
 def _followups_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarray) -> None:
     """Each follow-up: by label, or the score nearest its target day within its window."""
+    R = _role_codes(r)
     valid, gk, labels, taken, after_dc = c["valid"], c["gk"], c["labels"], c["taken"], c["after_dc"]
     no_dc = np.all(np.isnan(after_dc))
     post = (valid & ~c["in_tx"] if not no_dc else valid & c["fu_label"]) & ~taken
@@ -698,7 +721,7 @@ def _followups_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarr
                     in_w &= ~m
             picks.append(_pick_nearest(in_w, gk, np.nan_to_num(dist), c["tn"], c["y"]))
         pos = _first_alternative(gk, picks)
-        role[pos] = f"followup_{name}"
+        role[pos] = R[f"followup_{name}"]
 
 
 def _by_labels(d: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
@@ -722,7 +745,8 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
     t = np.where(disc, np.inf, week.to_numpy())
     in_tx = valid & ~fu & (disc | week.notna().to_numpy())
     d["in_treatment"] = in_tx
-    role = np.full(len(d), "outside_windows", dtype=object)
+    role = np.zeros(len(d), dtype=np.int8)  # codes into _role_names(r)
+    R = _role_codes(r)
     y = d["total"].to_numpy(dtype=float, na_value=np.nan)
     w = week.to_numpy()
     labels = _canonical_labels(d) if r.uses_labels else None
@@ -736,14 +760,14 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
             base_ok = in_tx & (is_intake | (week.to_numpy() == 0))
             picks.append(_pick_nearest(base_ok, gk, np.zeros(len(d)), t, y))
     base_pos = _first_alternative(gk, picks)
-    role[base_pos] = "baseline"
+    role[base_pos] = R["baseline"]
     taken[base_pos] = labels is not None
     with_base = np.zeros(_n_groups(gk), dtype=bool)
     with_base[gk[base_pos]] = True
     has_base = with_base[gk]
-    later = in_tx & has_base & (role != "baseline")
-    role[later] = "treatment"
-    role[in_tx & ~has_base] = "no_baseline"
+    later = in_tx & has_base & (role != R["baseline"])
+    role[later] = R["treatment"]
+    role[in_tx & ~has_base] = R["no_baseline"]
     picks = []
     for kind, v in r.choices("endpoint"):
         if kind == "label":
@@ -754,7 +778,7 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
             endpoint_ok = later & disc if v == "discharge_only" else later
             picks.append(_pick_last(endpoint_ok, gk, t, y, disc))
     end_pos = _first_alternative(gk, picks)
-    role[end_pos] = "endpoint"
+    role[end_pos] = R["endpoint"]
     taken[end_pos] = labels is not None
     for name in r.followup_windows:
         picks = []
@@ -765,8 +789,8 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
             else:
                 m = valid & (tp == f"followup_{name}").fillna(False).to_numpy(dtype=bool)
                 picks.append(_pick_nearest(m, gk, np.zeros(len(d)), t, y))
-        role[_first_alternative(gk, picks)] = f"followup_{name}"
-    d["role"] = role
+        role[_first_alternative(gk, picks)] = R[f"followup_{name}"]
+    d["role"] = _role_column(role, r)
 
 
 @validate_params(

@@ -377,8 +377,12 @@ def assessment_roles(assessments: pd.DataFrame, *, instrument=None, rules=None) 
     >>> iop.assessment_roles(d)["role"].tolist()
     ['baseline', 'treatment', 'endpoint', 'followup_3m']
     """
-    r = coerce_rules(rules)
-    data = assessments
+    return _roles(assessments, instrument, coerce_rules(rules))
+
+
+def _roles(data: pd.DataFrame, instrument, r: EpisodeRules, ep_code=None) -> pd.DataFrame:
+    """:func:`assessment_roles` (``ep_code``: the episode ids of ``data`` factorised, when the
+    caller has them)."""
     rows, _ = _instrument_rows(data, instrument, assessment_roles)
     if r.uses_labels and "timepoint" not in data:
         raise DataError(
@@ -389,7 +393,7 @@ def assessment_roles(assessments: pd.DataFrame, *, instrument=None, rules=None) 
     d = rows.copy()
     if "patient_id" not in d:
         d["patient_id"] = d["episode_id"]
-    gk = _group_codes(d)
+    gk = _group_codes(d, _rows_of(data, d, ep_code))
     has_dates = "assessment_date" in d and d["assessment_date"].notna().any()
     if not has_dates:
         _by_labels(d, r, gk)
@@ -412,13 +416,25 @@ def assessment_roles(assessments: pd.DataFrame, *, instrument=None, rules=None) 
     return pd.concat([a, b]).loc[d.index]
 
 
-def _group_codes(d: pd.DataFrame) -> np.ndarray:
+def _rows_of(data: pd.DataFrame, sub: pd.DataFrame, codes: np.ndarray | None):
+    """``codes`` (one per row of ``data``) for the rows of ``sub``, a row subset of ``data``
+    keeping its index; None when ``data``'s index is not its positions (0 … n−1)."""
+    ix = data.index
+    plain = isinstance(ix, pd.RangeIndex) and ix.start == 0 and ix.step == 1
+    return codes[sub.index.to_numpy()] if codes is not None and plain else None
+
+
+def _group_codes(d: pd.DataFrame, ec: np.ndarray | None = None) -> np.ndarray:
     """One int64 code per (episode, instrument) pair: the pick key, factorised once.
 
     Missing ids are a group of their own (as a string key would make them); the codes are
     below ``n_episodes * n_instruments``, so per-group arrays are indexed by them directly.
+    ``ec``: the episode ids already factorised (missing: -1).
     """
-    ec, _ = pd.factorize(d["episode_id"], use_na_sentinel=False)
+    if ec is None:
+        ec, _ = pd.factorize(d["episode_id"], use_na_sentinel=False)
+    elif len(ec) and ec.min() < 0:
+        ec = np.where(ec < 0, ec.max() + 1, ec)
     ic, iu = pd.factorize(d["instrument"], use_na_sentinel=False)
     return ec.astype(np.int64) * max(len(iu), 1) + ic
 
@@ -867,17 +883,18 @@ def episodes_and_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> tu
     """
     r = coerce_rules(rules)
     names = _instrument_rows(data, instrument, episodes)[1]
-    roles = assessment_roles(data, instrument=instrument, rules=r)
-    return _episode_table(data, names, roles, r), roles
+    # the episode ids are factorised once: the picks, the grid and the attributes use the codes
+    ep_code, ep_uniques = pd.factorize(data["episode_id"])
+    roles = _roles(data, instrument, r, ep_code)
+    return _episode_table(data, names, roles, r, ep_code, ep_uniques), roles
 
 
-def _episode_table(data: pd.DataFrame, names: list, roles: pd.DataFrame, r) -> pd.DataFrame:
+def _episode_table(data, names: list, roles, r, ep_code, ep_uniques) -> pd.DataFrame:
     """The episode table of :func:`episodes` from the assessment roles."""
     date_col = "assessment_date" if "assessment_date" in roles else None
 
     # the output grid, in its final order (instrument as named, then episode_id): one row per
-    # instrument and episode, addressed by integer codes (the ids are factorised once here)
-    ep_code, ep_uniques = pd.factorize(data["episode_id"])
+    # instrument and episode, addressed by integer codes
     ep_ids, by_id = pd.Index(ep_uniques, name="episode_id").sort_values(return_indexer=True)
     n_ep = len(ep_ids)
     ep_rank = np.empty(n_ep + 1, dtype=np.int64)
@@ -891,8 +908,12 @@ def _episode_table(data: pd.DataFrame, names: list, roles: pd.DataFrame, r) -> p
     )
     n_out = len(out)
     # each role row's output row: instrument position * n_episodes + episode rank
-    r_code, r_uniques = pd.factorize(roles["episode_id"])
-    r_rank = np.append(ep_ids.get_indexer(r_uniques), -1)[r_code]
+    r_rank = _rows_of(data, roles, ep_code)
+    if r_rank is not None:
+        r_rank = ep_rank[r_rank]  # code -1 → ep_rank[-1] = -1
+    else:
+        r_code, r_uniques = pd.factorize(roles["episode_id"])
+        r_rank = np.append(ep_ids.get_indexer(r_uniques), -1)[r_code]
     i_code, i_uniques = pd.factorize(roles["instrument"])
     inst_pos = {n: i for i, n in enumerate(names)}
     i_pos = np.array([inst_pos.get(u, -1) for u in i_uniques] + [-1], dtype=np.int64)[i_code]

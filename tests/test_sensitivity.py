@@ -275,14 +275,13 @@ def test_assessment_roles_built_once_and_shared(small_assessments, monkeypatch):
     import iop_outcomes._episodes as episodes_module
 
     calls = []
-    real = episodes_module.assessment_roles
+    real = episodes_module._roles  # the roles pass behind assessment_roles and episodes
 
     def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(episodes_module, "assessment_roles", counted)
-    monkeypatch.setattr(iop, "assessment_roles", counted, raising=False)
+    monkeypatch.setattr(episodes_module, "_roles", counted)
     methods = ("completers", "locf", "bocf")
     res = iop.missing_data_sensitivity(small_assessments, methods=methods)
     assert len(calls) == 1

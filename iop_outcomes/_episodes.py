@@ -384,12 +384,7 @@ def _roles(data: pd.DataFrame, instrument, r: EpisodeRules, ep_code=None) -> pd.
     """:func:`assessment_roles` (``ep_code``: the episode ids of ``data`` factorised, when the
     caller has them)."""
     rows, _ = _instrument_rows(data, instrument, assessment_roles)
-    if r.uses_labels and "timepoint" not in data:
-        raise DataError(
-            "The episode rules pick scores by their timepoint label "
-            f"(baseline={r.baseline!r}, endpoint={r.endpoint!r}, followup={r.followup!r}), "
-            f"but the assessments have no 'timepoint' column. Columns found: {list(data.columns)}."
-        )
+    _check_label_rules(data, r)
     d = rows.copy()
     if "patient_id" not in d:
         d["patient_id"] = d["episode_id"]
@@ -414,6 +409,29 @@ def _roles(data: pd.DataFrame, instrument, r: EpisodeRules, ep_code=None) -> pd.
         b["role"] = "undated"
     a.loc[a["assessment_date"].isna().to_numpy(), "role"] = "undated"
     return pd.concat([a, b]).loc[d.index]
+
+
+def _check_label_rules(data: pd.DataFrame, r: EpisodeRules) -> None:
+    if r.uses_labels and "timepoint" not in data:
+        raise DataError(
+            "The episode rules pick scores by their timepoint label "
+            f"(baseline={r.baseline!r}, endpoint={r.endpoint!r}, followup={r.followup!r}), "
+            f"but the assessments have no 'timepoint' column. Columns found: {list(data.columns)}."
+        )
+
+
+#: the columns the roles are computed from (the others are only carried along)
+_ROLE_INPUT = (
+    "patient_id",
+    "episode_id",
+    "instrument",
+    "assessment_date",
+    "admit_date",
+    "discharge_date",
+    "timepoint",
+    "week",
+    "total",
+)
 
 
 def _rows_of(data: pd.DataFrame, sub: pd.DataFrame, codes: np.ndarray | None):
@@ -870,7 +888,10 @@ def episodes_and_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> tu
 
     For callers that need both (``missing_data_sensitivity`` reads the weekly in-treatment
     scores by their roles): the roles are computed once. The parameters are checked as in
-    :func:`episodes`.
+    :func:`episodes`. The roles frame has the columns the roles are computed from
+    (``episode_id``, ``instrument``, ``total``, the dates, ``timepoint``, ``week``, and
+    ``patient_id``), not the cohort or item columns, plus ``days``, ``in_treatment`` and
+    ``role``.
 
     Examples
     --------
@@ -885,7 +906,10 @@ def episodes_and_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> tu
     names = _instrument_rows(data, instrument, episodes)[1]
     # the episode ids are factorised once: the picks, the grid and the attributes use the codes
     ep_code, ep_uniques = pd.factorize(data["episode_id"])
-    roles = _roles(data, instrument, r, ep_code)
+    _check_label_rules(data, r)
+    # the roles from the columns they are computed from: the other columns (items, cohort
+    # columns) are not copied for every assessment row
+    roles = _roles(data[[c for c in data.columns if c in _ROLE_INPUT]], instrument, r, ep_code)
     return _episode_table(data, names, roles, r, ep_code, ep_uniques), roles
 
 

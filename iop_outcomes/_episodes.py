@@ -377,32 +377,32 @@ def assessment_roles(assessments: pd.DataFrame, *, instrument=None, rules=None) 
     >>> iop.assessment_roles(d)["role"].tolist()
     ['baseline', 'treatment', 'endpoint', 'followup_3m']
     """
-    r = coerce_rules(rules)
-    data = assessments
+    return _roles(assessments, instrument, coerce_rules(rules))
+
+
+def _roles(data: pd.DataFrame, instrument, r: EpisodeRules, ep_code=None) -> pd.DataFrame:
+    """:func:`assessment_roles` (``ep_code``: the episode ids of ``data`` factorised, when the
+    caller has them)."""
     rows, _ = _instrument_rows(data, instrument, assessment_roles)
-    if r.uses_labels and "timepoint" not in data:
-        raise DataError(
-            "The episode rules pick scores by their timepoint label "
-            f"(baseline={r.baseline!r}, endpoint={r.endpoint!r}, followup={r.followup!r}), "
-            f"but the assessments have no 'timepoint' column. Columns found: {list(data.columns)}."
-        )
+    _check_label_rules(data, r)
     d = rows.copy()
     if "patient_id" not in d:
         d["patient_id"] = d["episode_id"]
+    gk = _group_codes(d, _rows_of(data, d, ep_code))
     has_dates = "assessment_date" in d and d["assessment_date"].notna().any()
     if not has_dates:
-        _by_labels(d, r)
+        _by_labels(d, r, gk)
         return d
     # episodes with no dated score at all fall back to their timepoint labels
-    dated = d["assessment_date"].notna().groupby([d["episode_id"], d["instrument"]], observed=True)
-    dated_ep = dated.transform("any").to_numpy(dtype=bool)
+    is_dated = d["assessment_date"].notna().to_numpy()
+    dated_ep = (np.bincount(gk, weights=is_dated, minlength=_n_groups(gk)) > 0)[gk]
     if dated_ep.all():
-        _by_dates(d, data, r)
+        _by_dates(d, data, r, gk)
         return d
     a, b = d.loc[dated_ep].copy(), d.loc[~dated_ep].copy()
-    _by_dates(a, data, r)
+    _by_dates(a, data, r, gk[dated_ep])
     if "timepoint" in b or "week" in b:
-        _by_labels(b, r)
+        _by_labels(b, r, gk[~dated_ep])
     else:
         b["days"] = b["week"] = np.nan
         b["in_treatment"] = False
@@ -411,19 +411,99 @@ def assessment_roles(assessments: pd.DataFrame, *, instrument=None, rules=None) 
     return pd.concat([a, b]).loc[d.index]
 
 
+def _check_label_rules(data: pd.DataFrame, r: EpisodeRules) -> None:
+    if r.uses_labels and "timepoint" not in data:
+        raise DataError(
+            "The episode rules pick scores by their timepoint label "
+            f"(baseline={r.baseline!r}, endpoint={r.endpoint!r}, followup={r.followup!r}), "
+            f"but the assessments have no 'timepoint' column. Columns found: {list(data.columns)}."
+        )
+
+
+#: the columns the roles are computed from (the others are only carried along)
+_ROLE_INPUT = (
+    "patient_id",
+    "episode_id",
+    "instrument",
+    "assessment_date",
+    "admit_date",
+    "discharge_date",
+    "timepoint",
+    "week",
+    "total",
+)
+
+
+def _rows_of(data: pd.DataFrame, sub: pd.DataFrame, codes: np.ndarray | None):
+    """``codes`` (one per row of ``data``) for the rows of ``sub``, a row subset of ``data``
+    keeping its index; None when ``data``'s index is not its positions (0 … n−1)."""
+    ix = data.index
+    plain = isinstance(ix, pd.RangeIndex) and ix.start == 0 and ix.step == 1
+    return codes[sub.index.to_numpy()] if codes is not None and plain else None
+
+
+def _group_codes(d: pd.DataFrame, ec: np.ndarray | None = None) -> np.ndarray:
+    """One int64 code per (episode, instrument) pair: the pick key, factorised once.
+
+    Missing ids are a group of their own (as a string key would make them); the codes are
+    below ``n_episodes * n_instruments``, so per-group arrays are indexed by them directly.
+    ``ec``: the episode ids already factorised (missing: -1).
+    """
+    if ec is None:
+        ec, _ = pd.factorize(d["episode_id"], use_na_sentinel=False)
+    elif len(ec) and ec.min() < 0:
+        ec = np.where(ec < 0, ec.max() + 1, ec)
+    ic, iu = pd.factorize(d["instrument"], use_na_sentinel=False)
+    return ec.astype(np.int64) * max(len(iu), 1) + ic
+
+
+def _n_groups(gk: np.ndarray) -> int:
+    return int(gk.max()) + 1 if len(gk) else 0
+
+
+def _first_per_group(pos: np.ndarray, key: np.ndarray, order: np.ndarray, *, last=False):
+    """``pos[order]`` reduced to the first (``last``: the last) row of each run of ``key``."""
+    k = key[order]
+    if last:
+        edge = np.r_[k[1:] != k[:-1], True] if len(k) else np.zeros(0, dtype=bool)
+    else:
+        edge = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, dtype=bool)
+    return pos[order[edge]]
+
+
+def _at_group_extreme(k: np.ndarray, v: np.ndarray, *, largest: bool) -> np.ndarray | None:
+    """The rows whose ``v`` equals their group's (``k``) minimum (``largest``: maximum): the
+    only rows a stable sort on ``(k, v, ...)`` can put first (last) in their group. None when
+    ``v`` has NaN (which sorts last, so every row must be sorted)."""
+    if v.dtype.kind == "M":
+        v = v.view(np.int64)
+    if v.dtype.kind == "f":
+        if np.isnan(v).any():
+            return None
+        start = -np.inf if largest else np.inf
+    else:
+        v = v.astype(np.int64, copy=False)
+        start = np.iinfo(np.int64).min if largest else np.iinfo(np.int64).max
+    ext = np.full(_n_groups(k), start, dtype=v.dtype)
+    (np.maximum if largest else np.minimum).at(ext, k, v)
+    return np.nonzero(v == ext[k])[0]
+
+
 def _pick_nearest(
-    d: pd.DataFrame, mask: np.ndarray, dist: np.ndarray, keys: list[str]
+    mask: np.ndarray, gk: np.ndarray, dist: np.ndarray, t: np.ndarray, y: np.ndarray
 ) -> np.ndarray:
-    """Positions (into d) of the row nearest 0 in ``dist`` per key group among ``mask`` rows;
-    ties → the earlier date, then (scores on the same day) the lower score, whatever the row
-    order."""
-    cand = pd.DataFrame({"_pos": np.nonzero(mask)[0], "_dist": np.abs(dist[mask])})
-    for k in keys:
-        cand[k] = d[k].to_numpy()[mask]
-    cand["_date"] = d["_t"].to_numpy()[mask]
-    cand["_y"] = d["total"].to_numpy(dtype=float, na_value=np.nan)[mask]
-    cand = cand.sort_values([*keys, "_dist", "_date", "_y"], kind="mergesort")
-    return cand.drop_duplicates(keys, keep="first")["_pos"].to_numpy()
+    """Positions of the row nearest 0 in ``dist`` per group ``gk`` among ``mask`` rows;
+    ties → the earlier date ``t``, then (scores on the same day) the lower score ``y``, then
+    the earlier row: the pick does not depend on row order beyond exact duplicates.
+    (A stable lexicographic sort; NaN sorts last, as in pandas.)"""
+    pos = np.nonzero(mask)[0]
+    d = np.abs(dist[pos])
+    near = _at_group_extreme(gk[pos], d, largest=False)
+    if near is not None:  # only the rows at their group's least distance can win
+        pos, d = pos[near], d[near]
+    k = gk[pos]
+    order = np.lexsort((y[pos], t[pos], d, k))
+    return _first_per_group(pos, k, order)
 
 
 def _pick_last(
@@ -435,11 +515,12 @@ def _pick_last(
     labelled ``discharge``, then to the lower score ``y``: the pick does not depend on row order.
     """
     pos = np.nonzero(mask)[0]
-    cand = pd.DataFrame(
-        {"_pos": pos, "_k": key[pos], "_t": t[pos], "_dc": discharge[pos], "_y": -y[pos]}
-    )
-    cand = cand.sort_values(["_k", "_t", "_dc", "_y"], kind="mergesort")
-    return cand.drop_duplicates("_k", keep="last")["_pos"].to_numpy()
+    late = _at_group_extreme(key[pos], t[pos], largest=True)
+    if late is not None:  # only the rows at their group's latest time can win
+        pos = pos[late]
+    k = key[pos]
+    order = np.lexsort((-y[pos], discharge[pos], t[pos], k))
+    return _first_per_group(pos, k, order, last=True)
 
 
 def _pick_labelled(
@@ -452,11 +533,9 @@ def _pick_labelled(
     """
     pos = np.nonzero(mask)[0]
     tt = t[pos]
-    cand = pd.DataFrame(
-        {"_pos": pos, "_k": key[pos], "_t": -tt if latest else tt, "_y": y[pos], "_w": w[pos]}
-    )
-    cand = cand.sort_values(["_k", "_t", "_y", "_w"], kind="mergesort")
-    return cand.drop_duplicates("_k", keep="first")["_pos"].to_numpy()
+    k = key[pos]
+    order = np.lexsort((w[pos], y[pos], -tt if latest else tt, k))
+    return _first_per_group(pos, k, order)
 
 
 def _first_alternative(key: np.ndarray, picks: list[np.ndarray]) -> np.ndarray:
@@ -464,10 +543,9 @@ def _first_alternative(key: np.ndarray, picks: list[np.ndarray]) -> np.ndarray:
     if len(picks) == 1:
         return picks[0]
     pos = np.concatenate(picks)
-    order = np.repeat(np.arange(len(picks)), [len(p) for p in picks])
-    cand = pd.DataFrame({"_pos": pos, "_k": key[pos], "_o": order})
-    cand = cand.sort_values(["_k", "_o"], kind="mergesort")
-    return cand.drop_duplicates("_k", keep="first")["_pos"].to_numpy()
+    alt = np.repeat(np.arange(len(picks)), [len(p) for p in picks])
+    k = key[pos]
+    return _first_per_group(pos, k, np.lexsort((alt, k)))
 
 
 def _canonical_labels(d: pd.DataFrame) -> pd.Categorical:
@@ -489,51 +567,84 @@ def _is(labels: pd.Categorical, value: str) -> np.ndarray:
     )
 
 
-def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> None:
+def _role_names(r: EpisodeRules) -> list[str]:
+    """The roles a row can get, in code order (code 0, the default: ``outside_windows``)."""
+    fixed = ["outside_windows", "baseline", "treatment", "endpoint", "no_baseline"]
+    return [*fixed, "before_baseline_window", *(f"followup_{k}" for k in r.followup_windows)]
+
+
+def _role_codes(r: EpisodeRules) -> dict[str, int]:
+    return {name: i for i, name in enumerate(_role_names(r))}
+
+
+def _role_column(codes: np.ndarray, r: EpisodeRules) -> pd.api.extensions.ExtensionArray:
+    """The ``role`` column (dtype ``str``) from the int8 role codes, built by Arrow from the
+    small dictionary of names (no Python string per row)."""
+    import pyarrow as pa
+
+    names = pa.array(_role_names(r), type=pa.large_string())
+    arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), names)
+    return pd.array(arr.cast(pa.large_string()), dtype="str")
+
+
+def _tp_is(d: pd.DataFrame, value: str) -> np.ndarray:
+    """Rows whose ``timepoint`` equals ``value`` (none without the column)."""
+    if "timepoint" not in d:
+        return np.zeros(len(d), dtype=bool)
+    return (d["timepoint"] == value).fillna(False).to_numpy(dtype=bool)
+
+
+def _tp_startswith(d: pd.DataFrame, prefix: str) -> np.ndarray:
+    """Rows whose ``timepoint`` starts with ``prefix``: on a categorical column, one test per
+    category (the loader's ``timepoint`` is categorical), never a string per row."""
+    if "timepoint" not in d:
+        return np.zeros(len(d), dtype=bool)
+    col = d["timepoint"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = col.cat.categories.astype("str")
+        hit = np.append(np.asarray(cats.str.startswith(prefix), dtype=bool), False)
+        return hit[col.cat.codes.to_numpy()]  # code -1 (missing) → the appended False
+    return col.astype("str").str.startswith(prefix).fillna(False).to_numpy(dtype=bool)
+
+
+def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
     """Roles by date windows (labels where the rules say so); adds days, week, role to ``d``."""
-    c = _date_context(d, all_rows, r)
-    role = np.full(len(d), "outside_windows", dtype=object)
+    c = _date_context(d, all_rows, r, gk)
+    role = np.zeros(len(d), dtype=np.int8)  # codes into _role_names(r)
     _baseline_by_date(d, c, r, role)
     _endpoint_by_date(d, c, r, role)
     _followups_by_date(d, c, r, role)
-    d["role"] = role
-    del d["_t"]
+    d["role"] = _role_column(role, r)
 
 
-def _date_context(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> dict:
+def _date_context(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules, gk) -> dict:
     """Days since admission and since discharge, follow-up labels and the pick keys."""
-    first_any = all_rows.groupby("episode_id", observed=True)["assessment_date"].min()
     admit = (
         d["admit_date"]
         if "admit_date" in d
         else pd.Series(pd.NaT, index=d.index, dtype="datetime64[ns]")
     )
-    admit = admit.fillna(d["episode_id"].map(first_any))
+    if admit.isna().any():  # the episode's first assessment (any instrument) stands in
+        first_any = all_rows.groupby("episode_id", observed=True)["assessment_date"].min()
+        admit = admit.fillna(d["episode_id"].map(first_any))
     disch = (
         d["discharge_date"]
         if "discharge_date" in d
         else pd.Series(pd.NaT, index=d.index, dtype="datetime64[ns]")
     )
     t = d["assessment_date"]
-    d["_t"] = t.to_numpy()
     days = (t - admit).dt.days.to_numpy(dtype=float)
     d["days"] = days
     d["week"] = days / 7.0
-    fu_label = (
-        d["timepoint"].astype("str").str.startswith("followup").fillna(False).to_numpy(dtype=bool)
-        if "timepoint" in d
-        else np.zeros(len(d), dtype=bool)
-    )
     return {
-        "keys": ["episode_id", "instrument"],
         "days": days,
         "after_dc": (t - disch).dt.days.to_numpy(dtype=float),  # NaN without a discharge date
-        "fu_label": fu_label,
+        "fu_label": _tp_startswith(d, "followup"),
         "valid": d["total"].notna().to_numpy() & ~np.isnan(days),
-        "gk": (d["episode_id"].astype("str") + "\x1f" + d["instrument"].astype("str")).to_numpy(),
+        "gk": gk,
         "tn": t.to_numpy(),
         "t_int": t.to_numpy(dtype="datetime64[ns]").view("int64"),  # orders label picks
-        "y": d["total"].to_numpy(dtype=float),
+        "y": d["total"].to_numpy(dtype=float, na_value=np.nan),
         "labels": _canonical_labels(d) if r.uses_labels else None,
         "taken": np.zeros(len(d), dtype=bool),  # rows a label rule made baseline or endpoint
     }
@@ -541,6 +652,7 @@ def _date_context(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules) -> d
 
 def _baseline_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarray) -> None:
     """The baseline pick; then which rows are in treatment and after the baseline."""
+    R = _role_codes(r)
     valid, days, gk, labels = c["valid"], c["days"], c["gk"], c["labels"]
     lo, hi = r.baseline_window
     picks = []
@@ -550,15 +662,16 @@ def _baseline_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarra
             picks.append(_pick_labelled(m, gk, c["t_int"], c["y"], days, latest=False))
         else:
             in_bw = valid & (days >= lo) & (days <= hi) & ~c["fu_label"]
-            picks.append(_pick_nearest(d, in_bw, days, c["keys"]))
+            picks.append(_pick_nearest(in_bw, gk, days, c["tn"], c["y"]))
     base_pos = _first_alternative(gk, picks)
-    role[base_pos] = "baseline"
+    role[base_pos] = R["baseline"]
     if labels is not None:
         c["taken"][base_pos] = True
     tn = c["tn"]
-    bd = pd.Series(tn[base_pos], index=gk[base_pos], dtype="datetime64[ns]")
-    b_for_row = bd.reindex(gk).to_numpy()
-    has_base = ~pd.isna(b_for_row)
+    bd = np.full(_n_groups(gk), np.datetime64("NaT"), dtype=tn.dtype)
+    bd[gk[base_pos]] = tn[base_pos]
+    b_for_row = bd[gk]
+    has_base = ~np.isnat(b_for_row)
     c["after_base"] = has_base & (tn > np.where(has_base, b_for_row, tn))
     after_dc = c["after_dc"]
     with np.errstate(invalid="ignore"):
@@ -571,13 +684,14 @@ def _baseline_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarra
     c["in_tx"] = in_tx
     c["later"] = in_tx & c["after_base"]
     d["in_treatment"] = in_tx
-    role[in_tx & ~has_base & (role != "baseline")] = "no_baseline"
-    role[c["later"]] = "treatment"
-    role[valid & (days < lo) & ~c["taken"]] = "before_baseline_window"
+    role[in_tx & ~has_base & (role != R["baseline"])] = R["no_baseline"]
+    role[c["later"]] = R["treatment"]
+    role[valid & (days < lo) & ~c["taken"]] = R["before_baseline_window"]
 
 
 def _endpoint_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarray) -> None:
     """The endpoint pick: by label, the last in treatment, or the discharge assessment."""
+    R = _role_codes(r)
     gk, labels, later = c["gk"], c["labels"], c["later"]
     picks = []
     for kind, v in r.choices("endpoint"):
@@ -590,25 +704,26 @@ def _endpoint_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarra
         else:
             # the discharge assessment: by its label where the episode has labels, else by date
             lo_dc, hi_dc = r.discharge_window
-            tp = (
-                d["timepoint"].astype("str")
-                if "timepoint" in d
-                else pd.Series(None, index=d.index, dtype="str")
+            has_tp = d["timepoint"].notna().to_numpy() if "timepoint" in d else None
+            labelled = (
+                (np.bincount(gk, weights=has_tp, minlength=_n_groups(gk)) > 0)[gk]
+                if has_tp is not None
+                else np.zeros(len(d), dtype=bool)
             )
-            labelled = tp.notna().groupby(gk).transform("any").to_numpy(dtype=bool)
-            by_label = later & (tp == "discharge").fillna(False).to_numpy(dtype=bool)
+            by_label = later & _tp_is(d, "discharge")
             a_dc = np.nan_to_num(c["after_dc"], nan=1e9)
             by_date = later & ~labelled & (a_dc >= lo_dc) & (a_dc <= hi_dc)
             dist = np.where(by_label, 0.0, a_dc)
-            picks.append(_pick_nearest(d, by_label | by_date, dist, c["keys"]))
+            picks.append(_pick_nearest(by_label | by_date, gk, dist, c["tn"], c["y"]))
     end_pos = _first_alternative(gk, picks)
-    role[end_pos] = "endpoint"
+    role[end_pos] = R["endpoint"]
     if labels is not None:
         c["taken"][end_pos] = True
 
 
 def _followups_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarray) -> None:
     """Each follow-up: by label, or the score nearest its target day within its window."""
+    R = _role_codes(r)
     valid, gk, labels, taken, after_dc = c["valid"], c["gk"], c["labels"], c["taken"], c["after_dc"]
     no_dc = np.all(np.isnan(after_dc))
     post = (valid & ~c["in_tx"] if not no_dc else valid & c["fu_label"]) & ~taken
@@ -631,24 +746,19 @@ def _followups_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarr
                 in_w = post & (since_dc >= a) & (since_dc <= b)
             if no_dc:
                 # no discharge dates: follow-ups only by their labels
-                label = (
-                    d["timepoint"].astype("str")
-                    if "timepoint" in d
-                    else pd.Series("", index=d.index)
-                )
-                in_w = post & (label == f"followup_{name}").fillna(False).to_numpy(dtype=bool)
+                in_w = post & _tp_is(d, f"followup_{name}")
                 dist = np.zeros(len(d))
             else:
                 dist = since_dc - target
             for other, (m, _) in fu_labelled.items():
                 if other != name:  # a row labelled for another follow-up is never this one
                     in_w &= ~m
-            picks.append(_pick_nearest(d, in_w, np.nan_to_num(dist), c["keys"]))
+            picks.append(_pick_nearest(in_w, gk, np.nan_to_num(dist), c["tn"], c["y"]))
         pos = _first_alternative(gk, picks)
-        role[pos] = f"followup_{name}"
+        role[pos] = R[f"followup_{name}"]
 
 
-def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
+def _by_labels(d: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
     if "timepoint" not in d and "week" not in d:
         raise DataError(
             "Without assessment dates, episodes need 'timepoint' labels or 'week' numbers."
@@ -666,14 +776,12 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
     valid = d["total"].notna().to_numpy()
     d["week"] = week.to_numpy()
     d["days"] = week.to_numpy() * 7
-    d["_t"] = np.where(disc, np.inf, week.to_numpy())
+    t = np.where(disc, np.inf, week.to_numpy())
     in_tx = valid & ~fu & (disc | week.notna().to_numpy())
     d["in_treatment"] = in_tx
-    keys = ["episode_id", "instrument"]
-    role = np.full(len(d), "outside_windows", dtype=object)
-    gk = (d["episode_id"].astype("str") + "\x1f" + d["instrument"].astype("str")).to_numpy()
-    t = d["_t"].to_numpy()
-    y = d["total"].to_numpy(dtype=float)
+    role = np.zeros(len(d), dtype=np.int8)  # codes into _role_names(r)
+    R = _role_codes(r)
+    y = d["total"].to_numpy(dtype=float, na_value=np.nan)
     w = week.to_numpy()
     labels = _canonical_labels(d) if r.uses_labels else None
     taken = np.zeros(len(d), dtype=bool)
@@ -684,14 +792,16 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
         else:
             is_intake = (tp == "intake").fillna(False).to_numpy(dtype=bool)
             base_ok = in_tx & (is_intake | (week.to_numpy() == 0))
-            picks.append(_pick_nearest(d, base_ok, np.zeros(len(d)), keys))
+            picks.append(_pick_nearest(base_ok, gk, np.zeros(len(d)), t, y))
     base_pos = _first_alternative(gk, picks)
-    role[base_pos] = "baseline"
+    role[base_pos] = R["baseline"]
     taken[base_pos] = labels is not None
-    has_base = pd.Series(gk).isin(set(gk[base_pos])).to_numpy()
-    later = in_tx & has_base & (role != "baseline")
-    role[later] = "treatment"
-    role[in_tx & ~has_base] = "no_baseline"
+    with_base = np.zeros(_n_groups(gk), dtype=bool)
+    with_base[gk[base_pos]] = True
+    has_base = with_base[gk]
+    later = in_tx & has_base & (role != R["baseline"])
+    role[later] = R["treatment"]
+    role[in_tx & ~has_base] = R["no_baseline"]
     picks = []
     for kind, v in r.choices("endpoint"):
         if kind == "label":
@@ -702,7 +812,7 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
             endpoint_ok = later & disc if v == "discharge_only" else later
             picks.append(_pick_last(endpoint_ok, gk, t, y, disc))
     end_pos = _first_alternative(gk, picks)
-    role[end_pos] = "endpoint"
+    role[end_pos] = R["endpoint"]
     taken[end_pos] = labels is not None
     for name in r.followup_windows:
         picks = []
@@ -712,10 +822,9 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules) -> None:
                 picks.append(_pick_labelled(m, gk, t, y, w, latest=False))
             else:
                 m = valid & (tp == f"followup_{name}").fillna(False).to_numpy(dtype=bool)
-                picks.append(_pick_nearest(d, m, np.zeros(len(d)), keys))
-        role[_first_alternative(gk, picks)] = f"followup_{name}"
-    d["role"] = role
-    del d["_t"]
+                picks.append(_pick_nearest(m, gk, np.zeros(len(d)), t, y))
+        role[_first_alternative(gk, picks)] = R[f"followup_{name}"]
+    d["role"] = _role_column(role, r)
 
 
 @validate_params(
@@ -771,56 +880,106 @@ def episodes(assessments: pd.DataFrame, *, instrument=None, rules=None) -> pd.Da
     >>> bool((ep["change"] == ep["endpoint"] - ep["baseline"]).where(ep["change"].notna(), True).all())
     True
     """
+    return episodes_and_roles(assessments, instrument=instrument, rules=rules)[0]
+
+
+def episodes_and_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> tuple:
+    """:func:`episodes` and the :func:`assessment_roles` it was built from, from one pass.
+
+    For callers that need both (``missing_data_sensitivity`` reads the weekly in-treatment
+    scores by their roles): the roles are computed once. The parameters are checked as in
+    :func:`episodes`. The roles frame has the columns the roles are computed from
+    (``episode_id``, ``instrument``, ``total``, the dates, ``timepoint``, ``week``, and
+    ``patient_id``), not the cohort or item columns, plus ``days``, ``in_treatment`` and
+    ``role``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"episode_id": "e", "instrument": "PHQ-9", "total": [18.0, 9.0],
+    ...     "assessment_date": pd.to_datetime(["2025-01-02", "2025-02-10"])})
+    >>> ep, roles = episodes_and_roles(d)
+    >>> ep["change"].tolist(), roles["role"].tolist()
+    ([-9.0], ['baseline', 'endpoint'])
+    """
     r = coerce_rules(rules)
-    data = assessments
     names = _instrument_rows(data, instrument, episodes)[1]
-    roles = assessment_roles(data, instrument=instrument, rules=r)
-    keys = ["episode_id", "instrument"]
+    # the episode ids are factorised once: the picks, the grid and the attributes use the codes
+    ep_code, ep_uniques = pd.factorize(data["episode_id"])
+    _check_label_rules(data, r)
+    # the roles from the columns they are computed from: the other columns (items, cohort
+    # columns) are not copied for every assessment row
+    roles = _roles(data[[c for c in data.columns if c in _ROLE_INPUT]], instrument, r, ep_code)
+    return _episode_table(data, names, roles, r, ep_code, ep_uniques), roles
+
+
+def _episode_table(data, names: list, roles, r, ep_code, ep_uniques) -> pd.DataFrame:
+    """The episode table of :func:`episodes` from the assessment roles."""
     date_col = "assessment_date" if "assessment_date" in roles else None
 
-    # episode attributes: first non-missing value per episode, across all instruments
-    carry = [
-        c
-        for c in data.columns
-        if c not in _ASSESSMENT_COLS and not c.startswith("item_") and c != "episode_id"
-    ]
-    attrs = data.groupby("episode_id", observed=True, sort=True)[carry].first() if carry else None
-    ep_ids = pd.Index(pd.unique(data["episode_id"].dropna()), name="episode_id").sort_values()
-    grid = pd.MultiIndex.from_product([ep_ids, names], names=keys)
-    out = pd.DataFrame(index=grid).reset_index()
+    # the output grid, in its final order (instrument as named, then episode_id): one row per
+    # instrument and episode, addressed by integer codes
+    ep_ids, by_id = pd.Index(ep_uniques, name="episode_id").sort_values(return_indexer=True)
+    n_ep = len(ep_ids)
+    ep_rank = np.empty(n_ep + 1, dtype=np.int64)
+    ep_rank[by_id] = np.arange(n_ep)
+    ep_rank[n_ep] = -1  # a missing episode_id (code -1) belongs to no row
+    out = pd.DataFrame(
+        {
+            "episode_id": ep_ids[np.tile(np.arange(n_ep), len(names))],
+            "instrument": np.repeat(np.array(names, dtype=object), n_ep),
+        }
+    )
+    n_out = len(out)
+    # each role row's output row: instrument position * n_episodes + episode rank
+    r_rank = _rows_of(data, roles, ep_code)
+    if r_rank is not None:
+        r_rank = ep_rank[r_rank]  # code -1 → ep_rank[-1] = -1
+    else:
+        r_code, r_uniques = pd.factorize(roles["episode_id"])
+        r_rank = np.append(ep_ids.get_indexer(r_uniques), -1)[r_code]
+    i_code, i_uniques = pd.factorize(roles["instrument"])
+    inst_pos = {n: i for i, n in enumerate(names)}
+    i_pos = np.array([inst_pos.get(u, -1) for u in i_uniques] + [-1], dtype=np.int64)[i_code]
+    row = np.where((r_rank >= 0) & (i_pos >= 0), i_pos * n_ep + r_rank, -1)
+    role_code, role_names = pd.factorize(roles["role"])
+    role_of = {str(v): k for k, v in enumerate(role_names)}
+
+    def rows_with(role: str) -> tuple[np.ndarray, np.ndarray]:
+        """The role's rows (positions in roles) and their output rows."""
+        hit = (role_code == role_of.get(role, -2)) & (row >= 0)
+        return np.nonzero(hit)[0], row[hit]
+
+    def take(values: pd.Series, pos: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """``values[pos]`` placed at output rows ``at``; missing elsewhere (dtype as reindex)."""
+        src = np.full(n_out, -1, dtype=np.int64)
+        src[at] = pos
+        return values.reset_index(drop=True).reindex(src).to_numpy()
 
     def pick(role: str, prefix: str) -> None:
-        sub = roles.loc[
-            roles["role"] == role, [*keys, "total", *([date_col] if date_col else []), "week"]
-        ]
-        sub = sub.set_index(keys)
-        out[prefix] = sub["total"].reindex(pd.MultiIndex.from_frame(out[keys])).to_numpy()
+        pos, at = rows_with(role)
+        out[prefix] = take(roles["total"], pos, at)
         if date_col:
-            out[f"{prefix}_date"] = (
-                sub[date_col].reindex(pd.MultiIndex.from_frame(out[keys])).to_numpy()
-            )
+            out[f"{prefix}_date"] = take(roles[date_col], pos, at)
         if prefix == "endpoint":
-            out["endpoint_week"] = (
-                sub["week"].reindex(pd.MultiIndex.from_frame(out[keys])).to_numpy()
-            )
+            out["endpoint_week"] = take(roles["week"], pos, at)
 
     pick("baseline", "baseline")
     pick("endpoint", "endpoint")
     out["change"] = out["endpoint"] - out["baseline"]
     for name in r.followup_windows:
         pick(f"followup_{name}", f"followup_{name}")
-    idx = pd.MultiIndex.from_frame(out[keys])
-    n_scores = roles.groupby(keys, observed=True).size().reindex(idx, fill_value=0)
-    out["n_scores"] = n_scores.to_numpy()
-    tx_roles = roles["role"].isin(["baseline", "treatment", "endpoint"])
+    counted = row >= 0
+    out["n_scores"] = np.bincount(row[counted], minlength=n_out).astype(np.int64)
     # scores from baseline through endpoint (the endpoint is the last one counted)
-    ended = roles.loc[tx_roles].copy()
-    end_t = out.set_index(keys)["endpoint_week"]
-    ended["_end"] = end_t.reindex(pd.MultiIndex.from_frame(ended[keys])).to_numpy()
-    ended = ended.loc[ended["_end"].isna() | (ended["week"] <= ended["_end"])]
-    out["n_in_treatment"] = (
-        ended.groupby(keys, observed=True).size().reindex(idx, fill_value=0).to_numpy()
+    tx = np.isin(
+        role_code, [role_of[x] for x in ("baseline", "treatment", "endpoint") if x in role_of]
     )
+    tx &= counted
+    end_week = out["endpoint_week"].to_numpy(dtype=float)[row[tx]]
+    week = roles["week"].to_numpy(dtype=float, na_value=np.nan)[tx]
+    kept = np.isnan(end_week) | (week <= end_week)
+    out["n_in_treatment"] = np.bincount(row[tx][kept], minlength=n_out).astype(np.int64)
     status = np.where(
         out["n_scores"] == 0,
         "no_scores",
@@ -834,19 +993,31 @@ def episodes(assessments: pd.DataFrame, *, instrument=None, rules=None) -> pd.Da
         status, categories=["paired", "no_endpoint", "no_baseline", "no_scores"]
     )
 
-    if attrs is not None:
-        out = out.merge(attrs, left_on="episode_id", right_index=True, how="left")
+    # episode attributes: first non-missing value per episode, across all instruments
+    carry = [
+        c
+        for c in data.columns
+        if c not in _ASSESSMENT_COLS and not c.startswith("item_") and c != "episode_id"
+    ]
+    if carry:
+        rank = ep_rank[ep_code]
+        known = rank >= 0
+        src = data[carry] if known.all() else data.loc[known, carry]
+        attrs = src.groupby(rank[known], sort=True).first()  # row k: the episode ranked k
+        clash = set(carry) & set(out.columns)
+        if clash:  # a carried column named like an output column: the merge's suffixes
+            attrs.index = ep_ids
+            out = out.merge(attrs, left_on="episode_id", right_index=True, how="left")
+        else:
+            at = np.tile(np.arange(n_ep), len(names))
+            out = pd.concat([out, attrs.take(at).reset_index(drop=True)], axis=1)
     if "admit_date" in out and "discharge_date" in out:
         out["los_days"] = (out["discharge_date"] - out["admit_date"]).dt.days
     lead = ["episode_id", "patient_id", "instrument"]
     rest = [c for c in out.columns if c not in lead]
     out = out[[c for c in lead if c in out.columns] + rest]
     out["instrument"] = out["instrument"].astype("str")
-    out = out.sort_values(
-        ["instrument", "episode_id"],
-        kind="mergesort",
-        key=lambda s: s.map({n: i for i, n in enumerate(names)}) if s.name == "instrument" else s,
-    ).reset_index(drop=True)
+    out = out.reset_index(drop=True)
     out.attrs["rules"] = r.to_dict()
     out.attrs["rules_text"] = r.describe()
     return out

@@ -531,3 +531,53 @@ def test_same_day_ties_never_depend_on_row_order():
     for _ in range(25):
         shuffled = d.iloc[rng.permutation(len(d))].reset_index(drop=True)
         pd.testing.assert_frame_equal(iop.episodes(shuffled), first)
+
+
+def test_episodes_and_roles_is_episodes_and_assessment_roles_from_one_pass():
+    from iop_outcomes._episodes import episodes_and_roles
+
+    d = pd.concat(
+        [
+            rows("E2", [-3, 7, 42, 42 + 95], [18, 15, 9, 11], site="North"),
+            rows("E1", [0, 30], [20, 10], site="South"),
+            rows("E1", [0, 30], [15, 9], instrument="GAD-7", site="South"),
+        ]
+    )
+    r = EpisodeRules(endpoint="discharge_only")
+    ep, roles = episodes_and_roles(d, instrument=["PHQ-9", "GAD-7"], rules=r)
+    pd.testing.assert_frame_equal(ep, iop.episodes(d, instrument=["PHQ-9", "GAD-7"], rules=r))
+    full = assessment_roles(d, instrument=["PHQ-9", "GAD-7"], rules=r)
+    assert "site" in full and "site" not in roles  # cohort columns are not copied per row
+    pd.testing.assert_frame_equal(roles, full[roles.columns])
+    assert ep.attrs == iop.episodes(d, instrument=["PHQ-9", "GAD-7"], rules=r).attrs
+
+
+def test_keys_are_matched_by_value_whatever_their_type_and_order():
+    # the picks work on factorised codes: integer, categorical and string ids give the same
+    # table, ordered by id (numeric order for integers), every instrument × episode row kept
+    d = pd.concat(
+        [
+            rows("E10", [0, 14, 42], [20, 14, 8], site="North"),
+            rows("E9", [-2, 42, 42 + 30], [17, 12, 13], site="South"),
+            rows("E9", [0, 40], [12, 7], instrument="GAD-7", site="South"),
+        ]
+    ).sample(frac=1, random_state=3)
+    by_str = iop.episodes(d, instrument=["PHQ-9", "GAD-7"])
+    assert by_str["episode_id"].tolist() == ["E10", "E9", "E10", "E9"]  # string order
+    # by hand: E10 20 → 8 (day 42); E9 17 (day -2) → 12 (day 42); GAD-7: E10 none, E9 12 → 7
+    np.testing.assert_array_equal(by_str["change"], [-12.0, -5.0, np.nan, -5.0])
+    as_int = d.assign(episode_id=d["episode_id"].str[1:].astype(int))
+    by_int = iop.episodes(as_int, instrument=["PHQ-9", "GAD-7"])
+    assert by_int["episode_id"].tolist() == [9, 10, 9, 10]  # numeric order
+    back = by_int.assign(episode_id="E" + by_int["episode_id"].astype(str))
+    want = by_str.set_index(["instrument", "episode_id"])
+    got = back.set_index(["instrument", "episode_id"]).loc[want.index]
+    pd.testing.assert_frame_equal(got, want, check_index_type=False)
+    as_cat = d.assign(episode_id=d["episode_id"].astype("category"))
+    by_cat = iop.episodes(as_cat, instrument=["PHQ-9", "GAD-7"])
+    assert by_cat["episode_id"].astype(str).tolist() == ["E10", "E9", "E10", "E9"]
+    pd.testing.assert_frame_equal(
+        by_cat.drop(columns="episode_id"), by_str.drop(columns="episode_id")
+    )
+    gad_e10 = by_str[(by_str["instrument"] == "GAD-7") & (by_str["episode_id"] == "E10")]
+    assert gad_e10["pair_status"].item() == "no_scores"

@@ -1223,3 +1223,25 @@ def test_an_analysis_error_naming_episodes_does_not_name_them_in_the_report(tmp_
     ids = set(iop.load(sim.data).data["episode_id"].astype(str))
     assert not set(re.findall(r"E\d{6}", page)) & ids
     assert rep.warnings and all("E0" not in w for w in rep.warnings)
+
+
+def test_episodes_built_once_for_all_instruments_equal_one_call_per_instrument():
+    # the report builds the episode tables in one pass (a list of instruments) and splits
+    # them; each must be the table iop.episodes gives for that instrument alone
+    from types import SimpleNamespace
+
+    from iop_outcomes._report.build import _episodes_by_instrument
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = iop.load(iop.synth.generate(n_episodes=80, seed=11).data)
+    rules = iop.EpisodeRules(endpoint="discharge_only")
+    cfg = SimpleNamespace(instruments=["GAD-7", "PHQ-9", "PCL-5"])  # PCL-5: no rows
+    eps = _episodes_by_instrument(loaded, cfg, rules)
+    assert list(eps) == ["GAD-7", "PHQ-9"]
+    for inst, ep in eps.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = iop.episodes(loaded.data, instrument=inst, rules=rules)
+        pd.testing.assert_frame_equal(ep, want, check_exact=True)
+        assert ep.attrs == want.attrs and len(ep) == 80

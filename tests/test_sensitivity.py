@@ -269,6 +269,31 @@ def test_locf_by_hand(small_assessments):
     assert d.n_used == 6
 
 
+def test_assessment_roles_built_once_and_shared(small_assessments, monkeypatch):
+    # the episode table (discharge endpoint) and the weekly scores come from one roles pass;
+    # the numbers equal those of an episode table passed in (roles then built for the weeks)
+    import iop_outcomes._episodes as episodes_module
+
+    calls = []
+    real = episodes_module._roles  # the roles pass behind assessment_roles and episodes
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(episodes_module, "_roles", counted)
+    methods = ("completers", "locf", "bocf")
+    res = iop.missing_data_sensitivity(small_assessments, methods=methods)
+    assert len(calls) == 1
+    ep = iop.episodes(small_assessments, rules=iop.EpisodeRules(endpoint="discharge_only"))
+    calls.clear()
+    given = iop.missing_data_sensitivity(small_assessments, episodes=ep, methods=methods)
+    assert len(calls) == 1  # the weekly scores' own pass
+    pd.testing.assert_frame_equal(res.table, given.table)
+    # LOCF by hand (test_locf_by_hand): E2 -4, E3 0, E5 -4 with completers -11, -10, -9
+    assert _row(res, "locf").estimate == pytest.approx((-11 - 4 + 0 - 10 - 4 - 9) / 6)
+
+
 def test_dropout_score_near_discharge_is_not_an_endpoint(small_assessments):
     d = small_assessments.copy()
     # E2's last score is labelled 'discharge' although the episode was a dropout

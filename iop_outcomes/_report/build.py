@@ -307,19 +307,27 @@ def _progress_bar(progress: bool) -> tuple[Any, Callable[[str], None]]:
 
 
 def _episodes_by_instrument(loaded: Any, cfg: StudyConfig, rules: Any) -> dict[str, pd.DataFrame]:
-    """The episodes of each configured instrument that has accepted rows (one at least)."""
+    """The episodes of each configured instrument that has accepted rows (one at least).
+
+    Built once for all of them (``episodes`` with the list of instruments: one pass over the
+    rows, the episode attributes gathered once) and split by instrument: each table is the
+    one ``episodes(data, instrument=inst)`` gives (the rows of one instrument are picked by
+    (episode, instrument), never pooled). Every section uses these tables.
+    """
     eps: dict[str, pd.DataFrame] = {}
     present = (
         set(loaded.data["instrument"].astype("object").unique()) if len(loaded.data) else set()
     )
-    for inst in cfg.instruments:
-        if inst not in present:
-            continue
+    wanted = [inst for inst in cfg.instruments if inst in present]
+    if wanted:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ep = episodes(loaded.data, instrument=inst, rules=rules)
-        if len(ep):
-            eps[inst] = ep
+            both = episodes(loaded.data, instrument=wanted, rules=rules)
+        which = both["instrument"].to_numpy()
+        for inst in wanted:
+            ep = both.loc[which == inst].reset_index(drop=True)
+            if len(ep):
+                eps[inst] = ep
     if not eps:
         raise DataError(
             f"None of the configured instruments {list(cfg.instruments)} has accepted rows in "

@@ -235,7 +235,7 @@ def missing_data_sensitivity(
     methods = _check_methods(methods)
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     notes: list[str] = []
-    ep, long, name, rules = _inputs(assessments, episodes, instrument, rules, methods, notes)
+    ep, long, name, rules, roles = _inputs(assessments, episodes, instrument, rules, methods, notes)
     _describe_completers(ep, completed, notes)
     ep, n_excluded = _analysis_set(ep, group, covariates, notes)
     baseline, endpoint, voided = _endpoints(ep, completed, notes)
@@ -245,7 +245,7 @@ def missing_data_sensitivity(
     W = endpoint_week
     if long is not None:
         long, last, weekly, W = _weekly_scores(
-            long, ep, name, rules, voided, W, 2 + len(levels) + cov.shape[1], notes
+            long, ep, name, rules, voided, W, 2 + len(levels) + cov.shape[1], notes, roles
         )
     d = Design(
         baseline=baseline,
@@ -332,7 +332,9 @@ def _discharge_rules(rules):
 
 def _inputs(assessments, episodes, instrument, rules, methods, notes) -> tuple:
     """The episode table (discharge endpoint), the assessment rows (or None), the instrument
-    (the library's rule, applied once) and the episode rules."""
+    (the library's rule, applied once), the episode rules and the assessment roles when the
+    episode table was built here (from the same rows and rules as the weekly scores; else
+    None)."""
     frame = assessments.data if isinstance(assessments, LoadResult) else assessments
     if episodes is not None:
         ep, long = episodes, frame
@@ -348,11 +350,12 @@ def _inputs(assessments, episodes, instrument, rules, methods, notes) -> tuple:
     if ep is not None and "instrument" in ep.columns:
         ep, ep_name = select_instrument(ep, name or instrument, func=missing_data_sensitivity)
         name = name or ep_name
+    roles = None
     if ep is None:
-        from .. import episodes as _episodes
+        from .._episodes import episodes_and_roles
 
         rules = _discharge_rules(rules)
-        ep = _episodes(long, instrument=name, rules=rules)
+        ep, roles = episodes_and_roles(long, instrument=name, rules=rules)
     if name is None and instrument is not None:
         name = _canonical(instrument)
     need = [m for m in methods if m in _WEEKLY_METHODS]
@@ -364,7 +367,7 @@ def _inputs(assessments, episodes, instrument, rules, methods, notes) -> tuple:
         )
     if long is not None:
         rules = _discharge_rules(rules if rules is not None else ep.attrs.get("rules"))
-    return ep, long, name, rules
+    return ep, long, name, rules, roles
 
 
 def _canonical(instrument) -> str:
@@ -498,36 +501,46 @@ def _covariate_matrix(ep: pd.DataFrame, covariates: list) -> tuple:
     return cov[:, keepc], [c for c, k in zip(cdf.columns, keepc, strict=True) if k]
 
 
-def _weekly(assessments: pd.DataFrame, instrument, rules) -> pd.DataFrame:
-    """In-treatment scores with their role (``iop.assessment_roles``).
+def _weekly(assessments: pd.DataFrame, instrument, rules, ep_ids, roles=None) -> pd.DataFrame:
+    """In-treatment scores with their role (``iop.assessment_roles``; ``roles`` when given).
 
-    Columns ``episode_id``, ``_t`` (weeks since admission), ``_y`` (total) and ``_role``
-    (``baseline``, ``treatment`` or ``endpoint``), sorted by episode and time.
+    Columns ``episode_id``, ``_t`` (weeks since admission), ``_y`` (total), ``_role``
+    (``baseline``, ``treatment`` or ``endpoint``) and ``_row`` (the episode's position in
+    ``ep_ids``; rows of other episodes are left out), sorted by episode id and time (stable).
+    The ids are factorised once; sorting and matching work on their integer codes.
     """
-    from .. import assessment_roles
+    if roles is None:
+        from .. import assessment_roles
 
-    roles = assessment_roles(assessments, instrument=instrument, rules=rules)
-    roles = roles[roles["role"].isin(["baseline", "treatment", "endpoint"])]
-    out = pd.DataFrame(
+        roles = assessment_roles(assessments, instrument=instrument, rules=rules)
+    role_code, role_names = pd.factorize(roles["role"])
+    wanted = [i for i, v in enumerate(role_names) if v in ("baseline", "treatment", "endpoint")]
+    code, uniques = pd.factorize(roles["episode_id"])
+    # rank of each id in sorted order (the order a sort on the ids gives) and its row in ep
+    rank = np.empty(len(uniques) + 1, dtype=np.int64)
+    rank[np.asarray(pd.Index(uniques).argsort())] = np.arange(len(uniques))
+    rank[-1] = len(uniques)  # a missing id sorts last (and has no row in ep)
+    row = np.append(pd.Index(ep_ids).get_indexer(uniques), -1)[code]
+    t = pd.to_numeric(roles["week"], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(roles["total"], errors="coerce").to_numpy(dtype=float)
+    keep = np.isin(role_code, wanted) & ~np.isnan(t) & ~np.isnan(y) & (row >= 0)
+    pos = np.nonzero(keep)[0]
+    pos = pos[np.lexsort((t[pos], rank[code[pos]]))]
+    return pd.DataFrame(
         {
-            "episode_id": roles["episode_id"].to_numpy(),
-            "_t": pd.to_numeric(roles["week"], errors="coerce").to_numpy(dtype=float),
-            "_y": pd.to_numeric(roles["total"], errors="coerce").to_numpy(dtype=float),
-            "_role": roles["role"].astype(str).to_numpy(),
+            "episode_id": roles["episode_id"].array.take(pos),
+            "_t": t[pos],
+            "_y": y[pos],
+            "_role": np.asarray(role_names, dtype=object)[role_code[pos]],
+            "_row": row[pos],
         }
     )
-    out = out.dropna(subset=["_t", "_y"])
-    return out.sort_values(["episode_id", "_t"], kind="stable").reset_index(drop=True)
 
 
-def _weekly_scores(long, ep, name, rules, voided, W, min_obs: int, notes: list) -> tuple:
+def _weekly_scores(long, ep, name, rules, voided, W, min_obs: int, notes: list, roles) -> tuple:
     """Weekly rows (for the mixed model), last in-treatment scores (LOCF), MI's weekly grid
     and the endpoint week W."""
-    wk = _weekly(long, name, rules)
-    row_of = pd.Series(np.arange(len(ep)), index=ep["episode_id"].to_numpy())
-    wk["_row"] = wk["episode_id"].map(row_of)
-    wk = wk.dropna(subset=["_row"])
-    wk["_row"] = wk["_row"].astype(np.int64)
+    wk = _weekly(long, name, rules, ep["episode_id"], roles)
     wk.loc[(wk["_role"] == "endpoint") & voided[wk["_row"].to_numpy()], "_role"] = "treatment"
     before_end = wk[wk["_role"] != "endpoint"]
     lastrow = before_end.groupby("_row", sort=False).tail(1)

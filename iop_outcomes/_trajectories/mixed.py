@@ -99,8 +99,8 @@ def _reml_suff(y, X, Z, starts) -> dict:
     """Per-episode sufficient statistics Z'Z (``ZtZ``, shape (E, q, q)) and Z'[X y] (``R``:
     one contiguous (E, p + 1) array per column of Z), and the global [X y]'[X y] (``G``).
 
-    Built column by column (no copy of X; memory O(rows + E·q·p)); sums by einsum's C loop
-    and reduceat (threaded BLAS crawls on a busy machine).
+    Built column by column (no copy of X; memory O(rows + E·q·p)); per-episode sums by
+    reduceat, the global ones by BLAS (one thread: :func:`fit_vectorized`).
     """
     n, p = X.shape
     q = Z.shape[1]
@@ -110,9 +110,9 @@ def _reml_suff(y, X, Z, starts) -> dict:
             R[i][:, j] = np.add.reduceat(Z[:, i] * X[:, j], starts)
         R[i][:, p] = np.add.reduceat(Z[:, i] * y, starts)
     G = np.empty((p + 1, p + 1))
-    G[:p, :p] = np.einsum("np,nq->pq", X, X)
-    G[:p, p] = G[p, :p] = np.einsum("np,n->p", X, y)
-    G[p, p] = np.einsum("n,n->", y, y)
+    G[:p, :p] = X.T @ X
+    G[:p, p] = G[p, :p] = X.T @ y
+    G[p, p] = y @ y
     return {"ZtZ": _cross_blocks(Z, Z, starts), "R": R, "G": G, "n": n, "p": p, "q": q}
 
 
@@ -146,14 +146,13 @@ def _reml_profile(theta, S, structure, full=False, grad=False):
     zz, zxy = S["ZtZ"], S["R"]
     bad = (np.inf, np.full(len(theta), np.nan)) if grad else np.inf
     # closed-form 2x2 algebra on contiguous per-episode columns (stacked matmul of tiny
-    # matrices is slow); einsum's C loop for the sums (multithreaded BLAS on a busy machine
-    # can be far slower)
+    # matrices is slow); the sums over episodes by BLAS, one thread (fit_vectorized)
     if q == 1:
         a = L[0, 0]
         det = 1.0 + a * a * zz[:, 0, 0]
         u0 = a * zxy[0]
         w0 = u0 / det[:, None]
-        h = S["G"] - np.einsum("ep,eq->pq", u0, w0)
+        h = S["G"] - u0.T @ w0
         del u0  # (E, p + 1) arrays: freed as soon as used (peak memory of the gradient)
     else:
         a, b, c = L[0, 0], L[1, 0], L[1, 1]
@@ -166,7 +165,7 @@ def _reml_profile(theta, S, structure, full=False, grad=False):
         u1 = c * zxy[1]
         w0 = (m11[:, None] * u0 - m01[:, None] * u1) / det[:, None]
         w1 = (m00[:, None] * u1 - m01[:, None] * u0) / det[:, None]
-        h = S["G"] - np.einsum("ep,eq->pq", u0, w0) - np.einsum("ep,eq->pq", u1, w1)
+        h = S["G"] - u0.T @ w0 - u1.T @ w1
         del u0, u1  # (E, p + 1) arrays: freed as soon as used (peak memory of the gradient)
     xhx, xhy, yhy = h[:p, :p], h[:p, p], h[p, p]
     try:
@@ -236,13 +235,13 @@ def _reml_gradient(L, S, structure, det, w0, w1, xhx, beta, r2):
         t01 = s01 - (sn00 * s01 + sn01 * s11)
         t11 = s11 - (sn10 * s01 + sn11 * s11)
         tsum = np.array([[t00.sum(), t01.sum()], [t01.sum(), t11.sum()]])
-    v = [np.einsum("ep,p->e", bi, coef) for bi in bf]  # Z_e'P y per episode
-    ci = [np.einsum("ep,pq->eq", bi[:, :p], xinv) for bi in bf]
+    v = [bi @ coef for bi in bf]  # Z_e'P y per episode
+    ci = [bi[:, :p] @ xinv for bi in bf]
     Q = np.empty((q, q))
     for i in range(q):
         for j in range(i, q):
             g_ij = np.einsum("ep,ep->", ci[i], bf[j][:, :p])
-            vv = np.einsum("e,e->", v[i], v[j])  # not np.dot: threaded BLAS above 10^4
+            vv = v[i] @ v[j]
             Q[i, j] = Q[j, i] = tsum[i, j] - g_ij - (n - p) / r2 * vv
     gl = 2.0 * Q @ L
     if structure == "slope":
@@ -363,7 +362,19 @@ def fit_vectorized(df, y, X, random, starts, optimizer="l-bfgs-b"):
 
     Returns (fit, random structure used, optimizer label, attempt history); ``fit["nfev"]``
     counts deviance evaluations (with or without gradient) for the structure used.
+
+    The sums over rows and episodes are BLAS products on one thread (threadpoolctl): they
+    are thin (rows × p with p ≤ ~40), where OpenBLAS's threads gain nothing and, on a busy
+    machine, spin and make each evaluation several times slower.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_vectorized(df, y, X, random, starts, optimizer)
+
+
+def _fit_vectorized(df, y, X, random, starts, optimizer):
+    """:func:`fit_vectorized`, under its BLAS thread limit."""
     week = df["week"].to_numpy(float)
     history = []
     for r in RANDOM[RANDOM.index(random) :]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 
 def run_step(code: str, *args: object) -> dict:
@@ -19,3 +21,23 @@ def run_step(code: str, *args: object) -> dict:
     if out.returncode != 0:
         raise SystemExit(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def export_package(repo: Path, ref: str) -> tuple[Path, str, str]:
+    """``iop_outcomes`` as it was at git ``ref`` of ``repo``, exported (``git archive``) into a
+    new temporary directory, for benchmarks that run old and new code side by side. Returns
+    the directory (the caller removes it), the full commit of ``ref`` and the short commit
+    of ``HEAD``."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True
+        ).stdout.strip()
+
+    out = Path(tempfile.mkdtemp(prefix="iop_old_"))
+    sha = git("rev-parse", ref)
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", sha, "iop_outcomes"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out, sha, git("rev-parse", "--short", "HEAD")

@@ -39,6 +39,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _common import export_package
 
 HERE = Path(__file__).resolve().parent
 NEW = HERE.parent
@@ -160,17 +161,7 @@ def main() -> None:
         return
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
-    old_pkg = Path(tempfile.mkdtemp(prefix="iop_old_"))
-    sha = subprocess.run(
-        ["git", "-C", str(NEW), "rev-parse", args.old_ref], capture_output=True, text=True
-    ).stdout.strip()
-    archive = subprocess.run(
-        ["git", "-C", str(NEW), "archive", sha, "iop_outcomes"], capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(old_pkg)], input=archive, check=True)
-    head = subprocess.run(
-        ["git", "-C", str(NEW), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    old_pkg, sha, head = export_package(NEW, args.old_ref)
     dirty = subprocess.run(
         ["git", "-C", str(NEW), "status", "--porcelain", "iop_outcomes"],
         capture_output=True,

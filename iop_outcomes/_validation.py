@@ -28,7 +28,8 @@ A parameter may satisfy any one of its constraints. Constraints are
 - a Python type (``str``, ``dict``, ``pd.DataFrame`` …): an instance of it (``bool`` is not
   an ``int`` here);
 - ``None``: the value ``None``;
-- a name: ``"frame"`` (a pandas DataFrame), ``"columns"`` (a column name or a list/tuple of
+- a name: ``"frame"`` (a pandas DataFrame), ``"dask_frame"`` (a Dask DataFrame, recognised
+  without importing Dask), ``"columns"`` (a column name or a list/tuple of
   them), ``"boolean"``, ``"callable"``, ``"instrument"`` (an instrument name: a string or a
   registered :class:`~iop_outcomes.instruments.Instrument`), ``"instruments"`` (one name or
   a list/tuple of names), ``"date"`` (anything :func:`pandas.Timestamp` reads), ``"axes"`` (a
@@ -205,6 +206,7 @@ def _is_date(value: Any) -> bool:
 _NAMED_CHECKS: dict[str, Callable[[Any], bool]] = {
     "no_validation": lambda v: True,
     "frame": lambda v: _is_a(v, "pandas", "DataFrame"),
+    "dask_frame": lambda v: _is_a(v, "dask", "DataFrame"),
     "columns": lambda v: isinstance(v, str) or _is_name_list(v),
     "boolean": _is_bool,
     "callable": callable,
@@ -238,6 +240,7 @@ def _satisfies(value: Any, constraint: Any) -> bool:
 
 _DESCRIBE = {
     "frame": "a pandas DataFrame",
+    "dask_frame": "a Dask DataFrame",
     "columns": "a column name or a list of column names",
     "boolean": "True or False",
     "callable": "a callable",

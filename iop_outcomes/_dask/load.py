@@ -62,12 +62,15 @@ _TEXT = ["source", "reason", "check", "column", "value", "severity", "fix"]
 _COUNTS = ["source", "rows_in", "accepted", "repaired", "quarantined"]
 
 
-def load_dask(data, *, options: dict[str, Any], unsupported: dict[str, Any]):
+def load_dask(data, *, options: dict[str, Any], unsupported: dict[str, Any], steps: dict):
     """The :class:`~iop_outcomes.LoadResult` of ``data`` loaded partition by partition.
 
     ``options`` are passed to :func:`iop_outcomes.load` for every partition (mapping, strict,
     missing_items, harmonize, skip_rows, sheet); ``unsupported`` are options the Dask path
-    refuses when set (source, wide, dictionary, episodes, table, query).
+    refuses when set (source, wide, dictionary, episodes, table, query). ``steps`` are the
+    in-memory loader's own pieces, handed over by it (so this module imports none of it):
+    ``load`` (run on each partition), ``read`` (its file reader), ``visit_rows`` (whether a
+    mapping describes visit rows) and ``result`` (the LoadResult class).
 
     Examples
     --------
@@ -87,13 +90,13 @@ def load_dask(data, *, options: dict[str, Any], unsupported: dict[str, Any]):
     dd = require("iop.load")
     from dask import delayed
 
-    from ..io._load.api import _visit_rows
-    from ..io._load.result import LoadResult
     from ..io.mapping import read_mapping
+
+    load, read = steps["load"], steps["read"]
 
     given = [k for k, v in unsupported.items() if v not in (None, False)]
     mp = read_mapping(options.get("mapping"))
-    if given or _visit_rows(mp):
+    if given or steps["visit_rows"](mp):
         what = ", ".join(f"{k}=" for k in given) or "the mapping's [instruments] (visit rows)"
         raise ConfigError(
             f"iop.load(engine='dask') reads tables in the data contract's long layout; {what} "
@@ -112,8 +115,8 @@ def load_dask(data, *, options: dict[str, Any], unsupported: dict[str, Any]):
         source = label
     else:
         files, root = _files(data)
-        parts = [delayed(_read_file)(f, root, mp, reader_opts) for f in files]
-        sample = _read_file(files[0], root, mp, reader_opts).head(200)
+        parts = [delayed(_read_file)(f, root, mp, reader_opts, read) for f in files]
+        sample = _read_file(files[0], root, mp, reader_opts, read).head(200)
         listing = "\n".join(f"{f}\t{os.path.getsize(f)}" for f in files)
         sha = hashlib.sha256(listing.encode()).hexdigest()
         source = name or str(data)
@@ -124,16 +127,16 @@ def load_dask(data, *, options: dict[str, Any], unsupported: dict[str, Any]):
         raw = raw.shuffle(on=patient[0], npartitions=raw.npartitions)
 
     kw = {k: v for k, v in options.items() if k not in ("sheet", "skip_rows")}
-    meta = _load_partition(sample, kw, None)
+    meta = _load_partition(sample, kw, None, load)
     empty = tuple(m.iloc[:0] for m in meta[:4])
-    outs = [delayed(_load_partition)(p, kw, empty) for p in raw.to_delayed()]
+    outs = [delayed(_load_partition)(p, kw, empty, load) for p in raw.to_delayed()]
     frames = []
     for i, m in enumerate(empty):
         pieces = [delayed(lambda o, i=i: o[i])(o) for o in outs]
         frames.append(dd.from_delayed(pieces, meta=_unknown(dd, m), verify_meta=False))
     data_, ledger, problems, partitions = frames
     settings = meta[4]
-    return LoadResult(data_, ledger, problems, source, sha, settings, partitions=partitions)
+    return steps["result"](data_, ledger, problems, source, sha, settings, partitions=partitions)
 
 
 def _is_dask_frame(value) -> bool:
@@ -168,13 +171,11 @@ def _files(data) -> tuple[list[str], str | None]:
     return files, root
 
 
-def _read_file(path: str, root: str | None, mp, opts: dict) -> pd.DataFrame:
+def _read_file(path: str, root: str | None, mp, opts: dict, read) -> pd.DataFrame:
     """One file as read by :func:`iop_outcomes.load`'s reader, with its hive partition columns
     (``site=North/...``) and its source/row tags."""
-    from ..io._load.api import _read
-
     rel = os.path.relpath(path, root) if root else os.path.basename(path)
-    raw = _read(path, None, None, mp, False, opts["sheet"], rel, opts["skip_rows"])
+    raw = read(path, None, None, mp, False, opts["sheet"], rel, opts["skip_rows"])
     df = raw.frame
     for part in Path(rel).parts[:-1]:  # a partitioned dataset: key=value directories
         key, eq, value = part.partition("=")
@@ -193,11 +194,9 @@ def _tag(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return df
 
 
-def _load_partition(part: pd.DataFrame, kw: dict, empty):
+def _load_partition(part: pd.DataFrame, kw: dict, empty, load):
     """:func:`iop_outcomes.load` of one partition: ``(data, ledger, problems, counts,
     settings)``, rows and sources put back to the file's (or the Dask partition's) own."""
-    from ..io._load.api import load
-
     src = part["_iop_source"].to_numpy(dtype=object)
     row = part["_iop_row"].to_numpy(dtype=np.int64)
     if len(part) == 0:  # a shuffle may leave a partition empty: a load needs rows

@@ -311,7 +311,10 @@ def _load_dask(data, args: dict) -> LoadResult:
     keep = ("mapping", "strict", "missing_items", "harmonize", "sheet", "skip_rows", "name")
     refuse = ("source", "dictionary", "episodes", "wide", "table", "query")
     return load_dask(
-        data, options={k: args[k] for k in keep}, unsupported={k: args[k] for k in refuse}
+        data,
+        options={k: args[k] for k in keep},
+        unsupported={k: args[k] for k in refuse},
+        steps={"load": load, "read": _read, "visit_rows": _visit_rows, "result": LoadResult},
     )
 
 

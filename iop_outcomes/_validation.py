@@ -277,6 +277,8 @@ def _shown(value: Any) -> str:
         return f"a DataFrame of shape {value.shape}"
     if isinstance(value, pd.Series):
         return f"a Series of length {len(value)}"
+    if _is_a(value, "dask", "DataFrame"):
+        return f"a Dask DataFrame of {value.npartitions} partition(s)"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -320,6 +322,14 @@ in the range (0, 1). Got '0.9' instead.
     hint = ""
     if _is_a(value, "iop_outcomes", "LoadResult") and "frame" in constraints:
         hint = " Pass its .data (the assessment rows)."
+    elif _is_a(value, "dask", "DataFrame") and "frame" in constraints:
+        hint = (
+            f" {public_name(func)} does not run on Dask yet (docs/scale.md lists what does). An "
+            "episode table has one row per episode: compute it (iop.episodes(dask_frame)"
+            ".compute()) and pass the pandas table; for models of every assessment (mixed "
+            "models, multiple imputation, bootstrap), fit on a stratified sample or per site "
+            "and pool the estimates (iop.pool_sites), stating the sample size."
+        )
     raise ConfigError(
         f"The {name!r} parameter of {public_name(func)} must be {_describe_all(constraints)}. "
         f"Got {_shown(value)} instead.{hint}"

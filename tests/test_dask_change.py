@@ -92,3 +92,17 @@ def test_combined_moments_equal_the_whole_including_tiny_parts():
     assert whole["xy"].iloc[0] == pytest.approx(
         float(np.sum((np.array([20, 15, 18, 9, 14]) - 15.2) * (np.array([10, 14, 6, 4, 13]) - 9.4)))
     )
+
+
+def test_an_analysis_not_yet_distributed_names_the_route(episodes):
+    ddf = dd.from_pandas(episodes, npartitions=2, sort=False)
+    with pytest.raises(ConfigError) as err:
+        iop.rm_d(ddf, instrument="PHQ-9")
+    assert str(err.value) == (
+        "The 'episodes' parameter of iop.rm_d must be a pandas DataFrame. Got a Dask DataFrame "
+        "of 2 partition(s) instead. iop.rm_d does not run on Dask yet (docs/scale.md lists what "
+        "does). An episode table has one row per episode: compute it "
+        "(iop.episodes(dask_frame).compute()) and pass the pandas table; for models of every "
+        "assessment (mixed models, multiple imputation, bootstrap), fit on a stratified sample "
+        "or per site and pool the estimates (iop.pool_sites), stating the sample size."
+    )

@@ -97,10 +97,10 @@ def test_combined_moments_equal_the_whole_including_tiny_parts():
 def test_an_analysis_not_yet_distributed_names_the_route(episodes):
     ddf = dd.from_pandas(episodes, npartitions=2, sort=False)
     with pytest.raises(ConfigError) as err:
-        iop.rm_d(ddf, instrument="PHQ-9")
+        iop.severity_shift(ddf, instrument="PHQ-9")
     assert str(err.value) == (
-        "The 'episodes' parameter of iop.rm_d must be a pandas DataFrame. Got a Dask DataFrame "
-        "of 2 partition(s) instead. iop.rm_d does not run on Dask yet (docs/scale.md lists what "
+        "The 'episodes' parameter of iop.severity_shift must be a pandas DataFrame. Got a Dask "
+        "DataFrame of 2 partition(s) instead. iop.severity_shift does not run on Dask yet (docs/scale.md lists what "
         "does). An episode table has one row per episode: compute it "
         "(iop.episodes(dask_frame).compute()) and pass the pandas table; for models of every "
         "assessment (mixed models, multiple imputation, bootstrap), fit on a stratified sample "

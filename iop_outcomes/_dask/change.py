@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import require
+from .groups import categories_of, sorted_groups
 
 __all__ = ["change_summary_dask"]
 
@@ -67,7 +68,7 @@ def change_summary_dask(episodes, args: dict, fn, steps: dict):
     if cols:
         keys = ["instrument", *cols]
         stacked = pd.concat([p["groups"] for p in parts], ignore_index=True)
-        groups = _sorted(combine(stacked, keys), keys, parts)
+        groups = sorted_groups(combine(stacked, keys), keys, [p["cats"] for p in parts])
     order = list(dict.fromkeys(n for p in parts for n in p["order"]))
     overall = overall.reindex(pd.Index(sorted(overall.index), name="instrument"))
     rank = {n: i for i, n in enumerate(order)}  # the instruments as they first appear
@@ -109,10 +110,7 @@ def _partition(part: pd.DataFrame, names: list, a: dict, fn, steps: dict):
     if not ws:
         return None
     w = pd.concat(ws) if len(ws) > 1 else ws[0]
-    cats = {
-        c: list(w[c].cat.categories) if isinstance(w[c].dtype, pd.CategoricalDtype) else None
-        for c in cols
-    }
+    cats = categories_of(w, cols)
     return {
         "overall": moments(w, ["instrument"]).reset_index(),
         "groups": moments(w, ["instrument", *cols]).reset_index() if cols else None,
@@ -135,24 +133,3 @@ def _holds(here: set, name: str, score, a: dict, fn) -> bool:
     except DataError:
         return False
     return True
-
-
-def _sorted(mom: pd.DataFrame, keys: list[str], parts: list) -> pd.DataFrame:
-    """Groups in the in-memory order (``groupby(sort=True)``): a categorical key by its
-    categories (the partitions' lists merged; sorted when each was), any other by value;
-    missing last."""
-    codes = []
-    for k in keys:
-        values = mom.index.get_level_values(k)
-        lists = [p["cats"].get(k) for p in parts if k != "instrument"]
-        if lists and all(x is not None for x in lists):
-            merged = list(dict.fromkeys(c for x in lists for c in x))
-            if all(x == sorted(x) for x in lists):
-                merged = sorted(merged)
-            cat = pd.Categorical(values, categories=merged)
-        else:
-            cat = pd.Categorical(values, categories=sorted(pd.unique(values.dropna())))
-        c = cat.codes.astype(np.int64)
-        codes.append(np.where(c < 0, len(cat.categories), c))
-    order = np.lexsort(codes[::-1])
-    return mom.iloc[order]

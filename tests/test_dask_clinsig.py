@@ -78,3 +78,13 @@ def test_what_does_not_distribute_says_so(episodes):
         iop.clinical_significance(ddf, instrument="PHQ-9", method="ha")
     with pytest.raises(ConfigError, match="compute it"):
         iop.clinical_significance(ddf, instrument="PHQ-9", method="anchor", target="group")
+
+
+def test_a_partition_without_pairs_still_counts_its_rows(dask_client, episodes):
+    """Rows of a partition where no episode has both scores are excluded, as in memory."""
+    phq = episodes.loc[episodes["instrument"] == "PHQ-9"].reset_index(drop=True)
+    phq.loc[phq.index[-10:], "endpoint"] = np.nan  # the last 10 episodes without an endpoint
+    ddf = dd.from_pandas(phq, npartitions=1).repartition(divisions=[0, len(phq) - 10, len(phq) - 1])
+    assert ddf.npartitions == 2
+    kw = {"instrument": "PHQ-9", "by": "site"}
+    assert_same(iop.clinical_significance(ddf, **kw), iop.clinical_significance(phq, **kw))

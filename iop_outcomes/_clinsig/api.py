@@ -371,9 +371,10 @@ def clinical_significance(
     _check_target_and_instrument(m, target, instrument)
     if is_dask(episodes):  # thresholds from the whole table, then per partition (_dask/clinsig)
         from .._dask.clinsig import clinsig_dask
-        from .common import finish_rates, prepare
+        from .common import by_columns, finish_rates, prepare, resolve_instrument
 
         steps = {"run": _run, "prepare": prepare, "finish": finish_rates, "check": _checks}
+        steps |= {"resolve": resolve_instrument, "by_columns": by_columns}
         args = {k: v for k, v in locals().items() if k not in ("episodes", "steps")}
         return clinsig_dask(episodes, m, args, steps)
     _checks(m, locals())

@@ -8,7 +8,10 @@ first pass, then the in-memory classification per partition, the counts summed.
    sample-based cut-off are the whole table's, as in memory.
 2. Per partition, the in-memory method with that summary (``sample=``): each episode's
    category; the partitions' counts per group and outcome are summed and the rates and Wilson
-   intervals computed once (``finish_rates``, the in-memory function).
+   intervals computed once (``finish_rates``, the in-memory function). A partition without
+   any pair (where the in-memory code would stop) still counts its rows: excluded per group,
+   or left out as another instrument's; its episodes are classified with a placeholder pair
+   that is dropped again.
 
 The result is the same :class:`~iop_outcomes.ClinicalSignificanceResult`: the same table,
 title, method text, parameters and notes (counts in the notes are the whole table's);
@@ -104,12 +107,21 @@ def clinsig_dask(episodes, m: str, args: dict, steps: dict):
     if not kept:
         raise next(f for f in first if isinstance(f, Exception))
     sample = _Sample(_combine(kept, "x"), _combine(kept, "y"), sum(k["x"][0] for k in kept))
-    run = [delayed(_classify)(p, m, args, sample, steps["run"]) for p in parts]
+    rules = (steps["resolve"], steps["by_columns"])
+    run = [delayed(_classify)(p, m, args, sample, steps["run"], rules) for p in parts]
     every = compute(*run)
     results = [r for r in every if "table" in r]
+    unpaired = [r for r in every if "unpaired" in r]
+    if not results:
+        raise DataError(
+            f"clinical_significance: no row has both {args['pre']!r} and {args['post']!r} scores."
+        )
     by = list(results[0]["by"])
     outcomes = list(dict.fromkeys(results[0]["table"]["outcome"]))
-    table = pd.concat([r["table"] for r in results], ignore_index=True)
+    table = pd.concat(
+        [r["table"] for r in results] + [_unpaired_rows(r, outcomes) for r in unpaired],
+        ignore_index=True,
+    )
     summed = (
         table.groupby([*by, "outcome"], dropna=False, observed=True, sort=False)[
             ["count", "n", "n_excluded"]
@@ -119,9 +131,12 @@ def clinsig_dask(episodes, m: str, args: dict, steps: dict):
     )
     table = steps["finish"](summed, outcomes, by, args["ci_level"])
     first_result = results[0]["result"]
-    notes = _notes(first_result.notes, results, args, sum(r["n_part"] for r in every))
+    notes = _notes(first_result.notes, results + unpaired, args, sum(r["n_part"] for r in every))
     meta = results[0]["episodes"]
-    eps = dd_from([delayed(_episodes)(p, m, args, sample, steps["run"], meta) for p in parts], meta)
+    eps = dd_from(
+        [delayed(_episodes)(p, m, args, sample, steps["run"], meta, rules[0]) for p in parts],
+        meta,
+    )
     return replace(first_result, table=table, notes=tuple(notes), episodes=eps)
 
 
@@ -170,12 +185,26 @@ def _run_part(part, m, a, sample, run):
         return None
 
 
-def _classify(part, m, a, sample, run):
+def _classify(part, m, a, sample, run, rules):
     """Pass 2: the in-memory method on the partition with the whole sample's statistics:
-    its counts per group and outcome, its notes and the groups' categories."""
+    its counts per group and outcome and its notes. A partition without any pair still counts
+    its rows (excluded, or of another instrument)."""
     res = _run_part(part, m, a, sample, run)
-    if res is None:  # no rows of the instrument: they count among the rows left out
-        return {"n_part": len(part)}
+    if res is None:
+        resolve, by_columns = rules
+        try:
+            kept = resolve(part, a["instrument"])[0]
+        except DataError:  # no rows of the instrument: they count among the rows left out
+            return {"n_part": len(part)}
+        by = by_columns(a["by"], kept)
+        return {
+            "n_part": len(part),
+            "n_rows": len(kept),
+            "n_excluded": len(kept),
+            "n_harmed": 0,
+            "unpaired": kept[by].reset_index(drop=True),
+            "by": by,
+        }
     by = [c for c in res.table.columns if c not in _TABLE_COLUMNS]
     ep = res.episodes
     return {
@@ -202,9 +231,34 @@ _TABLE_COLUMNS = {
 }
 
 
-def _episodes(part, m, a, sample, run, meta):
+def _unpaired_rows(r: dict, outcomes: list) -> pd.DataFrame:
+    """The table rows of a partition without pairs: each group's rows excluded, nothing counted
+    (as rates_table counts them in memory)."""
+    by = r["by"]
+    if by:
+        sizes = r["unpaired"].groupby(by, dropna=False, sort=False).size().rename("n_excluded")
+        groups = sizes.reset_index()
+    else:
+        groups = pd.DataFrame({"n_excluded": [len(r["unpaired"])]})
+    rows = [groups.assign(outcome=o, count=0, n=0) for o in outcomes]
+    return pd.concat(rows, ignore_index=True)[[*by, "outcome", "count", "n", "n_excluded"]]
+
+
+def _episodes(part, m, a, sample, run, meta, resolve):
+    """The partition's per-episode table; a partition without pairs gets one placeholder pair
+    (an index label of its own, dropped after) so that its rows are classified as in memory."""
     res = _run_part(part, m, a, sample, run)
-    return meta if res is None else res.episodes
+    if res is not None:
+        return res.episodes
+    try:
+        kept = resolve(part, a["instrument"])[0]
+    except DataError:
+        return meta
+    fake = kept.iloc[:1].copy()
+    fake[a["pre"]], fake[a["post"]] = 1.0, 1.0
+    fake.index = pd.Index(["\x00iop-placeholder"], dtype=object)
+    res = run(m, pd.concat([part, fake]), a, sample=sample)
+    return res.episodes.drop(index=fake.index)
 
 
 def _notes(notes: tuple, results: list, a: dict, n_part: int) -> list[str]:

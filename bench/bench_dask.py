@@ -1,7 +1,8 @@
 """Benchmark: the Dask path against the in-memory path on the same data (issue 15).
 
-For each size, ``iop.synth.generate`` cohorts of at most 100,000 episodes (seeds 0, 1, ...; ids
-prefixed per cohort so they never collide) are written as Parquet files of one cohort each
+For each size, ``iop.synth.generate`` cohorts of at most ``--episodes-per-file`` episodes
+(100,000 by default; seeds 0, 1, ...; ids prefixed per cohort so they never collide) are
+written as Parquet files of one cohort each
 (the Dask input, one partition per file) and as one Parquet file (the in-memory input). Then,
 each in a fresh Python process (imports included), the same three steps run:
 
@@ -9,7 +10,8 @@ each in a fresh Python process (imports included), the same three steps run:
   ``iop.change_summary(episodes, by="site")``;
 * ``dask``: a ``distributed.LocalCluster`` (``--workers`` processes of one thread,
   ``--memory-limit`` each) → ``iop.load(directory, engine="dask").persist()`` → the same two
-  calls on the Dask frames.
+  calls on the Dask frames (the episode table persisted: the instrument rule and the moments
+  each read it).
 
 Reported: wall time of each, the ratio dask / pandas measured in the same run (the machine is
 shared: ratios are steadier than times), the peak memory of the in-memory process and of the
@@ -19,7 +21,7 @@ sizes of the run, at least two). Both paths' Overall rows must agree (n exactly,
 
     nice python bench/bench_dask.py --sizes 500000,1000000,5000000 [--workers 2]
         [--memory-limit 4GB] [--data-dir DIR]   # the issue's sizes: run when the machine is free
-    nice python bench/bench_dask.py --sizes 20000,40000   # a smoke run
+    nice python bench/bench_dask.py --sizes 20000,50000 --episodes-per-file 10000  # smoke
 """
 
 from __future__ import annotations
@@ -36,11 +38,11 @@ import json, sys, warnings
 warnings.simplefilter("ignore")
 import pandas as pd
 import iop_outcomes as iop
-n, out = int(sys.argv[1]), sys.argv[2]
+n, out, chunk = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 from pathlib import Path
 d = Path(out) / "parts"
 d.mkdir(parents=True, exist_ok=True)
-chunk, i, done, rows = 100_000, 0, 0, 0
+i, done, rows = 0, 0, 0
 while done < n:
     k = min(chunk, n - done)
     df = iop.synth.generate(n_episodes=k, seed=i).data
@@ -71,7 +73,7 @@ else:
                            memory_limit=memory, dashboard_address=None)
     client = Client(cluster)
     res = iop.load(f"{data_dir}/parts", engine="dask").persist()
-    ep = iop.episodes(res.data, instrument="PHQ-9")
+    ep = iop.episodes(res.data, instrument="PHQ-9").persist()  # read by two passes below
     cs = iop.change_summary(ep, by="site")
     peaks = client.run(lambda: __import__("resource").getrusage(
         __import__("resource").RUSAGE_SELF).ru_maxrss / 2**20)
@@ -99,6 +101,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--memory-limit", default="4GB")
     ap.add_argument("--data-dir", default=None, help="keep (and reuse) the generated files here")
+    ap.add_argument("--episodes-per-file", type=int, default=100_000)
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     base = Path(a.data_dir) if a.data_dir else Path(tempfile.mkdtemp(prefix="bench_dask_"))
@@ -109,7 +112,11 @@ def main() -> None:
     t_pd, t_dk = [], []
     for n in sizes:
         d = base / f"n{n}"
-        made = run_step(MAKE, n, d) if not (d / "all.parquet").exists() else {"rows": "?"}
+        made = (
+            run_step(MAKE, n, d, a.episodes_per_file)
+            if not (d / "all.parquet").exists()
+            else {"rows": "?"}
+        )
         p = run_step(STEP, "pandas", d, a.workers, a.memory_limit)
         k = run_step(STEP, "dask", d, a.workers, a.memory_limit)
         if p["n_paired"] != k["n_paired"] or abs(p["mean_change"] - k["mean_change"]) > 1e-9:

@@ -156,3 +156,31 @@ def test_pandas_path_never_imports_dask_and_missing_dask_names_the_extra():
     first, second = out.stdout.splitlines()[:2]
     assert first == "False"
     assert 'pip install "iop-outcomes[dask]"' in second
+
+
+def test_episode_ids_numbered_within_patient_in_some_partitions_only_warn():
+    """Ids '1' per patient: a partition holding several such patients pairs them with the
+    patient id (flagged in .partitions), one holding a single patient cannot know; when the
+    partitions disagree, counts() warns (docs/scale.md)."""
+    rows = pd.DataFrame(
+        {
+            "patient_id": ["a", "a", "b", "b", "c", "c"],
+            "episode_id": "1",
+            "instrument": "PHQ-9",
+            "assessment_date": ["2025-01-06", "2025-02-03"] * 3,
+            "total": [17, 9, 15, 8, 20, 11],
+        }
+    )
+    res = iop.load(dd.from_pandas(rows, npartitions=1))
+    parts = res.partitions.compute()
+    assert parts["episode_ids_paired"].tolist() == [True]
+    assert set(res.data["episode_id"].compute()) == {"a|1", "b|1", "c|1"}
+    mixed = pd.concat([parts, parts.assign(episode_ids_paired=False)], ignore_index=True)
+    fake = type(res)(
+        *(getattr(res, f) for f in ("data", "ledger", "problems", "source")),
+        res.sha256,
+        res.settings,
+        partitions=dd.from_pandas(mixed, npartitions=1),
+    )
+    with pytest.warns(iop.IOPWarning, match=r"patient_id\|episode_id' in 1 of 2 partitions"):
+        fake.counts()

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ConfigError, LoadError
+from ..exceptions import ConfigError, IOPWarning, LoadError
 from . import require
 
 __all__ = ["load_dask", "dask_counts", "dask_summary"]
@@ -59,7 +59,9 @@ _SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".txt")
 _TAGS = ["_iop_source", "_iop_row"]
 #: the ledger and problem columns held as strings in the Dask path (one schema per partition)
 _TEXT = ["source", "reason", "check", "column", "value", "severity", "fix"]
-_COUNTS = ["source", "rows_in", "accepted", "repaired", "quarantined"]
+_COUNTS = ["source", "rows_in", "accepted", "repaired", "quarantined", "episode_ids_paired"]
+#: the repair of episode ids numbered within patient (a whole-table decision in memory)
+_PAIRED = "episode_id numbered within patient"
 
 
 def load_dask(data, *, options: dict[str, Any], unsupported: dict[str, Any], steps: dict):
@@ -231,6 +233,7 @@ def _load_partition(part: pd.DataFrame, kw: dict, empty, load):
             "source": [", ".join(sorted({str(s) for s in src}))[:200]],
             "rows_in": [len(part)],
             **{d: [int(disp.get(d, 0))] for d in ("accepted", "repaired", "quarantined")},
+            "episode_ids_paired": [bool(problems["check"].str.startswith(_PAIRED).any())],
         }
     )
     return data, ledger, problems, counts, res.settings
@@ -295,6 +298,17 @@ def _checked(parts: pd.DataFrame) -> dict[str, int]:
         raise AssertionError(
             f"internal error: the ledger accounts for {sum(c.values()):,} of {n_in:,} rows "
             f"(partitions {list(bad.index)})"
+        )
+    paired = parts.loc[parts["rows_in"] > 0, "episode_ids_paired"].astype(bool)
+    if paired.any() and not paired.all():
+        warnings.warn(
+            f"episode ids numbered within patient were read as 'patient_id|episode_id' in "
+            f"{int(paired.sum()):,} of {len(paired):,} partitions (a decision made per partition "
+            "on Dask): episodes of different patients may share an id. Give globally unique "
+            "episode ids before a Dask load (e.g. prefix them with the patient id); see "
+            "docs/scale.md.",
+            IOPWarning,
+            stacklevel=3,
         )
     return c
 

@@ -15,9 +15,31 @@ from typing import Any
 
 from ..exceptions import ConfigError
 
-__all__ = ["is_dask", "require"]
+__all__ = ["is_dask", "require", "mark_by_patient", "by_patient"]
 
 INSTALL = 'pip install "iop-outcomes[dask]"'
+
+#: the graph names of Dask frames known to hold each patient's rows in one partition (the
+#: rows of a Dask load, shuffled by patient): iop.episodes needs no second shuffle for them
+_BY_PATIENT: set[str] = set()
+
+
+def mark_by_patient(frame) -> None:
+    """Record that every patient's rows of ``frame`` are in one partition."""
+    _BY_PATIENT.add(frame._name)
+
+
+def by_patient(frame) -> bool:
+    """Whether ``frame`` is known to hold every patient's rows in one partition (a Dask load's
+    ``data``, persisted or not by :meth:`LoadResult.persist`); ``False`` when unsure.
+
+    Examples
+    --------
+    >>> import pandas as pd, dask.dataframe as dd
+    >>> by_patient(dd.from_pandas(pd.DataFrame({"patient_id": ["a"]}), npartitions=1))
+    False
+    """
+    return getattr(frame, "_name", None) in _BY_PATIENT
 
 
 def is_dask(value: Any) -> bool:

@@ -6,6 +6,8 @@
    holds two instruments, and every partition builds the same instruments.
 2. The rows are shuffled by ``episode_id``: every episode's rows are in one partition (the
    baseline, endpoint and follow-up windows and the episode's attributes need all of them).
+   The ``data`` of a Dask load (``iop.load(..., engine="dask")``, also after its
+   ``persist()``) is already grouped by patient, so it is not shuffled again.
 3. ``map_partitions`` of the in-memory function. A partition without any row of a chosen
    instrument gets a placeholder episode for it (removed from the output), so its episodes
    still have their ``no_scores`` rows, as in memory.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import require
+from . import by_patient, require
 
 __all__ = ["episodes_dask"]
 
@@ -63,7 +65,8 @@ def episodes_dask(assessments, rules, instrument, episodes, instrument_rows):
     names = instrument_rows(table, instrument, episodes)[1]
     template = assessments._meta_nonempty.iloc[:1]
     meta = _episodes_part(assessments._meta, names, r, template, episodes)
-    shuffled = assessments.shuffle(on="episode_id")
+    # a Dask load's rows are already grouped by patient, so each episode is in one partition
+    shuffled = assessments if by_patient(assessments) else assessments.shuffle(on="episode_id")
     return shuffled.map_partitions(
         _episodes_part, names, r, template, episodes, meta=meta, enforce_metadata=False
     )

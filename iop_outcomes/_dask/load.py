@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigError, IOPWarning, LoadError
-from . import require
+from . import mark_by_patient, require
 
 __all__ = ["load_dask", "dask_counts", "dask_summary"]
 
@@ -137,6 +137,8 @@ def load_dask(data, *, options: dict[str, Any], unsupported: dict[str, Any], ste
         pieces = [delayed(lambda o, i=i: o[i])(o) for o in outs]
         frames.append(dd.from_delayed(pieces, meta=_unknown(dd, m), verify_meta=False))
     data_, ledger, problems, partitions = frames
+    if patient or raw.npartitions == 1:  # every patient's rows in one partition
+        mark_by_patient(data_)
     settings = meta[4]
     return steps["result"](data_, ledger, problems, source, sha, settings, partitions=partitions)
 

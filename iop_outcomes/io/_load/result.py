@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..._dask import by_patient, mark_by_patient
 from ..._results import TableResult
 from .ledger import DISPOSITIONS
 
@@ -129,6 +130,8 @@ class LoadResult:
         data, ledger, problems, partitions = dask.persist(
             self.data, self.ledger, self.problems, self.partitions
         )
+        if by_patient(self.data):  # still one partition per patient: no shuffle in episodes
+            mark_by_patient(data)
         return dataclasses.replace(
             self, data=data, ledger=ledger, problems=problems, partitions=partitions
         )

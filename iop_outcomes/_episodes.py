@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from ._dask import is_dask
 from ._instrument_rule import select_instrument
 from ._validation import check_columns, validate_params
 from .exceptions import ConfigError, DataError
@@ -318,6 +319,13 @@ def coerce_rules(rules) -> EpisodeRules:
     raise ConfigError(
         f"The 'rules' parameter must be an EpisodeRules, a dict or None. Got {type(rules).__name__} instead."
     )
+
+
+def episodes_dask(*args):
+    """:func:`episodes` on Dask (:mod:`iop_outcomes._dask.episodes`; Dask imported there)."""
+    from ._dask.episodes import episodes_dask as run
+
+    return run(*args)
 
 
 def _instrument_rows(assessments: pd.DataFrame, instrument, func) -> tuple[pd.DataFrame, list]:
@@ -829,7 +837,7 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
 
 @validate_params(
     {
-        "assessments": ["frame"],
+        "assessments": ["frame", "dask_frame"],
         "instrument": ["instruments", None],
         "rules": ["no_validation"],  # EpisodeRules, dict or None: coerce_rules checks it
     },
@@ -880,6 +888,10 @@ def episodes(assessments: pd.DataFrame, *, instrument=None, rules=None) -> pd.Da
     >>> bool((ep["change"] == ep["endpoint"] - ep["baseline"]).where(ep["change"].notna(), True).all())
     True
     """
+    if is_dask(assessments):  # a Dask DataFrame: shuffled by episode, this per partition
+        return episodes_dask(
+            assessments, coerce_rules(rules), instrument, episodes, _instrument_rows
+        )
     return episodes_and_roles(assessments, instrument=instrument, rules=rules)[0]
 
 

@@ -28,7 +28,8 @@ A parameter may satisfy any one of its constraints. Constraints are
 - a Python type (``str``, ``dict``, ``pd.DataFrame`` …): an instance of it (``bool`` is not
   an ``int`` here);
 - ``None``: the value ``None``;
-- a name: ``"frame"`` (a pandas DataFrame), ``"columns"`` (a column name or a list/tuple of
+- a name: ``"frame"`` (a pandas DataFrame), ``"dask_frame"`` (a Dask DataFrame, recognised
+  without importing Dask), ``"columns"`` (a column name or a list/tuple of
   them), ``"boolean"``, ``"callable"``, ``"instrument"`` (an instrument name: a string or a
   registered :class:`~iop_outcomes.instruments.Instrument`), ``"instruments"`` (one name or
   a list/tuple of names), ``"date"`` (anything :func:`pandas.Timestamp` reads), ``"axes"`` (a
@@ -205,6 +206,7 @@ def _is_date(value: Any) -> bool:
 _NAMED_CHECKS: dict[str, Callable[[Any], bool]] = {
     "no_validation": lambda v: True,
     "frame": lambda v: _is_a(v, "pandas", "DataFrame"),
+    "dask_frame": lambda v: _is_a(v, "dask", "DataFrame"),
     "columns": lambda v: isinstance(v, str) or _is_name_list(v),
     "boolean": _is_bool,
     "callable": callable,
@@ -238,6 +240,7 @@ def _satisfies(value: Any, constraint: Any) -> bool:
 
 _DESCRIBE = {
     "frame": "a pandas DataFrame",
+    "dask_frame": "a Dask DataFrame",
     "columns": "a column name or a list of column names",
     "boolean": "True or False",
     "callable": "a callable",
@@ -274,6 +277,8 @@ def _shown(value: Any) -> str:
         return f"a DataFrame of shape {value.shape}"
     if isinstance(value, pd.Series):
         return f"a Series of length {len(value)}"
+    if _is_a(value, "dask", "DataFrame"):
+        return f"a Dask DataFrame of {value.npartitions} partition(s)"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -317,6 +322,14 @@ in the range (0, 1). Got '0.9' instead.
     hint = ""
     if _is_a(value, "iop_outcomes", "LoadResult") and "frame" in constraints:
         hint = " Pass its .data (the assessment rows)."
+    elif _is_a(value, "dask", "DataFrame") and "frame" in constraints:
+        hint = (
+            f" {public_name(func)} does not run on Dask yet (docs/scale.md lists what does). An "
+            "episode table has one row per episode: compute it (iop.episodes(dask_frame)"
+            ".compute()) and pass the pandas table; for models of every assessment (mixed "
+            "models, multiple imputation, bootstrap), fit on a stratified sample or per site "
+            "and pool the estimates (iop.pool_sites), stating the sample size."
+        )
     raise ConfigError(
         f"The {name!r} parameter of {public_name(func)} must be {_describe_all(constraints)}. "
         f"Got {_shown(value)} instead.{hint}"

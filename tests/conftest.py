@@ -188,3 +188,20 @@ def pg_database(postgres_url, request):
         cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
         cur.execute(f'CREATE DATABASE "{name}"')
     return postgres_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A ``distributed.LocalCluster`` with 2 worker processes (1 thread each) and its Client,
+    the default scheduler while it lives (one per test session / xdist worker). The Dask
+    path's results are compared with the in-memory ones on it (tests/test_dask_*.py)."""
+    pytest.importorskip("distributed", reason="needs iop_outcomes[dask]")
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

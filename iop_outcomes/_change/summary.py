@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _dist
+from .._dask import is_dask
 from .._grouping import DEFAULT_AGE_BANDS, group_columns
 from .._results import TableResult, format_p
 from .._stats import mean_ci, wilson_ci
@@ -25,19 +26,115 @@ __all__ = ["change_summary", "ChangeSummaryResult", "AGE_BANDS"]
 AGE_BANDS = [None, list, tuple, np.ndarray]
 
 
-def _group_stats(w: pd.DataFrame, keys: list[str], ci_level: float) -> pd.DataFrame:
+_FLAGS = ("response", "remission", "mcid")
+
+
+def group_moments(w: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Sufficient statistics of the change summary per group of ``w`` (one row per group).
+
+    ``w`` has the paired scores ``b``, ``e``, ``d`` (NaN where unpaired), ``paired`` and the
+    0/1 flags; per group: ``n_episodes``, ``n_paired``, the means and sample variances of
+    ``b``, ``e``, ``d``, the sums of squared and crossed deviations from the group means
+    (``xx``, ``yy``, ``xy``) and the flags' counts (``<flag>_k`` of ``<flag>_n``). Groups of
+    several partitions combine with :func:`combine_moments`; :func:`stats_from_moments` gives
+    the table (the in-memory path is the one-partition case).
+    """
     g = w.groupby(keys, dropna=False, observed=True, sort=True)
     res = pd.DataFrame(
         {
             "n_episodes": g.size(),
             "n_paired": g["paired"].sum().astype(int),
-            "baseline_mean": g["b"].mean(),
-            "baseline_sd": g["b"].std(ddof=1),
-            "endpoint_mean": g["e"].mean(),
-            "endpoint_sd": g["e"].std(ddof=1),
-            "mean_change": g["d"].mean(),
-            "sd_change": g["d"].std(ddof=1),
+            "b_mean": g["b"].mean(),
+            "b_var": g["b"].var(ddof=1),
+            "e_mean": g["e"].mean(),
+            "e_var": g["e"].var(ddof=1),
+            "d_mean": g["d"].mean(),
+            "d_var": g["d"].var(ddof=1),
         }
+    )
+    # Pearson pre-post correlation from within-group deviations (numerically stable).
+    bc = w["b"] - g["b"].transform("mean")
+    ec = w["e"] - g["e"].transform("mean")
+    tmp = pd.DataFrame({"xy": bc * ec, "xx": bc * bc, "yy": ec * ec})
+    for k in keys:
+        tmp[k] = w[k]
+    sums = tmp.groupby(keys, dropna=False, observed=True, sort=True)[["xy", "xx", "yy"]].sum()
+    res = res.join(sums)
+    for flag in _FLAGS:
+        res[f"{flag}_k"] = g[flag].sum()
+        res[f"{flag}_n"] = g[flag].count()
+    return res
+
+
+def combine_moments(parts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The moments of each group over all partitions from the partitions' own (``parts``: the
+    :func:`group_moments` frames stacked, their keys as columns; groups in first-seen order).
+
+    Chan, Golub & LeVeque (1983): with :math:`n = \\sum n_i` and :math:`\\bar x = \\sum n_i
+    \\bar x_i / n`, :math:`M_2 = \\sum M_{2,i} + \\sum n_i (\\bar x_i - \\bar x)^2` (each
+    :math:`M_{2,i} = (n_i - 1) s_i^2`) and the co-moment
+    :math:`C = \\sum C_i + \\sum n_i (\\bar b_i - \\bar b)(\\bar e_i - \\bar e)`; counts add.
+
+    Examples
+    --------
+    >>> w = pd.DataFrame({"k": ["a"] * 4, "paired": True, "b": [10.0, 12, 15, 20],
+    ...                   "e": [5.0, 9, 8, 14], "response": 1.0, "remission": 0.0, "mcid": 1.0})
+    >>> w["d"] = w["e"] - w["b"]
+    >>> whole = group_moments(w, ["k"])
+    >>> halves = pd.concat([group_moments(w.iloc[:1], ["k"]), group_moments(w.iloc[1:], ["k"])])
+    >>> both = combine_moments(halves.reset_index(), ["k"])
+    >>> bool(np.allclose(both[whole.columns].to_numpy(float), whole.to_numpy(float)))
+    True
+    """
+    g = parts.groupby(keys, dropna=False, observed=True, sort=False)
+    n_i = parts["n_paired"].to_numpy(dtype=float)
+    n = g["n_paired"].transform("sum").to_numpy(dtype=float)
+    out = g[["n_episodes", "n_paired", *[f"{f}_{c}" for f in _FLAGS for c in "kn"]]].sum()
+    dev = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for v in ("b", "e", "d"):
+            m_i = np.where(n_i > 0, parts[f"{v}_mean"].to_numpy(dtype=float), 0.0)
+            mean = (
+                pd.Series(n_i * m_i, index=parts.index)
+                .groupby([parts[k] for k in keys], dropna=False, observed=True, sort=False)
+                .transform("sum")
+                .to_numpy()
+                / n
+            )
+            dev[v] = np.where(n_i > 0, m_i - mean, 0.0)
+            var_i = parts[f"{v}_var"].to_numpy(dtype=float)
+            m2_i = np.where(n_i > 1, (n_i - 1) * var_i, 0.0)
+            parts = parts.assign(**{f"_{v}_m2": m2_i + n_i * dev[v] ** 2, f"_{v}_sum": n_i * m_i})
+        parts = parts.assign(
+            _xx=parts["xx"] + n_i * dev["b"] ** 2,
+            _yy=parts["yy"] + n_i * dev["e"] ** 2,
+            _xy=parts["xy"] + n_i * dev["b"] * dev["e"],
+        )
+        g = parts.groupby(keys, dropna=False, observed=True, sort=False)
+        sums = g[[c for c in parts.columns if c.startswith("_")]].sum()
+        n_tot = out["n_paired"].to_numpy(dtype=float)
+        for v in ("b", "e", "d"):
+            out[f"{v}_mean"] = np.where(n_tot > 0, sums[f"_{v}_sum"] / n_tot, np.nan)
+            out[f"{v}_var"] = np.where(n_tot > 1, sums[f"_{v}_m2"] / (n_tot - 1), np.nan)
+        for c in ("xy", "xx", "yy"):
+            out[c] = sums[f"_{c}"]
+    return out
+
+
+def stats_from_moments(mom: pd.DataFrame, ci_level: float) -> pd.DataFrame:
+    """The change summary's statistics per group from its moments (:func:`group_moments`)."""
+    res = pd.DataFrame(
+        {
+            "n_episodes": mom["n_episodes"],
+            "n_paired": mom["n_paired"].astype(int),
+            "baseline_mean": mom["b_mean"],
+            "baseline_sd": np.sqrt(mom["b_var"]),
+            "endpoint_mean": mom["e_mean"],
+            "endpoint_sd": np.sqrt(mom["e_var"]),
+            "mean_change": mom["d_mean"],
+            "sd_change": np.sqrt(mom["d_var"]),
+        },
+        index=mom.index,
     )
     n = res["n_paired"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -52,19 +149,11 @@ def _group_stats(w: pd.DataFrame, keys: list[str], ci_level: float) -> pd.DataFr
     res["df"] = df_
     res["statistic"] = t
     res["pvalue"] = p
-    # Pearson pre-post correlation from within-group deviations (numerically stable).
-    bc = w["b"] - g["b"].transform("mean")
-    ec = w["e"] - g["e"].transform("mean")
-    tmp = pd.DataFrame({"xy": bc * ec, "xx": bc * bc, "yy": ec * ec})
-    for k in keys:
-        tmp[k] = w[k]
-    sums = tmp.groupby(keys, dropna=False, observed=True, sort=True)[["xy", "xx", "yy"]].sum()
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = sums["xy"] / np.sqrt(sums["xx"] * sums["yy"])
+        r = mom["xy"] / np.sqrt(mom["xx"] * mom["yy"])
     res["r_pre_post"] = r.where(res["n_paired"] >= 2)
-    for flag in ("response", "remission", "mcid"):
-        k = g[flag].sum()
-        nn = g[flag].count()
+    for flag in _FLAGS:
+        k, nn = mom[f"{flag}_k"], mom[f"{flag}_n"]
         lo, hi = wilson_ci(k.to_numpy(), nn.to_numpy(), ci_level)
         with np.errstate(invalid="ignore", divide="ignore"):
             res[f"{flag}_k"] = k.astype(int)
@@ -246,7 +335,7 @@ def _definition_notes(insts: list, mid, remission_below, zero_baseline="undefine
 
 @validate_params(
     {
-        "episodes": ["frame"],
+        "episodes": ["frame", "dask_frame"],
         "by": ["columns", None],
         "instrument": ["instruments", None],
         "ci_level": [Interval(float, 0, 1, closed="neither")],
@@ -339,7 +428,32 @@ def change_summary(
     1  in_person         3    -5.666667           1
     2    virtual         3   -10.666667           2
     """
+    if is_dask(episodes):  # a Dask table: moments per partition, combined (_dask/change.py)
+        return change_summary_dask(episodes, locals(), change_summary)
     sc = score(episodes, instrument, mid, remission_below, change_summary, zero_baseline, many=True)
+    w, cols = work_frame(sc, by, age_bands)
+    overall = group_moments(w, ["instrument"])
+    groups = group_moments(w, ["instrument", *cols]) if cols else None
+    order = list(pd.unique(sc.inst_name))
+    n_unpaired = int(len(w) - w["paired"].sum())
+    derived_age = "age_band" in cols and "age_band" not in sc.frame.columns
+    return summary_result(
+        overall, groups, cols, order, sc.insts, n_unpaired, len(w), derived_age, locals()
+    )
+
+
+def change_summary_dask(episodes, args: dict, fn):
+    """:func:`change_summary` on Dask (:mod:`iop_outcomes._dask.change`; Dask imported there)."""
+    from .._dask.change import change_summary_dask as run
+
+    steps = {"score": score, "work_frame": work_frame, "moments": group_moments}
+    steps |= {"combine": combine_moments, "result": summary_result}
+    return run(episodes, {k: v for k, v in args.items() if k != "episodes"}, fn, steps)
+
+
+def work_frame(sc, by, age_bands) -> tuple[pd.DataFrame, list[str]]:
+    """One row per episode: ``instrument``, ``paired``, the paired scores ``b``, ``e``, ``d``
+    (NaN where unpaired), the 0/1 flags and the group columns; and the group columns' names."""
     f = sc.frame
     groups, cols = group_columns(f, by, "iop.change_summary", age_bands)
     paired = f["baseline"].notna().to_numpy() & f["endpoint"].notna().to_numpy()
@@ -360,18 +474,39 @@ def change_summary(
     )
     for c in cols:
         w[c] = groups[c]
-    overall = _group_stats(w, ["instrument"], ci_level).reset_index()
+    return w, cols
+
+
+def summary_result(
+    overall_moments: pd.DataFrame,
+    group_moments_: pd.DataFrame | None,
+    cols: list[str],
+    order: list[str],
+    insts: list,
+    n_unpaired: int,
+    n_total: int,
+    derived_age: bool,
+    args: dict,
+) -> ChangeSummaryResult:
+    """The :class:`ChangeSummaryResult` from the moments of the instruments (``Overall`` rows)
+    and of the groups (in their sorted order), shared by the in-memory and Dask paths."""
+    ci_level, age_bands = args["ci_level"], args["age_bands"]
+    mid, remission_below, zero_baseline = (
+        args["mid"],
+        args["remission_below"],
+        args["zero_baseline"],
+    )
+    overall = stats_from_moments(overall_moments, ci_level).reset_index()
     for c in cols:
         overall[c] = OVERALL
     parts = [overall]
     if cols:
-        parts.append(_group_stats(w, ["instrument", *cols], ci_level).reset_index())
+        parts.append(stats_from_moments(group_moments_, ci_level).reset_index())
         for c in cols:
             parts[-1][c] = parts[-1][c].astype(object)
     table = pd.concat(parts, ignore_index=True)
     # keep each instrument's Overall row first, then its groups in sorted order
-    order = {name: i for i, name in enumerate(pd.unique(sc.inst_name))}
-    table["_o"] = table["instrument"].map(order)
+    table["_o"] = table["instrument"].map({name: i for i, name in enumerate(order)})
     table["_p"] = np.r_[np.zeros(len(overall)), np.ones(len(table) - len(overall))]
     table = table.sort_values(["_o", "_p"], kind="stable").drop(columns=["_o", "_p"])
     table = label_missing(table.reset_index(drop=True), cols)
@@ -379,14 +514,13 @@ def change_summary(
     lead = ["instrument", *cols]
     table = table[lead + [c for c in table.columns if c not in lead]]
 
-    n_unpaired = int(len(f) - paired.sum())
     notes = [
         "All statistics use paired episodes (baseline and endpoint both present); "
-        f"{n_unpaired:,} of {len(f):,} episode(s) lack one or both scores.",
+        f"{n_unpaired:,} of {n_total:,} episode(s) lack one or both scores.",
         "Change = endpoint - baseline (negative = improvement on lower-is-better scales).",
-        *_definition_notes(sc.insts, mid, remission_below, zero_baseline),
+        *_definition_notes(insts, mid, remission_below, zero_baseline),
     ]
-    if cols and "age_band" in cols and "age_band" not in f.columns:
+    if derived_age:
         bounds = DEFAULT_AGE_BANDS if age_bands is None else age_bands
         notes.append(f"age_band: left-closed bands with lower bounds {list(bounds)}.")
     pct = f"{100 * ci_level:g}%"

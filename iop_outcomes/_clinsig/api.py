@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._dask import is_dask
 from .._validation import Interval, Options, validate_params
 from ..exceptions import ConfigError
 from .anchor import anchor_group
@@ -24,7 +25,7 @@ _NUMBER = Interval(float, None, None)
 
 @validate_params(
     {
-        "episodes": ["frame"],
+        "episodes": ["frame", "dask_frame"],
         "method": [str],
         "instrument": ["instruments", None],
         "reliability": [_RELIABILITY, None],
@@ -368,74 +369,93 @@ def clinical_significance(
     """
     m = _method_name(method)
     _check_target_and_instrument(m, target, instrument)
-    options = {
-        "reliability": reliability,
-        "sd": sd,
-        "threshold": threshold,
-        "cutoff": cutoff,
-        "better_is": better_is,
-        "clinical_mean": clinical_mean,
-        "clinical_sd": clinical_sd,
-        "functional_mean": functional_mean,
-        "functional_sd": functional_sd,
-        "harmed": harmed or None,
-        "cutoff_inclusive": cutoff_inclusive,
-        "reliability_post": reliability_post,
-        "mid": mid,
-        "mid_deterioration": mid_deterioration,
-        "pct_improvement": pct_improvement,
-        "pct_deterioration": pct_deterioration,
-        "group": group,
-        "reference": reference,
-    }
-    _check_applicable(m, target, options)
-    _check_group(target, by, group, reference)
-    common = {"instrument": instrument, "by": by, "ci_level": ci_level, "pre": pre, "post": post}
+    if is_dask(episodes):  # thresholds from the whole table, then per partition (_dask/clinsig)
+        from .._dask.clinsig import clinsig_dask
+        from .common import by_columns, finish_rates, prepare, resolve_instrument
+
+        steps = {"run": _run, "prepare": prepare, "finish": finish_rates, "check": _checks}
+        steps |= {"resolve": resolve_instrument, "by_columns": by_columns}
+        args = {k: v for k, v in locals().items() if k not in ("episodes", "steps")}
+        return clinsig_dask(episodes, m, args, steps)
+    _checks(m, locals())
+    return _run(m, episodes, locals())
+
+
+def _checks(m: str, a: dict) -> None:
+    """The combinations of options the method accepts."""
+    options = {k: a[k] for k in _OPTIONS}
+    options["harmed"] = a["harmed"] or None
+    _check_applicable(m, a["target"], options)
+    _check_group(a["target"], a["by"], a["group"], a["reference"])
+
+
+_OPTIONS = (
+    "reliability",
+    "sd",
+    "threshold",
+    "cutoff",
+    "better_is",
+    "clinical_mean",
+    "clinical_sd",
+    "functional_mean",
+    "functional_sd",
+    "harmed",
+    "cutoff_inclusive",
+    "reliability_post",
+    "mid",
+    "mid_deterioration",
+    "pct_improvement",
+    "pct_deterioration",
+    "group",
+    "reference",
+)
+
+
+def _run(m: str, episodes, a: dict, sample=None):
+    """The method ``m`` on ``episodes`` with the arguments ``a`` (``sample``: Dask's whole-table
+    summary of the paired scores, for the distribution approach)."""
+    common = {k: a[k] for k in ("instrument", "by", "ci_level", "pre", "post")}
     if m == "nhs-talking-therapies":
         return nhs_outcomes(episodes, **common)
-    common["better_is"] = better_is
-    norms = {
-        "clinical_mean": clinical_mean,
-        "clinical_sd": clinical_sd,
-        "functional_mean": functional_mean,
-        "functional_sd": functional_sd,
-    }
+    common["better_is"] = a["better_is"]
+    norms = {k: a[k] for k in ("clinical_mean", "clinical_sd", "functional_mean", "functional_sd")}
     if m == "statistical":
         return statistical(
-            episodes, **common, **norms, cutoff=cutoff, cutoff_inclusive=cutoff_inclusive
+            episodes, **common, **norms, cutoff=a["cutoff"], cutoff_inclusive=a["cutoff_inclusive"]
         )
     if m == "percentage":
         return percentage(
             episodes,
             **common,
-            pct_improvement=pct_improvement,
-            pct_deterioration=pct_deterioration,
+            pct_improvement=a["pct_improvement"],
+            pct_deterioration=a["pct_deterioration"],
         )
-    if m == "anchor" and target == "group":
+    if m == "anchor" and a["target"] == "group":
         common.pop("by")
         return anchor_group(
             episodes,
             **common,
-            group=group,
-            reference=reference,
-            mid=mid,
-            mid_deterioration=mid_deterioration,
-            threshold=threshold,
+            group=a["group"],
+            reference=a["reference"],
+            mid=a["mid"],
+            mid_deterioration=a["mid_deterioration"],
+            threshold=a["threshold"],
         )
     return distribution_based(
         episodes,
         **common,
         **norms,
         method=m,
-        reliability=reliability,
-        sd=sd,
-        threshold=threshold,
-        cutoff="none" if m == "anchor" else cutoff,
-        harmed_category=bool(harmed) or m == "combined",
-        cutoff_inclusive=cutoff_inclusive,
-        reliability_post=reliability_post,
-        mid=mid,
-        mid_deterioration=mid_deterioration,
+        reliability=a["reliability"],
+        sd=a["sd"],
+        threshold=a["threshold"],
+        cutoff="none" if m == "anchor" else a["cutoff"],
+        harmed_category=bool(a["harmed"]) or m == "combined",
+        cutoff_inclusive=a["cutoff_inclusive"],
+        reliability_post=a["reliability_post"],
+        mid=a["mid"],
+        mid_deterioration=a["mid_deterioration"],
+        sample=sample,
     )
 
 

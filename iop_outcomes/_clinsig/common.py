@@ -121,6 +121,13 @@ def rates_table(
     table = pd.concat(rows)
     if by:
         table = table.reset_index()
+    return finish_rates(table, outcomes, by, ci_level)
+
+
+def finish_rates(table: pd.DataFrame, outcomes: list[str], by: list[str], ci_level: float):
+    """The rates and Wilson intervals of a table of ``count``, ``n`` and ``n_excluded`` per
+    (group, outcome), in the groups' and outcomes' order (shared with the Dask path, which sums
+    the partitions' counts first)."""
     table["count"] = table["count"].astype(np.int64)
     table["n"] = table["n"].astype(np.int64)
     table["n_excluded"] = table["n_excluded"].astype(np.int64)

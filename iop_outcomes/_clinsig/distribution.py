@@ -42,14 +42,22 @@ def distribution_based(
     reliability_post=None,
     mid=None,
     mid_deterioration=None,
+    sample=None,
 ):
-    """The distribution (RCI), anchor and combined approaches: a pipeline of named steps."""
+    """The distribution (RCI), anchor and combined approaches: a pipeline of named steps.
+
+    ``sample``: on Dask, the whole table's paired pre and post scores summarised
+    (``sample.x``, ``sample.y`` give ``mean()`` and ``std(ddof=1)``; ``sample.n``), so that a
+    partition's thresholds are the whole sample's (:mod:`iop_outcomes._dask.clinsig`).
+    """
     df, inst, notes, by_cols, x, y, used, better_is, base = prepare(
         df, instrument=instrument, by=by, pre=pre, post=post, better_is=better_is
     )
     n_used = int(used.sum())
     d = -1.0 if better_is == "lower" else 1.0  # sign of a beneficial change (post - pre)
     xu, yu = x[used], y[used]
+    if sample is not None:
+        xu, yu, n_used = sample.x, sample.y, sample.n
     anchor = method in ("anchor", "combined")
     params: dict[str, Any] = {"method": method}
     if anchor:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._dask import is_dask
 from .._instrument_rule import select_instrument
 from .._results import TableResult
 from .._stats import z_crit
@@ -104,7 +105,7 @@ def _unit_features(xc, yc, valid_cluster=None):
 
 @validate_params(
     {
-        "episodes": ["frame"],
+        "episodes": ["frame", "dask_frame"],
         "instrument": ["instruments", None],
         "method": [str],
         "pre": [str],
@@ -294,6 +295,8 @@ def rm_d(
     >>> round(float(iop.rm_d(ep, method="z", adjust=False).to_frame()["estimate"][0]), 4)
     2.8379
     """
+    if is_dask(episodes):  # a Dask table: moments per partition, combined (_dask/effectsize.py)
+        return rm_d_dask(episodes, locals())
     key = norm_method(method)
     _check_options(key, method, ci_method, cluster)
     data, by_cols = _instrument_rows(episodes, instrument, by)
@@ -310,13 +313,35 @@ def rm_d(
     codes, keys = _group_codes(data, by_cols)
     ccodes = _cluster_codes(data, cluster, "rm_d") if cluster is not None else None
     m = _grouped_moments(x, y, codes, len(keys))
-    sign = 1.0 if better_is == "lower" else -1.0
+    return fit_result(key, m, keys, by_cols, ccodes, locals())
+
+
+def rm_d_dask(episodes, args: dict):
+    """:func:`rm_d` on Dask (:mod:`iop_outcomes._dask.effectsize`; Dask imported there)."""
+    from .._dask.effectsize import rm_d_dask as run
+
+    steps = {"rows": _instrument_rows, "codes": _group_codes, "sums": centred_sums}
+    steps |= {"moments": moments_fit, "result": fit_result, "options": _check_options}
+    return run(episodes, {k: v for k, v in args.items() if k != "episodes"}, rm_d, steps)
+
+
+def fit_result(key: str, m: dict, keys, by_cols, ccodes, args: dict) -> TableResult:
+    """The effect sizes, their intervals and the result from the groups' moments ``m``
+    (:func:`moments_fit`), shared by the in-memory and Dask paths."""
+    ci_method, ci_level = args["ci_method"], args["ci_level"]
+    sign = 1.0 if args["better_is"] == "lower" else -1.0
     est, d, j, r, vd = effect(
-        key, m["n"], sign * (m["mean_pre"] - m["mean_post"]), m["vx"], m["vy"], m["cxy"], adjust
+        key,
+        m["n"],
+        sign * (m["mean_pre"] - m["mean_post"]),
+        m["vx"],
+        m["vy"],
+        m["cxy"],
+        args["adjust"],
     )
     fit = {
         "key": key,
-        "label": effect_label(key, adjust),
+        "label": effect_label(key, args["adjust"]),
         "est": est,
         "d": d,
         "j": j,
@@ -329,15 +354,15 @@ def rm_d(
     if ci_method == "ncp":
         cols, ci_desc = _ci_ncp(fit, ci_level)
     elif ci_method == "analytic":
-        cols, ci_desc = _ci_analytic(fit, ci_level, heteroscedastic, notes)
+        cols, ci_desc = _ci_analytic(fit, ci_level, args["heteroscedastic"], notes)
     else:
         opts = {
             "ci_method": ci_method,
-            "n_boot": n_boot,
-            "seed": seed,
-            "cluster": cluster,
-            "progress": progress,
-            "adjust": adjust,
+            "n_boot": args["n_boot"],
+            "seed": args["seed"],
+            "cluster": args["cluster"],
+            "progress": args["progress"],
+            "adjust": args["adjust"],
             "by_cols": by_cols,
         }
         cols, ci_desc = _ci_bootstrap(fit, ccodes, ci_level, opts, notes)
@@ -347,10 +372,10 @@ def rm_d(
         fit,
         notes,
         ci_desc,
-        pre=pre,
-        post=post,
-        better_is=better_is,
-        adjust=adjust,
+        pre=args["pre"],
+        post=args["post"],
+        better_is=args["better_is"],
+        adjust=args["adjust"],
         ci_level=ci_level,
         by_cols=by_cols,
     )
@@ -391,32 +416,47 @@ def _grouped_moments(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_groups: 
         cy = np.bincount(vc, weights=yv, minlength=n_groups) / n_used
     cx = np.nan_to_num(cx)
     cy = np.nan_to_num(cy)
+    moments, xc, yc = centred_sums(xv, yv, vc, n_groups, cx, cy)
+    return {
+        "valid": valid,
+        "vc": vc,
+        "xc": xc,
+        "yc": yc,
+        **moments_fit(moments, cx, cy, n_used, n_excl),
+    }
+
+
+def centred_sums(xv, yv, vc, n_groups: int, cx, cy):
+    """``(moments, xc, yc)``: per group the totals n, Σxc, Σyc, Σxc², Σyc², Σxc·yc of the
+    complete pairs ``xv``, ``yv`` (group codes ``vc``) centred at ``cx``, ``cy`` (the groups'
+    means; totals about the same centres add across partitions)."""
     xc = xv - cx[vc]
     yc = yv - cy[vc]
     moments = np.column_stack(
-        [n_used.astype(float)]
+        [np.bincount(vc, minlength=n_groups).astype(float)]
         + [
             np.bincount(vc, weights=c, minlength=n_groups)
             for c in (xc, yc, xc * xc, yc * yc, xc * yc)
         ]
     )
+    return moments, xc, yc
+
+
+def moments_fit(moments, cx, cy, n_used, n_excl) -> dict:
+    """The groups' n, variances, covariance and means from their centred totals."""
     n, mx, my, vx, vy, cxy = from_moments(moments)
     return {
-        "valid": valid,
-        "vc": vc,
         "n_used": n_used,
         "n_excl": n_excl,
         "cx": cx,
         "cy": cy,
-        "xc": xc,
-        "yc": yc,
         "n": n,
         "vx": vx,
         "vy": vy,
         "cxy": cxy,
         "mean_pre": mx + cx,
         "mean_post": my + cy,
-        "n_groups": n_groups,
+        "n_groups": len(n_used),
     }
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..._dask import is_dask as _is_dask
 from ..._validation import Interval, Options, validate_params
 from ...exceptions import ConfigError, IOPWarning, LoadError
 from .. import sql as _sql
@@ -71,6 +72,7 @@ __all__ = ["load", "LoadResult"]
         "name": [str, None],
         "table": [str, None],
         "query": [str, None],
+        "engine": [Options("pandas", "dask")],
     }
 )
 def load(
@@ -90,6 +92,7 @@ def load(
     name: str | None = None,
     table: str | None = None,
     query: str | None = None,
+    engine: str = "pandas",
 ) -> LoadResult:
     """Load repeated-measures questionnaire data, validate every row and score it.
 
@@ -225,6 +228,13 @@ def load(
         it an ``ORDER BY``). One ledger row per result row, ``row`` its 1-based position; the
         ledger's source is the URL without its password. See :mod:`iop_outcomes.io.sql` and
         ``docs/data-format.md``, "SQL databases" (``pip install "iop_outcomes[sql]"``).
+    engine : {"pandas", "dask"}
+        ``"dask"`` (implied by a Dask DataFrame as ``data``): ``data`` is a directory or glob
+        of Parquet/CSV files (a partitioned Parquet dataset included) or a Dask DataFrame,
+        shuffled by patient and loaded partition by partition with this same pipeline; the
+        result holds lazy Dask DataFrames and a per-partition count that checks the ledger
+        invariant. See :mod:`iop_outcomes._dask.load` and ``docs/scale.md``
+        (``pip install "iop-outcomes[dask]"``).
 
     Returns
     -------
@@ -258,6 +268,8 @@ def load(
     >>> res.ledger.loc[2, "reason"]
     'total 30 is outside the GAD-7 range 0-21'
     """
+    if engine == "dask" or _is_dask(data):  # the Dask path: this pipeline per partition
+        return _load_dask(data, locals())
     sql = _sql.wanted(data, source, table, query)  # a database URL: io/sql.py reads it
     kind = _source_kind(None if sql and source == "sql" else source, dictionary, wide)
     short_form = harmonize_option(harmonize)
@@ -290,6 +302,20 @@ def load(
         # stacklevel 3: the caller of iop.load (validate_params' wrapper is between)
         warnings.warn(msg + ". See result.ledger / result.summary().", IOPWarning, stacklevel=3)
     return LoadResult(data, ledger, problems, source, sha256, v.settings)
+
+
+def _load_dask(data, args: dict) -> LoadResult:
+    """``load`` on Dask (:mod:`iop_outcomes._dask.load`); Dask is imported only here."""
+    from ..._dask.load import load_dask
+
+    keep = ("mapping", "strict", "missing_items", "harmonize", "sheet", "skip_rows", "name")
+    refuse = ("source", "dictionary", "episodes", "wide", "table", "query")
+    return load_dask(
+        data,
+        options={k: args[k] for k in keep},
+        unsupported={k: args[k] for k in refuse},
+        steps={"load": load, "read": _read, "visit_rows": _visit_rows, "result": LoadResult},
+    )
 
 
 def _read(data, reader, kind, mp, open_columns, sheet, name, skip_rows):

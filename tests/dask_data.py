@@ -64,3 +64,16 @@ def write_files(df: pd.DataFrame, directory, n_files: int = 3, fmt: str = "csv")
         part.to_csv(path, index=False) if fmt == "csv" else part.to_parquet(path, index=False)
         paths.append(path)
     return paths
+
+
+def episode_table(n_patients: int = 40) -> pd.DataFrame:
+    """The episodes (PHQ-9 and GAD-7) of :func:`assessments`, loaded and built in memory: the
+    table the Dask analyses are compared on."""
+    import warnings
+
+    import iop_outcomes as iop
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = iop.load(assessments(n_patients)).data
+    return iop.episodes(data, instrument=["PHQ-9", "GAD-7"])

@@ -3,8 +3,6 @@ closed forms to 1e-9, the same printed text; on a 2-worker LocalCluster, hand-ma
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +13,7 @@ from iop_outcomes.exceptions import ConfigError
 
 dd = pytest.importorskip("dask.dataframe")
 
-from dask_data import assessments  # noqa: E402
+from dask_data import assessments, episode_table  # noqa: E402
 
 COUNTS = [
     "n_episodes",
@@ -26,10 +24,7 @@ COUNTS = [
 
 @pytest.fixture(scope="module")
 def episodes() -> pd.DataFrame:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = iop.load(assessments()).data
-    return iop.episodes(data, instrument=["PHQ-9", "GAD-7"])
+    return episode_table()
 
 
 def assert_same(dask_res, mem_res) -> None:

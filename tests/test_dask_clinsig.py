@@ -4,8 +4,6 @@ categories; the sample SD from the whole table; on a 2-worker LocalCluster, hand
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,15 +13,12 @@ from iop_outcomes.exceptions import ConfigError
 
 dd = pytest.importorskip("dask.dataframe")
 
-from dask_data import assessments  # noqa: E402
+from dask_data import episode_table  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def episodes() -> pd.DataFrame:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = iop.load(assessments(60)).data
-    return iop.episodes(data, instrument=["PHQ-9", "GAD-7"])
+    return episode_table(60)
 
 
 def assert_same(dask_res, mem_res) -> None:

@@ -3,8 +3,6 @@ text; closed forms to 1e-9), on a 2-worker LocalCluster; hand-made data and meta
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,15 +12,12 @@ from iop_outcomes.exceptions import ConfigError
 
 dd = pytest.importorskip("dask.dataframe")
 
-from dask_data import assessments  # noqa: E402
+from dask_data import episode_table  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def episodes() -> pd.DataFrame:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = iop.load(assessments()).data
-    return iop.episodes(data, instrument=["PHQ-9", "GAD-7"])
+    return episode_table()
 
 
 def assert_same(dask_res, mem_res) -> None:

@@ -238,11 +238,10 @@ def fig_km(ctx: Ctx, sec: Section, res: Any, table: pd.DataFrame, inst: str, g: 
         steps[shown_lab] = _km_steps(cur, m)
         rows[shown_lab] = _at_risk_labels(ar["n_risk"].to_numpy(), ctx, n=shown[lab])
     if not steps:
-        if ctx.draw:
-            sec.p(
-                "The Kaplan–Meier figure of time to dropout is not drawn: the dropout table "
-                "hides the number of episodes or of dropouts of every group."
-            )
+        sec.p(
+            "The Kaplan–Meier figure of time to dropout is not drawn: the dropout table "
+            "hides the number of episodes or of dropouts of every group."
+        )
         return
     ax, _ = plot_km_at_risk(steps, rows, times, ci_level=float(res.params.get("ci_level", 0.95)))
     by = f" by {g}" if g else ""

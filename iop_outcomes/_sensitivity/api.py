@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import _dist as stats  # scipy.stats call shapes (t.ppf, t.sf), no scipy.stats import
+from .. import _dist
 from .._instrument_rule import select_instrument
 from .._validation import Interval, Options, check_columns, validate_params
 from ..exceptions import ConfigError, DataError
@@ -622,7 +622,7 @@ def _t_rows(method, change, d: Design, adjust: bool, common: dict) -> list:
     est, var, dfc, nused = estimates(change, d, adjust)
     se = np.sqrt(var)
     with np.errstate(invalid="ignore"):
-        crit = stats.t.ppf(0.5 + common["ci_level"] / 2, np.where(dfc > 0, dfc, np.nan))
+        crit = _dist.t.ppf(0.5 + common["ci_level"] / 2, np.where(dfc > 0, dfc, np.nan))
     return _rows(method, est, se, est - crit * se, est + crit * se, dfc, nused, d, common)
 
 

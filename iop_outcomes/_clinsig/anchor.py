@@ -84,14 +84,7 @@ def _within(df, x, y, used, by_cols, ci_level, mid_i, d, better_is) -> pd.DataFr
         recs.append(
             {
                 **dict(zip(by_cols, key, strict=True)),
-                "estimate": est,
-                "se": se,
-                "ci_low": lo,
-                "ci_high": hi,
-                "ci_level": float(ci_level),
-                "statistic": t,
-                "df": df_,
-                "pvalue": p,
+                **_t_fields(est, se, lo, hi, t, df_, p, ci_level),
                 "n": int(n),
                 "mid": mid_i,
                 "beneficial": bool(d * est > 0),
@@ -99,6 +92,20 @@ def _within(df, x, y, used, by_cols, ci_level, mid_i, d, better_is) -> pd.DataFr
             }
         )
     return pd.DataFrame(recs)
+
+
+def _t_fields(est, se, lo, hi, t, df_, p, ci_level) -> dict:
+    """The columns of a t row (:func:`_t_row`, :func:`_welch_row`), in table order."""
+    return {
+        "estimate": est,
+        "se": se,
+        "ci_low": lo,
+        "ci_high": hi,
+        "ci_level": float(ci_level),
+        "statistic": t,
+        "df": df_,
+        "pvalue": p,
+    }
 
 
 def _reference_level(levels, reference, func):
@@ -138,14 +145,7 @@ def _between(df, y, group, reference, ci_level, mid_i, d, better_is, post, notes
             {
                 "reference": ref,
                 "comparison": comp,
-                "estimate": est,
-                "se": se,
-                "ci_low": lo,
-                "ci_high": hi,
-                "ci_level": float(ci_level),
-                "statistic": t,
-                "df": df_,
-                "pvalue": p,
+                **_t_fields(est, se, lo, hi, t, df_, p, ci_level),
                 "n_reference": len(b),
                 "n_comparison": len(a),
                 "mid": mid_i,

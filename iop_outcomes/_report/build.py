@@ -340,20 +340,23 @@ def _episodes_by_instrument(loaded: Any, cfg: StudyConfig, rules: Any) -> dict[s
 def _settle_suppression(
     cfg: StudyConfig, strict: bool, ids: frozenset, build: Callable, step: Callable
 ) -> tuple[Ctx, Any]:
-    """The build passes: the analyses run once (on the first pass, then replayed from the
-    cache); the tables are rebuilt with the populations hidden so far until no table or
-    cross-table sum hides anything new. Returns the last pass (its tables are final; its
-    figures are kept to be drawn, :meth:`.context.Ctx.draw_deferred`) and what it built.
+    """The build passes: the first runs the analyses and builds every section; the
+    populations hidden across tables are then settled on replays of what it published
+    (:meth:`.context.Ctx.replay`: each table suppressed again with the populations hidden so
+    far, until no table or cross-table sum hides anything new), and a last full pass builds
+    the sections with them (the analyses replayed from the cache). Returns that pass (its
+    tables are final; its figures are kept to be drawn, :meth:`.context.Ctx.draw_deferred`)
+    and what it built. Should the full pass hide more than the replays did, settling goes
+    on from it.
 
     The first pass also settles which populations the headline protects (its counts are
-    known then); when that adds to the headline's own counts, a pass with them follows
-    before any hidden population is counted."""
+    known then); when that adds to the headline's own counts, the tables are suppressed
+    again with them before any hidden population is counted."""
     cache: dict = {}
     suppressed: dict = {}
-    forced: frozenset = frozenset()
-    protected: frozenset | None = None
-    for n_pass in range(200):
-        ctx = Ctx(
+
+    def new_pass(forced: frozenset, protected: frozenset | None) -> Ctx:
+        return Ctx(
             cfg,
             strict,
             cache,
@@ -363,17 +366,25 @@ def _settle_suppression(
             identifiers=ids,
             suppressed=suppressed,
         )
-        if n_pass == 0:  # the first pass runs the analyses
-            ctx.step = step
-        built = build(ctx)
-        if protected is None:  # the counts are known now: settle what the headline holds
-            protected = protected_populations(ctx)
-            if protected != ctx.protected:
-                continue
-        more = forced | hidden_populations(ctx)
-        if more == forced:
+
+    ctx = new_pass(frozenset(), None)
+    ctx.step = step  # the first pass runs the analyses
+    built = build(ctx)
+    forced: frozenset = frozenset()
+    protected = protected_populations(ctx)
+    state = ctx
+    for _ in range(200):
+        if state.protected != protected or state.forced != forced:
+            state = new_pass(forced, protected)
+            state.replay(ctx.published)
+        more = forced | hidden_populations(state)
+        if more != forced:
+            forced = more
+            continue
+        if state is ctx:  # built with what it hides: final
             return ctx, built
-        forced = more
+        ctx = state = new_pass(forced, protected)
+        built = build(ctx)
     raise IOPError(  # pragma: no cover - the hidden set only grows: this cannot happen
         "Small-cell suppression across tables did not settle."
     )

@@ -120,15 +120,24 @@ class Ctx:
         self.cells: dict[PopKey, list[tuple[float, bool]]] = {}
         #: exact or approximate sums between populations: (total key, member keys)
         self.identities: list[tuple[PopKey, tuple[PopKey, ...]]] = []
+        #: what this pass published for the cross-table check, in order (:meth:`replay`):
+        #: ("table", frame, suppression arguments, cell keys), ("text", key, value),
+        #: ("cell", key, value, hidden) and ("sum", total, members)
+        self.published: list[tuple] = []
 
     def identity(self, total: PopKey, members: Sequence[PopKey]) -> None:
         """Record that population ``total`` is the sum of ``members`` (up to an unpublished
         remainder, which counts as a cell of its own)."""
+        self.published.append(("sum", total, tuple(members)))
         self.identities.append((total, tuple(members)))
 
     def register(self, key: PopKey, value: float, hidden: bool) -> None:
         """Record a published count of population ``key`` (a table cell, a count quoted in
         the text, or a known zero left out of a table) for the cross-table check."""
+        self.published.append(("cell", key, value, hidden))
+        self._register(key, value, hidden)
+
+    def _register(self, key: PopKey, value: float, hidden: bool) -> None:
         self.cells.setdefault(key, []).append((float(value), bool(hidden)))
 
     def text_count(self, key: PopKey | None, v: Any) -> str:
@@ -137,9 +146,10 @@ class Ctx:
             return fmt_param(v)
         th = self.threshold
         small = th is not None and 1 <= float(v) < th
-        hidden = th is not None and (small or key in self.forced)
+        hidden = self._text_hidden(key, v)
         if key is not None:
-            self.register(key, v, hidden)
+            self.published.append(("text", key, v))
+            self._register(key, v, hidden)
         if small:
             return f"<{th}"
         if hidden:
@@ -186,11 +196,6 @@ class Ctx:
         cell_keys = {
             c: [fn(row) for _, row in df.iterrows()] for c, fn in (keys or {}).items() if c in df
         }
-        force = pd.DataFrame(False, index=df.index, columns=df.columns)
-        protect = force.copy()
-        for c, ks in cell_keys.items():
-            force[c] = [k in self.forced for k in ks]
-            protect[c] = [k in self.protected for k in ks]
         args = dict(
             counts=list(counts),
             derived=derived,
@@ -201,9 +206,7 @@ class Ctx:
             complements=complements,
             within=within,
             column_totals=column_totals,
-            force=force,
             shares=shares,
-            protect=protect,
             policy="round5" if self.policy == "round5" else "cms",
             **(
                 {
@@ -217,13 +220,8 @@ class Ctx:
                 else {}
             ),
         )
-        st = self._suppress(df, args)
-        hidden = st.hidden
-        for c, ks in cell_keys.items():
-            vals = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
-            for i, k in enumerate(ks):
-                if k is not None and np.isfinite(vals[i]):
-                    self.register(k, vals[i], hidden[c].iloc[i])
+        self.published.append(("table", df, args, cell_keys))
+        st = self._publish_table(df, args, cell_keys)
         self.counter += 1
         method = method or (getattr(result, "method", "") or "")
         all_notes = [*notes, *st.notes]
@@ -251,6 +249,50 @@ class Ctx:
                 )
             )
         return t
+
+    def _publish_table(self, df: pd.DataFrame, args: dict, cell_keys: dict) -> SuppressedTable:
+        """Suppress a table with the cells of the populations forced and protected in this
+        pass, and register its counts."""
+        force = pd.DataFrame(False, index=df.index, columns=df.columns)
+        protect = force.copy()
+        for c, ks in cell_keys.items():
+            force[c] = [k in self.forced for k in ks]
+            protect[c] = [k in self.protected for k in ks]
+        st = self._suppress(df, {**args, "force": force, "protect": protect})
+        hidden = st.hidden
+        for c, ks in cell_keys.items():
+            vals = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
+            for i, k in enumerate(ks):
+                if k is not None and np.isfinite(vals[i]):
+                    self._register(k, vals[i], hidden[c].iloc[i])
+        return st
+
+    def _text_hidden(self, key: PopKey | None, v: Any) -> bool:
+        th = self.threshold
+        return th is not None and (1 <= float(v) < th or key in self.forced)
+
+    def replay(self, published: list[tuple]) -> None:
+        """Publish again, with this pass's forced and protected populations, what an earlier
+        pass published (its :attr:`published`), without building the sections: the counts
+        and sums the cross-table check needs (:func:`.disclosure.hidden_populations`), each
+        table suppressed again (most are unchanged: :meth:`_suppress` remembers them).
+
+        The passes that only settle the suppression replay the first pass; the sections'
+        tables do not depend on which populations are hidden, so the settled set is the one
+        full passes would reach, and a last full pass (:func:`..build._settle_suppression`)
+        checks it."""
+        for event in published:
+            kind = event[0]
+            if kind == "table":
+                self._publish_table(*event[1:])
+            elif kind == "text":
+                _, key, v = event
+                self._register(key, v, self._text_hidden(key, v))
+            elif kind == "cell":
+                self._register(*event[1:])
+            else:
+                self.identities.append(event[1:])
+        self.published = list(published)
 
     def _suppress(self, df: pd.DataFrame, args: dict) -> SuppressedTable:
         """:func:`.suppress.suppress` of ``df`` with ``args``, once per report: the passes

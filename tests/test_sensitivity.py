@@ -493,6 +493,29 @@ def test_mixed_vectorized_equals_statsmodels(weekly_data, time, covariates, monk
     np.testing.assert_allclose(new["ci_low"], old["ci_low"], rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("time,covariates", [("categorical", ()), ("quadratic", ("age",))])
+def test_mixed_design_by_blocks_equals_the_whole_design(weekly_data, time, covariates, monkeypatch):
+    # the mixed model's design is built by blocks of whole episodes (never held whole at
+    # scale); blocks of at most 50 rows (a few episodes each) give the same fit as one block
+    from iop_outcomes._trajectories import mixed
+
+    kw = dict(methods=("mixed",), time=time, covariates=covariates)
+    whole = iop.missing_data_sensitivity(weekly_data, **kw).table
+    used, blocks = [], mixed._blocks
+
+    def counted(*args):
+        for b in blocks(*args):
+            used.append(b[1] - b[0])
+            yield b
+
+    monkeypatch.setattr(mixed, "BLOCK_ROWS", 50)
+    monkeypatch.setattr(mixed, "_blocks", counted)
+    parts = iop.missing_data_sensitivity(weekly_data, **kw).table
+    assert len(used) > 5 and max(used) <= 50
+    for c in ("estimate", "se", "ci_low", "ci_high"):
+        np.testing.assert_allclose(parts[c], whole[c], rtol=1e-10, atol=1e-10)
+
+
 def test_full_pipeline_on_weekly_data(weekly_data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -18,21 +18,36 @@ __all__ = ["mixed_change"]
 # Mixed model
 # --------------------------------------------------------------------------------------
 def _time_basis(t: np.ndarray, W: float, time: str):
-    """Fixed-effect time basis f(t) with f(0) = 0, and its value at the endpoint week W."""
+    """Fixed-effect time basis f(t) with f(0) = 0 (a function of the weeks, for any rows),
+    its value at the endpoint week W and its column names.
+
+    >>> f, at_w, names = _time_basis(np.array([0.0, 1.2, 2.0, 1.0]), 2, "categorical")
+    >>> f(np.array([1.0, 2.4, 0.0])), at_w, names
+    (array([[1., 0.],
+           [0., 1.],
+           [0., 0.]]), array([0., 1.]), ['week1', 'week2'])
+    """
     if time == "categorical":
-        wk = np.round(t).astype(np.int64)
-        weeks = [w for w in range(1, int(W) + 1) if (wk == w).any()]
+        present = set(np.unique(np.round(t)).tolist())
+        weeks = [w for w in range(1, int(W) + 1) if w in present]
         if int(W) not in weeks:
             raise DataError(
                 f"The mixed model (time='categorical') needs scores in endpoint week {W:g}; none "
                 "were found. Pass endpoint_week= or time='quadratic'."
             )
-        F = np.column_stack([(wk == w).astype(float) for w in weeks])
+
+        def f(tt: np.ndarray) -> np.ndarray:
+            wk = np.round(tt).astype(np.int64)
+            return (wk[:, None] == np.asarray(weeks)[None, :]).astype(float)
+
         at_w = np.array([float(w == int(W)) for w in weeks])
-        return F, at_w, [f"week{w}" for w in weeks]
+        return f, at_w, [f"week{w}" for w in weeks]
     powers = (1, 2) if time == "quadratic" else (1,)
-    F = np.column_stack([t**k for k in powers])
-    return F, np.array([float(W) ** k for k in powers]), [f"t^{k}" for k in powers]
+
+    def f(tt: np.ndarray) -> np.ndarray:
+        return np.column_stack([tt**k for k in powers])
+
+    return f, np.array([float(W) ** k for k in powers]), [f"t^{k}" for k in powers]
 
 
 def _design_matrix(F: np.ndarray, fnames: list, g: np.ndarray, k: int, c: np.ndarray):
@@ -144,12 +159,14 @@ def mixed_change(
     idx = long["_row"].to_numpy()
     t = long["_t"].to_numpy(dtype=float)
     y = long["_y"].to_numpy(dtype=float)
-    g = d.group[idx]
-    F, at_w, fnames = _time_basis(t, endpoint_week, time)
-    nb = F.shape[1]
-    c = d.cov[idx]
-    X, names = _design_matrix(F, fnames, g, k, c)
-    del F
+    basis, at_w, fnames = _time_basis(t, endpoint_week, time)
+    nb = len(fnames)
+
+    def rows(lo: int, hi: int) -> np.ndarray:  # the design's rows lo:hi
+        at = idx[lo:hi]
+        return _design_matrix(basis(t[lo:hi]), fnames, d.group[at], k, d.cov[at])[0]
+
+    names = _design_matrix(basis(t[:0]), fnames, d.group[:0], k, d.cov[:0])[1]
     # profiled REML over the relative covariance factor, vectorized over episodes (the
     # trajectories fitter; lme4's formulation), with its fallback chain slope -> uncorrelated
     # -> intercept. The fixed-effects covariance is (X'V⁻¹X)⁻¹ = σ²(X'H⁻¹X)⁻¹ at the REML
@@ -160,6 +177,7 @@ def mixed_change(
 
     starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
     if engine == "statsmodels":
+        X = rows(0, len(t))
         beta, D, scale, problem = _fit_reml_statsmodels(y, X, t, idx)
         if problem:  # pragma: no cover - rare
             warnings.warn(
@@ -170,8 +188,10 @@ def mixed_change(
         Z = np.column_stack([np.ones_like(t), t])
         vcov = gls_cov(X, Z, starts, D, scale)
     else:
+        # the design by blocks of episodes (its largest object: rows × p floats, ~2 GB for
+        # a million episodes' weekly scores by week and group), never held whole
         fit, structure, _opt, _history = fit_vectorized(
-            pd.DataFrame({"week": t}), y, X, "slope", starts
+            pd.DataFrame({"week": t}), y, (len(names), rows), "slope", starts
         )
         if structure != "slope":
             warnings.warn(
@@ -193,12 +213,12 @@ def mixed_change(
             L[pos[fnames[b]]] = at_w[b]
             for j in range(1, k):
                 L[pos[f"g{j}:{fnames[b]}"]] = gweights[j] * at_w[b]
-            for j in range(c.shape[1]):
+            for j in range(d.cov.shape[1]):
                 L[pos[f"c{j}:{fnames[b]}"]] = cmeans[j] * at_w[b]
         return L
 
     def cmean(sel):
-        return d.cov[sel].mean(axis=0) if c.shape[1] else np.zeros(0)
+        return d.cov[sel].mean(axis=0) if d.cov.shape[1] else np.zeros(0)
 
     ing = used & (d.group >= 0)
     share = np.bincount(d.group[ing], minlength=k) / max(ing.sum(), 1) if k >= 2 else None

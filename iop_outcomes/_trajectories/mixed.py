@@ -95,24 +95,67 @@ def _lambda(theta: np.ndarray, structure: str) -> np.ndarray:
     return np.array([[theta[0]]])
 
 
+#: rows of a design given by blocks (:func:`_reml_suff`) built at a time: ~4 MB per column
+BLOCK_ROWS = 1 << 19
+
+
+def _blocks(X, starts: np.ndarray, n: int, block_rows: int | None = None):
+    """The design by blocks of whole episodes: (first row, end row, first episode, end
+    episode, the design's rows). ``X`` is an array (one block: itself) or ``(p, rows)`` with
+    ``rows(lo, hi)`` building rows ``lo:hi``; then each block holds at most ``block_rows``
+    rows (default :data:`BLOCK_ROWS`), or one episode if it is longer.
+
+    >>> starts = np.array([0, 3, 5, 9])  # four episodes of 3, 2, 4 and 3 rows
+    >>> [b[:4] for b in _blocks((1, lambda lo, hi: None), starts, 12, block_rows=4)]
+    [(0, 3, 0, 1), (3, 5, 1, 2), (5, 9, 2, 3), (9, 12, 3, 4)]
+    >>> [b[:4] for b in _blocks((1, lambda lo, hi: None), starts, 12, block_rows=6)]
+    [(0, 5, 0, 2), (5, 9, 2, 3), (9, 12, 3, 4)]
+    """
+    if isinstance(X, np.ndarray):
+        yield 0, n, 0, len(starts), X
+        return
+    _, rows = X
+    block_rows = BLOCK_ROWS if block_rows is None else block_rows
+    e0 = 0
+    while e0 < len(starts):
+        lo = int(starts[e0])
+        within = int(np.searchsorted(starts, lo + block_rows, side="right"))  # starts ≤ lo + B
+        if within == len(starts) and n - lo <= block_rows:
+            e1 = len(starts)
+        else:  # end at the last episode start that keeps the block within B rows
+            e1 = max(within - 1, e0 + 1)
+        hi = int(starts[e1]) if e1 < len(starts) else n
+        yield lo, hi, e0, e1, rows(lo, hi)
+        e0 = e1
+
+
 def _reml_suff(y, X, Z, starts) -> dict:
     """Per-episode sufficient statistics Z'Z (``ZtZ``, shape (E, q, q)) and Z'[X y] (``R``:
     one contiguous (E, p + 1) array per column of Z), and the global [X y]'[X y] (``G``).
 
-    Built column by column (no copy of X; memory O(rows + E·q·p)); per-episode sums by
-    reduceat, the global ones by BLAS (one thread: :func:`fit_vectorized`).
+    ``X`` is the fixed-effects design (rows × p), or ``(p, rows)`` with ``rows(lo, hi)``
+    building its rows lo:hi, for a design too large to hold: the sums are then taken over
+    blocks of whole episodes (:func:`_blocks`; the per-episode sums are the same, the global
+    ones added block by block). Built column by column (no copy of X; memory O(rows + E·q·p)
+    beside X or one block of it); per-episode sums by reduceat, the global ones by BLAS (one
+    thread: :func:`fit_vectorized`).
     """
-    n, p = X.shape
+    n = len(y)
+    p = X.shape[1] if isinstance(X, np.ndarray) else X[0]
     q = Z.shape[1]
     R = [np.empty((len(starts), p + 1)) for _ in range(q)]
-    for i in range(q):
-        for j in range(p):
-            R[i][:, j] = np.add.reduceat(Z[:, i] * X[:, j], starts)
-        R[i][:, p] = np.add.reduceat(Z[:, i] * y, starts)
-    G = np.empty((p + 1, p + 1))
-    G[:p, :p] = X.T @ X
-    G[:p, p] = G[p, :p] = X.T @ y
-    G[p, p] = y @ y
+    G = np.zeros((p + 1, p + 1))
+    for lo, hi, e0, e1, Xb in _blocks(X, starts, n):
+        st = starts[e0:e1] - lo
+        Zb, yb = Z[lo:hi], y[lo:hi]
+        for i in range(q):
+            for j in range(p):
+                R[i][e0:e1, j] = np.add.reduceat(Zb[:, i] * Xb[:, j], st)
+            R[i][e0:e1, p] = np.add.reduceat(Zb[:, i] * yb, st)
+        G[:p, :p] += Xb.T @ Xb
+        G[:p, p] += Xb.T @ yb
+        G[p, p] += yb @ yb
+    G[p, :p] = G[:p, p]
     return {"ZtZ": _cross_blocks(Z, Z, starts), "R": R, "G": G, "n": n, "p": p, "q": q}
 
 

@@ -496,7 +496,8 @@ def test_mixed_vectorized_equals_statsmodels(weekly_data, time, covariates, monk
 @pytest.mark.parametrize("time,covariates", [("categorical", ()), ("quadratic", ("age",))])
 def test_mixed_design_by_blocks_equals_the_whole_design(weekly_data, time, covariates, monkeypatch):
     # the mixed model's design is built by blocks of whole episodes (never held whole at
-    # scale); blocks of at most 50 rows (a few episodes each) give the same fit as one block
+    # scale), its REML algebra too; blocks of at most 50 rows (a few episodes each) and of 7
+    # episodes give the same fit as one block
     from iop_outcomes._trajectories import mixed
 
     kw = dict(methods=("mixed",), time=time, covariates=covariates)
@@ -509,6 +510,7 @@ def test_mixed_design_by_blocks_equals_the_whole_design(weekly_data, time, covar
             yield b
 
     monkeypatch.setattr(mixed, "BLOCK_ROWS", 50)
+    monkeypatch.setattr(mixed, "EPISODE_BLOCK", 7)  # and the REML algebra by 7 episodes
     monkeypatch.setattr(mixed, "_blocks", counted)
     parts = iop.missing_data_sensitivity(weekly_data, **kw).table
     assert len(used) > 5 and max(used) <= 50

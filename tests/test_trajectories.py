@@ -138,6 +138,24 @@ def test_change_matches_emmeans_contrasts(all_fits, name, engine):
     np.testing.assert_allclose(got["pvalue"], ref["p.value"], rtol=1e-3, atol=1e-8)
 
 
+@pytest.mark.parametrize("name", ["categorical", "uncorrelated", "intercept"])
+def test_vectorized_fit_by_blocks_of_episodes_equals_one_block(all_fits, sim, name, monkeypatch):
+    # the profiled REML's per-episode algebra runs over blocks of episodes (memory at
+    # scale); blocks of 7 episodes give the fit of one block (each random structure)
+    from iop_outcomes._trajectories import mixed
+
+    monkeypatch.setattr(mixed, "EPISODE_BLOCK", 7)
+    assert len(mixed._episode_blocks(sim["episode_id"].nunique())) > 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        got = trajectories(sim, engine="vectorized", **SPECS[name])
+    ref = all_fits[(name, "vectorized")]
+    for c in ("estimate", "se"):
+        np.testing.assert_allclose(got.fixed[c], ref.fixed[c], rtol=1e-9, atol=1e-10)
+    var, ref_var = got.to_frame("variance"), ref.to_frame("variance")
+    np.testing.assert_allclose(var["variance"], ref_var["variance"], rtol=1e-8)
+
+
 def test_loglik_matches_lme4(all_fits):
     ref = pd.read_csv(REF / "lme4_loglik.csv").set_index("model")["reml_loglik"]
     for (name, engine), res in all_fits.items():

@@ -189,27 +189,20 @@ def _reml_profile(theta, S, structure, full=False, grad=False):
     zz, zxy = S["ZtZ"], S["R"]
     bad = (np.inf, np.full(len(theta), np.nan)) if grad else np.inf
     # closed-form 2x2 algebra on contiguous per-episode columns (stacked matmul of tiny
-    # matrices is slow); the sums over episodes by BLAS, one thread (fit_vectorized)
-    if q == 1:
-        a = L[0, 0]
-        det = 1.0 + a * a * zz[:, 0, 0]
-        u0 = a * zxy[0]
-        w0 = u0 / det[:, None]
-        h = S["G"] - u0.T @ w0
-        del u0  # (E, p + 1) arrays: freed as soon as used (peak memory of the gradient)
-    else:
-        a, b, c = L[0, 0], L[1, 0], L[1, 1]
-        s00, s01, s11 = zz[:, 0, 0], zz[:, 0, 1], zz[:, 1, 1]
-        m00 = 1.0 + a * a * s00 + 2 * a * b * s01 + b * b * s11
-        m01 = c * (a * s01 + b * s11)
-        m11 = 1.0 + c * c * s11
-        det = m00 * m11 - m01 * m01
-        u0 = a * zxy[0] + b * zxy[1]
-        u1 = c * zxy[1]
-        w0 = (m11[:, None] * u0 - m01[:, None] * u1) / det[:, None]
-        w1 = (m00[:, None] * u1 - m01[:, None] * u0) / det[:, None]
-        h = S["G"] - u0.T @ w0 - u1.T @ w1
-        del u0, u1  # (E, p + 1) arrays: freed as soon as used (peak memory of the gradient)
+    # matrices is slow); the sums over episodes by BLAS, one thread (fit_vectorized). The
+    # per-episode (E, p + 1) arrays are made for a block of episodes at a time (peak
+    # memory: a few block-sized temporaries, not several (E, p + 1) arrays)
+    h = S["G"]
+    dets, ws = [], []
+    for sl in _episode_blocks(len(zz)):
+        det, u, w = _episode_terms(L, zz[sl], [z[sl] for z in zxy])
+        for k in range(q):
+            h = h - u[k].T @ w[k]
+        del u
+        dets.append(det)
+        if grad:
+            ws.append(w)
+    det = dets[0] if len(dets) == 1 else np.concatenate(dets)
     xhx, xhy, yhy = h[:p, :p], h[:p, p], h[p, p]
     try:
         cf = np.linalg.cholesky(xhx)
@@ -225,9 +218,7 @@ def _reml_profile(theta, S, structure, full=False, grad=False):
         + (n - p) * (1 + np.log(2 * np.pi * r2 / (n - p)))
     )
     if grad:
-        return float(dev), _reml_gradient(
-            L, S, structure, det, w0, w1 if q == 2 else None, xhx, beta, r2
-        )
+        return float(dev), _reml_gradient(L, S, structure, ws, xhx, beta, r2)
     if not full:
         return float(dev)
     s2 = r2 / (n - p)
@@ -240,58 +231,118 @@ def _reml_profile(theta, S, structure, full=False, grad=False):
     }
 
 
-def _reml_gradient(L, S, structure, det, w0, w1, xhx, beta, r2):
-    """∂d/∂θ of :func:`_reml_profile` from its per-episode pieces (formula there)."""
+#: episodes per block of the per-episode algebra of :func:`_reml_profile` (its temporaries
+#: are (block, p + 1) floats: ~20 MB each for p = 39)
+EPISODE_BLOCK = 1 << 16
+
+
+def _episode_blocks(n_ep: int) -> list[slice]:
+    """Slices of at most :data:`EPISODE_BLOCK` episodes covering ``n_ep`` (one when fewer).
+
+    >>> _episode_blocks(3)
+    [slice(0, 3, None)]
+    """
+    b = EPISODE_BLOCK
+    return [slice(i, min(i + b, n_ep)) for i in range(0, max(n_ep, 1), b)]
+
+
+def _u(L: np.ndarray, zxy: list, k: int) -> np.ndarray:
+    """U_e = Λ'Z_e'[X y], row k of Λ' (per episode: (E, p + 1))."""
+    if len(zxy) == 1:
+        return L[0, 0] * zxy[0]
+    a, b, c = L[0, 0], L[1, 0], L[1, 1]
+    return a * zxy[0] + b * zxy[1] if k == 0 else c * zxy[1]
+
+
+def _m(L: np.ndarray, zz: np.ndarray) -> tuple:
+    """M_e = I + Λ'Z_e'Z_eΛ per episode: (m00, m01, m11) (q = 2) or (m00,) (q = 1)."""
+    if L.shape[0] == 1:
+        return (1.0 + L[0, 0] * L[0, 0] * zz[:, 0, 0],)
+    a, b, c = L[0, 0], L[1, 0], L[1, 1]
+    s00, s01, s11 = zz[:, 0, 0], zz[:, 0, 1], zz[:, 1, 1]
+    m00 = 1.0 + a * a * s00 + 2 * a * b * s01 + b * b * s11
+    m01 = c * (a * s01 + b * s11)
+    m11 = 1.0 + c * c * s11
+    return m00, m01, m11
+
+
+def _episode_terms(L: np.ndarray, zz: np.ndarray, zxy: list) -> tuple:
+    """|M_e|, U_e and W_e = M_e⁻¹U_e (one (E, p + 1) array per column of Z) for a block."""
+    m = _m(L, zz)
+    if len(m) == 1:
+        u0 = _u(L, zxy, 0)
+        return m[0], [u0], [u0 / m[0][:, None]]
+    m00, m01, m11 = m
+    det = m00 * m11 - m01 * m01
+    u0, u1 = _u(L, zxy, 0), _u(L, zxy, 1)
+    w0 = (m11[:, None] * u0 - m01[:, None] * u1) / det[:, None]
+    w1 = (m00[:, None] * u1 - m01[:, None] * u0) / det[:, None]
+    return det, [u0, u1], [w0, w1]
+
+
+def _reml_gradient(L, S, structure, ws, xhx, beta, r2):
+    """∂d/∂θ of :func:`_reml_profile` from its per-episode pieces (formula there), summed
+    over the blocks of episodes ``ws`` (the W_e of each block) were made for."""
     p, q, n = S["p"], S["q"], S["n"]
-    zz, zxy = S["ZtZ"], S["R"]
     coef = np.append(-beta, 1.0)  # [X y] @ coef = y - X beta
     xinv = np.linalg.inv(xhx)
-    if q == 1:
-        a = L[0, 0]
-        s00 = zz[:, 0, 0]
-        # Z'H^-1 [X y] = Z'[X y] - Z'Z Λ M^-1 Λ'Z'[X y]; Z'H^-1 Z = s - s² a² / m
-        bf = [zxy[0] - (s00 * a)[:, None] * w0]
-        tsum = np.array([[np.sum(s00 - s00 * s00 * a * a / det)]])
-    else:
-        a, b, c = L[0, 0], L[1, 0], L[1, 1]
-        s00, s01, s11 = zz[:, 0, 0], zz[:, 0, 1], zz[:, 1, 1]
-        lw0 = a * w0  # Λ W, W = M^-1 U
-        lw1 = b * w0 + c * w1
-        bf = [
-            zxy[0] - s00[:, None] * lw0 - s01[:, None] * lw1,
-            zxy[1] - s01[:, None] * lw0 - s11[:, None] * lw1,
-        ]
-        del lw0, lw1  # (E, p + 1) each
-        # N = Λ M^-1 Λ' per episode (symmetric), Z'H^-1 Z = S - S N S
-        m00 = 1.0 + a * a * s00 + 2 * a * b * s01 + b * b * s11
-        m01 = c * (a * s01 + b * s11)
-        m11 = 1.0 + c * c * s11
-        i00, i01, i11 = m11 / det, -m01 / det, m00 / det  # M^-1
-        n00 = a * a * i00
-        n01 = a * (b * i00 + c * i01)
-        n11 = b * b * i00 + 2 * b * c * i01 + c * c * i11
-        sn00 = s00 * n00 + s01 * n01
-        sn01 = s00 * n01 + s01 * n11
-        sn10 = s01 * n00 + s11 * n01
-        sn11 = s01 * n01 + s11 * n11
-        t00 = s00 - (sn00 * s00 + sn01 * s01)
-        t01 = s01 - (sn00 * s01 + sn01 * s11)
-        t11 = s11 - (sn10 * s01 + sn11 * s11)
-        tsum = np.array([[t00.sum(), t01.sum()], [t01.sum(), t11.sum()]])
-    v = [bi @ coef for bi in bf]  # Z_e'P y per episode
-    ci = [bi[:, :p] @ xinv for bi in bf]
+    tsum = np.zeros((q, q))
+    g = np.zeros((q, q))
+    vv = np.zeros((q, q))
+    for sl, w in zip(_episode_blocks(len(S["ZtZ"])), ws, strict=True):
+        t, bf = _gradient_terms(L, S["ZtZ"][sl], [z[sl] for z in S["R"]], w)
+        v = [bi @ coef for bi in bf]  # Z_e'P y per episode
+        ci = [bi[:, :p] @ xinv for bi in bf]
+        tsum += t
+        for i in range(q):
+            for j in range(i, q):
+                g[i, j] += np.einsum("ep,ep->", ci[i], bf[j][:, :p])
+                vv[i, j] += v[i] @ v[j]
     Q = np.empty((q, q))
     for i in range(q):
         for j in range(i, q):
-            g_ij = np.einsum("ep,ep->", ci[i], bf[j][:, :p])
-            vv = v[i] @ v[j]
-            Q[i, j] = Q[j, i] = tsum[i, j] - g_ij - (n - p) / r2 * vv
+            Q[i, j] = Q[j, i] = tsum[i, j] - g[i, j] - (n - p) / r2 * vv[i, j]
     gl = 2.0 * Q @ L
     if structure == "slope":
         return np.array([gl[0, 0], gl[1, 0], gl[1, 1]])
     if structure == "uncorrelated":
         return np.array([gl[0, 0], gl[1, 1]])
     return np.array([gl[0, 0]])
+
+
+def _gradient_terms(L: np.ndarray, zz: np.ndarray, zxy: list, w: list) -> tuple:
+    """For a block: Σ_e Z_e'H_e⁻¹Z_e (q × q) and B_e = Z_e'H_e⁻¹[X y] per episode."""
+    m = _m(L, zz)
+    if len(m) == 1:
+        a = L[0, 0]
+        s00 = zz[:, 0, 0]
+        # Z'H^-1 [X y] = Z'[X y] - Z'Z Λ M^-1 Λ'Z'[X y]; Z'H^-1 Z = s - s² a² / m
+        bf = [zxy[0] - (s00 * a)[:, None] * w[0]]
+        return np.array([[np.sum(s00 - s00 * s00 * a * a / m[0])]]), bf
+    a, b, c = L[0, 0], L[1, 0], L[1, 1]
+    s00, s01, s11 = zz[:, 0, 0], zz[:, 0, 1], zz[:, 1, 1]
+    lw0 = a * w[0]  # Λ W, W = M^-1 U
+    lw1 = b * w[0] + c * w[1]
+    bf = [
+        zxy[0] - s00[:, None] * lw0 - s01[:, None] * lw1,
+        zxy[1] - s01[:, None] * lw0 - s11[:, None] * lw1,
+    ]
+    del lw0, lw1
+    # N = Λ M^-1 Λ' per episode (symmetric), Z'H^-1 Z = S - S N S
+    m00, m01, m11 = m
+    det = m00 * m11 - m01 * m01
+    i00, i01, i11 = m11 / det, -m01 / det, m00 / det  # M^-1
+    n00 = a * a * i00
+    n01 = a * (b * i00 + c * i01)
+    n11 = b * b * i00 + 2 * b * c * i01 + c * c * i11
+    sn00 = s00 * n00 + s01 * n01
+    sn01 = s00 * n01 + s01 * n11
+    sn10 = s01 * n00 + s11 * n01
+    sn11 = s01 * n01 + s11 * n11
+    t00 = s00 - (sn00 * s00 + sn01 * s01)
+    t01 = s01 - (sn00 * s01 + sn01 * s11)
+    t11 = s11 - (sn10 * s01 + sn11 * s11)
+    return np.array([[t00.sum(), t01.sum()], [t01.sum(), t11.sum()]]), bf
 
 
 def _coordinate_probe(x, f, S, structure, bounds):

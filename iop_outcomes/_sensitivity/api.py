@@ -247,6 +247,7 @@ def missing_data_sensitivity(
         long, last, weekly, W = _weekly_scores(
             long, ep, name, rules, voided, W, 2 + len(levels) + cov.shape[1], notes, roles
         )
+    del roles  # only the weekly rows are used from here (peak memory: MI, the mixed model)
     d = Design(
         baseline=baseline,
         endpoint=endpoint,
@@ -356,6 +357,8 @@ def _inputs(assessments, episodes, instrument, rules, methods, notes) -> tuple:
 
         rules = _discharge_rules(rules)
         ep, roles = episodes_and_roles(long, instrument=name, rules=rules)
+        if long is not None:  # the roles frame has the weekly scores: the rows' copy is freed
+            long = roles
     if name is None and instrument is not None:
         name = _canonical(instrument)
     need = [m for m in methods if m in _WEEKLY_METHODS]

@@ -388,9 +388,12 @@ def assessment_roles(assessments: pd.DataFrame, *, instrument=None, rules=None) 
     return _roles(assessments, instrument, coerce_rules(rules))
 
 
-def _roles(data: pd.DataFrame, instrument, r: EpisodeRules, ep_code=None) -> pd.DataFrame:
+def _roles(
+    data: pd.DataFrame, instrument, r: EpisodeRules, ep_code=None, also: EpisodeRules | None = None
+) -> pd.DataFrame:
     """:func:`assessment_roles` (``ep_code``: the episode ids of ``data`` factorised, when the
-    caller has them)."""
+    caller has them). ``also``: rules that differ from ``r`` in the endpoint only; the roles
+    under them are added as ``role_also`` (:func:`_also_roles`)."""
     rows, _ = _instrument_rows(data, instrument, assessment_roles)
     _check_label_rules(data, r)
     d = rows.copy()
@@ -399,23 +402,25 @@ def _roles(data: pd.DataFrame, instrument, r: EpisodeRules, ep_code=None) -> pd.
     gk = _group_codes(d, _rows_of(data, d, ep_code))
     has_dates = "assessment_date" in d and d["assessment_date"].notna().any()
     if not has_dates:
-        _by_labels(d, r, gk)
+        _by_labels(d, r, gk, also)
         return d
     # episodes with no dated score at all fall back to their timepoint labels
     is_dated = d["assessment_date"].notna().to_numpy()
     dated_ep = (np.bincount(gk, weights=is_dated, minlength=_n_groups(gk)) > 0)[gk]
     if dated_ep.all():
-        _by_dates(d, data, r, gk)
+        _by_dates(d, data, r, gk, also)
         return d
     a, b = d.loc[dated_ep].copy(), d.loc[~dated_ep].copy()
-    _by_dates(a, data, r, gk[dated_ep])
+    _by_dates(a, data, r, gk[dated_ep], also)
+    role_cols = ["role", *(["role_also"] if also is not None else [])]
     if "timepoint" in b or "week" in b:
-        _by_labels(b, r, gk[~dated_ep])
+        _by_labels(b, r, gk[~dated_ep], also)
     else:
         b["days"] = b["week"] = np.nan
         b["in_treatment"] = False
-        b["role"] = "undated"
-    a.loc[a["assessment_date"].isna().to_numpy(), "role"] = "undated"
+        for c in role_cols:
+            b[c] = "undated"
+    a.loc[a["assessment_date"].isna().to_numpy(), role_cols] = "undated"
     return pd.concat([a, b]).loc[d.index]
 
 
@@ -615,14 +620,36 @@ def _tp_startswith(d: pd.DataFrame, prefix: str) -> np.ndarray:
     return col.astype("str").str.startswith(prefix).fillna(False).to_numpy(dtype=bool)
 
 
-def _by_dates(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
-    """Roles by date windows (labels where the rules say so); adds days, week, role to ``d``."""
+def _by_dates(
+    d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules, gk: np.ndarray, also=None
+) -> None:
+    """Roles by date windows (labels where the rules say so); adds days, week, role to ``d``
+    (and ``role_also``, the roles under the rules ``also``: :func:`_also_roles`)."""
     c = _date_context(d, all_rows, r, gk)
     role = np.zeros(len(d), dtype=np.int8)  # codes into _role_names(r)
     _baseline_by_date(d, c, r, role)
+    other = role.copy() if also is not None else None
+    if other is not None:
+        _endpoint_by_date(d, {**c, "taken": c["taken"].copy()}, also, other)
     _endpoint_by_date(d, c, r, role)
     _followups_by_date(d, c, r, role)
     d["role"] = _role_column(role, r)
+    if other is not None:
+        d["role_also"] = _role_column(_also_roles(role, other, r), r)
+
+
+def _also_roles(role: np.ndarray, other: np.ndarray, r: EpisodeRules) -> np.ndarray:
+    """The roles under rules that differ from ``r`` in the endpoint only, from the same pass
+    (``missing_data_sensitivity``'s discharge endpoint beside the study's endpoint): ``other``
+    holds the baseline and treatment roles and its own endpoint; the follow-ups are the
+    ones ``role`` picked under ``r`` (the same under both but where a label endpoint rule
+    set a follow-up-labelled row aside; the sensitivity analysis does not use them).
+    """
+    R = _role_codes(r)
+    fu = role >= R["before_baseline_window"]  # before_baseline_window and the follow-ups
+    out = other.copy()
+    out[fu & (out != R["endpoint"])] = role[fu & (out != R["endpoint"])]
+    return out
 
 
 def _date_context(d: pd.DataFrame, all_rows: pd.DataFrame, r: EpisodeRules, gk) -> dict:
@@ -766,7 +793,7 @@ def _followups_by_date(d: pd.DataFrame, c: dict, r: EpisodeRules, role: np.ndarr
         role[pos] = R[f"followup_{name}"]
 
 
-def _by_labels(d: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
+def _by_labels(d: pd.DataFrame, r: EpisodeRules, gk: np.ndarray, also=None) -> None:
     if "timepoint" not in d and "week" not in d:
         raise DataError(
             "Without assessment dates, episodes need 'timepoint' labels or 'week' numbers."
@@ -810,16 +837,24 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
     later = in_tx & has_base & (role != R["baseline"])
     role[later] = R["treatment"]
     role[in_tx & ~has_base] = R["no_baseline"]
-    picks = []
-    for kind, v in r.choices("endpoint"):
-        if kind == "label":
-            # without dates, "after the baseline" is any other row of the episode
-            m = valid & has_base & ~taken & _is(labels, v)
-            picks.append(_pick_labelled(m, gk, t, y, w, latest=True))
-        else:
-            endpoint_ok = later & disc if v == "discharge_only" else later
-            picks.append(_pick_last(endpoint_ok, gk, t, y, disc))
-    end_pos = _first_alternative(gk, picks)
+
+    def endpoint(rules: EpisodeRules) -> np.ndarray:
+        picks = []
+        for kind, v in rules.choices("endpoint"):
+            if kind == "label":
+                # without dates, "after the baseline" is any other row of the episode
+                m = valid & has_base & ~taken & _is(labels, v)
+                picks.append(_pick_labelled(m, gk, t, y, w, latest=True))
+            else:
+                endpoint_ok = later & disc if v == "discharge_only" else later
+                picks.append(_pick_last(endpoint_ok, gk, t, y, disc))
+        return _first_alternative(gk, picks)
+
+    other = None
+    if also is not None:
+        other = role.copy()
+        other[endpoint(also)] = R["endpoint"]
+    end_pos = endpoint(r)
     role[end_pos] = R["endpoint"]
     taken[end_pos] = labels is not None
     for name in r.followup_windows:
@@ -833,6 +868,8 @@ def _by_labels(d: pd.DataFrame, r: EpisodeRules, gk: np.ndarray) -> None:
                 picks.append(_pick_nearest(m, gk, np.zeros(len(d)), t, y))
         role[_first_alternative(gk, picks)] = R[f"followup_{name}"]
     d["role"] = _role_column(role, r)
+    if other is not None:
+        d["role_also"] = _role_column(_also_roles(role, other, r), r)
 
 
 @validate_params(
@@ -923,6 +960,60 @@ def episodes_and_roles(data: pd.DataFrame, *, instrument=None, rules=None) -> tu
     # columns) are not copied for every assessment row
     roles = _roles(data[[c for c in data.columns if c in _ROLE_INPUT]], instrument, r, ep_code)
     return _episode_table(data, names, roles, r, ep_code, ep_uniques), roles
+
+
+def discharge_rules(rules) -> EpisodeRules:
+    """The episode rules with the endpoint rule set to ``discharge_only`` (the endpoint
+    ``missing_data_sensitivity`` needs: the discharge score, missing for episodes without
+    one); a label endpoint without a ``last_in_treatment`` fallback (``"label:discharge"``)
+    is kept.
+
+    >>> discharge_rules(None).endpoint, discharge_rules({"endpoint": "label:discharge"}).endpoint
+    ('discharge_only', 'label:discharge')
+    """
+    r = coerce_rules(rules)
+    if r.endpoint != "discharge_only" and (
+        "last_in_treatment" in r.endpoint.split(" else ") or not r.endpoint.startswith("label:")
+    ):
+        r = EpisodeRules(**{**r.to_dict(), "endpoint": "discharge_only"})
+    return r
+
+
+def episodes_with_discharge(data: pd.DataFrame, *, instrument, rules, discharge: str) -> tuple:
+    """:func:`episodes` of ``instrument`` (one name or a list) and, from the same pass, the
+    episode table and assessment roles of the instrument ``discharge`` under
+    :func:`discharge_rules`: what ``missing_data_sensitivity`` builds for itself, for a caller
+    that needs both (the report: every section then uses episodes of this one pass).
+
+    Returns ``(episodes, discharge episodes, discharge roles)``; the roles frame has the
+    columns the sensitivity analysis reads (``episode_id``, ``week``, ``total``, ``role``).
+    The follow-ups of the discharge table are those of the study's rules (a label endpoint
+    rule can set a row aside from them that the discharge rule would not; the sensitivity
+    analysis does not use follow-ups).
+
+    >>> d = pd.DataFrame({"episode_id": "e", "instrument": "PHQ-9", "total": [18.0, 12.0, 9.0],
+    ...     "assessment_date": pd.to_datetime(["2025-01-02", "2025-02-01", "2025-02-10"]),
+    ...     "discharge_date": pd.Timestamp("2025-02-20")})
+    >>> ep, dis, roles = episodes_with_discharge(d, instrument="PHQ-9", rules=None,
+    ...                                          discharge="PHQ-9")
+    >>> ep["endpoint"].tolist(), dis["endpoint"].tolist(), roles["role"].tolist()
+    ([9.0], [nan], ['baseline', 'treatment', 'treatment'])
+    """
+    r = coerce_rules(rules)
+    r_dis = discharge_rules(r)
+    names = _instrument_rows(data, instrument, episodes)[1]
+    ep_code, ep_uniques = pd.factorize(data["episode_id"])
+    _check_label_rules(data, r)
+    cols = [c for c in data.columns if c in _ROLE_INPUT]
+    roles = _roles(data[cols], instrument, r, ep_code, also=r_dis if r_dis != r else None)
+    also = "role_also" if "role_also" in roles else "role"
+    table = _episode_table(data, names, roles, r, ep_code, ep_uniques)
+    is_dis = (roles["instrument"] == discharge).to_numpy(dtype=bool)
+    dis_roles = roles.loc[is_dis].drop(columns=["role"] if also != "role" else [])
+    del roles
+    dis_roles = dis_roles.rename(columns={also: "role"})
+    dis_table = _episode_table(data, [discharge], dis_roles, r_dis, ep_code, ep_uniques)
+    return table, dis_table, dis_roles[["episode_id", "week", "total", "role"]]
 
 
 def _episode_table(data, names: list, roles, r, ep_code, ep_uniques) -> pd.DataFrame:

@@ -581,3 +581,55 @@ def test_keys_are_matched_by_value_whatever_their_type_and_order():
     )
     gad_e10 = by_str[(by_str["instrument"] == "GAD-7") & (by_str["episode_id"] == "E10")]
     assert gad_e10["pair_status"].item() == "no_scores"
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        None,
+        {"endpoint": "label:discharge else last_in_treatment", "baseline": "label:intake"},
+        {"endpoint": "discharge_only"},
+    ],
+    ids=["defaults", "labels", "discharge_only"],
+)
+def test_episodes_with_discharge_equal_the_separate_passes(rules):
+    # the report's one pass: the study's episodes, and the primary instrument's episodes and
+    # roles under the discharge endpoint, as episodes()/assessment_roles() give them apart.
+    # Dated episodes (a dropout without a discharge score, a completer, a follow-up), an
+    # undated episode (labels) and an undated score in a dated episode.
+    from iop_outcomes._episodes import discharge_rules, episodes_with_discharge
+
+    dated = pd.concat(
+        [
+            rows("E1", [0, 14, 28, 41, 41 + 60], [20, 15, 12, 9, 10], site="South"),
+            rows("E2", [-2, 10, 20], [18, 16, 14], discharge=ADMIT + pd.Timedelta(days=40)),
+            rows("E1", [0, 41], [15, 9], instrument="GAD-7", site="South"),
+            rows("E4", [1, 8, 15, 40], [16, 13, 11, 8]),
+        ]
+    )
+    dated["timepoint"] = None
+    dated.loc[dated["total"].eq(9) & dated["episode_id"].eq("E1"), "timepoint"] = "discharge"
+    dated.loc[dated.index[0], "timepoint"] = "intake"
+    undated = pd.DataFrame(
+        {
+            "patient_id": "P3",
+            "episode_id": "E3",
+            "instrument": "PHQ-9",
+            "timepoint": ["intake", "week_2", "discharge"],
+            "total": [21.0, 17, 12],
+        }
+    )
+    d = pd.concat([dated, undated], ignore_index=True)
+    d.loc[d["episode_id"].eq("E4") & d["total"].eq(11), "assessment_date"] = pd.NaT
+    both = ["PHQ-9", "GAD-7"]
+    ep, dis, roles = episodes_with_discharge(d, instrument=both, rules=rules, discharge="PHQ-9")
+    pd.testing.assert_frame_equal(ep, iop.episodes(d, instrument=both, rules=rules))
+    r_dis = discharge_rules(rules)
+    pd.testing.assert_frame_equal(dis, iop.episodes(d, instrument="PHQ-9", rules=r_dis))
+    assert dis.attrs == iop.episodes(d, instrument="PHQ-9", rules=r_dis).attrs
+    apart = assessment_roles(d, instrument="PHQ-9", rules=r_dis)
+    pd.testing.assert_frame_equal(roles, apart[["episode_id", "week", "total", "role"]])
+    # the dropout E2 has no discharge score; its last in-treatment score is 14
+    study_end = ep.set_index(["episode_id", "instrument"]).loc[("E2", "PHQ-9"), "endpoint"]
+    assert study_end == 14 or r_dis == EpisodeRules(**(rules or {}))
+    assert np.isnan(dis.set_index("episode_id").loc["E2", "endpoint"])

@@ -145,30 +145,42 @@ def test_data_table_reading_options_are_checked():
 
 
 def test_missing_data_sensitivity_in_the_report_follows_the_study_rules(tmp_path, monkeypatch):
+    # the section analyses the discharge-endpoint episodes and roles of the report's one
+    # episode pass (episodes_with_discharge), under the study's rules: the same table as
+    # missing_data_sensitivity of the loaded rows, which builds its own
     import warnings
 
+    import pandas as pd
+
     import iop_outcomes as iop
-    from iop_outcomes import _sensitivity as sensitivity
     from iop_outcomes._report.sections import sensitivity as section
 
     seen = []
-    real = sensitivity.missing_data_sensitivity
+    real = section.sensitivity_of
 
     def spy(*args, **kw):
-        seen.append(kw.get("rules"))
-        return real(*args, **kw)
+        seen.append((kw, real(*args, **kw)))
+        return seen[-1][1]
 
-    monkeypatch.setattr(section, "missing_data_sensitivity", spy)
+    monkeypatch.setattr(section, "sensitivity_of", spy)
     cfg = {
-        "sensitivity": {"methods": ["completers"]},
+        "sensitivity": {"methods": ["completers", "locf", "mi", "mixed"], "n_imputations": 5},
         "trajectories": {"enabled": False},
         "episodes": {"baseline": "label:intake", "endpoint": "label:discharge"},
     }
+    sim = iop.synth.generate(n_episodes=120, seed=4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        iop.report(iop.synth.generate(n_episodes=80, seed=4), config=cfg, out=tmp_path)
-    assert len(seen) == 1
-    assert (seen[0]["baseline"], seen[0]["endpoint"]) == ("label:intake", "label:discharge")
+        iop.report(sim, config=cfg, out=tmp_path)
+        assert len(seen) == 1
+        kw, got = seen[0]
+        assert (kw["rules"]["baseline"], kw["rules"]["endpoint"]) == (
+            "label:intake",
+            "label:discharge",
+        )
+        own = iop.missing_data_sensitivity(iop.load(sim.data), **kw)
+    pd.testing.assert_frame_equal(got.table, own.table)
+    assert got.notes == own.notes
 
 
 def test_suppression_policy_from_the_study_file(tmp_path):

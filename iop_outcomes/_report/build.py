@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from .._episodes import episodes
+from .._episodes import episodes, episodes_with_discharge
 from .._validation import Options, validate_params
 from ..exceptions import ConfigError, DataError, IOPError
 from .config import StudyConfig, load_config
@@ -63,6 +63,7 @@ def _build_sections(
     *,
     loaded: Any,
     eps: dict[str, pd.DataFrame],
+    sens: tuple | None,
     rules: Any,
     generated: tuple[str, str],
     input_name: str,
@@ -105,7 +106,7 @@ def _build_sections(
     ctx.step("compare")
     section_retention(ctx, s_ret, eps[primary], primary, ret)
     ctx.step("retention")
-    section_sensitivity(ctx, s_ret, eps[primary], primary, loaded)
+    section_sensitivity(ctx, s_ret, eps[primary], primary, sens)
     ctx.step("sensitivity")
     if cfg.over_time_enabled:
         section_over_time(ctx, s_time, eps[primary], primary)
@@ -226,7 +227,7 @@ def report(
             loaded, selection = select_period(loaded, parse_period(cfg.period, by=cfg.period_by))
         step("load")
         rules = episode_rules(cfg)
-        eps = _episodes_by_instrument(loaded, cfg, rules)
+        eps, sens = _episodes_by_instrument(loaded, cfg, rules)
         if cfg.primary_instrument not in eps:
             cfg = StudyConfig(**{**cfg.__dict__, "primary_instrument": next(iter(eps))})
         step("episodes")
@@ -236,6 +237,7 @@ def report(
             _build_sections,
             loaded=loaded,
             eps=eps,
+            sens=sens,
             rules=rules,
             input_name=input_name,
             selection=selection,
@@ -306,23 +308,36 @@ def _progress_bar(progress: bool) -> tuple[Any, Callable[[str], None]]:
     return bar, step
 
 
-def _episodes_by_instrument(loaded: Any, cfg: StudyConfig, rules: Any) -> dict[str, pd.DataFrame]:
-    """The episodes of each configured instrument that has accepted rows (one at least).
+def _episodes_by_instrument(
+    loaded: Any, cfg: StudyConfig, rules: Any
+) -> tuple[dict[str, pd.DataFrame], tuple | None]:
+    """The episodes of each configured instrument that has accepted rows (one at least), and
+    the missing-data sensitivity section's inputs (or None when it is off).
 
-    Built once for all of them (``episodes`` with the list of instruments: one pass over the
-    rows, the episode attributes gathered once) and split by instrument: each table is the
-    one ``episodes(data, instrument=inst)`` gives (the rows of one instrument are picked by
-    (episode, instrument), never pooled). Every section uses these tables.
+    Built once for all of them (one pass over the rows, the episode attributes gathered
+    once) and split by instrument: each table is the one ``episodes(data, instrument=inst)``
+    gives (the rows of one instrument are picked by (episode, instrument), never pooled).
+    The same pass gives the sensitivity section the primary instrument's episodes with the
+    discharge endpoint and their roles (:func:`.._episodes.episodes_with_discharge`). Every
+    section uses these tables.
     """
     eps: dict[str, pd.DataFrame] = {}
+    sens = None
     present = (
         set(loaded.data["instrument"].astype("object").unique()) if len(loaded.data) else set()
     )
     wanted = [inst for inst in cfg.instruments if inst in present]
     if wanted:
+        primary = cfg.primary_instrument if cfg.primary_instrument in wanted else wanted[0]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            both = episodes(loaded.data, instrument=wanted, rules=rules)
+            if cfg.sensitivity_enabled:
+                both, *sens = episodes_with_discharge(
+                    loaded.data, instrument=wanted, rules=rules, discharge=primary
+                )
+                sens = tuple(sens)
+            else:
+                both = episodes(loaded.data, instrument=wanted, rules=rules)
         which = both["instrument"].to_numpy()
         for inst in wanted:
             ep = both.loc[which == inst].reset_index(drop=True)
@@ -334,7 +349,7 @@ def _episodes_by_instrument(loaded: Any, cfg: StudyConfig, rules: Any) -> dict[s
             f"the data (instruments found: {sorted(map(str, present))}). Check the "
             "'instruments' key of the study configuration or the data's instrument column."
         )
-    return eps
+    return eps, sens
 
 
 def _settle_suppression(

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _dist
+from .._episodes import discharge_rules, episodes_and_roles
 from .._instrument_rule import select_instrument
 from .._validation import Interval, Options, check_columns, validate_params
 from ..exceptions import ConfigError, DataError
@@ -236,6 +237,83 @@ def missing_data_sensitivity(
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     notes: list[str] = []
     ep, long, name, rules, roles = _inputs(assessments, episodes, instrument, rules, methods, notes)
+    return _analyse(
+        ep,
+        long,
+        name,
+        rules,
+        roles,
+        notes,
+        group=group,
+        reference=reference,
+        methods=methods,
+        covariates=covariates,
+        adjust=adjust,
+        completed=completed,
+        endpoint_week=endpoint_week,
+        time=time,
+        n_imputations=n_imputations,
+        n_iterations=n_iterations,
+        seed=seed,
+        ci_level=ci_level,
+        progress=progress,
+    )
+
+
+def sensitivity_of(
+    episodes: pd.DataFrame, roles: pd.DataFrame, *, instrument: str, rules, **options
+) -> SensitivityResult:
+    """:func:`missing_data_sensitivity` of an episode table with the discharge endpoint and
+    its assessment roles built by the caller in its own pass over the rows
+    (:func:`iop_outcomes._episodes.episodes_with_discharge`: the report, whose sections all
+    use the episodes of that pass). ``options``: the keywords of
+    :func:`missing_data_sensitivity` from ``group`` on (defaults as there)."""
+    defaults = {
+        "group": "format",
+        "reference": None,
+        "methods": METHODS,
+        "covariates": (),
+        "adjust": False,
+        "completed": ("completed",),
+        "endpoint_week": None,
+        "time": "categorical",
+        "n_imputations": 20,
+        "n_iterations": 10,
+        "seed": None,
+        "ci_level": 0.95,
+        "progress": None,
+    }
+    kw = {**defaults, **options}
+    kw["methods"] = _check_methods(kw["methods"])
+    kw["covariates"] = list(kw["covariates"])
+    return _analyse(episodes, roles, instrument, discharge_rules(rules), roles, [], **kw)
+
+
+def _analyse(
+    ep,
+    long,
+    name,
+    rules,
+    roles,
+    notes: list,
+    *,
+    group,
+    reference,
+    methods,
+    covariates,
+    adjust,
+    completed,
+    endpoint_week,
+    time,
+    n_imputations,
+    n_iterations,
+    seed,
+    ci_level,
+    progress,
+) -> SensitivityResult:
+    """The analysis of :func:`missing_data_sensitivity` once its inputs are in hand: the
+    episode table (discharge endpoint), the weekly rows (``long``: assessment rows or their
+    roles; None without), the instrument's name, the rules and the roles (or None)."""
     _describe_completers(ep, completed, notes)
     ep, n_excluded = _analysis_set(ep, group, covariates, notes)
     baseline, endpoint, voided = _endpoints(ep, completed, notes)
@@ -318,19 +396,6 @@ def _check_methods(methods) -> tuple:
     return tuple(methods)
 
 
-def _discharge_rules(rules):
-    """The caller's episode rules with the endpoint rule set to ``discharge_only``."""
-    from .._episodes import EpisodeRules, coerce_rules
-
-    r = coerce_rules(rules)
-    # a label endpoint without a last_in_treatment fallback ("label:discharge") is kept
-    if r.endpoint != "discharge_only" and (
-        "last_in_treatment" in r.endpoint.split(" else ") or not r.endpoint.startswith("label:")
-    ):
-        r = EpisodeRules(**{**r.to_dict(), "endpoint": "discharge_only"})
-    return r
-
-
 def _inputs(assessments, episodes, instrument, rules, methods, notes) -> tuple:
     """The episode table (discharge endpoint), the assessment rows (or None), the instrument
     (the library's rule, applied once), the episode rules and the assessment roles when the
@@ -353,9 +418,7 @@ def _inputs(assessments, episodes, instrument, rules, methods, notes) -> tuple:
         name = name or ep_name
     roles = None
     if ep is None:
-        from .._episodes import episodes_and_roles
-
-        rules = _discharge_rules(rules)
+        rules = discharge_rules(rules)
         ep, roles = episodes_and_roles(long, instrument=name, rules=rules)
         if long is not None:  # the roles frame has the weekly scores: the rows' copy is freed
             long = roles
@@ -369,7 +432,7 @@ def _inputs(assessments, episodes, instrument, rules, methods, notes) -> tuple:
             "episodes=), or choose methods=('completers', 'bocf', 'mi')."
         )
     if long is not None:
-        rules = _discharge_rules(rules if rules is not None else ep.attrs.get("rules"))
+        rules = discharge_rules(rules if rules is not None else ep.attrs.get("rules"))
     return ep, long, name, rules, roles
 
 

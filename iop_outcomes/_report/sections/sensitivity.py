@@ -7,16 +7,17 @@ from typing import Any
 
 import pandas as pd
 
-from ..._sensitivity import missing_data_sensitivity
+from ..._sensitivity.api import sensitivity_of
 from ..context import Ctx
 from ..populations import ALL, PopKey, pop_key
 from ..render import Section
 from .common import contrast_sides
 
 
-def section_sensitivity(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str, loaded: Any) -> None:
+def section_sensitivity(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str, sens: Any) -> None:
     """Missing-data sensitivity of the primary result (methods from the study configuration),
-    or a line saying it was turned off."""
+    or a line saying it was turned off. ``sens``: the primary instrument's episodes with the
+    discharge endpoint and their assessment roles, from the report's one episode pass."""
     g = ctx.cfg.comparison_group if ctx.cfg.comparison_group in ep.columns else None
     if not ctx.cfg.sensitivity_enabled:
         sec.p("Missing-data sensitivity analysis was turned off in the study configuration.")
@@ -29,8 +30,8 @@ def section_sensitivity(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str, loa
     res = ctx.run(
         sec,
         "Missing-data sensitivity",
-        lambda: missing_data_sensitivity(
-            loaded,
+        lambda: sensitivity_of(
+            *sens,
             rules=ep.attrs.get("rules"),  # the study's [episodes] rules, discharge endpoint
             instrument=inst,
             group=g,

@@ -1277,13 +1277,22 @@ def test_episodes_built_once_for_all_instruments_equal_one_call_per_instrument()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded = iop.load(iop.synth.generate(n_episodes=80, seed=11).data)
-    rules = iop.EpisodeRules(endpoint="discharge_only")
-    cfg = SimpleNamespace(instruments=["GAD-7", "PHQ-9", "PCL-5"])  # PCL-5: no rows
-    eps = _episodes_by_instrument(loaded, cfg, rules)
-    assert list(eps) == ["GAD-7", "PHQ-9"]
-    for inst, ep in eps.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            want = iop.episodes(loaded.data, instrument=inst, rules=rules)
-        pd.testing.assert_frame_equal(ep, want, check_exact=True)
-        assert ep.attrs == want.attrs and len(ep) == 80
+    rules = iop.EpisodeRules(endpoint="last_in_treatment")
+    for sensitivity in (True, False):  # with and without the sensitivity section's tables
+        cfg = SimpleNamespace(
+            instruments=["GAD-7", "PHQ-9", "PCL-5"],  # PCL-5: no rows
+            primary_instrument="PHQ-9",
+            sensitivity_enabled=sensitivity,
+        )
+        eps, sens = _episodes_by_instrument(loaded, cfg, rules)
+        assert list(eps) == ["GAD-7", "PHQ-9"]
+        for inst, ep in eps.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                want = iop.episodes(loaded.data, instrument=inst, rules=rules)
+            pd.testing.assert_frame_equal(ep, want, check_exact=True)
+            assert ep.attrs == want.attrs and len(ep) == 80
+        assert (sens is None) != sensitivity
+        if sens:  # the primary instrument's, with the discharge endpoint (test_episodes)
+            assert sens[0].attrs["rules"]["endpoint"] == "discharge_only"
+            assert set(sens[0]["instrument"]) == {"PHQ-9"}

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigError, IOPWarning, LoadError
+from ..io._load.convert import ID_COLUMNS
 from . import mark_by_patient, require
 
 __all__ = ["load_dask", "dask_counts", "dask_summary"]
@@ -211,6 +212,9 @@ def _load_partition(part: pd.DataFrame, kw: dict, empty, load):
         warnings.simplefilter("ignore")  # the partition's problems are in its ledger
         res = load(body, name=str(src[0]) if single else "partition", **kw)
     data, ledger, problems = res.data, res.ledger.copy(), res.problems.copy()
+    for c in ID_COLUMNS:  # as text: a partition's codes would mean nothing in another
+        if c in data:
+            data[c] = data[c].astype("str")
     if len(ledger) != len(part):  # the invariant, per partition
         raise AssertionError(f"internal error: ledger has {len(ledger)} rows for {len(part)}")
     data["source_row"] = row[data["source_row"].to_numpy() - 1]

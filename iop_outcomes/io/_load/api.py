@@ -39,7 +39,7 @@ from ..readers import read_source
 from ..redcap import redcap_to_long
 from ..visits import applies as _visit_rows
 from ..visits import name_item_columns, visits_to_long
-from .convert import decimal_commas, decimal_option
+from .convert import ID_COLUMNS, decimal_commas, decimal_option, id_codes
 from .join import join_episodes
 from .ledger import build_ledger, problems_frame, strict_message
 from .result import LoadResult
@@ -292,6 +292,7 @@ def load(
     _file_notes(v, origin, notes, comma_cols, decimal, short_form)
     data, ledger, problems, quarantine = _outcome(v, clean, origin, source, n)
     del clean
+    id_codes(data)
     file_level = [i for i in v.issues if i.severity == "warning"]
     if strict and (quarantine.any() or file_level):
         raise LoadError(strict_message(problems, source, n, int(quarantine.sum())), problems)
@@ -337,9 +338,7 @@ def _read(data, reader, kind, mp, open_columns, sheet, name, skip_rows):
         sheet=sheet,
         name=name,
         skip_rows=skip_rows,
-        text_columns=lambda header: [
-            c for c in header if kind or mp.target(c) in ("patient_id", "episode_id")
-        ],
+        text_columns=lambda header: [c for c in header if kind or mp.target(c) in ID_COLUMNS],
         whole_numbers=lambda header: [c for c in header if mp.target(c).startswith("item_")],
         missing_columns=missing,
     )

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ...exceptions import IOPWarning, LoadError
 from ..readers import read_source
-from .convert import as_text, decimal_commas
+from .convert import ID_COLUMNS, as_text, decimal_commas
 
 
 def join_episodes(df: pd.DataFrame, episodes, mp, decimal=None) -> tuple[pd.DataFrame, list, list]:
@@ -20,9 +20,7 @@ def join_episodes(df: pd.DataFrame, episodes, mp, decimal=None) -> tuple[pd.Data
     raw = read_source(
         episodes,
         name="episodes table",
-        text_columns=lambda header: [
-            c for c in header if mp.target(c) in ("patient_id", "episode_id")
-        ],
+        text_columns=lambda header: [c for c in header if mp.target(c) in ID_COLUMNS],
     )
     ep_columns = list(raw.frame.columns)
     ep = mp.apply(raw.frame, "episodes table")

@@ -678,3 +678,21 @@ def test_subgroups_derive_age_bands_like_change_summary():
         iop.change_summary(ep, by="age_band", instrument="PHQ-9").to_frame()["age_band"].astype(str)
     )
     assert set(res.table["subgroup"].astype(str)) <= bands
+
+
+def test_welch_means_list_the_reference_first_whatever_the_category_order():
+    # the means table lists the reference, then the other levels; with a categorical group
+    # whose categories put the reference last it followed the categories instead
+    ep = pd.DataFrame(
+        {
+            "format": pd.Categorical(
+                ["in_person"] * 3 + ["virtual"] * 3, categories=["virtual", "in_person"]
+            ),
+            "baseline": [18.0, 15, 20, 16, 17, 19],
+            "endpoint": [10.0, 9, 13, 10, 9, 12],
+        }
+    )
+    res = compare(ep, method="welch", reference="in_person")
+    assert res.means["group"].astype(str).tolist() == ["in_person", "virtual"]
+    assert res.means["n"].tolist() == [3, 3]
+    assert res.means["mean_change"].tolist() == pytest.approx([-7.0, -7.0])

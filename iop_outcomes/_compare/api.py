@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _dist
+from .._dask import is_dask
 from .._stats import mean_ci
 from .._validation import Interval, Options, validate_params
 from ..exceptions import ConfigError, DataError, IOPWarning
@@ -61,7 +62,7 @@ _LEVEL = [Interval(float, 0, 1, closed="neither")]
 
 @validate_params(
     {
-        "episodes": ["frame"],
+        "episodes": ["frame", "dask_frame"],
         "group": [str],
         "reference": ["no_validation"],
         "method": [Options(*METHODS)],
@@ -174,6 +175,13 @@ def compare(
             f"compare: vcov={vcov!r} applies to method='ancova' only (the weighted methods "
             "already use sandwich SEs; Welch allows unequal variances)."
         )
+    if method == "welch" and as_tuple(covariates):
+        raise ConfigError(
+            "compare: method='welch' is unadjusted and takes no covariates; use "
+            "method='ancova' or a propensity-score method to adjust."
+        )
+    if is_dask(episodes):  # group moments per partition, combined (_dask/compare.py)
+        return compare_dask(episodes, locals())
     p = prepare(
         episodes,
         group=group,
@@ -182,11 +190,6 @@ def compare(
         func=func,
         instrument=instrument,
     )
-    if method == "welch" and p.covariates:
-        raise ConfigError(
-            "compare: method='welch' is unadjusted and takes no covariates; use "
-            "method='ancova' or a propensity-score method to adjust."
-        )
     balance = diagnostics = None
     with np.errstate(divide="ignore", invalid="ignore"):  # zero-variance groups give NaN
         if method == "welch":
@@ -197,24 +200,42 @@ def compare(
             table, means, es, mdesc, notes, balance, diagnostics = weighted(
                 p, ci_level, method, include_baseline, func
             )
+    return comparison_result(
+        (table, means, es, mdesc, notes),
+        p,
+        len(p.data),
+        method=method,
+        ci_level=ci_level,
+        balance=balance,
+        diagnostics=diagnostics,
+    )
+
+
+def comparison_result(
+    fit: tuple, p, n_used: int, *, method: str, ci_level: float, balance=None, diagnostics=None
+) -> ComparisonResult:
+    """The :class:`ComparisonResult` of an estimator's ``(table, means, effect sizes, method
+    text, notes)`` for the prepared episodes ``p`` (their group, reference, covariates,
+    exclusions and instrument; in memory or combined over a Dask table's partitions)."""
+    table, means, es, mdesc, notes = fit
     notes = list(dict.fromkeys(notes))
     notes.append(
         "Estimate = group - reference in mean change (endpoint - baseline); no multiplicity "
         "adjustment across contrasts."
     )
     params = dict(
-        group=group,
+        group=p.group,
         reference=p.reference,
         covariates=list(p.covariates),
         ci_level=ci_level,
-        n_used=len(p.data),
+        n_used=n_used,
         n_excluded=p.n_excluded,
     )
     if p.instrument is not None:
         params["instrument"] = p.instrument
     return ComparisonResult(
         table=table,
-        title=f"Comparison of change by {group} (method: {method})",
+        title=f"Comparison of change by {p.group} (method: {method})",
         method=mdesc,
         params=params,
         notes=tuple(notes),
@@ -223,6 +244,13 @@ def compare(
         balance=balance,
         diagnostics=diagnostics,
     )
+
+
+def compare_dask(episodes, args: dict):
+    """:func:`compare` on Dask (:mod:`iop_outcomes._dask.compare`; Dask imported there)."""
+    from .._dask.compare import compare_dask as run
+
+    return run(episodes, args)
 
 
 def compare_within(d, col, levels, label, dropped, notes, **kwargs):

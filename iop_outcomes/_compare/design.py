@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _dist
+from .._change.summary import group_moments as change_moments
 from .._instrument_rule import select_instrument
 from .._stats import ols
 from .._validation import check_columns, public_name
@@ -73,6 +74,18 @@ def prepare(
     if group is not None and group in covariates:
         raise ConfigError(f"{func}: the group column {group!r} cannot also be a covariate.")
     df, instrument = select_instrument(episodes, instrument, func=func)
+    d, n_excluded = complete_cases(df, cols, func)
+    others: list = []
+    if group is not None:
+        reference, others = check_levels(
+            level_order(d[group]), d[group].value_counts(), group, reference, func, need_groups
+        )
+    return Prepared(d, group, reference, others, covariates, n_excluded, instrument)
+
+
+def complete_cases(df: pd.DataFrame, cols: list, func: str) -> tuple[pd.DataFrame, int]:
+    """The rows of ``df`` with every one of ``cols`` (numeric scores checked), ``change``
+    added, and how many were left out."""
     d = df[list(dict.fromkeys(cols))].copy()
     for c in ("baseline", "endpoint"):
         if not pd.api.types.is_numeric_dtype(d[c]):
@@ -89,36 +102,44 @@ def prepare(
     n_excluded = int((~keep).sum())
     d = d.loc[keep].reset_index(drop=True)
     d["change"] = d["endpoint"] - d["baseline"]
-    others: list = []
-    if group is not None:
-        levels = level_order(d[group])
-        if reference is None and levels:
-            reference = levels[0]  # rule 2: the first level (categorical, else sorted order)
-        if reference not in levels:
-            default = (
-                " (the compare family's default, for group='format')"
-                if reference == "in_person"
-                else ""
-            )
-            raise ConfigError(
-                f"The 'reference' parameter of {public_name(func)} must be a level of {group!r} with "
-                f"complete data. Got {reference!r}{default}; levels present: {levels}. Pass "
-                f"reference={levels[0]!r} (or another level), or reference=None for the first."
-            )
-        others = [lv for lv in levels if lv != reference]
-        if need_groups and not others:
-            raise DataError(
-                f"{func}: column {group!r} has only the reference level {reference!r} among "
-                "complete cases; a comparison needs at least two groups."
-            )
-        counts = d[group].value_counts()
-        small = [lv for lv in [reference, *others] if counts.get(lv, 0) < 2]
-        if need_groups and small:
-            raise DataError(
-                f"{func}: every group needs at least 2 complete episodes; too few in {small} "
-                f"(counts: {counts.to_dict()})."
-            )
-    return Prepared(d, group, reference, others, covariates, n_excluded, instrument)
+    return d, n_excluded
+
+
+def check_levels(levels: list, counts, group: str, reference, func: str, need_groups: bool):
+    """The reference (the first level when None) and the other levels of ``group`` among the
+    complete cases (``levels`` in order, ``counts`` per level), or the error that says why
+    they cannot be compared."""
+    if not levels:
+        raise DataError(
+            f"{func}: no episode has a baseline, an endpoint and a {group!r} value; nothing to "
+            "compare."
+        )
+    if reference is None:
+        reference = levels[0]  # rule 2: the first level (categorical, else sorted order)
+    if reference not in levels:
+        default = (
+            " (the compare family's default, for group='format')"
+            if reference == "in_person"
+            else ""
+        )
+        raise ConfigError(
+            f"The 'reference' parameter of {public_name(func)} must be a level of {group!r} with "
+            f"complete data. Got {reference!r}{default}; levels present: {levels}. Pass "
+            f"reference={levels[0]!r} (or another level), or reference=None for the first."
+        )
+    others = [lv for lv in levels if lv != reference]
+    if need_groups and not others:
+        raise DataError(
+            f"{func}: column {group!r} has only the reference level {reference!r} among "
+            "complete cases; a comparison needs at least two groups."
+        )
+    small = [lv for lv in [reference, *others] if counts.get(lv, 0) < 2]
+    if need_groups and small:
+        raise DataError(
+            f"{func}: every group needs at least 2 complete episodes; too few in {small} "
+            f"(counts: {counts.to_dict()})."
+        )
+    return reference, others
 
 
 def covariate_design(d: pd.DataFrame, covariates: Sequence[str]):
@@ -194,22 +215,50 @@ def contrast_label(g, ref) -> str:
 
 
 def group_moments(d: pd.DataFrame, group) -> pd.DataFrame:
-    """Per-group n, means, variances (ddof=1) and baseline–endpoint covariance.
+    """Per-group n, means, variances (ddof=1) and baseline–endpoint covariance, groups in the
+    order they first appear.
 
-    ``group`` is a column name or a list of them."""
+    ``group`` is a column name or a list of them. The sufficient statistics are the change
+    summary's (:func:`iop_outcomes._change.summary.group_moments`, which a Dask table
+    combines over its partitions), read as these columns by :func:`compare_moments`."""
     keys = [group] if isinstance(group, str) else list(group)
-    by = [d[k] for k in keys] if len(keys) > 1 else d[keys[0]]
-    g = d.groupby(by, observed=True, sort=False)
-    out = g[["baseline", "endpoint", "change"]].mean()
-    out.columns = ["mean_baseline", "mean_endpoint", "mean_change"]
-    out["n"] = g.size()
-    var = g[["baseline", "endpoint", "change"]].var(ddof=1)
-    out["var_baseline"] = var["baseline"]
-    out["var_endpoint"] = var["endpoint"]
-    out["var_change"] = var["change"]
-    cb = d["baseline"] - g["baseline"].transform("mean")
-    ce = d["endpoint"] - g["endpoint"].transform("mean")
-    out["cov_be"] = (cb * ce).groupby(by, observed=True).sum() / (out["n"] - 1)
+    mom = change_moments(moment_rows(d, keys), keys)
+    first = pd.MultiIndex.from_frame(d[keys].drop_duplicates()) if len(keys) > 1 else None
+    order = first if first is not None else pd.Index(pd.unique(d[keys[0]]), name=keys[0])
+    return compare_moments(mom).reindex(order)
+
+
+def moment_rows(d: pd.DataFrame, keys: list) -> pd.DataFrame:
+    """Complete cases as the change summary's moment rows: every one paired, no flags."""
+    w = pd.DataFrame(
+        {
+            "b": d["baseline"].to_numpy(float),
+            "e": d["endpoint"].to_numpy(float),
+            "d": d["change"].to_numpy(float),
+            "paired": True,
+            **{f: np.nan for f in ("response", "remission", "mcid")},
+        }
+    )
+    for k in keys:
+        w[k] = d[k].to_numpy()
+    return w
+
+
+def compare_moments(mom: pd.DataFrame) -> pd.DataFrame:
+    """The change summary's moments per group as the comparisons read them."""
+    n = mom["n_paired"]
+    out = pd.DataFrame(
+        {
+            "mean_baseline": mom["b_mean"],
+            "mean_endpoint": mom["e_mean"],
+            "mean_change": mom["d_mean"],
+            "n": n,
+            "var_baseline": mom["b_var"],
+            "var_endpoint": mom["e_var"],
+            "var_change": mom["d_var"],
+            "cov_be": mom["xy"] / (n - 1),
+        }
+    )
     return out
 
 

@@ -40,12 +40,18 @@ def _morris_var(d, J, rho, n1, n2):
 
 
 def welch(p: Prepared, ci_level: float):
-    d, group, ref = p.data, p.group, p.reference
-    m = group_moments(d, group)
+    """:func:`welch_moments` of the prepared episodes' group moments."""
+    return welch_moments(group_moments(p.data, p.group), p.reference, p.others, ci_level)
+
+
+def welch_moments(m: pd.DataFrame, ref, others: list, ci_level: float):
+    """The Welch comparison (the table, the means, the effect sizes, the method text and the
+    notes) from the groups' moments (:func:`.design.group_moments`: in memory, or combined
+    over the partitions of a Dask table)."""
     z = z_crit(ci_level)
     rows, es_rows = [], []
     r = m.loc[ref]
-    for g in p.others:
+    for g in others:
         t = m.loc[g]
         n1, n2 = float(t["n"]), float(r["n"])
         diff = t["mean_change"] - r["mean_change"]
@@ -97,6 +103,7 @@ def welch(p: Prepared, ci_level: float):
                     ci_method="normal (" + note + ")",
                 )
             )
+    m = m.loc[[ref, *others]]  # the reference first, then the others in level order
     lo, hi = mean_ci(m["mean_change"], np.sqrt(m["var_change"]), m["n"], ci_level)
     means = pd.DataFrame(
         {
@@ -110,8 +117,6 @@ def welch(p: Prepared, ci_level: float):
             "ci_high": np.asarray(hi),
         }
     )
-    order = {lv: i for i, lv in enumerate([ref, *p.others])}
-    means = means.sort_values("group", key=lambda s: s.map(order)).reset_index(drop=True)
     method = (
         "Welch two-sample t on change (endpoint - baseline), unequal variances; "
         "standardized: Hedges' g on change (metafor SMD variance) and Morris (2008) d_ppc2"

@@ -1,6 +1,7 @@
-"""iop.compare(method="welch") on a Dask episode table equals the in-memory result: counts
-exactly, estimates, SEs, df, intervals and effect sizes to 1e-9, the same printed text; on a
-2-worker LocalCluster. The other methods say they do not run on Dask and name the route."""
+"""iop.compare(method="welch" or "ancova") on a Dask episode table equals the in-memory result:
+counts exactly, estimates, SEs, df, intervals, adjusted means and effect sizes to 1e-9, the
+same printed text; on a 2-worker LocalCluster. The propensity-score methods say they do not
+run on Dask and name the route."""
 
 from __future__ import annotations
 
@@ -54,12 +55,41 @@ def test_welch_on_dask_equals_memory(dask_client, episodes, group, reference, np
     assert mem.params["n_excluded"] > 0 and len(mem.table) >= 1
 
 
+@pytest.mark.parametrize(
+    "covariates,vcov",
+    [((), "classical"), (("age", "site"), "classical"), (("age", "site"), "HC3")],
+)
+def test_ancova_on_dask_equals_memory(dask_client, episodes, covariates, vcov):
+    # the fit from the partitions' cross-products (and, for HC3, a pass for the sandwich)
+    ddf = dd.from_pandas(episodes, npartitions=4, sort=False)
+    kw = {"method": "ancova", "instrument": "PHQ-9", "covariates": covariates, "vcov": vcov}
+    mem = iop.compare(episodes, **kw)
+    assert_same(iop.compare(ddf, **kw), mem)
+    assert len(mem.means) == 2 and mem.params["covariates"] == list(covariates)
+
+
+def test_ancova_constant_and_collinear_covariates_as_in_memory(dask_client, episodes):
+    ep = episodes.assign(clinic="A", twice=2 * episodes["baseline"])
+    ddf = dd.from_pandas(ep, npartitions=3, sort=False)
+    kw = {"method": "ancova", "instrument": "PHQ-9", "covariates": ["clinic", "age"]}
+    mem = iop.compare(ep, **kw)  # a constant covariate is dropped, with a note
+    assert any("'clinic' is constant" in n for n in mem.notes)
+    assert_same(iop.compare(ddf, **kw), mem)
+    kw["covariates"] = ["twice"]
+    with pytest.raises(DataError, match="rank deficient") as e:
+        iop.compare(ddf, **kw)
+    with pytest.raises(DataError) as m:
+        iop.compare(ep, **kw)
+    assert str(e.value) == str(m.value)
+
+
 def test_a_partition_without_the_instrument_or_a_group(dask_client, episodes):
     # partitions holding only GAD-7 rows, or only one format, still combine to the whole
     ordered = episodes.sort_values(["instrument", "format"], kind="stable").reset_index(drop=True)
     ddf = dd.from_pandas(ordered, npartitions=5, sort=False)
-    kw = {"method": "welch", "instrument": "PHQ-9"}
-    assert_same(iop.compare(ddf, **kw), iop.compare(ordered, **kw))
+    for method in ("welch", "ancova"):
+        kw = {"method": method, "instrument": "PHQ-9"}
+        assert_same(iop.compare(ddf, **kw), iop.compare(ordered, **kw))
 
 
 def test_errors_are_the_in_memory_ones(episodes):
@@ -76,7 +106,7 @@ def test_errors_are_the_in_memory_ones(episodes):
         iop.compare(dd.from_pandas(none, npartitions=2), method="welch", instrument="PHQ-9")
 
 
-@pytest.mark.parametrize("method", ["ancova", "iptw"])
+@pytest.mark.parametrize("method", ["iptw", "overlap", "doubly_robust"])
 def test_methods_not_distributed_say_so_and_name_the_route(episodes, method):
     ddf = dd.from_pandas(episodes, npartitions=2, sort=False)
     with pytest.raises(ConfigError, match=r"does not run on a Dask table yet.*compute\(\)"):

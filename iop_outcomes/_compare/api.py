@@ -250,7 +250,7 @@ def compare_dask(episodes, args: dict):
     """:func:`compare` on Dask (:mod:`iop_outcomes._dask.compare`; Dask imported there)."""
     from .._dask.compare import compare_dask as run
 
-    return run(episodes, args)
+    return run(episodes, args, comparison_result)
 
 
 def compare_within(d, col, levels, label, dropped, notes, **kwargs):

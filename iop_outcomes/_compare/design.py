@@ -147,31 +147,56 @@ def covariate_design(d: pd.DataFrame, covariates: Sequence[str]):
 
     Returns the matrix, column names, the emmeans-style reference-grid values (numeric
     covariates at their mean; each factor averaged over its levels with equal weights)
-    and notes about dropped constant columns.
+    and notes about dropped constant columns (:func:`covariate_spec`, then
+    :func:`covariate_columns`).
     """
-    cols, names, grid, notes = [], [], [], []
+    spec, grid, notes = covariate_spec(d, covariates)
+    X, names = covariate_columns(d, spec)
+    return X, names, grid, notes
+
+
+def covariate_spec(d: pd.DataFrame, covariates: Sequence[str]) -> tuple[list, np.ndarray, list]:
+    """The covariates kept, each ``(column, its levels)`` (levels ``None`` for a numeric
+    one), the reference-grid values of their columns and the notes about constant ones
+    dropped. A Dask table builds the same from its partitions' levels and sums."""
+    spec, grid, notes = [], [], []
     for c in covariates:
         s = d[c]
         if is_factor(s):
             levels = level_order(s)
             if len(levels) < 2:
-                notes.append(f"Covariate {c!r} is constant in the data used and was dropped.")
+                notes.append(constant_note(c))
                 continue
-            D = dummy_matrix(s, levels)
-            for j, lv in enumerate(levels[1:]):
-                cols.append(D[:, j])
-                names.append(f"{c}[{lv}]")
-                grid.append(1.0 / len(levels))
+            spec.append((c, levels))
+            grid.extend([1.0 / len(levels)] * (len(levels) - 1))
         else:
             x = s.to_numpy(dtype=float)
             if np.ptp(x) == 0:
-                notes.append(f"Covariate {c!r} is constant in the data used and was dropped.")
+                notes.append(constant_note(c))
                 continue
-            cols.append(x)
-            names.append(str(c))
+            spec.append((c, None))
             grid.append(float(x.mean()))
+    return spec, np.asarray(grid, dtype=float), notes
+
+
+def constant_note(c) -> str:
+    return f"Covariate {c!r} is constant in the data used and was dropped."
+
+
+def covariate_columns(d: pd.DataFrame, spec: list) -> tuple[np.ndarray, list]:
+    """The covariates' model columns (:func:`covariate_spec`) for the rows of ``d``."""
+    cols, names = [], []
+    for c, levels in spec:
+        if levels is not None:
+            D = dummy_matrix(d[c], levels)
+            for j, lv in enumerate(levels[1:]):
+                cols.append(D[:, j])
+                names.append(f"{c}[{lv}]")
+        else:
+            cols.append(d[c].to_numpy(dtype=float))
+            names.append(str(c))
     X = np.column_stack(cols) if cols else np.empty((len(d), 0))
-    return X, names, np.asarray(grid, dtype=float), notes
+    return X, names
 
 
 def dummy_matrix(s: pd.Series, levels: Sequence) -> np.ndarray:
@@ -284,12 +309,15 @@ def fit_ols(y: np.ndarray, X: np.ndarray, func: str, names: Sequence[str], vcov:
     try:
         return ols(y, X, vcov=vcov)
     except np.linalg.LinAlgError:
-        n, k = X.shape
-        if n - k < 1:
-            raise DataError(
-                f"{func}: {n} episodes are too few for a model with {k} parameters."
-            ) from None
-        raise DataError(
-            f"{func}: the model matrix is rank deficient (columns: {list(names)}); a "
-            "covariate is constant or collinear with the group or another covariate."
-        ) from None
+        raise ols_error(*X.shape, names, func) from None
+
+
+def ols_error(n: int, k: int, names: Sequence[str], func: str) -> DataError:
+    """Why an OLS fit of ``n`` rows and ``k`` columns (``names``) failed, in the analysis'
+    terms."""
+    if n - k < 1:
+        return DataError(f"{func}: {n} episodes are too few for a model with {k} parameters.")
+    return DataError(
+        f"{func}: the model matrix is rank deficient (columns: {list(names)}); a "
+        "covariate is constant or collinear with the group or another covariate."
+    )

@@ -14,7 +14,9 @@ from ..exceptions import ConfigError, DataError, IOPWarning
 from .design import (
     Prepared,
     contrast_label,
+    covariate_columns,
     covariate_design,
+    covariate_spec,
     dummy_matrix,
     fit_ols,
     full_rank,
@@ -125,16 +127,37 @@ def welch_moments(m: pd.DataFrame, ref, others: list, ci_level: float):
 
 
 def ancova(p: Prepared, ci_level: float, func: str = "compare", vcov: str = "classical"):
-    d, group, ref = p.data, p.group, p.reference
+    """The ANCOVA of the prepared episodes (:func:`ancova_design`, :func:`.design.fit_ols`,
+    then :func:`ancova_results`)."""
+    d = p.data
+    spec, zgrid, notes = covariate_spec(d, p.covariates)
+    y, X, names = ancova_design(d, p.group, p.reference, p.others, spec)
+    beta, cov, df_resid, _ = fit_ols(y, X, func, names, vcov)
+    mean_base = float(d["baseline"].to_numpy(float).mean())
+    m = group_moments(d, p.group)
+    return ancova_results(beta, cov, df_resid, m, mean_base, zgrid, p, ci_level, vcov, notes)
+
+
+def ancova_design(d: pd.DataFrame, group: str, ref, others: list, spec: list) -> tuple:
+    """The ANCOVA's response (endpoint), model matrix (intercept, baseline, the group's
+    treatment dummies, the covariates' columns: :func:`.design.covariate_columns`) and column
+    names for the complete cases ``d``."""
     y = d["endpoint"].to_numpy(float)
-    dummies = dummy_matrix(d[group], [ref, *p.others])
-    Z, znames, zgrid, notes = covariate_design(d, p.covariates)
+    dummies = dummy_matrix(d[group], [ref, *others])
+    Z, znames = covariate_columns(d, spec)
     base = d["baseline"].to_numpy(float)
     X = np.column_stack([np.ones(len(d)), base, dummies, Z])
-    names = ["(Intercept)", "baseline", *[f"{group}[{g}]" for g in p.others], *znames]
-    beta, cov, df_resid, _ = fit_ols(y, X, func, names, vcov)
+    names = ["(Intercept)", "baseline", *[f"{group}[{g}]" for g in others], *znames]
+    return y, X, names
+
+
+def ancova_results(beta, cov, df_resid, m, mean_base, zgrid, p, ci_level, vcov, notes):
+    """The ANCOVA's table, adjusted means, effect size, method text and notes from its fit
+    (coefficients, covariance, residual df), the groups' moments (:func:`.design.
+    group_moments`), the mean baseline and the covariates' reference grid (in memory, or
+    from the sums of a Dask table's partitions)."""
+    group, ref = p.group, p.reference
     tc = _dist.t.ppf(0.5 + ci_level / 2, df_resid)
-    m = group_moments(d, group)
     rows, es_rows = [], []
     for j, g in enumerate(p.others):
         k = 2 + j
@@ -171,7 +194,6 @@ def ancova(p: Prepared, ci_level: float, func: str = "compare", vcov: str = "cla
             )
         )
     # adjusted means at the emmeans reference grid
-    mean_base = float(base.mean())
     mrows = []
     for g in [ref, *p.others]:
         L = np.concatenate([[1.0, mean_base], [1.0 if g == o else 0.0 for o in p.others], zgrid])

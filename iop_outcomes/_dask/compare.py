@@ -28,8 +28,9 @@ from .groups import categories_of, merged_categories
 __all__ = ["compare_dask"]
 
 
-def compare_dask(episodes, args: dict):
-    """:func:`iop_outcomes.compare` of a Dask episode table (``args``: its arguments).
+def compare_dask(episodes, args: dict, comparison_result):
+    """:func:`iop_outcomes.compare` of a Dask episode table (``args``: its arguments;
+    ``comparison_result``: the in-memory path's result builder, handed over by it).
 
     Examples
     --------
@@ -46,31 +47,34 @@ def compare_dask(episodes, args: dict):
     from dask import compute, delayed
 
     from .._change.summary import combine_moments
-    from .._compare.api import comparison_result
-    from .._compare.design import Prepared, check_levels, compare_moments
+    from .._compare.design import Prepared, as_tuple, check_levels, compare_moments, is_factor
     from .._compare.estimators import welch_moments
     from .._instrument_rule import select_instrument
     from .._validation import check_columns
     from ..exceptions import ConfigError
 
     a, func = args, "compare"
-    if a["method"] != "welch":
+    if a["method"] not in ("welch", "ancova"):
         raise ConfigError(
             f"iop.compare(method={a['method']!r}) does not run on a Dask table yet; "
-            "method='welch' does. The episode table has one row per episode: compute the "
-            "columns it needs into pandas (episodes[['baseline', 'endpoint', "
+            "method='welch' and 'ancova' do. The episode table has one row per episode: "
+            "compute the columns it needs into pandas (episodes[['baseline', 'endpoint', "
             f"{a['group']!r}, ...]].compute()) and pass that table."
         )
-    group = a["group"]
-    cols = ["baseline", "endpoint", group]
+    group, covariates = a["group"], as_tuple(a["covariates"])
+    cols = ["baseline", "endpoint", group, *covariates]
     check_columns(episodes, cols, func=func, what="episode table")
+    if group in covariates:
+        raise ConfigError(f"{func}: the group column {group!r} cannot also be a covariate.")
     name = None
     if "instrument" in episodes.columns:  # the instrument rule on the whole table
         found = list(episodes["instrument"].dropna().astype("str").unique().compute())
         name = select_instrument(pd.DataFrame({"instrument": found}), a["instrument"], func=func)[1]
     elif a["instrument"] is not None:
         select_instrument(pd.DataFrame({"x": []}), a["instrument"], func=func)  # its error
-    parts = compute(*[delayed(_partition)(p, name, group, cols) for p in episodes.to_delayed()])
+    factors = {c: is_factor(episodes._meta[c]) for c in covariates}
+    blocks = episodes.to_delayed()
+    parts = compute(*[delayed(_partition)(b, name, group, cols, factors) for b in blocks])
     parts = [p for p in parts if p is not None]
     n_excluded = sum(p["n_excluded"] for p in parts)
     stacked = [p["moments"] for p in parts if len(p["moments"])]
@@ -79,44 +83,151 @@ def compare_dask(episodes, args: dict):
         if stacked
         else pd.DataFrame({"n": []})
     )
-    levels = _levels(m, [p["cats"] for p in parts], group)
+    levels = _levels(set(m.index), [p["cats"][group] for p in parts])
     reference, others = check_levels(levels, m["n"], group, a["reference"], func, True)
-    p = Prepared(None, group, reference, others, (), n_excluded, name)
+    p = Prepared(None, group, reference, others, covariates, n_excluded, name)
+    ci_level, n_used = float(a["ci_level"]), int(m["n"].sum())
     with np.errstate(divide="ignore", invalid="ignore"):  # zero-variance groups give NaN
-        fit = welch_moments(m, reference, others, float(a["ci_level"]))
-    return comparison_result(
-        fit, p, int(m["n"].sum()), method="welch", ci_level=float(a["ci_level"])
-    )
+        if a["method"] == "welch":
+            fit = welch_moments(m, reference, others, ci_level)
+        else:
+            fit = _ancova(blocks, parts, m, p, name, cols, a["vcov"], ci_level)
+    return comparison_result(fit, p, n_used, method=a["method"], ci_level=ci_level)
 
 
-def _partition(part: pd.DataFrame, name, group: str, cols: list):
-    """The complete cases' moments per level of one partition, their count left out and the
-    group column's categories (``None`` for an empty partition)."""
-    from .._change.summary import group_moments
-    from .._compare.design import complete_cases, moment_rows
+def _ancova(blocks, parts, m, p, name, cols, vcov: str, ci_level: float):
+    """The ANCOVA from sums: the covariates' levels and means from the first pass
+    (:func:`_covariates`), then each partition's cross-products of [X y] (the in-memory
+    design: :func:`~iop_outcomes._compare.estimators.ancova_design`), the fit from their sum
+    (:func:`~iop_outcomes._stats.ols_gram`) and, for HC3, a third pass for the sandwich's
+    middle (:func:`~iop_outcomes._stats.hc3_meat`)."""
+    from dask import compute, delayed
+
+    from .._compare.design import ols_error
+    from .._compare.estimators import ancova_results
+    from .._stats import ols_gram
+
+    spec, zgrid, notes = _covariates(parts, p.covariates)
+    design = (p.group, p.reference, p.others, spec)
+    sums = compute(*[delayed(_gram)(b, name, cols, design) for b in blocks])
+    G = sum(s[0] for s in sums if s is not None)
+    n = int(sum(s[1] for s in sums if s is not None))
+    k = G.shape[0] - 1
+    try:
+        beta, cov, df_resid, rinv = ols_gram(G, n)
+    except np.linalg.LinAlgError:
+        raise ols_error(n, k, _names(design), "compare") from None
+    if vcov == "HC3":
+        meats = compute(*[delayed(_meat)(b, name, cols, design, beta, rinv) for b in blocks])
+        cov = rinv @ sum(x for x in meats if x is not None) @ rinv.T
+    mean_base = float((m["n"] * m["mean_baseline"]).sum() / m["n"].sum())
+    return ancova_results(beta, cov, df_resid, m, mean_base, zgrid, p, ci_level, vcov, notes)
+
+
+def _rows(part: pd.DataFrame, name, cols: list):
+    """A partition's complete cases of the instrument (``None`` when it has none) and the
+    number left out (:func:`~iop_outcomes._compare.design.complete_cases`)."""
+    from .._compare.design import complete_cases
     from .._instrument_rule import select_instrument
     from ..exceptions import DataError
 
     if len(part) == 0:
-        return None
+        return None, 0
     if name is not None:
         try:
             part = select_instrument(part, name, func="compare")[0]
         except DataError:  # none of the instrument's episodes in this partition
-            return None
-    d, n_excluded = complete_cases(part, cols, "compare")
+            return None, 0
+    return complete_cases(part, cols, "compare")
+
+
+def _partition(part: pd.DataFrame, name, group: str, cols: list, factors: dict):
+    """The complete cases' moments per level of one partition, their count left out, the
+    categorical columns' categories and each covariate's levels (a factor) or count, sum,
+    minimum and maximum (numeric); ``None`` for a partition without rows."""
+    from .._change.summary import group_moments
+    from .._compare.design import moment_rows
+
+    d, n_excluded = _rows(part, name, cols)
+    if d is None:
+        return None
+    cov = {}
+    for c, factor in factors.items():
+        x = d[c]
+        if factor:
+            cov[c] = set(pd.unique(x.dropna()))
+        else:
+            v = x.to_numpy(dtype=float)
+            cov[c] = (len(v), float(v.sum()), *((v.min(), v.max()) if len(v) else (0.0, 0.0)))
     return {
         "moments": group_moments(moment_rows(d, [group]), [group]).reset_index(),
         "n_excluded": n_excluded,
-        "cats": categories_of(d, [group]),
+        "cats": categories_of(d, [group, *factors]),
+        "covariates": cov,
     }
 
 
-def _levels(m, cats: list, group: str) -> list:
+def _covariates(parts: list, covariates: tuple) -> tuple[list, np.ndarray, list]:
+    """:func:`~iop_outcomes._compare.design.covariate_spec` from the partitions' levels and
+    sums: the same kept covariates, levels, reference grid and notes."""
+    from .._compare.design import constant_note
+
+    spec, grid, notes = [], [], []
+    for c in covariates:
+        stats = [p["covariates"][c] for p in parts]
+        if isinstance(stats[0], set):
+            levels = _levels(set().union(*stats), [p["cats"][c] for p in parts])
+            if len(levels) < 2:
+                notes.append(constant_note(c))
+                continue
+            spec.append((c, levels))
+            grid.extend([1.0 / len(levels)] * (len(levels) - 1))
+        else:
+            n = sum(s[0] for s in stats)
+            seen = [s for s in stats if s[0]]
+            lo, hi = min(s[2] for s in seen), max(s[3] for s in seen)
+            if hi - lo == 0:
+                notes.append(constant_note(c))
+                continue
+            spec.append((c, None))
+            grid.append(sum(s[1] for s in stats) / n)
+    return spec, np.asarray(grid, dtype=float), notes
+
+
+def _gram(part: pd.DataFrame, name, cols: list, design: tuple):
+    """A partition's [X y]'[X y] and row count (``None`` without complete cases)."""
+    from .._compare.estimators import ancova_design
+
+    d, _ = _rows(part, name, cols)
+    if d is None or len(d) == 0:
+        return None
+    y, X, _ = ancova_design(d, *design)
+    Xy = np.column_stack([X, y])
+    return Xy.T @ Xy, len(d)
+
+
+def _meat(part: pd.DataFrame, name, cols: list, design: tuple, beta, rinv):
+    """A partition's share of the HC3 sandwich's middle."""
+    from .._compare.estimators import ancova_design
+    from .._stats import hc3_meat
+
+    d, _ = _rows(part, name, cols)
+    if d is None or len(d) == 0:
+        return None
+    y, X, _ = ancova_design(d, *design)
+    return hc3_meat(X, y, beta, rinv)
+
+
+def _names(design: tuple) -> list:
+    group, _, others, spec = design
+    covs = [n for c, lv in spec for n in ([f"{c}[{x}]" for x in lv[1:]] if lv else [str(c)])]
+    return ["(Intercept)", "baseline", *[f"{group}[{g}]" for g in others], *covs]
+
+
+def _levels(present: set, cats: list) -> list:
     """The levels present, in the order :func:`~iop_outcomes._compare.design.level_order`
     gives in memory: the categories' order when the column is categorical, else sorted."""
-    present = set(m.index)
-    merged = merged_categories([c[group] for c in cats])
+    merged = merged_categories(cats)
     if merged is not None:
         return [c for c in merged if c in present]
     try:

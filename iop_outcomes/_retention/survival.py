@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _dist
+from .._dask import is_dask
 from .._results import TableResult, format_p, format_table
 from .._stats import mean_ci, z_crit
 from .._validation import Interval, Options, check_columns, public_name, validate_params
@@ -288,7 +289,7 @@ def _auto_times(tmax: float) -> np.ndarray:
 
 @validate_params(
     {
-        "episodes": ["frame", LoadResult],
+        "episodes": ["frame", "dask_frame", LoadResult],
         "group": [str, None],
         "reference": [str, int, None],
         "transfers": [Options("censor", "competing")],
@@ -392,15 +393,32 @@ def dropout_survival(
     """
     func = "dropout_survival"
     tgrid = None if times is None else _check_times(times, func)
+    if is_dask(episodes):  # counts per group, time and status per partition (_dask/survival.py)
+        return dropout_survival_dask(episodes, locals(), _SURVIVAL_STEPS)
     ep, _ = episode_table(episodes, instrument, func=func)
+    ep, time, status, ok = _episode_facts(ep, as_of, func)
+    _check_times_observed(time, ok, func)
+    g, labels = group_codes(ep, group, reference, func=func)
+    parts = _attendance_parts(ep.loc[ok].reset_index(drop=True), g[ok])
+    attendance = _attendance_table(parts, labels, ci_level)
+    n_excluded = int((~ok).sum())
+    return _survival(time[ok], status[ok], g[ok], labels, n_excluded, attendance, locals())
+
+
+def _episode_facts(ep: pd.DataFrame, as_of, func: str) -> tuple:
+    """One row per episode, its days in treatment, its status code (:data:`STATUSES`) and
+    whether it has both (the episodes analysed)."""
     ep = one_row_per_episode(ep).reset_index(drop=True)
     check_columns(ep, ["discharge_status"], func=func, what="episode table")
     status = status_codes(ep, func)
     time = _time_in_treatment(ep, status, as_of)
-    g, labels = group_codes(ep, group, reference, func=func)
-    ok = ~np.isnan(time) & (status < len(STATUSES))
-    _check_times_observed(time, ok, func)
-    time, st, g = time[ok], status[ok], g[ok]
+    return ep, time, status, ~np.isnan(time) & (status < len(STATUSES))
+
+
+def _survival(time, st, g, labels, n_excluded: int, attendance, a: dict) -> SurvivalResult:
+    """The :class:`SurvivalResult` of the analysed episodes' days, status codes and group
+    codes (``labels``; in memory, or gathered as counts from a Dask table's partitions)."""
+    group, transfers, ci_level, tgrid = a["group"], a["transfers"], a["ci_level"], a["tgrid"]
     drop = st == 1  # STATUSES: completed, dropped_out, transferred, administrative, ongoing
     curve, los_curve, table = _curves_by_group(time, st, g, labels, transfers, ci_level)
     if tgrid is None:
@@ -408,7 +426,6 @@ def dropout_survival(
     at_risk = _at_risk(time, g, labels, curve, tgrid, transfers)
     present = [i for i in range(len(labels)) if (g == i).any()]
     logrank = _logrank_table(time, drop, g, labels, present)
-    attendance = _attendance(ep.loc[ok].reset_index(drop=True), g, labels, ci_level)
     return SurvivalResult(
         table=table,
         title=f"Time to dropout by {group}" if group else "Time to dropout",
@@ -423,7 +440,7 @@ def dropout_survival(
             "transfers": transfers,
             "ci_level": ci_level,
         },
-        notes=tuple(_survival_notes(transfers, int((~ok).sum()))),
+        notes=tuple(_survival_notes(transfers, n_excluded)),
         curve=curve,
         logrank=logrank,
         at_risk=at_risk,
@@ -579,45 +596,132 @@ def _survival_notes(transfers: str, n_excluded: int) -> list[str]:
     return notes
 
 
-def _attendance(ep: pd.DataFrame, g: np.ndarray, labels: list[str], ci_level: float):
-    """Attendance per group: mean of per-episode attended / scheduled sessions (t CI) and
-    the pooled rate; mean attended hours."""
-    out = []
+#: the attendance columns (:func:`_attendance_parts`)
+_ATTENDANCE = ("sessions_attended", "sessions_scheduled", "attendance_hours")
+
+
+def _attendance_parts(ep: pd.DataFrame, g: np.ndarray) -> pd.DataFrame:
+    """Attendance sums per group code ``g`` of the rows of ``ep``: the per-episode rates'
+    count, mean and sum of squared deviations, attended and scheduled sessions where a rate
+    exists, the hours' count and sum (the columns the table needs; ``has_rate`` and
+    ``has_hours`` say which exist). Parts of the rows combine (:func:`_combine_attendance`).
+    """
     has_rate = {"sessions_attended", "sessions_scheduled"} <= set(ep.columns)
     has_hours = "attendance_hours" in ep.columns
-    if not (has_rate or has_hours):
-        return pd.DataFrame()
     att = numeric(ep, "sessions_attended")
     sch = numeric(ep, "sessions_scheduled")
     hrs = numeric(ep, "attendance_hours")
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(sch > 0, att / sch, np.nan)
-    for gi, lab in enumerate(labels):
+    rows = []
+    for gi in np.unique(g):
         sel = g == gi
-        if not sel.any():
-            continue
-        row = dict(group=lab)
+        r = rate[sel]
+        r = r[~np.isnan(r)]
+        m = float(r.mean()) if len(r) else np.nan
+        ok = sel & ~np.isnan(rate)
+        h = hrs[sel]
+        h = h[~np.isnan(h)]
+        rows.append(
+            dict(
+                g=int(gi),
+                n_rate=len(r),
+                mean_rate=m,
+                m2_rate=float(((r - m) * (r - m)).sum()) if len(r) else 0.0,
+                attended=float(att[ok].sum()),
+                scheduled=float(sch[ok].sum()),
+                n_hours=len(h),
+                sum_hours=float(h.sum()),
+            )
+        )
+    out = pd.DataFrame(rows, columns=["g", *_ATTENDANCE_SUMS])
+    out.attrs.update(has_rate=has_rate, has_hours=has_hours)
+    return out
+
+
+_ATTENDANCE_SUMS = (
+    "n_rate",
+    "mean_rate",
+    "m2_rate",
+    "attended",
+    "scheduled",
+    "n_hours",
+    "sum_hours",
+)
+
+
+def _attendance_table(parts: pd.DataFrame, labels: list[str], ci_level: float) -> pd.DataFrame:
+    """Attendance per group: mean of per-episode attended / scheduled sessions (t CI) and
+    the pooled rate; mean attended hours (from :func:`_attendance_parts`)."""
+    has_rate, has_hours = parts.attrs.get("has_rate"), parts.attrs.get("has_hours")
+    if not (has_rate or has_hours):
+        return pd.DataFrame()
+    out = []
+    for p in parts.sort_values("g").itertuples(index=False):
+        row = dict(group=labels[p.g])
         if has_rate:
-            r = rate[sel]
-            r = r[~np.isnan(r)]
-            nr = len(r)
-            m = float(r.mean()) if nr else np.nan
-            sd = float(r.std(ddof=1)) if nr > 1 else np.nan
+            nr, m = int(p.n_rate), p.mean_rate if p.n_rate else np.nan
+            sd = float(np.sqrt(p.m2_rate / (nr - 1))) if nr > 1 else np.nan
             lo, hi = mean_ci(m, sd, nr, ci_level)
-            ok = sel & ~np.isnan(rate)
             row.update(
                 n_rate=nr,
                 attendance_rate=m,
                 ci_low=float(lo),
                 ci_high=float(hi),
-                pooled_rate=float(att[ok].sum() / sch[ok].sum()) if nr else np.nan,
+                pooled_rate=float(p.attended / p.scheduled) if nr else np.nan,
             )
         if has_hours:
-            h = hrs[sel]
-            h = h[~np.isnan(h)]
-            row.update(n_hours=len(h), mean_hours=float(h.mean()) if len(h) else np.nan)
+            nh = int(p.n_hours)
+            row.update(n_hours=nh, mean_hours=float(p.sum_hours / nh) if nh else np.nan)
         out.append(row)
     tab = pd.DataFrame(out)
     tab["ci_level"] = ci_level
     tab["method"] = "mean of per-episode attended/scheduled (t CI); pooled = sum/sum"
     return tab
+
+
+def _combine_attendance(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The attendance sums of each group over parts of the rows (Chan, Golub & LeVeque 1983
+    for the rates' mean and squared deviations; the rest add)."""
+    allp = pd.concat(parts, ignore_index=True)
+    rows = []
+    for gi, q in allp.groupby("g", sort=True):
+        n = q["n_rate"].to_numpy(float)
+        tot = n.sum()
+        has = n > 0
+        mean = float((n[has] * q["mean_rate"].to_numpy(float)[has]).sum() / tot) if tot else np.nan
+        dev = np.where(has, q["mean_rate"].to_numpy(float) - (mean if tot else 0.0), 0.0)
+        rows.append(
+            dict(
+                g=int(gi),
+                n_rate=int(tot),
+                mean_rate=mean,
+                m2_rate=float(q["m2_rate"].sum() + (n * dev * dev).sum()),
+                attended=float(q["attended"].sum()),
+                scheduled=float(q["scheduled"].sum()),
+                n_hours=int(q["n_hours"].sum()),
+                sum_hours=float(q["sum_hours"].sum()),
+            )
+        )
+    out = pd.DataFrame(rows, columns=["g", *_ATTENDANCE_SUMS])
+    out.attrs.update(parts[0].attrs)
+    return out
+
+
+def dropout_survival_dask(episodes, args: dict, steps: dict):
+    """:func:`dropout_survival` on Dask (:mod:`iop_outcomes._dask.survival`; Dask imported
+    there)."""
+    from .._dask.survival import dropout_survival_dask as run
+
+    return run(episodes, args, steps)
+
+
+#: the in-memory pieces the Dask path runs (handed over: no import circle)
+_SURVIVAL_STEPS = {
+    "facts": _episode_facts,
+    "check": _check_times_observed,
+    "attendance_parts": _attendance_parts,
+    "combine_attendance": _combine_attendance,
+    "attendance_table": _attendance_table,
+    "survival": _survival,
+}

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _dist
+from .._dask import is_dask
 from .._results import TableResult, format_table
 from .._stats import wilson_ci
 from .._validation import Interval, check_columns, public_name, validate_params
@@ -206,7 +207,7 @@ def flow_codes(ep: pd.DataFrame, st_code: np.ndarray, windows, as_of) -> dict[st
 
 @validate_params(
     {
-        "episodes": ["frame", LoadResult],
+        "episodes": ["frame", "dask_frame", LoadResult],
         "group": [str, None],
         "reference": [str, int, None],
         "windows": [tuple, list],
@@ -320,20 +321,31 @@ def retention(
     func = "retention"
     windows = _check_windows(windows, func)
     as_of = None if as_of is None else pd.Timestamp(as_of)
+    if is_dask(episodes):  # counts per group and flow boxes per partition (_dask/retention.py)
+        return retention_dask(episodes, locals(), _RETENTION_STEPS)
     ep, inst = episode_table(episodes, instrument, func=func)
     _check_one_row_per_episode(ep, func)
     absent = [w for w in windows if f"followup_{w}" not in ep.columns]
     windows = tuple(w for w in windows if w not in absent)
     g, labels = group_codes(ep, group, reference, func=func)
     codes = flow_codes(ep, status_codes(ep, func), windows, as_of)
-    flow = _flow_table(g, labels, codes, windows, len(ep))
+    return _retention(ep, ep.columns, g, labels, codes, windows, absent, inst, locals())
+
+
+def _retention(ep, columns, g, labels, codes, windows, absent, inst, a: dict):
+    """The :class:`RetentionResult` of the episodes' group codes and flow boxes (in memory,
+    or rebuilt from a Dask table's counts). ``ep``: the rows with the columns the response
+    tests read (the covariates); ``columns``: the table's, which say the flow's rule."""
+    group, reference, as_of, ci_level = a["group"], a["reference"], a["as_of"], a["ci_level"]
+    tests, covariates = a["tests"], a["covariates"]
+    flow = _flow_table(g, labels, codes, windows, len(g))
     denom = (
         "discharged episodes whose window had closed by as_of"
         if as_of is not None
         else "all discharged episodes"
     )
     followup = _followup_table(g, labels, codes, windows, denom, ci_level)
-    notes = _flow_notes(ep, denom, absent, as_of)
+    notes = _flow_notes(columns, denom, absent, as_of)
     test_tab = pd.DataFrame()
     if tests and len(labels) > 1:
         cov = (covariates,) if isinstance(covariates, str) else tuple(covariates)
@@ -361,6 +373,13 @@ def retention(
         tests=test_tab,
         groups=tuple(labels),
     )
+
+
+def retention_dask(episodes, args: dict, steps: dict):
+    """:func:`retention` on Dask (:mod:`iop_outcomes._dask.retention`; Dask imported there)."""
+    from .._dask.retention import retention_dask as run
+
+    return run(episodes, args, steps)
 
 
 def _check_windows(windows, func: str) -> tuple[str, ...]:
@@ -446,16 +465,16 @@ def _followup_table(g, labels, codes, windows, denom: str, ci_level: float) -> p
     return followup
 
 
-def _flow_notes(ep: pd.DataFrame, denom: str, absent, as_of) -> list[str]:
+def _flow_notes(columns, denom: str, absent, as_of) -> list[str]:
     """The flow's stated rules: the partition, 'measured after baseline', the denominator."""
     notes = [
         "Every episode is in exactly one box of each flow stage (checked).",
         "Measured after baseline: "
         + _AFTER_RULE[
             "n_in_treatment"
-            if "n_in_treatment" in ep.columns
+            if "n_in_treatment" in columns
             else "dates"
-            if {"baseline_date", "endpoint_date"} <= set(ep.columns)
+            if {"baseline_date", "endpoint_date"} <= set(columns)
             else "endpoint"
         ],
         f"Follow-up response denominator: {denom}.",
@@ -580,3 +599,13 @@ def _logistic_rows(base, ep, elig, y, gg, labels, covs, group, reference, notes)
             strict=True,
         )
     ]
+
+
+#: the in-memory pieces the Dask path runs (handed over: no import circle)
+_RETENTION_STEPS = {
+    "one_row": _check_one_row_per_episode,
+    "codes": lambda ep, windows, as_of: flow_codes(
+        ep, status_codes(ep, "retention"), windows, as_of
+    ),
+    "retention": _retention,
+}

@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import require
 from .groups import categories_of, merged_categories
+from .tables import instrument_of, instrument_rows
 
 __all__ = ["compare_dask"]
 
@@ -49,7 +50,6 @@ def compare_dask(episodes, args: dict, comparison_result):
     from .._change.summary import combine_moments
     from .._compare.design import Prepared, as_tuple, check_levels, compare_moments, is_factor
     from .._compare.estimators import welch_moments
-    from .._instrument_rule import select_instrument
     from .._validation import check_columns
     from ..exceptions import ConfigError
 
@@ -66,12 +66,7 @@ def compare_dask(episodes, args: dict, comparison_result):
     check_columns(episodes, cols, func=func, what="episode table")
     if group in covariates:
         raise ConfigError(f"{func}: the group column {group!r} cannot also be a covariate.")
-    name = None
-    if "instrument" in episodes.columns:  # the instrument rule on the whole table
-        found = list(episodes["instrument"].dropna().astype("str").unique().compute())
-        name = select_instrument(pd.DataFrame({"instrument": found}), a["instrument"], func=func)[1]
-    elif a["instrument"] is not None:
-        select_instrument(pd.DataFrame({"x": []}), a["instrument"], func=func)  # its error
+    name = instrument_of(episodes, a["instrument"], func)
     factors = {c: is_factor(episodes._meta[c]) for c in covariates}
     blocks = episodes.to_delayed()
     parts = compute(*[delayed(_partition)(b, name, group, cols, factors) for b in blocks])
@@ -128,16 +123,10 @@ def _rows(part: pd.DataFrame, name, cols: list):
     """A partition's complete cases of the instrument (``None`` when it has none) and the
     number left out (:func:`~iop_outcomes._compare.design.complete_cases`)."""
     from .._compare.design import complete_cases
-    from .._instrument_rule import select_instrument
-    from ..exceptions import DataError
 
-    if len(part) == 0:
+    part = instrument_rows(part, name, "compare")
+    if part is None:
         return None, 0
-    if name is not None:
-        try:
-            part = select_instrument(part, name, func="compare")[0]
-        except DataError:  # none of the instrument's episodes in this partition
-            return None, 0
     return complete_cases(part, cols, "compare")
 
 

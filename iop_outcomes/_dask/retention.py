@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import require
 from .groups import categories_of, merged_categories
+from .tables import episode_table_only, instrument_of, instrument_rows
 
 __all__ = ["retention_dask"]
 
@@ -39,29 +40,19 @@ def retention_dask(episodes, args: dict, steps: dict):
     require("iop.retention")
     from dask import compute, delayed
 
-    from .._instrument_rule import select_instrument
-    from .._retention.prepare import ASSESSMENT_COLUMNS, group_codes
-    from ..exceptions import ConfigError, DataError
+    from .._retention.prepare import group_codes
+    from ..exceptions import DataError
 
     a, func = args, "retention"
     meta = episodes._meta
     cols = set(meta.columns)
-    if "baseline" not in cols and cols & set(ASSESSMENT_COLUMNS):
-        raise ConfigError(
-            "iop.retention on Dask takes an episode table; these are assessment rows. Build "
-            "the episodes first (iop.episodes(data, instrument=...)) and pass them."
-        )
+    episode_table_only(episodes, func)
     group = a["group"]
     covariates = (a["covariates"],) if isinstance(a["covariates"], str) else a["covariates"]
     # the logistic model's covariates travel in the counts' keys (their distinct values)
     covs = [c for c in covariates if c in cols and c != group] if a["tests"] else []
     group_codes(meta, group, a["reference"] if group is None else None, func=func)  # errors
-    inst = None
-    if "instrument" in cols:  # the instrument rule on the whole table
-        found = list(episodes["instrument"].dropna().astype("str").unique().compute())
-        inst = select_instrument(pd.DataFrame({"instrument": found}), a["instrument"], func=func)[1]
-    elif a["instrument"] is not None:
-        select_instrument(pd.DataFrame({"x": []}), a["instrument"], func=func)  # its error
+    inst = instrument_of(episodes, a["instrument"], func)
     absent = [w for w in a["windows"] if f"followup_{w}" not in cols]
     windows = tuple(w for w in a["windows"] if w not in absent)
     blocks = episodes.to_delayed()
@@ -105,16 +96,9 @@ def retention_dask(episodes, args: dict, steps: dict):
 def _partition(part: pd.DataFrame, inst, group, covs: list, windows: tuple, as_of, steps):
     """One partition's episodes counted per (group value, box of each flow stage, value of
     each covariate of the logistic model)."""
-    from .._instrument_rule import select_instrument
-    from ..exceptions import DataError
-
-    if len(part) == 0:
+    part = instrument_rows(part, inst, "retention")
+    if part is None:
         return None
-    if inst is not None:
-        try:
-            part = select_instrument(part, inst, func="retention")[0]
-        except DataError:  # none of the instrument's episodes in this partition
-            return None
     ep = part.reset_index(drop=True)
     steps["one_row"](ep, "retention")
     codes = steps["codes"](ep, windows, as_of)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from . import require
 from .groups import categories_of, merged_categories
+from .tables import episode_table_only, instrument_of, instrument_rows
 
 __all__ = ["dropout_survival_dask"]
 
@@ -47,25 +48,13 @@ def dropout_survival_dask(episodes, args: dict, steps: dict):
     require("iop.dropout_survival")
     from dask import compute, delayed
 
-    from .._instrument_rule import select_instrument
-    from .._retention.prepare import ASSESSMENT_COLUMNS, MISSING_GROUP, group_codes
-    from ..exceptions import ConfigError
+    from .._retention.prepare import MISSING_GROUP, group_codes
 
     a, func = args, "dropout_survival"
-    cols = set(episodes.columns)
-    if "baseline" not in cols and cols & set(ASSESSMENT_COLUMNS):
-        raise ConfigError(
-            "iop.dropout_survival on Dask takes an episode table; these are assessment rows. "
-            "Build the episodes first (iop.episodes(data, instrument=...)) and pass them."
-        )
+    episode_table_only(episodes, func)
     group, meta = a["group"], episodes._meta
     group_codes(meta, group, a["reference"] if group is None else None, func=func)  # its errors
-    name = None
-    if "instrument" in episodes.columns:  # the instrument rule on the whole table
-        found = list(episodes["instrument"].dropna().astype("str").unique().compute())
-        name = select_instrument(pd.DataFrame({"instrument": found}), a["instrument"], func=func)[1]
-    elif a["instrument"] is not None:
-        select_instrument(pd.DataFrame({"x": []}), a["instrument"], func=func)  # its error
+    name = instrument_of(episodes, a["instrument"], func)
     blocks = episodes.to_delayed()
     parts = compute(*[delayed(_partition)(b, name, group, a["as_of"], steps) for b in blocks])
     parts = [p for p in parts if p is not None]
@@ -106,16 +95,9 @@ def dropout_survival_dask(episodes, args: dict, steps: dict):
 def _partition(part: pd.DataFrame, name, group, as_of, steps: dict):
     """One partition's episodes counted per (group value, day, status code), its attendance
     sums per group value, the episodes left out and the group's categories."""
-    from .._instrument_rule import select_instrument
-    from ..exceptions import DataError
-
-    if len(part) == 0:
+    part = instrument_rows(part, name, "dropout_survival")
+    if part is None:
         return None
-    if name is not None:
-        try:
-            part = select_instrument(part, name, func="dropout_survival")[0]
-        except DataError:  # none of the instrument's episodes in this partition
-            return None
     ep, time, status, ok = steps["facts"](part.reset_index(drop=True), as_of, "dropout_survival")
     kept = ep.loc[ok].reset_index(drop=True)
     value = kept[group] if group is not None else pd.Series(0, index=kept.index)

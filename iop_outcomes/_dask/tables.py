@@ -1,0 +1,60 @@
+"""What every analysis of a Dask episode table does first: refuse assessment rows, apply the
+library's instrument rule to the whole table (one small pass: the same errors as in memory),
+and keep each partition's rows of that instrument."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["episode_table_only", "instrument_of", "instrument_rows"]
+
+
+def episode_table_only(episodes, func: str) -> None:
+    """A ConfigError naming the route when ``episodes`` holds assessment rows (the in-memory
+    functions build the episodes from them; on Dask ``iop.episodes`` does that first)."""
+    from .._retention.prepare import ASSESSMENT_COLUMNS
+    from ..exceptions import ConfigError
+
+    cols = set(episodes.columns)
+    if "baseline" not in cols and cols & set(ASSESSMENT_COLUMNS):
+        raise ConfigError(
+            f"iop.{func} on Dask takes an episode table; these are assessment rows. Build the "
+            "episodes first (iop.episodes(data, instrument=...)) and pass them."
+        )
+
+
+def instrument_of(episodes, instrument, func: str):
+    """The instrument's canonical name by the library's rule on the whole Dask table (``None``
+    without an ``instrument`` column), or the rule's error.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd
+    >>> t = dd.from_pandas(pd.DataFrame({"instrument": ["PHQ-9", "GAD-7"]}), npartitions=2)
+    >>> instrument_of(t, "phq9", "compare")
+    'PHQ-9'
+    """
+    from .._instrument_rule import select_instrument
+
+    if "instrument" in episodes.columns:
+        found = list(episodes["instrument"].dropna().astype("str").unique().compute())
+        return select_instrument(pd.DataFrame({"instrument": found}), instrument, func=func)[1]
+    if instrument is not None:
+        select_instrument(pd.DataFrame({"x": []}), instrument, func=func)  # its error
+    return None
+
+
+def instrument_rows(part: pd.DataFrame, name, func: str) -> pd.DataFrame | None:
+    """A partition's rows of the instrument ``name`` (all of them when ``None``); ``None``
+    when it holds none."""
+    from .._instrument_rule import select_instrument
+    from ..exceptions import DataError
+
+    if len(part) == 0:
+        return None
+    if name is None:
+        return part
+    try:
+        return select_instrument(part, name, func=func)[0]
+    except DataError:  # none of the instrument's episodes in this partition
+        return None

@@ -387,9 +387,10 @@ def ols_gram(G: np.ndarray, n: int):
     ``rinv`` (:math:`R^{-1}` with :math:`R'R = X'X`) from which a second pass gets the
     leverages :math:`h_i = \lVert x_i' R^{-1} \rVert^2` (HC3: :func:`hc3_meat`).
 
-    The upper Cholesky factor of G is the R of the QR of [X y] (up to signs), so this is
-    :func:`ols`'s computation on sums: :math:`[X y] = Q [R, r; 0, s]`,
-    :math:`\hat\beta = R^{-1} r`, :math:`e'e = s^2`. A diagonal of R below 1e-7 of its
+    The upper Cholesky factor R of X'X is the R of the QR of X (up to signs), so this is
+    :func:`ols`'s computation on sums: :math:`r = R^{-T} X'y = Q'y`,
+    :math:`\hat\beta = R^{-1} r`, :math:`e'e = y'y - r'r` (0, not an error, when y lies in
+    the span of X). A diagonal of R below 1e-7 of its
     column's norm raises :class:`numpy.linalg.LinAlgError` (rank deficient): the Cholesky
     of a Gram matrix resolves a column's independent part only to about the square root of
     the machine epsilon (1.5e-8) of its norm, where :func:`ols`'s QR resolves 1e-9.
@@ -404,25 +405,29 @@ def ols_gram(G: np.ndarray, n: int):
     ([1.1, 1.1], 2)
     >>> [round(float(se), 6) for se in np.sqrt(np.diag(cov))]   # R: sqrt(diag(vcov(fit)))
     [0.972111, 0.519615]
+    >>> Xy = np.column_stack([X, 2 + 3 * X[:, 1]])   # an exact fit: no error, SEs ~0
+    >>> beta, cov, _, _ = ols_gram(Xy.T @ Xy, 4)
+    >>> [round(float(b), 9) for b in beta], float(np.abs(cov).max()) < 1e-10
+    ([2.0, 3.0], True)
     """
     G = np.asarray(G, dtype=float)
     k = G.shape[0] - 1
     if n - k < 1:
         raise np.linalg.LinAlgError(f"{n} observations are too few for {k} parameters")
     try:
-        U = np.linalg.cholesky(G).T  # upper: U'U = G
+        R = np.linalg.cholesky(G[:k, :k]).T  # upper: R'R = X'X (y may lie in X's span)
     except np.linalg.LinAlgError:
-        U = None
-    norms = np.sqrt(np.diag(G)[:k])
+        R = None
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.abs(np.diag(U)[:k]) / norms if U is not None else np.zeros(k)
+        rel = np.abs(np.diag(R)) / np.sqrt(np.diag(G)[:k]) if R is not None else np.zeros(k)
     if not np.all(rel > 1e-7):
         raise np.linalg.LinAlgError("the model matrix is rank deficient")
-    R, r, s = U[:k, :k], U[:k, k], U[k, k]
+    r = np.linalg.solve(R.T, G[:k, k])  # Q'y
     beta = np.linalg.solve(R, r)
     rinv = np.linalg.inv(R)
     df_resid = n - k
-    cov = float(s * s) / df_resid * (rinv @ rinv.T)
+    ssr = max(float(G[k, k] - r @ r), 0.0)  # e'e = y'y - |Q'y|^2 (0 for an exact fit)
+    cov = ssr / df_resid * (rinv @ rinv.T)
     return beta, cov, df_resid, rinv
 
 

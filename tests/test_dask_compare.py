@@ -83,6 +83,18 @@ def test_ancova_constant_and_collinear_covariates_as_in_memory(dask_client, epis
     assert str(e.value) == str(m.value)
 
 
+def test_ancova_exact_fit_as_in_memory(dask_client):
+    # an endpoint exactly linear in baseline and group: the fit, not a rank error (found by
+    # a review: the Cholesky of the whole [X y] Gram matrix is singular then)
+    ep = pd.DataFrame({"format": ["in_person", "virtual"] * 6, "baseline": np.arange(12.0) + 5})
+    ep["endpoint"] = ep["baseline"] - 3 + 2 * (ep["format"] == "virtual")
+    mem = iop.compare(ep, method="ancova")
+    got = iop.compare(dd.from_pandas(ep, npartitions=4), method="ancova")
+    assert got.table["estimate"].iloc[0] == pytest.approx(2.0, abs=1e-9)
+    assert mem.table["estimate"].iloc[0] == pytest.approx(2.0, abs=1e-9)
+    assert got.table["se"].iloc[0] == pytest.approx(0.0, abs=1e-6)
+
+
 def test_a_partition_without_the_instrument_or_a_group(dask_client, episodes):
     # partitions holding only GAD-7 rows, or only one format, still combine to the whole
     ordered = episodes.sort_values(["instrument", "format"], kind="stable").reset_index(drop=True)

@@ -987,9 +987,12 @@ def episodes_with_discharge(data: pd.DataFrame, *, instrument, rules, discharge:
 
     Returns ``(episodes, discharge episodes, discharge roles)``; the roles frame has the
     columns the sensitivity analysis reads (``episode_id``, ``week``, ``total``, ``role``).
-    The follow-ups of the discharge table are those of the study's rules (a label endpoint
-    rule can set a row aside from them that the discharge rule would not; the sensitivity
-    analysis does not use follow-ups).
+    When both rules read the timepoint labels alike, the discharge endpoint is picked in the
+    same pass and the discharge table's follow-ups are those of the study's rules (a label
+    endpoint rule can set a row aside from them that the discharge rule would not; the
+    sensitivity analysis does not use follow-ups); when only the study's rule reads labels
+    (``"label:discharge else last_in_treatment"``, whose discharge rule is by date), the
+    discharge roles take a pass of their own, as ``assessment_roles`` would.
 
     >>> d = pd.DataFrame({"episode_id": "e", "instrument": "PHQ-9", "total": [18.0, 12.0, 9.0],
     ...     "assessment_date": pd.to_datetime(["2025-01-02", "2025-02-01", "2025-02-10"]),
@@ -1005,13 +1008,21 @@ def episodes_with_discharge(data: pd.DataFrame, *, instrument, rules, discharge:
     ep_code, ep_uniques = pd.factorize(data["episode_id"])
     _check_label_rules(data, r)
     cols = [c for c in data.columns if c in _ROLE_INPUT]
-    roles = _roles(data[cols], instrument, r, ep_code, also=r_dis if r_dis != r else None)
-    also = "role_also" if "role_also" in roles else "role"
+    # one pass picks both endpoints when the two rules read the labels alike (a rule that
+    # reads labels sets the labelled baseline and endpoint aside from the follow-ups);
+    # otherwise the discharge rule's roles are a pass of their own over that instrument
+    both = r_dis != r and r_dis.uses_labels == r.uses_labels
+    roles = _roles(data[cols], instrument, r, ep_code, also=r_dis if both else None)
     table = _episode_table(data, names, roles, r, ep_code, ep_uniques)
-    is_dis = (roles["instrument"] == discharge).to_numpy(dtype=bool)
-    dis_roles = roles.loc[is_dis].drop(columns=["role"] if also != "role" else [])
-    del roles
-    dis_roles = dis_roles.rename(columns={also: "role"})
+    if r_dis == r or both:
+        is_dis = (roles["instrument"] == discharge).to_numpy(dtype=bool)
+        also = "role_also" if both else "role"
+        dis_roles = roles.loc[is_dis].drop(columns=["role"] if both else [])
+        del roles
+        dis_roles = dis_roles.rename(columns={also: "role"})
+    else:
+        del roles
+        dis_roles = _roles(data[cols], discharge, r_dis, ep_code)
     dis_table = _episode_table(data, [discharge], dis_roles, r_dis, ep_code, ep_uniques)
     return table, dis_table, dis_roles[["episode_id", "week", "total", "role"]]
 

@@ -633,3 +633,29 @@ def test_episodes_with_discharge_equal_the_separate_passes(rules):
     study_end = ep.set_index(["episode_id", "instrument"]).loc[("E2", "PHQ-9"), "endpoint"]
     assert study_end == 14 or r_dis == EpisodeRules(**(rules or {}))
     assert np.isnan(dis.set_index("episode_id").loc["E2", "endpoint"])
+
+
+def test_episodes_with_discharge_label_rule_whose_discharge_rule_is_by_date():
+    # found by a review: "label:discharge else last_in_treatment" reads labels, its discharge
+    # rule (discharge_only) does not; a labelled baseline is set aside from the follow-ups
+    # only under the first, so the discharge roles take a pass of their own and equal it
+    from iop_outcomes._episodes import discharge_rules, episodes_with_discharge
+
+    d = pd.DataFrame(
+        {
+            "episode_id": "E",
+            "patient_id": "P",
+            "instrument": "PHQ-9",
+            "assessment_date": pd.to_datetime(["2025-05-27", "2025-06-01", "2025-06-20"]),
+            "discharge_date": pd.Timestamp("2025-04-22"),
+            "timepoint": ["intake", "discharge", None],
+            "total": [5.0, 0.0, 20.0],
+        }
+    )
+    r = {"endpoint": "label:discharge else last_in_treatment"}
+    ep, dis, roles = episodes_with_discharge(d, instrument="PHQ-9", rules=r, discharge="PHQ-9")
+    r_dis = discharge_rules(r)
+    pd.testing.assert_frame_equal(ep, iop.episodes(d, instrument="PHQ-9", rules=r))
+    pd.testing.assert_frame_equal(dis, iop.episodes(d, instrument="PHQ-9", rules=r_dis))
+    apart = assessment_roles(d, instrument="PHQ-9", rules=r_dis)
+    pd.testing.assert_frame_equal(roles, apart[["episode_id", "week", "total", "role"]])

@@ -654,3 +654,41 @@ def test_plot_reads_a_result_only(tiny):
 
     with pytest.raises(ConfigError, match="must be a SensitivityResult"):
         plot_sensitivity(tiny)
+
+
+def test_without_admit_date_the_admission_is_the_first_assessment_of_any_instrument():
+    # the rule of iop.episodes, which the report's one episode pass follows: a GAD-7 score on
+    # day 0 admits the episode, so PHQ-9 scores from day 10 have no baseline in the window
+    # (-14..7 days) and that episode is left out; found by a review (the function built its
+    # episodes from the PHQ-9 rows alone, admitting it on day 10)
+    from iop_outcomes._episodes import episodes_with_discharge
+    from iop_outcomes._sensitivity.api import sensitivity_of
+
+    day0 = pd.Timestamp("2025-01-06")
+    rows = []
+    for i in range(12):
+        late = i == 0  # episode E0: GAD-7 first, PHQ-9 ten days later
+        fmt = ["in_person", "virtual"][i % 2]
+        for day, total in ((0, 18 - i % 5), (21, 12 - i % 3), (42, 8 + i % 4)):
+            rows.append(
+                dict(
+                    episode_id=f"E{i}",
+                    instrument="PHQ-9",
+                    assessment_date=day0 + pd.Timedelta(days=day + (10 if late else 0)),
+                    total=float(total),
+                    discharge_date=day0 + pd.Timedelta(days=42 + (10 if late else 0)),
+                    discharge_status="completed",
+                    format=fmt,
+                )
+            )
+        if late:
+            rows.append({**rows[-1], "instrument": "GAD-7", "assessment_date": day0, "total": 9.0})
+    d = pd.DataFrame(rows)
+    kw = dict(instrument="PHQ-9", methods=("completers", "locf"), group="format")
+    res = iop.missing_data_sensitivity(d, **kw)
+    assert "Excluded 1 of 12 episodes: 1 no baseline score." in res.notes
+    _, dis, roles = episodes_with_discharge(
+        d, instrument=["PHQ-9", "GAD-7"], rules=None, discharge="PHQ-9"
+    )
+    shared = sensitivity_of(dis, roles, rules=None, **kw)
+    pd.testing.assert_frame_equal(shared.table, res.table)

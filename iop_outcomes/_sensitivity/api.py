@@ -419,7 +419,9 @@ def _inputs(assessments, episodes, instrument, rules, methods, notes) -> tuple:
     roles = None
     if ep is None:
         rules = discharge_rules(rules)
-        ep, roles = episodes_and_roles(long, instrument=name, rules=rules)
+        # from every instrument's rows: an episode without admit_date is admitted at its
+        # first assessment of any instrument (iop.episodes' rule, as in the report)
+        ep, roles = episodes_and_roles(frame, instrument=name, rules=rules)
         if long is not None:  # the roles frame has the weekly scores: the rows' copy is freed
             long = roles
     if name is None and instrument is not None:

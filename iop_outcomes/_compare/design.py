@@ -158,24 +158,40 @@ def covariate_design(d: pd.DataFrame, covariates: Sequence[str]):
 def covariate_spec(d: pd.DataFrame, covariates: Sequence[str]) -> tuple[list, np.ndarray, list]:
     """The covariates kept, each ``(column, its levels)`` (levels ``None`` for a numeric
     one), the reference-grid values of their columns and the notes about constant ones
-    dropped. A Dask table builds the same from its partitions' levels and sums."""
+    dropped (:func:`spec_of` the columns' :func:`covariate_summary`)."""
+    return spec_of({c: covariate_summary(d[c]) for c in covariates}, covariates)
+
+
+def covariate_summary(s: pd.Series) -> list | tuple:
+    """What :func:`spec_of` needs of a covariate: a factor's levels in order, or a numeric
+    one's count, sum, minimum and maximum (a Dask table adds its partitions' up)."""
+    if is_factor(s):
+        return level_order(s)
+    x = s.to_numpy(dtype=float)
+    return len(x), float(x.sum()), float(x.min()), float(x.max())
+
+
+def spec_of(summaries: dict, covariates: Sequence[str]) -> tuple[list, np.ndarray, list]:
+    """:func:`covariate_spec` from each covariate's :func:`covariate_summary`: a factor with
+    fewer than 2 levels or a numeric covariate with no spread is dropped, with a note;
+    the reference grid holds 1/levels for each of a factor's dummies (equal weights, as
+    emmeans) and a numeric covariate's mean."""
     spec, grid, notes = [], [], []
     for c in covariates:
-        s = d[c]
-        if is_factor(s):
-            levels = level_order(s)
-            if len(levels) < 2:
+        summary = summaries[c]
+        if isinstance(summary, list):
+            if len(summary) < 2:
                 notes.append(constant_note(c))
                 continue
-            spec.append((c, levels))
-            grid.extend([1.0 / len(levels)] * (len(levels) - 1))
+            spec.append((c, summary))
+            grid.extend([1.0 / len(summary)] * (len(summary) - 1))
         else:
-            x = s.to_numpy(dtype=float)
-            if np.ptp(x) == 0:
+            n, total, lo, hi = summary
+            if hi - lo == 0:
                 notes.append(constant_note(c))
                 continue
             spec.append((c, None))
-            grid.append(float(x.mean()))
+            grid.append(total / n)
     return spec, np.asarray(grid, dtype=float), notes
 
 

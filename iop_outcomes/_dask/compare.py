@@ -135,7 +135,7 @@ def _partition(part: pd.DataFrame, name, group: str, cols: list, factors: dict):
     categorical columns' categories and each covariate's levels (a factor) or count, sum,
     minimum and maximum (numeric); ``None`` for a partition without rows."""
     from .._change.summary import group_moments
-    from .._compare.design import moment_rows
+    from .._compare.design import covariate_summary, moment_rows
 
     d, n_excluded = _rows(part, name, cols)
     if d is None:
@@ -146,8 +146,7 @@ def _partition(part: pd.DataFrame, name, group: str, cols: list, factors: dict):
         if factor:
             cov[c] = set(pd.unique(x.dropna()))
         else:
-            v = x.to_numpy(dtype=float)
-            cov[c] = (len(v), float(v.sum()), *((v.min(), v.max()) if len(v) else (0.0, 0.0)))
+            cov[c] = covariate_summary(x) if len(x) else (0, 0.0, 0.0, 0.0)
     return {
         "moments": group_moments(moment_rows(d, [group]), [group]).reset_index(),
         "n_excluded": n_excluded,
@@ -157,30 +156,26 @@ def _partition(part: pd.DataFrame, name, group: str, cols: list, factors: dict):
 
 
 def _covariates(parts: list, covariates: tuple) -> tuple[list, np.ndarray, list]:
-    """:func:`~iop_outcomes._compare.design.covariate_spec` from the partitions' levels and
-    sums: the same kept covariates, levels, reference grid and notes."""
-    from .._compare.design import constant_note
+    """:func:`~iop_outcomes._compare.design.covariate_spec` of the whole table: each
+    covariate's :func:`~iop_outcomes._compare.design.covariate_summary` from the partitions'
+    (a factor's levels present, ordered as in memory; a numeric one's counts and sums
+    added, extremes taken) through the same :func:`~iop_outcomes._compare.design.spec_of`."""
+    from .._compare.design import spec_of
 
-    spec, grid, notes = [], [], []
+    summaries = {}
     for c in covariates:
         stats = [p["covariates"][c] for p in parts]
         if isinstance(stats[0], set):
-            levels = _levels(set().union(*stats), [p["cats"][c] for p in parts])
-            if len(levels) < 2:
-                notes.append(constant_note(c))
-                continue
-            spec.append((c, levels))
-            grid.extend([1.0 / len(levels)] * (len(levels) - 1))
+            summaries[c] = _levels(set().union(*stats), [p["cats"][c] for p in parts])
         else:
-            n = sum(s[0] for s in stats)
             seen = [s for s in stats if s[0]]
-            lo, hi = min(s[2] for s in seen), max(s[3] for s in seen)
-            if hi - lo == 0:
-                notes.append(constant_note(c))
-                continue
-            spec.append((c, None))
-            grid.append(sum(s[1] for s in stats) / n)
-    return spec, np.asarray(grid, dtype=float), notes
+            summaries[c] = (
+                sum(s[0] for s in seen),
+                sum(s[1] for s in seen),
+                min(s[2] for s in seen),
+                max(s[3] for s in seen),
+            )
+    return spec_of(summaries, covariates)
 
 
 def _gram(part: pd.DataFrame, name, cols: list, design: tuple):

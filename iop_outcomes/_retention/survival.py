@@ -596,8 +596,16 @@ def _survival_notes(transfers: str, n_excluded: int) -> list[str]:
     return notes
 
 
-#: the attendance columns (:func:`_attendance_parts`)
-_ATTENDANCE = ("sessions_attended", "sessions_scheduled", "attendance_hours")
+#: the attendance sums per group (:func:`_attendance_parts`)
+_ATTENDANCE_SUMS = (
+    "n_rate",
+    "mean_rate",
+    "m2_rate",
+    "attended",
+    "scheduled",
+    "n_hours",
+    "sum_hours",
+)
 
 
 def _attendance_parts(ep: pd.DataFrame, g: np.ndarray) -> pd.DataFrame:
@@ -637,17 +645,6 @@ def _attendance_parts(ep: pd.DataFrame, g: np.ndarray) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["g", *_ATTENDANCE_SUMS])
     out.attrs.update(has_rate=has_rate, has_hours=has_hours)
     return out
-
-
-_ATTENDANCE_SUMS = (
-    "n_rate",
-    "mean_rate",
-    "m2_rate",
-    "attended",
-    "scheduled",
-    "n_hours",
-    "sum_hours",
-)
 
 
 def _attendance_table(parts: pd.DataFrame, labels: list[str], ci_level: float) -> pd.DataFrame:

@@ -26,6 +26,7 @@ episodes and (2) the difference in mean change between each ``group`` level and 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import numpy as np
@@ -234,7 +235,7 @@ def missing_data_sensitivity(
     3  difference in mean change        bocf     0.500       8
     """
     methods = _check_methods(methods)
-    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    covariates = _as_list(covariates)
     notes: list[str] = []
     ep, long, name, rules, roles = _inputs(assessments, episodes, instrument, rules, methods, notes)
     return _analyse(
@@ -268,25 +269,19 @@ def sensitivity_of(
     (:func:`iop_outcomes._episodes.episodes_with_discharge`: the report, whose sections all
     use the episodes of that pass). ``options``: the keywords of
     :func:`missing_data_sensitivity` from ``group`` on (defaults as there)."""
-    defaults = {
-        "group": "format",
-        "reference": None,
-        "methods": METHODS,
-        "covariates": (),
-        "adjust": False,
-        "completed": ("completed",),
-        "endpoint_week": None,
-        "time": "categorical",
-        "n_imputations": 20,
-        "n_iterations": 10,
-        "seed": None,
-        "ci_level": 0.95,
-        "progress": None,
-    }
+    # the public function's defaults for the options the analysis takes (its keywords)
+    options_of = inspect.signature(_analyse).parameters.values()
+    taken = {p.name for p in options_of if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    public = inspect.signature(missing_data_sensitivity).parameters.items()
+    defaults = {k: v.default for k, v in public if k in taken}
     kw = {**defaults, **options}
     kw["methods"] = _check_methods(kw["methods"])
-    kw["covariates"] = list(kw["covariates"])
+    kw["covariates"] = _as_list(kw["covariates"])
     return _analyse(episodes, roles, instrument, discharge_rules(rules), roles, [], **kw)
+
+
+def _as_list(covariates) -> list:
+    return [covariates] if isinstance(covariates, str) else list(covariates)
 
 
 def _analyse(

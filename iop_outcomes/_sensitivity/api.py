@@ -406,7 +406,11 @@ def _inputs(assessments, episodes, instrument, rules, methods, notes) -> tuple:
     if long is not None and "total" not in long.columns:
         long = None
     name = None
-    if long is not None:
+    if long is not None and ep is None:  # the rows are read through the roles built below:
+        # the rule on the distinct instruments gives the name (and its errors), no copy
+        names = long[["instrument"]].drop_duplicates() if "instrument" in long else long[:0]
+        name = select_instrument(names, instrument, func=missing_data_sensitivity)[1]
+    elif long is not None:
         long, name = select_instrument(long, instrument, func=missing_data_sensitivity)
     if ep is not None and "instrument" in ep.columns:
         ep, ep_name = select_instrument(ep, name or instrument, func=missing_data_sensitivity)

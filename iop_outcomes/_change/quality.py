@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._dask import is_dask
 from .._grouping import group_columns
 from .._instrument_rule import canonical_names
 from .._results import TableResult
@@ -70,7 +71,7 @@ class QualityMeasureResult(TableResult):
 
 @validate_params(
     {
-        "assessments": ["frame"],
+        "assessments": ["frame", "dask_frame"],
         "measure": [str],
         "by": ["columns", None],
         "unit": [Options("patient", "episode")],
@@ -210,35 +211,70 @@ def quality_measures(
     req = ["patient_id", "instrument", "assessment_date", "total"]
     if unit == "episode":
         req.append("episode_id")
-    check_columns(assessments, req, func=quality_measures, what="assessments")
-    df = assessments
+    check_columns(
+        assessments._meta if is_dask(assessments) else assessments,
+        req,
+        func=quality_measures,
+        what="assessments",
+    )
     ukeys = ["patient_id"] if unit == "patient" else ["patient_id", "episode_id"]
-    a, counts, cols, as_of_ts, as_of_src = _phq9_rows(df, ukeys, by, as_of, age_bands)
-    idx = _index_events(a, ukeys, name, intake_period, as_of_ts)
-    det = _followup(a, idx, ukeys, cols, name)
-    table = _rate_table(_counts(det, cols, name), cols, name, ci_level)
-    notes = _notes(det, name, unit, intake_period, as_of_ts, as_of_src, counts)
+    if is_dask(assessments):  # per partition of whole patients, counts summed (_dask/quality.py)
+        return quality_dask(assessments, name, ukeys, locals(), _QUALITY_STEPS)
+    dates = pd.to_datetime(assessments["assessment_date"], errors="coerce")
+    as_of_ts, as_of_src = _as_of(as_of, dates.max())
+    a, counts, cols = _phq9_rows(assessments, dates, ukeys, by, age_bands)
+    det = _detail(a, ukeys, cols, name, intake_period, as_of_ts)
+    counts["first_close"] = det["window_end"].min()
+    return _result(det, _group_sums(det, cols, name), counts, name, locals())
+
+
+def quality_dask(assessments, name: str, ukeys: list, args: dict, steps: dict):
+    """:func:`quality_measures` on Dask (:mod:`iop_outcomes._dask.quality`; Dask imported
+    there)."""
+    from .._dask.quality import quality_dask as run
+
+    return run(assessments, name, ukeys, args, steps)
+
+
+def _as_of(as_of, latest) -> tuple[pd.Timestamp, str]:
+    """The end of the data (``as_of``, else the latest assessment date), normalized, and its
+    source for the notes."""
+    if as_of is None:
+        ts, src = latest, "latest assessment date in the data"
+    else:
+        ts, src = pd.Timestamp(as_of), "as_of"
+    return (ts.normalize() if pd.notna(ts) else ts), src
+
+
+def _detail(a: pd.DataFrame, ukeys, cols, name: str, intake_period, as_of_ts) -> pd.DataFrame:
+    """One row per index event (in memory, or of one partition of whole patients on Dask)."""
+    return _followup(a, _index_events(a, ukeys, name, intake_period, as_of_ts), ukeys, cols, name)
+
+
+def _result(det, sums: pd.DataFrame, counts: dict, name: str, a: dict) -> QualityMeasureResult:
+    """The :class:`QualityMeasureResult` of the counts per group (``sums``), the PHQ-9 rows'
+    counts and the first window's end (``counts``), in memory or summed over a Dask table's
+    partitions; ``det``: the detail table."""
+    cols, ci_level, as_of_ts = a["cols"], a["ci_level"], a["as_of_ts"]
+    counts = {
+        **counts,
+        "n_index": int(sums["_one"].sum()),
+        "n_pending": int(sums["_pending"].sum()),
+    }
+    table = _rate_table(_counts(sums, cols), cols, name, ci_level)
+    notes = _notes(name, a["unit"], a["intake_period"], as_of_ts, a["as_of_src"], counts)
     return QualityMeasureResult(
         table=table,
         title=_MEASURES[name]["title"],
         method=f"{name} score-and-date logic; Wilson score intervals ({100 * ci_level:g}%)",
-        params={"unit": unit, "as_of": as_of_ts.date() if pd.notna(as_of_ts) else None},
+        params={"unit": a["unit"], "as_of": as_of_ts.date() if pd.notna(as_of_ts) else None},
         notes=tuple(notes),
         detail=det.reset_index(drop=True),
     )
 
 
-def _phq9_rows(df: pd.DataFrame, ukeys: list[str], by, as_of, age_bands):
-    """The valid PHQ-9 rows (unit keys, date, total, groups), their counts and the data end."""
-    dates = pd.to_datetime(df["assessment_date"], errors="coerce")
-    if as_of is None:
-        as_of_ts = dates.max()
-        as_of_src = "latest assessment date in the data"
-    else:
-        as_of_ts = pd.Timestamp(as_of)
-        as_of_src = "as_of"
-    as_of_ts = as_of_ts.normalize() if pd.notna(as_of_ts) else as_of_ts
-
+def _phq9_rows(df: pd.DataFrame, dates: pd.Series, ukeys: list[str], by, age_bands):
+    """The valid PHQ-9 rows (unit keys, date, total, groups) and their counts."""
     is_phq9 = canonical_names(df["instrument"]).eq("PHQ-9")
     total = pd.to_numeric(df["total"], errors="coerce")
     valid = is_phq9 & dates.notna() & total.notna()
@@ -250,7 +286,7 @@ def _phq9_rows(df: pd.DataFrame, ukeys: list[str], by, as_of, age_bands):
     a["total"] = total
     for c in cols:
         a[c] = groups[c].astype(object)
-    return a[valid.to_numpy()], counts, cols, as_of_ts, as_of_src
+    return a[valid.to_numpy()], counts, cols
 
 
 def _index_events(a: pd.DataFrame, ukeys, name: str, intake_period, as_of_ts) -> pd.DataFrame:
@@ -306,8 +342,12 @@ def _followup(a: pd.DataFrame, idx: pd.DataFrame, ukeys, cols, name: str) -> pd.
     return det[lead + [c for c in det.columns if c not in lead]]
 
 
-def _counts(det: pd.DataFrame, cols, name: str) -> pd.DataFrame:
-    """Index events, closed windows, measured, remitted, responded, pending: overall and by group."""
+_SUMS = ("_one", "_ok", "_meas", "_rem", "_resp", "_pending")
+
+
+def _group_sums(det: pd.DataFrame, cols, name: str) -> pd.DataFrame:
+    """Index events, closed windows, measured, remitted, responded, pending per group (one
+    row without groups)."""
     d = det.copy()
     d["_ok"] = d["window_complete"]
     d["_meas"] = d["_ok"] & d["followup_measured"]
@@ -318,24 +358,18 @@ def _counts(det: pd.DataFrame, cols, name: str) -> pd.DataFrame:
     d["_one"] = 1
     for c in cols:
         d[c] = label_missing(d[[c]].copy(), [c])[c]
+    g = d.groupby(cols, sort=True, dropna=False) if cols else d.assign(_k=0).groupby("_k")
+    return g[[c for c in _SUMS if c in d]].sum().reset_index().drop(columns=["_k"], errors="ignore")
 
-    def agg(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-        if keys:
-            g = frame.groupby(keys, sort=True, dropna=False)
-        else:
-            g = frame.assign(_k=0).groupby("_k")
-        s = g[[c for c in ("_one", "_ok", "_meas", "_rem", "_resp", "_pending") if c in frame]]
-        s = s.sum().reset_index()
-        return s.drop(columns=["_k"], errors="ignore")
 
-    summ = [agg(d, [])]
+def _counts(sums: pd.DataFrame, cols) -> pd.DataFrame:
+    """The counts overall (first row; groups ``"Overall"``) and per group."""
+    overall = sums[[c for c in _SUMS if c in sums]].sum().to_frame().T.astype(np.int64)
     for c in cols:
-        summ[0][c] = OVERALL
-    if cols:
-        summ.append(agg(d, cols))
-    s = pd.concat(summ, ignore_index=True)
-    if s.empty:
-        zero = dict.fromkeys(("_one", "_ok", "_meas", "_rem", "_resp", "_pending"), 0)
+        overall[c] = OVERALL
+    s = pd.concat([overall, sums] if cols else [overall], ignore_index=True)
+    if sums.empty:
+        zero = dict.fromkeys(_SUMS, 0)
         s = pd.DataFrame([{**dict.fromkeys(cols, OVERALL), **zero}])
     return s
 
@@ -385,11 +419,10 @@ def _rate_table(s: pd.DataFrame, cols, name: str, ci_level: float) -> pd.DataFra
     ]
 
 
-def _notes(det, name, unit, intake_period, as_of_ts, as_of_src, counts) -> list[str]:
+def _notes(name, unit, intake_period, as_of_ts, as_of_src, counts) -> list[str]:
     """The window, the index rule, rows used and what the measure's definition adds."""
     n_phq9, n_invalid = counts["n_phq9"], counts["n_invalid"]
-    n_index = len(det)
-    n_pending = int((~det["window_complete"]).sum())
+    n_index, n_pending = counts["n_index"], counts["n_pending"]
     notes = [
         f"Follow-up window: {_MEASURES[name]['window']}; the most recent PHQ-9 in the window "
         "is used.",
@@ -409,7 +442,7 @@ def _notes(det, name, unit, intake_period, as_of_ts, as_of_src, counts) -> list[
         "hospice/palliative care, death).",
     ]
     if n_index > 0 and n_pending == n_index:
-        first_close = det["window_end"].min()
+        first_close = counts["first_close"]
         notes.insert(
             0,
             f"Data do not reach the end of any follow-up window (data end "
@@ -419,3 +452,14 @@ def _notes(det, name, unit, intake_period, as_of_ts, as_of_src, counts) -> list[
     elif n_index == 0:
         notes.insert(0, "No elevated PHQ-9 (> 9) index score found: the denominator is empty.")
     return notes
+
+
+#: the in-memory pieces the Dask path runs per partition and on the client
+_QUALITY_STEPS = {
+    "groups": group_columns,
+    "as_of": _as_of,
+    "rows": _phq9_rows,
+    "detail": _detail,
+    "sums": _group_sums,
+    "result": _result,
+}

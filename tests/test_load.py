@@ -56,6 +56,21 @@ def test_dataframe_round_trip():
     assert list(res.ledger.columns[:4]) == ["source", "row", "disposition", "reason"]
 
 
+def test_label_categories_do_not_depend_on_row_order():
+    """Labels are categories in sorted order, whatever row comes first: the same rows in
+    another order load alike, and the default reference group (the first level) is the same."""
+    rows = frame(
+        format=["virtual", "in person", "hybrid", "virtual"],
+        discharge_status=["Dropped out", "completed", None, "completed"],
+    )
+    one = quiet_load(rows).data
+    other = quiet_load(rows.iloc[::-1].reset_index(drop=True)).data
+    for col in ("format", "discharge_status", "instrument"):
+        assert list(one[col].cat.categories) == list(other[col].cat.categories)
+    assert list(one["format"].cat.categories) == ["hybrid", "in_person", "virtual"]
+    assert list(one["discharge_status"].cat.categories) == ["completed", "dropped_out"]
+
+
 @pytest.mark.parametrize(
     ("sep", "encoding"),
     [(",", "utf-8"), (";", "utf-8-sig"), ("\t", "utf-8"), (",", "cp1252"), ("|", "utf-8")],

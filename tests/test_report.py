@@ -1296,3 +1296,12 @@ def test_episodes_built_once_for_all_instruments_equal_one_call_per_instrument()
         if sens:  # the primary instrument's, with the discharge endpoint (test_episodes)
             assert sens[0].attrs["rules"]["endpoint"] == "discharge_only"
             assert set(sens[0]["instrument"]) == {"PHQ-9"}
+
+
+def test_trajectory_contrasts_use_the_study_reference(demo_dir):
+    """The trajectory model's group terms are contrasts with the study's reference group
+    (``[comparison] reference``, in_person), as the comparisons are, not with the data's first
+    level (hybrid, the first in sorted order)."""
+    terms = pd.read_csv(demo_dir / "tables" / "trajectory_phq_9.csv")["term"].tolist()
+    assert "format[hybrid]" in terms and "format[virtual]" in terms
+    assert not any("in_person" in t for t in terms)

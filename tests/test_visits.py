@@ -457,7 +457,8 @@ def test_excel_visits_give_the_scores_and_episodes_of_the_tidy_long_file(workboo
     # totals worked by hand from the workbook's cells (answer texts: Several days = 1, ...)
     got = by_key(workbook.data, ["patient_id", "instrument", "assessment_date", "total"])
     garcia = got[got["patient_id"] == "00481523"]
-    assert garcia["total"].tolist() == [15, 8, 5, 13, 7, 4]  # PHQ-9 x3, then GAD-7 x3
+    # GAD-7 x3, then PHQ-9 x3 (by_key sorts by instrument: its categories are sorted)
+    assert garcia["total"].tolist() == [13, 7, 4, 15, 8, 5]
     ep_x = iop.episodes(workbook.data, instrument=["PHQ-9", "GAD-7"])
     ep_t = iop.episodes(tidy.data, instrument=["PHQ-9", "GAD-7"])
     assert len(ep_t) == 8  # 4 patients x 2 instruments

@@ -28,7 +28,13 @@ def section_trajectories(ctx: Ctx, sec: Section, loaded: Any, inst: str) -> None
     res = ctx.run(
         sec,
         "Trajectories",
-        lambda: trajectories(loaded.data, instrument=inst, group=g, ci_level=ctx.cfg.ci_level),
+        lambda: trajectories(
+            loaded.data,
+            instrument=inst,
+            group=g,
+            reference=ctx.cfg.comparison_reference if g else None,  # as the comparisons
+            ci_level=ctx.cfg.ci_level,
+        ),
     )
     if res is None:
         return

@@ -215,7 +215,9 @@ def classify(s: pd.Series, func):
     kind_names = ["ok", "repair", "bad", "na", "mapped"]  # a categorical: one byte per row
     kinds_u = np.array([kind_names.index(r[0]) for r in res] + [3], dtype=np.int8)
     vals_u = [r[1] for r in res]
-    cats = pd.Index(list(dict.fromkeys(v for v in vals_u if v is not None)), dtype="str")
+    # sorted, as as_label and astype("category") sort: the same rows in another order load
+    # alike (the first level is the default reference group of every comparison)
+    cats = pd.Index(sorted({v for v in vals_u if v is not None}), dtype="str")
     pos = {v: i for i, v in enumerate(cats)}
     vcode_u = np.array([pos.get(v, -1) for v in vals_u] + [-1], dtype=np.int32)
     text_u = np.array(

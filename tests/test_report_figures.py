@@ -178,7 +178,7 @@ def test_km_numbers_at_risk_equal_hand_counts(demo):
     d = _time_status(_episodes(sim))
     _, table_ax = drawn["dropout_km"]["axes"]
     names = table_ax["yticklabels"]
-    assert names == ["In person", "Virtual", "Hybrid"]
+    assert names == ["In person", "Hybrid", "Virtual"]  # the study's reference first
     code = {"In person": "in_person", "Virtual": "virtual", "Hybrid": "hybrid"}
     svg_texts = _svg_texts(_fig(rep, "dropout_km").svg)
     n_table = rep.table("dropout_survival").set_index("group")["n"]
@@ -315,10 +315,10 @@ def test_forest_points_equal_the_compare_table(demo):
     assert adjusted[:, 0] == pytest.approx(cmp_["estimate"].astype(float).round(6).to_numpy())
     assert within[:, 0] == pytest.approx(pooled["estimate"].astype(float).round(6).to_numpy())
     assert ax["yticklabels"] == [
-        "Virtual − In person",
         "Hybrid − In person",
-        "Virtual − In person, sites pooled",
+        "Virtual − In person",
         "Hybrid − In person, sites pooled",
+        "Virtual − In person, sites pooled",
     ]
     ni = rep.table("noninferiority_phq_9")
     margin = ax["lines"]["non-inferiority margin 2.5 (library default)"]
@@ -337,7 +337,8 @@ def test_flow_diagram_prints_the_table_as_published(demo, small):
     for _, rep, _ in (demo, small):
         t = rep.table("participant_flow")
         texts = "\n".join(_svg_texts(_fig(rep, "participant_flow").svg))
-        labels = {"in_person": "In person", "virtual": "Virtual", "hybrid": "Hybrid"}
+        # the study's reference first, then the other groups in sorted order
+        labels = {"in_person": "In person", "hybrid": "Hybrid", "virtual": "Virtual"}
         for _, r in t.iterrows():
             cells = {c: (v if isinstance(v, str) else f"{int(v):,}") for c, v in r.items()}
             assert f": {cells['All']}\n" in texts + "\n"

@@ -44,3 +44,22 @@ def contrast_sides(label: Any) -> tuple[str, str]:
             a, b = str(label).split(sep, 1)
             return a.strip(), b.strip()
     return str(label), ""
+
+
+def study_reference(ctx: Ctx, rows: pd.DataFrame, group: str | None) -> str | None:
+    """The study's reference group (``[comparison] reference``) when ``group`` has that level,
+    else ``None`` (the analysis's own default): tables and figures list it first, and models
+    contrast with it, as the comparison sections do.
+
+    Examples
+    --------
+    >>> from iop_outcomes._report.config import StudyConfig
+    >>> ctx = Ctx(StudyConfig(), strict=True)
+    >>> rows = pd.DataFrame({"format": ["virtual", "in_person"]})
+    >>> study_reference(ctx, rows, "format"), study_reference(ctx, rows.iloc[:1], "format")
+    ('in_person', None)
+    """
+    ref = ctx.cfg.comparison_reference
+    if group is None or group not in rows.columns:
+        return None
+    return ref if (rows[group].astype(object) == ref).any() else None

@@ -12,6 +12,7 @@ from ..figures_flow import fig_flow
 from ..format import group_labels
 from ..populations import flow_pop, pop_key
 from ..render import Section
+from .common import study_reference
 
 _GROUP_LABEL_ALL = "All"
 
@@ -52,7 +53,13 @@ def section_flow(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str) -> Any:
     res = ctx.run(
         sec,
         "Participant flow",
-        lambda: retention(ep, group=group, tests=False, windows=windows or ("1m",)),
+        lambda: retention(
+            ep,
+            group=group,
+            reference=study_reference(ctx, ep, group),
+            tests=False,
+            windows=windows or ("1m",),
+        ),
     )
     if res is None:
         return None

@@ -13,6 +13,7 @@ from ..figures_km import fig_km
 from ..format import group_labels
 from ..populations import pop_key
 from ..render import Section
+from .common import study_reference
 
 
 def section_retention(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str, ret: Any) -> None:
@@ -58,7 +59,11 @@ def _followup_response(ctx: Ctx, sec: Section, inst: str, ret: Any, fgroup: str 
 
 def _dropout(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str, g: str | None) -> None:
     """Dropout during treatment (Kaplan–Meier): dropouts, transfers, censored, median stay."""
-    res = ctx.run(sec, "Dropout (Kaplan–Meier)", lambda: dropout_survival(ep, group=g))
+    res = ctx.run(
+        sec,
+        "Dropout (Kaplan–Meier)",
+        lambda: dropout_survival(ep, group=g, reference=study_reference(ctx, ep, g)),
+    )
     if res is not None:
         tb = res.to_frame()
         tb["group"] = group_labels(tb["group"])

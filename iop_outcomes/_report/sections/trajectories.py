@@ -12,6 +12,7 @@ from ..context import Ctx
 from ..figures import as_drawn, fig_trajectories
 from ..format import slug
 from ..render import Section
+from .common import study_reference
 
 
 def section_trajectories(ctx: Ctx, sec: Section, loaded: Any, inst: str) -> None:
@@ -32,7 +33,7 @@ def section_trajectories(ctx: Ctx, sec: Section, loaded: Any, inst: str) -> None
             loaded.data,
             instrument=inst,
             group=g,
-            reference=ctx.cfg.comparison_reference if g else None,  # as the comparisons
+            reference=study_reference(ctx, loaded.data, g),  # as the comparisons
             ci_level=ctx.cfg.ci_level,
         ),
     )

@@ -291,6 +291,29 @@ def _add_report(sub, common) -> None:
         "PAPER is a4 (the default) or letter",
     )
     r.add_argument(
+        "--engine",
+        choices=("pandas", "dask"),
+        default="pandas",
+        help="'dask': load and analyse on a Dask cluster (DATA may then be a directory or a "
+        "glob of Parquet/CSV files); the models of every assessment are fitted on a sample "
+        "of --model-sample episodes, stated in the report (docs/scale.md; default: "
+        "%(default)s, in memory)",
+    )
+    r.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: an existing Dask scheduler (tcp://host:8786); default: a "
+        "local cluster of this machine for the run",
+    )
+    r.add_argument(
+        "--model-sample",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="with --engine dask: at most N episodes for the trajectory and missing-data "
+        "models, stratified by the comparison group (default: %(default)s)",
+    )
+    r.add_argument(
         "--suppression",
         metavar="POLICY",
         help="disclosure control: 'cms' (counts 1-10 hidden, with complementary suppression; "
@@ -459,7 +482,22 @@ def cmd_report(args) -> int:
 
         find_chromium()
     data, name = args.data, None
-    if sql or args.to_sql:  # loaded here: a database to read, or the episode table to write
+    dask = args.engine == "dask"
+    if dask and (sql or (args.to_sql and not args.no_episode_table)):
+        from .exceptions import ConfigError
+
+        raise ConfigError(
+            "--engine dask reads files (a directory or a glob of Parquet/CSV files), not a "
+            "database table, and writes only the shareable tables to a database: add "
+            "--no-episode-table to --to-sql, or leave out --engine dask."
+        )
+    if args.scheduler and not dask:
+        from .exceptions import ConfigError
+
+        raise ConfigError("--scheduler is the address of a Dask scheduler: add --engine dask.")
+    if dask:
+        name = Path(args.data.rstrip("/")).name
+    elif sql or args.to_sql:  # loaded here: a database to read, or the episode table to write
         data = _load(args.data, cfg, sql=sql)
         name = data.source if sql else Path(args.data).name
     elif not Path(args.data).exists():
@@ -474,6 +512,8 @@ def cmd_report(args) -> int:
         period=args.period,
         period_by=args.period_by,
         compare_to=args.compare_to,
+        **({"engine": "dask", "scheduler": args.scheduler} if dask else {}),
+        model_sample=args.model_sample,
     )
     _finish_report(args, rep, Path(args.out))
     if args.pdf:

@@ -28,16 +28,26 @@ from typing import Any
 import pandas as pd
 
 from .._episodes import episodes, episodes_with_discharge
-from .._validation import Options, validate_params
+from .._validation import Interval, Options, validate_params
 from ..exceptions import ConfigError, DataError, IOPError
 from .config import StudyConfig, load_config
 from .context import Ctx
 from .disclosure import hidden_populations, protected_populations
 from .document import Report
-from .inputs import assessment_dates, check_groupings, episode_rules, load_input
+from .inputs import (
+    assessment_dates,
+    check_groupings,
+    date_spans,
+    episode_rules,
+    instruments_present,
+    load_input,
+    on_dask,
+    rows_read,
+)
 from .narrative.methods import section_methods
 from .narrative.provenance import section_provenance
 from .narrative.summary import period_text, section_summary
+from .on_dask import MODEL_SAMPLE, dask_input, is_dask_input
 from .period import PERIOD_BY, PeriodSelection, parse_period, select_period
 from .previous import headline, read_previous
 from .render import Section
@@ -86,7 +96,8 @@ def _build_sections(
     s_meth = Section("methods", "Methods")
     s_prov = Section("provenance", "Provenance")
 
-    ctx.facts["period"] = period_text(loaded.data, selection.period if selection else None)
+    ctx.facts["period"] = period_text(date_spans(loaded), selection.period if selection else None)
+    ctx.facts["model_sample"] = loaded.sample_text() if on_dask(loaded) else None
     ctx.facts["previous"] = previous
     section_quality(ctx, s_quality, loaded)
     if selection is not None:
@@ -111,7 +122,7 @@ def _build_sections(
     if cfg.over_time_enabled:
         section_over_time(ctx, s_time, eps[primary], primary)
     ctx.step("over time")
-    section_summary(ctx, s_summary, eps, int(len(loaded.ledger)))
+    section_summary(ctx, s_summary, eps, rows_read(loaded))
     section_methods(ctx, s_meth, eps, rules)
     prov = section_provenance(ctx, s_prov, loaded, generated, input_name)
     sections = [
@@ -143,6 +154,9 @@ def _build_sections(
         "period_by": [Options(*PERIOD_BY), None],
         "compare_to": [str, os.PathLike, None],
         "pdf": ["boolean", Options("a4", "letter")],
+        "engine": [Options("pandas", "dask"), None],
+        "scheduler": [str, None],
+        "model_sample": [Interval(int, 1, None, closed="left")],
     }
 )
 def report(
@@ -158,6 +172,9 @@ def report(
     period_by: str | None = None,
     compare_to: str | Path | None = None,
     pdf: bool | str = False,
+    engine: str | None = None,
+    scheduler: str | None = None,
+    model_sample: int = MODEL_SAMPLE,
 ) -> Report:
     """Build the shareable outcome report.
 
@@ -199,6 +216,22 @@ def report(
     pdf : bool or {"a4", "letter"}, default False
         With ``out``, also write ``report.pdf``, printed offline by headless Chromium
         (:meth:`Report.write_pdf`; ``True`` is A4).
+    engine : {"pandas", "dask"}, optional
+        ``"dask"`` loads and analyses the data on a Dask cluster (docs/scale.md): the load
+        and every count over the rows run in the cluster, the episode-level sections run on
+        the computed episode table (one row per episode), and the two models of every
+        assessment (weekly trajectories, missing-data sensitivity) on a stratified random
+        sample of ``model_sample`` episodes, which those sections state. Default: ``"dask"``
+        for a Dask DataFrame or the result of a Dask load, else ``"pandas"`` (in memory).
+    scheduler : str, optional
+        With ``engine="dask"``: the address of an existing Dask scheduler
+        (``"tcp://host:8786"``). Default: the current ``distributed`` client, else a
+        LocalCluster of this machine started for the report and closed after.
+    model_sample : int, default 100000
+        With ``engine="dask"``: at most this many episodes of the primary instrument for the
+        models of every assessment, allocated to the comparison groups in proportion. With
+        no more episodes than this, every episode is used and the report equals the
+        in-memory one.
 
     Returns
     -------
@@ -221,12 +254,25 @@ def report(
         input_name = name or (
             Path(data).name if isinstance(data, (str, Path)) else "<in-memory data>"
         )
-        loaded = load_input(data, cfg, progress)
-        selection = None
-        if cfg.period is not None:
-            loaded, selection = select_period(loaded, parse_period(cfg.period, by=cfg.period_by))
-        step("load")
         rules = episode_rules(cfg)
+        selection = None
+        if engine == "dask" or (engine is None and is_dask_input(data)):
+            if cfg.period is not None:
+                raise ConfigError(
+                    "A reporting period is not available with engine='dask' yet: select the "
+                    "period's rows before the load (for example one Parquet dataset per "
+                    "period), or build the report in memory."
+                )
+            loaded = dask_input(data, cfg, rules, scheduler=scheduler, model_sample=model_sample)
+        elif scheduler is not None:
+            raise ConfigError("scheduler= is the address of a Dask scheduler: add engine='dask'.")
+        else:
+            loaded = load_input(data, cfg, progress)
+            if cfg.period is not None:
+                loaded, selection = select_period(
+                    loaded, parse_period(cfg.period, by=cfg.period_by)
+                )
+        step("load")
         eps, sens = _episodes_by_instrument(loaded, cfg, rules)
         if cfg.primary_instrument not in eps:
             cfg = StudyConfig(**{**cfg.__dict__, "primary_instrument": next(iter(eps))})
@@ -243,7 +289,7 @@ def report(
             selection=selection,
             previous=previous,
         )
-        generated = _timestamp(timestamp, assessment_dates(loaded.data))
+        generated = _timestamp(timestamp, assessment_dates(loaded))
         ctx, (sections, prov) = _settle_suppression(
             cfg, strict, ids, functools.partial(build, generated=generated), step
         )
@@ -323,11 +369,11 @@ def _episodes_by_instrument(
     """
     eps: dict[str, pd.DataFrame] = {}
     sens = None
-    present = (
-        set(loaded.data["instrument"].astype("object").unique()) if len(loaded.data) else set()
-    )
+    present = instruments_present(loaded)
     wanted = [inst for inst in cfg.instruments if inst in present]
-    if wanted:
+    if wanted and on_dask(loaded):  # built in the cluster before the build (on_dask.py)
+        both, sens = loaded.both, loaded.sens
+    elif wanted:
         primary = cfg.primary_instrument if cfg.primary_instrument in wanted else wanted[0]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -338,6 +384,7 @@ def _episodes_by_instrument(
                 sens = tuple(sens)
             else:
                 both = episodes(loaded.data, instrument=wanted, rules=rules)
+    if wanted:
         which = both["instrument"].to_numpy()
         for inst in wanted:
             ep = both.loc[which == inst].reset_index(drop=True)
@@ -437,11 +484,13 @@ def _identifiers(loaded: Any) -> frozenset:
     made of a few digits (REDCap's record ids 1, 2, 3 ...) cannot be told from a count;
     identifier columns never reach a table (scrub_identifiers), and longer or zero-padded
     numbers (MRNs such as 0012345) are still looked for."""
-    data = loaded.data
-    ids: set[str] = set()
-    for col in ("patient_id", "episode_id"):
-        if col in data.columns:
-            ids |= set(data[col].astype("object").dropna().astype(str).unique())
+    if on_dask(loaded):
+        ids = set(loaded.ids)
+    else:
+        ids = set()
+        for col in ("patient_id", "episode_id"):
+            if col in loaded.data.columns:
+                ids |= set(loaded.data[col].astype("object").dropna().astype(str).unique())
     return frozenset(i for i in ids if not (i.isdigit() and len(i) < 7 and not i.startswith("0")))
 
 

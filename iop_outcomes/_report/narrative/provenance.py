@@ -9,7 +9,7 @@ from typing import Any
 
 from ..context import Ctx
 from ..format import disclosure_line
-from ..inputs import sha256_of
+from ..inputs import on_dask, rows_read, sha256_of
 from ..render import Section
 
 _PACKAGES = ("iop_outcomes", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "openpyxl")
@@ -18,7 +18,6 @@ _PACKAGES = ("iop_outcomes", "numpy", "pandas", "scipy", "statsmodels", "matplot
 def section_provenance(
     ctx: Ctx, sec: Section, loaded: Any, generated: tuple[str, str], input_name: str
 ) -> dict:
-    ledger = loaded.ledger
     led = ctx.facts.get("ledger")
 
     def _c(name: str) -> Any:
@@ -41,7 +40,7 @@ def section_provenance(
         "input": {
             "name": input_name,
             "sha256": sha256_of(loaded),
-            "rows_read": int(len(ledger)),
+            "rows_read": rows_read(loaded),
             "accepted": _c("accepted"),
             "repaired": _c("repaired"),
             "quarantined": _c("quarantined"),
@@ -51,6 +50,8 @@ def section_provenance(
         "suppression": disclosure_line(ctx.policy, th),
         "versions": versions,
     }
+    if on_dask(loaded):
+        prov["engine"] = {"name": "dask", "partitions": loaded.partitions, **loaded.sample}
     rows = [
         ("Input", input_name),
         ("Input SHA-256", prov["input"]["sha256"] or "(in-memory data: not hashed)"),
@@ -59,6 +60,7 @@ def section_provenance(
             "Accepted / repaired / quarantined",
             " / ".join(str(_c(k)) for k in ("accepted", "repaired", "quarantined")),
         ),
+        *([("Computed on", f"Dask ({loaded.partitions:,} partitions)")] if on_dask(loaded) else []),
         ("Small-cell suppression", prov["suppression"]),
         ("Seed", str(ctx.cfg.seed)),
         (generated[1], generated[0]),

@@ -12,27 +12,18 @@ from ..format import disclosure_sentence, fmt_n, n_of, percent_text
 from ..render import Section
 
 
-def period_text(data: pd.DataFrame, period=None) -> str:
+def period_text(spans: dict, period=None) -> str:
     """The reporting period: as given (a :class:`~iop_outcomes._report.period.Period`: its
     dates and which episodes it selects), else to the month (an exact first or last date can
-    belong to one person) the admissions and the assessments of the data."""
+    belong to one person) the admissions and the assessments of the data (``spans``: their
+    first and last dates, :func:`~iop_outcomes._report.inputs.date_spans`)."""
     if period is not None:
         return period.describe()
-
-    def span(col: str) -> tuple[str, str] | None:
-        if col not in data.columns:
-            return None
-        d = pd.to_datetime(data[col], errors="coerce").dropna()
-        if d.empty:
-            return None
-        return f"{d.min():%B %Y}", f"{d.max():%B %Y}"
-
     parts = []
-    adm, ass = span("admit_date"), span("assessment_date")
-    if adm:
-        parts.append(f"admissions {adm[0]} to {adm[1]}")
-    if ass:
-        parts.append(f"questionnaires {ass[0]} to {ass[1]}")
+    for col, what in (("admit_date", "admissions"), ("assessment_date", "questionnaires")):
+        if col in spans:
+            first, last = spans[col]
+            parts.append(f"{what} {first:%B %Y} to {last:%B %Y}")
     return "; ".join(parts) or "not recorded in the data"
 
 

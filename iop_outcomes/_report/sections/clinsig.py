@@ -7,12 +7,12 @@ from typing import Any
 
 import pandas as pd
 
-from ..._change import quality_measures
 from ..._clinsig import benchmarks, clinical_significance
 from ..context import Ctx
 from ..figures import fig_clinsig
 from ..figures_jt import fig_jt
 from ..format import slug
+from ..inputs import instruments_present, quality_of
 from ..populations import pop_key
 from ..render import Section
 from .common import overall_and_by
@@ -146,10 +146,10 @@ def _nhs_benchmarks(ctx: Ctx, sec: Section, eps: dict[str, pd.DataFrame]) -> Non
 
 
 def section_quality_measures(ctx: Ctx, sec: Section, loaded: Any) -> None:
-    if "PHQ-9" not in set(loaded.data["instrument"].astype("object").unique()):
+    if "PHQ-9" not in instruments_present(loaded):
         return
     sec.html("<h3>US quality measures (PHQ-9)</h3>")
-    res = ctx.run(sec, "Quality measures", lambda: quality_measures(loaded.data))
+    res = ctx.run(sec, "Quality measures", lambda: quality_of(loaded))
     if res is None:
         return
     tb = res.to_frame()

@@ -5,25 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ..._grouping import DERIVED_GROUPINGS
 from ..context import Ctx
+from ..inputs import group_labels, name_columns, rows_read, safety_of
 from ..populations import pop_key
 from ..render import Section
 from ..safety import name_like_values
 
 
 def section_quality(ctx: Ctx, sec: Section, loaded: Any) -> None:
-    ledger = loaded.ledger
-    counts = ledger["disposition"].value_counts()
-    n_read = int(len(ledger))
+    counts = loaded.counts()
+    n_read = rows_read(loaded)
     disp = pd.DataFrame(
         {
             "disposition": ["accepted", "repaired", "quarantined", "rows read"],
-            "rows": [int(counts.get(k, 0)) for k in ("accepted", "repaired", "quarantined")]
-            + [n_read],
+            "rows": [int(counts[k]) for k in ("accepted", "repaired", "quarantined")] + [n_read],
         }
     )
     disp["share"] = disp["rows"] / max(n_read, 1)
@@ -47,7 +44,7 @@ def section_quality(ctx: Ctx, sec: Section, loaded: Any) -> None:
         method="iop.load validation and scoring (row ledger)",
     )
     ctx.facts["ledger"] = t.frame
-    _name_like_groups(ctx, sec, loaded.data)
+    _name_like_groups(ctx, sec, loaded)
     summ = (
         ctx.run(sec, "Ledger summary", lambda: loaded.summary().to_frame())
         if hasattr(loaded, "summary")
@@ -84,7 +81,7 @@ def section_quality(ctx: Ctx, sec: Section, loaded: Any) -> None:
                     pop_key("rows", None, None, f"ledger|{d}"),
                     [pop_key("rows", None, None, f"ledger|{d}|{r}") for r in sub[label]],
                 )
-    counts = ctx.run(sec, "PHQ-9 item 9 screen", lambda: _safety_counts(loaded.data))
+    counts = ctx.run(sec, "PHQ-9 item 9 screen", lambda: safety_of(loaded))
     if counts is not None:
         n_rows, n_ep, k_ep = counts
         if n_rows and n_ep == 0:
@@ -129,45 +126,15 @@ def section_quality(ctx: Ctx, sec: Section, loaded: Any) -> None:
             )
 
 
-def _safety_counts(data: pd.DataFrame) -> tuple[int, int, int] | None:
-    """The PHQ-9 rows, the episodes (patients without episode ids) with a known item 9
-    answer, and those with item 9 > 0 at least once; None without the columns.
-
-    >>> d = pd.DataFrame({"instrument": ["PHQ-9", "PHQ-9", "PHQ-9", "PHQ-9", "GAD-7"],
-    ...                   "episode_id": ["a", "a", "b", None, "b"],
-    ...                   "safety_flag": [False, True, None, True, True]})
-    >>> _safety_counts(d)
-    (4, 1, 1)
-    """
-    if "safety_flag" not in data.columns or "instrument" not in data.columns:
-        return None
-    phq = data[(data["instrument"] == "PHQ-9").fillna(False).to_numpy(dtype=bool)]
-    flag = phq["safety_flag"].astype("boolean")
-    known = flag.notna().to_numpy(dtype=bool)
-    key = "episode_id" if "episode_id" in phq.columns else "patient_id"
-    codes, _ = pd.factorize(phq[key][known])  # a missing id: -1, not counted
-    pos = flag.to_numpy(dtype=bool, na_value=False)[known][codes >= 0]
-    codes = codes[codes >= 0]
-    n_ep = int(codes.max()) + 1 if len(codes) else 0
-    k_ep = int(np.bincount(codes[pos], minlength=n_ep).astype(bool).sum())
-    return len(phq), n_ep, k_ep
-
-
-#: Grouping columns whose labels are fixed categories, not names (see safety.NAME_CHECK_COLUMNS)
-_CATEGORY_COLUMNS = frozenset({"format", "gender_identity", "race_ethnicity", "payer"})
-
-
-def _name_like_groups(ctx: Ctx, sec: Section, data: pd.DataFrame) -> None:
+def _name_like_groups(ctx: Ctx, sec: Section, loaded: Any) -> None:
     """Ask about group labels that look like people's names, without repeating them (the
     shared report must not print a possible name a second time; ``LoadResult.summary()``,
     which stays inside the organisation, lists them)."""
-    cols = [
-        c
-        for c in dict.fromkeys([*ctx.cfg.groupings, ctx.cfg.comparison_group])
-        if c not in DERIVED_GROUPINGS and c not in _CATEGORY_COLUMNS
-    ]
-    for col, names in name_like_values(data, cols).items():
-        n_all = int(data[col].nunique())
+    for col, values in group_labels(loaded, name_columns(ctx.cfg)).items():
+        names = name_like_values(values.to_frame(col), [col]).get(col)
+        if not names:
+            continue
+        n_all = int(values.nunique())
         msg = (
             f"{len(names)} of the {n_all} {col} values look like people's names (a title such "
             "as Dr or Mrs, or a first and last name). The report cannot know whether they are; "

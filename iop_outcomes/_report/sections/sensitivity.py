@@ -27,6 +27,9 @@ def section_sensitivity(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str, sen
         "methods, and each rests on an assumption about why scores are missing. If the rows "
         "below agree, the headline result does not depend on that choice."
     )
+    sampled = ctx.facts.get("model_sample")
+    if sampled:  # on Dask, fitted on a sample of the episodes
+        sec.p(sampled)
     res = ctx.run(
         sec,
         "Missing-data sensitivity",
@@ -76,8 +79,9 @@ def section_sensitivity(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str, sen
             result=res,
         )
         # each contrast's n_used is (at most) the union of its two groups; whole-cohort
-        # counts repeated in contrast rows are tied to the whole-cohort ones
-        for _, r in tb.iterrows():
+        # counts repeated in contrast rows are tied to the whole-cohort ones (not when
+        # fitted on a sample: its counts are the sample's, tied to no other table's)
+        for _, r in tb.iterrows() if not sampled else ():
             for pop in ("sens_n", "sens_missing"):
                 k = _sens_key(inst, g, r, pop)
                 if k[1] != ALL:

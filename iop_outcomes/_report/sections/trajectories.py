@@ -26,6 +26,8 @@ def section_trajectories(ctx: Ctx, sec: Section, loaded: Any, inst: str) -> None
         "by week; the table gives the fixed effects (the weekly slope and how it differs by "
         "group)."
     )
+    if ctx.facts.get("model_sample"):  # on Dask, fitted on a sample of the episodes
+        sec.p(ctx.facts["model_sample"])
     res = ctx.run(
         sec,
         "Trajectories",

@@ -81,6 +81,32 @@ def test_files_are_shuffled_by_patient_and_match_memory(dask_client, tmp_path):
     assert (got.loc[plain, "reason"].fillna("") == mem_led.loc[plain, "reason"].fillna("")).all()
 
 
+def _shuffles(frame) -> bool:
+    return any("shuffle" in str(k) for k in frame.__dask_graph__())
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_files_of_whole_patients_are_not_shuffled(dask_client, tmp_path, fmt):
+    """Files that each hold whole patients load as they are (one pass over the ids says so)
+    and give the in-memory rows; a patient in two files (even written ' P001 ') asks for the
+    shuffle."""
+    df = assessments()
+    pid = df["patient_id"].fillna("")
+    whole = [df[pid < "P014"], df[(pid >= "P014") & (pid < "P028")], df[pid >= "P028"]]
+    for i, part in enumerate(whole):
+        path = tmp_path / f"part-{i}.{fmt}"
+        part.to_csv(path, index=False) if fmt == "csv" else part.to_parquet(path, index=False)
+    res = iop.load(str(tmp_path), engine="dask")
+    assert not _shuffles(res.data)
+    mem = _memory(pd.concat(whole, ignore_index=True))
+    assert res.counts() == mem.counts()
+    _same_rows(res.data.compute(), mem.data)
+    extra = whole[0].iloc[:1].assign(patient_id=" P030 ")  # P030 is in the third file
+    name = tmp_path / f"part-3.{fmt}"
+    extra.to_csv(name, index=False) if fmt == "csv" else extra.to_parquet(name, index=False)
+    assert _shuffles(iop.load(str(tmp_path), engine="dask").data)
+
+
 def test_partitioned_parquet_dataset_gets_its_partition_column(dask_client, tmp_path):
     df = assessments()
     for site, part in df.groupby("site"):

@@ -21,6 +21,7 @@ import pandas as pd
 
 from . import require
 from .groups import categories_of, sorted_groups
+from .tables import distinct_texts
 
 __all__ = ["change_summary_dask"]
 
@@ -89,7 +90,7 @@ def change_summary_dask(episodes, args: dict, fn, steps: dict):
 def _instruments(episodes) -> list:
     if "instrument" not in episodes.columns:
         return ["?"]
-    return list(episodes["instrument"].dropna().astype("str").unique().compute())
+    return distinct_texts(episodes, "instrument")
 
 
 def _partition(part: pd.DataFrame, names: list, a: dict, fn, steps: dict):

@@ -32,6 +32,7 @@ import pandas as pd
 
 from ..exceptions import ConfigError, DataError
 from . import require
+from .tables import distinct_texts
 
 __all__ = ["clinsig_dask"]
 
@@ -97,7 +98,7 @@ def clinsig_dask(episodes, m: str, args: dict, steps: dict):
         )
     steps["check"](m, args)
     if "instrument" in episodes.columns:  # the instrument rule on the whole table's instruments
-        found = list(episodes["instrument"].dropna().astype("str").unique().compute())
+        found = distinct_texts(episodes, "instrument")
         tiny = pd.DataFrame({"instrument": found, args["pre"]: 1.0, args["post"]: 1.0})
         keys = ("instrument", "pre", "post", "better_is")
         steps["prepare"](tiny, **{k: args[k] for k in keys}, by=None)

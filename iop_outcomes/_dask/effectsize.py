@@ -22,6 +22,7 @@ import pandas as pd
 from ..exceptions import ConfigError, DataError
 from . import require
 from .groups import categories_of, merged_categories, sorted_groups
+from .tables import distinct_texts
 
 __all__ = ["rm_d_dask"]
 
@@ -88,7 +89,7 @@ def _rule(episodes, a: dict, steps: dict) -> tuple[list, list]:
     """The instrument rule on the whole table's instruments: (names, group columns)."""
     if "instrument" not in episodes.columns:
         return [None], steps["rows"](episodes._meta, a["instrument"], a["by"])[1]
-    found = list(episodes["instrument"].dropna().astype("str").unique().compute())
+    found = distinct_texts(episodes, "instrument")
     tiny = pd.DataFrame({"instrument": found})
     kept, by_cols = steps["rows"](tiny, a["instrument"], a["by"])
     return list(dict.fromkeys(kept["instrument"].astype("str"))), by_cols

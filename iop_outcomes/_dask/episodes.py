@@ -22,6 +22,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import by_patient, require
+from .tables import distinct_texts, texts_of
 
 __all__ = ["episodes_dask"]
 
@@ -60,7 +61,7 @@ def episodes_dask(assessments, rules, instrument, episodes, instrument_rows):
         what="assessments",
         hint="Pass iop.load(...).data.",
     )
-    found = assessments["instrument"].dropna().astype("str").unique().compute()
+    found = distinct_texts(assessments, "instrument")
     table = pd.DataFrame({"episode_id": "e", "instrument": list(found), "total": 0.0})
     names = instrument_rows(table, instrument, episodes)[1]
     template = assessments._meta_nonempty.iloc[:1]
@@ -75,7 +76,7 @@ def episodes_dask(assessments, rules, instrument, episodes, instrument_rows):
 def _episodes_part(part: pd.DataFrame, names: list, rules, template: pd.DataFrame, episodes):
     """``episodes`` (:func:`iop_outcomes.episodes`) of one partition (every episode's rows are
     in it)."""
-    present = set(part["instrument"].dropna().astype("str").unique()) if len(part) else set()
+    present = set(texts_of(part["instrument"]))
     absent = [n for n in names if n not in present]
     if absent:  # a placeholder row per missing instrument, so the rule finds its rows
         fill = (part if len(part) else template).iloc[:1]

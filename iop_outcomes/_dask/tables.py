@@ -6,7 +6,35 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["episode_table_only", "instrument_of", "instrument_rows"]
+__all__ = ["episode_table_only", "instrument_of", "instrument_rows", "distinct_texts", "texts_of"]
+
+
+def texts_of(column: pd.Series) -> list[str]:
+    """The distinct non-missing values of a column as texts, in order of appearance (a
+    categorical column reads its codes, not each row's text).
+
+    Examples
+    --------
+    >>> texts_of(pd.Series(["GAD-7", None, "PHQ-9", "GAD-7"], dtype="category"))
+    ['GAD-7', 'PHQ-9']
+    """
+    return [str(v) for v in column.dropna().unique()]
+
+
+def distinct_texts(frame, column: str) -> list[str]:
+    """:func:`texts_of` a Dask DataFrame's column: one small pass, a few texts per partition.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd
+    >>> t = pd.DataFrame({"instrument": ["PHQ-9", "GAD-7", "PHQ-9"]})
+    >>> distinct_texts(dd.from_pandas(t, npartitions=2), "instrument")
+    ['PHQ-9', 'GAD-7']
+    """
+    from dask import compute, delayed
+
+    parts = compute(*[delayed(texts_of)(p[column]) for p in frame.to_delayed()])
+    return list(dict.fromkeys(t for p in parts for t in p))
 
 
 def episode_table_only(episodes, func: str) -> None:
@@ -37,7 +65,7 @@ def instrument_of(episodes, instrument, func: str):
     from .._instrument_rule import select_instrument
 
     if "instrument" in episodes.columns:
-        found = list(episodes["instrument"].dropna().astype("str").unique().compute())
+        found = distinct_texts(episodes, "instrument")
         return select_instrument(pd.DataFrame({"instrument": found}), instrument, func=func)[1]
     if instrument is not None:
         select_instrument(pd.DataFrame({"x": []}), instrument, func=func)  # its error

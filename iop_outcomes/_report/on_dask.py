@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .._dask import is_dask, require
+from .._dask.tables import texts_of
 from .._episodes import coerce_rules, episodes, episodes_with_discharge
 from ..io import load
 from ..io._load.convert import id_codes
@@ -202,7 +203,7 @@ def _partition_facts(part: pd.DataFrame, cols: list[str]) -> dict:
     }
     return {
         "cats": cats,
-        "instruments": set(part["instrument"].astype("object").dropna().unique()),
+        "instruments": set(texts_of(part["instrument"])),
         "spans": spans,
         "safety": safety_counts(part),
         "labels": labels,

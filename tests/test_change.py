@@ -327,6 +327,12 @@ def test_instrument_rule_two_instruments_need_a_choice():
             func(ep)
     sh = iop.severity_shift(ep, instrument=["PHQ-9", "GAD-7"])
     assert sorted(sh.to_frame()["instrument"].unique()) == ["GAD-7", "PHQ-9"]
+    # listed in the order asked for, whatever row comes first
+    for order in (["PHQ-9", "GAD-7"], ["gad7", "PHQ-9"]):
+        for rows in (ep, ep.iloc[::-1]):
+            got = iop.severity_shift(rows, instrument=order).to_frame()["instrument"].unique()
+            want = [iop.instruments.canonical_name(i) for i in order]
+            assert list(got) == want
     assert int(sh.matrix("GAD-7").loc["severe", "Total"]) == 1  # GAD-7 15 is severe (15-21)
     with pytest.raises(ConfigError, match="draws one instrument"):
         iop.plots.plot_severity_shift(sh)

@@ -83,6 +83,9 @@ def _resolve_instruments(
             f"Known: {_instruments.names()}. Register your own with iop.instruments.register()."
         )
     uniq = list(dict.fromkeys(canon))  # several spellings may name one instrument
+    if isinstance(instrument, (list, tuple)):  # the order asked for, not the rows' order
+        asked = [_instruments.canonical_name(str(i)) or str(i) for i in instrument]
+        uniq = sorted(uniq, key=lambda u: asked.index(u) if u in asked else len(asked))
     remap = np.array([uniq.index(c) for c in canon], dtype=np.intp)
     return df, remap[codes], [_instruments.get(u) for u in uniq]
 

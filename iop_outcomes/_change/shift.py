@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .. import instruments as _instruments
+from .._dask import is_dask
 from .._grouping import group_columns
 from .._results import TableResult
 from .._validation import validate_params
@@ -132,7 +133,7 @@ def _instrument_rows(t: pd.DataFrame, instrument, where: str) -> tuple[str, pd.D
 
 @validate_params(
     {
-        "episodes": ["frame"],
+        "episodes": ["frame", "dask_frame"],
         "instrument": ["instruments", None],
         "by": ["columns", None],
         "normalize": ["boolean"],
@@ -186,6 +187,10 @@ def severity_shift(
     >>> res.matrix().loc["moderate", ["minimal", "moderately severe", "Total"]].tolist()
     [1, 1, 2]
     """
+    if is_dask(episodes):  # counts per group and score pair per partition (_dask/shift.py)
+        from .._dask.shift import severity_shift_dask
+
+        return severity_shift_dask(episodes, locals(), severity_shift, group_columns)
     sc = score(episodes, instrument, None, None, severity_shift, many=True)
     f = sc.frame
     groups, cols = group_columns(f, by, "iop.severity_shift", age_bands)

@@ -101,10 +101,34 @@ def test_files_of_whole_patients_are_not_shuffled(dask_client, tmp_path, fmt):
     mem = _memory(pd.concat(whole, ignore_index=True))
     assert res.counts() == mem.counts()
     _same_rows(res.data.compute(), mem.data)
-    extra = whole[0].iloc[:1].assign(patient_id=" P030 ")  # P030 is in the third file
+    last = whole[2][whole[2]["patient_id"] == "P030"].iloc[[-1]]  # P030 is in the third file
+    later = (pd.to_datetime(last["assessment_date"]) + pd.Timedelta(days=7)).dt.strftime("%Y-%m-%d")
+    extra = last.assign(patient_id=" P030 ", assessment_date=later)  # a week later, spaced
     name = tmp_path / f"part-3.{fmt}"
     extra.to_csv(name, index=False) if fmt == "csv" else extra.to_parquet(name, index=False)
-    assert _shuffles(iop.load(str(tmp_path), engine="dask").data)
+    again = iop.load(str(tmp_path), engine="dask")
+    assert _shuffles(again.data)
+    # shuffled by the id as the loader reads it: ' P030 ' joins P030's rows (its episode and
+    # duplicate checks see them), as in memory
+    mem = _memory(pd.concat([*whole, extra], ignore_index=True))
+    assert again.counts() == mem.counts()
+    _same_rows(again.data.compute(), mem.data)
+    q = {"as_of": "2025-12-31"}
+    got = iop.quality_measures(again.persist().data, **q).table
+    pd.testing.assert_frame_equal(got, iop.quality_measures(mem.data, **q).table)
+
+
+def test_patient_ids_from_directory_names(dask_client, tmp_path):
+    """A dataset partitioned by patient (``patient_id=P1/``): the ids come from the directory
+    names, read by the loader's reader for the shuffle check too."""
+    df = assessments(6)
+    for pid, rows in df.dropna(subset=["patient_id"]).groupby("patient_id"):
+        d = tmp_path / f"patient_id={pid}"
+        d.mkdir()
+        rows.drop(columns="patient_id").to_parquet(d / "part-0.parquet", index=False)
+    res = iop.load(str(tmp_path), engine="dask")
+    assert not _shuffles(res.data)
+    assert res.counts() == _memory(df.dropna(subset=["patient_id"])).counts()
 
 
 def test_partitioned_parquet_dataset_gets_its_partition_column(dask_client, tmp_path):

@@ -52,7 +52,12 @@ def test_dask_report_equals_the_in_memory_one(dask_client, raw, in_memory, tmp_p
     assert _PROV.sub("", html) == _PROV.sub("", mem_html)
     assert "<dt>Computed on</dt><dd>Dask (3 partitions)</dd>" in html
     prov = json.loads((tmp_path / "provenance.json").read_text())
-    assert prov["engine"] == {"name": "dask", "partitions": 3, "n": 300, "of": 300, "by": "format"}
+    assert prov["engine"] == {
+        "name": "dask",
+        "partitions": 3,
+        "model_sample": None,
+        "stratified_by": None,
+    }
     assert "random sample" not in html
 
 
@@ -105,6 +110,13 @@ def test_cli_engine_dask_on_a_directory_with_a_scheduler(dask_client, raw, in_me
     # rows are named by file, but the rows and so every table are the in-memory ones
     got, want = _files(out), _files(in_memory)
     assert [k for k in want if got[k] != want[k]] == []
+
+
+def test_internal_outputs_are_refused_in_a_directory(raw, tmp_path):
+    raw.iloc[:50].to_parquet(tmp_path / "part-0.parquet", index=False)
+    raw.iloc[50:60].to_csv(tmp_path / "INTERNAL-identifiable-caseload.csv", index=False)
+    with pytest.raises(ConfigError, match="internal, identifiable output"):
+        iop.report(str(tmp_path), engine="dask")
 
 
 def test_errors_name_the_fix(raw, tmp_path, capsys):

@@ -61,6 +61,8 @@ __all__ = ["load_dask", "dask_counts", "dask_summary"]
 
 _SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".txt")
 _TAGS = ["_iop_source", "_iop_row"]
+#: the patient id as the loader reads it, the shuffle's key (dropped before the load)
+_KEY = "_iop_patient"
 #: the ledger and problem columns held as strings in the Dask path (one schema per partition)
 _TEXT = ["source", "reason", "check", "column", "value", "severity", "fix"]
 _COUNTS = ["source", "rows_in", "accepted", "repaired", "quarantined", "episode_ids_paired"]
@@ -138,7 +140,10 @@ def load_dask(data, *, options: dict[str, Any], unsupported: dict[str, Any], ste
         and patient
         and (files is None or _shared_patients(files, patient[0], whole))
     ):
-        raw = raw.shuffle(on=patient[0], npartitions=raw.npartitions)
+        # by the id as the loader reads it (text, stripped): ' P1' and 'P1' are one patient
+        key = raw[patient[0]].map_partitions(as_text, meta=(patient[0], "str"))
+        raw = raw.map_partitions(_typed_like, raw._meta, meta=raw._meta)  # one schema
+        raw = raw.assign(**{_KEY: key}).shuffle(on=_KEY, npartitions=raw.npartitions)
 
     kw = {k: v for k, v in options.items() if k not in ("sheet", "skip_rows")}
     meta = _load_partition(sample, kw, None, load)
@@ -159,7 +164,8 @@ def _shared_patients(files: list[str], column: str, read_whole) -> bool:
     """Whether any patient (the ids as the loader reads them: text, stripped) has rows in more
     than one of the ``files``: each file's distinct ids are hashed (64 bits: a collision can
     only ask for a shuffle that was not needed) and the hashes compared on the client. A
-    Parquet file gives its id column alone; others are read whole (``read_whole(path)``).
+    Parquet file's text id column is read alone; anything else (CSV, numeric ids, ids from
+    ``patient_id=.../`` directories) is read by the loader's reader (``read_whole(path)``).
 
     Examples
     --------
@@ -181,9 +187,17 @@ def _shared_patients(files: list[str], column: str, read_whole) -> bool:
 
 def _patient_hashes(path: str, column: str, read_whole) -> np.ndarray:
     """One file's distinct patient ids, as the loader reads them, hashed."""
-    if Path(path).suffix in (".parquet", ".pq"):
-        col = pd.read_parquet(path, columns=[column])[column]
-    else:
+    col = None
+    if Path(path).suffix in (".parquet", ".pq"):  # a text id column is read alone
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(path)
+        if column in schema.names:
+            kind = schema.field(column).type
+            if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+                col = pq.read_table(path, columns=[column]).column(0).to_pandas()
+    if col is None:  # other files, other id types, ids from directory names: as the loader
         col = read_whole(path)[column]
     ids = as_text(col).dropna().unique()
     return np.unique(pd.util.hash_array(np.asarray(ids, dtype=object)))
@@ -252,6 +266,29 @@ def as_str(column: pd.Series) -> pd.Series:
     return column.astype("str")
 
 
+def _typed_like(part: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+    """A file's empty columns (every cell missing: read as text) given the first file's type,
+    so that the shuffle, which needs one schema, can move the rows.
+
+    Examples
+    --------
+    >>> meta = pd.DataFrame({"total": pd.Series([], dtype=float)})
+    >>> _typed_like(pd.DataFrame({"total": [None, None]}, dtype=object), meta).dtypes["total"]
+    dtype('float64')
+    """
+    empty = [
+        c
+        for c in part.columns
+        if c in meta.columns and part[c].dtype != meta[c].dtype and part[c].isna().all()
+    ]
+    if not empty:
+        return part
+    part = part.copy()
+    for c in empty:
+        part[c] = pd.Series(None, index=part.index, dtype=object).astype(meta[c].dtype)
+    return part
+
+
 def _tag(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """A partition of a Dask DataFrame tagged with its name and 1-based row positions."""
     df = df.reset_index(drop=True)
@@ -267,7 +304,7 @@ def _load_partition(part: pd.DataFrame, kw: dict, empty, load):
     row = part["_iop_row"].to_numpy(dtype=np.int64)
     if len(part) == 0:  # a shuffle may leave a partition empty: a load needs rows
         return (*empty[:3], pd.DataFrame({c: [] for c in _COUNTS}).astype(empty[3].dtypes), {})
-    body = part.drop(columns=_TAGS).reset_index(drop=True)
+    body = part.drop(columns=[*_TAGS, _KEY], errors="ignore").reset_index(drop=True)
     single = len(pd.unique(src)) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the partition's problems are in its ledger

@@ -97,7 +97,7 @@ def _build_sections(
     s_prov = Section("provenance", "Provenance")
 
     ctx.facts["period"] = period_text(date_spans(loaded), selection.period if selection else None)
-    ctx.facts["model_sample"] = loaded.sample_text() if on_dask(loaded) else None
+    ctx.facts["model_sample"] = loaded.sample_text(ctx) if on_dask(loaded) else None
     ctx.facts["previous"] = previous
     section_quality(ctx, s_quality, loaded)
     if selection is not None:

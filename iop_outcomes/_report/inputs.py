@@ -16,6 +16,7 @@ from .._grouping import DERIVED_GROUPINGS
 from ..exceptions import ConfigError
 from ..io import load
 from .config import StudyConfig
+from .populations import pop_key
 
 
 def load_input(data: Any, cfg: StudyConfig, progress) -> Any:
@@ -146,16 +147,19 @@ class DaskInput:
     def summary(self):
         return self.ledger_summary
 
-    def sample_text(self) -> str | None:
-        """The sentence the model sections add when they are fitted on a sample."""
+    def sample_text(self, ctx) -> str | None:
+        """The sentence the model sections add when they are fitted on a sample (the total a
+        count in text, under the report's disclosure control; the sample size is the
+        study's setting)."""
         s = self.sample
         if not s or s["n"] >= s["of"]:
             return None
+        of = ctx.text_count(pop_key(s["instrument"], None, None, "admitted"), s["of"])
         strata = f", stratified by {s['by']} (proportional allocation)" if s["by"] else ""
         return (
-            f"Fitted on a random sample of {s['n']:,} of the {s['of']:,} episodes{strata}, "
-            f"drawn with the study's seed: a mixed model of every assessment does not "
-            f"distribute over a Dask cluster (docs/scale.md)."
+            f"Fitted on a random sample of {s['n']:,} of the {of} episodes{strata}, drawn "
+            f"with the study's seed: a mixed model of every assessment does not distribute "
+            f"over a Dask cluster (docs/scale.md)."
         )
 
 

@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
+import os
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +38,7 @@ import pandas as pd
 from .._dask import is_dask, require
 from .._dask.tables import texts_of
 from .._episodes import coerce_rules, episodes, episodes_with_discharge
+from .._internal import refuse_internal
 from ..io import load
 from ..io._load.convert import id_codes
 from .config import StudyConfig
@@ -85,6 +89,7 @@ def dask_input(
     ``data``: a path (a directory or glob of Parquet/CSV files, or one file), a Dask
     DataFrame, or the :class:`~iop_outcomes.LoadResult` of a Dask load.
     """
+    _refuse_internal(data)
     with _client(scheduler):
         loaded = data
         if not (hasattr(data, "ledger") and getattr(data, "partitions", None) is not None):
@@ -126,6 +131,18 @@ def dask_input(
         partitions=int(rows.npartitions),
         sample=sample,
     )
+
+
+def _refuse_internal(data: Any) -> None:
+    """The in-memory report's guard on every input file: an internal, identifiable output
+    (monitor's caseload) is refused, also among a directory's or a glob's files."""
+    refuse_internal(data)
+    if isinstance(data, (str, os.PathLike)):
+        p = Path(data)
+        found = p.rglob("*") if p.is_dir() else map(Path, glob.glob(str(data), recursive=True))
+        for f in found:
+            if f.is_file():
+                refuse_internal(f)
 
 
 def _facts(rows, cols: list[str]) -> dict:
@@ -242,7 +259,7 @@ def _episodes_and_sample(rows, wanted: list, cfg: StudyConfig, rules, cap: int, 
             )
         sens = tuple(sens)
     n = len(prim) if chosen is None else len(chosen)
-    return both, sample_rows, sens, {"n": n, "of": len(prim), "by": by}
+    return both, sample_rows, sens, {"n": n, "of": len(prim), "by": by, "instrument": primary}
 
 
 def as_in_memory(frame: pd.DataFrame, orders: dict) -> pd.DataFrame:

@@ -51,7 +51,14 @@ def section_provenance(
         "versions": versions,
     }
     if on_dask(loaded):
-        prov["engine"] = {"name": "dask", "partitions": loaded.partitions, **loaded.sample}
+        s = loaded.sample  # the sample's size is the study's setting; the total is not given
+        sampled = bool(s) and s["n"] < s["of"]
+        prov["engine"] = {
+            "name": "dask",
+            "partitions": loaded.partitions,
+            "model_sample": s["n"] if sampled else None,
+            "stratified_by": s.get("by") if sampled else None,
+        }
     rows = [
         ("Input", input_name),
         ("Input SHA-256", prov["input"]["sha256"] or "(in-memory data: not hashed)"),

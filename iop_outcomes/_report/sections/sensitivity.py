@@ -79,9 +79,10 @@ def section_sensitivity(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str, sen
             result=res,
         )
         # each contrast's n_used is (at most) the union of its two groups; whole-cohort
-        # counts repeated in contrast rows are tied to the whole-cohort ones (not when
-        # fitted on a sample: its counts are the sample's, tied to no other table's)
-        for _, r in tb.iterrows() if not sampled else ():
+        # counts repeated in contrast rows are tied to the whole-cohort ones. Fitted on a
+        # sample, the groups are the sample's: the same ties, to populations of their own
+        admitted = "sample_admitted" if sampled else "admitted"
+        for _, r in tb.iterrows():
             for pop in ("sens_n", "sens_missing"):
                 k = _sens_key(inst, g, r, pop)
                 if k[1] != ALL:
@@ -89,10 +90,10 @@ def section_sensitivity(ctx: Ctx, sec: Section, ep: pd.DataFrame, inst: str, sen
             k = _sens_key(inst, g, r, "sens_n")
             if k[1] != ALL:
                 a, b = contrast_sides(r["contrast"])
-                ctx.identity(k, [pop_key(inst, g, a, "admitted"), pop_key(inst, g, b, "admitted")])
+                ctx.identity(k, [pop_key(inst, g, a, admitted), pop_key(inst, g, b, admitted)])
             elif r["method"] == "completers":
                 ctx.identity(
-                    pop_key(inst, None, None, "admitted"),
+                    pop_key(inst, None, None, admitted),
                     [k, _sens_key(inst, g, r, "sens_missing")],
                 )
         ctx.facts["sensitivity"] = res

@@ -2,8 +2,9 @@
 
 For each size, ``iop.synth.generate`` cohorts of at most ``--episodes-per-file`` episodes
 (100,000 by default; seeds 0, 1, ...; ids prefixed per cohort so they never collide) are
-written as Parquet files of one cohort each
-(the Dask input, one partition per file) and as one Parquet file (the in-memory input). Then,
+written once as Parquet files of one cohort each into ``DIR/pool`` (each size links the first
+ones: the Dask input, one partition per file) and, up to ``--pandas-max`` episodes, as one
+Parquet file (the in-memory input; beyond it only the Dask path runs). Then,
 each in a fresh Python process (imports included), the same three steps run:
 
 * ``pandas``: ``iop.load(file)`` → ``iop.episodes(data, instrument="PHQ-9")`` →
@@ -19,8 +20,8 @@ largest Dask worker, and the exponent b of time ~ episodes^b (least squares on l
 sizes of the run, at least two). Both paths' Overall rows must agree (n exactly, mean change to
 1e-9) or the script stops.
 
-    nice python bench/bench_dask.py --sizes 500000,1000000,5000000 [--workers 2]
-        [--memory-limit 4GB] [--data-dir DIR]   # the issue's sizes: run when the machine is free
+    nice python bench/bench_dask.py --sizes 500000,1000000,2000000,5000000 [--workers 2]
+        [--memory-limit 4GB] [--data-dir DIR] [--pandas-max 2000000]   # the issue's sizes
     nice python bench/bench_dask.py --sizes 20000,50000 --episodes-per-file 10000  # smoke
 """
 
@@ -34,25 +35,35 @@ from pathlib import Path
 from _common import run_step
 
 MAKE = r"""
-import json, sys, warnings
+import json, os, sys, warnings
 warnings.simplefilter("ignore")
 import pandas as pd
 import iop_outcomes as iop
-n, out, chunk = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+n, out, chunk, pool, whole = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1"
 from pathlib import Path
-d = Path(out) / "parts"
+d, pool = Path(out) / "parts", Path(pool)
 d.mkdir(parents=True, exist_ok=True)
-i, done, rows = 0, 0, 0
-while done < n:
+pool.mkdir(parents=True, exist_ok=True)
+i, done = 0, 0
+while done < n:  # cohort i: seed i, ids prefixed so they never collide; made once per pool
     k = min(chunk, n - done)
-    df = iop.synth.generate(n_episodes=k, seed=i).data
-    for c in ("patient_id", "episode_id"):
-        df[c] = f"c{i}-" + df[c].astype(str)
-    df.to_parquet(d / f"part-{i:04d}.parquet", index=False)
-    done, i, rows = done + k, i + 1, rows + len(df)
-    del df
-pd.concat(pd.read_parquet(p) for p in sorted(d.glob("*.parquet"))).to_parquet(
-    Path(out) / "all.parquet", index=False)
+    src = pool / f"part-{i:04d}-{k}.parquet"
+    if not src.exists():
+        df = iop.synth.generate(n_episodes=k, seed=i).data
+        for c in ("patient_id", "episode_id"):
+            df[c] = f"c{i}-" + df[c].astype(str)
+        df.to_parquet(src, index=False)
+        del df
+    link = d / f"part-{i:04d}.parquet"
+    if not link.exists():
+        os.symlink(src, link)
+    done, i = done + k, i + 1
+files = sorted(d.glob("*.parquet"))
+rows = sum(__import__("pyarrow.parquet", fromlist=["x"]).ParquetFile(f).metadata.num_rows
+           for f in files)
+if whole:  # the in-memory input: one file
+    pd.concat(pd.read_parquet(p) for p in files).to_parquet(Path(out) / "all.parquet",
+                                                          index=False)
 print(json.dumps({"rows": rows, "files": i}))
 """
 
@@ -102,6 +113,12 @@ def main() -> None:
     ap.add_argument("--memory-limit", default="4GB")
     ap.add_argument("--data-dir", default=None, help="keep (and reuse) the generated files here")
     ap.add_argument("--episodes-per-file", type=int, default=100_000)
+    ap.add_argument(
+        "--pandas-max",
+        type=int,
+        default=2_000_000,
+        help="run the in-memory path up to this size only (5M episodes do not fit as pandas)",
+    )
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     base = Path(a.data_dir) if a.data_dir else Path(tempfile.mkdtemp(prefix="bench_dask_"))
@@ -109,30 +126,27 @@ def main() -> None:
         "| episodes | rows | pandas s | dask s | dask / pandas | pandas peak GB | worker peak GB |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|")
-    t_pd, t_dk = [], []
+    t_pd, t_dk, n_pd = [], [], []
+    pool = base / "pool"
     for n in sizes:
         d = base / f"n{n}"
-        made = (
-            run_step(MAKE, n, d, a.episodes_per_file)
-            if not (d / "all.parquet").exists()
-            else {"rows": "?"}
-        )
-        p = run_step(STEP, "pandas", d, a.workers, a.memory_limit)
+        in_memory = n <= a.pandas_max
+        made = run_step(MAKE, n, d, a.episodes_per_file, pool, int(in_memory))
         k = run_step(STEP, "dask", d, a.workers, a.memory_limit)
-        if p["n_paired"] != k["n_paired"] or abs(p["mean_change"] - k["mean_change"]) > 1e-9:
-            raise SystemExit(f"results differ at {n:,} episodes: pandas {p}, dask {k}")
-        t_pd.append(p["wall"])
         t_dk.append(k["wall"])
-        print(
-            f"| {n:,} | {made['rows']:,} | {p['wall']:.1f} | {k['wall']:.1f} | "
-            f"{k['wall'] / p['wall']:.2f} | {p['peak_gb']:.2f} | {k['worker_peak_gb']:.2f} |"
-            if isinstance(made["rows"], int)
-            else f"| {n:,} | ? | {p['wall']:.1f} | {k['wall']:.1f} | "
-            f"{k['wall'] / p['wall']:.2f} | {p['peak_gb']:.2f} | {k['worker_peak_gb']:.2f} |",
-            flush=True,
-        )
-    for name, times in (("pandas", t_pd), ("dask", t_dk)):
-        b = _exponent(sizes, times)
+        if in_memory:
+            p = run_step(STEP, "pandas", d, a.workers, a.memory_limit)
+            if p["n_paired"] != k["n_paired"] or abs(p["mean_change"] - k["mean_change"]) > 1e-9:
+                raise SystemExit(f"results differ at {n:,} episodes: pandas {p}, dask {k}")
+            t_pd.append(p["wall"])
+            n_pd.append(n)
+            cells = f"{p['wall']:.1f} | {k['wall']:.1f} | {k['wall'] / p['wall']:.2f} | "
+            cells += f"{p['peak_gb']:.2f}"
+        else:
+            cells = f"— | {k['wall']:.1f} | — | —"
+        print(f"| {n:,} | {made['rows']:,} | {cells} | {k['worker_peak_gb']:.2f} |", flush=True)
+    for name, ns, times in (("pandas", n_pd, t_pd), ("dask", sizes, t_dk)):
+        b = _exponent(ns, times)
         if b is not None:
             print(f"\nexponent of time in episodes, {name}: {b:.2f}")
 

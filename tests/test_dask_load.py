@@ -131,6 +131,23 @@ def test_patient_ids_from_directory_names(dask_client, tmp_path):
     assert res.counts() == _memory(df.dropna(subset=["patient_id"])).counts()
 
 
+def test_sql_table_read_in_chunks(dask_client, tmp_path):
+    """A database table read in chunks by Dask (``dask.dataframe.read_sql_table``, one
+    partition per range of a numeric column) loads as the same table in memory."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    df = assessments()
+    url = f"sqlite:///{tmp_path / 'iop.db'}"
+    engine = sqlalchemy.create_engine(url)
+    df.assign(row_id=range(len(df))).to_sql("assessments", engine, index=False)
+    engine.dispose()
+    chunks = dd.read_sql_table("assessments", url, index_col="row_id", npartitions=3)
+    res = iop.load(chunks)
+    mem = _memory(df)
+    assert chunks.npartitions == 3
+    assert res.counts() == mem.counts() == {"accepted": 413, "repaired": 33, "quarantined": 3}
+    _same_rows(res.data.compute(), mem.data)
+
+
 def test_partitioned_parquet_dataset_gets_its_partition_column(dask_client, tmp_path):
     df = assessments()
     for site, part in df.groupby("site"):

@@ -9,8 +9,8 @@ What is computed where
   PHQ-9 item 9 screen (each episode is in one partition of a Dask load), the group labels
   checked for names, the identifiers the last check looks for, the quality measures
   (:mod:`.._dask.quality`) and the episode table of every instrument (:mod:`.._dask.episodes`).
-* On the client: the episode table (one row per episode and instrument, a few hundred MB at
-  5 million episodes), so every episode-level section (flow, change, clinical significance,
+* On the client: the episode table (one row per episode and instrument, about 0.45 GB per
+  million episodes with two instruments), so every episode-level section (flow, change, clinical significance,
   effect sizes, comparison, retention, survival, over time) is the in-memory analysis of
   every episode, and gives the in-memory numbers.
 * The two models of every assessment, the weekly trajectories (a linear mixed model) and the

@@ -92,11 +92,10 @@ def test_combined_moments_equal_the_whole_including_tiny_parts():
 def test_an_analysis_not_yet_distributed_names_the_route(episodes):
     ddf = dd.from_pandas(episodes, npartitions=2, sort=False)
     with pytest.raises(ConfigError) as err:
-        iop.durability(ddf, instrument="PHQ-9")
+        iop.equivalence(ddf, instrument="PHQ-9")
     assert str(err.value) == (
-        "The 'episodes' parameter of iop.durability must be a pandas DataFrame or an instance of "
-        "'LoadResult'. Got a Dask "
-        "DataFrame of 2 partition(s) instead. iop.durability does not run on Dask yet (docs/scale.md lists what "
+        "The 'episodes' parameter of iop.equivalence must be a pandas DataFrame. Got a Dask "
+        "DataFrame of 2 partition(s) instead. iop.equivalence does not run on Dask yet (docs/scale.md lists what "
         "does). An episode table has one row per episode: compute it "
         "(iop.episodes(dask_frame).compute()) and pass the pandas table; for models of every "
         "assessment (mixed models, multiple imputation, bootstrap), fit on a stratified sample "

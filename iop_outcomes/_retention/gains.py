@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import instruments
+from .._dask import is_dask
 from .._results import TableResult
 from .._stats import mean_ci, wilson_ci
 from .._validation import Interval, check_columns, public_name, validate_params
@@ -21,7 +22,7 @@ from .prepare import WINDOW_DAYS, episode_table, group_codes, numeric
 # --------------------------------------------------------------------------------------
 @validate_params(
     {
-        "episodes": ["frame", LoadResult],
+        "episodes": ["frame", "dask_frame", LoadResult],
         "instrument": ["instrument", None],
         "by": [str, None],
         "ci_level": [Interval(float, 0, 1, closed="neither")],
@@ -85,6 +86,10 @@ def durability(
     2                    relapse  2      1      0.50
     """
     func = "durability"
+    if is_dask(episodes):  # counts per group and scores per partition (_dask/durability.py)
+        from .._dask.durability import durability_dask
+
+        return durability_dask(episodes, locals(), durability)
     ep, name = episode_table(episodes, instrument, func=func)
     inst = _instrument_thresholds(name, func)
     check_columns(ep, ["baseline", "endpoint"], func=func, what="episode table")

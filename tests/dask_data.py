@@ -77,3 +77,20 @@ def episode_table(n_patients: int = 40) -> pd.DataFrame:
         warnings.simplefilter("ignore")
         data = iop.load(assessments(n_patients)).data
     return iop.episodes(data, instrument=["PHQ-9", "GAD-7"])
+
+
+def synthetic_episodes(n_episodes: int, seed: int) -> pd.DataFrame:
+    """Episodes (PHQ-9 and GAD-7) of ``iop.synth`` data, loaded and built in memory, with one
+    missing site (a group the Dask paths must carry as missing) and the rows in a random
+    order (each partition then holds episodes from all over the table)."""
+    import warnings
+
+    import iop_outcomes as iop
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = iop.load(iop.synth.generate(n_episodes=n_episodes, seed=seed).data).data
+        ep = iop.episodes(data, instrument=["PHQ-9", "GAD-7"])
+    ep["site"] = ep["site"].astype(object)
+    ep.loc[ep.index[2], "site"] = None
+    return ep.sample(frac=1.0, random_state=seed).reset_index(drop=True)

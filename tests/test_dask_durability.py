@@ -4,8 +4,6 @@ LocalCluster."""
 
 from __future__ import annotations
 
-import warnings
-
 import pandas as pd
 import pytest
 
@@ -13,17 +11,13 @@ import iop_outcomes as iop
 
 dd = pytest.importorskip("dask.dataframe")
 
+from dask_data import synthetic_episodes  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def episodes() -> pd.DataFrame:
-    """Synthetic episodes of two instruments, with a missing site and a missing follow-up."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = iop.load(iop.synth.generate(n_episodes=400, seed=12).data).data
-        ep = iop.episodes(data, instrument=["PHQ-9", "GAD-7"])
-    ep["site"] = ep["site"].astype(object)
-    ep.loc[ep.index[2], "site"] = None
-    return ep.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    """Synthetic episodes of two instruments, with a missing site."""
+    return synthetic_episodes(400, seed=12)
 
 
 @pytest.mark.parametrize(

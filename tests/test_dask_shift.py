@@ -3,8 +3,6 @@ notes, matrices, printed text); on a 2-worker LocalCluster."""
 
 from __future__ import annotations
 
-import warnings
-
 import pandas as pd
 import pytest
 
@@ -12,19 +10,15 @@ import iop_outcomes as iop
 
 dd = pytest.importorskip("dask.dataframe")
 
+from dask_data import synthetic_episodes  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def episodes() -> pd.DataFrame:
-    """Synthetic episodes of two instruments, with a missing site, a missing endpoint and a
-    baseline out of range."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = iop.load(iop.synth.generate(n_episodes=300, seed=8).data).data
-        ep = iop.episodes(data, instrument=["PHQ-9", "GAD-7"])
-    ep["site"] = ep["site"].astype(object)
-    ep.loc[ep.index[2], "site"] = None
+    """Synthetic episodes of two instruments, with a missing site and a missing endpoint."""
+    ep = synthetic_episodes(300, seed=8)
     ep.loc[ep.index[4], "endpoint"] = None
-    return ep.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    return ep
 
 
 def assert_same(got, mem) -> None:

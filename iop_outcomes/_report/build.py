@@ -39,6 +39,7 @@ from .inputs import (
     check_groupings,
     date_spans,
     episode_rules,
+    ids_of,
     instruments_present,
     load_input,
     on_dask,
@@ -484,13 +485,7 @@ def _identifiers(loaded: Any) -> frozenset:
     made of a few digits (REDCap's record ids 1, 2, 3 ...) cannot be told from a count;
     identifier columns never reach a table (scrub_identifiers), and longer or zero-padded
     numbers (MRNs such as 0012345) are still looked for."""
-    if on_dask(loaded):
-        ids = set(loaded.ids)
-    else:
-        ids = set()
-        for col in ("patient_id", "episode_id"):
-            if col in loaded.data.columns:
-                ids |= set(loaded.data[col].astype("object").dropna().astype(str).unique())
+    ids = loaded.ids if on_dask(loaded) else ids_of(loaded.data)
     return frozenset(i for i in ids if not (i.isdigit() and len(i) < 7 and not i.startswith("0")))
 
 

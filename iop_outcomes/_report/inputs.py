@@ -192,15 +192,35 @@ def instruments_present(loaded: Any) -> set:
 
 def date_spans(loaded: Any) -> dict:
     """``{column: (first, last)}`` of the admission and assessment dates that parse."""
-    if on_dask(loaded):
-        return dict(loaded.spans)
+    return dict(loaded.spans) if on_dask(loaded) else spans_of(loaded.data)
+
+
+def spans_of(rows: pd.DataFrame) -> dict:
+    """:func:`date_spans` of a table of rows (the whole data, or one Dask partition).
+
+    >>> spans_of(pd.DataFrame({"admit_date": ["2025-02-01", None, "2025-01-15"]}))
+    {'admit_date': (Timestamp('2025-01-15 00:00:00'), Timestamp('2025-02-01 00:00:00'))}
+    """
     out = {}
     for col in ("admit_date", "assessment_date"):
-        if col in loaded.data.columns:
-            d = pd.to_datetime(loaded.data[col], errors="coerce").dropna()
+        if col in rows.columns:
+            d = pd.to_datetime(rows[col], errors="coerce").dropna()
             if len(d):
                 out[col] = (d.min(), d.max())
     return out
+
+
+def ids_of(rows: pd.DataFrame) -> set[str]:
+    """The patient and episode ids of a table of rows, as texts.
+
+    >>> sorted(ids_of(pd.DataFrame({"patient_id": ["P1", None], "episode_id": ["E1", "E2"]})))
+    ['E1', 'E2', 'P1']
+    """
+    ids: set[str] = set()
+    for col in ("patient_id", "episode_id"):
+        if col in rows.columns:
+            ids |= set(rows[col].astype("object").dropna().astype(str).unique())
+    return ids
 
 
 def assessment_dates(loaded: Any) -> Any:

@@ -42,14 +42,12 @@ from .._internal import refuse_internal
 from ..io import load
 from ..io._load.convert import id_codes
 from .config import StudyConfig
-from .inputs import DaskInput, name_columns, safety_counts
+from .inputs import DaskInput, ids_of, name_columns, safety_counts, spans_of
 
 __all__ = ["dask_input", "MODEL_SAMPLE"]
 
 #: default number of episodes the assessment-level models are fitted on
 MODEL_SAMPLE = 100_000
-
-_SPANS = ("admit_date", "assessment_date")
 
 
 @contextlib.contextmanager
@@ -92,7 +90,7 @@ def dask_input(
     _refuse_internal(data)
     with _client(scheduler):
         loaded = data
-        if not (hasattr(data, "ledger") and getattr(data, "partitions", None) is not None):
+        if not _dask_load(data):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 loaded = load(data, engine="dask", **cfg.load_options())
@@ -152,7 +150,7 @@ def _facts(rows, cols: list[str]) -> dict:
 
     parts = compute(*[delayed(_partition_facts)(p, cols) for p in rows.to_delayed()])
     spans = {}
-    for c in _SPANS:
+    for c in dict.fromkeys(c for p in parts for c in p["spans"]):
         found = [p["spans"][c] for p in parts if c in p["spans"]]
         if found:
             spans[c] = (min(f[0] for f in found), max(f[1] for f in found))
@@ -198,16 +196,6 @@ def _category_orders(per_part: list[dict]) -> dict:
 
 def _partition_facts(part: pd.DataFrame, cols: list[str]) -> dict:
     """One partition's share of :func:`_facts` (every episode's rows are in it)."""
-    spans = {}
-    for c in _SPANS:
-        if c in part.columns:
-            d = pd.to_datetime(part[c], errors="coerce").dropna()
-            if len(d):
-                spans[c] = (d.min(), d.max())
-    ids: set[str] = set()
-    for c in ("patient_id", "episode_id"):
-        if c in part.columns:
-            ids |= set(part[c].astype("object").dropna().astype(str).unique())
     labels = {
         c: part[c].dropna().astype(object).unique()
         for c in cols
@@ -221,10 +209,10 @@ def _partition_facts(part: pd.DataFrame, cols: list[str]) -> dict:
     return {
         "cats": cats,
         "instruments": set(texts_of(part["instrument"])),
-        "spans": spans,
+        "spans": spans_of(part),
         "safety": safety_counts(part),
         "labels": labels,
-        "ids": ids,
+        "ids": ids_of(part),
     }
 
 
@@ -334,6 +322,9 @@ def sample_episodes(ep: pd.DataFrame, by: str | None, cap: int, seed: int):
 
 def is_dask_input(data: Any) -> bool:
     """Whether ``data`` asks for the Dask path by itself (a Dask DataFrame, or a Dask load)."""
-    return is_dask(data) or (
-        hasattr(data, "ledger") and getattr(data, "partitions", None) is not None
-    )
+    return is_dask(data) or _dask_load(data)
+
+
+def _dask_load(data: Any) -> bool:
+    """Whether ``data`` is the :class:`~iop_outcomes.LoadResult` of a Dask load."""
+    return hasattr(data, "ledger") and getattr(data, "partitions", None) is not None

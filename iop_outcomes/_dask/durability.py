@@ -10,11 +10,10 @@ are sums in another order, equal to rounding.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from . import require
-from .tables import episode_table_only, instrument_of, instrument_rows
+from .tables import episode_table_only, instrument_of, instrument_rows, rows_from_counts
 
 __all__ = ["durability_dask"]
 
@@ -49,12 +48,7 @@ def durability_dask(episodes, args: dict, fn):
     parts = [p for p in parts if p is not None]
     if not parts:  # no rows of the instrument: the in-memory error on an empty table
         return fn(episodes._meta, instrument=args["instrument"], by=by)
-    counts = pd.concat(parts, ignore_index=True)
-    counts = counts.groupby(keys, dropna=False, sort=True)["n"].sum()
-    n = counts.to_numpy(dtype=np.int64)
-    rebuilt = pd.DataFrame(
-        {k: np.repeat(counts.index.get_level_values(k).to_numpy(), n) for k in keys}
-    )
+    rebuilt = rows_from_counts(parts, keys)
     if inst is not None:
         rebuilt.insert(0, "instrument", inst)
     return fn(rebuilt, instrument=args["instrument"], by=by, ci_level=args["ci_level"])

@@ -81,18 +81,23 @@ def _latest(part: pd.DataFrame):
     return pd.to_datetime(part["assessment_date"], errors="coerce").max()
 
 
-def _detail(part: pd.DataFrame, ukeys, name, as_of_ts, a: dict, steps) -> pd.DataFrame:
-    """The partition's index events (every patient's rows are in it)."""
+def _index_events(part: pd.DataFrame, ukeys, name, as_of_ts, a: dict, steps) -> tuple:
+    """The partition's PHQ-9 row counts, groupings and index events (every patient's rows are
+    in it), by the in-memory steps."""
     dates = pd.to_datetime(part["assessment_date"], errors="coerce")
     rows, counts, cols = steps["rows"](part, dates, ukeys, a["by"], a["age_bands"])
-    return steps["detail"](rows, ukeys, cols, name, a["intake_period"], as_of_ts)
+    return counts, cols, steps["detail"](rows, ukeys, cols, name, a["intake_period"], as_of_ts)
 
 
-def _partition(part: pd.DataFrame, ukeys, name, as_of_ts, a: dict, steps) -> dict:
+def _detail(part: pd.DataFrame, *work) -> pd.DataFrame:
+    """The partition's index events (the lazy ``detail``)."""
+    return _index_events(part, *work)[2]
+
+
+def _partition(part: pd.DataFrame, *work) -> dict:
     """The partition's PHQ-9 row counts, counts per group and earliest window end."""
-    dates = pd.to_datetime(part["assessment_date"], errors="coerce")
-    rows, counts, cols = steps["rows"](part, dates, ukeys, a["by"], a["age_bands"])
-    det = steps["detail"](rows, ukeys, cols, name, a["intake_period"], as_of_ts)
+    counts, cols, det = _index_events(part, *work)
+    name, steps = work[1], work[4]
     return {
         "counts": counts,
         "cols": cols,

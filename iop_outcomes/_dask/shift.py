@@ -11,11 +11,10 @@ are derived in each partition, as in memory row by row.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from . import require
-from .tables import episode_table_only
+from .tables import episode_table_only, rows_from_counts
 
 __all__ = ["severity_shift_dask"]
 
@@ -41,13 +40,7 @@ def severity_shift_dask(episodes, args: dict, fn, group_columns):
     keys = [k for k in ("instrument",) if k in episodes.columns] + cols
     work = (by, bands, keys, group_columns)
     parts = compute(*[delayed(_counts)(p, *work) for p in episodes.to_delayed()])
-    every = [*keys, "baseline", "endpoint"]
-    counts = pd.concat(parts, ignore_index=True)
-    counts = counts.groupby(every, dropna=False, sort=True)["n"].sum()
-    n = counts.to_numpy(dtype=np.int64)
-    rebuilt = pd.DataFrame(
-        {k: np.repeat(counts.index.get_level_values(k).to_numpy(), n) for k in every}
-    )
+    rebuilt = rows_from_counts(parts, [*keys, "baseline", "endpoint"])
     return fn(
         rebuilt,
         instrument=args["instrument"],

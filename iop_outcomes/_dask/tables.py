@@ -4,9 +4,17 @@ and keep each partition's rows of that instrument."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["episode_table_only", "instrument_of", "instrument_rows", "distinct_texts", "texts_of"]
+__all__ = [
+    "episode_table_only",
+    "instrument_of",
+    "instrument_rows",
+    "distinct_texts",
+    "texts_of",
+    "rows_from_counts",
+]
 
 
 def texts_of(column: pd.Series) -> list[str]:
@@ -86,3 +94,22 @@ def instrument_rows(part: pd.DataFrame, name, func: str) -> pd.DataFrame | None:
         return select_instrument(part, name, func=func)[0]
     except DataError:  # none of the instrument's episodes in this partition
         return None
+
+
+def rows_from_counts(parts: list, keys: list) -> pd.DataFrame:
+    """One row per counted episode, rebuilt from the partitions' counts (tables of ``keys``
+    and ``n``): the counts of equal keys summed, then each key combination repeated ``n``
+    times (sorted by the keys; a missing value is a value).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"g": ["x", "y"], "b": [3.0, None], "n": [2, 1]})
+    >>> rows_from_counts([a, a.iloc[:1]], ["g", "b"]).values.tolist()
+    [['x', 3.0], ['x', 3.0], ['x', 3.0], ['x', 3.0], ['y', nan]]
+    """
+    counts = pd.concat(parts, ignore_index=True)
+    counts = counts.groupby(keys, dropna=False, sort=True)["n"].sum()
+    n = counts.to_numpy(dtype=np.int64)
+    return pd.DataFrame(
+        {k: np.repeat(counts.index.get_level_values(k).to_numpy(), n) for k in keys}
+    )
